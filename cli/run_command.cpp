@@ -1,0 +1,269 @@
+#include "cli/run_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <ostream>
+
+#include "common/clock.h"
+#include "common/command_line.h"
+#include "common/duration.h"
+#include "common/http_server.h"
+#include "common/logging.h"
+#include "common/name_syntax.h"
+#include "common/version.h"
+#include "operator/in_process_probe.h"
+#include "operator/json_api.h"
+#include "operator/monitor_file_source.h"
+#include "operator/operator_core.h"
+#include "operator/probe_api.h"
+#include "operator/probe_tokens.h"
+#include "operator/sqlite_result_store.h"
+#include "probe/check_engine.h"
+
+namespace pharos {
+namespace {
+
+constexpr int kExitClean = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitBadInput = 2;
+
+constexpr const char* kHelp =
+    "Usage: pharos run [FLAGS] PATH...\n\n"
+    "Runs Pharos without Kubernetes: schedules the Monitors in PATH (YAML or JSON files,\n"
+    "directories recursively), checks them from an in-process probe (region \"local\"), keeps\n"
+    "results, states and incidents in a SQLite file, and serves the JSON API, /metrics and the\n"
+    "probe API. Files are reloaded when they change or on SIGHUP; an invalid edit is logged and\n"
+    "the last good set keeps running. Ctrl-C or SIGTERM stops cleanly.\n\n"
+    "Flags:\n";
+
+const Logger& Log() {
+  static const Logger logger("run");
+  return logger;
+}
+
+sigset_t ShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  return signals;
+}
+
+}  // namespace
+
+int RunCommand::Run(const std::vector<std::string>& args) {
+  // Before any thread exists, so that every thread inherits the mask and only the main thread
+  // receives these signals (sigwait below).
+  const sigset_t signals = ShutdownSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  CommandLine flags;
+  flags.AddFlag("listen", '\0', "HOST:PORT", "address of the HTTP server", "127.0.0.1:8080");
+  flags.AddFlag("db", '\0', "FILE", "SQLite database (created if missing)", "pharos.db");
+  flags.AddFlag("probe-token-file", '\0', "FILE",
+                "tokens of external probes (TOKEN or REGION=TOKEN per line); without it only the "
+                "in-process probe runs");
+  flags.AddFlag("region-name", '\0', "NAME", "region of the in-process probe", "local");
+  flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
+  flags.AddFlag("log-level", '\0', "LEVEL", "trace debug info warn error", "info");
+  flags.AddFlag("retention", '\0', "DURATION", "how long raw results are kept", "720h");
+  flags.AddFlag("concurrency", 'c', "N", "checks the in-process probe runs at once", "256");
+  flags.AddFlag("ca-file", '\0', "FILE",
+                "PEM CAs trusted for targets (also $PHAROS_CA_FILE); default the system store");
+  flags.AddSwitch("help", 'h', "show this help");
+  if (Status parsed = flags.Parse(args); !parsed) {
+    err_ << "pharos run: " << parsed.error() << "\n";
+    return kExitBadInput;
+  }
+  if (flags.IsSet("help")) {
+    out_ << kHelp << flags.FlagsHelp();
+    return kExitClean;
+  }
+
+  LoggingOptions logging;
+  Result<LogFormat> format = ParseLogFormat(flags.Get("log-format"));
+  Result<LogLevel> level = ParseLogLevel(flags.Get("log-level"));
+  if (!format || !level) {
+    err_ << "pharos run: "
+         << (!format ? "--log-format: " + format.error() : "--log-level: " + level.error()) << "\n";
+    return kExitBadInput;
+  }
+  logging.format = *format;
+  logging.level = *level;
+  SetupLogging(logging);
+
+  const std::string region = flags.Get("region-name");
+  if (!IsDns1123Label(region)) {
+    err_ << "pharos run: --region-name must be a DNS-1123 label (a-z, 0-9, '-'), not \"" << region
+         << "\"\n";
+    return kExitBadInput;
+  }
+  Result<Millis> retention = ParseDuration(flags.Get("retention"));
+  if (!retention || *retention < std::chrono::hours(1)) {
+    err_ << "pharos run: --retention: " << (retention ? "must be at least 1h" : retention.error())
+         << "\n";
+    return kExitBadInput;
+  }
+  CheckEngine::Options engine_options;
+  try {
+    const long concurrency = std::stol(flags.Get("concurrency"));
+    if (concurrency < 1 || concurrency > 100000) {
+      throw std::out_of_range("concurrency");
+    }
+    engine_options.max_concurrency = static_cast<size_t>(concurrency);
+  } catch (const std::exception&) {
+    err_ << "pharos run: --concurrency must be a whole number from 1 to 100000\n";
+    return kExitBadInput;
+  }
+  if (flags.IsSet("ca-file")) {
+    engine_options.ca_file = flags.Get("ca-file");
+  } else if (const char* ca_file = std::getenv("PHAROS_CA_FILE"); ca_file != nullptr) {
+    engine_options.ca_file = ca_file;
+  }
+  if (flags.positional().empty()) {
+    err_ << "pharos run: no PATH given: name the Monitor files or directories to run (see "
+            "--help)\n";
+    return kExitBadInput;
+  }
+
+  std::unique_ptr<ProbeTokens> tokens;
+  if (flags.IsSet("probe-token-file")) {
+    Result<std::unique_ptr<ProbeTokens>> loaded = ProbeTokens::Load(flags.Get("probe-token-file"));
+    if (!loaded) {
+      err_ << "pharos run: " << loaded.error() << "\n";
+      return kExitBadInput;
+    }
+    tokens = std::move(loaded).value();
+  } else {
+    Log().Info(
+        "no --probe-token-file: only the in-process probe runs checks; the probe API "
+        "answers 401 to every external probe");
+  }
+
+  SqliteResultStore::Options store_options;
+  store_options.path = flags.Get("db");
+  store_options.raw_retention = std::chrono::duration_cast<std::chrono::hours>(*retention);
+  store_options.hourly_retention =
+      std::max(store_options.hourly_retention, store_options.raw_retention);
+  store_options.daily_retention =
+      std::max(store_options.daily_retention, store_options.raw_retention);
+  Result<std::unique_ptr<SqliteResultStore>> store = SqliteResultStore::Open(store_options);
+  if (!store) {
+    err_ << "pharos run: opening the database: " << store.error() << "\n";
+    return kExitFailed;
+  }
+
+  SystemClock clock;
+  OperatorCore::Options core_options;
+  core_options.default_regions = {region};
+  core_options.metrics.version = kVersion;
+  Result<std::unique_ptr<OperatorCore>> created =
+      OperatorCore::Create(clock, std::move(store).value(), core_options);
+  if (!created) {
+    err_ << "pharos run: " << created.error() << "\n";
+    return kExitFailed;
+  }
+  OperatorCore& core = **created;
+
+  MonitorFileSource source(flags.positional(),
+                           [&core](const std::vector<Monitor>& monitors) {
+                             OperatorCore::ReplaceReport report = core.ReplaceAll(monitors);
+                             for (const std::string& error : report.errors) {
+                               Log().Error("monitor not applied", {{"error", error}});
+                             }
+                             Log().Info("monitor set applied",
+                                        {{"monitors", monitors.size()},
+                                         {"added", report.added.size()},
+                                         {"changed", report.changed.size()},
+                                         {"removed", report.removed.size()}});
+                           },
+                           {});
+  Result<size_t> loaded = source.Reload();
+  if (!loaded) {
+    err_ << loaded.error() << "pharos run: invalid Monitor files; nothing was started\n";
+    return kExitBadInput;
+  }
+  if (*loaded == 0) {
+    Log().Warn("no monitors in the given paths; add some and they are picked up",
+               {{"paths", flags.positional().size()}});
+  }
+  core.MarkMonitorsLoaded();
+
+  HttpServer server;
+  JsonApi json_api(core);
+  ProbeApi probe_api(core, tokens.get(), {});
+  if (Status routed = json_api.Register(server); !routed) {
+    err_ << "pharos run: " << routed.error() << "\n";
+    return kExitFailed;
+  }
+  if (Status routed = probe_api.Register(server); !routed) {
+    err_ << "pharos run: " << routed.error() << "\n";
+    return kExitFailed;
+  }
+  if (Status started = server.Start(flags.Get("listen")); !started) {
+    err_ << "pharos run: cannot listen on " << flags.Get("listen") << ": " << started.error()
+         << "\n";
+    return kExitFailed;
+  }
+
+  core.Start();
+  CheckEngine engine(engine_options);
+  InProcessProbe::Options local_options;
+  local_options.region = region;
+  local_options.capacity = engine_options.max_concurrency;
+  InProcessProbe local(core, InProcessProbe::EngineChecker(engine), local_options);
+  local.Start();
+  source.Start();
+
+  const std::string base = server.base_url();
+  Log().Info("pharos is running", {{"version", kVersion},
+                                   {"monitors", *loaded},
+                                   {"api", base + "/api/v1/monitors"},
+                                   {"metrics", base + "/metrics"},
+                                   {"database", store_options.path},
+                                   {"region", region}});
+  out_ << "pharos " << kVersion << " running " << *loaded << " monitor(s) from region \"" << region
+       << "\"\n"
+       << "  monitors: " << base << "/api/v1/monitors\n"
+       << "  metrics:  " << base << "/metrics\n"
+       << "  probes:   " << base << "/api/v1/work/lease"
+       << (tokens ? "" : " (disabled: no --probe-token-file)") << "\n"
+       << "  database: " << store_options.path << "\n"
+       << "Press Ctrl-C to stop.\n";
+  out_.flush();
+
+  while (true) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) {
+      continue;
+    }
+    if (signal_number == SIGHUP) {
+      Log().Info("SIGHUP: reloading the monitor files and the probe tokens");
+      (void)source.Reload();
+      if (tokens) {
+        (void)tokens->Reload();
+      }
+      continue;
+    }
+    Log().Info("shutting down: no new work is leased, in-flight checks finish",
+               {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+    break;
+  }
+
+  source.Stop();
+  probe_api.Shutdown();
+  local.Stop();
+  core.Stop();
+  server.Stop();
+  probe_api.Shutdown();  // long-polls parked while the server was stopping
+  Log().Info("stopped cleanly; every acknowledged result is in the database",
+             {{"database", store_options.path}});
+  return kExitClean;
+}
+
+}  // namespace pharos

@@ -1,0 +1,76 @@
+#pragma once
+
+// InProcessProbe: the probe of region `local` inside `pharos run`. It leases work straight from
+// the WorkDispatcher (LeaseOrWait, no HTTP), runs the checks on a CheckEngine (or any Checker),
+// and hands the results to OperatorCore::Ingest — the same ingestion path as the probe API.
+// It never leases more than its free capacity. An item whose monitor is gone is skipped (its
+// lease lapses); one whose next round was already due before it could start is answered with an
+// `error` result saying so (never `down`: the target was not checked).
+// Stop(): stops leasing (a parked long-poll is cancelled), waits for running checks and hands
+// their results to the core; the owner then stops the core, which commits them.
+// Thread-safety: Start/Stop from the owner's thread; the lease loop runs on "pharos-local", check
+// callbacks on the checker's thread.
+
+#include <condition_variable>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/check_result.h"
+#include "common/monitor.h"
+#include "operator/operator_core.h"
+#include "probe/check_engine.h"
+
+namespace pharos {
+
+class InProcessProbe {
+ public:
+  // Runs checks; `submit` must call its callback exactly once per check, from any thread.
+  struct Checker {
+    std::function<void(std::shared_ptr<const Monitor>, std::function<void(CheckResult)>)> submit;
+    std::function<void()> drain;  // waits until every submitted check has reported
+  };
+
+  struct Options {
+    std::string region = "local";
+    std::string name = "in-process";
+    size_t capacity = 256;  // checks at once
+    std::chrono::seconds lease_wait{20};
+  };
+
+  // A Checker running checks on `engine` (which must outlive it).
+  static Checker EngineChecker(CheckEngine& engine);
+
+  InProcessProbe(OperatorCore& core, Checker checker, Options options);
+  ~InProcessProbe();  // Stop()
+  InProcessProbe(const InProcessProbe&) = delete;
+  InProcessProbe& operator=(const InProcessProbe&) = delete;
+
+  void Start();
+  void Stop();
+
+  size_t in_flight() const;
+
+ private:
+  void Run(const std::stop_token& stop);
+  void RunItems(std::vector<WorkItem> items);
+  void Finish(CheckResult result);
+
+  OperatorCore& core_;
+  const Checker checker_;
+  const Options options_;
+
+  mutable std::mutex mu_;
+  std::condition_variable_any cv_;
+  std::vector<WorkItem> leased_;         // GUARDED_BY(mu_): delivered, not yet started
+  bool waiting_ = false;                 // GUARDED_BY(mu_): a long-poll is parked
+  WorkDispatcher::WaiterId waiter_ = 0;  // GUARDED_BY(mu_)
+  size_t in_flight_ = 0;                 // GUARDED_BY(mu_)
+  std::jthread thread_;
+};
+
+}  // namespace pharos

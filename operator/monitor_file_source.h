@@ -1,0 +1,83 @@
+#pragma once
+
+// MonitorFileSource: the Monitors of `pharos run PATH...` — YAML/JSON files and directories read
+// with LoadMonitorFiles — delivered as whole sets. It reloads when the set of files or any
+// file's size or modification time changes (polled every `poll_interval` on the thread
+// "pharos-files") and on Reload() (SIGHUP). A load with any error applies nothing: the last good
+// set keeps running and every error is logged with its file:line:col. Never a partial set.
+// Generations: a monitor whose spec changed between two loads gets generation + 1 (files carry
+// no generation of their own), so work items and results tell the specs apart.
+// Thread-safety: Reload/Start/Stop/last_error may be called from any thread; loads are
+// serialised; `apply` runs on the loading thread, one set at a time.
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/monitor.h"
+#include "common/monitor_loader.h"
+#include "common/result.h"
+
+namespace pharos {
+
+class MonitorFileSource {
+ public:
+  struct Options {
+    std::chrono::milliseconds poll_interval{2'000};
+  };
+  using Apply = std::function<void(const std::vector<Monitor>& monitors)>;
+
+  MonitorFileSource(std::vector<std::string> paths, Apply apply, Options options);
+  ~MonitorFileSource();  // Stop()
+  MonitorFileSource(const MonitorFileSource&) = delete;
+  MonitorFileSource& operator=(const MonitorFileSource&) = delete;
+
+  // Loads now and applies the set when it is valid and differs from the one applied last (or
+  // when none was applied yet). Returns the number of monitors in force, or every error (one
+  // per line, located) when the files are invalid — the previous set then stays in force.
+  Result<size_t> Reload();
+
+  // Polls for changes on "pharos-files".
+  void Start();
+  void Stop();
+
+  // The errors of the last load; empty when it succeeded.
+  std::string last_error() const;
+
+ private:
+  // (path, size, mtime ns) of every file LoadMonitorFiles would read, sorted.
+  struct FileStamp {
+    std::string path;
+    int64_t size = -1;
+    int64_t modified_ns = 0;
+    bool operator==(const FileStamp&) const = default;
+  };
+
+  std::vector<FileStamp> Fingerprint() const;
+  void Poll(const std::stop_token& stop);
+  // REQUIRES: load_mu_
+  Result<size_t> ReloadLocked(std::vector<FileStamp> fingerprint);
+  void AssignGenerationsLocked(std::vector<Monitor>& monitors);
+
+  const std::vector<std::string> paths_;
+  const Apply apply_;
+  const Options options_;
+
+  mutable std::mutex load_mu_;
+  std::vector<FileStamp> fingerprint_;  // GUARDED_BY(load_mu_): of the last load attempt
+  bool applied_once_ = false;           // GUARDED_BY(load_mu_)
+  std::vector<Monitor> applied_;        // GUARDED_BY(load_mu_): the set in force
+  std::string last_error_;              // GUARDED_BY(load_mu_)
+
+  std::mutex wake_mu_;
+  std::condition_variable_any wake_cv_;
+  std::jthread thread_;
+};
+
+}  // namespace pharos

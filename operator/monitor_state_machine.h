@@ -1,0 +1,128 @@
+#pragma once
+
+// MonitorStateMachine: decides one monitor's state (Pending, Up, Degraded, Down, Paused, Invalid)
+// from the check results of its regions, and opens/resolves its incident (DESIGN.md §4). Pure
+// logic: no I/O, no clock of its own (every call is given `now`), so it runs in virtual time.
+// Thread-safety: not thread-safe; one owner (the ingestion path) drives it.
+//
+// Rules (the contract other parts rely on):
+// * Region state: the region's last result with outcome up → Up, degraded → Degraded, down →
+//   Down. An `error` outcome is a probe failure, never a target failure: the region keeps its
+//   state and is only marked `probe_error`.
+// * Round: the results of the monitor that share one scheduledAt (the scheduler stamps every
+//   region's item of one due time with the same scheduledAt; a result without scheduledAt uses
+//   startedAt). A round is evaluated, oldest first, as soon as
+//     - every expected region has reported in it (or has reported a later round, so it never
+//       will) — a monitor with one region: every result is a complete round; or
+//     - a result arrives for a round scheduled at or after its deadline (scheduledAt +
+//       round_timeout), i.e. the next rounds are under way; or
+//     - Tick(now) finds its deadline passed (the owner calls Tick periodically).
+//   Observe never closes a round by the clock, so replaying stored results (oldest first) after
+//   a Restore, however late, evaluates exactly the rounds live ingestion would have; call
+//   Tick(now) afterwards.
+// * Late or repeated results are ignored (they are still stored): a scheduledAt at or before the
+//   newest evaluated round, or at or before the newest result already accepted from the region.
+//   Replaying stored results after a restore is therefore harmless.
+// * Round verdict, with E = number of expected regions and required = min(regionQuorum, E)
+//   (majority: E/2 + 1):
+//     bad      — at least `required` regions down;
+//     good     — otherwise, if at least one region was up or degraded;
+//     neutral  — otherwise (only errors or silence): changes no counter and no state.
+//   A good round is degraded when down + degraded regions reach `required`.
+// * Monitor state: bad rounds count consecutive_failures (and zero the successes), good rounds
+//   count consecutive_successes (and zero the failures).
+//     Pending → Up/Degraded on the first good round; Pending → Down after failureThreshold
+//     bad rounds. Up/Degraded → Down after failureThreshold bad rounds; a good round switches
+//     between Up and Degraded at once (no threshold; degraded opens no incident).
+//     Down → Up/Degraded after successThreshold good rounds.
+// * Incidents: entering Down opens one (id "<uid>-<unix ms of the transition>") unless one is
+//   already open; entering Up or Degraded resolves the open one. At most one is open.
+// * Paused (suspend: true): results are ignored, open rounds and counters dropped; an open
+//   incident stays open (resolved when the monitor is next seen Up). Resuming → Pending.
+//   Invalid (MarkInvalid): the same, until Reconfigure with a valid configuration → Pending.
+//   Maintenance is reserved: nothing enters it yet.
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/check_result.h"
+#include "common/monitor.h"
+#include "common/result.h"
+#include "operator/monitor_state.h"
+
+namespace pharos {
+
+struct StateMachineConfig {
+  std::string monitor_uid;
+  std::string monitor_key;           // namespace/name
+  std::vector<std::string> regions;  // expected regions, resolved (a Monitor's empty list = all)
+  int failure_threshold = 2;         // values below 1 count as 1
+  int success_threshold = 1;
+  std::optional<int> region_quorum = 1;  // nullopt = majority
+  bool suspended = false;
+  std::chrono::milliseconds round_timeout{40'000};
+
+  // From a validated Monitor. `all_regions` is used when the Monitor lists none. The round
+  // timeout is the check timeout plus `round_grace` (time for the probe to pick the item up
+  // and report it).
+  static StateMachineConfig FromMonitor(
+      const Monitor& monitor, const std::vector<std::string>& all_regions,
+      std::chrono::milliseconds round_grace = std::chrono::milliseconds(30'000));
+};
+
+struct ObserveResult {
+  bool accepted = false;
+  std::string ignored_because;  // why it was not accepted ("late: round already evaluated")
+  std::vector<StateEvent> events;
+};
+
+class MonitorStateMachine {
+ public:
+  // A monitor without history: Pending (Paused when suspended).
+  MonitorStateMachine(StateMachineConfig config, TimePoint now);
+
+  // Replaces the state with a stored one (same monitor uid), then applies the current
+  // configuration; returns the transitions that implies (e.g. to Paused).
+  Result<std::vector<StateEvent>> Restore(MonitorStateSnapshot snapshot, TimePoint now);
+
+  // Applies a new configuration: removed regions are forgotten (their results in open rounds
+  // too), suspension pauses/resumes, an Invalid monitor becomes Pending. Thresholds apply from
+  // the next round on.
+  std::vector<StateEvent> Reconfigure(StateMachineConfig config, TimePoint now);
+
+  // The validator rejected the Monitor.
+  std::vector<StateEvent> MarkInvalid(std::string reason, TimePoint now);
+
+  // Takes one result (of this monitor) into account. `now` stamps the events.
+  ObserveResult Observe(const CheckResult& result, TimePoint now);
+
+  // Evaluates open rounds whose deadline has passed.
+  std::vector<StateEvent> Tick(TimePoint now);
+
+  MonitorState state() const { return snapshot_.state; }
+  const MonitorStateSnapshot& snapshot() const { return snapshot_; }
+  const StateMachineConfig& config() const { return config_; }
+
+ private:
+  struct RoundSummary;
+
+  // Evaluates the oldest rounds that are complete or whose deadline is at or before
+  // `past_deadline_at`; events are stamped `now`.
+  void CloseDueRounds(TimePoint now, TimePoint past_deadline_at, std::vector<StateEvent>& events);
+  bool RoundComplete(const OpenRound& round) const;
+  void EvaluateRound(const OpenRound& round, TimePoint now, std::vector<StateEvent>& events);
+  void TransitionTo(MonitorState to, TimePoint now, const RoundSummary* round,
+                    std::vector<StateEvent>& events);
+  void UpdateRegion(const CheckResult& result, TimePoint now);
+  void DropRemovedRegions();
+  void ResetProgress();
+  int RequiredRegions() const;
+  bool Active() const;
+
+  StateMachineConfig config_;
+  MonitorStateSnapshot snapshot_;
+};
+
+}  // namespace pharos

@@ -1,0 +1,934 @@
+#include "operator/operator_core.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <future>
+#include <tuple>
+#include <utility>
+
+#include "common/logging.h"
+#include "common/monitor_loader.h"
+
+namespace pharos {
+namespace {
+
+const Logger& Log() {
+  static const Logger logger("core");
+  return logger;
+}
+
+// Two specs that declare the same thing (where each came from does not matter).
+bool SameSpec(const Monitor& a, const Monitor& b) {
+  Monitor left = a;
+  Monitor right = b;
+  left.source = {};
+  right.source = {};
+  return left == right;
+}
+
+Status CheckMonitor(const Monitor& monitor) {
+  if (monitor.uid.empty()) {
+    return Error{"monitor " + monitor.Key() + ": metadata.uid is empty"};
+  }
+  if (!FrequencyClassIndex(monitor.frequency)) {
+    return Error{"monitor " + monitor.Key() +
+                 ": spec.frequency is not a frequency class (10s 30s 1m 5m 10m 30m 1h)"};
+  }
+  if (monitor.timeout.count() <= 0) {
+    return Error{"monitor " + monitor.Key() + ": spec.timeout must be positive"};
+  }
+  return OkStatus();
+}
+
+// The earliest notAfter the target served in the result's region (chain first, else leaf).
+void RememberCertificate(const CheckResult& result, std::map<std::string, TimePoint>& expiry) {
+  if (result.cert_earliest_expiry) {
+    expiry[result.region] = *result.cert_earliest_expiry;
+  } else if (result.cert_expiry) {
+    expiry[result.region] = *result.cert_expiry;
+  }
+}
+
+std::optional<double> Ratio(const WindowStats& stats) {
+  if (auto percent = stats.UptimePercent()) {
+    return *percent / 100.0;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<OperatorCore>> OperatorCore::Create(const Clock& clock,
+                                                           std::unique_ptr<ResultStore> store,
+                                                           Options options) {
+  if (!store) {
+    return Error{"operator core: no result store"};
+  }
+  Result<std::vector<MonitorStateSnapshot>> states = store->LoadMonitorStates();
+  if (!states) {
+    return Error{"loading monitor states: " + states.error()};
+  }
+  auto core = std::make_unique<OperatorCore>(Key{}, clock, std::move(store), std::move(options));
+  std::lock_guard lock(core->state_mu_);
+  for (MonitorStateSnapshot& state : *states) {
+    std::string uid = state.monitor_uid;
+    core->stored_states_.emplace(std::move(uid), std::move(state));
+  }
+  return core;
+}
+
+OperatorCore::OperatorCore(Key, const Clock& clock, std::unique_ptr<ResultStore> store,
+                           Options options)
+    : clock_(clock),
+      options_(std::move(options)),
+      store_(std::move(store)),
+      metrics_(registry_, options_.metrics),
+      dispatcher_(clock, options_.dispatcher),
+      scheduler_(clock, dispatcher_, Scheduler::Options{options_.default_regions}),
+      writer_(std::make_unique<ResultWriter>(*store_, clock, options_.writer,
+                                             [this](const ResultWriter::CommitReport& report) {
+                                               metrics_.ObserveStoreWrite(report.seconds);
+                                             })),
+      scheduling_(options_.scheduling) {
+  metrics_.SetLeader(scheduling_.load());
+  dispatcher_.SetLatenessObserver(
+      [this](Millis frequency, double seconds) { metrics_.ObserveLateness(frequency, seconds); });
+  dispatcher_.SetFailureHandler([this](CheckResult result) {
+    Log().Warn("no probe completed a check; recorded as a probe error (not as the target down)",
+               {{"item", result.item_id},
+                {"region", result.region},
+                {"attempts", result.attempts},
+                {"hint",
+                 "check that a probe of this region is running and can reach the target "
+                 "within the monitor's timeout"}});
+    std::vector<CheckResult> results;
+    results.push_back(std::move(result));
+    Ingest(std::move(results), [](const Result<IngestReport>& report) {
+      if (!report) {
+        Log().Error("storing a probe-error result failed", {{"error", report.error()}});
+      }
+    });
+  });
+  collector_ = registry_.AddCollector([this](MetricsWriter& writer) { Collect(writer); });
+}
+
+OperatorCore::~OperatorCore() {
+  Stop();
+  registry_.RemoveCollector(collector_);
+  dispatcher_.SetFailureHandler(nullptr);
+  dispatcher_.SetLatenessObserver(nullptr);
+}
+
+void OperatorCore::Start() {
+  std::lock_guard lifecycle(lifecycle_mu_);
+  if (started_.exchange(true) || stopping_) {
+    return;
+  }
+  scheduler_thread_ = std::jthread([this](std::stop_token stop) { scheduler_.Run(stop); });
+  housekeeping_thread_ =
+      std::jthread([this](std::stop_token stop) { RunHousekeeping(std::move(stop)); });
+}
+
+void OperatorCore::Stop() {
+  std::lock_guard lifecycle(lifecycle_mu_);
+  if (stopping_.exchange(true)) {
+    return;
+  }
+  for (std::jthread* thread : {&scheduler_thread_, &housekeeping_thread_}) {
+    if (thread->joinable()) {
+      thread->request_stop();
+      if (thread == &scheduler_thread_) {
+        scheduler_.Wake();
+      }
+      thread->join();
+    }
+  }
+  writer_->Flush();
+  {
+    std::lock_guard lock(state_mu_);
+    const TimePoint now = clock_.Now();
+    for (auto& [uid, runtime] : monitors_) {
+      if (runtime.state_dirty) {
+        SaveLocked(runtime, {}, now);
+      }
+    }
+  }
+  writer_->Stop();
+}
+
+void OperatorCore::RunHousekeeping(std::stop_token stop) {
+  pthread_setname_np(pthread_self(), "pharos-core");
+  while (!stop.stop_requested()) {
+    Housekeeping();
+    std::unique_lock lock(wake_mu_);
+    wake_cv_.wait_for(lock, stop, options_.housekeeping_interval, [] { return false; });
+  }
+}
+
+std::optional<Clock::TimePoint> OperatorCore::Tick() {
+  const auto next = scheduler_.Tick();
+  Housekeeping();
+  return next;
+}
+
+// --- Monitors ---
+
+StateMachineConfig OperatorCore::ConfigLocked(const Monitor& monitor) {
+  return StateMachineConfig::FromMonitor(
+      monitor, monitor.regions.empty() ? scheduler_.KnownRegions() : std::vector<std::string>{},
+      options_.round_grace);
+}
+
+Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
+  if (Status valid = CheckMonitor(monitor); !valid) {
+    return valid;
+  }
+  std::vector<Notification> notifications;
+  {
+    std::lock_guard lock(state_mu_);
+    if (scheduling_) {
+      if (Status scheduled = scheduler_.Upsert(monitor); !scheduled) {
+        return scheduled;
+      }
+    }
+    const TimePoint now = clock_.Now();
+    auto spec = std::make_shared<const Monitor>(monitor);
+    auto found = monitors_.find(monitor.uid);
+    if (found == monitors_.end()) {
+      Runtime& runtime = monitors_[monitor.uid];
+      runtime.monitor = spec;
+      runtime.machine = std::make_unique<MonitorStateMachine>(ConfigLocked(monitor), now);
+      runtime.saved_at = now;
+      auto stored = stored_states_.find(monitor.uid);
+      if (stored != stored_states_.end()) {
+        MonitorStateSnapshot snapshot = std::move(stored->second);
+        stored_states_.erase(stored);
+        RestoreLocked(runtime, std::move(snapshot), now, notifications);
+      } else {
+        runtime.state_dirty = true;
+      }
+      Log().Info("monitor added",
+                 {{"monitor", monitor.Key()}, {"state", ToString(runtime.machine->state())}});
+    } else {
+      Runtime& runtime = found->second;
+      const bool changed = runtime.invalid || !SameSpec(*runtime.monitor, monitor);
+      if (monitor.regions != runtime.monitor->regions) {
+        // Series of regions the monitor no longer uses would never be updated again.
+        if (!monitor.regions.empty()) {
+          std::vector<std::string> dropped;
+          for (const std::string& region : runtime.metric_regions) {
+            if (std::find(monitor.regions.begin(), monitor.regions.end(), region) ==
+                monitor.regions.end()) {
+              dropped.push_back(region);
+            }
+          }
+          metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name,
+                                       dropped);
+          for (const std::string& region : dropped) {
+            runtime.metric_regions.erase(region);
+            runtime.certificate_expiry.erase(region);
+          }
+        }
+      }
+      if (monitor.namespace_name != runtime.monitor->namespace_name ||
+          monitor.name != runtime.monitor->name) {
+        metrics_.RemoveMonitorSeries(
+            runtime.monitor->namespace_name, runtime.monitor->name,
+            {runtime.metric_regions.begin(), runtime.metric_regions.end()});
+        runtime.metric_regions.clear();
+      }
+      runtime.monitor = spec;
+      if (changed) {
+        runtime.invalid = false;
+        ApplyEventsLocked(runtime, runtime.machine->Reconfigure(ConfigLocked(monitor), now), now,
+                          notifications);
+        runtime.state_dirty = true;
+        runtime.summary_dirty = true;
+        Log().Info("monitor changed", {{"monitor", monitor.Key()},
+                                       {"generation", monitor.generation},
+                                       {"state", ToString(runtime.machine->state())}});
+      }
+    }
+    SetSpec(spec);
+  }
+  Notify(notifications);
+  return OkStatus();
+}
+
+Status OperatorCore::MarkInvalid(const Monitor& monitor, std::string reason) {
+  if (monitor.uid.empty()) {
+    return Error{"monitor " + monitor.Key() + ": metadata.uid is empty"};
+  }
+  std::vector<Notification> notifications;
+  {
+    std::lock_guard lock(state_mu_);
+    scheduler_.Remove(monitor.uid);
+    const TimePoint now = clock_.Now();
+    auto spec = std::make_shared<const Monitor>(monitor);
+    auto [it, added] = monitors_.try_emplace(monitor.uid);
+    Runtime& runtime = it->second;
+    runtime.monitor = spec;
+    if (added) {
+      runtime.machine = std::make_unique<MonitorStateMachine>(ConfigLocked(monitor), now);
+      auto stored = stored_states_.find(monitor.uid);
+      if (stored != stored_states_.end()) {
+        MonitorStateSnapshot snapshot = std::move(stored->second);
+        stored_states_.erase(stored);
+        RestoreLocked(runtime, std::move(snapshot), now, notifications);
+      }
+    }
+    runtime.invalid = true;
+    Log().Warn("monitor is invalid and will not be checked until it is fixed",
+               {{"monitor", monitor.Key()}, {"reason", reason}});
+    ApplyEventsLocked(runtime, runtime.machine->MarkInvalid(std::move(reason), now), now,
+                      notifications);
+    runtime.state_dirty = true;
+    SetSpec(spec);
+  }
+  Notify(notifications);
+  return OkStatus();
+}
+
+bool OperatorCore::RemoveMonitor(const std::string& uid) {
+  std::lock_guard lock(state_mu_);
+  auto found = monitors_.find(uid);
+  if (found == monitors_.end()) {
+    return false;
+  }
+  RemoveLocked(uid, found->second, clock_.Now());
+  monitors_.erase(found);
+  return true;
+}
+
+void OperatorCore::RemoveLocked(const std::string& uid, Runtime& runtime, TimePoint now) {
+  scheduler_.Remove(uid);
+  EraseSpec(uid);
+  metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name,
+                               {runtime.metric_regions.begin(), runtime.metric_regions.end()});
+  if (Status forgotten = store_->ForgetMonitor(uid, now); !forgotten) {
+    Log().Error("forgetting the state of a removed monitor failed",
+                {{"monitor", runtime.monitor->Key()}, {"error", forgotten.error()}});
+  }
+  Log().Info("monitor removed", {{"monitor", runtime.monitor->Key()}});
+}
+
+OperatorCore::ReplaceReport OperatorCore::ReplaceAll(const std::vector<Monitor>& monitors) {
+  ReplaceReport report;
+  std::set<std::string> wanted;
+  for (const Monitor& monitor : monitors) {
+    wanted.insert(monitor.uid);
+  }
+  {
+    std::lock_guard lock(state_mu_);
+    const TimePoint now = clock_.Now();
+    for (auto it = monitors_.begin(); it != monitors_.end();) {
+      if (wanted.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      report.removed.push_back(it->second.monitor->Key());
+      RemoveLocked(it->first, it->second, now);
+      it = monitors_.erase(it);
+    }
+    for (auto it = stored_states_.begin(); it != stored_states_.end();) {
+      if (wanted.contains(it->first)) {
+        ++it;
+        continue;
+      }
+      if (Status forgotten = store_->ForgetMonitor(it->first, now); !forgotten) {
+        Log().Error("forgetting the stored state of a monitor that no longer exists failed",
+                    {{"monitor", it->second.monitor_key}, {"error", forgotten.error()}});
+      }
+      it = stored_states_.erase(it);
+    }
+  }
+  for (const Monitor& monitor : monitors) {
+    std::shared_ptr<const Monitor> before = MonitorSpec(monitor.uid);
+    if (Status upserted = UpsertMonitor(monitor); !upserted) {
+      report.errors.push_back(upserted.error());
+      continue;
+    }
+    if (!before) {
+      report.added.push_back(monitor.Key());
+    } else if (!SameSpec(*before, monitor)) {
+      report.changed.push_back(monitor.Key());
+    }
+  }
+  return report;
+}
+
+void OperatorCore::SetScheduling(bool enabled) {
+  std::vector<Notification> notifications;
+  {
+    std::lock_guard lock(state_mu_);
+    if (scheduling_.exchange(enabled) == enabled) {
+      return;
+    }
+    metrics_.SetLeader(enabled);
+    const TimePoint now = clock_.Now();
+    if (!enabled) {
+      for (auto& [uid, runtime] : monitors_) {
+        scheduler_.Remove(uid);
+        if (runtime.state_dirty) {
+          SaveLocked(runtime, {}, now);
+        }
+      }
+      Log().Info("scheduling stopped (not the leader)", {{"monitors", monitors_.size()}});
+    } else {
+      Result<std::vector<MonitorStateSnapshot>> stored = store_->LoadMonitorStates();
+      if (!stored) {
+        Log().Error("loading monitor states failed; continuing from the states in memory",
+                    {{"error", stored.error()}});
+      }
+      for (auto& [uid, runtime] : monitors_) {
+        if (runtime.invalid) {
+          continue;
+        }
+        if (Status scheduled = scheduler_.Upsert(*runtime.monitor); !scheduled) {
+          Log().Error("scheduling a monitor failed", {{"error", scheduled.error()}});
+        }
+        if (!stored) {
+          continue;
+        }
+        for (MonitorStateSnapshot& snapshot : *stored) {
+          if (snapshot.monitor_uid == uid) {
+            RestoreLocked(runtime, std::move(snapshot), now, notifications);
+            break;
+          }
+        }
+      }
+      Log().Info("scheduling started (leader)", {{"monitors", monitors_.size()}});
+    }
+  }
+  Notify(notifications);
+}
+
+void OperatorCore::OnStateChange(StateObserver observer) {
+  std::lock_guard lock(observers_mu_);
+  observers_.push_back(std::make_shared<const StateObserver>(std::move(observer)));
+}
+
+// --- State ---
+
+void OperatorCore::RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot, TimePoint now,
+                                 std::vector<Notification>& notifications) {
+  const TimePoint saved_at = snapshot.updated_at;
+  const std::string key = runtime.monitor->Key();
+  Result<std::vector<StateEvent>> restored = runtime.machine->Restore(std::move(snapshot), now);
+  if (!restored) {
+    Log().Error("restoring the stored state failed; starting from Pending",
+                {{"monitor", key}, {"error", restored.error()}});
+    return;
+  }
+  std::vector<StateEvent> events = std::move(restored).value();
+  // Results committed after the state was last saved (the process stopped in between).
+  ResultQuery query;
+  query.monitor_uid = runtime.monitor->uid;
+  query.since = saved_at - options_.replay_margin;
+  query.limit = 10'000;
+  size_t replayed = 0;
+  if (Result<std::vector<CheckResult>> results = store_->Results(query); results) {
+    for (const CheckResult& result : *results) {
+      ObserveResult observed = runtime.machine->Observe(result, now);
+      if (observed.accepted) {
+        ++replayed;
+      }
+      RememberCertificate(result, runtime.certificate_expiry);
+      for (StateEvent& event : observed.events) {
+        events.push_back(std::move(event));
+      }
+    }
+  } else {
+    Log().Warn("replaying stored results failed; the state may lag by a few checks",
+               {{"monitor", key}, {"error", results.error()}});
+  }
+  IncidentQuery incidents;
+  incidents.monitor_uid = runtime.monitor->uid;
+  incidents.include_resolved = false;
+  incidents.limit = 1;
+  if (Result<std::vector<Incident>> open = store_->Incidents(incidents); open && !open->empty()) {
+    runtime.incident_since = open->front().opened_at;
+  }
+  runtime.saved_at = now;
+  Log().Info("monitor state restored", {{"monitor", key},
+                                        {"state", ToString(runtime.machine->state())},
+                                        {"replayed_results", replayed}});
+  if (replayed > 0) {
+    runtime.state_dirty = true;
+  }
+  ApplyEventsLocked(runtime, std::move(events), now, notifications);
+}
+
+void OperatorCore::ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> events,
+                                     TimePoint now, std::vector<Notification>& notifications) {
+  if (events.empty()) {
+    return;
+  }
+  for (const StateEvent& event : events) {
+    if (!event.opened_incident_id.empty()) {
+      runtime.incident_since = event.at;
+      metrics_.CountIncidentOpened();
+    }
+    Log().Info("monitor state changed",
+               {{"monitor", event.monitor_key},
+                {"from", ToString(event.from)},
+                {"to", ToString(event.to)},
+                {"reason", !event.first_error.empty() ? event.first_error : event.reason},
+                {"incident_opened", event.opened_incident_id},
+                {"incident_resolved", event.resolved_incident_id}});
+  }
+  if (runtime.machine->snapshot().open_incident_id.empty()) {
+    runtime.incident_since.reset();
+  }
+  SaveLocked(runtime, events, now);
+  for (StateEvent& event : events) {
+    notifications.push_back(Notification{runtime.monitor, std::move(event)});
+  }
+}
+
+void OperatorCore::SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events,
+                              TimePoint now) {
+  if (Status saved = store_->SaveMonitorState(runtime.machine->snapshot(), events); !saved) {
+    runtime.state_dirty = true;
+    Log().Error("saving monitor state failed; will retry",
+                {{"monitor", runtime.monitor->Key()}, {"error", saved.error()}});
+    return;
+  }
+  runtime.state_dirty = false;
+  runtime.saved_at = now;
+}
+
+void OperatorCore::Notify(const std::vector<Notification>& notifications) {
+  if (notifications.empty()) {
+    return;
+  }
+  std::vector<std::shared_ptr<const StateObserver>> observers;
+  {
+    std::lock_guard lock(observers_mu_);
+    observers = observers_;
+  }
+  for (const Notification& notification : notifications) {
+    for (const auto& observer : observers) {
+      (*observer)(*notification.monitor, notification.event);
+    }
+  }
+}
+
+void OperatorCore::FollowKnownRegionsLocked(TimePoint now,
+                                            std::vector<Notification>& notifications) {
+  std::vector<std::string> known = scheduler_.KnownRegions();
+  if (known == known_regions_) {
+    return;
+  }
+  known_regions_ = std::move(known);
+  for (auto& [uid, runtime] : monitors_) {
+    if (runtime.invalid || !runtime.monitor->regions.empty()) {
+      continue;
+    }
+    ApplyEventsLocked(
+        runtime,
+        runtime.machine->Reconfigure(
+            StateMachineConfig::FromMonitor(*runtime.monitor, known_regions_, options_.round_grace),
+            now),
+        now, notifications);
+    runtime.state_dirty = true;
+  }
+}
+
+void OperatorCore::Housekeeping() {
+  std::vector<Notification> notifications;
+  std::vector<std::pair<TimePoint, std::string>> stale;  // (summary age, uid)
+  {
+    std::lock_guard lock(state_mu_);
+    const TimePoint now = clock_.Now();
+    if (scheduling_) {
+      FollowKnownRegionsLocked(now, notifications);
+    }
+    for (auto& [uid, runtime] : monitors_) {
+      std::vector<StateEvent> events = runtime.machine->Tick(now);
+      if (!events.empty()) {
+        runtime.summary_dirty = true;
+        ApplyEventsLocked(runtime, std::move(events), now, notifications);
+      } else if (runtime.state_dirty && now - runtime.saved_at >= options_.state_save_interval) {
+        SaveLocked(runtime, {}, now);
+      }
+      const auto age = now - runtime.summary_at;
+      if (!runtime.summary || age >= options_.summary_max_age ||
+          (runtime.summary_dirty && age >= options_.summary_min_interval)) {
+        stale.emplace_back(runtime.summary ? runtime.summary_at : TimePoint::min(), uid);
+      }
+    }
+  }
+  Notify(notifications);
+  std::sort(stale.begin(), stale.end());
+  if (stale.size() > options_.summary_batch) {
+    stale.resize(options_.summary_batch);
+  }
+  std::vector<std::string> uids;
+  for (auto& [age, uid] : stale) {
+    uids.push_back(std::move(uid));
+  }
+  RefreshSummaries(std::move(uids));
+}
+
+void OperatorCore::RefreshSummaries(std::vector<std::string> uids) {
+  for (const std::string& uid : uids) {
+    const TimePoint now = clock_.Now();
+    Result<MonitorSummary> summary = store_->Summarize(uid, now);
+    if (!summary) {
+      Log().Warn("computing uptime and latency failed", {{"uid", uid}, {"error", summary.error()}});
+      continue;
+    }
+    std::lock_guard lock(state_mu_);
+    auto found = monitors_.find(uid);
+    if (found != monitors_.end()) {
+      found->second.summary = std::move(summary).value();
+      found->second.summary_at = now;
+      found->second.summary_dirty = false;
+    }
+  }
+}
+
+// --- Ingestion ---
+
+void OperatorCore::Ingest(std::vector<CheckResult> results, IngestDone done) {
+  if (stopping_) {
+    done(Error{"the operator is shutting down; send the results again later"});
+    return;
+  }
+  if (!scheduling_) {
+    done(Error{"this operator replica is not the leader; send the results to the leader"});
+    return;
+  }
+  IngestReport report;
+  report.outcomes.resize(results.size());
+  auto storable = std::make_shared<std::vector<CheckResult>>();
+  std::vector<size_t> positions;  // index in `results` of each storable result
+  {
+    std::lock_guard lock(specs_mu_);
+    for (size_t i = 0; i < results.size(); ++i) {
+      CheckResult& result = results[i];
+      IngestOutcome& outcome = report.outcomes[i];
+      outcome.item_id = result.item_id;
+      auto spec = specs_.find(result.monitor_uid);
+      if (spec == specs_.end()) {
+        outcome.reason = "unknown monitor uid '" + result.monitor_uid +
+                         "': it was removed or never existed; drop the result";
+        continue;
+      }
+      const Monitor& monitor = *spec->second.monitor;
+      if (!monitor.regions.empty() && std::find(monitor.regions.begin(), monitor.regions.end(),
+                                                result.region) == monitor.regions.end()) {
+        outcome.reason = "region '" + result.region + "' is not one of the regions of monitor " +
+                         monitor.Key() + "; drop the result";
+        continue;
+      }
+      if (result.monitor_namespace.empty() && result.monitor_name.empty()) {
+        result.monitor_namespace = monitor.namespace_name;
+        result.monitor_name = monitor.name;
+      }
+      if (result.target.empty()) {
+        result.type = monitor.type;
+        result.target = monitor.Target();
+      }
+      positions.push_back(i);
+      storable->push_back(std::move(result));
+    }
+  }
+  if (storable->empty()) {
+    done(std::move(report));
+    return;
+  }
+  std::vector<CheckResult> batch = *storable;
+  auto shared_done = std::make_shared<IngestDone>(std::move(done));
+  Status submitted = writer_->Submit(
+      std::move(batch),
+      [this, storable, positions = std::move(positions), report = std::move(report),
+       shared_done](const Result<AppendResult>& appended) mutable {
+        OnCommitted(*storable, positions, std::move(report), appended, *shared_done);
+      });
+  if (!submitted) {
+    (*shared_done)(Error{submitted.error()});
+  }
+}
+
+void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
+                               const std::vector<size_t>& positions, IngestReport report,
+                               const Result<AppendResult>& appended, const IngestDone& done) {
+  if (!appended) {
+    done(Error{"storing the results failed: " + appended.error()});
+    return;
+  }
+  std::vector<Notification> notifications;
+  {
+    std::lock_guard lock(state_mu_);
+    const TimePoint now = clock_.Now();
+    std::map<std::string, std::vector<StateEvent>> events_by_uid;
+    size_t rejection = 0;
+    for (size_t j = 0; j < results.size(); ++j) {
+      const CheckResult& result = results[j];
+      IngestOutcome& outcome = report.outcomes[positions[j]];
+      const AppendStatus status = appended->statuses[j];
+      if (status == AppendStatus::kRejected) {
+        outcome.kind = IngestOutcome::Kind::kRejected;
+        while (rejection < appended->rejections.size() &&
+               appended->rejections[rejection].index < j) {
+          ++rejection;
+        }
+        outcome.reason = rejection < appended->rejections.size()
+                             ? appended->rejections[rejection].reason
+                             : "the store refused the result";
+        continue;
+      }
+      if (!result.item_id.empty()) {
+        dispatcher_.Complete(result.item_id);
+      }
+      if (status == AppendStatus::kDuplicate) {
+        outcome.kind = IngestOutcome::Kind::kDuplicate;
+        continue;
+      }
+      outcome.kind = IngestOutcome::Kind::kAccepted;
+      auto found = monitors_.find(result.monitor_uid);
+      if (found == monitors_.end()) {
+        continue;  // removed while the batch was being written: stored, not counted
+      }
+      Runtime& runtime = found->second;
+      metrics_.RecordResult(*runtime.monitor, result);
+      runtime.metric_regions.insert(result.region);
+      RememberCertificate(result, runtime.certificate_expiry);
+      runtime.summary_dirty = true;
+      if (runtime.monitor->regions.empty() && !runtime.invalid &&
+          !std::binary_search(runtime.machine->config().regions.begin(),
+                              runtime.machine->config().regions.end(), result.region)) {
+        // A region that just got its first probe: make it one of the expected regions.
+        FollowKnownRegionsLocked(now, notifications);
+      }
+      ObserveResult observed = runtime.machine->Observe(result, now);
+      if (observed.accepted) {
+        runtime.state_dirty = true;
+      } else {
+        Log().Debug("result not used for the monitor state", {{"monitor", runtime.monitor->Key()},
+                                                              {"item", result.item_id},
+                                                              {"why", observed.ignored_because}});
+      }
+      auto& events = events_by_uid[result.monitor_uid];
+      for (StateEvent& event : observed.events) {
+        events.push_back(std::move(event));
+      }
+    }
+    for (auto& [uid, events] : events_by_uid) {
+      auto found = monitors_.find(uid);
+      if (found != monitors_.end() && !events.empty()) {
+        ApplyEventsLocked(found->second, std::move(events), now, notifications);
+      }
+    }
+  }
+  Notify(notifications);
+  done(std::move(report));
+}
+
+Result<OperatorCore::IngestReport> OperatorCore::IngestAndWait(std::vector<CheckResult> results) {
+  auto promise = std::make_shared<std::promise<Result<IngestReport>>>();
+  std::future<Result<IngestReport>> future = promise->get_future();
+  Ingest(std::move(results),
+         [promise](Result<IngestReport> report) { promise->set_value(std::move(report)); });
+  return future.get();
+}
+
+// --- Status ---
+
+MonitorStatus OperatorCore::StatusLocked(const Runtime& runtime) const {
+  const MonitorStateSnapshot& snapshot = runtime.machine->snapshot();
+  MonitorStatus status;
+  status.monitor = runtime.monitor;
+  status.state = snapshot.state;
+  status.last_transition_time = snapshot.since;
+  status.reason = snapshot.reason;
+  for (const RegionStateSnapshot& region : snapshot.regions) {
+    RegionStatus out;
+    out.name = region.region;
+    out.state = region.state;
+    out.last_check_time = region.last_check_at;
+    out.latency_us = region.latency_us;
+    out.status_code = region.status_code;
+    out.message =
+        region.probe_error ? "probe error: " + region.probe_error_message : region.message;
+    if (region.last_check_at &&
+        (!status.last_check_time || *region.last_check_at > *status.last_check_time)) {
+      status.last_check_time = region.last_check_at;
+    }
+    status.regions.push_back(std::move(out));
+  }
+  if (!snapshot.open_incident_id.empty()) {
+    status.incident =
+        IncidentStatus{snapshot.open_incident_id, runtime.incident_since.value_or(snapshot.since)};
+  }
+  if (runtime.summary) {
+    status.uptime_24h = runtime.summary->last_24h.UptimePercent();
+    status.uptime_7d = runtime.summary->last_7d.UptimePercent();
+    status.uptime_30d = runtime.summary->last_30d.UptimePercent();
+    status.latency_p50_us = runtime.summary->last_24h.latency.p50_us;
+    status.latency_p95_us = runtime.summary->last_24h.latency.p95_us;
+  }
+  return status;
+}
+
+std::optional<MonitorStatus> OperatorCore::Snapshot(const std::string& uid) {
+  bool need_summary = false;
+  {
+    std::lock_guard lock(state_mu_);
+    auto found = monitors_.find(uid);
+    if (found == monitors_.end()) {
+      return std::nullopt;
+    }
+    need_summary = !found->second.summary;
+  }
+  if (need_summary) {
+    RefreshSummaries({uid});
+  }
+  std::lock_guard lock(state_mu_);
+  auto found = monitors_.find(uid);
+  if (found == monitors_.end()) {
+    return std::nullopt;
+  }
+  return StatusLocked(found->second);
+}
+
+std::optional<MonitorStatus> OperatorCore::SnapshotByKey(const std::string& namespace_name,
+                                                         const std::string& name) {
+  std::string uid;
+  {
+    std::lock_guard lock(specs_mu_);
+    auto found = uid_by_key_.find(namespace_name + "/" + name);
+    if (found == uid_by_key_.end()) {
+      return std::nullopt;
+    }
+    uid = found->second;
+  }
+  return Snapshot(uid);
+}
+
+std::vector<MonitorStatus> OperatorCore::SnapshotAll() {
+  std::vector<MonitorStatus> statuses;
+  {
+    std::lock_guard lock(state_mu_);
+    statuses.reserve(monitors_.size());
+    for (const auto& [uid, runtime] : monitors_) {
+      statuses.push_back(StatusLocked(runtime));
+    }
+  }
+  std::sort(statuses.begin(), statuses.end(), [](const MonitorStatus& a, const MonitorStatus& b) {
+    return std::tie(a.monitor->namespace_name, a.monitor->name) <
+           std::tie(b.monitor->namespace_name, b.monitor->name);
+  });
+  return statuses;
+}
+
+std::shared_ptr<const Monitor> OperatorCore::MonitorSpec(const std::string& uid) const {
+  std::lock_guard lock(specs_mu_);
+  auto found = specs_.find(uid);
+  return found == specs_.end() ? nullptr : found->second.monitor;
+}
+
+std::shared_ptr<const std::string> OperatorCore::MonitorJsonText(const std::string& uid) const {
+  std::lock_guard lock(specs_mu_);
+  auto found = specs_.find(uid);
+  return found == specs_.end() ? nullptr : found->second.json;
+}
+
+size_t OperatorCore::monitor_count() const {
+  std::lock_guard lock(state_mu_);
+  return monitors_.size();
+}
+
+bool OperatorCore::Ready(std::string* why) const {
+  std::string problem;
+  if (!started_ || stopping_) {
+    problem = stopping_ ? "shutting down" : "not started";
+  } else if (!monitors_loaded_) {
+    problem = "monitors not loaded yet";
+  }
+  if (why != nullptr) {
+    *why = problem;
+  }
+  return problem.empty();
+}
+
+void OperatorCore::SetSpec(const std::shared_ptr<const Monitor>& monitor) {
+  auto json = std::make_shared<const std::string>(MonitorToJson(*monitor).dump());
+  std::lock_guard lock(specs_mu_);
+  auto found = specs_.find(monitor->uid);
+  if (found != specs_.end() && found->second.monitor->Key() != monitor->Key()) {
+    uid_by_key_.erase(found->second.monitor->Key());
+  }
+  specs_[monitor->uid] = Spec{monitor, std::move(json)};
+  uid_by_key_[monitor->Key()] = monitor->uid;
+}
+
+void OperatorCore::EraseSpec(const std::string& uid) {
+  std::lock_guard lock(specs_mu_);
+  auto found = specs_.find(uid);
+  if (found == specs_.end()) {
+    return;
+  }
+  auto key = uid_by_key_.find(found->second.monitor->Key());
+  if (key != uid_by_key_.end() && key->second == uid) {
+    uid_by_key_.erase(key);
+  }
+  specs_.erase(found);
+}
+
+// --- Metrics ---
+
+void OperatorCore::Collect(MetricsWriter& writer) {
+  std::vector<OperatorMetrics::MonitorView> views;
+  {
+    std::lock_guard lock(state_mu_);
+    views.reserve(monitors_.size());
+    for (const auto& [uid, runtime] : monitors_) {
+      OperatorMetrics::MonitorView view;
+      const Monitor& monitor = *runtime.monitor;
+      const MonitorStateSnapshot& snapshot = runtime.machine->snapshot();
+      view.namespace_name = monitor.namespace_name;
+      view.name = monitor.name;
+      view.state = snapshot.state;
+      view.http = monitor.type == MonitorType::kHttp;
+      for (const RegionStateSnapshot& region : snapshot.regions) {
+        if (region.state != MonitorState::kPending) {
+          view.status_codes.emplace_back(region.region, region.status_code);
+        }
+      }
+      if (runtime.summary) {
+        view.uptime_24h = Ratio(runtime.summary->last_24h);
+        view.uptime_7d = Ratio(runtime.summary->last_7d);
+        view.uptime_30d = Ratio(runtime.summary->last_30d);
+      }
+      for (const auto& [region, expiry] : runtime.certificate_expiry) {
+        if (!view.certificate_expiry || expiry < *view.certificate_expiry) {
+          view.certificate_expiry = expiry;
+        }
+      }
+      view.incident_open = !snapshot.open_incident_id.empty();
+      views.push_back(std::move(view));
+    }
+  }
+  OperatorMetrics::WriteMonitorFamilies(writer, views);
+
+  OperatorMetrics::DispatcherView dispatcher;
+  dispatcher.queues = dispatcher_.Stats();
+  dispatcher.totals = dispatcher_.Totals();
+  std::set<std::string> regions;
+  for (std::string& region : scheduler_.KnownRegions()) {
+    regions.insert(std::move(region));
+  }
+  for (const QueueStats& queue : dispatcher.queues) {
+    regions.insert(queue.region);
+  }
+  for (const std::string& region : regions) {
+    dispatcher.probes_per_region.emplace_back(region, dispatcher_.ConnectedProbes(region).size());
+  }
+  OperatorMetrics::WriteDispatcherFamilies(writer, dispatcher);
+}
+
+}  // namespace pharos

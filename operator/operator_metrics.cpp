@@ -1,0 +1,222 @@
+#include "operator/operator_metrics.h"
+
+#include <algorithm>
+
+#include "common/duration.h"
+
+namespace pharos {
+namespace {
+
+constexpr MonitorState kAllStates[] = {MonitorState::kPending,  MonitorState::kUp,
+                                       MonitorState::kDegraded, MonitorState::kDown,
+                                       MonitorState::kPaused,   MonitorState::kMaintenance,
+                                       MonitorState::kInvalid};
+
+// Check phases take from a millisecond (loopback) to the longest timeout (2 minutes).
+std::vector<double> CheckDurationBuckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120};
+}
+
+// Lateness: milliseconds when healthy; the PharosSchedulerLate alert looks at p99 > 5 s.
+std::vector<double> LatenessBuckets() {
+  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+}
+
+std::vector<double> StoreWriteBuckets() {
+  return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
+}
+
+double Seconds(int64_t micros) { return static_cast<double>(micros) / 1e6; }
+
+}  // namespace
+
+OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, Options options)
+    : registry_(registry),
+      results_(registry.AddCounter("pharos_check_results_total",
+                                   "Check results ingested, by outcome (error = the probe could "
+                                   "not run the check, never the target being down).",
+                                   {"namespace", "monitor", "region", "outcome"})),
+      durations_(registry.AddHistogram(
+          "pharos_check_duration_seconds",
+          "Duration of each phase of a check (dns, connect, tls, firstByte, transfer, total).",
+          {"namespace", "monitor", "region", "phase"}, CheckDurationBuckets())),
+      incidents_opened_(registry.AddCounter("pharos_incidents_opened_total",
+                                            "Incidents opened since the process started.")),
+      lateness_(registry.AddHistogram(
+          "pharos_scheduler_lateness_seconds",
+          "Delay between a work item's scheduled time and its first lease, per frequency class.",
+          {"frequency"}, LatenessBuckets())),
+      store_write_(
+          registry.AddHistogram("pharos_store_write_seconds",
+                                "Duration of one batched write transaction to the result store.",
+                                {}, StoreWriteBuckets())),
+      status_writes_(registry.AddCounter("pharos_status_writes_total",
+                                         "Writes of Monitor.status to the Kubernetes API.",
+                                         {"result"})),
+      leader_(registry.AddGauge("pharos_leader",
+                                "1 while this replica leads (always 1 in standalone mode).")),
+      build_info_(
+          registry.AddGauge("pharos_build_info", "Always 1; the Pharos version.", {"version"})) {
+  results_.set_max_series(options.max_monitor_series);
+  durations_.set_max_series(options.max_monitor_series);
+  for (const char* result : {"ok", "conflict", "error"}) {
+    status_writes_.WithLabels({result});
+  }
+  for (Millis frequency : kFrequencyClasses) {
+    lateness_.WithLabels({FrequencyLabel(frequency)});
+  }
+  build_info_.WithLabels({options.version}).Set(1);
+  leader_.WithLabels({}).Set(1);
+}
+
+std::string OperatorMetrics::FrequencyLabel(Millis frequency) { return FormatDuration(frequency); }
+
+void OperatorMetrics::RecordResult(const Monitor& monitor, const CheckResult& result) {
+  const std::string& ns = monitor.namespace_name;
+  const std::string& name = monitor.name;
+  results_.WithLabels({ns, name, result.region, ToString(result.outcome)}).Inc();
+  if (result.outcome == Outcome::kError) {
+    return;
+  }
+  const Timings& t = result.timings;
+  const int64_t phases[] = {t.dns_us,        t.connect_us,  t.tls_us,
+                            t.first_byte_us, t.transfer_us, t.total_us};
+  for (size_t i = 0; i < std::size(phases); ++i) {
+    if (phases[i] > 0) {
+      durations_.WithLabels({ns, name, result.region, std::string(kPhases[i])})
+          .Observe(Seconds(phases[i]));
+    }
+  }
+}
+
+void OperatorMetrics::RemoveMonitorSeries(const std::string& namespace_name,
+                                          const std::string& name,
+                                          const std::vector<std::string>& regions) {
+  for (const std::string& region : regions) {
+    for (std::string_view outcome : kOutcomes) {
+      results_.Remove({namespace_name, name, region, std::string(outcome)});
+    }
+    for (std::string_view phase : kPhases) {
+      durations_.Remove({namespace_name, name, region, std::string(phase)});
+    }
+  }
+}
+
+void OperatorMetrics::ObserveLateness(Millis frequency, double seconds) {
+  lateness_.WithLabels({FrequencyLabel(frequency)}).Observe(seconds);
+}
+
+void OperatorMetrics::ObserveStoreWrite(double seconds) {
+  store_write_.WithLabels({}).Observe(seconds);
+}
+
+void OperatorMetrics::CountIncidentOpened() { incidents_opened_.WithLabels({}).Inc(); }
+
+void OperatorMetrics::CountStatusWrite(std::string_view result) {
+  const std::string label = result == "ok" || result == "conflict" ? std::string(result) : "error";
+  status_writes_.WithLabels({label}).Inc();
+}
+
+void OperatorMetrics::SetLeader(bool leader) { leader_.WithLabels({}).Set(leader ? 1 : 0); }
+
+void OperatorMetrics::WriteMonitorFamilies(MetricsWriter& writer,
+                                           const std::vector<MonitorView>& views) {
+  writer.BeginFamily("pharos_monitor_up",
+                     "1 while the monitor is Up or Degraded, 0 while it is Down (absent in other "
+                     "states).",
+                     MetricType::kGauge, {"namespace", "monitor"});
+  for (const MonitorView& view : views) {
+    if (view.state == MonitorState::kUp || view.state == MonitorState::kDegraded) {
+      writer.Sample({view.namespace_name, view.name}, 1);
+    } else if (view.state == MonitorState::kDown) {
+      writer.Sample({view.namespace_name, view.name}, 0);
+    }
+  }
+
+  writer.BeginFamily("pharos_monitor_state",
+                     "1 for the monitor's current state, 0 for the other states.",
+                     MetricType::kGauge, {"namespace", "monitor", "state"});
+  for (const MonitorView& view : views) {
+    for (MonitorState state : kAllStates) {
+      writer.Sample({view.namespace_name, view.name, ToString(state)}, view.state == state ? 1 : 0);
+    }
+  }
+
+  writer.BeginFamily("pharos_monitor_uptime_ratio",
+                     "Share of passing (up or degraded) checks over the window, 0 to 1.",
+                     MetricType::kGauge, {"namespace", "monitor", "window"});
+  for (const MonitorView& view : views) {
+    const std::pair<const char*, const std::optional<double>*> windows[] = {
+        {"24h", &view.uptime_24h}, {"7d", &view.uptime_7d}, {"30d", &view.uptime_30d}};
+    for (const auto& [window, ratio] : windows) {
+      if (ratio->has_value()) {
+        writer.Sample({view.namespace_name, view.name, window}, **ratio);
+      }
+    }
+  }
+
+  writer.BeginFamily("pharos_check_status_code",
+                     "HTTP status code of the last check per region (0 when there was no HTTP "
+                     "answer).",
+                     MetricType::kGauge, {"namespace", "monitor", "region"});
+  for (const MonitorView& view : views) {
+    if (!view.http) {
+      continue;
+    }
+    for (const auto& [region, code] : view.status_codes) {
+      writer.Sample({view.namespace_name, view.name, region}, code);
+    }
+  }
+
+  writer.BeginFamily("pharos_certificate_expiry_timestamp_seconds",
+                     "notAfter of the TLS certificate the target served at the last check (the "
+                     "earliest over its regions and its chain), seconds since the epoch.",
+                     MetricType::kGauge, {"namespace", "monitor"});
+  for (const MonitorView& view : views) {
+    if (view.certificate_expiry) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          view.certificate_expiry->time_since_epoch())
+                          .count();
+      writer.Sample({view.namespace_name, view.name}, static_cast<double>(ms) / 1000.0);
+    }
+  }
+
+  writer.BeginFamily("pharos_incidents_open", "Incidents currently open (monitors Down).",
+                     MetricType::kGauge);
+  writer.Sample({}, static_cast<double>(
+                        std::count_if(views.begin(), views.end(),
+                                      [](const MonitorView& view) { return view.incident_open; })));
+}
+
+void OperatorMetrics::WriteDispatcherFamilies(MetricsWriter& writer, const DispatcherView& view) {
+  writer.BeginFamily("pharos_queue_depth",
+                     "Work items waiting to be leased, per frequency class and region.",
+                     MetricType::kGauge, {"frequency", "region"});
+  for (const QueueStats& queue : view.queues) {
+    writer.Sample({FrequencyLabel(queue.frequency), queue.region},
+                  static_cast<double>(queue.queued));
+  }
+
+  writer.BeginFamily("pharos_work_redelivered_total",
+                     "Leased work items re-queued because their lease expired without a result.",
+                     MetricType::kCounter);
+  writer.Sample({}, static_cast<double>(view.totals.redelivered));
+  writer.BeginFamily("pharos_work_coalesced_total",
+                     "Queued work items dropped because the next item of the same (monitor, "
+                     "region) was due.",
+                     MetricType::kCounter);
+  writer.Sample({}, static_cast<double>(view.totals.coalesced));
+  writer.BeginFamily("pharos_work_expired_total",
+                     "Work items given up after their redeliveries and recorded as probe errors.",
+                     MetricType::kCounter);
+  writer.Sample({}, static_cast<double>(view.totals.failed));
+
+  writer.BeginFamily("pharos_probes_connected",
+                     "Probes of the region that leased or registered recently.", MetricType::kGauge,
+                     {"region"});
+  for (const auto& [region, probes] : view.probes_per_region) {
+    writer.Sample({region}, static_cast<double>(probes));
+  }
+}
+
+}  // namespace pharos

@@ -1,0 +1,345 @@
+#include "probe/check_engine.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <set>
+#include <thread>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "common/version.h"
+#include "probe/assertion_evaluator.h"
+#include "probe/check_attempt.h"
+#include "probe/curl_multi.h"
+#include "probe/dns_attempt.h"
+#include "probe/event_loop.h"
+#include "probe/http_attempt.h"
+#include "probe/tcp_attempt.h"
+#include "probe/tls_context.h"
+
+namespace pharos {
+namespace {
+
+// How long the loop sleeps when nothing at all is happening; Submit wakes it anyway.
+constexpr std::chrono::milliseconds kIdleWait{1000};
+
+CheckResult IdentityOf(const Monitor& monitor) {
+  CheckResult result;
+  result.monitor_namespace = monitor.namespace_name;
+  result.monitor_name = monitor.name;
+  result.monitor_uid = monitor.uid;
+  result.generation = monitor.generation;
+  result.type = monitor.type;
+  result.target = monitor.Target();
+  return result;
+}
+
+}  // namespace
+
+// The engine's state. Fields under "engine thread" are touched only by the loop thread (and by
+// the constructor before it starts, and the destructor after it ended).
+class CheckEngine::Loop {
+ public:
+  explicit Loop(Options options);
+  ~Loop();
+
+  void Submit(std::shared_ptr<const Monitor> monitor, Callback done);
+  void Drain();
+  size_t InFlight() const;
+
+ private:
+  struct Check {
+    uint64_t id = 0;
+    std::shared_ptr<const Monitor> monitor;
+    Callback done;
+  };
+  struct Active {
+    Check check;
+    int attempts = 0;
+    std::chrono::system_clock::time_point started_at;
+    std::unique_ptr<CheckAttempt> attempt;
+    EventLoop::TimerId deadline = 0;
+  };
+
+  void Run();
+  void TakeSubmissions();
+  void StartWaiting();
+  void StartAttempt(Active& active);
+  void OnAttemptFinished(uint64_t id, int attempt, Observation observation);
+  void OnDeadline(uint64_t id, int attempt);
+  void Judge(Active& active, Observation observation);
+  void Report(uint64_t id, CheckResult result);
+  std::unique_ptr<CheckAttempt> MakeAttempt(const Monitor& monitor, CheckAttempt::Finish finish);
+  void MarkReported(uint64_t id);
+
+  const Options options_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable reported_;
+  uint64_t next_id_ = 1;           // guarded by mutex_
+  std::deque<Check> incoming_;     // guarded by mutex_
+  std::set<uint64_t> unreported_;  // guarded by mutex_: submitted, callback not yet done
+  std::atomic<bool> stopping_{false};
+
+  // Engine thread.
+  std::string init_error_;  // set when the engine could not start; then there is no thread
+  std::unique_ptr<EventLoop> loop_;
+  std::unique_ptr<CurlMulti> curl_;
+  std::unique_ptr<TlsContext> tls_;
+  std::unique_ptr<AttemptEnvironment> environment_;
+  SystemClock clock_;
+  AssertionEvaluator evaluator_{clock_};
+  std::deque<Check> waiting_;
+  std::unordered_map<uint64_t, std::unique_ptr<Active>> active_;
+
+  std::thread thread_;
+};
+
+CheckEngine::Loop::Loop(Options options) : options_(std::move(options)) {
+  auto loop = EventLoop::Create();
+  if (!loop.ok()) {
+    init_error_ = loop.error();
+  } else {
+    loop_ = std::move(loop).value();
+    auto curl = CurlMulti::Create(*loop_);
+    if (!curl.ok()) {
+      init_error_ = curl.error();
+    } else {
+      curl_ = std::move(curl).value();
+    }
+  }
+  if (!init_error_.empty()) {
+    spdlog::error("check engine cannot start: {}; every check will report outcome error",
+                  init_error_);
+    return;
+  }
+  environment_ = std::make_unique<AttemptEnvironment>(AttemptEnvironment{*loop_, *curl_});
+  auto tls = TlsContext::Create(options_.ca_file);
+  if (tls.ok()) {
+    tls_ = std::move(tls).value();
+    environment_->tls = tls_.get();
+  } else {
+    environment_->tls_error = tls.error();
+    spdlog::error("TCP checks with tls: true will fail: {}", tls.error());
+  }
+  environment_->max_body_bytes = options_.max_body_bytes;
+  environment_->max_redirects = options_.max_redirects;
+  environment_->user_agent =
+      options_.user_agent.empty() ? std::string("pharos/") + kVersion : options_.user_agent;
+  environment_->ca_file = options_.ca_file;
+  thread_ = std::thread([this] { Run(); });
+}
+
+CheckEngine::Loop::~Loop() {
+  stopping_ = true;
+  if (thread_.joinable()) {
+    loop_->Wake();
+    thread_.join();
+  }
+}
+
+void CheckEngine::Loop::Submit(std::shared_ptr<const Monitor> monitor, Callback done) {
+  if (!init_error_.empty()) {
+    CheckResult result = monitor ? IdentityOf(*monitor) : CheckResult{};
+    result.started_at = std::chrono::system_clock::now();
+    result.outcome = Outcome::kError;
+    result.error = "the check engine could not start: " + init_error_;
+    result.attempts = 0;
+    if (done) done(std::move(result));
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const uint64_t id = next_id_++;
+    unreported_.insert(id);
+    incoming_.push_back(Check{id, std::move(monitor), std::move(done)});
+  }
+  loop_->Wake();
+}
+
+void CheckEngine::Loop::Drain() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  const uint64_t last = next_id_ - 1;
+  reported_.wait(lock, [&] { return unreported_.empty() || *unreported_.begin() > last; });
+}
+
+size_t CheckEngine::Loop::InFlight() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return unreported_.size();
+}
+
+void CheckEngine::Loop::Run() {
+  pthread_setname_np(pthread_self(), "pharos-checks");
+  // A TLS handshake writing to a socket the peer closed must not kill the process; the write
+  // fails with EPIPE instead.
+  sigset_t pipe_signal;
+  sigemptyset(&pipe_signal);
+  sigaddset(&pipe_signal, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_signal, nullptr);
+
+  while (!stopping_) {
+    TakeSubmissions();
+    StartWaiting();
+    loop_->RunOnce(kIdleWait);
+  }
+  // Abandon what is left, releasing every socket and handle on this thread.
+  active_.clear();
+  waiting_.clear();
+}
+
+void CheckEngine::Loop::TakeSubmissions() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  while (!incoming_.empty()) {
+    waiting_.push_back(std::move(incoming_.front()));
+    incoming_.pop_front();
+  }
+}
+
+void CheckEngine::Loop::StartWaiting() {
+  const size_t limit = std::max<size_t>(1, options_.max_concurrency);
+  while (active_.size() < limit && !waiting_.empty()) {
+    Check check = std::move(waiting_.front());
+    waiting_.pop_front();
+    const uint64_t id = check.id;
+    const bool has_monitor = check.monitor != nullptr;
+    auto active = std::make_unique<Active>();
+    active->check = std::move(check);
+    active->started_at = std::chrono::system_clock::now();
+    Active& started = *active;
+    active_.emplace(id, std::move(active));
+    if (!has_monitor) {
+      CheckResult result;
+      result.started_at = started.started_at;
+      result.outcome = Outcome::kError;
+      result.error = "no monitor given";
+      Report(id, std::move(result));
+      continue;
+    }
+    StartAttempt(started);
+  }
+}
+
+std::unique_ptr<CheckAttempt> CheckEngine::Loop::MakeAttempt(const Monitor& monitor,
+                                                             CheckAttempt::Finish finish) {
+  switch (monitor.type) {
+    case MonitorType::kHttp:
+      return std::make_unique<HttpAttempt>(*environment_, monitor, std::move(finish));
+    case MonitorType::kTcp:
+      return std::make_unique<TcpAttempt>(*environment_, monitor, std::move(finish));
+    case MonitorType::kDns:
+      return std::make_unique<DnsAttempt>(*environment_, monitor, std::move(finish));
+  }
+  return std::make_unique<HttpAttempt>(*environment_, monitor, std::move(finish));
+}
+
+void CheckEngine::Loop::StartAttempt(Active& active) {
+  const int attempt = ++active.attempts;
+  const uint64_t id = active.check.id;
+  const Monitor& monitor = *active.check.monitor;
+  // Attempts may finish from inside curl or c-ares; the reaction waits until those returned.
+  CheckAttempt::Finish finish = [this, id, attempt](Observation observation) {
+    loop_->Post([this, id, attempt, observation = std::move(observation)]() mutable {
+      OnAttemptFinished(id, attempt, std::move(observation));
+    });
+  };
+  active.attempt = MakeAttempt(monitor, std::move(finish));
+  const auto timeout = std::max(monitor.timeout, std::chrono::milliseconds(1));
+  active.deadline =
+      loop_->AddTimer(loop_->Now() + timeout, [this, id, attempt] { OnDeadline(id, attempt); });
+  active.attempt->Start();
+}
+
+void CheckEngine::Loop::OnAttemptFinished(uint64_t id, int attempt, Observation observation) {
+  auto it = active_.find(id);
+  if (it == active_.end() || it->second->attempts != attempt || !it->second->attempt) return;
+  loop_->CancelTimer(it->second->deadline);
+  Judge(*it->second, std::move(observation));
+}
+
+void CheckEngine::Loop::OnDeadline(uint64_t id, int attempt) {
+  auto it = active_.find(id);
+  if (it == active_.end() || it->second->attempts != attempt || !it->second->attempt) return;
+  Active& active = *it->second;
+  const auto timeout = std::max(active.check.monitor->timeout, std::chrono::milliseconds(1));
+  Judge(active, active.attempt->Abort(timeout));
+}
+
+void CheckEngine::Loop::Judge(Active& active, Observation observation) {
+  active.attempt.reset();
+  active.deadline = 0;
+  const Monitor& monitor = *active.check.monitor;
+  AssertionEvaluator::Verdict verdict = evaluator_.Judge(monitor, observation);
+  if (verdict.outcome == Outcome::kDown && active.attempts <= monitor.retries && !stopping_) {
+    StartAttempt(active);
+    return;
+  }
+  CheckResult result = IdentityOf(monitor);
+  result.started_at = active.started_at;
+  result.outcome = verdict.outcome;
+  result.status_code = observation.status_code;
+  result.timings = observation.timings;
+  result.cert_expiry = observation.cert_expiry;
+  result.cert_earliest_expiry = observation.cert_earliest_expiry;
+  result.failed_assertion = std::move(verdict.failed_assertion);
+  result.error = std::move(observation.error);
+  result.attempts = active.attempts;
+  result.dns_records = std::move(observation.dns_records);
+  Report(active.check.id, std::move(result));
+}
+
+void CheckEngine::Loop::Report(uint64_t id, CheckResult result) {
+  auto it = active_.find(id);
+  if (it == active_.end()) return;
+  Callback done = std::move(it->second->check.done);
+  active_.erase(it);
+  if (done) {
+    try {
+      done(std::move(result));
+    } catch (const std::exception& error) {
+      spdlog::error("check result callback failed: {}", error.what());
+    } catch (...) {
+      spdlog::error("check result callback failed with an unknown exception");
+    }
+  }
+  MarkReported(id);
+}
+
+void CheckEngine::Loop::MarkReported(uint64_t id) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    unreported_.erase(id);
+  }
+  reported_.notify_all();
+}
+
+CheckEngine::CheckEngine(Options options) : loop_(std::make_unique<Loop>(std::move(options))) {}
+
+CheckEngine::~CheckEngine() = default;
+
+void CheckEngine::Submit(std::shared_ptr<const Monitor> monitor, Callback done) {
+  loop_->Submit(std::move(monitor), std::move(done));
+}
+
+void CheckEngine::Drain() { loop_->Drain(); }
+
+size_t CheckEngine::InFlight() const { return loop_->InFlight(); }
+
+std::vector<CheckResult> RunChecksOnce(const std::vector<Monitor>& monitors,
+                                       CheckEngine::Options options) {
+  std::vector<CheckResult> results(monitors.size());
+  CheckEngine engine(std::move(options));
+  for (size_t i = 0; i < monitors.size(); ++i) {
+    engine.Submit(std::make_shared<const Monitor>(monitors[i]),
+                  [&results, i](CheckResult result) { results[i] = std::move(result); });
+  }
+  engine.Drain();
+  return results;
+}
+
+}  // namespace pharos

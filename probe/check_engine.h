@@ -1,0 +1,60 @@
+#pragma once
+
+// CheckEngine: runs HTTP, TCP and DNS checks concurrently on ONE event-loop thread
+// ("pharos-checks"): libcurl multi (socket API) for HTTP(S), non-blocking sockets (+ OpenSSL for
+// TLS) for TCP, c-ares for DNS. No thread per check, a fresh connection per check.
+// Each submitted check runs its retries, evaluates assertions and degradedAfter, and reports one
+// CheckResult through its callback. monitor.timeout bounds each attempt (all phases); a check
+// with retries can take up to (retries + 1) × timeout. If the engine could not start (no epoll,
+// no libcurl), every Submit reports an `error` result at once, on the calling thread.
+// Thread-safety: Submit, Drain, InFlight and the destructor may be called from any thread;
+// callbacks run on the engine thread and must not block.
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/check_result.h"
+#include "common/monitor.h"
+
+namespace pharos {
+
+class CheckEngine {
+ public:
+  struct Options {
+    size_t max_concurrency = 512;     // checks in flight at once; more wait in line
+    size_t max_body_bytes = 1 << 20;  // response bytes kept for assertions
+    int max_redirects = 10;
+    std::string user_agent;  // empty = "pharos/<version>"
+    std::string ca_file;     // PEM CAs trusted for targets; empty = the system store
+  };
+  using Callback = std::function<void(CheckResult)>;
+
+  explicit CheckEngine(Options options);
+  ~CheckEngine();  // finishes nothing: in-flight checks are abandoned; call Drain() first
+  CheckEngine(const CheckEngine&) = delete;
+  CheckEngine& operator=(const CheckEngine&) = delete;
+
+  // Queues one check of `monitor` (its type decides http/tcp/dns). The result has identity
+  // fields (namespace, name, uid, generation, type, target, started_at) filled; region, probe,
+  // item_id and scheduled_at are the caller's to fill.
+  void Submit(std::shared_ptr<const Monitor> monitor, Callback done);
+
+  // Blocks until every check submitted so far has reported. Never call it from a callback.
+  void Drain();
+
+  // Checks submitted and not yet reported: running, or waiting for a free slot.
+  size_t InFlight() const;
+
+ private:
+  class Loop;
+  std::unique_ptr<Loop> loop_;
+};
+
+// Runs every monitor once, results in input order. For `pharos check` and tests.
+std::vector<CheckResult> RunChecksOnce(const std::vector<Monitor>& monitors,
+                                       CheckEngine::Options options);
+
+}  // namespace pharos

@@ -1,0 +1,88 @@
+#pragma once
+
+// HttpAttempt: one HTTP(S) request of an http Monitor. Looks the URL's host up with c-ares (no
+// blocking resolver, DNS time measured here), then runs one curl easy handle in the shared multi
+// with a fresh connection to the looked-up addresses (CURLOPT_RESOLVE). With
+// tls.serverName set, the request is made to https://<serverName>/... (SNI, certificate check
+// and Host header use serverName) while the connection goes to the URL's host.
+// Keeps the final response's status, headers (bounded) and the first max_body_bytes of its body;
+// records the peer chain's expiry even when verification fails or is switched off.
+// Thread-safety: loop thread only.
+
+#include <curl/curl.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/monitor.h"
+#include "probe/ares_channel.h"
+#include "probe/check_attempt.h"
+#include "probe/tls_certificates.h"
+
+namespace pharos {
+
+class HttpAttempt final : public CheckAttempt {
+ public:
+  // `monitor` must outlive the attempt.
+  HttpAttempt(const AttemptEnvironment& environment, const Monitor& monitor, Finish finish);
+  ~HttpAttempt() override;
+
+  void Start() override;
+  Observation Abort(std::chrono::milliseconds timeout) override;
+
+ private:
+  struct CurlTimes {
+    int64_t namelookup = 0, connect = 0, appconnect = 0, pretransfer = 0, starttransfer = 0,
+            total = 0;
+    long redirects = 0;
+  };
+
+  std::optional<std::string> PrepareUrl();  // error text when the URL cannot be used
+  void OnLookupDone(int status, std::vector<SocketAddress> addresses);
+  void StartTransfer(const std::vector<SocketAddress>& resolved);  // empty for IP literals
+  void OnTransferDone(CURLcode code, const std::string& probe_error);
+  CurlTimes ReadCurlTimes() const;
+  Timings TimingsFrom(const CurlTimes& times) const;
+  std::string PhaseReached(const CurlTimes& times) const;
+  void Report(Observation observation);
+  void ReportProbeFault(const std::string& message);
+
+  static size_t OnBody(char* data, size_t size, size_t count, void* self);
+  static size_t OnHeader(char* data, size_t size, size_t count, void* self);
+  static curl_socket_t OnOpenSocket(void* self, curlsocktype purpose,
+                                    struct curl_sockaddr* address);
+  static CURLcode OnSslContext(CURL* easy, void* ssl_ctx, void* self);
+
+  const AttemptEnvironment& environment_;
+  const Monitor& monitor_;
+  Finish finish_;
+
+  // Where to connect and what to ask for.
+  std::string url_;           // request URL (host replaced by serverName when set)
+  std::string connect_host_;  // the URL's host, brackets removed
+  std::string request_host_;  // host in url_ (serverName or the URL's host)
+  int port_ = 0;
+  bool https_ = false;
+
+  std::unique_ptr<AresChannel> resolver_;
+  CURL* easy_ = nullptr;
+  curl_slist* header_list_ = nullptr;
+  curl_slist* connect_to_ = nullptr;
+  curl_slist* resolve_ = nullptr;
+  char error_buffer_[CURL_ERROR_SIZE] = {};
+  int socket_errno_ = 0;
+
+  std::chrono::steady_clock::time_point started_;
+  int64_t dns_us_ = 0;
+  bool resolving_ = false;
+
+  Observation observation_;  // headers and body collected as they arrive
+  size_t header_bytes_ = 0;
+  CertificateExpiry certificates_;
+  std::optional<Observation> reported_;
+};
+
+}  // namespace pharos

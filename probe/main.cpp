@@ -1,0 +1,347 @@
+// pharos-probe: runs the checks of one region for a Pharos operator and reports the results
+// (docs/probe.md). Runs as a DaemonSet pod or as a plain process anywhere ("private location").
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/command_line.h"
+#include "common/duration.h"
+#include "common/http_server.h"
+#include "common/logging.h"
+#include "common/metrics_registry.h"
+#include "common/name_syntax.h"
+#include "common/prometheus_text.h"
+#include "common/rfc3339.h"
+#include "common/version.h"
+#include "probe/operator_client.h"
+#include "probe/probe_agent.h"
+#include "probe/token_file.h"
+
+namespace pharos {
+namespace {
+
+constexpr const char* kUsage =
+    "Usage: pharos-probe --operator URL --region NAME --token-file FILE [FLAGS]\n\n"
+    "Runs the checks of one region for a Pharos operator: leases work items, checks the targets\n"
+    "(HTTP, TCP, DNS), and reports the results, keeping them until the operator acknowledges\n"
+    "them. Serves /metrics, /healthz and /readyz. SIGTERM or SIGINT stops leasing, finishes the\n"
+    "checks in flight and reports them (a second signal stops at once). See docs/probe.md.\n\n"
+    "Flags:\n";
+
+struct ProbeConfig {
+  OperatorClient::Options client;
+  ProbeAgent::Options agent;
+  std::string listen;
+  LoggingOptions logging;
+};
+
+const char* SignalName(int signal_number) {
+  switch (signal_number) {
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGINT:
+      return "SIGINT";
+    default:
+      return "a signal";
+  }
+}
+
+std::string Hostname() {
+  char name[256] = "";
+  if (gethostname(name, sizeof(name) - 1) != 0) return "";
+  return name;
+}
+
+Result<size_t> WholeNumber(const std::string& flag, const std::string& text, size_t min,
+                           size_t max) {
+  size_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size() || value < min || value > max) {
+    return Error{"--" + flag + ": expected a whole number from " + std::to_string(min) + " to " +
+                 std::to_string(max) + ", got \"" + text + "\""};
+  }
+  return value;
+}
+
+Status ReadableFile(const std::string& flag, const std::string& path) {
+  std::ifstream file(path);
+  if (!file) return Error{"--" + flag + ": cannot read " + path + ": " + std::strerror(errno)};
+  return OkStatus();
+}
+
+bool IsProbeName(const std::string& name) {
+  if (name.empty() || name.size() > 253) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.' && c != '_') {
+      return false;
+    }
+  }
+  return true;
+}
+
+Result<ProbeConfig> ReadConfig(const CommandLine& flags) {
+  ProbeConfig config;
+  if (!flags.positional().empty()) {
+    return Error{"unexpected argument \"" + flags.positional().front() +
+                 "\" (pharos-probe takes flags only)"};
+  }
+  const std::string url = flags.Get("operator");
+  if (url.empty()) return Error{"--operator is required: the operator's probe API URL"};
+  const bool https = url.rfind("https://", 0) == 0;
+  if (!https && url.rfind("http://", 0) != 0) {
+    return Error{
+        "--operator: \"" + RedactUrl(url) +
+        "\" must start with http:// or https:// (e.g. http://pharos-operator.pharos:8080)"};
+  }
+  const std::string rest = url.substr(https ? 8 : 7);
+  if (rest.empty() || rest.front() == '/' || rest.front() == ':') {
+    return Error{"--operator: \"" + RedactUrl(url) + "\" has no host"};
+  }
+  if (url.find_first_of("?#") != std::string::npos) {
+    return Error{"--operator: \"" + RedactUrl(url) + "\" must not have a query or fragment"};
+  }
+  config.client.operator_url = url;
+
+  const std::string region = flags.Get("region");
+  if (region.empty()) return Error{"--region is required: the region this probe checks from"};
+  if (!IsDns1123Label(region)) {
+    return Error{"--region: \"" + region +
+                 "\" is not a region name (1-63 lower-case letters, digits and '-', starting and "
+                 "ending with a letter or digit)"};
+  }
+  const std::string token_file = flags.Get("token-file");
+  if (token_file.empty()) {
+    return Error{"--token-file is required: a file holding the token the operator accepts"};
+  }
+  Result<std::string> token = TokenFile(token_file).Token();
+  if (!token.ok()) return Error{"--token-file: " + token.error()};
+  config.client.token_file = token_file;
+
+  std::string name = flags.IsSet("name") ? flags.Get("name") : Hostname();
+  if (!IsProbeName(name)) {
+    return Error{"--name: \"" + name +
+                 "\" is not a probe name (1-253 letters, digits, '-', '.' or '_'); the default is "
+                 "the host name"};
+  }
+  config.client.probe = {name, region, kVersion};
+
+  Result<size_t> concurrency = WholeNumber("concurrency", flags.Get("concurrency"), 1, 100'000);
+  if (!concurrency.ok()) return Error{concurrency.error()};
+  config.agent.capacity = *concurrency;
+  Result<size_t> pending =
+      WholeNumber("max-pending-results", flags.Get("max-pending-results"), 1, 10'000'000);
+  if (!pending.ok()) return Error{pending.error()};
+  config.agent.max_pending_results = *pending;
+
+  config.listen = flags.Get("listen");
+  const size_t colon = config.listen.rfind(':');
+  if (colon == std::string::npos ||
+      !WholeNumber("listen", config.listen.substr(colon + 1), 0, 65535).ok()) {
+    return Error{"--listen: \"" + config.listen +
+                 "\" must be HOST:PORT (\"0.0.0.0:9091\", \":9091\", \"[::]:9091\")"};
+  }
+
+  config.client.ca_file = flags.Get("ca-file");
+  if (!config.client.ca_file.empty()) {
+    Status readable = ReadableFile("ca-file", config.client.ca_file);
+    if (!readable.ok()) return Error{readable.error()};
+  }
+  config.client.insecure_skip_verify = flags.IsSet("insecure-skip-verify");
+  if (flags.IsSet("target-ca-file")) {
+    config.agent.engine.ca_file = flags.Get("target-ca-file");
+  } else if (const char* ca_file = std::getenv("PHAROS_CA_FILE"); ca_file != nullptr) {
+    config.agent.engine.ca_file = ca_file;
+  }
+  if (!config.agent.engine.ca_file.empty()) {
+    Status readable = ReadableFile("target-ca-file", config.agent.engine.ca_file);
+    if (!readable.ok()) return Error{readable.error()};
+  }
+
+  Result<Millis> drain = ParseDuration(flags.Get("drain-timeout"));
+  if (!drain.ok()) return Error{"--drain-timeout: " + drain.error()};
+  config.agent.drain_timeout = *drain;
+
+  Result<LogFormat> format = ParseLogFormat(flags.Get("log-format"));
+  if (!format.ok()) return Error{"--log-format: " + format.error()};
+  config.logging.format = *format;
+  Result<LogLevel> level = ParseLogLevel(flags.Get("log-level"));
+  if (!level.ok()) return Error{"--log-level: " + level.error()};
+  config.logging.level = *level;
+  return config;
+}
+
+nlohmann::json StatusJson(const ProbeAgent::Status& status, const Clock& clock) {
+  nlohmann::json body = {{"status", status.running ? "ok" : "stopping"},
+                         {"registered", status.registered},
+                         {"inFlight", status.in_flight},
+                         {"pendingResults", status.pending_results},
+                         {"lastOperatorContact", nullptr},
+                         {"secondsSinceOperatorContact", nullptr},
+                         {"lastError", status.last_error}};
+  if (status.last_contact) {
+    body["lastOperatorContact"] = FormatRfc3339(*status.last_contact);
+    body["secondsSinceOperatorContact"] =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now() - *status.last_contact)
+            .count() /
+        1000.0;
+  }
+  return body;
+}
+
+Status AddRoutes(HttpServer& server, MetricsRegistry& metrics, ProbeAgent& agent,
+                 const Clock& clock) {
+  Status routed = server.Route("GET", "/metrics", [&metrics](const HttpRequest&, HttpResponder r) {
+    HttpResponse response = HttpResponse::Text(200, metrics.Expose());
+    response.content_type = std::string(kPrometheusTextContentType);
+    r.Send(std::move(response));
+  });
+  if (!routed.ok()) return routed;
+  // Liveness: the loops run. Losing the operator does not make the probe unhealthy (restarting
+  // it would not bring the operator back); the body says when it last answered.
+  routed = server.Route("GET", "/healthz", [&agent, &clock](const HttpRequest&, HttpResponder r) {
+    const ProbeAgent::Status status = agent.status();
+    r.Send(HttpResponse::Json(status.running ? 200 : 503, StatusJson(status, clock).dump()));
+  });
+  if (!routed.ok()) return routed;
+  // Readiness: registered with the operator at least once, and not stopping.
+  return server.Route("GET", "/readyz", [&agent, &clock](const HttpRequest&, HttpResponder r) {
+    const ProbeAgent::Status status = agent.status();
+    const bool ready = status.running && status.registered;
+    nlohmann::json body = StatusJson(status, clock);
+    body["ready"] = ready;
+    r.Send(HttpResponse::Json(ready ? 200 : 503, body.dump()));
+  });
+}
+
+int Run(const std::vector<std::string>& args) {
+  CommandLine flags;
+  flags.AddFlag("operator", '\0', "URL",
+                "the operator's probe API, e.g. http://pharos-operator.pharos:8080 (required)");
+  flags.AddFlag("region", '\0', "NAME", "the region this probe checks from (required)");
+  flags.AddFlag("token-file", '\0', "FILE",
+                "file holding the probe token; re-read when it changes (required)");
+  flags.AddFlag("name", '\0', "NAME", "this probe's name", "the host name");
+  flags.AddFlag("concurrency", '\0', "N", "checks run at once (the probe's capacity)", "256");
+  flags.AddFlag("listen", '\0', "HOST:PORT", "address of /metrics, /healthz and /readyz",
+                "0.0.0.0:9091");
+  flags.AddFlag("ca-file", '\0', "FILE", "PEM CA certificate(s) to verify an https operator");
+  flags.AddSwitch("insecure-skip-verify", '\0',
+                  "do not verify the operator's TLS certificate (testing only)");
+  flags.AddFlag("target-ca-file", '\0', "FILE",
+                "PEM CAs trusted for the monitored https targets (also $PHAROS_CA_FILE)",
+                "the system store");
+  flags.AddFlag("drain-timeout", '\0', "DURATION",
+                "on SIGTERM, how long to finish and report the checks in flight", "30s");
+  flags.AddFlag("max-pending-results", '\0', "N",
+                "results kept while the operator is unreachable; the oldest are dropped beyond",
+                "100000");
+  flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
+  flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
+  flags.AddSwitch("help", 'h', "show this help");
+  flags.AddSwitch("version", '\0', "print the version");
+
+  Status parsed = flags.Parse(args);
+  if (!parsed.ok()) {
+    std::cerr << "pharos-probe: " << parsed.error() << "\nRun pharos-probe --help for usage.\n";
+    return 2;
+  }
+  if (flags.IsSet("help")) {
+    std::cout << kUsage << flags.FlagsHelp();
+    return 0;
+  }
+  if (flags.IsSet("version")) {
+    std::cout << "pharos-probe " << kVersion << "\n";
+    return 0;
+  }
+  Result<ProbeConfig> config = ReadConfig(flags);
+  if (!config.ok()) {
+    std::cerr << "pharos-probe: " << config.error() << "\nRun pharos-probe --help for usage.\n";
+    return 2;
+  }
+  SetupLogging(config->logging);
+  if (config->client.insecure_skip_verify && config->client.operator_url.rfind("https", 0) != 0) {
+    LogWarn("--insecure-skip-verify has no effect: the operator URL is not https");
+  }
+
+  // Signals are taken by sigwait below; blocked before any thread starts so none receives them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGUSR1);  // the stopping thread's "done"
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+
+  SystemClock clock;
+  MetricsRegistry metrics;
+  metrics.AddGauge("pharos_build_info", "Always 1; version is the Pharos version.", {"version"})
+      .WithLabels({kVersion})
+      .Set(1);
+  OperatorClient client(config->client);
+  ProbeAgent agent(config->agent, client, metrics, clock);
+  HttpServer server;
+  Status routed = AddRoutes(server, metrics, agent, clock);
+  if (!routed.ok()) {
+    LogCritical("cannot set up the HTTP routes: " + routed.error());
+    return 1;
+  }
+  Status started = server.Start(config->listen);
+  if (!started.ok()) {
+    LogCritical("cannot serve /metrics and /healthz on " + config->listen + ": " + started.error() +
+                " (choose another --listen address)");
+    return 1;
+  }
+  LogInfo("serving /metrics, /healthz and /readyz", {{"address", server.base_url()}});
+  agent.Start();
+
+  int signal_number = 0;
+  do {
+    sigwait(&signals, &signal_number);
+  } while (signal_number == SIGUSR1);  // only the stopping thread's, which does not exist yet
+  LogInfo(std::string("received ") + SignalName(signal_number) + "; draining",
+          {{"drain_timeout", FormatDuration(Millis(config->agent.drain_timeout))}});
+  std::atomic<bool> stopped{false};
+  const pthread_t main_thread = pthread_self();
+  std::thread stopper([&] {
+    pthread_setname_np(pthread_self(), "pharos-stop");
+    agent.Stop();
+    stopped = true;
+    pthread_kill(main_thread, SIGUSR1);
+  });
+  while (!stopped) {
+    sigwait(&signals, &signal_number);
+    if (signal_number != SIGUSR1 && !stopped) {
+      LogWarn(std::string("received ") + SignalName(signal_number) +
+              " again; stopping without waiting for the checks in flight");
+      agent.AbortDrain();
+    }
+  }
+  stopper.join();
+  server.Stop();
+  curl_global_cleanup();
+  return 0;
+}
+
+}  // namespace
+}  // namespace pharos
+
+int main(int argc, char** argv) {
+  return pharos::Run(std::vector<std::string>(argv + 1, argv + argc));
+}

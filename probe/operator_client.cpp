@@ -1,0 +1,384 @@
+#include "probe/operator_client.h"
+
+#include <curl/curl.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "common/logging.h"
+
+namespace pharos {
+namespace {
+
+constexpr const char* kRegisterPath = "/api/v1/probes/register";
+constexpr const char* kLeasePath = "/api/v1/work/lease";
+constexpr const char* kResultsPath = "/api/v1/work/results";
+
+struct ReplySink {
+  std::string* body;
+  size_t limit;
+  bool overflowed = false;
+};
+
+size_t WriteBody(char* data, size_t size, size_t count, void* user) {
+  auto* sink = static_cast<ReplySink*>(user);
+  const size_t bytes = size * count;
+  if (sink->body->size() + bytes > sink->limit) {
+    sink->overflowed = true;
+    return 0;  // aborts the transfer
+  }
+  sink->body->append(data, bytes);
+  return bytes;
+}
+
+size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
+  const size_t bytes = size * count;
+  const std::string_view line(data, bytes);
+  constexpr std::string_view kDate = "date:";
+  if (line.size() > kDate.size()) {
+    std::string name(line.substr(0, kDate.size()));
+    std::transform(name.begin(), name.end(), name.begin(), ::tolower);
+    if (name == kDate) {
+      std::string value(line.substr(kDate.size()));
+      const size_t begin = value.find_first_not_of(" \t");
+      const size_t end = value.find_last_not_of(" \t\r\n");
+      *static_cast<std::string*>(user) =
+          begin == std::string::npos ? "" : value.substr(begin, end - begin + 1);
+    }
+  }
+  return bytes;
+}
+
+// The {"error": "..."} message of an operator error reply, else the start of the body.
+std::string OperatorMessage(const std::string& body) {
+  const nlohmann::json json = nlohmann::json::parse(body, nullptr, false);
+  if (json.is_object() && json.contains("error") && json["error"].is_string()) {
+    return json["error"].get<std::string>();
+  }
+  std::string text = body.substr(0, 200);
+  std::replace_if(
+      text.begin(), text.end(), [](char c) { return c == '\n' || c == '\r'; }, ' ');
+  return text;
+}
+
+bool IsTlsConfigurationError(CURLcode code) {
+  return code == CURLE_PEER_FAILED_VERIFICATION || code == CURLE_SSL_CACERT_BADFILE ||
+         code == CURLE_SSL_CERTPROBLEM || code == CURLE_SSL_ISSUER_ERROR ||
+         code == CURLE_SSL_PINNEDPUBKEYNOTMATCH || code == CURLE_SSL_CRL_BADFILE;
+}
+
+}  // namespace
+
+const char* ToString(OperatorErrorKind kind) {
+  switch (kind) {
+    case OperatorErrorKind::kConfiguration:
+      return "configuration";
+    case OperatorErrorKind::kBadRequest:
+      return "bad_request";
+    case OperatorErrorKind::kTooLarge:
+      return "too_large";
+    case OperatorErrorKind::kUnavailable:
+      return "unavailable";
+    case OperatorErrorKind::kCancelled:
+      return "cancelled";
+  }
+  return "unavailable";
+}
+
+// An easy handle inside its own multi handle: the multi handle keeps the connection cache and
+// can be woken from another thread to cancel a call.
+struct OperatorClient::Handle {
+  CURLM* multi = nullptr;
+  CURL* easy = nullptr;
+  Handle() : multi(curl_multi_init()), easy(curl_easy_init()) {}
+  ~Handle() {
+    if (easy != nullptr) curl_easy_cleanup(easy);
+    if (multi != nullptr) curl_multi_cleanup(multi);
+  }
+  Handle(const Handle&) = delete;
+  Handle& operator=(const Handle&) = delete;
+};
+
+OperatorClient::OperatorClient(Options options)
+    : options_(std::move(options)),
+      base_url_([this] {
+        std::string url = options_.operator_url;
+        while (!url.empty() && url.back() == '/') url.pop_back();
+        return url;
+      }()),
+      token_(options_.token_file) {}
+
+OperatorClient::~OperatorClient() = default;
+
+std::unique_ptr<OperatorClient::Handle> OperatorClient::AcquireHandle() {
+  {
+    std::lock_guard<std::mutex> lock(pool_mutex_);
+    if (!idle_handles_.empty()) {
+      std::unique_ptr<Handle> handle = std::move(idle_handles_.back());
+      idle_handles_.pop_back();
+      return handle;
+    }
+  }
+  auto handle = std::make_unique<Handle>();
+  if (handle->multi == nullptr || handle->easy == nullptr) return nullptr;
+  return handle;
+}
+
+void OperatorClient::ReleaseHandle(std::unique_ptr<Handle> handle) {
+  std::lock_guard<std::mutex> lock(pool_mutex_);
+  idle_handles_.push_back(std::move(handle));
+}
+
+OperatorReply<OperatorClient::HttpReply> OperatorClient::Post(const std::string& path,
+                                                              const std::string& body,
+                                                              std::chrono::milliseconds timeout,
+                                                              std::stop_token stop) {
+  OperatorReply<HttpReply> reply;
+  const std::string url = base_url_ + path;
+  const std::string where = "POST " + RedactUrl(url);
+  if (stop.stop_requested()) {
+    reply.error = {OperatorErrorKind::kCancelled, 0, where + ": cancelled"};
+    return reply;
+  }
+  Result<std::string> token = token_.Token();
+  if (!token.ok()) {
+    reply.error = {OperatorErrorKind::kConfiguration, 0,
+                   token.error() + " (--token-file must name a file holding the probe token)"};
+    return reply;
+  }
+  std::unique_ptr<Handle> handle = AcquireHandle();
+  if (!handle) {
+    reply.error = {OperatorErrorKind::kUnavailable, 0, where + ": libcurl could not start"};
+    return reply;
+  }
+  CURL* easy = handle->easy;
+  curl_easy_reset(easy);
+
+  HttpReply http;
+  ReplySink sink{&http.body, options_.max_reply_bytes};
+  char error_text[CURL_ERROR_SIZE] = "";
+  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr, curl_slist_free_all);
+  const std::string authorization = "Authorization: Bearer " + *token;
+  for (const std::string& header :
+       {std::string("Content-Type: application/json"), std::string("Accept: application/json"),
+        std::string("Expect:"), authorization}) {
+    curl_slist* appended = curl_slist_append(headers.get(), header.c_str());
+    if (appended == nullptr) {
+      ReleaseHandle(std::move(handle));
+      reply.error = {OperatorErrorKind::kUnavailable, 0, where + ": out of memory"};
+      return reply;
+    }
+    headers.release();
+    headers.reset(appended);
+  }
+  const std::string user_agent = "pharos-probe/" + options_.probe.version;
+  curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, body.data());
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, user_agent.c_str());
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, ReadHeader);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, &http.date);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_text);
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(options_.connect_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");
+  if (!options_.ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
+  if (options_.insecure_skip_verify) {
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+
+  CURLcode code = CURLE_OK;
+  bool cancelled = false;
+  curl_multi_add_handle(handle->multi, easy);
+  {
+    CURLM* multi = handle->multi;
+    std::stop_callback wake(stop, [multi] { curl_multi_wakeup(multi); });
+    while (true) {
+      int running = 0;
+      const CURLMcode multi_code = curl_multi_perform(multi, &running);
+      if (multi_code != CURLM_OK) {
+        code = CURLE_FAILED_INIT;
+        snprintf(error_text, sizeof(error_text), "%s", curl_multi_strerror(multi_code));
+        break;
+      }
+      if (running == 0) {
+        int queued = 0;
+        while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
+          if (message->msg == CURLMSG_DONE) code = message->data.result;
+        }
+        break;
+      }
+      if (stop.stop_requested()) {
+        cancelled = true;
+        break;
+      }
+      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    }
+  }
+  curl_multi_remove_handle(handle->multi, easy);
+  curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http.status);
+  // The handle keeps pointers to this call's buffers; clear them before another call reuses it.
+  curl_easy_reset(easy);
+  ReleaseHandle(std::move(handle));
+
+  if (cancelled) {
+    reply.error = {OperatorErrorKind::kCancelled, 0, where + ": cancelled"};
+    return reply;
+  }
+  if (code != CURLE_OK) {
+    std::string detail = error_text[0] != '\0' ? error_text : curl_easy_strerror(code);
+    if (sink.overflowed) {
+      detail = "the reply is larger than " + std::to_string(options_.max_reply_bytes) + " bytes";
+    }
+    if (code == CURLE_OPERATION_TIMEDOUT) {
+      detail += " (no complete answer within " + std::to_string(timeout.count()) + " ms)";
+    }
+    if (IsTlsConfigurationError(code)) {
+      reply.error = {OperatorErrorKind::kConfiguration, 0,
+                     where + ": TLS: " + detail +
+                         " (set --ca-file to the CA that signed the operator's certificate)"};
+    } else {
+      reply.error = {OperatorErrorKind::kUnavailable, 0, where + ": " + detail};
+    }
+    return reply;
+  }
+  reply.value = std::move(http);
+  return reply;
+}
+
+OperatorError OperatorClient::StatusError(const std::string& what, const std::string& path,
+                                          const HttpReply& reply) const {
+  const int status = static_cast<int>(reply.status);
+  const std::string where =
+      what + " (POST " + RedactUrl(base_url_ + path) + "): HTTP " + std::to_string(status);
+  const std::string said = reply.body.empty() ? "" : ": " + OperatorMessage(reply.body);
+  if (status == 401) {
+    return {OperatorErrorKind::kConfiguration, status,
+            where + said + " — the operator does not accept the probe token; put a token listed " +
+                "in the operator's --probe-token-file (a line TOKEN, or " + options_.probe.region +
+                "=TOKEN) into " + options_.token_file};
+  }
+  if (status == 403) {
+    return {OperatorErrorKind::kConfiguration, status,
+            where + said + " — the token is not valid for region \"" + options_.probe.region +
+                "\"; use a token of that region or an any-region token"};
+  }
+  if (status == 404 || status == 405) {
+    return {OperatorErrorKind::kConfiguration, status,
+            where + said + " — no probe API at this address; --operator must be the base URL " +
+                "of the operator's probe API, e.g. http://pharos-operator.pharos:8080"};
+  }
+  if (status >= 300 && status < 400) {
+    return {OperatorErrorKind::kConfiguration, status,
+            where + " — the operator redirects; point --operator at the final address"};
+  }
+  if (status == 413) return {OperatorErrorKind::kTooLarge, status, where + said};
+  if (status == 408 || status == 429 || status >= 500 || status < 200) {
+    return {OperatorErrorKind::kUnavailable, status, where + said};
+  }
+  return {OperatorErrorKind::kBadRequest, status, where + said};
+}
+
+OperatorReply<nlohmann::json> OperatorClient::Call(const std::string& what, const std::string& path,
+                                                   const std::string& body,
+                                                   std::chrono::milliseconds timeout,
+                                                   std::stop_token stop, HttpReply* raw) {
+  OperatorReply<nlohmann::json> reply;
+  OperatorReply<HttpReply> http = Post(path, body, timeout, std::move(stop));
+  if (!http.ok()) {
+    reply.error = http.error;
+    reply.error.message = what + ": " + reply.error.message;
+    return reply;
+  }
+  if (http.value->status < 200 || http.value->status >= 300) {
+    reply.error = StatusError(what, path, *http.value);
+    return reply;
+  }
+  nlohmann::json json = nlohmann::json::parse(http.value->body, nullptr, false);
+  if (json.is_discarded()) {
+    reply.error = {OperatorErrorKind::kUnavailable, static_cast<int>(http.value->status),
+                   what + ": the operator's reply is not JSON"};
+    return reply;
+  }
+  if (raw != nullptr) *raw = std::move(*http.value);
+  reply.value = std::move(json);
+  return reply;
+}
+
+OperatorReply<RegisterReply> OperatorClient::Register(size_t capacity, std::stop_token stop) {
+  OperatorReply<RegisterReply> reply;
+  auto json = Call("register", kRegisterPath, RegisterRequestBody(options_.probe, capacity),
+                   options_.request_timeout, std::move(stop));
+  if (!json.ok()) {
+    reply.error = json.error;
+    return reply;
+  }
+  Result<RegisterReply> parsed = ParseRegisterReply(*json.value);
+  if (!parsed.ok()) {
+    reply.error = {OperatorErrorKind::kUnavailable, 200, parsed.error()};
+    return reply;
+  }
+  reply.value = std::move(parsed).value();
+  return reply;
+}
+
+OperatorReply<LeaseReply> OperatorClient::Lease(size_t max_items, int wait_seconds,
+                                                std::stop_token stop) {
+  OperatorReply<LeaseReply> reply;
+  HttpReply raw;
+  auto json = Call("lease", kLeasePath, LeaseRequestBody(options_.probe, max_items, wait_seconds),
+                   std::chrono::seconds(std::max(wait_seconds, 0)) + options_.lease_margin,
+                   std::move(stop), &raw);
+  if (!json.ok()) {
+    reply.error = json.error;
+    return reply;
+  }
+  Result<LeaseReply> parsed = ParseLeaseReply(*json.value);
+  if (!parsed.ok()) {
+    reply.error = {OperatorErrorKind::kUnavailable, 200, parsed.error()};
+    return reply;
+  }
+  if (!raw.date.empty()) {
+    const time_t operator_seconds = curl_getdate(raw.date.c_str(), nullptr);
+    if (operator_seconds >= 0) {
+      const auto operator_now = std::chrono::system_clock::from_time_t(operator_seconds);
+      const auto offset = std::chrono::duration_cast<std::chrono::milliseconds>(
+          operator_now - std::chrono::system_clock::now());
+      // The header has whole seconds: smaller differences are its rounding, not skew.
+      if (offset >= std::chrono::seconds(2) || offset <= std::chrono::seconds(-2)) {
+        parsed->clock_offset = offset;
+      }
+    }
+  }
+  reply.value = std::move(parsed).value();
+  return reply;
+}
+
+OperatorReply<ResultsReply> OperatorClient::SendResults(const std::vector<std::string>& results,
+                                                        std::stop_token stop) {
+  OperatorReply<ResultsReply> reply;
+  auto json = Call("results", kResultsPath, ResultsRequestBody(options_.probe, results),
+                   options_.request_timeout, std::move(stop));
+  if (!json.ok()) {
+    reply.error = json.error;
+    return reply;
+  }
+  Result<ResultsReply> parsed = ParseResultsReply(*json.value);
+  if (!parsed.ok()) {
+    reply.error = {OperatorErrorKind::kUnavailable, 200, parsed.error()};
+    return reply;
+  }
+  reply.value = std::move(parsed).value();
+  return reply;
+}
+
+}  // namespace pharos

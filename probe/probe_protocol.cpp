@@ -1,0 +1,187 @@
+#include "probe/probe_protocol.h"
+
+#include "common/rfc3339.h"
+
+namespace pharos {
+namespace {
+
+using Json = nlohmann::json;
+
+nlohmann::json IdentityJson(const ProbeIdentity& probe) {
+  return Json{{"name", probe.name}, {"region", probe.region}};
+}
+
+// A positive whole number no larger than `max`, or an error naming `field`.
+Result<int64_t> PositiveInteger(const Json& json, const std::string& field, int64_t max) {
+  if (!json.is_number_integer() || json.get<int64_t>() < 1 || json.get<int64_t>() > max) {
+    return Error{field + ": expected a whole number from 1 to " + std::to_string(max) + ", got " +
+                 json.dump()};
+  }
+  return json.get<int64_t>();
+}
+
+Result<std::vector<std::string>> StringList(const Json& reply, const std::string& field) {
+  std::vector<std::string> list;
+  if (!reply.contains(field) || reply[field].is_null()) return list;
+  if (!reply[field].is_array()) return Error{field + ": expected an array of item ids"};
+  for (size_t i = 0; i < reply[field].size(); ++i) {
+    const Json& id = reply[field][i];
+    if (!id.is_string()) {
+      return Error{field + "[" + std::to_string(i) + "]: expected a string, got " + id.dump()};
+    }
+    list.push_back(id.get<std::string>());
+  }
+  return list;
+}
+
+Result<std::chrono::system_clock::time_point> TimeField(const Json& item, const std::string& field,
+                                                        const std::string& path) {
+  if (!item[field].is_string()) return Error{path + "." + field + ": expected an RFC 3339 time"};
+  auto time = ParseRfc3339(item[field].get<std::string>());
+  if (!time.ok()) return Error{path + "." + field + ": " + time.error()};
+  return *time;
+}
+
+Result<LeaseItem> ParseItem(const Json& item, const std::string& path) {
+  if (!item.is_object()) return Error{path + ": expected an object"};
+  LeaseItem parsed;
+  if (!item.contains("id") || !item["id"].is_string() || item["id"].get<std::string>().empty()) {
+    return Error{path + ".id: expected a non-empty string"};
+  }
+  parsed.id = item["id"].get<std::string>();
+  if (!item.contains("monitorUid") || !item["monitorUid"].is_string() ||
+      item["monitorUid"].get<std::string>().empty()) {
+    return Error{path + ".monitorUid: expected a non-empty string (item " + parsed.id + ")"};
+  }
+  parsed.monitor_uid = item["monitorUid"].get<std::string>();
+  if (item.contains("generation")) {
+    if (!item["generation"].is_number_integer()) {
+      return Error{path + ".generation: expected a whole number (item " + parsed.id + ")"};
+    }
+    parsed.generation = item["generation"].get<int64_t>();
+  }
+  if (item.contains("region")) {
+    if (!item["region"].is_string()) {
+      return Error{path + ".region: expected a string (item " + parsed.id + ")"};
+    }
+    parsed.region = item["region"].get<std::string>();
+  }
+  if (item.contains("attempt")) {
+    if (!item["attempt"].is_number_integer()) {
+      return Error{path + ".attempt: expected a whole number (item " + parsed.id + ")"};
+    }
+    parsed.attempt = item["attempt"].get<int>();
+  }
+  if (!item.contains("scheduledAt")) {
+    return Error{path + ".scheduledAt: missing (item " + parsed.id + ")"};
+  }
+  auto scheduled = TimeField(item, "scheduledAt", path);
+  if (!scheduled.ok()) return Error{scheduled.error() + " (item " + parsed.id + ")"};
+  parsed.scheduled_at = *scheduled;
+  for (const char* field : {"deadline", "leaseExpiresAt"}) {
+    if (!item.contains(field) || item[field].is_null()) continue;
+    auto time = TimeField(item, field, path);
+    if (!time.ok()) return Error{time.error() + " (item " + parsed.id + ")"};
+    (std::string(field) == "deadline" ? parsed.deadline : parsed.lease_expires_at) = *time;
+  }
+  return parsed;
+}
+
+}  // namespace
+
+std::string RegisterRequestBody(const ProbeIdentity& probe, size_t capacity) {
+  Json body = IdentityJson(probe);
+  body["version"] = probe.version;
+  body["capacity"] = capacity;
+  return body.dump();
+}
+
+std::string LeaseRequestBody(const ProbeIdentity& probe, size_t max_items, int wait_seconds) {
+  Json body = IdentityJson(probe);
+  body["max"] = max_items;
+  body["waitSeconds"] = wait_seconds;
+  return body.dump();
+}
+
+std::string ResultsRequestBody(const ProbeIdentity& probe,
+                               const std::vector<std::string>& results) {
+  // The results are already serialized; splice them in rather than parse them again.
+  std::string body = IdentityJson(probe).dump();
+  body.pop_back();  // the closing brace
+  body += ",\"results\":[";
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (i > 0) body += ',';
+    body += results[i];
+  }
+  body += "]}";
+  return body;
+}
+
+Result<RegisterReply> ParseRegisterReply(const Json& json) {
+  if (!json.is_object()) return Error{"register reply: expected a JSON object"};
+  RegisterReply reply;
+  if (json.contains("leaseWaitMaxSeconds")) {
+    auto seconds = PositiveInteger(json["leaseWaitMaxSeconds"], "leaseWaitMaxSeconds", 3600);
+    if (!seconds.ok()) return Error{"register reply: " + seconds.error()};
+    reply.lease_wait_max_seconds = static_cast<int>(*seconds);
+  }
+  if (json.contains("resultBatchMax")) {
+    auto batch = PositiveInteger(json["resultBatchMax"], "resultBatchMax", 1'000'000);
+    if (!batch.ok()) return Error{"register reply: " + batch.error()};
+    reply.result_batch_max = static_cast<size_t>(*batch);
+  }
+  return reply;
+}
+
+Result<LeaseReply> ParseLeaseReply(const Json& json) {
+  if (!json.is_object()) return Error{"lease reply: expected a JSON object"};
+  LeaseReply reply;
+  if (json.contains("items") && !json["items"].is_null()) {
+    if (!json["items"].is_array()) return Error{"lease reply: items: expected an array"};
+    const Json& items = json["items"];
+    for (size_t i = 0; i < items.size(); ++i) {
+      auto item = ParseItem(items[i], "items[" + std::to_string(i) + "]");
+      if (item.ok()) {
+        reply.items.push_back(std::move(item).value());
+      } else {
+        reply.unreadable_items.push_back(item.error());
+      }
+    }
+  }
+  if (json.contains("monitors") && !json["monitors"].is_null()) {
+    if (!json["monitors"].is_object()) {
+      return Error{"lease reply: monitors: expected an object of Monitors by uid"};
+    }
+    reply.monitors = json["monitors"];
+  }
+  return reply;
+}
+
+Result<ResultsReply> ParseResultsReply(const Json& json) {
+  if (!json.is_object()) return Error{"results reply: expected a JSON object"};
+  ResultsReply reply;
+  auto accepted = StringList(json, "accepted");
+  if (!accepted.ok()) return Error{"results reply: " + accepted.error()};
+  reply.accepted = std::move(accepted).value();
+  auto duplicates = StringList(json, "duplicates");
+  if (!duplicates.ok()) return Error{"results reply: " + duplicates.error()};
+  reply.duplicates = std::move(duplicates).value();
+  if (json.contains("rejected") && !json["rejected"].is_null()) {
+    if (!json["rejected"].is_array()) return Error{"results reply: rejected: expected an array"};
+    for (size_t i = 0; i < json["rejected"].size(); ++i) {
+      const Json& entry = json["rejected"][i];
+      const std::string path = "results reply: rejected[" + std::to_string(i) + "]";
+      if (!entry.is_object() || !entry.contains("id") || !entry["id"].is_string()) {
+        return Error{path + ": expected {\"id\": ..., \"reason\": ...}"};
+      }
+      RejectedResult rejected{entry["id"].get<std::string>(), ""};
+      if (entry.contains("reason") && entry["reason"].is_string()) {
+        rejected.reason = entry["reason"].get<std::string>();
+      }
+      reply.rejected.push_back(std::move(rejected));
+    }
+  }
+  return reply;
+}
+
+}  // namespace pharos

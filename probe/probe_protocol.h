@@ -1,0 +1,77 @@
+#pragma once
+
+// The messages of the probe protocol (docs/probe-protocol.md) as the probe sends and reads them.
+// Replies are read leniently where the protocol allows it (unknown fields are ignored, absent
+// optional fields keep their defaults) and strictly where a wrong value would make the probe
+// misbehave (a field of the wrong type is an error naming the field).
+// Thread-safety: value types and free functions.
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/result.h"
+
+namespace pharos {
+
+struct ProbeIdentity {
+  std::string name;
+  std::string region;
+  std::string version;
+};
+
+// POST /api/v1/probes/register
+struct RegisterReply {
+  int lease_wait_max_seconds = 30;
+  size_t result_batch_max = 500;
+};
+
+// One work item of a lease.
+struct LeaseItem {
+  std::string id;
+  std::string monitor_uid;
+  int64_t generation = 0;
+  std::string region;
+  std::chrono::system_clock::time_point scheduled_at{};
+  std::optional<std::chrono::system_clock::time_point> deadline;
+  std::optional<std::chrono::system_clock::time_point> lease_expires_at;
+  int attempt = 1;
+};
+
+// POST /api/v1/work/lease
+struct LeaseReply {
+  std::vector<LeaseItem> items;
+  nlohmann::json monitors = nlohmann::json::object();  // uid → Monitor API object
+  // Items that could not be read (no usable id), one message each; they cannot be answered.
+  std::vector<std::string> unreadable_items;
+  // Operator clock − probe clock, from the reply's Date header, when they differ by more than
+  // that header's one-second resolution; 0 otherwise.
+  std::chrono::milliseconds clock_offset{0};
+};
+
+struct RejectedResult {
+  std::string id;
+  std::string reason;
+};
+
+// POST /api/v1/work/results
+struct ResultsReply {
+  std::vector<std::string> accepted;
+  std::vector<std::string> duplicates;
+  std::vector<RejectedResult> rejected;
+};
+
+std::string RegisterRequestBody(const ProbeIdentity& probe, size_t capacity);
+std::string LeaseRequestBody(const ProbeIdentity& probe, size_t max_items, int wait_seconds);
+// `results`: each a serialized CheckResult JSON object (see common/check_result_json.h).
+std::string ResultsRequestBody(const ProbeIdentity& probe, const std::vector<std::string>& results);
+
+Result<RegisterReply> ParseRegisterReply(const nlohmann::json& json);
+Result<LeaseReply> ParseLeaseReply(const nlohmann::json& json);
+Result<ResultsReply> ParseResultsReply(const nlohmann::json& json);
+
+}  // namespace pharos

@@ -1,0 +1,48 @@
+#pragma once
+
+// TokenFile: the bearer token a probe presents to the operator, read from a file that may be
+// rotated underneath it (a mounted Kubernetes Secret is replaced atomically through a symlink).
+// Every Token() call checks the file's identity (inode, size, modification time) and re-reads it
+// when it changed, so a rotated token is used on the very next request. Surrounding whitespace
+// is trimmed. If a re-read fails or finds an empty file, the last good token stays in use and
+// the problem is logged once. The token itself is never logged.
+// Thread-safety: Token() may be called from any thread.
+
+#include <sys/types.h>
+
+#include <mutex>
+#include <string>
+
+#include "common/result.h"
+
+namespace pharos {
+
+class TokenFile {
+ public:
+  explicit TokenFile(std::string path);
+
+  // The current token; an error (naming the file and what is wrong) only while no good token was
+  // ever read.
+  Result<std::string> Token();
+
+  const std::string& path() const { return path_; }
+
+ private:
+  struct Identity {
+    ino_t inode = 0;
+    off_t size = -1;
+    int64_t modified_ns = 0;
+    bool operator==(const Identity&) const = default;
+  };
+  // Reads the file; an error says why it cannot serve as a token.
+  Result<std::string> Read() const;
+
+  const std::string path_;
+  std::mutex mutex_;
+  std::string token_;           // guarded by mutex_
+  Identity identity_;           // guarded by mutex_; of the file token_ came from
+  bool have_identity_ = false;  // guarded by mutex_
+  std::string last_problem_;    // guarded by mutex_; logged once until it changes
+};
+
+}  // namespace pharos

@@ -1,0 +1,65 @@
+#pragma once
+
+// CheckResult: what one check of one monitor produced (DESIGN.md §4). Written by the probe,
+// carried over the probe protocol, stored by the operator, printed by `pharos check`.
+// Thread-safety: a value type.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/monitor.h"
+
+namespace pharos {
+
+enum class Outcome { kUp, kDegraded, kDown, kError };
+const char* ToString(Outcome outcome);  // "up" "degraded" "down" "error"
+std::optional<Outcome> ParseOutcome(std::string_view text);
+
+// Microseconds spent in each phase; 0 when a phase did not happen (no TLS on http://).
+struct Timings {
+  int64_t dns_us = 0;
+  int64_t connect_us = 0;
+  int64_t tls_us = 0;
+  int64_t first_byte_us = 0;  // request sent → first response byte
+  int64_t transfer_us = 0;    // first byte → last byte
+  int64_t total_us = 0;
+};
+
+struct FailedAssertion {
+  std::string type;      // "statusCode", "header", ...
+  std::string expected;  // e.g. "eq 200"
+  std::string actual;    // e.g. "503"
+  std::string message;   // plain words: "status code 503, expected eq 200"
+};
+
+struct CheckResult {
+  // Identity (filled by whoever runs the check).
+  std::string monitor_namespace;
+  std::string monitor_name;
+  std::string monitor_uid;
+  int64_t generation = 0;
+  MonitorType type = MonitorType::kHttp;
+  std::string target;
+  std::string region;
+  std::string probe;
+  std::string item_id;  // work item this answers; empty for `pharos check`
+  std::chrono::system_clock::time_point scheduled_at{};
+  std::chrono::system_clock::time_point started_at{};
+
+  // What happened.
+  Outcome outcome = Outcome::kError;
+  int status_code = 0;  // HTTP only; 0 when no response
+  Timings timings;
+  std::optional<std::chrono::system_clock::time_point> cert_expiry;           // leaf
+  std::optional<std::chrono::system_clock::time_point> cert_earliest_expiry;  // whole chain
+  std::optional<FailedAssertion> failed_assertion;
+  std::string error;  // transport error in plain words; empty when the transport succeeded
+  int attempts = 1;
+  std::vector<std::string> dns_records;  // DNS checks: the answers, as text
+};
+
+}  // namespace pharos

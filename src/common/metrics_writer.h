@@ -1,0 +1,71 @@
+#pragma once
+
+// MetricsWriter: renders metric families into the Prometheus text exposition format 0.0.4. The
+// registry writes its own families through it, and scrape-time collectors (see
+// MetricsRegistry::AddCollector) use it to publish values computed on the spot, e.g. the state of
+// every monitor, without keeping a copy of that state in metric objects.
+// It keeps the output valid whatever it is fed: names are checked, label values escaped, a family
+// name used twice in one scrape and a label set repeated within a family are dropped. Each such
+// problem is recorded in problems() (the registry logs them).
+// Thread-safety: not thread-safe; one writer serves one scrape on one thread.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace pharos {
+
+enum class MetricType { kCounter, kGauge, kHistogram };
+
+class MetricsWriter {
+ public:
+  MetricsWriter() = default;
+  MetricsWriter(const MetricsWriter&) = delete;
+  MetricsWriter& operator=(const MetricsWriter&) = delete;
+
+  // Starts a family: writes its HELP and TYPE lines; the samples that follow belong to it. Returns
+  // false, and drops the samples up to the next BeginFamily, when the name or a label name is
+  // invalid, a counter's name does not end in "_total", a histogram uses the label "le", or the
+  // family was already written in this scrape.
+  bool BeginFamily(std::string_view name, std::string_view help, MetricType type,
+                   std::vector<std::string> label_names = {});
+
+  // One sample of the current counter or gauge family, label values in the order of the label
+  // names given to BeginFamily.
+  void Sample(const std::vector<std::string>& label_values, double value);
+
+  // One series of the current histogram family. `cumulative_counts[i]` is the number of
+  // observations <= `upper_bounds[i]`; it has one more entry than `upper_bounds`: the +Inf bucket,
+  // which is also written as _count.
+  void HistogramSample(const std::vector<std::string>& label_values,
+                       std::span<const double> upper_bounds,
+                       std::span<const uint64_t> cumulative_counts, double sum);
+
+  const std::string& text() const { return text_; }
+  std::string TakeText() { return std::move(text_); }
+
+  // What was dropped and why, one sentence each, in the order it happened.
+  const std::vector<std::string>& problems() const { return problems_; }
+
+ private:
+  // Checks the sample against the current family; on success leaves the rendered label pairs
+  // (without braces) in label_text_.
+  bool PrepareSample(const std::vector<std::string>& label_values, MetricType expected);
+  void AppendSeriesLine(std::string_view suffix, std::string_view extra_label,
+                        std::string_view value);
+
+  std::string text_;
+  std::vector<std::string> problems_;
+  std::unordered_set<std::string> written_families_;
+  // The family being written; empty when BeginFamily refused it.
+  std::string family_;
+  MetricType type_ = MetricType::kGauge;
+  std::vector<std::string> label_names_;
+  std::unordered_set<std::string> series_in_family_;
+  std::string label_text_;
+};
+
+}  // namespace pharos

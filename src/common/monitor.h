@@ -1,0 +1,164 @@
+#pragma once
+
+// Monitor: the in-memory form of a `pharos.dev/v1alpha1` Monitor (DESIGN.md §2), shared by the
+// CLI, the probe and the operator. Plain data; parsing lives in MonitorParser, rules in
+// MonitorValidator. Thread-safety: a value type.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pharos {
+
+using Millis = std::chrono::milliseconds;
+
+enum class MonitorType { kHttp, kTcp, kDns };
+enum class HttpMethod { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions };
+enum class DnsRecordType { kA, kAAAA, kCNAME, kMX, kTXT, kNS };
+enum class AssertionType {
+  kStatusCode,
+  kHeader,
+  kBody,
+  kJsonPath,
+  kLatency,
+  kCertExpiry,
+  kDnsRecord
+};
+enum class CompareOp {
+  kEq,
+  kNotEq,
+  kGt,
+  kGte,
+  kLt,
+  kLte,
+  kContains,
+  kNotContains,
+  kMatches,
+  kEmpty,
+  kNotEmpty
+};
+
+// Spellings as they appear in YAML/JSON ("http", "GET", "AAAA", "statusCode", "not_eq").
+const char* ToString(MonitorType type);
+const char* ToString(HttpMethod method);
+const char* ToString(DnsRecordType type);
+const char* ToString(AssertionType type);
+const char* ToString(CompareOp op);
+std::optional<MonitorType> ParseMonitorType(std::string_view text);
+std::optional<HttpMethod> ParseHttpMethod(std::string_view text);
+std::optional<DnsRecordType> ParseDnsRecordType(std::string_view text);
+std::optional<AssertionType> ParseAssertionType(std::string_view text);
+std::optional<CompareOp> ParseCompareOp(std::string_view text);
+
+// The frequency classes; each has its own scheduler queue.
+inline constexpr Millis kFrequencyClasses[] = {Millis(10'000),   Millis(30'000),  Millis(60'000),
+                                               Millis(300'000),  Millis(600'000), Millis(1'800'000),
+                                               Millis(3'600'000)};
+
+struct TlsOptions {
+  bool insecure_skip_verify = false;
+  std::string server_name;  // SNI and the name verified; empty = the target host
+
+  bool operator==(const TlsOptions&) const = default;
+};
+
+struct HttpSpec {
+  std::string url;
+  HttpMethod method = HttpMethod::kGet;
+  std::vector<std::pair<std::string, std::string>> headers;  // in the order given
+  std::string body;
+  bool follow_redirects = true;
+  TlsOptions tls;
+
+  bool operator==(const HttpSpec&) const = default;
+};
+
+struct TcpSpec {
+  std::string host;
+  int port = 0;
+  bool tls = false;  // handshake after connect (certificate checked unless insecure)
+  TlsOptions tls_options;
+
+  bool operator==(const TcpSpec&) const = default;
+};
+
+struct DnsSpec {
+  std::string name;
+  DnsRecordType record_type = DnsRecordType::kA;
+  std::string server;  // "host[:port]"; empty = the system resolver
+
+  bool operator==(const DnsSpec&) const = default;
+};
+
+struct Assertion {
+  AssertionType type = AssertionType::kStatusCode;
+  CompareOp op = CompareOp::kEq;
+  std::string name;   // header name (type header)
+  std::string path;   // JSONPath (type jsonPath)
+  std::string value;  // expected value; durations for latency/certExpiry ("500ms", "168h")
+
+  bool operator==(const Assertion&) const = default;
+};
+
+struct AlertingSpec {
+  int failure_threshold = 2;
+  int success_threshold = 1;
+  // Regions that must fail in a round to call the monitor Down; nullopt = majority.
+  std::optional<int> region_quorum = 1;
+  std::vector<std::string> channels;
+  bool screenshot = false;
+
+  bool operator==(const AlertingSpec&) const = default;
+};
+
+// Where a Monitor came from, so errors can point at it ("monitors.yaml:14:7").
+struct SourceLocation {
+  std::string file;
+  int line = 0;    // 1-based; 0 = unknown
+  int column = 0;  // 1-based
+
+  bool operator==(const SourceLocation&) const = default;
+};
+
+struct Monitor {
+  // metadata
+  std::string api_version = "pharos.dev/v1alpha1";
+  std::string kind = "Monitor";
+  std::string namespace_name = "default";
+  std::string name;
+  std::string uid;  // from Kubernetes; for files, derived from namespace/name
+  int64_t generation = 1;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+
+  // spec
+  MonitorType type = MonitorType::kHttp;
+  Millis frequency = Millis(60'000);
+  std::vector<std::string> regions;  // empty = every region
+  Millis timeout = Millis(10'000);
+  std::optional<Millis> degraded_after;  // passing but slower than this = degraded
+  int retries = 0;
+  bool suspend = false;
+  std::optional<HttpSpec> http;
+  std::optional<TcpSpec> tcp;
+  std::optional<DnsSpec> dns;
+  std::vector<Assertion> assertions;
+  AlertingSpec alerting;
+
+  SourceLocation source;
+
+  // "namespace/name"
+  std::string Key() const { return namespace_name + "/" + name; }
+  // What is checked, for humans: the URL, "host:port", or "name A @server".
+  std::string Target() const;
+
+  // Every field, `source` included (clear it to compare what two documents declare).
+  bool operator==(const Monitor&) const = default;
+};
+
+}  // namespace pharos

@@ -1,0 +1,292 @@
+#include "common/monitor_loader.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "common/document_node.h"
+#include "common/duration.h"
+#include "common/monitor_parser.h"
+#include "common/monitor_validator.h"
+
+namespace pharos {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Where(const SourceLocation& location) {
+  std::string text = location.file;
+  if (location.line > 0) {
+    if (!text.empty()) {
+      text += ":";
+    }
+    text += std::to_string(location.line) + ":" + std::to_string(location.column);
+  }
+  return text;
+}
+
+bool HasMonitorExtension(const fs::path& path) {
+  const std::string extension = path.extension().string();
+  return extension == ".yaml" || extension == ".yml" || extension == ".json";
+}
+
+bool IsHidden(const fs::path& path) {
+  const std::string name = path.filename().string();
+  return !name.empty() && name[0] == '.';
+}
+
+// Parses and validates documents one by one, keeping what every loader entry point shares:
+// the list of errors, the valid monitors and the names seen so far (duplicates are errors).
+class MonitorCollector {
+ public:
+  explicit MonitorCollector(MonitorParser::Mode mode) : mode_(mode) {}
+
+  LoadedMonitors& loaded() { return loaded_; }
+
+  void AddText(const std::string& text, const std::string& file_name) {
+    ParsedDocuments parsed = ParseYamlDocuments(text, file_name);
+    for (ValidationError& error : parsed.errors) {
+      loaded_.errors.push_back(std::move(error));
+    }
+    for (const DocumentNode& document : parsed.documents) {
+      AddDocument(document);
+    }
+  }
+
+  // Returns how many errors the document had.
+  size_t AddDocument(const DocumentNode& document) {
+    std::vector<ValidationError> errors;
+    MonitorParser::Parsed parsed = MonitorParser(mode_, &errors).Parse(document);
+    Monitor& monitor = parsed.monitor;
+    MonitorValidator(monitor, parsed.fields, &errors).Validate();
+    if (monitor.uid.empty()) {
+      monitor.uid = "file:" + monitor.Key();
+    }
+
+    if (parsed.fields.Present("metadata.name") && !parsed.fields.Invalid("metadata.name") &&
+        !parsed.fields.Invalid("metadata.namespace")) {
+      const SourceLocation here = parsed.fields.At("metadata.name");
+      const auto [first, inserted] = seen_.emplace(monitor.Key(), here);
+      if (!inserted) {
+        const std::string first_at = Where(first->second);
+        errors.push_back(
+            ValidationError{here, "metadata.name",
+                            "duplicate monitor " + monitor.Key() +
+                                (first_at.empty() ? "" : " (first defined at " + first_at + ")")});
+      }
+    }
+    std::stable_sort(errors.begin(), errors.end(),
+                     [](const ValidationError& a, const ValidationError& b) {
+                       return std::pair(a.location.line, a.location.column) <
+                              std::pair(b.location.line, b.location.column);
+                     });
+    const size_t count = errors.size();
+    for (ValidationError& error : errors) {
+      loaded_.errors.push_back(std::move(error));
+    }
+    if (count == 0) {
+      loaded_.monitors.push_back(std::move(monitor));
+    }
+    return count;
+  }
+
+  void AddFile(const fs::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream text;
+    if (in) {
+      text << in.rdbuf();
+    }
+    if (!in || in.bad()) {
+      loaded_.errors.push_back(ValidationError{
+          SourceLocation{path.string()}, "", "cannot read: " + std::string(std::strerror(errno))});
+      return;
+    }
+    ++loaded_.files;
+    AddText(text.str(), path.string());
+  }
+
+  // Every .yaml/.yml/.json below `directory`, in name order; hidden entries are skipped (a
+  // mounted ConfigMap keeps each file twice, once under "..data").
+  void AddDirectory(const fs::path& directory) {
+    std::vector<fs::path> files;
+    std::error_code error;
+    fs::recursive_directory_iterator it(directory, error);
+    for (; !error && it != fs::recursive_directory_iterator(); it.increment(error)) {
+      const fs::path& entry = it->path();
+      if (IsHidden(entry)) {
+        if (it->is_directory(error)) {
+          it.disable_recursion_pending();
+        }
+        continue;
+      }
+      if (it->is_regular_file(error) && HasMonitorExtension(entry)) {
+        files.push_back(entry);
+      }
+    }
+    if (error) {
+      loaded_.errors.push_back(ValidationError{SourceLocation{directory.string()}, "",
+                                               "cannot list directory: " + error.message()});
+    }
+    std::sort(files.begin(), files.end());
+    for (const fs::path& file : files) {
+      AddFile(file);
+    }
+  }
+
+  void AddPath(const std::string& path) {
+    std::error_code error;
+    const fs::file_status status = fs::status(path, error);
+    if (status.type() == fs::file_type::not_found) {
+      loaded_.errors.push_back(
+          ValidationError{SourceLocation{path}, "", "no such file or directory"});
+    } else if (error) {
+      loaded_.errors.push_back(ValidationError{SourceLocation{path}, "", error.message()});
+    } else if (fs::is_directory(status)) {
+      AddDirectory(path);
+    } else {
+      // A file named explicitly is read whatever its extension.
+      AddFile(path);
+    }
+  }
+
+ private:
+  MonitorParser::Mode mode_;
+  LoadedMonitors loaded_;
+  std::map<std::string, SourceLocation> seen_;  // namespace/name → where its name was written
+};
+
+nlohmann::json TlsToJson(const TlsOptions& tls) {
+  return {{"insecureSkipVerify", tls.insecure_skip_verify}, {"serverName", tls.server_name}};
+}
+
+}  // namespace
+
+std::string ValidationError::ToString() const {
+  std::string text = Where(location);
+  if (!text.empty()) {
+    text += ": ";
+  }
+  if (!path.empty()) {
+    text += path + ": ";
+  }
+  return text + message;
+}
+
+LoadedMonitors LoadMonitorFiles(const std::vector<std::string>& paths) {
+  MonitorCollector collector(MonitorParser::Mode::kFile);
+  for (const std::string& path : paths) {
+    collector.AddPath(path);
+  }
+  return std::move(collector.loaded());
+}
+
+LoadedMonitors LoadMonitorsFromText(const std::string& text, const std::string& file_name) {
+  MonitorCollector collector(MonitorParser::Mode::kFile);
+  collector.AddText(text, file_name);
+  return std::move(collector.loaded());
+}
+
+Result<Monitor> MonitorFromApiObject(const nlohmann::json& object,
+                                     std::vector<ValidationError>* errors) {
+  std::vector<ValidationError> local;
+  std::vector<ValidationError>& found = errors != nullptr ? *errors : local;
+  Result<DocumentNode> document = DocumentNodeFromJson(object);
+  if (!document.ok()) {
+    found.push_back(ValidationError{{}, "", document.error()});
+    return Error{document.error()};
+  }
+  MonitorCollector collector(MonitorParser::Mode::kApiObject);
+  collector.AddDocument(*document);
+  LoadedMonitors& loaded = collector.loaded();
+  if (loaded.errors.empty()) {
+    return std::move(loaded.monitors.front());
+  }
+  std::string message;
+  for (const ValidationError& error : loaded.errors) {
+    if (!message.empty()) {
+      message += "; ";
+    }
+    message += error.ToString();
+    found.push_back(error);
+  }
+  return Error{message};
+}
+
+nlohmann::json MonitorToJson(const Monitor& monitor) {
+  using nlohmann::json;
+  json metadata = {{"name", monitor.name},
+                   {"namespace", monitor.namespace_name},
+                   {"generation", monitor.generation}};
+  if (!monitor.uid.empty()) {
+    metadata["uid"] = monitor.uid;
+  }
+  if (!monitor.labels.empty()) {
+    metadata["labels"] = monitor.labels;
+  }
+  if (!monitor.annotations.empty()) {
+    metadata["annotations"] = monitor.annotations;
+  }
+
+  json spec = {{"type", ToString(monitor.type)}, {"frequency", FormatDuration(monitor.frequency)},
+               {"regions", monitor.regions},     {"timeout", FormatDuration(monitor.timeout)},
+               {"retries", monitor.retries},     {"suspend", monitor.suspend}};
+  if (monitor.degraded_after) {
+    spec["degradedAfter"] = FormatDuration(*monitor.degraded_after);
+  }
+  if (monitor.http) {
+    json headers = json::object();
+    for (const auto& [name, value] : monitor.http->headers) {
+      headers[name] = value;
+    }
+    spec["http"] = {{"url", monitor.http->url},
+                    {"method", ToString(monitor.http->method)},
+                    {"headers", headers},
+                    {"body", monitor.http->body},
+                    {"followRedirects", monitor.http->follow_redirects},
+                    {"tls", TlsToJson(monitor.http->tls)}};
+  }
+  if (monitor.tcp) {
+    spec["tcp"] = {{"host", monitor.tcp->host},
+                   {"port", monitor.tcp->port},
+                   {"tls", monitor.tcp->tls},
+                   {"tlsOptions", TlsToJson(monitor.tcp->tls_options)}};
+  }
+  if (monitor.dns) {
+    spec["dns"] = {{"name", monitor.dns->name},
+                   {"recordType", ToString(monitor.dns->record_type)},
+                   {"server", monitor.dns->server}};
+  }
+  json assertions = json::array();
+  for (const Assertion& assertion : monitor.assertions) {
+    json item = {{"type", ToString(assertion.type)}, {"op", ToString(assertion.op)}};
+    if (assertion.type == AssertionType::kHeader) {
+      item["name"] = assertion.name;
+    }
+    if (assertion.type == AssertionType::kJsonPath) {
+      item["path"] = assertion.path;
+    }
+    if (assertion.op != CompareOp::kEmpty && assertion.op != CompareOp::kNotEmpty) {
+      item["value"] = assertion.value;
+    }
+    assertions.push_back(std::move(item));
+  }
+  spec["assertions"] = std::move(assertions);
+  const AlertingSpec& alerting = monitor.alerting;
+  spec["alerting"] = {
+      {"failureThreshold", alerting.failure_threshold},
+      {"successThreshold", alerting.success_threshold},
+      {"regionQuorum", alerting.region_quorum ? json(*alerting.region_quorum) : json("majority")},
+      {"channels", alerting.channels},
+      {"screenshot", alerting.screenshot}};
+
+  return {{"apiVersion", monitor.api_version},
+          {"kind", monitor.kind},
+          {"metadata", std::move(metadata)},
+          {"spec", std::move(spec)}};
+}
+
+}  // namespace pharos

@@ -1,0 +1,64 @@
+#pragma once
+
+// MonitorValidator: the rules a parsed Monitor must follow beyond its shape (DESIGN.md §2):
+// ranges, name and URL syntax, timeout ≤ frequency, the block matching spec.type, assertions
+// that make sense for the monitor type, regular expressions and JSONPaths that compile.
+// Fields the parser already reported are skipped, so each mistake is reported once.
+// Thread-safety: stateless apart from one Validate call; use one instance per call.
+
+#include <string>
+#include <vector>
+
+#include "common/field_locations.h"
+#include "common/monitor.h"
+#include "common/monitor_loader.h"
+
+namespace pharos {
+
+class MonitorValidator {
+ public:
+  // Limits users can hit (documented in docs/monitor-reference.md).
+  static constexpr size_t kMaxUrlLength = 2048;
+  static constexpr size_t kMaxHeaders = 20;
+  static constexpr size_t kMaxHeaderNameLength = 256;
+  static constexpr size_t kMaxHeaderValueBytes = size_t{8} * 1024;
+  static constexpr size_t kMaxBodyBytes = size_t{64} * 1024;
+  static constexpr size_t kMaxAssertions = 50;
+  static constexpr size_t kMaxRegions = 32;
+  static constexpr size_t kMaxChannels = 16;
+  static constexpr int kMaxRetries = 10;
+  static constexpr int kMaxThreshold = 100;
+
+  MonitorValidator(const Monitor& monitor, const FieldLocations& fields,
+                   std::vector<ValidationError>* errors)
+      : monitor_(monitor), fields_(fields), errors_(*errors) {}
+
+  // Appends one error per broken rule.
+  void Validate();
+
+ private:
+  void ValidateMetadata();
+  void ValidateTiming();
+  void ValidateRegions();
+  void ValidateBlocks();
+  void ValidateHttp(const HttpSpec& http);
+  void ValidateTcp(const TcpSpec& tcp);
+  void ValidateDns(const DnsSpec& dns);
+  void ValidateServerName(const TlsOptions& tls, const std::string& path);
+  void ValidateAssertions();
+  void ValidateAssertion(const Assertion& assertion, const std::string& path);
+  void ValidateAssertionValue(const Assertion& assertion, const std::string& path);
+  void ValidateAlerting();
+
+  // Usable = written without a parse error (absent fields hold defaults, which are valid).
+  bool Usable(const std::string& path) const { return !fields_.Invalid(path); }
+  void Report(const std::string& path, const std::string& message);
+  // Reports at the field's key instead of its value (for fields that should not be there).
+  void ReportAtKey(const std::string& path, const std::string& message);
+
+  const Monitor& monitor_;
+  const FieldLocations& fields_;
+  std::vector<ValidationError>& errors_;
+};
+
+}  // namespace pharos

@@ -1,0 +1,267 @@
+"""`pharos run` end to end against the local target server: monitors become Up and Down, the JSON
+API and /metrics (checked with promtool) tell it, file edits change the monitor set, an invalid
+edit keeps the last good set, SIGTERM exits 0, and a restart on the same database resumes the
+states instead of starting from Pending.
+
+Contract: docs/standalone.md, docs/api.md, docs/metrics.md, docs/probe-protocol.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+import pharos
+
+
+def http_monitor(name: str, url: str, **spec) -> dict:
+    return pharos.monitor(name, "http", frequency="10s", timeout="3s", http={"url": url},
+                          alerting={"failureThreshold": 1, "successThreshold": 1}, **spec)
+
+
+class PharosRun:
+    """A `pharos run` process with its output in files; stopped by PID."""
+
+    def __init__(self, executable: Path, workdir: Path, paths: list[Path], ca_file: str,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.workdir = workdir
+        self.stdout_path = workdir / f"run-{time.monotonic_ns()}.out"
+        self.stderr_path = self.stdout_path.with_suffix(".err")
+        self.args = [str(executable), "run", "--listen", "127.0.0.1:0", "--db",
+                     str(workdir / "pharos.db"), "--log-format", "json", *extra_args,
+                     *map(str, paths)]
+        env = dict(os.environ, PHAROS_CA_FILE=ca_file)
+        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
+            self.process = subprocess.Popen(self.args, stdout=out, stderr=err, env=env,
+                                            start_new_session=True)
+        self.base = pharos.wait_for(self._base_url, timeout=30, interval=0.05,
+                                    message="pharos run to print its API address")
+
+    def _base_url(self) -> str | None:
+        if self.process.poll() is not None:
+            raise AssertionError(f"pharos run exited with {self.process.returncode}\n"
+                                 + self.output())
+        match = re.search(r"monitors: (http://[^/\s]+)/api/v1/monitors",
+                          self.stdout_path.read_text())
+        return match.group(1) if match else None
+
+    def output(self) -> str:
+        return (f"$ {' '.join(self.args)}\n--- stdout ---\n{self.stdout_path.read_text()}"
+                f"\n--- stderr ---\n{self.stderr_path.read_text()[-20000:]}")
+
+    def logs(self) -> list[dict]:
+        lines = []
+        for line in self.stderr_path.read_text().splitlines():
+            try:
+                lines.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+        return lines
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return requests.get(self.base + path, timeout=10, **kwargs)
+
+    def monitors(self) -> dict[str, dict]:
+        response = self.get("/api/v1/monitors")
+        response.raise_for_status()
+        return {monitor["name"]: monitor for monitor in response.json()["monitors"]}
+
+    def wait_states(self, expected: dict[str, str], timeout: float = 60) -> dict[str, dict]:
+        def reached():
+            monitors = self.monitors()
+            if set(monitors) != set(expected):
+                return None
+            if all(monitors[name]["state"] == state for name, state in expected.items()):
+                return monitors
+            return None
+        try:
+            return pharos.wait_for(reached, timeout=timeout, interval=0.2,
+                                   message=f"monitor states {expected}")
+        except TimeoutError as error:
+            raise AssertionError(f"{error}\nlast: {self.monitors()}\n{self.output()}") from None
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            raise AssertionError("pharos run did not stop after SIGTERM\n" + self.output())
+
+
+@pytest.fixture
+def start(pharos_executable, target, tmp_path):
+    runs: list[PharosRun] = []
+
+    def starter(paths: list[Path], *extra_args: str) -> PharosRun:
+        run = PharosRun(pharos_executable, tmp_path, paths, target.ca_file, extra_args)
+        runs.append(run)
+        return run
+
+    yield starter
+    for run in runs:
+        if run.process.poll() is None:
+            os.killpg(run.process.pid, signal.SIGKILL)
+            run.process.wait()
+
+
+def test_standalone_lifecycle(start, target, tmp_path, tag):
+    monitors_file = pharos.write_monitors(tmp_path, [
+        http_monitor("shop-up", target.url(f"/status/200?tag={tag}")),
+        http_monitor("shop-down", target.url(f"/status/503?tag={tag}")),
+    ])
+    run = start([monitors_file])
+
+    # Readiness, then states from real checks.
+    assert pharos.wait_for(lambda: run.get("/readyz").status_code == 200, timeout=10)
+    assert run.get("/healthz").json() == {"status": "ok"}
+    monitors = run.wait_states({"shop-up": "Up", "shop-down": "Down"})
+    up, down = monitors["shop-up"], monitors["shop-down"]
+    assert up["regions"][0]["name"] == "local"
+    assert up["regions"][0]["statusCode"] == 200
+    assert up["lastCheckTime"]
+    assert down["incident"] and down["incident"]["id"]
+    assert down["regions"][0]["statusCode"] == 503
+    assert target.count(tag) >= 2
+
+    detail = run.get("/api/v1/monitors/default/shop-down").json()
+    assert detail["state"] == "Down"
+    results = run.get("/api/v1/monitors/default/shop-down/results", params={"limit": 5}).json()
+    assert results["results"] and results["results"][0]["outcome"] == "down"
+    assert run.get("/api/v1/monitors/default/shop-down/results",
+                   params={"since": "yesterday"}).status_code == 400
+    assert run.get("/api/v1/monitors/default/nope").status_code == 404
+    incidents = run.get("/api/v1/incidents", params={"open": "true"}).json()["incidents"]
+    assert [incident["name"] for incident in incidents] == ["shop-down"]
+
+    # Uptime is computed shortly after results arrive.
+    def uptime_known():
+        return run.monitors()["shop-up"]["uptime"]["last24h"] == 100
+    pharos.wait_for(uptime_known, timeout=30, interval=0.5, message="uptime of shop-up")
+
+    # /metrics is valid for promtool and carries the monitor series.
+    metrics = run.get("/metrics")
+    assert metrics.status_code == 200
+    assert metrics.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    checked = subprocess.run(["promtool", "check", "metrics"], input=metrics.text, text=True,
+                             capture_output=True, timeout=60)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert 'pharos_monitor_up{namespace="default",monitor="shop-up"} 1' in metrics.text
+    assert 'pharos_monitor_state{namespace="default",monitor="shop-down",state="Down"} 1' \
+        in metrics.text
+    assert 'pharos_probes_connected{region="local"} 1' in metrics.text
+    assert "pharos_leader 1" in metrics.text
+
+    # Without --probe-token-file external probes are refused.
+    refused = requests.post(run.base + "/api/v1/work/lease", timeout=10,
+                            json={"name": "p", "region": "local"},
+                            headers={"Authorization": "Bearer guess"})
+    assert refused.status_code == 401
+
+    # Editing the file changes the set: shop-down removed, shop-new added.
+    pharos.write_monitors(tmp_path, [
+        http_monitor("shop-up", target.url(f"/status/200?tag={tag}")),
+        http_monitor("shop-new", target.url(f"/status/200?tag={tag}")),
+    ])
+    run.wait_states({"shop-up": "Up", "shop-new": "Up"})
+    assert 'monitor="shop-down"' not in run.get("/metrics").text
+
+    # An invalid edit is logged with its location and changes nothing.
+    monitors_file.write_text(monitors_file.read_text().replace("frequency: 10s",
+                                                               "frequency: 7s", 1))
+
+    def invalid_logged():
+        return any(line.get("msg") == "invalid monitor file" and "monitors.yaml:" in
+                   line.get("error", "") for line in run.logs())
+    pharos.wait_for(invalid_logged, timeout=30, interval=0.2, message="the invalid file logged")
+    assert set(run.monitors()) == {"shop-up", "shop-new"}
+
+    assert run.stop() == 0, run.output()
+    assert any(line.get("msg", "").startswith("stopped cleanly") for line in run.logs())
+
+    # Restart on the same database with the original files: states resume, never Pending.
+    pharos.write_monitors(tmp_path, [
+        http_monitor("shop-up", target.url(f"/status/200?tag={tag}")),
+        http_monitor("shop-down", target.url(f"/status/503?tag={tag}")),
+    ])
+    again = start([monitors_file])
+    monitors = again.monitors()
+    assert monitors["shop-up"]["state"] == "Up", monitors
+    # shop-down was removed while running (its state forgotten): it starts fresh.
+    assert monitors["shop-down"]["state"] in ("Pending", "Down"), monitors
+    again.wait_states({"shop-up": "Up", "shop-down": "Down"})
+    assert again.stop() == 0, again.output()
+
+
+def test_restart_resumes_down_with_its_incident(start, target, tmp_path, tag):
+    monitors_file = pharos.write_monitors(tmp_path, [
+        http_monitor("api", target.url(f"/status/500?tag={tag}")),
+    ])
+    run = start([monitors_file])
+    incident = run.wait_states({"api": "Down"})["api"]["incident"]
+    assert run.stop(signal.SIGINT) == 0, run.output()
+
+    again = start([monitors_file])
+    restored = again.monitors()["api"]
+    assert restored["state"] == "Down"
+    assert restored["incident"] == incident
+    assert again.stop() == 0
+
+
+def test_probe_api_with_token_file(start, target, tmp_path):
+    tokens = tmp_path / "tokens"
+    tokens.write_text("# tokens\neu-west=eu-secret-token\n")
+    monitors_file = pharos.write_monitors(tmp_path, [
+        http_monitor("eu-api", target.url("/status/200"), regions=["eu-west"]),
+    ])
+    run = start([monitors_file], "--probe-token-file", str(tokens))
+
+    def post(path: str, body, token: str | None) -> requests.Response:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.post(run.base + path, json=body, headers=headers, timeout=40)
+
+    eu = {"name": "probe-eu-1", "region": "eu-west"}
+    assert post("/api/v1/probes/register", eu, None).status_code == 401
+    assert post("/api/v1/probes/register", eu, "wrong").status_code == 401
+    assert post("/api/v1/probes/register", {"name": "p", "region": "us-east"},
+                "eu-secret-token").status_code == 403
+    bad = post("/api/v1/work/lease", {**eu, "max": "ten"}, "eu-secret-token")
+    assert bad.status_code == 400 and "max" in bad.json()["error"]
+    assert post("/api/v1/probes/register", eu, "eu-secret-token").status_code == 200
+
+    # A long-poll answers with the item once it is due (10 s monitors: within 20 s).
+    deadline = time.monotonic() + 40
+    items = []
+    while not items and time.monotonic() < deadline:
+        lease = post("/api/v1/work/lease", {**eu, "max": 10, "waitSeconds": 20},
+                     "eu-secret-token")
+        assert lease.status_code == 200, lease.text
+        items = lease.json()["items"]
+        monitors = lease.json()["monitors"]
+    assert items, "no work within 40 s"
+    item = items[0]
+    assert monitors[item["monitorUid"]]["spec"]["http"]["url"] == target.url("/status/200")
+
+    result = {"itemId": item["id"], "uid": item["monitorUid"], "generation": item["generation"],
+              "region": "eu-west", "probe": "probe-eu-1", "scheduledAt": item["scheduledAt"],
+              "startedAt": item["scheduledAt"], "outcome": "up", "statusCode": 200,
+              "timings": {"totalUs": 1500}}
+    answer = post("/api/v1/work/results", {**eu, "results": [result]}, "eu-secret-token")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["accepted"] == [item["id"]]
+    again = post("/api/v1/work/results", {**eu, "results": [result]}, "eu-secret-token")
+    assert again.json()["duplicates"] == [item["id"]]
+    run.wait_states({"eu-api": "Up"}, timeout=10)
+
+    assert run.stop() == 0
+    assert "eu-secret-token" not in run.stderr_path.read_text(), "a token was logged"

@@ -1,0 +1,217 @@
+"""Python handle on a real Kubernetes control plane (etcd + kube-apiserver).
+
+Thin wrapper around ``tests/k8s/control-plane`` (which uses
+``tests/k8s/build-tools`` to build the pinned binaries on first use)::
+
+    from control_plane import ControlPlane   # tests/k8s on sys.path
+
+    with ControlPlane(tmp_path / "cp") as cp:
+        cp.kubectl("get", "ns")
+        cp.kubectl("auth", "can-i", "list", "pods", kubeconfig=cp.kubeconfig_operator, check=False)
+        cp.restart_apiserver()   # same URL, same etcd data
+        cp.compact()             # etcd compaction at the current revision -> old RVs give 410
+
+Nothing here is faked: every call goes to a real kube-apiserver on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Mapping, Optional, Sequence, Union
+
+K8S_DIR = Path(__file__).resolve().parent
+CONTROL_PLANE_SCRIPT = K8S_DIR / "control-plane"
+BUILD_TOOLS_SCRIPT = K8S_DIR / "build-tools"
+
+PathLike = Union[str, os.PathLike]
+
+
+def build_tools(timeout: Optional[float] = None) -> Path:
+    """Build (or find in the cache) the pinned binaries; return their bin dir."""
+    proc = subprocess.run(
+        [str(BUILD_TOOLS_SCRIPT)], stdout=subprocess.PIPE, text=True, timeout=timeout, check=True
+    )
+    return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def read_env_file(path: PathLike) -> dict:
+    """Parse the ``DIR/env`` file written by ``control-plane start`` (NAME=%q lines)."""
+    env = {}
+    for line in Path(path).read_text().splitlines():
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        name, _, value = line.partition("=")
+        words = shlex.split(value) if value else [""]
+        env[name] = words[0] if words else ""
+    return env
+
+
+class ControlPlaneError(RuntimeError):
+    pass
+
+
+class ControlPlane:
+    """A real etcd + kube-apiserver in ``workdir``; use as a context manager.
+
+    Options:
+      controller_manager: also run kube-controller-manager (namespace deletion,
+        garbage collection, ServiceAccount tokens, ...).
+      apiserver_args: extra kube-apiserver flags, e.g. ["--watch-cache=false"]
+        (kept across restart_apiserver()).
+      start_timeout: seconds to wait for readiness.
+    """
+
+    def __init__(
+        self,
+        workdir: PathLike,
+        *,
+        controller_manager: bool = False,
+        apiserver_args: Sequence[str] = (),
+        start_timeout: float = 90,
+    ) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.controller_manager = controller_manager
+        self.apiserver_args = list(apiserver_args)
+        self.start_timeout = start_timeout
+        self.env: dict = {}
+        self._started = False
+
+    # ------------------------------------------------------------ lifecycle
+    def _run_script(self, command: str, extra_env: Optional[Mapping[str, str]] = None,
+                    timeout: Optional[float] = None) -> subprocess.CompletedProcess:
+        env = dict(os.environ)
+        if extra_env:
+            env.update(extra_env)
+        proc = subprocess.run(
+            [str(CONTROL_PLANE_SCRIPT), command, str(self.workdir)],
+            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=timeout,
+        )
+        if proc.returncode != 0:
+            raise ControlPlaneError(
+                f"control-plane {command} {self.workdir} failed (exit {proc.returncode}):\n"
+                f"{proc.stderr}{proc.stdout}"
+            )
+        return proc
+
+    def _reload_env(self) -> None:
+        self.env = read_env_file(self.workdir / "env")
+
+    def start(self) -> "ControlPlane":
+        extra = {
+            "PHAROS_K8S_START_TIMEOUT": str(int(self.start_timeout)),
+            "PHAROS_K8S_CONTROLLER_MANAGER": "1" if self.controller_manager else "0",
+            "PHAROS_K8S_APISERVER_ARGS": " ".join(self.apiserver_args),
+        }
+        # build-tools may compile for a long time on the first run: no timeout here.
+        self._run_script("start", extra)
+        self._started = True
+        self._reload_env()
+        return self
+
+    def stop(self) -> None:
+        if (self.workdir / "env").exists():
+            self._run_script("stop", timeout=120)
+        self._started = False
+
+    def restart_apiserver(self) -> None:
+        self._run_script("restart-apiserver",
+                         {"PHAROS_K8S_START_TIMEOUT": str(int(self.start_timeout))})
+        self._reload_env()
+
+    def compact(self) -> int:
+        """Compact etcd at its current revision; returns that revision."""
+        proc = self._run_script("compact", timeout=60)
+        return int(proc.stdout.strip().splitlines()[-1])
+
+    def is_running(self) -> bool:
+        return self._run_status() == 0
+
+    def _run_status(self) -> int:
+        return subprocess.run([str(CONTROL_PLANE_SCRIPT), "status", str(self.workdir)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode
+
+    def __enter__(self) -> "ControlPlane":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------ facts
+    @property
+    def kubeconfig(self) -> Path:
+        """Admin (system:masters) via a bearer token; CA embedded as data."""
+        return self.workdir / "kubeconfig"
+
+    @property
+    def kubeconfig_cert(self) -> Path:
+        """Admin via a client certificate; CA/cert/key as paths relative to the file."""
+        return self.workdir / "kubeconfig-cert"
+
+    @property
+    def kubeconfig_operator(self) -> Path:
+        """system:serviceaccount:pharos-system:pharos-operator via a token; RBAC only."""
+        return self.workdir / "kubeconfig-operator"
+
+    @property
+    def url(self) -> str:
+        return self.env["KUBE_APISERVER_URL"]
+
+    @property
+    def etcd_url(self) -> str:
+        return self.env["ETCD_URL"]
+
+    @property
+    def bin_dir(self) -> Path:
+        return Path(self.env["BIN"])
+
+    @property
+    def ca_file(self) -> Path:
+        return Path(self.env["CA_FILE"])
+
+    @property
+    def admin_token(self) -> str:
+        return self.env["ADMIN_TOKEN"]
+
+    @property
+    def operator_token(self) -> str:
+        return self.env["OPERATOR_TOKEN"]
+
+    @property
+    def operator_user(self) -> str:
+        return self.env["OPERATOR_USER"]
+
+    @property
+    def pids(self) -> dict:
+        names = {"ETCD_PID": "etcd", "APISERVER_PID": "kube-apiserver",
+                 "CONTROLLER_MANAGER_PID": "kube-controller-manager"}
+        return {names[k]: int(self.env[k]) for k in names if self.env.get(k)}
+
+    # ------------------------------------------------------------ tools
+    def kubectl(self, *args: str, kubeconfig: Optional[PathLike] = None, check: bool = True,
+                input: Optional[str] = None, timeout: float = 120) -> subprocess.CompletedProcess:
+        """Run the pinned kubectl against this control plane (admin kubeconfig by default)."""
+        cmd = [str(self.bin_dir / "kubectl"), "--kubeconfig", str(kubeconfig or self.kubeconfig),
+               *map(str, args)]
+        proc = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout, proc.stderr)
+        return proc
+
+    def helm(self, *args: str, kubeconfig: Optional[PathLike] = None, check: bool = True,
+             timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run the pinned helm against this control plane (helm state kept under workdir)."""
+        home = self.workdir / "helm-home"
+        env = dict(os.environ,
+                   HELM_CACHE_HOME=str(home / "cache"), HELM_CONFIG_HOME=str(home / "config"),
+                   HELM_DATA_HOME=str(home / "data"))
+        cmd = [str(self.bin_dir / "helm"), "--kubeconfig", str(kubeconfig or self.kubeconfig),
+               *map(str, args)]
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout, proc.stderr)
+        return proc

@@ -1,0 +1,588 @@
+#include "common/http_server.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+namespace pharos {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct FetchResult {
+  CURLcode code = CURLE_OK;
+  long status = 0;
+  std::string body;
+  HttpHeaders headers;
+};
+
+struct FetchOptions {
+  std::string body;
+  std::vector<std::string> headers;
+  bool chunked = false;
+  std::string ca_file;
+};
+
+size_t AppendBody(char* data, size_t size, size_t count, void* user) {
+  static_cast<std::string*>(user)->append(data, size * count);
+  return size * count;
+}
+
+size_t AppendHeader(char* data, size_t size, size_t count, void* user) {
+  const std::string line(data, size * count);
+  const size_t colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    value.erase(value.find_last_not_of("\r\n") + 1);
+    (*static_cast<HttpHeaders*>(user))[line.substr(0, colon)] = value;
+  }
+  return size * count;
+}
+
+struct ChunkedSource {
+  std::string data;
+  size_t offset = 0;
+};
+
+size_t ReadChunk(char* buffer, size_t size, size_t count, void* user) {
+  auto* source = static_cast<ChunkedSource*>(user);
+  const size_t n =
+      std::min(size * count, std::min<size_t>(100, source->data.size() - source->offset));
+  std::memcpy(buffer, source->data.data() + source->offset, n);
+  source->offset += n;
+  return n;
+}
+
+FetchResult Fetch(const std::string& method, const std::string& url,
+                  const FetchOptions& options = {}) {
+  FetchResult result;
+  CURL* curl = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, "Expect:");
+  for (const std::string& header : options.headers)
+    headers = curl_slist_append(headers, header.c_str());
+  ChunkedSource source{options.body};
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, AppendHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &result.headers);
+  if (method == "HEAD") {
+    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  } else if (options.chunked) {
+    headers = curl_slist_append(headers, "Transfer-Encoding: chunked");
+    curl_easy_setopt(curl, CURLOPT_POST, 1L);
+    curl_easy_setopt(curl, CURLOPT_READFUNCTION, ReadChunk);
+    curl_easy_setopt(curl, CURLOPT_READDATA, &source);
+  } else if (!options.body.empty()) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, options.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(options.body.size()));
+  }
+  if (method != "HEAD") curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (!options.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, options.ca_file.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  result.code = curl_easy_perform(curl);
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.status);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return result;
+}
+
+// Sends raw bytes on a fresh connection and returns whatever comes back until the server closes;
+// "<TIMEOUT>" is appended when it neither answered nor closed within 5 s.
+std::string RawExchange(int port, const std::string& bytes, bool half_close = true) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    close(fd);
+    return "<connect failed>";
+  }
+  timeval timeout{5, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  (void)!write(fd, bytes.data(), bytes.size());
+  if (half_close) shutdown(fd, SHUT_WR);
+  std::string received;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = read(fd, buffer, sizeof(buffer))) > 0)
+    received.append(buffer, static_cast<size_t>(n));
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) received += "<TIMEOUT>";
+  close(fd);
+  return received;
+}
+
+// Polls `condition` until it holds or the deadline passes.
+template <typename Condition>
+bool WaitFor(Condition condition, std::chrono::seconds deadline = 10s) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (std::chrono::steady_clock::now() < end) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return condition();
+}
+
+nlohmann::json EchoJson(const HttpRequest& request) {
+  nlohmann::json headers = nlohmann::json::object();
+  for (const auto& [name, value] : request.headers) headers[name] = value;
+  return {{"method", request.method},
+          {"path", request.path},
+          {"query", request.query},
+          {"params", request.path_params},
+          {"body", request.body},
+          {"remote", request.remote_address},
+          {"custom", std::string(request.Header("x-CUSTOM"))}};
+}
+
+class HttpServerTest : public ::testing::Test {
+ protected:
+  void StartServer(HttpServerOptions options = {}) {
+    server_ = std::make_unique<HttpServer>(std::move(options));
+    ASSERT_TRUE(server_
+                    ->Route("GET", "/healthz",
+                            [](const HttpRequest&, HttpResponder responder) {
+                              responder.Send(HttpResponse::Text(200, "ok"));
+                            })
+                    .ok());
+    ASSERT_TRUE(server_
+                    ->Route("POST", "/api/v1/monitors/{namespace}/{name}/results",
+                            [](const HttpRequest& request, HttpResponder responder) {
+                              HttpResponse response =
+                                  HttpResponse::Json(201, EchoJson(request).dump());
+                              response.headers.emplace_back("X-Reply", "yes");
+                              responder.Send(std::move(response));
+                            })
+                    .ok());
+    ASSERT_TRUE(server_
+                    ->Route("PUT", "/echo",
+                            [](const HttpRequest& request, HttpResponder responder) {
+                              responder.Send(HttpResponse::Json(200, EchoJson(request).dump()));
+                            })
+                    .ok());
+    ASSERT_TRUE(server_
+                    ->Route("PUT", "/raw",
+                            [](const HttpRequest& request, HttpResponder responder) {
+                              responder.Send({200, "application/octet-stream", request.body, {}});
+                            })
+                    .ok());
+    ASSERT_TRUE(
+        server_
+            ->Route("GET", "/throw",
+                    [](const HttpRequest&, HttpResponder) { throw std::runtime_error("boom"); })
+            .ok());
+    ASSERT_TRUE(server_->Route("GET", "/drop", [](const HttpRequest&, HttpResponder) {}).ok());
+    ASSERT_TRUE(server_
+                    ->Route("GET", "/wait",
+                            [this](const HttpRequest&, HttpResponder responder) {
+                              std::lock_guard lock(mutex_);
+                              waiting_.push_back(std::move(responder));
+                            })
+                    .ok());
+    Status started = server_->Start("127.0.0.1:0");
+    ASSERT_TRUE(started.ok()) << started.error();
+    ASSERT_GT(server_->port(), 0);
+    url_ = server_->base_url();
+    ASSERT_EQ(url_, "http://127.0.0.1:" + std::to_string(server_->port()));
+  }
+
+  size_t WaitingCount() {
+    std::lock_guard lock(mutex_);
+    return waiting_.size();
+  }
+
+  std::unique_ptr<HttpServer> server_;
+  std::string url_;
+  std::mutex mutex_;
+  std::vector<HttpResponder> waiting_;
+};
+
+TEST_F(HttpServerTest, RoutesWithParamsQueryHeadersAndBody) {
+  StartServer();
+  FetchResult result =
+      Fetch("POST", url_ + "/api/v1/monitors/shop/check%2Dout/results?limit=10&q=a%20b+c",
+            {.body = "{\"x\":1}", .headers = {"X-Custom: hello"}});
+  ASSERT_EQ(result.code, CURLE_OK);
+  EXPECT_EQ(result.status, 201);
+  EXPECT_EQ(result.headers["content-type"], "application/json");
+  EXPECT_EQ(result.headers["X-Reply"], "yes");
+  const auto echo = nlohmann::json::parse(result.body);
+  EXPECT_EQ(echo["method"], "POST");
+  EXPECT_EQ(echo["path"], "/api/v1/monitors/shop/check%2Dout/results");
+  EXPECT_EQ(echo["params"]["namespace"], "shop");
+  EXPECT_EQ(echo["params"]["name"], "check-out");
+  EXPECT_EQ(echo["query"]["limit"], "10");
+  EXPECT_EQ(echo["query"]["q"], "a b c");
+  EXPECT_EQ(echo["body"], "{\"x\":1}");
+  EXPECT_EQ(echo["remote"], "127.0.0.1");
+  EXPECT_EQ(echo["custom"], "hello");
+
+  FetchResult health = Fetch("GET", url_ + "/healthz");
+  EXPECT_EQ(health.status, 200);
+  EXPECT_EQ(health.body, "ok");
+  EXPECT_EQ(health.headers["Content-Type"], "text/plain; charset=utf-8");
+}
+
+TEST_F(HttpServerTest, BinaryBodiesPassUnchanged) {
+  StartServer();
+  std::string binary;
+  for (int round = 0; round < 600; ++round) {  // larger than one 64 KiB read chunk
+    for (int i = 0; i < 256; ++i) binary += static_cast<char>(i);
+  }
+  FetchResult result = Fetch("PUT", url_ + "/raw", {.body = binary});
+  ASSERT_EQ(result.status, 200);
+  EXPECT_EQ(result.headers["Content-Type"], "application/octet-stream");
+  EXPECT_EQ(result.body.size(), binary.size());
+  EXPECT_TRUE(result.body == binary);
+}
+
+TEST_F(HttpServerTest, UnknownRouteIs404Json) {
+  StartServer();
+  FetchResult result = Fetch("GET", url_ + "/nope?x=1");
+  EXPECT_EQ(result.status, 404);
+  EXPECT_EQ(result.headers["Content-Type"], "application/json");
+  EXPECT_EQ(nlohmann::json::parse(result.body),
+            (nlohmann::json{{"error", "no route for GET /nope"}}));
+}
+
+TEST_F(HttpServerTest, WrongMethodIs405WithAllow) {
+  StartServer();
+  FetchResult result = Fetch("DELETE", url_ + "/healthz");
+  EXPECT_EQ(result.status, 405);
+  EXPECT_EQ(result.headers["Allow"], "GET, HEAD");
+  EXPECT_EQ(nlohmann::json::parse(result.body)["error"],
+            "method DELETE is not allowed for /healthz (allowed: GET, HEAD)");
+}
+
+TEST_F(HttpServerTest, BadPercentEscapeIs400Json) {
+  StartServer();
+  FetchResult result = Fetch("GET", url_ + "/healthz?x=%zz");
+  EXPECT_EQ(result.status, 400);
+  EXPECT_NE(nlohmann::json::parse(result.body)["error"].get<std::string>().find("percent-escape"),
+            std::string::npos);
+}
+
+TEST_F(HttpServerTest, HeadUsesGetRouteWithoutBody) {
+  StartServer();
+  FetchResult result = Fetch("HEAD", url_ + "/healthz");
+  EXPECT_EQ(result.code, CURLE_OK);
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(result.body, "");
+}
+
+TEST_F(HttpServerTest, BodyLimitGives413) {
+  StartServer({.max_body_bytes = 1024});
+  const std::string path = "/api/v1/monitors/a/b/results";
+  FetchResult exact = Fetch("POST", url_ + path, {.body = std::string(1024, 'x')});
+  EXPECT_EQ(exact.status, 201);
+
+  FetchResult declared = Fetch("POST", url_ + path, {.body = std::string(5000, 'x')});
+  EXPECT_EQ(declared.status, 413);
+  EXPECT_EQ(nlohmann::json::parse(declared.body)["error"], "request body larger than 1024 bytes");
+
+  FetchResult chunked =
+      Fetch("POST", url_ + path, {.body = std::string(5000, 'y'), .chunked = true});
+  EXPECT_EQ(chunked.status, 413);
+
+  FetchResult small_chunked = Fetch("POST", url_ + path, {.body = "chunked body", .chunked = true});
+  EXPECT_EQ(small_chunked.status, 201);
+  EXPECT_EQ(nlohmann::json::parse(small_chunked.body)["body"], "chunked body");
+
+  // The server keeps serving afterwards.
+  EXPECT_EQ(Fetch("GET", url_ + "/healthz").status, 200);
+}
+
+TEST_F(HttpServerTest, HandlerExceptionIs500AndServerSurvives) {
+  StartServer();
+  FetchResult result = Fetch("GET", url_ + "/throw");
+  EXPECT_EQ(result.status, 500);
+  EXPECT_EQ(nlohmann::json::parse(result.body)["error"], "internal server error");
+  EXPECT_EQ(Fetch("GET", url_ + "/healthz").status, 200);
+}
+
+TEST_F(HttpServerTest, DroppedResponderIs500) {
+  StartServer();
+  FetchResult result = Fetch("GET", url_ + "/drop");
+  EXPECT_EQ(result.status, 500);
+  EXPECT_EQ(nlohmann::json::parse(result.body)["error"], "the server did not answer this request");
+}
+
+TEST_F(HttpServerTest, DelayedSendFromAnotherThread) {
+  StartServer();
+  auto pending = std::async(std::launch::async, [&] { return Fetch("GET", url_ + "/wait"); });
+  ASSERT_TRUE(WaitFor([&] { return WaitingCount() == 1; }));
+  // The handler has returned; the request is parked until another thread answers.
+  EXPECT_EQ(pending.wait_for(0s), std::future_status::timeout);
+  HttpResponder responder = [&] {
+    std::lock_guard lock(mutex_);
+    return waiting_[0];
+  }();
+  std::thread sender(
+      [responder] { EXPECT_TRUE(responder.Send(HttpResponse::Json(200, "{\"items\":[]}"))); });
+  sender.join();
+  EXPECT_TRUE(responder.sent());
+  EXPECT_FALSE(responder.Send(HttpResponse::Json(200, "{}")));  // only once
+  FetchResult result = pending.get();
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(result.body, "{\"items\":[]}");
+}
+
+TEST_F(HttpServerTest, ConcurrentRequests) {
+  StartServer();
+  constexpr int kThreads = 8;
+  constexpr int kRequests = 25;
+  std::vector<std::future<int>> workers;
+  for (int t = 0; t < kThreads; ++t) {
+    workers.push_back(std::async(std::launch::async, [&, t] {
+      int good = 0;
+      for (int i = 0; i < kRequests; ++i) {
+        const std::string name = "m" + std::to_string(t) + "-" + std::to_string(i);
+        FetchResult result =
+            Fetch("POST", url_ + "/api/v1/monitors/ns/" + name + "/results", {.body = name});
+        if (result.status == 201 && nlohmann::json::parse(result.body)["params"]["name"] == name &&
+            nlohmann::json::parse(result.body)["body"] == name) {
+          ++good;
+        }
+      }
+      return good;
+    }));
+  }
+  // Long polls parked meanwhile do not block the others.
+  auto parked = std::async(std::launch::async, [&] { return Fetch("GET", url_ + "/wait"); });
+  int good = 0;
+  for (auto& worker : workers) good += worker.get();
+  EXPECT_EQ(good, kThreads * kRequests);
+  ASSERT_TRUE(WaitFor([&] { return WaitingCount() == 1; }));
+  {
+    std::lock_guard lock(mutex_);
+    waiting_[0].Send(HttpResponse::Text(200, "late"));
+  }
+  EXPECT_EQ(parked.get().body, "late");
+}
+
+TEST_F(HttpServerTest, MalformedRequestsDoNotCrash) {
+  StartServer();
+  const int port = server_->port();
+  const std::vector<std::string> garbage = {
+      "GARBAGE\r\n\r\n",
+      "GET\r\n\r\n",
+      "GET / HTTP/1.1\r\nno colon header\r\n\r\n",
+      "GET /%zz%% HTTP/1.1\r\nHost: x\r\n\r\n",
+      "G\x01T /\x7F HTTP/1.1\r\n\r\n",
+      std::string("\0\0\0\xFF\xFE binary", 12),
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nshort",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+      "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nbad\r\n0\r\n\r\n",
+      "GET / HTTP/1.1\r\nHost: x\r\n",  // never finished
+  };
+  for (const std::string& bytes : garbage) {
+    const std::string reply = RawExchange(port, bytes);
+    EXPECT_EQ(reply.find("<TIMEOUT>"), std::string::npos) << "connection left hanging: " << bytes;
+    FetchResult health = Fetch("GET", url_ + "/healthz");
+    EXPECT_EQ(health.status, 200) << "after sending: " << bytes;
+  }
+  const std::string cut_short =
+      RawExchange(port, "PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nshort");
+  EXPECT_EQ(cut_short.rfind("HTTP/1.1 400", 0), 0u) << cut_short;
+  EXPECT_NE(cut_short.find("{\"error\":\"the request body could not be read completely\"}"),
+            std::string::npos)
+      << cut_short;
+  const std::string negative =
+      RawExchange(port, "PUT /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n");
+  EXPECT_NE(negative.find("invalid Content-Length"), std::string::npos) << negative;
+  const std::string reply = RawExchange(port, "GET /nope HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(reply.rfind("HTTP/1.1 404", 0), 0u) << reply;
+}
+
+TEST_F(HttpServerTest, StopWithParkedRequestDoesNotHang) {
+  StartServer();
+  auto parked = std::async(std::launch::async, [&] { return Fetch("GET", url_ + "/wait"); });
+  ASSERT_TRUE(WaitFor([&] { return WaitingCount() == 1; }));
+  server_->Stop();
+  FetchResult result = parked.get();  // closed or 500, but answered
+  EXPECT_TRUE(result.code != CURLE_OK || result.status == 500) << result.status;
+  std::lock_guard lock(mutex_);
+  EXPECT_FALSE(waiting_[0].Send(HttpResponse::Text(200, "too late")));
+  server_->Stop();  // idempotent
+  // Refused, or (while another listener lives in the process) cpprest's plain 404: not served.
+  FetchResult after = Fetch("GET", url_ + "/healthz");
+  EXPECT_TRUE(after.code != CURLE_OK || after.status == 404) << after.status;
+}
+
+TEST(HttpServerStartTest, PortTakenByAnotherProcessIsAClearError) {
+  // A plain listening socket stands in for another process holding the port.
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(listen(fd, 1), 0);
+  socklen_t length = sizeof(address);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
+  const int port = ntohs(address.sin_port);
+  HttpServer server;
+  Status status = server.Start("127.0.0.1:" + std::to_string(port));
+  close(fd);
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().find("in use"), std::string::npos) << status.error();
+}
+
+TEST(HttpServerStartTest, SecondServerOnSamePortIsRefusedAndFirstKeepsServing) {
+  HttpServer first;
+  ASSERT_TRUE(first
+                  .Route("GET", "/x",
+                         [](const HttpRequest&, HttpResponder responder) {
+                           responder.Send(HttpResponse::Text(200, "first"));
+                         })
+                  .ok());
+  ASSERT_TRUE(first.Start("127.0.0.1:0").ok());
+  HttpServer second;
+  Status status = second.Start("127.0.0.1:" + std::to_string(first.port()));
+  ASSERT_FALSE(status.ok());
+  EXPECT_EQ(status.error(), "cannot listen on 127.0.0.1:" + std::to_string(first.port()) +
+                                ": address already in use by another HTTP server of this process");
+  EXPECT_EQ(Fetch("GET", first.base_url() + "/x").body, "first");
+}
+
+TEST(HttpServerStartTest, PortCanBeReusedAfterStop) {
+  int port = 0;
+  {
+    HttpServer first;
+    ASSERT_TRUE(first.Start("127.0.0.1:0").ok());
+    port = first.port();
+  }
+  HttpServer second;
+  ASSERT_TRUE(second
+                  .Route("GET", "/x",
+                         [](const HttpRequest&, HttpResponder responder) {
+                           responder.Send(HttpResponse::Text(200, "second"));
+                         })
+                  .ok());
+  Status status = second.Start("127.0.0.1:" + std::to_string(port));
+  ASSERT_TRUE(status.ok()) << status.error();
+  EXPECT_EQ(Fetch("GET", second.base_url() + "/x").body, "second");
+}
+
+TEST(HttpServerStartTest, InvalidListenAddresses) {
+  for (const std::string listen :
+       {"nonsense", "127.0.0.1:99999", "127.0.0.1:", "::1:80", "[::1", "127.0.0.1:8x", ""}) {
+    HttpServer server;
+    Status status = server.Start(listen);
+    ASSERT_FALSE(status.ok()) << listen;
+    EXPECT_NE(status.error().find("invalid listen address"), std::string::npos) << status.error();
+  }
+}
+
+TEST(HttpServerStartTest, StartTwiceAndRouteErrors) {
+  HttpServer server;
+  EXPECT_FALSE(server.Route("GET", "no-slash", [](const HttpRequest&, HttpResponder) {}).ok());
+  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  EXPECT_EQ(server.Start("127.0.0.1:0").error(), "the HTTP server is already started");
+  EXPECT_EQ(server.Route("GET", "/late", [](const HttpRequest&, HttpResponder) {}).error(),
+            "routes must be added before the HTTP server starts");
+  server.Stop();
+  EXPECT_EQ(server.Start("127.0.0.1:0").error(), "the HTTP server is already started");
+}
+
+TEST(HttpServerStartTest, Ipv6LiteralsAreRefusedWithTheReason) {
+  // cpprest 2.10 cannot bind an IPv6 literal (it splits host:port at the first colon).
+  HttpServer server;
+  Status status = server.Start("[::1]:0");
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().find("IPv6 addresses are not supported by the cpprest listener"),
+            std::string::npos)
+      << status.error();
+}
+
+TEST(HttpServerStartTest, AllInterfacesWithEmptyHost) {
+  HttpServer server;
+  ASSERT_TRUE(server
+                  .Route("GET", "/x",
+                         [](const HttpRequest&, HttpResponder responder) {
+                           responder.Send(HttpResponse::Text(200, "any"));
+                         })
+                  .ok());
+  Status status = server.Start(":0");
+  ASSERT_TRUE(status.ok()) << status.error();
+  EXPECT_EQ(server.base_url(), "http://0.0.0.0:" + std::to_string(server.port()));
+  EXPECT_EQ(Fetch("GET", "http://127.0.0.1:" + std::to_string(server.port()) + "/x").body, "any");
+}
+
+class TlsFiles {
+ public:
+  TlsFiles() {
+    dir_ = std::filesystem::temp_directory_path() / ("pharos_tls_" + std::to_string(getpid()));
+    std::filesystem::create_directories(dir_);
+    const std::string command =
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 "
+        "-subj /CN=localhost -addext subjectAltName=IP:127.0.0.1 -keyout " +
+        key() + " -out " + cert() + " >/dev/null 2>&1";
+    ok_ = std::system(command.c_str()) == 0;
+  }
+  ~TlsFiles() { std::filesystem::remove_all(dir_); }
+  bool ok() const { return ok_; }
+  std::string cert() const { return (dir_ / "cert.pem").string(); }
+  std::string key() const { return (dir_ / "key.pem").string(); }
+
+ private:
+  std::filesystem::path dir_;
+  bool ok_ = false;
+};
+
+TEST(HttpServerTlsTest, ServesHttps) {
+  TlsFiles files;
+  ASSERT_TRUE(files.ok()) << "openssl could not create a test certificate (is openssl installed?)";
+  HttpServer server({.tls_cert_file = files.cert(), .tls_key_file = files.key()});
+  ASSERT_TRUE(server
+                  .Route("GET", "/secure",
+                         [](const HttpRequest&, HttpResponder responder) {
+                           responder.Send(HttpResponse::Text(200, "tls ok"));
+                         })
+                  .ok());
+  Status status = server.Start("127.0.0.1:0");
+  ASSERT_TRUE(status.ok()) << status.error();
+  ASSERT_EQ(server.base_url().rfind("https://", 0), 0u);
+  FetchResult result = Fetch("GET", server.base_url() + "/secure", {.ca_file = files.cert()});
+  ASSERT_EQ(result.code, CURLE_OK) << curl_easy_strerror(result.code);
+  EXPECT_EQ(result.body, "tls ok");
+  // Plain HTTP to the TLS port fails without harming the server.
+  FetchResult plain = Fetch("GET", "http://127.0.0.1:" + std::to_string(server.port()) + "/secure");
+  EXPECT_NE(plain.status, 200);
+  EXPECT_EQ(Fetch("GET", server.base_url() + "/secure", {.ca_file = files.cert()}).body, "tls ok");
+}
+
+TEST(HttpServerTlsTest, BadTlsFilesFailStart) {
+  TlsFiles files;
+  ASSERT_TRUE(files.ok());
+  HttpServer missing({.tls_cert_file = "/nonexistent/cert.pem", .tls_key_file = files.key()});
+  Status status = missing.Start("127.0.0.1:0");
+  ASSERT_FALSE(status.ok());
+  EXPECT_NE(status.error().find("cannot load TLS certificate \"/nonexistent/cert.pem\""),
+            std::string::npos)
+      << status.error();
+  HttpServer swapped({.tls_cert_file = files.key(), .tls_key_file = files.cert()});
+  EXPECT_FALSE(swapped.Start("127.0.0.1:0").ok());
+  HttpServer half({.tls_cert_file = files.cert()});
+  EXPECT_EQ(half.Start("127.0.0.1:0").error(), "TLS needs both a certificate file and a key file");
+}
+
+}  // namespace
+}  // namespace pharos

@@ -1,0 +1,488 @@
+#include "operator/operator_core.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "operator/sqlite_result_store.h"
+#include "unit/operator/core_test_support.h"
+
+namespace pharos {
+namespace {
+
+using ::pharos::testing::MakeMonitor;
+using ::pharos::testing::MakeResult;
+using ::pharos::testing::OpenCore;
+using ::pharos::testing::SampleValue;
+using ::pharos::testing::TempDirectory;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using ::testing::Not;
+using Kind = OperatorCore::IngestOutcome::Kind;
+
+class OperatorCoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    core_ = OpenCore(clock_, DbPath());
+    ASSERT_NE(core_, nullptr);
+  }
+
+  std::string DbPath() const { return (dir_.path() / "pharos.db").string(); }
+
+  OperatorCore::IngestReport Ingest(std::vector<CheckResult> results) {
+    Result<OperatorCore::IngestReport> report = core_->IngestAndWait(std::move(results));
+    EXPECT_TRUE(report.ok()) << (report.ok() ? "" : report.error());
+    return report.ok() ? std::move(report).value() : OperatorCore::IngestReport{};
+  }
+
+  // Ingests one result of `monitor` in `region` for the next round (10 s after the previous).
+  OperatorCore::IngestOutcome Round(const Monitor& monitor, Outcome outcome,
+                                    const std::string& region = "local") {
+    round_time_ += Millis(10'000);
+    clock_.SetNow(round_time_ + Millis(100));
+    auto report = Ingest({MakeResult(monitor, region, round_time_, outcome)});
+    return report.outcomes.empty() ? OperatorCore::IngestOutcome{} : report.outcomes.front();
+  }
+
+  MonitorState StateOf(const std::string& uid) {
+    auto status = core_->Snapshot(uid);
+    EXPECT_TRUE(status.has_value());
+    return status ? status->state : MonitorState::kInvalid;
+  }
+
+  std::string Metrics() { return core_->metrics_registry().Expose(); }
+
+  TempDirectory dir_;
+  ManualClock clock_;
+  Clock::TimePoint round_time_ = ManualClock::DefaultStart();
+  std::unique_ptr<OperatorCore> core_;
+};
+
+TEST_F(OperatorCoreTest, StoresAResultOnceAndReportsTheDuplicate) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  const CheckResult result = MakeResult(api, "local", round_time_, Outcome::kUp);
+
+  auto first = Ingest({result});
+  auto second = Ingest({result});
+
+  ASSERT_EQ(first.outcomes.size(), 1u);
+  EXPECT_EQ(first.outcomes[0].kind, Kind::kAccepted);
+  EXPECT_EQ(first.outcomes[0].item_id, result.item_id);
+  ASSERT_EQ(second.outcomes.size(), 1u);
+  EXPECT_EQ(second.outcomes[0].kind, Kind::kDuplicate);
+  ResultQuery query;
+  query.monitor_uid = api.uid;
+  auto stored = core_->store().Results(query);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->size(), 1u);
+  EXPECT_EQ(SampleValue(Metrics(),
+                        "pharos_check_results_total{namespace=\"shop\",monitor=\"api\","
+                        "region=\"local\",outcome=\"up\"}"),
+            1.0);
+}
+
+TEST_F(OperatorCoreTest, RejectsResultsOfUnknownMonitorsAndForeignRegionsWithAReason) {
+  const Monitor api = MakeMonitor("api", {"eu-west"});
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  Monitor ghost = MakeMonitor("ghost");
+
+  auto report = Ingest({MakeResult(ghost, "local", round_time_, Outcome::kUp),
+                        MakeResult(api, "us-east", round_time_, Outcome::kUp),
+                        MakeResult(api, "eu-west", round_time_, Outcome::kUp)});
+
+  ASSERT_EQ(report.outcomes.size(), 3u);
+  EXPECT_EQ(report.outcomes[0].kind, Kind::kRejected);
+  EXPECT_THAT(report.outcomes[0].reason, HasSubstr("unknown monitor uid 'uid-ghost'"));
+  EXPECT_EQ(report.outcomes[1].kind, Kind::kRejected);
+  EXPECT_THAT(report.outcomes[1].reason, HasSubstr("region 'us-east'"));
+  EXPECT_EQ(report.outcomes[2].kind, Kind::kAccepted);
+}
+
+TEST_F(OperatorCoreTest, FillsTypeAndTargetOfResultsThatLackThem) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  CheckResult bare = MakeResult(api, "local", round_time_, Outcome::kError);
+  bare.monitor_namespace.clear();
+  bare.monitor_name.clear();
+  bare.target.clear();
+  bare.type = MonitorType::kDns;
+
+  Ingest({bare});
+
+  ResultQuery query;
+  query.monitor_uid = api.uid;
+  auto stored = core_->store().Results(query);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ(stored->front().target, api.Target());
+  EXPECT_EQ(stored->front().type, MonitorType::kHttp);
+  EXPECT_EQ(stored->front().monitor_name, "api");
+}
+
+TEST_F(OperatorCoreTest, DownOpensAnIncidentAndUpResolvesIt) {
+  const Monitor api = MakeMonitor("api", {"local"}, /*failure_threshold=*/2);
+  std::vector<StateEvent> events;
+  core_->OnStateChange([&](const Monitor& monitor, const StateEvent& event) {
+    EXPECT_EQ(monitor.uid, api.uid);
+    events.push_back(event);
+  });
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+
+  Round(api, Outcome::kUp);
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kUp);
+  Round(api, Outcome::kDown);
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kUp) << "one failure is below the threshold";
+  Round(api, Outcome::kDown);
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kDown);
+
+  auto status = core_->Snapshot(api.uid);
+  ASSERT_TRUE(status && status->incident);
+  const std::string incident_id = status->incident->id;
+  IncidentQuery open;
+  open.include_resolved = false;
+  auto incidents = core_->store().Incidents(open);
+  ASSERT_TRUE(incidents.ok());
+  ASSERT_EQ(incidents->size(), 1u);
+  EXPECT_EQ(incidents->front().id, incident_id);
+  EXPECT_EQ(SampleValue(Metrics(), "pharos_incidents_open"), 1.0);
+  EXPECT_EQ(SampleValue(Metrics(), "pharos_incidents_opened_total"), 1.0);
+  EXPECT_EQ(SampleValue(Metrics(), "pharos_monitor_up{namespace=\"shop\",monitor=\"api\"}"), 0.0);
+
+  Round(api, Outcome::kUp);
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kUp);
+  incidents = core_->store().Incidents(open);
+  ASSERT_TRUE(incidents.ok());
+  EXPECT_THAT(*incidents, IsEmpty());
+  EXPECT_EQ(SampleValue(Metrics(), "pharos_incidents_open"), 0.0);
+  EXPECT_EQ(SampleValue(Metrics(), "pharos_monitor_up{namespace=\"shop\",monitor=\"api\"}"), 1.0);
+
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(events[0].to, MonitorState::kUp);
+  EXPECT_EQ(events[1].to, MonitorState::kDown);
+  EXPECT_EQ(events[1].opened_incident_id, incident_id);
+  EXPECT_EQ(events[2].resolved_incident_id, incident_id);
+}
+
+TEST_F(OperatorCoreTest, ProbeErrorsNeverMakeAMonitorDown) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  Round(api, Outcome::kUp);
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(Round(api, Outcome::kError).kind, Kind::kAccepted);
+  }
+  auto status = core_->Snapshot(api.uid);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->state, MonitorState::kUp);
+  EXPECT_FALSE(status->incident.has_value());
+  ASSERT_EQ(status->regions.size(), 1u);
+  EXPECT_THAT(status->regions[0].message, HasSubstr("probe error"));
+  EXPECT_EQ(SampleValue(Metrics(),
+                        "pharos_check_results_total{namespace=\"shop\",monitor=\"api\","
+                        "region=\"local\",outcome=\"error\"}"),
+            5.0);
+}
+
+TEST_F(OperatorCoreTest, RestartResumesStatesAndIncidentsFromTheSameDatabase) {
+  const Monitor api = MakeMonitor("api", {"local"}, 1, /*success_threshold=*/2);
+  const Monitor web = MakeMonitor("web");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  ASSERT_TRUE(core_->UpsertMonitor(web).ok());
+  Round(api, Outcome::kDown);
+  Round(web, Outcome::kUp);
+  auto before = core_->Snapshot(api.uid);
+  ASSERT_TRUE(before && before->incident);
+  core_->Stop();
+  core_.reset();
+
+  // A result committed after the last state save (as if the process died before saving):
+  // replayed at restore.
+  {
+    SqliteResultStore::Options options;
+    options.path = DbPath();
+    auto store = SqliteResultStore::Open(options);
+    ASSERT_TRUE(store.ok());
+    round_time_ += Millis(10'000);
+    auto appended = (*store)->Append({MakeResult(api, "local", round_time_, Outcome::kUp)});
+    ASSERT_TRUE(appended.ok());
+  }
+
+  core_ = OpenCore(clock_, DbPath());
+  ASSERT_NE(core_, nullptr);
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  ASSERT_TRUE(core_->UpsertMonitor(web).ok());
+
+  auto after = core_->Snapshot(api.uid);
+  ASSERT_TRUE(after.has_value());
+  EXPECT_EQ(after->state, MonitorState::kDown) << "restored, not Pending";
+  ASSERT_TRUE(after->incident.has_value());
+  EXPECT_EQ(after->incident->id, before->incident->id);
+  EXPECT_EQ(after->incident->since, before->incident->since);
+  EXPECT_EQ(StateOf(web.uid), MonitorState::kUp);
+  // The replayed up round counted: one more good round makes the monitor Up.
+  Round(api, Outcome::kUp);
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kUp);
+}
+
+TEST_F(OperatorCoreTest, ReplaceAllAddsChangesAndRemovesByUid) {
+  Monitor a = MakeMonitor("a");
+  Monitor b = MakeMonitor("b");
+  auto first = core_->ReplaceAll({a, b});
+  EXPECT_THAT(first.added, ElementsAre("shop/a", "shop/b"));
+  Round(b, Outcome::kUp);
+  ASSERT_TRUE(SampleValue(Metrics(),
+                          "pharos_check_results_total{namespace=\"shop\",monitor=\"b\","
+                          "region=\"local\",outcome=\"up\"}"));
+
+  Monitor a2 = a;
+  a2.generation = 2;
+  a2.timeout = Millis(2'000);
+  Monitor c = MakeMonitor("c");
+  auto second = core_->ReplaceAll({a2, c});
+
+  EXPECT_THAT(second.added, ElementsAre("shop/c"));
+  EXPECT_THAT(second.changed, ElementsAre("shop/a"));
+  EXPECT_THAT(second.removed, ElementsAre("shop/b"));
+  EXPECT_THAT(second.errors, IsEmpty());
+  EXPECT_FALSE(core_->scheduler().Find(b.uid).has_value()) << "removed monitors stop at once";
+  ASSERT_TRUE(core_->scheduler().Find(a.uid).has_value());
+  EXPECT_EQ(core_->scheduler().Find(a.uid)->generation, 2);
+  EXPECT_EQ(core_->MonitorSpec(a.uid)->timeout, Millis(2'000));
+  EXPECT_FALSE(core_->Snapshot(b.uid).has_value());
+  const std::string metrics = Metrics();
+  EXPECT_THAT(metrics, Not(HasSubstr("monitor=\"b\"")));
+  EXPECT_THAT(metrics, HasSubstr("pharos_monitor_state{namespace=\"shop\",monitor=\"c\""));
+  // A result of the removed monitor is refused.
+  EXPECT_EQ(Round(b, Outcome::kUp).kind, Kind::kRejected);
+
+  auto unchanged = core_->ReplaceAll({a2, c});
+  EXPECT_THAT(unchanged.added, IsEmpty());
+  EXPECT_THAT(unchanged.changed, IsEmpty());
+  EXPECT_THAT(unchanged.removed, IsEmpty());
+}
+
+TEST_F(OperatorCoreTest, ReplaceAllForgetsStoredStatesOfMonitorsThatAreGone) {
+  const Monitor gone = MakeMonitor("gone");
+  ASSERT_TRUE(core_->UpsertMonitor(gone).ok());
+  Round(gone, Outcome::kDown);
+  core_->Stop();
+  core_ = OpenCore(clock_, DbPath());
+  ASSERT_NE(core_, nullptr);
+
+  core_->ReplaceAll({MakeMonitor("other")});
+
+  auto states = core_->store().LoadMonitorStates();
+  ASSERT_TRUE(states.ok());
+  for (const MonitorStateSnapshot& state : *states) {
+    EXPECT_NE(state.monitor_uid, gone.uid);
+  }
+  IncidentQuery open;
+  open.include_resolved = false;
+  auto incidents = core_->store().Incidents(open);
+  ASSERT_TRUE(incidents.ok());
+  EXPECT_THAT(*incidents, IsEmpty()) << "its incident was resolved";
+}
+
+TEST_F(OperatorCoreTest, RemovedRegionsLoseTheirSeries) {
+  Monitor api = MakeMonitor("api", {"eu-west", "us-east"});
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  Round(api, Outcome::kUp, "eu-west");
+  Round(api, Outcome::kUp, "us-east");
+  EXPECT_THAT(Metrics(), HasSubstr("region=\"us-east\""));
+
+  api.regions = {"eu-west"};
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+
+  const std::string metrics = Metrics();
+  EXPECT_THAT(metrics, Not(HasSubstr("region=\"us-east\",outcome")));
+  EXPECT_THAT(metrics, HasSubstr("region=\"eu-west\",outcome=\"up\""));
+}
+
+TEST_F(OperatorCoreTest, SchedulesWorkAndAcksItAfterTheCommit) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  const auto due = core_->scheduler().Find(api.uid)->next_due;
+  ASSERT_TRUE(due.has_value());
+  clock_.SetNow(*due);
+  core_->Tick();
+
+  auto items = core_->dispatcher().Lease("local", "probe-1", 10);
+  ASSERT_EQ(items.size(), 1u);
+  EXPECT_EQ(items[0].monitor_uid, api.uid);
+  EXPECT_TRUE(core_->dispatcher().Find(items[0].id).has_value());
+
+  auto report = Ingest({MakeResult(api, "local", items[0].scheduled_at, Outcome::kUp)});
+  ASSERT_EQ(report.outcomes.size(), 1u);
+  EXPECT_EQ(report.outcomes[0].item_id, items[0].id);
+  EXPECT_EQ(report.outcomes[0].kind, Kind::kAccepted);
+  EXPECT_FALSE(core_->dispatcher().Find(items[0].id).has_value()) << "acked";
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kUp);
+}
+
+TEST_F(OperatorCoreTest, AnItemNoProbeCompletesIsRecordedAsAProbeError) {
+  Monitor api = MakeMonitor("api");
+  api.frequency = Millis(300'000);  // no next round while the leases expire
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  Round(api, Outcome::kUp);
+  const auto due = core_->scheduler().Find(api.uid)->next_due;
+  clock_.SetNow(*due);
+  core_->Tick();
+  std::string item_id;
+  // First delivery plus three redeliveries, each lease left to expire.
+  for (int delivery = 0; delivery < 4; ++delivery) {
+    auto items = core_->dispatcher().Lease("local", "flaky-probe", 10);
+    ASSERT_EQ(items.size(), 1u) << "delivery " << delivery;
+    item_id = items[0].id;
+    clock_.Advance(api.timeout + core_->options().dispatcher.lease_grace + Millis(1));
+    core_->Tick();
+  }
+  core_->Flush();
+
+  ResultQuery query;
+  query.monitor_uid = api.uid;
+  query.newest_first = true;
+  query.limit = 1;
+  auto stored = core_->store().Results(query);
+  ASSERT_TRUE(stored.ok());
+  ASSERT_EQ(stored->size(), 1u);
+  EXPECT_EQ(stored->front().item_id, item_id);
+  EXPECT_EQ(stored->front().outcome, Outcome::kError);
+  EXPECT_EQ(stored->front().target, api.Target());
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kUp);
+  EXPECT_EQ(SampleValue(Metrics(), "pharos_work_expired_total"), 1.0);
+  EXPECT_EQ(SampleValue(Metrics(), "pharos_work_redelivered_total"), 3.0);
+}
+
+TEST_F(OperatorCoreTest, ANonLeaderNeitherSchedulesNorWrites) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  core_->SetScheduling(false);
+
+  EXPECT_FALSE(core_->scheduler().Find(api.uid).has_value());
+  auto report = core_->IngestAndWait({MakeResult(api, "local", round_time_, Outcome::kUp)});
+  EXPECT_FALSE(report.ok());
+  EXPECT_EQ(SampleValue(Metrics(), "pharos_leader"), 0.0);
+
+  core_->SetScheduling(true);
+  EXPECT_TRUE(core_->scheduler().Find(api.uid).has_value());
+  EXPECT_EQ(Round(api, Outcome::kUp).kind, Kind::kAccepted);
+  EXPECT_EQ(SampleValue(Metrics(), "pharos_leader"), 1.0);
+}
+
+TEST_F(OperatorCoreTest, InvalidMonitorsAreNotCheckedUntilFixed) {
+  Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  ASSERT_TRUE(core_->MarkInvalid(api, "spec.http.url: scheme must be http or https").ok());
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kInvalid);
+  EXPECT_EQ(core_->Snapshot(api.uid)->reason, "spec.http.url: scheme must be http or https");
+  EXPECT_FALSE(core_->scheduler().Find(api.uid).has_value());
+
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kPending);
+  EXPECT_TRUE(core_->scheduler().Find(api.uid).has_value());
+}
+
+TEST_F(OperatorCoreTest, RefusesMonitorsTheSchedulerCannotRun) {
+  Monitor no_uid = MakeMonitor("x");
+  no_uid.uid.clear();
+  Monitor odd = MakeMonitor("odd");
+  odd.frequency = Millis(7'000);
+  EXPECT_FALSE(core_->UpsertMonitor(no_uid).ok());
+  auto report = core_->ReplaceAll({odd});
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_THAT(report.errors[0], HasSubstr("frequency"));
+  EXPECT_EQ(core_->monitor_count(), 0u);
+}
+
+TEST_F(OperatorCoreTest, SnapshotCarriesUptimeLatencyAndRegions) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  Round(api, Outcome::kUp);
+  Round(api, Outcome::kUp);
+  Round(api, Outcome::kUp);
+  Round(api, Outcome::kDown);
+  core_->Tick();
+
+  auto status = core_->Snapshot(api.uid);
+  ASSERT_TRUE(status.has_value());
+  ASSERT_TRUE(status->uptime_24h.has_value());
+  EXPECT_DOUBLE_EQ(*status->uptime_24h, 75.0);
+  ASSERT_TRUE(status->latency_p50_us.has_value());
+  EXPECT_NEAR(static_cast<double>(*status->latency_p50_us), 3'350, 3'350 * 0.1);
+  ASSERT_EQ(status->regions.size(), 1u);
+  EXPECT_EQ(status->regions[0].name, "local");
+  EXPECT_EQ(status->regions[0].state, MonitorState::kDown);
+  EXPECT_EQ(status->regions[0].status_code, 503);
+  EXPECT_EQ(status->last_check_time, round_time_ + Millis(5));
+  EXPECT_EQ(SampleValue(Metrics(),
+                        "pharos_monitor_uptime_ratio{namespace=\"shop\",monitor="
+                        "\"api\",window=\"24h\"}"),
+            0.75);
+}
+
+TEST_F(OperatorCoreTest, ExposesTheWholeMetricsContract) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  CheckResult result = MakeResult(api, "local", round_time_ + Millis(10'000), Outcome::kUp);
+  result.cert_expiry = ManualClock::DefaultStart() + std::chrono::hours(24 * 90);
+  Ingest({result});
+  const auto due = core_->scheduler().Find(api.uid)->next_due;
+  clock_.SetNow(*due + Millis(20'000));
+  core_->Tick();
+  core_->dispatcher().Lease("local", "probe-1", 10);
+  core_->metrics().CountStatusWrite("ok");
+  core_->Tick();
+  const std::string metrics = Metrics();
+
+  for (const char* name :
+       {"pharos_check_results_total", "pharos_check_duration_seconds", "pharos_check_status_code",
+        "pharos_monitor_up", "pharos_monitor_state", "pharos_monitor_uptime_ratio",
+        "pharos_certificate_expiry_timestamp_seconds", "pharos_incidents_open",
+        "pharos_incidents_opened_total", "pharos_scheduler_lateness_seconds", "pharos_queue_depth",
+        "pharos_work_redelivered_total", "pharos_work_coalesced_total", "pharos_work_expired_total",
+        "pharos_probes_connected", "pharos_store_write_seconds", "pharos_status_writes_total",
+        "pharos_leader", "pharos_build_info"}) {
+    EXPECT_THAT(metrics, HasSubstr(std::string("# TYPE ") + name + " ")) << name;
+  }
+  for (const char* state :
+       {"Pending", "Up", "Degraded", "Down", "Paused", "Maintenance", "Invalid"}) {
+    EXPECT_EQ(SampleValue(metrics, std::string("pharos_monitor_state{namespace=\"shop\",monitor="
+                                               "\"api\",state=\"") +
+                                       state + "\"}"),
+              std::string(state) == "Up" ? 1.0 : 0.0)
+        << state;
+  }
+  EXPECT_EQ(SampleValue(metrics, "pharos_status_writes_total{result=\"ok\"}"), 1.0);
+  EXPECT_EQ(SampleValue(metrics, "pharos_status_writes_total{result=\"conflict\"}"), 0.0);
+  EXPECT_EQ(SampleValue(metrics, "pharos_status_writes_total{result=\"error\"}"), 0.0);
+  EXPECT_EQ(SampleValue(metrics, "pharos_build_info{version=\"test\"}"), 1.0);
+  EXPECT_EQ(SampleValue(metrics, "pharos_leader"), 1.0);
+  EXPECT_EQ(SampleValue(metrics, "pharos_probes_connected{region=\"local\"}"), 1.0);
+  EXPECT_EQ(SampleValue(metrics,
+                        "pharos_check_status_code{namespace=\"shop\",monitor=\"api\",region="
+                        "\"local\"}"),
+            200.0);
+  EXPECT_EQ(SampleValue(metrics,
+                        "pharos_certificate_expiry_timestamp_seconds{namespace=\"shop\","
+                        "monitor=\"api\"}"),
+            static_cast<double>(std::chrono::duration_cast<std::chrono::seconds>(
+                                    result.cert_expiry->time_since_epoch())
+                                    .count()));
+  EXPECT_EQ(SampleValue(metrics,
+                        "pharos_check_duration_seconds_count{namespace=\"shop\",monitor="
+                        "\"api\",region=\"local\",phase=\"total\"}"),
+            1.0);
+  EXPECT_FALSE(SampleValue(metrics,
+                           "pharos_check_duration_seconds_count{namespace=\"shop\","
+                           "monitor=\"api\",region=\"local\",phase=\"tls\"}"))
+      << "a phase that did not happen is not observed";
+  EXPECT_EQ(SampleValue(metrics, "pharos_scheduler_lateness_seconds_count{frequency=\"10s\"}"),
+            1.0);
+}
+
+}  // namespace
+}  // namespace pharos

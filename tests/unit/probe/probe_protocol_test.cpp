@@ -1,0 +1,81 @@
+#include "probe/probe_protocol.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace pharos {
+namespace {
+
+using nlohmann::json;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(ProbeProtocolTest, RequestBodies) {
+  const ProbeIdentity probe{"p\"1", "eu-west", "1.2.3"};
+  EXPECT_EQ(json::parse(RegisterRequestBody(probe, 5)),
+            (json{{"name", "p\"1"}, {"region", "eu-west"}, {"version", "1.2.3"}, {"capacity", 5}}));
+  EXPECT_EQ(json::parse(LeaseRequestBody(probe, 7, 20)),
+            (json{{"name", "p\"1"}, {"region", "eu-west"}, {"max", 7}, {"waitSeconds", 20}}));
+  EXPECT_EQ(json::parse(ResultsRequestBody(probe, {R"({"itemId":"a"})", R"({"itemId":"b"})"})),
+            (json{{"name", "p\"1"},
+                  {"region", "eu-west"},
+                  {"results", {{{"itemId", "a"}}, {{"itemId", "b"}}}}}));
+  EXPECT_EQ(json::parse(ResultsRequestBody(probe, {}))["results"], json::array());
+}
+
+TEST(ProbeProtocolTest, RegisterReplyDefaultsAndChecks) {
+  auto defaults = ParseRegisterReply(json::object());
+  ASSERT_TRUE(defaults.ok());
+  EXPECT_EQ(defaults->lease_wait_max_seconds, 30);
+  EXPECT_EQ(defaults->result_batch_max, 500u);
+  auto bad = ParseRegisterReply({{"resultBatchMax", 0}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error(), HasSubstr("resultBatchMax"));
+  EXPECT_FALSE(ParseRegisterReply(json::array()).ok());
+}
+
+TEST(ProbeProtocolTest, LeaseReplyKeepsGoodItemsAndNamesBadOnes) {
+  const json reply = {{"items",
+                       {{{"id", "a"},
+                         {"monitorUid", "u"},
+                         {"generation", 2},
+                         {"region", "eu-west"},
+                         {"scheduledAt", "2026-11-25T23:17:54.123Z"},
+                         {"deadline", "2026-11-25T23:18:54.123Z"},
+                         {"attempt", 2},
+                         {"leaseExpiresAt", "2026-11-25T23:18:10.000Z"}},
+                        {{"id", "b"}, {"monitorUid", "u"}, {"scheduledAt", "yesterday"}},
+                        {{"monitorUid", "u"}}}},
+                      {"monitors", {{"u", {{"kind", "Monitor"}}}}}};
+  auto parsed = ParseLeaseReply(reply);
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  ASSERT_EQ(parsed->items.size(), 1u);
+  EXPECT_EQ(parsed->items[0].id, "a");
+  EXPECT_EQ(parsed->items[0].generation, 2);
+  EXPECT_EQ(parsed->items[0].attempt, 2);
+  EXPECT_TRUE(parsed->items[0].deadline.has_value());
+  EXPECT_TRUE(parsed->items[0].lease_expires_at.has_value());
+  ASSERT_EQ(parsed->unreadable_items.size(), 2u);
+  EXPECT_THAT(parsed->unreadable_items[0], HasSubstr("items[1].scheduledAt"));
+  EXPECT_THAT(parsed->unreadable_items[1], HasSubstr("items[2].id"));
+  EXPECT_EQ(parsed->monitors["u"]["kind"], "Monitor");
+  EXPECT_FALSE(ParseLeaseReply({{"items", "none"}}).ok());
+  EXPECT_TRUE(ParseLeaseReply(json::object())->items.empty());
+}
+
+TEST(ProbeProtocolTest, ResultsReply) {
+  auto parsed = ParseResultsReply({{"accepted", {"a", "b"}},
+                                   {"duplicates", {"c"}},
+                                   {"rejected", {{{"id", "d"}, {"reason", "unknown monitor"}}}}});
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  EXPECT_THAT(parsed->accepted, ElementsAre("a", "b"));
+  EXPECT_THAT(parsed->duplicates, ElementsAre("c"));
+  ASSERT_EQ(parsed->rejected.size(), 1u);
+  EXPECT_EQ(parsed->rejected[0].reason, "unknown monitor");
+  auto bad = ParseResultsReply({{"accepted", {1}}});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.error(), HasSubstr("accepted[0]"));
+}
+
+}  // namespace
+}  // namespace pharos
