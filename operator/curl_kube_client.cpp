@@ -232,23 +232,22 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
 
 Result<std::unique_ptr<CurlKubeClient>> CurlKubeClient::New(KubeConfig config,
                                                             KubeClientOptions options) {
-  if (config.server.empty()) return Error{"Kubernetes client: no API server URL configured"};
-  GlobalInit();
-  auto client = std::unique_ptr<CurlKubeClient>(
-      new CurlKubeClient(std::move(config), std::move(options), nullptr));
-  if (auto token = client->token_source_.Token(); !token.ok()) {
-    return Error{"Kubernetes client: " + token.error()};
-  }
-  return client;
+  return Make(std::move(config), std::move(options), nullptr);
 }
 
 Result<std::unique_ptr<CurlKubeClient>> CurlKubeClient::New(KubeConfig config,
                                                             KubeClientOptions options,
                                                             const Clock& clock) {
+  return Make(std::move(config), std::move(options), &clock);
+}
+
+Result<std::unique_ptr<CurlKubeClient>> CurlKubeClient::Make(KubeConfig config,
+                                                             KubeClientOptions options,
+                                                             const Clock* clock) {
   if (config.server.empty()) return Error{"Kubernetes client: no API server URL configured"};
   GlobalInit();
   auto client = std::unique_ptr<CurlKubeClient>(
-      new CurlKubeClient(std::move(config), std::move(options), &clock));
+      new CurlKubeClient(std::move(config), std::move(options), clock));
   if (auto token = client->token_source_.Token(); !token.ok()) {
     return Error{"Kubernetes client: " + token.error()};
   }

@@ -72,6 +72,8 @@ class CurlKubeClient final : public KubeClient {
   struct Request;
   struct Shared;
 
+  static Result<std::unique_ptr<CurlKubeClient>> Make(KubeConfig config, KubeClientOptions options,
+                                                      const Clock* clock);
   // `clock` may be null: the client then uses its own SystemClock.
   CurlKubeClient(KubeConfig config, KubeClientOptions options, const Clock* clock);
   KubeResponse Execute(const Request& request);

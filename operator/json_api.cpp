@@ -13,21 +13,23 @@ namespace pharos {
 namespace {
 
 using Json = nlohmann::json;
+// Objects keep the documented field order (docs/api.md).
+using OrderedJson = nlohmann::ordered_json;
 
 constexpr int kDefaultLimit = 100;
 constexpr int kMaxLimit = 1000;
 
-Json TimeOrNull(const std::optional<TimePoint>& time) {
-  return time ? Json(FormatRfc3339(*time)) : Json(nullptr);
+OrderedJson TimeOrNull(const std::optional<TimePoint>& time) {
+  return time ? OrderedJson(FormatRfc3339(*time)) : OrderedJson(nullptr);
 }
 
 // Percent with three decimals: stable output, no float noise.
-Json Rounded(std::optional<double> value) {
-  return value ? Json(std::round(*value * 1000.0) / 1000.0) : Json(nullptr);
+OrderedJson Rounded(std::optional<double> value) {
+  return value ? OrderedJson(std::round(*value * 1000.0) / 1000.0) : OrderedJson(nullptr);
 }
 
-Json Milliseconds(std::optional<int64_t> micros) {
-  return micros ? Json(static_cast<double>(*micros) / 1000.0) : Json(nullptr);
+OrderedJson Milliseconds(std::optional<int64_t> micros) {
+  return micros ? OrderedJson(static_cast<double>(*micros) / 1000.0) : OrderedJson(nullptr);
 }
 
 // ?limit=N: 1..kMaxLimit, default kDefaultLimit.
@@ -75,19 +77,19 @@ Status JsonApi::Register(HttpServer& server) {
   return OkStatus();
 }
 
-Json JsonApi::MonitorStatusToJson(const MonitorStatus& status) {
+OrderedJson JsonApi::MonitorStatusToJson(const MonitorStatus& status) {
   const Monitor& monitor = *status.monitor;
-  Json regions = Json::array();
+  OrderedJson regions = OrderedJson::array();
   for (const RegionStatus& region : status.regions) {
-    regions.push_back(
-        {{"name", region.name},
-         {"state", ToString(region.state)},
-         {"lastCheckTime", TimeOrNull(region.last_check_time)},
-         {"latencyMs", region.last_check_time ? Milliseconds(region.latency_us) : Json(nullptr)},
-         {"statusCode", region.status_code},
-         {"message", region.message}});
+    regions.push_back({{"name", region.name},
+                       {"state", ToString(region.state)},
+                       {"lastCheckTime", TimeOrNull(region.last_check_time)},
+                       {"latencyMs", region.last_check_time ? Milliseconds(region.latency_us)
+                                                            : OrderedJson(nullptr)},
+                       {"statusCode", region.status_code},
+                       {"message", region.message}});
   }
-  Json incident = nullptr;
+  OrderedJson incident = nullptr;
   if (status.incident) {
     incident = {{"id", status.incident->id}, {"since", FormatRfc3339(status.incident->since)}};
   }
@@ -113,11 +115,11 @@ Json JsonApi::MonitorStatusToJson(const MonitorStatus& status) {
 }
 
 void JsonApi::HandleMonitors(const HttpRequest&, const Reply& reply) {
-  Json monitors = Json::array();
+  OrderedJson monitors = OrderedJson::array();
   for (const MonitorStatus& status : core_.SnapshotAll()) {
     monitors.push_back(MonitorStatusToJson(status));
   }
-  reply(HttpResponse::Json(200, Json{{"monitors", std::move(monitors)}}.dump()));
+  reply(HttpResponse::Json(200, OrderedJson{{"monitors", std::move(monitors)}}.dump()));
 }
 
 void JsonApi::HandleMonitor(const HttpRequest& request, const Reply& reply) {
@@ -188,7 +190,7 @@ void JsonApi::HandleIncidents(const HttpRequest& request, const Reply& reply) {
   if (!incidents) {
     return reply(HttpResponse::Error(500, "reading incidents failed: " + incidents.error()));
   }
-  Json list = Json::array();
+  OrderedJson list = OrderedJson::array();
   for (const Incident& incident : *incidents) {
     const auto slash = incident.monitor_key.find('/');
     list.push_back(
@@ -202,7 +204,7 @@ void JsonApi::HandleIncidents(const HttpRequest& request, const Reply& reply) {
          {"failingRegions", incident.failing_regions},
          {"firstError", incident.first_error}});
   }
-  reply(HttpResponse::Json(200, Json{{"incidents", std::move(list)}}.dump()));
+  reply(HttpResponse::Json(200, OrderedJson{{"incidents", std::move(list)}}.dump()));
 }
 
 void JsonApi::HandleHealth(const HttpRequest&, const Reply& reply) {

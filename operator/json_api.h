@@ -41,7 +41,7 @@ class JsonApi {
   void HandleMetrics(const HttpRequest& request, const Reply& reply);
 
   // The JSON form of a monitor's status (see docs/api.md).
-  static nlohmann::json MonitorStatusToJson(const MonitorStatus& status);
+  static nlohmann::ordered_json MonitorStatusToJson(const MonitorStatus& status);
 
  private:
   OperatorCore& core_;

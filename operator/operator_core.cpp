@@ -427,8 +427,10 @@ void OperatorCore::RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot
   query.monitor_uid = runtime.monitor->uid;
   query.since = saved_at - options_.replay_margin;
   query.limit = 10'000;
+  query.newest_first = true;  // the newest matter most if the window holds more than the limit
   size_t replayed = 0;
   if (Result<std::vector<CheckResult>> results = store_->Results(query); results) {
+    std::reverse(results->begin(), results->end());
     for (const CheckResult& result : *results) {
       ObserveResult observed = runtime.machine->Observe(result, now);
       if (observed.accepted) {
@@ -545,12 +547,15 @@ void OperatorCore::Housekeeping() {
     if (scheduling_) {
       FollowKnownRegionsLocked(now, notifications);
     }
+    size_t save_budget = options_.state_save_batch;
     for (auto& [uid, runtime] : monitors_) {
       std::vector<StateEvent> events = runtime.machine->Tick(now);
       if (!events.empty()) {
         runtime.summary_dirty = true;
         ApplyEventsLocked(runtime, std::move(events), now, notifications);
-      } else if (runtime.state_dirty && now - runtime.saved_at >= options_.state_save_interval) {
+      } else if (runtime.state_dirty && save_budget > 0 &&
+                 now - runtime.saved_at >= options_.state_save_interval) {
+        --save_budget;
         SaveLocked(runtime, {}, now);
       }
       const auto age = now - runtime.summary_at;

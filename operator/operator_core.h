@@ -76,9 +76,11 @@ class OperatorCore {
     // Time a round waits for its regions beyond the check timeout.
     std::chrono::milliseconds round_grace{30'000};
     std::chrono::milliseconds housekeeping_interval{1'000};
-    // A state that changed without a transition is saved at most this often (transitions are
-    // saved at once; results after the last save are replayed at restore).
-    std::chrono::milliseconds state_save_interval{5'000};
+    // A state that changed without a transition is saved at most this often, and at most
+    // `state_save_batch` such saves happen per housekeeping pass (transitions are saved at once;
+    // results stored after the last save are replayed at restore, so nothing depends on these).
+    std::chrono::milliseconds state_save_interval{60'000};
+    size_t state_save_batch = 100;
     // Uptime/latency of a monitor with new results is recomputed at most this often, and that
     // of every monitor at least this often; at most `summary_batch` per housekeeping pass.
     std::chrono::milliseconds summary_min_interval{5'000};

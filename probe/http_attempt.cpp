@@ -2,6 +2,7 @@
 
 #include <ares.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -206,6 +207,8 @@ void HttpAttempt::StartTransfer(const std::vector<SocketAddress>& resolved) {
   curl_easy_setopt(easy_, CURLOPT_HEADERDATA, this);
   curl_easy_setopt(easy_, CURLOPT_OPENSOCKETFUNCTION, &HttpAttempt::OnOpenSocket);
   curl_easy_setopt(easy_, CURLOPT_OPENSOCKETDATA, this);
+  curl_easy_setopt(easy_, CURLOPT_CLOSESOCKETFUNCTION, &HttpAttempt::OnCloseSocket);
+  curl_easy_setopt(easy_, CURLOPT_CLOSESOCKETDATA, this);
   if (https_) {
     const bool verify = !spec.tls.insecure_skip_verify;
     curl_easy_setopt(easy_, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
@@ -326,7 +329,7 @@ Timings HttpAttempt::TimingsFrom(const CurlTimes& times) const {
 
 std::string HttpAttempt::PhaseReached(const CurlTimes& times) const {
   if (resolving_ || easy_ == nullptr) return kPhaseDns;
-  if (times.connect == 0) return kPhaseConnect;
+  if (times.connect == 0 && !TcpConnected()) return kPhaseConnect;
   if (https_ && times.appconnect == 0) return kPhaseTls;
   if (times.starttransfer == 0) return kPhaseFirstByte;
   return kPhaseTransfer;
@@ -442,6 +445,23 @@ size_t HttpAttempt::OnHeader(char* data, size_t size, size_t count, void* self_p
   return length;
 }
 
+bool HttpAttempt::TcpConnected() const {
+  if (tcp_connected_) return true;
+  if (socket_fd_ < 0) return false;
+  sockaddr_storage peer{};
+  socklen_t length = sizeof peer;
+  return getpeername(socket_fd_, reinterpret_cast<sockaddr*>(&peer), &length) == 0;
+}
+
+int HttpAttempt::OnCloseSocket(void* self_pointer, curl_socket_t fd) {
+  auto* self = static_cast<HttpAttempt*>(self_pointer);
+  if (fd == self->socket_fd_) {
+    self->tcp_connected_ = self->TcpConnected();
+    self->socket_fd_ = -1;
+  }
+  return close(fd);
+}
+
 curl_socket_t HttpAttempt::OnOpenSocket(void* self_pointer, curlsocktype,
                                         struct curl_sockaddr* address) {
   auto* self = static_cast<HttpAttempt*>(self_pointer);
@@ -450,6 +470,7 @@ curl_socket_t HttpAttempt::OnOpenSocket(void* self_pointer, curlsocktype,
     self->socket_errno_ = errno;
     return CURL_SOCKET_BAD;
   }
+  self->socket_fd_ = fd;
   return fd;
 }
 

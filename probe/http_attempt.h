@@ -47,11 +47,15 @@ class HttpAttempt final : public CheckAttempt {
   CurlTimes ReadCurlTimes() const;
   Timings TimingsFrom(const CurlTimes& times) const;
   std::string PhaseReached(const CurlTimes& times) const;
+  // Whether the TCP connection was established; curl sets its connect time for https only once
+  // TLS is done too, so a handshake that never finishes would otherwise look like a connect one.
+  bool TcpConnected() const;
   void Report(Observation observation);
   void ReportProbeFault(const std::string& message);
 
   static size_t OnBody(char* data, size_t size, size_t count, void* self);
   static size_t OnHeader(char* data, size_t size, size_t count, void* self);
+  static int OnCloseSocket(void* self, curl_socket_t fd);
   static curl_socket_t OnOpenSocket(void* self, curlsocktype purpose,
                                     struct curl_sockaddr* address);
   static CURLcode OnSslContext(CURL* easy, void* ssl_ctx, void* self);
@@ -74,6 +78,8 @@ class HttpAttempt final : public CheckAttempt {
   curl_slist* resolve_ = nullptr;
   char error_buffer_[CURL_ERROR_SIZE] = {};
   int socket_errno_ = 0;
+  int socket_fd_ = -1;          // the connection's socket while curl keeps it open
+  bool tcp_connected_ = false;  // seen connected when curl closed it
 
   std::chrono::steady_clock::time_point started_;
   int64_t dns_us_ = 0;

@@ -43,10 +43,14 @@ bool IsValidUtf8(std::string_view text) {
     } else {
       return false;
     }
-    if (i + length > text.size()) return false;
+    if (i + length > text.size()) {
+      return false;
+    }
     for (size_t k = 1; k < length; ++k) {
       const auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xC0) != 0x80) return false;
+      if ((next & 0xC0) != 0x80) {
+        return false;
+      }
       code_point = (code_point << 6) | (next & 0x3F);
     }
     // Overlong forms, surrogates and values past U+10FFFF are not UTF-8.
@@ -92,18 +96,26 @@ class DocumentBuilder : public YAML::EventHandler {
 
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
     const auto found = anchors_.find(anchor);
-    if (failure_ || found == anchors_.end()) return;
-    if (!Spend(found->second.size, mark)) return;
+    if (failure_ || found == anchors_.end()) {
+      return;
+    }
+    if (!Spend(found->second.size, mark)) {
+      return;
+    }
     Attach(DocumentNode(found->second.node));
   }
 
   void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor,
                 const std::string& value) override {
-    if (failure_) return;
+    if (failure_) {
+      return;
+    }
     DocumentNode node;
     node.kind = DocumentNode::Kind::kScalar;
     node.location = LocationOf(mark, file_name_);
-    if (!IsValidUtf8(value)) return Fail(node.location, kNotUtf8);
+    if (!IsValidUtf8(value)) {
+      return Fail(node.location, kNotUtf8);
+    }
     node.scalar = value;
     // "?" = plain scalar (could be a number or boolean); "!" = quoted; others are explicit tags.
     node.quoted = tag != "?";
@@ -138,7 +150,9 @@ class DocumentBuilder : public YAML::EventHandler {
   };
 
   void Fail(const SourceLocation& where, const std::string& message) {
-    if (!failure_) failure_ = ValidationError{where, "", message};
+    if (!failure_) {
+      failure_ = ValidationError{where, "", message};
+    }
   }
 
   bool Spend(size_t values, const YAML::Mark& mark) {
@@ -152,25 +166,37 @@ class DocumentBuilder : public YAML::EventHandler {
   }
 
   void Add(DocumentNode node, YAML::anchor_t anchor, const YAML::Mark& mark) {
-    if (failure_ || !Spend(1, mark)) return;
-    if (anchor != 0) anchors_[anchor] = Anchored{node, 1};
+    if (failure_ || !Spend(1, mark)) {
+      return;
+    }
+    if (anchor != 0) {
+      anchors_[anchor] = Anchored{node, 1};
+    }
     Attach(std::move(node));
   }
 
   void Open(DocumentNode::Kind kind, const YAML::Mark& mark, YAML::anchor_t anchor) {
-    if (failure_) return;
+    if (failure_) {
+      return;
+    }
     Frame frame;
     frame.node.kind = kind;
     frame.node.location = LocationOf(mark, file_name_);
-    if (stack_.size() >= static_cast<size_t>(kMaxDepth)) return Fail(frame.node.location, kTooDeep);
+    if (stack_.size() >= static_cast<size_t>(kMaxDepth)) {
+      return Fail(frame.node.location, kTooDeep);
+    }
     frame.anchor = anchor;
     frame.values_before = values_;
-    if (!Spend(1, mark)) return;
+    if (!Spend(1, mark)) {
+      return;
+    }
     stack_.push_back(std::move(frame));
   }
 
   void Close() {
-    if (failure_ || stack_.empty()) return;
+    if (failure_ || stack_.empty()) {
+      return;
+    }
     Frame frame = std::move(stack_.back());
     stack_.pop_back();
     if (frame.anchor != 0) {
@@ -187,7 +213,9 @@ class DocumentBuilder : public YAML::EventHandler {
     Frame& parent = stack_.back();
     if (parent.node.kind == DocumentNode::Kind::kSequence) {
       // yaml-cpp places an empty item at the next token; the list is a clearer place.
-      if (node.kind == DocumentNode::Kind::kNull) node.location = parent.node.location;
+      if (node.kind == DocumentNode::Kind::kNull) {
+        node.location = parent.node.location;
+      }
       parent.node.items.push_back(std::move(node));
       return;
     }
@@ -205,7 +233,9 @@ class DocumentBuilder : public YAML::EventHandler {
     member.key = std::move(parent.key->scalar);
     member.key_location = parent.key->location;
     // yaml-cpp places an empty value at the start of the next line; its key is clearer.
-    if (node.kind == DocumentNode::Kind::kNull) node.location = member.key_location;
+    if (node.kind == DocumentNode::Kind::kNull) {
+      node.location = member.key_location;
+    }
     member.value = std::move(node);
     parent.node.members.push_back(std::move(member));
     parent.key.reset();
@@ -298,7 +328,9 @@ ParsedDocuments ParseYamlDocuments(const std::string& text, const std::string& f
     YAML::Parser parser(stream);
     while (true) {
       DocumentBuilder builder(file_name);
-      if (!parser.HandleNextDocument(builder)) break;
+      if (!parser.HandleNextDocument(builder)) {
+        break;
+      }
       // A document that did not move the parser forward will repeat forever (yaml-cpp 0.7).
       if (builder.start().pos <= previous_start) {
         const auto pos = static_cast<size_t>(builder.start().pos);

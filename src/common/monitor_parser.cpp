@@ -27,7 +27,14 @@ std::string Index(const std::string& path, size_t index) {
   return FieldLocations::Item(path, index);
 }
 
-std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
+// Quoted for a message; long text is cut (the location says where the whole of it is).
+std::string Quote(std::string_view text) {
+  constexpr size_t kShown = 80;
+  if (text.size() > kShown) {
+    return "\"" + std::string(text.substr(0, kShown - 3)) + "...\"";
+  }
+  return "\"" + std::string(text) + "\"";
+}
 
 // Optimal string alignment distance (Levenshtein plus adjacent transpositions).
 size_t EditDistance(std::string_view a, std::string_view b) {
@@ -101,6 +108,9 @@ std::string_view Suggest(std::string_view word, const std::vector<std::string_vi
   for (const std::string_view candidate : candidates) {
     if (EqualsIgnoringCase(word, candidate)) {
       return candidate;
+    }
+    if (word.size() > candidate.size() + 2 || candidate.size() > word.size() + 2) {
+      continue;  // more than two edits apart anyway
     }
     const size_t distance = EditDistance(word, candidate);
     if (distance < best_distance && distance * 2 <= candidate.size()) {

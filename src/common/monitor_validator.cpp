@@ -15,7 +15,14 @@
 namespace pharos {
 namespace {
 
-std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
+// Quoted for a message; long text is cut (the location says where the whole of it is).
+std::string Quote(std::string_view text) {
+  constexpr size_t kShown = 80;
+  if (text.size() > kShown) {
+    return "\"" + std::string(text.substr(0, kShown - 3)) + "...\"";
+  }
+  return "\"" + std::string(text) + "\"";
+}
 
 std::string Lower(std::string text) {
   std::transform(text.begin(), text.end(), text.begin(),

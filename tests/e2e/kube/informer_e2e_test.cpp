@@ -188,6 +188,7 @@ TEST_F(InformerE2ETest, ResumesAfterAnApiServerRestartWithNothingMissed) {
 
   // The informer's watch breaks with the restart; its next watch waits at the gate, so the
   // changes below happen while it is disconnected.
+  ASSERT_TRUE(Eventually([&] { return gated.watched_from().size() == 1; }));
   gated.Close();
   control_plane().RestartApiServer();
   ASSERT_TRUE(Eventually([&] { return gated.waiting() == 1; }));
@@ -225,8 +226,10 @@ TEST_F(InformerE2ETest, RelistsWhenItsVersionWasCompactedAway) {
   ASSERT_TRUE(informer.WaitForSync(std::chrono::seconds(30)));
   const std::string synced_at = informer.LastResourceVersion();
 
+  // The first watch runs; when it ends (after 2 s) the next one, from the same version, waits.
+  ASSERT_TRUE(Eventually([&] { return gated.watched_from().size() == 1; }));
   gated.Close();
-  ASSERT_TRUE(Eventually([&] { return gated.waiting() == 1; }));  // the 2 s watch ended
+  ASSERT_TRUE(Eventually([&] { return gated.waiting() == 1; }));
   CreateConfigMap("new");
   SetValue("kept", "changed");
   DeleteConfigMap("removed");
@@ -237,6 +240,7 @@ TEST_F(InformerE2ETest, RelistsWhenItsVersionWasCompactedAway) {
     return seen_.Has("add new") && seen_.Has("update kept=changed") && seen_.Has("delete removed");
   })) << ::testing::PrintToString(seen_.Lines());
   EXPECT_GE(informer.stats().lists, 2);
+  EXPECT_EQ(gated.watched_from()[1], synced_at);
   EXPECT_NE(informer.LastResourceVersion(), synced_at);
   EXPECT_EQ(CachedNames(informer), ServerNames());
   informer.Stop();

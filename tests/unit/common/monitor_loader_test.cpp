@@ -293,7 +293,7 @@ TEST(MonitorLoaderTest, SyntaxErrorKeepsTheDocumentsBeforeIt) {
   const LoadedMonitors loaded = LoadMonitorsFromText(text, "m.yaml");
   EXPECT_EQ(loaded.monitors.size(), 1u);
   EXPECT_THAT(Errors(text),
-              ElementsAre("m.yaml:20:1: YAML syntax error: end of sequence flow not found"));
+              ElementsAre("m.yaml:19:1: YAML syntax error: end of sequence flow not found"));
 }
 
 TEST(MonitorLoaderTest, AliasesAreExpanded) {
@@ -316,7 +316,7 @@ TEST(MonitorLoaderTest, AliasBombIsAnErrorNotAnExplosion) {
     for (int k = 0; k < 10; ++k) text += (k ? ", " : "") + previous;
     text += "]\n";
   }
-  EXPECT_THAT(Errors(text), ElementsAre("m.yaml:6:48: document too large: more than 100000 values "
+  EXPECT_THAT(Errors(text), ElementsAre("m.yaml:5:45: document too large: more than 100000 values "
                                         "(aliases count as copies)"));
 }
 
@@ -385,6 +385,14 @@ spec:
           "\"value\"?)",
           "m.yaml:16:14: spec.alerting.channel: unknown field \"channel\" (did you mean "
           "\"channels\"?)"));
+}
+
+TEST(MonitorLoaderTest, LongTextIsCutInMessages) {
+  const std::string key(500, 'k');  // YAML keys are at most 1024 characters
+  EXPECT_THAT(Errors(HttpDoc("  " + key + ": 1\n")),
+              ElementsAre("m.yaml:9:3: spec." + key + ": unknown field \"" + std::string(77, 'k') +
+                          "...\" (known fields: type, frequency, regions, timeout, degradedAfter, "
+                          "retries, suspend, http, tcp, dns, assertions, alerting)"));
 }
 
 TEST(MonitorLoaderTest, DuplicateFields) {
