@@ -82,6 +82,19 @@ def metrics(url: str) -> dict[str, float]:
     return samples
 
 
+def wait_for_log_field(log_path: Path, message: str, key: str, timeout: float = 10):
+    """`key` of the operator's JSON log line `message` (polled: it may lag the metric)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in log_path.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                entry = json.loads(line)
+                if entry.get("msg") == message:
+                    return entry.get(key)
+        time.sleep(0.05)
+    return None
+
+
 def rss_kib(pid: int) -> dict[str, int]:
     fields = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -125,7 +138,6 @@ def main() -> int:
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             url = None
-            synced_ms = None
             deadline = time.monotonic() + 600
             scheduled_s = None
             while time.monotonic() < deadline:
@@ -135,8 +147,6 @@ def main() -> int:
                     entry = json.loads(line)
                     if entry.get("msg") == "pharos-operator started":
                         url = entry["listen"]
-                    if entry.get("msg") == "monitors synced from the API server":
-                        synced_ms = entry["elapsed_ms"]
                 if url:
                     try:
                         if metrics(url).get("pharos_monitors_scheduled") == args.monitors:
@@ -149,6 +159,8 @@ def main() -> int:
                 time.sleep(0.05)
             if scheduled_s is None:
                 raise RuntimeError("not every monitor was scheduled within 600 s")
+            synced_ms = wait_for_log_field(log_path, "monitors synced from the API server",
+                                           "elapsed_ms")
             result["start_to_all_scheduled_seconds"] = round(scheduled_s, 2)
             result["informer_synced_ms_logged"] = synced_ms
             result["rss_after_sync_kib"] = rss_kib(process.pid)

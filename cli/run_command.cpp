@@ -13,6 +13,7 @@
 #include "common/duration.h"
 #include "common/http_server.h"
 #include "common/logging.h"
+#include "common/monitor_loader.h"
 #include "common/name_syntax.h"
 #include "common/version.h"
 #include "operator/in_process_probe.h"
@@ -54,13 +55,28 @@ sigset_t ShutdownSignals() {
   return signals;
 }
 
+// Blocks `signals` in the calling thread for its lifetime (threads started meanwhile inherit
+// the mask), then restores the previous mask.
+class BlockedSignals {
+ public:
+  explicit BlockedSignals(const sigset_t& signals) {
+    pthread_sigmask(SIG_BLOCK, &signals, &previous_);
+  }
+  ~BlockedSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  BlockedSignals(const BlockedSignals&) = delete;
+  BlockedSignals& operator=(const BlockedSignals&) = delete;
+
+ private:
+  sigset_t previous_;
+};
+
 }  // namespace
 
 int RunCommand::Run(const std::vector<std::string>& args) {
   // Before any thread exists, so that every thread inherits the mask and only the main thread
   // receives these signals (sigwait below).
   const sigset_t signals = ShutdownSignals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  const BlockedSignals blocked(signals);
 
   CommandLine flags;
   flags.AddFlag("listen", '\0', "HOST:PORT", "address of the HTTP server", "127.0.0.1:8080");
@@ -128,6 +144,15 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   if (flags.positional().empty()) {
     err_ << "pharos run: no PATH given: name the Monitor files or directories to run (see "
             "--help)\n";
+    return kExitBadInput;
+  }
+
+  // Validated before anything is created (the database included); loaded for real below.
+  if (LoadedMonitors checked = LoadMonitorFiles(flags.positional()); !checked.errors.empty()) {
+    for (const ValidationError& error : checked.errors) {
+      err_ << error.ToString() << "\n";
+    }
+    err_ << "pharos run: invalid Monitor files; nothing was started\n";
     return kExitBadInput;
   }
 
@@ -206,8 +231,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     return kExitFailed;
   }
   if (Status started = server.Start(flags.Get("listen")); !started) {
-    err_ << "pharos run: cannot listen on " << flags.Get("listen") << ": " << started.error()
-         << "\n";
+    err_ << "pharos run: " << started.error() << " (--listen " << flags.Get("listen") << ")\n";
     return kExitFailed;
   }
 

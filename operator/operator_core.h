@@ -222,7 +222,6 @@ class OperatorCore {
     StateEvent event;
   };
 
-  void LoadStoredStates();
   void RunHousekeeping(std::stop_token stop);
   void Housekeeping();
   void OnCommitted(const std::vector<CheckResult>& results, const std::vector<size_t>& positions,
