@@ -21,6 +21,8 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <memory>
 #include <mutex>
@@ -138,8 +140,14 @@ class TlsTestServer {
   }
 
   int port() const { return port_; }
-  int handshakes() const { return handshakes_.load(); }
+  // Both wait (at most 5 s) until every accepted connection has been served: the client can
+  // finish its side of a handshake before the server thread has recorded it.
+  int handshakes() const {
+    WaitUntilServed();
+    return handshakes_.load();
+  }
   std::string last_server_name() const {
+    WaitUntilServed();
     std::lock_guard<std::mutex> lock(mutex_);
     return server_name_;
   }
@@ -177,6 +185,11 @@ class TlsTestServer {
     close(fd);
   }
 
+  void WaitUntilServed() const {
+    std::unique_lock<std::mutex> lock(mutex_);
+    served_changed_.wait_for(lock, std::chrono::seconds(5), [&] { return served_ == accepted_; });
+  }
+
   void Run() {
     while (true) {
       pollfd fds[2] = {{stop_pipe_[0], POLLIN, 0}, {listen_fd_, POLLIN, 0}};
@@ -184,7 +197,17 @@ class TlsTestServer {
       if (fds[0].revents != 0) return;
       if (fds[1].revents == 0) continue;
       const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (fd >= 0) Serve(fd);
+      if (fd < 0) continue;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++accepted_;
+      }
+      Serve(fd);
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        ++served_;
+      }
+      served_changed_.notify_all();
     }
   }
 
@@ -194,6 +217,9 @@ class TlsTestServer {
   int stop_pipe_[2] = {-1, -1};
   std::atomic<int> handshakes_{0};
   mutable std::mutex mutex_;
+  mutable std::condition_variable served_changed_;
+  int accepted_ = 0;  // guarded by mutex_
+  int served_ = 0;    // guarded by mutex_
   std::string server_name_;
   std::thread thread_;
 };
