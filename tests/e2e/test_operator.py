@@ -217,6 +217,7 @@ class Env:
                             message=f"{namespace}/{name} status {what}")
         except TimeoutError as error:
             raise AssertionError(f"{error}\nlast status: {json.dumps(self.status(name, namespace))}"
+                                 f"\n{self.describe_monitor(name, namespace)}"
                                  f"\n{self.describe_operators()}") from None
 
     def events(self, name: str, reason: str, namespace: str = NS) -> list[dict]:
@@ -240,11 +241,22 @@ class Env:
                                 "?limit=200")
         return status, (json.loads(body).get("results", []) if status == 200 else [])
 
-    def describe_operators(self) -> str:
+    def describe_monitor(self, name: str, namespace: str = NS) -> str:
+        """What every live replica's JSON API says about the monitor (for failure reports)."""
         parts = []
         for op in self.operators.values():
-            tail = "\n".join(op.process.log().splitlines()[-40:])
-            parts.append(f"--- {op.identity} ({'alive' if op.process.alive() else 'dead'}) ---\n"
+            if op.process.alive():
+                status, body = http_get(f"{op.url}/api/v1/monitors/{namespace}/{name}")
+                parts.append(f"--- {op.identity} /api/v1/monitors/{namespace}/{name}: {status} "
+                             f"{body[:3000]}")
+        return "\n".join(parts)
+
+    def describe_operators(self) -> str:
+        parts = []
+        for process in self.processes:
+            lines = 40 if process.name.startswith("op-") else 15
+            tail = "\n".join(process.log().splitlines()[-lines:])
+            parts.append(f"--- {process.name} ({'alive' if process.alive() else 'exited'}) ---\n"
                          f"{tail}")
         return "\n".join(parts)
 
