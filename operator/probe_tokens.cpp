@@ -1,7 +1,6 @@
 #include "operator/probe_tokens.h"
 
 #include <openssl/crypto.h>
-#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -81,24 +80,11 @@ Result<std::vector<ProbeTokens::Entry>> ProbeTokens::Parse(std::string_view text
   return entries;
 }
 
-Result<ProbeTokens::Identity> ProbeTokens::Stat() const {
-  struct stat info {};
-  if (::stat(path_.c_str(), &info) != 0) {
-    return Error{"probe token file " + path_ + ": " + std::strerror(errno)};
-  }
-  Identity identity;
-  identity.inode = info.st_ino;
-  identity.size = info.st_size;
-  identity.modified_ns = static_cast<int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 +
-                         static_cast<int64_t>(info.st_mtim.tv_nsec);
-  return identity;
-}
-
 Status ProbeTokens::ReloadLocked() {
   checked_at_ = std::chrono::steady_clock::now();
-  Result<Identity> identity = Stat();
+  Result<FileIdentity> identity = FileIdentity::Of(path_);
   if (!identity) {
-    return Error{identity.error()};
+    return Error{"probe token file " + identity.error()};
   }
   std::ifstream file(path_, std::ios::binary);
   if (!file) {
@@ -139,7 +125,7 @@ ProbeTokens::Verdict ProbeTokens::Check(std::string_view token, std::string_view
   const auto now = std::chrono::steady_clock::now();
   if (now - checked_at_ >= recheck_interval_) {
     checked_at_ = now;
-    Result<Identity> identity = Stat();
+    Result<FileIdentity> identity = FileIdentity::Of(path_);
     if (identity && !(*identity == identity_)) {
       if (Status reloaded = ReloadLocked(); !reloaded) {
         LogError("re-reading the changed probe token file failed; the previous tokens stay in use",

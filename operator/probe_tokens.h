@@ -21,6 +21,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/file_identity.h"
 #include "common/result.h"
 
 namespace pharos {
@@ -55,27 +56,17 @@ class ProbeTokens {
   size_t size() const;
   const std::string& path() const { return path_; }
 
- private:
-  struct Identity {
-    ino_t inode = 0;
-    off_t size = -1;
-    int64_t modified_ns = 0;
-    bool operator==(const Identity&) const = default;
-  };
-
- public:
   // Use Load.
   ProbeTokens(std::string path, std::chrono::milliseconds recheck_interval);
 
  private:
   Status ReloadLocked();  // REQUIRES: mutex_
-  Result<Identity> Stat() const;
 
   const std::string path_;
   const std::chrono::milliseconds recheck_interval_;
   mutable std::mutex mutex_;
   std::vector<Entry> entries_;                          // GUARDED_BY(mutex_)
-  Identity identity_;                                   // GUARDED_BY(mutex_)
+  FileIdentity identity_;                               // GUARDED_BY(mutex_)
   std::chrono::steady_clock::time_point checked_at_{};  // GUARDED_BY(mutex_)
 };
 

@@ -6,6 +6,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -86,6 +87,15 @@ struct AresChannel::Pending {
 };
 
 AresChannel::AresChannel(EventLoop& loop) : loop_(loop) {}
+
+AresChannel::Options AresChannel::Options::ForCheckTimeout(
+    std::chrono::milliseconds check_timeout) {
+  Options options;
+  options.try_timeout = std::clamp(check_timeout / 4, std::chrono::milliseconds(250),
+                                   std::chrono::milliseconds(5000));
+  options.tries = 4;
+  return options;
+}
 
 Result<std::unique_ptr<AresChannel>> AresChannel::Create(EventLoop& loop, const Options& options) {
   InitAresLibrary();

@@ -48,6 +48,10 @@ class AresChannel {
     // true: a SERVFAIL/REFUSED answer is the result (ARES_ESERVFAIL, ARES_EREFUSED) instead of
     // a reason to try the next server (which ends as ARES_ECONNREFUSED when there is none).
     bool report_server_failures = false;
+
+    // Options for a check with this timeout: several tries fit in its deadline, which normally
+    // ends a silent server first.
+    static Options ForCheckTimeout(std::chrono::milliseconds check_timeout);
   };
   using QueryCallback = std::function<void(int status, const std::vector<unsigned char>& answer)>;
   using LookupCallback = std::function<void(int status, std::vector<SocketAddress> addresses)>;

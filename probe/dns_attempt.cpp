@@ -68,12 +68,7 @@ DnsAttempt::DnsAttempt(const AttemptEnvironment& environment, const Monitor& mon
     : environment_(environment), monitor_(monitor), finish_(std::move(finish)) {}
 
 AresChannel::Options DnsAttempt::ChannelOptions() const {
-  AresChannel::Options options;
-  // Several tries fit in the check's deadline, which normally ends a silent server first.
-  options.try_timeout = std::clamp(monitor_.timeout / 4, std::chrono::milliseconds(250),
-                                   std::chrono::milliseconds(5000));
-  options.tries = 4;
-  return options;
+  return AresChannel::Options::ForCheckTimeout(monitor_.timeout);
 }
 
 int64_t DnsAttempt::ElapsedMicros() const {

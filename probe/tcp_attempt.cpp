@@ -49,10 +49,7 @@ void TcpAttempt::Start() {
     ConnectNext();
     return;
   }
-  AresChannel::Options options;
-  options.try_timeout = std::clamp(monitor_.timeout / 4, std::chrono::milliseconds(250),
-                                   std::chrono::milliseconds(5000));
-  options.tries = 4;
+  AresChannel::Options options = AresChannel::Options::ForCheckTimeout(monitor_.timeout);
   auto resolver = AresChannel::Create(environment_.loop, options);
   if (!resolver.ok()) {
     Fail(resolver.error(), true);

@@ -1,7 +1,5 @@
 #include "probe/token_file.h"
 
-#include <sys/stat.h>
-
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -35,22 +33,19 @@ Result<std::string> TokenFile::Read() const {
 
 Result<std::string> TokenFile::Token() {
   std::lock_guard<std::mutex> lock(mutex_);
-  struct stat info {};
   std::string problem;
-  if (stat(path_.c_str(), &info) != 0) {
-    problem = "cannot read the token file " + path_ + ": " + std::strerror(errno);
+  Result<FileIdentity> identity = FileIdentity::Of(path_);
+  if (!identity) {
+    problem = "cannot read the token file " + identity.error();
   } else {
-    const Identity identity{
-        info.st_ino, info.st_size,
-        static_cast<int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec};
-    if (have_identity_ && identity == identity_) return token_;
+    if (have_identity_ && *identity == identity_) return token_;
     Result<std::string> read = Read();
     if (read.ok()) {
       if (!token_.empty() && *read != token_) {
         LogInfo("the probe token file changed; using the new token", {{"file", path_}});
       }
       token_ = std::move(read).value();
-      identity_ = identity;
+      identity_ = *identity;
       have_identity_ = true;
       last_problem_.clear();
       return token_;

@@ -8,11 +8,10 @@
 // the problem is logged once. The token itself is never logged.
 // Thread-safety: Token() may be called from any thread.
 
-#include <sys/types.h>
-
 #include <mutex>
 #include <string>
 
+#include "common/file_identity.h"
 #include "common/result.h"
 
 namespace pharos {
@@ -28,19 +27,13 @@ class TokenFile {
   const std::string& path() const { return path_; }
 
  private:
-  struct Identity {
-    ino_t inode = 0;
-    off_t size = -1;
-    int64_t modified_ns = 0;
-    bool operator==(const Identity&) const = default;
-  };
   // Reads the file; an error says why it cannot serve as a token.
   Result<std::string> Read() const;
 
   const std::string path_;
   std::mutex mutex_;
   std::string token_;           // guarded by mutex_
-  Identity identity_;           // guarded by mutex_; of the file token_ came from
+  FileIdentity identity_;       // guarded by mutex_; of the file token_ came from
   bool have_identity_ = false;  // guarded by mutex_
   std::string last_problem_;    // guarded by mutex_; logged once until it changes
 };
