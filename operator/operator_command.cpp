@@ -95,10 +95,11 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
                 "at once)",
                 "30s");
   flags.AddFlag("status-qps", '\0', "N", "status writes per second, over all Monitors", "10");
-  flags.AddFlag("probe-image", '\0', "IMAGE", "probe image when the regions config names none");
+  flags.AddFlag("probe-image", '\0', "IMAGE",
+                "probe image when the regions config sets no probe.image");
   flags.AddFlag("operator-url", '\0', "URL",
                 "URL the probe DaemonSets reach the operator at, when the regions config sets "
-                "none");
+                "no operatorUrl");
   flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
   flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
   for (const char* name : kClickHouseFlags) {

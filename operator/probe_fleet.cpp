@@ -1,11 +1,8 @@
 #include "operator/probe_fleet.h"
 
 #include <pthread.h>
-#include <yaml-cpp/yaml.h>
 
 #include <fstream>
-#include <map>
-#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -30,32 +27,9 @@ Result<std::string> ReadFile(const std::string& path) {
   return text.str();
 }
 
-// The file's text with `image: DEFAULT` added when its top-level mapping (block style) names no
-// image; other texts are returned unchanged so that the parser reports their problems.
-std::string WithDefaultImage(const std::string& text, const std::string& default_image) {
-  if (default_image.empty()) {
-    return text;
-  }
-  try {
-    const YAML::Node root = YAML::Load(text);
-    if (!root.IsMap() || root.Style() == YAML::EmitterStyle::Flow || root["image"]) {
-      return text;
-    }
-  } catch (const YAML::Exception&) {
-    return text;
-  }
-  std::string result = text;
-  if (!result.empty() && result.back() != '\n') {
-    result += '\n';
-  }
-  // A JSON string is a valid YAML double-quoted scalar.
-  result += "image: " + nlohmann::json(default_image).dump() + "\n";
-  return result;
-}
-
 Result<RegionsConfig> ParseConfig(const std::string& text, const std::string& path,
-                                  const std::string& default_image) {
-  return RegionsConfig::Parse(WithDefaultImage(text, default_image), path);
+                                  const RegionsConfigDefaults& defaults) {
+  return RegionsConfig::Parse(text, path, defaults);
 }
 
 std::string JoinNames(const std::vector<std::string>& names) {
@@ -69,12 +43,12 @@ std::string JoinNames(const std::vector<std::string>& names) {
 }  // namespace
 
 Result<RegionsConfig> ProbeFleet::LoadConfig(const std::string& path,
-                                             const std::string& default_image) {
+                                             const RegionsConfigDefaults& defaults) {
   Result<std::string> text = ReadFile(path);
   if (!text) {
     return Error{text.error()};
   }
-  return ParseConfig(*text, path, default_image);
+  return ParseConfig(*text, path, defaults);
 }
 
 ProbeFleet::ProbeFleet(KubeClient& client, Options options, RegionsConfig initial)
@@ -86,7 +60,7 @@ ProbeFleet::ProbeFleet(KubeClient& client, Options options, RegionsConfig initia
   if (text) {
     config_text_ = std::move(text).value();
   }
-  stats_.regions = config_.regions().size();
+  stats_.regions = config_.regions.size();
 }
 
 ProbeFleet::~ProbeFleet() { Stop(); }
@@ -132,7 +106,7 @@ void ProbeFleet::Reload() {
 std::vector<std::string> ProbeFleet::RegionNames() const {
   std::lock_guard lock(mutex_);
   std::vector<std::string> names;
-  for (const ProbeRegionConfig& region : config_.regions()) {
+  for (const ProbeRegionConfig& region : config_.regions) {
     names.push_back(region.name);
   }
   return names;
@@ -156,7 +130,7 @@ bool ProbeFleet::CheckFile() {
       return false;
     }
   }
-  Result<RegionsConfig> parsed = ParseConfig(*text, options_.config_path, options_.probe_image);
+  Result<RegionsConfig> parsed = ParseConfig(*text, options_.config_path, options_.defaults);
   std::lock_guard lock(mutex_);
   config_text_ = std::move(text).value();
   if (!parsed) {
@@ -169,9 +143,9 @@ bool ProbeFleet::CheckFile() {
   }
   config_ = std::move(parsed).value();
   ++stats_.reloads;
-  stats_.regions = config_.regions().size();
+  stats_.regions = config_.regions.size();
   std::vector<std::string> names;
-  for (const ProbeRegionConfig& region : config_.regions()) {
+  for (const ProbeRegionConfig& region : config_.regions) {
     names.push_back(region.name);
   }
   Log().Info("regions config changed",
@@ -180,30 +154,25 @@ bool ProbeFleet::CheckFile() {
 }
 
 bool ProbeFleet::ApplyNow() {
-  std::vector<ProbeRegionConfig> regions;
+  RegionsConfig config;
   {
     std::lock_guard lock(mutex_);
-    regions = config_.WithOperatorUrl(options_.operator_url);
+    config = config_;
   }
-  // Pods of a region whose token Secret is missing stay in ContainerCreating: say so.
-  std::set<std::string> secrets;
-  for (const ProbeRegionConfig& region : regions) {
-    secrets.insert(region.token_secret_name);
+  // Pods whose token Secret is missing stay in ContainerCreating: say so.
+  const std::string namespace_name = applier_.NamespaceOf(config);
+  const std::string secret = config.probe.token_secret_name;
+  const KubeResponse found = client_.Get(ApiResource::Secrets(), namespace_name, secret);
+  if (found.IsNotFound()) {
+    Log().Warn(
+        "the probe token Secret does not exist: probe pods cannot start until it is "
+        "created (see docs/install.md)",
+        {{"secret", namespace_name + "/" + secret}});
+  } else if (!found.ok()) {
+    Log().Debug("cannot check the probe token Secret",
+                {{"secret", namespace_name + "/" + secret}, {"error", found.Describe()}});
   }
-  for (const std::string& secret : secrets) {
-    const KubeResponse found = client_.Get(ApiResource::Secrets(), options_.namespace_name, secret);
-    if (found.IsNotFound()) {
-      Log().Warn(
-          "the probe token Secret does not exist: probe pods cannot start until it is "
-          "created (see docs/install.md)",
-          {{"secret", options_.namespace_name + "/" + secret}});
-    } else if (!found.ok()) {
-      Log().Debug(
-          "cannot check the probe token Secret",
-          {{"secret", options_.namespace_name + "/" + secret}, {"error", found.Describe()}});
-    }
-  }
-  const DaemonSetApplyReport report = applier_.Apply(regions);
+  const DaemonSetApplyReport report = applier_.Apply(config);
   std::lock_guard lock(mutex_);
   if (!report.ok()) {
     ++stats_.failures;
@@ -212,14 +181,14 @@ bool ProbeFleet::ApplyNow() {
       errors += (errors.empty() ? "" : "; ") + error;
     }
     Log().Error("applying the probe DaemonSets failed; trying again",
-                {{"namespace", options_.namespace_name},
+                {{"namespace", namespace_name},
                  {"errors", errors},
                  {"retry_in_s", options_.retry_interval.count() / 1000}});
     return false;
   }
   ++stats_.applies;
   if (!report.applied.empty() || !report.deleted.empty()) {
-    Log().Info("probe DaemonSets applied", {{"namespace", options_.namespace_name},
+    Log().Info("probe DaemonSets applied", {{"namespace", namespace_name},
                                             {"applied", JoinNames(report.applied)},
                                             {"deleted", JoinNames(report.deleted)}});
   }

@@ -29,10 +29,9 @@ namespace pharos {
 class ProbeFleet {
  public:
   struct Options {
-    std::string config_path;     // --regions-config
-    std::string namespace_name;  // where the DaemonSets live (the operator's namespace)
-    std::string operator_url;    // --operator-url: for regions whose config sets none
-    std::string probe_image;     // --probe-image: for a file that sets no image
+    std::string config_path;         // --regions-config
+    std::string namespace_name;      // the DaemonSets' namespace when the file names none
+    RegionsConfigDefaults defaults;  // --probe-image, --operator-url: when the file sets none
     std::chrono::milliseconds poll_interval{2'000};
     std::chrono::milliseconds retry_interval{10'000};
     std::chrono::milliseconds resync_interval{600'000};
@@ -46,10 +45,10 @@ class ProbeFleet {
     size_t regions = 0;           // regions configured now
   };
 
-  // Reads and validates the regions file; `default_image` (may be empty) is the image of a file
-  // that names none (the file's own `image` wins).
+  // Reads and validates the regions file; `defaults` fill in what it leaves out (the file's own
+  // probe.image and operatorUrl win).
   static Result<RegionsConfig> LoadConfig(const std::string& path,
-                                          const std::string& default_image);
+                                          const RegionsConfigDefaults& defaults);
 
   // `initial` is the configuration already loaded from options.config_path.
   ProbeFleet(KubeClient& client, Options options, RegionsConfig initial);

@@ -1,6 +1,8 @@
 #include "operator/regions_config.h"
 
 #include <fstream>
+#include <initializer_list>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <utility>
@@ -12,8 +14,32 @@
 namespace pharos {
 namespace {
 
-// Region names become part of DaemonSet names ("pharos-probe-" + name, at most 63 characters).
-constexpr size_t kMaxRegionName = 50;
+// DaemonSet names are DNS labels: "<namePrefix>-<region>" fits in 63 characters.
+constexpr size_t kMaxDaemonSetName = 63;
+
+// The label the operator sets itself on every DaemonSet (so not allowed in probe.labels).
+constexpr const char* kManagedByLabel = "app.kubernetes.io/managed-by";
+
+// Fields of core/v1 PodSecurityContext and SecurityContext (a typo is reported here, with its
+// line, rather than by the API server when the DaemonSet is applied).
+constexpr std::initializer_list<const char*> kPodSecurityContextFields = {
+    "appArmorProfile",
+    "fsGroup",
+    "fsGroupChangePolicy",
+    "runAsGroup",
+    "runAsNonRoot",
+    "runAsUser",
+    "seLinuxChangePolicy",
+    "seLinuxOptions",
+    "seccompProfile",
+    "supplementalGroups",
+    "supplementalGroupsPolicy",
+    "sysctls",
+    "windowsOptions"};
+constexpr std::initializer_list<const char*> kSecurityContextFields = {
+    "allowPrivilegeEscalation", "appArmorProfile", "capabilities", "privileged", "procMount",
+    "readOnlyRootFilesystem",   "runAsGroup",      "runAsNonRoot", "runAsUser",  "seLinuxOptions",
+    "seccompProfile",           "windowsOptions"};
 
 // A label value: at most 63 of [A-Za-z0-9-_.], starting and ending alphanumeric (may be empty).
 bool IsLabelValue(std::string_view text) {
@@ -107,8 +133,7 @@ class Parser {
     }
   }
 
-  std::map<std::string, std::string> NodeSelector(const DocumentNode& node,
-                                                  const std::string& path) {
+  std::map<std::string, std::string> LabelMap(const DocumentNode& node, const std::string& path) {
     std::map<std::string, std::string> selector;
     if (!ExpectMapping(node, path)) return selector;
     for (const auto& member : node.members) {
@@ -262,14 +287,206 @@ class Parser {
     return text;
   }
 
+  std::optional<bool> Bool(const DocumentNode& node, const std::string& path) {
+    if (node.kind == DocumentNode::Kind::kScalar && !node.quoted &&
+        (node.scalar == "true" || node.scalar == "false")) {
+      return node.scalar == "true";
+    }
+    Fail(node.location, path, "must be true or false, not " + node.KindName());
+    return std::nullopt;
+  }
+
+  std::optional<int> Port(const DocumentNode& node, const std::string& path) {
+    if (node.kind == DocumentNode::Kind::kScalar && !node.quoted && !node.scalar.empty() &&
+        node.scalar.size() <= 5 &&
+        node.scalar.find_first_not_of("0123456789") == std::string::npos) {
+      const int port = std::stoi(node.scalar);
+      if (port >= 1 && port <= 65535) return port;
+    }
+    Fail(node.location, path, "must be a port number from 1 to 65535, not " + node.KindName());
+    return std::nullopt;
+  }
+
+  std::vector<std::string> StringList(const DocumentNode& node, const std::string& path) {
+    std::vector<std::string> list;
+    if (node.kind == DocumentNode::Kind::kNull) return list;
+    if (node.kind != DocumentNode::Kind::kSequence) {
+      Fail(node.location, path, "must be a list of strings, not " + node.KindName());
+      return list;
+    }
+    for (size_t i = 0; i < node.items.size(); ++i) {
+      if (auto text = String(node.items[i], FieldLocations::Item(path, i))) list.push_back(*text);
+    }
+    return list;
+  }
+
+  // [{name: regcred}] (core/v1 LocalObjectReference list).
+  std::vector<std::string> ImagePullSecrets(const DocumentNode& node, const std::string& path) {
+    std::vector<std::string> names;
+    if (node.kind == DocumentNode::Kind::kNull) return names;
+    if (node.kind != DocumentNode::Kind::kSequence) {
+      Fail(node.location, path, "must be a list like [{name: regcred}], not " + node.KindName());
+      return names;
+    }
+    for (size_t i = 0; i < node.items.size(); ++i) {
+      const DocumentNode& item = node.items[i];
+      const std::string item_path = FieldLocations::Item(path, i);
+      if (!ExpectMapping(item, item_path)) continue;
+      CheckKeys(item, item_path, {"name"});
+      const DocumentNode* name = nullptr;
+      for (const auto& member : item.members) {
+        if (member.key == "name") name = &member.value;
+      }
+      if (name == nullptr) {
+        Fail(item.location, item_path, "name is required");
+        continue;
+      }
+      auto text = String(*name, FieldLocations::Child(item_path, "name"));
+      if (!text) continue;
+      if (!IsDns1123Subdomain(*text)) {
+        Fail(name->location, FieldLocations::Child(item_path, "name"), "not a valid Secret name");
+        continue;
+      }
+      names.push_back(*text);
+    }
+    return names;
+  }
+
+  // A Kubernetes object passed through as JSON: plain true/false become booleans, plain whole
+  // numbers integers, plain null/~ null; everything else (and anything quoted) a string.
+  nlohmann::json ToJson(const DocumentNode& node) {
+    switch (node.kind) {
+      case DocumentNode::Kind::kNull:
+        return nullptr;
+      case DocumentNode::Kind::kSequence: {
+        nlohmann::json list = nlohmann::json::array();
+        for (const DocumentNode& item : node.items) list.push_back(ToJson(item));
+        return list;
+      }
+      case DocumentNode::Kind::kMapping: {
+        nlohmann::json object = nlohmann::json::object();
+        for (const auto& member : node.members) object[member.key] = ToJson(member.value);
+        return object;
+      }
+      case DocumentNode::Kind::kScalar:
+        break;
+    }
+    const std::string& text = node.scalar;
+    if (node.quoted || text.empty()) return text;
+    if (text == "true" || text == "false") return text == "true";
+    if (text == "null" || text == "~") return nullptr;
+    const size_t digits = text.find_first_not_of("0123456789", text[0] == '-' ? 1 : 0);
+    if (digits == std::string::npos && text.size() > (text[0] == '-' ? 1u : 0u) &&
+        text.size() <= 18) {
+      return std::stoll(text);
+    }
+    return text;
+  }
+
+  // A core/v1 (Pod)SecurityContext: a mapping of `known` fields, passed through.
+  nlohmann::json SecurityContext(const DocumentNode& node, const std::string& path,
+                                 std::initializer_list<const char*> known) {
+    if (node.kind == DocumentNode::Kind::kNull) return nlohmann::json::object();
+    if (!ExpectMapping(node, path)) return nlohmann::json::object();
+    CheckKeys(node, path, known);
+    return ToJson(node);
+  }
+
  private:
   std::vector<ValidationError>* errors_;
 };
 
 }  // namespace
 
+nlohmann::json ProbeTemplate::DefaultPodSecurityContext() {
+  constexpr int kNonRootId = 65532;
+  return {{"runAsNonRoot", true},
+          {"runAsUser", kNonRootId},
+          {"runAsGroup", kNonRootId},
+          {"fsGroup", kNonRootId},
+          {"seccompProfile", {{"type", "RuntimeDefault"}}}};
+}
+
+nlohmann::json ProbeTemplate::DefaultSecurityContext() {
+  return {{"allowPrivilegeEscalation", false},
+          {"readOnlyRootFilesystem", true},
+          {"runAsNonRoot", true},
+          {"capabilities", {{"drop", nlohmann::json::array({"ALL"})}}}};
+}
+
+std::string RegionsConfig::DaemonSetName(std::string_view region) const {
+  return name_prefix + "-" + std::string(region);
+}
+
+namespace {
+
+// The `probe:` section into `probe`.
+void ParseProbe(Parser& parser, const DocumentNode& node, ProbeTemplate* probe,
+                SourceLocation* labels_location) {
+  if (!parser.ExpectMapping(node, "probe")) return;
+  parser.CheckKeys(node, "probe",
+                   {"image", "imagePullPolicy", "imagePullSecrets", "serviceAccountName",
+                    "automountServiceAccountToken", "tokenSecret", "metricsPort", "labels",
+                    "podSecurityContext", "securityContext", "extraArgs", "priorityClassName"});
+  for (const auto& member : node.members) {
+    const std::string& key = member.key;
+    const std::string field = FieldLocations::Child("probe", key);
+    const DocumentNode& value = member.value;
+    if (key == "image") {
+      if (auto v = parser.String(value, field)) probe->image = *v;
+    } else if (key == "imagePullPolicy") {
+      if (value.kind == DocumentNode::Kind::kScalar && value.scalar.empty()) continue;
+      if (auto v = parser.PullPolicy(value, field)) probe->image_pull_policy = *v;
+    } else if (key == "imagePullSecrets") {
+      probe->image_pull_secrets = parser.ImagePullSecrets(value, field);
+    } else if (key == "serviceAccountName") {
+      auto v = parser.String(value, field);
+      if (!v) continue;
+      if (!v->empty() && !IsDns1123Subdomain(*v)) {
+        parser.Fail(value.location, field, "not a valid ServiceAccount name");
+        continue;
+      }
+      probe->service_account_name = *v;
+    } else if (key == "automountServiceAccountToken") {
+      if (auto v = parser.Bool(value, field)) probe->automount_service_account_token = *v;
+    } else if (key == "tokenSecret") {
+      parser.TokenSecret(value, field, &probe->token_secret_name, &probe->token_secret_key);
+    } else if (key == "metricsPort") {
+      if (auto v = parser.Port(value, field)) probe->metrics_port = *v;
+    } else if (key == "labels") {
+      probe->labels = parser.LabelMap(value, field);
+      *labels_location = value.location;
+      if (probe->labels.empty() && value.kind == DocumentNode::Kind::kMapping) {
+        parser.Fail(value.location, field,
+                    "must not be empty: the labels select the probe pods of this operator");
+      }
+      if (probe->labels.count(kManagedByLabel) != 0) {
+        parser.Fail(value.location, FieldLocations::Child(field, kManagedByLabel),
+                    "is set by the operator (pharos-operator); remove it");
+      }
+    } else if (key == "podSecurityContext") {
+      probe->pod_security_context = parser.SecurityContext(value, field, kPodSecurityContextFields);
+    } else if (key == "securityContext") {
+      probe->security_context = parser.SecurityContext(value, field, kSecurityContextFields);
+    } else if (key == "extraArgs") {
+      probe->extra_args = parser.StringList(value, field);
+    } else if (key == "priorityClassName") {
+      auto v = parser.String(value, field);
+      if (!v) continue;
+      if (!v->empty() && !IsDns1123Subdomain(*v)) {
+        parser.Fail(value.location, field, "not a valid PriorityClass name");
+        continue;
+      }
+      probe->priority_class_name = *v;
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<ValidationError> RegionsConfig::ParseInto(const std::string& text,
                                                       const std::string& file_name,
+                                                      const RegionsConfigDefaults& defaults,
                                                       RegionsConfig* config) {
   std::vector<ValidationError> errors;
   ParsedDocuments parsed = ParseYamlDocuments(text, file_name);
@@ -286,39 +503,68 @@ std::vector<ValidationError> RegionsConfig::ParseInto(const std::string& text,
   Parser parser(&errors);
   if (!parser.ExpectMapping(root, "")) return errors;
   parser.CheckKeys(root, "",
-                   {"image", "imagePullPolicy", "operatorUrl", "regionLabel", "tokenSecret",
-                    "resources", "regions"});
+                   {"namespace", "namePrefix", "operatorUrl", "regionLabel", "regionPodLabel",
+                    "probe", "regions"});
 
-  ProbeRegionConfig defaults;
-  std::string region_label = "topology.kubernetes.io/region";
   const DocumentNode* regions = nullptr;
   SourceLocation regions_key = root.location;
+  bool has_probe = false;
+  SourceLocation labels_location = root.location;
   for (const auto& member : root.members) {
     const std::string& key = member.key;
-    if (key == "image") {
-      if (auto v = parser.String(member.value, key)) defaults.image = *v;
-    } else if (key == "imagePullPolicy") {
-      if (auto v = parser.PullPolicy(member.value, key)) defaults.image_pull_policy = *v;
-    } else if (key == "operatorUrl") {
-      if (auto v = parser.Url(member.value, key)) defaults.operator_url = *v;
-    } else if (key == "regionLabel") {
-      if (auto v = parser.String(member.value, key)) {
-        if (IsLabelKey(*v)) {
-          region_label = *v;
-        } else {
-          parser.Fail(member.value.location, key, "not a valid label key");
-        }
+    if (key == "namespace") {
+      auto v = parser.String(member.value, key);
+      if (!v) continue;
+      if (!v->empty() && !IsDns1123Label(*v)) {
+        parser.Fail(member.value.location, key, "not a valid namespace name");
+        continue;
       }
-    } else if (key == "tokenSecret") {
-      parser.TokenSecret(member.value, key, &defaults.token_secret_name,
-                         &defaults.token_secret_key);
-    } else if (key == "resources") {
-      defaults.resources = parser.Resources(member.value, key);
+      config->namespace_name = *v;
+    } else if (key == "namePrefix") {
+      auto v = parser.String(member.value, key);
+      if (!v) continue;
+      if (!IsDns1123Label(*v) || v->size() > kMaxDaemonSetName - 2) {
+        parser.Fail(member.value.location, key,
+                    "\"" + *v +
+                        "\" is not a valid name prefix (1-61 of a-z 0-9 -, starting and "
+                        "ending with a letter or digit)");
+        continue;
+      }
+      config->name_prefix = *v;
+    } else if (key == "operatorUrl") {
+      if (auto v = parser.Url(member.value, key)) config->operator_url = *v;
+    } else if (key == "regionLabel" || key == "regionPodLabel") {
+      auto v = parser.String(member.value, key);
+      if (!v) continue;
+      if (!IsLabelKey(*v)) {
+        parser.Fail(member.value.location, key, "not a valid label key");
+        continue;
+      }
+      (key == "regionLabel" ? config->region_label : config->region_pod_label) = *v;
+    } else if (key == "probe") {
+      has_probe = true;
+      ParseProbe(parser, member.value, &config->probe, &labels_location);
     } else if (key == "regions") {
       regions = &member.value;
       regions_key = member.key_location;
     }
   }
+  if (config->probe.labels.count(config->region_pod_label) != 0) {
+    parser.Fail(labels_location, FieldLocations::Child("probe.labels", config->region_pod_label),
+                "is the region pod label (regionPodLabel), set per region by the operator");
+  }
+  if (config->probe.image.empty()) config->probe.image = defaults.image;
+  if (config->probe.image.empty()) {
+    parser.Fail(root.location, has_probe ? "probe.image" : "probe",
+                "no probe image: set probe.image (or --probe-image)");
+  }
+  if (config->operator_url.empty()) config->operator_url = defaults.operator_url;
+  if (config->operator_url.empty()) {
+    parser.Fail(root.location, "operatorUrl",
+                "no URL for the probes to reach the operator at: set operatorUrl (or "
+                "--operator-url)");
+  }
+
   if (regions == nullptr || regions->kind == DocumentNode::Kind::kNull) {
     parser.Fail(regions_key, "regions", "is required: list the probe regions");
     return errors;
@@ -327,15 +573,14 @@ std::vector<ValidationError> RegionsConfig::ParseInto(const std::string& text,
     parser.Fail(regions->location, "regions", "must be a list, not " + regions->KindName());
     return errors;
   }
+  const size_t max_region = kMaxDaemonSetName - config->name_prefix.size() - 1;
   std::set<std::string> names;
   for (size_t i = 0; i < regions->items.size(); ++i) {
     const DocumentNode& item = regions->items[i];
     const std::string path = FieldLocations::Item("regions", i);
     if (!parser.ExpectMapping(item, path)) continue;
-    parser.CheckKeys(item, path,
-                     {"name", "nodeSelector", "tolerations", "resources", "image",
-                      "imagePullPolicy", "tokenSecret", "operatorUrl"});
-    ProbeRegionConfig region = defaults;
+    parser.CheckKeys(item, path, {"name", "nodeSelector", "tolerations", "resources"});
+    ProbeRegionConfig region;
     bool has_selector = false;
     bool has_name = false;
     for (const auto& member : item.members) {
@@ -344,11 +589,19 @@ std::vector<ValidationError> RegionsConfig::ParseInto(const std::string& text,
         auto name = parser.String(member.value, field);
         if (!name) continue;
         has_name = true;
-        if (!IsDns1123Label(*name) || name->size() > kMaxRegionName) {
+        if (!IsDns1123Label(*name)) {
           parser.Fail(member.value.location, field,
                       "\"" + *name +
-                          "\" is not a valid region name (1-50 of a-z 0-9 -, starting and ending "
-                          "with a letter or digit)");
+                          "\" is not a valid region name (a-z 0-9 -, starting and ending with a "
+                          "letter or digit)");
+          continue;
+        }
+        if (name->size() > max_region) {
+          parser.Fail(member.value.location, field,
+                      "region \"" + *name + "\" is too long: the DaemonSet name \"" +
+                          config->DaemonSetName(*name) + "\" must fit in 63 characters (at most " +
+                          std::to_string(max_region) + " with namePrefix \"" + config->name_prefix +
+                          "\")");
           continue;
         }
         if (!names.insert(*name).second) {
@@ -357,21 +610,14 @@ std::vector<ValidationError> RegionsConfig::ParseInto(const std::string& text,
         }
         region.name = *name;
       } else if (member.key == "nodeSelector") {
-        region.node_selector = parser.NodeSelector(member.value, field);
+        region.node_selector = parser.LabelMap(member.value, field);
         has_selector = true;
       } else if (member.key == "tolerations") {
         region.tolerations = parser.Tolerations(member.value, field);
       } else if (member.key == "resources") {
-        region.resources = parser.Resources(member.value, field);
-      } else if (member.key == "image") {
-        if (auto v = parser.String(member.value, field)) region.image = *v;
-      } else if (member.key == "imagePullPolicy") {
-        if (auto v = parser.PullPolicy(member.value, field)) region.image_pull_policy = *v;
-      } else if (member.key == "tokenSecret") {
-        parser.TokenSecret(member.value, field, &region.token_secret_name,
-                           &region.token_secret_key);
-      } else if (member.key == "operatorUrl") {
-        if (auto v = parser.Url(member.value, field)) region.operator_url = *v;
+        if (member.value.kind != DocumentNode::Kind::kNull) {
+          region.resources = parser.Resources(member.value, field);
+        }
       }
     }
     if (!has_name) {
@@ -379,44 +625,36 @@ std::vector<ValidationError> RegionsConfig::ParseInto(const std::string& text,
       continue;
     }
     if (region.name.empty()) continue;  // already reported
-    if (!has_selector) region.node_selector = {{region_label, region.name}};
-    if (region.image.empty()) {
-      parser.Fail(item.location, path, "no image: set `image` at the top or in the region");
-    }
-    config->regions_.push_back(std::move(region));
+    if (!has_selector) region.node_selector = {{config->region_label, region.name}};
+    config->regions.push_back(std::move(region));
   }
   return errors;
 }
 
 std::vector<ValidationError> RegionsConfig::Validate(const std::string& text,
-                                                     const std::string& file_name) {
+                                                     const std::string& file_name,
+                                                     const RegionsConfigDefaults& defaults) {
   RegionsConfig ignored;
-  return ParseInto(text, file_name, &ignored);
+  return ParseInto(text, file_name, defaults, &ignored);
 }
 
-Result<RegionsConfig> RegionsConfig::Parse(const std::string& text, const std::string& file_name) {
+Result<RegionsConfig> RegionsConfig::Parse(const std::string& text, const std::string& file_name,
+                                           const RegionsConfigDefaults& defaults) {
   RegionsConfig config;
-  const std::vector<ValidationError> errors = ParseInto(text, file_name, &config);
+  const std::vector<ValidationError> errors = ParseInto(text, file_name, defaults, &config);
   if (errors.empty()) return config;
   std::string message = "invalid regions config:";
   for (const auto& error : errors) message += "\n  " + error.ToString();
   return Error{message};
 }
 
-Result<RegionsConfig> RegionsConfig::LoadFile(const std::string& path) {
+Result<RegionsConfig> RegionsConfig::LoadFile(const std::string& path,
+                                              const RegionsConfigDefaults& defaults) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return Error{"regions config " + path + " cannot be read"};
   std::ostringstream text;
   text << in.rdbuf();
-  return Parse(text.str(), path);
-}
-
-std::vector<ProbeRegionConfig> RegionsConfig::WithOperatorUrl(const std::string& url) const {
-  std::vector<ProbeRegionConfig> regions = regions_;
-  for (auto& region : regions) {
-    if (region.operator_url.empty()) region.operator_url = url;
-  }
-  return regions;
+  return Parse(text.str(), path, defaults);
 }
 
 }  // namespace pharos

@@ -103,6 +103,39 @@ Result<Millis> ParseDuration(std::string_view text) {
   return Millis(total);
 }
 
+bool IsMonitorDurationSyntax(std::string_view text) {
+  if (text.empty() || text.size() > kMaxMonitorDurationLength) {
+    return false;
+  }
+  size_t pos = 0;
+  const auto digits = [&] {
+    const size_t start = pos;
+    while (pos < text.size() && IsDigit(text[pos])) {
+      ++pos;
+    }
+    return pos > start;
+  };
+  while (pos < text.size()) {
+    if (!digits()) {
+      return false;
+    }
+    if (pos < text.size() && text[pos] == '.') {
+      ++pos;
+      if (!digits()) {
+        return false;
+      }
+    }
+    if (text.substr(pos, 2) == "ms") {
+      pos += 2;
+    } else if (pos < text.size() && (text[pos] == 's' || text[pos] == 'm' || text[pos] == 'h')) {
+      ++pos;
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string FormatDuration(Millis duration) {
   const int64_t count = duration.count();
   if (count == 0) {

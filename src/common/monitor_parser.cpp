@@ -616,6 +616,14 @@ bool MonitorParser::ReadDuration(const DocumentNode& node, const std::string& pa
     Fail(node.location, path, duration.error(), parsed);
     return false;
   }
+  // What the CRD's pattern accepts, so that a file and the API server agree.
+  if (!IsMonitorDurationSyntax(text)) {
+    Fail(node.location, path,
+         "invalid duration \"" + text + "\": write numbers with a unit (ms, s, m, h), at most " +
+             std::to_string(kMaxMonitorDurationLength) + " characters, e.g. 500ms, 10s, 1m30s",
+         parsed);
+    return false;
+  }
   *out = *duration;
   return true;
 }

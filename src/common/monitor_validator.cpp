@@ -35,6 +35,38 @@ bool IsNumericOp(CompareOp op) {
          op == CompareOp::kGte || op == CompareOp::kLt || op == CompareOp::kLte;
 }
 
+// Characters (Unicode code points) of UTF-8 text: what the CRD's maxLength counts.
+size_t CharacterCount(std::string_view text) {
+  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) {
+    return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  }));
+}
+
+// A number as the CRD's rule for gt/gte/lt/lte values reads it:
+// ^[-+]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][-+]?[0-9]+)?$
+bool IsDecimalNumber(std::string_view text) {
+  size_t pos = 0;
+  const auto digits = [&] {
+    const size_t start = pos;
+    while (pos < text.size() && text[pos] >= '0' && text[pos] <= '9') ++pos;
+    return pos - start;
+  };
+  if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) ++pos;
+  const size_t whole = digits();
+  size_t fraction = 0;
+  if (pos < text.size() && text[pos] == '.') {
+    ++pos;
+    fraction = digits();
+  }
+  if (whole == 0 && fraction == 0) return false;
+  if (pos < text.size() && (text[pos] == 'e' || text[pos] == 'E')) {
+    ++pos;
+    if (pos < text.size() && (text[pos] == '+' || text[pos] == '-')) ++pos;
+    if (digits() == 0) return false;
+  }
+  return pos == text.size();
+}
+
 bool TakesValue(CompareOp op) { return op != CompareOp::kEmpty && op != CompareOp::kNotEmpty; }
 
 constexpr const char* kNumericOps = "eq, not_eq, gt, gte, lt, lte";
@@ -193,7 +225,7 @@ void MonitorValidator::ValidateBlocks() {
 
 void MonitorValidator::ValidateHttp(const HttpSpec& http) {
   if (fields_.Present("spec.http.url") && Usable("spec.http.url")) {
-    if (http.url.size() > kMaxUrlLength) {
+    if (CharacterCount(http.url) > kMaxUrlLength) {
       Report("spec.http.url", "longer than " + std::to_string(kMaxUrlLength) + " characters");
     } else if (Result<UrlParts> url = ParseUrl(http.url); !url.ok()) {
       Report("spec.http.url", url.error());
@@ -219,12 +251,14 @@ void MonitorValidator::ValidateHttp(const HttpSpec& http) {
     }
     if (value.find_first_of(std::string("\r\n\0", 3)) != std::string::npos) {
       Report(path, "header values must not contain CR, LF or NUL characters");
-    } else if (value.size() > kMaxHeaderValueBytes) {
-      Report(path, "header value longer than 8 KiB (" + std::to_string(value.size()) + " bytes)");
+    } else if (const size_t length = CharacterCount(value); length > kMaxHeaderValueLength) {
+      Report(path, "header value longer than " + std::to_string(kMaxHeaderValueLength) +
+                       " characters (" + std::to_string(length) + ")");
     }
   }
-  if (http.body.size() > kMaxBodyBytes) {
-    Report("spec.http.body", "longer than 64 KiB (" + std::to_string(http.body.size()) + " bytes)");
+  if (const size_t length = CharacterCount(http.body); length > kMaxBodyLength) {
+    Report("spec.http.body", "longer than " + std::to_string(kMaxBodyLength) + " characters (" +
+                                 std::to_string(length) + ")");
   }
   ValidateServerName(http.tls, "spec.http.tls.serverName");
 }
@@ -331,8 +365,11 @@ void MonitorValidator::ValidateAssertion(const Assertion& assertion, const std::
   if (type == AssertionType::kHeader) {
     if (!fields_.Present(name_path) || assertion.name.empty()) {
       Report(name_path, "required for header assertions (the header to check)");
-    } else if (Usable(name_path) && !IsHttpToken(assertion.name)) {
-      Report(name_path, Quote(assertion.name) + " is not a valid header name");
+    } else if (Usable(name_path) && (!IsHttpToken(assertion.name) ||
+                                     CharacterCount(assertion.name) > kMaxAssertionNameLength)) {
+      Report(name_path, Quote(assertion.name) +
+                            " is not a valid header name: use at most 256 letters, digits and "
+                            "!#$%&'*+-.^_`|~");
     }
   } else if (fields_.Present(name_path)) {
     ReportAtKey(name_path, "only used by header assertions");
@@ -342,6 +379,9 @@ void MonitorValidator::ValidateAssertion(const Assertion& assertion, const std::
   if (type == AssertionType::kJsonPath) {
     if (!fields_.Present(json_path_path)) {
       Report(json_path_path, "required for jsonPath assertions (e.g. $.status)");
+    } else if (Usable(json_path_path) && CharacterCount(assertion.path) > kMaxAssertionPathLength) {
+      Report(json_path_path,
+             "longer than " + std::to_string(kMaxAssertionPathLength) + " characters");
     } else if (Usable(json_path_path)) {
       if (Result<JsonPath> parsed = JsonPath::Parse(assertion.path); !parsed.ok()) {
         Report(json_path_path, "invalid JSONPath: " + parsed.error());
@@ -373,6 +413,11 @@ void MonitorValidator::ValidateAssertionValue(const Assertion& assertion, const 
     return;
   }
   const std::string& value = assertion.value;
+  if (const size_t length = CharacterCount(value); length > kMaxAssertionValueLength) {
+    Report(value_path, "longer than " + std::to_string(kMaxAssertionValueLength) + " characters (" +
+                           std::to_string(length) + ")");
+    return;
+  }
   switch (assertion.type) {
     case AssertionType::kStatusCode: {
       const bool digits = value.size() == 3 && std::all_of(value.begin(), value.end(), [](char c) {
@@ -387,10 +432,20 @@ void MonitorValidator::ValidateAssertionValue(const Assertion& assertion, const 
     case AssertionType::kCertExpiry:
       if (Result<Millis> duration = ParseDuration(value); !duration.ok()) {
         Report(value_path, duration.error());
+      } else if (!IsMonitorDurationSyntax(value)) {
+        Report(value_path, Quote(value) +
+                               " is not a duration: write numbers with a unit (ms, s, m, h), e.g. "
+                               "500ms, 2s, 168h");
       }
       return;
     default:
       break;
+  }
+  const bool ordering = assertion.op == CompareOp::kGt || assertion.op == CompareOp::kGte ||
+                        assertion.op == CompareOp::kLt || assertion.op == CompareOp::kLte;
+  if (ordering && !IsDecimalNumber(value)) {
+    Report(value_path, "gt, gte, lt and lte compare numbers: " + Quote(value) + " is not a number");
+    return;
   }
   if (assertion.op == CompareOp::kMatches) {
     if (Result<Regex> regex = Regex::Compile(value); !regex.ok()) {

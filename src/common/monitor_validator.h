@@ -17,13 +17,18 @@ namespace pharos {
 
 class MonitorValidator {
  public:
-  // Limits users can hit (documented in docs/monitor-reference.md).
+  // Limits users can hit (documented in docs/monitor-reference.md). They are the CRD's
+  // (crds/monitors.pharos.dev.yaml): lengths count characters (Unicode code points), as the
+  // API server's maxLength does; tests/e2e/test_crd_validation.py checks both at each limit.
   static constexpr size_t kMaxUrlLength = 2048;
   static constexpr size_t kMaxHeaders = 20;
   static constexpr size_t kMaxHeaderNameLength = 256;
-  static constexpr size_t kMaxHeaderValueBytes = size_t{8} * 1024;
-  static constexpr size_t kMaxBodyBytes = size_t{64} * 1024;
+  static constexpr size_t kMaxHeaderValueLength = 8192;
+  static constexpr size_t kMaxBodyLength = 65536;
   static constexpr size_t kMaxAssertions = 50;
+  static constexpr size_t kMaxAssertionNameLength = 256;
+  static constexpr size_t kMaxAssertionPathLength = 512;
+  static constexpr size_t kMaxAssertionValueLength = 4096;
   static constexpr size_t kMaxRegions = 32;
   static constexpr size_t kMaxChannels = 16;
   static constexpr int kMaxRetries = 10;

@@ -6,7 +6,9 @@
 * a table of invalid Monitors is rejected by the API server itself, each with the expected
   schema / CEL message;
 * the status subresource takes the operator's status and the printer columns show it;
-* `kubectl get mon` prints STATE TARGET FREQUENCY UPTIME LATENCY AGE.
+* `kubectl get mon` prints STATE TARGET FREQUENCY UPTIME LATENCY AGE;
+* the CRD and `pharos validate` (src/common/monitor_validator.cpp) agree on every limit: a
+  Monitor exactly at a limit is accepted by both, one just over it is rejected by both.
 
 Tools: etcd, kube-apiserver, kubectl from tests/k8s/build-tools (the test fails, naming that
 script, when they are missing).
@@ -22,6 +24,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+
+import pharos
 
 REPO = Path(os.environ.get("PHAROS_SOURCE_DIR") or Path(__file__).resolve().parents[2])
 CRD = REPO / "crds" / "monitors.pharos.dev.yaml"
@@ -267,7 +271,7 @@ INVALID = [
      "header names must be unique ignoring case"),
     ("header-value-newline", {"type": "http", "http": {"url": HTTP["url"],
                                                        "headers": {"X-A": "a\r\nX-Injected: 1"}}},
-     "header values must not contain CR or LF characters"),
+     "header values must not contain CR, LF or NUL characters"),
     ("assertion-op-unknown", assertion(type="body", op="like", value="x"),
      'spec.assertions[0].op: Unsupported value: "like"'),
     ("too-many-assertions", {"type": "http", "http": dict(HTTP),
@@ -392,3 +396,104 @@ def test_short_name_and_category(cluster):
         assert "monitor.pharos.dev/listed" in names, f"kubectl get {resource}: {names}"
     everything = cluster.kubectl("get", "all", "-n", NS, "-o", "name").stdout.split()
     assert "monitor.pharos.dev/listed" in everything
+
+
+# ----------------------------------------------------------------------------- limits agree
+def http_spec(**http) -> dict:
+    return {"type": "http", "http": dict(HTTP, **http)}
+
+
+def with_assertions(*assertions: dict, url: str = HTTP["url"]) -> dict:
+    return {"type": "http", "http": {"url": url}, "assertions": list(assertions)}
+
+
+def labels(count: int) -> list:
+    return [f"r{i}" for i in range(count)]
+
+
+WIDE = "\u00e9"  # 2 bytes in UTF-8, 1 character: limits count characters on both sides
+# (id, spec exactly at the limit or valid, spec just over it or invalid)
+LIMITS = [
+    ("regions-count", dict(http_spec(), regions=labels(32)), dict(http_spec(), regions=labels(33))),
+    ("region-name-length", dict(http_spec(), regions=["r" * 63]),
+     dict(http_spec(), regions=["r" * 64])),
+    ("headers-count", http_spec(headers={f"X-H{i}": "v" for i in range(20)}),
+     http_spec(headers={f"X-H{i}": "v" for i in range(21)})),
+    ("header-name-length", http_spec(headers={"X" * 256: "v"}),
+     http_spec(headers={"X" * 257: "v"})),
+    ("header-value-length", http_spec(headers={"X-A": WIDE * 8192}),
+     http_spec(headers={"X-A": WIDE * 8193})),
+    ("header-value-nul", http_spec(headers={"X-A": "a b"}), http_spec(headers={"X-A": "a\u0000b"})),
+    ("body-length", http_spec(method="POST", body=WIDE * 65536),
+     http_spec(method="POST", body=WIDE * 65537)),
+    ("url-length", http_spec(url="https://example.com/" + "a" * (2048 - 20)),
+     http_spec(url="https://example.com/" + "a" * (2049 - 20))),
+    ("assertions-count", with_assertions(*[{"type": "body", "op": "not_empty"}] * 50),
+     with_assertions(*[{"type": "body", "op": "not_empty"}] * 51)),
+    ("assertion-name-length",
+     with_assertions({"type": "header", "name": "X" * 256, "op": "not_empty"}),
+     with_assertions({"type": "header", "name": "X" * 257, "op": "not_empty"})),
+    ("assertion-name-token", with_assertions({"type": "header", "name": "x-a", "op": "not_empty"}),
+     with_assertions({"type": "header", "name": "x a", "op": "not_empty"})),
+    ("assertion-path-length",
+     with_assertions({"type": "jsonPath", "path": "$." + "a" * 510, "op": "not_empty"}),
+     with_assertions({"type": "jsonPath", "path": "$." + "a" * 511, "op": "not_empty"})),
+    ("assertion-value-length",
+     with_assertions({"type": "body", "op": "contains", "value": WIDE * 4096}),
+     with_assertions({"type": "body", "op": "contains", "value": WIDE * 4097})),
+    ("ordering-number", with_assertions({"type": "body", "op": "gt", "value": "-1.5e3"}),
+     with_assertions({"type": "body", "op": "gt", "value": "1.5.3"})),
+    ("latency-eq", with_assertions({"type": "latency", "op": "eq", "value": "500ms"}),
+     with_assertions({"type": "latency", "op": "contains", "value": "500ms"})),
+    ("cert-expiry-not-eq",
+     with_assertions({"type": "certExpiry", "op": "not_eq", "value": "168h"}),
+     with_assertions({"type": "certExpiry", "op": "matches", "value": "168h"})),
+    ("latency-value-syntax", with_assertions({"type": "latency", "op": "lt", "value": "0.5s"}),
+     with_assertions({"type": "latency", "op": "lt", "value": ".5s"})),
+    ("latency-value-zero", with_assertions({"type": "latency", "op": "gt", "value": "0s"}),
+     with_assertions({"type": "latency", "op": "gt", "value": "0"})),
+    ("status-code-range", with_assertions({"type": "statusCode", "op": "eq", "value": "599"}),
+     with_assertions({"type": "statusCode", "op": "eq", "value": "600"})),
+    ("timeout-length", dict(http_spec(), timeout="1s" + "0ms" * 10),
+     dict(http_spec(), timeout="10s" + "0ms" * 10)),
+    ("timeout-syntax", dict(http_spec(), timeout="0.5s"), dict(http_spec(), timeout=".5s")),
+    ("timeout-frequency", dict(http_spec(), frequency="10s", timeout="10s"),
+     dict(http_spec(), frequency="10s", timeout="10001ms")),
+    ("degraded-after", dict(http_spec(), timeout="2s", degradedAfter="1999ms"),
+     dict(http_spec(), timeout="2s", degradedAfter="2000ms")),
+    ("retries", dict(http_spec(), retries=10), dict(http_spec(), retries=11)),
+    ("failure-threshold", dict(http_spec(), alerting={"failureThreshold": 100}),
+     dict(http_spec(), alerting={"failureThreshold": 101})),
+    ("success-threshold", dict(http_spec(), alerting={"successThreshold": 100}),
+     dict(http_spec(), alerting={"successThreshold": 101})),
+    ("channels-count", dict(http_spec(), alerting={"channels": labels(16)}),
+     dict(http_spec(), alerting={"channels": labels(17)})),
+    ("region-quorum", dict(http_spec(), regions=["a", "b"], alerting={"regionQuorum": 2}),
+     dict(http_spec(), regions=["a", "b"], alerting={"regionQuorum": 3})),
+    ("tcp-port", {"type": "tcp", "tcp": {"host": "db.example.com", "port": 65535}},
+     {"type": "tcp", "tcp": {"host": "db.example.com", "port": 65536}}),
+    ("dns-name-underscore", {"type": "dns", "dns": {"name": "_srv_.example.com"}},
+     {"type": "dns", "dns": {"name": "-srv.example.com"}}),
+    ("dns-name-length",
+     {"type": "dns", "dns": {"name": ".".join(["a" * 63] * 3 + ["a" * 61]) + "."}},
+     {"type": "dns", "dns": {"name": ".".join(["a" * 63] * 3 + ["a" * 62])}}),
+]
+
+
+def pharos_validate(tmp_path: Path, obj: dict) -> pharos.Completed:
+    path = tmp_path / f"{obj['metadata']['name']}.yaml"
+    path.write_text(json.dumps(obj))
+    return pharos.run([pharos.binary("pharos"), "validate", str(path)])
+
+
+@pytest.mark.parametrize("at,over", [(a, o) for _, a, o in LIMITS], ids=[i for i, _, _ in LIMITS])
+def test_api_server_and_pharos_validate_agree_on_limits(cluster, tmp_path, at, over):
+    for verdict, spec in (("accept", at), ("reject", over)):
+        obj = monitor(f"limit-{verdict}", spec)
+        api = apply(cluster, obj, dry_run=True)
+        cli = pharos_validate(tmp_path, obj)
+        want = verdict == "accept"
+        assert (api.returncode == 0) == want, \
+            f"the API server should {verdict} it:\n{api.stderr}"
+        assert (cli.returncode == 0) == want, \
+            f"pharos validate should {verdict} it:\n{cli.stdout}{cli.stderr}"

@@ -474,6 +474,18 @@ TEST(MonitorLoaderTest, Durations) {
   EXPECT_THAT(Errors(HttpDoc("  timeout: 9999999999999999h\n")),
               ElementsAre("m.yaml:9:12: spec.timeout: invalid duration \"9999999999999999h\": too "
                           "large"));
+  // The CRD's pattern: digits before any '.', a unit on every number, at most 32 characters.
+  for (const char* text : {"0", ".5s", "10s0ms0ms0ms0ms0ms0ms0ms0ms0ms0ms"}) {
+    const auto errors = Errors(HttpDoc(std::string("  timeout: \"") + text + "\"\n"));
+    ASSERT_EQ(errors.size(), 1u) << text;
+    EXPECT_THAT(errors[0],
+                ::testing::HasSubstr("write numbers with a unit (ms, s, m, h), at most 32"))
+        << text;
+  }
+  EXPECT_THAT(
+      Errors(HttpDoc("  timeout: 0.5s\n  degradedAfter: 1s0ms0ms0ms0ms0ms0ms0ms0ms0ms0ms\n")),
+      ElementsAre("m.yaml:10:18: spec.degradedAfter: must be less than timeout (1s >= "
+                  "500ms)"));
 }
 
 TEST(MonitorLoaderTest, TimingRules) {
@@ -560,8 +572,12 @@ TEST(MonitorLoaderTest, HttpHeaders) {
                           "CR, LF or NUL characters",
                           "m.yaml:13:7: spec.http.headers.Accept: duplicate header \"Accept\" "
                           "(header names are case-insensitive)",
-                          "m.yaml:14:14: spec.http.headers.X-Big: header value longer than 8 KiB "
-                          "(8193 bytes)"));
+                          "m.yaml:14:14: spec.http.headers.X-Big: header value longer than 8192 "
+                          "characters (8193)"));
+  // Limits count characters, as the CRD's maxLength does: 8192 two-byte characters fit.
+  std::string wide;
+  for (int i = 0; i < 8192; ++i) wide += "\u00e9";
+  EXPECT_THAT(Errors(HttpDoc("    headers: {X-Wide: " + wide + "}\n")), IsEmpty());
   std::string many = "    headers:\n";
   for (int i = 0; i < 21; ++i) many += "      X-H" + std::to_string(i) + ": v\n";
   EXPECT_THAT(Errors(HttpDoc(many)),
@@ -572,7 +588,7 @@ TEST(MonitorLoaderTest, HttpHeaders) {
 
 TEST(MonitorLoaderTest, HttpBodyAndTls) {
   EXPECT_THAT(Errors(HttpDoc("    body: " + std::string(65537, 'b') + "\n")),
-              ElementsAre("m.yaml:9:11: spec.http.body: longer than 64 KiB (65537 bytes)"));
+              ElementsAre("m.yaml:9:11: spec.http.body: longer than 65536 characters (65537)"));
   EXPECT_THAT(Errors(HttpDoc("    body: " + std::string(65536, 'b') + "\n")), IsEmpty());
   EXPECT_THAT(Errors(HttpDoc("    tls: {serverName: \"bad name\"}\n")),
               ElementsAre("m.yaml:9:23: spec.http.tls.serverName: \"bad name\" is not a valid "
@@ -700,8 +716,35 @@ TEST(MonitorLoaderTest, AssertionValues) {
                           "code (100-599)",
                           "m.yaml:14:38: spec.assertions[4].value: invalid duration \"fast\": "
                           "expected a number at \"fast\"",
+                          "m.yaml:15:35: spec.assertions[5].value: gt, gte, lt and lte compare "
+                          "numbers: \"2026-01-01\" is not a number",
                           "m.yaml:16:40: spec.assertions[6].value: invalid regular expression: "
                           "missing closing parenthesis at offset 3"));
+}
+
+TEST(MonitorLoaderTest, AssertionLimitsAreTheCrds) {
+  EXPECT_THAT(
+      Errors(HttpDoc("  assertions:\n    - {type: header, name: " + std::string(257, 'x') +
+                     ", op: not_empty}\n    - {type: jsonPath, path: $." + std::string(511, 'a') +
+                     ", op: not_empty}\n    - {type: body, op: "
+                     "contains, value: " +
+                     std::string(4097, 'v') + "}\n")),
+      ElementsAre(::testing::HasSubstr("spec.assertions[0].name: \"xxx"),
+                  ::testing::HasSubstr("spec.assertions[1].path: longer than 512 characters"),
+                  ::testing::HasSubstr("spec.assertions[2].value: longer than 4096 "
+                                       "characters (4097)")));
+  EXPECT_THAT(
+      Errors(HttpDoc("  assertions:\n    - {type: header, name: " + std::string(256, 'x') +
+                     ", op: not_empty}\n    - {type: jsonPath, path: $." + std::string(510, 'a') +
+                     ", op: not_empty}\n    - {type: body, op: "
+                     "contains, value: " +
+                     std::string(4096, 'v') +
+                     "}\n    - {type: "
+                     "body, op: lte, value: \"-1.5e3\"}\n    - {type: latency, op: eq, "
+                     "value: 0s}\n")),
+      IsEmpty());
+  EXPECT_THAT(Errors(HttpDoc("  assertions:\n    - {type: latency, op: lt, value: .5s}\n")),
+              ElementsAre(::testing::HasSubstr("\".5s\" is not a duration")));
 }
 
 TEST(MonitorLoaderTest, HeaderAndJsonPathAssertions) {
@@ -716,7 +759,7 @@ TEST(MonitorLoaderTest, HeaderAndJsonPathAssertions) {
               ElementsAre("m.yaml:10:7: spec.assertions[0].name: required for header assertions "
                           "(the header to check)",
                           "m.yaml:11:28: spec.assertions[1].name: \"Content Type\" is not a valid "
-                          "header name",
+                          "header name: use at most 256 letters, digits and !#$%&'*+-.^_`|~",
                           "m.yaml:12:20: spec.assertions[2].name: only used by header assertions",
                           "m.yaml:13:7: spec.assertions[3].path: required for jsonPath assertions "
                           "(e.g. $.status)",

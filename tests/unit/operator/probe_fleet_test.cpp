@@ -41,41 +41,46 @@ std::set<std::string> StoredDaemonSets(const FakeKubeClient& client) {
   return names;
 }
 
-TEST(ProbeFleetTest, DefaultImageFillsInOnlyWhenTheFileNamesNone) {
-  const std::string without =
-      WriteFile("no-image.yaml", "operatorUrl: http://op:8080\nregions:\n  - name: eu-west\n");
-  Result<RegionsConfig> config = ProbeFleet::LoadConfig(without, "registry/probe:flag");
+TEST(ProbeFleetTest, CommandLineDefaultsFillInOnlyWhatTheFileLeavesOut) {
+  const RegionsConfigDefaults flags{"registry/probe:flag", "http://flag:8080"};
+  const std::string without = WriteFile("no-image.yaml", "regions:\n  - name: eu-west\n");
+  Result<RegionsConfig> config = ProbeFleet::LoadConfig(without, flags);
   ASSERT_TRUE(config) << config.error();
-  EXPECT_EQ(config->regions().at(0).image, "registry/probe:flag");
+  EXPECT_EQ(config->probe.image, "registry/probe:flag");
+  EXPECT_EQ(config->operator_url, "http://flag:8080");
   // Without --probe-image the file must name one, and the error says so.
-  Result<RegionsConfig> missing = ProbeFleet::LoadConfig(without, "");
+  Result<RegionsConfig> missing =
+      ProbeFleet::LoadConfig(without, RegionsConfigDefaults{"", "http://flag:8080"});
   ASSERT_FALSE(missing);
-  EXPECT_NE(missing.error().find("image"), std::string::npos) << missing.error();
+  EXPECT_NE(missing.error().find("probe.image"), std::string::npos) << missing.error();
 
-  const std::string with =
-      WriteFile("image.yaml", "image: registry/probe:file\nregions: [{name: eu-west}]\n");
-  config = ProbeFleet::LoadConfig(with, "registry/probe:flag");
+  const std::string with = WriteFile(
+      "image.yaml",
+      "operatorUrl: http://file\nprobe: {image: registry/probe:file}\nregions: [{name: eu}]\n");
+  config = ProbeFleet::LoadConfig(with, flags);
   ASSERT_TRUE(config) << config.error();
-  EXPECT_EQ(config->regions().at(0).image, "registry/probe:file");
+  EXPECT_EQ(config->probe.image, "registry/probe:file");
+  EXPECT_EQ(config->operator_url, "http://file");
 
-  EXPECT_FALSE(ProbeFleet::LoadConfig(::testing::TempDir() + "/does-not-exist.yaml", "x"));
+  EXPECT_FALSE(ProbeFleet::LoadConfig(::testing::TempDir() + "/does-not-exist.yaml", flags));
 }
 
 TEST(ProbeFleetTest, AppliesOnlyWhileLeadingAndFollowsFileChanges) {
-  const std::string path = WriteFile(
-      "fleet.yaml", "image: registry/probe:1\nregions: [{name: eu-west}, {name: us-east}]\n");
+  const std::string path =
+      WriteFile("fleet.yaml",
+                "probe: {image: registry/probe:1}\nregions: [{name: eu-west}, {name: us-east}]\n");
   FakeKubeClient client;
   ProbeFleet::Options options;
   options.config_path = path;
   options.namespace_name = "pharos-system";
-  options.operator_url = "http://pharos.pharos-system.svc:8080";
+  options.defaults.operator_url = "http://pharos.pharos-system.svc:8080";
   options.poll_interval = std::chrono::milliseconds(20);
-  ProbeFleet fleet(client, options, ProbeFleet::LoadConfig(path, "").value());
+  ProbeFleet fleet(client, options, ProbeFleet::LoadConfig(path, options.defaults).value());
   fleet.Start();
 
   // A standby follows the file but never touches the DaemonSets.
   WriteFile("fleet.yaml",
-            "image: registry/probe:1b\nregions: [{name: eu-west}, {name: us-east}]\n");
+            "probe: {image: registry/probe:1b}\nregions: [{name: eu-west}, {name: us-east}]\n");
   ASSERT_TRUE(Eventually([&] { return fleet.stats().reloads == 1; }));
   EXPECT_TRUE(client.Calls("patch").empty());
 
@@ -90,7 +95,7 @@ TEST(ProbeFleetTest, AppliesOnlyWhileLeadingAndFollowsFileChanges) {
 
   // us-east removed, ap-south added, new image: applied without restarting anything.
   WriteFile("fleet.yaml",
-            "image: registry/probe:2\nregions: [{name: eu-west}, {name: ap-south}]\n");
+            "probe: {image: registry/probe:2}\nregions: [{name: eu-west}, {name: ap-south}]\n");
   ASSERT_TRUE(Eventually([&] {
     return StoredDaemonSets(client) ==
            std::set<std::string>{"pharos-probe-eu-west", "pharos-probe-ap-south"};
@@ -100,14 +105,14 @@ TEST(ProbeFleetTest, AppliesOnlyWhileLeadingAndFollowsFileChanges) {
   EXPECT_EQ(fleet.RegionNames(), (std::vector<std::string>{"eu-west", "ap-south"}));
 
   // An invalid edit keeps the last good configuration.
-  WriteFile("fleet.yaml", "regions: [{name: Not_A_Label}]\n");
+  WriteFile("fleet.yaml", "probe: {image: p:4}\nregions: [{name: Not_A_Label}]\n");
   ASSERT_TRUE(Eventually([&] { return fleet.stats().invalid_reloads == 1; }));
   EXPECT_EQ(fleet.RegionNames(), (std::vector<std::string>{"eu-west", "ap-south"}));
 
   // Losing the lead stops applying: a later change is not applied.
   fleet.SetLeader(false);
   const size_t patches = client.Calls("patch").size();
-  WriteFile("fleet.yaml", "image: registry/probe:3\nregions: [{name: eu-west}]\n");
+  WriteFile("fleet.yaml", "probe: {image: registry/probe:3}\nregions: [{name: eu-west}]\n");
   ASSERT_TRUE(Eventually([&] { return fleet.stats().reloads == 3; }));
   EXPECT_EQ(client.Calls("patch").size(), patches);
   fleet.Stop();
