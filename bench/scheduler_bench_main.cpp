@@ -8,7 +8,7 @@
 // once (instant probes):
 //   virtual: a ManualClock jumps from one due time to the next; measures the CPU cost of
 //            scheduling and dispatching, and memory in steady state (S should exceed the
-//            dispatcher's 10-minute ack memory).
+//            dispatcher's memory of acked ids: visibility timeout + 30 s margin).
 //   real:    the SystemClock, Scheduler::Run on its own thread and a consumer thread
 //            long-polling LeaseOrWait for batches of B; measures lateness (lease time −
 //            scheduledAt, from the dispatcher's lateness observer), CPU and RSS.

@@ -24,8 +24,16 @@ InProcessProbe::Checker InProcessProbe::EngineChecker(CheckEngine& engine) {
       [&engine] { engine.Drain(); }};
 }
 
+InProcessProbe::Reporting::Reporting(MetricsRegistry& registry, size_t capacity)
+    : capacity(capacity), metrics(registry, [this] {
+        return ProbeMetrics::Gauges{in_flight.load(), this->capacity, unanswered.load()};
+      }) {}
+
 InProcessProbe::InProcessProbe(OperatorCore& core, Checker checker, Options options)
-    : core_(core), checker_(std::move(checker)), options_(std::move(options)) {}
+    : core_(core),
+      checker_(std::move(checker)),
+      options_(std::move(options)),
+      reporting_(std::make_shared<Reporting>(core.metrics_registry(), options_.capacity)) {}
 
 InProcessProbe::~InProcessProbe() { Stop(); }
 
@@ -78,7 +86,7 @@ void InProcessProbe::Run(const std::stop_token& stop) {
     if (!leased_.empty()) {
       std::vector<WorkItem> items = std::move(leased_);
       leased_.clear();
-      in_flight_ += items.size();
+      SetInFlightLocked(in_flight_ + items.size());
       lock.unlock();
       RunItems(std::move(items));
       continue;
@@ -112,7 +120,7 @@ void InProcessProbe::RunItems(std::vector<WorkItem> items) {
     std::shared_ptr<const Monitor> monitor = core_.MonitorSpec(item.monitor_uid);
     if (!monitor) {
       std::lock_guard lock(mu_);
-      --in_flight_;
+      SetInFlightLocked(in_flight_ - 1);
       continue;  // removed since it was queued: its lease lapses, it is never redelivered
     }
     if (now >= item.deadline) {
@@ -142,22 +150,34 @@ void InProcessProbe::RunItems(std::vector<WorkItem> items) {
 }
 
 void InProcessProbe::Finish(CheckResult result) {
+  reporting_->metrics.CountCheck(result.outcome);
+  reporting_->unanswered++;
   std::vector<CheckResult> results;
   results.push_back(std::move(result));
-  core_.Ingest(std::move(results), [](const Result<OperatorCore::IngestReport>& report) {
+  core_.Ingest(std::move(results), [reporting = reporting_](
+                                       const Result<OperatorCore::IngestReport>& report) {
     if (!report) {
       Log().Warn("a local result was not stored; the check will be redelivered",
                  {{"error", report.error()}});
+      reporting->metrics.CountOperatorError();
+      reporting->metrics.CountDropped("unacknowledged");
     } else if (!report->outcomes.empty() &&
                report->outcomes.front().kind == OperatorCore::IngestOutcome::Kind::kRejected) {
       Log().Debug("a local result was rejected", {{"reason", report->outcomes.front().reason}});
+      reporting->metrics.CountDropped("rejected");
     }
+    reporting->unanswered--;
   });
   {
     std::lock_guard lock(mu_);
-    --in_flight_;
+    SetInFlightLocked(in_flight_ - 1);
   }
   cv_.notify_all();
+}
+
+void InProcessProbe::SetInFlightLocked(size_t in_flight) {
+  in_flight_ = in_flight;
+  reporting_->in_flight = in_flight;
 }
 
 }  // namespace pharos

@@ -8,9 +8,14 @@
 // `error` result saying so (never `down`: the target was not checked).
 // Stop(): stops leasing (a parked long-poll is cancelled), waits for running checks and hands
 // their results to the core; the owner then stops the core, which commits them.
+// It exports the pharos_probe_* series of pharos-probe (ProbeMetrics) in the core's registry:
+// "pending results" are those handed to the core and not yet committed; a result the core
+// could not store counts as an operator error and as dropped (`unacknowledged`: the item is
+// redelivered), a rejected one as dropped (`rejected`). One InProcessProbe per core.
 // Thread-safety: Start/Stop from the owner's thread; the lease loop runs on "pharos-local", check
 // callbacks on the checker's thread.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <functional>
@@ -24,6 +29,7 @@
 #include "common/monitor.h"
 #include "operator/operator_core.h"
 #include "probe/check_engine.h"
+#include "probe/probe_metrics.h"
 
 namespace pharos {
 
@@ -59,10 +65,22 @@ class InProcessProbe {
   void Run(const std::stop_token& stop);
   void RunItems(std::vector<WorkItem> items);
   void Finish(CheckResult result);
+  // REQUIRES: mu_
+  void SetInFlightLocked(size_t in_flight);
+
+  // Shared with the core's ingestion callbacks, which may run after this probe is gone.
+  struct Reporting {
+    Reporting(MetricsRegistry& registry, size_t capacity);
+    std::atomic<size_t> in_flight{0};   // a copy of in_flight_ for the gauge
+    std::atomic<size_t> unanswered{0};  // results handed to the core, not yet committed
+    const size_t capacity;
+    ProbeMetrics metrics;  // last: its gauges read the fields above
+  };
 
   OperatorCore& core_;
   const Checker checker_;
   const Options options_;
+  const std::shared_ptr<Reporting> reporting_;
 
   mutable std::mutex mu_;
   std::condition_variable_any cv_;

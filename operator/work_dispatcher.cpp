@@ -3,8 +3,6 @@
 #include <algorithm>
 #include <utility>
 
-#include "common/stable_hash.h"
-
 namespace pharos {
 
 std::optional<size_t> FrequencyClassIndex(Millis frequency) {
@@ -215,22 +213,24 @@ bool WorkDispatcher::CancelWait(WaiterId id) {
 
 AckResult WorkDispatcher::Complete(const std::string& item_id) {
   std::lock_guard lock(mu_);
-  const uint64_t hash = StableHash64(item_id);
+  const auto now = clock_.Now();
+  ForgetAcksLocked(now);
   auto it = seq_by_id_.find(item_id);
   if (it == seq_by_id_.end()) {
-    return acked_.contains(hash) ? AckResult::kAlreadyAcked : AckResult::kUnknown;
+    return acked_.contains(item_id) ? AckResult::kAlreadyAcked : AckResult::kUnknown;
   }
   const uint64_t seq = it->second;
   const Entry& entry = entries_.at(seq);
   RegionLocked(entry.item.region).classes[entry.class_index].stats.acked++;
+  RememberAckLocked(entry.item.id, std::max(now, entry.last_lease_expiry) + options_.ack_margin);
   EraseLocked(seq);
-  acked_.insert(hash);
-  acked_order_.emplace_back(clock_.Now(), hash);
-  while (acked_order_.size() > options_.ack_memory_max) {
-    acked_.erase(acked_order_.front().second);
-    acked_order_.pop_front();
-  }
   return AckResult::kAcked;
+}
+
+bool WorkDispatcher::WasAcked(const std::string& item_id) const {
+  std::lock_guard lock(mu_);
+  auto it = acked_.find(item_id);
+  return it != acked_.end() && it->second > clock_.Now();
 }
 
 void WorkDispatcher::TouchProbe(const std::string& region, const std::string& probe) {
@@ -259,10 +259,7 @@ void WorkDispatcher::Tick() {
         return named.second.in_flight == 0 && !ProbeConnectedLocked(region, named.first, now);
       });
     }
-    while (!acked_order_.empty() && acked_order_.front().first + options_.ack_memory <= now) {
-      acked_.erase(acked_order_.front().second);
-      acked_order_.pop_front();
-    }
+    ForgetAcksLocked(now);
     CaptureHooksLocked(deferred);
   }
   RunDeferred(deferred);
@@ -356,6 +353,7 @@ DispatcherTotals WorkDispatcher::Totals() const {
     }
   }
   totals.dropped = dropped_;
+  totals.remembered_acks = acked_.size();
   return totals;
 }
 
@@ -425,8 +423,9 @@ std::vector<WorkItem> WorkDispatcher::LeaseLocked(Region& region, const std::str
     queue.stats.leased++;
     queue.stats.in_flight++;
     lessee.in_flight++;
-    expiries_.push(
-        LeaseExpiry{now + entry.item.timeout + options_.lease_grace, seq, entry.lease_serial});
+    entry.last_lease_expiry =
+        std::max(entry.last_lease_expiry, now + entry.item.timeout + options_.lease_grace);
+    expiries_.push(LeaseExpiry{entry.last_lease_expiry, seq, entry.lease_serial});
     if (entry.item.attempt == 1) {
       deferred.lateness.emplace_back(entry.item.frequency,
                                      SecondsBetween(entry.item.scheduled_at, now));
@@ -531,6 +530,28 @@ void WorkDispatcher::ExpireLeasesLocked(Clock::TimePoint now, Deferred& deferred
   }
   for (const auto& name : requeued_regions) {
     ServeWaitersLocked(RegionLocked(name), now, deferred);
+  }
+}
+
+void WorkDispatcher::RememberAckLocked(const std::string& item_id, Clock::TimePoint forget_at) {
+  auto [it, inserted] = acked_.try_emplace(item_id, forget_at);
+  if (!inserted) {
+    if (it->second >= forget_at) {
+      return;
+    }
+    it->second = forget_at;  // the earlier heap entry becomes stale
+  }
+  acked_forget_.push(AckForget{forget_at, &it->first});
+}
+
+void WorkDispatcher::ForgetAcksLocked(Clock::TimePoint now) {
+  while (!acked_forget_.empty() && acked_forget_.top().at <= now) {
+    const AckForget entry = acked_forget_.top();
+    acked_forget_.pop();
+    auto it = acked_.find(*entry.id);
+    if (it != acked_.end() && it->second == entry.at) {
+      acked_.erase(it);
+    }
   }
 }
 

@@ -33,7 +33,6 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "common/check_result.h"
@@ -105,7 +104,8 @@ struct DispatcherTotals {
   uint64_t coalesced = 0;
   uint64_t redelivered = 0;
   uint64_t failed = 0;
-  uint64_t dropped = 0;  // queued items of removed/suspended monitors or dropped regions
+  uint64_t dropped = 0;        // queued items of removed/suspended monitors or dropped regions
+  size_t remembered_acks = 0;  // acked ids still remembered to recognise duplicate results
 };
 
 class WorkDispatcher {
@@ -117,9 +117,12 @@ class WorkDispatcher {
     int max_redeliveries = 3;
     // A probe not seen (lease, long-poll or register) for this long is gone.
     Millis probe_timeout = Millis(60'000);
-    // Acked ids are remembered this long (and at most this many) to detect duplicate results.
-    Millis ack_memory = Millis(600'000);
-    size_t ack_memory_max = 1 << 20;
+    // An acked id is remembered (Complete() answers kAlreadyAcked) until the last lease handed
+    // out for it has expired, plus this margin: every probe that held the item may still send
+    // its result, and a probe whose answer got lost resends. Memory is bounded by time, not by
+    // a count: about (ack rate) x (longest visibility timeout + margin) ids, ~100 bytes each.
+    // Later duplicates are still caught by the store (unique item id), not counted twice.
+    Millis ack_margin = Millis(30'000);
   };
 
   using LatenessObserver = std::function<void(Millis frequency, double seconds)>;
@@ -173,6 +176,9 @@ class WorkDispatcher {
   bool CancelWait(WaiterId id);
   // Acks an item by id (a result arrived). Idempotent; see AckResult.
   AckResult Complete(const std::string& item_id);
+  // True when `item_id` was acked and is still remembered (see Options::ack_margin): a result
+  // for it is a duplicate of one already stored.
+  bool WasAcked(const std::string& item_id) const;
   // Marks a probe as seen (registration, heartbeat).
   void TouchProbe(const std::string& region, const std::string& probe);
 
@@ -209,6 +215,7 @@ class WorkDispatcher {
     std::list<uint64_t>::iterator queue_position;  // valid while kQueued
     std::string probe;                             // last lessee
     Clock::TimePoint leased_at{};
+    Clock::TimePoint last_lease_expiry{};  // the latest visibility timeout of any of its leases
   };
 
   struct ClassQueue {
@@ -272,6 +279,8 @@ class WorkDispatcher {
   // Queued: erased and counted as dropped. Leased: orphaned.
   void DropLocked(uint64_t seq);
   void ExpireLeasesLocked(Clock::TimePoint now, Deferred& deferred);
+  void RememberAckLocked(const std::string& item_id, Clock::TimePoint forget_at);
+  void ForgetAcksLocked(Clock::TimePoint now);
   Probe& SeeProbeLocked(Region& region, const std::string& probe, Clock::TimePoint now);
   bool ProbeConnectedLocked(const Region& region, const std::string& probe,
                             Clock::TimePoint now) const;
@@ -290,13 +299,22 @@ class WorkDispatcher {
   std::map<std::string, Region, std::less<>> regions_;                      // GUARDED_BY(mu_)
   std::priority_queue<LeaseExpiry, std::vector<LeaseExpiry>, std::greater<>>
       expiries_;  // GUARDED_BY(mu_)
-  // Hashes of acked ids (StableHash64) and when they were acked, oldest first.
-  std::unordered_set<uint64_t> acked_;                             // GUARDED_BY(mu_)
-  std::deque<std::pair<Clock::TimePoint, uint64_t>> acked_order_;  // GUARDED_BY(mu_)
-  uint64_t dropped_ = 0;                                           // GUARDED_BY(mu_)
-  LatenessObserver lateness_observer_;                             // GUARDED_BY(mu_)
-  FailureHandler failure_handler_;                                 // GUARDED_BY(mu_)
-  std::function<void()> wakeup_;                                   // GUARDED_BY(mu_)
+  // Acked ids → when to forget them, and the same pairs earliest first (an entry whose time no
+  // longer matches acked_ is stale and skipped; the key it points to outlives it, since a key is
+  // erased only by its latest entry). Whole ids, not hashes: a false "duplicate" would lose a
+  // result.
+  struct AckForget {
+    Clock::TimePoint at;
+    const std::string* id = nullptr;  // key in acked_
+    bool operator>(const AckForget& other) const { return at > other.at; }
+  };
+  std::unordered_map<std::string, Clock::TimePoint> acked_;  // GUARDED_BY(mu_)
+  std::priority_queue<AckForget, std::vector<AckForget>, std::greater<>>
+      acked_forget_;                    // GUARDED_BY(mu_)
+  uint64_t dropped_ = 0;                // GUARDED_BY(mu_)
+  LatenessObserver lateness_observer_;  // GUARDED_BY(mu_)
+  FailureHandler failure_handler_;      // GUARDED_BY(mu_)
+  std::function<void()> wakeup_;        // GUARDED_BY(mu_)
 };
 
 }  // namespace pharos

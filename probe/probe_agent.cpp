@@ -34,52 +34,20 @@ ProbeAgent::ProbeAgent(Options options, OperatorClient& client, MetricsRegistry&
                        const Clock& clock)
     : options_(std::move(options)),
       client_(client),
-      metrics_(metrics),
       clock_(clock),
       probe_(client.options().probe),
-      checks_total_(metrics.AddCounter("pharos_probe_checks_total",
-                                       "Checks executed by this probe, by outcome.", {"outcome"})),
-      operator_errors_total_(
-          metrics
-              .AddCounter("pharos_probe_operator_errors_total",
-                          "Failed calls from the probe to the operator (register, lease, results).")
-              .WithLabels({})),
-      results_dropped_total_(metrics.AddCounter(
-          "pharos_probe_results_dropped_total",
-          "Check results the probe gave up on before the operator acknowledged them, by reason.",
-          {"reason"})),
       results_(options_.max_pending_results),
       result_batch_max_(std::max<size_t>(1, options_.result_batch_max)),
-      engine_(std::make_unique<CheckEngine>(EngineOptions(options_))) {
-  for (Outcome outcome : {Outcome::kUp, Outcome::kDegraded, Outcome::kDown, Outcome::kError}) {
-    checks_total_.WithLabels({ToString(outcome)});
-  }
-  collector_id_ = metrics_.AddCollector([this](MetricsWriter& writer) { Collect(writer); });
-}
+      probe_metrics_(metrics,
+                     [this] {
+                       std::lock_guard<std::mutex> lock(mutex_);
+                       return ProbeMetrics::Gauges{in_flight_, options_.capacity, results_.size()};
+                     }),
+      engine_(std::make_unique<CheckEngine>(EngineOptions(options_))) {}
 
 ProbeAgent::~ProbeAgent() {
   Stop();
-  metrics_.RemoveCollector(collector_id_);
   engine_.reset();
-}
-
-void ProbeAgent::Collect(MetricsWriter& writer) const {
-  size_t in_flight = 0;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    in_flight = in_flight_;
-  }
-  writer.BeginFamily("pharos_probe_checks_in_flight", "Checks this probe is running now.",
-                     MetricType::kGauge);
-  writer.Sample({}, static_cast<double>(in_flight));
-  writer.BeginFamily("pharos_probe_capacity",
-                     "Checks this probe runs at most at once (it leases no more than that).",
-                     MetricType::kGauge);
-  writer.Sample({}, static_cast<double>(options_.capacity));
-  writer.BeginFamily("pharos_probe_results_pending",
-                     "Results kept by the probe until the operator acknowledges them.",
-                     MetricType::kGauge);
-  writer.Sample({}, static_cast<double>(results_.size()));
 }
 
 void ProbeAgent::Start() {
@@ -130,7 +98,7 @@ void ProbeAgent::WaitFor(std::chrono::milliseconds delay, std::stop_token stop) 
 
 void ProbeAgent::FailedCall(const std::string& call, const OperatorError& error,
                             RetryBackoff& backoff, std::stop_token stop) {
-  operator_errors_total_.Inc();
+  probe_metrics_.CountOperatorError();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     last_error_ = error.message;
@@ -275,7 +243,7 @@ void ProbeAgent::ReportUnchecked(const LeaseItem& item, const Monitor* monitor,
   result.outcome = Outcome::kError;
   result.error = why;
   result.attempts = 0;
-  checks_total_.WithLabels({ToString(result.outcome)}).Inc();
+  probe_metrics_.CountCheck(result.outcome);
   Keep(result);
 }
 
@@ -286,7 +254,7 @@ void ProbeAgent::OnCheckDone(const std::string& item_id,
   result.probe = probe_.name;
   result.item_id = item_id;
   result.scheduled_at = scheduled_at;
-  checks_total_.WithLabels({ToString(result.outcome)}).Inc();
+  probe_metrics_.CountCheck(result.outcome);
   // Kept before in_flight_ drops, so that a drain never sees neither.
   Keep(result);
   {
@@ -324,12 +292,12 @@ void ProbeAgent::Keep(const CheckResult& result) {
       }
     }
   }
-  if (dropped) results_dropped_total_.WithLabels({"buffer_full"}).Inc();
+  if (dropped) probe_metrics_.CountDropped("buffer_full");
   if (wake_reporter) changed_.notify_all();
 }
 
 void ProbeAgent::CountDropped(const std::string& reason, size_t count) {
-  if (count > 0) results_dropped_total_.WithLabels({reason}).Inc(static_cast<double>(count));
+  probe_metrics_.CountDropped(reason, count);
 }
 
 // ------------------------------------------------------------------------------- reporting
@@ -386,7 +354,7 @@ bool ProbeAgent::SendBatch(std::stop_token stop, RetryBackoff& backoff, size_t* 
   const OperatorError& error = reply.error;
   if (error.kind == OperatorErrorKind::kCancelled) return false;
   if (error.kind == OperatorErrorKind::kTooLarge || error.kind == OperatorErrorKind::kBadRequest) {
-    operator_errors_total_.Inc();
+    probe_metrics_.CountOperatorError();
     if (batch.size() > 1) {
       // Halving finds the result the operator refuses in log2(batch) steps; the others get
       // through on the way.

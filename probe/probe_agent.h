@@ -47,6 +47,7 @@
 #include "probe/check_engine.h"
 #include "probe/monitor_cache.h"
 #include "probe/operator_client.h"
+#include "probe/probe_metrics.h"
 #include "probe/result_buffer.h"
 #include "probe/retry_backoff.h"
 
@@ -126,18 +127,11 @@ class ProbeAgent {
   void FailedCall(const std::string& call, const OperatorError& error, RetryBackoff& backoff,
                   std::stop_token stop);
   void WaitFor(std::chrono::milliseconds delay, std::stop_token stop);
-  void Collect(MetricsWriter& writer) const;
 
   const Options options_;
   OperatorClient& client_;
-  MetricsRegistry& metrics_;
   const Clock& clock_;
   const ProbeIdentity probe_;
-
-  CounterFamily& checks_total_;
-  Counter& operator_errors_total_;
-  CounterFamily& results_dropped_total_;
-  MetricsRegistry::CollectorId collector_id_ = 0;
 
   MonitorCache monitors_;  // lease thread only
   ResultBuffer results_;
@@ -159,6 +153,8 @@ class ProbeAgent {
   // Rate limit of the buffer-full log line.
   std::chrono::steady_clock::time_point last_drop_log_{};  // guarded by mutex_
   uint64_t dropped_since_log_ = 0;                         // guarded by mutex_
+  // Its gauges read the state above: destroyed (collector removed) before it.
+  ProbeMetrics probe_metrics_;
 
   std::jthread lease_thread_;
   std::jthread report_thread_;

@@ -226,13 +226,15 @@ def test_check_results_increase(stack):
     start = next(iter(first.values()))
     pharos.wait_for(lambda: next(iter(p.values(expr).values())) > start, timeout=40,
                     interval=1, message=f"{expr} to grow past {start}")
-    # Both regions of the multi-region monitor report, and the probe's own series carry the
-    # region the PodMonitor relabeling copies from the pod label.
+    # Both regions of the multi-region monitor report. The external probe's own series carry the
+    # region the PodMonitor relabeling copies from the pod label; `pharos run` exports the same
+    # family for its in-process probe (region `local`, no region label of its own).
     regions = {dict(k)["region"] for k in p.values(
         'pharos_check_results_total{monitor="multi-region", outcome="up"} > 0')}
     assert regions == {"local", PROBE_REGION}, regions
     probe_checks = p.values('sum by (region, job) (pharos_probe_checks_total{outcome="up"}) > 0')
-    assert [dict(k) for k in probe_checks] == [
+    assert sorted((dict(k) for k in probe_checks), key=lambda labels: labels["job"]) == [
+        {"job": prom.FULLNAME},
         {"region": PROBE_REGION, "job": f"{prom.RELEASE_NAMESPACE}/{prom.FULLNAME}-probes"}], \
         probe_checks
     assert p.values(f'pharos_probes_connected{{region="{PROBE_REGION}"}}') and \
@@ -291,9 +293,13 @@ def _exposed(base: str) -> dict[str, str]:
 def test_docs_reference_matches_the_exported_metrics(stack):
     """docs/monitoring.md lists exactly what each process exports, with the right types."""
     both = _documented("Both")
-    for section, base in (("Operator", stack.run.base), ("Probe", stack.probe.base)):
+    probe = _documented("Probe")
+    # `pharos run` also exports the Probe families, for its in-process probe.
+    for section, base, documented in (("Operator", stack.run.base,
+                                       {**_documented("Operator"), **probe}),
+                                      ("Probe", stack.probe.base, probe)):
         exposed = _exposed(base)
-        expected = {**_documented(section), **{k: v for k, v in both.items() if k in exposed}}
+        expected = {**documented, **{k: v for k, v in both.items() if k in exposed}}
         wrong = {k: v for k, v in exposed.items() if expected.get(k) != v}
         missing = set(expected) - set(exposed)
         assert not wrong and not missing, (

@@ -161,6 +161,14 @@ def test_standalone_lifecycle(start, target, tmp_path, tag):
         in metrics.text
     assert 'pharos_probes_connected{region="local"} 1' in metrics.text
     assert "pharos_leader 1" in metrics.text
+    # The in-process probe exports the pharos_probe_* families of pharos-probe.
+    for family in ["pharos_probe_checks_in_flight", "pharos_probe_capacity",
+                   "pharos_probe_results_pending", "pharos_probe_checks_total",
+                   "pharos_probe_operator_errors_total"]:
+        assert f"# TYPE {family} " in metrics.text, family
+    assert "pharos_probe_capacity 256" in metrics.text
+    assert re.search(r'^pharos_probe_checks_total\{outcome="up"\} [1-9]', metrics.text, re.M)
+    assert re.search(r'^pharos_probe_checks_total\{outcome="down"\} [1-9]', metrics.text, re.M)
 
     # Without --probe-token-file external probes are refused.
     refused = requests.post(run.base + "/api/v1/work/lease", timeout=10,

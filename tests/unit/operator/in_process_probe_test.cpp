@@ -3,8 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -16,6 +18,7 @@ namespace {
 
 using ::pharos::testing::MakeMonitor;
 using ::pharos::testing::OpenCore;
+using ::pharos::testing::SampleValue;
 using ::pharos::testing::TempDirectory;
 
 // Polls `condition` (real time) until it holds or 10 s passed.
@@ -178,6 +181,113 @@ TEST_F(InProcessProbeTest, AnItemPastItsDeadlineIsAnsweredAsAProbeErrorNotDown) 
   ASSERT_TRUE(results.ok());
   EXPECT_EQ(results->front().outcome, Outcome::kError);
   EXPECT_EQ(core_->Snapshot(api.uid)->state, MonitorState::kPending);
+}
+
+TEST_F(InProcessProbeTest, ExportsTheProbeMetricsOfPharosProbe) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  auto metrics = [&] { return core_->metrics_registry().Expose(); };
+  // The checker holds checks until told to answer: they show as in flight.
+  std::mutex mu;
+  std::vector<std::function<void(CheckResult)>> pending;
+  InProcessProbe::Checker holding{
+      [&](std::shared_ptr<const Monitor>, std::function<void(CheckResult)> done) {
+        std::lock_guard lock(mu);
+        pending.push_back(std::move(done));
+      },
+      [] {}};
+  InProcessProbe::Options options;
+  options.capacity = 7;
+  InProcessProbe probe(*core_, holding, options);
+  EXPECT_EQ(SampleValue(metrics(), "pharos_probe_capacity"), 7.0);
+  EXPECT_EQ(SampleValue(metrics(), "pharos_probe_checks_in_flight"), 0.0);
+  EXPECT_EQ(SampleValue(metrics(), "pharos_probe_results_pending"), 0.0);
+  EXPECT_EQ(SampleValue(metrics(), "pharos_probe_checks_total{outcome=\"down\"}"), 0.0);
+  EXPECT_EQ(SampleValue(metrics(), "pharos_probe_operator_errors_total"), 0.0);
+  probe.Start();
+  ASSERT_TRUE(Eventually([&] { return !core_->dispatcher().ConnectedProbes("local").empty(); }));
+
+  clock_.SetNow(*core_->scheduler().Find(api.uid)->next_due);
+  core_->Tick();
+  ASSERT_TRUE(Eventually([&] {
+    return SampleValue(metrics(), "pharos_probe_checks_in_flight") == std::optional(1.0);
+  }));
+  std::vector<std::function<void(CheckResult)>> answers;
+  {
+    std::lock_guard lock(mu);
+    answers.swap(pending);
+  }
+  ASSERT_EQ(answers.size(), 1u);
+  CheckResult result;
+  result.monitor_uid = api.uid;
+  result.outcome = Outcome::kDown;
+  answers[0](std::move(result));
+
+  ASSERT_TRUE(Eventually([&] { return StoredResults(api.uid) == 1; }));
+  ASSERT_TRUE(Eventually([&] {
+    return SampleValue(metrics(), "pharos_probe_results_pending") == std::optional(0.0);
+  }));
+  const std::string exposition = metrics();
+  EXPECT_EQ(SampleValue(exposition, "pharos_probe_checks_in_flight"), 0.0);
+  EXPECT_EQ(SampleValue(exposition, "pharos_probe_checks_total{outcome=\"down\"}"), 1.0);
+  EXPECT_EQ(SampleValue(exposition, "pharos_probe_checks_total{outcome=\"up\"}"), 0.0);
+  probe.Stop();
+}
+
+TEST_F(InProcessProbeTest, RejectedAndUnstoredResultsCountAsDropped) {
+  const Monitor gone = MakeMonitor("gone");
+  const Monitor kept = MakeMonitor("kept");
+  ASSERT_TRUE(core_->UpsertMonitor(gone).ok());
+  ASSERT_TRUE(core_->UpsertMonitor(kept).ok());
+  std::mutex mu;
+  std::map<std::string, std::function<void(CheckResult)>> pending;  // by monitor uid
+  InProcessProbe::Checker holding{
+      [&](std::shared_ptr<const Monitor> monitor, std::function<void(CheckResult)> done) {
+        std::lock_guard lock(mu);
+        pending[monitor->uid] = std::move(done);
+      },
+      [] {}};
+  InProcessProbe probe(*core_, holding, {});
+  probe.Start();
+  ASSERT_TRUE(Eventually([&] { return !core_->dispatcher().ConnectedProbes("local").empty(); }));
+  clock_.SetNow(std::max(*core_->scheduler().Find(gone.uid)->next_due,
+                         *core_->scheduler().Find(kept.uid)->next_due));
+  core_->Tick();
+  ASSERT_TRUE(Eventually([&] {
+    std::lock_guard lock(mu);
+    return pending.size() == 2;
+  }));
+  auto answer = [&](const std::string& uid) {
+    std::function<void(CheckResult)> done;
+    {
+      std::lock_guard lock(mu);
+      done = std::move(pending.at(uid));
+    }
+    CheckResult result;
+    result.monitor_uid = uid;
+    result.outcome = Outcome::kUp;
+    done(std::move(result));
+  };
+  auto metrics = [&] { return core_->metrics_registry().Expose(); };
+
+  // Removed while its check ran: the core rejects the result.
+  ASSERT_TRUE(core_->RemoveMonitor(gone.uid));
+  answer(gone.uid);
+  ASSERT_TRUE(Eventually([&] {
+    return SampleValue(metrics(), "pharos_probe_results_dropped_total{reason=\"rejected\"}") ==
+           std::optional(1.0);
+  }));
+  // The core stopped before the result arrived: not stored, the item will be redelivered.
+  core_->Stop();
+  answer(kept.uid);
+  const std::string exposition = metrics();
+  EXPECT_EQ(SampleValue(exposition, "pharos_probe_operator_errors_total"), 1.0);
+  EXPECT_EQ(
+      SampleValue(exposition, "pharos_probe_results_dropped_total{reason=\"unacknowledged\"}"),
+      1.0);
+  EXPECT_EQ(SampleValue(exposition, "pharos_probe_results_pending"), 0.0);
+  EXPECT_EQ(SampleValue(exposition, "pharos_probe_checks_total{outcome=\"up\"}"), 2.0);
+  probe.Stop();
 }
 
 }  // namespace

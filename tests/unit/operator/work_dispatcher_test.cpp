@@ -376,6 +376,99 @@ TEST_F(WorkDispatcherTest, LongPollIsServedByARedelivery) {
   EXPECT_EQ((*answer)[0].attempt, 2);
 }
 
+TEST_F(WorkDispatcherTest, AckedIdIsRememberedUntilItsLastLeaseExpiredPlusTheMargin) {
+  const auto start = clock_.Now();
+  dispatcher_.Enqueue({Item("a", "eu", k1m, start)});  // visibility: 10 s + 5 s grace
+  auto first = dispatcher_.Lease("eu", "probe-1", 1);
+  ASSERT_THAT(first, SizeIs(1));
+  clock_.Advance(seconds(15));
+  dispatcher_.Tick();  // probe-1's lease expired: redelivered to probe-2, lease until start+30s
+  auto second = dispatcher_.Lease("eu", "probe-2", 1);
+  ASSERT_THAT(second, SizeIs(1));
+  EXPECT_EQ(second[0].attempt, 2);
+  clock_.Advance(seconds(1));
+  EXPECT_EQ(dispatcher_.Complete(second[0].id), AckResult::kAcked);
+
+  // probe-1 finally reports too: a duplicate for as long as any lease of the item was visible,
+  // plus the margin (30 s by default) for a probe resending a result whose answer it lost.
+  clock_.Advance(seconds(4));
+  EXPECT_EQ(dispatcher_.Complete(first[0].id), AckResult::kAlreadyAcked);
+  EXPECT_TRUE(dispatcher_.WasAcked(first[0].id));
+  clock_.SetNow(start + seconds(30 + 30) - milliseconds(1));
+  dispatcher_.Tick();
+  EXPECT_TRUE(dispatcher_.WasAcked(first[0].id));
+  EXPECT_EQ(dispatcher_.Totals().remembered_acks, 1u);
+  clock_.Advance(milliseconds(1));
+  EXPECT_FALSE(dispatcher_.WasAcked(first[0].id));
+  dispatcher_.Tick();
+  EXPECT_EQ(dispatcher_.Totals().remembered_acks, 0u);
+  EXPECT_EQ(dispatcher_.Complete(first[0].id), AckResult::kUnknown);
+  EXPECT_FALSE(dispatcher_.WasAcked("never-issued"));
+}
+
+TEST_F(WorkDispatcherTest, LongTimeoutsAreRememberedLongerThanShortOnes) {
+  const auto start = clock_.Now();
+  dispatcher_.Enqueue({Item("short", "eu", k10s, start, Millis(2'000)),
+                       Item("long", "eu", k1h, start, Millis(60'000))});
+  auto leased = dispatcher_.Lease("eu", "p", 2);
+  ASSERT_THAT(leased, SizeIs(2));
+  for (const auto& item : leased) {
+    EXPECT_EQ(dispatcher_.Complete(item.id), AckResult::kAcked);
+  }
+  const std::string short_id = leased[0].monitor_uid == "short" ? leased[0].id : leased[1].id;
+  const std::string long_id = leased[0].monitor_uid == "long" ? leased[0].id : leased[1].id;
+  clock_.SetNow(start + seconds(2 + 5 + 30));  // the short item's last lease + grace + margin
+  EXPECT_FALSE(dispatcher_.WasAcked(short_id));
+  EXPECT_TRUE(dispatcher_.WasAcked(long_id));
+  clock_.SetNow(start + seconds(60 + 5 + 30));
+  EXPECT_FALSE(dispatcher_.WasAcked(long_id));
+}
+
+// Duplicate detection is bounded by time, not by a count: at any load every id acked within its
+// horizon is recognised, and the memory stays flat over hours instead of growing with the acks.
+TEST_F(WorkDispatcherTest, DuplicateDetectionCoversTheHorizonWithMemoryBoundedByTime) {
+  constexpr int kMonitors = 1000;
+  constexpr int kRounds = 360;  // one hour of 10 s rounds
+  const Millis timeout(5'000);  // visibility 10 s; remembered until due + 10 s + 30 s (margin)
+  std::vector<std::string> previous_round;
+  std::vector<std::string> four_rounds_ago;
+  std::vector<std::vector<std::string>> history;
+  size_t peak = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    const auto due = clock_.Now();
+    std::vector<WorkItem> items;
+    for (int m = 0; m < kMonitors; ++m) {
+      items.push_back(Item("m" + std::to_string(m), "eu", k10s, due, timeout));
+    }
+    dispatcher_.Enqueue(std::move(items));
+    auto leased = dispatcher_.Lease("eu", "p", kMonitors);
+    ASSERT_THAT(leased, SizeIs(kMonitors));
+    clock_.Advance(seconds(1));
+    std::vector<std::string> ids;
+    for (const auto& item : leased) {
+      ASSERT_EQ(dispatcher_.Complete(item.id), AckResult::kAcked);
+      ids.push_back(item.id);
+    }
+    // Results of the last three rounds are still within their horizon: duplicates.
+    for (size_t back = 1; back <= 3 && back <= history.size(); ++back) {
+      for (const auto& id : history[history.size() - back]) {
+        ASSERT_EQ(dispatcher_.Complete(id), AckResult::kAlreadyAcked) << "round " << round;
+      }
+    }
+    history.push_back(std::move(ids));
+    if (history.size() > 4) {
+      history.erase(history.begin());
+    }
+    clock_.Advance(seconds(9));
+    dispatcher_.Tick();
+    peak = std::max(peak, dispatcher_.Totals().remembered_acks);
+  }
+  // Four rounds (40 s) remembered at most, whatever the number of acks so far (360,000).
+  EXPECT_LE(peak, static_cast<size_t>(4 * kMonitors));
+  EXPECT_GE(dispatcher_.Totals().remembered_acks, static_cast<size_t>(3 * kMonitors));
+  EXPECT_EQ(dispatcher_.Totals().acked, static_cast<uint64_t>(kMonitors) * kRounds);
+}
+
 TEST_F(WorkDispatcherTest, CancelledLongPollIsNeverCalled) {
   bool called = false;
   const auto id = dispatcher_.LeaseOrWait("eu", "p", 5, clock_.Now() + seconds(30),
