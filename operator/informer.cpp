@@ -59,18 +59,37 @@ bool Informer::WaitForSync(std::chrono::milliseconds timeout) const {
   return HasSynced();
 }
 
+Informer::CachedObject Informer::Cache(const nlohmann::json& object) {
+  return {JsonStringAt(object, {"metadata", "resourceVersion"}),
+          object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace)};
+}
+
+nlohmann::json Informer::Parse(const CachedObject& cached) {
+  // The text was written by dump(): it parses (no exception, but never a crash either).
+  return nlohmann::json::parse(cached.text, nullptr, /*allow_exceptions=*/false);
+}
+
 std::optional<nlohmann::json> Informer::Get(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  const auto it = cache_.find(key);
-  if (it == cache_.end()) return std::nullopt;
-  return it->second;
+  CachedObject cached;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    const auto it = cache_.find(key);
+    if (it == cache_.end()) return std::nullopt;
+    cached = it->second;
+  }
+  return Parse(cached);
 }
 
 std::vector<nlohmann::json> Informer::List() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  std::vector<CachedObject> cached;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    cached.reserve(cache_.size());
+    for (const auto& [key, object] : cache_) cached.push_back(object);
+  }
   std::vector<nlohmann::json> objects;
-  objects.reserve(cache_.size());
-  for (const auto& [key, object] : cache_) objects.push_back(object);
+  objects.reserve(cached.size());
+  for (const CachedObject& object : cached) objects.push_back(Parse(object));
   return objects;
 }
 
@@ -108,26 +127,31 @@ void Informer::CallHandler(const char* which, const std::function<void()>& call)
 }
 
 void Informer::Replace(nlohmann::json items, const std::string& resource_version) {
+  // Which listed items are new or changed (by index in `items`), with the cached text of
+  // the changed ones; objects gone since.
   struct Change {
-    std::optional<nlohmann::json> old_object;
-    nlohmann::json new_object;
+    size_t index = 0;
+    std::optional<CachedObject> old_object;
   };
   std::vector<Change> changes;
-  std::vector<nlohmann::json> deleted;
+  std::vector<CachedObject> deleted;
+  if (!items.is_array()) items = nlohmann::json::array();  // a LIST without items: none
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    std::map<std::string, nlohmann::json> fresh;
-    for (auto& item : items) {
+    std::map<std::string, CachedObject> fresh;
+    for (size_t i = 0; i < items.size(); ++i) {
+      nlohmann::json& item = items[i];
+      if (options_.transform) options_.transform(item);
       const std::string key = ObjectKey(item);
       if (key.empty()) continue;
+      CachedObject cached = Cache(item);
       const auto old = cache_.find(key);
       if (old == cache_.end()) {
-        changes.push_back({std::nullopt, item});
-      } else if (JsonStringAt(old->second, {"metadata", "resourceVersion"}) !=
-                 JsonStringAt(item, {"metadata", "resourceVersion"})) {
-        changes.push_back({old->second, item});
+        changes.push_back({i, std::nullopt});
+      } else if (old->second.resource_version != cached.resource_version) {
+        changes.push_back({i, std::move(old->second)});
       }
-      fresh[key] = std::move(item);
+      fresh[key] = std::move(cached);
     }
     for (auto& [key, object] : cache_) {
       if (fresh.find(key) == fresh.end()) deleted.push_back(std::move(object));
@@ -136,16 +160,21 @@ void Informer::Replace(nlohmann::json items, const std::string& resource_version
     resource_version_ = resource_version;
   }
   for (const auto& change : changes) {
+    const nlohmann::json& new_object = items[change.index];
     if (change.old_object) {
       if (handlers_.on_update) {
-        CallHandler("update", [&] { handlers_.on_update(*change.old_object, change.new_object); });
+        const nlohmann::json old_object = Parse(*change.old_object);
+        CallHandler("update", [&] { handlers_.on_update(old_object, new_object); });
       }
     } else if (handlers_.on_add) {
-      CallHandler("add", [&] { handlers_.on_add(change.new_object); });
+      CallHandler("add", [&] { handlers_.on_add(new_object); });
     }
   }
   for (const auto& object : deleted) {
-    if (handlers_.on_delete) CallHandler("delete", [&] { handlers_.on_delete(object); });
+    if (handlers_.on_delete) {
+      const nlohmann::json parsed = Parse(object);
+      CallHandler("delete", [&] { handlers_.on_delete(parsed); });
+    }
   }
 }
 
@@ -174,12 +203,14 @@ bool Informer::OnEvent(const WatchEvent& event, int64_t* count, bool* gone, std:
     }
     return !stop_.IsCancelled();
   }
-  const std::string key = ObjectKey(event.object);
+  nlohmann::json object = event.object;
+  if (options_.transform) options_.transform(object);
+  const std::string key = ObjectKey(object);
   if (key.empty()) {
     *error = std::string("watch ") + WatchEvent::TypeName(event.type) + " event without a name";
     return false;
   }
-  std::optional<nlohmann::json> old_object;
+  std::optional<CachedObject> old_object;
   bool known = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -190,21 +221,22 @@ bool Informer::OnEvent(const WatchEvent& event, int64_t* count, bool* gone, std:
     if (event.type == WatchEvent::Type::kDeleted) {
       if (known) cache_.erase(it);
     } else if (known) {
-      it->second = event.object;
+      it->second = Cache(object);
     } else {
-      cache_.emplace(key, event.object);
+      cache_.emplace(key, Cache(object));
     }
   }
   if (event.type == WatchEvent::Type::kDeleted) {
     if (known && handlers_.on_delete) {
-      CallHandler("delete", [&] { handlers_.on_delete(event.object); });
+      CallHandler("delete", [&] { handlers_.on_delete(object); });
     }
   } else if (known) {
     if (handlers_.on_update) {
-      CallHandler("update", [&] { handlers_.on_update(*old_object, event.object); });
+      const nlohmann::json old_parsed = Parse(*old_object);
+      CallHandler("update", [&] { handlers_.on_update(old_parsed, object); });
     }
   } else if (handlers_.on_add) {
-    CallHandler("add", [&] { handlers_.on_add(event.object); });
+    CallHandler("add", [&] { handlers_.on_add(object); });
   }
   return !stop_.IsCancelled();
 }

@@ -13,6 +13,8 @@
 // Thread-safety: Start/Stop from one owner thread; HasSynced, WaitForSync, Get, List,
 // LastResourceVersion and stats from any thread. Handlers run on the informer thread and may
 // call Get/List.
+// The cache keeps each object as compact JSON text (a parsed object costs about seven times its
+// text in memory, which matters at 10,000 objects); Get/List parse on demand.
 
 #include <atomic>
 #include <chrono>
@@ -48,6 +50,10 @@ struct InformerOptions {
   std::chrono::milliseconds min_healthy_watch{1000};
   // Watch failures in a row for this long make the informer LIST again.
   std::chrono::seconds relist_after_failures{120};
+  // Applied to every object (listed or watched) before it is cached and handed to the handlers,
+  // e.g. to drop what the owner never reads (metadata.managedFields) and so keep the cache
+  // small (client-go's SetTransform). Runs on the informer thread; empty = objects kept whole.
+  std::function<void(nlohmann::json& object)> transform;
 };
 
 // Each may be empty. `on_delete` gets the last known state of the object.
@@ -124,11 +130,19 @@ class Informer {
   CancelToken stop_;
   std::thread thread_;
 
+  // One cached object: its resourceVersion (compared on re-list) and its compact JSON text.
+  struct CachedObject {
+    std::string resource_version;
+    std::string text;
+  };
+  static CachedObject Cache(const nlohmann::json& object);
+  static nlohmann::json Parse(const CachedObject& cached);
+
   mutable std::mutex mutex_;
   mutable std::condition_variable synced_changed_;
-  std::map<std::string, nlohmann::json> cache_;  // guarded by mutex_
-  std::string resource_version_;                 // guarded by mutex_
-  InformerStats stats_;                          // guarded by mutex_
+  std::map<std::string, CachedObject> cache_;  // guarded by mutex_
+  std::string resource_version_;               // guarded by mutex_
+  InformerStats stats_;                        // guarded by mutex_
   std::atomic<bool> synced_{false};
 };
 

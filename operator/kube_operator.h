@@ -10,6 +10,9 @@
 //   LeaderElector(Lease) ──► leading: scheduling, status writes, Events, probe DaemonSets;
 //     not leading: none of these (the informer, /healthz, /readyz and /metrics keep running, so a
 //     standby can take over at once)
+//   Informer cache ──► OperatorCore state seeds: on becoming the leader (and for a monitor first
+//     seen), a monitor resumes from what its .status shows (StatusStateSeed) when this replica's
+//     store holds nothing newer, so a fail-over keeps the state and the open incident
 //   ProbeFleet(--regions-config) ──► one probe DaemonSet per region (leader only)
 //   HttpServer: probe API, JSON API, /healthz, /readyz, /metrics
 //

@@ -147,7 +147,7 @@ void MonitorStatusWriter::SetActive(bool active) {
       const SteadyTime now = clock_.SteadyNow();
       for (auto& [uid, entry] : entries_) {
         entry.transition_at.reset();
-        entry.last_written = nullptr;  // another leader may have written since
+        entry.last_written.clear();  // another leader may have written since
         ScheduleLocked(uid, entry, now);
       }
     } else {
@@ -308,7 +308,7 @@ bool MonitorStatusWriter::WriteNext() {
 void MonitorStatusWriter::Process(const std::string& uid) {
   std::string namespace_name;
   std::string name;
-  Json last_written;
+  std::string last_written_text;
   bool keep_transition_time = false;
   TimePoint active_since{};
   {
@@ -319,11 +319,13 @@ void MonitorStatusWriter::Process(const std::string& uid) {
     }
     namespace_name = found->second.namespace_name;
     name = found->second.name;
-    last_written = found->second.last_written;
+    last_written_text = found->second.last_written;
     keep_transition_time = !found->second.transition_at.has_value();
     active_since = active_since_;
   }
 
+  const Json last_written =
+      last_written_text.empty() ? Json(nullptr) : Json::parse(last_written_text, nullptr, false);
   enum class Outcome { kWritten, kUnchanged, kFailed, kGone };
   Outcome outcome = Outcome::kUnchanged;
   Json written;
@@ -392,12 +394,12 @@ void MonitorStatusWriter::Process(const std::string& uid) {
   switch (outcome) {
     case Outcome::kWritten:
       ++stats_.written;
-      entry.last_written = written;
+      entry.last_written = written.dump(-1, ' ', false, Json::error_handler_t::replace);
       break;
     case Outcome::kUnchanged:
       ++stats_.unchanged;
       if (!written.is_null()) {
-        entry.last_written = written;
+        entry.last_written = written.dump(-1, ' ', false, Json::error_handler_t::replace);
       }
       break;
     case Outcome::kFailed:

@@ -187,11 +187,6 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
   std::vector<Notification> notifications;
   {
     std::lock_guard lock(state_mu_);
-    if (scheduling_) {
-      if (Status scheduled = scheduler_.Upsert(monitor); !scheduled) {
-        return scheduled;
-      }
-    }
     const TimePoint now = clock_.Now();
     auto spec = std::make_shared<const Monitor>(monitor);
     auto found = monitors_.find(monitor.uid);
@@ -200,12 +195,13 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
       runtime.monitor = spec;
       runtime.machine = std::make_unique<MonitorStateMachine>(ConfigLocked(monitor), now);
       runtime.saved_at = now;
+      std::optional<MonitorStateSnapshot> snapshot;
       auto stored = stored_states_.find(monitor.uid);
       if (stored != stored_states_.end()) {
-        MonitorStateSnapshot snapshot = std::move(stored->second);
+        snapshot = std::move(stored->second);
         stored_states_.erase(stored);
-        RestoreLocked(runtime, std::move(snapshot), now, notifications);
-      } else {
+      }
+      if (!ClaimStateLocked(runtime, std::move(snapshot), now, notifications)) {
         runtime.state_dirty = true;
       }
       Log().Info("monitor added",
@@ -250,7 +246,16 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
                                        {"state", ToString(runtime.machine->state())}});
       }
     }
+    // The spec first, then the schedule: an item the scheduler emits at once is leased
+    // straight away, and a lease carries the spec of its generation (never none).
     SetSpec(spec);
+    if (scheduling_) {
+      if (Status scheduled = scheduler_.Upsert(monitor); !scheduled) {
+        // CheckMonitor accepted what the scheduler refuses: a bug, not bad input.
+        Log().Error("scheduling a monitor failed",
+                    {{"monitor", monitor.Key()}, {"error", scheduled.error()}});
+      }
+    }
   }
   Notify(notifications);
   return OkStatus();
@@ -377,9 +382,15 @@ void OperatorCore::SetScheduling(bool enabled) {
       Log().Info("scheduling stopped (not the leader)", {{"monitors", monitors_.size()}});
     } else {
       Result<std::vector<MonitorStateSnapshot>> stored = store_->LoadMonitorStates();
+      std::unordered_map<std::string, MonitorStateSnapshot> stored_by_uid;
       if (!stored) {
         Log().Error("loading monitor states failed; continuing from the states in memory",
                     {{"error", stored.error()}});
+      } else {
+        for (MonitorStateSnapshot& snapshot : *stored) {
+          std::string uid = snapshot.monitor_uid;
+          stored_by_uid.emplace(std::move(uid), std::move(snapshot));
+        }
       }
       for (auto& [uid, runtime] : monitors_) {
         if (runtime.invalid) {
@@ -388,15 +399,11 @@ void OperatorCore::SetScheduling(bool enabled) {
         if (Status scheduled = scheduler_.Upsert(*runtime.monitor); !scheduled) {
           Log().Error("scheduling a monitor failed", {{"error", scheduled.error()}});
         }
-        if (!stored) {
-          continue;
+        std::optional<MonitorStateSnapshot> snapshot;
+        if (auto found = stored_by_uid.find(uid); found != stored_by_uid.end()) {
+          snapshot = std::move(found->second);
         }
-        for (MonitorStateSnapshot& snapshot : *stored) {
-          if (snapshot.monitor_uid == uid) {
-            RestoreLocked(runtime, std::move(snapshot), now, notifications);
-            break;
-          }
-        }
+        ClaimStateLocked(runtime, std::move(snapshot), now, notifications);
       }
       Log().Info("scheduling started (leader)", {{"monitors", monitors_.size()}});
     }
@@ -409,7 +416,104 @@ void OperatorCore::OnStateChange(StateObserver observer) {
   observers_.push_back(std::make_shared<const StateObserver>(std::move(observer)));
 }
 
+void OperatorCore::SetStateSeeder(StateSeeder seeder) {
+  std::lock_guard lock(state_mu_);
+  seeder_ = std::move(seeder);
+}
+
 // --- State ---
+
+bool OperatorCore::ClaimStateLocked(Runtime& runtime, std::optional<MonitorStateSnapshot> stored,
+                                    TimePoint now, std::vector<Notification>& notifications) {
+  std::optional<StatusStateSeed> seed;
+  if (seeder_ && !runtime.invalid) {
+    seed = seeder_(*runtime.monitor);
+  }
+  if (seed) {
+    // The seed must know more than what this replica already has, stored or in memory.
+    std::optional<TimePoint> known = StatusStateSeed::EvidenceOf(runtime.machine->snapshot());
+    if (stored) {
+      const std::optional<TimePoint> in_store = StatusStateSeed::EvidenceOf(*stored);
+      if (in_store && (!known || *in_store > *known)) {
+        known = in_store;
+      }
+    }
+    if (!known || *known < seed->evidence_at) {
+      SeedLocked(runtime, std::move(*seed), now, notifications);
+      return true;
+    }
+  }
+  if (stored) {
+    RestoreLocked(runtime, std::move(*stored), now, notifications);
+    return true;
+  }
+  return false;
+}
+
+void OperatorCore::SeedLocked(Runtime& runtime, StatusStateSeed seed, TimePoint now,
+                              std::vector<Notification>& notifications) {
+  const std::string key = runtime.monitor->Key();
+  const std::string incident_id = seed.state.open_incident_id;
+  const std::string first_error = seed.state.streak_first_error;
+  std::vector<std::string> failing_regions;
+  for (const RegionStateSnapshot& region : seed.state.regions) {
+    if (region.state == MonitorState::kDown) {
+      failing_regions.push_back(region.region);
+    }
+  }
+  Result<std::vector<StateEvent>> seeded = runtime.machine->Restore(std::move(seed.state), now);
+  if (!seeded) {
+    Log().Error("resuming the state the Monitor's status shows failed; starting from Pending",
+                {{"monitor", key}, {"error", seeded.error()}});
+    return;
+  }
+  runtime.incident_since = incident_id.empty() ? std::nullopt : seed.incident_since;
+
+  // The store follows the seed's incident: a different open one (left from when this replica
+  // last led) is resolved, the seed's is recorded as open. These are bookkeeping, not
+  // transitions: no observer hears of them.
+  std::vector<StateEvent> bookkeeping;
+  IncidentQuery query;
+  query.monitor_uid = runtime.monitor->uid;
+  query.include_resolved = false;
+  query.limit = 1;
+  std::string open_in_store;
+  if (Result<std::vector<Incident>> open = store_->Incidents(query); open && !open->empty()) {
+    open_in_store = open->front().id;
+  }
+  if (!open_in_store.empty() && open_in_store != incident_id) {
+    StateEvent resolve;
+    resolve.monitor_uid = runtime.monitor->uid;
+    resolve.monitor_key = key;
+    resolve.at = seed.incident_since && !incident_id.empty() ? *seed.incident_since : now;
+    resolve.resolved_incident_id = open_in_store;
+    bookkeeping.push_back(std::move(resolve));
+  }
+  if (!incident_id.empty() && open_in_store != incident_id) {
+    StateEvent open;
+    open.monitor_uid = runtime.monitor->uid;
+    open.monitor_key = key;
+    open.from = MonitorState::kPending;
+    open.to = MonitorState::kDown;
+    open.at = seed.incident_since.value_or(now);
+    open.failing_regions = failing_regions;
+    open.first_error = first_error;
+    open.opened_incident_id = incident_id;
+    bookkeeping.push_back(std::move(open));
+  }
+  if (!bookkeeping.empty()) {
+    SaveLocked(runtime, bookkeeping, now);
+  } else {
+    // Saved by housekeeping in batches: taking over 10,000 monitors must not mean 10,000
+    // synchronous commits under the state lock.
+    runtime.state_dirty = true;
+  }
+  runtime.summary_dirty = true;
+  Log().Info(
+      "monitor state resumed from the Monitor's status (newer than this replica's store)",
+      {{"monitor", key}, {"state", ToString(runtime.machine->state())}, {"incident", incident_id}});
+  ApplyEventsLocked(runtime, std::move(seeded).value(), now, notifications);
+}
 
 void OperatorCore::RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot, TimePoint now,
                                  std::vector<Notification>& notifications) {
@@ -616,6 +720,12 @@ void OperatorCore::Ingest(std::vector<CheckResult> results, IngestDone done) {
       CheckResult& result = results[i];
       IngestOutcome& outcome = report.outcomes[i];
       outcome.item_id = result.item_id;
+      if (!result.item_id.empty() && dispatcher_.WasAcked(result.item_id)) {
+        // Acked after its commit, so already stored: skip the write. Older duplicates are
+        // caught by the store's unique item id; neither reaches the state machine.
+        outcome.kind = IngestOutcome::Kind::kDuplicate;
+        continue;
+      }
       auto spec = specs_.find(result.monitor_uid);
       if (spec == specs_.end()) {
         outcome.reason = "unknown monitor uid '" + result.monitor_uid +

@@ -20,6 +20,12 @@
 //   (never from Pending).
 // * Leadership: SetScheduling(false) stops scheduling and refuses ingestion (a non-leader neither
 //   schedules nor writes); SetScheduling(true) restores states from the store and schedules.
+// * State seeds (SetStateSeeder): where a monitor's state also lives outside the store (the
+//   Monitor's .status in Kubernetes, written by whichever replica led), a monitor being added,
+//   and every monitor when scheduling starts, resumes from that seed when it holds newer
+//   evidence (a later check) than both the store and the state in memory; otherwise the store
+//   wins. The seeded open incident is recorded in the store (a stale open one resolved), so it
+//   is resolved, not re-opened, when the monitor recovers. Seeding notifies no observer.
 // * Housekeeping (thread "pharos-core", every `housekeeping_interval`): closes rounds whose
 //   deadline passed, saves changed states, follows the set of known regions for monitors that
 //   run everywhere, refreshes uptime/latency summaries. The retention prune runs on the writer
@@ -59,6 +65,7 @@
 #include "operator/result_store.h"
 #include "operator/result_writer.h"
 #include "operator/scheduler.h"
+#include "operator/status_state_seed.h"
 #include "operator/work_dispatcher.h"
 
 namespace pharos {
@@ -143,6 +150,12 @@ class OperatorCore {
 
   // Called after every state transition has been persisted. Register before Start.
   void OnStateChange(StateObserver observer);
+
+  // The state a monitor had according to another source (Kubernetes: the Monitor's .status);
+  // nullopt when it has none. Runs under the core's state lock: it must not call the core.
+  using StateSeeder = std::function<std::optional<StatusStateSeed>(const Monitor& monitor)>;
+  // Register before monitors are added.
+  void SetStateSeeder(StateSeeder seeder);
 
   // --- Status ---
 
@@ -234,6 +247,13 @@ class OperatorCore {
   StateMachineConfig ConfigLocked(const Monitor& monitor);
   void RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot, TimePoint now,
                      std::vector<Notification>& notifications);
+  // Resumes the monitor from the newest of: `stored` (the store's snapshot), the seeder's seed,
+  // the state in memory. The store is preferred unless the seed holds newer evidence than
+  // both. False when neither a stored snapshot nor a seed was applied.
+  bool ClaimStateLocked(Runtime& runtime, std::optional<MonitorStateSnapshot> stored, TimePoint now,
+                        std::vector<Notification>& notifications);
+  void SeedLocked(Runtime& runtime, StatusStateSeed seed, TimePoint now,
+                  std::vector<Notification>& notifications);
   void ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> events, TimePoint now,
                          std::vector<Notification>& notifications);
   void SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events, TimePoint now);
@@ -264,6 +284,7 @@ class OperatorCore {
   std::map<std::string, MonitorStateSnapshot> stored_states_;  // GUARDED_BY(state_mu_): unclaimed
   // The regions monitors without `regions` were last configured with.
   std::vector<std::string> known_regions_;  // GUARDED_BY(state_mu_)
+  StateSeeder seeder_;                      // GUARDED_BY(state_mu_)
 
   mutable std::mutex specs_mu_;                    // leaf lock
   std::unordered_map<std::string, Spec> specs_;    // GUARDED_BY(specs_mu_): by uid

@@ -11,7 +11,8 @@ server is what they check.
 Covered: status and printer columns, Down/Up transitions with Events, invalid specs, namespace
 scoping, frequency changes re-phasing the schedule, deletion stopping checks, probe DaemonSets
 following the regions config, one leader and no writes from the follower, an API server restart
-with a 410 re-list, and leader fail-over after kill -9.
+with a 410 re-list, and leader fail-over after kill -9 (the new leader resumes a Down monitor from
+its status: same incident, never Pending, no second MonitorDown Event).
 
 Every wait is a bounded poll (pharos.wait_for); nothing sleeps for synchronisation.
 """
@@ -347,7 +348,7 @@ def env(tmp_path_factory):
         token_file.write_text(PROBE_TOKEN + "\n")
         regions_file = workdir / "regions.yaml"
         regions_file.write_text(yaml.safe_dump({
-            "image": "ghcr.io/pharos-dev/pharos-probe:e2e",
+            "probe": {"image": "ghcr.io/pharos-dev/pharos-probe:e2e"},
             "regions": [{"name": region} for region in REGIONS]}))
         e = Env(cp, target, workdir, token_file, regions_file)
         try:
@@ -528,7 +529,7 @@ def test_probe_daemonsets_follow_the_regions_config(env):
 
     original = env.regions_file.read_text()
     env.regions_file.write_text(yaml.safe_dump({
-        "image": "ghcr.io/pharos-dev/pharos-probe:e2e-2",
+        "probe": {"image": "ghcr.io/pharos-dev/pharos-probe:e2e-2"},
         "regions": [{"name": "eu-west"}, {"name": "ap-south"}]}))
     try:
         def updated():
@@ -592,7 +593,24 @@ def test_leader_killed_the_standby_takes_over_and_status_keeps_updating(env):
     leader = env.leader()
     standby = next(op for op in env.operators.values() if op is not leader and
                    op.identity in ("op-a", "op-b"))
+    # A monitor Down with an open incident when the leader dies. failureThreshold 2: a new
+    # leader that started it from Pending would show Pending after its first bad round and open
+    # a second incident after the next.
+    env.target.set_state("sticky", 503)
+    env.apply(http_monitor(env, "sticky", alerting={"failureThreshold": 2,
+                                                     "successThreshold": 1}))
+    sticky = env.wait_status("sticky", lambda s: s.get("state") == "Down" and s.get("incident"),
+                             timeout=60, what="Down with an incident")
+    wait_for(lambda: env.events("sticky", "MonitorDown"), timeout=30,
+             message="the MonitorDown Event of sticky")
+    # Every version of the object from here on, as a watching client sees it.
+    watch = start_process("watch-sticky", [env.cp.bin_dir / "kubectl", "--kubeconfig",
+                                           env.cp.kubeconfig, "get", "monitor", "sticky", "-n",
+                                           NS, "-o", "json", "--watch"], env.workdir)
+    env.processes.append(watch)
+    wait_for(lambda: watched_objects(watch), timeout=30, message="kubectl watching sticky")
     before = env.status("web")
+    before_sticky = env.status("sticky")
     leader.process.stop(signal.SIGKILL)
     killed_at = time.monotonic()
     # Lease duration 15 s, retry period 2 s (+ jitter), plus slack.
@@ -608,11 +626,40 @@ def test_leader_killed_the_standby_takes_over_and_status_keeps_updating(env):
                     and s.get("state") == "Up", timeout=75,
                     what="lastCheckTime advanced by the new leader")
     assert standby.metrics().get('pharos_status_writes_total{result="ok"}', 0) > 0
+    # The new leader resumed sticky from its status: checked again, still Down with the same
+    # incident, never Pending in between, and no second MonitorDown Event.
+    env.wait_status("sticky", lambda s: s.get("lastCheckTime", "")
+                    > before_sticky.get("lastCheckTime", "") and s.get("state") == "Down",
+                    timeout=75, what="sticky checked by the new leader")
+    wait_for(lambda: any(o["status"].get("lastCheckTime", "") > before_sticky["lastCheckTime"]
+                         for o in watched_objects(watch)), timeout=30,
+             message="the watch seeing the new leader's write")
+    watch.stop()
+    seen = [(o["status"].get("state"), (o["status"].get("incident") or {}).get("id"))
+            for o in watched_objects(watch)]
+    assert set(seen) == {("Down", sticky["incident"]["id"])}, seen
+    down_events = env.events("sticky", "MonitorDown")
+    assert sum(e.get("count") or 1 for e in down_events) == 1, down_events
     # A state change after the fail-over is still written at once.
     env.target.set_state("api", 503)
     env.wait_status("api", lambda s: s.get("state") == "Down", timeout=45, what="Down")
     env.target.set_state("api", 200)
     print(f"takeover after {takeover:.1f} s")
+
+
+def watched_objects(process: Process) -> list[dict]:
+    """The objects `kubectl get -o json --watch` printed so far (each starts a line with '{')."""
+    text = process.log()
+    decoder = json.JSONDecoder()
+    objects = []
+    for match in re.finditer(r"^\{", text, re.MULTILINE):
+        try:
+            value, _ = decoder.raw_decode(text, match.start())
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict) and value.get("kind") == "Monitor":
+            objects.append(value)
+    return objects
 
 
 def test_no_permission_errors_in_the_operator_logs(env):

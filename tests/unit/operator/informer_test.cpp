@@ -163,6 +163,47 @@ TEST_F(InformerTest, AppliesWatchEventsAndResumesFromTheLastVersion) {
   informer->Stop();
 }
 
+TEST_F(InformerTest, TransformTrimsListedAndWatchedObjectsBeforeCachingAndHandlers) {
+  nlohmann::json listed = ConfigMap("a");
+  listed["metadata"]["managedFields"] = nlohmann::json::array({{{"manager", "kubectl"}}});
+  client_.Put(ApiResource::ConfigMaps(), listed);
+  nlohmann::json watched = WithVersion(ConfigMap("b"), "201");
+  watched["metadata"]["managedFields"] = nlohmann::json::array({{{"manager", "kubectl"}}});
+  WatchScript script;
+  script.during = [this] { clock_.Advance(seconds(400)); };
+  script.events = {MakeEvent(WatchEvent::Type::kAdded, watched)};
+  script.end = MakeOkResponse();
+  client_.AddWatchScript(script);
+
+  std::mutex seen_mutex;
+  std::vector<bool> handler_saw_managed_fields;
+  InformerOptions options;
+  options.resource = ApiResource::ConfigMaps();
+  options.namespace_name = "ns";
+  options.transform = [](nlohmann::json& object) { object["metadata"].erase("managedFields"); };
+  InformerHandlers handlers;
+  handlers.on_add = [&](const nlohmann::json& object) {
+    std::lock_guard<std::mutex> lock(seen_mutex);
+    handler_saw_managed_fields.push_back(object["metadata"].contains("managedFields"));
+  };
+  Informer informer(
+      client_, options, handlers, clock_,
+      [this](milliseconds delay) {
+        clock_.Advance(delay);
+        return true;
+      },
+      [] { return 1.0; });
+  informer.Start();
+  ASSERT_TRUE(Eventually([&] { return WatchCalls() == 2; }));
+  informer.Stop();
+  EXPECT_EQ(handler_saw_managed_fields, (std::vector<bool>{false, false}));
+  ASSERT_TRUE(informer.Get("ns/a").has_value());
+  ASSERT_TRUE(informer.Get("ns/b").has_value());
+  EXPECT_FALSE((*informer.Get("ns/a"))["metadata"].contains("managedFields"));
+  EXPECT_FALSE((*informer.Get("ns/b"))["metadata"].contains("managedFields"));
+  EXPECT_EQ((*informer.Get("ns/b"))["data"]["key"], "v");
+}
+
 TEST_F(InformerTest, InStreamGoneRelistsAndReportsChangesMissedMeanwhile) {
   client_.Put(ApiResource::ConfigMaps(), ConfigMap("a"));
   client_.Put(ApiResource::ConfigMaps(), ConfigMap("b"));

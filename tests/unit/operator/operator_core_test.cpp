@@ -373,6 +373,158 @@ TEST_F(OperatorCoreTest, ANonLeaderNeitherSchedulesNorWrites) {
   EXPECT_EQ(SampleValue(Metrics(), "pharos_leader"), 1.0);
 }
 
+// What a previous leader wrote to the Monitor's status: Down since `since`, last checked at
+// `checked`, incident `incident_id` open since `since`.
+StatusStateSeed DownSeed(const Monitor& monitor, TimePoint since, TimePoint checked,
+                         const std::string& incident_id) {
+  StatusStateSeed seed;
+  seed.state.monitor_uid = monitor.uid;
+  seed.state.monitor_key = monitor.Key();
+  seed.state.state = MonitorState::kDown;
+  seed.state.since = since;
+  seed.state.reason = "HTTP 503";
+  seed.state.streak_first_error = "HTTP 503";
+  seed.state.consecutive_failures = monitor.alerting.failure_threshold;
+  seed.state.open_incident_id = incident_id;
+  RegionStateSnapshot region;
+  region.region = "local";
+  region.state = MonitorState::kDown;
+  region.since = since;
+  region.last_check_at = checked;
+  region.status_code = 503;
+  region.message = "HTTP 503";
+  seed.state.regions.push_back(region);
+  seed.state.updated_at = checked;
+  seed.incident_since = since;
+  seed.evidence_at = checked;
+  return seed;
+}
+
+TEST_F(OperatorCoreTest, ANewLeaderResumesFromTheStatusWithoutPendingOrASecondIncident) {
+  // failureThreshold 2: starting from Pending, the first bad round would show Pending.
+  const Monitor api = MakeMonitor("api", {"local"}, /*failure_threshold=*/2);
+  const TimePoint since = round_time_ - Millis(60'000);
+  const std::string incident_id = api.uid + "-previous-leader";
+  std::vector<StateEvent> events;
+  core_->OnStateChange([&](const Monitor&, const StateEvent& event) { events.push_back(event); });
+  core_->SetStateSeeder([&](const Monitor& monitor) -> std::optional<StatusStateSeed> {
+    if (monitor.uid != api.uid) {
+      return std::nullopt;
+    }
+    return DownSeed(api, since, round_time_ - Millis(1'000), incident_id);
+  });
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+
+  auto status = core_->Snapshot(api.uid);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->state, MonitorState::kDown);
+  EXPECT_EQ(status->last_transition_time, since);
+  ASSERT_TRUE(status->incident.has_value());
+  EXPECT_EQ(status->incident->id, incident_id);
+  EXPECT_EQ(status->incident->since, since);
+  EXPECT_THAT(events, IsEmpty()) << "resuming is no transition";
+  IncidentQuery open;
+  open.include_resolved = false;
+  auto incidents = core_->store().Incidents(open);
+  ASSERT_TRUE(incidents.ok());
+  ASSERT_EQ(incidents->size(), 1u) << "the store records the incident it resumed";
+  EXPECT_EQ(incidents->front().id, incident_id);
+
+  Round(api, Outcome::kDown);
+  Round(api, Outcome::kDown);
+  status = core_->Snapshot(api.uid);
+  ASSERT_TRUE(status && status->incident);
+  EXPECT_EQ(status->state, MonitorState::kDown);
+  EXPECT_EQ(status->incident->id, incident_id);
+  EXPECT_THAT(events, IsEmpty()) << "still Down: no MonitorDown again";
+
+  Round(api, Outcome::kUp);  // successThreshold 1
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kUp);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].from, MonitorState::kDown);
+  EXPECT_EQ(events[0].resolved_incident_id, incident_id);
+  EXPECT_TRUE(events[0].opened_incident_id.empty());
+  incidents = core_->store().Incidents(open);
+  ASSERT_TRUE(incidents.ok());
+  EXPECT_THAT(*incidents, IsEmpty());
+}
+
+TEST_F(OperatorCoreTest, TheStoreWinsOverAnOlderStatus) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  Round(api, Outcome::kDown);
+  auto before = core_->Snapshot(api.uid);
+  ASSERT_TRUE(before && before->incident);
+  core_->Stop();
+  core_.reset();
+
+  core_ = OpenCore(clock_, DbPath());
+  ASSERT_NE(core_, nullptr);
+  int seeder_calls = 0;
+  core_->SetStateSeeder([&](const Monitor& monitor) -> std::optional<StatusStateSeed> {
+    ++seeder_calls;
+    // Written before this replica's last check: stale.
+    return DownSeed(monitor, round_time_ - Millis(30'000), round_time_ - Millis(20'000),
+                    "stale-incident");
+  });
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  EXPECT_EQ(seeder_calls, 1);
+  auto after = core_->Snapshot(api.uid);
+  ASSERT_TRUE(after && after->incident);
+  EXPECT_EQ(after->state, MonitorState::kDown);
+  EXPECT_EQ(after->incident->id, before->incident->id);
+}
+
+TEST_F(OperatorCoreTest, ANewerStatusWinsOverTheStoreAndReplacesItsOpenIncident) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  Round(api, Outcome::kDown);  // this replica saw it go Down, with an incident...
+  const std::string own_incident = core_->Snapshot(api.uid)->incident->id;
+  core_->SetScheduling(false);  // ... then lost the lease; another leader carried on.
+  const TimePoint since = round_time_ + Millis(20'000);
+  round_time_ += Millis(60'000);
+  const std::string their_incident = api.uid + "-other-leader";
+  core_->SetStateSeeder([&](const Monitor& monitor) -> std::optional<StatusStateSeed> {
+    return DownSeed(monitor, since, round_time_, their_incident);
+  });
+  std::vector<StateEvent> events;
+  core_->OnStateChange([&](const Monitor&, const StateEvent& event) { events.push_back(event); });
+  clock_.SetNow(round_time_ + Millis(500));
+  core_->SetScheduling(true);
+
+  auto status = core_->Snapshot(api.uid);
+  ASSERT_TRUE(status && status->incident);
+  EXPECT_EQ(status->state, MonitorState::kDown);
+  EXPECT_EQ(status->incident->id, their_incident);
+  EXPECT_THAT(events, IsEmpty());
+  auto incidents = core_->store().Incidents(IncidentQuery{api.uid, true, 10});
+  ASSERT_TRUE(incidents.ok());
+  ASSERT_EQ(incidents->size(), 2u);
+  for (const Incident& incident : *incidents) {
+    if (incident.id == own_incident) {
+      EXPECT_TRUE(incident.resolved_at.has_value()) << "the stale one is closed";
+    } else {
+      EXPECT_EQ(incident.id, their_incident);
+      EXPECT_FALSE(incident.resolved_at.has_value());
+    }
+  }
+}
+
+TEST_F(OperatorCoreTest, AStandbyTakingOverResumesFromTheStatusAsItIsThen) {
+  const Monitor api = MakeMonitor("api");
+  core_->SetScheduling(false);
+  std::optional<StatusStateSeed> written;  // nothing written yet when the standby sees it
+  core_->SetStateSeeder([&](const Monitor&) { return written; });
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kPending);
+
+  written = DownSeed(api, round_time_, round_time_ + Millis(10'000), api.uid + "-x");
+  clock_.SetNow(round_time_ + Millis(15'000));
+  core_->SetScheduling(true);
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kDown);
+  EXPECT_TRUE(core_->scheduler().Find(api.uid).has_value());
+}
+
 TEST_F(OperatorCoreTest, InvalidMonitorsAreNotCheckedUntilFixed) {
   Monitor api = MakeMonitor("api");
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
@@ -481,6 +633,46 @@ TEST_F(OperatorCoreTest, ExposesTheWholeMetricsContract) {
                            "monitor=\"api\",region=\"local\",phase=\"tls\"}"))
       << "a phase that did not happen is not observed";
   EXPECT_EQ(SampleValue(metrics, "pharos_scheduler_lateness_seconds_count{frequency=\"10s\"}"),
+            1.0);
+}
+
+// Two layers keep a result from counting twice: the dispatcher remembers acked ids for as long as
+// a probe may still send them (no store write at all), the store refuses any later copy by its
+// unique item id. Either way the state machine and the counters see the result once.
+TEST_F(OperatorCoreTest, DuplicatesOfADispatchedItemAreRefusedByBothLayers) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  clock_.SetNow(*core_->scheduler().Find(api.uid)->next_due);
+  core_->Tick();
+  auto leased = core_->dispatcher().Lease("local", "probe", 10);
+  ASSERT_EQ(leased.size(), 1u);
+  const CheckResult result = MakeResult(api, "local", leased[0].scheduled_at, Outcome::kDown);
+  ASSERT_EQ(result.item_id, leased[0].id);
+  auto writes = [&] {
+    return SampleValue(Metrics(), "pharos_store_write_seconds_count").value_or(-1.0);
+  };
+
+  ASSERT_EQ(Ingest({result}).outcomes[0].kind, Kind::kAccepted);
+  const double writes_after_first = writes();
+  EXPECT_TRUE(core_->dispatcher().WasAcked(result.item_id));
+  clock_.Advance(Millis(5'000));
+  EXPECT_EQ(Ingest({result}).outcomes[0].kind, Kind::kDuplicate);
+  EXPECT_EQ(writes(), writes_after_first) << "answered by the dispatcher, no write";
+
+  clock_.Advance(std::chrono::hours(1));
+  core_->dispatcher().Tick();
+  EXPECT_FALSE(core_->dispatcher().WasAcked(result.item_id));
+  EXPECT_EQ(Ingest({result}).outcomes[0].kind, Kind::kDuplicate);
+  EXPECT_GT(writes(), writes_after_first) << "answered by the store";
+
+  ResultQuery query;
+  query.monitor_uid = api.uid;
+  auto stored = core_->store().Results(query);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->size(), 1u);
+  EXPECT_EQ(SampleValue(Metrics(),
+                        "pharos_check_results_total{namespace=\"shop\",monitor=\"api\","
+                        "region=\"local\",outcome=\"down\"}"),
             1.0);
 }
 
