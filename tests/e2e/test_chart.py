@@ -15,7 +15,6 @@ naming that script, when they are missing).
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import re
@@ -33,7 +32,7 @@ FIXTURES = REPO / "tests" / "e2e" / "fixtures_chart"
 K8S_DIR = REPO / "tests" / "k8s"
 sys.path.insert(0, str(K8S_DIR))
 
-from control_plane import ControlPlane  # noqa: E402
+from control_plane import ControlPlane, require_tools  # noqa: E402
 
 RELEASE = "pharos"
 NAMESPACE = "pharos-system"  # the namespace of the control plane's operator identity
@@ -50,23 +49,7 @@ MONITORING_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
 # ----------------------------------------------------------------------------- tools
 def k8s_bin() -> Path:
-    """The bin dir of tests/k8s/build-tools, or a test failure that says how to get it."""
-    tools = ["helm", "kubectl", "kube-apiserver", "etcd"]
-    explicit = os.environ.get("PHAROS_K8S_BIN")
-    if explicit:
-        bin_dir = Path(explicit)
-    else:
-        key = hashlib.sha256((K8S_DIR / "versions.env").read_bytes()
-                             + (K8S_DIR / "build-tools").read_bytes()).hexdigest()[:16]
-        cache = Path(os.environ.get("PHAROS_K8S_CACHE") or REPO / ".cache" / "k8s")
-        bin_dir = cache / key / "bin"
-    missing = [t for t in tools if not os.access(bin_dir / t, os.X_OK)]
-    if missing or (not explicit and not (bin_dir / ".complete").exists()):
-        what = ", ".join(missing) or "build incomplete"
-        pytest.fail(f"Kubernetes test tools missing in {bin_dir} ({what}): "
-                    f"run tests/k8s/build-tools (builds etcd, kube-apiserver, kubectl and helm), "
-                    f"or set PHAROS_K8S_BIN to a directory holding them", pytrace=False)
-    return bin_dir
+    return require_tools("helm", "kubectl", "kube-apiserver", "etcd")
 
 
 class Helm:

@@ -16,6 +16,7 @@ Nothing here is faked: every call goes to a real kube-apiserver on 127.0.0.1.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shlex
 import subprocess
@@ -35,6 +36,31 @@ def build_tools(timeout: Optional[float] = None) -> Path:
         [str(BUILD_TOOLS_SCRIPT)], stdout=subprocess.PIPE, text=True, timeout=timeout, check=True
     )
     return Path(proc.stdout.strip().splitlines()[-1])
+
+
+def require_tools(*tools: str) -> Path:
+    """The bin dir of ``build-tools`` holding ``tools``, without building anything.
+
+    ``PHAROS_K8S_BIN`` names it when set (scripts/test sets it); else it is the cache entry for the
+    current pins. When a tool is missing the calling pytest test fails, saying how to get them.
+    """
+    explicit = os.environ.get("PHAROS_K8S_BIN")
+    if explicit:
+        bin_dir = Path(explicit)
+    else:
+        key = hashlib.sha256((K8S_DIR / "versions.env").read_bytes()
+                             + BUILD_TOOLS_SCRIPT.read_bytes()).hexdigest()[:16]
+        cache = Path(os.environ.get("PHAROS_K8S_CACHE") or K8S_DIR.parents[1] / ".cache" / "k8s")
+        bin_dir = cache / key / "bin"
+    missing = [t for t in tools if not os.access(bin_dir / t, os.X_OK)]
+    if missing or (not explicit and not (bin_dir / ".complete").exists()):
+        import pytest  # only the tests call this
+
+        what = ", ".join(missing) or "build incomplete"
+        pytest.fail(f"Kubernetes test tools missing in {bin_dir} ({what}): run "
+                    f"tests/k8s/build-tools (builds {', '.join(tools)}), or set PHAROS_K8S_BIN to a "
+                    f"directory holding them", pytrace=False)
+    return bin_dir
 
 
 def read_env_file(path: PathLike) -> dict:
