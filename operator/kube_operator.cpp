@@ -230,12 +230,18 @@ Status KubeOperator::Init() {
   informer_options.thread_name = "mon-informer";
   informer_options.transform = TrimCachedMonitor;
   InformerHandlers handlers;
-  handlers.on_add = [this](const Json& object) { OnMonitor(object); };
+  handlers.on_add = [this](const Json& object) { Enqueue(object); };
   handlers.on_update = [this](const Json& old_object, const Json& new_object) {
-    OnMonitorUpdate(old_object, new_object);
+    // A status-only update (most often our own write) changes nothing to reconcile; a uid
+    // change (deleted and created again while the watch was down) does.
+    if (!SameInputs(old_object, new_object) || JsonStringAt(old_object, {"metadata", "uid"}) !=
+                                                   JsonStringAt(new_object, {"metadata", "uid"})) {
+      Enqueue(new_object);
+    }
   };
-  handlers.on_delete = [this](const Json& object) { OnMonitorDeleted(object); };
+  handlers.on_delete = [this](const Json& object) { Enqueue(object); };
   informer_ = std::make_unique<Informer>(*client_, informer_options, std::move(handlers));
+  queue_ = std::make_unique<RateLimitedWorkQueue>(clock_);
   // A new leader (or a replacement pod with an empty store) resumes each monitor from what the
   // previous leader wrote to its status, unless its own store knows something newer.
   core_->SetStateSeeder([this](const Monitor& monitor) -> std::optional<StatusStateSeed> {
@@ -301,6 +307,10 @@ Status KubeOperator::Start() {
   core_->Start();
   writer_->Start();
   events_->Start();
+  reconcile_thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "mon-reconcile");
+    ReconcileThread();
+  });
   informer_->Start();
   if (fleet_) {
     fleet_->Start();
@@ -351,6 +361,10 @@ void KubeOperator::Stop() {
   }
   writer_->Stop();
   informer_->Stop();
+  queue_->ShutDown();
+  if (reconcile_thread_.joinable()) {
+    reconcile_thread_.join();
+  }
   probe_api_->Shutdown();
   core_->Stop();
   events_->Stop();
@@ -379,7 +393,8 @@ void KubeOperator::LoopThread() {
   std::unique_lock lock(loop_mutex_);
   while (!loop_stopping_) {
     lock.unlock();
-    if (!loaded && informer_->HasSynced()) {
+    // Loaded once the first list is delivered and every key it queued has been reconciled.
+    if (!loaded && informer_->HasSynced() && queue_->Len() == 0 && queue_->ProcessingLen() == 0) {
       loaded = true;
       core_->MarkMonitorsLoaded();
       // The first LIST held every Monitor twice (the pages and their parsed items) for a
@@ -440,14 +455,58 @@ Json KubeOperator::CachedMonitor(const std::string& key) const {
   return std::move(*object);
 }
 
-void KubeOperator::OnMonitor(const Json& object) {
+void KubeOperator::Enqueue(const Json& object) {
+  const std::string name = JsonStringAt(object, {"metadata", "name"});
+  if (name.empty()) {
+    Log().Warn("ignoring a Monitor without metadata.name", {{"object", ObjectKey(object)}});
+    return;
+  }
+  queue_->Add(ObjectKey(object));
+}
+
+void KubeOperator::ReconcileThread() {
+  while (std::optional<std::string> key = queue_->Get()) {
+    if (Status reconciled = Reconcile(*key); reconciled) {
+      queue_->Forget(*key);
+    } else {
+      reconcile_failures_.fetch_add(1, std::memory_order_relaxed);
+      Log().Error("reconciling a Monitor failed; retrying with backoff",
+                  {{"monitor", *key},
+                   {"error", reconciled.error()},
+                   {"retries", queue_->NumRequeues(*key)}});
+      queue_->AddRateLimited(*key);
+    }
+    queue_->Done(*key);
+  }
+}
+
+Status KubeOperator::Reconcile(const std::string& key) {
+  const std::optional<Json> object = informer_->Get(key);
+  const auto known = uid_by_key_.find(key);
+  const std::string uid = object ? JsonStringAt(*object, {"metadata", "uid"}) : std::string();
+  if (known != uid_by_key_.end() && known->second != uid) {
+    // Deleted, or deleted and created again under the same name.
+    RemoveMonitor(known->second, key);
+    uid_by_key_.erase(known);
+  }
+  if (!object) {
+    return OkStatus();
+  }
+  if (uid.empty()) {
+    Log().Warn("ignoring a Monitor without metadata.uid", {{"monitor", key}});
+    return OkStatus();
+  }
+  if (Status applied = ApplyMonitor(*object); !applied) {
+    return applied;
+  }
+  uid_by_key_[key] = uid;
+  return OkStatus();
+}
+
+Status KubeOperator::ApplyMonitor(const Json& object) {
   const std::string uid = JsonStringAt(object, {"metadata", "uid"});
   const std::string namespace_name = JsonStringAt(object, {"metadata", "namespace"});
   const std::string name = JsonStringAt(object, {"metadata", "name"});
-  if (uid.empty() || name.empty()) {
-    Log().Warn("ignoring a Monitor without metadata.uid or name", {{"object", ObjectKey(object)}});
-    return;
-  }
   std::vector<ValidationError> errors;
   Result<Monitor> monitor = MonitorFromApiObject(object, &errors);
   std::string reason;
@@ -459,7 +518,7 @@ void KubeOperator::OnMonitor(const Json& object) {
         invalid_.erase(uid);
       }
       writer_->Track(uid, namespace_name, name);
-      return;
+      return OkStatus();
     }
     reason = upserted.error();
   } else {
@@ -472,9 +531,7 @@ void KubeOperator::OnMonitor(const Json& object) {
   identity.name = name;
   identity.generation = GenerationOf(object);
   if (Status marked = core_->MarkInvalid(identity, reason); !marked) {
-    Log().Error("cannot mark a Monitor invalid",
-                {{"monitor", identity.Key()}, {"error", marked.error()}});
-    return;
+    return Error{"cannot mark the Monitor invalid: " + marked.error()};
   }
   writer_->Track(uid, namespace_name, name);
   {
@@ -488,28 +545,13 @@ void KubeOperator::OnMonitor(const Json& object) {
   if (leading_) {
     RecordInvalidEvents();
   }
+  return OkStatus();
 }
 
-void KubeOperator::OnMonitorUpdate(const Json& old_object, const Json& new_object) {
-  if (SameInputs(old_object, new_object)) {
-    return;  // a status update (most often our own write)
-  }
-  if (JsonStringAt(old_object, {"metadata", "uid"}) !=
-      JsonStringAt(new_object, {"metadata", "uid"})) {
-    // Deleted and created again under the same name while the watch was down (a re-list).
-    OnMonitorDeleted(old_object);
-  }
-  OnMonitor(new_object);
-}
-
-void KubeOperator::OnMonitorDeleted(const Json& object) {
-  const std::string uid = JsonStringAt(object, {"metadata", "uid"});
-  if (uid.empty()) {
-    return;
-  }
+void KubeOperator::RemoveMonitor(const std::string& uid, const std::string& key) {
   writer_->Forget(uid);
   if (core_->RemoveMonitor(uid)) {
-    Log().Info("Monitor deleted: no longer checked", {{"monitor", ObjectKey(object)}});
+    Log().Info("Monitor deleted: no longer checked", {{"monitor", key}});
   }
   std::lock_guard lock(invalid_mutex_);
   invalid_.erase(uid);
@@ -598,6 +640,15 @@ void KubeOperator::CollectMetrics(MetricsWriter& writer) {
                      "Monitor watches that failed (errors, 5xx, 429, closed at once).",
                      MetricType::kCounter);
   writer.Sample({}, static_cast<double>(informer.watch_failures + informer.list_failures));
+  writer.BeginFamily(
+      "pharos_monitor_queue_depth",
+      "Monitor keys waiting to be reconciled (ready now, or delayed after a failure).",
+      MetricType::kGauge);
+  writer.Sample({}, static_cast<double>(queue_->Len() + queue_->WaitingLen()));
+  writer.BeginFamily("pharos_monitor_reconcile_failures_total",
+                     "Monitor reconciles that failed and were queued again with backoff.",
+                     MetricType::kCounter);
+  writer.Sample({}, static_cast<double>(reconcile_failures_.load(std::memory_order_relaxed)));
   writer.BeginFamily("pharos_informer_synced",
                      "1 once the Monitor informer has delivered its first complete list.",
                      MetricType::kGauge);

@@ -3,9 +3,12 @@
 // KubeOperator: pharos-operator, the Kubernetes form of the control plane (DESIGN.md §1, §4, §6).
 // It composes the building blocks:
 //
-//   Informer(monitors.pharos.dev, one namespace or all) ──► MonitorFromApiObject ──► OperatorCore
+//   Informer(monitors.pharos.dev, one namespace or all) ──► RateLimitedWorkQueue of keys
+//     ──► "mon-reconcile" thread: the cached object ──► MonitorFromApiObject ──► OperatorCore
 //     (a Monitor the operator refuses is marked Invalid: status state Invalid, Ready=False with the
-//     reason, a Warning Event "InvalidSpec"; a deleted Monitor stops being checked at once)
+//     reason, a Warning Event "InvalidSpec"; a deleted Monitor stops being checked at once; a key
+//     whose reconcile fails is retried with per-key exponential backoff under an overall bucket,
+//     and no key is reconciled twice at once — client-go's controller pattern)
 //   OperatorCore transitions ──► MonitorStatusWriter (status at once) + Events MonitorDown/Up
 //   LeaderElector(Lease) ──► leading: scheduling, status writes, Events, probe DaemonSets;
 //     not leading: none of these (the informer, /healthz, /readyz and /metrics keep running, so a
@@ -45,6 +48,7 @@
 #include "operator/probe_api.h"
 #include "operator/probe_fleet.h"
 #include "operator/probe_tokens.h"
+#include "operator/rate_limited_work_queue.h"
 #include "operator/status_patcher.h"
 
 namespace pharos {
@@ -112,10 +116,15 @@ class KubeOperator {
   };
 
   Status Init();
-  // Informer handlers (informer thread).
-  void OnMonitor(const nlohmann::json& object);
-  void OnMonitorUpdate(const nlohmann::json& old_object, const nlohmann::json& new_object);
-  void OnMonitorDeleted(const nlohmann::json& object);
+  // Informer handlers (informer thread): queue the object's key.
+  void Enqueue(const nlohmann::json& object);
+  // The "mon-reconcile" thread: reconciles queued keys one at a time.
+  void ReconcileThread();
+  // Brings the core in line with the cached object of `key` (namespace/name): added or changed,
+  // refused (Invalid), or gone. An error means "try again later". Reconcile thread only.
+  Status Reconcile(const std::string& key);
+  Status ApplyMonitor(const nlohmann::json& object);
+  void RemoveMonitor(const std::string& uid, const std::string& key);
   // OperatorCore transitions (core threads).
   void OnStateChange(const Monitor& monitor, const StateEvent& event);
   void RecordInvalidEvents();
@@ -136,6 +145,7 @@ class KubeOperator {
   std::unique_ptr<MonitorStatusWriter> writer_;
   std::unique_ptr<EventRecorder> events_;
   std::unique_ptr<Informer> informer_;
+  std::unique_ptr<RateLimitedWorkQueue> queue_;  // keys of Monitors to reconcile
   std::unique_ptr<LeaderElector> elector_;
   std::unique_ptr<ProbeFleet> fleet_;
   std::unique_ptr<HttpServer> server_;
@@ -148,6 +158,11 @@ class KubeOperator {
   std::atomic<bool> stopped_{false};
   std::chrono::steady_clock::time_point start_time_{};
   std::thread loop_thread_;
+  std::thread reconcile_thread_;
+  // The uid each key was last reconciled as (reconcile thread only): a key whose object is gone
+  // from the cache, or came back under a new uid, removes the monitor of that uid.
+  std::map<std::string, std::string> uid_by_key_;
+  std::atomic<int64_t> reconcile_failures_{0};
   std::mutex loop_mutex_;
   std::condition_variable loop_wake_;
   bool loop_stopping_ = false;  // guarded by loop_mutex_
