@@ -15,6 +15,13 @@ std::optional<double> WindowStats::UptimePercent() const {
   return 100.0 * static_cast<double>(passed) / static_cast<double>(passed + down);
 }
 
+Status ResultStore::SaveMonitorStates(const std::vector<MonitorStateSave>& saves) {
+  for (const MonitorStateSave& save : saves) {
+    if (Status saved = SaveMonitorState(save.state, save.events); !saved) return saved;
+  }
+  return OkStatus();
+}
+
 Result<MonitorSummary> ResultStore::Summarize(std::string_view monitor_uid, TimePoint now) {
   using std::chrono::hours;
   MonitorSummary summary;

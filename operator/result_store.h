@@ -131,6 +131,12 @@ struct PruneReport {
   int64_t incidents = 0;
 };
 
+// One monitor state to persist with the events that produced it (SaveMonitorStates).
+struct MonitorStateSave {
+  MonitorStateSnapshot state;
+  std::vector<StateEvent> events;
+};
+
 class ResultStore {
  public:
   virtual ~ResultStore() = default;
@@ -150,6 +156,11 @@ class ResultStore {
   // transaction. Idempotent: saving the same snapshot and events again changes nothing.
   virtual Status SaveMonitorState(const MonitorStateSnapshot& state,
                                   const std::vector<StateEvent>& events) = 0;
+  // Saves several monitor states, each with its events, as SaveMonitorState would. The default
+  // saves them one by one and stops at the first failure; SqliteResultStore saves all or none
+  // in one transaction, so thousands of states (shutdown, housekeeping, a burst of
+  // transitions) cost one commit instead of one per monitor.
+  virtual Status SaveMonitorStates(const std::vector<MonitorStateSave>& saves);
   // Every stored monitor state, ordered by monitor key.
   virtual Result<std::vector<MonitorStateSnapshot>> LoadMonitorStates() = 0;
   // The monitor is gone: drops its state and resolves its open incident at `now` (history stays

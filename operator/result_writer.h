@@ -7,10 +7,10 @@
 //
 // Durability: a submission's `done` callback runs after the batch holding it has been
 // committed (or has failed), never before. The probe API acknowledges results to a probe only
-// from that callback, so a probe drops a result only once it is on disk (with synchronous=FULL,
-// even across a power loss); a failed commit is answered with an error and the probe retries
-// the same results later (item ids make the retry idempotent). Results waiting in the queue
-// when the process dies were never acknowledged, so they are delivered again.
+// from that callback, so a probe drops a result only once it is committed (it survives a crash
+// of the process; with synchronous=FULL, even a power loss); a failed commit is answered with an
+// error and the probe retries the same results later (item ids make the retry idempotent). Results
+// waiting in the queue when the process dies were never acknowledged, so they are delivered again.
 // Backpressure: beyond `max_queued_results` waiting, Submit refuses at once (the probe API
 // answers "busy, retry"), so memory stays bounded when the disk is slow.
 // Observability: `observer` sees every commit (seconds, results), for the

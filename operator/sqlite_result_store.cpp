@@ -676,91 +676,116 @@ Status SqliteResultStore::SaveMonitorState(const MonitorStateSnapshot& state,
                                            const std::vector<StateEvent>& events) {
   if (state.monitor_uid.empty()) return Error{"saving monitor state: monitor uid is empty"};
   std::lock_guard lock(write_mutex_);
-  SqliteDatabase& db = *writer_;
-  Status status = db.InTransaction(true, [&]() -> Status {
-    for (const StateEvent& event : events) {
-      if (!event.opened_incident_id.empty()) {
-        Result<SqliteStatement> open = db.Prepare(
-            "INSERT INTO incidents (id, monitor_uid, monitor_key, opened_at_ms, failing_regions, "
-            "first_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING");
-        if (!open) return Error{open.error()};
-        open->Bind(1, std::string_view(event.opened_incident_id))
-            .Bind(2, std::string_view(event.monitor_uid))
-            .Bind(3, std::string_view(event.monitor_key))
-            .Bind(4, ToMs(event.at))
-            .Bind(5, std::string_view(ToJsonText(event.failing_regions)))
-            .Bind(6, std::string_view(event.first_error));
-        if (Status run = open->Run(); !run) {
-          return Error{
-              fmt::format("opening incident {}: {} (is another incident of monitor {} "
-                          "still open?)",
-                          event.opened_incident_id, run.error(), event.monitor_key)};
-        }
-      }
-      if (!event.resolved_incident_id.empty()) {
-        Result<SqliteStatement> resolve = db.Prepare(
-            "UPDATE incidents SET resolved_at_ms = ?2 WHERE id = ?1 AND resolved_at_ms IS NULL");
-        if (!resolve) return Error{resolve.error()};
-        resolve->Bind(1, std::string_view(event.resolved_incident_id)).Bind(2, ToMs(event.at));
-        if (Status run = resolve->Run(); !run) return run;
-      }
-    }
-    Result<SqliteStatement> upsert = db.Prepare(
-        "INSERT INTO monitor_states (monitor_uid, monitor_key, state, since_ms, reason, "
-        "consecutive_failures, consecutive_successes, open_incident_id, streak_first_error, "
-        "last_round_ms, open_rounds, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
-        "?10, ?11, ?12) ON CONFLICT (monitor_uid) DO UPDATE SET monitor_key = "
-        "excluded.monitor_key, "
-        "state = excluded.state, since_ms = excluded.since_ms, reason = excluded.reason, "
-        "consecutive_failures = excluded.consecutive_failures, "
-        "consecutive_successes = excluded.consecutive_successes, "
-        "open_incident_id = excluded.open_incident_id, "
-        "streak_first_error = excluded.streak_first_error, "
-        "last_round_ms = excluded.last_round_ms, open_rounds = excluded.open_rounds, "
-        "updated_at_ms = excluded.updated_at_ms");
-    if (!upsert) return Error{upsert.error()};
-    upsert->Bind(1, std::string_view(state.monitor_uid))
-        .Bind(2, std::string_view(state.monitor_key))
-        .Bind(3, std::string_view(ToString(state.state)))
-        .Bind(4, ToMs(state.since))
-        .Bind(5, std::string_view(state.reason))
-        .Bind(6, int64_t{state.consecutive_failures})
-        .Bind(7, int64_t{state.consecutive_successes})
-        .Bind(8, state.open_incident_id.empty() ? std::optional<std::string>()
-                                                : state.open_incident_id)
-        .Bind(9, std::string_view(state.streak_first_error))
-        .Bind(10, ToMs(state.last_round_at))
-        .Bind(11, std::string_view(OpenRoundsToJson(state.open_rounds)))
-        .Bind(12, ToMs(state.updated_at));
-    if (Status run = upsert->Run(); !run) return run;
+  Status status =
+      writer_->InTransaction(true, [&]() -> Status { return WriteMonitorState(state, events); });
+  if (!status) {
+    return Error{fmt::format("saving state of monitor {} in {}: {}", state.monitor_key,
+                             options_.path, status.error())};
+  }
+  return OkStatus();
+}
 
-    Result<SqliteStatement> clear = db.Prepare("DELETE FROM region_states WHERE monitor_uid = ?1");
-    if (!clear) return Error{clear.error()};
-    if (Status run = clear->Bind(1, std::string_view(state.monitor_uid)).Run(); !run) return run;
-    for (const RegionStateSnapshot& region : state.regions) {
-      Result<SqliteStatement> insert = db.Prepare(
-          "INSERT INTO region_states (monitor_uid, region, state, since_ms, probe_error, "
-          "probe_error_message, last_scheduled_ms, last_check_ms, latency_us, status_code, "
-          "message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
-      if (!insert) return Error{insert.error()};
-      insert->Bind(1, std::string_view(state.monitor_uid))
-          .Bind(2, std::string_view(region.region))
-          .Bind(3, std::string_view(ToString(region.state)))
-          .Bind(4, ToMs(region.since))
-          .Bind(5, int64_t{region.probe_error ? 1 : 0})
-          .Bind(6, std::string_view(region.probe_error_message))
-          .Bind(7, ToMs(region.last_scheduled_at))
-          .Bind(8, ToMs(region.last_check_at))
-          .Bind(9, region.latency_us)
-          .Bind(10, int64_t{region.status_code})
-          .Bind(11, std::string_view(region.message));
-      if (Status run = insert->Run(); !run) return run;
+Status SqliteResultStore::SaveMonitorStates(const std::vector<MonitorStateSave>& saves) {
+  for (const MonitorStateSave& save : saves) {
+    if (save.state.monitor_uid.empty()) return Error{"saving monitor state: monitor uid is empty"};
+  }
+  if (saves.empty()) return OkStatus();
+  std::lock_guard lock(write_mutex_);
+  Status status = writer_->InTransaction(true, [&]() -> Status {
+    for (const MonitorStateSave& save : saves) {
+      if (Status written = WriteMonitorState(save.state, save.events); !written) {
+        return Error{fmt::format("monitor {}: {}", save.state.monitor_key, written.error())};
+      }
     }
     return OkStatus();
   });
   if (!status) {
-    return Error{fmt::format("saving state of monitor {} in {}: {}", state.monitor_key,
+    return Error{fmt::format("saving the states of {} monitors in {}: {}", saves.size(),
                              options_.path, status.error())};
+  }
+  return OkStatus();
+}
+
+Status SqliteResultStore::WriteMonitorState(const MonitorStateSnapshot& state,
+                                            const std::vector<StateEvent>& events) {
+  SqliteDatabase& db = *writer_;
+  for (const StateEvent& event : events) {
+    if (!event.opened_incident_id.empty()) {
+      Result<SqliteStatement> open = db.Prepare(
+          "INSERT INTO incidents (id, monitor_uid, monitor_key, opened_at_ms, failing_regions, "
+          "first_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING");
+      if (!open) return Error{open.error()};
+      open->Bind(1, std::string_view(event.opened_incident_id))
+          .Bind(2, std::string_view(event.monitor_uid))
+          .Bind(3, std::string_view(event.monitor_key))
+          .Bind(4, ToMs(event.at))
+          .Bind(5, std::string_view(ToJsonText(event.failing_regions)))
+          .Bind(6, std::string_view(event.first_error));
+      if (Status run = open->Run(); !run) {
+        return Error{
+            fmt::format("opening incident {}: {} (is another incident of monitor {} "
+                        "still open?)",
+                        event.opened_incident_id, run.error(), event.monitor_key)};
+      }
+    }
+    if (!event.resolved_incident_id.empty()) {
+      Result<SqliteStatement> resolve = db.Prepare(
+          "UPDATE incidents SET resolved_at_ms = ?2 WHERE id = ?1 AND resolved_at_ms IS NULL");
+      if (!resolve) return Error{resolve.error()};
+      resolve->Bind(1, std::string_view(event.resolved_incident_id)).Bind(2, ToMs(event.at));
+      if (Status run = resolve->Run(); !run) return run;
+    }
+  }
+  Result<SqliteStatement> upsert = db.Prepare(
+      "INSERT INTO monitor_states (monitor_uid, monitor_key, state, since_ms, reason, "
+      "consecutive_failures, consecutive_successes, open_incident_id, streak_first_error, "
+      "last_round_ms, open_rounds, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+      "?10, ?11, ?12) ON CONFLICT (monitor_uid) DO UPDATE SET monitor_key = "
+      "excluded.monitor_key, "
+      "state = excluded.state, since_ms = excluded.since_ms, reason = excluded.reason, "
+      "consecutive_failures = excluded.consecutive_failures, "
+      "consecutive_successes = excluded.consecutive_successes, "
+      "open_incident_id = excluded.open_incident_id, "
+      "streak_first_error = excluded.streak_first_error, "
+      "last_round_ms = excluded.last_round_ms, open_rounds = excluded.open_rounds, "
+      "updated_at_ms = excluded.updated_at_ms");
+  if (!upsert) return Error{upsert.error()};
+  upsert->Bind(1, std::string_view(state.monitor_uid))
+      .Bind(2, std::string_view(state.monitor_key))
+      .Bind(3, std::string_view(ToString(state.state)))
+      .Bind(4, ToMs(state.since))
+      .Bind(5, std::string_view(state.reason))
+      .Bind(6, int64_t{state.consecutive_failures})
+      .Bind(7, int64_t{state.consecutive_successes})
+      .Bind(8,
+            state.open_incident_id.empty() ? std::optional<std::string>() : state.open_incident_id)
+      .Bind(9, std::string_view(state.streak_first_error))
+      .Bind(10, ToMs(state.last_round_at))
+      .Bind(11, std::string_view(OpenRoundsToJson(state.open_rounds)))
+      .Bind(12, ToMs(state.updated_at));
+  if (Status run = upsert->Run(); !run) return run;
+
+  Result<SqliteStatement> clear = db.Prepare("DELETE FROM region_states WHERE monitor_uid = ?1");
+  if (!clear) return Error{clear.error()};
+  if (Status run = clear->Bind(1, std::string_view(state.monitor_uid)).Run(); !run) return run;
+  for (const RegionStateSnapshot& region : state.regions) {
+    Result<SqliteStatement> insert = db.Prepare(
+        "INSERT INTO region_states (monitor_uid, region, state, since_ms, probe_error, "
+        "probe_error_message, last_scheduled_ms, last_check_ms, latency_us, status_code, "
+        "message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+    if (!insert) return Error{insert.error()};
+    insert->Bind(1, std::string_view(state.monitor_uid))
+        .Bind(2, std::string_view(region.region))
+        .Bind(3, std::string_view(ToString(region.state)))
+        .Bind(4, ToMs(region.since))
+        .Bind(5, int64_t{region.probe_error ? 1 : 0})
+        .Bind(6, std::string_view(region.probe_error_message))
+        .Bind(7, ToMs(region.last_scheduled_at))
+        .Bind(8, ToMs(region.last_check_at))
+        .Bind(9, region.latency_us)
+        .Bind(10, int64_t{region.status_code})
+        .Bind(11, std::string_view(region.message));
+    if (Status run = insert->Run(); !run) return run;
   }
   return OkStatus();
 }

@@ -33,7 +33,9 @@ class SqliteResultStore final : public ResultStore {
   struct Options {
     std::string path;  // a file; ":memory:" for a private in-memory store (tests)
     std::chrono::milliseconds busy_timeout{5'000};
-    bool synchronous_full = true;  // see SqliteDatabase::Options
+    // See SqliteDatabase::Options. NORMAL by default: with WAL a commit still survives a
+    // crash of the process (what an ack to a probe promises); FULL adds an fsync per commit.
+    bool synchronous_full = false;
     std::chrono::hours raw_retention{24 * 30};
     std::chrono::hours hourly_retention{24 * 35};
     std::chrono::hours daily_retention{24 * 400};
@@ -53,6 +55,7 @@ class SqliteResultStore final : public ResultStore {
   Result<std::vector<CheckResult>> Results(const ResultQuery& query) override;
   Status SaveMonitorState(const MonitorStateSnapshot& state,
                           const std::vector<StateEvent>& events) override;
+  Status SaveMonitorStates(const std::vector<MonitorStateSave>& saves) override;
   Result<std::vector<MonitorStateSnapshot>> LoadMonitorStates() override;
   Status ForgetMonitor(std::string_view monitor_uid, TimePoint now) override;
   Result<std::vector<Incident>> Incidents(const IncidentQuery& query) override;
@@ -77,6 +80,9 @@ class SqliteResultStore final : public ResultStore {
   Status LoadPruneMarks();
   // REQUIRES: write_mutex_ held.
   Status DeleteInChunks(std::string_view sql, int64_t cutoff_ms, int64_t& deleted);
+  // Writes one state and its incident changes. REQUIRES: write_mutex_ held, in a transaction.
+  Status WriteMonitorState(const MonitorStateSnapshot& state,
+                           const std::vector<StateEvent>& events);
 
   // Rows older than these may have been pruned (raw results; hourly rollups): windows reaching
   // before them are widened to whole hours (days). Persisted in prune_marks.

@@ -211,6 +211,46 @@ bool WorkDispatcher::CancelWait(WaiterId id) {
   return false;
 }
 
+bool WorkDispatcher::BeginCommit(const std::string& item_id) {
+  std::lock_guard lock(mu_);
+  auto it = seq_by_id_.find(item_id);
+  if (it == seq_by_id_.end()) {
+    return false;
+  }
+  Entry& entry = entries_.at(it->second);
+  if (entry.state != ItemState::kLeased) {
+    return false;
+  }
+  entry.commits++;
+  return true;
+}
+
+void WorkDispatcher::AbortCommit(const std::string& item_id) {
+  Deferred deferred;
+  {
+    std::lock_guard lock(mu_);
+    auto it = seq_by_id_.find(item_id);
+    if (it == seq_by_id_.end()) {
+      return;
+    }
+    const uint64_t seq = it->second;
+    Entry& entry = entries_.at(seq);
+    if (entry.state != ItemState::kLeased || entry.commits == 0 || --entry.commits > 0) {
+      return;
+    }
+    const auto before = NextEventTimeLocked();
+    const auto now = clock_.Now();
+    entry.lease_serial++;
+    entry.last_lease_expiry =
+        std::max(entry.last_lease_expiry, now + entry.item.timeout + options_.lease_grace);
+    expiries_.push(LeaseExpiry{entry.last_lease_expiry, seq, entry.lease_serial});
+    const auto after = NextEventTimeLocked();
+    deferred.wake = after && (!before || *after < *before);
+    CaptureHooksLocked(deferred);
+  }
+  RunDeferred(deferred);
+}
+
 AckResult WorkDispatcher::Complete(const std::string& item_id) {
   std::lock_guard lock(mu_);
   const auto now = clock_.Now();
@@ -506,6 +546,9 @@ void WorkDispatcher::ExpireLeasesLocked(Clock::TimePoint now, Deferred& deferred
       continue;  // acked, dropped or leased again since
     }
     Entry& entry = it->second;
+    if (entry.commits > 0) {
+      continue;  // its result is being committed; AbortCommit() re-arms the lease
+    }
     Region& region = RegionLocked(entry.item.region);
     QueueStats& stats = region.classes[entry.class_index].stats;
     if (entry.orphaned) {

@@ -4,10 +4,12 @@
 // (DESIGN.md §3). Items wait in one queue per (region, frequency class); probes lease them with a
 // visibility timeout (the monitor's check timeout + grace); a result acks an item exactly once;
 // an expired lease re-queues the item with attempt+1, and after `max_redeliveries` the item is
-// reported as an `error` CheckResult ("no probe completed the check"), never as `down`. An item
-// still queued when the next one of its (monitor, region) arrives is coalesced (dropped,
-// counted). Leases drain the frequency classes round-robin, so a flood of 10 s items cannot
-// starve 1 h ones. Probes are tracked per region by the last time they leased or registered.
+// reported as an `error` CheckResult ("no probe completed the check"), never as `down`. The lease
+// of an item whose result has arrived but is not yet committed (BeginCommit) does not expire, so
+// a slow store never turns into redeliveries. An item still queued when the next one of its
+// (monitor, region) arrives is coalesced (dropped, counted). Leases drain the frequency classes
+// round-robin, so a flood of 10 s items cannot starve 1 h ones. Probes are tracked per region by
+// the last time they leased or registered.
 //
 // Time comes only from the Clock; nothing here sleeps or owns a thread. Somebody must call
 // Tick() at NextEventTime() (the Scheduler's loop does) for leases to expire and long-polls to
@@ -174,7 +176,16 @@ class WorkDispatcher {
                        Clock::TimePoint deadline, LeaseCallback done);
   // Forgets a parked long-poll (its client went away); false when it already completed.
   bool CancelWait(WaiterId id);
-  // Acks an item by id (a result arrived). Idempotent; see AckResult.
+  // A result for the item arrived and is being committed: until Complete() or AbortCommit(),
+  // its lease no longer expires (no redelivery, no failure), however slow the commit. Each call
+  // that returns true must be followed by one of the two. False (nothing held) when the item is
+  // not leased: queued again after an expired lease, acked, dropped or unknown.
+  bool BeginCommit(const std::string& item_id);
+  // The commit begun by BeginCommit() failed (the probe is told to resend): the item's lease
+  // runs again for a whole visibility timeout, then expires as usual (redelivered, or reported
+  // as an error), so the item is never lost. No-op when the item is no longer live.
+  void AbortCommit(const std::string& item_id);
+  // Acks an item by id (a result was stored). Idempotent; see AckResult.
   AckResult Complete(const std::string& item_id);
   // True when `item_id` was acked and is still remembered (see Options::ack_margin): a result
   // for it is a duplicate of one already stored.
@@ -212,6 +223,7 @@ class WorkDispatcher {
     bool orphaned = false;  // monitor/region gone while leased: finish, never redeliver
     uint8_t class_index = 0;
     uint32_t lease_serial = 0;  // bumped per lease, so stale expiry records are recognised
+    uint32_t commits = 0;       // results being committed (BeginCommit): the lease is held
     std::list<uint64_t>::iterator queue_position;  // valid while kQueued
     std::string probe;                             // last lessee
     Clock::TimePoint leased_at{};

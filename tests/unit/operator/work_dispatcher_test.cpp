@@ -192,6 +192,82 @@ TEST_F(WorkDispatcherTest, LateResultOfRedeliveredItemStillAcks) {
   EXPECT_THAT(dispatcher_.Lease("eu", "p", 1), IsEmpty());
 }
 
+TEST_F(WorkDispatcherTest, LeaseOfAResultBeingCommittedNeverExpires) {
+  std::vector<CheckResult> failures;
+  dispatcher_.SetFailureHandler([&](CheckResult result) { failures.push_back(result); });
+  dispatcher_.Enqueue({Item("a", "eu", k1m, clock_.Now())});
+  auto leased = dispatcher_.Lease("eu", "p1", 1);
+  ASSERT_THAT(leased, SizeIs(1));
+  clock_.Advance(seconds(10));
+  ASSERT_TRUE(dispatcher_.BeginCommit(leased[0].id));
+
+  // The commit takes far longer than the 15 s visibility timeout and every redelivery limit.
+  for (int i = 0; i < 10; ++i) {
+    clock_.Advance(seconds(15));
+    dispatcher_.Tick();
+    EXPECT_THAT(dispatcher_.Lease("eu", "p2", 1), IsEmpty()) << "round " << i;
+  }
+  EXPECT_EQ(dispatcher_.Totals().redelivered, 0u);
+  EXPECT_EQ(dispatcher_.Totals().in_flight, 1u);
+  EXPECT_THAT(failures, IsEmpty());
+
+  EXPECT_EQ(dispatcher_.Complete(leased[0].id), AckResult::kAcked);
+  EXPECT_EQ(dispatcher_.Totals().in_flight, 0u);
+  EXPECT_EQ(dispatcher_.Complete(leased[0].id), AckResult::kAlreadyAcked);
+  EXPECT_EQ(dispatcher_.NextEventTime(), std::nullopt);
+}
+
+TEST_F(WorkDispatcherTest, FailedCommitRestartsTheLeaseThenRedelivers) {
+  dispatcher_.Enqueue({Item("a", "eu", k1m, clock_.Now())});
+  auto leased = dispatcher_.Lease("eu", "p1", 1);
+  ASSERT_TRUE(dispatcher_.BeginCommit(leased[0].id));
+  clock_.Advance(seconds(60));
+  dispatcher_.Tick();
+  int wakeups = 0;
+  dispatcher_.SetWakeup([&] { ++wakeups; });
+
+  dispatcher_.AbortCommit(leased[0].id);
+  EXPECT_EQ(wakeups, 1) << "the re-armed lease is the next event";
+  EXPECT_EQ(dispatcher_.NextEventTime(), clock_.Now() + seconds(15));
+  clock_.Advance(seconds(14));
+  dispatcher_.Tick();
+  EXPECT_THAT(dispatcher_.Lease("eu", "p2", 1), IsEmpty()) << "the probe may still resend";
+
+  clock_.Advance(seconds(1));
+  dispatcher_.Tick();
+  auto again = dispatcher_.Lease("eu", "p2", 1);
+  ASSERT_THAT(again, SizeIs(1)) << "never lost: redelivered once the re-armed lease expires";
+  EXPECT_EQ(again[0].attempt, 2);
+  EXPECT_EQ(dispatcher_.Totals().redelivered, 1u);
+}
+
+TEST_F(WorkDispatcherTest, LeaseIsHeldUntilEveryCommitOfItEnds) {
+  dispatcher_.Enqueue({Item("a", "eu", k1m, clock_.Now())});
+  auto leased = dispatcher_.Lease("eu", "p1", 1);
+  ASSERT_TRUE(dispatcher_.BeginCommit(leased[0].id));
+  ASSERT_TRUE(dispatcher_.BeginCommit(leased[0].id)) << "the probe resent its result";
+  dispatcher_.AbortCommit(leased[0].id);
+  clock_.Advance(seconds(60));
+  dispatcher_.Tick();
+  EXPECT_THAT(dispatcher_.Lease("eu", "p2", 1), IsEmpty()) << "one commit still runs";
+  EXPECT_EQ(dispatcher_.Complete(leased[0].id), AckResult::kAcked);
+  dispatcher_.AbortCommit(leased[0].id);  // acked meanwhile: nothing to re-arm
+  EXPECT_EQ(dispatcher_.NextEventTime(), std::nullopt);
+}
+
+TEST_F(WorkDispatcherTest, OnlyLeasedItemsCanBeHeld) {
+  const auto now = clock_.Now();
+  dispatcher_.Enqueue({Item("a", "eu", k1m, now)});
+  EXPECT_FALSE(dispatcher_.BeginCommit(Item("a", "eu", k1m, now).id)) << "queued";
+  EXPECT_FALSE(dispatcher_.BeginCommit("nobody@eu@0")) << "unknown";
+  auto leased = dispatcher_.Lease("eu", "p1", 1);
+  clock_.Advance(seconds(15));
+  dispatcher_.Tick();
+  EXPECT_FALSE(dispatcher_.BeginCommit(leased[0].id)) << "queued again after its lease expired";
+  EXPECT_EQ(dispatcher_.Complete(leased[0].id), AckResult::kAcked);
+  EXPECT_FALSE(dispatcher_.BeginCommit(leased[0].id)) << "acked";
+}
+
 TEST_F(WorkDispatcherTest, QueuedItemIsCoalescedByTheNextOne) {
   const auto first = clock_.Now();
   dispatcher_.Enqueue({Item("a", "eu", k10s, first), Item("a", "us", k10s, first)});
