@@ -20,6 +20,7 @@
 #include "operator/json_api.h"
 #include "operator/monitor_file_source.h"
 #include "operator/operator_core.h"
+#include "operator/operator_metrics.h"
 #include "operator/probe_api.h"
 #include "operator/probe_tokens.h"
 #include "operator/sqlite_result_store.h"
@@ -89,6 +90,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   flags.AddFlag("log-level", '\0', "LEVEL", "trace debug info warn error", "info");
   flags.AddFlag("retention", '\0', "DURATION", "how long raw results are kept", "720h");
   flags.AddFlag("concurrency", 'c', "N", "checks the in-process probe runs at once", "256");
+  OperatorMetrics::AddDurationPhasesFlag(flags);
   flags.AddFlag("ca-file", '\0', "FILE",
                 "PEM CAs trusted for targets (also $PHAROS_CA_FILE); default the system store");
   flags.AddSwitch("help", 'h', "show this help");
@@ -134,6 +136,12 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     engine_options.max_concurrency = static_cast<size_t>(concurrency);
   } catch (const std::exception&) {
     err_ << "pharos run: --concurrency must be a whole number from 1 to 100000\n";
+    return kExitBadInput;
+  }
+  Result<OperatorMetrics::DurationPhases> duration_phases =
+      OperatorMetrics::ParseDurationPhases(flags.Get("duration-phases"));
+  if (!duration_phases) {
+    err_ << "pharos run: --duration-phases " << duration_phases.error() << "\n";
     return kExitBadInput;
   }
   if (flags.IsSet("ca-file")) {
@@ -187,6 +195,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   OperatorCore::Options core_options;
   core_options.default_regions = {region};
   core_options.metrics.version = kVersion;
+  core_options.metrics.duration_phases = *duration_phases;
   Result<std::unique_ptr<OperatorCore>> created =
       OperatorCore::Create(clock, std::move(store).value(), core_options);
   if (!created) {

@@ -187,6 +187,7 @@ Status KubeOperator::Init() {
   }
   core_options.scheduling = !options_.leader_elect;
   core_options.metrics.version = kVersion;
+  core_options.metrics.duration_phases = options_.duration_phases;
   Result<std::unique_ptr<OperatorCore>> core =
       OperatorCore::Create(clock_, std::move(store).value(), core_options);
   if (!core) {

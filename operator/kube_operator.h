@@ -74,6 +74,8 @@ struct KubeOperatorOptions {
 
   std::chrono::milliseconds status_interval{30'000};
   double status_qps = 10;
+  // Phases recorded in pharos_check_duration_seconds (--duration-phases).
+  OperatorMetrics::DurationPhases duration_phases = OperatorMetrics::DurationPhases::kAll;
 };
 
 class KubeOperator {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/logging.h"
+#include "common/stable_hash.h"
 
 namespace pharos {
 namespace {
@@ -24,12 +25,14 @@ bool IsMonitorFile(const fs::path& path) {
   return extension == ".yaml" || extension == ".yml" || extension == ".json";
 }
 
-// The spec without what the source adds (location, generation).
-Monitor Declared(const Monitor& monitor) {
+// A digest of the spec without what the source adds (location, generation). The JSON form
+// names every declared field, so two monitors with the same digest declare the same thing (up
+// to a 2^-64 chance of collision).
+uint64_t DeclaredDigest(const Monitor& monitor) {
   Monitor declared = monitor;
   declared.source = {};
   declared.generation = 0;
-  return declared;
+  return StableHash64(MonitorToJson(declared).dump());
 }
 
 }  // namespace
@@ -105,12 +108,8 @@ Result<size_t> MonitorFileSource::ReloadLocked(std::vector<FileStamp> fingerprin
     return Error{errors};
   }
   last_error_.clear();
-  AssignGenerationsLocked(loaded.monitors);
-  const bool same =
-      applied_once_ && applied_.size() == loaded.monitors.size() &&
-      std::equal(applied_.begin(), applied_.end(), loaded.monitors.begin(),
-                 [](const Monitor& a, const Monitor& b) { return Declared(a) == Declared(b); });
-  if (same) {
+  AppliedSpecs specs = AssignGenerationsLocked(loaded.monitors);
+  if (applied_once_ && specs == applied_) {
     Log().Debug("monitor files changed but declare the same monitors");
     return applied_.size();
   }
@@ -118,26 +117,25 @@ Result<size_t> MonitorFileSource::ReloadLocked(std::vector<FileStamp> fingerprin
     Log().Info("monitor files changed; applying the new set",
                {{"monitors", loaded.monitors.size()}, {"files", loaded.files}});
   }
-  applied_ = std::move(loaded.monitors);
+  applied_ = std::move(specs);
   applied_once_ = true;
-  apply_(applied_);
+  apply_(loaded.monitors);
   return applied_.size();
 }
 
-void MonitorFileSource::AssignGenerationsLocked(std::vector<Monitor>& monitors) {
-  std::map<std::string, const Monitor*> previous;
-  for (const Monitor& monitor : applied_) {
-    previous[monitor.uid] = &monitor;
-  }
+MonitorFileSource::AppliedSpecs MonitorFileSource::AssignGenerationsLocked(
+    std::vector<Monitor>& monitors) const {
+  AppliedSpecs specs;
   for (Monitor& monitor : monitors) {
-    auto found = previous.find(monitor.uid);
-    if (found == previous.end()) {
-      continue;
+    const uint64_t digest = DeclaredDigest(monitor);
+    const auto found = applied_.find(monitor.uid);
+    if (found != applied_.end()) {
+      const AppliedSpec& before = found->second;
+      monitor.generation = before.digest == digest ? before.generation : before.generation + 1;
     }
-    const Monitor& before = *found->second;
-    monitor.generation =
-        Declared(before) == Declared(monitor) ? before.generation : before.generation + 1;
+    specs[monitor.uid] = AppliedSpec{monitor.generation, digest};
   }
+  return specs;
 }
 
 void MonitorFileSource::Start() {

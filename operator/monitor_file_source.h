@@ -7,6 +7,8 @@
 // set keeps running and every error is logged with its file:line:col. Never a partial set.
 // Generations: a monitor whose spec changed between two loads gets generation + 1 (files carry
 // no generation of their own), so work items and results tell the specs apart.
+// Memory: the source keeps no copy of the monitors it applied (the consumer holds them), only a
+// digest of each declared spec with its generation, enough to detect changes (~100 bytes each).
 // Thread-safety: Reload/Start/Stop/last_error may be called from any thread; loads are
 // serialised; `apply` runs on the loading thread, one set at a time.
 
@@ -63,7 +65,17 @@ class MonitorFileSource {
   void Poll(const std::stop_token& stop);
   // REQUIRES: load_mu_
   Result<size_t> ReloadLocked(std::vector<FileStamp> fingerprint);
-  void AssignGenerationsLocked(std::vector<Monitor>& monitors);
+  // What the source remembers of an applied monitor: its generation and a digest of its
+  // declared spec (StableHash64 of its JSON form without source location and generation).
+  struct AppliedSpec {
+    int64_t generation = 0;
+    uint64_t digest = 0;
+    bool operator==(const AppliedSpec&) const = default;
+  };
+  using AppliedSpecs = std::map<std::string, AppliedSpec>;  // by uid
+
+  // Gives every monitor its generation and returns what to remember of the set. REQUIRES: load_mu_
+  AppliedSpecs AssignGenerationsLocked(std::vector<Monitor>& monitors) const;
 
   const std::vector<std::string> paths_;
   const Apply apply_;
@@ -72,7 +84,7 @@ class MonitorFileSource {
   mutable std::mutex load_mu_;
   std::vector<FileStamp> fingerprint_;  // GUARDED_BY(load_mu_): of the last load attempt
   bool applied_once_ = false;           // GUARDED_BY(load_mu_)
-  std::vector<Monitor> applied_;        // GUARDED_BY(load_mu_): the set in force
+  AppliedSpecs applied_;                // GUARDED_BY(load_mu_): the set in force
   std::string last_error_;              // GUARDED_BY(load_mu_)
 
   std::mutex wake_mu_;

@@ -13,6 +13,7 @@
 #include "common/duration.h"
 #include "common/logging.h"
 #include "common/version.h"
+#include "operator/operator_metrics.h"
 
 namespace pharos {
 namespace {
@@ -95,6 +96,7 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
                 "at once)",
                 "30s");
   flags.AddFlag("status-qps", '\0', "N", "status writes per second, over all Monitors", "10");
+  OperatorMetrics::AddDurationPhasesFlag(flags);
   flags.AddFlag("probe-image", '\0', "IMAGE",
                 "probe image when the regions config sets no probe.image");
   flags.AddFlag("operator-url", '\0', "URL",
@@ -189,6 +191,12 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
     return Error{"--status-qps must be a number greater than 0, not \"" + flags.Get("status-qps") +
                  "\""};
   }
+  Result<OperatorMetrics::DurationPhases> phases =
+      OperatorMetrics::ParseDurationPhases(flags.Get("duration-phases"));
+  if (!phases) {
+    return Error{"--duration-phases " + phases.error()};
+  }
+  options.duration_phases = *phases;
   options.regions_config_path = flags.Get("regions-config");
   options.probe_token_file = flags.Get("probe-token-file");
   options.probe_image = flags.Get("probe-image");

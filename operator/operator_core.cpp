@@ -148,11 +148,13 @@ void OperatorCore::Stop() {
   {
     std::lock_guard lock(state_mu_);
     const TimePoint now = clock_.Now();
+    BeginSaveBatchLocked();
     for (auto& [uid, runtime] : monitors_) {
       if (runtime.state_dirty) {
         SaveLocked(runtime, {}, now);
       }
     }
+    CommitSaveBatchLocked();
   }
   writer_->Stop();
 }
@@ -373,12 +375,14 @@ void OperatorCore::SetScheduling(bool enabled) {
     metrics_.SetLeader(enabled);
     const TimePoint now = clock_.Now();
     if (!enabled) {
+      BeginSaveBatchLocked();
       for (auto& [uid, runtime] : monitors_) {
         scheduler_.Remove(uid);
         if (runtime.state_dirty) {
           SaveLocked(runtime, {}, now);
         }
       }
+      CommitSaveBatchLocked();
       Log().Info("scheduling stopped (not the leader)", {{"monitors", monitors_.size()}});
     } else {
       Result<std::vector<MonitorStateSnapshot>> stored = store_->LoadMonitorStates();
@@ -595,6 +599,12 @@ void OperatorCore::ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> e
 
 void OperatorCore::SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events,
                               TimePoint now) {
+  if (save_batch_) {
+    save_batch_->push_back(MonitorStateSave{runtime.machine->snapshot(), events});
+    runtime.state_dirty = false;  // set again by CommitSaveBatchLocked if the save fails
+    runtime.saved_at = now;
+    return;
+  }
   if (Status saved = store_->SaveMonitorState(runtime.machine->snapshot(), events); !saved) {
     runtime.state_dirty = true;
     Log().Error("saving monitor state failed; will retry",
@@ -603,6 +613,27 @@ void OperatorCore::SaveLocked(Runtime& runtime, const std::vector<StateEvent>& e
   }
   runtime.state_dirty = false;
   runtime.saved_at = now;
+}
+
+void OperatorCore::BeginSaveBatchLocked() { save_batch_.emplace(); }
+
+void OperatorCore::CommitSaveBatchLocked() {
+  std::vector<MonitorStateSave> batch =
+      std::move(save_batch_).value_or(std::vector<MonitorStateSave>{});
+  save_batch_.reset();
+  if (batch.empty() || store_->SaveMonitorStates(batch)) {
+    return;
+  }
+  for (const MonitorStateSave& save : batch) {
+    if (Status saved = store_->SaveMonitorState(save.state, save.events); !saved) {
+      auto found = monitors_.find(save.state.monitor_uid);
+      if (found != monitors_.end()) {
+        found->second.state_dirty = true;
+      }
+      Log().Error("saving monitor state failed; will retry",
+                  {{"monitor", save.state.monitor_key}, {"error", saved.error()}});
+    }
+  }
 }
 
 void OperatorCore::Notify(const std::vector<Notification>& notifications) {
@@ -652,6 +683,7 @@ void OperatorCore::Housekeeping() {
       FollowKnownRegionsLocked(now, notifications);
     }
     size_t save_budget = options_.state_save_batch;
+    BeginSaveBatchLocked();
     for (auto& [uid, runtime] : monitors_) {
       std::vector<StateEvent> events = runtime.machine->Tick(now);
       if (!events.empty()) {
@@ -668,6 +700,7 @@ void OperatorCore::Housekeeping() {
         stale.emplace_back(runtime.summary ? runtime.summary_at : TimePoint::min(), uid);
       }
     }
+    CommitSaveBatchLocked();
   }
   Notify(notifications);
   std::sort(stale.begin(), stale.end());
@@ -732,7 +765,7 @@ void OperatorCore::Ingest(std::vector<CheckResult> results, IngestDone done) {
                          "': it was removed or never existed; drop the result";
         continue;
       }
-      const Monitor& monitor = *spec->second.monitor;
+      const Monitor& monitor = *spec->second;
       if (!monitor.regions.empty() && std::find(monitor.regions.begin(), monitor.regions.end(),
                                                 result.region) == monitor.regions.end()) {
         outcome.reason = "region '" + result.region + "' is not one of the regions of monitor " +
@@ -755,23 +788,44 @@ void OperatorCore::Ingest(std::vector<CheckResult> results, IngestDone done) {
     done(std::move(report));
     return;
   }
+  // From here the items' leases are held: a commit slower than the lease must not make the
+  // dispatcher redeliver checks whose results it already has.
+  auto held = std::make_shared<std::vector<bool>>(storable->size(), false);
+  for (size_t j = 0; j < storable->size(); ++j) {
+    const std::string& item_id = (*storable)[j].item_id;
+    (*held)[j] = !item_id.empty() && dispatcher_.BeginCommit(item_id);
+  }
   std::vector<CheckResult> batch = *storable;
   auto shared_done = std::make_shared<IngestDone>(std::move(done));
   Status submitted = writer_->Submit(
       std::move(batch),
-      [this, storable, positions = std::move(positions), report = std::move(report),
+      [this, storable, held, positions = std::move(positions), report = std::move(report),
        shared_done](const Result<AppendResult>& appended) mutable {
-        OnCommitted(*storable, positions, std::move(report), appended, *shared_done);
+        OnCommitted(*storable, *held, positions, std::move(report), appended, *shared_done);
       });
   if (!submitted) {
+    ReleaseHeldLeases(*storable, *held);
     (*shared_done)(Error{submitted.error()});
   }
 }
 
+void OperatorCore::ReleaseHeldLeases(const std::vector<CheckResult>& results,
+                                     const std::vector<bool>& held) {
+  for (size_t j = 0; j < results.size(); ++j) {
+    if (held[j]) {
+      dispatcher_.AbortCommit(results[j].item_id);
+    }
+  }
+}
+
 void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
-                               const std::vector<size_t>& positions, IngestReport report,
-                               const Result<AppendResult>& appended, const IngestDone& done) {
+                               const std::vector<bool>& held, const std::vector<size_t>& positions,
+                               IngestReport report, const Result<AppendResult>& appended,
+                               const IngestDone& done) {
   if (!appended) {
+    // The probe is told to resend; the leases run again meanwhile, so an item whose result
+    // never comes back is redelivered (or reported as an error), never lost.
+    ReleaseHeldLeases(results, held);
     done(Error{"storing the results failed: " + appended.error()});
     return;
   }
@@ -786,6 +840,9 @@ void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
       IngestOutcome& outcome = report.outcomes[positions[j]];
       const AppendStatus status = appended->statuses[j];
       if (status == AppendStatus::kRejected) {
+        if (held[j]) {
+          dispatcher_.AbortCommit(result.item_id);
+        }
         outcome.kind = IngestOutcome::Kind::kRejected;
         while (rejection < appended->rejections.size() &&
                appended->rejections[rejection].index < j) {
@@ -832,12 +889,14 @@ void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
         events.push_back(std::move(event));
       }
     }
+    BeginSaveBatchLocked();
     for (auto& [uid, events] : events_by_uid) {
       auto found = monitors_.find(uid);
       if (found != monitors_.end() && !events.empty()) {
         ApplyEventsLocked(found->second, std::move(events), now, notifications);
       }
     }
+    CommitSaveBatchLocked();
   }
   Notify(notifications);
   done(std::move(report));
@@ -943,13 +1002,16 @@ std::vector<MonitorStatus> OperatorCore::SnapshotAll() {
 std::shared_ptr<const Monitor> OperatorCore::MonitorSpec(const std::string& uid) const {
   std::lock_guard lock(specs_mu_);
   auto found = specs_.find(uid);
-  return found == specs_.end() ? nullptr : found->second.monitor;
+  return found == specs_.end() ? nullptr : found->second;
 }
 
 std::shared_ptr<const std::string> OperatorCore::MonitorJsonText(const std::string& uid) const {
-  std::lock_guard lock(specs_mu_);
-  auto found = specs_.find(uid);
-  return found == specs_.end() ? nullptr : found->second.json;
+  // Rendered outside the lock from the immutable spec.
+  std::shared_ptr<const Monitor> monitor = MonitorSpec(uid);
+  if (!monitor) {
+    return nullptr;
+  }
+  return std::make_shared<const std::string>(MonitorToJson(*monitor).dump());
 }
 
 size_t OperatorCore::monitor_count() const {
@@ -971,13 +1033,12 @@ bool OperatorCore::Ready(std::string* why) const {
 }
 
 void OperatorCore::SetSpec(const std::shared_ptr<const Monitor>& monitor) {
-  auto json = std::make_shared<const std::string>(MonitorToJson(*monitor).dump());
   std::lock_guard lock(specs_mu_);
   auto found = specs_.find(monitor->uid);
-  if (found != specs_.end() && found->second.monitor->Key() != monitor->Key()) {
-    uid_by_key_.erase(found->second.monitor->Key());
+  if (found != specs_.end() && found->second->Key() != monitor->Key()) {
+    uid_by_key_.erase(found->second->Key());
   }
-  specs_[monitor->uid] = Spec{monitor, std::move(json)};
+  specs_[monitor->uid] = monitor;
   uid_by_key_[monitor->Key()] = monitor->uid;
 }
 
@@ -987,7 +1048,7 @@ void OperatorCore::EraseSpec(const std::string& uid) {
   if (found == specs_.end()) {
     return;
   }
-  auto key = uid_by_key_.find(found->second.monitor->Key());
+  auto key = uid_by_key_.find(found->second->Key());
   if (key != uid_by_key_.end() && key->second == uid) {
     uid_by_key_.erase(key);
   }

@@ -21,8 +21,10 @@
 #include <vector>
 
 #include "common/check_result.h"
+#include "common/command_line.h"
 #include "common/metrics_registry.h"
 #include "common/monitor.h"
+#include "common/result.h"
 #include "operator/monitor_state.h"
 #include "operator/work_dispatcher.h"
 
@@ -30,11 +32,25 @@ namespace pharos {
 
 class OperatorMetrics {
  public:
+  // Which phases pharos_check_duration_seconds records: every phase (dns, connect, tls,
+  // firstByte, transfer, total; what the dashboards' phase panels need) or only `total` (one
+  // histogram per monitor and region instead of six, for large installations).
+  enum class DurationPhases { kAll, kTotal };
+
   struct Options {
     std::string version;  // pharos_build_info{version}
     // Series allowed per per-monitor family (e.g. 10,000 monitors × 4 regions × 6 phases).
     size_t max_monitor_series = 250'000;
+    DurationPhases duration_phases = DurationPhases::kAll;
   };
+
+  // "all" or "total" (the value of --duration-phases); an error names the accepted values.
+  static Result<DurationPhases> ParseDurationPhases(std::string_view text);
+  // Declares --duration-phases (pharos run and pharos-operator take the same flag).
+  static void AddDurationPhasesFlag(CommandLine& flags);
+
+  // The bucket bounds of pharos_check_duration_seconds, in seconds (docs/monitoring.md).
+  static std::vector<double> CheckDurationBuckets();
 
   // What the scrape needs to know about one monitor (built by the owner under its own lock).
   struct MonitorView {
@@ -90,6 +106,7 @@ class OperatorMetrics {
 
  private:
   MetricsRegistry& registry_;
+  const DurationPhases duration_phases_;
   CounterFamily& results_;
   HistogramFamily& durations_;
   CounterFamily& incidents_opened_;

@@ -1,7 +1,9 @@
 #include "common/histogram_family.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <span>
 
 namespace pharos {
 
@@ -34,7 +36,21 @@ void Histogram::Write(MetricsWriter& writer, const std::vector<std::string>& lab
   // Read the sum before the buckets so that a racing Observe shows in _count rather than only in
   // _sum.
   const double sum = Sum();
-  writer.HistogramSample(label_values, upper_bounds_, CumulativeCounts(), sum);
+  // On the stack for the usual bucket counts: a scrape writes hundreds of thousands of series.
+  constexpr size_t kInlineBuckets = 32;
+  const size_t buckets = upper_bounds_.size() + 1;
+  if (buckets > kInlineBuckets) {
+    writer.HistogramSample(label_values, upper_bounds_, CumulativeCounts(), sum);
+    return;
+  }
+  std::array<uint64_t, kInlineBuckets> cumulative;
+  uint64_t running = 0;
+  for (size_t i = 0; i < buckets; ++i) {
+    running += counts_[i].load(std::memory_order_relaxed);
+    cumulative[i] = running;
+  }
+  writer.HistogramSample(label_values, upper_bounds_,
+                         std::span<const uint64_t>(cumulative.data(), buckets), sum);
 }
 
 HistogramFamily::HistogramFamily(std::string name, std::string help,

@@ -253,7 +253,8 @@ struct HttpResponder::State {
     http::http_response reply(static_cast<http::status_code>(response.status));
     for (const auto& [name, value] : response.headers) reply.headers().add(name, value);
     if (!head && !StatusHasNoBody(response.status)) {
-      reply.set_body(std::vector<unsigned char>(response.body.begin(), response.body.end()));
+      // Moved, not copied: a /metrics body can be hundreds of megabytes.
+      reply.set_body(std::move(response.body), response.content_type);
       if (!response.content_type.empty()) {
         reply.headers().set_content_type(response.content_type);
       } else {

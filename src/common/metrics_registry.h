@@ -20,6 +20,7 @@
 // family's lock (a consistent family), runs collectors one scrape at a time, and never holds the
 // registry lock while a collector runs. A collector must not call RemoveCollector.
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -93,6 +94,9 @@ class MetricsRegistry {
   mutable std::mutex collect_mutex_;
   // Exposition problems already logged, so that each is logged once, not on every scrape.
   mutable std::set<std::string> logged_problems_;  // GUARDED_BY(collect_mutex_)
+  // Size of the last exposition, reserved up front by the next one so that the text is not
+  // regrown (and briefly held twice) while it is written.
+  mutable std::atomic<size_t> last_exposition_bytes_{0};
 };
 
 }  // namespace pharos

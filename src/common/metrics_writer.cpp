@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <charconv>
+#include <functional>
 #include <set>
 
 #include "common/prometheus_text.h"
@@ -92,7 +95,7 @@ bool MetricsWriter::PrepareSample(const std::vector<std::string>& label_values,
     AppendEscapedLabelValue(label_text_, label_values[i]);
     label_text_ += '"';
   }
-  if (!series_in_family_.insert(label_text_).second) {
+  if (!series_in_family_.insert(std::hash<std::string_view>{}(label_text_)).second) {
     problems_.push_back(fmt::format("sample of \"{}\" dropped: label set {{{}}} written twice",
                                     family_, label_text_));
     return false;
@@ -130,15 +133,26 @@ void MetricsWriter::HistogramSample(const std::vector<std::string>& label_values
                                     family_, cumulative_counts.size(), upper_bounds.size() + 1));
     return;
   }
-  std::string le;
+  if (le_labels_.size() != upper_bounds.size() + 1 ||
+      !std::equal(upper_bounds.begin(), upper_bounds.end(), le_bounds_.begin(), le_bounds_.end())) {
+    le_bounds_.assign(upper_bounds.begin(), upper_bounds.end());
+    le_labels_.clear();
+    for (double bound : upper_bounds) {
+      le_labels_.push_back("le=\"" + FormatPrometheusValue(bound) + "\"");
+    }
+    le_labels_.push_back("le=\"+Inf\"");
+  }
+  char count_text[24];
+  const auto format_count = [&count_text](uint64_t count) {
+    const auto [end, error] = std::to_chars(count_text, count_text + sizeof(count_text), count);
+    (void)error;  // 24 bytes hold any uint64_t
+    return std::string_view(count_text, static_cast<size_t>(end - count_text));
+  };
   for (size_t i = 0; i <= upper_bounds.size(); ++i) {
-    le = "le=\"";
-    le += i < upper_bounds.size() ? FormatPrometheusValue(upper_bounds[i]) : "+Inf";
-    le += '"';
-    AppendSeriesLine("_bucket", le, std::to_string(cumulative_counts[i]));
+    AppendSeriesLine("_bucket", le_labels_[i], format_count(cumulative_counts[i]));
   }
   AppendSeriesLine("_sum", "", FormatPrometheusValue(sum));
-  AppendSeriesLine("_count", "", std::to_string(cumulative_counts.back()));
+  AppendSeriesLine("_count", "", format_count(cumulative_counts.back()));
 }
 
 }  // namespace pharos

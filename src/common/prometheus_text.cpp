@@ -1,5 +1,6 @@
 #include "common/prometheus_text.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -42,6 +43,16 @@ size_t Utf8SequenceLength(std::string_view text, size_t i) {
 // Appends `text` with the escapes of `escape_quote` (label values) or without (HELP text).
 void AppendEscaped(std::string& out, std::string_view text, bool escape_quote) {
   static constexpr std::string_view kReplacementCharacter = "\xEF\xBF\xBD";
+  // Fast path for the usual value (namespace, monitor and region names): plain ASCII with
+  // nothing to escape is appended as is.
+  const bool plain = std::all_of(text.begin(), text.end(), [escape_quote](char c) {
+    const auto byte = static_cast<unsigned char>(c);
+    return byte < 0x80 && c != '\\' && c != '\n' && !(c == '"' && escape_quote);
+  });
+  if (plain) {
+    out.append(text);
+    return;
+  }
   out.reserve(out.size() + text.size());
   for (size_t i = 0; i < text.size();) {
     const char c = text[i];

@@ -44,7 +44,7 @@ class RunCommandTest : public ::testing::Test {
 TEST_F(RunCommandTest, HelpListsTheFlags) {
   EXPECT_EQ(Run({"--help"}), 0);
   for (const char* flag : {"--listen", "--db", "--probe-token-file", "--region-name",
-                           "--log-format", "--log-level", "--retention"}) {
+                           "--log-format", "--log-level", "--retention", "--duration-phases"}) {
     EXPECT_THAT(out_.str(), HasSubstr(flag));
   }
 }
@@ -59,6 +59,8 @@ TEST_F(RunCommandTest, RefusesBadFlagsWithStatus2) {
   EXPECT_THAT(err_.str(), HasSubstr("--log-level"));
   EXPECT_EQ(Run({"--region-name", "Not A Region", Path("ok.yaml")}), 2);
   EXPECT_THAT(err_.str(), HasSubstr("--region-name"));
+  EXPECT_EQ(Run({"--duration-phases", "some", Path("ok.yaml")}), 2);
+  EXPECT_THAT(err_.str(), HasSubstr("--duration-phases must be \"all\""));
   EXPECT_EQ(Run({"--bogus", Path("ok.yaml")}), 2);
   EXPECT_FALSE(std::filesystem::exists(Path("a.db")));
 }

@@ -95,6 +95,37 @@ TEST(MetricsRegistryTest, HistogramExactText) {
   EXPECT_EQ(eu.CumulativeCounts(), (std::vector<uint64_t>{2, 2, 3, 4}));
 }
 
+TEST(MetricsRegistryTest, HistogramsWithOtherBucketsKeepTheirOwnLeLabels) {
+  MetricsRegistry registry;
+  registry.AddHistogram("a_seconds", "A.", {"k"}, {0.5, 1}).WithLabels({"x"}).Observe(0.7);
+  registry.AddHistogram("b_seconds", "B.", {"k"}, {2}).WithLabels({"x"}).Observe(0.7);
+  registry.AddCollector([](MetricsWriter& writer) {
+    writer.BeginFamily("c_seconds", "C.", MetricType::kHistogram, {"k"});
+    writer.HistogramSample({"x"}, std::vector<double>{0.5, 1}, std::vector<uint64_t>{0, 1, 1}, 0.7);
+    writer.HistogramSample({"y"}, std::vector<double>{0.25}, std::vector<uint64_t>{0, 2}, 1.5);
+    writer.BeginFamily("d_seconds", "D.", MetricType::kHistogram);
+    writer.HistogramSample({}, std::vector<double>{}, std::vector<uint64_t>{3}, 0.5);
+  });
+  const std::string expected =
+      "# HELP a_seconds A.\n# TYPE a_seconds histogram\n"
+      "a_seconds_bucket{k=\"x\",le=\"0.5\"} 0\na_seconds_bucket{k=\"x\",le=\"1\"} 1\n"
+      "a_seconds_bucket{k=\"x\",le=\"+Inf\"} 1\na_seconds_sum{k=\"x\"} 0.7\n"
+      "a_seconds_count{k=\"x\"} 1\n"
+      "# HELP b_seconds B.\n# TYPE b_seconds histogram\n"
+      "b_seconds_bucket{k=\"x\",le=\"2\"} 1\nb_seconds_bucket{k=\"x\",le=\"+Inf\"} 1\n"
+      "b_seconds_sum{k=\"x\"} 0.7\nb_seconds_count{k=\"x\"} 1\n"
+      "# HELP c_seconds C.\n# TYPE c_seconds histogram\n"
+      "c_seconds_bucket{k=\"x\",le=\"0.5\"} 0\nc_seconds_bucket{k=\"x\",le=\"1\"} 1\n"
+      "c_seconds_bucket{k=\"x\",le=\"+Inf\"} 1\nc_seconds_sum{k=\"x\"} 0.7\n"
+      "c_seconds_count{k=\"x\"} 1\n"
+      "c_seconds_bucket{k=\"y\",le=\"0.25\"} 0\nc_seconds_bucket{k=\"y\",le=\"+Inf\"} 2\n"
+      "c_seconds_sum{k=\"y\"} 1.5\nc_seconds_count{k=\"y\"} 2\n"
+      "# HELP d_seconds D.\n# TYPE d_seconds histogram\n"
+      "d_seconds_bucket{le=\"+Inf\"} 3\nd_seconds_sum 0.5\nd_seconds_count 3\n";
+  EXPECT_EQ(registry.Expose(), expected);
+  EXPECT_EQ(registry.Expose(), expected);  // the second scrape starts from a reserved buffer
+}
+
 TEST(MetricsRegistryTest, UnlabelledHistogramHasOnlyLe) {
   MetricsRegistry registry;
   registry.AddHistogram("h_seconds", "H.", {}, {1, std::numeric_limits<double>::infinity()});

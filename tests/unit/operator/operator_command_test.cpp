@@ -27,6 +27,13 @@ TEST(OperatorCommandTest, DefaultsMatchTheDocumentation) {
   EXPECT_EQ(options.lease_duration, std::chrono::seconds(15));
   EXPECT_EQ(options.renew_deadline, std::chrono::seconds(10));
   EXPECT_EQ(options.retry_period, std::chrono::seconds(2));
+  EXPECT_EQ(options.duration_phases, OperatorMetrics::DurationPhases::kAll);
+}
+
+TEST(OperatorCommandTest, DurationPhasesTotal) {
+  Result<OperatorCommand::Parsed> parsed = OperatorCommand::Parse({"--duration-phases=total"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_EQ(parsed->options.duration_phases, OperatorMetrics::DurationPhases::kTotal);
 }
 
 TEST(OperatorCommandTest, AcceptsTheHelmChartArguments) {
@@ -62,6 +69,7 @@ TEST(OperatorCommandTest, RefusesBadValuesNamingTheFlag) {
       {{"--identity", ""}, "--identity"},
       {{"--operator-url", "pharos:8080"}, "--operator-url"},
       {{"--log-level", "loud"}, "--log-level"},
+      {{"--duration-phases", "some"}, "--duration-phases"},
       {{"--no-such-flag"}, "no-such-flag"},
       {{"positional"}, "positional"},
   };
@@ -80,7 +88,7 @@ TEST(OperatorCommandTest, HelpListsEveryFlagAndExitsZero) {
        {"--kubeconfig", "--context", "--namespace", "--listen", "--db", "--leader-elect",
         "--leader-election-namespace", "--leader-election-id", "--identity", "--regions-config",
         "--probe-token-file", "--status-interval", "--status-qps", "--probe-image",
-        "--operator-url", "--log-format", "--log-level", "--version"}) {
+        "--operator-url", "--log-format", "--log-level", "--duration-phases", "--version"}) {
     EXPECT_NE(out.str().find(flag), std::string::npos) << flag;
   }
 }

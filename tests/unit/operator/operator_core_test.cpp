@@ -4,6 +4,9 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <future>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,72 @@ using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 using Kind = OperatorCore::IngestOutcome::Kind;
+
+// A store whose Append waits until the test opens its gate (then stores, or fails): a commit
+// as slow as the test wants, in virtual time. Everything else goes straight to `inner`.
+// Thread-safety: Append runs on the writer thread, the gate is opened from the test's.
+class GatedStore final : public ResultStore {
+ public:
+  explicit GatedStore(std::unique_ptr<ResultStore> inner) : inner_(std::move(inner)) {}
+
+  // Blocks until an Append is waiting at the gate.
+  void WaitForBlockedAppend() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return blocked_ > 0; });
+  }
+  void Open(bool fail) {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    fail_ = fail;
+    cv_.notify_all();
+  }
+
+  Result<AppendResult> Append(const std::vector<CheckResult>& results) override {
+    {
+      std::unique_lock lock(mu_);
+      ++blocked_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return open_; });
+      --blocked_;
+      if (fail_) {
+        return Error{"disk I/O error (test)"};
+      }
+    }
+    return inner_->Append(results);
+  }
+  Result<WindowStats> Stats(const StatsQuery& query) override { return inner_->Stats(query); }
+  Result<std::vector<Rollup>> Rollups(const RollupQuery& query) override {
+    return inner_->Rollups(query);
+  }
+  Result<std::vector<CheckResult>> Results(const ResultQuery& query) override {
+    return inner_->Results(query);
+  }
+  Status SaveMonitorState(const MonitorStateSnapshot& state,
+                          const std::vector<StateEvent>& events) override {
+    return inner_->SaveMonitorState(state, events);
+  }
+  Status SaveMonitorStates(const std::vector<MonitorStateSave>& saves) override {
+    return inner_->SaveMonitorStates(saves);
+  }
+  Result<std::vector<MonitorStateSnapshot>> LoadMonitorStates() override {
+    return inner_->LoadMonitorStates();
+  }
+  Status ForgetMonitor(std::string_view monitor_uid, TimePoint now) override {
+    return inner_->ForgetMonitor(monitor_uid, now);
+  }
+  Result<std::vector<Incident>> Incidents(const IncidentQuery& query) override {
+    return inner_->Incidents(query);
+  }
+  Result<PruneReport> Prune(TimePoint now) override { return inner_->Prune(now); }
+
+ private:
+  std::unique_ptr<ResultStore> inner_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int blocked_ = 0;    // guarded by mu_
+  bool open_ = false;  // guarded by mu_
+  bool fail_ = false;  // guarded by mu_
+};
 
 class OperatorCoreTest : public ::testing::Test {
  protected:
@@ -675,6 +744,72 @@ TEST_F(OperatorCoreTest, DuplicatesOfADispatchedItemAreRefusedByBothLayers) {
                         "region=\"local\",outcome=\"down\"}"),
             1.0);
 }
+
+// A commit slower than the lease (here 60 s of virtual time against 5 s + 10 s) must not make
+// the dispatcher redeliver the item: its result has arrived. A failed commit hands the item back
+// to the lease clock, so it is redelivered rather than lost.
+class SlowCommitTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(SlowCommitTest, ItemsWhoseResultsAreBeingCommittedAreNotRedelivered) {
+  const bool commit_fails = GetParam();
+  TempDirectory dir;
+  ManualClock clock;
+  SqliteResultStore::Options store_options;
+  store_options.path = (dir.path() / "pharos.db").string();
+  auto sqlite = SqliteResultStore::Open(store_options);
+  ASSERT_TRUE(sqlite.ok()) << sqlite.error();
+  auto gated = std::make_unique<GatedStore>(std::move(sqlite).value());
+  GatedStore& gate = *gated;
+  auto created = OperatorCore::Create(clock, std::move(gated), ::pharos::testing::TestOptions());
+  ASSERT_TRUE(created.ok()) << created.error();
+  OperatorCore& core = **created;
+
+  Monitor api = MakeMonitor("api");
+  api.frequency = Millis(300'000);  // no next round meanwhile
+  ASSERT_TRUE(core.UpsertMonitor(api).ok());
+  clock.SetNow(*core.scheduler().Find(api.uid)->next_due);
+  core.Tick();
+  auto leased = core.dispatcher().Lease("local", "probe", 10);
+  ASSERT_EQ(leased.size(), 1u);
+
+  std::promise<Result<OperatorCore::IngestReport>> ingested;
+  core.Ingest({MakeResult(api, "local", leased[0].scheduled_at, Outcome::kUp)},
+              [&](Result<OperatorCore::IngestReport> report) { ingested.set_value(report); });
+  gate.WaitForBlockedAppend();
+  for (int i = 0; i < 4; ++i) {
+    clock.Advance(Millis(15'000));
+    core.dispatcher().Tick();
+    EXPECT_TRUE(core.dispatcher().Lease("local", "other-probe", 10).empty()) << "tick " << i;
+  }
+  EXPECT_EQ(core.dispatcher().Totals().redelivered, 0u);
+  EXPECT_EQ(core.dispatcher().Totals().failed, 0u);
+
+  gate.Open(commit_fails);
+  Result<OperatorCore::IngestReport> report = ingested.get_future().get();
+  if (!commit_fails) {
+    ASSERT_TRUE(report.ok()) << report.error();
+    EXPECT_EQ(report->outcomes[0].kind, Kind::kAccepted);
+    EXPECT_FALSE(core.dispatcher().Find(leased[0].id).has_value()) << "acked";
+    EXPECT_TRUE(core.dispatcher().WasAcked(leased[0].id));
+  } else {
+    ASSERT_FALSE(report.ok()) << "the probe must be told to resend";
+    EXPECT_THAT(report.error(), HasSubstr("disk I/O error"));
+    ASSERT_TRUE(core.dispatcher().Find(leased[0].id).has_value()) << "not lost";
+    clock.Advance(api.timeout + core.options().dispatcher.lease_grace);
+    core.dispatcher().Tick();
+    auto again = core.dispatcher().Lease("local", "other-probe", 10);
+    ASSERT_EQ(again.size(), 1u) << "redelivered once the restarted lease expired";
+    EXPECT_EQ(again[0].id, leased[0].id);
+    EXPECT_EQ(again[0].attempt, 2);
+  }
+  core.Stop();
+}
+
+INSTANTIATE_TEST_SUITE_P(CommitOutcome, SlowCommitTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? std::string("CommitFails")
+                                             : std::string("CommitSucceeds");
+                         });
 
 }  // namespace
 }  // namespace pharos
