@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "unit/operator/core_test_support.h"
@@ -84,6 +85,28 @@ class FakeChecker {
   int submitted_ = 0;
 };
 
+// A checker that answers nothing until the test takes the checks it holds and answers them:
+// everything it got stays in flight meanwhile.
+class HoldingChecker {
+ public:
+  InProcessProbe::Checker Checker() {
+    return {[this](std::shared_ptr<const Monitor>, std::function<void(CheckResult)> done) {
+              std::lock_guard lock(mutex_);
+              pending_.push_back(std::move(done));
+            },
+            [] {}};
+  }
+  // The completions of the checks held so far (the holder keeps none of them).
+  std::vector<std::function<void(CheckResult)>> Take() {
+    std::lock_guard lock(mutex_);
+    return std::exchange(pending_, {});
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::function<void(CheckResult)>> pending_;  // guarded by mutex_
+};
+
 class InProcessProbeTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -131,30 +154,17 @@ TEST_F(InProcessProbeTest, NeverLeasesMoreThanItsCapacity) {
     monitors.back().frequency = Millis(60'000);
   }
   core_->ReplaceAll(monitors);
-  // The checker never answers until drained: everything it got stays in flight.
-  std::mutex mu;
-  std::vector<std::function<void(CheckResult)>> pending;
-  InProcessProbe::Checker holding{
-      [&](std::shared_ptr<const Monitor>, std::function<void(CheckResult)> done) {
-        std::lock_guard lock(mu);
-        pending.push_back(std::move(done));
-      },
-      [&] {}};
+  HoldingChecker holding;
   InProcessProbe::Options options;
   options.capacity = 2;
-  InProcessProbe probe(*core_, holding, options);
+  InProcessProbe probe(*core_, holding.Checker(), options);
   probe.Start();
   clock_.Advance(std::chrono::minutes(1));
   core_->Tick();
   ASSERT_TRUE(Eventually([&] { return probe.in_flight() == 2; }));
   EXPECT_EQ(core_->dispatcher().Totals().queued, 3u);
 
-  std::vector<std::function<void(CheckResult)>> answers;
-  {
-    std::lock_guard lock(mu);
-    answers.swap(pending);
-  }
-  for (auto& done : answers) {
+  for (auto& done : holding.Take()) {
     CheckResult result;
     result.outcome = Outcome::kUp;
     done(std::move(result));
@@ -187,18 +197,10 @@ TEST_F(InProcessProbeTest, ExportsTheProbeMetricsOfPharosProbe) {
   const Monitor api = MakeMonitor("api");
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
   auto metrics = [&] { return core_->metrics_registry().Expose(); };
-  // The checker holds checks until told to answer: they show as in flight.
-  std::mutex mu;
-  std::vector<std::function<void(CheckResult)>> pending;
-  InProcessProbe::Checker holding{
-      [&](std::shared_ptr<const Monitor>, std::function<void(CheckResult)> done) {
-        std::lock_guard lock(mu);
-        pending.push_back(std::move(done));
-      },
-      [] {}};
+  HoldingChecker holding;  // checks held show as in flight
   InProcessProbe::Options options;
   options.capacity = 7;
-  InProcessProbe probe(*core_, holding, options);
+  InProcessProbe probe(*core_, holding.Checker(), options);
   EXPECT_EQ(SampleValue(metrics(), "pharos_probe_capacity"), 7.0);
   EXPECT_EQ(SampleValue(metrics(), "pharos_probe_checks_in_flight"), 0.0);
   EXPECT_EQ(SampleValue(metrics(), "pharos_probe_results_pending"), 0.0);
@@ -212,11 +214,7 @@ TEST_F(InProcessProbeTest, ExportsTheProbeMetricsOfPharosProbe) {
   ASSERT_TRUE(Eventually([&] {
     return SampleValue(metrics(), "pharos_probe_checks_in_flight") == std::optional(1.0);
   }));
-  std::vector<std::function<void(CheckResult)>> answers;
-  {
-    std::lock_guard lock(mu);
-    answers.swap(pending);
-  }
+  std::vector<std::function<void(CheckResult)>> answers = holding.Take();
   ASSERT_EQ(answers.size(), 1u);
   CheckResult result;
   result.monitor_uid = api.uid;

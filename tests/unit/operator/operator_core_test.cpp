@@ -125,6 +125,20 @@ class OperatorCoreTest : public ::testing::Test {
 
   std::string Metrics() { return core_->metrics_registry().Expose(); }
 
+  // Exactly one result of shop/api is stored, and pharos_check_results_total counts it once.
+  void ExpectStoredAndCountedOnce(const std::string& uid, const std::string& outcome) {
+    ResultQuery query;
+    query.monitor_uid = uid;
+    auto stored = core_->store().Results(query);
+    ASSERT_TRUE(stored.ok());
+    EXPECT_EQ(stored->size(), 1u);
+    EXPECT_EQ(SampleValue(Metrics(),
+                          "pharos_check_results_total{namespace=\"shop\",monitor=\"api\","
+                          "region=\"local\",outcome=\"" +
+                              outcome + "\"}"),
+              1.0);
+  }
+
   TempDirectory dir_;
   ManualClock clock_;
   Clock::TimePoint round_time_ = ManualClock::DefaultStart();
@@ -144,15 +158,7 @@ TEST_F(OperatorCoreTest, StoresAResultOnceAndReportsTheDuplicate) {
   EXPECT_EQ(first.outcomes[0].item_id, result.item_id);
   ASSERT_EQ(second.outcomes.size(), 1u);
   EXPECT_EQ(second.outcomes[0].kind, Kind::kDuplicate);
-  ResultQuery query;
-  query.monitor_uid = api.uid;
-  auto stored = core_->store().Results(query);
-  ASSERT_TRUE(stored.ok());
-  EXPECT_EQ(stored->size(), 1u);
-  EXPECT_EQ(SampleValue(Metrics(),
-                        "pharos_check_results_total{namespace=\"shop\",monitor=\"api\","
-                        "region=\"local\",outcome=\"up\"}"),
-            1.0);
+  ExpectStoredAndCountedOnce(api.uid, "up");
 }
 
 TEST_F(OperatorCoreTest, RejectsResultsOfUnknownMonitorsAndForeignRegionsWithAReason) {
@@ -734,15 +740,7 @@ TEST_F(OperatorCoreTest, DuplicatesOfADispatchedItemAreRefusedByBothLayers) {
   EXPECT_EQ(Ingest({result}).outcomes[0].kind, Kind::kDuplicate);
   EXPECT_GT(writes(), writes_after_first) << "answered by the store";
 
-  ResultQuery query;
-  query.monitor_uid = api.uid;
-  auto stored = core_->store().Results(query);
-  ASSERT_TRUE(stored.ok());
-  EXPECT_EQ(stored->size(), 1u);
-  EXPECT_EQ(SampleValue(Metrics(),
-                        "pharos_check_results_total{namespace=\"shop\",monitor=\"api\","
-                        "region=\"local\",outcome=\"down\"}"),
-            1.0);
+  ExpectStoredAndCountedOnce(api.uid, "down");
 }
 
 // A commit slower than the lease (here 60 s of virtual time against 5 s + 10 s) must not make
