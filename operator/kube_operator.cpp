@@ -44,7 +44,7 @@ int64_t GenerationOf(const Json& object) {
   return generation != nullptr && generation->is_number_integer() ? generation->get<int64_t>() : 0;
 }
 
-// Whether anything the operator reads changed (spec, generation, labels, annotations); status
+// Whether anything the operator reads changed (uid, spec, generation, labels, annotations); status
 // updates, the operator's own writes among them, change none of these.
 bool SameInputs(const Json& old_object, const Json& new_object) {
   static const Json kNull = nullptr;
@@ -234,9 +234,8 @@ Status KubeOperator::Init() {
   handlers.on_add = [this](const Json& object) { Enqueue(object); };
   handlers.on_update = [this](const Json& old_object, const Json& new_object) {
     // A status-only update (most often our own write) changes nothing to reconcile; a uid
-    // change (deleted and created again while the watch was down) does.
-    if (!SameInputs(old_object, new_object) || JsonStringAt(old_object, {"metadata", "uid"}) !=
-                                                   JsonStringAt(new_object, {"metadata", "uid"})) {
+    // change (deleted and created again while the watch was down) does, and SameInputs says so.
+    if (!SameInputs(old_object, new_object)) {
       Enqueue(new_object);
     }
   };

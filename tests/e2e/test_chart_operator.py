@@ -106,10 +106,7 @@ def helm(tmp_path_factory) -> Helm:
 
 @pytest.fixture(scope="module")
 def operator_binary() -> Path:
-    try:
-        return pharos.binary("pharos-operator")
-    except FileNotFoundError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    return pharos.required_binary("pharos-operator")
 
 
 # ----------------------------------------------------------------------------- flags

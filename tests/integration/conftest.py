@@ -101,10 +101,7 @@ class PharosCli:
 
 @pytest.fixture(scope="session")
 def pharos_executable() -> Path:
-    try:
-        return pharos.binary("pharos")
-    except FileNotFoundError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    return pharos.required_binary("pharos")
 
 
 @pytest.fixture

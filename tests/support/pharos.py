@@ -36,6 +36,16 @@ def binary(name: str) -> Path:
     return path
 
 
+def required_binary(name: str) -> Path:
+    """binary(), failing the calling pytest test (without a traceback) when it is not built."""
+    try:
+        return binary(name)
+    except FileNotFoundError as exc:
+        import pytest  # only tests call this
+
+        pytest.fail(str(exc), pytrace=False)
+
+
 @dataclass
 class Completed:
     """What a finished command did."""
