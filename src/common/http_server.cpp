@@ -34,6 +34,10 @@ using web::http::experimental::listener::http_listener;
 using web::http::experimental::listener::http_listener_config;
 
 constexpr size_t kBodyReadChunkBytes = 64 * 1024;
+// How much of a refused body the server still reads and throws away before answering 413. A client
+// that is still sending when the server closes gets a TCP reset and loses the 413 it was sent, so a
+// body up to this much over the limit is drained first; a larger one is cut off at once.
+constexpr size_t kMaxDiscardedBodyBytes = 16 * 1024 * 1024;
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -287,11 +291,13 @@ bool HttpResponder::sent() const { return state_->sent.load(); }
 
 namespace {
 
-// Reads a request body chunk by chunk so that a body larger than the limit is refused as soon as
-// it crosses it (chunked bodies have no Content-Length to check up front).
+// Reads a request body chunk by chunk and keeps at most `limit` bytes of it (chunked bodies have no
+// Content-Length to check up front). A body over the limit is read on and discarded, up to
+// kMaxDiscardedBodyBytes, so that the client has finished sending when it gets the 413; past that
+// it is refused at once.
 class BodyReader : public std::enable_shared_from_this<BodyReader> {
  public:
-  enum class Outcome { kComplete, kTooLarge, kFailed };
+  enum class Outcome { kComplete, kTooLarge, kTooLargeToDrain, kFailed };
   using Done = std::function<void(Outcome, std::string body)>;
 
   BodyReader(Concurrency::streams::streambuf<uint8_t> source, size_t limit, Done done)
@@ -322,9 +328,15 @@ class BodyReader : public std::enable_shared_from_this<BodyReader> {
       return;
     }
     if (count == 0) {
-      Finish(Outcome::kComplete, std::move(body_));
-    } else if (body_.size() + count > limit_) {
-      Finish(Outcome::kTooLarge, "");
+      Finish(discarded_ > 0 ? Outcome::kTooLarge : Outcome::kComplete, std::move(body_));
+    } else if (discarded_ > 0 || body_.size() + count > limit_) {
+      discarded_ += count;
+      std::string().swap(body_);
+      if (discarded_ > kMaxDiscardedBodyBytes) {
+        Finish(Outcome::kTooLargeToDrain, "");
+      } else {
+        ReadNext();
+      }
     } else {
       body_.append(reinterpret_cast<const char*>(chunk_.data()), count);
       ReadNext();
@@ -346,6 +358,7 @@ class BodyReader : public std::enable_shared_from_this<BodyReader> {
   const Done done_;
   std::vector<uint8_t> chunk_ = std::vector<uint8_t>(kBodyReadChunkBytes);
   std::string body_;
+  size_t discarded_ = 0;  // bytes read past the limit
 };
 
 }  // namespace
@@ -387,7 +400,8 @@ void HttpServer::Impl::OnRequest(http::http_request request) {
     const char* end = declared_length.data() + declared_length.size();
     const auto [parsed_end, error] = std::from_chars(declared_length.data(), end, length);
     if (error == std::errc::result_out_of_range ||
-        (error == std::errc() && parsed_end == end && length > options.max_body_bytes)) {
+        (error == std::errc() && parsed_end == end &&
+         length > options.max_body_bytes + kMaxDiscardedBodyBytes)) {
       StopReadingBody(request);
       state->close_connection = true;
       Refuse(state, 413,
@@ -409,8 +423,10 @@ void HttpServer::Impl::OnRequest(http::http_request request) {
           case BodyReader::Outcome::kComplete:
             self->Dispatch(state, std::move(body));
             return;
-          case BodyReader::Outcome::kTooLarge:
+          case BodyReader::Outcome::kTooLargeToDrain:
             StopReadingBody(state->request);
+            [[fallthrough]];
+          case BodyReader::Outcome::kTooLarge:
             state->close_connection = true;
             self->Refuse(state, 413,
                          "request body larger than " +

@@ -10,7 +10,9 @@
 //   the GET route and gets the headers without the body.
 // * Every error the server produces is JSON, {"error": "..."}: 400 (bad percent-escape, invalid
 //   Content-Length, body cut short), 404, 405, 413 (body over HttpServerOptions::max_body_bytes,
-//   4 MiB by default; checked on Content-Length before reading and while reading a chunked body),
+//   4 MiB by default; checked while reading. The rest of a refused body, up to 16 MiB, is read
+//   and discarded before the 413 is sent, so that a client still sending sees the answer instead
+//   of a connection reset; a body declared larger than that is refused without reading it),
 //   500 (a handler threw — logged, the server keeps serving — or every copy of its HttpResponder
 //   was dropped without Send). After a 400 or 413 about the body the connection is closed.
 //   Requests cpprest itself cannot parse get cpprest's plain, empty 400.
