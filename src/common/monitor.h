@@ -13,6 +13,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/heap_optional.h"
+
 namespace pharos {
 
 using Millis = std::chrono::milliseconds;
@@ -144,9 +146,10 @@ struct Monitor {
   std::optional<Millis> degraded_after;  // passing but slower than this = degraded
   int retries = 0;
   bool suspend = false;
-  std::optional<HttpSpec> http;
-  std::optional<TcpSpec> tcp;
-  std::optional<DnsSpec> dns;
+  // One of the three, by `type`; kept on the heap (see HeapOptional).
+  HeapOptional<HttpSpec> http;
+  HeapOptional<TcpSpec> tcp;
+  HeapOptional<DnsSpec> dns;
   std::vector<Assertion> assertions;
   AlertingSpec alerting;
 
