@@ -21,8 +21,6 @@ std::vector<double> StoreWriteBuckets() {
   return {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5};
 }
 
-double Seconds(int64_t micros) { return static_cast<double>(micros) / 1e6; }
-
 }  // namespace
 
 // Eleven bounds (Prometheus' defaults): every series costs 14 lines (11 buckets, +Inf, _sum,
@@ -30,7 +28,7 @@ double Seconds(int64_t micros) { return static_cast<double>(micros) / 1e6; }
 // checks measure: a phase faster than 5 ms (loopback, LAN) is "fast", and a check slower than
 // the default 10 s timeout has failed and lands in +Inf (histogram_quantile then reports 10).
 std::vector<double> OperatorMetrics::CheckDurationBuckets() {
-  return {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
+  return {MonitorSeriesTable::kDurationBounds.begin(), MonitorSeriesTable::kDurationBounds.end()};
 }
 
 Result<OperatorMetrics::DurationPhases> OperatorMetrics::ParseDurationPhases(
@@ -50,15 +48,10 @@ void OperatorMetrics::AddDurationPhasesFlag(CommandLine& flags) {
 
 OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, Options options)
     : registry_(registry),
-      duration_phases_(options.duration_phases),
-      results_(registry.AddCounter("pharos_check_results_total",
-                                   "Check results ingested, by outcome (error = the probe could "
-                                   "not run the check, never the target being down).",
-                                   {"namespace", "monitor", "region", "outcome"})),
-      durations_(registry.AddHistogram(
-          "pharos_check_duration_seconds",
-          "Duration of each phase of a check (dns, connect, tls, firstByte, transfer, total).",
-          {"namespace", "monitor", "region", "phase"}, CheckDurationBuckets())),
+      monitor_series_(registry, {.max_series = options.max_monitor_series,
+                                 .duration_phases = options.duration_phases}),
+      monitor_series_collector_(
+          registry.AddCollector([this](MetricsWriter& writer) { monitor_series_.Write(writer); })),
       incidents_opened_(registry.AddCounter("pharos_incidents_opened_total",
                                             "Incidents opened since the process started.")),
       lateness_(registry.AddHistogram(
@@ -76,8 +69,6 @@ OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, Options options)
                                 "1 while this replica leads (always 1 in standalone mode).")),
       build_info_(
           registry.AddGauge("pharos_build_info", "Always 1; the Pharos version.", {"version"})) {
-  results_.set_max_series(options.max_monitor_series);
-  durations_.set_max_series(options.max_monitor_series);
   for (const char* result : {"ok", "conflict", "error"}) {
     status_writes_.WithLabels({result});
   }
@@ -90,36 +81,17 @@ OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, Options options)
 
 std::string OperatorMetrics::FrequencyLabel(Millis frequency) { return FormatDuration(frequency); }
 
+OperatorMetrics::~OperatorMetrics() { registry_.RemoveCollector(monitor_series_collector_); }
+
 void OperatorMetrics::RecordResult(const Monitor& monitor, const CheckResult& result) {
-  const std::string& ns = monitor.namespace_name;
-  const std::string& name = monitor.name;
-  results_.WithLabels({ns, name, result.region, ToString(result.outcome)}).Inc();
-  if (result.outcome == Outcome::kError) {
-    return;
-  }
-  const Timings& t = result.timings;
-  const int64_t phases[] = {t.dns_us,        t.connect_us,  t.tls_us,
-                            t.first_byte_us, t.transfer_us, t.total_us};
-  const size_t first_phase = duration_phases_ == DurationPhases::kAll ? 0 : std::size(phases) - 1;
-  for (size_t i = first_phase; i < std::size(phases); ++i) {
-    if (phases[i] > 0) {
-      durations_.WithLabels({ns, name, result.region, std::string(kPhases[i])})
-          .Observe(Seconds(phases[i]));
-    }
-  }
+  monitor_series_.Record(monitor.namespace_name, monitor.name, result.region, result.outcome,
+                         result.timings);
 }
 
 void OperatorMetrics::RemoveMonitorSeries(const std::string& namespace_name,
                                           const std::string& name,
                                           const std::vector<std::string>& regions) {
-  for (const std::string& region : regions) {
-    for (std::string_view outcome : kOutcomes) {
-      results_.Remove({namespace_name, name, region, std::string(outcome)});
-    }
-    for (std::string_view phase : kPhases) {
-      durations_.Remove({namespace_name, name, region, std::string(phase)});
-    }
-  }
+  monitor_series_.Remove(namespace_name, name, regions);
 }
 
 void OperatorMetrics::ObserveLateness(Millis frequency, double seconds) {

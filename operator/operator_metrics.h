@@ -10,6 +10,8 @@
 // the owner removes them when a monitor is deleted (RemoveMonitorSeries) or loses a region.
 // Region labels come from regions the operator schedules; outcome, phase, state, window and
 // frequency labels are closed sets. The per-monitor families allow `max_monitor_series` series.
+// The two families updated on every result (results by outcome, phase durations) live in a
+// compact MonitorSeriesTable exposed by a collector, not in a CounterFamily/HistogramFamily.
 //
 // Thread-safety: every method may be called from any thread.
 
@@ -25,6 +27,7 @@
 #include "common/metrics_registry.h"
 #include "common/monitor.h"
 #include "common/result.h"
+#include "operator/monitor_series_table.h"
 #include "operator/monitor_state.h"
 #include "operator/work_dispatcher.h"
 
@@ -35,7 +38,7 @@ class OperatorMetrics {
   // Which phases pharos_check_duration_seconds records: every phase (dns, connect, tls,
   // firstByte, transfer, total; what the dashboards' phase panels need) or only `total` (one
   // histogram per monitor and region instead of six, for large installations).
-  enum class DurationPhases { kAll, kTotal };
+  using DurationPhases = MonitorSeriesTable::DurationPhases;
 
   struct Options {
     std::string version;  // pharos_build_info{version}
@@ -78,6 +81,7 @@ class OperatorMetrics {
   static constexpr std::string_view kOutcomes[] = {"up", "degraded", "down", "error"};
 
   OperatorMetrics(MetricsRegistry& registry, Options options);
+  ~OperatorMetrics();
   OperatorMetrics(const OperatorMetrics&) = delete;
   OperatorMetrics& operator=(const OperatorMetrics&) = delete;
 
@@ -106,9 +110,8 @@ class OperatorMetrics {
 
  private:
   MetricsRegistry& registry_;
-  const DurationPhases duration_phases_;
-  CounterFamily& results_;
-  HistogramFamily& durations_;
+  MonitorSeriesTable monitor_series_;
+  MetricsRegistry::CollectorId monitor_series_collector_;
   CounterFamily& incidents_opened_;
   HistogramFamily& lateness_;
   HistogramFamily& store_write_;

@@ -144,6 +144,16 @@ void MetricsRegistry::RemoveCollector(CollectorId id) {
   collectors_.erase(id);
 }
 
+void MetricsRegistry::CountSeriesOverflow(std::string_view metric, uint64_t count) {
+  std::lock_guard lock(mutex_);
+  const auto it = collector_overflows_.find(metric);
+  if (it != collector_overflows_.end()) {
+    it->second += count;
+  } else {
+    collector_overflows_.emplace(std::string(metric), count);
+  }
+}
+
 std::string MetricsRegistry::Expose() const {
   std::vector<const MetricFamily*> families;
   {
@@ -184,18 +194,22 @@ std::string MetricsRegistry::Expose() const {
     }
   }
 
-  bool overflow_started = false;
+  std::map<std::string, uint64_t, std::less<>> overflows;
+  {
+    std::lock_guard lock(mutex_);
+    overflows = collector_overflows_;
+  }
   for (const MetricFamily* family : families) {
     const uint64_t overflow = family->overflow_count();
-    if (overflow == 0) continue;
-    if (!overflow_started) {
-      overflow_started =
-          writer.BeginFamily(kSeriesOverflowMetric,
-                             "Label sets dropped because their metric reached its series limit.",
-                             MetricType::kCounter, {"metric"});
-      if (!overflow_started) break;
+    if (overflow > 0) overflows[family->name()] += overflow;
+  }
+  if (!overflows.empty() &&
+      writer.BeginFamily(kSeriesOverflowMetric,
+                         "Label sets dropped because their metric reached its series limit.",
+                         MetricType::kCounter, {"metric"})) {
+    for (const auto& [metric, overflow] : overflows) {
+      writer.Sample({metric}, static_cast<double>(overflow));
     }
-    writer.Sample({family->name()}, static_cast<double>(overflow));
   }
 
   // Bounded, so that problems naming ever new label values cannot grow memory without end.

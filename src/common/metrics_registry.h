@@ -14,7 +14,8 @@
 // Cardinality guard: each family stores at most Options::max_series_per_family series (default
 // 10000; MetricFamily::set_max_series overrides it per family). Further label sets are dropped,
 // logged once per family and counted in pharos_metrics_series_overflow_total{metric="..."},
-// which appears once a family has overflowed.
+// which appears once a family has overflowed. A collector that keeps its own series with the same
+// guard reports its refusals through CountSeriesOverflow.
 //
 // Thread-safety: all methods are safe from any thread. Expose renders each family under that
 // family's lock (a consistent family), runs collectors one scrape at a time, and never holds the
@@ -74,6 +75,10 @@ class MetricsRegistry {
   // After it returns, the collector is not running and will not run again.
   void RemoveCollector(CollectorId id);
 
+  // Counts `count` label sets of `metric` refused by a collector's own series limit, exported in
+  // pharos_metrics_series_overflow_total{metric="<metric>"} like a family's overflow.
+  void CountSeriesOverflow(std::string_view metric, uint64_t count = 1);
+
   // The whole exposition: registered families by name, then collectors, then the overflow counter
   // when any family has overflowed.
   std::string Expose() const;
@@ -90,6 +95,7 @@ class MetricsRegistry {
   std::map<std::string, std::unique_ptr<MetricFamily>, std::less<>> families_;  // GUARDED_BY
   std::map<CollectorId, std::shared_ptr<const Collector>> collectors_;          // GUARDED_BY
   CollectorId next_collector_id_ = 1;                                           // GUARDED_BY
+  std::map<std::string, uint64_t, std::less<>> collector_overflows_;            // GUARDED_BY
   // Held while collectors run, so that RemoveCollector can wait for a running one.
   mutable std::mutex collect_mutex_;
   // Exposition problems already logged, so that each is logged once, not on every scrape.

@@ -174,6 +174,25 @@ TEST(MetricsRegistryTest, SameDefinitionReturnsSameFamily) {
   EXPECT_EQ(&h1, &registry.AddHistogram("h", "H.", {}, {1, 2}));
 }
 
+// A collector that enforces its own series limit reports refusals; they join the families' ones,
+// in name order.
+TEST(MetricsRegistryTest, CollectorOverflowJoinsTheOverflowCounter) {
+  MetricsRegistry registry(MetricsRegistry::Options{.max_series_per_family = 1});
+  CounterFamily& requests = registry.AddCounter("req_total", "Requests.", {"path"});
+  requests.WithLabels({"/a"}).Inc();
+  requests.WithLabels({"/b"}).Inc();
+  registry.CountSeriesOverflow("collected_total");
+  registry.CountSeriesOverflow("zz_total", 3);
+  registry.CountSeriesOverflow("collected_total", 2);
+  const std::string text = registry.Expose();
+  EXPECT_NE(text.find("# TYPE pharos_metrics_series_overflow_total counter\n"
+                      "pharos_metrics_series_overflow_total{metric=\"collected_total\"} 3\n"
+                      "pharos_metrics_series_overflow_total{metric=\"req_total\"} 1\n"
+                      "pharos_metrics_series_overflow_total{metric=\"zz_total\"} 3\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(MetricsRegistryTest, CardinalityGuardCountsOverflow) {
   MetricsRegistry registry(MetricsRegistry::Options{.max_series_per_family = 2});
   CounterFamily& requests = registry.AddCounter("req_total", "Requests.", {"path"});
