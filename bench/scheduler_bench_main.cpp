@@ -20,6 +20,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -139,27 +140,40 @@ struct Setup {
   double expected_items_per_s = 0;
 };
 
-Setup LoadMonitors(Scheduler& scheduler, size_t count, const std::string& mix, int64_t rss_before) {
+// The monitors' specs, shared as the operator core shares them with the Scheduler (their memory
+// is not part of the figures: they exist before the RSS baseline is taken).
+std::vector<std::shared_ptr<const Monitor>> MakeMonitors(size_t count, const std::string& mix) {
+  std::vector<std::shared_ptr<const Monitor>> monitors;
+  monitors.reserve(count);
+  for (size_t i = 0; i < count; ++i) {
+    auto monitor = std::make_shared<Monitor>();
+    monitor->namespace_name = "team-" + std::to_string(i % 100);
+    monitor->name = "monitor-" + std::to_string(i);
+    monitor->uid = UidFor(i);
+    monitor->frequency = FrequencyFor(i, mix);
+    monitor->timeout = Millis(10'000);
+    monitor->regions = {kRegion};
+    monitor->http = HttpSpec{};
+    monitor->http->url = "http://127.0.0.1:9/" + monitor->name;
+    monitors.push_back(std::move(monitor));
+  }
+  return monitors;
+}
+
+Setup LoadMonitors(Scheduler& scheduler,
+                   const std::vector<std::shared_ptr<const Monitor>>& monitors,
+                   int64_t rss_before) {
   Setup setup;
-  setup.monitors = count;
+  setup.monitors = monitors.size();
   setup.rss_before = rss_before;
   const CpuTimes cpu_before = ProcessCpu();
-  for (size_t i = 0; i < count; ++i) {
-    Monitor monitor;
-    monitor.namespace_name = "team-" + std::to_string(i % 100);
-    monitor.name = "monitor-" + std::to_string(i);
-    monitor.uid = UidFor(i);
-    monitor.frequency = FrequencyFor(i, mix);
-    monitor.timeout = Millis(10'000);
-    monitor.regions = {kRegion};
-    monitor.http = HttpSpec{};
-    monitor.http->url = "http://127.0.0.1:9/" + monitor.name;
+  for (const auto& monitor : monitors) {
     const Status status = scheduler.Upsert(monitor);
     if (!status.ok()) {
       std::cerr << "pharos-bench-scheduler: " << status.error() << "\n";
       std::exit(1);
     }
-    setup.expected_items_per_s += 1000.0 / static_cast<double>(monitor.frequency.count());
+    setup.expected_items_per_s += 1000.0 / static_cast<double>(monitor->frequency.count());
   }
   setup.load_cpu_s = (ProcessCpu() - cpu_before).total();
   TrimHeap();
@@ -337,6 +351,7 @@ int Main(int argc, char** argv) {
   }
 
   LatenessHistogram lateness;
+  const auto specs = MakeMonitors(static_cast<size_t>(*monitors), mix);
   TrimHeap();
   const int64_t rss_before = ResidentBytes();
   SystemClock system_clock;
@@ -347,7 +362,7 @@ int Main(int argc, char** argv) {
   dispatcher.SetLatenessObserver([&](Millis, double seconds) { lateness.Add(seconds); });
   Scheduler scheduler(clock, dispatcher, Scheduler::Options{});
 
-  const Setup setup = LoadMonitors(scheduler, static_cast<size_t>(*monitors), mix, rss_before);
+  const Setup setup = LoadMonitors(scheduler, specs, rss_before);
   const RunFigures run =
       mode == "virtual"
           ? RunVirtual(manual_clock, scheduler, dispatcher, *duration, static_cast<size_t>(*batch))

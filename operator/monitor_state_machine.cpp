@@ -71,8 +71,9 @@ struct MonitorStateMachine::RoundSummary {
 MonitorStateMachine::MonitorStateMachine(StateMachineConfig config, TimePoint now)
     : config_(std::move(config)) {
   Normalize(config_);
-  snapshot_.monitor_uid = config_.monitor_uid;
-  snapshot_.monitor_key = config_.monitor_key;
+  // The identity lives in the snapshot only: one copy per monitor.
+  snapshot_.monitor_uid = std::exchange(config_.monitor_uid, {});
+  snapshot_.monitor_key = std::exchange(config_.monitor_key, {});
   snapshot_.state = config_.suspended ? MonitorState::kPaused : MonitorState::kPending;
   snapshot_.reason = config_.suspended ? "suspended" : "";
   snapshot_.since = now;
@@ -87,16 +88,17 @@ MonitorStateMachine::MonitorStateMachine(StateMachineConfig config, TimePoint no
 
 Result<std::vector<StateEvent>> MonitorStateMachine::Restore(MonitorStateSnapshot snapshot,
                                                              TimePoint now) {
-  if (snapshot.monitor_uid != config_.monitor_uid) {
+  if (snapshot.monitor_uid != snapshot_.monitor_uid) {
     return Error{"stored state belongs to monitor uid '" + snapshot.monitor_uid + "', not to '" +
-                 config_.monitor_uid + "'"};
+                 snapshot_.monitor_uid + "'"};
   }
   std::sort(snapshot.regions.begin(), snapshot.regions.end(),
             [](const auto& a, const auto& b) { return a.region < b.region; });
   std::sort(snapshot.open_rounds.begin(), snapshot.open_rounds.end(),
             [](const auto& a, const auto& b) { return a.scheduled_at < b.scheduled_at; });
+  std::string key = std::move(snapshot_.monitor_key);
   snapshot_ = std::move(snapshot);
-  snapshot_.monitor_key = config_.monitor_key;
+  snapshot_.monitor_key = std::move(key);
   if (snapshot_.state == MonitorState::kInvalid) {
     // Still invalid until the validator says otherwise (Reconfigure); keep region bookkeeping.
     DropRemovedRegions();
@@ -108,9 +110,14 @@ Result<std::vector<StateEvent>> MonitorStateMachine::Restore(MonitorStateSnapsho
 std::vector<StateEvent> MonitorStateMachine::Reconfigure(StateMachineConfig config, TimePoint now) {
   std::vector<StateEvent> events;
   Normalize(config);
-  config.monitor_uid = config_.monitor_uid;  // a state machine never changes monitor
+  // A state machine never changes monitor (uid); the key follows renames. Restore passes the
+  // kept config, whose identity is already in the snapshot.
+  if (!config.monitor_key.empty()) {
+    snapshot_.monitor_key = std::move(config.monitor_key);
+  }
+  config.monitor_uid.clear();
+  config.monitor_key.clear();
   config_ = std::move(config);
-  snapshot_.monitor_key = config_.monitor_key;
   DropRemovedRegions();
   for (const std::string& region : config_.regions) {
     auto it = std::lower_bound(
@@ -156,7 +163,7 @@ std::vector<StateEvent> MonitorStateMachine::MarkInvalid(std::string reason, Tim
 
 ObserveResult MonitorStateMachine::Observe(const CheckResult& result, TimePoint now) {
   ObserveResult out;
-  if (result.monitor_uid != config_.monitor_uid) {
+  if (result.monitor_uid != snapshot_.monitor_uid) {
     out.ignored_because = "result of another monitor (uid '" + result.monitor_uid + "')";
     return out;
   }
@@ -305,8 +312,8 @@ void MonitorStateMachine::TransitionTo(MonitorState to, TimePoint now, const Rou
   const MonitorState from = snapshot_.state;
   if (from == to) return;
   StateEvent event;
-  event.monitor_uid = config_.monitor_uid;
-  event.monitor_key = config_.monitor_key;
+  event.monitor_uid = snapshot_.monitor_uid;
+  event.monitor_key = snapshot_.monitor_key;
   event.from = from;
   event.to = to;
   event.at = now;
@@ -321,7 +328,7 @@ void MonitorStateMachine::TransitionTo(MonitorState to, TimePoint now, const Rou
       snapshot_.reason = snapshot_.streak_first_error;
       if (snapshot_.open_incident_id.empty() && round != nullptr) {
         // Rounds are evaluated in strictly increasing scheduledAt: the id is unique.
-        snapshot_.open_incident_id = config_.monitor_uid + "-" + Format(round->scheduled_at);
+        snapshot_.open_incident_id = snapshot_.monitor_uid + "-" + Format(round->scheduled_at);
         event.opened_incident_id = snapshot_.open_incident_id;
       }
       break;

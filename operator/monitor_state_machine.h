@@ -103,6 +103,7 @@ class MonitorStateMachine {
 
   MonitorState state() const { return snapshot_.state; }
   const MonitorStateSnapshot& snapshot() const { return snapshot_; }
+  // Without monitor_uid and monitor_key: those are in snapshot().
   const StateMachineConfig& config() const { return config_; }
 
  private:

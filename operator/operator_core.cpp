@@ -42,16 +42,34 @@ Status CheckMonitor(const Monitor& monitor) {
 }
 
 // The earliest notAfter the target served in the result's region (chain first, else leaf).
-void RememberCertificate(const CheckResult& result, std::map<std::string, TimePoint>& expiry) {
-  if (result.cert_earliest_expiry) {
-    expiry[result.region] = *result.cert_earliest_expiry;
-  } else if (result.cert_expiry) {
-    expiry[result.region] = *result.cert_expiry;
+void RememberCertificate(const CheckResult& result,
+                         std::vector<std::pair<std::string, TimePoint>>& expiry) {
+  std::optional<TimePoint> served =
+      result.cert_earliest_expiry ? result.cert_earliest_expiry : result.cert_expiry;
+  if (!served) {
+    return;
   }
+  for (auto& [region, at] : expiry) {
+    if (region == result.region) {
+      at = *served;
+      return;
+    }
+  }
+  expiry.emplace_back(result.region, *served);
 }
 
-std::optional<double> Ratio(const WindowStats& stats) {
-  if (auto percent = stats.UptimePercent()) {
+// The copy the core keeps (one per monitor, shared with the scheduler and leases), without the
+// source location: that is for the loader's error messages, and a path per monitor adds up.
+std::shared_ptr<const Monitor> KeptCopy(const Monitor& monitor) {
+  auto copy = std::make_shared<Monitor>(monitor);
+  std::string().swap(copy->source.file);  // = {} would keep the copied buffer
+  copy->source.line = 0;
+  copy->source.column = 0;
+  return copy;
+}
+
+std::optional<double> Ratio(std::optional<double> percent) {
+  if (percent) {
     return *percent / 100.0;
   }
   return std::nullopt;
@@ -190,11 +208,10 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
   {
     std::lock_guard lock(state_mu_);
     const TimePoint now = clock_.Now();
-    auto spec = std::make_shared<const Monitor>(monitor);
+    std::shared_ptr<const Monitor> spec = KeptCopy(monitor);
     auto found = monitors_.find(monitor.uid);
     if (found == monitors_.end()) {
-      Runtime& runtime = monitors_[monitor.uid];
-      runtime.monitor = spec;
+      Runtime& runtime = AddRuntimeLocked(spec);
       runtime.machine = std::make_unique<MonitorStateMachine>(ConfigLocked(monitor), now);
       runtime.saved_at = now;
       std::optional<MonitorStateSnapshot> snapshot;
@@ -224,19 +241,19 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
           metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name,
                                        dropped);
           for (const std::string& region : dropped) {
-            runtime.metric_regions.erase(region);
-            runtime.certificate_expiry.erase(region);
+            std::erase(runtime.metric_regions, region);
+            std::erase_if(runtime.certificate_expiry,
+                          [&](const auto& expiry) { return expiry.first == region; });
           }
         }
       }
       if (monitor.namespace_name != runtime.monitor->namespace_name ||
           monitor.name != runtime.monitor->name) {
-        metrics_.RemoveMonitorSeries(
-            runtime.monitor->namespace_name, runtime.monitor->name,
-            {runtime.metric_regions.begin(), runtime.metric_regions.end()});
+        metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name,
+                                     runtime.metric_regions);
         runtime.metric_regions.clear();
       }
-      runtime.monitor = spec;
+      ReplaceSpecLocked(found, spec);
       if (changed) {
         runtime.invalid = false;
         ApplyEventsLocked(runtime, runtime.machine->Reconfigure(ConfigLocked(monitor), now), now,
@@ -252,7 +269,7 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
     // straight away, and a lease carries the spec of its generation (never none).
     SetSpec(spec);
     if (scheduling_) {
-      if (Status scheduled = scheduler_.Upsert(monitor); !scheduled) {
+      if (Status scheduled = scheduler_.Upsert(spec); !scheduled) {
         // CheckMonitor accepted what the scheduler refuses: a bug, not bad input.
         Log().Error("scheduling a monitor failed",
                     {{"monitor", monitor.Key()}, {"error", scheduled.error()}});
@@ -272,11 +289,13 @@ Status OperatorCore::MarkInvalid(const Monitor& monitor, std::string reason) {
     std::lock_guard lock(state_mu_);
     scheduler_.Remove(monitor.uid);
     const TimePoint now = clock_.Now();
-    auto spec = std::make_shared<const Monitor>(monitor);
-    auto [it, added] = monitors_.try_emplace(monitor.uid);
-    Runtime& runtime = it->second;
-    runtime.monitor = spec;
-    if (added) {
+    std::shared_ptr<const Monitor> spec = KeptCopy(monitor);
+    auto found = monitors_.find(monitor.uid);
+    const bool added = found == monitors_.end();
+    Runtime& runtime = added ? AddRuntimeLocked(spec) : found->second;
+    if (!added) {
+      ReplaceSpecLocked(found, spec);
+    } else {
       runtime.machine = std::make_unique<MonitorStateMachine>(ConfigLocked(monitor), now);
       auto stored = stored_states_.find(monitor.uid);
       if (stored != stored_states_.end()) {
@@ -303,7 +322,7 @@ bool OperatorCore::RemoveMonitor(const std::string& uid) {
   if (found == monitors_.end()) {
     return false;
   }
-  RemoveLocked(uid, found->second, clock_.Now());
+  RemoveLocked(found->second.monitor->uid, found->second, clock_.Now());
   monitors_.erase(found);
   return true;
 }
@@ -312,7 +331,7 @@ void OperatorCore::RemoveLocked(const std::string& uid, Runtime& runtime, TimePo
   scheduler_.Remove(uid);
   EraseSpec(uid);
   metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name,
-                               {runtime.metric_regions.begin(), runtime.metric_regions.end()});
+                               runtime.metric_regions);
   if (Status forgotten = store_->ForgetMonitor(uid, now); !forgotten) {
     Log().Error("forgetting the state of a removed monitor failed",
                 {{"monitor", runtime.monitor->Key()}, {"error", forgotten.error()}});
@@ -322,7 +341,7 @@ void OperatorCore::RemoveLocked(const std::string& uid, Runtime& runtime, TimePo
 
 OperatorCore::ReplaceReport OperatorCore::ReplaceAll(const std::vector<Monitor>& monitors) {
   ReplaceReport report;
-  std::set<std::string> wanted;
+  std::set<std::string, std::less<>> wanted;
   for (const Monitor& monitor : monitors) {
     wanted.insert(monitor.uid);
   }
@@ -335,7 +354,7 @@ OperatorCore::ReplaceReport OperatorCore::ReplaceAll(const std::vector<Monitor>&
         continue;
       }
       report.removed.push_back(it->second.monitor->Key());
-      RemoveLocked(it->first, it->second, now);
+      RemoveLocked(it->second.monitor->uid, it->second, now);
       it = monitors_.erase(it);
     }
     for (auto it = stored_states_.begin(); it != stored_states_.end();) {
@@ -377,7 +396,7 @@ void OperatorCore::SetScheduling(bool enabled) {
     if (!enabled) {
       BeginSaveBatchLocked();
       for (auto& [uid, runtime] : monitors_) {
-        scheduler_.Remove(uid);
+        scheduler_.Remove(runtime.monitor->uid);
         if (runtime.state_dirty) {
           SaveLocked(runtime, {}, now);
         }
@@ -400,11 +419,11 @@ void OperatorCore::SetScheduling(bool enabled) {
         if (runtime.invalid) {
           continue;
         }
-        if (Status scheduled = scheduler_.Upsert(*runtime.monitor); !scheduled) {
+        if (Status scheduled = scheduler_.Upsert(runtime.monitor); !scheduled) {
           Log().Error("scheduling a monitor failed", {{"error", scheduled.error()}});
         }
         std::optional<MonitorStateSnapshot> snapshot;
-        if (auto found = stored_by_uid.find(uid); found != stored_by_uid.end()) {
+        if (auto found = stored_by_uid.find(runtime.monitor->uid); found != stored_by_uid.end()) {
           snapshot = std::move(found->second);
         }
         ClaimStateLocked(runtime, std::move(snapshot), now, notifications);
@@ -725,7 +744,13 @@ void OperatorCore::RefreshSummaries(std::vector<std::string> uids) {
     std::lock_guard lock(state_mu_);
     auto found = monitors_.find(uid);
     if (found != monitors_.end()) {
-      found->second.summary = std::move(summary).value();
+      found->second.summary = SummaryFigures{
+          .uptime_24h_percent = summary->last_24h.UptimePercent(),
+          .uptime_7d_percent = summary->last_7d.UptimePercent(),
+          .uptime_30d_percent = summary->last_30d.UptimePercent(),
+          .latency_p50_us = summary->last_24h.latency.p50_us,
+          .latency_p95_us = summary->last_24h.latency.p95_us,
+      };
       found->second.summary_at = now;
       found->second.summary_dirty = false;
     }
@@ -867,7 +892,10 @@ void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
       }
       Runtime& runtime = found->second;
       metrics_.RecordResult(*runtime.monitor, result);
-      runtime.metric_regions.insert(result.region);
+      if (std::find(runtime.metric_regions.begin(), runtime.metric_regions.end(), result.region) ==
+          runtime.metric_regions.end()) {
+        runtime.metric_regions.push_back(result.region);
+      }
       RememberCertificate(result, runtime.certificate_expiry);
       runtime.summary_dirty = true;
       if (runtime.monitor->regions.empty() && !runtime.invalid &&
@@ -939,11 +967,11 @@ MonitorStatus OperatorCore::StatusLocked(const Runtime& runtime) const {
         IncidentStatus{snapshot.open_incident_id, runtime.incident_since.value_or(snapshot.since)};
   }
   if (runtime.summary) {
-    status.uptime_24h = runtime.summary->last_24h.UptimePercent();
-    status.uptime_7d = runtime.summary->last_7d.UptimePercent();
-    status.uptime_30d = runtime.summary->last_30d.UptimePercent();
-    status.latency_p50_us = runtime.summary->last_24h.latency.p50_us;
-    status.latency_p95_us = runtime.summary->last_24h.latency.p95_us;
+    status.uptime_24h = runtime.summary->uptime_24h_percent;
+    status.uptime_7d = runtime.summary->uptime_7d_percent;
+    status.uptime_30d = runtime.summary->uptime_30d_percent;
+    status.latency_p50_us = runtime.summary->latency_p50_us;
+    status.latency_p95_us = runtime.summary->latency_p95_us;
   }
   return status;
 }
@@ -974,11 +1002,11 @@ std::optional<MonitorStatus> OperatorCore::SnapshotByKey(const std::string& name
   std::string uid;
   {
     std::lock_guard lock(specs_mu_);
-    auto found = uid_by_key_.find(namespace_name + "/" + name);
-    if (found == uid_by_key_.end()) {
+    auto found = specs_by_key_.find({namespace_name, name});
+    if (found == specs_by_key_.end()) {
       return std::nullopt;
     }
-    uid = found->second;
+    uid = found->second->uid;
   }
   return Snapshot(uid);
 }
@@ -1034,12 +1062,21 @@ bool OperatorCore::Ready(std::string* why) const {
 
 void OperatorCore::SetSpec(const std::shared_ptr<const Monitor>& monitor) {
   std::lock_guard lock(specs_mu_);
-  auto found = specs_.find(monitor->uid);
-  if (found != specs_.end() && found->second->Key() != monitor->Key()) {
-    uid_by_key_.erase(found->second->Key());
+  // Keys view the strings of the Monitor they map to, so an entry is replaced (erased and
+  // inserted), never re-pointed.
+  if (auto found = specs_.find(monitor->uid); found != specs_.end()) {
+    const Monitor& before = *found->second;
+    auto by_key = specs_by_key_.find({before.namespace_name, before.name});
+    if (by_key != specs_by_key_.end() && by_key->second == found->second) {
+      specs_by_key_.erase(by_key);
+    }
+    specs_.erase(found);
   }
-  specs_[monitor->uid] = monitor;
-  uid_by_key_[monitor->Key()] = monitor->uid;
+  specs_.emplace(monitor->uid, monitor);
+  specs_by_key_.erase({monitor->namespace_name, monitor->name});
+  specs_by_key_.emplace(
+      std::pair<std::string_view, std::string_view>(monitor->namespace_name, monitor->name),
+      monitor);
 }
 
 void OperatorCore::EraseSpec(const std::string& uid) {
@@ -1048,11 +1085,25 @@ void OperatorCore::EraseSpec(const std::string& uid) {
   if (found == specs_.end()) {
     return;
   }
-  auto key = uid_by_key_.find(found->second->Key());
-  if (key != uid_by_key_.end() && key->second == uid) {
-    uid_by_key_.erase(key);
+  auto by_key = specs_by_key_.find({found->second->namespace_name, found->second->name});
+  if (by_key != specs_by_key_.end() && by_key->second == found->second) {
+    specs_by_key_.erase(by_key);
   }
   specs_.erase(found);
+}
+
+OperatorCore::Runtime& OperatorCore::AddRuntimeLocked(std::shared_ptr<const Monitor> spec) {
+  auto [entry, added] = monitors_.try_emplace(std::string_view(spec->uid));
+  entry->second.monitor = std::move(spec);  // the object the key views
+  return entry->second;
+}
+
+void OperatorCore::ReplaceSpecLocked(RuntimeMap::iterator entry,
+                                     std::shared_ptr<const Monitor> spec) {
+  auto node = monitors_.extract(entry);
+  node.mapped().monitor = std::move(spec);
+  node.key() = node.mapped().monitor->uid;
+  monitors_.insert(std::move(node));
 }
 
 // --- Metrics ---
@@ -1076,9 +1127,9 @@ void OperatorCore::Collect(MetricsWriter& writer) {
         }
       }
       if (runtime.summary) {
-        view.uptime_24h = Ratio(runtime.summary->last_24h);
-        view.uptime_7d = Ratio(runtime.summary->last_7d);
-        view.uptime_30d = Ratio(runtime.summary->last_30d);
+        view.uptime_24h = Ratio(runtime.summary->uptime_24h_percent);
+        view.uptime_7d = Ratio(runtime.summary->uptime_7d_percent);
+        view.uptime_30d = Ratio(runtime.summary->uptime_30d_percent);
       }
       for (const auto& [region, expiry] : runtime.certificate_expiry) {
         if (!view.certificate_expiry || expiry < *view.certificate_expiry) {

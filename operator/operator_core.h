@@ -49,8 +49,10 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/check_result.h"
@@ -213,20 +215,30 @@ class OperatorCore {
   OperatorCore(Key, const Clock& clock, std::unique_ptr<ResultStore> store, Options options);
 
  private:
-  // Everything the core keeps about one monitor.
+  // What the status and /metrics show of a MonitorSummary (the rest is not kept: ~0.4 KB per
+  // monitor).
+  struct SummaryFigures {
+    std::optional<double> uptime_24h_percent, uptime_7d_percent, uptime_30d_percent;
+    std::optional<int64_t> latency_p50_us, latency_p95_us;  // over 24h
+  };
+
+  // Everything the core keeps about one monitor. Kept small: there is one per monitor (tens of
+  // thousands), so per-region data lives in short vectors rather than maps.
   struct Runtime {
     std::shared_ptr<const Monitor> monitor;
     std::unique_ptr<MonitorStateMachine> machine;
+    TimePoint saved_at{};
+    std::vector<std::pair<std::string, TimePoint>> certificate_expiry;  // by region
+    std::vector<std::string> metric_regions;  // regions with result/duration series
+    std::optional<TimePoint> incident_since;
+    std::optional<SummaryFigures> summary;
+    TimePoint summary_at{};
     bool invalid = false;
     bool state_dirty = false;  // changed since last saved
-    TimePoint saved_at{};
-    std::map<std::string, TimePoint> certificate_expiry;  // by region
-    std::set<std::string> metric_regions;                 // regions with result/duration series
-    std::optional<TimePoint> incident_since;
-    std::optional<MonitorSummary> summary;
-    TimePoint summary_at{};
     bool summary_dirty = true;
   };
+  // By uid; each key views its Runtime's own monitor->uid (ReplaceSpecLocked keeps it so).
+  using RuntimeMap = std::map<std::string_view, Runtime>;
 
   struct Notification {
     std::shared_ptr<const Monitor> monitor;
@@ -266,6 +278,10 @@ class OperatorCore {
   // cannot keep the others unsaved (a state that still fails stays dirty, retried later).
   void CommitSaveBatchLocked();
   void RemoveLocked(const std::string& uid, Runtime& runtime, TimePoint now);
+  // Adds the runtime of `spec` (it must not exist yet).
+  Runtime& AddRuntimeLocked(std::shared_ptr<const Monitor> spec);
+  // Makes `spec` (same uid) the runtime's monitor, re-keying the entry to the new object.
+  void ReplaceSpecLocked(RuntimeMap::iterator entry, std::shared_ptr<const Monitor> spec);
   void FollowKnownRegionsLocked(TimePoint now, std::vector<Notification>& notifications);
   MonitorStatus StatusLocked(const Runtime& runtime) const;
   void Collect(MetricsWriter& writer);
@@ -288,7 +304,7 @@ class OperatorCore {
   std::atomic<bool> monitors_loaded_{false};
 
   mutable std::mutex state_mu_;
-  std::map<std::string, Runtime> monitors_;                    // GUARDED_BY(state_mu_): by uid
+  RuntimeMap monitors_;                                        // GUARDED_BY(state_mu_)
   std::map<std::string, MonitorStateSnapshot> stored_states_;  // GUARDED_BY(state_mu_): unclaimed
   // The regions monitors without `regions` were last configured with.
   std::vector<std::string> known_regions_;  // GUARDED_BY(state_mu_)
@@ -297,9 +313,12 @@ class OperatorCore {
   std::optional<std::vector<MonitorStateSave>> save_batch_;  // GUARDED_BY(state_mu_)
 
   mutable std::mutex specs_mu_;  // leaf lock
-  // The spec in force, by uid; the same object as the Runtime's (one Monitor per monitor).
-  std::unordered_map<std::string, std::shared_ptr<const Monitor>> specs_;  // GUARDED_BY(specs_mu_)
-  std::map<std::string, std::string> uid_by_key_;  // GUARDED_BY(specs_mu_): key → uid
+  // The spec in force, by uid and by (namespace, name); the same object as the Runtime's (one
+  // Monitor per monitor), and the keys view that object's own strings.
+  std::unordered_map<std::string_view, std::shared_ptr<const Monitor>>
+      specs_;  // GUARDED_BY(specs_mu_)
+  std::map<std::pair<std::string_view, std::string_view>, std::shared_ptr<const Monitor>>
+      specs_by_key_;  // GUARDED_BY(specs_mu_)
 
   std::mutex observers_mu_;
   std::vector<std::shared_ptr<const StateObserver>> observers_;  // GUARDED_BY(observers_mu_)

@@ -76,23 +76,29 @@ std::string Scheduler::ItemId(std::string_view uid, std::string_view region,
 }
 
 Status Scheduler::Upsert(const Monitor& monitor) {
-  if (monitor.uid.empty()) {
-    return Error{"monitor " + monitor.Key() +
+  return Upsert(std::make_shared<const Monitor>(monitor));
+}
+
+Status Scheduler::Upsert(std::shared_ptr<const Monitor> monitor) {
+  if (!monitor) {
+    return Error{"Scheduler::Upsert: no monitor given"};
+  }
+  if (monitor->uid.empty()) {
+    return Error{"monitor " + monitor->Key() +
                  ": metadata.uid is empty; the scheduler needs a stable identity"};
   }
-  if (!FrequencyClassIndex(monitor.frequency)) {
-    return Error{"monitor " + monitor.Key() + ": spec.frequency " +
-                 std::to_string(monitor.frequency.count()) +
+  if (!FrequencyClassIndex(monitor->frequency)) {
+    return Error{"monitor " + monitor->Key() + ": spec.frequency " +
+                 std::to_string(monitor->frequency.count()) +
                  "ms is not a frequency class (10s 30s 1m 5m 10m 30m 1h)"};
   }
-  if (monitor.timeout.count() <= 0) {
-    return Error{"monitor " + monitor.Key() + ": spec.timeout must be positive"};
+  if (monitor->timeout.count() <= 0) {
+    return Error{"monitor " + monitor->Key() + ": spec.timeout must be positive"};
   }
-  std::vector<std::string> regions = WithoutDuplicates(monitor.regions);
   {
     std::lock_guard lock(mu_);
     const int64_t now_ms = ToEpochMillis(clock_.Now());
-    auto found = by_uid_.find(monitor.uid);
+    auto found = by_uid_.find(monitor->uid);
     if (found == by_uid_.end()) {
       uint32_t index = 0;
       if (free_entries_.empty()) {
@@ -103,46 +109,46 @@ Status Scheduler::Upsert(const Monitor& monitor) {
         free_entries_.pop_back();
       }
       Entry& entry = entries_[index];
-      entry.uid = monitor.uid;
-      entry.key = monitor.Key();
-      entry.regions = std::move(regions);
-      entry.generation = monitor.generation;
-      entry.frequency = monitor.frequency;
-      entry.timeout = monitor.timeout;
-      entry.phase = PhaseFor(monitor.uid, monitor.frequency);
-      entry.suspended = monitor.suspend;
-      entry.live = true;
+      entry.monitor = std::move(monitor);
+      entry.phase_ms =
+          static_cast<int32_t>(PhaseFor(entry.monitor->uid, entry.monitor->frequency).count());
       entry.version++;
-      by_uid_.emplace(monitor.uid, index);
-      CountRegionsLocked(entry.regions, +1);
-      if (!entry.suspended) {
+      by_uid_.emplace(entry.monitor->uid, index);
+      CountRegionsLocked(entry.monitor->regions, +1);
+      if (entry.Scheduled()) {
         ScheduleLocked(index, now_ms);
       }
     } else {
       const uint32_t index = found->second;
       Entry& entry = entries_[index];
-      const bool spec_changed = entry.generation != monitor.generation ||
-                                entry.timeout != monitor.timeout || entry.regions != regions ||
-                                entry.key != monitor.Key();
-      const bool frequency_changed = entry.frequency != monitor.frequency;
-      const bool was_suspended = entry.suspended;
-      if (entry.regions != regions) {
-        CountRegionsLocked(entry.regions, -1);
-        CountRegionsLocked(regions, +1);
-        entry.regions = std::move(regions);
+      const Monitor& old = *entry.monitor;
+      const bool regions_changed =
+          old.regions != monitor->regions &&
+          WithoutDuplicates(old.regions) != WithoutDuplicates(monitor->regions);
+      const bool spec_changed = old.generation != monitor->generation ||
+                                old.timeout != monitor->timeout || regions_changed ||
+                                old.namespace_name != monitor->namespace_name ||
+                                old.name != monitor->name;
+      const bool frequency_changed = old.frequency != monitor->frequency;
+      const bool was_suspended = old.suspend;
+      if (regions_changed) {
+        CountRegionsLocked(old.regions, -1);
+        CountRegionsLocked(monitor->regions, +1);
       }
-      entry.key = monitor.Key();
-      entry.generation = monitor.generation;
-      entry.timeout = monitor.timeout;
-      entry.frequency = monitor.frequency;
-      entry.suspended = monitor.suspend;
+      // The key views the uid inside the monitor held: point it at the new one before the old
+      // one may be released.
+      auto node = by_uid_.extract(found);
+      node.key() = monitor->uid;
+      by_uid_.insert(std::move(node));
+      entry.monitor = std::move(monitor);
+      const Monitor& current = *entry.monitor;
       if (frequency_changed) {
-        entry.phase = PhaseFor(monitor.uid, monitor.frequency);
+        entry.phase_ms = static_cast<int32_t>(PhaseFor(current.uid, current.frequency).count());
       }
-      if (entry.suspended) {
+      if (current.suspend) {
         if (!was_suspended) {
           entry.version++;
-          dispatcher_.RemoveMonitor(entry.uid);
+          dispatcher_.RemoveMonitor(current.uid);
         }
       } else {
         if (was_suspended || frequency_changed) {
@@ -150,7 +156,8 @@ Status Scheduler::Upsert(const Monitor& monitor) {
           ScheduleLocked(index, now_ms);
         }
         if (spec_changed) {
-          dispatcher_.UpdateMonitor(entry.uid, entry.generation, entry.timeout, entry.regions);
+          dispatcher_.UpdateMonitor(current.uid, current.generation, current.timeout,
+                                    WithoutDuplicates(current.regions));
         }
       }
     }
@@ -168,12 +175,11 @@ bool Scheduler::Remove(const std::string& uid) {
     }
     const uint32_t index = found->second;
     Entry& entry = entries_[index];
-    CountRegionsLocked(entry.regions, -1);
+    CountRegionsLocked(entry.monitor->regions, -1);
     dispatcher_.RemoveMonitor(uid);
-    by_uid_.erase(found);
-    const uint32_t version = entry.version + 1;
-    entry = Entry{};
-    entry.version = version;
+    by_uid_.erase(found);  // before its key's monitor is released
+    entry.monitor.reset();
+    entry.version++;
     free_entries_.push_back(index);
   }
   Wake();
@@ -193,13 +199,14 @@ std::optional<Clock::TimePoint> Scheduler::Tick() {
         continue;
       }
       Entry& entry = entries_[node.index];
-      const int64_t period_ms = entry.frequency.count();
-      const int64_t slot_ms = SlotAtOrBefore(now_ms, entry.phase.count(), period_ms);
+      const std::vector<std::string>& regions = entry.monitor->regions;
+      const int64_t period_ms = entry.monitor->frequency.count();
+      const int64_t slot_ms = SlotAtOrBefore(now_ms, entry.phase_ms, period_ms);
       missed_slots_ += static_cast<uint64_t>((slot_ms - entry.next_due_ms) / period_ms);
-      if (entry.regions.empty() && !known) {
+      if (regions.empty() && !known) {
         known = KnownRegionsLocked();
       }
-      EmitLocked(entry, slot_ms, entry.regions.empty() ? *known : entry.regions, batch);
+      EmitLocked(entry, slot_ms, regions.empty() ? *known : regions, batch);
       entry.next_due_ms = slot_ms + period_ms;
       heap_.push(HeapNode{entry.next_due_ms, node.index, entry.version});
     }
@@ -259,10 +266,17 @@ std::optional<Scheduler::MonitorSchedule> Scheduler::Find(const std::string& uid
     return std::nullopt;
   }
   const Entry& entry = entries_[found->second];
-  MonitorSchedule schedule{entry.uid,       entry.key,       entry.generation,
-                           entry.frequency, entry.phase,     entry.timeout,
-                           entry.regions,   entry.suspended, std::nullopt};
-  if (!entry.suspended) {
+  const Monitor& monitor = *entry.monitor;
+  MonitorSchedule schedule{monitor.uid,
+                           monitor.Key(),
+                           monitor.generation,
+                           monitor.frequency,
+                           Millis(entry.phase_ms),
+                           monitor.timeout,
+                           WithoutDuplicates(monitor.regions),
+                           monitor.suspend,
+                           std::nullopt};
+  if (!monitor.suspend) {
     schedule.next_due = FromEpochMillis(entry.next_due_ms);
   }
   return schedule;
@@ -278,9 +292,9 @@ Scheduler::Totals Scheduler::totals() const {
   Totals totals;
   totals.monitors = by_uid_.size();
   for (const auto& entry : entries_) {
-    if (entry.live && !entry.suspended) {
+    if (entry.Scheduled()) {
       totals.scheduled++;
-      totals.scheduled_per_class[*FrequencyClassIndex(entry.frequency)]++;
+      totals.scheduled_per_class[*FrequencyClassIndex(entry.monitor->frequency)]++;
     }
   }
   totals.emitted = emitted_;
@@ -290,16 +304,19 @@ Scheduler::Totals Scheduler::totals() const {
 
 void Scheduler::ScheduleLocked(uint32_t index, int64_t now_ms) {
   Entry& entry = entries_[index];
-  entry.next_due_ms = SlotAtOrAfter(now_ms, entry.phase.count(), entry.frequency.count());
+  entry.next_due_ms = SlotAtOrAfter(now_ms, entry.phase_ms, entry.monitor->frequency.count());
   heap_.push(HeapNode{entry.next_due_ms, index, entry.version});
 }
 
 void Scheduler::CountRegionsLocked(const std::vector<std::string>& regions, int delta) {
-  for (const auto& region : regions) {
+  for (auto region = regions.begin(); region != regions.end(); ++region) {
+    if (std::find(regions.begin(), region, *region) != region) {
+      continue;
+    }
     if (delta > 0) {
-      named_regions_[region]++;
+      named_regions_[*region]++;
     } else {
-      auto it = named_regions_.find(region);
+      auto it = named_regions_.find(*region);
       if (it != named_regions_.end() && --it->second == 0) {
         named_regions_.erase(it);
       }
@@ -320,18 +337,25 @@ std::vector<std::string> Scheduler::KnownRegionsLocked() const {
 
 void Scheduler::EmitLocked(const Entry& entry, int64_t slot_ms,
                            const std::vector<std::string>& regions, std::vector<WorkItem>& batch) {
+  const Monitor& monitor = *entry.monitor;
   const Clock::TimePoint scheduled_at = FromEpochMillis(slot_ms);
-  for (const auto& region : regions) {
+  std::string key;  // Monitor::Key(), in one allocation
+  key.reserve(monitor.namespace_name.size() + 1 + monitor.name.size());
+  key.append(monitor.namespace_name).append("/").append(monitor.name);
+  for (auto region = regions.begin(); region != regions.end(); ++region) {
+    if (std::find(regions.begin(), region, *region) != region) {
+      continue;  // named twice
+    }
     WorkItem item;
-    item.id = ItemId(entry.uid, region, scheduled_at);
-    item.monitor_uid = entry.uid;
-    item.monitor_key = entry.key;
-    item.generation = entry.generation;
-    item.region = region;
-    item.frequency = entry.frequency;
-    item.timeout = entry.timeout;
+    item.id = ItemId(monitor.uid, *region, scheduled_at);
+    item.monitor_uid = monitor.uid;
+    item.monitor_key = key;
+    item.generation = monitor.generation;
+    item.region = *region;
+    item.frequency = monitor.frequency;
+    item.timeout = monitor.timeout;
     item.scheduled_at = scheduled_at;
-    item.deadline = scheduled_at + entry.frequency;
+    item.deadline = scheduled_at + monitor.frequency;
     item.attempt = 1;
     batch.push_back(std::move(item));
   }
@@ -345,7 +369,7 @@ void Scheduler::DropStaleTopsLocked() const {
 
 bool Scheduler::IsCurrentLocked(const HeapNode& node) const {
   const Entry& entry = entries_[node.index];
-  return entry.live && !entry.suspended && entry.version == node.version;
+  return entry.Scheduled() && entry.version == node.version;
 }
 
 }  // namespace pharos

@@ -13,8 +13,9 @@
 // dropped. A monitor with no regions goes to every known region: Options::default_regions,
 // regions named by any monitor, and regions with a connected probe.
 //
-// Per monitor it keeps one compact entry (identity, timing, regions) and one 16-byte heap node;
-// every event is O(log n) in the number of monitors.
+// Per monitor it keeps one 32-byte entry (the shared Monitor, its phase and next due time), one
+// 16-byte heap node and one index entry keyed by a view of the uid inside that Monitor; every
+// event is O(log n) in the number of monitors.
 //
 // Time comes only from the Clock. Tick() does whatever is due now and returns when it should run
 // next; Run() is that loop on a thread of the caller's ("pharos-sched"). Tests call Tick()
@@ -32,6 +33,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <queue>
@@ -91,7 +93,11 @@ class Scheduler {
                             Clock::TimePoint scheduled_at);
 
   // Adds a monitor or applies its new spec (identity: monitor.uid). Errors (nothing changes):
-  // empty uid, a frequency that is not a frequency class, a timeout that is not positive.
+  // no monitor, empty uid, a frequency that is not a frequency class, a timeout that is not
+  // positive. The scheduler keeps `monitor` (shared, never modified) instead of copies of its
+  // fields.
+  Status Upsert(std::shared_ptr<const Monitor> monitor);
+  // The same with a copy of `monitor`.
   Status Upsert(const Monitor& monitor);
   // Removes a monitor and drops its queued items; false when the uid is not known.
   bool Remove(const std::string& uid);
@@ -114,18 +120,13 @@ class Scheduler {
   Totals totals() const;
 
  private:
+  // Identity, spec and regions are read from `monitor`; only the schedule is kept here.
   struct Entry {
-    std::string uid;
-    std::string key;
-    std::vector<std::string> regions;
-    int64_t generation = 0;
-    Millis frequency{0};
-    Millis timeout{0};
-    Millis phase{0};
-    int64_t next_due_ms = 0;  // ms since the epoch; valid while scheduled
-    uint32_t version = 0;     // bumped when the heap node of this entry becomes stale
-    bool suspended = false;
-    bool live = false;
+    std::shared_ptr<const Monitor> monitor;  // null while the entry is free
+    int64_t next_due_ms = 0;                 // ms since the epoch; valid while scheduled
+    int32_t phase_ms = 0;  // PhaseFor(uid, frequency); a frequency class fits in 32 bits
+    uint32_t version = 0;  // bumped when the heap node of this entry becomes stale
+    bool Scheduled() const { return monitor && !monitor->suspend; }
   };
 
   struct HeapNode {
@@ -137,6 +138,7 @@ class Scheduler {
 
   // REQUIRES: mu_ (every *Locked method)
   void ScheduleLocked(uint32_t index, int64_t now_ms);
+  // Regions named more than once count once.
   void CountRegionsLocked(const std::vector<std::string>& regions, int delta);
   std::vector<std::string> KnownRegionsLocked() const;
   void EmitLocked(const Entry& entry, int64_t slot_ms, const std::vector<std::string>& known,
@@ -149,10 +151,12 @@ class Scheduler {
   const Options options_;
 
   mutable std::mutex mu_;
-  std::vector<Entry> entries_;                        // GUARDED_BY(mu_)
-  std::vector<uint32_t> free_entries_;                // GUARDED_BY(mu_)
-  std::unordered_map<std::string, uint32_t> by_uid_;  // GUARDED_BY(mu_)
-  std::map<std::string, size_t> named_regions_;       // GUARDED_BY(mu_): region → monitors
+  std::vector<Entry> entries_;          // GUARDED_BY(mu_)
+  std::vector<uint32_t> free_entries_;  // GUARDED_BY(mu_)
+  // uid → entry index; each key views the uid of that entry's monitor (re-keyed when the
+  // monitor is replaced, erased before it is released).
+  std::unordered_map<std::string_view, uint32_t> by_uid_;  // GUARDED_BY(mu_)
+  std::map<std::string, size_t> named_regions_;            // GUARDED_BY(mu_): region → monitors
   mutable std::priority_queue<HeapNode, std::vector<HeapNode>, std::greater<>>
       heap_;                   // GUARDED_BY(mu_)
   uint64_t emitted_ = 0;       // GUARDED_BY(mu_)

@@ -1,6 +1,7 @@
 #include "operator/work_dispatcher.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 namespace pharos {
@@ -46,7 +47,52 @@ double SecondsBetween(Clock::TimePoint from, Clock::TimePoint to) {
   return std::max(0.0, std::chrono::duration<double>(to - from).count());
 }
 
+// An acked-id record: [forget_at ticks (rep)][id size (uint32_t)][id text].
+constexpr size_t kAckIdOffset = sizeof(Clock::TimePoint::rep) + sizeof(uint32_t);
+
+std::unique_ptr<char[]> MakeAckRecord(std::string_view id, Clock::TimePoint forget_at) {
+  auto record = std::make_unique_for_overwrite<char[]>(kAckIdOffset + id.size());
+  const Clock::TimePoint::rep ticks = forget_at.time_since_epoch().count();
+  const auto size = static_cast<uint32_t>(id.size());
+  std::memcpy(record.get(), &ticks, sizeof ticks);
+  std::memcpy(record.get() + sizeof ticks, &size, sizeof size);
+  std::memcpy(record.get() + kAckIdOffset, id.data(), id.size());
+  return record;
+}
+
+Clock::TimePoint AckForgetAt(const char* record) {
+  Clock::TimePoint::rep ticks = 0;
+  std::memcpy(&ticks, record, sizeof ticks);
+  return Clock::TimePoint(Clock::TimePoint::duration(ticks));
+}
+
+std::string_view AckId(const char* record) {
+  uint32_t size = 0;
+  std::memcpy(&size, record + sizeof(Clock::TimePoint::rep), sizeof size);
+  return {record + kAckIdOffset, size};
+}
+
 }  // namespace
+
+size_t WorkDispatcher::AckKeyHash::operator()(std::string_view id) const {
+  return std::hash<std::string_view>{}(id);
+}
+
+size_t WorkDispatcher::AckKeyHash::operator()(AckKey key) const {
+  return (*this)(AckId(key.record));
+}
+
+bool WorkDispatcher::AckKeyEqual::operator()(AckKey a, AckKey b) const noexcept {
+  return AckId(a.record) == AckId(b.record);
+}
+
+bool WorkDispatcher::AckKeyEqual::operator()(std::string_view a, AckKey b) const noexcept {
+  return a == AckId(b.record);
+}
+
+bool WorkDispatcher::AckKeyEqual::operator()(AckKey a, std::string_view b) const noexcept {
+  return AckId(a.record) == b;
+}
 
 WorkDispatcher::WorkDispatcher(const Clock& clock, Options options)
     : clock_(clock), options_(options) {}
@@ -257,7 +303,8 @@ AckResult WorkDispatcher::Complete(const std::string& item_id) {
   ForgetAcksLocked(now);
   auto it = seq_by_id_.find(item_id);
   if (it == seq_by_id_.end()) {
-    return acked_.contains(item_id) ? AckResult::kAlreadyAcked : AckResult::kUnknown;
+    return acked_.contains(std::string_view(item_id)) ? AckResult::kAlreadyAcked
+                                                      : AckResult::kUnknown;
   }
   const uint64_t seq = it->second;
   const Entry& entry = entries_.at(seq);
@@ -269,8 +316,8 @@ AckResult WorkDispatcher::Complete(const std::string& item_id) {
 
 bool WorkDispatcher::WasAcked(const std::string& item_id) const {
   std::lock_guard lock(mu_);
-  auto it = acked_.find(item_id);
-  return it != acked_.end() && it->second > clock_.Now();
+  auto it = acked_.find(std::string_view(item_id));
+  return it != acked_.end() && AckForgetAt(it->record) > clock_.Now();
 }
 
 void WorkDispatcher::TouchProbe(const std::string& region, const std::string& probe) {
@@ -577,23 +624,30 @@ void WorkDispatcher::ExpireLeasesLocked(Clock::TimePoint now, Deferred& deferred
 }
 
 void WorkDispatcher::RememberAckLocked(const std::string& item_id, Clock::TimePoint forget_at) {
-  auto [it, inserted] = acked_.try_emplace(item_id, forget_at);
-  if (!inserted) {
-    if (it->second >= forget_at) {
-      return;
-    }
-    it->second = forget_at;  // the earlier heap entry becomes stale
+  auto found = acked_.find(std::string_view(item_id));
+  if (found != acked_.end() && AckForgetAt(found->record) >= forget_at) {
+    return;
   }
-  acked_forget_.push(AckForget{forget_at, &it->first});
+  auto record = MakeAckRecord(item_id, forget_at);
+  if (found == acked_.end()) {
+    acked_.insert(AckKey{record.get()});
+  } else {
+    auto node = acked_.extract(found);  // the old record becomes stale
+    node.value() = AckKey{record.get()};
+    acked_.insert(std::move(node));
+  }
+  acked_forget_.push_back(AckForget{forget_at, std::move(record)});
+  std::push_heap(acked_forget_.begin(), acked_forget_.end(), std::greater<>{});
 }
 
 void WorkDispatcher::ForgetAcksLocked(Clock::TimePoint now) {
-  while (!acked_forget_.empty() && acked_forget_.top().at <= now) {
-    const AckForget entry = acked_forget_.top();
-    acked_forget_.pop();
-    auto it = acked_.find(*entry.id);
-    if (it != acked_.end() && it->second == entry.at) {
-      acked_.erase(it);
+  while (!acked_forget_.empty() && acked_forget_.front().at <= now) {
+    std::pop_heap(acked_forget_.begin(), acked_forget_.end(), std::greater<>{});
+    const AckForget expired = std::move(acked_forget_.back());
+    acked_forget_.pop_back();
+    auto it = acked_.find(AckId(expired.record.get()));
+    if (it != acked_.end() && it->record == expired.record.get()) {
+      acked_.erase(it);  // before `expired` frees the record it points to
     }
   }
 }

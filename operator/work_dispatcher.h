@@ -29,12 +29,14 @@
 #include <functional>
 #include <list>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <queue>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "common/check_result.h"
@@ -122,7 +124,7 @@ class WorkDispatcher {
     // An acked id is remembered (Complete() answers kAlreadyAcked) until the last lease handed
     // out for it has expired, plus this margin: every probe that held the item may still send
     // its result, and a probe whose answer got lost resends. Memory is bounded by time, not by
-    // a count: about (ack rate) x (longest visibility timeout + margin) ids, ~100 bytes each.
+    // a count: about (ack rate) x (longest visibility timeout + margin) ids, ~150 bytes each.
     // Later duplicates are still caught by the store (unique item id), not counted twice.
     Millis ack_margin = Millis(30'000);
   };
@@ -311,18 +313,35 @@ class WorkDispatcher {
   std::map<std::string, Region, std::less<>> regions_;                      // GUARDED_BY(mu_)
   std::priority_queue<LeaseExpiry, std::vector<LeaseExpiry>, std::greater<>>
       expiries_;  // GUARDED_BY(mu_)
-  // Acked ids → when to forget them, and the same pairs earliest first (an entry whose time no
-  // longer matches acked_ is stale and skipped; the key it points to outlives it, since a key is
-  // erased only by its latest entry). Whole ids, not hashes: a false "duplicate" would lose a
-  // result.
+  // Acked ids remembered to recognise duplicate results. Whole ids, not hashes: a false
+  // "duplicate" would lose a result. Each remembered id is one allocation, its record (when to
+  // forget it, then the id text), owned by its entry in acked_forget_; acked_ indexes the newest
+  // record of each id by its text. An id acked again with a later time gets a new record, and the
+  // entry of the old one then only frees it.
+  struct AckKey {
+    const char* record = nullptr;
+  };
+  // Not noexcept on purpose: libstdc++ then keeps each hash in its node (which still fits its
+  // 32-byte heap chunk), so walking a bucket never re-hashes the ids in it.
+  struct AckKeyHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view id) const;
+    size_t operator()(AckKey key) const;
+  };
+  struct AckKeyEqual {
+    using is_transparent = void;
+    bool operator()(AckKey a, AckKey b) const noexcept;
+    bool operator()(std::string_view a, AckKey b) const noexcept;
+    bool operator()(AckKey a, std::string_view b) const noexcept;
+  };
   struct AckForget {
     Clock::TimePoint at;
-    const std::string* id = nullptr;  // key in acked_
+    std::unique_ptr<char[]> record;
     bool operator>(const AckForget& other) const { return at > other.at; }
   };
-  std::unordered_map<std::string, Clock::TimePoint> acked_;  // GUARDED_BY(mu_)
-  std::priority_queue<AckForget, std::vector<AckForget>, std::greater<>>
-      acked_forget_;                    // GUARDED_BY(mu_)
+  std::unordered_set<AckKey, AckKeyHash, AckKeyEqual> acked_;  // GUARDED_BY(mu_)
+  std::vector<AckForget> acked_forget_;  // GUARDED_BY(mu_): a heap, earliest `at` first
+
   uint64_t dropped_ = 0;                // GUARDED_BY(mu_)
   LatenessObserver lateness_observer_;  // GUARDED_BY(mu_)
   FailureHandler failure_handler_;      // GUARDED_BY(mu_)
