@@ -16,7 +16,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config ca-certificates \
       libcpprest-dev libcurl4-openssl-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev \
-      libfmt-dev libsqlite3-dev libssl-dev libc-ares-dev libpcre2-dev \
+      libfmt-dev libsqlite3-dev libssl-dev libc-ares-dev libpcre2-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # Only what the build needs (tests and benchmarks are off), so edits elsewhere keep the cache.
@@ -36,7 +36,7 @@ FROM debian:${DEBIAN_RELEASE}-slim
 # Shared libraries of the binary only; ca-certificates to verify targets' certificates.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates libcpprest2.10 libcurl4 libyaml-cpp0.7 libspdlog1.10 libfmt9 \
+      ca-certificates libcpprest2.10 libcurl4 libyaml-cpp0.7 libspdlog1.10 libfmt9 libjemalloc2 \
       libssl3 libc-ares2 libpcre2-8-0 tzdata \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 65532 pharos \
