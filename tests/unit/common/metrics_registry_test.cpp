@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/prometheus_text.h"
+#include "unit/common/promtool_check.h"
 
 namespace pharos {
 namespace {
@@ -354,15 +355,6 @@ TEST_F(MetricsRegistryDeathTest, InvalidDefinitionsAbortWithTheReason) {
 
 // The exposition must satisfy the real Prometheus parser and linter, not only our expectations.
 TEST(MetricsRegistryTest, RichExpositionPassesPromtool) {
-  const char* candidates[] = {"/usr/bin/promtool", "/usr/local/bin/promtool"};
-  std::string promtool;
-  for (const char* candidate : candidates) {
-    if (std::filesystem::exists(candidate)) promtool = candidate;
-  }
-  ASSERT_FALSE(promtool.empty())
-      << "promtool not found (looked in /usr/bin and /usr/local/bin). It comes with the Debian "
-         "package \"prometheus\": run scripts/setup.";
-
   MetricsRegistry registry;
   CounterFamily& checks = registry.AddCounter(
       "pharos_check_results_total", "Check results by outcome.\nSecond line with a \\ backslash.",
@@ -405,23 +397,13 @@ TEST(MetricsRegistryTest, RichExpositionPassesPromtool) {
       exposition.find("pharos_metrics_series_overflow_total{metric=\"pharos_limited_total\"}"),
       std::string::npos);
 
-  const std::filesystem::path dir =
-      std::filesystem::temp_directory_path() / ("pharos_promtool_" + std::to_string(getpid()));
-  std::filesystem::create_directories(dir);
-  const std::filesystem::path input = dir / "metrics.txt";
-  std::ofstream(input) << exposition;
-  const std::string command = promtool + " check metrics < " + input.string() + " 2>&1";
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string output;
-  char buffer[4096];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) output.append(buffer, n);
-  const int status = pclose(pipe);
-  std::filesystem::remove_all(dir);
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "promtool check metrics failed:\n"
-                                                             << output << "\n--- exposition ---\n"
-                                                             << exposition;
-  EXPECT_EQ(output, "") << "promtool lint findings";
+  const PromtoolVerdict verdict = PromtoolCheckMetrics(exposition);
+  ASSERT_TRUE(verdict.found) << "promtool not found (looked in /usr/bin and /usr/local/bin). It "
+                                "comes with the Debian package \"prometheus\": run scripts/setup.";
+  EXPECT_TRUE(verdict.passed) << "promtool check metrics failed:\n"
+                              << verdict.output << "\n--- exposition ---\n"
+                              << exposition;
+  EXPECT_EQ(verdict.output, "") << "promtool lint findings";
 }
 
 }  // namespace
