@@ -125,16 +125,22 @@ Result<size_t> MonitorFileSource::ReloadLocked(std::vector<FileStamp> fingerprin
 
 MonitorFileSource::AppliedSpecs MonitorFileSource::AssignGenerationsLocked(
     std::vector<Monitor>& monitors) const {
+  const auto by_uid_hash = [](const AppliedSpec& spec, uint64_t uid_hash) {
+    return spec.uid_hash < uid_hash;
+  };
   AppliedSpecs specs;
+  specs.reserve(monitors.size());
   for (Monitor& monitor : monitors) {
+    const uint64_t uid_hash = StableHash64(monitor.uid);
     const uint64_t digest = DeclaredDigest(monitor);
-    const auto found = applied_.find(monitor.uid);
-    if (found != applied_.end()) {
-      const AppliedSpec& before = found->second;
-      monitor.generation = before.digest == digest ? before.generation : before.generation + 1;
+    const auto found = std::lower_bound(applied_.begin(), applied_.end(), uid_hash, by_uid_hash);
+    if (found != applied_.end() && found->uid_hash == uid_hash) {
+      monitor.generation = found->digest == digest ? found->generation : found->generation + 1;
     }
-    specs[monitor.uid] = AppliedSpec{monitor.generation, digest};
+    specs.push_back(AppliedSpec{uid_hash, monitor.generation, digest});
   }
+  std::sort(specs.begin(), specs.end(),
+            [](const AppliedSpec& a, const AppliedSpec& b) { return a.uid_hash < b.uid_hash; });
   return specs;
 }
 

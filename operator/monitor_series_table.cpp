@@ -25,12 +25,22 @@ constexpr size_t kRecordsPerBatch = 256;
 // glibc malloc's chunk for a request: 8 bytes of header, 16-byte granularity, 32 at least.
 size_t MallocChunk(size_t bytes) { return std::max<size_t>(32, (bytes + 8 + 15) / 16 * 16); }
 
-// Heap bytes of a std::string's text (none while it fits the 15-byte inline buffer).
-size_t StringHeap(const std::string& text) {
-  return text.capacity() > 15 ? MallocChunk(text.capacity() + 1) : 0;
+}  // namespace
+
+MonitorSeriesTable::Key::Key(std::string_view namespace_name, std::string_view name)
+    : text_(std::make_unique_for_overwrite<char[]>(namespace_name.size() + name.size())),
+      size_(static_cast<uint32_t>(namespace_name.size() + name.size())),
+      name_offset_(static_cast<uint32_t>(namespace_name.size())) {
+  std::copy(name.begin(), name.end(),
+            std::copy(namespace_name.begin(), namespace_name.end(), text_.get()));
 }
 
-}  // namespace
+MonitorSeriesTable::Key::Key(const Key& other) : Key(other.namespace_name(), other.name()) {}
+
+MonitorSeriesTable::Key& MonitorSeriesTable::Key::operator=(const Key& other) {
+  if (this != &other) *this = Key(other);
+  return *this;
+}
 
 MonitorSeriesTable::MonitorSeriesTable(MetricsRegistry& registry, Options options)
     : registry_(registry),
@@ -168,12 +178,7 @@ void MonitorSeriesTable::Record(std::string_view namespace_name, std::string_vie
       } else {
         auto target = record;
         if (target == records_.end()) {
-          // Sized exactly (reserve/append would round the capacity up to 30 bytes and more).
-          Key key{std::string(namespace_name.size() + name.size(), '\0'),
-                  static_cast<uint32_t>(namespace_name.size())};
-          std::copy(name.begin(), name.end(),
-                    std::copy(namespace_name.begin(), namespace_name.end(), key.text.begin()));
-          target = records_.emplace(std::move(key), MonitorRecord{}).first;
+          target = records_.emplace(Key(namespace_name, name), MonitorRecord{}).first;
         }
         series = &AddRegion(target->second, region_index);
       }
@@ -200,30 +205,51 @@ void MonitorSeriesTable::Record(std::string_view namespace_name, std::string_vie
   if (refused_durations > 0) registry_.CountSeriesOverflow(kDurationsMetric, refused_durations);
 }
 
-void MonitorSeriesTable::Remove(std::string_view namespace_name, std::string_view name,
-                                const std::vector<std::string>& regions) {
+void MonitorSeriesTable::RemoveMonitor(std::string_view namespace_name, std::string_view name) {
   std::lock_guard lock(mutex_);
   const auto record = records_.find(KeyView{namespace_name, name});
   if (record == records_.end()) return;
+  DropRegionsLocked(record, [](std::string_view) { return true; });
+}
+
+void MonitorSeriesTable::KeepRegions(std::string_view namespace_name, std::string_view name,
+                                     const std::vector<std::string>& regions) {
+  std::lock_guard lock(mutex_);
+  const auto record = records_.find(KeyView{namespace_name, name});
+  if (record == records_.end()) return;
+  DropRegionsLocked(record, [&regions](std::string_view region) {
+    return std::find(regions.begin(), regions.end(), region) == regions.end();
+  });
+}
+
+template <typename Drop>
+void MonitorSeriesTable::DropRegionsLocked(Records::iterator record, Drop drop) {
   MonitorRecord& entry = record->second;
-  for (const std::string& region : regions) {
-    const auto known = region_indexes_.find(region);
-    if (known == region_indexes_.end()) continue;
-    RegionSeries* series = FindRegion(entry, known->second);
-    if (series == nullptr) continue;
-    result_series_ -= OutcomeSeries(*series);
-    duration_series_ -= static_cast<size_t>(std::popcount(series->phases));
-    // Keep the array exactly sized: move the other entries into a new one.
-    const size_t remaining = entry.region_count - 1u;
-    auto kept = remaining == 0 ? nullptr : std::make_unique<RegionSeries[]>(remaining);
-    size_t next = 0;
-    for (size_t i = 0; i < entry.region_count; ++i) {
-      if (&entry.regions[i] != series) kept[next++] = std::move(entry.regions[i]);
+  size_t remaining = 0;
+  for (size_t i = 0; i < entry.region_count; ++i) {
+    const RegionSeries& series = entry.regions[i];
+    if (drop(std::string_view(region_names_[series.region]))) {
+      result_series_ -= OutcomeSeries(series);
+      duration_series_ -= static_cast<size_t>(std::popcount(series.phases));
+    } else {
+      ++remaining;
     }
-    entry.regions = std::move(kept);
-    entry.region_count = static_cast<uint8_t>(remaining);
   }
-  if (entry.region_count == 0) records_.erase(record);
+  if (remaining == entry.region_count) return;
+  if (remaining == 0) {
+    records_.erase(record);
+    return;
+  }
+  // Keep the array exactly sized: move the kept entries into a new one.
+  auto kept = std::make_unique<RegionSeries[]>(remaining);
+  size_t next = 0;
+  for (size_t i = 0; i < entry.region_count; ++i) {
+    if (!drop(std::string_view(region_names_[entry.regions[i].region]))) {
+      kept[next++] = std::move(entry.regions[i]);
+    }
+  }
+  entry.regions = std::move(kept);
+  entry.region_count = static_cast<uint8_t>(remaining);
 }
 
 std::vector<size_t> MonitorSeriesTable::RegionsByName(const MonitorRecord& record) const {
@@ -316,7 +342,7 @@ size_t MonitorSeriesTable::EstimatedBytes() const {
   std::lock_guard lock(mutex_);
   size_t bytes = 0;
   for (const auto& [key, record] : records_) {
-    bytes += MallocChunk(kNodeBytes) + StringHeap(key.text);
+    bytes += MallocChunk(kNodeBytes) + MallocChunk(key.size());
     if (record.region_count > 0) bytes += MallocChunk(record.region_count * sizeof(RegionSeries));
     for (size_t i = 0; i < record.region_count; ++i) {
       const auto phases = static_cast<size_t>(std::popcount(record.regions[i].phases));

@@ -23,19 +23,21 @@ std::optional<MonitorState> ParseMonitorState(std::string_view text);
 
 using TimePoint = std::chrono::system_clock::time_point;
 
-// What one region last reported.
+// What one region last reported. Fields are ordered largest first so that padding is only at the
+// end (one per region per monitor: 160 bytes, a jemalloc size class).
 struct RegionStateSnapshot {
   std::string region;
-  MonitorState state = MonitorState::kPending;  // from the last up/degraded/down result
+  // Failed assertion or transport error of the last up/degraded/down result; empty when up.
+  std::string message;
+  std::string probe_error_message;              // of the last result when it was a probe error
   TimePoint since{};                            // when `state` last changed
+  std::optional<TimePoint> last_scheduled_at;   // newest result accepted for this region
+  std::optional<TimePoint> last_check_at;       // its startedAt
+  int64_t latency_us = 0;                       // total time of the last up/degraded/down result
+  MonitorState state = MonitorState::kPending;  // from the last up/degraded/down result
+  int status_code = 0;                          // of the last up/degraded/down result
   // The last result was a probe error (outcome error): the state above is unchanged by it.
   bool probe_error = false;
-  std::string probe_error_message;
-  std::optional<TimePoint> last_scheduled_at;  // newest result accepted for this region
-  std::optional<TimePoint> last_check_at;      // its startedAt
-  int64_t latency_us = 0;                      // total time of the last up/degraded/down result
-  int status_code = 0;
-  std::string message;  // failed assertion or transport error of that result; empty when up
 
   bool operator==(const RegionStateSnapshot&) const = default;
 };
@@ -57,9 +59,9 @@ struct OpenRound {
   bool operator==(const OpenRound&) const = default;
 };
 
-struct MonitorStateSnapshot {
-  std::string monitor_uid;
-  std::string monitor_key;  // namespace/name
+// A monitor's state without its identity: what MonitorStateMachine keeps (one per monitor, so
+// the identity, which the machine's owner already holds, is not repeated here).
+struct MonitorProgress {
   MonitorState state = MonitorState::kPending;
   TimePoint since{};   // last transition
   std::string reason;  // Invalid: the validation error; Down: the first error of the streak
@@ -72,6 +74,14 @@ struct MonitorStateSnapshot {
   std::vector<RegionStateSnapshot> regions;  // sorted by name
   std::vector<OpenRound> open_rounds;        // oldest first
   TimePoint updated_at{};
+
+  bool operator==(const MonitorProgress&) const = default;
+};
+
+// A monitor's state with its identity: what ResultStore persists and restores.
+struct MonitorStateSnapshot : MonitorProgress {
+  std::string monitor_uid;
+  std::string monitor_key;  // namespace/name
 
   bool operator==(const MonitorStateSnapshot&) const = default;
 };

@@ -31,12 +31,25 @@ MonitorState RegionStateOf(Outcome outcome) {
   return MonitorState::kPending;
 }
 
-void Normalize(StateMachineConfig& config) {
-  std::sort(config.regions.begin(), config.regions.end());
-  config.regions.erase(std::unique(config.regions.begin(), config.regions.end()),
-                       config.regions.end());
-  config.failure_threshold = std::max(config.failure_threshold, 1);
-  config.success_threshold = std::max(config.success_threshold, 1);
+void Normalize(StateMachineSettings& settings) {
+  std::sort(settings.regions.begin(), settings.regions.end());
+  settings.regions.erase(std::unique(settings.regions.begin(), settings.regions.end()),
+                         settings.regions.end());
+  settings.failure_threshold = std::max(settings.failure_threshold, 1);
+  settings.success_threshold = std::max(settings.success_threshold, 1);
+}
+
+// Empties `text` and frees its buffer: clear() would keep a long message's allocation for as long
+// as the monitor exists, on tens of thousands of monitors.
+void Release(std::string& text) { std::string().swap(text); }
+
+// Assigns `value`, freeing the old buffer when `value` is empty.
+void SetText(std::string& text, std::string value) {
+  if (value.empty()) {
+    Release(text);
+  } else {
+    text = std::move(value);
+  }
 }
 
 std::string Format(TimePoint time) {
@@ -46,19 +59,28 @@ std::string Format(TimePoint time) {
 
 }  // namespace
 
-StateMachineConfig StateMachineConfig::FromMonitor(const Monitor& monitor,
-                                                   const std::vector<std::string>& all_regions,
-                                                   std::chrono::milliseconds round_grace) {
-  StateMachineConfig config;
-  config.monitor_uid = monitor.uid.empty() ? monitor.Key() : monitor.uid;
-  config.monitor_key = monitor.Key();
-  config.regions = monitor.regions.empty() ? all_regions : monitor.regions;
-  config.failure_threshold = monitor.alerting.failure_threshold;
-  config.success_threshold = monitor.alerting.success_threshold;
-  config.region_quorum = monitor.alerting.region_quorum;
-  config.suspended = monitor.suspend;
-  config.round_timeout = monitor.timeout + round_grace;
-  return config;
+StateMachineSettings StateMachineSettings::FromMonitor(const Monitor& monitor,
+                                                       const std::vector<std::string>& all_regions,
+                                                       std::chrono::milliseconds round_grace) {
+  StateMachineSettings settings;
+  settings.regions = monitor.regions.empty() ? all_regions : monitor.regions;
+  settings.failure_threshold = monitor.alerting.failure_threshold;
+  settings.success_threshold = monitor.alerting.success_threshold;
+  settings.region_quorum = monitor.alerting.region_quorum;
+  settings.suspended = monitor.suspend;
+  settings.round_timeout = monitor.timeout + round_grace;
+  return settings;
+}
+
+MonitorIdentity MonitorIdentity::Of(const Monitor& monitor) {
+  return MonitorIdentity{monitor.uid, monitor.namespace_name, monitor.name};
+}
+
+std::string MonitorIdentity::Key() const {
+  std::string key;
+  key.reserve(namespace_name.size() + 1 + name.size());
+  key.append(namespace_name).append("/").append(name);
+  return key;
 }
 
 // What a closed round amounted to.
@@ -68,118 +90,115 @@ struct MonitorStateMachine::RoundSummary {
   std::vector<std::string> degraded;
 };
 
-MonitorStateMachine::MonitorStateMachine(StateMachineConfig config, TimePoint now)
-    : config_(std::move(config)) {
-  Normalize(config_);
-  // The identity lives in the snapshot only: one copy per monitor.
-  snapshot_.monitor_uid = std::exchange(config_.monitor_uid, {});
-  snapshot_.monitor_key = std::exchange(config_.monitor_key, {});
-  snapshot_.state = config_.suspended ? MonitorState::kPaused : MonitorState::kPending;
-  snapshot_.reason = config_.suspended ? "suspended" : "";
-  snapshot_.since = now;
-  snapshot_.updated_at = now;
-  for (const std::string& region : config_.regions) {
+MonitorStateMachine::MonitorStateMachine(StateMachineSettings settings, TimePoint now)
+    : settings_(std::move(settings)) {
+  Normalize(settings_);
+  progress_.state = settings_.suspended ? MonitorState::kPaused : MonitorState::kPending;
+  progress_.reason = settings_.suspended ? "suspended" : "";
+  progress_.since = now;
+  progress_.updated_at = now;
+  progress_.regions.reserve(settings_.regions.size());
+  for (const std::string& region : settings_.regions) {
     RegionStateSnapshot state;
     state.region = region;
     state.since = now;
-    snapshot_.regions.push_back(std::move(state));
+    progress_.regions.push_back(std::move(state));
   }
 }
 
-Result<std::vector<StateEvent>> MonitorStateMachine::Restore(MonitorStateSnapshot snapshot,
+Result<std::vector<StateEvent>> MonitorStateMachine::Restore(const MonitorIdentity& identity,
+                                                             MonitorStateSnapshot snapshot,
                                                              TimePoint now) {
-  if (snapshot.monitor_uid != snapshot_.monitor_uid) {
+  if (snapshot.monitor_uid != identity.uid) {
     return Error{"stored state belongs to monitor uid '" + snapshot.monitor_uid + "', not to '" +
-                 snapshot_.monitor_uid + "'"};
+                 std::string(identity.uid) + "'"};
   }
   std::sort(snapshot.regions.begin(), snapshot.regions.end(),
             [](const auto& a, const auto& b) { return a.region < b.region; });
   std::sort(snapshot.open_rounds.begin(), snapshot.open_rounds.end(),
             [](const auto& a, const auto& b) { return a.scheduled_at < b.scheduled_at; });
-  std::string key = std::move(snapshot_.monitor_key);
-  snapshot_ = std::move(snapshot);
-  snapshot_.monitor_key = std::move(key);
-  if (snapshot_.state == MonitorState::kInvalid) {
+  // The stored identity is not kept: the owner's (whose key follows renames) stamps events.
+  progress_ = std::move(static_cast<MonitorProgress&>(snapshot));
+  if (progress_.state == MonitorState::kInvalid) {
     // Still invalid until the validator says otherwise (Reconfigure); keep region bookkeeping.
     DropRemovedRegions();
     return std::vector<StateEvent>{};
   }
-  return Reconfigure(config_, now);
+  return Reconfigure(identity, settings_, now);
 }
 
-std::vector<StateEvent> MonitorStateMachine::Reconfigure(StateMachineConfig config, TimePoint now) {
+std::vector<StateEvent> MonitorStateMachine::Reconfigure(const MonitorIdentity& identity,
+                                                         StateMachineSettings settings,
+                                                         TimePoint now) {
   std::vector<StateEvent> events;
-  Normalize(config);
-  // A state machine never changes monitor (uid); the key follows renames. Restore passes the
-  // kept config, whose identity is already in the snapshot.
-  if (!config.monitor_key.empty()) {
-    snapshot_.monitor_key = std::move(config.monitor_key);
-  }
-  config.monitor_uid.clear();
-  config.monitor_key.clear();
-  config_ = std::move(config);
+  Normalize(settings);
+  settings_ = std::move(settings);
   DropRemovedRegions();
-  for (const std::string& region : config_.regions) {
+  for (const std::string& region : settings_.regions) {
     auto it = std::lower_bound(
-        snapshot_.regions.begin(), snapshot_.regions.end(), region,
+        progress_.regions.begin(), progress_.regions.end(), region,
         [](const auto& state, const std::string& name) { return state.region < name; });
-    if (it == snapshot_.regions.end() || it->region != region) {
+    if (it == progress_.regions.end() || it->region != region) {
       RegionStateSnapshot state;
       state.region = region;
       state.since = now;
-      snapshot_.regions.insert(it, std::move(state));
+      progress_.regions.insert(it, std::move(state));
     }
   }
-  if (config_.suspended) {
-    if (snapshot_.state != MonitorState::kPaused) {
+  // Exact size, whether grown by the inserts above or restored from storage (one per monitor).
+  progress_.regions.shrink_to_fit();
+  if (settings_.suspended) {
+    if (progress_.state != MonitorState::kPaused) {
       ResetProgress();
-      TransitionTo(MonitorState::kPaused, now, nullptr, events);
+      TransitionTo(identity, MonitorState::kPaused, now, nullptr, events);
     }
-  } else if (snapshot_.state == MonitorState::kPaused ||
-             snapshot_.state == MonitorState::kInvalid) {
+  } else if (progress_.state == MonitorState::kPaused ||
+             progress_.state == MonitorState::kInvalid) {
     ResetProgress();
-    TransitionTo(MonitorState::kPending, now, nullptr, events);
+    TransitionTo(identity, MonitorState::kPending, now, nullptr, events);
   } else {
     // Removing a region can complete a round that was only waiting for it.
-    CloseDueRounds(now, TimePoint::min(), events);
+    CloseDueRounds(identity, now, TimePoint::min(), events);
   }
-  snapshot_.updated_at = now;
+  progress_.updated_at = now;
   return events;
 }
 
-std::vector<StateEvent> MonitorStateMachine::MarkInvalid(std::string reason, TimePoint now) {
+std::vector<StateEvent> MonitorStateMachine::MarkInvalid(const MonitorIdentity& identity,
+                                                         std::string reason, TimePoint now) {
   std::vector<StateEvent> events;
-  if (snapshot_.state != MonitorState::kInvalid) {
+  if (progress_.state != MonitorState::kInvalid) {
     ResetProgress();
-    snapshot_.reason = reason;
-    TransitionTo(MonitorState::kInvalid, now, nullptr, events);
+    progress_.reason = reason;
+    TransitionTo(identity, MonitorState::kInvalid, now, nullptr, events);
     events.back().reason = std::move(reason);
   } else {
-    snapshot_.reason = std::move(reason);
+    progress_.reason = std::move(reason);
   }
-  snapshot_.updated_at = now;
+  progress_.updated_at = now;
   return events;
 }
 
-ObserveResult MonitorStateMachine::Observe(const CheckResult& result, TimePoint now) {
+ObserveResult MonitorStateMachine::Observe(const MonitorIdentity& identity,
+                                           const CheckResult& result, TimePoint now) {
   ObserveResult out;
-  if (result.monitor_uid != snapshot_.monitor_uid) {
+  if (result.monitor_uid != identity.uid) {
     out.ignored_because = "result of another monitor (uid '" + result.monitor_uid + "')";
     return out;
   }
   if (!Active()) {
-    out.ignored_because = std::string("monitor is ") + ToString(snapshot_.state);
+    out.ignored_because = std::string("monitor is ") + ToString(progress_.state);
     return out;
   }
   auto region = std::lower_bound(
-      snapshot_.regions.begin(), snapshot_.regions.end(), result.region,
+      progress_.regions.begin(), progress_.regions.end(), result.region,
       [](const auto& state, const std::string& name) { return state.region < name; });
-  if (region == snapshot_.regions.end() || region->region != result.region) {
+  if (region == progress_.regions.end() || region->region != result.region) {
     out.ignored_because = "region '" + result.region + "' is not one of the monitor's regions";
     return out;
   }
   const TimePoint scheduled_at = RoundTime(result);
-  if (snapshot_.last_round_at && scheduled_at <= *snapshot_.last_round_at) {
+  if (progress_.last_round_at && scheduled_at <= *progress_.last_round_at) {
     out.ignored_because =
         "late: the round scheduled at " + Format(scheduled_at) + " ms was already evaluated";
     return out;
@@ -194,42 +213,49 @@ ObserveResult MonitorStateMachine::Observe(const CheckResult& result, TimePoint 
   UpdateRegion(result, now);
 
   auto round =
-      std::lower_bound(snapshot_.open_rounds.begin(), snapshot_.open_rounds.end(), scheduled_at,
+      std::lower_bound(progress_.open_rounds.begin(), progress_.open_rounds.end(), scheduled_at,
                        [](const OpenRound& open, TimePoint at) { return open.scheduled_at < at; });
-  if (round == snapshot_.open_rounds.end() || round->scheduled_at != scheduled_at) {
-    round = snapshot_.open_rounds.insert(round, OpenRound{scheduled_at, {}});
+  if (round == progress_.open_rounds.end() || round->scheduled_at != scheduled_at) {
+    round = progress_.open_rounds.insert(round, OpenRound{scheduled_at, {}});
+    round->verdicts.reserve(progress_.regions.size());
   }
   round->verdicts.push_back(RoundVerdict{result.region, result.outcome, ResultMessage(result)});
   // Only evidence closes rounds here, never the clock (that is Tick's job): replaying stored
   // results long after they were checked must evaluate the same rounds as live ingestion did.
-  CloseDueRounds(now, snapshot_.open_rounds.back().scheduled_at, out.events);
-  snapshot_.updated_at = now;
+  CloseDueRounds(identity, now, progress_.open_rounds.back().scheduled_at, out.events);
+  progress_.updated_at = now;
   return out;
 }
 
-std::vector<StateEvent> MonitorStateMachine::Tick(TimePoint now) {
+std::vector<StateEvent> MonitorStateMachine::Tick(const MonitorIdentity& identity, TimePoint now) {
   std::vector<StateEvent> events;
-  if (Active() && !snapshot_.open_rounds.empty()) {
-    CloseDueRounds(now, now, events);
-    snapshot_.updated_at = now;
+  if (Active() && !progress_.open_rounds.empty()) {
+    CloseDueRounds(identity, now, now, events);
+    progress_.updated_at = now;
   }
   return events;
 }
 
-void MonitorStateMachine::CloseDueRounds(TimePoint now, TimePoint past_deadline_at,
+MonitorStateSnapshot MonitorStateMachine::Snapshot(const MonitorIdentity& identity) const {
+  return MonitorStateSnapshot{progress_, std::string(identity.uid), identity.Key()};
+}
+
+void MonitorStateMachine::CloseDueRounds(const MonitorIdentity& identity, TimePoint now,
+                                         TimePoint past_deadline_at,
                                          std::vector<StateEvent>& events) {
-  while (!snapshot_.open_rounds.empty()) {
-    const OpenRound& oldest = snapshot_.open_rounds.front();
-    const TimePoint deadline = oldest.scheduled_at + config_.round_timeout;
+  while (!progress_.open_rounds.empty()) {
+    const OpenRound& oldest = progress_.open_rounds.front();
+    const TimePoint deadline = oldest.scheduled_at + settings_.round_timeout;
     if (!RoundComplete(oldest) && past_deadline_at < deadline) return;
-    OpenRound round = std::move(snapshot_.open_rounds.front());
-    snapshot_.open_rounds.erase(snapshot_.open_rounds.begin());
-    EvaluateRound(round, now, events);
+    OpenRound round = std::move(progress_.open_rounds.front());
+    progress_.open_rounds.erase(progress_.open_rounds.begin());
+    EvaluateRound(identity, round, now, events);
   }
+  ReleaseOpenRoundsIfEmpty();
 }
 
 bool MonitorStateMachine::RoundComplete(const OpenRound& round) const {
-  for (const RegionStateSnapshot& region : snapshot_.regions) {
+  for (const RegionStateSnapshot& region : progress_.regions) {
     // A region that already reported a later round will never report this one.
     const bool done =
         (region.last_scheduled_at && *region.last_scheduled_at > round.scheduled_at) ||
@@ -240,8 +266,8 @@ bool MonitorStateMachine::RoundComplete(const OpenRound& round) const {
   return true;
 }
 
-void MonitorStateMachine::EvaluateRound(const OpenRound& round, TimePoint now,
-                                        std::vector<StateEvent>& events) {
+void MonitorStateMachine::EvaluateRound(const MonitorIdentity& identity, const OpenRound& round,
+                                        TimePoint now, std::vector<StateEvent>& events) {
   RoundSummary summary;
   summary.scheduled_at = round.scheduled_at;
   int passing = 0;
@@ -268,38 +294,40 @@ void MonitorStateMachine::EvaluateRound(const OpenRound& round, TimePoint now,
   }
   std::sort(summary.failing.begin(), summary.failing.end());
   std::sort(summary.degraded.begin(), summary.degraded.end());
-  snapshot_.last_round_at = round.scheduled_at;
+  progress_.last_round_at = round.scheduled_at;
 
   const int required = RequiredRegions();
   const int failing = static_cast<int>(summary.failing.size());
   if (failing >= required) {
-    if (snapshot_.consecutive_failures == 0) snapshot_.streak_first_error = first_failure;
-    ++snapshot_.consecutive_failures;
-    snapshot_.consecutive_successes = 0;
-    const bool watching = snapshot_.state == MonitorState::kPending ||
-                          snapshot_.state == MonitorState::kUp ||
-                          snapshot_.state == MonitorState::kDegraded;
-    if (watching && snapshot_.consecutive_failures >= config_.failure_threshold) {
-      TransitionTo(MonitorState::kDown, now, &summary, events);
+    if (progress_.consecutive_failures == 0) {
+      progress_.streak_first_error = std::move(first_failure);
+    }
+    ++progress_.consecutive_failures;
+    progress_.consecutive_successes = 0;
+    const bool watching = progress_.state == MonitorState::kPending ||
+                          progress_.state == MonitorState::kUp ||
+                          progress_.state == MonitorState::kDegraded;
+    if (watching && progress_.consecutive_failures >= settings_.failure_threshold) {
+      TransitionTo(identity, MonitorState::kDown, now, &summary, events);
     }
     return;
   }
   if (passing == 0) return;  // neutral: only probe errors or silence
 
-  ++snapshot_.consecutive_successes;
-  snapshot_.consecutive_failures = 0;
-  snapshot_.streak_first_error.clear();
+  ++progress_.consecutive_successes;
+  progress_.consecutive_failures = 0;
+  Release(progress_.streak_first_error);
   const int impaired = failing + static_cast<int>(summary.degraded.size());
   const MonitorState target = impaired >= required ? MonitorState::kDegraded : MonitorState::kUp;
-  switch (snapshot_.state) {
+  switch (progress_.state) {
     case MonitorState::kPending:
     case MonitorState::kUp:
     case MonitorState::kDegraded:
-      TransitionTo(target, now, &summary, events);
+      TransitionTo(identity, target, now, &summary, events);
       break;
     case MonitorState::kDown:
-      if (snapshot_.consecutive_successes >= config_.success_threshold) {
-        TransitionTo(target, now, &summary, events);
+      if (progress_.consecutive_successes >= settings_.success_threshold) {
+        TransitionTo(identity, target, now, &summary, events);
       }
       break;
     default:
@@ -307,13 +335,14 @@ void MonitorStateMachine::EvaluateRound(const OpenRound& round, TimePoint now,
   }
 }
 
-void MonitorStateMachine::TransitionTo(MonitorState to, TimePoint now, const RoundSummary* round,
+void MonitorStateMachine::TransitionTo(const MonitorIdentity& identity, MonitorState to,
+                                       TimePoint now, const RoundSummary* round,
                                        std::vector<StateEvent>& events) {
-  const MonitorState from = snapshot_.state;
+  const MonitorState from = progress_.state;
   if (from == to) return;
   StateEvent event;
-  event.monitor_uid = snapshot_.monitor_uid;
-  event.monitor_key = snapshot_.monitor_key;
+  event.monitor_uid = identity.uid;
+  event.monitor_key = identity.Key();
   event.from = from;
   event.to = to;
   event.at = now;
@@ -324,40 +353,39 @@ void MonitorStateMachine::TransitionTo(MonitorState to, TimePoint now, const Rou
   }
   switch (to) {
     case MonitorState::kDown:
-      event.first_error = snapshot_.streak_first_error;
-      snapshot_.reason = snapshot_.streak_first_error;
-      if (snapshot_.open_incident_id.empty() && round != nullptr) {
+      event.first_error = progress_.streak_first_error;
+      progress_.reason = progress_.streak_first_error;
+      if (progress_.open_incident_id.empty() && round != nullptr) {
         // Rounds are evaluated in strictly increasing scheduledAt: the id is unique.
-        snapshot_.open_incident_id = snapshot_.monitor_uid + "-" + Format(round->scheduled_at);
-        event.opened_incident_id = snapshot_.open_incident_id;
+        progress_.open_incident_id = std::string(identity.uid) + "-" + Format(round->scheduled_at);
+        event.opened_incident_id = progress_.open_incident_id;
       }
       break;
     case MonitorState::kUp:
     case MonitorState::kDegraded:
-      snapshot_.reason.clear();
-      if (!snapshot_.open_incident_id.empty()) {
-        event.resolved_incident_id = snapshot_.open_incident_id;
-        snapshot_.open_incident_id.clear();
+      Release(progress_.reason);
+      if (!progress_.open_incident_id.empty()) {
+        event.resolved_incident_id = std::exchange(progress_.open_incident_id, {});
       }
       break;
     case MonitorState::kPaused:
-      snapshot_.reason = "suspended";
-      event.reason = snapshot_.reason;
+      progress_.reason = "suspended";
+      event.reason = progress_.reason;
       break;
     case MonitorState::kPending:
-      snapshot_.reason.clear();
+      Release(progress_.reason);
       break;
     default:
       break;
   }
-  snapshot_.state = to;
-  snapshot_.since = now;
+  progress_.state = to;
+  progress_.since = now;
   events.push_back(std::move(event));
 }
 
 void MonitorStateMachine::UpdateRegion(const CheckResult& result, TimePoint now) {
   auto region = std::lower_bound(
-      snapshot_.regions.begin(), snapshot_.regions.end(), result.region,
+      progress_.regions.begin(), progress_.regions.end(), result.region,
       [](const auto& state, const std::string& name) { return state.region < name; });
   region->last_scheduled_at = RoundTime(result);
   if (result.started_at != TimePoint{}) region->last_check_at = result.started_at;
@@ -367,7 +395,7 @@ void MonitorStateMachine::UpdateRegion(const CheckResult& result, TimePoint now)
     return;
   }
   region->probe_error = false;
-  region->probe_error_message.clear();
+  Release(region->probe_error_message);
   const MonitorState state = RegionStateOf(result.outcome);
   if (state != region->state) {
     region->state = state;
@@ -375,38 +403,48 @@ void MonitorStateMachine::UpdateRegion(const CheckResult& result, TimePoint now)
   }
   region->latency_us = result.timings.total_us;
   region->status_code = result.status_code;
-  region->message = ResultMessage(result);
+  SetText(region->message, ResultMessage(result));
 }
 
 void MonitorStateMachine::DropRemovedRegions() {
   const auto expected = [this](const std::string& region) {
-    return std::binary_search(config_.regions.begin(), config_.regions.end(), region);
+    return std::binary_search(settings_.regions.begin(), settings_.regions.end(), region);
   };
-  std::erase_if(snapshot_.regions,
+  std::erase_if(progress_.regions,
                 [&](const RegionStateSnapshot& state) { return !expected(state.region); });
-  for (OpenRound& round : snapshot_.open_rounds) {
+  for (OpenRound& round : progress_.open_rounds) {
     std::erase_if(round.verdicts, [&](const RoundVerdict& v) { return !expected(v.region); });
   }
-  std::erase_if(snapshot_.open_rounds,
+  std::erase_if(progress_.open_rounds,
                 [](const OpenRound& round) { return round.verdicts.empty(); });
+  ReleaseOpenRoundsIfEmpty();
 }
 
 void MonitorStateMachine::ResetProgress() {
-  snapshot_.open_rounds.clear();
-  snapshot_.consecutive_failures = 0;
-  snapshot_.consecutive_successes = 0;
-  snapshot_.streak_first_error.clear();
+  progress_.open_rounds.clear();
+  ReleaseOpenRoundsIfEmpty();
+  progress_.consecutive_failures = 0;
+  progress_.consecutive_successes = 0;
+  Release(progress_.streak_first_error);
+}
+
+void MonitorStateMachine::ReleaseOpenRoundsIfEmpty() {
+  // A steady monitor closes every round it opens: hand the storage back instead of keeping it
+  // for the next round (it adds up over tens of thousands of monitors).
+  if (progress_.open_rounds.empty() && progress_.open_rounds.capacity() != 0) {
+    std::vector<OpenRound>().swap(progress_.open_rounds);
+  }
 }
 
 int MonitorStateMachine::RequiredRegions() const {
-  const int regions = std::max(static_cast<int>(config_.regions.size()), 1);
-  if (!config_.region_quorum) return regions / 2 + 1;
-  return std::clamp(*config_.region_quorum, 1, regions);
+  const int regions = std::max(static_cast<int>(settings_.regions.size()), 1);
+  if (!settings_.region_quorum) return regions / 2 + 1;
+  return std::clamp(*settings_.region_quorum, 1, regions);
 }
 
 bool MonitorStateMachine::Active() const {
-  return snapshot_.state != MonitorState::kPaused && snapshot_.state != MonitorState::kInvalid &&
-         snapshot_.state != MonitorState::kMaintenance;
+  return progress_.state != MonitorState::kPaused && progress_.state != MonitorState::kInvalid &&
+         progress_.state != MonitorState::kMaintenance;
 }
 
 }  // namespace pharos

@@ -3,6 +3,9 @@
 // MonitorStateMachine: decides one monitor's state (Pending, Up, Degraded, Down, Paused, Invalid)
 // from the check results of its regions, and opens/resolves its incident (DESIGN.md §4). Pure
 // logic: no I/O, no clock of its own (every call is given `now`), so it runs in virtual time.
+// The machine keeps no identity (uid, namespace/name): its owner already holds the monitor and
+// hands the identity to every call that checks it or emits events (events, incident ids and
+// Snapshot() carry it), so each monitor's identity is stored once.
 // Thread-safety: not thread-safe; one owner (the ingestion path) drives it.
 //
 // Rules (the contract other parts rely on):
@@ -45,6 +48,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/check_result.h"
@@ -54,9 +58,8 @@
 
 namespace pharos {
 
-struct StateMachineConfig {
-  std::string monitor_uid;
-  std::string monitor_key;           // namespace/name
+// How a monitor is judged: what MonitorStateMachine keeps of its configuration.
+struct StateMachineSettings {
   std::vector<std::string> regions;  // expected regions, resolved (a Monitor's empty list = all)
   int failure_threshold = 2;         // values below 1 count as 1
   int success_threshold = 1;
@@ -67,9 +70,21 @@ struct StateMachineConfig {
   // From a validated Monitor. `all_regions` is used when the Monitor lists none. The round
   // timeout is the check timeout plus `round_grace` (time for the probe to pick the item up
   // and report it).
-  static StateMachineConfig FromMonitor(
+  static StateMachineSettings FromMonitor(
       const Monitor& monitor, const std::vector<std::string>& all_regions,
       std::chrono::milliseconds round_grace = std::chrono::milliseconds(30'000));
+};
+
+// Who a monitor is, as its owner knows it. The machine keeps no copy: every call that may need
+// the identity (to check a result or stored state, or to stamp events and incident ids) is given
+// it. Views: the owner keeps the strings alive for the duration of the call.
+struct MonitorIdentity {
+  std::string_view uid;  // never empty
+  std::string_view namespace_name;
+  std::string_view name;
+
+  static MonitorIdentity Of(const Monitor& monitor);  // views into `monitor`
+  std::string Key() const;                            // namespace/name
 };
 
 struct ObserveResult {
@@ -81,49 +96,58 @@ struct ObserveResult {
 class MonitorStateMachine {
  public:
   // A monitor without history: Pending (Paused when suspended).
-  MonitorStateMachine(StateMachineConfig config, TimePoint now);
+  MonitorStateMachine(StateMachineSettings settings, TimePoint now);
 
-  // Replaces the state with a stored one (same monitor uid), then applies the current
-  // configuration; returns the transitions that implies (e.g. to Paused).
-  Result<std::vector<StateEvent>> Restore(MonitorStateSnapshot snapshot, TimePoint now);
+  // Replaces the state with a stored one (which must be of `identity`'s uid), then applies the
+  // current settings; returns the transitions that implies (e.g. to Paused).
+  Result<std::vector<StateEvent>> Restore(const MonitorIdentity& identity,
+                                          MonitorStateSnapshot snapshot, TimePoint now);
 
-  // Applies a new configuration: removed regions are forgotten (their results in open rounds
-  // too), suspension pauses/resumes, an Invalid monitor becomes Pending. Thresholds apply from
-  // the next round on.
-  std::vector<StateEvent> Reconfigure(StateMachineConfig config, TimePoint now);
+  // Applies new settings: removed regions are forgotten (their results in open rounds too),
+  // suspension pauses/resumes, an Invalid monitor becomes Pending. Thresholds apply from the next
+  // round on.
+  std::vector<StateEvent> Reconfigure(const MonitorIdentity& identity,
+                                      StateMachineSettings settings, TimePoint now);
 
   // The validator rejected the Monitor.
-  std::vector<StateEvent> MarkInvalid(std::string reason, TimePoint now);
+  std::vector<StateEvent> MarkInvalid(const MonitorIdentity& identity, std::string reason,
+                                      TimePoint now);
 
-  // Takes one result (of this monitor) into account. `now` stamps the events.
-  ObserveResult Observe(const CheckResult& result, TimePoint now);
+  // Takes one result into account; a result of another monitor (uid) is ignored. `now` stamps
+  // the events.
+  ObserveResult Observe(const MonitorIdentity& identity, const CheckResult& result, TimePoint now);
 
   // Evaluates open rounds whose deadline has passed.
-  std::vector<StateEvent> Tick(TimePoint now);
+  std::vector<StateEvent> Tick(const MonitorIdentity& identity, TimePoint now);
 
-  MonitorState state() const { return snapshot_.state; }
-  const MonitorStateSnapshot& snapshot() const { return snapshot_; }
-  // Without monitor_uid and monitor_key: those are in snapshot().
-  const StateMachineConfig& config() const { return config_; }
+  MonitorState state() const { return progress_.state; }
+  const MonitorProgress& progress() const { return progress_; }
+  // A copy of the state with `identity`, for saving.
+  MonitorStateSnapshot Snapshot(const MonitorIdentity& identity) const;
+  // The settings in force (normalised: regions sorted and unique).
+  const StateMachineSettings& config() const { return settings_; }
 
  private:
   struct RoundSummary;
 
   // Evaluates the oldest rounds that are complete or whose deadline is at or before
   // `past_deadline_at`; events are stamped `now`.
-  void CloseDueRounds(TimePoint now, TimePoint past_deadline_at, std::vector<StateEvent>& events);
+  void CloseDueRounds(const MonitorIdentity& identity, TimePoint now, TimePoint past_deadline_at,
+                      std::vector<StateEvent>& events);
   bool RoundComplete(const OpenRound& round) const;
-  void EvaluateRound(const OpenRound& round, TimePoint now, std::vector<StateEvent>& events);
-  void TransitionTo(MonitorState to, TimePoint now, const RoundSummary* round,
-                    std::vector<StateEvent>& events);
+  void EvaluateRound(const MonitorIdentity& identity, const OpenRound& round, TimePoint now,
+                     std::vector<StateEvent>& events);
+  void TransitionTo(const MonitorIdentity& identity, MonitorState to, TimePoint now,
+                    const RoundSummary* round, std::vector<StateEvent>& events);
   void UpdateRegion(const CheckResult& result, TimePoint now);
   void DropRemovedRegions();
   void ResetProgress();
+  void ReleaseOpenRoundsIfEmpty();
   int RequiredRegions() const;
   bool Active() const;
 
-  StateMachineConfig config_;
-  MonitorStateSnapshot snapshot_;
+  StateMachineSettings settings_;
+  MonitorProgress progress_;
 };
 
 }  // namespace pharos

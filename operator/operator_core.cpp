@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cmath>
 #include <future>
 #include <tuple>
 #include <utility>
@@ -43,12 +44,16 @@ Status CheckMonitor(const Monitor& monitor) {
 
 // The earliest notAfter the target served in the result's region (chain first, else leaf).
 void RememberCertificate(const CheckResult& result,
-                         std::vector<std::pair<std::string, TimePoint>>& expiry) {
+                         HeapOptional<std::vector<std::pair<std::string, TimePoint>>>& expiries) {
   std::optional<TimePoint> served =
       result.cert_earliest_expiry ? result.cert_earliest_expiry : result.cert_expiry;
   if (!served) {
     return;
   }
+  if (!expiries) {
+    expiries.emplace();
+  }
+  std::vector<std::pair<std::string, TimePoint>>& expiry = *expiries;
   for (auto& [region, at] : expiry) {
     if (region == result.region) {
       at = *served;
@@ -62,9 +67,7 @@ void RememberCertificate(const CheckResult& result,
 // source location: that is for the loader's error messages, and a path per monitor adds up.
 std::shared_ptr<const Monitor> KeptCopy(const Monitor& monitor) {
   auto copy = std::make_shared<Monitor>(monitor);
-  std::string().swap(copy->source.file);  // = {} would keep the copied buffer
-  copy->source.line = 0;
-  copy->source.column = 0;
+  copy->source = {};  // frees the copied location
   return copy;
 }
 
@@ -194,8 +197,8 @@ std::optional<Clock::TimePoint> OperatorCore::Tick() {
 
 // --- Monitors ---
 
-StateMachineConfig OperatorCore::ConfigLocked(const Monitor& monitor) {
-  return StateMachineConfig::FromMonitor(
+StateMachineSettings OperatorCore::ConfigLocked(const Monitor& monitor) {
+  return StateMachineSettings::FromMonitor(
       monitor, monitor.regions.empty() ? scheduler_.KnownRegions() : std::vector<std::string>{},
       options_.round_grace);
 }
@@ -231,33 +234,27 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
       if (monitor.regions != runtime.monitor->regions) {
         // Series of regions the monitor no longer uses would never be updated again.
         if (!monitor.regions.empty()) {
-          std::vector<std::string> dropped;
-          for (const std::string& region : runtime.metric_regions) {
-            if (std::find(monitor.regions.begin(), monitor.regions.end(), region) ==
-                monitor.regions.end()) {
-              dropped.push_back(region);
-            }
-          }
-          metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name,
-                                       dropped);
-          for (const std::string& region : dropped) {
-            std::erase(runtime.metric_regions, region);
-            std::erase_if(runtime.certificate_expiry,
-                          [&](const auto& expiry) { return expiry.first == region; });
+          metrics_.KeepMonitorSeriesRegions(runtime.monitor->namespace_name, runtime.monitor->name,
+                                            monitor.regions);
+          if (runtime.certificate_expiry) {
+            std::erase_if(*runtime.certificate_expiry, [&](const auto& expiry) {
+              return std::find(monitor.regions.begin(), monitor.regions.end(), expiry.first) ==
+                     monitor.regions.end();
+            });
           }
         }
       }
       if (monitor.namespace_name != runtime.monitor->namespace_name ||
           monitor.name != runtime.monitor->name) {
-        metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name,
-                                     runtime.metric_regions);
-        runtime.metric_regions.clear();
+        metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name);
       }
       ReplaceSpecLocked(found, spec);
       if (changed) {
         runtime.invalid = false;
-        ApplyEventsLocked(runtime, runtime.machine->Reconfigure(ConfigLocked(monitor), now), now,
-                          notifications);
+        ApplyEventsLocked(
+            runtime,
+            runtime.machine->Reconfigure(MonitorIdentity::Of(monitor), ConfigLocked(monitor), now),
+            now, notifications);
         runtime.state_dirty = true;
         runtime.summary_dirty = true;
         Log().Info("monitor changed", {{"monitor", monitor.Key()},
@@ -307,8 +304,10 @@ Status OperatorCore::MarkInvalid(const Monitor& monitor, std::string reason) {
     runtime.invalid = true;
     Log().Warn("monitor is invalid and will not be checked until it is fixed",
                {{"monitor", monitor.Key()}, {"reason", reason}});
-    ApplyEventsLocked(runtime, runtime.machine->MarkInvalid(std::move(reason), now), now,
-                      notifications);
+    ApplyEventsLocked(
+        runtime,
+        runtime.machine->MarkInvalid(MonitorIdentity::Of(*runtime.monitor), std::move(reason), now),
+        now, notifications);
     runtime.state_dirty = true;
     SetSpec(spec);
   }
@@ -330,8 +329,7 @@ bool OperatorCore::RemoveMonitor(const std::string& uid) {
 void OperatorCore::RemoveLocked(const std::string& uid, Runtime& runtime, TimePoint now) {
   scheduler_.Remove(uid);
   EraseSpec(uid);
-  metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name,
-                               runtime.metric_regions);
+  metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name);
   if (Status forgotten = store_->ForgetMonitor(uid, now); !forgotten) {
     Log().Error("forgetting the state of a removed monitor failed",
                 {{"monitor", runtime.monitor->Key()}, {"error", forgotten.error()}});
@@ -454,7 +452,7 @@ bool OperatorCore::ClaimStateLocked(Runtime& runtime, std::optional<MonitorState
   }
   if (seed) {
     // The seed must know more than what this replica already has, stored or in memory.
-    std::optional<TimePoint> known = StatusStateSeed::EvidenceOf(runtime.machine->snapshot());
+    std::optional<TimePoint> known = StatusStateSeed::EvidenceOf(runtime.machine->progress());
     if (stored) {
       const std::optional<TimePoint> in_store = StatusStateSeed::EvidenceOf(*stored);
       if (in_store && (!known || *in_store > *known)) {
@@ -484,7 +482,8 @@ void OperatorCore::SeedLocked(Runtime& runtime, StatusStateSeed seed, TimePoint 
       failing_regions.push_back(region.region);
     }
   }
-  Result<std::vector<StateEvent>> seeded = runtime.machine->Restore(std::move(seed.state), now);
+  Result<std::vector<StateEvent>> seeded =
+      runtime.machine->Restore(MonitorIdentity::Of(*runtime.monitor), std::move(seed.state), now);
   if (!seeded) {
     Log().Error("resuming the state the Monitor's status shows failed; starting from Pending",
                 {{"monitor", key}, {"error", seeded.error()}});
@@ -542,7 +541,9 @@ void OperatorCore::RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot
                                  std::vector<Notification>& notifications) {
   const TimePoint saved_at = snapshot.updated_at;
   const std::string key = runtime.monitor->Key();
-  Result<std::vector<StateEvent>> restored = runtime.machine->Restore(std::move(snapshot), now);
+  const MonitorIdentity identity = MonitorIdentity::Of(*runtime.monitor);
+  Result<std::vector<StateEvent>> restored =
+      runtime.machine->Restore(identity, std::move(snapshot), now);
   if (!restored) {
     Log().Error("restoring the stored state failed; starting from Pending",
                 {{"monitor", key}, {"error", restored.error()}});
@@ -559,7 +560,7 @@ void OperatorCore::RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot
   if (Result<std::vector<CheckResult>> results = store_->Results(query); results) {
     std::reverse(results->begin(), results->end());
     for (const CheckResult& result : *results) {
-      ObserveResult observed = runtime.machine->Observe(result, now);
+      ObserveResult observed = runtime.machine->Observe(identity, result, now);
       if (observed.accepted) {
         ++replayed;
       }
@@ -607,7 +608,7 @@ void OperatorCore::ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> e
                 {"incident_opened", event.opened_incident_id},
                 {"incident_resolved", event.resolved_incident_id}});
   }
-  if (runtime.machine->snapshot().open_incident_id.empty()) {
+  if (runtime.machine->progress().open_incident_id.empty()) {
     runtime.incident_since.reset();
   }
   SaveLocked(runtime, events, now);
@@ -619,12 +620,15 @@ void OperatorCore::ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> e
 void OperatorCore::SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events,
                               TimePoint now) {
   if (save_batch_) {
-    save_batch_->push_back(MonitorStateSave{runtime.machine->snapshot(), events});
+    save_batch_->push_back(
+        MonitorStateSave{runtime.machine->Snapshot(MonitorIdentity::Of(*runtime.monitor)), events});
     runtime.state_dirty = false;  // set again by CommitSaveBatchLocked if the save fails
     runtime.saved_at = now;
     return;
   }
-  if (Status saved = store_->SaveMonitorState(runtime.machine->snapshot(), events); !saved) {
+  if (Status saved = store_->SaveMonitorState(
+          runtime.machine->Snapshot(MonitorIdentity::Of(*runtime.monitor)), events);
+      !saved) {
     runtime.state_dirty = true;
     Log().Error("saving monitor state failed; will retry",
                 {{"monitor", runtime.monitor->Key()}, {"error", saved.error()}});
@@ -684,9 +688,10 @@ void OperatorCore::FollowKnownRegionsLocked(TimePoint now,
     }
     ApplyEventsLocked(
         runtime,
-        runtime.machine->Reconfigure(
-            StateMachineConfig::FromMonitor(*runtime.monitor, known_regions_, options_.round_grace),
-            now),
+        runtime.machine->Reconfigure(MonitorIdentity::Of(*runtime.monitor),
+                                     StateMachineSettings::FromMonitor(
+                                         *runtime.monitor, known_regions_, options_.round_grace),
+                                     now),
         now, notifications);
     runtime.state_dirty = true;
   }
@@ -704,7 +709,8 @@ void OperatorCore::Housekeeping() {
     size_t save_budget = options_.state_save_batch;
     BeginSaveBatchLocked();
     for (auto& [uid, runtime] : monitors_) {
-      std::vector<StateEvent> events = runtime.machine->Tick(now);
+      std::vector<StateEvent> events =
+          runtime.machine->Tick(MonitorIdentity::Of(*runtime.monitor), now);
       if (!events.empty()) {
         runtime.summary_dirty = true;
         ApplyEventsLocked(runtime, std::move(events), now, notifications);
@@ -714,9 +720,9 @@ void OperatorCore::Housekeeping() {
         SaveLocked(runtime, {}, now);
       }
       const auto age = now - runtime.summary_at;
-      if (!runtime.summary || age >= options_.summary_max_age ||
+      if (!runtime.has_summary || age >= options_.summary_max_age ||
           (runtime.summary_dirty && age >= options_.summary_min_interval)) {
-        stale.emplace_back(runtime.summary ? runtime.summary_at : TimePoint::min(), uid);
+        stale.emplace_back(runtime.has_summary ? runtime.summary_at : TimePoint::min(), uid);
       }
     }
     CommitSaveBatchLocked();
@@ -744,17 +750,32 @@ void OperatorCore::RefreshSummaries(std::vector<std::string> uids) {
     std::lock_guard lock(state_mu_);
     auto found = monitors_.find(uid);
     if (found != monitors_.end()) {
-      found->second.summary = SummaryFigures{
-          .uptime_24h_percent = summary->last_24h.UptimePercent(),
-          .uptime_7d_percent = summary->last_7d.UptimePercent(),
-          .uptime_30d_percent = summary->last_30d.UptimePercent(),
-          .latency_p50_us = summary->last_24h.latency.p50_us,
-          .latency_p95_us = summary->last_24h.latency.p95_us,
-      };
+      found->second.summary = SummaryFigures(*summary);
+      found->second.has_summary = true;
       found->second.summary_at = now;
       found->second.summary_dirty = false;
     }
   }
+}
+
+OperatorCore::SummaryFigures::SummaryFigures()
+    : uptime_percent_{std::nan(""), std::nan(""), std::nan("")},
+      latency_p50_us_(-1),
+      latency_p95_us_(-1) {}
+
+OperatorCore::SummaryFigures::SummaryFigures(const MonitorSummary& summary)
+    : uptime_percent_{summary.last_24h.UptimePercent().value_or(std::nan("")),
+                      summary.last_7d.UptimePercent().value_or(std::nan("")),
+                      summary.last_30d.UptimePercent().value_or(std::nan(""))},
+      latency_p50_us_(summary.last_24h.latency.p50_us.value_or(-1)),
+      latency_p95_us_(summary.last_24h.latency.p95_us.value_or(-1)) {}
+
+std::optional<double> OperatorCore::SummaryFigures::Percent(double value) {
+  return std::isnan(value) ? std::nullopt : std::optional<double>(value);
+}
+
+std::optional<int64_t> OperatorCore::SummaryFigures::Micros(int64_t value) {
+  return value < 0 ? std::nullopt : std::optional<int64_t>(value);
 }
 
 // --- Ingestion ---
@@ -784,13 +805,13 @@ void OperatorCore::Ingest(std::vector<CheckResult> results, IngestDone done) {
         outcome.kind = IngestOutcome::Kind::kDuplicate;
         continue;
       }
-      auto spec = specs_.find(result.monitor_uid);
-      if (spec == specs_.end()) {
+      const std::shared_ptr<const Monitor>* spec = specs_.Find(result.monitor_uid);
+      if (spec == nullptr) {
         outcome.reason = "unknown monitor uid '" + result.monitor_uid +
                          "': it was removed or never existed; drop the result";
         continue;
       }
-      const Monitor& monitor = *spec->second;
+      const Monitor& monitor = **spec;
       if (!monitor.regions.empty() && std::find(monitor.regions.begin(), monitor.regions.end(),
                                                 result.region) == monitor.regions.end()) {
         outcome.reason = "region '" + result.region + "' is not one of the regions of monitor " +
@@ -892,10 +913,6 @@ void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
       }
       Runtime& runtime = found->second;
       metrics_.RecordResult(*runtime.monitor, result);
-      if (std::find(runtime.metric_regions.begin(), runtime.metric_regions.end(), result.region) ==
-          runtime.metric_regions.end()) {
-        runtime.metric_regions.push_back(result.region);
-      }
       RememberCertificate(result, runtime.certificate_expiry);
       runtime.summary_dirty = true;
       if (runtime.monitor->regions.empty() && !runtime.invalid &&
@@ -904,7 +921,8 @@ void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
         // A region that just got its first probe: make it one of the expected regions.
         FollowKnownRegionsLocked(now, notifications);
       }
-      ObserveResult observed = runtime.machine->Observe(result, now);
+      ObserveResult observed =
+          runtime.machine->Observe(MonitorIdentity::Of(*runtime.monitor), result, now);
       if (observed.accepted) {
         runtime.state_dirty = true;
       } else {
@@ -941,7 +959,7 @@ Result<OperatorCore::IngestReport> OperatorCore::IngestAndWait(std::vector<Check
 // --- Status ---
 
 MonitorStatus OperatorCore::StatusLocked(const Runtime& runtime) const {
-  const MonitorStateSnapshot& snapshot = runtime.machine->snapshot();
+  const MonitorProgress& snapshot = runtime.machine->progress();
   MonitorStatus status;
   status.monitor = runtime.monitor;
   status.state = snapshot.state;
@@ -966,12 +984,12 @@ MonitorStatus OperatorCore::StatusLocked(const Runtime& runtime) const {
     status.incident =
         IncidentStatus{snapshot.open_incident_id, runtime.incident_since.value_or(snapshot.since)};
   }
-  if (runtime.summary) {
-    status.uptime_24h = runtime.summary->uptime_24h_percent;
-    status.uptime_7d = runtime.summary->uptime_7d_percent;
-    status.uptime_30d = runtime.summary->uptime_30d_percent;
-    status.latency_p50_us = runtime.summary->latency_p50_us;
-    status.latency_p95_us = runtime.summary->latency_p95_us;
+  if (runtime.has_summary) {
+    status.uptime_24h = runtime.summary.uptime_24h_percent();
+    status.uptime_7d = runtime.summary.uptime_7d_percent();
+    status.uptime_30d = runtime.summary.uptime_30d_percent();
+    status.latency_p50_us = runtime.summary.latency_p50_us();
+    status.latency_p95_us = runtime.summary.latency_p95_us();
   }
   return status;
 }
@@ -984,7 +1002,7 @@ std::optional<MonitorStatus> OperatorCore::Snapshot(const std::string& uid) {
     if (found == monitors_.end()) {
       return std::nullopt;
     }
-    need_summary = !found->second.summary;
+    need_summary = !found->second.has_summary;
   }
   if (need_summary) {
     RefreshSummaries({uid});
@@ -1002,11 +1020,11 @@ std::optional<MonitorStatus> OperatorCore::SnapshotByKey(const std::string& name
   std::string uid;
   {
     std::lock_guard lock(specs_mu_);
-    auto found = specs_by_key_.find({namespace_name, name});
-    if (found == specs_by_key_.end()) {
+    const Monitor* const* found = specs_by_key_.Find(SpecByKey::Key(namespace_name, name));
+    if (found == nullptr) {
       return std::nullopt;
     }
-    uid = found->second->uid;
+    uid = (*found)->uid;
   }
   return Snapshot(uid);
 }
@@ -1029,8 +1047,8 @@ std::vector<MonitorStatus> OperatorCore::SnapshotAll() {
 
 std::shared_ptr<const Monitor> OperatorCore::MonitorSpec(const std::string& uid) const {
   std::lock_guard lock(specs_mu_);
-  auto found = specs_.find(uid);
-  return found == specs_.end() ? nullptr : found->second;
+  const std::shared_ptr<const Monitor>* found = specs_.Find(uid);
+  return found == nullptr ? nullptr : *found;
 }
 
 std::shared_ptr<const std::string> OperatorCore::MonitorJsonText(const std::string& uid) const {
@@ -1062,34 +1080,38 @@ bool OperatorCore::Ready(std::string* why) const {
 
 void OperatorCore::SetSpec(const std::shared_ptr<const Monitor>& monitor) {
   std::lock_guard lock(specs_mu_);
-  // Keys view the strings of the Monitor they map to, so an entry is replaced (erased and
+  // Slots key on the strings of the Monitor they hold, so an entry is replaced (erased and
   // inserted), never re-pointed.
-  if (auto found = specs_.find(monitor->uid); found != specs_.end()) {
-    const Monitor& before = *found->second;
-    auto by_key = specs_by_key_.find({before.namespace_name, before.name});
-    if (by_key != specs_by_key_.end() && by_key->second == found->second) {
-      specs_by_key_.erase(by_key);
-    }
-    specs_.erase(found);
-  }
-  specs_.emplace(monitor->uid, monitor);
-  specs_by_key_.erase({monitor->namespace_name, monitor->name});
-  specs_by_key_.emplace(
-      std::pair<std::string_view, std::string_view>(monitor->namespace_name, monitor->name),
-      monitor);
+  EraseSpecLocked(monitor->uid);
+  specs_.Insert(monitor);
+  specs_by_key_.Erase(SpecByKey().KeyOf(monitor.get()));
+  specs_by_key_.Insert(monitor.get());
 }
 
 void OperatorCore::EraseSpec(const std::string& uid) {
   std::lock_guard lock(specs_mu_);
-  auto found = specs_.find(uid);
-  if (found == specs_.end()) {
+  EraseSpecLocked(uid);
+}
+
+void OperatorCore::EraseSpecLocked(std::string_view uid) {
+  const std::shared_ptr<const Monitor>* found = specs_.Find(uid);
+  if (found == nullptr) {
     return;
   }
-  auto by_key = specs_by_key_.find({found->second->namespace_name, found->second->name});
-  if (by_key != specs_by_key_.end() && by_key->second == found->second) {
-    specs_by_key_.erase(by_key);
+  // Keep the Monitor alive until both indexes let go of it.
+  const std::shared_ptr<const Monitor> spec = *found;
+  const SpecByKey::Key key = SpecByKey().KeyOf(spec.get());
+  if (const Monitor* const* by_key = specs_by_key_.Find(key);
+      by_key != nullptr && *by_key == spec.get()) {
+    specs_by_key_.Erase(key);
   }
-  specs_.erase(found);
+  specs_.Erase(uid);
+}
+
+size_t OperatorCore::SpecByKey::Hash(const Key& key) const {
+  const size_t namespace_hash = std::hash<std::string_view>()(key.first);
+  return namespace_hash ^ (std::hash<std::string_view>()(key.second) + 0x9e3779b97f4a7c15u +
+                           (namespace_hash << 6) + (namespace_hash >> 2));
 }
 
 OperatorCore::Runtime& OperatorCore::AddRuntimeLocked(std::shared_ptr<const Monitor> spec) {
@@ -1116,7 +1138,7 @@ void OperatorCore::Collect(MetricsWriter& writer) {
     for (const auto& [uid, runtime] : monitors_) {
       OperatorMetrics::MonitorView view;
       const Monitor& monitor = *runtime.monitor;
-      const MonitorStateSnapshot& snapshot = runtime.machine->snapshot();
+      const MonitorProgress& snapshot = runtime.machine->progress();
       view.namespace_name = monitor.namespace_name;
       view.name = monitor.name;
       view.state = snapshot.state;
@@ -1126,14 +1148,16 @@ void OperatorCore::Collect(MetricsWriter& writer) {
           view.status_codes.emplace_back(region.region, region.status_code);
         }
       }
-      if (runtime.summary) {
-        view.uptime_24h = Ratio(runtime.summary->uptime_24h_percent);
-        view.uptime_7d = Ratio(runtime.summary->uptime_7d_percent);
-        view.uptime_30d = Ratio(runtime.summary->uptime_30d_percent);
+      if (runtime.has_summary) {
+        view.uptime_24h = Ratio(runtime.summary.uptime_24h_percent());
+        view.uptime_7d = Ratio(runtime.summary.uptime_7d_percent());
+        view.uptime_30d = Ratio(runtime.summary.uptime_30d_percent());
       }
-      for (const auto& [region, expiry] : runtime.certificate_expiry) {
-        if (!view.certificate_expiry || expiry < *view.certificate_expiry) {
-          view.certificate_expiry = expiry;
+      if (runtime.certificate_expiry) {
+        for (const auto& [region, expiry] : *runtime.certificate_expiry) {
+          if (!view.certificate_expiry || expiry < *view.certificate_expiry) {
+            view.certificate_expiry = expiry;
+          }
         }
       }
       view.incident_open = !snapshot.open_incident_id.empty();

@@ -51,12 +51,13 @@
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
 #include "common/check_result.h"
 #include "common/clock.h"
+#include "common/flat_index.h"
+#include "common/heap_optional.h"
 #include "common/metrics_registry.h"
 #include "common/monitor.h"
 #include "common/result.h"
@@ -217,28 +218,61 @@ class OperatorCore {
  private:
   // What the status and /metrics show of a MonitorSummary (the rest is not kept: ~0.4 KB per
   // monitor).
-  struct SummaryFigures {
-    std::optional<double> uptime_24h_percent, uptime_7d_percent, uptime_30d_percent;
-    std::optional<int64_t> latency_p50_us, latency_p95_us;  // over 24h
+  // When the certificate each region last saw expires (the earliest of its chain).
+  using CertificateExpiries = std::vector<std::pair<std::string, TimePoint>>;
+
+  // A monitor's uptime (24h, 7d, 30d) and 24h latency figures from the store. An absent figure
+  // is kept as NaN or -1: five optionals would add 40 bytes to every monitor.
+  class SummaryFigures {
+   public:
+    SummaryFigures();  // every figure absent
+    explicit SummaryFigures(const MonitorSummary& summary);
+    std::optional<double> uptime_24h_percent() const { return Percent(uptime_percent_[0]); }
+    std::optional<double> uptime_7d_percent() const { return Percent(uptime_percent_[1]); }
+    std::optional<double> uptime_30d_percent() const { return Percent(uptime_percent_[2]); }
+    std::optional<int64_t> latency_p50_us() const { return Micros(latency_p50_us_); }
+    std::optional<int64_t> latency_p95_us() const { return Micros(latency_p95_us_); }
+
+   private:
+    static std::optional<double> Percent(double value);
+    static std::optional<int64_t> Micros(int64_t value);
+
+    double uptime_percent_[3];
+    int64_t latency_p50_us_;
+    int64_t latency_p95_us_;
   };
 
   // Everything the core keeps about one monitor. Kept small: there is one per monitor (tens of
   // thousands), so per-region data lives in short vectors rather than maps.
+  // 112 bytes, so that a map node holding one fits jemalloc's 160-byte class.
   struct Runtime {
     std::shared_ptr<const Monitor> monitor;
     std::unique_ptr<MonitorStateMachine> machine;
     TimePoint saved_at{};
-    std::vector<std::pair<std::string, TimePoint>> certificate_expiry;  // by region
-    std::vector<std::string> metric_regions;  // regions with result/duration series
+    HeapOptional<CertificateExpiries> certificate_expiry;  // absent until a certificate is seen
     std::optional<TimePoint> incident_since;
-    std::optional<SummaryFigures> summary;
+    SummaryFigures summary;  // valid when has_summary
     TimePoint summary_at{};
+    bool has_summary = false;
     bool invalid = false;
     bool state_dirty = false;  // changed since last saved
     bool summary_dirty = true;
   };
+  static_assert(sizeof(Runtime) <= 112, "keep a RuntimeMap node within 160 bytes");
   // By uid; each key views its Runtime's own monitor->uid (ReplaceSpecLocked keeps it so).
   using RuntimeMap = std::map<std::string_view, Runtime>;
+
+  struct SpecByUid {
+    std::string_view KeyOf(const std::shared_ptr<const Monitor>& spec) const { return spec->uid; }
+    size_t Hash(std::string_view uid) const { return std::hash<std::string_view>()(uid); }
+    static bool IsEmpty(const std::shared_ptr<const Monitor>& spec) { return spec == nullptr; }
+  };
+  struct SpecByKey {
+    using Key = std::pair<std::string_view, std::string_view>;  // (namespace, name)
+    Key KeyOf(const Monitor* spec) const { return {spec->namespace_name, spec->name}; }
+    size_t Hash(const Key& key) const;
+    static bool IsEmpty(const Monitor* spec) { return spec == nullptr; }
+  };
 
   struct Notification {
     std::shared_ptr<const Monitor> monitor;
@@ -257,7 +291,7 @@ class OperatorCore {
   void RefreshSummaries(std::vector<std::string> uids);
 
   // REQUIRES: state_mu_ (every *Locked method)
-  StateMachineConfig ConfigLocked(const Monitor& monitor);
+  StateMachineSettings ConfigLocked(const Monitor& monitor);
   void RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot, TimePoint now,
                      std::vector<Notification>& notifications);
   // Resumes the monitor from the newest of: `stored` (the store's snapshot), the seeder's seed,
@@ -288,6 +322,7 @@ class OperatorCore {
 
   void SetSpec(const std::shared_ptr<const Monitor>& monitor);
   void EraseSpec(const std::string& uid);
+  void EraseSpecLocked(std::string_view uid);  // REQUIRES: specs_mu_
 
   const Clock& clock_;
   const Options options_;
@@ -313,12 +348,10 @@ class OperatorCore {
   std::optional<std::vector<MonitorStateSave>> save_batch_;  // GUARDED_BY(state_mu_)
 
   mutable std::mutex specs_mu_;  // leaf lock
-  // The spec in force, by uid and by (namespace, name); the same object as the Runtime's (one
-  // Monitor per monitor), and the keys view that object's own strings.
-  std::unordered_map<std::string_view, std::shared_ptr<const Monitor>>
-      specs_;  // GUARDED_BY(specs_mu_)
-  std::map<std::pair<std::string_view, std::string_view>, std::shared_ptr<const Monitor>>
-      specs_by_key_;  // GUARDED_BY(specs_mu_)
+  // The spec in force, by uid and by (namespace, name): the same object as the Runtime's (one
+  // Monitor per monitor). Every Monitor in specs_by_key_ is one held by specs_.
+  FlatIndex<std::shared_ptr<const Monitor>, SpecByUid> specs_;  // GUARDED_BY(specs_mu_)
+  FlatIndex<const Monitor*, SpecByKey> specs_by_key_;           // GUARDED_BY(specs_mu_)
 
   std::mutex observers_mu_;
   std::vector<std::shared_ptr<const StateObserver>> observers_;  // GUARDED_BY(observers_mu_)

@@ -89,9 +89,14 @@ void OperatorMetrics::RecordResult(const Monitor& monitor, const CheckResult& re
 }
 
 void OperatorMetrics::RemoveMonitorSeries(const std::string& namespace_name,
-                                          const std::string& name,
-                                          const std::vector<std::string>& regions) {
-  monitor_series_.Remove(namespace_name, name, regions);
+                                          const std::string& name) {
+  monitor_series_.RemoveMonitor(namespace_name, name);
+}
+
+void OperatorMetrics::KeepMonitorSeriesRegions(const std::string& namespace_name,
+                                               const std::string& name,
+                                               const std::vector<std::string>& regions) {
+  monitor_series_.KeepRegions(namespace_name, name, regions);
 }
 
 void OperatorMetrics::ObserveLateness(Millis frequency, double seconds) {

@@ -7,7 +7,8 @@
 // time from views its owner builds, so no second copy of that state is kept in gauges.
 //
 // Cardinality: per-monitor series carry (namespace, monitor[, region]) of known monitors only;
-// the owner removes them when a monitor is deleted (RemoveMonitorSeries) or loses a region.
+// the owner removes them when a monitor is deleted (RemoveMonitorSeries) or loses a
+// region (KeepMonitorSeriesRegions).
 // Region labels come from regions the operator schedules; outcome, phase, state, window and
 // frequency labels are closed sets. The per-monitor families allow `max_monitor_series` series.
 // The two families updated on every result (results by outcome, phase durations) live in a
@@ -91,9 +92,11 @@ class OperatorMetrics {
   // A newly stored result: counts its outcome and observes its phase durations (phases that did
   // not happen, i.e. 0 µs, and every phase of an `error` result are not observed).
   void RecordResult(const Monitor& monitor, const CheckResult& result);
-  // Drops every result/duration series of (namespace, name) in these regions.
-  void RemoveMonitorSeries(const std::string& namespace_name, const std::string& name,
-                           const std::vector<std::string>& regions);
+  // Drops every result/duration series of (namespace, name).
+  void RemoveMonitorSeries(const std::string& namespace_name, const std::string& name);
+  // Drops the result/duration series of (namespace, name) in regions not in `regions`.
+  void KeepMonitorSeriesRegions(const std::string& namespace_name, const std::string& name,
+                                const std::vector<std::string>& regions);
 
   void ObserveLateness(Millis frequency, double seconds);
   void ObserveStoreWrite(double seconds);

@@ -98,8 +98,8 @@ Status Scheduler::Upsert(std::shared_ptr<const Monitor> monitor) {
   {
     std::lock_guard lock(mu_);
     const int64_t now_ms = ToEpochMillis(clock_.Now());
-    auto found = by_uid_.find(monitor->uid);
-    if (found == by_uid_.end()) {
+    const uint32_t* found = by_uid_.Find(monitor->uid);
+    if (found == nullptr) {
       uint32_t index = 0;
       if (free_entries_.empty()) {
         index = static_cast<uint32_t>(entries_.size());
@@ -113,13 +113,13 @@ Status Scheduler::Upsert(std::shared_ptr<const Monitor> monitor) {
       entry.phase_ms =
           static_cast<int32_t>(PhaseFor(entry.monitor->uid, entry.monitor->frequency).count());
       entry.version++;
-      by_uid_.emplace(entry.monitor->uid, index);
+      by_uid_.Insert(index + 1);
       CountRegionsLocked(entry.monitor->regions, +1);
       if (entry.Scheduled()) {
         ScheduleLocked(index, now_ms);
       }
     } else {
-      const uint32_t index = found->second;
+      const uint32_t index = *found - 1;
       Entry& entry = entries_[index];
       const Monitor& old = *entry.monitor;
       const bool regions_changed =
@@ -135,12 +135,7 @@ Status Scheduler::Upsert(std::shared_ptr<const Monitor> monitor) {
         CountRegionsLocked(old.regions, -1);
         CountRegionsLocked(monitor->regions, +1);
       }
-      // The key views the uid inside the monitor held: point it at the new one before the old
-      // one may be released.
-      auto node = by_uid_.extract(found);
-      node.key() = monitor->uid;
-      by_uid_.insert(std::move(node));
-      entry.monitor = std::move(monitor);
+      entry.monitor = std::move(monitor);  // same uid: the index slot stays valid
       const Monitor& current = *entry.monitor;
       if (frequency_changed) {
         entry.phase_ms = static_cast<int32_t>(PhaseFor(current.uid, current.frequency).count());
@@ -169,15 +164,15 @@ Status Scheduler::Upsert(std::shared_ptr<const Monitor> monitor) {
 bool Scheduler::Remove(const std::string& uid) {
   {
     std::lock_guard lock(mu_);
-    auto found = by_uid_.find(uid);
-    if (found == by_uid_.end()) {
+    const uint32_t* found = by_uid_.Find(uid);
+    if (found == nullptr) {
       return false;
     }
-    const uint32_t index = found->second;
+    const uint32_t index = *found - 1;
     Entry& entry = entries_[index];
     CountRegionsLocked(entry.monitor->regions, -1);
     dispatcher_.RemoveMonitor(uid);
-    by_uid_.erase(found);  // before its key's monitor is released
+    by_uid_.Erase(uid);  // before its key's monitor is released
     entry.monitor.reset();
     entry.version++;
     free_entries_.push_back(index);
@@ -261,11 +256,11 @@ void Scheduler::Wake() {
 
 std::optional<Scheduler::MonitorSchedule> Scheduler::Find(const std::string& uid) const {
   std::lock_guard lock(mu_);
-  auto found = by_uid_.find(uid);
-  if (found == by_uid_.end()) {
+  const uint32_t* found = by_uid_.Find(uid);
+  if (found == nullptr) {
     return std::nullopt;
   }
-  const Entry& entry = entries_[found->second];
+  const Entry& entry = entries_[*found - 1];
   const Monitor& monitor = *entry.monitor;
   MonitorSchedule schedule{monitor.uid,
                            monitor.Key(),

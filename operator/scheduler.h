@@ -40,10 +40,10 @@
 #include <stop_token>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/flat_index.h"
 #include "common/monitor.h"
 #include "common/result.h"
 #include "operator/work_dispatcher.h"
@@ -129,6 +129,14 @@ class Scheduler {
     bool Scheduled() const { return monitor && !monitor->suspend; }
   };
 
+  // Slots are positions in entries_ plus one (0: empty), found by their monitor's uid.
+  struct EntryByUid {
+    const std::vector<Entry>* entries;
+    std::string_view KeyOf(uint32_t slot) const { return (*entries)[slot - 1].monitor->uid; }
+    size_t Hash(std::string_view uid) const { return std::hash<std::string_view>()(uid); }
+    static bool IsEmpty(uint32_t slot) { return slot == 0; }
+  };
+
   struct HeapNode {
     int64_t due_ms = 0;
     uint32_t index = 0;
@@ -155,8 +163,8 @@ class Scheduler {
   std::vector<uint32_t> free_entries_;  // GUARDED_BY(mu_)
   // uid → entry index; each key views the uid of that entry's monitor (re-keyed when the
   // monitor is replaced, erased before it is released).
-  std::unordered_map<std::string_view, uint32_t> by_uid_;  // GUARDED_BY(mu_)
-  std::map<std::string, size_t> named_regions_;            // GUARDED_BY(mu_): region → monitors
+  FlatIndex<uint32_t, EntryByUid> by_uid_{EntryByUid{&entries_}};  // GUARDED_BY(mu_)
+  std::map<std::string, size_t> named_regions_;  // GUARDED_BY(mu_): region → monitors
   mutable std::priority_queue<HeapNode, std::vector<HeapNode>, std::greater<>>
       heap_;                   // GUARDED_BY(mu_)
   uint64_t emitted_ = 0;       // GUARDED_BY(mu_)

@@ -119,9 +119,9 @@ std::optional<StatusStateSeed> StatusStateSeed::FromObject(const Json& object,
   return seed;
 }
 
-std::optional<TimePoint> StatusStateSeed::EvidenceOf(const MonitorStateSnapshot& snapshot) {
-  std::optional<TimePoint> newest = snapshot.last_round_at;
-  for (const RegionStateSnapshot& region : snapshot.regions) {
+std::optional<TimePoint> StatusStateSeed::EvidenceOf(const MonitorProgress& state) {
+  std::optional<TimePoint> newest = state.last_round_at;
+  for (const RegionStateSnapshot& region : state.regions) {
     if (region.last_check_at && (!newest || *region.last_check_at > *newest)) {
       newest = region.last_check_at;
     }

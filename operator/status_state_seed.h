@@ -33,9 +33,9 @@ struct StatusStateSeed {
   static std::optional<StatusStateSeed> FromObject(const nlohmann::json& object,
                                                    const Monitor& monitor);
 
-  // The newest evidence a snapshot holds (a region's last check, the last evaluated round);
+  // The newest evidence a state holds (a region's last check, the last evaluated round);
   // nullopt when it holds none (a monitor never checked).
-  static std::optional<TimePoint> EvidenceOf(const MonitorStateSnapshot& snapshot);
+  static std::optional<TimePoint> EvidenceOf(const MonitorProgress& state);
 };
 
 }  // namespace pharos

@@ -114,7 +114,7 @@ std::optional<std::string> HttpAttempt::PrepareUrl() {
   port_ = std::atoi(port->c_str());
   if (!spec.tls.server_name.empty()) {
     if (curl_url_set(url.handle, CURLUPART_HOST, spec.tls.server_name.c_str(), 0) != CURLUE_OK) {
-      return "invalid tls.serverName \"" + SanitizeText(spec.tls.server_name) + "\"";
+      return "invalid tls.serverName \"" + SanitizeText(spec.tls.server_name.str()) + "\"";
     }
     request_host_ = spec.tls.server_name;
   }

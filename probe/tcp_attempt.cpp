@@ -161,7 +161,7 @@ void TcpAttempt::StartHandshake() {
   }
   const TcpSpec& spec = *monitor_.tcp;
   const std::string& name =
-      spec.tls_options.server_name.empty() ? spec.host : spec.tls_options.server_name;
+      spec.tls_options.server_name.empty() ? spec.host : spec.tls_options.server_name.str();
   if (ParseIpLiteral(name, 0)) {
     std::string bare = name;
     if (bare.size() >= 2 && bare.front() == '[') bare = bare.substr(1, bare.size() - 2);
@@ -221,7 +221,7 @@ void TcpAttempt::Succeed() {
     const TcpSpec& spec = *monitor_.tcp;
     if (!spec.tls_options.insecure_skip_verify && verify_result != X509_V_OK) {
       const std::string& name =
-          spec.tls_options.server_name.empty() ? spec.host : spec.tls_options.server_name;
+          spec.tls_options.server_name.empty() ? spec.host : spec.tls_options.server_name.str();
       observation.error = DescribeTlsVerifyResult(verify_result, name);
     }
   }

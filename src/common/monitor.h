@@ -6,13 +6,14 @@
 
 #include <chrono>
 #include <cstdint>
-#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "common/compact_string.h"
+#include "common/compact_string_map.h"
 #include "common/heap_optional.h"
 
 namespace pharos {
@@ -62,9 +63,11 @@ inline constexpr Millis kFrequencyClasses[] = {Millis(10'000),   Millis(30'000),
                                                Millis(300'000),  Millis(600'000), Millis(1'800'000),
                                                Millis(3'600'000)};
 
+// The string fields that are nearly always empty are CompactStrings (one pointer each, not 32
+// bytes): the operator keeps a Monitor per monitor, by the tens of thousands.
 struct TlsOptions {
   bool insecure_skip_verify = false;
-  std::string server_name;  // SNI and the name verified; empty = the target host
+  CompactString server_name;  // SNI and the name verified; empty = the target host
 
   bool operator==(const TlsOptions&) const = default;
 };
@@ -73,7 +76,7 @@ struct HttpSpec {
   std::string url;
   HttpMethod method = HttpMethod::kGet;
   std::vector<std::pair<std::string, std::string>> headers;  // in the order given
-  std::string body;
+  CompactString body;
   bool follow_redirects = true;
   TlsOptions tls;
 
@@ -127,16 +130,49 @@ struct SourceLocation {
   bool operator==(const SourceLocation&) const = default;
 };
 
+// CompactSourceLocation: a Monitor's SourceLocation kept on the heap, one pointer inline. The
+// operator drops the location from the tens of thousands of monitors it keeps (it is for the
+// loader's error messages), where an inline SourceLocation would cost 40 bytes each. Reads as
+// SourceLocation{} when absent; an absent location and a default one are the same value, and
+// assigning a default one (or `= {}`) frees the heap copy.
+//
+// Thread-safety: a value type — const access from many threads, changes from one.
+class CompactSourceLocation {
+ public:
+  CompactSourceLocation() = default;
+  CompactSourceLocation(SourceLocation location)  // NOLINT(google-explicit-constructor): a value
+      : location_(location == SourceLocation{} ? HeapOptional<SourceLocation>()
+                                               : HeapOptional(std::move(location))) {}
+
+  const SourceLocation& get() const { return location_ ? *location_ : Unknown(); }
+  const SourceLocation& operator*() const { return get(); }
+  const SourceLocation* operator->() const { return &get(); }
+
+  friend bool operator==(const CompactSourceLocation& a, const CompactSourceLocation& b) {
+    return a.get() == b.get();
+  }
+
+ private:
+  static const SourceLocation& Unknown() {
+    static const SourceLocation kUnknown;
+    return kUnknown;
+  }
+
+  HeapOptional<SourceLocation> location_;
+};
+
+// The only apiVersion and kind a Monitor document may have (the parser rejects others).
+inline constexpr std::string_view kMonitorApiVersion = "pharos.dev/v1alpha1";
+inline constexpr std::string_view kMonitorKind = "Monitor";
+
 struct Monitor {
-  // metadata
-  std::string api_version = "pharos.dev/v1alpha1";
-  std::string kind = "Monitor";
+  // metadata (apiVersion and kind are always kMonitorApiVersion and kMonitorKind)
   std::string namespace_name = "default";
   std::string name;
   std::string uid;  // from Kubernetes; for files, derived from namespace/name
   int64_t generation = 1;
-  std::map<std::string, std::string> labels;
-  std::map<std::string, std::string> annotations;
+  CompactStringMap labels;
+  CompactStringMap annotations;
 
   // spec
   MonitorType type = MonitorType::kHttp;
@@ -153,7 +189,7 @@ struct Monitor {
   std::vector<Assertion> assertions;
   AlertingSpec alerting;
 
-  SourceLocation source;
+  CompactSourceLocation source;  // reads as SourceLocation{} when unknown or dropped
 
   // "namespace/name"
   std::string Key() const { return namespace_name + "/" + name; }

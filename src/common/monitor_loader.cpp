@@ -160,7 +160,15 @@ class MonitorCollector {
 };
 
 nlohmann::json TlsToJson(const TlsOptions& tls) {
-  return {{"insecureSkipVerify", tls.insecure_skip_verify}, {"serverName", tls.server_name}};
+  return {{"insecureSkipVerify", tls.insecure_skip_verify}, {"serverName", tls.server_name.str()}};
+}
+
+nlohmann::json StringMapToJson(const CompactStringMap& map) {
+  nlohmann::json object = nlohmann::json::object();
+  for (const auto& [key, value] : map) {
+    object[key] = value;
+  }
+  return object;
 }
 
 }  // namespace
@@ -225,10 +233,10 @@ nlohmann::json MonitorToJson(const Monitor& monitor) {
     metadata["uid"] = monitor.uid;
   }
   if (!monitor.labels.empty()) {
-    metadata["labels"] = monitor.labels;
+    metadata["labels"] = StringMapToJson(monitor.labels);
   }
   if (!monitor.annotations.empty()) {
-    metadata["annotations"] = monitor.annotations;
+    metadata["annotations"] = StringMapToJson(monitor.annotations);
   }
 
   json spec = {{"type", ToString(monitor.type)}, {"frequency", FormatDuration(monitor.frequency)},
@@ -245,7 +253,7 @@ nlohmann::json MonitorToJson(const Monitor& monitor) {
     spec["http"] = {{"url", monitor.http->url},
                     {"method", ToString(monitor.http->method)},
                     {"headers", headers},
-                    {"body", monitor.http->body},
+                    {"body", monitor.http->body.str()},
                     {"followRedirects", monitor.http->follow_redirects},
                     {"tls", TlsToJson(monitor.http->tls)}};
   }
@@ -283,8 +291,8 @@ nlohmann::json MonitorToJson(const Monitor& monitor) {
       {"channels", alerting.channels},
       {"screenshot", alerting.screenshot}};
 
-  return {{"apiVersion", monitor.api_version},
-          {"kind", monitor.kind},
+  return {{"apiVersion", kMonitorApiVersion},
+          {"kind", kMonitorKind},
           {"metadata", std::move(metadata)},
           {"spec", std::move(spec)}};
 }

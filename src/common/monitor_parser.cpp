@@ -14,9 +14,6 @@ namespace {
 
 using Kind = DocumentNode::Kind;
 
-constexpr std::string_view kApiVersion = "pharos.dev/v1alpha1";
-constexpr std::string_view kKind = "Monitor";
-
 constexpr std::string_view kFrequencySpellings[] = {"10s", "30s", "1m", "5m", "10m", "30m", "1h"};
 
 std::string Join(const std::string& path, std::string_view key) {
@@ -207,8 +204,8 @@ MonitorParser::Parsed MonitorParser::Parse(const DocumentNode& document) {
   Mapping top(*this, &out, document, "", {"apiVersion", "kind", "metadata", "spec", "status"},
               /*ignore_unknown=*/mode_ == Mode::kApiObject);
   const bool required = mode_ == Mode::kFile;
-  const std::pair<const char*, std::string_view> identity[] = {{"apiVersion", kApiVersion},
-                                                               {"kind", kKind}};
+  const std::pair<const char*, std::string_view> identity[] = {{"apiVersion", kMonitorApiVersion},
+                                                               {"kind", kMonitorKind}};
   for (const auto& [field, expected] : identity) {
     const DocumentNode* node = top.Get(field);
     if (node == nullptr) {
@@ -550,6 +547,16 @@ bool MonitorParser::ReadString(const DocumentNode& node, const std::string& path
     return false;
   }
   *out = node.scalar;
+  return true;
+}
+
+bool MonitorParser::ReadString(const DocumentNode& node, const std::string& path,
+                               CompactString* out, Parsed* parsed) {
+  std::string text;
+  if (!ReadString(node, path, &text, parsed)) {
+    return false;
+  }
+  *out = std::move(text);
   return true;
 }
 

@@ -47,6 +47,8 @@ class MonitorParser {
 
   bool ReadString(const DocumentNode& node, const std::string& path, std::string* out,
                   Parsed* parsed);
+  bool ReadString(const DocumentNode& node, const std::string& path, CompactString* out,
+                  Parsed* parsed);
   bool ReadBool(const DocumentNode& node, const std::string& path, bool* out, Parsed* parsed);
   bool ReadInt(const DocumentNode& node, const std::string& path, int64_t* out, Parsed* parsed);
   bool ReadInt(const DocumentNode& node, const std::string& path, int* out, Parsed* parsed);

@@ -256,7 +256,7 @@ void MonitorValidator::ValidateHttp(const HttpSpec& http) {
                        " characters (" + std::to_string(length) + ")");
     }
   }
-  if (const size_t length = CharacterCount(http.body); length > kMaxBodyLength) {
+  if (const size_t length = CharacterCount(http.body.str()); length > kMaxBodyLength) {
     Report("spec.http.body", "longer than " + std::to_string(kMaxBodyLength) + " characters (" +
                                  std::to_string(length) + ")");
   }
@@ -295,8 +295,8 @@ void MonitorValidator::ValidateServerName(const TlsOptions& tls, const std::stri
   if (tls.server_name.empty() || !Usable(path)) {
     return;
   }
-  if (!IsDomainName(tls.server_name) && !IsIpAddress(tls.server_name)) {
-    Report(path, Quote(tls.server_name) + " is not a valid host name");
+  if (!IsDomainName(tls.server_name.str()) && !IsIpAddress(tls.server_name.str())) {
+    Report(path, Quote(tls.server_name.str()) + " is not a valid host name");
   }
 }
 

@@ -27,5 +27,7 @@ def test_executable_uses_the_allocator_the_build_chose(name: str) -> None:
         assert "Begin jemalloc statistics" in run.stderr
         assert "opt.dirty_decay_ms: 1000" in run.stderr
         assert "opt.muzzy_decay_ms: 0" in run.stderr
+        assert "opt.narenas: 1" in run.stderr
+        assert "opt.background_thread: true" in run.stderr
     else:
         assert "jemalloc" not in run.stderr

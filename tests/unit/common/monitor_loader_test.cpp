@@ -121,8 +121,8 @@ status:
   EXPECT_EQ(monitor.Key(), "shop/checkout-api");
   EXPECT_EQ(monitor.uid, "1234-abcd");
   EXPECT_EQ(monitor.generation, 7);
-  EXPECT_EQ(monitor.labels, (std::map<std::string, std::string>{
-                                {"team", "payments"}, {"app.kubernetes.io/name", "shop"}}));
+  EXPECT_EQ(monitor.labels,
+            (CompactStringMap{{"team", "payments"}, {"app.kubernetes.io/name", "shop"}}));
   EXPECT_EQ(monitor.annotations.at("note"), "hello");
   EXPECT_EQ(monitor.frequency, Millis(30'000));
   EXPECT_EQ(monitor.regions, (std::vector<std::string>{"eu-west", "us-east"}));
@@ -893,7 +893,7 @@ TEST_F(MonitorFilesTest, LoadsDirectoriesRecursively) {
   std::vector<std::string> names;
   for (const Monitor& monitor : loaded.monitors) names.push_back(monitor.name);
   EXPECT_THAT(names, ElementsAre("one", "two", "four", "three"));
-  EXPECT_EQ(loaded.monitors[3].source.file, (root_ / "sub/deeper/b.yml").string());
+  EXPECT_EQ(loaded.monitors[3].source->file, (root_ / "sub/deeper/b.yml").string());
 }
 
 TEST_F(MonitorFilesTest, ExplicitFilesAreReadWhateverTheirExtension) {
@@ -922,7 +922,7 @@ TEST_F(MonitorFilesTest, DuplicatesAcrossFilesNameTheFirst) {
                                              "default/one (first defined at " +
                                              first + ":4:9)");
   ASSERT_EQ(loaded.monitors.size(), 1u);
-  EXPECT_EQ(loaded.monitors[0].source.file, first);
+  EXPECT_EQ(loaded.monitors[0].source->file, first);
 }
 
 TEST_F(MonitorFilesTest, SyntaxErrorInOneFileDoesNotStopOthers) {

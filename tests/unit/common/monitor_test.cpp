@@ -75,5 +75,28 @@ TEST(MonitorTest, KeyIsNamespaceSlashName) {
   EXPECT_EQ(monitor.Key(), "default/checkout-api");
 }
 
+TEST(MonitorTest, AnAbsentSourceReadsAsADefaultOne) {
+  static_assert(sizeof(CompactSourceLocation) == sizeof(void*));
+  Monitor monitor;
+  EXPECT_EQ(*monitor.source, SourceLocation{});
+  EXPECT_EQ(monitor.source->file, "");
+  EXPECT_EQ(monitor.source->line, 0);
+  EXPECT_EQ(monitor.source, SourceLocation{});
+
+  monitor.source = SourceLocation{"m.yaml", 3, 1};
+  EXPECT_EQ(monitor.source->file, "m.yaml");
+  EXPECT_EQ(monitor.source->line, 3);
+  EXPECT_EQ(monitor.source->column, 1);
+  EXPECT_NE(monitor.source, SourceLocation{});
+
+  Monitor copy = monitor;
+  monitor.source = {};
+  EXPECT_EQ(monitor.source, SourceLocation{});
+  EXPECT_EQ(copy.source, (SourceLocation{"m.yaml", 3, 1}));
+  EXPECT_NE(copy, monitor);
+  copy.source = SourceLocation{};  // a default location equals an absent one
+  EXPECT_EQ(copy, monitor);
+}
+
 }  // namespace
 }  // namespace pharos

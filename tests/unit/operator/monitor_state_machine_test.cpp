@@ -25,6 +25,9 @@ constexpr auto kError = Outcome::kError;
 
 const TimePoint kStart = ManualClock::DefaultStart();
 
+// The monitor every machine here judges, as its owner would hand it over.
+const MonitorIdentity kIdentity{"uid-1", "shop", "checkout"};
+
 // The scheduledAt of round `n` of a one-minute monitor.
 TimePoint RoundAt(int n) { return kStart + minutes(n); }
 
@@ -48,11 +51,9 @@ CheckResult MakeResult(const std::string& region, Outcome outcome, TimePoint sch
   return r;
 }
 
-StateMachineConfig Config(std::vector<std::string> regions, std::optional<int> quorum = 1,
-                          int failure_threshold = 2, int success_threshold = 1) {
-  StateMachineConfig c;
-  c.monitor_uid = "uid-1";
-  c.monitor_key = "shop/checkout";
+StateMachineSettings Config(std::vector<std::string> regions, std::optional<int> quorum = 1,
+                            int failure_threshold = 2, int success_threshold = 1) {
+  StateMachineSettings c;
   c.regions = std::move(regions);
   c.region_quorum = quorum;
   c.failure_threshold = failure_threshold;
@@ -64,7 +65,7 @@ StateMachineConfig Config(std::vector<std::string> regions, std::optional<int> q
 // Drives a machine round by round in virtual time, collecting every event.
 class Driver {
  public:
-  explicit Driver(StateMachineConfig config) : machine_(std::move(config), kStart) {}
+  explicit Driver(StateMachineSettings config) : machine_(std::move(config), kStart) {}
 
   // Feeds round `n`: one result per region (in config order); outcomes[i] for regions[i].
   void Round(int n, const std::vector<Outcome>& outcomes) {
@@ -76,7 +77,7 @@ class Driver {
   }
 
   ObserveResult Feed(const CheckResult& result) {
-    ObserveResult observed = machine_.Observe(result, now_);
+    ObserveResult observed = machine_.Observe(kIdentity, result, now_);
     events_.insert(events_.end(), observed.events.begin(), observed.events.end());
     return observed;
   }
@@ -285,34 +286,34 @@ TEST(MonitorStateMachineTest, IncidentOpensOnDownAndResolvesOnUp) {
       std::to_string(
           std::chrono::duration_cast<milliseconds>(RoundAt(2).time_since_epoch()).count());
   EXPECT_EQ(down.opened_incident_id, incident);
-  EXPECT_EQ(d.machine().snapshot().open_incident_id, incident);
-  EXPECT_EQ(d.machine().snapshot().reason, "us: status code 503, expected eq 200");
+  EXPECT_EQ(d.machine().progress().open_incident_id, incident);
+  EXPECT_EQ(d.machine().progress().reason, "us: status code 503, expected eq 200");
 
   d.Round(3, {kUp, kUp});
   ASSERT_EQ(d.events().size(), 3u);
   EXPECT_EQ(d.events()[2].to, S::kUp);
   EXPECT_EQ(d.events()[2].resolved_incident_id, incident);
-  EXPECT_TRUE(d.machine().snapshot().open_incident_id.empty());
+  EXPECT_TRUE(d.machine().progress().open_incident_id.empty());
 }
 
 TEST(MonitorStateMachineTest, AtMostOneIncidentAcrossPauseAndResume) {
   Driver d(Config(kOne, 1, 1, 1));
   d.Round(0, {kDown});
-  const std::string incident = d.machine().snapshot().open_incident_id;
+  const std::string incident = d.machine().progress().open_incident_id;
   ASSERT_FALSE(incident.empty());
 
-  StateMachineConfig paused = Config(kOne, 1, 1, 1);
+  StateMachineSettings paused = Config(kOne, 1, 1, 1);
   paused.suspended = true;
-  std::vector<StateEvent> events = d.machine().Reconfigure(paused, RoundAt(1));
+  std::vector<StateEvent> events = d.machine().Reconfigure(kIdentity, paused, RoundAt(1));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].to, S::kPaused);
   EXPECT_EQ(events[0].reason, "suspended");
-  EXPECT_EQ(d.machine().snapshot().open_incident_id, incident);  // pausing resolves nothing
+  EXPECT_EQ(d.machine().progress().open_incident_id, incident);  // pausing resolves nothing
 
   d.Round(2, {kUp});  // ignored while paused
   EXPECT_EQ(d.machine().state(), S::kPaused);
 
-  events = d.machine().Reconfigure(Config(kOne, 1, 1, 1), RoundAt(3));
+  events = d.machine().Reconfigure(kIdentity, Config(kOne, 1, 1, 1), RoundAt(3));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].from, S::kPaused);
   EXPECT_EQ(events[0].to, S::kPending);
@@ -322,14 +323,14 @@ TEST(MonitorStateMachineTest, AtMostOneIncidentAcrossPauseAndResume) {
   ASSERT_EQ(d.events().size(), 1u);
   EXPECT_EQ(d.events()[0].to, S::kDown);
   EXPECT_TRUE(d.events()[0].opened_incident_id.empty());
-  EXPECT_EQ(d.machine().snapshot().open_incident_id, incident);
+  EXPECT_EQ(d.machine().progress().open_incident_id, incident);
 
   d.Round(5, {kUp});
   EXPECT_EQ(d.events().back().resolved_incident_id, incident);
 }
 
 TEST(MonitorStateMachineTest, PausedIgnoresResults) {
-  StateMachineConfig config = Config(kOne);
+  StateMachineSettings config = Config(kOne);
   config.suspended = true;
   Driver d(config);
   EXPECT_EQ(d.machine().state(), S::kPaused);
@@ -341,18 +342,19 @@ TEST(MonitorStateMachineTest, PausedIgnoresResults) {
 TEST(MonitorStateMachineTest, InvalidUntilReconfigured) {
   Driver d(Config(kOne, 1, 1, 1));
   d.Round(0, {kUp});
-  std::vector<StateEvent> events = d.machine().MarkInvalid("spec.http.url: missing", RoundAt(1));
+  std::vector<StateEvent> events =
+      d.machine().MarkInvalid(kIdentity, "spec.http.url: missing", RoundAt(1));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].from, S::kUp);
   EXPECT_EQ(events[0].to, S::kInvalid);
   EXPECT_EQ(events[0].reason, "spec.http.url: missing");
-  EXPECT_THAT(d.machine().MarkInvalid("another reason", RoundAt(1)), IsEmpty());
-  EXPECT_EQ(d.machine().snapshot().reason, "another reason");
+  EXPECT_THAT(d.machine().MarkInvalid(kIdentity, "another reason", RoundAt(1)), IsEmpty());
+  EXPECT_EQ(d.machine().progress().reason, "another reason");
 
   d.Round(2, {kDown});
   EXPECT_EQ(d.machine().state(), S::kInvalid);
 
-  events = d.machine().Reconfigure(Config(kOne, 1, 1, 1), RoundAt(3));
+  events = d.machine().Reconfigure(kIdentity, Config(kOne, 1, 1, 1), RoundAt(3));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].to, S::kPending);
   d.Round(4, {kDown});
@@ -365,10 +367,10 @@ TEST(MonitorStateMachineTest, RoundWaitsForEveryExpectedRegion) {
   d.Feed(MakeResult("ap", kDown, RoundAt(1)));
   d.Feed(MakeResult("eu", kUp, RoundAt(1)));
   EXPECT_EQ(d.machine().state(), S::kUp);
-  ASSERT_EQ(d.machine().snapshot().open_rounds.size(), 1u);
+  ASSERT_EQ(d.machine().progress().open_rounds.size(), 1u);
   d.Feed(MakeResult("us", kUp, RoundAt(1)));
   EXPECT_EQ(d.machine().state(), S::kDown);
-  EXPECT_THAT(d.machine().snapshot().open_rounds, IsEmpty());
+  EXPECT_THAT(d.machine().progress().open_rounds, IsEmpty());
 }
 
 TEST(MonitorStateMachineTest, SilentRegionRoundClosesAtItsDeadline) {
@@ -376,8 +378,8 @@ TEST(MonitorStateMachineTest, SilentRegionRoundClosesAtItsDeadline) {
   d.Round(0, {kUp, kUp});
   d.Feed(MakeResult("eu", kDown, RoundAt(1)));  // "us" never reports round 1
   EXPECT_EQ(d.machine().state(), S::kUp);
-  EXPECT_THAT(d.machine().Tick(RoundAt(1) + seconds(39)), IsEmpty());
-  std::vector<StateEvent> events = d.machine().Tick(RoundAt(1) + seconds(40));
+  EXPECT_THAT(d.machine().Tick(kIdentity, RoundAt(1) + seconds(39)), IsEmpty());
+  std::vector<StateEvent> events = d.machine().Tick(kIdentity, RoundAt(1) + seconds(40));
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].to, S::kDown);
   EXPECT_EQ(events[0].at, RoundAt(1) + seconds(40));
@@ -399,21 +401,21 @@ TEST(MonitorStateMachineTest, ARoundPastTheDeadlineClosesOlderOpenRounds) {
   d.now() = RoundAt(2) + seconds(1);
   d.Feed(MakeResult("eu", kUp, RoundAt(2)));
   EXPECT_EQ(d.machine().state(), S::kDown);
-  ASSERT_EQ(d.machine().snapshot().open_rounds.size(), 1u);
-  EXPECT_EQ(d.machine().snapshot().open_rounds[0].scheduled_at, RoundAt(2));
+  ASSERT_EQ(d.machine().progress().open_rounds.size(), 1u);
+  EXPECT_EQ(d.machine().progress().open_rounds[0].scheduled_at, RoundAt(2));
 }
 
 TEST(MonitorStateMachineTest, RoundsAreEvaluatedInOrder) {
-  StateMachineConfig config = Config(kThree, 1, 1, 1);
+  StateMachineSettings config = Config(kThree, 1, 1, 1);
   config.round_timeout = minutes(5);  // several rounds can be open at once
   Driver d(config);
   d.now() = RoundAt(1);
   d.Feed(MakeResult("ap", kDown, RoundAt(0)));
   d.Feed(MakeResult("ap", kUp, RoundAt(1)));  // "eu" and "us" stay silent
   EXPECT_EQ(d.machine().state(), S::kPending);
-  EXPECT_EQ(d.machine().snapshot().open_rounds.size(), 2u);
-  EXPECT_THAT(d.machine().Tick(RoundAt(4)), IsEmpty());
-  std::vector<StateEvent> events = d.machine().Tick(RoundAt(6));
+  EXPECT_EQ(d.machine().progress().open_rounds.size(), 2u);
+  EXPECT_THAT(d.machine().Tick(kIdentity, RoundAt(4)), IsEmpty());
+  std::vector<StateEvent> events = d.machine().Tick(kIdentity, RoundAt(6));
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].to, S::kDown);
   EXPECT_EQ(events[0].round_scheduled_at, RoundAt(0));
@@ -422,7 +424,7 @@ TEST(MonitorStateMachineTest, RoundsAreEvaluatedInOrder) {
 }
 
 TEST(MonitorStateMachineTest, ARoundIsCompleteOnceMissingRegionsMovedOn) {
-  StateMachineConfig config = Config(kTwo, 1, 1, 1);
+  StateMachineSettings config = Config(kTwo, 1, 1, 1);
   config.round_timeout = minutes(5);
   Driver d(config);
   d.now() = RoundAt(1);
@@ -468,7 +470,7 @@ TEST(MonitorStateMachineTest, UnknownRegionsAndOtherMonitorsAreIgnored) {
 TEST(MonitorStateMachineTest, RegionStateAndProbeErrors) {
   Driver d(Config(kOne, 1, 2, 1));
   d.Round(0, {kDown});
-  const RegionStateSnapshot& eu = d.machine().snapshot().regions.at(0);
+  const RegionStateSnapshot& eu = d.machine().progress().regions.at(0);
   EXPECT_EQ(eu.state, S::kDown);
   EXPECT_EQ(eu.status_code, 503);
   EXPECT_EQ(eu.message, "status code 503, expected eq 200");
@@ -476,7 +478,7 @@ TEST(MonitorStateMachineTest, RegionStateAndProbeErrors) {
 
   d.now() = RoundAt(1) + seconds(1);
   d.Feed(MakeResult("eu", kError, RoundAt(1), "probe could not start the check"));
-  const RegionStateSnapshot& after = d.machine().snapshot().regions.at(0);
+  const RegionStateSnapshot& after = d.machine().progress().regions.at(0);
   EXPECT_EQ(after.state, S::kDown);  // unchanged by a probe error
   EXPECT_TRUE(after.probe_error);
   EXPECT_EQ(after.probe_error_message, "probe could not start the check");
@@ -484,8 +486,8 @@ TEST(MonitorStateMachineTest, RegionStateAndProbeErrors) {
   EXPECT_EQ(d.machine().state(), S::kPending);
 
   d.Round(2, {kUp});
-  EXPECT_FALSE(d.machine().snapshot().regions.at(0).probe_error);
-  EXPECT_EQ(d.machine().snapshot().regions.at(0).state, S::kUp);
+  EXPECT_FALSE(d.machine().progress().regions.at(0).probe_error);
+  EXPECT_EQ(d.machine().progress().regions.at(0).state, S::kUp);
 }
 
 TEST(MonitorStateMachineTest, RemovingARegionDropsItsStateAndCompletesRounds) {
@@ -495,16 +497,17 @@ TEST(MonitorStateMachineTest, RemovingARegionDropsItsStateAndCompletesRounds) {
   d.Feed(MakeResult("eu", kDown, RoundAt(1)));
   EXPECT_EQ(d.machine().state(), S::kUp);  // waiting for "us"
 
-  std::vector<StateEvent> events =
-      d.machine().Reconfigure(Config({"ap", "eu", "sa"}, 1, 1, 1), RoundAt(1) + seconds(2));
+  std::vector<StateEvent> events = d.machine().Reconfigure(
+      kIdentity, Config({"ap", "eu", "sa"}, 1, 1, 1), RoundAt(1) + seconds(2));
   // "us" is gone, "sa" is new: round 1 still waits for "sa".
   EXPECT_THAT(events, IsEmpty());
   std::vector<std::string> names;
-  for (const auto& r : d.machine().snapshot().regions) names.push_back(r.region);
+  for (const auto& r : d.machine().progress().regions) names.push_back(r.region);
   EXPECT_THAT(names, ElementsAre("ap", "eu", "sa"));
-  EXPECT_EQ(d.machine().snapshot().regions[2].state, S::kPending);
+  EXPECT_EQ(d.machine().progress().regions[2].state, S::kPending);
 
-  events = d.machine().Reconfigure(Config({"ap", "eu"}, 1, 1, 1), RoundAt(1) + seconds(3));
+  events =
+      d.machine().Reconfigure(kIdentity, Config({"ap", "eu"}, 1, 1, 1), RoundAt(1) + seconds(3));
   ASSERT_EQ(events.size(), 1u);  // nothing left to wait for
   EXPECT_EQ(events[0].to, S::kDown);
 }
@@ -515,7 +518,7 @@ TEST(MonitorStateMachineTest, ResultWithoutScheduledAtUsesStartedAt) {
   r.scheduled_at = {};
   r.started_at = RoundAt(7);
   EXPECT_TRUE(d.Feed(r).accepted);
-  EXPECT_EQ(d.machine().snapshot().last_round_at, RoundAt(7));
+  EXPECT_EQ(d.machine().progress().last_round_at, RoundAt(7));
 }
 
 TEST(MonitorStateMachineTest, RestoreResumesExactly) {
@@ -524,24 +527,27 @@ TEST(MonitorStateMachineTest, RestoreResumesExactly) {
   first.Round(1, {kDown, kUp});
   first.Round(2, {kDown, kUp});
   first.Feed(MakeResult("eu", kDown, RoundAt(3)));  // round 3 open, waiting for "us"
-  const MonitorStateSnapshot saved = first.machine().snapshot();
+  const MonitorStateSnapshot saved = first.machine().Snapshot(kIdentity);
   ASSERT_EQ(saved.consecutive_failures, 2);
   ASSERT_EQ(saved.open_rounds.size(), 1u);
 
   MonitorStateMachine restored(Config(kTwo, 1, 3, 2), RoundAt(3) + seconds(2));
-  Result<std::vector<StateEvent>> events = restored.Restore(saved, RoundAt(3) + seconds(2));
+  Result<std::vector<StateEvent>> events =
+      restored.Restore(kIdentity, saved, RoundAt(3) + seconds(2));
   ASSERT_TRUE(events.ok()) << events.error();
   EXPECT_THAT(*events, IsEmpty());
   EXPECT_EQ(restored.state(), S::kUp);
-  EXPECT_EQ(restored.snapshot().consecutive_failures, 2);
+  EXPECT_EQ(restored.progress().consecutive_failures, 2);
 
   // Replaying results already seen changes nothing.
-  EXPECT_FALSE(restored.Observe(MakeResult("eu", kDown, RoundAt(2)), RoundAt(3)).accepted);
-  EXPECT_FALSE(restored.Observe(MakeResult("eu", kDown, RoundAt(3)), RoundAt(3)).accepted);
+  EXPECT_FALSE(
+      restored.Observe(kIdentity, MakeResult("eu", kDown, RoundAt(2)), RoundAt(3)).accepted);
+  EXPECT_FALSE(
+      restored.Observe(kIdentity, MakeResult("eu", kDown, RoundAt(3)), RoundAt(3)).accepted);
 
   // The open round completes; the third failure in a row is the threshold.
   ObserveResult observed =
-      restored.Observe(MakeResult("us", kUp, RoundAt(3)), RoundAt(3) + seconds(3));
+      restored.Observe(kIdentity, MakeResult("us", kUp, RoundAt(3)), RoundAt(3) + seconds(3));
   ASSERT_EQ(observed.events.size(), 1u);
   EXPECT_EQ(observed.events[0].to, S::kDown);
   EXPECT_EQ(observed.events[0].first_error, "eu: status code 503, expected eq 200");
@@ -554,7 +560,8 @@ TEST(MonitorStateMachineTest, ReplayLongAfterTheFactEvaluatesWholeRounds) {
   std::vector<StateEvent> events;
   for (int n = 0; n < 3; ++n) {
     for (const char* region : {"eu", "us"}) {
-      ObserveResult observed = machine.Observe(MakeResult(region, kDown, RoundAt(n)), much_later);
+      ObserveResult observed =
+          machine.Observe(kIdentity, MakeResult(region, kDown, RoundAt(n)), much_later);
       ASSERT_TRUE(observed.accepted) << observed.ignored_because;
       events.insert(events.end(), observed.events.begin(), observed.events.end());
     }
@@ -570,8 +577,8 @@ TEST(MonitorStateMachineTest, ObserveLeavesDeadlinesToTick) {
   Driver d(Config(kTwo, 1, 1, 1));
   d.now() = RoundAt(0) + hours(1);  // long past the round's deadline
   d.Feed(MakeResult("eu", kDown, RoundAt(0)));
-  EXPECT_EQ(d.machine().snapshot().open_rounds.size(), 1u);
-  std::vector<StateEvent> events = d.machine().Tick(d.now());
+  EXPECT_EQ(d.machine().progress().open_rounds.size(), 1u);
+  std::vector<StateEvent> events = d.machine().Tick(kIdentity, d.now());
   ASSERT_EQ(events.size(), 1u);
   EXPECT_EQ(events[0].to, S::kDown);
 }
@@ -579,32 +586,118 @@ TEST(MonitorStateMachineTest, ObserveLeavesDeadlinesToTick) {
 TEST(MonitorStateMachineTest, RestoreAppliesTheCurrentConfiguration) {
   Driver first(Config(kTwo, 1, 1, 1));
   first.Round(0, {kUp, kUp});
-  StateMachineConfig now_suspended = Config(kOne, 1, 1, 1);
+  StateMachineSettings now_suspended = Config(kOne, 1, 1, 1);
   now_suspended.suspended = true;
   MonitorStateMachine restored(now_suspended, RoundAt(1));
-  Result<std::vector<StateEvent>> events = restored.Restore(first.machine().snapshot(), RoundAt(1));
+  Result<std::vector<StateEvent>> events =
+      restored.Restore(kIdentity, first.machine().Snapshot(kIdentity), RoundAt(1));
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), 1u);
   EXPECT_EQ((*events)[0].from, S::kUp);
   EXPECT_EQ((*events)[0].to, S::kPaused);
-  ASSERT_EQ(restored.snapshot().regions.size(), 1u);
-  EXPECT_EQ(restored.snapshot().regions[0].region, "eu");
+  ASSERT_EQ(restored.progress().regions.size(), 1u);
+  EXPECT_EQ(restored.progress().regions[0].region, "eu");
 }
 
 TEST(MonitorStateMachineTest, RestoreKeepsInvalidAndRefusesAnotherMonitor) {
   Driver first(Config(kOne));
-  first.machine().MarkInvalid("bad url", RoundAt(0));
+  first.machine().MarkInvalid(kIdentity, "bad url", RoundAt(0));
   MonitorStateMachine restored(Config(kOne), RoundAt(1));
-  Result<std::vector<StateEvent>> events = restored.Restore(first.machine().snapshot(), RoundAt(1));
+  Result<std::vector<StateEvent>> events =
+      restored.Restore(kIdentity, first.machine().Snapshot(kIdentity), RoundAt(1));
   ASSERT_TRUE(events.ok());
   EXPECT_THAT(*events, IsEmpty());
   EXPECT_EQ(restored.state(), S::kInvalid);
 
-  MonitorStateSnapshot other = first.machine().snapshot();
+  MonitorStateSnapshot other = first.machine().Snapshot(kIdentity);
   other.monitor_uid = "uid-2";
-  Result<std::vector<StateEvent>> refused = restored.Restore(other, RoundAt(1));
+  Result<std::vector<StateEvent>> refused = restored.Restore(kIdentity, other, RoundAt(1));
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.error(), ::testing::HasSubstr("uid-2"));
+}
+
+// The machine keeps no identity: events, incident ids and saved snapshots carry the one its owner
+// hands over (so the events of a renamed monitor carry its new key).
+TEST(MonitorStateMachineTest, EventsAndSnapshotsCarryTheOwnersIdentity) {
+  Driver d(Config(kOne, 1, 1, 1));
+  d.Round(0, {kDown});
+  ASSERT_EQ(d.events().size(), 1u);
+  EXPECT_EQ(d.events()[0].monitor_uid, "uid-1");
+  EXPECT_EQ(d.events()[0].monitor_key, "shop/checkout");
+  EXPECT_EQ(
+      d.events()[0].opened_incident_id,
+      "uid-1-" +
+          std::to_string(
+              std::chrono::duration_cast<milliseconds>(RoundAt(0).time_since_epoch()).count()));
+
+  const MonitorStateSnapshot saved = d.machine().Snapshot(kIdentity);
+  EXPECT_EQ(saved.monitor_uid, "uid-1");
+  EXPECT_EQ(saved.monitor_key, "shop/checkout");
+  EXPECT_EQ(static_cast<const MonitorProgress&>(saved), d.machine().progress());
+
+  const MonitorIdentity renamed{"uid-1", "web", "checkout-v2"};
+  ObserveResult observed =
+      d.machine().Observe(renamed, MakeResult("eu", kUp, RoundAt(1)), RoundAt(1) + seconds(1));
+  ASSERT_EQ(observed.events.size(), 1u);
+  EXPECT_EQ(observed.events[0].monitor_uid, "uid-1");
+  EXPECT_EQ(observed.events[0].monitor_key, "web/checkout-v2");
+  EXPECT_EQ(observed.events[0].resolved_incident_id, d.events()[0].opened_incident_id);
+  EXPECT_EQ(d.machine().Snapshot(renamed).monitor_key, "web/checkout-v2");
+
+  const MonitorIdentity stranger{"uid-2", "shop", "checkout"};
+  EXPECT_FALSE(
+      d.machine().Observe(stranger, MakeResult("eu", kDown, RoundAt(2)), RoundAt(2)).accepted);
+}
+
+// The operator keeps one machine per monitor, for tens of thousands of monitors: what a steady
+// monitor holds must stay small.
+TEST(MonitorStateMachineTest, FitsItsMemoryBudget) {
+  // jemalloc size classes on 64-bit libstdc++ (other standard libraries are smaller).
+  EXPECT_LE(sizeof(MonitorStateMachine), 256u);
+  EXPECT_LE(sizeof(RegionStateSnapshot), 160u);
+}
+
+TEST(MonitorStateMachineTest, ClosedRoundsLeaveNoStorageBehind) {
+  Driver one(Config(kOne, 1, 1, 1));
+  one.Round(0, {kUp});
+  one.Round(1, {kDown});
+  EXPECT_EQ(one.machine().progress().open_rounds.capacity(), 0u);
+
+  Driver two(Config(kTwo, 1, 1, 1));
+  two.Feed(MakeResult("eu", kUp, RoundAt(0)));
+  ASSERT_EQ(two.machine().progress().open_rounds.size(), 1u);
+  two.Feed(MakeResult("us", kUp, RoundAt(0)));
+  EXPECT_EQ(two.machine().state(), S::kUp);
+  EXPECT_EQ(two.machine().progress().open_rounds.capacity(), 0u);
+
+  two.Feed(MakeResult("eu", kUp, RoundAt(1)));  // "us" stays silent: closed by its deadline
+  ASSERT_EQ(two.machine().progress().open_rounds.size(), 1u);
+  two.machine().Tick(kIdentity, RoundAt(1) + seconds(40));
+  EXPECT_EQ(two.machine().progress().last_round_at, RoundAt(1));
+  EXPECT_EQ(two.machine().progress().open_rounds.capacity(), 0u);
+}
+
+TEST(MonitorStateMachineTest, RecoveryFreesTheMessagesOfTheOutage) {
+  const std::string long_error(200, 'x');
+  const size_t empty_capacity = std::string().capacity();
+  Driver d(Config(kOne, 1, 1, 1));
+  d.now() = RoundAt(0) + seconds(1);
+  d.Feed(MakeResult("eu", kDown, RoundAt(0), long_error));
+  ASSERT_EQ(d.machine().state(), S::kDown);
+  ASSERT_EQ(d.machine().progress().reason, "eu: " + long_error);
+  d.now() = RoundAt(1) + seconds(1);
+  d.Feed(MakeResult("eu", kError, RoundAt(1), long_error));
+  ASSERT_EQ(d.machine().progress().regions[0].probe_error_message, long_error);
+
+  d.Round(2, {kUp});
+  const MonitorProgress& snapshot = d.machine().progress();
+  ASSERT_EQ(snapshot.state, S::kUp);
+  EXPECT_FALSE(d.events().back().resolved_incident_id.empty());
+  EXPECT_EQ(snapshot.reason.capacity(), empty_capacity);
+  EXPECT_EQ(snapshot.streak_first_error.capacity(), empty_capacity);
+  EXPECT_EQ(snapshot.open_incident_id.capacity(), empty_capacity);
+  EXPECT_EQ(snapshot.regions[0].message.capacity(), empty_capacity);
+  EXPECT_EQ(snapshot.regions[0].probe_error_message.capacity(), empty_capacity);
 }
 
 TEST(MonitorStateMachineTest, ConfigFromMonitor) {
@@ -616,16 +709,26 @@ TEST(MonitorStateMachineTest, ConfigFromMonitor) {
   monitor.alerting.failure_threshold = 3;
   monitor.alerting.success_threshold = 2;
   monitor.alerting.region_quorum = std::nullopt;
-  StateMachineConfig config = StateMachineConfig::FromMonitor(monitor, {"eu", "us"});
-  EXPECT_EQ(config.monitor_uid, "abc");
-  EXPECT_EQ(config.monitor_key, "shop/checkout");
+  StateMachineSettings config = StateMachineSettings::FromMonitor(monitor, {"eu", "us"});
   EXPECT_THAT(config.regions, ElementsAre("eu", "us"));
   EXPECT_EQ(config.failure_threshold, 3);
   EXPECT_EQ(config.success_threshold, 2);
   EXPECT_FALSE(config.region_quorum.has_value());
   EXPECT_EQ(config.round_timeout, milliseconds(40'000));
   monitor.regions = {"ap"};
-  EXPECT_THAT(StateMachineConfig::FromMonitor(monitor, {"eu", "us"}).regions, ElementsAre("ap"));
+  EXPECT_THAT(StateMachineSettings::FromMonitor(monitor, {"eu", "us"}).regions, ElementsAre("ap"));
+}
+
+TEST(MonitorStateMachineTest, IdentityOfMonitor) {
+  Monitor monitor;
+  monitor.namespace_name = "shop";
+  monitor.name = "checkout";
+  monitor.uid = "abc";
+  const MonitorIdentity identity = MonitorIdentity::Of(monitor);
+  EXPECT_EQ(identity.uid, "abc");
+  EXPECT_EQ(identity.namespace_name, "shop");
+  EXPECT_EQ(identity.name, "checkout");
+  EXPECT_EQ(identity.Key(), "shop/checkout");
 }
 
 TEST(MonitorStateTest, NamesRoundTrip) {

@@ -745,9 +745,8 @@ TEST_F(SqliteResultStoreTest, ForgetMonitorDropsStateAndClosesItsIncident) {
 // The whole path: results → state machine → store; the process "restarts" (store reopened,
 // machine rebuilt from the stored snapshot) and carries on exactly.
 TEST_F(SqliteResultStoreTest, RestartRestoresStatesAndIncidents) {
-  StateMachineConfig config;
-  config.monitor_uid = "uid-1";
-  config.monitor_key = "shop/checkout";
+  const MonitorIdentity identity{"uid-1", "shop", "checkout"};
+  StateMachineSettings config;
   config.regions = {"eu", "us"};
   config.failure_threshold = 2;
   config.success_threshold = 2;
@@ -760,10 +759,10 @@ TEST_F(SqliteResultStoreTest, RestartRestoresStatesAndIncidents) {
     Append(store, results);
     std::vector<StateEvent> events;
     for (const CheckResult& r : results) {
-      ObserveResult observed = machine.Observe(r, at + seconds(2));
+      ObserveResult observed = machine.Observe(identity, r, at + seconds(2));
       events.insert(events.end(), observed.events.begin(), observed.events.end());
     }
-    Status saved = store.SaveMonitorState(machine.snapshot(), events);
+    Status saved = store.SaveMonitorState(machine.Snapshot(identity), events);
     ASSERT_TRUE(saved.ok()) << saved.error();
   };
 
@@ -774,7 +773,7 @@ TEST_F(SqliteResultStoreTest, RestartRestoresStatesAndIncidents) {
   run_round(*store, machine, 2, Outcome::kDown, Outcome::kDown);  // Down: incident opens
   run_round(*store, machine, 3, Outcome::kUp, Outcome::kUp);      // 1 of 2 good rounds
   ASSERT_EQ(machine.state(), MonitorState::kDown);
-  const MonitorStateSnapshot before = machine.snapshot();
+  const MonitorStateSnapshot before = machine.Snapshot(identity);
   store.reset();
 
   store = OpenStore();
@@ -789,7 +788,8 @@ TEST_F(SqliteResultStoreTest, RestartRestoresStatesAndIncidents) {
   EXPECT_EQ((*open)[0].first_error, "eu: status code 503");  // from the first failing round
 
   MonitorStateMachine restarted(config, kStart + minutes(4));
-  Result<std::vector<StateEvent>> restored = restarted.Restore((*loaded)[0], kStart + minutes(4));
+  Result<std::vector<StateEvent>> restored =
+      restarted.Restore(identity, (*loaded)[0], kStart + minutes(4));
   ASSERT_TRUE(restored.ok()) << restored.error();
   EXPECT_THAT(*restored, IsEmpty());
   EXPECT_EQ(restarted.state(), MonitorState::kDown);  // not reset to Pending
