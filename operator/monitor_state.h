@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/check_result.h"
+#include "common/compact_string.h"
 
 namespace pharos {
 
@@ -24,12 +25,13 @@ std::optional<MonitorState> ParseMonitorState(std::string_view text);
 using TimePoint = std::chrono::system_clock::time_point;
 
 // What one region last reported. Fields are ordered largest first so that padding is only at the
-// end (one per region per monitor: 160 bytes, a jemalloc size class).
+// end (one per region per monitor: 112 bytes, a jemalloc size class). The messages, nearly always
+// empty, are CompactStrings (one pointer while empty).
 struct RegionStateSnapshot {
   std::string region;
   // Failed assertion or transport error of the last up/degraded/down result; empty when up.
-  std::string message;
-  std::string probe_error_message;              // of the last result when it was a probe error
+  CompactString message;
+  CompactString probe_error_message;            // of the last result when it was a probe error
   TimePoint since{};                            // when `state` last changed
   std::optional<TimePoint> last_scheduled_at;   // newest result accepted for this region
   std::optional<TimePoint> last_check_at;       // its startedAt
@@ -60,16 +62,17 @@ struct OpenRound {
 };
 
 // A monitor's state without its identity: what MonitorStateMachine keeps (one per monitor, so
-// the identity, which the machine's owner already holds, is not repeated here).
+// the identity, which the machine's owner already holds, is not repeated here). The strings,
+// empty while the monitor is up, are CompactStrings (one pointer while empty).
 struct MonitorProgress {
   MonitorState state = MonitorState::kPending;
-  TimePoint since{};   // last transition
-  std::string reason;  // Invalid: the validation error; Down: the first error of the streak
-  int consecutive_failures = 0;   // bad rounds in a row
-  int consecutive_successes = 0;  // good rounds in a row
-  std::string open_incident_id;   // empty when none is open
+  TimePoint since{};     // last transition
+  CompactString reason;  // Invalid: the validation error; Down: the first error of the streak
+  int consecutive_failures = 0;    // bad rounds in a row
+  int consecutive_successes = 0;   // good rounds in a row
+  CompactString open_incident_id;  // empty when none is open
   // First error of the current run of bad rounds (what an incident will say started it).
-  std::string streak_first_error;
+  CompactString streak_first_error;
   std::optional<TimePoint> last_round_at;    // scheduledAt of the newest evaluated round
   std::vector<RegionStateSnapshot> regions;  // sorted by name
   std::vector<OpenRound> open_rounds;        // oldest first

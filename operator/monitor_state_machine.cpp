@@ -39,19 +39,6 @@ void Normalize(StateMachineSettings& settings) {
   settings.success_threshold = std::max(settings.success_threshold, 1);
 }
 
-// Empties `text` and frees its buffer: clear() would keep a long message's allocation for as long
-// as the monitor exists, on tens of thousands of monitors.
-void Release(std::string& text) { std::string().swap(text); }
-
-// Assigns `value`, freeing the old buffer when `value` is empty.
-void SetText(std::string& text, std::string value) {
-  if (value.empty()) {
-    Release(text);
-  } else {
-    text = std::move(value);
-  }
-}
-
 std::string Format(TimePoint time) {
   return std::to_string(
       std::chrono::duration_cast<std::chrono::milliseconds>(time.time_since_epoch()).count());
@@ -316,7 +303,7 @@ void MonitorStateMachine::EvaluateRound(const MonitorIdentity& identity, const O
 
   ++progress_.consecutive_successes;
   progress_.consecutive_failures = 0;
-  Release(progress_.streak_first_error);
+  progress_.streak_first_error = CompactString();
   const int impaired = failing + static_cast<int>(summary.degraded.size());
   const MonitorState target = impaired >= required ? MonitorState::kDegraded : MonitorState::kUp;
   switch (progress_.state) {
@@ -363,9 +350,10 @@ void MonitorStateMachine::TransitionTo(const MonitorIdentity& identity, MonitorS
       break;
     case MonitorState::kUp:
     case MonitorState::kDegraded:
-      Release(progress_.reason);
+      progress_.reason = CompactString();
       if (!progress_.open_incident_id.empty()) {
-        event.resolved_incident_id = std::exchange(progress_.open_incident_id, {});
+        event.resolved_incident_id = progress_.open_incident_id.str();
+        progress_.open_incident_id = CompactString();
       }
       break;
     case MonitorState::kPaused:
@@ -373,7 +361,7 @@ void MonitorStateMachine::TransitionTo(const MonitorIdentity& identity, MonitorS
       event.reason = progress_.reason;
       break;
     case MonitorState::kPending:
-      Release(progress_.reason);
+      progress_.reason = CompactString();
       break;
     default:
       break;
@@ -395,7 +383,7 @@ void MonitorStateMachine::UpdateRegion(const CheckResult& result, TimePoint now)
     return;
   }
   region->probe_error = false;
-  Release(region->probe_error_message);
+  region->probe_error_message = CompactString();
   const MonitorState state = RegionStateOf(result.outcome);
   if (state != region->state) {
     region->state = state;
@@ -403,7 +391,7 @@ void MonitorStateMachine::UpdateRegion(const CheckResult& result, TimePoint now)
   }
   region->latency_us = result.timings.total_us;
   region->status_code = result.status_code;
-  SetText(region->message, ResultMessage(result));
+  region->message = ResultMessage(result);
 }
 
 void MonitorStateMachine::DropRemovedRegions() {
@@ -425,7 +413,7 @@ void MonitorStateMachine::ResetProgress() {
   ReleaseOpenRoundsIfEmpty();
   progress_.consecutive_failures = 0;
   progress_.consecutive_successes = 0;
-  Release(progress_.streak_first_error);
+  progress_.streak_first_error = CompactString();
 }
 
 void MonitorStateMachine::ReleaseOpenRoundsIfEmpty() {

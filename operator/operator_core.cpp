@@ -972,8 +972,8 @@ MonitorStatus OperatorCore::StatusLocked(const Runtime& runtime) const {
     out.last_check_time = region.last_check_at;
     out.latency_us = region.latency_us;
     out.status_code = region.status_code;
-    out.message =
-        region.probe_error ? "probe error: " + region.probe_error_message : region.message;
+    out.message = region.probe_error ? "probe error: " + region.probe_error_message.str()
+                                     : region.message.str();
     if (region.last_check_at &&
         (!status.last_check_time || *region.last_check_at > *status.last_check_time)) {
       status.last_check_time = region.last_check_at;

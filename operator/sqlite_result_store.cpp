@@ -754,12 +754,12 @@ Status SqliteResultStore::WriteMonitorState(const MonitorStateSnapshot& state,
       .Bind(2, std::string_view(state.monitor_key))
       .Bind(3, std::string_view(ToString(state.state)))
       .Bind(4, ToMs(state.since))
-      .Bind(5, std::string_view(state.reason))
+      .Bind(5, std::string_view(state.reason.str()))
       .Bind(6, int64_t{state.consecutive_failures})
       .Bind(7, int64_t{state.consecutive_successes})
-      .Bind(8,
-            state.open_incident_id.empty() ? std::optional<std::string>() : state.open_incident_id)
-      .Bind(9, std::string_view(state.streak_first_error))
+      .Bind(8, state.open_incident_id.empty() ? std::optional<std::string>()
+                                              : state.open_incident_id.str())
+      .Bind(9, std::string_view(state.streak_first_error.str()))
       .Bind(10, ToMs(state.last_round_at))
       .Bind(11, std::string_view(OpenRoundsToJson(state.open_rounds)))
       .Bind(12, ToMs(state.updated_at));
@@ -779,12 +779,12 @@ Status SqliteResultStore::WriteMonitorState(const MonitorStateSnapshot& state,
         .Bind(3, std::string_view(ToString(region.state)))
         .Bind(4, ToMs(region.since))
         .Bind(5, int64_t{region.probe_error ? 1 : 0})
-        .Bind(6, std::string_view(region.probe_error_message))
+        .Bind(6, std::string_view(region.probe_error_message.str()))
         .Bind(7, ToMs(region.last_scheduled_at))
         .Bind(8, ToMs(region.last_check_at))
         .Bind(9, region.latency_us)
         .Bind(10, int64_t{region.status_code})
-        .Bind(11, std::string_view(region.message));
+        .Bind(11, std::string_view(region.message.str()));
     if (Status run = insert->Run(); !run) return run;
   }
   return OkStatus();

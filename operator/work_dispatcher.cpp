@@ -74,25 +74,7 @@ std::string_view AckId(const char* record) {
 
 }  // namespace
 
-size_t WorkDispatcher::AckKeyHash::operator()(std::string_view id) const {
-  return std::hash<std::string_view>{}(id);
-}
-
-size_t WorkDispatcher::AckKeyHash::operator()(AckKey key) const {
-  return (*this)(AckId(key.record));
-}
-
-bool WorkDispatcher::AckKeyEqual::operator()(AckKey a, AckKey b) const noexcept {
-  return AckId(a.record) == AckId(b.record);
-}
-
-bool WorkDispatcher::AckKeyEqual::operator()(std::string_view a, AckKey b) const noexcept {
-  return a == AckId(b.record);
-}
-
-bool WorkDispatcher::AckKeyEqual::operator()(AckKey a, std::string_view b) const noexcept {
-  return AckId(a.record) == b;
-}
+std::string_view WorkDispatcher::AckById::KeyOf(const char* record) const { return AckId(record); }
 
 WorkDispatcher::WorkDispatcher(const Clock& clock, Options options)
     : clock_(clock), options_(options) {}
@@ -303,8 +285,8 @@ AckResult WorkDispatcher::Complete(const std::string& item_id) {
   ForgetAcksLocked(now);
   auto it = seq_by_id_.find(item_id);
   if (it == seq_by_id_.end()) {
-    return acked_.contains(std::string_view(item_id)) ? AckResult::kAlreadyAcked
-                                                      : AckResult::kUnknown;
+    return acked_.Find(std::string_view(item_id)) != nullptr ? AckResult::kAlreadyAcked
+                                                             : AckResult::kUnknown;
   }
   const uint64_t seq = it->second;
   const Entry& entry = entries_.at(seq);
@@ -316,8 +298,8 @@ AckResult WorkDispatcher::Complete(const std::string& item_id) {
 
 bool WorkDispatcher::WasAcked(const std::string& item_id) const {
   std::lock_guard lock(mu_);
-  auto it = acked_.find(std::string_view(item_id));
-  return it != acked_.end() && AckForgetAt(it->record) > clock_.Now();
+  const char* const* record = acked_.Find(std::string_view(item_id));
+  return record != nullptr && AckForgetAt(*record) > clock_.Now();
 }
 
 void WorkDispatcher::TouchProbe(const std::string& region, const std::string& probe) {
@@ -624,17 +606,15 @@ void WorkDispatcher::ExpireLeasesLocked(Clock::TimePoint now, Deferred& deferred
 }
 
 void WorkDispatcher::RememberAckLocked(const std::string& item_id, Clock::TimePoint forget_at) {
-  auto found = acked_.find(std::string_view(item_id));
-  if (found != acked_.end() && AckForgetAt(found->record) >= forget_at) {
+  const char** found = acked_.Find(std::string_view(item_id));
+  if (found != nullptr && AckForgetAt(*found) >= forget_at) {
     return;
   }
   auto record = MakeAckRecord(item_id, forget_at);
-  if (found == acked_.end()) {
-    acked_.insert(AckKey{record.get()});
+  if (found == nullptr) {
+    acked_.Insert(record.get());
   } else {
-    auto node = acked_.extract(found);  // the old record becomes stale
-    node.value() = AckKey{record.get()};
-    acked_.insert(std::move(node));
+    *found = record.get();  // the same id text: the slot stays; the old record becomes stale
   }
   acked_forget_.push_back(AckForget{forget_at, std::move(record)});
   std::push_heap(acked_forget_.begin(), acked_forget_.end(), std::greater<>{});
@@ -645,9 +625,10 @@ void WorkDispatcher::ForgetAcksLocked(Clock::TimePoint now) {
     std::pop_heap(acked_forget_.begin(), acked_forget_.end(), std::greater<>{});
     const AckForget expired = std::move(acked_forget_.back());
     acked_forget_.pop_back();
-    auto it = acked_.find(AckId(expired.record.get()));
-    if (it != acked_.end() && it->record == expired.record.get()) {
-      acked_.erase(it);  // before `expired` frees the record it points to
+    const std::string_view id = AckId(expired.record.get());
+    if (const char* const* current = acked_.Find(id);
+        current != nullptr && *current == expired.record.get()) {
+      acked_.Erase(id);  // before `expired` frees the record it points to
     }
   }
 }

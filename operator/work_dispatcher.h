@@ -36,11 +36,11 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 #include "common/check_result.h"
 #include "common/clock.h"
+#include "common/flat_index.h"
 #include "common/monitor.h"
 
 namespace pharos {
@@ -124,7 +124,7 @@ class WorkDispatcher {
     // An acked id is remembered (Complete() answers kAlreadyAcked) until the last lease handed
     // out for it has expired, plus this margin: every probe that held the item may still send
     // its result, and a probe whose answer got lost resends. Memory is bounded by time, not by
-    // a count: about (ack rate) x (longest visibility timeout + margin) ids, ~150 bytes each.
+    // a count: about (ack rate) x (longest visibility timeout + margin) ids, ~120 bytes each.
     // Later duplicates are still caught by the store (unique item id), not counted twice.
     Millis ack_margin = Millis(30'000);
   };
@@ -318,29 +318,19 @@ class WorkDispatcher {
   // forget it, then the id text), owned by its entry in acked_forget_; acked_ indexes the newest
   // record of each id by its text. An id acked again with a later time gets a new record, and the
   // entry of the old one then only frees it.
-  struct AckKey {
-    const char* record = nullptr;
-  };
-  // Not noexcept on purpose: libstdc++ then keeps each hash in its node (which still fits its
-  // 32-byte heap chunk), so walking a bucket never re-hashes the ids in it.
-  struct AckKeyHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view id) const;
-    size_t operator()(AckKey key) const;
-  };
-  struct AckKeyEqual {
-    using is_transparent = void;
-    bool operator()(AckKey a, AckKey b) const noexcept;
-    bool operator()(std::string_view a, AckKey b) const noexcept;
-    bool operator()(AckKey a, std::string_view b) const noexcept;
+  // Slots of acked_: a record, found by its id text.
+  struct AckById {
+    std::string_view KeyOf(const char* record) const;
+    size_t Hash(std::string_view id) const { return std::hash<std::string_view>{}(id); }
+    static bool IsEmpty(const char* record) { return record == nullptr; }
   };
   struct AckForget {
     Clock::TimePoint at;
     std::unique_ptr<char[]> record;
     bool operator>(const AckForget& other) const { return at > other.at; }
   };
-  std::unordered_set<AckKey, AckKeyHash, AckKeyEqual> acked_;  // GUARDED_BY(mu_)
-  std::vector<AckForget> acked_forget_;  // GUARDED_BY(mu_): a heap, earliest `at` first
+  FlatIndex<const char*, AckById> acked_;  // GUARDED_BY(mu_)
+  std::vector<AckForget> acked_forget_;    // GUARDED_BY(mu_): a heap, earliest `at` first
 
   uint64_t dropped_ = 0;                // GUARDED_BY(mu_)
   LatenessObserver lateness_observer_;  // GUARDED_BY(mu_)

@@ -43,6 +43,9 @@ class CompactString {
   friend bool operator==(const CompactString& a, const CompactString& b) {
     return a.str() == b.str();
   }
+  // Also for std::string, which would otherwise match both the string_view and the
+  // CompactString overloads.
+  friend bool operator==(const CompactString& a, const std::string& b) { return a.str() == b; }
   friend bool operator==(const CompactString& a, std::string_view b) { return a.str() == b; }
   friend bool operator==(const CompactString& a, const char* b) { return a.str() == b; }
   friend std::ostream& operator<<(std::ostream& out, const CompactString& text) {

@@ -26,6 +26,9 @@ TEST(CompactStringTest, ReadsLikeTheStringItHolds) {
   const std::string& text = body;  // the implicit read access
   EXPECT_EQ(text, long_text);
   EXPECT_TRUE(body == std::string_view(long_text));
+  EXPECT_TRUE(body == long_text);  // a std::string compares without ambiguity, either way round
+  EXPECT_TRUE(long_text == body);
+  EXPECT_FALSE(body == std::string("other"));
 }
 
 TEST(CompactStringTest, AnEmptyValueHoldsNothingAndCopiesAreDeep) {

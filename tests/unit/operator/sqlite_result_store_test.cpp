@@ -680,7 +680,7 @@ TEST_F(SqliteResultStoreTest, OneOpenIncidentPerMonitor) {
   EXPECT_EQ((*loaded)[0].open_incident_id, "inc-1");
 
   // Resolve, then a new one may open.
-  state.open_incident_id.clear();
+  state.open_incident_id = CompactString();
   ASSERT_TRUE(store->SaveMonitorState(state, {ResolveEvent("inc-1", kStart + minutes(2))}).ok());
   state.open_incident_id = "inc-2";
   ASSERT_TRUE(store->SaveMonitorState(state, {OpenEvent("inc-2", kStart + minutes(3))}).ok());
