@@ -49,8 +49,9 @@ MonitorSeriesTable::MonitorSeriesTable(MetricsRegistry& registry, Options option
 
 MonitorSeriesTable::RegionSeries* MonitorSeriesTable::FindRegion(MonitorRecord& record,
                                                                  uint16_t region) {
+  RegionSeries* regions = record.regions();
   for (size_t i = 0; i < record.region_count; ++i) {
-    if (record.regions[i].region == region) return &record.regions[i];
+    if (regions[i].region == region) return &regions[i];
   }
   return nullptr;
 }
@@ -63,11 +64,18 @@ const MonitorSeriesTable::PhaseHistogram& MonitorSeriesTable::HistogramOf(
 
 MonitorSeriesTable::RegionSeries& MonitorSeriesTable::AddRegion(MonitorRecord& record,
                                                                 uint16_t region) {
+  if (record.region_count == 0) {
+    record.only = RegionSeries{};
+    record.only.region = region;
+    record.region_count = 1;
+    return record.only;
+  }
   auto regions = std::make_unique<RegionSeries[]>(record.region_count + 1u);
-  std::move(record.regions.get(), record.regions.get() + record.region_count, regions.get());
+  std::move(record.regions(), record.regions() + record.region_count, regions.get());
   RegionSeries& added = regions[record.region_count];
   added.region = region;
-  record.regions = std::move(regions);
+  record.only = RegionSeries{};
+  record.spilled = std::move(regions);
   ++record.region_count;
   return added;
 }
@@ -226,8 +234,9 @@ template <typename Drop>
 void MonitorSeriesTable::DropRegionsLocked(Records::iterator record, Drop drop) {
   MonitorRecord& entry = record->second;
   size_t remaining = 0;
+  RegionSeries* regions = entry.regions();
   for (size_t i = 0; i < entry.region_count; ++i) {
-    const RegionSeries& series = entry.regions[i];
+    const RegionSeries& series = regions[i];
     if (drop(std::string_view(region_names_[series.region]))) {
       result_series_ -= OutcomeSeries(series);
       duration_series_ -= static_cast<size_t>(std::popcount(series.phases));
@@ -240,15 +249,18 @@ void MonitorSeriesTable::DropRegionsLocked(Records::iterator record, Drop drop) 
     records_.erase(record);
     return;
   }
-  // Keep the array exactly sized: move the kept entries into a new one.
-  auto kept = std::make_unique<RegionSeries[]>(remaining);
+  // One region left: it moves into the record. More: an exactly sized array.
+  std::unique_ptr<RegionSeries[]> kept =
+      remaining > 1 ? std::make_unique<RegionSeries[]>(remaining) : nullptr;
+  RegionSeries single;
   size_t next = 0;
   for (size_t i = 0; i < entry.region_count; ++i) {
-    if (!drop(std::string_view(region_names_[entry.regions[i].region]))) {
-      kept[next++] = std::move(entry.regions[i]);
+    if (!drop(std::string_view(region_names_[regions[i].region]))) {
+      (kept ? kept[next++] : single) = std::move(regions[i]);
     }
   }
-  entry.regions = std::move(kept);
+  entry.only = std::move(single);
+  entry.spilled = std::move(kept);
   entry.region_count = static_cast<uint8_t>(remaining);
 }
 
@@ -256,7 +268,7 @@ std::vector<size_t> MonitorSeriesTable::RegionsByName(const MonitorRecord& recor
   std::vector<size_t> order(record.region_count);
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-    return region_names_[record.regions[a].region] < region_names_[record.regions[b].region];
+    return region_names_[record.regions()[a].region] < region_names_[record.regions()[b].region];
   });
   return order;
 }
@@ -291,7 +303,7 @@ void MonitorSeriesTable::Write(MetricsWriter& writer) const {
                          MetricType::kCounter, {"namespace", "monitor", "region", "outcome"})) {
     ForEachRecord([&](const Key& key, const MonitorRecord& record) {
       for (size_t region : RegionsByName(record)) {
-        const RegionSeries& series = record.regions[region];
+        const RegionSeries& series = record.regions()[region];
         for (size_t outcome : kOutcomesByName) {
           if (series.outcomes[outcome] == 0) continue;
           set_labels(key, series, kOutcomeNames[outcome]);
@@ -308,7 +320,7 @@ void MonitorSeriesTable::Write(MetricsWriter& writer) const {
     std::array<uint64_t, kDurationBounds.size() + 1> cumulative;
     ForEachRecord([&](const Key& key, const MonitorRecord& record) {
       for (size_t region : RegionsByName(record)) {
-        const RegionSeries& series = record.regions[region];
+        const RegionSeries& series = record.regions()[region];
         for (size_t phase : kPhasesByName) {
           if (((series.phases >> phase) & 1u) == 0) continue;
           const PhaseHistogram& histogram = HistogramOf(series, phase);
@@ -343,9 +355,9 @@ size_t MonitorSeriesTable::EstimatedBytes() const {
   size_t bytes = 0;
   for (const auto& [key, record] : records_) {
     bytes += MallocChunk(kNodeBytes) + MallocChunk(key.size());
-    if (record.region_count > 0) bytes += MallocChunk(record.region_count * sizeof(RegionSeries));
+    if (record.region_count > 1) bytes += MallocChunk(record.region_count * sizeof(RegionSeries));
     for (size_t i = 0; i < record.region_count; ++i) {
-      const auto phases = static_cast<size_t>(std::popcount(record.regions[i].phases));
+      const auto phases = static_cast<size_t>(std::popcount(record.regions()[i].phases));
       if (phases > 0) bytes += MallocChunk(phases * sizeof(PhaseHistogram));
     }
   }

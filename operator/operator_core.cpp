@@ -339,10 +339,11 @@ void OperatorCore::RemoveLocked(const std::string& uid, Runtime& runtime, TimePo
 
 OperatorCore::ReplaceReport OperatorCore::ReplaceAll(const std::vector<Monitor>& monitors) {
   ReplaceReport report;
-  std::set<std::string, std::less<>> wanted;
+  std::set<std::string_view> wanted;  // views into `monitors`
   for (const Monitor& monitor : monitors) {
     wanted.insert(monitor.uid);
   }
+  scheduler_.Reserve(monitors.size());
   {
     std::lock_guard lock(state_mu_);
     const TimePoint now = clock_.Now();

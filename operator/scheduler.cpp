@@ -161,6 +161,11 @@ Status Scheduler::Upsert(std::shared_ptr<const Monitor> monitor) {
   return OkStatus();
 }
 
+void Scheduler::Reserve(size_t monitors) {
+  std::lock_guard lock(mu_);
+  entries_.reserve(monitors);
+}
+
 bool Scheduler::Remove(const std::string& uid) {
   {
     std::lock_guard lock(mu_);

@@ -99,6 +99,9 @@ class Scheduler {
   Status Upsert(std::shared_ptr<const Monitor> monitor);
   // The same with a copy of `monitor`.
   Status Upsert(const Monitor& monitor);
+  // Makes room for `monitors` monitors in all, so that loading a large set does not leave the
+  // entry table up to twice the size it needs.
+  void Reserve(size_t monitors);
   // Removes a monitor and drops its queued items; false when the uid is not known.
   bool Remove(const std::string& uid);
 

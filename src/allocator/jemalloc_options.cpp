@@ -12,8 +12,13 @@
 // keep the lock of the one arena off the hot paths. A background thread returns the pages on
 // time: without it, decay only advances when the process allocates, so right after a /metrics
 // scrape the page's freed memory stayed resident for seconds (up to 1.5 KB per monitor).
+// Smaller per-thread caches (16 objects per small size class, 4 per large one, instead of up to
+// 200): the operator has dozens of HTTP threads, and their full caches held ~130 bytes per
+// monitor at 50,000 monitors; the operator's CPU per check did not change measurably.
 
 extern "C" {
 // NOLINTNEXTLINE: the name and type are jemalloc's interface.
-const char* malloc_conf = "narenas:1,background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0";
+const char* malloc_conf =
+    "narenas:1,background_thread:true,tcache_nslots_small_max:16,tcache_nslots_large:4,"
+    "dirty_decay_ms:1000,muzzy_decay_ms:0";
 }

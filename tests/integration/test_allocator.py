@@ -29,5 +29,6 @@ def test_executable_uses_the_allocator_the_build_chose(name: str) -> None:
         assert "opt.muzzy_decay_ms: 0" in run.stderr
         assert "opt.narenas: 1" in run.stderr
         assert "opt.background_thread: true" in run.stderr
+        assert "opt.tcache_nslots_small_max: 16" in run.stderr
     else:
         assert "jemalloc" not in run.stderr

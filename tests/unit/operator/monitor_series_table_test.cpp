@@ -404,10 +404,10 @@ TEST(MonitorSeriesTableTest, MemoryPerMonitorStaysWithinBudget) {
     size_t budget;  // bytes per monitor, all regions
   };
   // Plain HTTP: 5 phases with `all`. The families this table replaced took ≈ 1,500 B for one.
-  const Case cases[] = {{MonitorSeriesTable::DurationPhases::kAll, 1, 475},
-                        {MonitorSeriesTable::DurationPhases::kTotal, 1, 250},
-                        {MonitorSeriesTable::DurationPhases::kAll, 3, 1'155},
-                        {MonitorSeriesTable::DurationPhases::kTotal, 3, 475}};
+  const Case cases[] = {{MonitorSeriesTable::DurationPhases::kAll, 1, 445},
+                        {MonitorSeriesTable::DurationPhases::kTotal, 1, 220},
+                        {MonitorSeriesTable::DurationPhases::kAll, 3, 1'135},
+                        {MonitorSeriesTable::DurationPhases::kTotal, 3, 460}};
   for (const Case& c : cases) {
     size_t estimated = 0;
     const size_t measured = MeasureBytesPerMonitor(c.phases, c.regions, &estimated);
