@@ -348,6 +348,13 @@ size_t MonitorSeriesTable::duration_series() const {
   return duration_series_;
 }
 
+size_t MonitorSeriesTable::EstimatedTextBytes() const {
+  // A line: the family name, four labels with a typical namespace, name and region, the value.
+  constexpr size_t kLineBytes = 128;
+  std::lock_guard lock(mutex_);
+  return (result_series_ + duration_series_ * (kDurationBounds.size() + 3)) * kLineBytes;
+}
+
 size_t MonitorSeriesTable::EstimatedBytes() const {
   // A std::map node: the red-black tree links (colour, parent, left, right) and the pair.
   constexpr size_t kNodeBytes = 4 * sizeof(void*) + sizeof(Records::value_type);

@@ -77,6 +77,8 @@ class MonitorSeriesTable {
   // Heap and node bytes of the table's records, from sizeof and glibc malloc's chunk sizes
   // (excluding the region-name table), for the memory figures in docs and tests.
   size_t EstimatedBytes() const;
+  // About the bytes Write produces (for MetricsRegistry to reserve the text once).
+  size_t EstimatedTextBytes() const;
 
  private:
   static constexpr size_t kOutcomeCount = 4;  // Outcome values, kUp..kError

@@ -51,7 +51,8 @@ OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, Options options)
       monitor_series_(registry, {.max_series = options.max_monitor_series,
                                  .duration_phases = options.duration_phases}),
       monitor_series_collector_(
-          registry.AddCollector([this](MetricsWriter& writer) { monitor_series_.Write(writer); })),
+          registry.AddCollector([this](MetricsWriter& writer) { monitor_series_.Write(writer); },
+                                [this] { return monitor_series_.EstimatedTextBytes(); })),
       incidents_opened_(registry.AddCounter("pharos_incidents_opened_total",
                                             "Incidents opened since the process started.")),
       lateness_(registry.AddHistogram(

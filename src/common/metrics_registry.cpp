@@ -131,10 +131,12 @@ HistogramFamily& MetricsRegistry::AddHistogram(std::string_view name, std::strin
   return result;
 }
 
-MetricsRegistry::CollectorId MetricsRegistry::AddCollector(Collector collector) {
+MetricsRegistry::CollectorId MetricsRegistry::AddCollector(Collector collector,
+                                                           SizeHint estimated_bytes) {
   std::lock_guard lock(mutex_);
   const CollectorId id = next_collector_id_++;
-  collectors_.emplace(id, std::make_shared<const Collector>(std::move(collector)));
+  collectors_.emplace(id, std::make_shared<const RegisteredCollector>(RegisteredCollector{
+                              std::move(collector), std::move(estimated_bytes)}));
   return id;
 }
 
@@ -165,7 +167,8 @@ std::string MetricsRegistry::Expose() const {
   // Reserve the whole text up front so that it is never regrown (a regrowth holds the old and
   // the new buffer at once: 1.5 times the text at best). Generously: pages of the reserve that
   // are never written are never touched, so they cost address space, not memory. The first
-  // scrape estimates from the series count; later ones start from the last size.
+  // scrape estimates from the series count and the collectors' hints; later ones start from the
+  // last size.
   constexpr size_t kEstimatedLineBytes = 160;
   size_t estimated_lines = 0;
   for (const MetricFamily* family : families) {
@@ -175,19 +178,23 @@ std::string MetricsRegistry::Expose() const {
             : 1;
     estimated_lines += family->series_count() * lines_per_series;
   }
-  const size_t last_bytes = last_exposition_bytes_.load(std::memory_order_relaxed);
-  writer.Reserve(std::max(last_bytes + last_bytes / 4, estimated_lines * kEstimatedLineBytes));
-  for (const MetricFamily* family : families) family->Write(writer);
-
   std::lock_guard collect_lock(collect_mutex_);
-  std::vector<std::shared_ptr<const Collector>> collectors;
+  std::vector<std::shared_ptr<const RegisteredCollector>> collectors;
   {
     std::lock_guard lock(mutex_);
     for (const auto& [id, collector] : collectors_) collectors.push_back(collector);
   }
+  size_t estimated_bytes = estimated_lines * kEstimatedLineBytes;
+  for (const auto& collector : collectors) {
+    if (collector->estimated_bytes) estimated_bytes += collector->estimated_bytes();
+  }
+  const size_t last_bytes = last_exposition_bytes_.load(std::memory_order_relaxed);
+  writer.Reserve(std::max(last_bytes + last_bytes / 4, estimated_bytes));
+  for (const MetricFamily* family : families) family->Write(writer);
+
   for (const auto& collector : collectors) {
     try {
-      (*collector)(writer);
+      collector->write(writer);
     } catch (const std::exception& error) {
       LogError("metrics collector failed; its metrics are missing from this scrape",
                {{"error", error.what()}});

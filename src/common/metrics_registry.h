@@ -48,6 +48,9 @@ class MetricsRegistry {
   static constexpr std::string_view kSeriesOverflowMetric = "pharos_metrics_series_overflow_total";
 
   using Collector = std::function<void(MetricsWriter&)>;
+  // About how many bytes of text a collector writes, asked before each scrape so that the whole
+  // text is reserved once: a regrowth holds the old and the new buffer at once.
+  using SizeHint = std::function<size_t()>;
   using CollectorId = uint64_t;
 
   MetricsRegistry() : MetricsRegistry(Options{}) {}
@@ -71,7 +74,7 @@ class MetricsRegistry {
   // writes whole families through the writer (BeginFamily, then samples); a family name already
   // written in the scrape is dropped and logged. An exception from a collector is logged and the
   // scrape goes on.
-  CollectorId AddCollector(Collector collector);
+  CollectorId AddCollector(Collector collector, SizeHint estimated_bytes = nullptr);
   // After it returns, the collector is not running and will not run again.
   void RemoveCollector(CollectorId id);
 
@@ -93,9 +96,13 @@ class MetricsRegistry {
   const Options options_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<MetricFamily>, std::less<>> families_;  // GUARDED_BY
-  std::map<CollectorId, std::shared_ptr<const Collector>> collectors_;          // GUARDED_BY
-  CollectorId next_collector_id_ = 1;                                           // GUARDED_BY
-  std::map<std::string, uint64_t, std::less<>> collector_overflows_;            // GUARDED_BY
+  struct RegisteredCollector {
+    Collector write;
+    SizeHint estimated_bytes;  // may be empty
+  };
+  std::map<CollectorId, std::shared_ptr<const RegisteredCollector>> collectors_;  // GUARDED_BY
+  CollectorId next_collector_id_ = 1;                                             // GUARDED_BY
+  std::map<std::string, uint64_t, std::less<>> collector_overflows_;              // GUARDED_BY
   // Held while collectors run, so that RemoveCollector can wait for a running one.
   mutable std::mutex collect_mutex_;
   // Exposition problems already logged, so that each is logged once, not on every scrape.

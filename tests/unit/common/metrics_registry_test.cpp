@@ -255,6 +255,27 @@ TEST(MetricsRegistryTest, CollectorsWriteAfterFamilies) {
   EXPECT_EQ(registry.Expose(), "# HELP z_total Z.\n# TYPE z_total counter\nz_total 0\n");
 }
 
+// The first scrape of a large installation reserves the whole text from the collectors' hints
+// instead of regrowing it (each regrowth holds the old and the new buffer at once).
+TEST(MetricsRegistryTest, FirstScrapeReservesWhatCollectorsAnnounce) {
+  MetricsRegistry registry;
+  constexpr size_t kAnnounced = 8 << 20;
+  registry.AddCollector(
+      [](MetricsWriter& writer) {
+        writer.BeginFamily("pharos_big", "Big.", MetricType::kGauge, {"i"});
+        writer.Sample({"1"}, 1);
+      },
+      [] { return kAnnounced; });
+  registry.AddCollector([](MetricsWriter& writer) {
+    writer.BeginFamily("pharos_small", "Small, no hint.", MetricType::kGauge);
+    writer.Sample({}, 2);
+  });
+  const std::string text = registry.Expose();
+  EXPECT_NE(text.find("pharos_big{i=\"1\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("pharos_small 2\n"), std::string::npos);
+  EXPECT_GE(text.capacity(), kAnnounced);
+}
+
 TEST(MetricsRegistryTest, CollectorCannotBreakTheExposition) {
   MetricsRegistry registry;
   registry.AddGauge("taken", "Registered.");
