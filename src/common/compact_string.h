@@ -27,7 +27,9 @@ class CompactString {
   CompactString(const CompactString& other) : CompactString(other.str()) {}
   CompactString(CompactString&&) noexcept = default;
   CompactString& operator=(const CompactString& other) {
-    if (this != &other) *this = CompactString(other);
+    if (this != &other) {
+      *this = CompactString(other);
+    }
     return *this;
   }
   CompactString& operator=(CompactString&&) noexcept = default;

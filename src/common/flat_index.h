@@ -33,11 +33,17 @@ class FlatIndex {
 
   template <typename K>
   const Slot* Find(const K& key) const {
-    if (size_ == 0) return nullptr;
+    if (size_ == 0) {
+      return nullptr;
+    }
     for (size_t i = Home(key);; i = Next(i)) {
       const Slot& slot = slots_[i];
-      if (Traits::IsEmpty(slot)) return nullptr;
-      if (traits_.KeyOf(slot) == key) return &slot;
+      if (Traits::IsEmpty(slot)) {
+        return nullptr;
+      }
+      if (traits_.KeyOf(slot) == key) {
+        return &slot;
+      }
     }
   }
   template <typename K>
@@ -49,10 +55,16 @@ class FlatIndex {
   // index — the new one, or the present one (left unchanged) — and whether it was added. The
   // pointer is valid until the next Insert or Erase.
   std::pair<Slot*, bool> Insert(Slot slot) {
-    if (Slot* present = Find(traits_.KeyOf(slot))) return {present, false};
-    if ((size_ + 1) * 8 > slots_.size() * 7) Rehash(slots_.empty() ? 16 : slots_.size() * 2);
+    if (Slot* present = Find(traits_.KeyOf(slot))) {
+      return {present, false};
+    }
+    if ((size_ + 1) * 8 > slots_.size() * 7) {
+      Rehash(slots_.empty() ? 16 : slots_.size() * 2);
+    }
     size_t i = Home(traits_.KeyOf(slot));
-    while (!Traits::IsEmpty(slots_[i])) i = Next(i);
+    while (!Traits::IsEmpty(slots_[i])) {
+      i = Next(i);
+    }
     slots_[i] = std::move(slot);
     ++size_;
     return {&slots_[i], true};
@@ -62,7 +74,9 @@ class FlatIndex {
   template <typename K>
   bool Erase(const K& key) {
     Slot* found = Find(key);
-    if (found == nullptr) return false;
+    if (found == nullptr) {
+      return false;
+    }
     size_t hole = static_cast<size_t>(found - slots_.data());
     slots_[hole] = Slot();
     --size_;
@@ -78,7 +92,9 @@ class FlatIndex {
         hole = i;
       }
     }
-    if (slots_.size() > 16 && size_ * 32 < slots_.size() * 7) Rehash(slots_.size() / 2);
+    if (slots_.size() > 16 && size_ * 32 < slots_.size() * 7) {
+      Rehash(slots_.size() / 2);
+    }
     return true;
   }
 
@@ -93,7 +109,9 @@ class FlatIndex {
   template <typename Visit>
   void ForEach(Visit visit) const {
     for (const Slot& slot : slots_) {
-      if (!Traits::IsEmpty(slot)) visit(slot);
+      if (!Traits::IsEmpty(slot)) {
+        visit(slot);
+      }
     }
   }
 
@@ -109,9 +127,13 @@ class FlatIndex {
     std::vector<Slot> old(capacity);
     old.swap(slots_);
     for (Slot& slot : old) {
-      if (Traits::IsEmpty(slot)) continue;
+      if (Traits::IsEmpty(slot)) {
+        continue;
+      }
       size_t i = Home(traits_.KeyOf(slot));
-      while (!Traits::IsEmpty(slots_[i])) i = Next(i);
+      while (!Traits::IsEmpty(slots_[i])) {
+        i = Next(i);
+      }
       slots_[i] = std::move(slot);
     }
   }

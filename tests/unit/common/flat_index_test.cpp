@@ -60,7 +60,10 @@ struct CollidingPositions {
 
 TEST(FlatIndexTest, StaysCorrectUnderCollisionsWrapAroundAndGrowth) {
   std::vector<std::string> names;
-  for (int i = 0; i < 400; ++i) names.push_back("monitor-" + std::to_string(i));
+  names.reserve(400);
+  for (int i = 0; i < 400; ++i) {
+    names.push_back("monitor-" + std::to_string(i));
+  }
   FlatIndex<uint32_t, CollidingPositions> index(CollidingPositions{&names});
   std::map<std::string, uint32_t> model;
 
