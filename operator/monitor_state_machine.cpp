@@ -77,17 +77,17 @@ struct MonitorStateMachine::RoundSummary {
   std::vector<std::string> degraded;
 };
 
-MonitorStateMachine::MonitorStateMachine(StateMachineSettings settings, TimePoint now)
-    : settings_(std::move(settings)) {
-  Normalize(settings_);
-  progress_.state = settings_.suspended ? MonitorState::kPaused : MonitorState::kPending;
-  progress_.reason = settings_.suspended ? "suspended" : "";
+MonitorStateMachine::MonitorStateMachine(StateMachineSettings settings, TimePoint now) {
+  Normalize(settings);
+  rules_ = settings;
+  progress_.state = rules_.suspended ? MonitorState::kPaused : MonitorState::kPending;
+  progress_.reason = rules_.suspended ? "suspended" : "";
   progress_.since = now;
   progress_.updated_at = now;
-  progress_.regions.reserve(settings_.regions.size());
-  for (const std::string& region : settings_.regions) {
+  progress_.regions.reserve(settings.regions.size());
+  for (std::string& region : settings.regions) {
     RegionStateSnapshot state;
-    state.region = region;
+    state.region = std::move(region);
     state.since = now;
     progress_.regions.push_back(std::move(state));
   }
@@ -104,14 +104,20 @@ Result<std::vector<StateEvent>> MonitorStateMachine::Restore(const MonitorIdenti
             [](const auto& a, const auto& b) { return a.region < b.region; });
   std::sort(snapshot.open_rounds.begin(), snapshot.open_rounds.end(),
             [](const auto& a, const auto& b) { return a.scheduled_at < b.scheduled_at; });
+  // The configuration in force, before the stored records replace the ones that hold it.
+  StateMachineSettings settings{rules_, {}};
+  settings.regions.reserve(progress_.regions.size());
+  for (const RegionStateSnapshot& region : progress_.regions) {
+    settings.regions.push_back(region.region);
+  }
   // The stored identity is not kept: the owner's (whose key follows renames) stamps events.
   progress_ = std::move(static_cast<MonitorProgress&>(snapshot));
   if (progress_.state == MonitorState::kInvalid) {
     // Still invalid until the validator says otherwise (Reconfigure); keep region bookkeeping.
-    DropRemovedRegions();
+    DropRemovedRegions(settings.regions);
     return std::vector<StateEvent>{};
   }
-  return Reconfigure(identity, settings_, now);
+  return Reconfigure(identity, std::move(settings), now);
 }
 
 std::vector<StateEvent> MonitorStateMachine::Reconfigure(const MonitorIdentity& identity,
@@ -119,22 +125,22 @@ std::vector<StateEvent> MonitorStateMachine::Reconfigure(const MonitorIdentity& 
                                                          TimePoint now) {
   std::vector<StateEvent> events;
   Normalize(settings);
-  settings_ = std::move(settings);
-  DropRemovedRegions();
-  for (const std::string& region : settings_.regions) {
+  rules_ = settings;
+  DropRemovedRegions(settings.regions);
+  for (std::string& region : settings.regions) {
     auto it = std::lower_bound(
         progress_.regions.begin(), progress_.regions.end(), region,
         [](const auto& state, const std::string& name) { return state.region < name; });
     if (it == progress_.regions.end() || it->region != region) {
       RegionStateSnapshot state;
-      state.region = region;
+      state.region = std::move(region);
       state.since = now;
       progress_.regions.insert(it, std::move(state));
     }
   }
   // Exact size, whether grown by the inserts above or restored from storage (one per monitor).
   progress_.regions.shrink_to_fit();
-  if (settings_.suspended) {
+  if (rules_.suspended) {
     if (progress_.state != MonitorState::kPaused) {
       ResetProgress();
       TransitionTo(identity, MonitorState::kPaused, now, nullptr, events);
@@ -227,13 +233,22 @@ MonitorStateSnapshot MonitorStateMachine::Snapshot(const MonitorIdentity& identi
   return MonitorStateSnapshot{progress_, std::string(identity.uid), identity.Key()};
 }
 
+bool MonitorStateMachine::ExpectsRegion(std::string_view region) const {
+  auto it = std::lower_bound(
+      progress_.regions.begin(), progress_.regions.end(), region,
+      [](const RegionStateSnapshot& state, std::string_view name) { return state.region < name; });
+  return it != progress_.regions.end() && it->region == region;
+}
+
 void MonitorStateMachine::CloseDueRounds(const MonitorIdentity& identity, TimePoint now,
                                          TimePoint past_deadline_at,
                                          std::vector<StateEvent>& events) {
   while (!progress_.open_rounds.empty()) {
     const OpenRound& oldest = progress_.open_rounds.front();
-    const TimePoint deadline = oldest.scheduled_at + settings_.round_timeout;
-    if (!RoundComplete(oldest) && past_deadline_at < deadline) return;
+    const TimePoint deadline = oldest.scheduled_at + rules_.round_timeout;
+    if (!RoundComplete(oldest) && past_deadline_at < deadline) {
+      return;
+    }
     OpenRound round = std::move(progress_.open_rounds.front());
     progress_.open_rounds.erase(progress_.open_rounds.begin());
     EvaluateRound(identity, round, now, events);
@@ -248,7 +263,9 @@ bool MonitorStateMachine::RoundComplete(const OpenRound& round) const {
         (region.last_scheduled_at && *region.last_scheduled_at > round.scheduled_at) ||
         std::any_of(round.verdicts.begin(), round.verdicts.end(),
                     [&](const RoundVerdict& v) { return v.region == region.region; });
-    if (!done) return false;
+    if (!done) {
+      return false;
+    }
   }
   return true;
 }
@@ -294,12 +311,14 @@ void MonitorStateMachine::EvaluateRound(const MonitorIdentity& identity, const O
     const bool watching = progress_.state == MonitorState::kPending ||
                           progress_.state == MonitorState::kUp ||
                           progress_.state == MonitorState::kDegraded;
-    if (watching && progress_.consecutive_failures >= settings_.failure_threshold) {
+    if (watching && progress_.consecutive_failures >= rules_.failure_threshold) {
       TransitionTo(identity, MonitorState::kDown, now, &summary, events);
     }
     return;
   }
-  if (passing == 0) return;  // neutral: only probe errors or silence
+  if (passing == 0) {  // neutral: only probe errors or silence
+    return;
+  }
 
   ++progress_.consecutive_successes;
   progress_.consecutive_failures = 0;
@@ -313,7 +332,7 @@ void MonitorStateMachine::EvaluateRound(const MonitorIdentity& identity, const O
       TransitionTo(identity, target, now, &summary, events);
       break;
     case MonitorState::kDown:
-      if (progress_.consecutive_successes >= settings_.success_threshold) {
+      if (progress_.consecutive_successes >= rules_.success_threshold) {
         TransitionTo(identity, target, now, &summary, events);
       }
       break;
@@ -326,7 +345,9 @@ void MonitorStateMachine::TransitionTo(const MonitorIdentity& identity, MonitorS
                                        TimePoint now, const RoundSummary* round,
                                        std::vector<StateEvent>& events) {
   const MonitorState from = progress_.state;
-  if (from == to) return;
+  if (from == to) {
+    return;
+  }
   StateEvent event;
   event.monitor_uid = identity.uid;
   event.monitor_key = identity.Key();
@@ -376,7 +397,9 @@ void MonitorStateMachine::UpdateRegion(const CheckResult& result, TimePoint now)
       progress_.regions.begin(), progress_.regions.end(), result.region,
       [](const auto& state, const std::string& name) { return state.region < name; });
   region->last_scheduled_at = RoundTime(result);
-  if (result.started_at != TimePoint{}) region->last_check_at = result.started_at;
+  if (result.started_at != TimePoint{}) {
+    region->last_check_at = result.started_at;
+  }
   if (result.outcome == Outcome::kError) {
     region->probe_error = true;
     region->probe_error_message = ResultMessage(result);
@@ -394,9 +417,9 @@ void MonitorStateMachine::UpdateRegion(const CheckResult& result, TimePoint now)
   region->message = ResultMessage(result);
 }
 
-void MonitorStateMachine::DropRemovedRegions() {
-  const auto expected = [this](const std::string& region) {
-    return std::binary_search(settings_.regions.begin(), settings_.regions.end(), region);
+void MonitorStateMachine::DropRemovedRegions(const std::vector<std::string>& expected_regions) {
+  const auto expected = [&](const std::string& region) {
+    return std::binary_search(expected_regions.begin(), expected_regions.end(), region);
   };
   std::erase_if(progress_.regions,
                 [&](const RegionStateSnapshot& state) { return !expected(state.region); });
@@ -425,9 +448,11 @@ void MonitorStateMachine::ReleaseOpenRoundsIfEmpty() {
 }
 
 int MonitorStateMachine::RequiredRegions() const {
-  const int regions = std::max(static_cast<int>(settings_.regions.size()), 1);
-  if (!settings_.region_quorum) return regions / 2 + 1;
-  return std::clamp(*settings_.region_quorum, 1, regions);
+  const int regions = std::max(static_cast<int>(progress_.regions.size()), 1);
+  if (!rules_.region_quorum) {
+    return regions / 2 + 1;
+  }
+  return std::clamp(*rules_.region_quorum, 1, regions);
 }
 
 bool MonitorStateMachine::Active() const {

@@ -58,14 +58,19 @@
 
 namespace pharos {
 
-// How a monitor is judged: what MonitorStateMachine keeps of its configuration.
-struct StateMachineSettings {
-  std::vector<std::string> regions;  // expected regions, resolved (a Monitor's empty list = all)
-  int failure_threshold = 2;         // values below 1 count as 1
+// How a monitor is judged, apart from where: what MonitorStateMachine keeps of its
+// configuration (the expected regions it keeps once, as its per-region records).
+struct StateMachineRules {
+  int failure_threshold = 2;  // values below 1 count as 1
   int success_threshold = 1;
   std::optional<int> region_quorum = 1;  // nullopt = majority
   bool suspended = false;
   std::chrono::milliseconds round_timeout{40'000};
+};
+
+// How a monitor is judged and where it is checked: what MonitorStateMachine is configured with.
+struct StateMachineSettings : StateMachineRules {
+  std::vector<std::string> regions;  // expected regions, resolved (a Monitor's empty list = all)
 
   // From a validated Monitor. `all_regions` is used when the Monitor lists none. The round
   // timeout is the check timeout plus `round_grace` (time for the probe to pick the item up
@@ -124,8 +129,10 @@ class MonitorStateMachine {
   const MonitorProgress& progress() const { return progress_; }
   // A copy of the state with `identity`, for saving.
   MonitorStateSnapshot Snapshot(const MonitorIdentity& identity) const;
-  // The settings in force (normalised: regions sorted and unique).
-  const StateMachineSettings& config() const { return settings_; }
+  // The rules in force (normalised: thresholds at least 1).
+  const StateMachineRules& rules() const { return rules_; }
+  // Whether `region` is one of the expected regions (those of progress().regions).
+  bool ExpectsRegion(std::string_view region) const;
 
  private:
   struct RoundSummary;
@@ -140,13 +147,16 @@ class MonitorStateMachine {
   void TransitionTo(const MonitorIdentity& identity, MonitorState to, TimePoint now,
                     const RoundSummary* round, std::vector<StateEvent>& events);
   void UpdateRegion(const CheckResult& result, TimePoint now);
-  void DropRemovedRegions();
+  // Forgets the regions not in `expected` (sorted), their results in open rounds too.
+  void DropRemovedRegions(const std::vector<std::string>& expected);
   void ResetProgress();
   void ReleaseOpenRoundsIfEmpty();
   int RequiredRegions() const;
   bool Active() const;
 
-  StateMachineSettings settings_;
+  StateMachineRules rules_;
+  // One record per expected region, sorted by name: they are the expected regions (a restored
+  // Invalid state may lack some until the next Reconfigure; an Invalid machine judges nothing).
   MonitorProgress progress_;
 };
 

@@ -136,7 +136,6 @@ class Scheduler {
   struct EntryByUid {
     const std::vector<Entry>* entries;
     std::string_view KeyOf(uint32_t slot) const { return (*entries)[slot - 1].monitor->uid; }
-    size_t Hash(std::string_view uid) const { return std::hash<std::string_view>()(uid); }
     static bool IsEmpty(uint32_t slot) { return slot == 0; }
   };
 

@@ -321,7 +321,6 @@ class WorkDispatcher {
   // Slots of acked_: a record, found by its id text.
   struct AckById {
     std::string_view KeyOf(const char* record) const;
-    size_t Hash(std::string_view id) const { return std::hash<std::string_view>{}(id); }
     static bool IsEmpty(const char* record) { return record == nullptr; }
   };
   struct AckForget {

@@ -11,13 +11,16 @@
 //
 // Traits (an object the index keeps, so it may point into the owner's data):
 //   Key KeyOf(const Slot&) const;    a non-empty slot's key (e.g. a std::string_view)
-//   size_t Hash(const Key&) const;
 //   static bool IsEmpty(const Slot&);  a value-initialised Slot must be empty
-// Find/Erase take anything comparable with Key by ==, hashed by Traits::Hash.
+//   size_t Hash(const Key&) const;   optional: std::hash<Key> when the traits define none
+// Find/Erase take anything comparable with Key by == and hashed alike (Traits::Hash, or
+// std::hash<Key> — e.g. a std::string for a std::string_view Key).
 //
 // Thread-safety: none, as std::unordered_map; the owner guards it.
 
 #include <cstddef>
+#include <functional>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -116,9 +119,20 @@ class FlatIndex {
   }
 
  private:
+  using Key =
+      std::decay_t<decltype(std::declval<const Traits&>().KeyOf(std::declval<const Slot&>()))>;
+
+  template <typename K>
+  size_t HashOf(const K& key) const {
+    if constexpr (requires(const Traits& traits) { traits.Hash(key); }) {
+      return traits_.Hash(key);
+    } else {
+      return std::hash<Key>()(key);
+    }
+  }
   template <typename K>
   size_t Home(const K& key) const {
-    return traits_.Hash(key) & (slots_.size() - 1);
+    return HashOf(key) & (slots_.size() - 1);
   }
   size_t Next(size_t i) const { return (i + 1) & (slots_.size() - 1); }
 

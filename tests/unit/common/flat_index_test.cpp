@@ -21,7 +21,6 @@ struct Named {
 
 struct ByName {
   std::string_view KeyOf(const std::shared_ptr<Named>& slot) const { return slot->name; }
-  size_t Hash(std::string_view key) const { return std::hash<std::string_view>()(key); }
   static bool IsEmpty(const std::shared_ptr<Named>& slot) { return slot == nullptr; }
 };
 
@@ -106,6 +105,38 @@ TEST(FlatIndexTest, StaysCorrectUnderCollisionsWrapAroundAndGrowth) {
   index.Clear();
   EXPECT_TRUE(index.empty());
   EXPECT_EQ(index.Find(std::string_view(names[0])), nullptr);
+}
+
+// Slots owning their objects, keyed without a Hash in the traits (std::hash of the key type):
+// lookups take a std::string too, and the objects stay where they are while the slots move.
+struct OwnedByName {
+  std::string_view KeyOf(const std::unique_ptr<Named>& slot) const { return slot->name; }
+  static bool IsEmpty(const std::unique_ptr<Named>& slot) { return slot == nullptr; }
+};
+
+TEST(FlatIndexTest, HashesWithStdHashWhenTheTraitsDefineNone) {
+  FlatIndex<std::unique_ptr<Named>, OwnedByName> index;
+  std::vector<const Named*> objects;
+  for (int i = 0; i < 100; ++i) {
+    auto named = std::make_unique<Named>(Named{"n" + std::to_string(i), i});
+    objects.push_back(named.get());
+    ASSERT_TRUE(index.Insert(std::move(named)).second);
+  }
+  for (int i = 0; i < 100; i += 2) {
+    ASSERT_TRUE(index.Erase(std::string("n" + std::to_string(i))));
+  }
+  ASSERT_EQ(index.size(), 50u);
+  for (int i = 0; i < 100; ++i) {
+    const std::string name = "n" + std::to_string(i);
+    const std::unique_ptr<Named>* found = index.Find(name);
+    if (i % 2 == 0) {
+      EXPECT_EQ(found, nullptr) << name;
+    } else {
+      ASSERT_NE(found, nullptr) << name;
+      EXPECT_EQ(found->get(), objects[static_cast<size_t>(i)]) << "the object did not move";
+      EXPECT_EQ(index.Find(std::string_view(name)), found);
+    }
+  }
 }
 
 }  // namespace

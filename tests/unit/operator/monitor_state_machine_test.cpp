@@ -67,9 +67,12 @@ class Driver {
  public:
   explicit Driver(StateMachineSettings config) : machine_(std::move(config), kStart) {}
 
-  // Feeds round `n`: one result per region (in config order); outcomes[i] for regions[i].
+  // Feeds round `n`: one result per expected region (sorted by name); outcomes[i] for the i-th.
   void Round(int n, const std::vector<Outcome>& outcomes) {
-    const auto& regions = machine_.config().regions;
+    std::vector<std::string> regions;
+    for (const RegionStateSnapshot& region : machine_.progress().regions) {
+      regions.push_back(region.region);
+    }
     now_ = RoundAt(n) + seconds(1);
     for (size_t i = 0; i < outcomes.size(); ++i) {
       Feed(MakeResult(regions[i], outcomes[i], RoundAt(n)));
@@ -653,8 +656,76 @@ TEST(MonitorStateMachineTest, EventsAndSnapshotsCarryTheOwnersIdentity) {
 // monitor holds must stay small.
 TEST(MonitorStateMachineTest, FitsItsMemoryBudget) {
   // jemalloc size classes on 64-bit libstdc++ (other standard libraries are smaller).
-  EXPECT_LE(sizeof(MonitorStateMachine), 192u);
+  EXPECT_LE(sizeof(MonitorStateMachine), 160u);
   EXPECT_LE(sizeof(RegionStateSnapshot), 112u);
+  // The expected regions are kept once, as the per-region records: no list of names besides
+  // them (a one-region monitor saved a 24-byte vector and its 32-byte buffer).
+  EXPECT_EQ(sizeof(MonitorStateMachine), sizeof(StateMachineRules) + sizeof(MonitorProgress));
+  MonitorStateMachine machine(Config(kTwo), kStart);
+  ASSERT_EQ(machine.progress().regions.size(), 2u);
+  EXPECT_EQ(machine.progress().regions.capacity(), 2u);
+}
+
+TEST(MonitorStateMachineTest, ExpectsTheRegionsOfItsRecords) {
+  MonitorStateMachine machine(Config({"us", "eu", "us"}), kStart);
+  ASSERT_EQ(machine.progress().regions.size(), 2u) << "sorted and unique";
+  EXPECT_EQ(machine.progress().regions[0].region, "eu");
+  EXPECT_TRUE(machine.ExpectsRegion("eu"));
+  EXPECT_TRUE(machine.ExpectsRegion("us"));
+  EXPECT_FALSE(machine.ExpectsRegion("ap"));
+  EXPECT_FALSE(machine.ExpectsRegion(""));
+  machine.Reconfigure(kIdentity, Config({"ap", "eu"}), RoundAt(1));
+  EXPECT_TRUE(machine.ExpectsRegion("ap"));
+  EXPECT_FALSE(machine.ExpectsRegion("us"));
+}
+
+// A stored state from when the monitor had other regions: the configuration in force decides
+// which regions count, for the quorum too.
+TEST(MonitorStateMachineTest, RestoreKeepsTheExpectedRegionsOfTheConfiguration) {
+  Driver first(Config({"eu", "us"}, 1, 1, 1));
+  first.Round(0, {kUp, kUp});
+  // Now {ap, eu} with a majority quorum: two regions, both must be down.
+  MonitorStateMachine restored(Config({"ap", "eu"}, std::nullopt, 1, 1), RoundAt(1));
+  Result<std::vector<StateEvent>> events =
+      restored.Restore(kIdentity, first.machine().Snapshot(kIdentity), RoundAt(1));
+  ASSERT_TRUE(events.ok());
+  EXPECT_THAT(*events, IsEmpty());
+  ASSERT_EQ(restored.progress().regions.size(), 2u);
+  EXPECT_EQ(restored.progress().regions[0].region, "ap");
+  EXPECT_EQ(restored.progress().regions[0].state, S::kPending);
+  EXPECT_EQ(restored.progress().regions[1].region, "eu");
+  EXPECT_EQ(restored.progress().regions[1].state, S::kUp);
+  EXPECT_FALSE(restored.ExpectsRegion("us"));
+
+  const TimePoint at = RoundAt(1) + seconds(1);
+  EXPECT_FALSE(restored.Observe(kIdentity, MakeResult("us", kDown, RoundAt(1)), at).accepted);
+  restored.Observe(kIdentity, MakeResult("eu", kDown, RoundAt(1)), at);
+  ObserveResult ap = restored.Observe(kIdentity, MakeResult("ap", kUp, RoundAt(1)), at);
+  EXPECT_THAT(ap.events, IsEmpty()) << "one of two regions down is no majority";
+  EXPECT_EQ(restored.state(), S::kUp);
+  restored.Observe(kIdentity, MakeResult("eu", kDown, RoundAt(2)), at);
+  ObserveResult down = restored.Observe(kIdentity, MakeResult("ap", kDown, RoundAt(2)), at);
+  ASSERT_EQ(down.events.size(), 1u);
+  EXPECT_EQ(down.events[0].to, S::kDown);
+  EXPECT_EQ(restored.rules().failure_threshold, 1);
+}
+
+// An Invalid state keeps the records it was stored with (of the expected regions) until a valid
+// configuration comes, which brings back every expected region.
+TEST(MonitorStateMachineTest, RestoredInvalidStateGetsItsRegionsWhenReconfigured) {
+  Driver first(Config(kOne));
+  first.machine().MarkInvalid(kIdentity, "bad url", RoundAt(0));
+  MonitorStateMachine restored(Config(kTwo), RoundAt(1));
+  ASSERT_TRUE(restored.Restore(kIdentity, first.machine().Snapshot(kIdentity), RoundAt(1)).ok());
+  EXPECT_EQ(restored.state(), S::kInvalid);
+  ASSERT_EQ(restored.progress().regions.size(), 1u);
+  EXPECT_EQ(restored.progress().regions[0].region, "eu");
+
+  std::vector<StateEvent> events = restored.Reconfigure(kIdentity, Config(kTwo), RoundAt(2));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].to, S::kPending);
+  ASSERT_EQ(restored.progress().regions.size(), 2u);
+  EXPECT_TRUE(restored.ExpectsRegion("us"));
 }
 
 TEST(MonitorStateMachineTest, ClosedRoundsLeaveNoStorageBehind) {

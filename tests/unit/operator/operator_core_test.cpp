@@ -340,6 +340,46 @@ TEST_F(OperatorCoreTest, ReplaceAllAddsChangesAndRemovesByUid) {
   EXPECT_THAT(unchanged.removed, IsEmpty());
 }
 
+// The monitors are kept in a hash index: what is listed is still in uid order, whatever the
+// order they were added in.
+TEST_F(OperatorCoreTest, ListsAndRemovesMonitorsInUidOrder) {
+  std::vector<Monitor> monitors;
+  for (int i = 0; i < 40; ++i) {
+    const int n = i * 7 % 40;  // every number once, out of order
+    monitors.push_back(MakeMonitor(std::string(n < 10 ? "m0" : "m") + std::to_string(n)));
+    ASSERT_TRUE(core_->UpsertMonitor(monitors.back()).ok());
+  }
+  const std::string metrics = Metrics();
+  size_t previous = 0;
+  for (int n = 0; n < 40; ++n) {
+    const std::string name = std::string(n < 10 ? "m0" : "m") + std::to_string(n);
+    const size_t at =
+        metrics.find("pharos_monitor_state{namespace=\"shop\",monitor=\"" + name + "\"");
+    ASSERT_NE(at, std::string::npos) << name;
+    EXPECT_GT(at, previous) << name << " comes after the monitors of smaller uids";
+    previous = at;
+  }
+
+  std::vector<Monitor> kept;
+  std::vector<std::string> removed;
+  for (int n = 0; n < 40; ++n) {
+    const std::string name = std::string(n < 10 ? "m0" : "m") + std::to_string(n);
+    if (n % 3 == 0) {
+      kept.push_back(MakeMonitor(name));
+    } else {
+      removed.push_back("shop/" + name);
+    }
+  }
+  const auto report = core_->ReplaceAll(kept);
+  EXPECT_EQ(report.removed, removed);
+  EXPECT_EQ(core_->monitor_count(), kept.size());
+  for (const Monitor& monitor : monitors) {
+    EXPECT_EQ(core_->Snapshot(monitor.uid).has_value(),
+              std::find(removed.begin(), removed.end(), monitor.Key()) == removed.end())
+        << monitor.Key();
+  }
+}
+
 TEST_F(OperatorCoreTest, ReplaceAllForgetsStoredStatesOfMonitorsThatAreGone) {
   const Monitor gone = MakeMonitor("gone");
   ASSERT_TRUE(core_->UpsertMonitor(gone).ok());
