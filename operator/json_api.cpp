@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/check_result_json.h"
+#include "common/metrics_endpoint.h"
 #include "common/name_syntax.h"
 #include "common/prometheus_text.h"
 #include "common/rfc3339.h"
@@ -220,9 +221,7 @@ void JsonApi::HandleReady(const HttpRequest&, const Reply& reply) {
 }
 
 void JsonApi::HandleMetrics(const HttpRequest&, const Reply& reply) {
-  HttpResponse response = HttpResponse::Text(200, core_.metrics_registry().Expose());
-  response.content_type = std::string(kPrometheusTextContentType);
-  reply(std::move(response));
+  reply(MetricsEndpointResponse(core_.metrics_registry()));
 }
 
 }  // namespace pharos

@@ -19,8 +19,10 @@ constexpr size_t kOutcomesByName[] = {1, 2, 3, 0};      // degraded down error u
 constexpr size_t kPhasesByName[] = {1, 0, 3, 2, 5, 4};  // connect dns firstByte tls total transfer
 constexpr size_t kTotalPhase = 5;
 
-// Monitors written per hold of the table's lock during a scrape.
-constexpr size_t kRecordsPerBatch = 256;
+// Monitors written per hold of the table's lock during a scrape, and so between two chances to
+// hand a streamed piece to the client: 32 one-region monitors with every phase are ≈ 300 KB of
+// text, about one piece (MetricsRegistry::kStreamPieceBytes).
+constexpr size_t kRecordsPerBatch = 32;
 
 // glibc malloc's chunk for a request: 8 bytes of header, 16-byte granularity, 32 at least.
 size_t MallocChunk(size_t bytes) { return std::max<size_t>(32, (bytes + 8 + 15) / 16 * 16); }
@@ -38,7 +40,9 @@ MonitorSeriesTable::Key::Key(std::string_view namespace_name, std::string_view n
 MonitorSeriesTable::Key::Key(const Key& other) : Key(other.namespace_name(), other.name()) {}
 
 MonitorSeriesTable::Key& MonitorSeriesTable::Key::operator=(const Key& other) {
-  if (this != &other) *this = Key(other);
+  if (this != &other) {
+    *this = Key(other);
+  }
   return *this;
 }
 
@@ -51,7 +55,9 @@ MonitorSeriesTable::RegionSeries* MonitorSeriesTable::FindRegion(MonitorRecord& 
                                                                  uint16_t region) {
   RegionSeries* regions = record.regions();
   for (size_t i = 0; i < record.region_count; ++i) {
-    if (regions[i].region == region) return &regions[i];
+    if (regions[i].region == region) {
+      return &regions[i];
+    }
   }
   return nullptr;
 }
@@ -108,7 +114,9 @@ bool MonitorSeriesTable::InternRegion(std::string_view region, uint16_t* index) 
     *index = it->second;
     return true;
   }
-  if (region_names_.size() > std::numeric_limits<uint16_t>::max()) return false;
+  if (region_names_.size() > std::numeric_limits<uint16_t>::max()) {
+    return false;
+  }
   *index = static_cast<uint16_t>(region_names_.size());
   region_names_.emplace_back(region);
   region_indexes_.emplace(std::string(region), *index);
@@ -117,7 +125,9 @@ bool MonitorSeriesTable::InternRegion(std::string_view region, uint16_t* index) 
 
 void MonitorSeriesTable::Refuse(std::string_view metric, bool* warned, size_t* refused) {
   ++*refused;
-  if (*warned) return;
+  if (*warned) {
+    return;
+  }
   *warned = true;
   LogWarn(
       "metric reached its series limit; new label sets are dropped and counted in "
@@ -157,7 +167,9 @@ void MonitorSeriesTable::Record(std::string_view namespace_name, std::string_vie
     if (outcome != Outcome::kError) {
       size_t new_phases = 0;
       for (size_t phase = first_phase; phase < kPhaseCount; ++phase) {
-        if (phase_micros[phase] <= 0) continue;
+        if (phase_micros[phase] <= 0) {
+          continue;
+        }
         const bool known_phase = series != nullptr && ((series->phases >> phase) & 1u) != 0;
         if (!known_phase) {
           if (duration_series_ + new_phases >= max_series_) {
@@ -177,7 +189,9 @@ void MonitorSeriesTable::Record(std::string_view namespace_name, std::string_vie
       if (region_full || !InternRegion(region, &region_index)) {
         // 255 regions of one monitor or 65,536 regions in all: far beyond any real
         // installation; refuse like the guard.
-        if (count_outcome) Refuse(kResultsMetric, &warned_results_, &refused_results);
+        if (count_outcome) {
+          Refuse(kResultsMetric, &warned_results_, &refused_results);
+        }
         for (uint8_t bits = observe; bits != 0; bits = static_cast<uint8_t>(bits & (bits - 1))) {
           Refuse(kDurationsMetric, &warned_durations_, &refused_durations);
         }
@@ -193,11 +207,17 @@ void MonitorSeriesTable::Record(std::string_view namespace_name, std::string_vie
     }
 
     if (count_outcome) {
-      if (series->outcomes[outcome_index]++ == 0) ++result_series_;
+      if (series->outcomes[outcome_index]++ == 0) {
+        ++result_series_;
+      }
     }
     for (size_t phase = first_phase; phase < kPhaseCount; ++phase) {
-      if (((observe >> phase) & 1u) == 0) continue;
-      if (((series->phases >> phase) & 1u) == 0) ++duration_series_;
+      if (((observe >> phase) & 1u) == 0) {
+        continue;
+      }
+      if (((series->phases >> phase) & 1u) == 0) {
+        ++duration_series_;
+      }
       PhaseHistogram& histogram = AddPhase(*series, phase);
       // As Histogram::Observe: the first bound >= the value, in seconds.
       const double seconds = static_cast<double>(phase_micros[phase]) / 1e6;
@@ -209,14 +229,20 @@ void MonitorSeriesTable::Record(std::string_view namespace_name, std::string_vie
       histogram.sum += seconds;
     }
   }
-  if (refused_results > 0) registry_.CountSeriesOverflow(kResultsMetric, refused_results);
-  if (refused_durations > 0) registry_.CountSeriesOverflow(kDurationsMetric, refused_durations);
+  if (refused_results > 0) {
+    registry_.CountSeriesOverflow(kResultsMetric, refused_results);
+  }
+  if (refused_durations > 0) {
+    registry_.CountSeriesOverflow(kDurationsMetric, refused_durations);
+  }
 }
 
 void MonitorSeriesTable::RemoveMonitor(std::string_view namespace_name, std::string_view name) {
   std::lock_guard lock(mutex_);
   const auto record = records_.find(KeyView{namespace_name, name});
-  if (record == records_.end()) return;
+  if (record == records_.end()) {
+    return;
+  }
   DropRegionsLocked(record, [](std::string_view) { return true; });
 }
 
@@ -224,7 +250,9 @@ void MonitorSeriesTable::KeepRegions(std::string_view namespace_name, std::strin
                                      const std::vector<std::string>& regions) {
   std::lock_guard lock(mutex_);
   const auto record = records_.find(KeyView{namespace_name, name});
-  if (record == records_.end()) return;
+  if (record == records_.end()) {
+    return;
+  }
   DropRegionsLocked(record, [&regions](std::string_view region) {
     return std::find(regions.begin(), regions.end(), region) == regions.end();
   });
@@ -244,7 +272,9 @@ void MonitorSeriesTable::DropRegionsLocked(Records::iterator record, Drop drop) 
       ++remaining;
     }
   }
-  if (remaining == entry.region_count) return;
+  if (remaining == entry.region_count) {
+    return;
+  }
   if (remaining == 0) {
     records_.erase(record);
     return;
@@ -266,7 +296,9 @@ void MonitorSeriesTable::DropRegionsLocked(Records::iterator record, Drop drop) 
 
 std::vector<size_t> MonitorSeriesTable::RegionsByName(const MonitorRecord& record) const {
   std::vector<size_t> order(record.region_count);
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (size_t i = 0; i < order.size(); ++i) {
+    order[i] = i;
+  }
   std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
     return region_names_[record.regions()[a].region] < region_names_[record.regions()[b].region];
   });
@@ -274,17 +306,22 @@ std::vector<size_t> MonitorSeriesTable::RegionsByName(const MonitorRecord& recor
 }
 
 template <typename WriteRecord>
-void MonitorSeriesTable::ForEachRecord(WriteRecord write) const {
+void MonitorSeriesTable::ForEachRecord(MetricsWriter& writer, WriteRecord write) const {
   std::optional<Key> last;
-  while (true) {
-    std::lock_guard lock(mutex_);
-    auto it = last ? records_.upper_bound(*last) : records_.begin();
-    size_t written = 0;
-    for (; it != records_.end() && written < kRecordsPerBatch; ++it, ++written) {
-      write(it->first, it->second);
+  while (writer.delivering()) {
+    {
+      std::lock_guard lock(mutex_);
+      auto it = last ? records_.upper_bound(*last) : records_.begin();
+      size_t written = 0;
+      for (; it != records_.end() && written < kRecordsPerBatch; ++it, ++written) {
+        write(it->first, it->second);
+      }
+      if (it == records_.end()) {
+        return;
+      }
+      last = std::prev(it)->first;
     }
-    if (it == records_.end()) return;
-    last = std::prev(it)->first;
+    writer.Flush();
   }
 }
 
@@ -301,11 +338,13 @@ void MonitorSeriesTable::Write(MetricsWriter& writer) const {
                          "Check results ingested, by outcome (error = the probe could not run the "
                          "check, never the target being down).",
                          MetricType::kCounter, {"namespace", "monitor", "region", "outcome"})) {
-    ForEachRecord([&](const Key& key, const MonitorRecord& record) {
+    ForEachRecord(writer, [&](const Key& key, const MonitorRecord& record) {
       for (size_t region : RegionsByName(record)) {
         const RegionSeries& series = record.regions()[region];
         for (size_t outcome : kOutcomesByName) {
-          if (series.outcomes[outcome] == 0) continue;
+          if (series.outcomes[outcome] == 0) {
+            continue;
+          }
           set_labels(key, series, kOutcomeNames[outcome]);
           writer.Sample(labels, static_cast<double>(series.outcomes[outcome]));
         }
@@ -318,11 +357,13 @@ void MonitorSeriesTable::Write(MetricsWriter& writer) const {
           "Duration of each phase of a check (dns, connect, tls, firstByte, transfer, total).",
           MetricType::kHistogram, {"namespace", "monitor", "region", "phase"})) {
     std::array<uint64_t, kDurationBounds.size() + 1> cumulative;
-    ForEachRecord([&](const Key& key, const MonitorRecord& record) {
+    ForEachRecord(writer, [&](const Key& key, const MonitorRecord& record) {
       for (size_t region : RegionsByName(record)) {
         const RegionSeries& series = record.regions()[region];
         for (size_t phase : kPhasesByName) {
-          if (((series.phases >> phase) & 1u) == 0) continue;
+          if (((series.phases >> phase) & 1u) == 0) {
+            continue;
+          }
           const PhaseHistogram& histogram = HistogramOf(series, phase);
           uint64_t running = 0;
           for (size_t i = 0; i < histogram.buckets.size(); ++i) {
@@ -348,13 +389,6 @@ size_t MonitorSeriesTable::duration_series() const {
   return duration_series_;
 }
 
-size_t MonitorSeriesTable::EstimatedTextBytes() const {
-  // A line: the family name, four labels with a typical namespace, name and region, the value.
-  constexpr size_t kLineBytes = 128;
-  std::lock_guard lock(mutex_);
-  return (result_series_ + duration_series_ * (kDurationBounds.size() + 3)) * kLineBytes;
-}
-
 size_t MonitorSeriesTable::EstimatedBytes() const {
   // A std::map node: the red-black tree links (colour, parent, left, right) and the pair.
   constexpr size_t kNodeBytes = 4 * sizeof(void*) + sizeof(Records::value_type);
@@ -362,10 +396,14 @@ size_t MonitorSeriesTable::EstimatedBytes() const {
   size_t bytes = 0;
   for (const auto& [key, record] : records_) {
     bytes += MallocChunk(kNodeBytes) + MallocChunk(key.size());
-    if (record.region_count > 1) bytes += MallocChunk(record.region_count * sizeof(RegionSeries));
+    if (record.region_count > 1) {
+      bytes += MallocChunk(record.region_count * sizeof(RegionSeries));
+    }
     for (size_t i = 0; i < record.region_count; ++i) {
       const auto phases = static_cast<size_t>(std::popcount(record.regions()[i].phases));
-      if (phases > 0) bytes += MallocChunk(phases * sizeof(PhaseHistogram));
+      if (phases > 0) {
+        bytes += MallocChunk(phases * sizeof(PhaseHistogram));
+      }
     }
   }
   return bytes;

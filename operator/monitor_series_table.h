@@ -77,8 +77,6 @@ class MonitorSeriesTable {
   // Heap and node bytes of the table's records, from sizeof and glibc malloc's chunk sizes
   // (excluding the region-name table), for the memory figures in docs and tests.
   size_t EstimatedBytes() const;
-  // About the bytes Write produces (for MetricsRegistry to reserve the text once).
-  size_t EstimatedTextBytes() const;
 
  private:
   static constexpr size_t kOutcomeCount = 4;  // Outcome values, kUp..kError
@@ -176,9 +174,11 @@ class MonitorSeriesTable {
   void Refuse(std::string_view metric, bool* warned, size_t* refused);
   // Region indexes of `record` ordered by region name. REQUIRES: mutex_ held.
   std::vector<size_t> RegionsByName(const MonitorRecord& record) const;
-  // Calls `write(key, record)` for every record, kRecordsPerBatch records per hold of mutex_.
+  // Calls `write(key, record)` for every record, kRecordsPerBatch records per hold of mutex_,
+  // and lets `writer` flush between batches (with mutex_ released). Stops early once the
+  // writer's client is gone.
   template <typename WriteRecord>
-  void ForEachRecord(WriteRecord write) const;
+  void ForEachRecord(MetricsWriter& writer, WriteRecord write) const;
 
   MetricsRegistry& registry_;
   const size_t max_series_;

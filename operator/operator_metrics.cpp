@@ -51,8 +51,7 @@ OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, Options options)
       monitor_series_(registry, {.max_series = options.max_monitor_series,
                                  .duration_phases = options.duration_phases}),
       monitor_series_collector_(
-          registry.AddCollector([this](MetricsWriter& writer) { monitor_series_.Write(writer); },
-                                [this] { return monitor_series_.EstimatedTextBytes(); })),
+          registry.AddCollector([this](MetricsWriter& writer) { monitor_series_.Write(writer); })),
       incidents_opened_(registry.AddCounter("pharos_incidents_opened_total",
                                             "Incidents opened since the process started.")),
       lateness_(registry.AddHistogram(
@@ -119,6 +118,8 @@ void OperatorMetrics::SetLeader(bool leader) { leader_.WithLabels({}).Set(leader
 
 void OperatorMetrics::WriteMonitorFamilies(MetricsWriter& writer,
                                            const std::vector<MonitorView>& views) {
+  // The views are copies and no lock is held, so a streamed scrape may send a piece after any
+  // monitor.
   writer.BeginFamily("pharos_monitor_up",
                      "1 while the monitor is Up or Degraded, 0 while it is Down (absent in other "
                      "states).",
@@ -129,6 +130,7 @@ void OperatorMetrics::WriteMonitorFamilies(MetricsWriter& writer,
     } else if (view.state == MonitorState::kDown) {
       writer.Sample({view.namespace_name, view.name}, 0);
     }
+    writer.Flush();
   }
 
   writer.BeginFamily("pharos_monitor_state",
@@ -138,6 +140,7 @@ void OperatorMetrics::WriteMonitorFamilies(MetricsWriter& writer,
     for (MonitorState state : kAllStates) {
       writer.Sample({view.namespace_name, view.name, ToString(state)}, view.state == state ? 1 : 0);
     }
+    writer.Flush();
   }
 
   writer.BeginFamily("pharos_monitor_uptime_ratio",
@@ -151,6 +154,7 @@ void OperatorMetrics::WriteMonitorFamilies(MetricsWriter& writer,
         writer.Sample({view.namespace_name, view.name, window}, **ratio);
       }
     }
+    writer.Flush();
   }
 
   writer.BeginFamily("pharos_check_status_code",
@@ -164,6 +168,7 @@ void OperatorMetrics::WriteMonitorFamilies(MetricsWriter& writer,
     for (const auto& [region, code] : view.status_codes) {
       writer.Sample({view.namespace_name, view.name, region}, code);
     }
+    writer.Flush();
   }
 
   writer.BeginFamily("pharos_certificate_expiry_timestamp_seconds",
@@ -177,6 +182,7 @@ void OperatorMetrics::WriteMonitorFamilies(MetricsWriter& writer,
                           .count();
       writer.Sample({view.namespace_name, view.name}, static_cast<double>(ms) / 1000.0);
     }
+    writer.Flush();
   }
 
   writer.BeginFamily("pharos_incidents_open", "Incidents currently open (monitors Down).",

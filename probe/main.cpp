@@ -24,6 +24,7 @@
 #include "common/duration.h"
 #include "common/http_server.h"
 #include "common/logging.h"
+#include "common/metrics_endpoint.h"
 #include "common/metrics_registry.h"
 #include "common/name_syntax.h"
 #include "common/prometheus_text.h"
@@ -207,9 +208,7 @@ nlohmann::json StatusJson(const ProbeAgent::Status& status, const Clock& clock) 
 Status AddRoutes(HttpServer& server, MetricsRegistry& metrics, ProbeAgent& agent,
                  const Clock& clock) {
   Status routed = server.Route("GET", "/metrics", [&metrics](const HttpRequest&, HttpResponder r) {
-    HttpResponse response = HttpResponse::Text(200, metrics.Expose());
-    response.content_type = std::string(kPrometheusTextContentType);
-    r.Send(std::move(response));
+    r.Send(MetricsEndpointResponse(metrics));
   });
   if (!routed.ok()) return routed;
   // Liveness: the loops run. Losing the operator does not make the probe unhealthy (restarting

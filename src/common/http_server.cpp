@@ -16,12 +16,14 @@
 #include <charconv>
 #include <condition_variable>
 #include <cstring>
+#include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <shared_mutex>
 #include <stdexcept>
+#include <thread>
 
 #include "common/http_router.h"
 #include "common/logging.h"
@@ -86,13 +88,17 @@ Result<ListenAddress> ParseListenAddress(const std::string& listen) {
         "address, a host name, or :PORT");
   }
   const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) return invalid("missing :PORT");
+  if (colon == std::string::npos) {
+    return invalid("missing :PORT");
+  }
   ListenAddress address;
   address.host = listen.substr(0, colon);
   if (address.host.find(':') != std::string::npos) {
     return invalid("IPv6 addresses are not supported by the cpprest listener");
   }
-  if (address.host.empty()) address.host = "0.0.0.0";
+  if (address.host.empty()) {
+    address.host = "0.0.0.0";
+  }
   const std::string_view port_text = std::string_view(listen).substr(colon + 1);
   const auto [end, error] =
       std::from_chars(port_text.data(), port_text.data() + port_text.size(), address.port);
@@ -139,7 +145,9 @@ class PortReservation {
       : fd_(std::exchange(other.fd_, -1)), port_(other.port_) {}
   PortReservation& operator=(PortReservation&&) = delete;
   ~PortReservation() {
-    if (fd_ >= 0) close(fd_);
+    if (fd_ >= 0) {
+      close(fd_);
+    }
   }
   int port() const { return port_; }
 
@@ -179,7 +187,9 @@ std::string OpenSslErrors() {
   while (const unsigned long code = ERR_get_error()) {
     char buffer[256];
     ERR_error_string_n(code, buffer, sizeof(buffer));
-    if (!text.empty()) text += "; ";
+    if (!text.empty()) {
+      text += "; ";
+    }
     text += buffer;
   }
   return text.empty() ? "unknown OpenSSL error" : text;
@@ -191,7 +201,9 @@ Status CheckTlsFiles(const std::string& cert_file, const std::string& key_file) 
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_server_method()),
                                                             &SSL_CTX_free);
   ERR_clear_error();
-  if (!context) return Error{"cannot create a TLS context: " + OpenSslErrors()};
+  if (!context) {
+    return Error{"cannot create a TLS context: " + OpenSslErrors()};
+  }
   if (SSL_CTX_use_certificate_chain_file(context.get(), cert_file.c_str()) != 1) {
     return Error{"cannot load TLS certificate \"" + cert_file + "\": " + OpenSslErrors()};
   }
@@ -211,6 +223,293 @@ std::string ErrorJson(std::string_view message) {
 }
 
 bool StatusHasNoBody(int status) { return status < 200 || status == 204 || status == 304; }
+
+// The body of one streamed response, between its producer (the stream thread) and cpprest, which
+// reads it chunk by chunk as the socket takes them. Bounded: Write waits while `capacity` bytes
+// are queued, so a slow client slows the producer instead of growing memory.
+// Thread-safe.
+class BodyPipe : public HttpBodyWriter {
+ public:
+  BodyPipe(size_t capacity, std::chrono::milliseconds stall_timeout)
+      : capacity_(capacity), stall_timeout_(stall_timeout) {}
+
+  bool Write(std::string_view piece) override {
+    std::unique_lock lock(mutex_);
+    while (!failure_ && queued_bytes_ >= capacity_) {
+      const uint64_t reads_seen = reads_;
+      const bool progressed = room_.wait_for(lock, stall_timeout_, [&] {
+        return failure_ || queued_bytes_ < capacity_ || reads_ != reads_seen;
+      });
+      if (!progressed) {
+        lock.unlock();
+        Abort("the client took nothing for " + std::to_string(stall_timeout_.count()) + " ms");
+        return false;
+      }
+    }
+    if (failure_) {
+      return false;
+    }
+    if (piece.empty()) {
+      return true;
+    }
+    std::optional<PendingRead> pending = std::exchange(pending_, std::nullopt);
+    size_t handed = 0;
+    if (pending) {
+      handed = std::min(pending->count, piece.size());
+      std::memcpy(pending->out, piece.data(), handed);
+    }
+    if (handed < piece.size()) {
+      queued_.emplace_back(piece.substr(handed));
+      queued_bytes_ += piece.size() - handed;
+    }
+    lock.unlock();
+    if (pending) {
+      pending->done.set(handed);
+    }
+    return true;
+  }
+
+  // The producer is done: the body ends once everything queued is read.
+  void Finish() {
+    std::unique_lock lock(mutex_);
+    if (failure_) {
+      return;
+    }
+    finished_ = true;
+    std::optional<PendingRead> pending = std::exchange(pending_, std::nullopt);
+    lock.unlock();
+    if (pending) {
+      pending->done.set(0);
+    }
+  }
+
+  // The body cannot be completed: reads fail from now on (cpprest then closes the connection
+  // before the final chunk) and Write returns false. Nothing happens once the whole body was read.
+  void Abort(const std::string& why) {
+    std::unique_lock lock(mutex_);
+    if (failure_ || (finished_ && queued_bytes_ == 0)) {
+      return;
+    }
+    failure_ = why;
+    queued_.clear();
+    queued_bytes_ = 0;
+    std::optional<PendingRead> pending = std::exchange(pending_, std::nullopt);
+    lock.unlock();
+    room_.notify_all();
+    if (pending) {
+      pending->done.set_exception(std::runtime_error(why));
+    }
+  }
+
+  bool aborted() const {
+    std::lock_guard lock(mutex_);
+    return failure_.has_value();
+  }
+
+  // cpprest's read of up to `count` bytes into `out`: 0 at the end of the body. Completes when the
+  // producer writes, if nothing is queued yet.
+  pplx::task<size_t> Read(uint8_t* out, size_t count) {
+    std::lock_guard lock(mutex_);
+    if (failure_) {
+      return pplx::task_from_exception<size_t>(std::runtime_error(*failure_));
+    }
+    if (queued_bytes_ == 0) {
+      if (finished_) {
+        return pplx::task_from_result<size_t>(0);
+      }
+      pending_.emplace(PendingRead{out, count, {}});
+      return pplx::create_task(pending_->done);
+    }
+    size_t taken = 0;
+    while (taken < count && !queued_.empty()) {
+      const std::string& front = queued_.front();
+      const size_t n = std::min(count - taken, front.size() - front_offset_);
+      std::memcpy(out + taken, front.data() + front_offset_, n);
+      taken += n;
+      front_offset_ += n;
+      if (front_offset_ == front.size()) {
+        queued_.pop_front();
+        front_offset_ = 0;
+      }
+    }
+    queued_bytes_ -= taken;
+    ++reads_;
+    room_.notify_all();
+    return pplx::task_from_result(taken);
+  }
+
+ private:
+  struct PendingRead {
+    uint8_t* out;
+    size_t count;
+    pplx::task_completion_event<size_t> done;
+  };
+
+  const size_t capacity_;
+  const std::chrono::milliseconds stall_timeout_;
+  mutable std::mutex mutex_;
+  std::condition_variable room_;
+  std::deque<std::string> queued_;      // GUARDED_BY(mutex_)
+  size_t front_offset_ = 0;             // GUARDED_BY(mutex_): bytes of queued_.front() read
+  size_t queued_bytes_ = 0;             // GUARDED_BY(mutex_)
+  uint64_t reads_ = 0;                  // GUARDED_BY(mutex_)
+  bool finished_ = false;               // GUARDED_BY(mutex_)
+  std::optional<std::string> failure_;  // GUARDED_BY(mutex_)
+  std::optional<PendingRead> pending_;  // GUARDED_BY(mutex_): a read waiting for the producer
+};
+
+// A BodyPipe as the cpprest stream buffer of a response. Supports what sending a chunked body
+// needs: sequential reads (getn, bumpc); no seeking, peeking or writing.
+// Thread-safety: as cpprest uses a response stream, one read at a time.
+class StreamedBody : public concurrency::streams::details::streambuf_state_manager<uint8_t> {
+ public:
+  explicit StreamedBody(std::shared_ptr<BodyPipe> pipe)
+      : streambuf_state_manager(std::ios_base::in), pipe_(std::move(pipe)) {}
+  ~StreamedBody() override { pipe_->Abort("the response was dropped before its body was sent"); }
+  StreamedBody(const StreamedBody&) = delete;
+  StreamedBody& operator=(const StreamedBody&) = delete;
+
+  bool can_seek() const override { return false; }
+  bool has_size() const override { return false; }
+  size_t buffer_size(std::ios_base::openmode) const override { return 0; }
+  void set_buffer_size(size_t, std::ios_base::openmode) override {}
+  size_t in_avail() const override { return 0; }
+  pos_type getpos(std::ios_base::openmode) const override { return traits::eof(); }
+  pos_type seekpos(pos_type, std::ios_base::openmode) override { return traits::eof(); }
+  pos_type seekoff(off_type, std::ios_base::seekdir, std::ios_base::openmode) override {
+    return traits::eof();
+  }
+  bool acquire(uint8_t*& ptr, size_t& count) override {
+    ptr = nullptr;
+    count = 0;
+    return false;
+  }
+  void release(uint8_t*, size_t) override {}
+
+ protected:
+  pplx::task<int_type> _putc(uint8_t) override { return pplx::task_from_result(traits::eof()); }
+  pplx::task<size_t> _putn(const uint8_t*, size_t) override {
+    return pplx::task_from_result<size_t>(0);
+  }
+  pplx::task<int_type> _bumpc() override {
+    auto byte = std::make_shared<uint8_t>();
+    return pipe_->Read(byte.get(), 1).then([byte](size_t read) {
+      return read == 1 ? static_cast<int_type>(*byte) : traits::eof();
+    });
+  }
+  int_type _sbumpc() override { return traits::requires_async(); }
+  pplx::task<int_type> _getc() override { return pplx::task_from_result(traits::eof()); }
+  int_type _sgetc() override { return traits::requires_async(); }
+  pplx::task<int_type> _nextc() override { return pplx::task_from_result(traits::eof()); }
+  pplx::task<int_type> _ungetc() override { return pplx::task_from_result(traits::eof()); }
+  pplx::task<size_t> _getn(uint8_t* ptr, size_t count) override { return pipe_->Read(ptr, count); }
+  size_t _scopy(uint8_t*, size_t) override { return 0; }
+  pplx::task<bool> _sync() override { return pplx::task_from_result(true); }
+  uint8_t* _alloc(size_t) override { return nullptr; }
+  void _commit(size_t) override {}
+
+ private:
+  const std::shared_ptr<BodyPipe> pipe_;
+};
+
+// Runs the producers of streamed responses, one at a time in the order submitted, on one thread
+// ("http-stream", started with the first stream). Thread-safe.
+class StreamRunner {
+ public:
+  StreamRunner(size_t pipe_capacity, std::chrono::milliseconds stall_timeout)
+      : pipe_capacity_(pipe_capacity), stall_timeout_(stall_timeout) {}
+  ~StreamRunner() { Stop(); }
+  StreamRunner(const StreamRunner&) = delete;
+  StreamRunner& operator=(const StreamRunner&) = delete;
+
+  std::shared_ptr<BodyPipe> NewPipe() const {
+    return std::make_shared<BodyPipe>(pipe_capacity_, stall_timeout_);
+  }
+
+  // False when stopping or when kMaxWaitingStreams are already waiting.
+  bool Submit(std::shared_ptr<BodyPipe> pipe, HttpBodyProducer producer) {
+    std::lock_guard lock(mutex_);
+    if (stopping_ || waiting_.size() >= HttpServer::kMaxWaitingStreams) {
+      return false;
+    }
+    waiting_.push_back({std::move(pipe), std::move(producer)});
+    if (!thread_.joinable()) {
+      thread_ = std::thread([this] { Run(); });
+    }
+    wake_.notify_one();
+    return true;
+  }
+
+  // Aborts every stream, running or waiting, and joins the thread. Idempotent.
+  void Stop() {
+    std::vector<std::shared_ptr<BodyPipe>> abandoned;
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+      for (Job& job : waiting_) {
+        abandoned.push_back(std::move(job.pipe));
+      }
+      waiting_.clear();
+      if (running_) {
+        abandoned.push_back(running_);
+      }
+    }
+    wake_.notify_all();
+    for (const auto& pipe : abandoned) {
+      pipe->Abort("the server is stopping");
+    }
+    if (thread_.joinable()) {
+      thread_.join();
+    }
+  }
+
+ private:
+  struct Job {
+    std::shared_ptr<BodyPipe> pipe;
+    HttpBodyProducer producer;
+  };
+
+  void Run() {
+    pthread_setname_np(pthread_self(), "http-stream");
+    std::unique_lock lock(mutex_);
+    while (true) {
+      wake_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
+      if (stopping_) {
+        return;
+      }
+      Job job = std::move(waiting_.front());
+      waiting_.pop_front();
+      running_ = job.pipe;
+      lock.unlock();
+      if (!job.pipe->aborted()) {
+        Produce(job);
+      }
+      job = Job{};  // the producer's captures go before the next one starts
+      lock.lock();
+      running_.reset();
+    }
+  }
+
+  static void Produce(Job& job) {
+    try {
+      job.producer(*job.pipe);
+      job.pipe->Finish();
+    } catch (const std::exception& error) {
+      LogError("a streamed HTTP response failed; its connection is closed mid-body",
+               {{"error", error.what()}});
+      job.pipe->Abort("the server failed while producing the body");
+    }
+  }
+
+  const size_t pipe_capacity_;
+  const std::chrono::milliseconds stall_timeout_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::deque<Job> waiting_;            // GUARDED_BY(mutex_)
+  std::shared_ptr<BodyPipe> running_;  // GUARDED_BY(mutex_)
+  bool stopping_ = false;              // GUARDED_BY(mutex_)
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -237,47 +536,94 @@ HttpResponse HttpResponse::Error(int status, std::string_view message) {
 }
 
 struct HttpResponder::State {
-  State(std::shared_ptr<ReplyGate> gate, http::http_request request, bool head)
-      : gate(std::move(gate)), request(std::move(request)), head(head) {}
+  State(std::shared_ptr<ReplyGate> gate, std::shared_ptr<StreamRunner> streams,
+        http::http_request request, bool head)
+      : gate(std::move(gate)),
+        streams(std::move(streams)),
+        request(std::move(request)),
+        head(head) {}
 
   ~State() {
-    if (sent.load()) return;
+    if (sent.load()) {
+      return;
+    }
     LogError("HTTP handler dropped the request without answering; sent 500",
              {{"method", request.method()}, {"path", request.request_uri().path()}});
     Send(HttpResponse::Error(500, "the server did not answer this request"));
   }
 
   bool Send(HttpResponse response) {
-    if (sent.exchange(true)) return false;
+    if (sent.exchange(true)) {
+      return false;
+    }
     if (response.status < 100 || response.status > 599) {
       LogError("HTTP handler answered with an invalid status; sent 500",
                {{"path", request.request_uri().path()}, {"status", response.status}});
       response = HttpResponse::Error(500, "the server produced an invalid response");
     }
+    std::shared_ptr<BodyPipe> pipe;
+    if (response.stream && !head && !StatusHasNoBody(response.status)) {
+      pipe = streams->NewPipe();
+      if (!streams->Submit(pipe, std::move(response.stream))) {
+        response = HttpResponse::Error(503, "too many large responses in progress; retry shortly");
+        pipe.reset();
+      }
+    }
     http::http_response reply(static_cast<http::status_code>(response.status));
-    for (const auto& [name, value] : response.headers) reply.headers().add(name, value);
+    for (const auto& [name, value] : response.headers) {
+      reply.headers().add(name, value);
+    }
     if (!head && !StatusHasNoBody(response.status)) {
-      // Moved, not copied: a /metrics body can be hundreds of megabytes.
-      reply.set_body(std::move(response.body), response.content_type);
+      if (pipe) {
+        reply.set_body(
+            concurrency::streams::streambuf<uint8_t>(std::make_shared<StreamedBody>(pipe))
+                .create_istream(),
+            response.content_type);
+      } else {
+        reply.set_body(std::move(response.body), response.content_type);
+      }
       if (!response.content_type.empty()) {
         reply.headers().set_content_type(response.content_type);
       } else {
         reply.headers().remove(http::header_names::content_type);
       }
     }
-    if (close_connection) reply.headers().add(http::header_names::connection, "close");
+    if (close_connection) {
+      reply.headers().add(http::header_names::connection, "close");
+    }
     std::shared_lock lock(gate->mutex);
-    if (gate->closed) return false;
+    const auto abandon = [&pipe](const std::string& why) {
+      if (pipe) {
+        pipe->Abort(why);
+      }
+    };
+    if (gate->closed) {
+      abandon("the server is stopping");
+      return false;
+    }
     try {
-      IgnoreOutcome(request.reply(reply));
+      pplx::task<void> replied = request.reply(reply);
+      if (pipe) {
+        replied.then([pipe](const pplx::task<void>& done) {
+          try {
+            done.wait();
+          } catch (...) {
+            pipe->Abort("the connection closed before the body was sent");
+          }
+        });
+      } else {
+        IgnoreOutcome(std::move(replied));
+      }
     } catch (const std::exception& error) {  // cpprest already answered (e.g. connection closed)
       LogDebug("HTTP response not sent", {{"error", error.what()}});
+      abandon("the response could not be sent");
       return false;
     }
     return true;
   }
 
   const std::shared_ptr<ReplyGate> gate;
+  const std::shared_ptr<StreamRunner> streams;
   http::http_request request;
   const bool head;
   // Set before Send when the connection must close after the answer (a refused body).
@@ -375,6 +721,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
   HttpRouter router;
   std::vector<HttpHandler> handlers;  // indexed by route
   const std::shared_ptr<ReplyGate> gate = std::make_shared<ReplyGate>();
+  const std::shared_ptr<StreamRunner> streams =
+      std::make_shared<StreamRunner>(options.stream_buffer_bytes, options.stream_stall_timeout);
   std::unique_ptr<http_listener> listener;
   std::string base_url;
   std::string listener_key;  // the host:port claimed in ListenerKeys
@@ -393,7 +741,7 @@ void HttpServer::Impl::Refuse(const std::shared_ptr<HttpResponder::State>& state
 
 void HttpServer::Impl::OnRequest(http::http_request request) {
   const bool head = request.method() == http::methods::HEAD;
-  auto state = std::make_shared<HttpResponder::State>(gate, request, head);
+  auto state = std::make_shared<HttpResponder::State>(gate, streams, request, head);
   std::string declared_length;
   if (request.headers().match(http::header_names::content_length, declared_length)) {
     size_t length = 0;
@@ -452,9 +800,13 @@ void HttpServer::Impl::Dispatch(const std::shared_ptr<HttpResponder::State>& sta
   request.path = raw.request_uri().path();
   request.body = std::move(body);
   request.remote_address = raw.remote_address();
-  for (const auto& [name, value] : raw.headers()) request.headers.emplace(name, value);
+  for (const auto& [name, value] : raw.headers()) {
+    request.headers.emplace(name, value);
+  }
   auto query = ParseQueryString(raw.request_uri().query());
-  if (!query.ok()) return Refuse(state, 400, query.error());
+  if (!query.ok()) {
+    return Refuse(state, 400, query.error());
+  }
   request.query = std::move(*query);
 
   RouteMatch match = router.Match(request.method, request.path);
@@ -482,7 +834,9 @@ void HttpServer::Impl::Dispatch(const std::shared_ptr<HttpResponder::State>& sta
 
   {
     std::lock_guard lock(mutex);
-    if (stopping) return;
+    if (stopping) {
+      return;
+    }
     ++running_handlers;
   }
   try {
@@ -507,22 +861,32 @@ HttpServer::HttpServer(HttpServerOptions options)
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Route(std::string_view method, std::string_view pattern, HttpHandler handler) {
-  if (impl_->listener) return Error{"routes must be added before the HTTP server starts"};
+  if (impl_->listener) {
+    return Error{"routes must be added before the HTTP server starts"};
+  }
   auto index = impl_->router.Add(method, pattern);
-  if (!index.ok()) return Error{index.error()};
+  if (!index.ok()) {
+    return Error{index.error()};
+  }
   impl_->handlers.push_back(std::move(handler));
   return OkStatus();
 }
 
 Status HttpServer::Start(const std::string& listen) {
   Impl& impl = *impl_;
-  if (impl.listener) return Error{"the HTTP server is already started"};
+  if (impl.listener) {
+    return Error{"the HTTP server is already started"};
+  }
   {
     std::shared_lock lock(impl.gate->mutex);
-    if (impl.gate->closed) return Error{"the HTTP server was stopped; create a new one"};
+    if (impl.gate->closed) {
+      return Error{"the HTTP server was stopped; create a new one"};
+    }
   }
   auto address = ParseListenAddress(listen);
-  if (!address.ok()) return Error{address.error()};
+  if (!address.ok()) {
+    return Error{address.error()};
+  }
   const bool tls = !impl.options.tls_cert_file.empty() || !impl.options.tls_key_file.empty();
   if (tls) {
     if (impl.options.tls_cert_file.empty() || impl.options.tls_key_file.empty()) {
@@ -537,7 +901,9 @@ Status HttpServer::Start(const std::string& listen) {
   int port = address->port;
   if (port == 0) {
     auto reserved = PortReservation::Reserve(*address);
-    if (!reserved.ok()) return Error{reserved.error()};
+    if (!reserved.ok()) {
+      return Error{reserved.error()};
+    }
     port = reserved->port();
     reservation.emplace(std::move(*reserved));
   }
@@ -587,13 +953,17 @@ void HttpServer::Stop() {
   Impl& impl = *impl_;
   {
     std::unique_lock lock(impl.gate->mutex);
-    if (impl.gate->closed) return;
+    if (impl.gate->closed) {
+      return;
+    }
     impl.gate->closed = true;
   }
   {
     std::lock_guard lock(impl.mutex);
     impl.stopping = true;
   }
+  // A connection waiting for a streamed body's next piece would keep the listener from closing.
+  impl.streams->Stop();
   if (impl.listener) {
     try {
       impl.listener->close().wait();

@@ -18,6 +18,15 @@
 //   Requests cpprest itself cannot parse get cpprest's plain, empty 400.
 // * Handlers run on cpprest's thread pool once the whole body has been read. A handler must not
 //   block for long: a long poll keeps the HttpResponder and calls Send later from any thread.
+// * Streamed responses (HttpResponse::stream, for bodies too large to hold whole: /metrics):
+//   status and headers go out at once, with chunked transfer encoding; the body's producer runs
+//   on the server's "http-stream" thread, one response at a time in the order sent (at most
+//   kMaxWaitingStreams wait; beyond that, 503). The connection buffers at most
+//   HttpServerOptions::stream_buffer_bytes ahead of the client, so memory stays bounded however
+//   slowly it reads; a client that takes nothing for stream_stall_timeout is cut off. A body that
+//   cannot be completed (producer threw, client gone, server stopping) ends with the connection
+//   closed before the final chunk, so the client sees an incomplete response, never a short one
+//   that looks complete.
 // * Listen address "HOST:PORT": "127.0.0.1:8080", "localhost:9090", ":8080" (all IPv4
 //   interfaces). Port 0 picks a free port, reported by port(): the port is reserved with a socket
 //   of our own before cpprest binds it (cpprest cannot report the port it bound), so no other
@@ -41,6 +50,7 @@
 // after Route calls. Handlers may run concurrently on several threads. Stop (and the destructor)
 // waits for running handlers to return and must not be called from a handler.
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -74,11 +84,26 @@ struct HttpRequest {
   std::string_view Header(std::string_view name) const;
 };
 
+// Where the producer of a streamed response writes its body (see HttpResponse::stream).
+class HttpBodyWriter {
+ public:
+  virtual ~HttpBodyWriter() = default;
+  // Sends `piece` as the next part of the body. Waits while the connection already holds
+  // HttpServerOptions::stream_buffer_bytes that the client has not taken. False once the body
+  // can no longer be delivered (client gone, server stopping, client stalled): the producer
+  // should return; later pieces are dropped.
+  virtual bool Write(std::string_view piece) = 0;
+};
+using HttpBodyProducer = std::function<void(HttpBodyWriter&)>;
+
 struct HttpResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+  // When set, the body is written by this producer while it is sent, instead of `body`. Not run
+  // for HEAD requests.
+  HttpBodyProducer stream;
 
   static HttpResponse Json(int status, std::string body);
   static HttpResponse Text(int status, std::string body);
@@ -105,6 +130,10 @@ using HttpHandler = std::function<void(const HttpRequest&, HttpResponder)>;
 
 struct HttpServerOptions {
   size_t max_body_bytes = 4 * 1024 * 1024;
+  // Streamed responses: bytes buffered ahead of the client, and how long the client may take
+  // nothing before the response is abandoned.
+  size_t stream_buffer_bytes = size_t{1024} * 1024;
+  std::chrono::milliseconds stream_stall_timeout{30'000};
   // Both set: serve HTTPS with this PEM certificate (chain) and private key.
   std::string tls_cert_file;
   std::string tls_key_file;
@@ -112,6 +141,9 @@ struct HttpServerOptions {
 
 class HttpServer {
  public:
+  // Streamed responses waiting for the stream thread, beyond the one it runs.
+  static constexpr size_t kMaxWaitingStreams = 4;
+
   explicit HttpServer(HttpServerOptions options = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;

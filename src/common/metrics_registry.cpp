@@ -57,7 +57,9 @@ MetricFamily* MetricsRegistry::CheckDefinition(std::string_view name, MetricType
                                                const std::vector<std::string>& label_names,
                                                const std::vector<double>* upper_bounds) const {
   const auto it = families_.find(name);
-  if (it == families_.end()) return nullptr;
+  if (it == families_.end()) {
+    return nullptr;
+  }
   MetricFamily& existing = *it->second;
   bool same = existing.type() == type && existing.label_names() == label_names;
   if (same && upper_bounds != nullptr) {
@@ -81,7 +83,9 @@ CounterFamily& MetricsRegistry::AddCounter(std::string_view name, std::string_vi
       std::string(name), std::string(help), std::move(label_names), options_.max_series_per_family);
   CounterFamily& result = *family;
   families_.emplace(std::string(name), std::move(family));
-  if (unlabelled) result.WithLabels({});
+  if (unlabelled) {
+    result.WithLabels({});
+  }
   return result;
 }
 
@@ -97,7 +101,9 @@ GaugeFamily& MetricsRegistry::AddGauge(std::string_view name, std::string_view h
       std::string(name), std::string(help), std::move(label_names), options_.max_series_per_family);
   GaugeFamily& result = *family;
   families_.emplace(std::string(name), std::move(family));
-  if (unlabelled) result.WithLabels({});
+  if (unlabelled) {
+    result.WithLabels({});
+  }
   return result;
 }
 
@@ -105,9 +111,12 @@ HistogramFamily& MetricsRegistry::AddHistogram(std::string_view name, std::strin
                                                std::vector<std::string> label_names,
                                                std::vector<double> upper_bounds) {
   CheckNames(name, MetricType::kHistogram, label_names);
-  if (!upper_bounds.empty() && upper_bounds.back() == std::numeric_limits<double>::infinity())
+  if (!upper_bounds.empty() && upper_bounds.back() == std::numeric_limits<double>::infinity()) {
     upper_bounds.pop_back();
-  if (upper_bounds.empty()) DefinitionError(name, "a histogram needs at least one bucket bound");
+  }
+  if (upper_bounds.empty()) {
+    DefinitionError(name, "a histogram needs at least one bucket bound");
+  }
   for (size_t i = 0; i < upper_bounds.size(); ++i) {
     if (!std::isfinite(upper_bounds[i])) {
       DefinitionError(name, "bucket bounds must be finite (+Inf is implicit)");
@@ -127,16 +136,16 @@ HistogramFamily& MetricsRegistry::AddHistogram(std::string_view name, std::strin
                                                   options_.max_series_per_family);
   HistogramFamily& result = *family;
   families_.emplace(std::string(name), std::move(family));
-  if (unlabelled) result.WithLabels({});
+  if (unlabelled) {
+    result.WithLabels({});
+  }
   return result;
 }
 
-MetricsRegistry::CollectorId MetricsRegistry::AddCollector(Collector collector,
-                                                           SizeHint estimated_bytes) {
+MetricsRegistry::CollectorId MetricsRegistry::AddCollector(Collector collector) {
   std::lock_guard lock(mutex_);
   const CollectorId id = next_collector_id_++;
-  collectors_.emplace(id, std::make_shared<const RegisteredCollector>(RegisteredCollector{
-                              std::move(collector), std::move(estimated_bytes)}));
+  collectors_.emplace(id, std::make_shared<const Collector>(std::move(collector)));
   return id;
 }
 
@@ -157,48 +166,52 @@ void MetricsRegistry::CountSeriesOverflow(std::string_view metric, uint64_t coun
 }
 
 std::string MetricsRegistry::Expose() const {
+  MetricsWriter writer;
+  Write(writer);
+  return writer.TakeText();
+}
+
+bool MetricsRegistry::Stream(const MetricsWriter::Sink& sink, size_t piece_bytes) const {
+  MetricsWriter writer;
+  writer.StreamTo(sink, piece_bytes);
+  Write(writer);
+  writer.FlushAll();
+  return writer.delivering();
+}
+
+void MetricsRegistry::Write(MetricsWriter& writer) const {
   std::vector<const MetricFamily*> families;
   {
     std::lock_guard lock(mutex_);
     families.reserve(families_.size());
-    for (const auto& [name, family] : families_) families.push_back(family.get());
+    for (const auto& [name, family] : families_) {
+      families.push_back(family.get());
+    }
   }
-  MetricsWriter writer;
-  // Reserve the whole text up front so that it is never regrown (a regrowth holds the old and
-  // the new buffer at once: 1.5 times the text at best). Generously: pages of the reserve that
-  // are never written are never touched, so they cost address space, not memory. The first
-  // scrape estimates from the series count and the collectors' hints; later ones start from the
-  // last size.
-  constexpr size_t kEstimatedLineBytes = 160;
-  size_t estimated_lines = 0;
   for (const MetricFamily* family : families) {
-    const size_t lines_per_series =
-        family->type() == MetricType::kHistogram
-            ? static_cast<const HistogramFamily*>(family)->upper_bounds().size() + 3
-            : 1;
-    estimated_lines += family->series_count() * lines_per_series;
+    family->Write(writer);
+    writer.Flush();
   }
+
   std::lock_guard collect_lock(collect_mutex_);
-  std::vector<std::shared_ptr<const RegisteredCollector>> collectors;
+  std::vector<std::shared_ptr<const Collector>> collectors;
   {
     std::lock_guard lock(mutex_);
-    for (const auto& [id, collector] : collectors_) collectors.push_back(collector);
+    for (const auto& [id, collector] : collectors_) {
+      collectors.push_back(collector);
+    }
   }
-  size_t estimated_bytes = estimated_lines * kEstimatedLineBytes;
   for (const auto& collector : collectors) {
-    if (collector->estimated_bytes) estimated_bytes += collector->estimated_bytes();
-  }
-  const size_t last_bytes = last_exposition_bytes_.load(std::memory_order_relaxed);
-  writer.Reserve(std::max(last_bytes + last_bytes / 4, estimated_bytes));
-  for (const MetricFamily* family : families) family->Write(writer);
-
-  for (const auto& collector : collectors) {
+    if (!writer.delivering()) {
+      break;
+    }
     try {
-      collector->write(writer);
+      (*collector)(writer);
     } catch (const std::exception& error) {
       LogError("metrics collector failed; its metrics are missing from this scrape",
                {{"error", error.what()}});
     }
+    writer.Flush();
   }
 
   std::map<std::string, uint64_t, std::less<>> overflows;
@@ -208,7 +221,9 @@ std::string MetricsRegistry::Expose() const {
   }
   for (const MetricFamily* family : families) {
     const uint64_t overflow = family->overflow_count();
-    if (overflow > 0) overflows[family->name()] += overflow;
+    if (overflow > 0) {
+      overflows[family->name()] += overflow;
+    }
   }
   if (!overflows.empty() &&
       writer.BeginFamily(kSeriesOverflowMetric,
@@ -227,8 +242,6 @@ std::string MetricsRegistry::Expose() const {
               {{"problem", problem}});
     }
   }
-  last_exposition_bytes_.store(writer.text().size(), std::memory_order_relaxed);
-  return writer.TakeText();
 }
 
 }  // namespace pharos

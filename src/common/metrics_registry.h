@@ -17,11 +17,10 @@
 // which appears once a family has overflowed. A collector that keeps its own series with the same
 // guard reports its refusals through CountSeriesOverflow.
 //
-// Thread-safety: all methods are safe from any thread. Expose renders each family under that
-// family's lock (a consistent family), runs collectors one scrape at a time, and never holds the
-// registry lock while a collector runs. A collector must not call RemoveCollector.
+// Thread-safety: all methods are safe from any thread. Expose and Stream render each family under
+// that family's lock (a consistent family), runs collectors one scrape at a time, and never holds
+// the registry lock while a collector runs. A collector must not call RemoveCollector.
 
-#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -47,10 +46,9 @@ class MetricsRegistry {
   // The counter of label sets refused by the cardinality guard, labelled by family name.
   static constexpr std::string_view kSeriesOverflowMetric = "pharos_metrics_series_overflow_total";
 
+  // Writes whole families; calls writer.Flush() at points where it holds no lock (between
+  // batches of a large family), so that a streamed scrape can hand a piece to the client there.
   using Collector = std::function<void(MetricsWriter&)>;
-  // About how many bytes of text a collector writes, asked before each scrape so that the whole
-  // text is reserved once: a regrowth holds the old and the new buffer at once.
-  using SizeHint = std::function<size_t()>;
   using CollectorId = uint64_t;
 
   MetricsRegistry() : MetricsRegistry(Options{}) {}
@@ -74,7 +72,7 @@ class MetricsRegistry {
   // writes whole families through the writer (BeginFamily, then samples); a family name already
   // written in the scrape is dropped and logged. An exception from a collector is logged and the
   // scrape goes on.
-  CollectorId AddCollector(Collector collector, SizeHint estimated_bytes = nullptr);
+  CollectorId AddCollector(Collector collector);
   // After it returns, the collector is not running and will not run again.
   void RemoveCollector(CollectorId id);
 
@@ -85,6 +83,12 @@ class MetricsRegistry {
   // The whole exposition: registered families by name, then collectors, then the overflow counter
   // when any family has overflowed.
   std::string Expose() const;
+  // The same text, handed to `sink` in pieces of about `piece_bytes` (at the Flush points of the
+  // families and collectors), so that at most about one piece is held at a time. A sink may
+  // block while its client catches up. False when the sink refused a piece: the client is gone
+  // and the rest was not produced.
+  bool Stream(const MetricsWriter::Sink& sink, size_t piece_bytes = kStreamPieceBytes) const;
+  static constexpr size_t kStreamPieceBytes = size_t{256} * 1024;
 
  private:
   // Returns the existing family when `name` is taken by an identical definition, aborts when it
@@ -96,20 +100,16 @@ class MetricsRegistry {
   const Options options_;
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<MetricFamily>, std::less<>> families_;  // GUARDED_BY
-  struct RegisteredCollector {
-    Collector write;
-    SizeHint estimated_bytes;  // may be empty
-  };
-  std::map<CollectorId, std::shared_ptr<const RegisteredCollector>> collectors_;  // GUARDED_BY
-  CollectorId next_collector_id_ = 1;                                             // GUARDED_BY
-  std::map<std::string, uint64_t, std::less<>> collector_overflows_;              // GUARDED_BY
+  // Writes every family and collector into `writer`, flushing between them.
+  void Write(MetricsWriter& writer) const;
+
+  std::map<CollectorId, std::shared_ptr<const Collector>> collectors_;  // GUARDED_BY
+  CollectorId next_collector_id_ = 1;                                   // GUARDED_BY
+  std::map<std::string, uint64_t, std::less<>> collector_overflows_;    // GUARDED_BY
   // Held while collectors run, so that RemoveCollector can wait for a running one.
   mutable std::mutex collect_mutex_;
   // Exposition problems already logged, so that each is logged once, not on every scrape.
   mutable std::set<std::string> logged_problems_;  // GUARDED_BY(collect_mutex_)
-  // Size of the last exposition, reserved up front by the next one so that the text is not
-  // regrown (and briefly held twice) while it is written.
-  mutable std::atomic<size_t> last_exposition_bytes_{0};
 };
 
 }  // namespace pharos

@@ -26,6 +26,20 @@ std::string_view TypeName(MetricType type) {
 
 }  // namespace
 
+void MetricsWriter::StreamTo(Sink sink, size_t piece_bytes) {
+  sink_ = std::move(sink);
+  piece_bytes_ = piece_bytes;
+  // A piece overshoots its size by at most one batch of lines before the next Flush point.
+  text_.reserve(piece_bytes + piece_bytes / 2);
+}
+
+void MetricsWriter::Deliver() {
+  if (!abandoned_ && !sink_(text_)) {
+    abandoned_ = true;
+  }
+  text_.clear();  // keeps the capacity for the next piece
+}
+
 bool MetricsWriter::BeginFamily(std::string_view name, std::string_view help, MetricType type,
                                 std::vector<std::string> label_names) {
   family_.clear();
@@ -75,7 +89,9 @@ bool MetricsWriter::BeginFamily(std::string_view name, std::string_view help, Me
 
 bool MetricsWriter::PrepareSample(const std::vector<std::string>& label_values,
                                   MetricType expected) {
-  if (family_.empty()) return false;  // the family was refused; its problem is already recorded
+  if (family_.empty()) {
+    return false;  // the family was refused; its problem is already recorded
+  }
   if ((expected == MetricType::kHistogram) != (type_ == MetricType::kHistogram)) {
     problems_.push_back(fmt::format("sample of \"{}\" dropped: {} sample for a {} family", family_,
                                     expected == MetricType::kHistogram ? "histogram" : "plain",
@@ -89,7 +105,9 @@ bool MetricsWriter::PrepareSample(const std::vector<std::string>& label_values,
   }
   label_text_.clear();
   for (size_t i = 0; i < label_values.size(); ++i) {
-    if (i > 0) label_text_ += ',';
+    if (i > 0) {
+      label_text_ += ',';
+    }
     label_text_ += label_names_[i];
     label_text_ += "=\"";
     AppendEscapedLabelValue(label_text_, label_values[i]);
@@ -110,7 +128,9 @@ void MetricsWriter::AppendSeriesLine(std::string_view suffix, std::string_view e
   if (!label_text_.empty() || !extra_label.empty()) {
     text_ += '{';
     text_ += label_text_;
-    if (!label_text_.empty() && !extra_label.empty()) text_ += ',';
+    if (!label_text_.empty() && !extra_label.empty()) {
+      text_ += ',';
+    }
     text_ += extra_label;
     text_ += '}';
   }
@@ -120,14 +140,18 @@ void MetricsWriter::AppendSeriesLine(std::string_view suffix, std::string_view e
 }
 
 void MetricsWriter::Sample(const std::vector<std::string>& label_values, double value) {
-  if (!PrepareSample(label_values, MetricType::kGauge)) return;
+  if (!PrepareSample(label_values, MetricType::kGauge)) {
+    return;
+  }
   AppendSeriesLine("", "", FormatPrometheusValue(value));
 }
 
 void MetricsWriter::HistogramSample(const std::vector<std::string>& label_values,
                                     std::span<const double> upper_bounds,
                                     std::span<const uint64_t> cumulative_counts, double sum) {
-  if (!PrepareSample(label_values, MetricType::kHistogram)) return;
+  if (!PrepareSample(label_values, MetricType::kHistogram)) {
+    return;
+  }
   if (cumulative_counts.size() != upper_bounds.size() + 1) {
     problems_.push_back(fmt::format("histogram sample of \"{}\" dropped: {} counts for {} buckets",
                                     family_, cumulative_counts.size(), upper_bounds.size() + 1));

@@ -8,11 +8,15 @@
 // name used twice in one scrape and a label set repeated within a family are dropped (label sets
 // are compared by a 64-bit hash of their text, so the check costs 8 bytes per series, not a copy
 // of every label set). Each such problem is recorded in problems() (the registry logs them).
-// Cost: the text is appended straight into one output string (Reserve avoids its regrowth); no
-// per-line allocation (numbers are formatted in place, histogram `le` labels once per family).
+// Cost: the text is appended straight into one output string; no per-line allocation (numbers
+// are formatted in place, histogram `le` labels once per family).
+// Streaming (StreamTo): the text is handed to a sink in pieces at the Flush points the caller
+// chooses — points where it holds no lock, since the sink may wait for a slow client — so a scrape
+// holds one piece, not the whole page (hundreds of megabytes with 50,000 monitors).
 // Thread-safety: not thread-safe; one writer serves one scrape on one thread.
 
 #include <cstdint>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -47,9 +51,28 @@ class MetricsWriter {
                        std::span<const double> upper_bounds,
                        std::span<const uint64_t> cumulative_counts, double sum);
 
-  // Reserves room for `bytes` of output (e.g. the size of the previous scrape).
-  void Reserve(size_t bytes) { text_.reserve(bytes); }
+  // Takes a piece of the text; false when the consumer is gone (the rest is not wanted).
+  using Sink = std::function<bool(std::string_view piece)>;
+  // From now on Flush hands the text to `sink` once at least `piece_bytes` are buffered.
+  void StreamTo(Sink sink, size_t piece_bytes);
+  // A point where the caller holds no lock. When streaming and a piece is buffered, hands it to
+  // the sink (which may block until the client has room for it); otherwise does nothing.
+  void Flush() {
+    if (sink_ && text_.size() >= piece_bytes_) {
+      Deliver();
+    }
+  }
+  // Hands everything buffered to the sink (the end of the exposition).
+  void FlushAll() {
+    if (sink_ && !text_.empty()) {
+      Deliver();
+    }
+  }
+  // False once the sink refused a piece: whatever is written from then on is dropped, and a
+  // collector may stop early.
+  bool delivering() const { return !abandoned_; }
 
+  // The text written and not yet handed to a sink.
   const std::string& text() const { return text_; }
   std::string TakeText() { return std::move(text_); }
 
@@ -62,8 +85,12 @@ class MetricsWriter {
   bool PrepareSample(const std::vector<std::string>& label_values, MetricType expected);
   void AppendSeriesLine(std::string_view suffix, std::string_view extra_label,
                         std::string_view value);
+  void Deliver();
 
   std::string text_;
+  Sink sink_;
+  size_t piece_bytes_ = 0;
+  bool abandoned_ = false;
   std::vector<std::string> problems_;
   std::unordered_set<std::string> written_families_;
   // The family being written; empty when BeginFamily refused it.

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -196,6 +197,16 @@ class HttpServerTest : public ::testing::Test {
                               waiting_.push_back(std::move(responder));
                             })
                     .ok());
+    ASSERT_TRUE(server_
+                    ->Route("GET", "/stream",
+                            [this](const HttpRequest&, HttpResponder responder) {
+                              HttpResponse response;
+                              response.content_type = "text/plain";
+                              response.stream = stream_producer_;
+                              responder.Send(std::move(response));
+                              ++stream_sends_;
+                            })
+                    .ok());
     Status started = server_->Start("127.0.0.1:0");
     ASSERT_TRUE(started.ok()) << started.error();
     ASSERT_GT(server_->port(), 0);
@@ -212,6 +223,8 @@ class HttpServerTest : public ::testing::Test {
   std::string url_;
   std::mutex mutex_;
   std::vector<HttpResponder> waiting_;
+  HttpBodyProducer stream_producer_;  // the body of GET /stream
+  std::atomic<int> stream_sends_{0};  // GET /stream answers sent (their producers submitted)
 };
 
 TEST_F(HttpServerTest, RoutesWithParamsQueryHeadersAndBody) {
@@ -441,6 +454,175 @@ TEST_F(HttpServerTest, StopWithParkedRequestDoesNotHang) {
   // Refused, or (while another listener lives in the process) cpprest's plain 404: not served.
   FetchResult after = Fetch("GET", url_ + "/healthz");
   EXPECT_TRUE(after.code != CURLE_OK || after.status == 404) << after.status;
+}
+
+// A connection that sent `request` and reads nothing (a stalled client); closed on destruction.
+class SilentClient {
+ public:
+  SilentClient(int port, const std::string& request) : fd_(socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0 &&
+                 write(fd_, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+  }
+  ~SilentClient() { close(fd_); }
+  SilentClient(const SilentClient&) = delete;
+  SilentClient& operator=(const SilentClient&) = delete;
+  bool connected() const { return connected_; }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+// What a producer did, shared with the test thread.
+struct ProducerLog {
+  std::atomic<size_t> bytes_accepted{0};
+  std::atomic<bool> refused{false};  // a Write returned false
+  std::atomic<bool> returned{false};
+  std::atomic<int> runs{0};
+};
+
+// Writes `pieces` pieces of `piece_bytes` (piece i filled with 'a' + i % 26) until one is refused.
+HttpBodyProducer CountingProducer(const std::shared_ptr<ProducerLog>& log, size_t pieces,
+                                  size_t piece_bytes) {
+  return [log, pieces, piece_bytes](HttpBodyWriter& body) {
+    ++log->runs;
+    for (size_t i = 0; i < pieces; ++i) {
+      if (!body.Write(std::string(piece_bytes, static_cast<char>('a' + i % 26)))) {
+        log->refused = true;
+        break;
+      }
+      log->bytes_accepted += piece_bytes;
+    }
+    log->returned = true;
+  };
+}
+
+std::string ExpectedPieces(size_t pieces, size_t piece_bytes) {
+  std::string text;
+  for (size_t i = 0; i < pieces; ++i) text.append(piece_bytes, static_cast<char>('a' + i % 26));
+  return text;
+}
+
+// A large body streamed through a small buffer arrives whole, chunked, and in order.
+TEST_F(HttpServerTest, StreamedBodyArrivesWholeThroughASmallBuffer) {
+  auto log = std::make_shared<ProducerLog>();
+  stream_producer_ = CountingProducer(log, 80, 100'000);
+  HttpServerOptions options;
+  options.stream_buffer_bytes = 64 * 1024;
+  StartServer(options);
+  FetchResult result = Fetch("GET", url_ + "/stream");
+  ASSERT_EQ(result.code, CURLE_OK);
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(result.headers["Transfer-Encoding"], "chunked");
+  EXPECT_EQ(result.headers["Content-Type"], "text/plain");
+  EXPECT_TRUE(result.body == ExpectedPieces(80, 100'000)) << "body of " << result.body.size();
+  EXPECT_FALSE(log->refused.load());
+  // The connection stays usable for the next request, and so does the stream thread.
+  EXPECT_EQ(Fetch("GET", url_ + "/healthz").body, "ok");
+  EXPECT_EQ(Fetch("GET", url_ + "/stream").body.size(), 8'000'000u);
+  EXPECT_EQ(log->runs.load(), 2);
+}
+
+// A client that reads nothing holds the producer at the buffer (plus what the sockets hold), not
+// the whole body, and is cut off after the stall timeout.
+TEST_F(HttpServerTest, StalledClientBoundsTheBufferAndIsCutOff) {
+  auto log = std::make_shared<ProducerLog>();
+  constexpr size_t kPieces = 16'384;  // 1 GiB in all
+  stream_producer_ = CountingProducer(log, kPieces, 64 * 1024);
+  HttpServerOptions options;
+  options.stream_buffer_bytes = 256 * 1024;
+  options.stream_stall_timeout = 300ms;
+  StartServer(options);
+  SilentClient client(server_->port(), "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(client.connected());
+  ASSERT_TRUE(WaitFor([&] { return log->returned.load(); }, 30s));
+  EXPECT_TRUE(log->refused.load());
+  // Loopback socket buffers hold a few MiB at most.
+  EXPECT_LT(log->bytes_accepted.load(), 64u * 1024 * 1024);
+  EXPECT_EQ(Fetch("GET", url_ + "/healthz").body, "ok");
+}
+
+size_t AbortAfterFirstBytes(char*, size_t size, size_t count, void* user) {
+  auto* received = static_cast<size_t*>(user);
+  *received += size * count;
+  return *received > 200'000 ? 0 : size * count;  // 0: curl aborts and closes the connection
+}
+
+// A client that goes away mid-body stops the producer: it is not left writing into the void.
+TEST_F(HttpServerTest, ClientLeavingStopsTheProducer) {
+  auto log = std::make_shared<ProducerLog>();
+  stream_producer_ = CountingProducer(log, 1'000'000, 64 * 1024);
+  HttpServerOptions options;
+  options.stream_stall_timeout = 10min;  // only the disconnect can stop it within the test
+  StartServer(options);
+  CURL* curl = curl_easy_init();
+  size_t received = 0;
+  const std::string url = url_ + "/stream";
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AbortAfterFirstBytes);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &received);
+  EXPECT_EQ(curl_easy_perform(curl), CURLE_WRITE_ERROR);
+  curl_easy_cleanup(curl);
+  ASSERT_TRUE(WaitFor([&] { return log->returned.load(); }, 30s));
+  EXPECT_TRUE(log->refused.load());
+  EXPECT_EQ(Fetch("GET", url_ + "/healthz").body, "ok");
+}
+
+// A producer that fails mid-body leaves the client with an incomplete response, never a short one
+// that looks complete; the server keeps serving.
+TEST_F(HttpServerTest, ProducerFailureEndsTheResponseIncomplete) {
+  stream_producer_ = [](HttpBodyWriter& body) {
+    body.Write(std::string(10'000, 'x'));
+    throw std::runtime_error("the store went away");
+  };
+  StartServer();
+  FetchResult result = Fetch("GET", url_ + "/stream");
+  EXPECT_NE(result.code, CURLE_OK) << "got a complete body of " << result.body.size();
+  EXPECT_LE(result.body.size(), 10'000u);
+  EXPECT_EQ(Fetch("GET", url_ + "/healthz").body, "ok");
+}
+
+TEST_F(HttpServerTest, HeadOfAStreamedRouteRunsNoProducer) {
+  auto log = std::make_shared<ProducerLog>();
+  stream_producer_ = CountingProducer(log, 10, 1000);
+  StartServer();
+  FetchResult result = Fetch("HEAD", url_ + "/stream");
+  EXPECT_EQ(result.code, CURLE_OK);
+  EXPECT_EQ(result.status, 200);
+  EXPECT_EQ(Fetch("GET", url_ + "/stream").body.size(), 10'000u);
+  EXPECT_EQ(log->runs.load(), 1);
+}
+
+// Streams run one at a time; a few wait their turn, more are refused with 503 instead of piling
+// up behind a stalled client. Stop ends them all without waiting for the stall timeout.
+TEST_F(HttpServerTest, StreamsQueueBoundedAndStopEndsThem) {
+  auto log = std::make_shared<ProducerLog>();
+  stream_producer_ = CountingProducer(log, 1'000'000, 64 * 1024);
+  HttpServerOptions options;
+  options.stream_stall_timeout = 10min;
+  StartServer(options);
+  const std::string request = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::vector<std::unique_ptr<SilentClient>> clients;
+  clients.push_back(std::make_unique<SilentClient>(server_->port(), request));
+  ASSERT_TRUE(WaitFor([&] { return log->runs.load() == 1; }));
+  for (size_t i = 0; i < HttpServer::kMaxWaitingStreams; ++i) {
+    clients.push_back(std::make_unique<SilentClient>(server_->port(), request));
+  }
+  ASSERT_TRUE(WaitFor([&] { return stream_sends_.load() == static_cast<int>(clients.size()); }));
+  const FetchResult refused = Fetch("GET", url_ + "/stream");
+  EXPECT_EQ(refused.status, 503);
+  EXPECT_NE(refused.body.find("retry"), std::string::npos) << refused.body;
+  EXPECT_EQ(log->runs.load(), 1);  // the first still runs, held by its silent client
+
+  auto stopped = std::async(std::launch::async, [&] { server_->Stop(); });
+  EXPECT_EQ(stopped.wait_for(30s), std::future_status::ready);
+  EXPECT_TRUE(log->returned.load());
+  EXPECT_TRUE(log->refused.load());
+  EXPECT_EQ(log->runs.load(), 1);  // waiting streams were dropped, not run
 }
 
 TEST(HttpServerStartTest, PortTakenByAnotherProcessIsAClearError) {

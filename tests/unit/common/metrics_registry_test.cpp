@@ -1,5 +1,6 @@
 #include "common/metrics_registry.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -16,6 +17,8 @@
 
 namespace pharos {
 namespace {
+
+using ::testing::HasSubstr;
 
 TEST(MetricsRegistryTest, EmptyRegistryExposesNothing) {
   MetricsRegistry registry;
@@ -124,7 +127,7 @@ TEST(MetricsRegistryTest, HistogramsWithOtherBucketsKeepTheirOwnLeLabels) {
       "# HELP d_seconds D.\n# TYPE d_seconds histogram\n"
       "d_seconds_bucket{le=\"+Inf\"} 3\nd_seconds_sum 0.5\nd_seconds_count 3\n";
   EXPECT_EQ(registry.Expose(), expected);
-  EXPECT_EQ(registry.Expose(), expected);  // the second scrape starts from a reserved buffer
+  EXPECT_EQ(registry.Expose(), expected);  // and again on the next scrape
 }
 
 TEST(MetricsRegistryTest, UnlabelledHistogramHasOnlyLe) {
@@ -255,25 +258,94 @@ TEST(MetricsRegistryTest, CollectorsWriteAfterFamilies) {
   EXPECT_EQ(registry.Expose(), "# HELP z_total Z.\n# TYPE z_total counter\nz_total 0\n");
 }
 
-// The first scrape of a large installation reserves the whole text from the collectors' hints
-// instead of regrowing it (each regrowth holds the old and the new buffer at once).
-TEST(MetricsRegistryTest, FirstScrapeReservesWhatCollectorsAnnounce) {
-  MetricsRegistry registry;
-  constexpr size_t kAnnounced = 8 << 20;
-  registry.AddCollector(
-      [](MetricsWriter& writer) {
-        writer.BeginFamily("pharos_big", "Big.", MetricType::kGauge, {"i"});
-        writer.Sample({"1"}, 1);
-      },
-      [] { return kAnnounced; });
-  registry.AddCollector([](MetricsWriter& writer) {
-    writer.BeginFamily("pharos_small", "Small, no hint.", MetricType::kGauge);
-    writer.Sample({}, 2);
+// A collector publishing many series, with a Flush point after each (as a collector does between
+// batches it reads under its own lock).
+void AddManySeries(MetricsRegistry& registry, int count) {
+  registry.AddCollector([count](MetricsWriter& writer) {
+    writer.BeginFamily("pharos_many", "Many series.", MetricType::kGauge, {"i"});
+    for (int i = 0; i < count; ++i) {
+      writer.Sample({std::to_string(i)}, i);
+      writer.Flush();
+    }
   });
-  const std::string text = registry.Expose();
-  EXPECT_NE(text.find("pharos_big{i=\"1\"} 1\n"), std::string::npos);
-  EXPECT_NE(text.find("pharos_small 2\n"), std::string::npos);
-  EXPECT_GE(text.capacity(), kAnnounced);
+}
+
+// A streamed scrape is the same text as a whole one, handed over in pieces of about the asked
+// size, so that a large page is never held whole.
+TEST(MetricsRegistryTest, StreamHandsTheSameTextOverInPieces) {
+  MetricsRegistry registry;
+  registry.AddCounter("pharos_first_total", "Registered.").WithLabels({}).Inc(3);
+  AddManySeries(registry, 500);
+  registry.AddCollector([](MetricsWriter& writer) {
+    writer.BeginFamily("pharos_last", "After the big one.", MetricType::kGauge);
+    writer.Sample({}, 1);
+  });
+  constexpr size_t kPieceBytes = 1024;
+  std::vector<std::string> pieces;
+  EXPECT_TRUE(registry.Stream(
+      [&](std::string_view piece) {
+        pieces.emplace_back(piece);
+        return true;
+      },
+      kPieceBytes));
+
+  std::string joined;
+  for (const std::string& piece : pieces) joined += piece;
+  EXPECT_EQ(joined, registry.Expose());
+  EXPECT_THAT(joined, HasSubstr("pharos_many{i=\"499\"} 499\n"));
+  EXPECT_GT(pieces.size(), 5u);
+  for (size_t i = 0; i < pieces.size(); ++i) {
+    EXPECT_FALSE(pieces[i].empty()) << "piece " << i;
+    // A piece ends at the first Flush point past the size: one sample line later at most.
+    EXPECT_LT(pieces[i].size(), kPieceBytes + 64) << "piece " << i;
+  }
+}
+
+// A client that goes away mid-scrape stops the scrape: the sink is not called again, later
+// collectors do not run, and a collector can see it and stop early.
+TEST(MetricsRegistryTest, StreamStopsOnceTheSinkRefuses) {
+  MetricsRegistry registry;
+  int written_after_refusal = 0;
+  registry.AddCollector([&](MetricsWriter& writer) {
+    writer.BeginFamily("pharos_many", "Many series.", MetricType::kGauge, {"i"});
+    for (int i = 0; i < 1000 && writer.delivering(); ++i) {
+      writer.Sample({std::to_string(i)}, i);
+      writer.Flush();
+    }
+    if (!writer.delivering()) ++written_after_refusal;
+  });
+  bool later_collector_ran = false;
+  registry.AddCollector([&](MetricsWriter&) { later_collector_ran = true; });
+  int calls = 0;
+  EXPECT_FALSE(registry.Stream(
+      [&](std::string_view) {
+        ++calls;
+        return calls < 2;
+      },
+      256));
+  EXPECT_EQ(calls, 2);
+  EXPECT_EQ(written_after_refusal, 1);
+  EXPECT_FALSE(later_collector_ran);
+  // The next scrape is whole again.
+  EXPECT_THAT(registry.Expose(), HasSubstr("pharos_many{i=\"999\"} 999\n"));
+}
+
+// Without Flush points a collector's text goes out as one piece at the end: still complete.
+TEST(MetricsRegistryTest, StreamWithoutFlushPointsSendsEverythingAtTheEnd) {
+  MetricsRegistry registry;
+  registry.AddCollector([](MetricsWriter& writer) {
+    writer.BeginFamily("pharos_quiet", "No flush points.", MetricType::kGauge, {"i"});
+    for (int i = 0; i < 100; ++i) writer.Sample({std::to_string(i)}, i);
+  });
+  std::vector<std::string> pieces;
+  EXPECT_TRUE(registry.Stream(
+      [&](std::string_view piece) {
+        pieces.emplace_back(piece);
+        return true;
+      },
+      64));
+  ASSERT_EQ(pieces.size(), 1u);
+  EXPECT_EQ(pieces[0], registry.Expose());
 }
 
 TEST(MetricsRegistryTest, CollectorCannotBreakTheExposition) {

@@ -173,7 +173,17 @@ TEST_F(JsonApiTest, HealthReadinessAndMetrics) {
   HttpResponse metrics = Call(&JsonApi::HandleMetrics, Get("/metrics"));
   EXPECT_EQ(metrics.status, 200);
   EXPECT_EQ(metrics.content_type, kPrometheusTextContentType);
-  EXPECT_THAT(metrics.body, HasSubstr("pharos_monitor_state{"));
+  // Streamed: the page is produced piece by piece while it is sent.
+  ASSERT_TRUE(metrics.stream);
+  struct Collected : HttpBodyWriter {
+    bool Write(std::string_view piece) override {
+      text += piece;
+      return true;
+    }
+    std::string text;
+  } body;
+  metrics.stream(body);
+  EXPECT_THAT(body.text, HasSubstr("pharos_monitor_state{"));
   core_->Stop();
   EXPECT_EQ(Call(&JsonApi::HandleReady, Get("/readyz")).status, 503);
 }
