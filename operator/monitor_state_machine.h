@@ -104,7 +104,8 @@ class MonitorStateMachine {
   MonitorStateMachine(StateMachineSettings settings, TimePoint now);
 
   // Replaces the state with a stored one (which must be of `identity`'s uid), then applies the
-  // current settings; returns the transitions that implies (e.g. to Paused).
+  // current settings; returns the transitions that implies (e.g. to Paused). A stored Invalid
+  // state stays Invalid: the owner calls Reconfigure if the validator now accepts the monitor.
   Result<std::vector<StateEvent>> Restore(const MonitorIdentity& identity,
                                           MonitorStateSnapshot snapshot, TimePoint now);
 

@@ -252,12 +252,7 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
       runtime.monitor = spec;  // the same uid: its slot in monitors_ stays where it is
       if (changed) {
         runtime.invalid = false;
-        ApplyEventsLocked(
-            runtime,
-            runtime.machine->Reconfigure(MonitorIdentity::Of(monitor), ConfigLocked(monitor), now),
-            now, notifications);
-        runtime.state_dirty = true;
-        runtime.summary_dirty = true;
+        ReconfigureLocked(runtime, now, notifications);
         Log().Info("monitor changed", {{"monitor", monitor.Key()},
                                        {"generation", monitor.generation},
                                        {"state", ToString(runtime.machine->state())}});
@@ -469,14 +464,39 @@ bool OperatorCore::ClaimStateLocked(Runtime& runtime, std::optional<MonitorState
     }
     if (!known || *known < seed->evidence_at) {
       SeedLocked(runtime, std::move(*seed), now, notifications);
+      CheckAgainIfFixedLocked(runtime, now, notifications);
       return true;
     }
   }
   if (stored) {
     RestoreLocked(runtime, std::move(*stored), now, notifications);
+    CheckAgainIfFixedLocked(runtime, now, notifications);
     return true;
   }
   return false;
+}
+
+void OperatorCore::CheckAgainIfFixedLocked(Runtime& runtime, TimePoint now,
+                                           std::vector<Notification>& notifications) {
+  if (runtime.invalid || runtime.machine->state() != MonitorState::kInvalid) {
+    return;
+  }
+  // The state was saved while the validator refused an earlier spec; this one it accepted (it
+  // was upserted): the same as an invalid monitor fixed while the process runs (UpsertMonitor).
+  ReconfigureLocked(runtime, now, notifications);
+  Log().Info("monitor was invalid when its state was saved and is valid now: checking it again",
+             {{"monitor", runtime.monitor->Key()}, {"state", ToString(runtime.machine->state())}});
+}
+
+void OperatorCore::ReconfigureLocked(Runtime& runtime, TimePoint now,
+                                     std::vector<Notification>& notifications) {
+  const Monitor& monitor = *runtime.monitor;
+  ApplyEventsLocked(
+      runtime,
+      runtime.machine->Reconfigure(MonitorIdentity::Of(monitor), ConfigLocked(monitor), now), now,
+      notifications);
+  runtime.state_dirty = true;
+  runtime.summary_dirty = true;
 }
 
 void OperatorCore::SeedLocked(Runtime& runtime, StatusStateSeed seed, TimePoint now,

@@ -304,11 +304,18 @@ class OperatorCore {
                      std::vector<Notification>& notifications);
   // Resumes the monitor from the newest of: `stored` (the store's snapshot), the seeder's seed,
   // the state in memory. The store is preferred unless the seed holds newer evidence than
-  // both. False when neither a stored snapshot nor a seed was applied.
+  // both. A claimed Invalid state of a runtime not marked invalid is then reconfigured
+  // (CheckAgainIfFixedLocked). False when neither a stored snapshot nor a seed was applied.
   bool ClaimStateLocked(Runtime& runtime, std::optional<MonitorStateSnapshot> stored, TimePoint now,
                         std::vector<Notification>& notifications);
   void SeedLocked(Runtime& runtime, StatusStateSeed seed, TimePoint now,
                   std::vector<Notification>& notifications);
+  // A claimed state that is Invalid although the runtime's spec is valid (the validator refused
+  // the spec in force when the state was saved): Reconfigure, as for an invalid monitor fixed.
+  void CheckAgainIfFixedLocked(Runtime& runtime, TimePoint now,
+                               std::vector<Notification>& notifications);
+  // Applies the runtime's monitor (its settings now) to its machine.
+  void ReconfigureLocked(Runtime& runtime, TimePoint now, std::vector<Notification>& notifications);
   void ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> events, TimePoint now,
                          std::vector<Notification>& notifications);
   // Saves at once, or into the batch collected by BeginSaveBatchLocked.

@@ -653,6 +653,69 @@ TEST_F(OperatorCoreTest, InvalidMonitorsAreNotCheckedUntilFixed) {
   EXPECT_TRUE(core_->scheduler().Find(api.uid).has_value());
 }
 
+// The operator stopped while two monitors were Invalid; meanwhile the user fixed one of them.
+// After the restart the fixed one is checked again (as if fixed while the operator ran), the
+// other stays Invalid.
+TEST_F(OperatorCoreTest, AMonitorFixedWhileTheOperatorWasDownIsCheckedAfterTheRestart) {
+  const Monitor api = MakeMonitor("api");
+  const Monitor web = MakeMonitor("web");
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  ASSERT_TRUE(core_->UpsertMonitor(web).ok());
+  Round(api, Outcome::kUp);
+  ASSERT_TRUE(core_->MarkInvalid(api, "spec.http.url: scheme must be http or https").ok());
+  ASSERT_TRUE(core_->MarkInvalid(web, "spec.http.url: scheme must be http or https").ok());
+  ASSERT_EQ(StateOf(api.uid), MonitorState::kInvalid);
+  core_->Stop();
+  core_.reset();
+
+  core_ = OpenCore(clock_, DbPath());
+  ASSERT_NE(core_, nullptr);
+  std::vector<StateEvent> events;
+  core_->OnStateChange([&](const Monitor&, const StateEvent& event) { events.push_back(event); });
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());  // fixed
+  ASSERT_TRUE(core_->MarkInvalid(web, "spec.http.url: scheme must be http or https").ok());
+
+  auto status = core_->Snapshot(api.uid);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_EQ(status->state, MonitorState::kPending) << "its spec is valid now";
+  EXPECT_EQ(status->reason, "");
+  EXPECT_TRUE(core_->scheduler().Find(api.uid).has_value());
+  ASSERT_EQ(events.size(), 1u) << "the same transition as fixing it while running";
+  EXPECT_EQ(events[0].monitor_uid, api.uid);
+  EXPECT_EQ(events[0].from, MonitorState::kInvalid);
+  EXPECT_EQ(events[0].to, MonitorState::kPending);
+  EXPECT_EQ(StateOf(web.uid), MonitorState::kInvalid) << "still invalid";
+  EXPECT_EQ(core_->Snapshot(web.uid)->reason, "spec.http.url: scheme must be http or https");
+  EXPECT_FALSE(core_->scheduler().Find(web.uid).has_value());
+
+  EXPECT_EQ(Round(api, Outcome::kUp).kind, Kind::kAccepted);
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kUp) << "its results count again";
+  core_->Stop();
+  core_.reset();
+
+  core_ = OpenCore(clock_, DbPath());
+  ASSERT_NE(core_, nullptr);
+  ASSERT_TRUE(core_->UpsertMonitor(api).ok());
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kUp) << "the recovered state was saved";
+}
+
+// `pharos run` adds its monitors with ReplaceAll: a stored Invalid state does not outlive the
+// spec that caused it there either.
+TEST_F(OperatorCoreTest, ReplaceAllChecksAMonitorStoredInvalidWhoseSpecIsValid) {
+  const Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(core_->MarkInvalid(api, "spec.timeout: must be below spec.frequency").ok());
+  core_->Stop();
+  core_.reset();
+
+  core_ = OpenCore(clock_, DbPath());
+  ASSERT_NE(core_, nullptr);
+  auto report = core_->ReplaceAll({api});
+  EXPECT_THAT(report.added, ElementsAre("shop/api"));
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kPending);
+  EXPECT_EQ(Round(api, Outcome::kDown).kind, Kind::kAccepted);
+  EXPECT_EQ(StateOf(api.uid), MonitorState::kDown);
+}
+
 TEST_F(OperatorCoreTest, RefusesMonitorsTheSchedulerCannotRun) {
   Monitor no_uid = MakeMonitor("x");
   no_uid.uid.clear();
