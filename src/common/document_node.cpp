@@ -320,8 +320,9 @@ std::string DocumentNode::KindName() const {
   return "a value";
 }
 
-ParsedDocuments ParseYamlDocuments(const std::string& text, const std::string& file_name) {
-  ParsedDocuments parsed;
+void ForEachYamlDocument(const std::string& text, const std::string& file_name,
+                         const std::function<void(DocumentNode)>& on_document,
+                         const std::function<void(ValidationError)>& on_error) {
   std::istringstream stream(text);
   int previous_start = -1;
   try {
@@ -335,7 +336,7 @@ ParsedDocuments ParseYamlDocuments(const std::string& text, const std::string& f
       if (builder.start().pos <= previous_start) {
         const auto pos = static_cast<size_t>(builder.start().pos);
         const char c = pos < text.size() ? text[pos] : ' ';
-        parsed.errors.push_back(ValidationError{
+        on_error(ValidationError{
             LocationOf(builder.start(), file_name), "",
             "YAML syntax error: unexpected " +
                 (c > ' ' && c < 0x7f ? "'" + std::string(1, c) + "'" : std::string("text"))});
@@ -343,19 +344,27 @@ ParsedDocuments ParseYamlDocuments(const std::string& text, const std::string& f
       }
       previous_start = builder.start().pos;
       if (builder.failure()) {
-        parsed.errors.push_back(*builder.failure());
+        on_error(*builder.failure());
       } else if (builder.root() && builder.root()->kind != DocumentNode::Kind::kNull) {
-        parsed.documents.push_back(std::move(*builder.root()));
+        on_document(std::move(*builder.root()));
       }
     }
   } catch (const YAML::Exception& error) {
     // Documents before the error are complete; the one it interrupted is dropped.
-    parsed.errors.push_back(
+    on_error(
         ValidationError{LocationOf(error.mark, file_name), "", "YAML syntax error: " + error.msg});
   } catch (const std::exception& error) {
-    parsed.errors.push_back(ValidationError{SourceLocation{file_name}, "",
-                                            "cannot parse YAML: " + std::string(error.what())});
+    on_error(ValidationError{SourceLocation{file_name}, "",
+                             "cannot parse YAML: " + std::string(error.what())});
   }
+}
+
+ParsedDocuments ParseYamlDocuments(const std::string& text, const std::string& file_name) {
+  ParsedDocuments parsed;
+  ForEachYamlDocument(
+      text, file_name,
+      [&](DocumentNode document) { parsed.documents.push_back(std::move(document)); },
+      [&](ValidationError error) { parsed.errors.push_back(std::move(error)); });
   return parsed;
 }
 

@@ -5,6 +5,7 @@
 // and for objects from the Kubernetes API (nlohmann::json, no positions).
 // Thread-safety: a value type.
 
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
@@ -47,6 +48,12 @@ struct ParsedDocuments {
   std::vector<ValidationError> errors;
 };
 ParsedDocuments ParseYamlDocuments(const std::string& text, const std::string& file_name);
+// The same, one document at a time: `on_document` gets each as soon as it is parsed and
+// `on_error` each error, in the order they appear in the text, so that a file of tens of
+// thousands of documents is never held as one tree.
+void ForEachYamlDocument(const std::string& text, const std::string& file_name,
+                         const std::function<void(DocumentNode)>& on_document,
+                         const std::function<void(ValidationError)>& on_error);
 
 // A Kubernetes API object; locations are unknown (line 0). Fails only on absurd nesting.
 Result<DocumentNode> DocumentNodeFromJson(const nlohmann::json& value);
