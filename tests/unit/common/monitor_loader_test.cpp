@@ -296,6 +296,19 @@ TEST(MonitorLoaderTest, SyntaxErrorKeepsTheDocumentsBeforeIt) {
               ElementsAre("m.yaml:19:1: YAML syntax error: end of sequence flow not found"));
 }
 
+// Documents are parsed and checked one at a time (a large file is never held as one tree): the
+// errors come in the order of the text, a syntax error after the documents it follows.
+TEST(MonitorLoaderTest, ErrorsComeInTheOrderOfTheText) {
+  std::string second = HttpDoc("");
+  second.replace(second.find("name: web"), 9, "name: api");
+  const std::string text = HttpDoc("  retries: -1\n") + "---\n" + second + "---\n,\n";
+  EXPECT_EQ(LoadMonitorsFromText(text, "m.yaml").monitors.size(), 1u);
+  const std::vector<std::string> errors = Errors(text);
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_THAT(errors[0], ::testing::StartsWith("m.yaml:9:"));
+  EXPECT_EQ(errors[1], "m.yaml:20:1: YAML syntax error: unexpected ','");
+}
+
 TEST(MonitorLoaderTest, AliasesAreExpanded) {
   const Monitor monitor = LoadOne(Doc(R"(  type: http
   regions: &where [eu-west, us-east]
