@@ -726,13 +726,15 @@ void OperatorCore::FollowKnownRegionsLocked(TimePoint now,
 
 void OperatorCore::Housekeeping() {
   std::vector<Notification> notifications;
-  std::vector<std::pair<TimePoint, std::string>> stale;  // (summary age, uid)
+  std::vector<std::string> refresh;  // uids of the summaries to recompute, oldest first
   {
     std::lock_guard lock(state_mu_);
     const TimePoint now = clock_.Now();
     if (scheduling_) {
       FollowKnownRegionsLocked(now, notifications);
     }
+    // (summary time, runtime) of the monitors whose summary is due.
+    std::vector<std::pair<TimePoint, const Runtime*>> stale;
     size_t save_budget = options_.state_save_batch;
     // Monitors whose deadlines passed, applied in uid order (observers hear of them in that
     // order) once the pass is over; sorting every monitor each second would cost more.
@@ -753,7 +755,7 @@ void OperatorCore::Housekeeping() {
       if (!runtime->has_summary || age >= options_.summary_max_age ||
           (runtime->summary_dirty && age >= options_.summary_min_interval)) {
         stale.emplace_back(runtime->has_summary ? runtime->summary_at : TimePoint::min(),
-                           runtime->monitor->uid);
+                           runtime.get());
       }
     });
     std::sort(ticked.begin(), ticked.end(), [](const auto& a, const auto& b) {
@@ -763,17 +765,23 @@ void OperatorCore::Housekeeping() {
       ApplyEventsLocked(*runtime, std::move(events), now, notifications);
     }
     CommitSaveBatchLocked();
+    // Most monitors can be due at once (a result makes a summary due, and only summary_batch
+    // are recomputed per pass): select the oldest without sorting them all.
+    const auto older = [](const auto& a, const auto& b) {
+      return a.first != b.first ? a.first < b.first
+                                : a.second->monitor->uid < b.second->monitor->uid;
+    };
+    const size_t batch = std::min(stale.size(), options_.summary_batch);
+    std::nth_element(stale.begin(), stale.begin() + static_cast<ptrdiff_t>(batch), stale.end(),
+                     older);
+    std::sort(stale.begin(), stale.begin() + static_cast<ptrdiff_t>(batch), older);
+    refresh.reserve(batch);
+    for (size_t i = 0; i < batch; ++i) {
+      refresh.push_back(stale[i].second->monitor->uid);
+    }
   }
   Notify(notifications);
-  std::sort(stale.begin(), stale.end());
-  if (stale.size() > options_.summary_batch) {
-    stale.resize(options_.summary_batch);
-  }
-  std::vector<std::string> uids;
-  for (auto& [age, uid] : stale) {
-    uids.push_back(std::move(uid));
-  }
-  RefreshSummaries(std::move(uids));
+  RefreshSummaries(std::move(refresh));
 }
 
 void OperatorCore::RefreshSummaries(std::vector<std::string> uids) {
