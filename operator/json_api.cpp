@@ -7,7 +7,6 @@
 #include "common/check_result_json.h"
 #include "common/metrics_endpoint.h"
 #include "common/name_syntax.h"
-#include "common/prometheus_text.h"
 #include "common/rfc3339.h"
 
 namespace pharos {

@@ -27,7 +27,6 @@
 #include "common/metrics_endpoint.h"
 #include "common/metrics_registry.h"
 #include "common/name_syntax.h"
-#include "common/prometheus_text.h"
 #include "common/rfc3339.h"
 #include "common/version.h"
 #include "probe/operator_client.h"
