@@ -33,8 +33,8 @@
 #include "common/command_line.h"
 #include "common/manual_clock.h"
 #include "common/monitor.h"
-#include "operator/scheduler.h"
-#include "operator/work_dispatcher.h"
+#include "operator/control/scheduler.h"
+#include "operator/control/work_dispatcher.h"
 
 namespace pharos::bench {
 namespace {

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
-#include "operator/curl_kube_client.h"
-#include "operator/kube_config.h"
+#include "operator/kube/curl_kube_client.h"
+#include "operator/kube/kube_config.h"
 
 namespace pharos::e2e {
 

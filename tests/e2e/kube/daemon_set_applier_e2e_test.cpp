@@ -1,8 +1,8 @@
 // DaemonSetApplier against a real kube-apiserver (no kubelet runs: the objects are checked).
 
 #include "e2e/kube/kube_e2e_helpers.h"
-#include "operator/daemon_set_applier.h"
-#include "operator/regions_config.h"
+#include "operator/controller/daemon_set_applier.h"
+#include "operator/controller/regions_config.h"
 
 namespace pharos::e2e {
 namespace {

@@ -1,7 +1,7 @@
 // EventRecorder against a real kube-apiserver: Events are created and repeats aggregated.
 
 #include "e2e/kube/kube_e2e_helpers.h"
-#include "operator/event_recorder.h"
+#include "operator/kube/event_recorder.h"
 
 namespace pharos::e2e {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "e2e/kube/kube_e2e_helpers.h"
-#include "operator/informer.h"
+#include "operator/kube/informer.h"
 
 namespace pharos::e2e {
 namespace {

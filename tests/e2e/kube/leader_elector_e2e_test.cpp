@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "e2e/kube/kube_e2e_helpers.h"
-#include "operator/leader_elector.h"
+#include "operator/kube/leader_elector.h"
 
 namespace pharos::e2e {
 namespace {

@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "e2e/kube/kube_e2e_helpers.h"
-#include "operator/status_patcher.h"
+#include "operator/kube/status_patcher.h"
 
 namespace pharos::e2e {
 namespace {

@@ -1,0 +1,50 @@
+#pragma once
+
+// JsonApi: the read-only HTTP API of the operator (docs/api.md) and its health endpoints:
+//   GET /api/v1/monitors                                  every monitor with its status
+//   GET /api/v1/monitors/{namespace}/{name}               one monitor
+//   GET /api/v1/monitors/{namespace}/{name}/results       raw results (?since=RFC3339&limit=N
+//                                                         &region=R), newest first
+//   GET /api/v1/incidents                                 incidents (?open=true&limit=N)
+//   GET /healthz                                          the process is alive
+//   GET /readyz                                           store open and monitors loaded
+//   GET /metrics                                          Prometheus text format
+// Bad query parameters → 400 naming the parameter; an unknown monitor → 404.
+// Handlers can be called directly (tests) with a Reply function.
+// Thread-safety: handlers may run concurrently on any thread.
+
+#include <functional>
+#include <nlohmann/json.hpp>
+
+#include "common/http_server.h"
+#include "common/result.h"
+#include "operator/control/monitor_status.h"
+#include "operator/control/operator_core.h"
+
+namespace pharos {
+
+class JsonApi {
+ public:
+  using Reply = std::function<void(HttpResponse)>;
+
+  explicit JsonApi(OperatorCore& core) : core_(core) {}
+
+  // Adds every route above.
+  Status Register(HttpServer& server);
+
+  void HandleMonitors(const HttpRequest& request, const Reply& reply);
+  void HandleMonitor(const HttpRequest& request, const Reply& reply);
+  void HandleResults(const HttpRequest& request, const Reply& reply);
+  void HandleIncidents(const HttpRequest& request, const Reply& reply);
+  void HandleHealth(const HttpRequest& request, const Reply& reply);
+  void HandleReady(const HttpRequest& request, const Reply& reply);
+  void HandleMetrics(const HttpRequest& request, const Reply& reply);
+
+  // The JSON form of a monitor's status (see docs/api.md).
+  static nlohmann::ordered_json MonitorStatusToJson(const MonitorStatus& status);
+
+ private:
+  OperatorCore& core_;
+};
+
+}  // namespace pharos

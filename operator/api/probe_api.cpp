@@ -1,0 +1,388 @@
+#include "operator/api/probe_api.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "common/check_result_json.h"
+#include "common/logging.h"
+#include "common/name_syntax.h"
+#include "common/rfc3339.h"
+
+namespace pharos {
+namespace {
+
+using Json = nlohmann::json;
+
+const Logger& Log() {
+  static const Logger logger("probe-api");
+  return logger;
+}
+
+// A probe name: 1-253 of [A-Za-z0-9._-] (host names, pod names).
+bool IsProbeName(std::string_view name) {
+  return !name.empty() && name.size() <= 253 && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == '-';
+  });
+}
+
+std::string_view BearerToken(const HttpRequest& request) {
+  std::string_view header = request.Header("Authorization");
+  constexpr std::string_view kScheme = "bearer ";
+  if (header.size() <= kScheme.size()) {
+    return {};
+  }
+  for (size_t i = 0; i < kScheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(header[i])) != kScheme[i]) {
+      return {};
+    }
+  }
+  header.remove_prefix(kScheme.size());
+  while (!header.empty() && header.front() == ' ') {
+    header.remove_prefix(1);
+  }
+  return header;
+}
+
+const char* JsonTypeName(const Json& value) { return value.is_null() ? "null" : value.type_name(); }
+
+HttpResponse BadRequest(const std::string& message) { return HttpResponse::Error(400, message); }
+
+HttpResponse Unavailable(const std::string& message) {
+  HttpResponse response = HttpResponse::Error(503, message);
+  response.headers.emplace_back("Retry-After", "5");
+  return response;
+}
+
+}  // namespace
+
+struct ProbeApi::Caller {
+  Json body;
+  std::string name;
+  std::string region;
+};
+
+ProbeApi::ProbeApi(OperatorCore& core, ProbeTokens* tokens, Options options)
+    : core_(core), tokens_(tokens), options_(options) {}
+
+ProbeApi::~ProbeApi() { Shutdown(); }
+
+Status ProbeApi::Register(HttpServer& server) {
+  const std::pair<const char*, void (ProbeApi::*)(const HttpRequest&, Reply)> routes[] = {
+      {"/api/v1/probes/register", &ProbeApi::HandleRegister},
+      {"/api/v1/work/lease", &ProbeApi::HandleLease},
+      {"/api/v1/work/results", &ProbeApi::HandleResults}};
+  for (const auto& [path, handler] : routes) {
+    Status added = server.Route(
+        "POST", path, [this, handler](const HttpRequest& request, HttpResponder responder) {
+          (this->*handler)(
+              request, [responder](HttpResponse response) { responder.Send(std::move(response)); });
+        });
+    if (!added) {
+      return added;
+    }
+  }
+  return OkStatus();
+}
+
+std::optional<ProbeApi::Caller> ProbeApi::Admit(const HttpRequest& request, const Reply& reply,
+                                                const char* what) const {
+  const std::string_view token = BearerToken(request);
+  const auto refuse = [&](int status, const char* why, const std::string& message,
+                          const std::string& region) {
+    Log().Warn("probe request refused",
+               {{"request", what},
+                {"status", status},
+                {"why", why},
+                {"remote", request.remote_address},
+                {"region", region},
+                {"token", token.empty() ? std::string("none") : RedactSecret(token)}});
+    reply(HttpResponse::Error(status, message));
+  };
+  if (tokens_ == nullptr) {
+    refuse(401, "no probe token file configured",
+           "this operator accepts no external probes (it was started without a probe token "
+           "file)",
+           "");
+    return std::nullopt;
+  }
+  // Any-region tokens pass here; region-bound ones are checked once the region is known.
+  const ProbeTokens::Verdict first = tokens_->Check(token, "");
+  if (first == ProbeTokens::Verdict::kMissing || first == ProbeTokens::Verdict::kUnknown) {
+    refuse(401, first == ProbeTokens::Verdict::kMissing ? "missing bearer token" : "unknown token",
+           first == ProbeTokens::Verdict::kMissing
+               ? "missing bearer token (Authorization: Bearer TOKEN)"
+               : "invalid bearer token",
+           "");
+    return std::nullopt;
+  }
+
+  Caller caller;
+  try {
+    caller.body = Json::parse(request.body);
+  } catch (const Json::parse_error& error) {
+    reply(BadRequest(std::string("request body is not valid JSON: ") + error.what()));
+    return std::nullopt;
+  }
+  if (!caller.body.is_object()) {
+    reply(BadRequest(std::string("request body: expected a JSON object, got ") +
+                     JsonTypeName(caller.body)));
+    return std::nullopt;
+  }
+  for (const char* field : {"name", "region"}) {
+    const auto it = caller.body.find(field);
+    if (it == caller.body.end() || !it->is_string()) {
+      reply(BadRequest(std::string(field) + ": expected a string, got " +
+                       (it == caller.body.end() ? "nothing" : JsonTypeName(*it))));
+      return std::nullopt;
+    }
+  }
+  caller.name = caller.body["name"].get<std::string>();
+  caller.region = caller.body["region"].get<std::string>();
+  if (!IsProbeName(caller.name)) {
+    reply(BadRequest("name: expected 1-253 characters of letters, digits, '.', '_' and '-'"));
+    return std::nullopt;
+  }
+  if (!IsDns1123Label(caller.region)) {
+    reply(
+        BadRequest("region: expected a DNS-1123 label (1-63 of a-z, 0-9 and '-', e.g. "
+                   "\"eu-west\")"));
+    return std::nullopt;
+  }
+  if (first == ProbeTokens::Verdict::kWrongRegion &&
+      tokens_->Check(token, caller.region) != ProbeTokens::Verdict::kAllowed) {
+    refuse(403, "token bound to another region",
+           "this token is not valid for region \"" + caller.region + "\"", caller.region);
+    return std::nullopt;
+  }
+  return caller;
+}
+
+void ProbeApi::HandleRegister(const HttpRequest& request, Reply reply) {
+  std::optional<Caller> caller = Admit(request, reply, "register");
+  if (!caller) {
+    return;
+  }
+  const Json& body = caller->body;
+  if (body.contains("version") && !body["version"].is_string()) {
+    return reply(BadRequest(std::string("version: expected a string, got ") +
+                            JsonTypeName(body["version"])));
+  }
+  if (body.contains("capacity") &&
+      (!body["capacity"].is_number_integer() || body["capacity"].get<int64_t>() < 0)) {
+    return reply(BadRequest("capacity: expected a whole number >= 0"));
+  }
+  core_.dispatcher().TouchProbe(caller->region, caller->name);
+  Log().Info("probe registered", {{"probe", caller->name},
+                                  {"region", caller->region},
+                                  {"version", body.value("version", std::string())},
+                                  {"remote", request.remote_address}});
+  Json answer = {{"name", caller->name},
+                 {"region", caller->region},
+                 {"leaseWaitMaxSeconds", options_.lease_wait_max_seconds},
+                 {"resultBatchMax", options_.result_batch_max}};
+  reply(HttpResponse::Json(200, answer.dump()));
+}
+
+void ProbeApi::HandleLease(const HttpRequest& request, Reply reply) {
+  std::optional<Caller> caller = Admit(request, reply, "lease");
+  if (!caller) {
+    return;
+  }
+  const Json& body = caller->body;
+  size_t max_items = options_.lease_default_items;
+  if (body.contains("max")) {
+    const Json& max = body["max"];
+    if (!max.is_number_integer() || max.get<int64_t>() < 1) {
+      return reply(BadRequest(std::string("max: expected a whole number >= 1, got ") + max.dump()));
+    }
+    max_items = std::min<size_t>(static_cast<size_t>(max.get<int64_t>()), options_.lease_max_items);
+  }
+  double wait_seconds = options_.lease_wait_default_seconds;
+  if (body.contains("waitSeconds")) {
+    const Json& wait = body["waitSeconds"];
+    if (!wait.is_number() || !std::isfinite(wait.get<double>()) || wait.get<double>() < 0) {
+      return reply(
+          BadRequest(std::string("waitSeconds: expected a number >= 0, got ") + wait.dump()));
+    }
+    wait_seconds = wait.get<double>();
+  }
+  wait_seconds = std::min<double>(wait_seconds, options_.lease_wait_max_seconds);
+  if (shutting_down_) {
+    return reply(Unavailable("the operator is shutting down; lease again later"));
+  }
+  if (!core_.scheduling()) {
+    return reply(Unavailable("this operator replica is not the leader; no work is handed out"));
+  }
+
+  uint64_t key = 0;
+  {
+    std::lock_guard lock(parked_mu_);
+    key = next_parked_++;
+    parked_.emplace(key, ParkedLease{0, reply});
+  }
+  const auto deadline =
+      core_.clock().Now() + std::chrono::duration_cast<Clock::TimePoint::duration>(
+                                std::chrono::duration<double>(wait_seconds));
+  const WorkDispatcher::WaiterId waiter =
+      core_.dispatcher().LeaseOrWait(caller->region, caller->name, max_items, deadline,
+                                     [this, key, reply](std::vector<WorkItem> items) {
+                                       Unpark(key);
+                                       reply(LeaseResponse(items));
+                                     });
+  std::lock_guard lock(parked_mu_);
+  if (auto it = parked_.find(key); it != parked_.end()) {
+    it->second.waiter = waiter;
+  }
+}
+
+void ProbeApi::Unpark(uint64_t key) {
+  std::lock_guard lock(parked_mu_);
+  parked_.erase(key);
+}
+
+HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items) const {
+  const auto now = core_.clock().Now();
+  const Millis grace = core_.options().dispatcher.lease_grace;
+  Json list = Json::array();
+  std::map<std::string, std::shared_ptr<const std::string>> monitors;
+  for (const WorkItem& item : items) {
+    auto json = monitors.contains(item.monitor_uid) ? monitors[item.monitor_uid]
+                                                    : core_.MonitorJsonText(item.monitor_uid);
+    if (!json) {
+      continue;  // removed since it was queued: its lease lapses, it is never redelivered
+    }
+    monitors[item.monitor_uid] = json;
+    list.push_back({{"id", item.id},
+                    {"monitorUid", item.monitor_uid},
+                    {"generation", item.generation},
+                    {"region", item.region},
+                    {"scheduledAt", FormatRfc3339(item.scheduled_at)},
+                    {"deadline", FormatRfc3339(item.deadline)},
+                    {"attempt", item.attempt},
+                    {"leaseExpiresAt", FormatRfc3339(now + item.timeout + grace)}});
+  }
+  // The specs are kept as JSON text: splice them in instead of parsing them again.
+  std::string body = "{\"items\":" + list.dump() + ",\"monitors\":{";
+  bool first = true;
+  for (const auto& [uid, json] : monitors) {
+    if (!first) {
+      body += ',';
+    }
+    first = false;
+    body += Json(uid).dump();
+    body += ':';
+    body += *json;
+  }
+  body += "}}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+void ProbeApi::HandleResults(const HttpRequest& request, Reply reply) {
+  std::optional<Caller> caller = Admit(request, reply, "results");
+  if (!caller) {
+    return;
+  }
+  const Json& body = caller->body;
+  const auto list = body.find("results");
+  if (list == body.end() || !list->is_array()) {
+    return reply(BadRequest(std::string("results: expected an array, got ") +
+                            (list == body.end() ? "nothing" : JsonTypeName(*list))));
+  }
+  if (list->size() > options_.result_batch_max) {
+    return reply(HttpResponse::Error(
+        413, "results: " + std::to_string(list->size()) + " results in one request; at most " +
+                 std::to_string(options_.result_batch_max) + " (resultBatchMax)"));
+  }
+  core_.dispatcher().TouchProbe(caller->region, caller->name);
+
+  std::vector<CheckResult> results;
+  results.reserve(list->size());
+  // Results refused here, by position in the request.
+  std::map<size_t, std::pair<std::string, std::string>> refused;
+  for (size_t i = 0; i < list->size(); ++i) {
+    const std::string path = "results[" + std::to_string(i) + "]";
+    Result<CheckResult> parsed = CheckResultFromJson((*list)[i]);
+    if (!parsed) {
+      return reply(BadRequest(path + ": " + parsed.error()));
+    }
+    CheckResult result = std::move(parsed).value();
+    if (result.item_id.empty()) {
+      return reply(BadRequest(path + ".itemId: expected the id of the work item it answers"));
+    }
+    if (result.monitor_uid.empty()) {
+      return reply(BadRequest(path + ".uid: expected the monitor uid of the work item"));
+    }
+    if (result.region.empty()) {
+      result.region = caller->region;
+    }
+    if (result.probe.empty()) {
+      result.probe = caller->name;
+    }
+    if (result.region != caller->region) {
+      refused[i] = {result.item_id, "result of region '" + result.region +
+                                        "' sent by a probe of region '" + caller->region + "'"};
+      continue;
+    }
+    results.push_back(std::move(result));
+  }
+
+  const std::string probe = caller->name;
+  core_.Ingest(std::move(results), [reply, refused = std::move(refused),
+                                    probe](Result<OperatorCore::IngestReport> report) {
+    if (!report) {
+      Log().Warn("results not stored; the probe will send them again",
+                 {{"probe", probe}, {"error", report.error()}});
+      return reply(Unavailable(report.error()));
+    }
+    Json accepted = Json::array();
+    Json duplicates = Json::array();
+    Json rejected = Json::array();
+    for (const auto& [position, refusal] : refused) {
+      rejected.push_back({{"id", refusal.first}, {"reason", refusal.second}});
+    }
+    for (const OperatorCore::IngestOutcome& outcome : report->outcomes) {
+      switch (outcome.kind) {
+        case OperatorCore::IngestOutcome::Kind::kAccepted:
+          accepted.push_back(outcome.item_id);
+          break;
+        case OperatorCore::IngestOutcome::Kind::kDuplicate:
+          duplicates.push_back(outcome.item_id);
+          break;
+        case OperatorCore::IngestOutcome::Kind::kRejected:
+          rejected.push_back({{"id", outcome.item_id}, {"reason", outcome.reason}});
+          Log().Warn("result rejected",
+                     {{"probe", probe}, {"item", outcome.item_id}, {"reason", outcome.reason}});
+          break;
+      }
+    }
+    Json answer = {{"accepted", std::move(accepted)},
+                   {"duplicates", std::move(duplicates)},
+                   {"rejected", std::move(rejected)}};
+    reply(HttpResponse::Json(200, answer.dump()));
+  });
+}
+
+void ProbeApi::Shutdown() {
+  shutting_down_ = true;
+  std::map<uint64_t, ParkedLease> parked;
+  {
+    std::lock_guard lock(parked_mu_);
+    parked = parked_;
+  }
+  for (auto& [key, lease] : parked) {
+    // Cancelled: nobody else will answer it. Not cancelled: its callback answers.
+    if (lease.waiter != 0 && core_.dispatcher().CancelWait(lease.waiter)) {
+      Unpark(key);
+      lease.reply(LeaseResponse({}));
+    }
+  }
+}
+
+size_t ProbeApi::parked_leases() const {
+  std::lock_guard lock(parked_mu_);
+  return parked_.size();
+}
+
+}  // namespace pharos

@@ -1,0 +1,99 @@
+#pragma once
+
+// ProbeApi: the operator side of the probe protocol (docs/probe-protocol.md):
+//   POST /api/v1/probes/register   registration (counts the probe as connected)
+//   POST /api/v1/work/lease        long-poll for work items of the probe's region
+//   POST /api/v1/work/results      results, acknowledged only after they are committed
+//
+// * Authentication: "Authorization: Bearer TOKEN" checked against ProbeTokens before anything
+//   else: missing or unknown token → 401, a token bound to another region → 403. Refusals are
+//   logged with the peer address, never with the token. Without ProbeTokens every request gets
+//   401 (only the in-process probe works).
+// * Schema: the body must be a JSON object; malformed JSON or a field of the wrong type → 400
+//   naming the field; more results than resultBatchMax → 413 (the server refuses bodies over
+//   4 MiB with 413 before the handler runs).
+// * Lease: WorkDispatcher::LeaseOrWait parks the request without holding a thread; it is
+//   answered when items of the region are queued or after waitSeconds (≤ leaseWaitMaxSeconds)
+//   with an empty list. The reply carries the Monitor spec (Kubernetes JSON) of every item.
+// * Results: handed to OperatorCore::Ingest; the reply (accepted, duplicates, rejected with a
+//   reason) is sent from the commit callback. A result must name its work item (itemId) and the
+//   probe's region. When nothing could be stored (store failure, shutdown, not the leader) the
+//   answer is 503 with Retry-After, so the probe keeps the results and retries.
+// * Shutdown(): answers parked long-polls with an empty list and refuses new leases with 503.
+//   Call it again after the HTTP server stopped (no handler running any more) so that no
+//   long-poll parked meanwhile outlives the API.
+//
+// Handlers can be called directly (tests) with a Reply function instead of an HttpResponder.
+// Thread-safety: handlers run concurrently on the server's threads; every method may be called
+// from any thread. Lease replies may be sent from inside WorkDispatcher calls (under the
+// Scheduler's lock): they take only leaf locks.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "common/clock.h"
+#include "common/http_server.h"
+#include "common/result.h"
+#include "operator/control/operator_core.h"
+#include "operator/api/probe_tokens.h"
+
+namespace pharos {
+
+class ProbeApi {
+ public:
+  struct Options {
+    int lease_wait_max_seconds = 30;
+    int lease_wait_default_seconds = 20;
+    size_t lease_max_items = 1000;
+    size_t lease_default_items = 100;
+    size_t result_batch_max = 500;
+  };
+  using Reply = std::function<void(HttpResponse)>;
+
+  // `tokens` may be null (every request refused with 401); both must outlive the API.
+  ProbeApi(OperatorCore& core, ProbeTokens* tokens, Options options);
+  ~ProbeApi();  // Shutdown()
+  ProbeApi(const ProbeApi&) = delete;
+  ProbeApi& operator=(const ProbeApi&) = delete;
+
+  // Adds the three routes.
+  Status Register(HttpServer& server);
+
+  void HandleRegister(const HttpRequest& request, Reply reply);
+  void HandleLease(const HttpRequest& request, Reply reply);
+  void HandleResults(const HttpRequest& request, Reply reply);
+
+  void Shutdown();
+
+  // Long-polls waiting right now.
+  size_t parked_leases() const;
+
+ private:
+  struct Caller;
+  struct ParkedLease {
+    WorkDispatcher::WaiterId waiter = 0;
+    Reply reply;
+  };
+
+  // Authenticates and parses the common part of a request; on failure it has replied.
+  std::optional<Caller> Admit(const HttpRequest& request, const Reply& reply,
+                              const char* what) const;
+  HttpResponse LeaseResponse(const std::vector<WorkItem>& items) const;
+  void Unpark(uint64_t key);
+
+  OperatorCore& core_;
+  ProbeTokens* const tokens_;
+  const Options options_;
+  std::atomic<bool> shutting_down_{false};
+
+  mutable std::mutex parked_mu_;            // leaf lock
+  uint64_t next_parked_ = 1;                // GUARDED_BY(parked_mu_)
+  std::map<uint64_t, ParkedLease> parked_;  // GUARDED_BY(parked_mu_)
+};
+
+}  // namespace pharos

@@ -1,0 +1,385 @@
+#pragma once
+
+// OperatorCore: the control plane shared by `pharos run` and the Kubernetes pharos-operator
+// (DESIGN.md §3–§5). It owns the Scheduler and WorkDispatcher, the ResultStore and its
+// ResultWriter, one MonitorStateMachine per monitor and the operator's metrics; its callers only
+// feed it Monitors (files or the Kubernetes API) and results (probe API, in-process probe).
+//
+// * Monitors: UpsertMonitor / RemoveMonitor / ReplaceAll (a diff by uid: added, changed —
+//   generation or spec —, removed). A removed monitor stops being checked at once, its metric
+//   series disappear, its stored state is dropped and its open incident resolved.
+// * Ingestion (Ingest): results of known monitors are committed to the store in batches (the
+//   writer thread "pharos-store"); only results the store reports new are counted in metrics and
+//   shown to the monitor's state machine; transitions and incidents are persisted with the state
+//   (SaveMonitorState) before observers hear of them and before `done` runs, so a probe is
+//   acknowledged only after its results are on disk. Items are acked in the dispatcher after the
+//   commit. Duplicates (same item id) are stored once. `error` results (probe failures) never
+//   make a monitor Down. Results of unknown monitors are rejected with a reason.
+// * Restart: stored states and open incidents are restored when a monitor is first added, and
+//   results stored after the state was last saved are replayed, so a restart resumes exactly
+//   (never from Pending).
+// * Leadership: SetScheduling(false) stops scheduling and refuses ingestion (a non-leader neither
+//   schedules nor writes); SetScheduling(true) restores states from the store and schedules.
+// * State seeds (SetStateSeeder): where a monitor's state also lives outside the store (the
+//   Monitor's .status in Kubernetes, written by whichever replica led), a monitor being added,
+//   and every monitor when scheduling starts, resumes from that seed when it holds newer
+//   evidence (a later check) than both the store and the state in memory; otherwise the store
+//   wins. The seeded open incident is recorded in the store (a stale open one resolved), so it
+//   is resolved, not re-opened, when the monitor recovers. Seeding notifies no observer.
+// * Housekeeping (thread "pharos-core", every `housekeeping_interval`): closes rounds whose
+//   deadline passed, saves changed states, follows the set of known regions for monitors that
+//   run everywhere, refreshes uptime/latency summaries. The retention prune runs on the writer
+//   thread every ResultWriter::Options::prune_interval.
+// * Time comes from the Clock. Tests call Tick() after advancing a ManualClock instead of Start().
+//
+// Thread-safety: every public method may be called from any thread, except that Start and Stop
+// are called by the owner, and IngestAndWait/Stop never from an Ingest `done` callback or a state
+// observer. Observers and `done` callbacks run on the writer or housekeeping thread without any
+// core lock held: keep them short; they may call Snapshot. Lock order: the core's state lock,
+// then Scheduler, then WorkDispatcher; MonitorSpec() takes only a leaf lock, so lease callbacks
+// (which may run under the Scheduler's lock) may call it.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "common/check_result.h"
+#include "common/clock.h"
+#include "common/flat_index.h"
+#include "common/heap_optional.h"
+#include "common/metrics_registry.h"
+#include "common/monitor.h"
+#include "common/result.h"
+#include "operator/control/monitor_state.h"
+#include "operator/control/monitor_state_machine.h"
+#include "operator/control/monitor_status.h"
+#include "operator/control/operator_metrics.h"
+#include "operator/control/result_store.h"
+#include "operator/control/result_writer.h"
+#include "operator/control/scheduler.h"
+#include "operator/control/state_seed.h"
+#include "operator/control/work_dispatcher.h"
+
+namespace pharos {
+
+class OperatorCore {
+ public:
+  struct Options {
+    // Regions of monitors that name none (besides regions named by other monitors and regions
+    // with a connected probe). {"local"} in standalone mode.
+    std::vector<std::string> default_regions = {"local"};
+    WorkDispatcher::Options dispatcher;
+    ResultWriter::Options writer;
+    OperatorMetrics::Options metrics;
+    bool scheduling = true;  // false until leader election says otherwise
+    // Time a round waits for its regions beyond the check timeout.
+    std::chrono::milliseconds round_grace{30'000};
+    std::chrono::milliseconds housekeeping_interval{1'000};
+    // A state that changed without a transition is saved at most this often, and at most
+    // `state_save_batch` such saves happen per housekeeping pass, in one transaction
+    // (transitions are saved at once; results stored after the last save are replayed at
+    // restore, so nothing depends on these). 1,000 a second keeps up with 60,000 monitors whose
+    // state changes every minute, so few are left to save at shutdown.
+    std::chrono::milliseconds state_save_interval{60'000};
+    size_t state_save_batch = 1'000;
+    // Uptime/latency of a monitor with new results is recomputed at most this often, and that
+    // of every monitor at least this often; at most `summary_batch` per housekeeping pass.
+    std::chrono::milliseconds summary_min_interval{5'000};
+    std::chrono::milliseconds summary_max_age{60'000};
+    size_t summary_batch = 200;
+    // How far before the saved state results are replayed at restore.
+    std::chrono::milliseconds replay_margin{600'000};
+  };
+
+  // What happened to one ingested result.
+  struct IngestOutcome {
+    enum class Kind { kAccepted, kDuplicate, kRejected };
+    Kind kind = Kind::kRejected;
+    std::string item_id;
+    std::string reason;  // kRejected: why (the probe drops the result)
+  };
+  struct IngestReport {
+    std::vector<IngestOutcome> outcomes;  // one per result, in input order
+  };
+  // An error means nothing was stored (store failure, shutting down, not the leader): retry.
+  using IngestDone = std::function<void(Result<IngestReport>)>;
+
+  struct ReplaceReport {
+    std::vector<std::string> added, changed, removed;  // monitor keys
+    std::vector<std::string> errors;                   // monitors refused, with why
+  };
+
+  using StateObserver = std::function<void(const Monitor& monitor, const StateEvent& event)>;
+
+  // Opens the core on `store` and loads the stored monitor states (restored as monitors are
+  // added). `clock` must outlive the core.
+  static Result<std::unique_ptr<OperatorCore>> Create(const Clock& clock,
+                                                      std::unique_ptr<ResultStore> store,
+                                                      Options options);
+  ~OperatorCore();  // Stop()
+  OperatorCore(const OperatorCore&) = delete;
+  OperatorCore& operator=(const OperatorCore&) = delete;
+
+  // Starts the scheduler ("pharos-sched") and housekeeping ("pharos-core") threads.
+  void Start();
+  // Stops scheduling, commits every submitted result, saves states, stops the writer.
+  // Idempotent. Callers stop their probes first so that in-flight results are ingested.
+  void Stop();
+
+  // --- Monitors ---
+
+  // Adds a monitor or applies its new spec. Errors (nothing changes): empty uid, a frequency
+  // that is not a frequency class, a non-positive timeout.
+  Status UpsertMonitor(const Monitor& monitor);
+  // The validator refused this Monitor: it is not checked and shows state Invalid with `reason`
+  // until a valid spec is upserted. `monitor` needs only its identity (uid, namespace, name).
+  Status MarkInvalid(const Monitor& monitor, std::string reason);
+  // False when the uid is not known.
+  bool RemoveMonitor(const std::string& uid);
+  // Makes the monitor set exactly `monitors` (also forgets stored states of monitors not in it).
+  ReplaceReport ReplaceAll(const std::vector<Monitor>& monitors);
+
+  void SetScheduling(bool enabled);
+  bool scheduling() const { return scheduling_.load(); }
+
+  // Called after every state transition has been persisted. Register before Start.
+  void OnStateChange(StateObserver observer);
+
+  // The state a monitor had according to another source (Kubernetes: the Monitor's .status);
+  // nullopt when it has none. Runs under the core's state lock: it must not call the core.
+  using StateSeeder = std::function<std::optional<StateSeed>(const Monitor& monitor)>;
+  // Register before monitors are added.
+  void SetStateSeeder(StateSeeder seeder);
+
+  // --- Status ---
+
+  std::optional<MonitorStatus> Snapshot(const std::string& uid);
+  std::optional<MonitorStatus> SnapshotByKey(const std::string& namespace_name,
+                                             const std::string& name);
+  // Every monitor, sorted by namespace/name. Uptime comes from the summaries as last refreshed.
+  std::vector<MonitorStatus> SnapshotAll();
+  // The spec in force and its Kubernetes JSON text (for leases); null when unknown. The text is
+  // rendered on each call (not kept: ~0.5 KB per monitor); callers rendering a batch reuse it.
+  std::shared_ptr<const Monitor> MonitorSpec(const std::string& uid) const;
+  std::shared_ptr<const std::string> MonitorJsonText(const std::string& uid) const;
+  size_t monitor_count() const;
+
+  // The monitor source has delivered its first complete set (readiness).
+  void MarkMonitorsLoaded() { monitors_loaded_ = true; }
+  // Ready when started and the monitors are loaded; otherwise `why` says what is missing.
+  bool Ready(std::string* why) const;
+
+  // --- Ingestion ---
+
+  // Stores `results` and feeds them to the state machines; `done` runs once, on the writer
+  // thread after the commit, or at once on the calling thread when nothing needs storing or the
+  // results cannot be accepted. Fills namespace/name/type/target of results that lack them.
+  void Ingest(std::vector<CheckResult> results, IngestDone done);
+  Result<IngestReport> IngestAndWait(std::vector<CheckResult> results);
+
+  // --- Time (tests) ---
+
+  // One scheduler tick and one housekeeping pass at clock.Now(); returns the scheduler's next
+  // event time.
+  std::optional<Clock::TimePoint> Tick();
+  // Waits until every result submitted before the call has been committed and processed.
+  void Flush() { writer_->Flush(); }
+
+  // --- Parts ---
+
+  const Clock& clock() const { return clock_; }
+  const Options& options() const { return options_; }
+  WorkDispatcher& dispatcher() { return dispatcher_; }
+  Scheduler& scheduler() { return scheduler_; }
+  ResultStore& store() { return *store_; }
+  OperatorMetrics& metrics() { return metrics_; }
+  MetricsRegistry& metrics_registry() { return registry_; }
+
+ private:
+  struct Key {
+    explicit Key() = default;
+  };
+
+ public:
+  // Use Create.
+  OperatorCore(Key, const Clock& clock, std::unique_ptr<ResultStore> store, Options options);
+
+ private:
+  // What the status and /metrics show of a MonitorSummary (the rest is not kept: ~0.4 KB per
+  // monitor).
+  // When the certificate each region last saw expires (the earliest of its chain).
+  using CertificateExpiries = std::vector<std::pair<std::string, TimePoint>>;
+
+  // A monitor's uptime (24h, 7d, 30d) and 24h latency figures from the store. An absent figure
+  // is kept as NaN or -1: five optionals would add 40 bytes to every monitor.
+  class SummaryFigures {
+   public:
+    SummaryFigures();  // every figure absent
+    explicit SummaryFigures(const MonitorSummary& summary);
+    std::optional<double> uptime_24h_percent() const { return Percent(uptime_percent_[0]); }
+    std::optional<double> uptime_7d_percent() const { return Percent(uptime_percent_[1]); }
+    std::optional<double> uptime_30d_percent() const { return Percent(uptime_percent_[2]); }
+    std::optional<int64_t> latency_p50_us() const { return Micros(latency_p50_us_); }
+    std::optional<int64_t> latency_p95_us() const { return Micros(latency_p95_us_); }
+
+   private:
+    static std::optional<double> Percent(double value);
+    static std::optional<int64_t> Micros(int64_t value);
+
+    double uptime_percent_[3];
+    int64_t latency_p50_us_;
+    int64_t latency_p95_us_;
+  };
+
+  // Everything the core keeps about one monitor. Kept small: there is one per monitor (tens of
+  // thousands), so per-region data lives in short vectors rather than maps.
+  // 112 bytes: one allocation of jemalloc's 112-byte class, plus its slot in the RuntimeIndex.
+  struct Runtime {
+    std::shared_ptr<const Monitor> monitor;
+    std::unique_ptr<MonitorStateMachine> machine;
+    TimePoint saved_at{};
+    HeapOptional<CertificateExpiries> certificate_expiry;  // absent until a certificate is seen
+    std::optional<TimePoint> incident_since;
+    SummaryFigures summary;  // valid when has_summary
+    TimePoint summary_at{};
+    bool has_summary = false;
+    bool invalid = false;
+    bool state_dirty = false;  // changed since last saved
+    bool summary_dirty = true;
+  };
+  static_assert(sizeof(Runtime) <= 112, "keep a Runtime within jemalloc's 112-byte class");
+  // Slots of the RuntimeIndex: a Runtime, found by its monitor's uid. A Runtime never moves
+  // (only its slot does, on insert and erase), so a Runtime& stays valid until it is erased.
+  struct RuntimeByUid {
+    std::string_view KeyOf(const std::unique_ptr<Runtime>& runtime) const {
+      return runtime->monitor->uid;
+    }
+    static bool IsEmpty(const std::unique_ptr<Runtime>& runtime) { return runtime == nullptr; }
+  };
+  // An 8-byte slot per monitor (~10 bytes at the index's load) where a std::map node cost 48
+  // bytes besides the Runtime. Iteration order is the index's: see RuntimesByUidLocked.
+  using RuntimeIndex = FlatIndex<std::unique_ptr<Runtime>, RuntimeByUid>;
+
+  struct SpecByUid {
+    std::string_view KeyOf(const std::shared_ptr<const Monitor>& spec) const { return spec->uid; }
+    static bool IsEmpty(const std::shared_ptr<const Monitor>& spec) { return spec == nullptr; }
+  };
+  struct SpecByKey {
+    using Key = std::pair<std::string_view, std::string_view>;  // (namespace, name)
+    Key KeyOf(const Monitor* spec) const { return {spec->namespace_name, spec->name}; }
+    size_t Hash(const Key& key) const;
+    static bool IsEmpty(const Monitor* spec) { return spec == nullptr; }
+  };
+
+  struct Notification {
+    std::shared_ptr<const Monitor> monitor;
+    StateEvent event;
+  };
+
+  void RunHousekeeping(std::stop_token stop);
+  void Housekeeping();
+  // `held[j]`: the lease of results[j]'s item was held by BeginCommit (released here).
+  void OnCommitted(const std::vector<CheckResult>& results, const std::vector<bool>& held,
+                   const std::vector<size_t>& positions, IngestReport report,
+                   const Result<AppendResult>& appended, const IngestDone& done);
+  // AbortCommit for every held item: its commit failed or never started.
+  void ReleaseHeldLeases(const std::vector<CheckResult>& results, const std::vector<bool>& held);
+  void Notify(const std::vector<Notification>& notifications);
+  void RefreshSummaries(std::vector<std::string> uids);
+
+  // REQUIRES: state_mu_ (every *Locked method)
+  StateMachineSettings ConfigLocked(const Monitor& monitor);
+  void RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot, TimePoint now,
+                     std::vector<Notification>& notifications);
+  // Resumes the monitor from the newest of: `stored` (the store's snapshot), the seeder's seed,
+  // the state in memory. The store is preferred unless the seed holds newer evidence than
+  // both. A claimed Invalid state of a runtime not marked invalid is then reconfigured
+  // (CheckAgainIfFixedLocked). False when neither a stored snapshot nor a seed was applied.
+  bool ClaimStateLocked(Runtime& runtime, std::optional<MonitorStateSnapshot> stored, TimePoint now,
+                        std::vector<Notification>& notifications);
+  void SeedLocked(Runtime& runtime, StateSeed seed, TimePoint now,
+                  std::vector<Notification>& notifications);
+  // A claimed state that is Invalid although the runtime's spec is valid (the validator refused
+  // the spec in force when the state was saved): Reconfigure, as for an invalid monitor fixed.
+  void CheckAgainIfFixedLocked(Runtime& runtime, TimePoint now,
+                               std::vector<Notification>& notifications);
+  // Applies the runtime's monitor (its settings now) to its machine.
+  void ReconfigureLocked(Runtime& runtime, TimePoint now, std::vector<Notification>& notifications);
+  void ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> events, TimePoint now,
+                         std::vector<Notification>& notifications);
+  // Saves at once, or into the batch collected by BeginSaveBatchLocked.
+  void SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events, TimePoint now);
+  // From here until CommitSaveBatchLocked, SaveLocked collects states instead of committing
+  // each: thousands of saves (shutdown, housekeeping, a batch of results) become one commit.
+  void BeginSaveBatchLocked();
+  // Saves the collected states in one transaction; if that fails, one by one, so one bad state
+  // cannot keep the others unsaved (a state that still fails stays dirty, retried later).
+  void CommitSaveBatchLocked();
+  void RemoveLocked(const std::string& uid, Runtime& runtime, TimePoint now);
+  // The runtime of this uid; null when unknown.
+  Runtime* FindRuntimeLocked(std::string_view uid) const;
+  // Adds the runtime of `spec` (it must not exist yet).
+  Runtime& AddRuntimeLocked(std::shared_ptr<const Monitor> spec);
+  // Every runtime, in uid order (the index has none), for passes whose effects are observable
+  // in order: reports, notifications, the /metrics page.
+  std::vector<Runtime*> RuntimesByUidLocked() const;
+  void FollowKnownRegionsLocked(TimePoint now, std::vector<Notification>& notifications);
+  MonitorStatus StatusLocked(const Runtime& runtime) const;
+  void Collect(MetricsWriter& writer);
+
+  void SetSpec(const std::shared_ptr<const Monitor>& monitor);
+  void EraseSpec(const std::string& uid);
+  void EraseSpecLocked(std::string_view uid);  // REQUIRES: specs_mu_
+
+  const Clock& clock_;
+  const Options options_;
+  std::unique_ptr<ResultStore> store_;
+  MetricsRegistry registry_;
+  OperatorMetrics metrics_;
+  WorkDispatcher dispatcher_;
+  Scheduler scheduler_;
+  std::unique_ptr<ResultWriter> writer_;
+
+  std::atomic<bool> scheduling_;
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> monitors_loaded_{false};
+
+  mutable std::mutex state_mu_;
+  RuntimeIndex monitors_;                                      // GUARDED_BY(state_mu_)
+  std::map<std::string, MonitorStateSnapshot> stored_states_;  // GUARDED_BY(state_mu_): unclaimed
+  // The regions monitors without `regions` were last configured with.
+  std::vector<std::string> known_regions_;  // GUARDED_BY(state_mu_)
+  StateSeeder seeder_;                      // GUARDED_BY(state_mu_)
+  // States collected between BeginSaveBatchLocked and CommitSaveBatchLocked.
+  std::optional<std::vector<MonitorStateSave>> save_batch_;  // GUARDED_BY(state_mu_)
+
+  mutable std::mutex specs_mu_;  // leaf lock
+  // The spec in force, by uid and by (namespace, name): the same object as the Runtime's (one
+  // Monitor per monitor). Every Monitor in specs_by_key_ is one held by specs_.
+  FlatIndex<std::shared_ptr<const Monitor>, SpecByUid> specs_;  // GUARDED_BY(specs_mu_)
+  FlatIndex<const Monitor*, SpecByKey> specs_by_key_;           // GUARDED_BY(specs_mu_)
+
+  std::mutex observers_mu_;
+  std::vector<std::shared_ptr<const StateObserver>> observers_;  // GUARDED_BY(observers_mu_)
+
+  MetricsRegistry::CollectorId collector_ = 0;
+  std::mutex lifecycle_mu_;  // Start/Stop
+  std::jthread scheduler_thread_;
+  std::jthread housekeeping_thread_;
+  std::mutex wake_mu_;
+  std::condition_variable_any wake_cv_;
+};
+
+}  // namespace pharos

@@ -1,0 +1,109 @@
+#pragma once
+
+// ResultWriter: the single writer in front of a ResultStore. The probe API only enqueues
+// results here; a dedicated thread ("pharos-store") commits them in batches (as soon as
+// `max_batch_results` are waiting, or `max_delay` after the oldest arrived) and runs the
+// retention prune every `prune_interval`.
+//
+// Durability: a submission's `done` callback runs after the batch holding it has been
+// committed (or has failed), never before. The probe API acknowledges results to a probe only
+// from that callback, so a probe drops a result only once it is committed (it survives a crash
+// of the process; with synchronous=FULL, even a power loss); a failed commit is answered with an
+// error and the probe retries the same results later (item ids make the retry idempotent). Results
+// waiting in the queue when the process dies were never acknowledged, so they are delivered again.
+// Backpressure: beyond `max_queued_results` waiting, Submit refuses at once (the probe API
+// answers "busy, retry"), so memory stays bounded when the disk is slow.
+// Observability: `observer` sees every commit (seconds, results), for the
+// pharos_store_write_seconds histogram.
+// Thread-safety: Submit/AppendAndWait/Flush/Stop may be called from any thread, except that
+// AppendAndWait, Flush and Stop must not be called from a `done` callback or the observer (they run
+// on the writer thread and would wait for themselves).
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "common/check_result.h"
+#include "common/clock.h"
+#include "common/result.h"
+#include "operator/control/result_store.h"
+
+namespace pharos {
+
+class ResultWriter {
+ public:
+  struct Options {
+    size_t max_batch_results = 500;
+    std::chrono::milliseconds max_delay{100};
+    size_t max_queued_results = 50'000;
+    std::chrono::milliseconds prune_interval{3'600'000};  // 0 = never (first prune at start)
+  };
+
+  struct CommitReport {
+    double seconds = 0;      // time spent in ResultStore::Append
+    size_t results = 0;      // results in the batch
+    size_t new_results = 0;  // of which newly stored
+    size_t submissions = 0;  // Submit calls the batch served
+    bool ok = false;
+  };
+
+  // Called on the writer thread; keep it short (it delays the next commit).
+  using Done = std::function<void(const Result<AppendResult>&)>;
+  using Observer = std::function<void(const CommitReport&)>;
+
+  // Starts the writer thread. `store` and `clock` must outlive the writer; `clock` gives the
+  // `now` of prunes.
+  ResultWriter(ResultStore& store, const Clock& clock, Options options, Observer observer = {});
+  ~ResultWriter();  // Stop()
+  ResultWriter(const ResultWriter&) = delete;
+  ResultWriter& operator=(const ResultWriter&) = delete;
+
+  // Queues `results`; `done` receives their statuses (in the submitted order) once committed.
+  // Fails at once, without calling `done`, when the queue is full or the writer is stopped.
+  Status Submit(std::vector<CheckResult> results, Done done);
+  // Submits and waits for the commit.
+  Result<AppendResult> AppendAndWait(std::vector<CheckResult> results);
+  // Waits until everything submitted before the call is committed (or failed); no lingering.
+  void Flush();
+  // Commits what is queued, then stops the thread. Idempotent.
+  void Stop();
+
+  size_t queued_results() const;
+
+ private:
+  struct Submission {
+    std::vector<CheckResult> results;
+    Done done;
+    uint64_t sequence = 0;
+    std::chrono::steady_clock::time_point enqueued_at{};
+  };
+
+  void Run();
+  void Commit(std::vector<Submission>& batch);
+  void PruneIfDue(std::unique_lock<std::mutex>& lock);
+
+  ResultStore& store_;
+  const Clock& clock_;
+  const Options options_;
+  const Observer observer_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable work_cv_;  // writer waits: new work, flush, stop
+  std::condition_variable done_cv_;  // Flush waits: batches committed
+  std::deque<Submission> queue_;     // guarded by mutex_
+  size_t queued_results_ = 0;        // guarded by mutex_
+  uint64_t next_sequence_ = 1;       // guarded by mutex_
+  uint64_t finished_sequence_ = 0;   // guarded by mutex_: every submission ≤ it is done
+  uint64_t flush_sequence_ = 0;      // guarded by mutex_: commit up to it without lingering
+  bool stopping_ = false;            // guarded by mutex_
+  bool running_ = true;              // guarded by mutex_
+  std::chrono::steady_clock::time_point next_prune_{};  // writer thread only
+  std::thread thread_;
+};
+
+}  // namespace pharos

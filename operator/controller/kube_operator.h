@@ -1,0 +1,176 @@
+#pragma once
+
+// KubeOperator: pharos-operator, the Kubernetes form of the control plane (DESIGN.md §1, §4, §6).
+// It composes the building blocks:
+//
+//   Informer(monitors.pharos.dev, one namespace or all) ──► RateLimitedWorkQueue of keys
+//     ──► "mon-reconcile" thread: the cached object ──► MonitorFromApiObject ──► OperatorCore
+//     (a Monitor the operator refuses is marked Invalid: status state Invalid, Ready=False with the
+//     reason, a Warning Event "InvalidSpec"; a deleted Monitor stops being checked at once; a key
+//     whose reconcile fails is retried with per-key exponential backoff under an overall bucket,
+//     and no key is reconciled twice at once — client-go's controller pattern)
+//   OperatorCore transitions ──► MonitorStatusWriter (status at once) + Events MonitorDown/Up
+//   LeaderElector(Lease) ──► leading: scheduling, status writes, Events, probe DaemonSets;
+//     not leading: none of these (the informer, /healthz, /readyz and /metrics keep running, so a
+//     standby can take over at once)
+//   Informer cache ──► OperatorCore state seeds: on becoming the leader (and for a monitor first
+//     seen), a monitor resumes from what its .status shows (StatusStateSeed) when this replica's
+//     store holds nothing newer, so a fail-over keeps the state and the open incident
+//   ProbeFleet(--regions-config) ──► one probe DaemonSet per region (leader only)
+//   HttpServer: probe API, JSON API, /healthz, /readyz, /metrics
+//
+// Leadership is applied by the "operator-loop" thread, which follows LeaderElector::IsLeader()
+// (it turns false on its own when renewing fails past the renew deadline, even while a request
+// hangs), so losing the lease stops scheduling within its polling period (100 ms).
+// Thread-safety: Create/Start/Stop from the owner thread; the rest from any thread.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/http_server.h"
+#include "common/result.h"
+#include "operator/kube/curl_kube_client.h"
+#include "operator/kube/event_recorder.h"
+#include "operator/kube/informer.h"
+#include "operator/api/json_api.h"
+#include "operator/kube/kube_config.h"
+#include "operator/kube/leader_elector.h"
+#include "operator/controller/monitor_status_writer.h"
+#include "operator/control/operator_core.h"
+#include "operator/api/probe_api.h"
+#include "operator/controller/probe_fleet.h"
+#include "operator/api/probe_tokens.h"
+#include "operator/kube/rate_limited_work_queue.h"
+#include "operator/kube/status_patcher.h"
+
+namespace pharos {
+
+struct KubeOperatorOptions {
+  std::string watch_namespace;  // --namespace; "" = every namespace
+  std::string listen = "0.0.0.0:8080";
+  std::string db_path = "pharos.db";
+  std::chrono::hours retention{720};
+
+  bool leader_elect = false;
+  std::string leader_election_namespace;  // "" = the kubeconfig's / pod's namespace
+  std::string leader_election_id = "pharos-operator";
+  std::string identity;  // unique per replica
+  std::chrono::milliseconds lease_duration{15'000};
+  std::chrono::milliseconds renew_deadline{10'000};
+  std::chrono::milliseconds retry_period{2'000};
+
+  std::string regions_config_path;  // "" = no probe DaemonSets are managed
+  std::string probe_token_file;     // "" = every probe is refused (401)
+  std::string probe_image;
+  std::string operator_url;
+
+  std::chrono::milliseconds status_interval{30'000};
+  double status_qps = 10;
+  // Phases recorded in pharos_check_duration_seconds (--duration-phases).
+  OperatorMetrics::DurationPhases duration_phases = OperatorMetrics::DurationPhases::kAll;
+};
+
+class KubeOperator {
+ public:
+  // Validates the options, connects nothing yet: loads the regions config and the probe tokens,
+  // opens the database, builds the API clients. Errors name the flag or file at fault.
+  static Result<std::unique_ptr<KubeOperator>> Create(KubeConfig config,
+                                                      KubeOperatorOptions options);
+  ~KubeOperator();  // Stop()
+  KubeOperator(const KubeOperator&) = delete;
+  KubeOperator& operator=(const KubeOperator&) = delete;
+
+  // Binds the HTTP server and starts every component. Errors: the listen address.
+  Status Start();
+  // Stops leading (releasing the Lease), then every component. Idempotent.
+  void Stop();
+  // SIGHUP: re-reads the probe tokens and the regions config.
+  void Reload();
+
+  // "http://127.0.0.1:PORT" once started.
+  std::string base_url() const;
+  bool leading() const { return leading_.load(); }
+  OperatorCore& core() { return *core_; }
+
+ private:
+  struct Key {
+    explicit Key() = default;
+  };
+
+ public:
+  KubeOperator(Key, KubeConfig config, KubeOperatorOptions options);
+
+ private:
+  // What the operator remembers of a Monitor it refused.
+  struct InvalidMonitor {
+    int64_t generation = 0;
+    std::string reason;
+    bool event_sent = false;
+    std::string key;  // namespace/name
+  };
+
+  Status Init();
+  // Informer handlers (informer thread): queue the object's key.
+  void Enqueue(const nlohmann::json& object);
+  // The "mon-reconcile" thread: reconciles queued keys one at a time.
+  void ReconcileThread();
+  // Brings the core in line with the cached object of `key` (namespace/name): added or changed,
+  // refused (Invalid), or gone. An error means "try again later". Reconcile thread only.
+  Status Reconcile(const std::string& key);
+  Status ApplyMonitor(const nlohmann::json& object);
+  void RemoveMonitor(const std::string& uid, const std::string& key);
+  // OperatorCore transitions (core threads).
+  void OnStateChange(const Monitor& monitor, const StateEvent& event);
+  void RecordInvalidEvents();
+  void SetLeading(bool leading);
+  void LoopThread();
+  void CollectMetrics(MetricsWriter& writer);
+  // The Monitor as cached by the informer, with apiVersion/kind (Events reference it).
+  nlohmann::json CachedMonitor(const std::string& key) const;
+
+  const KubeConfig config_;
+  const KubeOperatorOptions options_;
+  SystemClock clock_;
+  std::unique_ptr<CurlKubeClient> client_;           // informer, status, events, DaemonSets
+  std::unique_ptr<CurlKubeClient> election_client_;  // the Lease alone: never starved by the rest
+  std::unique_ptr<ProbeTokens> tokens_;
+  std::unique_ptr<OperatorCore> core_;
+  std::unique_ptr<StatusPatcher> patcher_;
+  std::unique_ptr<MonitorStatusWriter> writer_;
+  std::unique_ptr<EventRecorder> events_;
+  std::unique_ptr<Informer> informer_;
+  std::unique_ptr<RateLimitedWorkQueue> queue_;  // keys of Monitors to reconcile
+  std::unique_ptr<LeaderElector> elector_;
+  std::unique_ptr<ProbeFleet> fleet_;
+  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<JsonApi> json_api_;
+  std::unique_ptr<ProbeApi> probe_api_;
+  MetricsRegistry::CollectorId collector_ = 0;
+
+  std::atomic<bool> leading_{false};
+  std::atomic<bool> started_{false};
+  std::atomic<bool> stopped_{false};
+  std::chrono::steady_clock::time_point start_time_{};
+  std::thread loop_thread_;
+  std::thread reconcile_thread_;
+  // The uid each key was last reconciled as (reconcile thread only): a key whose object is gone
+  // from the cache, or came back under a new uid, removes the monitor of that uid.
+  std::map<std::string, std::string> uid_by_key_;
+  std::atomic<int64_t> reconcile_failures_{0};
+  std::mutex loop_mutex_;
+  std::condition_variable loop_wake_;
+  bool loop_stopping_ = false;  // guarded by loop_mutex_
+
+  mutable std::mutex invalid_mutex_;
+  std::map<std::string, InvalidMonitor> invalid_;  // guarded by invalid_mutex_: by uid
+};
+
+}  // namespace pharos

@@ -1,0 +1,520 @@
+#include "operator/controller/monitor_status_writer.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+#include "common/logging.h"
+#include "common/rfc3339.h"
+
+namespace pharos {
+namespace {
+
+using Json = nlohmann::json;
+
+// Limits of the CRD's status schema.
+constexpr size_t kMaxTarget = 2048;
+constexpr size_t kMaxMessage = 4096;
+constexpr size_t kMaxRegionMessage = 1024;
+constexpr size_t kMaxConditionMessage = 32768;
+constexpr size_t kMaxRegions = 64;
+
+const Logger& Log() {
+  static const Logger logger("status-writer");
+  return logger;
+}
+
+// `text` cut to at most `limit` bytes without splitting a UTF-8 sequence.
+std::string Truncate(const std::string& text, size_t limit) {
+  if (text.size() <= limit) {
+    return text;
+  }
+  size_t end = limit;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) {
+    --end;
+  }
+  return text.substr(0, end);
+}
+
+// Percent with two decimals, rounded down so that 99.999 never shows as "100.00".
+Json Percent(const std::optional<double>& value) {
+  if (!value) {
+    return nullptr;
+  }
+  const double clamped = std::clamp(*value, 0.0, 100.0);
+  const double floored = std::floor(clamped * 100.0 + 1e-6) / 100.0;
+  char text[16];
+  std::snprintf(text, sizeof(text), "%.2f", floored);
+  return text;
+}
+
+int64_t Milliseconds(int64_t micros) { return (std::max<int64_t>(micros, 0) + 500) / 1000; }
+
+std::string ReadyMessage(const MonitorStatus& status) {
+  switch (status.state) {
+    case MonitorState::kUp:
+      return "Every check round passes.";
+    case MonitorState::kDegraded:
+      return "Checks pass, but slower than spec.degradedAfter.";
+    case MonitorState::kDown:
+      return status.reason.empty() ? "The target fails its checks." : status.reason;
+    case MonitorState::kPending:
+      return "Waiting for the first check results.";
+    case MonitorState::kPaused:
+      return "Checks are suspended (spec.suspend is true).";
+    case MonitorState::kMaintenance:
+      return "In a maintenance window.";
+    case MonitorState::kInvalid:
+      return status.reason.empty() ? "The spec is invalid." : status.reason;
+  }
+  return status.reason;
+}
+
+const Json* FindReadyCondition(const Json& current) {
+  if (!current.is_object()) {
+    return nullptr;
+  }
+  auto conditions = current.find("conditions");
+  if (conditions == current.end() || !conditions->is_array()) {
+    return nullptr;
+  }
+  for (const Json& condition : *conditions) {
+    if (condition.is_object() && condition.value("type", "") == "Ready") {
+      return &condition;
+    }
+  }
+  return nullptr;
+}
+
+std::string StringAt(const Json& object, const char* key) {
+  if (!object.is_object()) {
+    return "";
+  }
+  auto found = object.find(key);
+  return found != object.end() && found->is_string() ? found->get<std::string>() : "";
+}
+
+}  // namespace
+
+MonitorStatusWriter::MonitorStatusWriter(SnapshotSource snapshots, StatusPatcher& patcher,
+                                         const Clock& clock, Options options)
+    : snapshots_(std::move(snapshots)),
+      patcher_(patcher),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+MonitorStatusWriter::~MonitorStatusWriter() { Stop(); }
+
+void MonitorStatusWriter::Start() {
+  const int count = std::max(1, options_.workers);
+  for (int i = 0; i < count; ++i) {
+    workers_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "status-writer");
+      Loop();
+    });
+  }
+}
+
+void MonitorStatusWriter::Stop() {
+  {
+    std::lock_guard lock(mutex_);
+    if (stopping_ && workers_.empty()) {
+      return;
+    }
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  patcher_.Shutdown();
+  for (std::thread& worker : workers_) {
+    if (worker.joinable()) {
+      worker.join();
+    }
+  }
+  workers_.clear();
+}
+
+void MonitorStatusWriter::SetActive(bool active) {
+  {
+    std::lock_guard lock(mutex_);
+    if (active_ == active) {
+      return;
+    }
+    active_ = active;
+    if (active) {
+      active_since_ = clock_.Now();
+      const SteadyTime now = clock_.SteadyNow();
+      for (auto& [uid, entry] : entries_) {
+        entry.transition_at.reset();
+        entry.last_written.clear();  // another leader may have written since
+        ScheduleLocked(uid, entry, now);
+      }
+    } else {
+      for (const std::string& uid : urgent_) {
+        auto found = entries_.find(uid);
+        if (found != entries_.end()) {
+          found->second.urgent = false;
+        }
+      }
+      urgent_.clear();
+    }
+  }
+  changed_.notify_all();
+}
+
+bool MonitorStatusWriter::active() const {
+  std::lock_guard lock(mutex_);
+  return active_;
+}
+
+void MonitorStatusWriter::ScheduleLocked(const std::string& uid, Entry& entry, SteadyTime due) {
+  due_.erase({entry.due, uid});
+  entry.due = due;
+  due_.insert({due, uid});
+}
+
+void MonitorStatusWriter::MakeUrgentLocked(const std::string& uid, Entry& entry) {
+  if (entry.in_flight) {
+    entry.again = true;
+    entry.urgent_again = true;
+    return;
+  }
+  if (!entry.urgent && active_) {
+    entry.urgent = true;
+    urgent_.push_back(uid);
+  }
+}
+
+void MonitorStatusWriter::Track(const std::string& uid, const std::string& namespace_name,
+                                const std::string& name) {
+  {
+    std::lock_guard lock(mutex_);
+    auto [it, added] = entries_.try_emplace(uid);
+    Entry& entry = it->second;
+    entry.namespace_name = namespace_name;
+    entry.name = name;
+    if (added) {
+      ScheduleLocked(uid, entry, clock_.SteadyNow());
+    }
+    MakeUrgentLocked(uid, entry);
+  }
+  changed_.notify_one();
+}
+
+void MonitorStatusWriter::StateChanged(const StateEvent& event) {
+  {
+    std::lock_guard lock(mutex_);
+    auto found = entries_.find(event.monitor_uid);
+    if (found == entries_.end()) {
+      return;
+    }
+    if (active_) {
+      found->second.transition_at = event.at;
+    }
+    MakeUrgentLocked(found->first, found->second);
+  }
+  changed_.notify_one();
+}
+
+void MonitorStatusWriter::Forget(const std::string& uid) {
+  std::lock_guard lock(mutex_);
+  auto found = entries_.find(uid);
+  if (found == entries_.end()) {
+    return;
+  }
+  due_.erase({found->second.due, uid});
+  if (found->second.urgent) {
+    urgent_.erase(std::remove(urgent_.begin(), urgent_.end(), uid), urgent_.end());
+  }
+  entries_.erase(found);
+}
+
+MonitorStatusWriter::Stats MonitorStatusWriter::stats() const {
+  std::lock_guard lock(mutex_);
+  Stats stats = stats_;
+  stats.tracked = entries_.size();
+  stats.urgent = urgent_.size();
+  return stats;
+}
+
+std::optional<std::string> MonitorStatusWriter::PickLocked(SteadyTime now) {
+  if (!active_ || stopping_) {
+    return std::nullopt;
+  }
+  while (!urgent_.empty()) {
+    std::string uid = std::move(urgent_.front());
+    urgent_.pop_front();
+    auto found = entries_.find(uid);
+    if (found == entries_.end()) {
+      continue;
+    }
+    found->second.urgent = false;
+    found->second.in_flight = true;
+    return uid;
+  }
+  for (auto it = due_.begin(); it != due_.end() && it->first <= now; ++it) {
+    auto found = entries_.find(it->second);
+    if (found == entries_.end() || found->second.in_flight) {
+      continue;
+    }
+    found->second.in_flight = true;
+    return it->second;
+  }
+  return std::nullopt;
+}
+
+void MonitorStatusWriter::Loop() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const SteadyTime now = clock_.SteadyNow();
+    std::optional<std::string> uid = PickLocked(now);
+    if (uid) {
+      lock.unlock();
+      Process(*uid);
+      lock.lock();
+      continue;
+    }
+    if (active_) {
+      // Entries already due are in flight (a finishing write notifies); wait for the next one
+      // to fall due, or a second at most.
+      SteadyTime wake = now + std::chrono::seconds(1);
+      for (const auto& [due, ignored] : due_) {
+        if (due > now) {
+          wake = std::min(wake, due);
+          break;
+        }
+      }
+      changed_.wait_for(lock, wake - now);  // in the clock's time, which tests move
+    } else {
+      changed_.wait(lock);
+    }
+  }
+}
+
+bool MonitorStatusWriter::WriteNext() {
+  std::optional<std::string> uid;
+  {
+    std::lock_guard lock(mutex_);
+    uid = PickLocked(clock_.SteadyNow());
+  }
+  if (!uid) {
+    return false;
+  }
+  Process(*uid);
+  return true;
+}
+
+void MonitorStatusWriter::Process(const std::string& uid) {
+  std::string namespace_name;
+  std::string name;
+  std::string last_written_text;
+  bool keep_transition_time = false;
+  TimePoint active_since{};
+  {
+    std::lock_guard lock(mutex_);
+    auto found = entries_.find(uid);
+    if (found == entries_.end()) {
+      return;
+    }
+    namespace_name = found->second.namespace_name;
+    name = found->second.name;
+    last_written_text = found->second.last_written;
+    keep_transition_time = !found->second.transition_at.has_value();
+    active_since = active_since_;
+  }
+
+  const Json last_written =
+      last_written_text.empty() ? Json(nullptr) : Json::parse(last_written_text, nullptr, false);
+  enum class Outcome { kWritten, kUnchanged, kFailed, kGone };
+  Outcome outcome = Outcome::kUnchanged;
+  Json written;
+  const std::optional<MonitorStatus> snapshot = snapshots_(uid);
+  if (!snapshot || !snapshot->monitor) {
+    outcome = Outcome::kGone;
+  } else {
+    const BuildContext context{clock_.Now(), keep_transition_time};
+    // Results or a transition of this replica's own since it became the writer.
+    const bool confirmed = !keep_transition_time || (snapshot->last_check_time &&
+                                                     *snapshot->last_check_time >= active_since);
+    const bool known_unchanged =
+        !last_written.is_null() &&
+        WithoutNulls(BuildStatus(*snapshot, last_written, context)) == last_written;
+    if (!known_unchanged) {
+      bool sent = false;
+      bool other_object = false;
+      const KubeResponse response = patcher_.PatchFromFresh(
+          namespace_name, name, [&](const Json& object) -> std::optional<Json> {
+            sent = false;
+            if (JsonStringAt(object, {"metadata", "uid"}) != uid) {
+              other_object = true;  // deleted and created again under the same name
+              return std::nullopt;
+            }
+            const Json current = object.contains("status") ? object["status"] : Json(nullptr);
+            const bool same_generation =
+                current.is_object() &&
+                current.value("observedGeneration", int64_t{-1}) == snapshot->monitor->generation;
+            if (!confirmed && same_generation && !StringAt(current, "state").empty()) {
+              // Another leader's state for this generation; ours is not based on new results.
+              written = current;
+              return std::nullopt;
+            }
+            Json status = BuildStatus(*snapshot, current, context);
+            written = WithoutNulls(status);
+            if (current.is_object() && written == current) {
+              return std::nullopt;
+            }
+            {
+              std::lock_guard lock(mutex_);
+              if (!active_) {
+                return std::nullopt;  // no longer the leader: leave it to the new one
+              }
+            }
+            sent = true;
+            return status;
+          });
+      if (response.IsNotFound() || other_object) {
+        outcome = Outcome::kGone;
+      } else if (!response.ok()) {
+        outcome = Outcome::kFailed;
+      } else if (sent) {
+        outcome = Outcome::kWritten;
+      }
+    }
+  }
+
+  std::lock_guard lock(mutex_);
+  auto found = entries_.find(uid);
+  if (found == entries_.end()) {
+    return;
+  }
+  Entry& entry = found->second;
+  entry.in_flight = false;
+  const SteadyTime now = clock_.SteadyNow();
+  switch (outcome) {
+    case Outcome::kWritten:
+      ++stats_.written;
+      entry.last_written = written.dump(-1, ' ', false, Json::error_handler_t::replace);
+      break;
+    case Outcome::kUnchanged:
+      ++stats_.unchanged;
+      if (!written.is_null()) {
+        entry.last_written = written.dump(-1, ' ', false, Json::error_handler_t::replace);
+      }
+      break;
+    case Outcome::kFailed:
+      ++stats_.failed;
+      Log().Debug("status not written; trying again later",
+                  {{"monitor", entry.namespace_name + "/" + entry.name}});
+      break;
+    case Outcome::kGone:
+      break;
+  }
+  const auto delay = outcome == Outcome::kFailed ? std::min(options_.retry_delay, options_.interval)
+                                                 : options_.interval;
+  ScheduleLocked(uid, entry, now + delay);
+  if (entry.again) {
+    const bool urgent = entry.urgent_again;
+    entry.again = false;
+    entry.urgent_again = false;
+    if (urgent) {
+      MakeUrgentLocked(uid, entry);
+    } else {
+      ScheduleLocked(uid, entry, now);
+    }
+  }
+  changed_.notify_all();
+}
+
+Json MonitorStatusWriter::WithoutNulls(const Json& status) {
+  if (!status.is_object()) {
+    return status;
+  }
+  Json result = Json::object();
+  for (auto it = status.begin(); it != status.end(); ++it) {
+    if (it.value().is_null()) {
+      continue;
+    }
+    result[it.key()] = WithoutNulls(it.value());
+  }
+  return result;
+}
+
+Json MonitorStatusWriter::BuildStatus(const MonitorStatus& status, const Json& current,
+                                      const BuildContext& context) {
+  const Monitor& monitor = *status.monitor;
+  const std::string state = ToString(status.state);
+
+  std::string transition = FormatRfc3339(
+      status.last_transition_time == TimePoint{} ? context.now : status.last_transition_time);
+  if (context.keep_transition_time && StringAt(current, "state") == state &&
+      !StringAt(current, "lastTransitionTime").empty()) {
+    transition = StringAt(current, "lastTransitionTime");
+  }
+
+  const bool ready = status.state == MonitorState::kUp || status.state == MonitorState::kDegraded;
+  const std::string ready_status = ready ? "True" : "False";
+  std::string ready_since = transition;
+  if (const Json* previous = FindReadyCondition(current);
+      previous != nullptr && StringAt(*previous, "status") == ready_status &&
+      !StringAt(*previous, "lastTransitionTime").empty()) {
+    ready_since = StringAt(*previous, "lastTransitionTime");
+  }
+  Json condition = {{"type", "Ready"},
+                    {"status", ready_status},
+                    {"observedGeneration", monitor.generation},
+                    {"lastTransitionTime", ready_since},
+                    {"reason", state},
+                    {"message", Truncate(ReadyMessage(status), kMaxConditionMessage)}};
+
+  Json regions = Json::array();
+  for (const RegionStatus& region : status.regions) {
+    if (regions.size() >= kMaxRegions) {
+      break;
+    }
+    Json entry = {{"name", region.name}, {"state", ToString(region.state)}};
+    if (region.last_check_time) {
+      entry["lastCheckTime"] = FormatRfc3339(*region.last_check_time);
+      entry["latencyMs"] = Milliseconds(region.latency_us);
+    }
+    if (region.status_code > 0 && region.status_code <= 999) {
+      entry["statusCode"] = region.status_code;
+    }
+    if (!region.message.empty()) {
+      entry["message"] = Truncate(region.message, kMaxRegionMessage);
+    }
+    regions.push_back(std::move(entry));
+  }
+
+  Json uptime = nullptr;
+  if (status.uptime_24h || status.uptime_7d || status.uptime_30d) {
+    uptime = {{"last24h", Percent(status.uptime_24h)},
+              {"last7d", Percent(status.uptime_7d)},
+              {"last30d", Percent(status.uptime_30d)}};
+  }
+  Json latency = nullptr;
+  if (status.latency_p50_us || status.latency_p95_us) {
+    latency = Json::object();
+    latency["p50Ms"] = status.latency_p50_us ? Json(Milliseconds(*status.latency_p50_us)) : Json();
+    latency["p95Ms"] = status.latency_p95_us ? Json(Milliseconds(*status.latency_p95_us)) : Json();
+  }
+  Json incident = nullptr;
+  if (status.incident) {
+    incident = {{"id", status.incident->id}, {"since", FormatRfc3339(status.incident->since)}};
+  }
+
+  return {{"observedGeneration", monitor.generation},
+          {"state", state},
+          {"target", Truncate(monitor.Target(), kMaxTarget)},
+          {"message", Truncate(status.reason, kMaxMessage)},
+          {"lastCheckTime",
+           status.last_check_time ? Json(FormatRfc3339(*status.last_check_time)) : Json()},
+          {"lastTransitionTime", transition},
+          {"uptime", std::move(uptime)},
+          {"latency", std::move(latency)},
+          {"regions", std::move(regions)},
+          {"incident", std::move(incident)},
+          {"conditions", Json::array({std::move(condition)})}};
+}
+
+}  // namespace pharos

@@ -1,0 +1,276 @@
+#include "operator/controller/operator_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+#include <ostream>
+
+#include "common/command_line.h"
+#include "common/duration.h"
+#include "common/logging.h"
+#include "common/version.h"
+#include "operator/control/operator_metrics.h"
+
+namespace pharos {
+namespace {
+
+constexpr int kExitClean = 0;
+constexpr int kExitFailed = 1;
+constexpr int kExitBadInput = 2;
+
+constexpr const char* kHelp =
+    "Usage: pharos-operator [FLAGS]\n\n"
+    "Runs the Pharos control plane in Kubernetes: watches Monitor resources, schedules their\n"
+    "checks on the probes of every region, writes Monitor.status and Events, keeps the results in\n"
+    "SQLite and serves the probe API, the JSON API and /metrics. With --leader-elect, one replica\n"
+    "leads (a Lease) and the others stand by. See docs/operator.md.\n\n"
+    "Flags:\n";
+
+const char* const kClickHouseFlags[] = {"clickhouse-url", "clickhouse-database", "clickhouse-user"};
+
+sigset_t ShutdownSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
+  return signals;
+}
+
+std::string DefaultIdentity() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+    std::snprintf(host, sizeof(host), "pharos-operator");
+  }
+  return std::string(host) + "_" + std::to_string(getpid());
+}
+
+Result<std::chrono::milliseconds> PositiveDuration(const CommandLine& flags,
+                                                   const std::string& name) {
+  Result<Millis> parsed = ParseDuration(flags.Get(name));
+  if (!parsed) {
+    return Error{"--" + name + ": " + parsed.error()};
+  }
+  if (*parsed <= Millis(0)) {
+    return Error{"--" + name + " must be greater than 0"};
+  }
+  return std::chrono::milliseconds(*parsed);
+}
+
+}  // namespace
+
+Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::string>& args) {
+  CommandLine flags;
+  flags.AddFlag("kubeconfig", '\0', "FILE",
+                "kubeconfig file (default: $KUBECONFIG, else the in-cluster service account, "
+                "else ~/.kube/config)");
+  flags.AddFlag("context", '\0', "NAME", "kubeconfig context (default: its current-context)");
+  flags.AddFlag("namespace", '\0', "NS", "watch Monitors in this namespace only (\"\" = all)", "");
+  flags.AddFlag("listen", '\0', "HOST:PORT",
+                "address of the probe API, JSON API, /healthz, /readyz and /metrics",
+                "0.0.0.0:8080");
+  flags.AddFlag("db", '\0', "FILE", "SQLite database (created if missing)", "pharos.db");
+  flags.AddFlag("retention", '\0', "DURATION", "how long raw results are kept", "720h");
+  flags.AddSwitch("leader-elect", '\0',
+                  "elect a leader among replicas with a Lease (only the leader acts)");
+  flags.AddFlag("leader-election-namespace", '\0', "NS",
+                "namespace of the Lease and of the probe DaemonSets (default: $POD_NAMESPACE, "
+                "else the kubeconfig's namespace)");
+  flags.AddFlag("leader-election-id", '\0', "NAME", "name of the Lease", "pharos-operator");
+  flags.AddFlag("identity", '\0', "NAME", "this replica's name in the Lease", "hostname_pid");
+  flags.AddFlag("lease-duration", '\0', "DURATION",
+                "how long a standby waits before taking over an unrenewed Lease", "15s");
+  flags.AddFlag("renew-deadline", '\0', "DURATION",
+                "the leader steps down when it cannot renew for this long", "10s");
+  flags.AddFlag("retry-period", '\0', "DURATION", "how often the Lease is tried or renewed", "2s");
+  flags.AddFlag("regions-config", '\0', "FILE",
+                "probe regions: one probe DaemonSet per region (docs/operator.md#probe-fleet)");
+  flags.AddFlag("probe-token-file", '\0', "FILE",
+                "tokens probes authenticate with (TOKEN or REGION=TOKEN per line)");
+  flags.AddFlag("status-interval", '\0', "DURATION",
+                "least time between two status writes of one Monitor (state changes are written "
+                "at once)",
+                "30s");
+  flags.AddFlag("status-qps", '\0', "N", "status writes per second, over all Monitors", "10");
+  OperatorMetrics::AddDurationPhasesFlag(flags);
+  flags.AddFlag("probe-image", '\0', "IMAGE",
+                "probe image when the regions config sets no probe.image");
+  flags.AddFlag("operator-url", '\0', "URL",
+                "URL the probe DaemonSets reach the operator at, when the regions config sets "
+                "no operatorUrl");
+  flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
+  flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
+  for (const char* name : kClickHouseFlags) {
+    flags.AddFlag(name, '\0', "VALUE", "ClickHouse history sink: not supported yet");
+  }
+  flags.AddSwitch("help", 'h', "show this help");
+  flags.AddSwitch("version", '\0', "print the version");
+
+  if (Status parsed = flags.Parse(args); !parsed) {
+    return Error{parsed.error()};
+  }
+  Parsed result;
+  result.help = flags.IsSet("help");
+  result.version = flags.IsSet("version");
+  result.help_text = std::string(kHelp) + flags.FlagsHelp();
+  if (result.help || result.version) {
+    return result;
+  }
+  if (!flags.positional().empty()) {
+    return Error{"unexpected argument \"" + flags.positional().front() +
+                 "\": pharos-operator takes flags only (see --help)"};
+  }
+  for (const char* name : kClickHouseFlags) {
+    if (flags.IsSet(name) && !flags.Get(name).empty()) {
+      return Error{std::string("--") + name +
+                   ": the ClickHouse history sink is not supported yet by pharos-operator " +
+                   kVersion +
+                   "; remove the --clickhouse-* flags (Helm: history.clickhouse.enabled=false)"};
+    }
+  }
+
+  result.kube.kubeconfig_path = flags.Get("kubeconfig");
+  result.kube.context = flags.Get("context");
+  result.log_format = flags.Get("log-format");
+  result.log_level = flags.Get("log-level");
+  if (Result<LogFormat> format = ParseLogFormat(result.log_format); !format) {
+    return Error{"--log-format: " + format.error()};
+  }
+  if (Result<LogLevel> level = ParseLogLevel(result.log_level); !level) {
+    return Error{"--log-level: " + level.error()};
+  }
+
+  KubeOperatorOptions& options = result.options;
+  options.watch_namespace = flags.Get("namespace");
+  options.listen = flags.Get("listen");
+  options.db_path = flags.Get("db");
+  if (options.db_path.empty()) {
+    return Error{"--db must name a file"};
+  }
+  Result<Millis> retention = ParseDuration(flags.Get("retention"));
+  if (!retention || *retention < std::chrono::hours(1)) {
+    return Error{"--retention: " +
+                 (retention ? std::string("must be at least 1h") : retention.error())};
+  }
+  options.retention = std::chrono::duration_cast<std::chrono::hours>(*retention);
+
+  options.leader_elect = flags.IsSet("leader-elect");
+  options.leader_election_namespace = flags.Get("leader-election-namespace");
+  if (options.leader_election_namespace.empty()) {
+    if (const char* pod_namespace = std::getenv("POD_NAMESPACE"); pod_namespace != nullptr) {
+      options.leader_election_namespace = pod_namespace;
+    }
+  }
+  options.leader_election_id = flags.Get("leader-election-id");
+  options.identity = flags.IsSet("identity") ? flags.Get("identity") : DefaultIdentity();
+  if (options.identity.empty()) {
+    return Error{"--identity must not be empty"};
+  }
+  for (auto [name, target] : {std::pair{"lease-duration", &options.lease_duration},
+                              std::pair{"renew-deadline", &options.renew_deadline},
+                              std::pair{"retry-period", &options.retry_period},
+                              std::pair{"status-interval", &options.status_interval}}) {
+    Result<std::chrono::milliseconds> value = PositiveDuration(flags, name);
+    if (!value) {
+      return Error{value.error()};
+    }
+    *target = *value;
+  }
+  try {
+    size_t used = 0;
+    const std::string text = flags.Get("status-qps");
+    options.status_qps = std::stod(text, &used);
+    if (used != text.size() || !std::isfinite(options.status_qps) || options.status_qps <= 0) {
+      throw std::invalid_argument("status-qps");
+    }
+  } catch (const std::exception&) {
+    return Error{"--status-qps must be a number greater than 0, not \"" + flags.Get("status-qps") +
+                 "\""};
+  }
+  Result<OperatorMetrics::DurationPhases> phases =
+      OperatorMetrics::ParseDurationPhases(flags.Get("duration-phases"));
+  if (!phases) {
+    return Error{"--duration-phases " + phases.error()};
+  }
+  options.duration_phases = *phases;
+  options.regions_config_path = flags.Get("regions-config");
+  options.probe_token_file = flags.Get("probe-token-file");
+  options.probe_image = flags.Get("probe-image");
+  options.operator_url = flags.Get("operator-url");
+  if (!options.operator_url.empty() && options.operator_url.rfind("http://", 0) != 0 &&
+      options.operator_url.rfind("https://", 0) != 0) {
+    return Error{"--operator-url must be an http:// or https:// URL, not \"" +
+                 options.operator_url + "\""};
+  }
+  return result;
+}
+
+int OperatorCommand::Run(const std::vector<std::string>& args) {
+  // Before any thread exists, so that every thread inherits the mask and only the main thread
+  // receives these signals (sigwait below).
+  const sigset_t signals = ShutdownSignals();
+  sigset_t previous;
+  pthread_sigmask(SIG_BLOCK, &signals, &previous);
+  struct RestoreMask {
+    const sigset_t& mask;
+    ~RestoreMask() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+  } restore{previous};
+
+  Result<Parsed> parsed = Parse(args);
+  if (!parsed) {
+    err_ << "pharos-operator: " << parsed.error() << "\n";
+    return kExitBadInput;
+  }
+  if (parsed->help) {
+    out_ << parsed->help_text;
+    return kExitClean;
+  }
+  if (parsed->version) {
+    out_ << "pharos-operator " << kVersion << "\n";
+    return kExitClean;
+  }
+  LoggingOptions logging;
+  logging.format = *ParseLogFormat(parsed->log_format);
+  logging.level = *ParseLogLevel(parsed->log_level);
+  SetupLogging(logging);
+
+  Result<KubeConfig> config = KubeConfig::Load(parsed->kube);
+  if (!config) {
+    err_ << "pharos-operator: Kubernetes configuration: " << config.error() << "\n";
+    return kExitFailed;
+  }
+  Result<std::unique_ptr<KubeOperator>> created =
+      KubeOperator::Create(std::move(config).value(), parsed->options);
+  if (!created) {
+    err_ << "pharos-operator: " << created.error() << "\n";
+    // The database is the one thing that is not the user's input.
+    return created.error().rfind("--db ", 0) == 0 ? kExitFailed : kExitBadInput;
+  }
+  KubeOperator& kube_operator = **created;
+  if (Status started = kube_operator.Start(); !started) {
+    err_ << "pharos-operator: " << started.error() << "\n";
+    return kExitFailed;
+  }
+
+  while (true) {
+    int signal_number = 0;
+    if (sigwait(&signals, &signal_number) != 0) {
+      continue;
+    }
+    if (signal_number == SIGHUP) {
+      LogInfo("SIGHUP: reloading the probe tokens and the regions config");
+      kube_operator.Reload();
+      continue;
+    }
+    LogInfo("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+    break;
+  }
+  kube_operator.Stop();
+  return kExitClean;
+}
+
+}  // namespace pharos

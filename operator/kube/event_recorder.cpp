@@ -1,0 +1,257 @@
+#include "operator/kube/event_recorder.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+#include <vector>
+
+#include "common/logging.h"
+
+namespace pharos {
+namespace {
+
+constexpr size_t kMaxReasonBytes = 128;
+constexpr size_t kMaxMessageBytes = 1024;
+
+// metav1.Time: RFC 3339 in UTC, whole seconds.
+std::string FormatSeconds(std::chrono::system_clock::time_point time) {
+  const auto seconds = std::chrono::floor<std::chrono::seconds>(time);
+  const auto day = std::chrono::floor<std::chrono::days>(seconds);
+  const std::chrono::year_month_day date(day);
+  const std::chrono::hh_mm_ss<std::chrono::seconds> clock_time(seconds - day);
+  char buffer[32];
+  std::snprintf(buffer, sizeof(buffer), "%04d-%02u-%02uT%02d:%02d:%02dZ",
+                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                static_cast<unsigned>(date.day()), static_cast<int>(clock_time.hours().count()),
+                static_cast<int>(clock_time.minutes().count()),
+                static_cast<int>(clock_time.seconds().count()));
+  return buffer;
+}
+
+// Cuts `text` to at most `max` bytes without splitting a UTF-8 character.
+void CutUtf8(std::string* text, size_t max) {
+  if (text->size() <= max) return;
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>((*text)[end]) & 0xC0) == 0x80) --end;
+  text->resize(end);
+}
+
+std::string ObjectKeyOf(const ObjectReference& object) {
+  return object.api_version + "|" + object.kind + "|" + object.namespace_name + "|" + object.name +
+         "|" + object.uid;
+}
+
+// Drops the least recently used half when `map` has grown past `max`.
+template <typename Map, typename LastUsed>
+void Trim(Map* map, size_t max, LastUsed last_used) {
+  if (map->size() <= max) return;
+  std::vector<std::chrono::steady_clock::time_point> times;
+  times.reserve(map->size());
+  for (const auto& entry : *map) times.push_back(last_used(entry.second));
+  auto middle = times.begin() + static_cast<std::ptrdiff_t>(times.size() / 2);
+  std::nth_element(times.begin(), middle, times.end());
+  const auto cutoff = *middle;
+  for (auto it = map->begin(); it != map->end();) {
+    it = last_used(it->second) < cutoff ? map->erase(it) : std::next(it);
+  }
+}
+
+}  // namespace
+
+ObjectReference ObjectReference::FromObject(const nlohmann::json& object) {
+  ObjectReference reference;
+  reference.api_version = JsonStringAt(object, {"apiVersion"});
+  reference.kind = JsonStringAt(object, {"kind"});
+  reference.namespace_name = JsonStringAt(object, {"metadata", "namespace"});
+  reference.name = JsonStringAt(object, {"metadata", "name"});
+  reference.uid = JsonStringAt(object, {"metadata", "uid"});
+  reference.resource_version = JsonStringAt(object, {"metadata", "resourceVersion"});
+  return reference;
+}
+
+nlohmann::json ObjectReference::ToJson() const {
+  nlohmann::json json = nlohmann::json::object();
+  if (!api_version.empty()) json["apiVersion"] = api_version;
+  if (!kind.empty()) json["kind"] = kind;
+  if (!namespace_name.empty()) json["namespace"] = namespace_name;
+  if (!name.empty()) json["name"] = name;
+  if (!uid.empty()) json["uid"] = uid;
+  if (!resource_version.empty()) json["resourceVersion"] = resource_version;
+  return json;
+}
+
+EventRecorder::EventRecorder(KubeClient& client, EventRecorderOptions options, const Clock& clock)
+    : client_(client), options_(std::move(options)), clock_(clock) {}
+
+EventRecorder::~EventRecorder() { Stop(std::chrono::milliseconds(0)); }
+
+void EventRecorder::Start() {
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "event-recorder");
+    Loop();
+  });
+}
+
+void EventRecorder::Stop(std::chrono::milliseconds drain) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!stopping_) {
+      stopping_ = true;
+      drain_deadline_ = std::chrono::steady_clock::now() + drain;
+    }
+  }
+  changed_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void EventRecorder::Record(const ObjectReference& object, EventType type, std::string reason,
+                           std::string message) {
+  CutUtf8(&reason, kMaxReasonBytes);
+  CutUtf8(&message, kMaxMessageBytes);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (stopping_) return;
+    if (queue_.size() >= options_.queue_capacity) {
+      ++stats_.dropped_full;
+      return;
+    }
+    queue_.push_back(Pending{object, type, std::move(reason), std::move(message)});
+    ++stats_.recorded;
+  }
+  changed_.notify_all();
+}
+
+bool EventRecorder::WaitIdle(std::chrono::milliseconds timeout) const {
+  std::unique_lock<std::mutex> lock(mutex_);
+  return changed_.wait_for(lock, timeout, [this] { return queue_.empty() && !busy_; });
+}
+
+EventRecorderStats EventRecorder::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+void EventRecorder::Count(int64_t EventRecorderStats::*field) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  ++(stats_.*field);
+}
+
+void EventRecorder::Loop() {
+  while (true) {
+    Pending event;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      busy_ = false;
+      changed_.notify_all();
+      changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      if (stopping_ && std::chrono::steady_clock::now() >= drain_deadline_) {
+        if (!queue_.empty()) {
+          LogWarn("stopping with Kubernetes Events unsent",
+                  {{"unsent", static_cast<int64_t>(queue_.size())}});
+        }
+        queue_.clear();
+        return;
+      }
+      event = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+    }
+    Send(event);
+  }
+}
+
+bool EventRecorder::AllowedBySpamFilter(const ObjectReference& object) {
+  const auto now = clock_.SteadyNow();
+  auto& entry = spam_[ObjectKeyOf(object)];
+  if (!entry.bucket) {
+    entry.bucket = std::make_unique<TokenBucket>(
+        1.0 / static_cast<double>(std::max<int64_t>(1, options_.per_object_refill.count())),
+        options_.per_object_burst, clock_);
+  }
+  entry.last_used = now;
+  const bool allowed = entry.bucket->TryAcquire();
+  Trim(&spam_, options_.max_tracked, [](const Spam& spam) { return spam.last_used; });
+  return allowed;
+}
+
+void EventRecorder::Send(const Pending& event) {
+  if (!AllowedBySpamFilter(event.object)) {
+    Count(&EventRecorderStats::dropped_spam);
+    return;
+  }
+  const char* type = event.type == EventType::kWarning ? "Warning" : "Normal";
+  const std::string key =
+      ObjectKeyOf(event.object) + "|" + type + "|" + event.reason + "|" + event.message;
+  const auto now_steady = clock_.SteadyNow();
+  const auto now_wall = clock_.Now();
+  const std::string timestamp = FormatSeconds(now_wall);
+  const ApiResource events = ApiResource::CoreEvents();
+
+  const auto previous = sent_.find(key);
+  if (previous != sent_.end() &&
+      now_steady - previous->second.last_sent < options_.aggregation_window) {
+    Sent& sent = previous->second;
+    const nlohmann::json patch = {{"count", sent.count + 1}, {"lastTimestamp", timestamp}};
+    const KubeResponse patched = client_.Patch(events, sent.event_namespace, sent.event_name,
+                                               PatchType::kMerge, patch, PatchOptions{});
+    if (patched.ok()) {
+      sent.count += 1;
+      sent.last_sent = now_steady;
+      Count(&EventRecorderStats::aggregated);
+      return;
+    }
+    if (!patched.IsNotFound()) {
+      Count(&EventRecorderStats::failed);
+      LogWarn("could not update a Kubernetes Event",
+              {{"event", sent.event_namespace + "/" + sent.event_name},
+               {"reason", event.reason},
+               {"error", patched.Describe()}});
+      return;
+    }
+    sent_.erase(previous);  // the Event expired (TTL) or was deleted: create a new one
+  }
+
+  const std::string event_namespace =
+      event.object.namespace_name.empty() ? "default" : event.object.namespace_name;
+  const auto nanos =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(now_wall.time_since_epoch()).count();
+  // client-go names Events "<object>.<unix nanos in hex>"; the sequence number keeps two events
+  // of one object in the same clock tick apart.
+  char suffix[40];
+  std::snprintf(suffix, sizeof(suffix), ".%llx%04x", static_cast<unsigned long long>(nanos),
+                static_cast<unsigned>(++sequence_ & 0xFFFF));
+  const std::string name = (event.object.name.empty() ? "pharos" : event.object.name) + suffix;
+  nlohmann::json body = {{"apiVersion", "v1"},
+                         {"kind", "Event"},
+                         {"metadata", {{"name", name}, {"namespace", event_namespace}}},
+                         {"involvedObject", event.object.ToJson()},
+                         {"reason", event.reason},
+                         {"message", event.message},
+                         {"type", type},
+                         {"count", 1},
+                         {"firstTimestamp", timestamp},
+                         {"lastTimestamp", timestamp},
+                         {"source", {{"component", options_.component}}},
+                         {"reportingComponent", options_.component}};
+  if (!options_.instance.empty()) {
+    body["source"]["host"] = options_.instance;
+    body["reportingInstance"] = options_.instance;
+  }
+  const KubeResponse created = client_.Create(events, event_namespace, body);
+  if (!created.ok()) {
+    Count(&EventRecorderStats::failed);
+    LogWarn("could not create a Kubernetes Event",
+            {{"object", event.object.kind + " " + event_namespace + "/" + event.object.name},
+             {"reason", event.reason},
+             {"error", created.Describe()}});
+    return;
+  }
+  sent_[key] = Sent{name, event_namespace, 1, now_steady};
+  Trim(&sent_, options_.max_tracked, [](const Sent& sent) { return sent.last_sent; });
+  Count(&EventRecorderStats::created);
+}
+
+}  // namespace pharos

@@ -1,0 +1,49 @@
+#include "operator/kube/token_bucket.h"
+
+#include <algorithm>
+#include <thread>
+
+namespace pharos {
+
+TokenBucket::TokenBucket(double qps, int burst, const Clock& clock)
+    : qps_(qps),
+      burst_(std::max(1, burst)),
+      clock_(clock),
+      tokens_(burst_),
+      last_(clock.SteadyNow()) {}
+
+void TokenBucket::Refill(std::chrono::steady_clock::time_point now) {
+  if (now <= last_) return;
+  const double elapsed = std::chrono::duration<double>(now - last_).count();
+  tokens_ = std::min<double>(burst_, tokens_ + elapsed * qps_);
+  last_ = now;
+}
+
+std::chrono::nanoseconds TokenBucket::Reserve() {
+  if (qps_ <= 0) return std::chrono::nanoseconds::zero();
+  std::lock_guard<std::mutex> lock(mutex_);
+  Refill(clock_.SteadyNow());
+  tokens_ -= 1;
+  if (tokens_ >= 0) return std::chrono::nanoseconds::zero();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+      std::chrono::duration<double>(-tokens_ / qps_));
+}
+
+bool TokenBucket::TryAcquire() {
+  if (qps_ <= 0) return true;
+  std::lock_guard<std::mutex> lock(mutex_);
+  Refill(clock_.SteadyNow());
+  if (tokens_ < 1) return false;
+  tokens_ -= 1;
+  return true;
+}
+
+bool TokenBucket::Acquire(const CancelToken* cancel) {
+  const std::chrono::nanoseconds wait = Reserve();
+  if (wait <= std::chrono::nanoseconds::zero()) return cancel == nullptr || !cancel->IsCancelled();
+  if (cancel != nullptr) return !cancel->WaitFor(wait);
+  std::this_thread::sleep_for(wait);
+  return true;
+}
+
+}  // namespace pharos

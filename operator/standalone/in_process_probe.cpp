@@ -1,0 +1,183 @@
+#include "operator/standalone/in_process_probe.h"
+
+#include <pthread.h>
+
+#include <utility>
+
+#include "common/logging.h"
+
+namespace pharos {
+namespace {
+
+const Logger& Log() {
+  static const Logger logger("local-probe");
+  return logger;
+}
+
+}  // namespace
+
+InProcessProbe::Checker InProcessProbe::EngineChecker(CheckEngine& engine) {
+  return Checker{
+      [&engine](std::shared_ptr<const Monitor> monitor, std::function<void(CheckResult)> done) {
+        engine.Submit(std::move(monitor), std::move(done));
+      },
+      [&engine] { engine.Drain(); }};
+}
+
+InProcessProbe::Reporting::Reporting(MetricsRegistry& registry, size_t capacity)
+    : capacity(capacity), metrics(registry, [this] {
+        return ProbeMetrics::Gauges{in_flight.load(), this->capacity, unanswered.load()};
+      }) {}
+
+InProcessProbe::InProcessProbe(OperatorCore& core, Checker checker, Options options)
+    : core_(core),
+      checker_(std::move(checker)),
+      options_(std::move(options)),
+      reporting_(std::make_shared<Reporting>(core.metrics_registry(), options_.capacity)) {}
+
+InProcessProbe::~InProcessProbe() { Stop(); }
+
+void InProcessProbe::Start() {
+  if (thread_.joinable()) {
+    return;
+  }
+  thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+}
+
+void InProcessProbe::Stop() {
+  if (!thread_.joinable()) {
+    return;
+  }
+  thread_.request_stop();
+  thread_.join();
+  WorkDispatcher::WaiterId waiter = 0;
+  {
+    std::lock_guard lock(mu_);
+    if (waiting_) {
+      waiter = waiter_;
+    }
+  }
+  if (waiter != 0) {
+    core_.dispatcher().CancelWait(waiter);
+  }
+  checker_.drain();
+  std::lock_guard lock(mu_);
+  if (!leased_.empty()) {
+    Log().Info("work leased during shutdown was not started; it will be redelivered",
+               {{"items", leased_.size()}});
+    leased_.clear();
+  }
+}
+
+size_t InProcessProbe::in_flight() const {
+  std::lock_guard lock(mu_);
+  return in_flight_;
+}
+
+void InProcessProbe::Run(const std::stop_token& stop) {
+  pthread_setname_np(pthread_self(), "pharos-local");
+  while (true) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, stop,
+             [&] { return !leased_.empty() || (!waiting_ && in_flight_ < options_.capacity); });
+    if (stop.stop_requested()) {
+      return;
+    }
+    if (!leased_.empty()) {
+      std::vector<WorkItem> items = std::move(leased_);
+      leased_.clear();
+      SetInFlightLocked(in_flight_ + items.size());
+      lock.unlock();
+      RunItems(std::move(items));
+      continue;
+    }
+    const size_t free = options_.capacity - in_flight_;
+    waiting_ = true;
+    waiter_ = 0;
+    lock.unlock();
+    const WorkDispatcher::WaiterId waiter = core_.dispatcher().LeaseOrWait(
+        options_.region, options_.name, free, core_.clock().Now() + options_.lease_wait,
+        [this](std::vector<WorkItem> items) {
+          {
+            std::lock_guard guard(mu_);
+            for (WorkItem& item : items) {
+              leased_.push_back(std::move(item));
+            }
+            waiting_ = false;
+          }
+          cv_.notify_all();
+        });
+    lock.lock();
+    if (waiting_) {
+      waiter_ = waiter;
+    }
+  }
+}
+
+void InProcessProbe::RunItems(std::vector<WorkItem> items) {
+  const auto now = core_.clock().Now();
+  for (WorkItem& item : items) {
+    std::shared_ptr<const Monitor> monitor = core_.MonitorSpec(item.monitor_uid);
+    if (!monitor) {
+      std::lock_guard lock(mu_);
+      SetInFlightLocked(in_flight_ - 1);
+      continue;  // removed since it was queued: its lease lapses, it is never redelivered
+    }
+    if (now >= item.deadline) {
+      CheckResult skipped;
+      skipped.monitor_uid = item.monitor_uid;
+      skipped.generation = item.generation;
+      skipped.region = item.region;
+      skipped.probe = options_.name;
+      skipped.item_id = item.id;
+      skipped.scheduled_at = item.scheduled_at;
+      skipped.started_at = now;
+      skipped.outcome = Outcome::kError;
+      skipped.attempts = 0;
+      skipped.error = "not checked: the probe got the item after its next round was due";
+      Finish(std::move(skipped));
+      continue;
+    }
+    checker_.submit(std::move(monitor), [this, item](CheckResult result) {
+      result.region = item.region;
+      result.probe = options_.name;
+      result.item_id = item.id;
+      result.scheduled_at = item.scheduled_at;
+      Finish(std::move(result));
+    });
+  }
+  cv_.notify_all();
+}
+
+void InProcessProbe::Finish(CheckResult result) {
+  reporting_->metrics.CountCheck(result.outcome);
+  reporting_->unanswered++;
+  std::vector<CheckResult> results;
+  results.push_back(std::move(result));
+  core_.Ingest(std::move(results), [reporting = reporting_](
+                                       const Result<OperatorCore::IngestReport>& report) {
+    if (!report) {
+      Log().Warn("a local result was not stored; the check will be redelivered",
+                 {{"error", report.error()}});
+      reporting->metrics.CountOperatorError();
+      reporting->metrics.CountDropped("unacknowledged");
+    } else if (!report->outcomes.empty() &&
+               report->outcomes.front().kind == OperatorCore::IngestOutcome::Kind::kRejected) {
+      Log().Debug("a local result was rejected", {{"reason", report->outcomes.front().reason}});
+      reporting->metrics.CountDropped("rejected");
+    }
+    reporting->unanswered--;
+  });
+  {
+    std::lock_guard lock(mu_);
+    SetInFlightLocked(in_flight_ - 1);
+  }
+  cv_.notify_all();
+}
+
+void InProcessProbe::SetInFlightLocked(size_t in_flight) {
+  in_flight_ = in_flight;
+  reporting_->in_flight = in_flight;
+}
+
+}  // namespace pharos

@@ -1,0 +1,984 @@
+#include "operator/storage/sqlite_result_store.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <tuple>
+#include <utility>
+
+#include "operator/storage/latency_histogram.h"
+
+namespace pharos {
+namespace {
+
+using std::chrono::milliseconds;
+
+constexpr int64_t kHourMs = 3'600'000;
+constexpr int64_t kDayMs = 24 * kHourMs;
+constexpr int64_t kPruneChunk = 5'000;
+
+int64_t ToMs(TimePoint time) {
+  return std::chrono::duration_cast<milliseconds>(time.time_since_epoch()).count();
+}
+
+TimePoint FromMs(int64_t ms) {
+  return TimePoint(std::chrono::duration_cast<TimePoint::duration>(milliseconds(ms)));
+}
+
+std::optional<int64_t> ToMs(const std::optional<TimePoint>& time) {
+  if (!time) return std::nullopt;
+  return ToMs(*time);
+}
+
+std::optional<TimePoint> FromMs(const std::optional<int64_t>& ms) {
+  if (!ms) return std::nullopt;
+  return FromMs(*ms);
+}
+
+int64_t FloorTo(int64_t ms, int64_t period) {
+  const int64_t q = ms / period;
+  return (ms % period < 0 ? q - 1 : q) * period;
+}
+
+int64_t CeilTo(int64_t ms, int64_t period) {
+  const int64_t floor = FloorTo(ms, period);
+  return floor == ms ? ms : floor + period;
+}
+
+// The time a result counts at.
+TimePoint ResultTime(const CheckResult& result) {
+  return result.scheduled_at != TimePoint{} ? result.scheduled_at : result.started_at;
+}
+
+// Counters plus a latency histogram: what a rollup row holds and what a window query sums.
+struct Aggregate {
+  int64_t total = 0, up = 0, degraded = 0, down = 0, errors = 0;
+  LatencyHistogram latency;
+
+  void Add(Outcome outcome, int64_t total_us) {
+    ++total;
+    switch (outcome) {
+      case Outcome::kUp:
+        ++up;
+        latency.Add(total_us);
+        break;
+      case Outcome::kDegraded:
+        ++degraded;
+        latency.Add(total_us);
+        break;
+      case Outcome::kDown:
+        ++down;
+        break;
+      case Outcome::kError:
+        ++errors;
+        break;
+    }
+  }
+
+  void Merge(const Aggregate& other) {
+    total += other.total;
+    up += other.up;
+    degraded += other.degraded;
+    down += other.down;
+    errors += other.errors;
+    latency.Merge(other.latency);
+  }
+
+  WindowStats ToStats() const {
+    WindowStats stats;
+    stats.total = total;
+    stats.up = up;
+    stats.degraded = degraded;
+    stats.down = down;
+    stats.errors = errors;
+    stats.latency.samples = latency.count();
+    stats.latency.p50_us = latency.Percentile(0.50);
+    stats.latency.p95_us = latency.Percentile(0.95);
+    stats.latency.p99_us = latency.Percentile(0.99);
+    stats.latency.min_us = latency.min_us();
+    stats.latency.max_us = latency.max_us();
+    if (latency.count() > 0) stats.latency.mean_us = latency.sum_us() / latency.count();
+    return stats;
+  }
+};
+
+// Reads the columns `total, up, degraded, down, errors, latency` starting at `first`.
+Result<Aggregate> ReadAggregate(const SqliteStatement& row, int first) {
+  Aggregate aggregate;
+  aggregate.total = row.Int64(first);
+  aggregate.up = row.Int64(first + 1);
+  aggregate.degraded = row.Int64(first + 2);
+  aggregate.down = row.Int64(first + 3);
+  aggregate.errors = row.Int64(first + 4);
+  Result<LatencyHistogram> latency = LatencyHistogram::Decode(row.Text(first + 5));
+  if (!latency) return Error{"rollup row: " + latency.error()};
+  aggregate.latency = std::move(latency).value();
+  return aggregate;
+}
+
+struct RollupKey {
+  int64_t period_ms;
+  std::string monitor_uid;
+  std::string region;
+  int64_t bucket_start_ms;
+  bool operator<(const RollupKey& o) const {
+    return std::tie(period_ms, monitor_uid, region, bucket_start_ms) <
+           std::tie(o.period_ms, o.monitor_uid, o.region, o.bucket_start_ms);
+  }
+};
+
+// Where the rows of a window come from.
+enum class Source { kRaw, kHourly, kDaily };
+struct Segment {
+  Source source;
+  int64_t from_ms;
+  int64_t to_ms;
+};
+
+// Splits [from, to) into raw partial hours at both ends, hourly partial days and whole daily
+// buckets. Where the window reaches into time whose raw rows (hourly rollups) were pruned, it is
+// widened to whole hours (days): those rows are gone, their rollups are not.
+std::vector<Segment> PlanWindow(int64_t from, int64_t to, int64_t raw_mark, int64_t hourly_mark) {
+  if (from < hourly_mark) {
+    from = FloorTo(from, kDayMs);
+  } else if (from < raw_mark) {
+    from = FloorTo(from, kHourMs);
+  }
+  if (FloorTo(to, kDayMs) < hourly_mark) {
+    to = CeilTo(to, kDayMs);
+  } else if (FloorTo(to, kHourMs) < raw_mark) {
+    to = CeilTo(to, kHourMs);
+  }
+  std::vector<Segment> plan;
+  const int64_t first_hour = CeilTo(from, kHourMs);
+  if (first_hour >= to) {
+    plan.push_back({Source::kRaw, from, to});
+    return plan;
+  }
+  const int64_t last_hour = FloorTo(to, kHourMs);
+  plan.push_back({Source::kRaw, from, first_hour});
+  const int64_t first_day = CeilTo(first_hour, kDayMs);
+  const int64_t last_day = FloorTo(last_hour, kDayMs);
+  if (first_day < last_day) {
+    plan.push_back({Source::kHourly, first_hour, first_day});
+    plan.push_back({Source::kDaily, first_day, last_day});
+    plan.push_back({Source::kHourly, last_day, last_hour});
+  } else {
+    plan.push_back({Source::kHourly, first_hour, last_hour});
+  }
+  plan.push_back({Source::kRaw, last_hour, to});
+  std::erase_if(plan, [](const Segment& s) { return s.from_ms >= s.to_ms; });
+  return plan;
+}
+
+// JSON helpers for the few list-valued columns; exceptions stop here.
+std::string ToJsonText(const std::vector<std::string>& values) {
+  return nlohmann::json(values).dump();
+}
+
+Result<std::vector<std::string>> StringsFromJson(const std::string& text, std::string_view what) {
+  try {
+    return nlohmann::json::parse(text).get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    return Error{fmt::format("{}: stored value is not a JSON list of strings: {}", what, e.what())};
+  }
+}
+
+std::string OpenRoundsToJson(const std::vector<OpenRound>& rounds) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const OpenRound& round : rounds) {
+    nlohmann::json verdicts = nlohmann::json::array();
+    for (const RoundVerdict& v : round.verdicts) {
+      verdicts.push_back(
+          {{"region", v.region}, {"outcome", ToString(v.outcome)}, {"message", v.message}});
+    }
+    out.push_back({{"scheduledAtMs", ToMs(round.scheduled_at)}, {"verdicts", verdicts}});
+  }
+  return out.dump();
+}
+
+Result<std::vector<OpenRound>> OpenRoundsFromJson(const std::string& text,
+                                                  std::string_view monitor) {
+  try {
+    std::vector<OpenRound> rounds;
+    for (const nlohmann::json& item : nlohmann::json::parse(text)) {
+      OpenRound round;
+      round.scheduled_at = FromMs(item.at("scheduledAtMs").get<int64_t>());
+      for (const nlohmann::json& v : item.at("verdicts")) {
+        const std::string outcome = v.at("outcome").get<std::string>();
+        std::optional<Outcome> parsed = ParseOutcome(outcome);
+        if (!parsed) {
+          return Error{fmt::format("state of monitor {}: unknown outcome '{}' in an open round",
+                                   monitor, outcome)};
+        }
+        round.verdicts.push_back(RoundVerdict{v.at("region").get<std::string>(), *parsed,
+                                              v.at("message").get<std::string>()});
+      }
+      rounds.push_back(std::move(round));
+    }
+    return rounds;
+  } catch (const nlohmann::json::exception& e) {
+    return Error{fmt::format("state of monitor {}: bad open rounds: {}", monitor, e.what())};
+  }
+}
+
+Result<MonitorState> StateColumn(const SqliteStatement& row, int column, std::string_view monitor) {
+  const std::string text = row.Text(column);
+  std::optional<MonitorState> state = ParseMonitorState(text);
+  if (!state) return Error{fmt::format("state of monitor {}: unknown state '{}'", monitor, text)};
+  return *state;
+}
+
+// The raw results table columns, in bind/read order.
+constexpr std::string_view kResultColumns =
+    "item_id, monitor_uid, monitor_namespace, monitor_name, generation, type, target, region, "
+    "probe, at_ms, scheduled_at_ms, started_at_ms, outcome, status_code, dns_us, connect_us, "
+    "tls_us, first_byte_us, transfer_us, total_us, cert_expiry_ms, cert_earliest_expiry_ms, "
+    "assertion_type, assertion_expected, assertion_actual, assertion_message, error, attempts, "
+    "dns_records";
+
+void BindResult(SqliteStatement& statement, const CheckResult& r) {
+  statement.Bind(1, r.item_id.empty() ? std::optional<std::string>() : r.item_id)
+      .Bind(2, std::string_view(r.monitor_uid))
+      .Bind(3, std::string_view(r.monitor_namespace))
+      .Bind(4, std::string_view(r.monitor_name))
+      .Bind(5, r.generation)
+      .Bind(6, std::string_view(ToString(r.type)))
+      .Bind(7, std::string_view(r.target))
+      .Bind(8, std::string_view(r.region))
+      .Bind(9, std::string_view(r.probe))
+      .Bind(10, ToMs(ResultTime(r)))
+      .Bind(11, ToMs(r.scheduled_at))
+      .Bind(12, ToMs(r.started_at))
+      .Bind(13, std::string_view(ToString(r.outcome)))
+      .Bind(14, int64_t{r.status_code})
+      .Bind(15, r.timings.dns_us)
+      .Bind(16, r.timings.connect_us)
+      .Bind(17, r.timings.tls_us)
+      .Bind(18, r.timings.first_byte_us)
+      .Bind(19, r.timings.transfer_us)
+      .Bind(20, r.timings.total_us)
+      .Bind(21, ToMs(r.cert_expiry))
+      .Bind(22, ToMs(r.cert_earliest_expiry));
+  if (r.failed_assertion) {
+    statement.Bind(23, std::string_view(r.failed_assertion->type))
+        .Bind(24, std::string_view(r.failed_assertion->expected))
+        .Bind(25, std::string_view(r.failed_assertion->actual))
+        .Bind(26, std::string_view(r.failed_assertion->message));
+  } else {
+    statement.BindNull(23).BindNull(24).BindNull(25).BindNull(26);
+  }
+  statement.Bind(27, std::string_view(r.error))
+      .Bind(28, int64_t{r.attempts})
+      .Bind(29, std::string_view(ToJsonText(r.dns_records)));
+}
+
+Result<CheckResult> ReadResult(const SqliteStatement& row) {
+  CheckResult r;
+  r.item_id = row.Text(0);
+  r.monitor_uid = row.Text(1);
+  r.monitor_namespace = row.Text(2);
+  r.monitor_name = row.Text(3);
+  r.generation = row.Int64(4);
+  const std::string where =
+      fmt::format("stored result of {} (item '{}')", r.monitor_uid, r.item_id);
+  const std::string type = row.Text(5);
+  std::optional<MonitorType> parsed_type = ParseMonitorType(type);
+  if (!parsed_type) return Error{fmt::format("{}: unknown type '{}'", where, type)};
+  r.type = *parsed_type;
+  r.target = row.Text(6);
+  r.region = row.Text(7);
+  r.probe = row.Text(8);
+  r.scheduled_at = FromMs(row.Int64(10));
+  r.started_at = FromMs(row.Int64(11));
+  const std::string outcome = row.Text(12);
+  std::optional<Outcome> parsed_outcome = ParseOutcome(outcome);
+  if (!parsed_outcome) return Error{fmt::format("{}: unknown outcome '{}'", where, outcome)};
+  r.outcome = *parsed_outcome;
+  r.status_code = static_cast<int>(row.Int64(13));
+  r.timings = Timings{row.Int64(14), row.Int64(15), row.Int64(16),
+                      row.Int64(17), row.Int64(18), row.Int64(19)};
+  r.cert_expiry = FromMs(row.OptionalInt64(20));
+  r.cert_earliest_expiry = FromMs(row.OptionalInt64(21));
+  if (!row.IsNull(22)) {
+    r.failed_assertion = FailedAssertion{row.Text(22), row.Text(23), row.Text(24), row.Text(25)};
+  }
+  r.error = row.Text(26);
+  r.attempts = static_cast<int>(row.Int64(27));
+  Result<std::vector<std::string>> records = StringsFromJson(row.Text(28), where);
+  if (!records) return Error{records.error()};
+  r.dns_records = std::move(records).value();
+  return r;
+}
+
+// Why a result cannot be stored; empty when it can.
+std::string RejectionReason(const CheckResult& result) {
+  std::string problem;
+  if (result.monitor_uid.empty()) {
+    problem = "monitor uid is empty";
+  } else if (result.region.empty()) {
+    problem = "region is empty";
+  } else if (ResultTime(result) == TimePoint{}) {
+    problem = "neither scheduledAt nor startedAt is set";
+  } else {
+    return {};
+  }
+  return fmt::format("item '{}' of monitor '{}': {}", result.item_id, result.monitor_uid, problem);
+}
+
+}  // namespace
+
+const std::vector<SqliteDatabase::Migration>& SqliteResultStore::Migrations() {
+  static const std::vector<SqliteDatabase::Migration> migrations = {
+      {1, "raw results and hourly/daily rollups",
+       R"sql(
+CREATE TABLE results (
+  id INTEGER PRIMARY KEY,
+  item_id TEXT UNIQUE,
+  monitor_uid TEXT NOT NULL,
+  monitor_namespace TEXT NOT NULL,
+  monitor_name TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  target TEXT NOT NULL,
+  region TEXT NOT NULL,
+  probe TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  scheduled_at_ms INTEGER NOT NULL,
+  started_at_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('up', 'degraded', 'down', 'error')),
+  status_code INTEGER NOT NULL,
+  dns_us INTEGER NOT NULL,
+  connect_us INTEGER NOT NULL,
+  tls_us INTEGER NOT NULL,
+  first_byte_us INTEGER NOT NULL,
+  transfer_us INTEGER NOT NULL,
+  total_us INTEGER NOT NULL,
+  cert_expiry_ms INTEGER,
+  cert_earliest_expiry_ms INTEGER,
+  assertion_type TEXT,
+  assertion_expected TEXT,
+  assertion_actual TEXT,
+  assertion_message TEXT,
+  error TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  dns_records TEXT NOT NULL
+);
+CREATE INDEX results_by_monitor_time ON results (monitor_uid, at_ms);
+CREATE INDEX results_by_time ON results (at_ms);
+CREATE TABLE rollups (
+  monitor_uid TEXT NOT NULL,
+  period_ms INTEGER NOT NULL CHECK (period_ms IN (3600000, 86400000)),
+  bucket_start_ms INTEGER NOT NULL,
+  region TEXT NOT NULL,
+  total INTEGER NOT NULL,
+  up INTEGER NOT NULL,
+  degraded INTEGER NOT NULL,
+  down INTEGER NOT NULL,
+  errors INTEGER NOT NULL,
+  latency TEXT NOT NULL,
+  PRIMARY KEY (monitor_uid, period_ms, bucket_start_ms, region)
+) WITHOUT ROWID;
+CREATE INDEX rollups_by_time ON rollups (period_ms, bucket_start_ms);
+CREATE TABLE prune_marks (
+  kind TEXT PRIMARY KEY CHECK (kind IN ('raw', 'hourly')),
+  cutoff_ms INTEGER NOT NULL
+);
+)sql"},
+      {2, "incidents and monitor states",
+       R"sql(
+CREATE TABLE incidents (
+  id TEXT PRIMARY KEY,
+  monitor_uid TEXT NOT NULL,
+  monitor_key TEXT NOT NULL,
+  opened_at_ms INTEGER NOT NULL,
+  resolved_at_ms INTEGER,
+  failing_regions TEXT NOT NULL,
+  first_error TEXT NOT NULL
+);
+CREATE UNIQUE INDEX incidents_one_open_per_monitor ON incidents (monitor_uid)
+  WHERE resolved_at_ms IS NULL;
+CREATE INDEX incidents_by_monitor ON incidents (monitor_uid, opened_at_ms);
+CREATE TABLE monitor_states (
+  monitor_uid TEXT PRIMARY KEY,
+  monitor_key TEXT NOT NULL,
+  state TEXT NOT NULL,
+  since_ms INTEGER NOT NULL,
+  reason TEXT NOT NULL,
+  consecutive_failures INTEGER NOT NULL,
+  consecutive_successes INTEGER NOT NULL,
+  open_incident_id TEXT REFERENCES incidents (id),
+  streak_first_error TEXT NOT NULL,
+  last_round_ms INTEGER,
+  open_rounds TEXT NOT NULL,
+  updated_at_ms INTEGER NOT NULL
+);
+CREATE TABLE region_states (
+  monitor_uid TEXT NOT NULL REFERENCES monitor_states (monitor_uid) ON DELETE CASCADE,
+  region TEXT NOT NULL,
+  state TEXT NOT NULL,
+  since_ms INTEGER NOT NULL,
+  probe_error INTEGER NOT NULL,
+  probe_error_message TEXT NOT NULL,
+  last_scheduled_ms INTEGER,
+  last_check_ms INTEGER,
+  latency_us INTEGER NOT NULL,
+  status_code INTEGER NOT NULL,
+  message TEXT NOT NULL,
+  PRIMARY KEY (monitor_uid, region)
+) WITHOUT ROWID;
+)sql"},
+  };
+  return migrations;
+}
+
+Result<std::unique_ptr<SqliteResultStore>> SqliteResultStore::Open(Options options) {
+  if (options.path.empty()) return Error{"result store: no database path given"};
+  const auto positive = [](std::chrono::hours h) { return h.count() > 0; };
+  if (!positive(options.raw_retention) || !positive(options.hourly_retention) ||
+      !positive(options.daily_retention) || !positive(options.incident_retention)) {
+    return Error{"result store: retention periods must be positive"};
+  }
+  SqliteDatabase::Options db_options;
+  db_options.busy_timeout = options.busy_timeout;
+  db_options.synchronous_full = options.synchronous_full;
+  Result<std::unique_ptr<SqliteDatabase>> writer = SqliteDatabase::Open(options.path, db_options);
+  if (!writer) return Error{writer.error()};
+  if (Status status = (*writer)->Migrate(kSchemaComponent, Migrations()); !status) {
+    return Error{status.error()};
+  }
+  std::unique_ptr<SqliteDatabase> reader;
+  if (options.path != ":memory:") {
+    Result<std::unique_ptr<SqliteDatabase>> opened = SqliteDatabase::Open(options.path, db_options);
+    if (!opened) return Error{opened.error()};
+    reader = std::move(opened).value();
+  }
+  auto store = std::make_unique<SqliteResultStore>(Key{}, std::move(options),
+                                                   std::move(writer).value(), std::move(reader));
+  std::lock_guard lock(store->write_mutex_);
+  if (Status status = store->LoadPruneMarks(); !status) return Error{status.error()};
+  return store;
+}
+
+Status SqliteResultStore::LoadPruneMarks() {
+  Result<SqliteStatement> select = writer_->Prepare("SELECT kind, cutoff_ms FROM prune_marks");
+  if (!select) return Error{select.error()};
+  while (true) {
+    Result<bool> row = select->Step();
+    if (!row) return Error{"reading prune marks of " + options_.path + ": " + row.error()};
+    if (!*row) return OkStatus();
+    (select->Text(0) == "raw" ? raw_mark_ : hourly_mark_).store(select->Int64(1));
+  }
+}
+
+SqliteResultStore::SqliteResultStore(Key, Options options, std::unique_ptr<SqliteDatabase> writer,
+                                     std::unique_ptr<SqliteDatabase> reader)
+    : options_(std::move(options)), writer_(std::move(writer)), reader_(std::move(reader)) {}
+
+Status SqliteResultStore::Read(const std::function<Status(SqliteDatabase&)>& body) {
+  if (reader_ == nullptr) {
+    std::lock_guard lock(write_mutex_);
+    return writer_->InTransaction(false, [&] { return body(*writer_); });
+  }
+  std::lock_guard lock(read_mutex_);
+  return reader_->InTransaction(false, [&] { return body(*reader_); });
+}
+
+Result<AppendResult> SqliteResultStore::Append(const std::vector<CheckResult>& results) {
+  AppendResult out;
+  out.statuses.assign(results.size(), AppendStatus::kRejected);
+  if (results.empty()) return out;
+  static const std::string insert_sql = fmt::format(
+      "INSERT INTO results ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+      "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
+      "?26, ?27, ?28, ?29) ON CONFLICT (item_id) DO NOTHING",
+      kResultColumns);
+  std::lock_guard lock(write_mutex_);
+  SqliteDatabase& db = *writer_;
+  Status status = db.InTransaction(true, [&]() -> Status {
+    std::map<RollupKey, Aggregate> deltas;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const CheckResult& result = results[i];
+      if (std::string problem = RejectionReason(result); !problem.empty()) {
+        out.rejections.push_back(Rejection{i, std::move(problem)});
+        continue;
+      }
+      Result<SqliteStatement> insert = db.Prepare(insert_sql);
+      if (!insert) return Error{insert.error()};
+      BindResult(*insert, result);
+      if (Status run = insert->Run(); !run) return run;
+      if (db.Changes() == 0) {
+        out.statuses[i] = AppendStatus::kDuplicate;
+        continue;
+      }
+      out.statuses[i] = AppendStatus::kNew;
+      const int64_t at = ToMs(ResultTime(result));
+      for (int64_t period : {kHourMs, kDayMs}) {
+        deltas[RollupKey{period, result.monitor_uid, result.region, FloorTo(at, period)}].Add(
+            result.outcome, result.timings.total_us);
+      }
+    }
+    for (auto& [key, delta] : deltas) {
+      Result<SqliteStatement> select = db.Prepare(
+          "SELECT total, up, degraded, down, errors, latency FROM rollups WHERE monitor_uid = ?1 "
+          "AND period_ms = ?2 AND bucket_start_ms = ?3 AND region = ?4");
+      if (!select) return Error{select.error()};
+      select->Bind(1, std::string_view(key.monitor_uid))
+          .Bind(2, key.period_ms)
+          .Bind(3, key.bucket_start_ms)
+          .Bind(4, std::string_view(key.region));
+      Result<bool> row = select->Step();
+      if (!row) return Error{row.error()};
+      if (*row) {
+        Result<Aggregate> stored = ReadAggregate(*select, 0);
+        if (!stored) return Error{stored.error()};
+        delta.Merge(*stored);
+      }
+      Result<SqliteStatement> upsert = db.Prepare(
+          "INSERT INTO rollups (monitor_uid, period_ms, bucket_start_ms, region, total, up, "
+          "degraded, down, errors, latency) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+          "ON CONFLICT (monitor_uid, period_ms, bucket_start_ms, region) DO UPDATE SET "
+          "total = excluded.total, up = excluded.up, degraded = excluded.degraded, "
+          "down = excluded.down, errors = excluded.errors, latency = excluded.latency");
+      if (!upsert) return Error{upsert.error()};
+      upsert->Bind(1, std::string_view(key.monitor_uid))
+          .Bind(2, key.period_ms)
+          .Bind(3, key.bucket_start_ms)
+          .Bind(4, std::string_view(key.region))
+          .Bind(5, delta.total)
+          .Bind(6, delta.up)
+          .Bind(7, delta.degraded)
+          .Bind(8, delta.down)
+          .Bind(9, delta.errors)
+          .Bind(10, std::string_view(delta.latency.Encode()));
+      if (Status run = upsert->Run(); !run) return run;
+    }
+    return OkStatus();
+  });
+  if (!status) return Error{"storing results in " + options_.path + ": " + status.error()};
+  return out;
+}
+
+Result<WindowStats> SqliteResultStore::Stats(const StatsQuery& query) {
+  Aggregate total;
+  const int64_t from = ToMs(query.from);
+  const int64_t to = ToMs(query.to);
+  if (from >= to) return total.ToStats();
+  const std::vector<Segment> plan = PlanWindow(from, to, raw_mark_.load(), hourly_mark_.load());
+  Status status = Read([&](SqliteDatabase& db) -> Status {
+    for (const Segment& segment : plan) {
+      if (segment.source == Source::kRaw) {
+        Result<SqliteStatement> raw = db.Prepare(
+            "SELECT outcome, total_us FROM results WHERE monitor_uid = ?1 AND at_ms >= ?2 AND "
+            "at_ms < ?3 AND (?4 IS NULL OR region = ?4)");
+        if (!raw) return Error{raw.error()};
+        raw->Bind(1, std::string_view(query.monitor_uid))
+            .Bind(2, segment.from_ms)
+            .Bind(3, segment.to_ms)
+            .Bind(4, query.region);
+        while (true) {
+          Result<bool> row = raw->Step();
+          if (!row) return Error{row.error()};
+          if (!*row) break;
+          total.Add(ParseOutcome(raw->Text(0)).value_or(Outcome::kError), raw->Int64(1));
+        }
+        continue;
+      }
+      Result<SqliteStatement> rollups = db.Prepare(
+          "SELECT total, up, degraded, down, errors, latency FROM rollups WHERE monitor_uid = ?1 "
+          "AND period_ms = ?2 AND bucket_start_ms >= ?3 AND bucket_start_ms < ?4 AND "
+          "(?5 IS NULL OR region = ?5)");
+      if (!rollups) return Error{rollups.error()};
+      rollups->Bind(1, std::string_view(query.monitor_uid))
+          .Bind(2, segment.source == Source::kHourly ? kHourMs : kDayMs)
+          .Bind(3, segment.from_ms)
+          .Bind(4, segment.to_ms)
+          .Bind(5, query.region);
+      while (true) {
+        Result<bool> row = rollups->Step();
+        if (!row) return Error{row.error()};
+        if (!*row) break;
+        Result<Aggregate> bucket = ReadAggregate(*rollups, 0);
+        if (!bucket) return Error{bucket.error()};
+        total.Merge(*bucket);
+      }
+    }
+    return OkStatus();
+  });
+  if (!status) return Error{"reading stats from " + options_.path + ": " + status.error()};
+  return total.ToStats();
+}
+
+Result<std::vector<Rollup>> SqliteResultStore::Rollups(const RollupQuery& query) {
+  std::vector<Rollup> out;
+  std::map<int64_t, Aggregate> merged;  // per bucket, when regions are merged
+  Status status = Read([&](SqliteDatabase& db) -> Status {
+    Result<SqliteStatement> select = db.Prepare(
+        "SELECT bucket_start_ms, region, total, up, degraded, down, errors, latency FROM rollups "
+        "WHERE monitor_uid = ?1 AND period_ms = ?2 AND bucket_start_ms >= ?3 AND "
+        "bucket_start_ms < ?4 AND (?5 IS NULL OR region = ?5) ORDER BY bucket_start_ms, region");
+    if (!select) return Error{select.error()};
+    select->Bind(1, std::string_view(query.monitor_uid))
+        .Bind(2, query.period == RollupPeriod::kHour ? kHourMs : kDayMs)
+        .Bind(3, ToMs(query.from))
+        .Bind(4, ToMs(query.to))
+        .Bind(5, query.region);
+    while (true) {
+      Result<bool> row = select->Step();
+      if (!row) return Error{row.error()};
+      if (!*row) break;
+      Result<Aggregate> bucket = ReadAggregate(*select, 2);
+      if (!bucket) return Error{bucket.error()};
+      if (query.region) {
+        out.push_back(Rollup{FromMs(select->Int64(0)), select->Text(1), bucket->ToStats()});
+      } else {
+        merged[select->Int64(0)].Merge(*bucket);
+      }
+    }
+    return OkStatus();
+  });
+  if (!status) return Error{"reading rollups from " + options_.path + ": " + status.error()};
+  for (const auto& [start, aggregate] : merged) {
+    out.push_back(Rollup{FromMs(start), "", aggregate.ToStats()});
+  }
+  return out;
+}
+
+Result<std::vector<CheckResult>> SqliteResultStore::Results(const ResultQuery& query) {
+  std::vector<CheckResult> out;
+  const std::string sql = fmt::format(
+      "SELECT {} FROM results WHERE monitor_uid = ?1 AND at_ms >= ?2 AND "
+      "(?3 IS NULL OR region = ?3) ORDER BY at_ms {}, id {} LIMIT ?4",
+      kResultColumns, query.newest_first ? "DESC" : "ASC", query.newest_first ? "DESC" : "ASC");
+  Status status = Read([&](SqliteDatabase& db) -> Status {
+    Result<SqliteStatement> select = db.Prepare(sql);
+    if (!select) return Error{select.error()};
+    select->Bind(1, std::string_view(query.monitor_uid))
+        .Bind(2, ToMs(query.since))
+        .Bind(3, query.region)
+        .Bind(4, int64_t{std::clamp(query.limit, 0, 100'000)});
+    while (true) {
+      Result<bool> row = select->Step();
+      if (!row) return Error{row.error()};
+      if (!*row) return OkStatus();
+      Result<CheckResult> result = ReadResult(*select);
+      if (!result) return Error{result.error()};
+      out.push_back(std::move(result).value());
+    }
+  });
+  if (!status) return Error{"reading results from " + options_.path + ": " + status.error()};
+  return out;
+}
+
+Status SqliteResultStore::SaveMonitorState(const MonitorStateSnapshot& state,
+                                           const std::vector<StateEvent>& events) {
+  if (state.monitor_uid.empty()) return Error{"saving monitor state: monitor uid is empty"};
+  std::lock_guard lock(write_mutex_);
+  Status status =
+      writer_->InTransaction(true, [&]() -> Status { return WriteMonitorState(state, events); });
+  if (!status) {
+    return Error{fmt::format("saving state of monitor {} in {}: {}", state.monitor_key,
+                             options_.path, status.error())};
+  }
+  return OkStatus();
+}
+
+Status SqliteResultStore::SaveMonitorStates(const std::vector<MonitorStateSave>& saves) {
+  for (const MonitorStateSave& save : saves) {
+    if (save.state.monitor_uid.empty()) return Error{"saving monitor state: monitor uid is empty"};
+  }
+  if (saves.empty()) return OkStatus();
+  std::lock_guard lock(write_mutex_);
+  Status status = writer_->InTransaction(true, [&]() -> Status {
+    for (const MonitorStateSave& save : saves) {
+      if (Status written = WriteMonitorState(save.state, save.events); !written) {
+        return Error{fmt::format("monitor {}: {}", save.state.monitor_key, written.error())};
+      }
+    }
+    return OkStatus();
+  });
+  if (!status) {
+    return Error{fmt::format("saving the states of {} monitors in {}: {}", saves.size(),
+                             options_.path, status.error())};
+  }
+  return OkStatus();
+}
+
+Status SqliteResultStore::WriteMonitorState(const MonitorStateSnapshot& state,
+                                            const std::vector<StateEvent>& events) {
+  SqliteDatabase& db = *writer_;
+  for (const StateEvent& event : events) {
+    if (!event.opened_incident_id.empty()) {
+      Result<SqliteStatement> open = db.Prepare(
+          "INSERT INTO incidents (id, monitor_uid, monitor_key, opened_at_ms, failing_regions, "
+          "first_error) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (id) DO NOTHING");
+      if (!open) return Error{open.error()};
+      open->Bind(1, std::string_view(event.opened_incident_id))
+          .Bind(2, std::string_view(event.monitor_uid))
+          .Bind(3, std::string_view(event.monitor_key))
+          .Bind(4, ToMs(event.at))
+          .Bind(5, std::string_view(ToJsonText(event.failing_regions)))
+          .Bind(6, std::string_view(event.first_error));
+      if (Status run = open->Run(); !run) {
+        return Error{
+            fmt::format("opening incident {}: {} (is another incident of monitor {} "
+                        "still open?)",
+                        event.opened_incident_id, run.error(), event.monitor_key)};
+      }
+    }
+    if (!event.resolved_incident_id.empty()) {
+      Result<SqliteStatement> resolve = db.Prepare(
+          "UPDATE incidents SET resolved_at_ms = ?2 WHERE id = ?1 AND resolved_at_ms IS NULL");
+      if (!resolve) return Error{resolve.error()};
+      resolve->Bind(1, std::string_view(event.resolved_incident_id)).Bind(2, ToMs(event.at));
+      if (Status run = resolve->Run(); !run) return run;
+    }
+  }
+  Result<SqliteStatement> upsert = db.Prepare(
+      "INSERT INTO monitor_states (monitor_uid, monitor_key, state, since_ms, reason, "
+      "consecutive_failures, consecutive_successes, open_incident_id, streak_first_error, "
+      "last_round_ms, open_rounds, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+      "?10, ?11, ?12) ON CONFLICT (monitor_uid) DO UPDATE SET monitor_key = "
+      "excluded.monitor_key, "
+      "state = excluded.state, since_ms = excluded.since_ms, reason = excluded.reason, "
+      "consecutive_failures = excluded.consecutive_failures, "
+      "consecutive_successes = excluded.consecutive_successes, "
+      "open_incident_id = excluded.open_incident_id, "
+      "streak_first_error = excluded.streak_first_error, "
+      "last_round_ms = excluded.last_round_ms, open_rounds = excluded.open_rounds, "
+      "updated_at_ms = excluded.updated_at_ms");
+  if (!upsert) return Error{upsert.error()};
+  upsert->Bind(1, std::string_view(state.monitor_uid))
+      .Bind(2, std::string_view(state.monitor_key))
+      .Bind(3, std::string_view(ToString(state.state)))
+      .Bind(4, ToMs(state.since))
+      .Bind(5, std::string_view(state.reason.str()))
+      .Bind(6, int64_t{state.consecutive_failures})
+      .Bind(7, int64_t{state.consecutive_successes})
+      .Bind(8, state.open_incident_id.empty() ? std::optional<std::string>()
+                                              : state.open_incident_id.str())
+      .Bind(9, std::string_view(state.streak_first_error.str()))
+      .Bind(10, ToMs(state.last_round_at))
+      .Bind(11, std::string_view(OpenRoundsToJson(state.open_rounds)))
+      .Bind(12, ToMs(state.updated_at));
+  if (Status run = upsert->Run(); !run) return run;
+
+  Result<SqliteStatement> clear = db.Prepare("DELETE FROM region_states WHERE monitor_uid = ?1");
+  if (!clear) return Error{clear.error()};
+  if (Status run = clear->Bind(1, std::string_view(state.monitor_uid)).Run(); !run) return run;
+  for (const RegionStateSnapshot& region : state.regions) {
+    Result<SqliteStatement> insert = db.Prepare(
+        "INSERT INTO region_states (monitor_uid, region, state, since_ms, probe_error, "
+        "probe_error_message, last_scheduled_ms, last_check_ms, latency_us, status_code, "
+        "message) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+    if (!insert) return Error{insert.error()};
+    insert->Bind(1, std::string_view(state.monitor_uid))
+        .Bind(2, std::string_view(region.region))
+        .Bind(3, std::string_view(ToString(region.state)))
+        .Bind(4, ToMs(region.since))
+        .Bind(5, int64_t{region.probe_error ? 1 : 0})
+        .Bind(6, std::string_view(region.probe_error_message.str()))
+        .Bind(7, ToMs(region.last_scheduled_at))
+        .Bind(8, ToMs(region.last_check_at))
+        .Bind(9, region.latency_us)
+        .Bind(10, int64_t{region.status_code})
+        .Bind(11, std::string_view(region.message.str()));
+    if (Status run = insert->Run(); !run) return run;
+  }
+  return OkStatus();
+}
+
+Result<std::vector<MonitorStateSnapshot>> SqliteResultStore::LoadMonitorStates() {
+  std::vector<MonitorStateSnapshot> out;
+  Status status = Read([&](SqliteDatabase& db) -> Status {
+    std::map<std::string, size_t> index;  // monitor uid → position in out
+    Result<SqliteStatement> states = db.Prepare(
+        "SELECT monitor_uid, monitor_key, state, since_ms, reason, consecutive_failures, "
+        "consecutive_successes, open_incident_id, streak_first_error, last_round_ms, "
+        "open_rounds, updated_at_ms FROM monitor_states ORDER BY monitor_key, monitor_uid");
+    if (!states) return Error{states.error()};
+    while (true) {
+      Result<bool> row = states->Step();
+      if (!row) return Error{row.error()};
+      if (!*row) break;
+      MonitorStateSnapshot s;
+      s.monitor_uid = states->Text(0);
+      s.monitor_key = states->Text(1);
+      Result<MonitorState> state = StateColumn(*states, 2, s.monitor_key);
+      if (!state) return Error{state.error()};
+      s.state = *state;
+      s.since = FromMs(states->Int64(3));
+      s.reason = states->Text(4);
+      s.consecutive_failures = static_cast<int>(states->Int64(5));
+      s.consecutive_successes = static_cast<int>(states->Int64(6));
+      s.open_incident_id = states->Text(7);
+      s.streak_first_error = states->Text(8);
+      s.last_round_at = FromMs(states->OptionalInt64(9));
+      Result<std::vector<OpenRound>> rounds = OpenRoundsFromJson(states->Text(10), s.monitor_key);
+      if (!rounds) return Error{rounds.error()};
+      s.open_rounds = std::move(rounds).value();
+      s.updated_at = FromMs(states->Int64(11));
+      index[s.monitor_uid] = out.size();
+      out.push_back(std::move(s));
+    }
+    Result<SqliteStatement> regions = db.Prepare(
+        "SELECT monitor_uid, region, state, since_ms, probe_error, probe_error_message, "
+        "last_scheduled_ms, last_check_ms, latency_us, status_code, message FROM region_states "
+        "ORDER BY monitor_uid, region");
+    if (!regions) return Error{regions.error()};
+    while (true) {
+      Result<bool> row = regions->Step();
+      if (!row) return Error{row.error()};
+      if (!*row) break;
+      auto owner = index.find(regions->Text(0));
+      if (owner == index.end()) continue;  // cannot happen: foreign key
+      MonitorStateSnapshot& s = out[owner->second];
+      RegionStateSnapshot r;
+      r.region = regions->Text(1);
+      Result<MonitorState> state = StateColumn(*regions, 2, s.monitor_key);
+      if (!state) return Error{state.error()};
+      r.state = *state;
+      r.since = FromMs(regions->Int64(3));
+      r.probe_error = regions->Int64(4) != 0;
+      r.probe_error_message = regions->Text(5);
+      r.last_scheduled_at = FromMs(regions->OptionalInt64(6));
+      r.last_check_at = FromMs(regions->OptionalInt64(7));
+      r.latency_us = regions->Int64(8);
+      r.status_code = static_cast<int>(regions->Int64(9));
+      r.message = regions->Text(10);
+      s.regions.push_back(std::move(r));
+    }
+    return OkStatus();
+  });
+  if (!status) {
+    return Error{"loading monitor states from " + options_.path + ": " + status.error()};
+  }
+  return out;
+}
+
+Status SqliteResultStore::ForgetMonitor(std::string_view monitor_uid, TimePoint now) {
+  std::lock_guard lock(write_mutex_);
+  SqliteDatabase& db = *writer_;
+  Status status = db.InTransaction(true, [&]() -> Status {
+    Result<SqliteStatement> resolve = db.Prepare(
+        "UPDATE incidents SET resolved_at_ms = ?2 WHERE monitor_uid = ?1 AND "
+        "resolved_at_ms IS NULL");
+    if (!resolve) return Error{resolve.error()};
+    if (Status run = resolve->Bind(1, monitor_uid).Bind(2, ToMs(now)).Run(); !run) return run;
+    Result<SqliteStatement> drop = db.Prepare("DELETE FROM monitor_states WHERE monitor_uid = ?1");
+    if (!drop) return Error{drop.error()};
+    return drop->Bind(1, monitor_uid).Run();
+  });
+  if (!status) {
+    return Error{
+        fmt::format("forgetting monitor {} in {}: {}", monitor_uid, options_.path, status.error())};
+  }
+  return OkStatus();
+}
+
+Result<std::vector<Incident>> SqliteResultStore::Incidents(const IncidentQuery& query) {
+  std::vector<Incident> out;
+  Status status = Read([&](SqliteDatabase& db) -> Status {
+    Result<SqliteStatement> select = db.Prepare(
+        "SELECT id, monitor_uid, monitor_key, opened_at_ms, resolved_at_ms, failing_regions, "
+        "first_error FROM incidents WHERE (?1 IS NULL OR monitor_uid = ?1) AND "
+        "(?2 = 1 OR resolved_at_ms IS NULL) ORDER BY resolved_at_ms IS NOT NULL, "
+        "opened_at_ms DESC, id LIMIT ?3");
+    if (!select) return Error{select.error()};
+    select->Bind(1, query.monitor_uid)
+        .Bind(2, int64_t{query.include_resolved ? 1 : 0})
+        .Bind(3, int64_t{std::clamp(query.limit, 0, 100'000)});
+    while (true) {
+      Result<bool> row = select->Step();
+      if (!row) return Error{row.error()};
+      if (!*row) return OkStatus();
+      Incident incident;
+      incident.id = select->Text(0);
+      incident.monitor_uid = select->Text(1);
+      incident.monitor_key = select->Text(2);
+      incident.opened_at = FromMs(select->Int64(3));
+      incident.resolved_at = FromMs(select->OptionalInt64(4));
+      Result<std::vector<std::string>> regions =
+          StringsFromJson(select->Text(5), "incident " + incident.id);
+      if (!regions) return Error{regions.error()};
+      incident.failing_regions = std::move(regions).value();
+      incident.first_error = select->Text(6);
+      out.push_back(std::move(incident));
+    }
+  });
+  if (!status) return Error{"reading incidents from " + options_.path + ": " + status.error()};
+  return out;
+}
+
+Status SqliteResultStore::DeleteInChunks(std::string_view sql, int64_t cutoff_ms,
+                                         int64_t& deleted) {
+  while (true) {
+    int64_t changed = 0;
+    Status status = writer_->InTransaction(true, [&]() -> Status {
+      Result<SqliteStatement> statement = writer_->Prepare(sql);
+      if (!statement) return Error{statement.error()};
+      if (Status run = statement->Bind(1, cutoff_ms).Bind(2, kPruneChunk).Run(); !run) return run;
+      changed = writer_->Changes();
+      return OkStatus();
+    });
+    if (!status) return status;
+    deleted += changed;
+    if (changed < kPruneChunk) return OkStatus();
+  }
+}
+
+Result<PruneReport> SqliteResultStore::Prune(TimePoint now) {
+  const auto cutoff = [&](std::chrono::hours retention) { return ToMs(now - retention); };
+  PruneReport report;
+  std::lock_guard lock(write_mutex_);
+  // Chunks keep each write transaction short, so appends are not held up by a large prune.
+  Status status = DeleteInChunks(
+      "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE at_ms < ?1 LIMIT ?2)",
+      cutoff(options_.raw_retention), report.results);
+  // A rollup goes once its whole bucket is older than the retention.
+  if (status) {
+    status = DeleteInChunks(
+        "DELETE FROM rollups WHERE (monitor_uid, period_ms, bucket_start_ms, region) IN ("
+        "SELECT monitor_uid, period_ms, bucket_start_ms, region FROM rollups WHERE "
+        "period_ms = 3600000 AND bucket_start_ms <= ?1 - 3600000 LIMIT ?2)",
+        cutoff(options_.hourly_retention), report.hourly_rollups);
+  }
+  if (status) {
+    status = DeleteInChunks(
+        "DELETE FROM rollups WHERE (monitor_uid, period_ms, bucket_start_ms, region) IN ("
+        "SELECT monitor_uid, period_ms, bucket_start_ms, region FROM rollups WHERE "
+        "period_ms = 86400000 AND bucket_start_ms <= ?1 - 86400000 LIMIT ?2)",
+        cutoff(options_.daily_retention), report.daily_rollups);
+  }
+  if (status) {
+    status = DeleteInChunks(
+        "DELETE FROM incidents WHERE id IN (SELECT id FROM incidents WHERE resolved_at_ms < ?1 "
+        "AND id NOT IN (SELECT open_incident_id FROM monitor_states WHERE open_incident_id IS "
+        "NOT NULL) LIMIT ?2)",
+        cutoff(options_.incident_retention), report.incidents);
+  }
+  if (status) {
+    const std::pair<const char*, int64_t> marks[] = {
+        {"raw", cutoff(options_.raw_retention)},
+        {"hourly", FloorTo(cutoff(options_.hourly_retention), kHourMs)}};
+    status = writer_->InTransaction(true, [&]() -> Status {
+      for (const auto& [kind, mark] : marks) {
+        Result<SqliteStatement> upsert = writer_->Prepare(
+            "INSERT INTO prune_marks (kind, cutoff_ms) VALUES (?1, ?2) ON CONFLICT (kind) DO "
+            "UPDATE SET cutoff_ms = max(cutoff_ms, excluded.cutoff_ms)");
+        if (!upsert) return Error{upsert.error()};
+        if (Status run = upsert->Bind(1, std::string_view(kind)).Bind(2, mark).Run(); !run) {
+          return run;
+        }
+      }
+      return OkStatus();
+    });
+  }
+  if (status) status = LoadPruneMarks();
+  if (!status) return Error{"pruning " + options_.path + ": " + status.error()};
+  return report;
+}
+
+}  // namespace pharos

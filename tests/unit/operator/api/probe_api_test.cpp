@@ -1,0 +1,371 @@
+#include "operator/api/probe_api.h"
+
+#include <curl/curl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "common/check_result_json.h"
+#include "common/http_server.h"
+#include "unit/operator/control/core_test_support.h"
+
+namespace pharos {
+namespace {
+
+using ::pharos::testing::MakeMonitor;
+using ::pharos::testing::MakeResult;
+using ::pharos::testing::OpenCore;
+using ::pharos::testing::TempDirectory;
+using ::testing::HasSubstr;
+using Json = nlohmann::json;
+
+// Captures the one reply of a handler, which may come later from another thread.
+class ReplyCatcher {
+ public:
+  ProbeApi::Reply Reply() {
+    return [this](HttpResponse response) {
+      std::lock_guard lock(mu_);
+      ++replies_;
+      response_ = std::move(response);
+      cv_.notify_all();
+    };
+  }
+  bool replied() {
+    std::lock_guard lock(mu_);
+    return response_.has_value();
+  }
+  // Waits (real time) for the reply of a commit on the writer thread.
+  HttpResponse Wait() {
+    std::unique_lock lock(mu_);
+    EXPECT_TRUE(cv_.wait_for(lock, std::chrono::seconds(10), [&] { return response_.has_value(); }))
+        << "no reply";
+    return response_.value_or(HttpResponse{});
+  }
+  int replies() {
+    std::lock_guard lock(mu_);
+    return replies_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<HttpResponse> response_;
+  int replies_ = 0;
+};
+
+HttpRequest Post(const std::string& path, const Json& body, const std::string& token) {
+  HttpRequest request;
+  request.method = "POST";
+  request.path = path;
+  request.body = body.is_string() ? body.get<std::string>() : body.dump();
+  if (!token.empty()) {
+    request.headers["Authorization"] = "Bearer " + token;
+  }
+  request.remote_address = "127.0.0.1";
+  return request;
+}
+
+Json Body(const HttpResponse& response) {
+  return Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
+}
+
+class ProbeApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    core_ = OpenCore(clock_, (dir_.path() / "pharos.db").string());
+    ASSERT_NE(core_, nullptr);
+    const std::string token_file = (dir_.path() / "tokens").string();
+    std::ofstream(token_file) << "# probe tokens\n\nany-region-token\neu-west=eu-token\n";
+    auto tokens = ProbeTokens::Load(token_file);
+    ASSERT_TRUE(tokens.ok()) << (tokens.ok() ? "" : tokens.error());
+    tokens_ = std::move(tokens).value();
+    api_ = std::make_unique<ProbeApi>(*core_, tokens_.get(), ProbeApi::Options{});
+    ASSERT_TRUE(core_->UpsertMonitor(api_monitor_).ok());
+  }
+
+  void TearDown() override {
+    if (api_) {
+      api_->Shutdown();
+    }
+  }
+
+  HttpResponse Call(void (ProbeApi::*handler)(const HttpRequest&, ProbeApi::Reply),
+                    const HttpRequest& request) {
+    ReplyCatcher catcher;
+    ((*api_).*handler)(request, catcher.Reply());
+    return catcher.Wait();
+  }
+
+  Json ResultJson(Outcome outcome, Clock::TimePoint scheduled_at) {
+    return CheckResultToJson(MakeResult(api_monitor_, "eu-west", scheduled_at, outcome));
+  }
+
+  TempDirectory dir_;
+  ManualClock clock_;
+  std::unique_ptr<OperatorCore> core_;
+  std::unique_ptr<ProbeTokens> tokens_;
+  std::unique_ptr<ProbeApi> api_;
+  const Monitor api_monitor_ = MakeMonitor("api", {"eu-west"});
+  const Json identity_ = {{"name", "probe-eu-1"}, {"region", "eu-west"}};
+};
+
+TEST_F(ProbeApiTest, RegistersAProbeAndCountsItConnected) {
+  Json body = identity_;
+  body["version"] = "0.1.0";
+  body["capacity"] = 64;
+  HttpResponse response =
+      Call(&ProbeApi::HandleRegister, Post("/api/v1/probes/register", body, "eu-token"));
+  ASSERT_EQ(response.status, 200) << response.body;
+  EXPECT_EQ(Body(response)["leaseWaitMaxSeconds"], 30);
+  EXPECT_EQ(Body(response)["resultBatchMax"], 500);
+  EXPECT_EQ(core_->dispatcher().ConnectedProbes("eu-west").size(), 1u);
+}
+
+TEST_F(ProbeApiTest, RefusesMissingAndUnknownTokensWith401) {
+  HttpResponse missing =
+      Call(&ProbeApi::HandleRegister, Post("/api/v1/probes/register", identity_, ""));
+  EXPECT_EQ(missing.status, 401);
+  HttpResponse unknown =
+      Call(&ProbeApi::HandleLease, Post("/api/v1/work/lease", identity_, "not-a-token"));
+  EXPECT_EQ(unknown.status, 401);
+  // Even a malformed body gets 401 first: nothing is revealed without a token.
+  HttpResponse malformed =
+      Call(&ProbeApi::HandleResults, Post("/api/v1/work/results", Json("{oops"), "wrong"));
+  EXPECT_EQ(malformed.status, 401);
+  EXPECT_TRUE(core_->dispatcher().ConnectedProbes("eu-west").empty());
+}
+
+TEST_F(ProbeApiTest, RefusesARegionBoundTokenUsedForAnotherRegionWith403) {
+  Json other = {{"name", "probe-us-1"}, {"region", "us-east"}};
+  HttpResponse response =
+      Call(&ProbeApi::HandleRegister, Post("/api/v1/probes/register", other, "eu-token"));
+  EXPECT_EQ(response.status, 403);
+  EXPECT_THAT(response.body, HasSubstr("us-east"));
+  HttpResponse any =
+      Call(&ProbeApi::HandleRegister, Post("/api/v1/probes/register", other, "any-region-token"));
+  EXPECT_EQ(any.status, 200);
+}
+
+TEST_F(ProbeApiTest, WithoutATokenFileEveryProbeGets401) {
+  ProbeApi closed(*core_, nullptr, {});
+  ReplyCatcher catcher;
+  closed.HandleRegister(Post("/api/v1/probes/register", identity_, "any-region-token"),
+                        catcher.Reply());
+  EXPECT_EQ(catcher.Wait().status, 401);
+}
+
+TEST_F(ProbeApiTest, SchemaErrorsAre400NamingTheField) {
+  HttpResponse not_json =
+      Call(&ProbeApi::HandleLease, Post("/api/v1/work/lease", Json("{oops"), "eu-token"));
+  EXPECT_EQ(not_json.status, 400);
+  EXPECT_THAT(not_json.body, HasSubstr("not valid JSON"));
+
+  Json bad_max = identity_;
+  bad_max["max"] = "ten";
+  HttpResponse max = Call(&ProbeApi::HandleLease, Post("/api/v1/work/lease", bad_max, "eu-token"));
+  EXPECT_EQ(max.status, 400);
+  EXPECT_THAT(Body(max)["error"].get<std::string>(), HasSubstr("max"));
+
+  Json no_region = {{"name", "probe-eu-1"}, {"region", 7}};
+  HttpResponse region =
+      Call(&ProbeApi::HandleRegister, Post("/api/v1/probes/register", no_region, "eu-token"));
+  EXPECT_EQ(region.status, 400);
+  EXPECT_THAT(Body(region)["error"].get<std::string>(), HasSubstr("region"));
+
+  Json results = identity_;
+  Json result = ResultJson(Outcome::kUp, clock_.Now());
+  result["outcome"] = "sideways";
+  results["results"] = Json::array({ResultJson(Outcome::kUp, clock_.Now()), result});
+  HttpResponse bad_result =
+      Call(&ProbeApi::HandleResults, Post("/api/v1/work/results", results, "eu-token"));
+  EXPECT_EQ(bad_result.status, 400);
+  EXPECT_THAT(Body(bad_result)["error"].get<std::string>(), HasSubstr("results[1]"));
+
+  Json not_array = identity_;
+  not_array["results"] = Json::object();
+  HttpResponse array =
+      Call(&ProbeApi::HandleResults, Post("/api/v1/work/results", not_array, "eu-token"));
+  EXPECT_EQ(array.status, 400);
+  EXPECT_THAT(Body(array)["error"].get<std::string>(), HasSubstr("results: expected an array"));
+}
+
+TEST_F(ProbeApiTest, MoreResultsThanTheBatchLimitIs413) {
+  Json body = identity_;
+  body["results"] = Json::array();
+  for (int i = 0; i < 501; ++i) {
+    body["results"].push_back(ResultJson(Outcome::kUp, clock_.Now() + Millis(10'000 * i)));
+  }
+  HttpResponse response =
+      Call(&ProbeApi::HandleResults, Post("/api/v1/work/results", body, "eu-token"));
+  EXPECT_EQ(response.status, 413);
+}
+
+TEST_F(ProbeApiTest, LeaseLongPollAnswersWhenWorkBecomesDue) {
+  Json body = identity_;
+  body["waitSeconds"] = 30;
+  ReplyCatcher catcher;
+  api_->HandleLease(Post("/api/v1/work/lease", body, "eu-token"), catcher.Reply());
+  EXPECT_FALSE(catcher.replied()) << "nothing is due yet: the request is parked";
+  EXPECT_EQ(api_->parked_leases(), 1u);
+
+  const auto due = core_->scheduler().Find(api_monitor_.uid)->next_due;
+  ASSERT_LT(*due - clock_.Now(), std::chrono::seconds(30));
+  clock_.SetNow(*due);
+  core_->Tick();
+
+  HttpResponse response = catcher.Wait();
+  ASSERT_EQ(response.status, 200) << response.body;
+  Json reply = Body(response);
+  ASSERT_EQ(reply["items"].size(), 1u);
+  const Json& item = reply["items"][0];
+  EXPECT_EQ(item["monitorUid"], api_monitor_.uid);
+  EXPECT_EQ(item["region"], "eu-west");
+  EXPECT_EQ(item["attempt"], 1);
+  EXPECT_TRUE(item["leaseExpiresAt"].is_string());
+  EXPECT_EQ(reply["monitors"][api_monitor_.uid]["spec"]["http"]["url"], api_monitor_.http->url);
+  EXPECT_EQ(api_->parked_leases(), 0u);
+}
+
+TEST_F(ProbeApiTest, LeaseLongPollAnswersEmptyAfterWaitSeconds) {
+  Json body = identity_;
+  body["waitSeconds"] = 0.5;
+  core_->RemoveMonitor(api_monitor_.uid);
+  ReplyCatcher catcher;
+  api_->HandleLease(Post("/api/v1/work/lease", body, "eu-token"), catcher.Reply());
+  EXPECT_FALSE(catcher.replied());
+  clock_.Advance(Millis(600));
+  core_->Tick();
+  HttpResponse response = catcher.Wait();
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(Body(response)["items"], Json::array());
+}
+
+TEST_F(ProbeApiTest, ShutdownAnswersParkedLeasesAndRefusesNewOnes) {
+  ReplyCatcher parked;
+  api_->HandleLease(Post("/api/v1/work/lease", identity_, "eu-token"), parked.Reply());
+  api_->Shutdown();
+  EXPECT_EQ(parked.Wait().status, 200);
+  EXPECT_EQ(parked.replies(), 1);
+  HttpResponse late =
+      Call(&ProbeApi::HandleLease, Post("/api/v1/work/lease", identity_, "eu-token"));
+  EXPECT_EQ(late.status, 503);
+}
+
+TEST_F(ProbeApiTest, ResultsAreAckedAfterTheCommitAndDuplicatesNamed) {
+  const auto due = core_->scheduler().Find(api_monitor_.uid)->next_due;
+  clock_.SetNow(*due);
+  core_->Tick();
+  auto items = core_->dispatcher().Lease("eu-west", "probe-eu-1", 10);
+  ASSERT_EQ(items.size(), 1u);
+  Json body = identity_;
+  body["results"] = Json::array({ResultJson(Outcome::kUp, items[0].scheduled_at)});
+
+  HttpResponse first =
+      Call(&ProbeApi::HandleResults, Post("/api/v1/work/results", body, "eu-token"));
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_EQ(Body(first)["accepted"], Json::array({items[0].id}));
+  // The answer came after the commit: the result is in the store already.
+  ResultQuery query;
+  query.monitor_uid = api_monitor_.uid;
+  auto stored = core_->store().Results(query);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->size(), 1u);
+  EXPECT_FALSE(core_->dispatcher().Find(items[0].id).has_value());
+
+  HttpResponse again =
+      Call(&ProbeApi::HandleResults, Post("/api/v1/work/results", body, "eu-token"));
+  ASSERT_EQ(again.status, 200);
+  EXPECT_EQ(Body(again)["accepted"], Json::array());
+  EXPECT_EQ(Body(again)["duplicates"], Json::array({items[0].id}));
+}
+
+TEST_F(ProbeApiTest, StoresResultsOfItemsNoLongerLeasedAndRejectsUnknownMonitors) {
+  Json body = identity_;
+  Json unknown = CheckResultToJson(
+      MakeResult(MakeMonitor("ghost", {"eu-west"}), "eu-west", clock_.Now(), Outcome::kUp));
+  // Never leased in this process (e.g. leased before an operator restart).
+  Json orphan = ResultJson(Outcome::kDown, clock_.Now() - std::chrono::minutes(5));
+  Json foreign = CheckResultToJson(MakeResult(api_monitor_, "us-east", clock_.Now(), Outcome::kUp));
+  body["results"] = Json::array({unknown, orphan, foreign});
+
+  HttpResponse response =
+      Call(&ProbeApi::HandleResults, Post("/api/v1/work/results", body, "any-region-token"));
+  ASSERT_EQ(response.status, 200) << response.body;
+  Json reply = Body(response);
+  EXPECT_EQ(reply["accepted"], Json::array({orphan["itemId"]}));
+  ASSERT_EQ(reply["rejected"].size(), 2u);
+  std::string reasons = reply["rejected"].dump();
+  EXPECT_THAT(reasons, HasSubstr("unknown monitor uid 'uid-ghost'"));
+  EXPECT_THAT(reasons, HasSubstr("sent by a probe of region 'eu-west'"));
+}
+
+TEST_F(ProbeApiTest, ResultsWithoutItemIdAre400) {
+  Json body = identity_;
+  Json result = ResultJson(Outcome::kUp, clock_.Now());
+  result.erase("itemId");
+  body["results"] = Json::array({result});
+  HttpResponse response =
+      Call(&ProbeApi::HandleResults, Post("/api/v1/work/results", body, "eu-token"));
+  EXPECT_EQ(response.status, 400);
+  EXPECT_THAT(response.body, HasSubstr("itemId"));
+}
+
+// Through a real server on 127.0.0.1: routes, bearer header parsing and the 4 MiB limit.
+size_t AppendTo(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+long PostOverHttp(const std::string& url, const std::string& body, const std::string& token,
+                  std::string* answer) {
+  CURL* curl = curl_easy_init();
+  curl_slist* headers = curl_slist_append(nullptr, "Expect:");
+  headers = curl_slist_append(headers, "Content-Type: application/json");
+  if (!token.empty()) {
+    headers = curl_slist_append(headers, ("Authorization: Bearer " + token).c_str());
+  }
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, AppendTo);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, answer);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+  long status = 0;
+  if (curl_easy_perform(curl) == CURLE_OK) {
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  }
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return status;
+}
+
+TEST_F(ProbeApiTest, ServesTheProtocolOverHttp) {
+  HttpServer server;
+  ASSERT_TRUE(api_->Register(server).ok());
+  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  std::string answer;
+  EXPECT_EQ(PostOverHttp(server.base_url() + "/api/v1/probes/register", identity_.dump(),
+                         "eu-token", &answer),
+            200)
+      << answer;
+  answer.clear();
+  EXPECT_EQ(
+      PostOverHttp(server.base_url() + "/api/v1/probes/register", identity_.dump(), "", &answer),
+      401);
+  answer.clear();
+  std::string huge = identity_.dump();
+  huge.insert(1, "\"padding\":\"" + std::string(5 * 1024 * 1024, 'x') + "\",");
+  EXPECT_EQ(PostOverHttp(server.base_url() + "/api/v1/work/results", huge, "eu-token", &answer),
+            413);
+  server.Stop();
+}
+
+}  // namespace
+}  // namespace pharos

@@ -1,0 +1,129 @@
+#pragma once
+
+// Shared by the OperatorCore, ProbeApi, JsonApi and InProcessProbe tests: a core on a SQLite file
+// in a temporary directory, in virtual time (ManualClock), plus Monitor/CheckResult builders and
+// a reader for the metrics exposition.
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/manual_clock.h"
+#include "common/monitor.h"
+#include "operator/control/operator_core.h"
+#include "operator/control/scheduler.h"
+#include "operator/storage/sqlite_result_store.h"
+
+namespace pharos::testing {
+
+class TempDirectory {
+ public:
+  TempDirectory() {
+    std::string pattern = ::testing::TempDir() + "pharos-core-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      ADD_FAILURE() << "mkdtemp failed";
+    }
+    path_ = pattern;
+  }
+  ~TempDirectory() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// An http monitor "shop/<name>" with uid "uid-<name>", checked every 10 s from `regions`.
+inline Monitor MakeMonitor(const std::string& name, std::vector<std::string> regions = {"local"},
+                           int failure_threshold = 1, int success_threshold = 1) {
+  Monitor monitor;
+  monitor.namespace_name = "shop";
+  monitor.name = name;
+  monitor.uid = "uid-" + name;
+  monitor.frequency = Millis(10'000);
+  monitor.timeout = Millis(5'000);
+  monitor.regions = std::move(regions);
+  monitor.http = HttpSpec{};
+  monitor.http->url = "http://127.0.0.1:9/" + name;
+  monitor.alerting.failure_threshold = failure_threshold;
+  monitor.alerting.success_threshold = success_threshold;
+  return monitor;
+}
+
+inline CheckResult MakeResult(const Monitor& monitor, const std::string& region,
+                              Clock::TimePoint scheduled_at, Outcome outcome) {
+  CheckResult result;
+  result.monitor_namespace = monitor.namespace_name;
+  result.monitor_name = monitor.name;
+  result.monitor_uid = monitor.uid;
+  result.generation = monitor.generation;
+  result.type = monitor.type;
+  result.target = monitor.Target();
+  result.region = region;
+  result.probe = "test-probe";
+  result.item_id = Scheduler::ItemId(monitor.uid, region, scheduled_at);
+  result.scheduled_at = scheduled_at;
+  result.started_at = scheduled_at + Millis(5);
+  result.outcome = outcome;
+  if (outcome != Outcome::kError) {
+    result.status_code = outcome == Outcome::kDown ? 503 : 200;
+    result.timings.dns_us = 100;
+    result.timings.connect_us = 200;
+    result.timings.first_byte_us = 3'000;
+    result.timings.transfer_us = 50;
+    result.timings.total_us = 3'350;
+  } else {
+    result.error = "probe failed";
+  }
+  return result;
+}
+
+// Options that make tests deterministic: no batching delay, no prune, summaries always fresh.
+inline OperatorCore::Options TestOptions() {
+  OperatorCore::Options options;
+  options.writer.max_delay = std::chrono::milliseconds(0);
+  options.writer.prune_interval = std::chrono::milliseconds(0);
+  options.summary_min_interval = std::chrono::milliseconds(0);
+  options.metrics.version = "test";
+  return options;
+}
+
+// A core on `db_path` (created on first use).
+inline std::unique_ptr<OperatorCore> OpenCore(const Clock& clock, const std::string& db_path,
+                                              OperatorCore::Options options = TestOptions()) {
+  SqliteResultStore::Options store_options;
+  store_options.path = db_path;
+  store_options.synchronous_full = false;
+  auto store = SqliteResultStore::Open(store_options);
+  EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error());
+  if (!store.ok()) {
+    return nullptr;
+  }
+  auto core = OperatorCore::Create(clock, std::move(store).value(), std::move(options));
+  EXPECT_TRUE(core.ok()) << (core.ok() ? "" : core.error());
+  return core.ok() ? std::move(core).value() : nullptr;
+}
+
+// The value of the sample whose line starts with `series` (name and labels exactly as exposed),
+// nullopt when absent.
+inline std::optional<double> SampleValue(const std::string& exposition, const std::string& series) {
+  std::istringstream lines(exposition);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.size() > series.size() && line.compare(0, series.size(), series) == 0 &&
+        line[series.size()] == ' ') {
+      return std::stod(line.substr(series.size() + 1));
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace pharos::testing
