@@ -51,16 +51,12 @@ int CheckCommand::Run(const std::vector<std::string>& args) {
     return kExitBadInput;
   }
   CheckEngine::Options options;
-  try {
-    const long concurrency = std::stol(flags.Get("concurrency"));
-    if (concurrency < 1 || concurrency > 100000) {
-      throw std::out_of_range("concurrency");
-    }
-    options.max_concurrency = static_cast<size_t>(concurrency);
-  } catch (const std::exception&) {
-    err_ << "pharos check: --concurrency must be a whole number from 1 to 100000\n";
+  Result<int64_t> concurrency = flags.GetInteger("concurrency", 1, 100'000);
+  if (!concurrency) {
+    err_ << "pharos check: " << concurrency.error() << "\n";
     return kExitBadInput;
   }
+  options.max_concurrency = static_cast<size_t>(*concurrency);
   if (flags.IsSet("ca-file")) {
     options.ca_file = flags.Get("ca-file");
   } else if (const char* ca_file = std::getenv("PHAROS_CA_FILE"); ca_file != nullptr) {
@@ -116,9 +112,10 @@ int CheckCommand::Run(const std::vector<std::string>& args) {
                          [&](const CheckResult& result) { return result.outcome == outcome; });
   };
   char summary[160];
-  std::snprintf(summary, sizeof summary, "%zu checked in %.2fs: %ld up, %ld degraded, %ld down, %ld error\n",
-                results.size(), seconds, count(Outcome::kUp), count(Outcome::kDegraded),
-                count(Outcome::kDown), count(Outcome::kError));
+  std::snprintf(summary, sizeof summary,
+                "%zu checked in %.2fs: %ld up, %ld degraded, %ld down, %ld error\n", results.size(),
+                seconds, count(Outcome::kUp), count(Outcome::kDegraded), count(Outcome::kDown),
+                count(Outcome::kError));
   err_ << summary;
   return std::any_of(results.begin(), results.end(), Failed) ? kExitSomeFailed : kExitAllGood;
 }

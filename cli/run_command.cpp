@@ -1,8 +1,5 @@
 #include "cli/run_command.h"
 
-#include <pthread.h>
-#include <signal.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <memory>
@@ -15,15 +12,13 @@
 #include "common/logging.h"
 #include "common/monitor_loader.h"
 #include "common/name_syntax.h"
+#include "common/process_signals.h"
 #include "common/version.h"
-#include "operator/standalone/in_process_probe.h"
-#include "operator/api/json_api.h"
-#include "operator/standalone/monitor_file_source.h"
-#include "operator/control/operator_core.h"
-#include "operator/control/operator_metrics.h"
-#include "operator/api/probe_api.h"
 #include "operator/api/probe_tokens.h"
-#include "operator/storage/sqlite_result_store.h"
+#include "operator/control/operator_metrics.h"
+#include "operator/host/control_plane_host.h"
+#include "operator/standalone/in_process_probe.h"
+#include "operator/standalone/monitor_file_source.h"
 #include "probe/check_engine.h"
 
 namespace pharos {
@@ -47,37 +42,11 @@ const Logger& Log() {
   return logger;
 }
 
-sigset_t ShutdownSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  return signals;
-}
-
-// Blocks `signals` in the calling thread for its lifetime (threads started meanwhile inherit
-// the mask), then restores the previous mask.
-class BlockedSignals {
- public:
-  explicit BlockedSignals(const sigset_t& signals) {
-    pthread_sigmask(SIG_BLOCK, &signals, &previous_);
-  }
-  ~BlockedSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-  BlockedSignals(const BlockedSignals&) = delete;
-  BlockedSignals& operator=(const BlockedSignals&) = delete;
-
- private:
-  sigset_t previous_;
-};
-
 }  // namespace
 
 int RunCommand::Run(const std::vector<std::string>& args) {
-  // Before any thread exists, so that every thread inherits the mask and only the main thread
-  // receives these signals (sigwait below).
-  const sigset_t signals = ShutdownSignals();
-  const BlockedSignals blocked(signals);
+  // Before any thread exists (see ProcessSignals).
+  const ProcessSignals signals;
 
   CommandLine flags;
   flags.AddFlag("listen", '\0', "HOST:PORT", "address of the HTTP server", "127.0.0.1:8080");
@@ -121,23 +90,18 @@ int RunCommand::Run(const std::vector<std::string>& args) {
          << "\"\n";
     return kExitBadInput;
   }
-  Result<Millis> retention = ParseDuration(flags.Get("retention"));
-  if (!retention || *retention < std::chrono::hours(1)) {
-    err_ << "pharos run: --retention: " << (retention ? "must be at least 1h" : retention.error())
-         << "\n";
+  Result<Millis> retention = flags.GetDuration("retention", std::chrono::hours(1));
+  if (!retention) {
+    err_ << "pharos run: " << retention.error() << "\n";
     return kExitBadInput;
   }
   CheckEngine::Options engine_options;
-  try {
-    const long concurrency = std::stol(flags.Get("concurrency"));
-    if (concurrency < 1 || concurrency > 100000) {
-      throw std::out_of_range("concurrency");
-    }
-    engine_options.max_concurrency = static_cast<size_t>(concurrency);
-  } catch (const std::exception&) {
-    err_ << "pharos run: --concurrency must be a whole number from 1 to 100000\n";
+  Result<int64_t> concurrency = flags.GetInteger("concurrency", 1, 100'000);
+  if (!concurrency) {
+    err_ << "pharos run: " << concurrency.error() << "\n";
     return kExitBadInput;
   }
+  engine_options.max_concurrency = static_cast<size_t>(*concurrency);
   Result<OperatorMetrics::DurationPhases> duration_phases =
       OperatorMetrics::ParseDurationPhases(flags.Get("duration-phases"));
   if (!duration_phases) {
@@ -178,31 +142,21 @@ int RunCommand::Run(const std::vector<std::string>& args) {
         "answers 401 to every external probe");
   }
 
-  SqliteResultStore::Options store_options;
-  store_options.path = flags.Get("db");
-  store_options.raw_retention = std::chrono::duration_cast<std::chrono::hours>(*retention);
-  store_options.hourly_retention =
-      std::max(store_options.hourly_retention, store_options.raw_retention);
-  store_options.daily_retention =
-      std::max(store_options.daily_retention, store_options.raw_retention);
-  Result<std::unique_ptr<SqliteResultStore>> store = SqliteResultStore::Open(store_options);
-  if (!store) {
-    err_ << "pharos run: opening the database: " << store.error() << "\n";
-    return kExitFailed;
-  }
-
   SystemClock clock;
-  OperatorCore::Options core_options;
-  core_options.default_regions = {region};
-  core_options.metrics.version = kVersion;
-  core_options.metrics.duration_phases = *duration_phases;
-  Result<std::unique_ptr<OperatorCore>> created =
-      OperatorCore::Create(clock, std::move(store).value(), core_options);
-  if (!created) {
-    err_ << "pharos run: " << created.error() << "\n";
+  ControlPlaneHost::Options host_options;
+  host_options.db_path = flags.Get("db");
+  host_options.retention = std::chrono::duration_cast<std::chrono::hours>(*retention);
+  host_options.core.default_regions = {region};
+  host_options.core.metrics.version = kVersion;
+  host_options.core.metrics.duration_phases = *duration_phases;
+  Result<std::unique_ptr<ControlPlaneHost>> opened =
+      ControlPlaneHost::Open(clock, tokens.get(), std::move(host_options));
+  if (!opened) {
+    err_ << "pharos run: " << opened.error() << "\n";
     return kExitFailed;
   }
-  OperatorCore& core = **created;
+  ControlPlaneHost& host = **opened;
+  OperatorCore& core = host.core();
 
   MonitorFileSource source(flags.positional(),
                            [&core](const std::vector<Monitor>& monitors) {
@@ -228,37 +182,25 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   }
   core.MarkMonitorsLoaded();
 
-  HttpServer server;
-  JsonApi json_api(core);
-  ProbeApi probe_api(core, tokens.get(), {});
-  if (Status routed = json_api.Register(server); !routed) {
-    err_ << "pharos run: " << routed.error() << "\n";
+  if (Status started = host.Start(flags.Get("listen")); !started) {
+    err_ << "pharos run: " << started.error() << " (--listen)\n";
     return kExitFailed;
   }
-  if (Status routed = probe_api.Register(server); !routed) {
-    err_ << "pharos run: " << routed.error() << "\n";
-    return kExitFailed;
-  }
-  if (Status started = server.Start(flags.Get("listen")); !started) {
-    err_ << "pharos run: " << started.error() << " (--listen " << flags.Get("listen") << ")\n";
-    return kExitFailed;
-  }
-
-  core.Start();
   CheckEngine engine(engine_options);
   InProcessProbe::Options local_options;
   local_options.region = region;
   local_options.capacity = engine_options.max_concurrency;
-  InProcessProbe local(core, InProcessProbe::EngineChecker(engine), local_options);
+  InProcessProbe local(core, core, core, clock, host.registry(),
+                       InProcessProbe::EngineChecker(engine), local_options);
   local.Start();
   source.Start();
 
-  const std::string base = server.base_url();
+  const std::string base = host.base_url();
   Log().Info("pharos is running", {{"version", kVersion},
                                    {"monitors", *loaded},
                                    {"api", base + "/api/v1/monitors"},
                                    {"metrics", base + "/metrics"},
-                                   {"database", store_options.path},
+                                   {"database", flags.Get("db")},
                                    {"region", region}});
   out_ << "pharos " << kVersion << " running " << *loaded << " monitor(s) from region \"" << region
        << "\"\n"
@@ -266,16 +208,13 @@ int RunCommand::Run(const std::vector<std::string>& args) {
        << "  metrics:  " << base << "/metrics\n"
        << "  probes:   " << base << "/api/v1/work/lease"
        << (tokens ? "" : " (disabled: no --probe-token-file)") << "\n"
-       << "  database: " << store_options.path << "\n"
+       << "  database: " << flags.Get("db") << "\n"
        << "Press Ctrl-C to stop.\n";
   out_.flush();
 
   while (true) {
-    int signal_number = 0;
-    if (sigwait(&signals, &signal_number) != 0) {
-      continue;
-    }
-    if (signal_number == SIGHUP) {
+    const ProcessSignals::Received signal = signals.Wait();
+    if (signal.kind == ProcessSignals::Kind::kReload) {
       Log().Info("SIGHUP: reloading the monitor files and the probe tokens");
       (void)source.Reload();
       if (tokens) {
@@ -283,19 +222,19 @@ int RunCommand::Run(const std::vector<std::string>& args) {
       }
       continue;
     }
-    Log().Info("shutting down: no new work is leased, in-flight checks finish",
-               {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
-    break;
+    if (signal.kind == ProcessSignals::Kind::kStop) {
+      Log().Info("shutting down: no new work is leased, in-flight checks finish",
+                 {{"signal", signal.name}});
+      break;
+    }
   }
 
   source.Stop();
-  probe_api.Shutdown();
+  host.BeginShutdown();
   local.Stop();
-  core.Stop();
-  server.Stop();
-  probe_api.Shutdown();  // long-polls parked while the server was stopping
+  host.Stop();
   Log().Info("stopped cleanly; every acknowledged result is in the database",
-             {{"database", store_options.path}});
+             {{"database", flags.Get("db")}});
   return kExitClean;
 }
 

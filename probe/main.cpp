@@ -3,7 +3,6 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -27,6 +26,7 @@
 #include "common/metrics_endpoint.h"
 #include "common/metrics_registry.h"
 #include "common/name_syntax.h"
+#include "common/process_signals.h"
 #include "common/rfc3339.h"
 #include "common/version.h"
 #include "probe/operator_client.h"
@@ -50,17 +50,6 @@ struct ProbeConfig {
   std::string listen;
   LoggingOptions logging;
 };
-
-const char* SignalName(int signal_number) {
-  switch (signal_number) {
-    case SIGTERM:
-      return "SIGTERM";
-    case SIGINT:
-      return "SIGINT";
-    default:
-      return "a signal";
-  }
-}
 
 std::string Hostname() {
   char name[256] = "";
@@ -141,13 +130,12 @@ Result<ProbeConfig> ReadConfig(const CommandLine& flags) {
   }
   config.client.probe = {name, region, kVersion};
 
-  Result<size_t> concurrency = WholeNumber("concurrency", flags.Get("concurrency"), 1, 100'000);
+  Result<int64_t> concurrency = flags.GetInteger("concurrency", 1, 100'000);
   if (!concurrency.ok()) return Error{concurrency.error()};
-  config.agent.capacity = *concurrency;
-  Result<size_t> pending =
-      WholeNumber("max-pending-results", flags.Get("max-pending-results"), 1, 10'000'000);
+  config.agent.capacity = static_cast<size_t>(*concurrency);
+  Result<int64_t> pending = flags.GetInteger("max-pending-results", 1, 10'000'000);
   if (!pending.ok()) return Error{pending.error()};
-  config.agent.max_pending_results = *pending;
+  config.agent.max_pending_results = static_cast<size_t>(*pending);
 
   config.listen = flags.Get("listen");
   const size_t colon = config.listen.rfind(':');
@@ -173,8 +161,8 @@ Result<ProbeConfig> ReadConfig(const CommandLine& flags) {
     if (!readable.ok()) return Error{readable.error()};
   }
 
-  Result<Millis> drain = ParseDuration(flags.Get("drain-timeout"));
-  if (!drain.ok()) return Error{"--drain-timeout: " + drain.error()};
+  Result<Millis> drain = flags.GetDuration("drain-timeout", Millis(0));
+  if (!drain.ok()) return Error{drain.error()};
   config.agent.drain_timeout = *drain;
 
   Result<LogFormat> format = ParseLogFormat(flags.Get("log-format"));
@@ -277,14 +265,8 @@ int Run(const std::vector<std::string>& args) {
     LogWarn("--insecure-skip-verify has no effect: the operator URL is not https");
   }
 
-  // Signals are taken by sigwait below; blocked before any thread starts so none receives them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGUSR1);  // the stopping thread's "done"
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts (see ProcessSignals).
+  const ProcessSignals signals;
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
   SystemClock clock;
@@ -309,24 +291,26 @@ int Run(const std::vector<std::string>& args) {
   LogInfo("serving /metrics, /healthz and /readyz", {{"address", server.base_url()}});
   agent.Start();
 
-  int signal_number = 0;
-  do {
-    sigwait(&signals, &signal_number);
-  } while (signal_number == SIGUSR1);  // only the stopping thread's, which does not exist yet
-  LogInfo(std::string("received ") + SignalName(signal_number) + "; draining",
+  ProcessSignals::Received received = signals.Wait();
+  while (received.kind != ProcessSignals::Kind::kStop) {
+    if (received.kind == ProcessSignals::Kind::kReload) {
+      LogInfo("SIGHUP: the probe has nothing to reload (the token file is read on every request)");
+    }
+    received = signals.Wait();
+  }
+  LogInfo(std::string("received ") + received.name + "; draining",
           {{"drain_timeout", FormatDuration(Millis(config->agent.drain_timeout))}});
   std::atomic<bool> stopped{false};
-  const pthread_t main_thread = pthread_self();
   std::thread stopper([&] {
     pthread_setname_np(pthread_self(), "pharos-stop");
     agent.Stop();
     stopped = true;
-    pthread_kill(main_thread, SIGUSR1);
+    signals.Wake();
   });
   while (!stopped) {
-    sigwait(&signals, &signal_number);
-    if (signal_number != SIGUSR1 && !stopped) {
-      LogWarn(std::string("received ") + SignalName(signal_number) +
+    received = signals.Wait();
+    if (received.kind == ProcessSignals::Kind::kStop && !stopped) {
+      LogWarn(std::string("received ") + received.name +
               " again; stopping without waiting for the checks in flight");
       agent.AbortDrain();
     }

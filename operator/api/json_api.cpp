@@ -116,7 +116,7 @@ OrderedJson JsonApi::MonitorStatusToJson(const MonitorStatus& status) {
 
 void JsonApi::HandleMonitors(const HttpRequest&, const Reply& reply) {
   OrderedJson monitors = OrderedJson::array();
-  for (const MonitorStatus& status : core_.SnapshotAll()) {
+  for (const MonitorStatus& status : status_.SnapshotAll()) {
     monitors.push_back(MonitorStatusToJson(status));
   }
   reply(HttpResponse::Json(200, OrderedJson{{"monitors", std::move(monitors)}}.dump()));
@@ -124,7 +124,7 @@ void JsonApi::HandleMonitors(const HttpRequest&, const Reply& reply) {
 
 void JsonApi::HandleMonitor(const HttpRequest& request, const Reply& reply) {
   std::optional<MonitorStatus> status =
-      core_.SnapshotByKey(request.path_params.at("namespace"), request.path_params.at("name"));
+      status_.SnapshotByKey(request.path_params.at("namespace"), request.path_params.at("name"));
   if (!status) {
     return reply(NotFound(request));
   }
@@ -134,7 +134,7 @@ void JsonApi::HandleMonitor(const HttpRequest& request, const Reply& reply) {
 void JsonApi::HandleResults(const HttpRequest& request, const Reply& reply) {
   ResultQuery query;
   query.newest_first = true;
-  query.since = core_.clock().Now() - std::chrono::hours(24);
+  query.since = clock_.Now() - std::chrono::hours(24);
   if (auto since = request.query.find("since"); since != request.query.end()) {
     Result<TimePoint> parsed = ParseRfc3339(since->second);
     if (!parsed) {
@@ -156,12 +156,12 @@ void JsonApi::HandleResults(const HttpRequest& request, const Reply& reply) {
     query.region = region->second;
   }
   std::optional<MonitorStatus> status =
-      core_.SnapshotByKey(request.path_params.at("namespace"), request.path_params.at("name"));
+      status_.SnapshotByKey(request.path_params.at("namespace"), request.path_params.at("name"));
   if (!status) {
     return reply(NotFound(request));
   }
   query.monitor_uid = status->monitor->uid;
-  Result<std::vector<CheckResult>> results = core_.store().Results(query);
+  Result<std::vector<CheckResult>> results = history_.Results(query);
   if (!results) {
     return reply(HttpResponse::Error(500, "reading results failed: " + results.error()));
   }
@@ -186,7 +186,7 @@ void JsonApi::HandleIncidents(const HttpRequest& request, const Reply& reply) {
     return reply(HttpResponse::Error(400, limit.error()));
   }
   query.limit = *limit;
-  Result<std::vector<Incident>> incidents = core_.store().Incidents(query);
+  Result<std::vector<Incident>> incidents = history_.Incidents(query);
   if (!incidents) {
     return reply(HttpResponse::Error(500, "reading incidents failed: " + incidents.error()));
   }
@@ -213,14 +213,14 @@ void JsonApi::HandleHealth(const HttpRequest&, const Reply& reply) {
 
 void JsonApi::HandleReady(const HttpRequest&, const Reply& reply) {
   std::string why;
-  if (core_.Ready(&why)) {
+  if (status_.Ready(&why)) {
     return reply(HttpResponse::Json(200, R"({"status":"ready"})"));
   }
   reply(HttpResponse::Json(503, Json{{"status", "not ready"}, {"reason", why}}.dump()));
 }
 
 void JsonApi::HandleMetrics(const HttpRequest&, const Reply& reply) {
-  reply(MetricsEndpointResponse(core_.metrics_registry()));
+  reply(MetricsEndpointResponse(registry_));
 }
 
 }  // namespace pharos

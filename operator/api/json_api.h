@@ -16,10 +16,13 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "common/clock.h"
 #include "common/http_server.h"
+#include "common/metrics_registry.h"
 #include "common/result.h"
 #include "operator/control/monitor_status.h"
-#include "operator/control/operator_core.h"
+#include "operator/control/result_store.h"
+#include "operator/control/status_reader.h"
 
 namespace pharos {
 
@@ -27,7 +30,10 @@ class JsonApi {
  public:
   using Reply = std::function<void(HttpResponse)>;
 
-  explicit JsonApi(OperatorCore& core) : core_(core) {}
+  // Every argument must outlive the API.
+  JsonApi(StatusReader& status, HistoryReader& history, MetricsRegistry& registry,
+          const Clock& clock)
+      : status_(status), history_(history), registry_(registry), clock_(clock) {}
 
   // Adds every route above.
   Status Register(HttpServer& server);
@@ -44,7 +50,10 @@ class JsonApi {
   static nlohmann::ordered_json MonitorStatusToJson(const MonitorStatus& status);
 
  private:
-  OperatorCore& core_;
+  StatusReader& status_;
+  HistoryReader& history_;
+  MetricsRegistry& registry_;
+  const Clock& clock_;
 };
 
 }  // namespace pharos

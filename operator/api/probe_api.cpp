@@ -63,8 +63,14 @@ struct ProbeApi::Caller {
   std::string region;
 };
 
-ProbeApi::ProbeApi(OperatorCore& core, ProbeTokens* tokens, Options options)
-    : core_(core), tokens_(tokens), options_(options) {}
+ProbeApi::ProbeApi(WorkLeaser& work, ResultSink& results, const StatusReader& specs,
+                   const Clock& clock, ProbeTokens* tokens, Options options)
+    : work_(work),
+      results_(results),
+      specs_(specs),
+      clock_(clock),
+      tokens_(tokens),
+      options_(options) {}
 
 ProbeApi::~ProbeApi() { Shutdown(); }
 
@@ -173,7 +179,7 @@ void ProbeApi::HandleRegister(const HttpRequest& request, Reply reply) {
       (!body["capacity"].is_number_integer() || body["capacity"].get<int64_t>() < 0)) {
     return reply(BadRequest("capacity: expected a whole number >= 0"));
   }
-  core_.dispatcher().TouchProbe(caller->region, caller->name);
+  work_.TouchProbe(caller->region, caller->name);
   Log().Info("probe registered", {{"probe", caller->name},
                                   {"region", caller->region},
                                   {"version", body.value("version", std::string())},
@@ -212,7 +218,7 @@ void ProbeApi::HandleLease(const HttpRequest& request, Reply reply) {
   if (shutting_down_) {
     return reply(Unavailable("the operator is shutting down; lease again later"));
   }
-  if (!core_.scheduling()) {
+  if (!work_.accepting_work()) {
     return reply(Unavailable("this operator replica is not the leader; no work is handed out"));
   }
 
@@ -222,15 +228,14 @@ void ProbeApi::HandleLease(const HttpRequest& request, Reply reply) {
     key = next_parked_++;
     parked_.emplace(key, ParkedLease{0, reply});
   }
-  const auto deadline =
-      core_.clock().Now() + std::chrono::duration_cast<Clock::TimePoint::duration>(
-                                std::chrono::duration<double>(wait_seconds));
+  const auto deadline = clock_.Now() + std::chrono::duration_cast<Clock::TimePoint::duration>(
+                                           std::chrono::duration<double>(wait_seconds));
   const WorkDispatcher::WaiterId waiter =
-      core_.dispatcher().LeaseOrWait(caller->region, caller->name, max_items, deadline,
-                                     [this, key, reply](std::vector<WorkItem> items) {
-                                       Unpark(key);
-                                       reply(LeaseResponse(items));
-                                     });
+      work_.LeaseOrWait(caller->region, caller->name, max_items, deadline,
+                        [this, key, reply](std::vector<WorkItem> items) {
+                          Unpark(key);
+                          reply(LeaseResponse(items));
+                        });
   std::lock_guard lock(parked_mu_);
   if (auto it = parked_.find(key); it != parked_.end()) {
     it->second.waiter = waiter;
@@ -243,13 +248,13 @@ void ProbeApi::Unpark(uint64_t key) {
 }
 
 HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items) const {
-  const auto now = core_.clock().Now();
-  const Millis grace = core_.options().dispatcher.lease_grace;
+  const auto now = clock_.Now();
+  const Millis grace = work_.lease_grace();
   Json list = Json::array();
   std::map<std::string, std::shared_ptr<const std::string>> monitors;
   for (const WorkItem& item : items) {
     auto json = monitors.contains(item.monitor_uid) ? monitors[item.monitor_uid]
-                                                    : core_.MonitorJsonText(item.monitor_uid);
+                                                    : specs_.MonitorJsonText(item.monitor_uid);
     if (!json) {
       continue;  // removed since it was queued: its lease lapses, it is never redelivered
     }
@@ -295,7 +300,7 @@ void ProbeApi::HandleResults(const HttpRequest& request, Reply reply) {
         413, "results: " + std::to_string(list->size()) + " results in one request; at most " +
                  std::to_string(options_.result_batch_max) + " (resultBatchMax)"));
   }
-  core_.dispatcher().TouchProbe(caller->region, caller->name);
+  work_.TouchProbe(caller->region, caller->name);
 
   std::vector<CheckResult> results;
   results.reserve(list->size());
@@ -329,8 +334,8 @@ void ProbeApi::HandleResults(const HttpRequest& request, Reply reply) {
   }
 
   const std::string probe = caller->name;
-  core_.Ingest(std::move(results), [reply, refused = std::move(refused),
-                                    probe](Result<OperatorCore::IngestReport> report) {
+  results_.Ingest(std::move(results), [reply, refused = std::move(refused),
+                                       probe](Result<IngestReport> report) {
     if (!report) {
       Log().Warn("results not stored; the probe will send them again",
                  {{"probe", probe}, {"error", report.error()}});
@@ -342,15 +347,15 @@ void ProbeApi::HandleResults(const HttpRequest& request, Reply reply) {
     for (const auto& [position, refusal] : refused) {
       rejected.push_back({{"id", refusal.first}, {"reason", refusal.second}});
     }
-    for (const OperatorCore::IngestOutcome& outcome : report->outcomes) {
+    for (const IngestOutcome& outcome : report->outcomes) {
       switch (outcome.kind) {
-        case OperatorCore::IngestOutcome::Kind::kAccepted:
+        case IngestOutcome::Kind::kAccepted:
           accepted.push_back(outcome.item_id);
           break;
-        case OperatorCore::IngestOutcome::Kind::kDuplicate:
+        case IngestOutcome::Kind::kDuplicate:
           duplicates.push_back(outcome.item_id);
           break;
-        case OperatorCore::IngestOutcome::Kind::kRejected:
+        case IngestOutcome::Kind::kRejected:
           rejected.push_back({{"id", outcome.item_id}, {"reason", outcome.reason}});
           Log().Warn("result rejected",
                      {{"probe", probe}, {"item", outcome.item_id}, {"reason", outcome.reason}});
@@ -373,7 +378,7 @@ void ProbeApi::Shutdown() {
   }
   for (auto& [key, lease] : parked) {
     // Cancelled: nobody else will answer it. Not cancelled: its callback answers.
-    if (lease.waiter != 0 && core_.dispatcher().CancelWait(lease.waiter)) {
+    if (lease.waiter != 0 && work_.CancelWait(lease.waiter)) {
       Unpark(key);
       lease.reply(LeaseResponse({}));
     }

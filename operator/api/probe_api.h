@@ -15,7 +15,7 @@
 // * Lease: WorkDispatcher::LeaseOrWait parks the request without holding a thread; it is
 //   answered when items of the region are queued or after waitSeconds (≤ leaseWaitMaxSeconds)
 //   with an empty list. The reply carries the Monitor spec (Kubernetes JSON) of every item.
-// * Results: handed to OperatorCore::Ingest; the reply (accepted, duplicates, rejected with a
+// * Results: handed to ResultSink::Ingest; the reply (accepted, duplicates, rejected with a
 //   reason) is sent from the commit callback. A result must name its work item (itemId) and the
 //   probe's region. When nothing could be stored (store failure, shutdown, not the leader) the
 //   answer is 503 with Retry-After, so the probe keeps the results and retries.
@@ -39,8 +39,10 @@
 #include "common/clock.h"
 #include "common/http_server.h"
 #include "common/result.h"
-#include "operator/control/operator_core.h"
 #include "operator/api/probe_tokens.h"
+#include "operator/control/result_sink.h"
+#include "operator/control/status_reader.h"
+#include "operator/control/work_leaser.h"
 
 namespace pharos {
 
@@ -55,8 +57,10 @@ class ProbeApi {
   };
   using Reply = std::function<void(HttpResponse)>;
 
-  // `tokens` may be null (every request refused with 401); both must outlive the API.
-  ProbeApi(OperatorCore& core, ProbeTokens* tokens, Options options);
+  // `tokens` may be null (every request refused with 401). Leases come from `work`, results go
+  // to `results`, the specs items carry from `specs`. Every reference must outlive the API.
+  ProbeApi(WorkLeaser& work, ResultSink& results, const StatusReader& specs, const Clock& clock,
+           ProbeTokens* tokens, Options options);
   ~ProbeApi();  // Shutdown()
   ProbeApi(const ProbeApi&) = delete;
   ProbeApi& operator=(const ProbeApi&) = delete;
@@ -76,7 +80,7 @@ class ProbeApi {
  private:
   struct Caller;
   struct ParkedLease {
-    WorkDispatcher::WaiterId waiter = 0;
+    WorkLeaser::WaiterId waiter = 0;
     Reply reply;
   };
 
@@ -86,7 +90,10 @@ class ProbeApi {
   HttpResponse LeaseResponse(const std::vector<WorkItem>& items) const;
   void Unpark(uint64_t key);
 
-  OperatorCore& core_;
+  WorkLeaser& work_;
+  ResultSink& results_;
+  const StatusReader& specs_;
+  const Clock& clock_;
   ProbeTokens* const tokens_;
   const Options options_;
   std::atomic<bool> shutting_down_{false};

@@ -42,27 +42,6 @@ Status CheckMonitor(const Monitor& monitor) {
   return OkStatus();
 }
 
-// The earliest notAfter the target served in the result's region (chain first, else leaf).
-void RememberCertificate(const CheckResult& result,
-                         HeapOptional<std::vector<std::pair<std::string, TimePoint>>>& expiries) {
-  std::optional<TimePoint> served =
-      result.cert_earliest_expiry ? result.cert_earliest_expiry : result.cert_expiry;
-  if (!served) {
-    return;
-  }
-  if (!expiries) {
-    expiries.emplace();
-  }
-  std::vector<std::pair<std::string, TimePoint>>& expiry = *expiries;
-  for (auto& [region, at] : expiry) {
-    if (region == result.region) {
-      at = *served;
-      return;
-    }
-  }
-  expiry.emplace_back(result.region, *served);
-}
-
 // The copy the core keeps (one per monitor, shared with the scheduler and leases), without the
 // source location: that is for the loader's error messages, and a path per monitor adds up.
 std::shared_ptr<const Monitor> KeptCopy(const Monitor& monitor) {
@@ -71,26 +50,16 @@ std::shared_ptr<const Monitor> KeptCopy(const Monitor& monitor) {
   return copy;
 }
 
-std::optional<double> Ratio(std::optional<double> percent) {
-  if (percent) {
-    return *percent / 100.0;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
-Result<std::unique_ptr<OperatorCore>> OperatorCore::Create(const Clock& clock,
-                                                           std::unique_ptr<ResultStore> store,
+Result<std::unique_ptr<OperatorCore>> OperatorCore::Create(const Clock& clock, ResultStore& store,
+                                                           MetricsRegistry& registry,
                                                            Options options) {
-  if (!store) {
-    return Error{"operator core: no result store"};
-  }
-  Result<std::vector<MonitorStateSnapshot>> states = store->LoadMonitorStates();
+  Result<std::vector<MonitorStateSnapshot>> states = store.LoadMonitorStates();
   if (!states) {
     return Error{"loading monitor states: " + states.error()};
   }
-  auto core = std::make_unique<OperatorCore>(Key{}, clock, std::move(store), std::move(options));
+  auto core = std::make_unique<OperatorCore>(Key{}, clock, store, registry, std::move(options));
   std::lock_guard lock(core->state_mu_);
   for (MonitorStateSnapshot& state : *states) {
     std::string uid = state.monitor_uid;
@@ -99,19 +68,23 @@ Result<std::unique_ptr<OperatorCore>> OperatorCore::Create(const Clock& clock,
   return core;
 }
 
-OperatorCore::OperatorCore(Key, const Clock& clock, std::unique_ptr<ResultStore> store,
+OperatorCore::OperatorCore(Key, const Clock& clock, ResultStore& store, MetricsRegistry& registry,
                            Options options)
     : clock_(clock),
       options_(std::move(options)),
-      store_(std::move(store)),
+      store_(store),
+      registry_(registry),
       metrics_(registry_, options_.metrics),
       dispatcher_(clock, options_.dispatcher),
       scheduler_(clock, dispatcher_, Scheduler::Options{options_.default_regions}),
-      writer_(std::make_unique<ResultWriter>(*store_, clock, options_.writer,
+      admission_(specs_, dispatcher_),
+      writer_(std::make_unique<ResultWriter>(store_, clock, options_.writer,
                                              [this](const ResultWriter::CommitReport& report) {
                                                metrics_.ObserveStoreWrite(report.seconds);
                                              })),
-      scheduling_(options_.scheduling) {
+      scheduling_(options_.scheduling),
+      saver_(store_),
+      resumer_(store_, options_.replay_margin) {
   metrics_.SetLeader(scheduling_.load());
   dispatcher_.SetLatenessObserver(
       [this](Millis frequency, double seconds) { metrics_.ObserveLateness(frequency, seconds); });
@@ -170,13 +143,13 @@ void OperatorCore::Stop() {
   {
     std::lock_guard lock(state_mu_);
     const TimePoint now = clock_.Now();
-    BeginSaveBatchLocked();
+    saver_.Begin();
     monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
       if (runtime->state_dirty) {
         SaveLocked(*runtime, {}, now);
       }
     });
-    CommitSaveBatchLocked();
+    CommitSavesLocked();
   }
   writer_->Stop();
 }
@@ -237,12 +210,7 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
         if (!monitor.regions.empty()) {
           metrics_.KeepMonitorSeriesRegions(runtime.monitor->namespace_name, runtime.monitor->name,
                                             monitor.regions);
-          if (runtime.certificate_expiry) {
-            std::erase_if(*runtime.certificate_expiry, [&](const auto& expiry) {
-              return std::find(monitor.regions.begin(), monitor.regions.end(), expiry.first) ==
-                     monitor.regions.end();
-            });
-          }
+          runtime.KeepCertificateRegions(monitor.regions);
         }
       }
       if (monitor.namespace_name != runtime.monitor->namespace_name ||
@@ -260,7 +228,7 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
     }
     // The spec first, then the schedule: an item the scheduler emits at once is leased
     // straight away, and a lease carries the spec of its generation (never none).
-    SetSpec(spec);
+    specs_.Set(spec);
     if (scheduling_) {
       if (Status scheduled = scheduler_.Upsert(spec); !scheduled) {
         // CheckMonitor accepted what the scheduler refuses: a bug, not bad input.
@@ -300,12 +268,11 @@ Status OperatorCore::MarkInvalid(const Monitor& monitor, std::string reason) {
     runtime.invalid = true;
     Log().Warn("monitor is invalid and will not be checked until it is fixed",
                {{"monitor", monitor.Key()}, {"reason", reason}});
-    ApplyEventsLocked(
-        runtime,
-        runtime.machine->MarkInvalid(MonitorIdentity::Of(*runtime.monitor), std::move(reason), now),
-        now, notifications);
+    ApplyEventsLocked(runtime,
+                      runtime.machine->MarkInvalid(runtime.identity(), std::move(reason), now), now,
+                      notifications);
     runtime.state_dirty = true;
-    SetSpec(spec);
+    specs_.Set(spec);
   }
   Notify(notifications);
   return OkStatus();
@@ -317,16 +284,17 @@ bool OperatorCore::RemoveMonitor(const std::string& uid) {
   if (found == nullptr) {
     return false;
   }
-  RemoveLocked(found->monitor->uid, *found, clock_.Now());
+  RemoveLocked(*found, clock_.Now());
   monitors_.Erase(uid);
   return true;
 }
 
-void OperatorCore::RemoveLocked(const std::string& uid, Runtime& runtime, TimePoint now) {
+void OperatorCore::RemoveLocked(Runtime& runtime, TimePoint now) {
+  const std::string& uid = runtime.monitor->uid;
   scheduler_.Remove(uid);
-  EraseSpec(uid);
+  specs_.Erase(uid);
   metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name);
-  if (Status forgotten = store_->ForgetMonitor(uid, now); !forgotten) {
+  if (Status forgotten = store_.ForgetMonitor(uid, now); !forgotten) {
     Log().Error("forgetting the state of a removed monitor failed",
                 {{"monitor", runtime.monitor->Key()}, {"error", forgotten.error()}});
   }
@@ -355,7 +323,7 @@ OperatorCore::ReplaceReport OperatorCore::ReplaceAll(const std::vector<Monitor>&
     for (const std::shared_ptr<const Monitor>& monitor : unwanted) {
       // `monitor` keeps the key alive while the Runtime holding it is erased.
       report.removed.push_back(monitor->Key());
-      RemoveLocked(monitor->uid, *FindRuntimeLocked(monitor->uid), now);
+      RemoveLocked(*FindRuntimeLocked(monitor->uid), now);
       monitors_.Erase(monitor->uid);
     }
     for (auto it = stored_states_.begin(); it != stored_states_.end();) {
@@ -363,7 +331,7 @@ OperatorCore::ReplaceReport OperatorCore::ReplaceAll(const std::vector<Monitor>&
         ++it;
         continue;
       }
-      if (Status forgotten = store_->ForgetMonitor(it->first, now); !forgotten) {
+      if (Status forgotten = store_.ForgetMonitor(it->first, now); !forgotten) {
         Log().Error("forgetting the stored state of a monitor that no longer exists failed",
                     {{"monitor", it->second.monitor_key}, {"error", forgotten.error()}});
       }
@@ -395,17 +363,17 @@ void OperatorCore::SetScheduling(bool enabled) {
     metrics_.SetLeader(enabled);
     const TimePoint now = clock_.Now();
     if (!enabled) {
-      BeginSaveBatchLocked();
+      saver_.Begin();
       monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
         scheduler_.Remove(runtime->monitor->uid);
         if (runtime->state_dirty) {
           SaveLocked(*runtime, {}, now);
         }
       });
-      CommitSaveBatchLocked();
+      CommitSavesLocked();
       Log().Info("scheduling stopped (not the leader)", {{"monitors", monitors_.size()}});
     } else {
-      Result<std::vector<MonitorStateSnapshot>> stored = store_->LoadMonitorStates();
+      Result<std::vector<MonitorStateSnapshot>> stored = store_.LoadMonitorStates();
       std::unordered_map<std::string, MonitorStateSnapshot> stored_by_uid;
       if (!stored) {
         Log().Error("loading monitor states failed; continuing from the states in memory",
@@ -453,27 +421,18 @@ bool OperatorCore::ClaimStateLocked(Runtime& runtime, std::optional<MonitorState
   if (seeder_ && !runtime.invalid) {
     seed = seeder_(*runtime.monitor);
   }
-  if (seed) {
-    // The seed must know more than what this replica already has, stored or in memory.
-    std::optional<TimePoint> known = StateSeed::EvidenceOf(runtime.machine->progress());
-    if (stored) {
-      const std::optional<TimePoint> in_store = StateSeed::EvidenceOf(*stored);
-      if (in_store && (!known || *in_store > *known)) {
-        known = in_store;
-      }
-    }
-    if (!known || *known < seed->evidence_at) {
+  switch (StateResumer::Choose(runtime.machine->progress(), stored, seed)) {
+    case StateResumer::Source::kSeed:
       SeedLocked(runtime, std::move(*seed), now, notifications);
-      CheckAgainIfFixedLocked(runtime, now, notifications);
-      return true;
-    }
+      break;
+    case StateResumer::Source::kStore:
+      RestoreLocked(runtime, std::move(*stored), now, notifications);
+      break;
+    case StateResumer::Source::kNone:
+      return false;
   }
-  if (stored) {
-    RestoreLocked(runtime, std::move(*stored), now, notifications);
-    CheckAgainIfFixedLocked(runtime, now, notifications);
-    return true;
-  }
-  return false;
+  CheckAgainIfFixedLocked(runtime, now, notifications);
+  return true;
 }
 
 void OperatorCore::CheckAgainIfFixedLocked(Runtime& runtime, TimePoint now,
@@ -503,56 +462,16 @@ void OperatorCore::SeedLocked(Runtime& runtime, StateSeed seed, TimePoint now,
                               std::vector<Notification>& notifications) {
   const std::string key = runtime.monitor->Key();
   const std::string incident_id = seed.state.open_incident_id;
-  const std::string first_error = seed.state.streak_first_error;
-  std::vector<std::string> failing_regions;
-  for (const RegionStateSnapshot& region : seed.state.regions) {
-    if (region.state == MonitorState::kDown) {
-      failing_regions.push_back(region.region);
-    }
-  }
-  Result<std::vector<StateEvent>> seeded =
-      runtime.machine->Restore(MonitorIdentity::Of(*runtime.monitor), std::move(seed.state), now);
-  if (!seeded) {
+  Result<StateResumer::Resumed> resumed =
+      resumer_.FromSeed(*runtime.machine, runtime.identity(), std::move(seed), now);
+  if (!resumed) {
     Log().Error("resuming the state the Monitor's status shows failed; starting from Pending",
-                {{"monitor", key}, {"error", seeded.error()}});
+                {{"monitor", key}, {"error", resumed.error()}});
     return;
   }
-  runtime.incident_since = incident_id.empty() ? std::nullopt : seed.incident_since;
-
-  // The store follows the seed's incident: a different open one (left from when this replica
-  // last led) is resolved, the seed's is recorded as open. These are bookkeeping, not
-  // transitions: no observer hears of them.
-  std::vector<StateEvent> bookkeeping;
-  IncidentQuery query;
-  query.monitor_uid = runtime.monitor->uid;
-  query.include_resolved = false;
-  query.limit = 1;
-  std::string open_in_store;
-  if (Result<std::vector<Incident>> open = store_->Incidents(query); open && !open->empty()) {
-    open_in_store = open->front().id;
-  }
-  if (!open_in_store.empty() && open_in_store != incident_id) {
-    StateEvent resolve;
-    resolve.monitor_uid = runtime.monitor->uid;
-    resolve.monitor_key = key;
-    resolve.at = seed.incident_since && !incident_id.empty() ? *seed.incident_since : now;
-    resolve.resolved_incident_id = open_in_store;
-    bookkeeping.push_back(std::move(resolve));
-  }
-  if (!incident_id.empty() && open_in_store != incident_id) {
-    StateEvent open;
-    open.monitor_uid = runtime.monitor->uid;
-    open.monitor_key = key;
-    open.from = MonitorState::kPending;
-    open.to = MonitorState::kDown;
-    open.at = seed.incident_since.value_or(now);
-    open.failing_regions = failing_regions;
-    open.first_error = first_error;
-    open.opened_incident_id = incident_id;
-    bookkeeping.push_back(std::move(open));
-  }
-  if (!bookkeeping.empty()) {
-    SaveLocked(runtime, bookkeeping, now);
+  runtime.incident_since = resumed->incident_since;
+  if (!resumed->bookkeeping.empty()) {
+    SaveLocked(runtime, resumed->bookkeeping, now);
   } else {
     // Saved by housekeeping in batches: taking over 10,000 monitors must not mean 10,000
     // synchronous commits under the state lock.
@@ -562,60 +481,33 @@ void OperatorCore::SeedLocked(Runtime& runtime, StateSeed seed, TimePoint now,
   Log().Info(
       "monitor state resumed from the Monitor's status (newer than this replica's store)",
       {{"monitor", key}, {"state", ToString(runtime.machine->state())}, {"incident", incident_id}});
-  ApplyEventsLocked(runtime, std::move(seeded).value(), now, notifications);
+  ApplyEventsLocked(runtime, std::move(resumed->events), now, notifications);
 }
 
 void OperatorCore::RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot, TimePoint now,
                                  std::vector<Notification>& notifications) {
-  const TimePoint saved_at = snapshot.updated_at;
   const std::string key = runtime.monitor->Key();
-  const MonitorIdentity identity = MonitorIdentity::Of(*runtime.monitor);
-  Result<std::vector<StateEvent>> restored =
-      runtime.machine->Restore(identity, std::move(snapshot), now);
-  if (!restored) {
+  Result<StateResumer::Resumed> resumed =
+      resumer_.FromStore(*runtime.machine, runtime.identity(), std::move(snapshot), now);
+  if (!resumed) {
     Log().Error("restoring the stored state failed; starting from Pending",
-                {{"monitor", key}, {"error", restored.error()}});
+                {{"monitor", key}, {"error", resumed.error()}});
     return;
   }
-  std::vector<StateEvent> events = std::move(restored).value();
-  // Results committed after the state was last saved (the process stopped in between).
-  ResultQuery query;
-  query.monitor_uid = runtime.monitor->uid;
-  query.since = saved_at - options_.replay_margin;
-  query.limit = 10'000;
-  query.newest_first = true;  // the newest matter most if the window holds more than the limit
-  size_t replayed = 0;
-  if (Result<std::vector<CheckResult>> results = store_->Results(query); results) {
-    std::reverse(results->begin(), results->end());
-    for (const CheckResult& result : *results) {
-      ObserveResult observed = runtime.machine->Observe(identity, result, now);
-      if (observed.accepted) {
-        ++replayed;
-      }
-      RememberCertificate(result, runtime.certificate_expiry);
-      for (StateEvent& event : observed.events) {
-        events.push_back(std::move(event));
-      }
-    }
-  } else {
-    Log().Warn("replaying stored results failed; the state may lag by a few checks",
-               {{"monitor", key}, {"error", results.error()}});
+  for (const CheckResult& result : resumed->replayed) {
+    runtime.RememberCertificate(result);
   }
-  IncidentQuery incidents;
-  incidents.monitor_uid = runtime.monitor->uid;
-  incidents.include_resolved = false;
-  incidents.limit = 1;
-  if (Result<std::vector<Incident>> open = store_->Incidents(incidents); open && !open->empty()) {
-    runtime.incident_since = open->front().opened_at;
+  if (resumed->incident_since) {
+    runtime.incident_since = resumed->incident_since;
   }
   runtime.saved_at = now;
   Log().Info("monitor state restored", {{"monitor", key},
                                         {"state", ToString(runtime.machine->state())},
-                                        {"replayed_results", replayed}});
-  if (replayed > 0) {
+                                        {"replayed_results", resumed->accepted_replays}});
+  if (resumed->accepted_replays > 0) {
     runtime.state_dirty = true;
   }
-  ApplyEventsLocked(runtime, std::move(events), now, notifications);
+  ApplyEventsLocked(runtime, std::move(resumed->events), now, notifications);
 }
 
 void OperatorCore::ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> events,
@@ -647,41 +539,20 @@ void OperatorCore::ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> e
 
 void OperatorCore::SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events,
                               TimePoint now) {
-  if (save_batch_) {
-    save_batch_->push_back(
-        MonitorStateSave{runtime.machine->Snapshot(MonitorIdentity::Of(*runtime.monitor)), events});
-    runtime.state_dirty = false;  // set again by CommitSaveBatchLocked if the save fails
-    runtime.saved_at = now;
-    return;
-  }
-  if (Status saved = store_->SaveMonitorState(
-          runtime.machine->Snapshot(MonitorIdentity::Of(*runtime.monitor)), events);
-      !saved) {
+  // A state collected into a batch counts as saved; CommitSavesLocked marks it dirty again if
+  // the batch cannot be saved.
+  if (!saver_.Save(MonitorStateSave{runtime.machine->Snapshot(runtime.identity()), events})) {
     runtime.state_dirty = true;
-    Log().Error("saving monitor state failed; will retry",
-                {{"monitor", runtime.monitor->Key()}, {"error", saved.error()}});
     return;
   }
   runtime.state_dirty = false;
   runtime.saved_at = now;
 }
 
-void OperatorCore::BeginSaveBatchLocked() { save_batch_.emplace(); }
-
-void OperatorCore::CommitSaveBatchLocked() {
-  std::vector<MonitorStateSave> batch =
-      std::move(save_batch_).value_or(std::vector<MonitorStateSave>{});
-  save_batch_.reset();
-  if (batch.empty() || store_->SaveMonitorStates(batch)) {
-    return;
-  }
-  for (const MonitorStateSave& save : batch) {
-    if (Status saved = store_->SaveMonitorState(save.state, save.events); !saved) {
-      if (Runtime* found = FindRuntimeLocked(save.state.monitor_uid); found != nullptr) {
-        found->state_dirty = true;
-      }
-      Log().Error("saving monitor state failed; will retry",
-                  {{"monitor", save.state.monitor_key}, {"error", saved.error()}});
+void OperatorCore::CommitSavesLocked() {
+  for (const std::string& uid : saver_.Commit()) {
+    if (Runtime* found = FindRuntimeLocked(uid); found != nullptr) {
+      found->state_dirty = true;
     }
   }
 }
@@ -715,7 +586,7 @@ void OperatorCore::FollowKnownRegionsLocked(TimePoint now,
     }
     ApplyEventsLocked(
         *runtime,
-        runtime->machine->Reconfigure(MonitorIdentity::Of(*runtime->monitor),
+        runtime->machine->Reconfigure(runtime->identity(),
                                       StateMachineSettings::FromMonitor(
                                           *runtime->monitor, known_regions_, options_.round_grace),
                                       now),
@@ -739,10 +610,9 @@ void OperatorCore::Housekeeping() {
     // Monitors whose deadlines passed, applied in uid order (observers hear of them in that
     // order) once the pass is over; sorting every monitor each second would cost more.
     std::vector<std::pair<Runtime*, std::vector<StateEvent>>> ticked;
-    BeginSaveBatchLocked();
+    saver_.Begin();
     monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
-      std::vector<StateEvent> events =
-          runtime->machine->Tick(MonitorIdentity::Of(*runtime->monitor), now);
+      std::vector<StateEvent> events = runtime->machine->Tick(runtime->identity(), now);
       if (!events.empty()) {
         runtime->summary_dirty = true;
         ticked.emplace_back(runtime.get(), std::move(events));
@@ -764,7 +634,7 @@ void OperatorCore::Housekeeping() {
     for (auto& [runtime, events] : ticked) {
       ApplyEventsLocked(*runtime, std::move(events), now, notifications);
     }
-    CommitSaveBatchLocked();
+    CommitSavesLocked();
     // Most monitors can be due at once (a result makes a summary due, and only summary_batch
     // are recomputed per pass): select the oldest without sorting them all.
     const auto older = [](const auto& a, const auto& b) {
@@ -787,7 +657,7 @@ void OperatorCore::Housekeeping() {
 void OperatorCore::RefreshSummaries(std::vector<std::string> uids) {
   for (const std::string& uid : uids) {
     const TimePoint now = clock_.Now();
-    Result<MonitorSummary> summary = store_->Summarize(uid, now);
+    Result<MonitorSummary> summary = store_.Summarize(uid, now);
     if (!summary) {
       Log().Warn("computing uptime and latency failed", {{"uid", uid}, {"error", summary.error()}});
       continue;
@@ -802,26 +672,6 @@ void OperatorCore::RefreshSummaries(std::vector<std::string> uids) {
   }
 }
 
-OperatorCore::SummaryFigures::SummaryFigures()
-    : uptime_percent_{std::nan(""), std::nan(""), std::nan("")},
-      latency_p50_us_(-1),
-      latency_p95_us_(-1) {}
-
-OperatorCore::SummaryFigures::SummaryFigures(const MonitorSummary& summary)
-    : uptime_percent_{summary.last_24h.UptimePercent().value_or(std::nan("")),
-                      summary.last_7d.UptimePercent().value_or(std::nan("")),
-                      summary.last_30d.UptimePercent().value_or(std::nan(""))},
-      latency_p50_us_(summary.last_24h.latency.p50_us.value_or(-1)),
-      latency_p95_us_(summary.last_24h.latency.p95_us.value_or(-1)) {}
-
-std::optional<double> OperatorCore::SummaryFigures::Percent(double value) {
-  return std::isnan(value) ? std::nullopt : std::optional<double>(value);
-}
-
-std::optional<int64_t> OperatorCore::SummaryFigures::Micros(int64_t value) {
-  return value < 0 ? std::nullopt : std::optional<int64_t>(value);
-}
-
 // --- Ingestion ---
 
 void OperatorCore::Ingest(std::vector<CheckResult> results, IngestDone done) {
@@ -833,51 +683,14 @@ void OperatorCore::Ingest(std::vector<CheckResult> results, IngestDone done) {
     done(Error{"this operator replica is not the leader; send the results to the leader"});
     return;
   }
-  IngestReport report;
-  report.outcomes.resize(results.size());
-  auto storable = std::make_shared<std::vector<CheckResult>>();
-  std::vector<size_t> positions;  // index in `results` of each storable result
-  {
-    std::lock_guard lock(specs_mu_);
-    for (size_t i = 0; i < results.size(); ++i) {
-      CheckResult& result = results[i];
-      IngestOutcome& outcome = report.outcomes[i];
-      outcome.item_id = result.item_id;
-      if (!result.item_id.empty() && dispatcher_.WasAcked(result.item_id)) {
-        // Acked after its commit, so already stored: skip the write. Older duplicates are
-        // caught by the store's unique item id; neither reaches the state machine.
-        outcome.kind = IngestOutcome::Kind::kDuplicate;
-        continue;
-      }
-      const std::shared_ptr<const Monitor>* spec = specs_.Find(result.monitor_uid);
-      if (spec == nullptr) {
-        outcome.reason = "unknown monitor uid '" + result.monitor_uid +
-                         "': it was removed or never existed; drop the result";
-        continue;
-      }
-      const Monitor& monitor = **spec;
-      if (!monitor.regions.empty() && std::find(monitor.regions.begin(), monitor.regions.end(),
-                                                result.region) == monitor.regions.end()) {
-        outcome.reason = "region '" + result.region + "' is not one of the regions of monitor " +
-                         monitor.Key() + "; drop the result";
-        continue;
-      }
-      if (result.monitor_namespace.empty() && result.monitor_name.empty()) {
-        result.monitor_namespace = monitor.namespace_name;
-        result.monitor_name = monitor.name;
-      }
-      if (result.target.empty()) {
-        result.type = monitor.type;
-        result.target = monitor.Target();
-      }
-      positions.push_back(i);
-      storable->push_back(std::move(result));
-    }
-  }
-  if (storable->empty()) {
-    done(std::move(report));
+  ResultAdmission::Batch batch = admission_.Admit(std::move(results));
+  if (batch.admitted.empty()) {
+    done(std::move(batch.report));
     return;
   }
+  auto storable = std::make_shared<std::vector<CheckResult>>(std::move(batch.admitted));
+  std::vector<size_t> positions = std::move(batch.positions);
+  IngestReport report = std::move(batch.report);
   // From here the items' leases are held: a commit slower than the lease must not make the
   // dispatcher redeliver checks whose results it already has.
   auto held = std::make_shared<std::vector<bool>>(storable->size(), false);
@@ -885,12 +698,11 @@ void OperatorCore::Ingest(std::vector<CheckResult> results, IngestDone done) {
     const std::string& item_id = (*storable)[j].item_id;
     (*held)[j] = !item_id.empty() && dispatcher_.BeginCommit(item_id);
   }
-  std::vector<CheckResult> batch = *storable;
   auto shared_done = std::make_shared<IngestDone>(std::move(done));
-  Status submitted = writer_->Submit(
-      std::move(batch),
-      [this, storable, held, positions = std::move(positions), report = std::move(report),
-       shared_done](const Result<AppendResult>& appended) mutable {
+  Status submitted =
+      writer_->Submit(*storable, [this, storable, held, positions = std::move(positions),
+                                  report = std::move(report),
+                                  shared_done](const Result<AppendResult>& appended) mutable {
         OnCommitted(*storable, *held, positions, std::move(report), appended, *shared_done);
       });
   if (!submitted) {
@@ -957,15 +769,14 @@ void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
       }
       Runtime& runtime = *found;
       metrics_.RecordResult(*runtime.monitor, result);
-      RememberCertificate(result, runtime.certificate_expiry);
+      runtime.RememberCertificate(result);
       runtime.summary_dirty = true;
       if (runtime.monitor->regions.empty() && !runtime.invalid &&
           !runtime.machine->ExpectsRegion(result.region)) {
         // A region that just got its first probe: make it one of the expected regions.
         FollowKnownRegionsLocked(now, notifications);
       }
-      ObserveResult observed =
-          runtime.machine->Observe(MonitorIdentity::Of(*runtime.monitor), result, now);
+      ObserveResult observed = runtime.machine->Observe(runtime.identity(), result, now);
       if (observed.accepted) {
         runtime.state_dirty = true;
       } else {
@@ -978,20 +789,20 @@ void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
         events.push_back(std::move(event));
       }
     }
-    BeginSaveBatchLocked();
+    saver_.Begin();
     for (auto& [uid, events] : events_by_uid) {
       Runtime* found = FindRuntimeLocked(uid);
       if (found != nullptr && !events.empty()) {
         ApplyEventsLocked(*found, std::move(events), now, notifications);
       }
     }
-    CommitSaveBatchLocked();
+    CommitSavesLocked();
   }
   Notify(notifications);
   done(std::move(report));
 }
 
-Result<OperatorCore::IngestReport> OperatorCore::IngestAndWait(std::vector<CheckResult> results) {
+Result<IngestReport> OperatorCore::IngestAndWait(std::vector<CheckResult> results) {
   auto promise = std::make_shared<std::promise<Result<IngestReport>>>();
   std::future<Result<IngestReport>> future = promise->get_future();
   Ingest(std::move(results),
@@ -999,43 +810,21 @@ Result<OperatorCore::IngestReport> OperatorCore::IngestAndWait(std::vector<Check
   return future.get();
 }
 
-// --- Status ---
+// --- Work ---
 
-MonitorStatus OperatorCore::StatusLocked(const Runtime& runtime) const {
-  const MonitorProgress& snapshot = runtime.machine->progress();
-  MonitorStatus status;
-  status.monitor = runtime.monitor;
-  status.state = snapshot.state;
-  status.last_transition_time = snapshot.since;
-  status.reason = snapshot.reason;
-  for (const RegionStateSnapshot& region : snapshot.regions) {
-    RegionStatus out;
-    out.name = region.region;
-    out.state = region.state;
-    out.last_check_time = region.last_check_at;
-    out.latency_us = region.latency_us;
-    out.status_code = region.status_code;
-    out.message = region.probe_error ? "probe error: " + region.probe_error_message.str()
-                                     : region.message.str();
-    if (region.last_check_at &&
-        (!status.last_check_time || *region.last_check_at > *status.last_check_time)) {
-      status.last_check_time = region.last_check_at;
-    }
-    status.regions.push_back(std::move(out));
-  }
-  if (!snapshot.open_incident_id.empty()) {
-    status.incident =
-        IncidentStatus{snapshot.open_incident_id, runtime.incident_since.value_or(snapshot.since)};
-  }
-  if (runtime.has_summary) {
-    status.uptime_24h = runtime.summary.uptime_24h_percent();
-    status.uptime_7d = runtime.summary.uptime_7d_percent();
-    status.uptime_30d = runtime.summary.uptime_30d_percent();
-    status.latency_p50_us = runtime.summary.latency_p50_us();
-    status.latency_p95_us = runtime.summary.latency_p95_us();
-  }
-  return status;
+WorkLeaser::WaiterId OperatorCore::LeaseOrWait(const std::string& region, const std::string& probe,
+                                               size_t max_items, Clock::TimePoint deadline,
+                                               LeaseCallback done) {
+  return dispatcher_.LeaseOrWait(region, probe, max_items, deadline, std::move(done));
 }
+
+bool OperatorCore::CancelWait(WaiterId id) { return dispatcher_.CancelWait(id); }
+
+void OperatorCore::TouchProbe(const std::string& region, const std::string& probe) {
+  dispatcher_.TouchProbe(region, probe);
+}
+
+// --- Status ---
 
 std::optional<MonitorStatus> OperatorCore::Snapshot(const std::string& uid) {
   bool need_summary = false;
@@ -1055,21 +844,16 @@ std::optional<MonitorStatus> OperatorCore::Snapshot(const std::string& uid) {
   if (found == nullptr) {
     return std::nullopt;
   }
-  return StatusLocked(*found);
+  return found->Status();
 }
 
 std::optional<MonitorStatus> OperatorCore::SnapshotByKey(const std::string& namespace_name,
                                                          const std::string& name) {
-  std::string uid;
-  {
-    std::lock_guard lock(specs_mu_);
-    const Monitor* const* found = specs_by_key_.Find(SpecByKey::Key(namespace_name, name));
-    if (found == nullptr) {
-      return std::nullopt;
-    }
-    uid = (*found)->uid;
+  std::optional<std::string> uid = specs_.FindUid(namespace_name, name);
+  if (!uid) {
+    return std::nullopt;
   }
-  return Snapshot(uid);
+  return Snapshot(*uid);
 }
 
 std::vector<MonitorStatus> OperatorCore::SnapshotAll() {
@@ -1077,9 +861,8 @@ std::vector<MonitorStatus> OperatorCore::SnapshotAll() {
   {
     std::lock_guard lock(state_mu_);
     statuses.reserve(monitors_.size());
-    monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
-      statuses.push_back(StatusLocked(*runtime));
-    });
+    monitors_.ForEach(
+        [&](const std::unique_ptr<Runtime>& runtime) { statuses.push_back(runtime->Status()); });
   }
   std::sort(statuses.begin(), statuses.end(), [](const MonitorStatus& a, const MonitorStatus& b) {
     return std::tie(a.monitor->namespace_name, a.monitor->name) <
@@ -1089,9 +872,7 @@ std::vector<MonitorStatus> OperatorCore::SnapshotAll() {
 }
 
 std::shared_ptr<const Monitor> OperatorCore::MonitorSpec(const std::string& uid) const {
-  std::lock_guard lock(specs_mu_);
-  const std::shared_ptr<const Monitor>* found = specs_.Find(uid);
-  return found == nullptr ? nullptr : *found;
+  return specs_.Find(uid);
 }
 
 std::shared_ptr<const std::string> OperatorCore::MonitorJsonText(const std::string& uid) const {
@@ -1108,6 +889,8 @@ size_t OperatorCore::monitor_count() const {
   return monitors_.size();
 }
 
+size_t OperatorCore::scheduled_count() const { return scheduler_.totals().scheduled; }
+
 bool OperatorCore::Ready(std::string* why) const {
   std::string problem;
   if (!started_ || stopping_) {
@@ -1119,42 +902,6 @@ bool OperatorCore::Ready(std::string* why) const {
     *why = problem;
   }
   return problem.empty();
-}
-
-void OperatorCore::SetSpec(const std::shared_ptr<const Monitor>& monitor) {
-  std::lock_guard lock(specs_mu_);
-  // Slots key on the strings of the Monitor they hold, so an entry is replaced (erased and
-  // inserted), never re-pointed.
-  EraseSpecLocked(monitor->uid);
-  specs_.Insert(monitor);
-  specs_by_key_.Erase(SpecByKey().KeyOf(monitor.get()));
-  specs_by_key_.Insert(monitor.get());
-}
-
-void OperatorCore::EraseSpec(const std::string& uid) {
-  std::lock_guard lock(specs_mu_);
-  EraseSpecLocked(uid);
-}
-
-void OperatorCore::EraseSpecLocked(std::string_view uid) {
-  const std::shared_ptr<const Monitor>* found = specs_.Find(uid);
-  if (found == nullptr) {
-    return;
-  }
-  // Keep the Monitor alive until both indexes let go of it.
-  const std::shared_ptr<const Monitor> spec = *found;
-  const SpecByKey::Key key = SpecByKey().KeyOf(spec.get());
-  if (const Monitor* const* by_key = specs_by_key_.Find(key);
-      by_key != nullptr && *by_key == spec.get()) {
-    specs_by_key_.Erase(key);
-  }
-  specs_.Erase(uid);
-}
-
-size_t OperatorCore::SpecByKey::Hash(const Key& key) const {
-  const size_t namespace_hash = std::hash<std::string_view>()(key.first);
-  return namespace_hash ^ (std::hash<std::string_view>()(key.second) + 0x9e3779b97f4a7c15u +
-                           (namespace_hash << 6) + (namespace_hash >> 2));
 }
 
 OperatorCore::Runtime* OperatorCore::FindRuntimeLocked(std::string_view uid) const {
@@ -1190,32 +937,7 @@ void OperatorCore::Collect(MetricsWriter& writer) {
     std::lock_guard lock(state_mu_);
     views.reserve(monitors_.size());
     for (const Runtime* runtime : RuntimesByUidLocked()) {
-      OperatorMetrics::MonitorView view;
-      const Monitor& monitor = *runtime->monitor;
-      const MonitorProgress& snapshot = runtime->machine->progress();
-      view.namespace_name = monitor.namespace_name;
-      view.name = monitor.name;
-      view.state = snapshot.state;
-      view.http = monitor.type == MonitorType::kHttp;
-      for (const RegionStateSnapshot& region : snapshot.regions) {
-        if (region.state != MonitorState::kPending) {
-          view.status_codes.emplace_back(region.region, region.status_code);
-        }
-      }
-      if (runtime->has_summary) {
-        view.uptime_24h = Ratio(runtime->summary.uptime_24h_percent());
-        view.uptime_7d = Ratio(runtime->summary.uptime_7d_percent());
-        view.uptime_30d = Ratio(runtime->summary.uptime_30d_percent());
-      }
-      if (runtime->certificate_expiry) {
-        for (const auto& [region, expiry] : *runtime->certificate_expiry) {
-          if (!view.certificate_expiry || expiry < *view.certificate_expiry) {
-            view.certificate_expiry = expiry;
-          }
-        }
-      }
-      view.incident_open = !snapshot.open_incident_id.empty();
-      views.push_back(std::move(view));
+      views.push_back(runtime->MetricsView());
     }
   }
   OperatorMetrics::WriteMonitorFamilies(writer, views);

@@ -1,9 +1,13 @@
 #pragma once
 
 // OperatorCore: the control plane shared by `pharos run` and the Kubernetes pharos-operator
-// (DESIGN.md §3–§5). It owns the Scheduler and WorkDispatcher, the ResultStore and its
-// ResultWriter, one MonitorStateMachine per monitor and the operator's metrics; its callers only
-// feed it Monitors (files or the Kubernetes API) and results (probe API, in-process probe).
+// (docs/architecture.md). A thin front over the parts that do the work: the Scheduler and
+// WorkDispatcher (when and where checks run), ResultAdmission + ResultWriter (results into the
+// store), one MonitorRuntime per monitor (its state machine and what is shown of it),
+// MonitorSpecIndex (specs by uid and by name), StateSaver and StateResumer (state in the store,
+// and resuming it), OperatorMetrics. Callers see it through narrow interfaces: sources of
+// Monitors through MonitorSet, probes through WorkLeaser and ResultSink, readers through
+// StatusReader; the history lives in the ResultStore its owner passes in (and reads directly).
 //
 // * Monitors: UpsertMonitor / RemoveMonitor / ReplaceAll (a diff by uid: added, changed —
 //   generation or spec —, removed). A removed monitor stops being checked at once, its metric
@@ -11,21 +15,19 @@
 // * Ingestion (Ingest): results of known monitors are committed to the store in batches (the
 //   writer thread "pharos-store"); only results the store reports new are counted in metrics and
 //   shown to the monitor's state machine; transitions and incidents are persisted with the state
-//   (SaveMonitorState) before observers hear of them and before `done` runs, so a probe is
-//   acknowledged only after its results are on disk. Items are acked in the dispatcher after the
-//   commit. Duplicates (same item id) are stored once. `error` results (probe failures) never
-//   make a monitor Down. Results of unknown monitors are rejected with a reason.
+//   before observers hear of them and before `done` runs, so a probe is acknowledged only after
+//   its results are on disk. Items are acked in the dispatcher after the commit. Duplicates
+//   (same item id) are stored once. `error` results (probe failures) never make a monitor Down.
+//   Results of unknown monitors are rejected with a reason.
 // * Restart: stored states and open incidents are restored when a monitor is first added, and
 //   results stored after the state was last saved are replayed, so a restart resumes exactly
 //   (never from Pending).
 // * Leadership: SetScheduling(false) stops scheduling and refuses ingestion (a non-leader neither
 //   schedules nor writes); SetScheduling(true) restores states from the store and schedules.
-// * State seeds (SetStateSeeder): where a monitor's state also lives outside the store (the
-//   Monitor's .status in Kubernetes, written by whichever replica led), a monitor being added,
-//   and every monitor when scheduling starts, resumes from that seed when it holds newer
-//   evidence (a later check) than both the store and the state in memory; otherwise the store
-//   wins. The seeded open incident is recorded in the store (a stale open one resolved), so it
-//   is resolved, not re-opened, when the monitor recovers. Seeding notifies no observer.
+// * State seeds (SetStateSeeder): where a monitor's state also lives outside the store, a monitor
+//   being added, and every monitor when scheduling starts, resumes from the seed when it holds
+//   newer evidence than both the store and the state in memory (StateResumer). Seeding notifies
+//   no observer.
 // * Housekeeping (thread "pharos-core", every `housekeeping_interval`): closes rounds whose
 //   deadline passed, saves changed states, follows the set of known regions for monitors that
 //   run everywhere, refreshes uptime/latency summaries. The retention prune runs on the writer
@@ -47,33 +49,41 @@
 #include <memory>
 #include <mutex>
 #include <optional>
-#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "common/check_result.h"
 #include "common/clock.h"
 #include "common/flat_index.h"
-#include "common/heap_optional.h"
 #include "common/metrics_registry.h"
 #include "common/monitor.h"
 #include "common/result.h"
+#include "operator/control/monitor_runtime.h"
+#include "operator/control/monitor_set.h"
+#include "operator/control/monitor_spec_index.h"
 #include "operator/control/monitor_state.h"
-#include "operator/control/monitor_state_machine.h"
 #include "operator/control/monitor_status.h"
 #include "operator/control/operator_metrics.h"
+#include "operator/control/result_admission.h"
+#include "operator/control/result_sink.h"
 #include "operator/control/result_store.h"
 #include "operator/control/result_writer.h"
 #include "operator/control/scheduler.h"
+#include "operator/control/state_resumer.h"
+#include "operator/control/state_saver.h"
 #include "operator/control/state_seed.h"
+#include "operator/control/status_reader.h"
 #include "operator/control/work_dispatcher.h"
+#include "operator/control/work_leaser.h"
 
 namespace pharos {
 
-class OperatorCore {
+class OperatorCore final : public MonitorSet,
+                           public WorkLeaser,
+                           public ResultSink,
+                           public StatusReader {
  public:
   struct Options {
     // Regions of monitors that name none (besides regions named by other monitors and regions
@@ -102,19 +112,6 @@ class OperatorCore {
     std::chrono::milliseconds replay_margin{600'000};
   };
 
-  // What happened to one ingested result.
-  struct IngestOutcome {
-    enum class Kind { kAccepted, kDuplicate, kRejected };
-    Kind kind = Kind::kRejected;
-    std::string item_id;
-    std::string reason;  // kRejected: why (the probe drops the result)
-  };
-  struct IngestReport {
-    std::vector<IngestOutcome> outcomes;  // one per result, in input order
-  };
-  // An error means nothing was stored (store failure, shutting down, not the leader): retry.
-  using IngestDone = std::function<void(Result<IngestReport>)>;
-
   struct ReplaceReport {
     std::vector<std::string> added, changed, removed;  // monitor keys
     std::vector<std::string> errors;                   // monitors refused, with why
@@ -123,11 +120,11 @@ class OperatorCore {
   using StateObserver = std::function<void(const Monitor& monitor, const StateEvent& event)>;
 
   // Opens the core on `store` and loads the stored monitor states (restored as monitors are
-  // added). `clock` must outlive the core.
-  static Result<std::unique_ptr<OperatorCore>> Create(const Clock& clock,
-                                                      std::unique_ptr<ResultStore> store,
-                                                      Options options);
-  ~OperatorCore();  // Stop()
+  // added); registers its metrics in `registry`. `clock`, `store` and `registry` must outlive
+  // the core.
+  static Result<std::unique_ptr<OperatorCore>> Create(const Clock& clock, ResultStore& store,
+                                                      MetricsRegistry& registry, Options options);
+  ~OperatorCore() override;  // Stop()
   OperatorCore(const OperatorCore&) = delete;
   OperatorCore& operator=(const OperatorCore&) = delete;
 
@@ -137,16 +134,13 @@ class OperatorCore {
   // Idempotent. Callers stop their probes first so that in-flight results are ingested.
   void Stop();
 
-  // --- Monitors ---
+  // --- MonitorSet ---
 
-  // Adds a monitor or applies its new spec. Errors (nothing changes): empty uid, a frequency
-  // that is not a frequency class, a non-positive timeout.
-  Status UpsertMonitor(const Monitor& monitor);
-  // The validator refused this Monitor: it is not checked and shows state Invalid with `reason`
-  // until a valid spec is upserted. `monitor` needs only its identity (uid, namespace, name).
-  Status MarkInvalid(const Monitor& monitor, std::string reason);
-  // False when the uid is not known.
-  bool RemoveMonitor(const std::string& uid);
+  // Errors (nothing changes): empty uid, a frequency that is not a frequency class, a
+  // non-positive timeout.
+  Status UpsertMonitor(const Monitor& monitor) override;
+  Status MarkInvalid(const Monitor& monitor, std::string reason) override;
+  bool RemoveMonitor(const std::string& uid) override;
   // Makes the monitor set exactly `monitors` (also forgets stored states of monitors not in it).
   ReplaceReport ReplaceAll(const std::vector<Monitor>& monitors);
 
@@ -162,30 +156,38 @@ class OperatorCore {
   // Register before monitors are added.
   void SetStateSeeder(StateSeeder seeder);
 
-  // --- Status ---
+  // --- StatusReader ---
 
-  std::optional<MonitorStatus> Snapshot(const std::string& uid);
+  std::optional<MonitorStatus> Snapshot(const std::string& uid) override;
   std::optional<MonitorStatus> SnapshotByKey(const std::string& namespace_name,
-                                             const std::string& name);
-  // Every monitor, sorted by namespace/name. Uptime comes from the summaries as last refreshed.
-  std::vector<MonitorStatus> SnapshotAll();
-  // The spec in force and its Kubernetes JSON text (for leases); null when unknown. The text is
-  // rendered on each call (not kept: ~0.5 KB per monitor); callers rendering a batch reuse it.
-  std::shared_ptr<const Monitor> MonitorSpec(const std::string& uid) const;
-  std::shared_ptr<const std::string> MonitorJsonText(const std::string& uid) const;
-  size_t monitor_count() const;
+                                             const std::string& name) override;
+  // Uptime comes from the summaries as last refreshed.
+  std::vector<MonitorStatus> SnapshotAll() override;
+  // The text is rendered on each call (not kept: ~0.5 KB per monitor).
+  std::shared_ptr<const Monitor> MonitorSpec(const std::string& uid) const override;
+  std::shared_ptr<const std::string> MonitorJsonText(const std::string& uid) const override;
+  // Ready when started and the monitors are loaded.
+  bool Ready(std::string* why) const override;
 
+  size_t monitor_count() const;
+  // Monitors the scheduler is checking now (0 while not scheduling).
+  size_t scheduled_count() const;
   // The monitor source has delivered its first complete set (readiness).
   void MarkMonitorsLoaded() { monitors_loaded_ = true; }
-  // Ready when started and the monitors are loaded; otherwise `why` says what is missing.
-  bool Ready(std::string* why) const;
 
-  // --- Ingestion ---
+  // --- WorkLeaser ---
 
-  // Stores `results` and feeds them to the state machines; `done` runs once, on the writer
-  // thread after the commit, or at once on the calling thread when nothing needs storing or the
-  // results cannot be accepted. Fills namespace/name/type/target of results that lack them.
-  void Ingest(std::vector<CheckResult> results, IngestDone done);
+  bool accepting_work() const override { return scheduling_ && !stopping_; }
+  WaiterId LeaseOrWait(const std::string& region, const std::string& probe, size_t max_items,
+                       Clock::TimePoint deadline, LeaseCallback done) override;
+  bool CancelWait(WaiterId id) override;
+  void TouchProbe(const std::string& region, const std::string& probe) override;
+  Millis lease_grace() const override { return options_.dispatcher.lease_grace; }
+
+  // --- ResultSink ---
+
+  // Fills namespace/name/type/target of results that lack them.
+  void Ingest(std::vector<CheckResult> results, IngestDone done) override;
   Result<IngestReport> IngestAndWait(std::vector<CheckResult> results);
 
   // --- Time (tests) ---
@@ -196,15 +198,10 @@ class OperatorCore {
   // Waits until every result submitted before the call has been committed and processed.
   void Flush() { writer_->Flush(); }
 
-  // --- Parts ---
-
-  const Clock& clock() const { return clock_; }
-  const Options& options() const { return options_; }
-  WorkDispatcher& dispatcher() { return dispatcher_; }
-  Scheduler& scheduler() { return scheduler_; }
-  ResultStore& store() { return *store_; }
-  OperatorMetrics& metrics() { return metrics_; }
-  MetricsRegistry& metrics_registry() { return registry_; }
+  // The parts, for tests that inspect the schedule and the queues. Production code goes through
+  // the interfaces above.
+  WorkDispatcher& dispatcher_for_testing() { return dispatcher_; }
+  Scheduler& scheduler_for_testing() { return scheduler_; }
 
  private:
   struct Key {
@@ -213,51 +210,11 @@ class OperatorCore {
 
  public:
   // Use Create.
-  OperatorCore(Key, const Clock& clock, std::unique_ptr<ResultStore> store, Options options);
+  OperatorCore(Key, const Clock& clock, ResultStore& store, MetricsRegistry& registry,
+               Options options);
 
  private:
-  // What the status and /metrics show of a MonitorSummary (the rest is not kept: ~0.4 KB per
-  // monitor).
-  // When the certificate each region last saw expires (the earliest of its chain).
-  using CertificateExpiries = std::vector<std::pair<std::string, TimePoint>>;
-
-  // A monitor's uptime (24h, 7d, 30d) and 24h latency figures from the store. An absent figure
-  // is kept as NaN or -1: five optionals would add 40 bytes to every monitor.
-  class SummaryFigures {
-   public:
-    SummaryFigures();  // every figure absent
-    explicit SummaryFigures(const MonitorSummary& summary);
-    std::optional<double> uptime_24h_percent() const { return Percent(uptime_percent_[0]); }
-    std::optional<double> uptime_7d_percent() const { return Percent(uptime_percent_[1]); }
-    std::optional<double> uptime_30d_percent() const { return Percent(uptime_percent_[2]); }
-    std::optional<int64_t> latency_p50_us() const { return Micros(latency_p50_us_); }
-    std::optional<int64_t> latency_p95_us() const { return Micros(latency_p95_us_); }
-
-   private:
-    static std::optional<double> Percent(double value);
-    static std::optional<int64_t> Micros(int64_t value);
-
-    double uptime_percent_[3];
-    int64_t latency_p50_us_;
-    int64_t latency_p95_us_;
-  };
-
-  // Everything the core keeps about one monitor. Kept small: there is one per monitor (tens of
-  // thousands), so per-region data lives in short vectors rather than maps.
-  // 112 bytes: one allocation of jemalloc's 112-byte class, plus its slot in the RuntimeIndex.
-  struct Runtime {
-    std::shared_ptr<const Monitor> monitor;
-    std::unique_ptr<MonitorStateMachine> machine;
-    TimePoint saved_at{};
-    HeapOptional<CertificateExpiries> certificate_expiry;  // absent until a certificate is seen
-    std::optional<TimePoint> incident_since;
-    SummaryFigures summary;  // valid when has_summary
-    TimePoint summary_at{};
-    bool has_summary = false;
-    bool invalid = false;
-    bool state_dirty = false;  // changed since last saved
-    bool summary_dirty = true;
-  };
+  using Runtime = MonitorRuntime;
   static_assert(sizeof(Runtime) <= 112, "keep a Runtime within jemalloc's 112-byte class");
   // Slots of the RuntimeIndex: a Runtime, found by its monitor's uid. A Runtime never moves
   // (only its slot does, on insert and erase), so a Runtime& stays valid until it is erased.
@@ -270,17 +227,6 @@ class OperatorCore {
   // An 8-byte slot per monitor (~10 bytes at the index's load) where a std::map node cost 48
   // bytes besides the Runtime. Iteration order is the index's: see RuntimesByUidLocked.
   using RuntimeIndex = FlatIndex<std::unique_ptr<Runtime>, RuntimeByUid>;
-
-  struct SpecByUid {
-    std::string_view KeyOf(const std::shared_ptr<const Monitor>& spec) const { return spec->uid; }
-    static bool IsEmpty(const std::shared_ptr<const Monitor>& spec) { return spec == nullptr; }
-  };
-  struct SpecByKey {
-    using Key = std::pair<std::string_view, std::string_view>;  // (namespace, name)
-    Key KeyOf(const Monitor* spec) const { return {spec->namespace_name, spec->name}; }
-    size_t Hash(const Key& key) const;
-    static bool IsEmpty(const Monitor* spec) { return spec == nullptr; }
-  };
 
   struct Notification {
     std::shared_ptr<const Monitor> monitor;
@@ -300,14 +246,14 @@ class OperatorCore {
 
   // REQUIRES: state_mu_ (every *Locked method)
   StateMachineSettings ConfigLocked(const Monitor& monitor);
-  void RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot, TimePoint now,
-                     std::vector<Notification>& notifications);
   // Resumes the monitor from the newest of: `stored` (the store's snapshot), the seeder's seed,
-  // the state in memory. The store is preferred unless the seed holds newer evidence than
-  // both. A claimed Invalid state of a runtime not marked invalid is then reconfigured
-  // (CheckAgainIfFixedLocked). False when neither a stored snapshot nor a seed was applied.
+  // the state in memory (StateResumer::Choose). A claimed Invalid state of a runtime not marked
+  // invalid is then reconfigured (CheckAgainIfFixedLocked). False when neither a stored
+  // snapshot nor a seed was applied.
   bool ClaimStateLocked(Runtime& runtime, std::optional<MonitorStateSnapshot> stored, TimePoint now,
                         std::vector<Notification>& notifications);
+  void RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot, TimePoint now,
+                     std::vector<Notification>& notifications);
   void SeedLocked(Runtime& runtime, StateSeed seed, TimePoint now,
                   std::vector<Notification>& notifications);
   // A claimed state that is Invalid although the runtime's spec is valid (the validator refused
@@ -318,15 +264,12 @@ class OperatorCore {
   void ReconfigureLocked(Runtime& runtime, TimePoint now, std::vector<Notification>& notifications);
   void ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> events, TimePoint now,
                          std::vector<Notification>& notifications);
-  // Saves at once, or into the batch collected by BeginSaveBatchLocked.
+  // Saves at once, or into the batch begun by saver_.Begin().
   void SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events, TimePoint now);
-  // From here until CommitSaveBatchLocked, SaveLocked collects states instead of committing
-  // each: thousands of saves (shutdown, housekeeping, a batch of results) become one commit.
-  void BeginSaveBatchLocked();
-  // Saves the collected states in one transaction; if that fails, one by one, so one bad state
-  // cannot keep the others unsaved (a state that still fails stays dirty, retried later).
-  void CommitSaveBatchLocked();
-  void RemoveLocked(const std::string& uid, Runtime& runtime, TimePoint now);
+  // Commits the saver's batch; states it could not save stay dirty (retried later).
+  void CommitSavesLocked();
+  // Drops a runtime's schedule, spec, series and stored state; the caller erases it.
+  void RemoveLocked(Runtime& runtime, TimePoint now);
   // The runtime of this uid; null when unknown.
   Runtime* FindRuntimeLocked(std::string_view uid) const;
   // Adds the runtime of `spec` (it must not exist yet).
@@ -335,20 +278,17 @@ class OperatorCore {
   // in order: reports, notifications, the /metrics page.
   std::vector<Runtime*> RuntimesByUidLocked() const;
   void FollowKnownRegionsLocked(TimePoint now, std::vector<Notification>& notifications);
-  MonitorStatus StatusLocked(const Runtime& runtime) const;
   void Collect(MetricsWriter& writer);
-
-  void SetSpec(const std::shared_ptr<const Monitor>& monitor);
-  void EraseSpec(const std::string& uid);
-  void EraseSpecLocked(std::string_view uid);  // REQUIRES: specs_mu_
 
   const Clock& clock_;
   const Options options_;
-  std::unique_ptr<ResultStore> store_;
-  MetricsRegistry registry_;
+  ResultStore& store_;
+  MetricsRegistry& registry_;
   OperatorMetrics metrics_;
   WorkDispatcher dispatcher_;
   Scheduler scheduler_;
+  MonitorSpecIndex specs_;
+  ResultAdmission admission_;
   std::unique_ptr<ResultWriter> writer_;
 
   std::atomic<bool> scheduling_;
@@ -362,14 +302,8 @@ class OperatorCore {
   // The regions monitors without `regions` were last configured with.
   std::vector<std::string> known_regions_;  // GUARDED_BY(state_mu_)
   StateSeeder seeder_;                      // GUARDED_BY(state_mu_)
-  // States collected between BeginSaveBatchLocked and CommitSaveBatchLocked.
-  std::optional<std::vector<MonitorStateSave>> save_batch_;  // GUARDED_BY(state_mu_)
-
-  mutable std::mutex specs_mu_;  // leaf lock
-  // The spec in force, by uid and by (namespace, name): the same object as the Runtime's (one
-  // Monitor per monitor). Every Monitor in specs_by_key_ is one held by specs_.
-  FlatIndex<std::shared_ptr<const Monitor>, SpecByUid> specs_;  // GUARDED_BY(specs_mu_)
-  FlatIndex<const Monitor*, SpecByKey> specs_by_key_;           // GUARDED_BY(specs_mu_)
+  StateSaver saver_;                        // GUARDED_BY(state_mu_)
+  StateResumer resumer_;                    // GUARDED_BY(state_mu_)
 
   std::mutex observers_mu_;
   std::vector<std::shared_ptr<const StateObserver>> observers_;  // GUARDED_BY(observers_mu_)

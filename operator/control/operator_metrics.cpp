@@ -62,16 +62,10 @@ OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, Options options)
           registry.AddHistogram("pharos_store_write_seconds",
                                 "Duration of one batched write transaction to the result store.",
                                 {}, StoreWriteBuckets())),
-      status_writes_(registry.AddCounter("pharos_status_writes_total",
-                                         "Writes of Monitor.status to the Kubernetes API.",
-                                         {"result"})),
       leader_(registry.AddGauge("pharos_leader",
                                 "1 while this replica leads (always 1 in standalone mode).")),
       build_info_(
           registry.AddGauge("pharos_build_info", "Always 1; the Pharos version.", {"version"})) {
-  for (const char* result : {"ok", "conflict", "error"}) {
-    status_writes_.WithLabels({result});
-  }
   for (Millis frequency : kFrequencyClasses) {
     lateness_.WithLabels({FrequencyLabel(frequency)});
   }
@@ -108,11 +102,6 @@ void OperatorMetrics::ObserveStoreWrite(double seconds) {
 }
 
 void OperatorMetrics::CountIncidentOpened() { incidents_opened_.WithLabels({}).Inc(); }
-
-void OperatorMetrics::CountStatusWrite(std::string_view result) {
-  const std::string label = result == "ok" || result == "conflict" ? std::string(result) : "error";
-  status_writes_.WithLabels({label}).Inc();
-}
 
 void OperatorMetrics::SetLeader(bool leader) { leader_.WithLabels({}).Set(leader ? 1 : 0); }
 

@@ -101,8 +101,6 @@ class OperatorMetrics {
   void ObserveLateness(Millis frequency, double seconds);
   void ObserveStoreWrite(double seconds);
   void CountIncidentOpened();
-  // result: "ok", "conflict" or "error" (anything else counts as error).
-  void CountStatusWrite(std::string_view result);
   void SetLeader(bool leader);
 
   // Scrape-time families, written by the owner's collector.
@@ -118,7 +116,6 @@ class OperatorMetrics {
   CounterFamily& incidents_opened_;
   HistogramFamily& lateness_;
   HistogramFamily& store_write_;
-  CounterFamily& status_writes_;
   GaugeFamily& leader_;
   GaugeFamily& build_info_;
 };

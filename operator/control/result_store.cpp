@@ -22,7 +22,7 @@ Status ResultStore::SaveMonitorStates(const std::vector<MonitorStateSave>& saves
   return OkStatus();
 }
 
-Result<MonitorSummary> ResultStore::Summarize(std::string_view monitor_uid, TimePoint now) {
+Result<MonitorSummary> HistoryReader::Summarize(std::string_view monitor_uid, TimePoint now) {
   using std::chrono::hours;
   MonitorSummary summary;
   const std::pair<hours, WindowStats*> windows[] = {{hours(24), &summary.last_24h},

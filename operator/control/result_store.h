@@ -1,9 +1,9 @@
 #pragma once
 
 // ResultStore: where the operator keeps check results, their hourly/daily rollups, monitor
-// states and incidents (DESIGN.md §4, §5). An interface so that ingestion, the status page and
-// the JSON API can be tested with a double; SqliteResultStore is the embedded implementation.
-// Calls are synchronous; ResultWriter batches Append calls on its own thread.
+// states and incidents (docs/architecture.md, "Storage"). An interface so that ingestion, the
+// status page and the JSON API can be tested with a double; SqliteResultStore is the embedded
+// implementation. Calls are synchronous; ResultWriter batches Append calls on its own thread.
 // Thread-safety: implementations must be safe to call from any thread.
 //
 // Semantics shared by every implementation:
@@ -137,13 +137,12 @@ struct MonitorStateSave {
   std::vector<StateEvent> events;
 };
 
-class ResultStore {
+// HistoryReader: the read side of the stored history: what the JSON API, status pages and
+// dashboards show (uptime windows, rollup bars, raw results, incidents). ResultStore is one;
+// an analytics engine shared by every replica can be another.
+class HistoryReader {
  public:
-  virtual ~ResultStore() = default;
-
-  // Stores the results and updates their rollups, all in one transaction: either every storable
-  // result is committed or (on error) none is.
-  virtual Result<AppendResult> Append(const std::vector<CheckResult>& results) = 0;
+  virtual ~HistoryReader() = default;
 
   // Counts and latency percentiles over [from, to).
   virtual Result<WindowStats> Stats(const StatsQuery& query) = 0;
@@ -151,6 +150,18 @@ class ResultStore {
   virtual Result<std::vector<Rollup>> Rollups(const RollupQuery& query) = 0;
   // Raw results (kept for the raw retention).
   virtual Result<std::vector<CheckResult>> Results(const ResultQuery& query) = 0;
+  // Open incidents first, then the most recently opened.
+  virtual Result<std::vector<Incident>> Incidents(const IncidentQuery& query) = 0;
+
+  // Uptime and latency over the 24 h, 7 d and 30 d before `now` (three Stats calls).
+  Result<MonitorSummary> Summarize(std::string_view monitor_uid, TimePoint now);
+};
+
+class ResultStore : public HistoryReader {
+ public:
+  // Stores the results and updates their rollups, all in one transaction: either every storable
+  // result is committed or (on error) none is.
+  virtual Result<AppendResult> Append(const std::vector<CheckResult>& results) = 0;
 
   // Persists a monitor's state and applies the incidents its events open or resolve, in one
   // transaction. Idempotent: saving the same snapshot and events again changes nothing.
@@ -167,14 +178,8 @@ class ResultStore {
   // until retention).
   virtual Status ForgetMonitor(std::string_view monitor_uid, TimePoint now) = 0;
 
-  // Open incidents first, then the most recently opened.
-  virtual Result<std::vector<Incident>> Incidents(const IncidentQuery& query) = 0;
-
   // Drops what is older than the retention periods, measured back from `now`.
   virtual Result<PruneReport> Prune(TimePoint now) = 0;
-
-  // Uptime and latency over the 24 h, 7 d and 30 d before `now` (three Stats calls).
-  Result<MonitorSummary> Summarize(std::string_view monitor_uid, TimePoint now);
 };
 
 }  // namespace pharos

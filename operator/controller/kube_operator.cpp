@@ -9,10 +9,8 @@
 #include <vector>
 
 #include "common/logging.h"
-#include "common/monitor_loader.h"
 #include "common/version.h"
 #include "operator/controller/status_state_seed.h"
-#include "operator/storage/sqlite_result_store.h"
 
 namespace pharos {
 namespace {
@@ -24,14 +22,6 @@ constexpr std::chrono::milliseconds kLoopPeriod{100};
 const Logger& Log() {
   static const Logger logger("operator");
   return logger;
-}
-
-std::string JoinErrors(const std::vector<ValidationError>& errors) {
-  std::string joined;
-  for (const ValidationError& error : errors) {
-    joined += (joined.empty() ? "" : "; ") + error.ToString();
-  }
-  return joined;
 }
 
 int64_t GenerationOf(const Json& object) {
@@ -97,17 +87,17 @@ KubeOperator::KubeOperator(Key, KubeConfig config, KubeOperatorOptions options)
 Result<std::unique_ptr<KubeOperator>> KubeOperator::Create(KubeConfig config,
                                                            KubeOperatorOptions options) {
   if (options.status_interval <= std::chrono::milliseconds(0)) {
-    return Error{"--status-interval must be greater than 0"};
+    return Error{"--status-interval must be greater than 0", ErrorKind::kInvalidArgument};
   }
   if (!(options.status_qps > 0) || !std::isfinite(options.status_qps)) {
-    return Error{"--status-qps must be a number greater than 0"};
+    return Error{"--status-qps must be a number greater than 0", ErrorKind::kInvalidArgument};
   }
   if (options.leader_elect) {
     if (options.identity.empty()) {
-      return Error{"--identity must not be empty with --leader-elect"};
+      return Error{"--identity must not be empty with --leader-elect", ErrorKind::kInvalidArgument};
     }
     if (options.leader_election_id.empty()) {
-      return Error{"--leader-election-id must not be empty"};
+      return Error{"--leader-election-id must not be empty", ErrorKind::kInvalidArgument};
     }
   }
   if (options.leader_election_namespace.empty()) {
@@ -115,7 +105,7 @@ Result<std::unique_ptr<KubeOperator>> KubeOperator::Create(KubeConfig config,
   }
   auto kube_operator = std::make_unique<KubeOperator>(Key{}, std::move(config), std::move(options));
   if (Status initialised = kube_operator->Init(); !initialised) {
-    return Error{initialised.error()};
+    return Error{initialised.error(), initialised.error_kind()};
   }
   return kube_operator;
 }
@@ -129,14 +119,14 @@ Status KubeOperator::Init() {
         ProbeFleet::LoadConfig(options_.regions_config_path,
                                RegionsConfigDefaults{options_.probe_image, options_.operator_url});
     if (!loaded) {
-      return Error{"--regions-config: " + loaded.error()};
+      return Error{"--regions-config: " + loaded.error(), ErrorKind::kInvalidArgument};
     }
     regions = std::move(loaded).value();
   }
   if (!options_.probe_token_file.empty()) {
     Result<std::unique_ptr<ProbeTokens>> loaded = ProbeTokens::Load(options_.probe_token_file);
     if (!loaded) {
-      return Error{"--probe-token-file: " + loaded.error()};
+      return Error{"--probe-token-file: " + loaded.error(), ErrorKind::kInvalidArgument};
     }
     tokens_ = std::move(loaded).value();
   } else {
@@ -168,34 +158,26 @@ Status KubeOperator::Init() {
     election_client_ = std::move(election).value();
   }
 
-  SqliteResultStore::Options store_options;
-  store_options.path = options_.db_path;
-  store_options.raw_retention = options_.retention;
-  store_options.hourly_retention =
-      std::max(store_options.hourly_retention, store_options.raw_retention);
-  store_options.daily_retention =
-      std::max(store_options.daily_retention, store_options.raw_retention);
-  Result<std::unique_ptr<SqliteResultStore>> store = SqliteResultStore::Open(store_options);
-  if (!store) {
-    return Error{"--db " + options_.db_path + ": " + store.error()};
-  }
-  OperatorCore::Options core_options;
-  core_options.default_regions.clear();
+  ControlPlaneHost::Options host_options;
+  host_options.db_path = options_.db_path;
+  host_options.retention = options_.retention;
+  host_options.core.default_regions.clear();
   if (regions) {
     for (const ProbeRegionConfig& region : regions->regions) {
-      core_options.default_regions.push_back(region.name);
+      host_options.core.default_regions.push_back(region.name);
     }
   }
-  core_options.scheduling = !options_.leader_elect;
-  core_options.metrics.version = kVersion;
-  core_options.metrics.duration_phases = options_.duration_phases;
-  Result<std::unique_ptr<OperatorCore>> core =
-      OperatorCore::Create(clock_, std::move(store).value(), core_options);
-  if (!core) {
-    return Error{core.error()};
+  host_options.core.scheduling = !options_.leader_elect;
+  host_options.core.metrics.version = kVersion;
+  host_options.core.metrics.duration_phases = options_.duration_phases;
+  Result<std::unique_ptr<ControlPlaneHost>> host =
+      ControlPlaneHost::Open(clock_, tokens_.get(), std::move(host_options));
+  if (!host) {
+    return Error{host.error()};
   }
-  core_ = std::move(core).value();
-  core_->OnStateChange(
+  host_ = std::move(host).value();
+  OperatorCore& core = host_->core();
+  core.OnStateChange(
       [this](const Monitor& monitor, const StateEvent& event) { OnStateChange(monitor, event); });
 
   StatusPatcherOptions patcher_options;
@@ -205,13 +187,13 @@ Status KubeOperator::Init() {
   patcher_->SetObserver([this](StatusPatchOutcome outcome, const KubeResponse&) {
     switch (outcome) {
       case StatusPatchOutcome::kOk:
-        core_->metrics().CountStatusWrite("ok");
+        host_->CountStatusWrite("ok");
         break;
       case StatusPatchOutcome::kConflict:
-        core_->metrics().CountStatusWrite("conflict");
+        host_->CountStatusWrite("conflict");
         break;
       case StatusPatchOutcome::kError:
-        core_->metrics().CountStatusWrite("error");
+        host_->CountStatusWrite("error");
         break;
     }
   });
@@ -219,7 +201,7 @@ Status KubeOperator::Init() {
   writer_options.interval = options_.status_interval;
   writer_options.workers = std::clamp(static_cast<int>(std::ceil(options_.status_qps / 20)), 2, 8);
   writer_ = std::make_unique<MonitorStatusWriter>(
-      [this](const std::string& uid) { return core_->Snapshot(uid); }, *patcher_, clock_,
+      [&core](const std::string& uid) { return core.Snapshot(uid); }, *patcher_, clock_,
       writer_options);
 
   EventRecorderOptions event_options;
@@ -243,9 +225,12 @@ Status KubeOperator::Init() {
   handlers.on_delete = [this](const Json& object) { Enqueue(object); };
   informer_ = std::make_unique<Informer>(*client_, informer_options, std::move(handlers));
   queue_ = std::make_unique<RateLimitedWorkQueue>(clock_);
+  const auto lookup = [this](const std::string& key) { return CachedMonitor(key); };
+  reconciler_ = std::make_unique<MonitorReconciler>(lookup, core, *writer_, *events_);
+  transition_events_ = std::make_unique<MonitorTransitionEvents>(lookup, *events_);
   // A new leader (or a replacement pod with an empty store) resumes each monitor from what the
   // previous leader wrote to its status, unless its own store knows something newer.
-  core_->SetStateSeeder([this](const Monitor& monitor) -> std::optional<StateSeed> {
+  core.SetStateSeeder([this](const Monitor& monitor) -> std::optional<StateSeed> {
     std::optional<Json> object = informer_->Get(monitor.Key());
     if (!object) {
       return std::nullopt;
@@ -283,15 +268,6 @@ Status KubeOperator::Init() {
     fleet_ = std::make_unique<ProbeFleet>(*client_, fleet_options, std::move(*regions));
   }
 
-  server_ = std::make_unique<HttpServer>();
-  json_api_ = std::make_unique<JsonApi>(*core_);
-  probe_api_ = std::make_unique<ProbeApi>(*core_, tokens_.get(), ProbeApi::Options{});
-  if (Status routed = json_api_->Register(*server_); !routed) {
-    return routed;
-  }
-  if (Status routed = probe_api_->Register(*server_); !routed) {
-    return routed;
-  }
   return OkStatus();
 }
 
@@ -299,13 +275,13 @@ KubeOperator::~KubeOperator() { Stop(); }
 
 Status KubeOperator::Start() {
   start_time_ = std::chrono::steady_clock::now();
-  if (Status listening = server_->Start(options_.listen); !listening) {
-    return Error{"cannot listen on " + options_.listen + ": " + listening.error()};
+  collector_ =
+      host_->registry().AddCollector([this](MetricsWriter& writer) { CollectMetrics(writer); });
+  if (Status listening = host_->Start(options_.listen); !listening) {
+    host_->registry().RemoveCollector(collector_);
+    return listening;
   }
   started_ = true;
-  collector_ = core_->metrics_registry().AddCollector(
-      [this](MetricsWriter& writer) { CollectMetrics(writer); });
-  core_->Start();
   writer_->Start();
   events_->Start();
   reconcile_thread_ = std::thread([this] {
@@ -327,7 +303,7 @@ Status KubeOperator::Start() {
              {{"version", kVersion},
               {"source", config_.source},
               {"namespace", options_.watch_namespace.empty() ? "(all)" : options_.watch_namespace},
-              {"listen", server_->base_url()},
+              {"listen", host_->base_url()},
               {"leader_election", options_.leader_elect},
               {"identity", options_.identity},
               {"regions_config", options_.regions_config_path},
@@ -366,12 +342,9 @@ void KubeOperator::Stop() {
   if (reconcile_thread_.joinable()) {
     reconcile_thread_.join();
   }
-  probe_api_->Shutdown();
-  core_->Stop();
+  host_->Stop();
   events_->Stop();
-  core_->metrics_registry().RemoveCollector(collector_);
-  server_->Stop();
-  probe_api_->Shutdown();  // long-polls parked while the server was stopping
+  host_->registry().RemoveCollector(collector_);
   Log().Info("pharos-operator stopped", {{"database", options_.db_path}});
 }
 
@@ -387,7 +360,7 @@ void KubeOperator::Reload() {
   }
 }
 
-std::string KubeOperator::base_url() const { return server_ ? server_->base_url() : ""; }
+std::string KubeOperator::base_url() const { return host_ ? host_->base_url() : ""; }
 
 void KubeOperator::LoopThread() {
   bool loaded = false;
@@ -397,15 +370,15 @@ void KubeOperator::LoopThread() {
     // Loaded once the first list is delivered and every key it queued has been reconciled.
     if (!loaded && informer_->HasSynced() && queue_->Len() == 0 && queue_->ProcessingLen() == 0) {
       loaded = true;
-      core_->MarkMonitorsLoaded();
+      host_->core().MarkMonitorsLoaded();
       // The first LIST held every Monitor twice (the pages and their parsed items) for a
       // moment; hand that memory back to the system instead of keeping it as free heap.
       malloc_trim(0);
       const auto elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(
           std::chrono::steady_clock::now() - start_time_);
       Log().Info("monitors synced from the API server",
-                 {{"monitors", core_->monitor_count()},
-                  {"scheduled", core_->scheduler().totals().scheduled},
+                 {{"monitors", host_->core().monitor_count()},
+                  {"scheduled", host_->core().scheduled_count()},
                   {"elapsed_ms", static_cast<int64_t>(elapsed.count())}});
     }
     const bool leader = elector_ ? elector_->IsLeader() : true;
@@ -424,15 +397,16 @@ void KubeOperator::SetLeading(bool leading) {
   if (leading) {
     Log().Info("leading: scheduling checks, writing statuses, Events and probe DaemonSets",
                {{"identity", options_.identity}});
-    core_->SetScheduling(true);
+    host_->core().SetScheduling(true);
     writer_->SetActive(true);
     if (fleet_) {
       fleet_->SetLeader(true);
     }
-    RecordInvalidEvents();
+    reconciler_->SetLeading(true);
   } else {
     // Scheduling stops first: the new leader may already be checking.
-    core_->SetScheduling(false);
+    host_->core().SetScheduling(false);
+    reconciler_->SetLeading(false);
     writer_->SetActive(false);
     if (fleet_) {
       fleet_->SetLeader(false);
@@ -442,10 +416,10 @@ void KubeOperator::SetLeading(bool leading) {
   }
 }
 
-Json KubeOperator::CachedMonitor(const std::string& key) const {
+std::optional<Json> KubeOperator::CachedMonitor(const std::string& key) const {
   std::optional<Json> object = informer_->Get(key);
   if (!object) {
-    return nullptr;
+    return std::nullopt;
   }
   if (!object->contains("apiVersion")) {
     (*object)["apiVersion"] = ApiResource::Monitors().ApiVersion();
@@ -453,7 +427,7 @@ Json KubeOperator::CachedMonitor(const std::string& key) const {
   if (!object->contains("kind")) {
     (*object)["kind"] = "Monitor";
   }
-  return std::move(*object);
+  return object;
 }
 
 void KubeOperator::Enqueue(const Json& object) {
@@ -467,7 +441,7 @@ void KubeOperator::Enqueue(const Json& object) {
 
 void KubeOperator::ReconcileThread() {
   while (std::optional<std::string> key = queue_->Get()) {
-    if (Status reconciled = Reconcile(*key); reconciled) {
+    if (Status reconciled = reconciler_->Reconcile(*key); reconciled) {
       queue_->Forget(*key);
     } else {
       reconcile_failures_.fetch_add(1, std::memory_order_relaxed);
@@ -481,145 +455,10 @@ void KubeOperator::ReconcileThread() {
   }
 }
 
-Status KubeOperator::Reconcile(const std::string& key) {
-  const std::optional<Json> object = informer_->Get(key);
-  const auto known = uid_by_key_.find(key);
-  const std::string uid = object ? JsonStringAt(*object, {"metadata", "uid"}) : std::string();
-  if (known != uid_by_key_.end() && known->second != uid) {
-    // Deleted, or deleted and created again under the same name.
-    RemoveMonitor(known->second, key);
-    uid_by_key_.erase(known);
-  }
-  if (!object) {
-    return OkStatus();
-  }
-  if (uid.empty()) {
-    Log().Warn("ignoring a Monitor without metadata.uid", {{"monitor", key}});
-    return OkStatus();
-  }
-  if (Status applied = ApplyMonitor(*object); !applied) {
-    return applied;
-  }
-  uid_by_key_[key] = uid;
-  return OkStatus();
-}
-
-Status KubeOperator::ApplyMonitor(const Json& object) {
-  const std::string uid = JsonStringAt(object, {"metadata", "uid"});
-  const std::string namespace_name = JsonStringAt(object, {"metadata", "namespace"});
-  const std::string name = JsonStringAt(object, {"metadata", "name"});
-  std::vector<ValidationError> errors;
-  Result<Monitor> monitor = MonitorFromApiObject(object, &errors);
-  std::string reason;
-  if (monitor) {
-    Status upserted = core_->UpsertMonitor(*monitor);
-    if (upserted) {
-      {
-        std::lock_guard lock(invalid_mutex_);
-        invalid_.erase(uid);
-      }
-      writer_->Track(uid, namespace_name, name);
-      return OkStatus();
-    }
-    reason = upserted.error();
-  } else {
-    reason = errors.empty() ? monitor.error() : JoinErrors(errors);
-  }
-
-  Monitor identity;
-  identity.uid = uid;
-  identity.namespace_name = namespace_name;
-  identity.name = name;
-  identity.generation = GenerationOf(object);
-  if (Status marked = core_->MarkInvalid(identity, reason); !marked) {
-    return Error{"cannot mark the Monitor invalid: " + marked.error()};
-  }
-  writer_->Track(uid, namespace_name, name);
-  {
-    std::lock_guard lock(invalid_mutex_);
-    InvalidMonitor& invalid = invalid_[uid];
-    if (invalid.generation != identity.generation || invalid.reason != reason) {
-      invalid = InvalidMonitor{identity.generation, reason, false};
-      invalid.key = identity.Key();
-    }
-  }
-  if (leading_) {
-    RecordInvalidEvents();
-  }
-  return OkStatus();
-}
-
-void KubeOperator::RemoveMonitor(const std::string& uid, const std::string& key) {
-  writer_->Forget(uid);
-  if (core_->RemoveMonitor(uid)) {
-    Log().Info("Monitor deleted: no longer checked", {{"monitor", key}});
-  }
-  std::lock_guard lock(invalid_mutex_);
-  invalid_.erase(uid);
-}
-
-void KubeOperator::RecordInvalidEvents() {
-  std::vector<std::pair<std::string, std::string>> pending;  // key, reason
-  {
-    std::lock_guard lock(invalid_mutex_);
-    for (auto& [uid, invalid] : invalid_) {
-      if (!invalid.event_sent) {
-        invalid.event_sent = true;
-        pending.emplace_back(invalid.key, invalid.reason);
-      }
-    }
-  }
-  for (const auto& [key, reason] : pending) {
-    const Json object = CachedMonitor(key);
-    if (object.is_null()) {
-      continue;
-    }
-    events_->Warning(ObjectReference::FromObject(object), "InvalidSpec",
-                     "The operator refused this Monitor and does not check it: " + reason);
-  }
-}
-
 void KubeOperator::OnStateChange(const Monitor& monitor, const StateEvent& event) {
   writer_->StateChanged(event);
-  if (!leading_) {
-    return;
-  }
-  const Json object = CachedMonitor(monitor.Key());
-  if (object.is_null()) {
-    return;
-  }
-  // A monitor first seen Pending may have been decided by a previous leader: what it wrote tells
-  // whether this is news.
-  MonitorState before = event.from;
-  if (before == MonitorState::kPending) {
-    if (auto written = ParseMonitorState(JsonStringAt(object, {"status", "state"}))) {
-      before = *written;
-    }
-  }
-  const ObjectReference reference = ObjectReference::FromObject(object);
-  if (event.to == MonitorState::kDown && before != MonitorState::kDown) {
-    std::string message = "Monitor is Down";
-    if (!event.first_error.empty()) {
-      message += ": " + event.first_error;
-    }
-    if (!event.failing_regions.empty()) {
-      std::string regions;
-      for (const std::string& region : event.failing_regions) {
-        regions += (regions.empty() ? "" : ", ") + region;
-      }
-      message += " (failing in " + regions + ")";
-    }
-    if (!event.opened_incident_id.empty()) {
-      message += "; incident " + event.opened_incident_id + " opened";
-    }
-    events_->Warning(reference, "MonitorDown", message);
-  } else if (before == MonitorState::kDown &&
-             (event.to == MonitorState::kUp || event.to == MonitorState::kDegraded)) {
-    std::string message = std::string("Monitor is ") + ToString(event.to) + " again";
-    if (!event.resolved_incident_id.empty()) {
-      message += "; incident " + event.resolved_incident_id + " resolved";
-    }
-    events_->Normal(reference, "MonitorUp", message);
+  if (leading_) {
+    transition_events_->OnTransition(monitor, event);
   }
 }
 
@@ -655,16 +494,15 @@ void KubeOperator::CollectMetrics(MetricsWriter& writer) {
                      MetricType::kGauge);
   writer.Sample({}, informer_->HasSynced() ? 1 : 0);
 
-  const Scheduler::Totals totals = core_->scheduler().totals();
   writer.BeginFamily("pharos_monitors",
                      "Monitors the operator knows (valid, invalid and suspended).",
                      MetricType::kGauge);
-  writer.Sample({}, static_cast<double>(core_->monitor_count()));
+  writer.Sample({}, static_cast<double>(host_->core().monitor_count()));
   writer.BeginFamily("pharos_monitors_scheduled",
                      "Monitors the scheduler is checking now (0 on a replica that is not the "
                      "leader).",
                      MetricType::kGauge);
-  writer.Sample({}, static_cast<double>(totals.scheduled));
+  writer.Sample({}, static_cast<double>(host_->core().scheduled_count()));
 
   const EventRecorderStats events = events_->stats();
   writer.BeginFamily("pharos_kube_events_total",

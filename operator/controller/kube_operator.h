@@ -1,15 +1,13 @@
 #pragma once
 
-// KubeOperator: pharos-operator, the Kubernetes form of the control plane (DESIGN.md §1, §4, §6).
-// It composes the building blocks:
+// KubeOperator: pharos-operator, the Kubernetes form of the control plane (docs/architecture.md,
+// docs/operator.md). The manager that composes the building blocks:
 //
 //   Informer(monitors.pharos.dev, one namespace or all) ──► RateLimitedWorkQueue of keys
-//     ──► "mon-reconcile" thread: the cached object ──► MonitorFromApiObject ──► OperatorCore
-//     (a Monitor the operator refuses is marked Invalid: status state Invalid, Ready=False with the
-//     reason, a Warning Event "InvalidSpec"; a deleted Monitor stops being checked at once; a key
-//     whose reconcile fails is retried with per-key exponential backoff under an overall bucket,
-//     and no key is reconciled twice at once — client-go's controller pattern)
-//   OperatorCore transitions ──► MonitorStatusWriter (status at once) + Events MonitorDown/Up
+//     ──► "mon-reconcile" thread ──► MonitorReconciler ──► OperatorCore (MonitorSet)
+//     (a key whose reconcile fails is retried with per-key exponential backoff under an overall
+//     bucket, and no key is reconciled twice at once — client-go's controller pattern)
+//   OperatorCore transitions ──► MonitorStatusWriter (status at once) + MonitorTransitionEvents
 //   LeaderElector(Lease) ──► leading: scheduling, status writes, Events, probe DaemonSets;
 //     not leading: none of these (the informer, /healthz, /readyz and /metrics keep running, so a
 //     standby can take over at once)
@@ -17,7 +15,8 @@
 //     seen), a monitor resumes from what its .status shows (StatusStateSeed) when this replica's
 //     store holds nothing newer, so a fail-over keeps the state and the open incident
 //   ProbeFleet(--regions-config) ──► one probe DaemonSet per region (leader only)
-//   HttpServer: probe API, JSON API, /healthz, /readyz, /metrics
+//   ControlPlaneHost: the store, the core, and the HTTP server with the probe API, JSON API,
+//     /healthz, /readyz, /metrics
 //
 // Leadership is applied by the "operator-loop" thread, which follows LeaderElector::IsLeader()
 // (it turns false on its own when renewing fails past the renew deadline, even while a request
@@ -35,19 +34,20 @@
 #include <thread>
 
 #include "common/clock.h"
-#include "common/http_server.h"
+#include "common/counter_family.h"
 #include "common/result.h"
+#include "operator/api/probe_tokens.h"
+#include "operator/control/operator_core.h"
+#include "operator/controller/monitor_reconciler.h"
+#include "operator/controller/monitor_status_writer.h"
+#include "operator/controller/monitor_transition_events.h"
+#include "operator/controller/probe_fleet.h"
+#include "operator/host/control_plane_host.h"
 #include "operator/kube/curl_kube_client.h"
 #include "operator/kube/event_recorder.h"
 #include "operator/kube/informer.h"
-#include "operator/api/json_api.h"
 #include "operator/kube/kube_config.h"
 #include "operator/kube/leader_elector.h"
-#include "operator/controller/monitor_status_writer.h"
-#include "operator/control/operator_core.h"
-#include "operator/api/probe_api.h"
-#include "operator/controller/probe_fleet.h"
-#include "operator/api/probe_tokens.h"
 #include "operator/kube/rate_limited_work_queue.h"
 #include "operator/kube/status_patcher.h"
 
@@ -81,7 +81,8 @@ struct KubeOperatorOptions {
 class KubeOperator {
  public:
   // Validates the options, connects nothing yet: loads the regions config and the probe tokens,
-  // opens the database, builds the API clients. Errors name the flag or file at fault.
+  // opens the database, builds the API clients. Errors name the flag or file at fault; bad
+  // input is ErrorKind::kInvalidArgument.
   static Result<std::unique_ptr<KubeOperator>> Create(KubeConfig config,
                                                       KubeOperatorOptions options);
   ~KubeOperator();  // Stop()
@@ -98,7 +99,7 @@ class KubeOperator {
   // "http://127.0.0.1:PORT" once started.
   std::string base_url() const;
   bool leading() const { return leading_.load(); }
-  OperatorCore& core() { return *core_; }
+  OperatorCore& core() { return host_->core(); }
 
  private:
   struct Key {
@@ -109,32 +110,18 @@ class KubeOperator {
   KubeOperator(Key, KubeConfig config, KubeOperatorOptions options);
 
  private:
-  // What the operator remembers of a Monitor it refused.
-  struct InvalidMonitor {
-    int64_t generation = 0;
-    std::string reason;
-    bool event_sent = false;
-    std::string key;  // namespace/name
-  };
-
   Status Init();
   // Informer handlers (informer thread): queue the object's key.
   void Enqueue(const nlohmann::json& object);
   // The "mon-reconcile" thread: reconciles queued keys one at a time.
   void ReconcileThread();
-  // Brings the core in line with the cached object of `key` (namespace/name): added or changed,
-  // refused (Invalid), or gone. An error means "try again later". Reconcile thread only.
-  Status Reconcile(const std::string& key);
-  Status ApplyMonitor(const nlohmann::json& object);
-  void RemoveMonitor(const std::string& uid, const std::string& key);
-  // OperatorCore transitions (core threads).
+  // OperatorCore transitions (core threads): status at once; Events while leading.
   void OnStateChange(const Monitor& monitor, const StateEvent& event);
-  void RecordInvalidEvents();
   void SetLeading(bool leading);
   void LoopThread();
   void CollectMetrics(MetricsWriter& writer);
   // The Monitor as cached by the informer, with apiVersion/kind (Events reference it).
-  nlohmann::json CachedMonitor(const std::string& key) const;
+  std::optional<nlohmann::json> CachedMonitor(const std::string& key) const;
 
   const KubeConfig config_;
   const KubeOperatorOptions options_;
@@ -142,17 +129,17 @@ class KubeOperator {
   std::unique_ptr<CurlKubeClient> client_;           // informer, status, events, DaemonSets
   std::unique_ptr<CurlKubeClient> election_client_;  // the Lease alone: never starved by the rest
   std::unique_ptr<ProbeTokens> tokens_;
-  std::unique_ptr<OperatorCore> core_;
+  std::unique_ptr<ControlPlaneHost> host_;
+  CounterFamily* status_writes_ = nullptr;  // in the host's registry
   std::unique_ptr<StatusPatcher> patcher_;
   std::unique_ptr<MonitorStatusWriter> writer_;
   std::unique_ptr<EventRecorder> events_;
   std::unique_ptr<Informer> informer_;
   std::unique_ptr<RateLimitedWorkQueue> queue_;  // keys of Monitors to reconcile
+  std::unique_ptr<MonitorReconciler> reconciler_;
+  std::unique_ptr<MonitorTransitionEvents> transition_events_;
   std::unique_ptr<LeaderElector> elector_;
   std::unique_ptr<ProbeFleet> fleet_;
-  std::unique_ptr<HttpServer> server_;
-  std::unique_ptr<JsonApi> json_api_;
-  std::unique_ptr<ProbeApi> probe_api_;
   MetricsRegistry::CollectorId collector_ = 0;
 
   std::atomic<bool> leading_{false};
@@ -161,16 +148,10 @@ class KubeOperator {
   std::chrono::steady_clock::time_point start_time_{};
   std::thread loop_thread_;
   std::thread reconcile_thread_;
-  // The uid each key was last reconciled as (reconcile thread only): a key whose object is gone
-  // from the cache, or came back under a new uid, removes the monitor of that uid.
-  std::map<std::string, std::string> uid_by_key_;
   std::atomic<int64_t> reconcile_failures_{0};
   std::mutex loop_mutex_;
   std::condition_variable loop_wake_;
   bool loop_stopping_ = false;  // guarded by loop_mutex_
-
-  mutable std::mutex invalid_mutex_;
-  std::map<std::string, InvalidMonitor> invalid_;  // guarded by invalid_mutex_: by uid
 };
 
 }  // namespace pharos

@@ -1,7 +1,5 @@
 #include "operator/controller/operator_command.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -12,6 +10,7 @@
 #include "common/command_line.h"
 #include "common/duration.h"
 #include "common/logging.h"
+#include "common/process_signals.h"
 #include "common/version.h"
 #include "operator/control/operator_metrics.h"
 
@@ -32,33 +31,12 @@ constexpr const char* kHelp =
 
 const char* const kClickHouseFlags[] = {"clickhouse-url", "clickhouse-database", "clickhouse-user"};
 
-sigset_t ShutdownSignals() {
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGHUP);
-  return signals;
-}
-
 std::string DefaultIdentity() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
     std::snprintf(host, sizeof(host), "pharos-operator");
   }
   return std::string(host) + "_" + std::to_string(getpid());
-}
-
-Result<std::chrono::milliseconds> PositiveDuration(const CommandLine& flags,
-                                                   const std::string& name) {
-  Result<Millis> parsed = ParseDuration(flags.Get(name));
-  if (!parsed) {
-    return Error{"--" + name + ": " + parsed.error()};
-  }
-  if (*parsed <= Millis(0)) {
-    return Error{"--" + name + " must be greater than 0"};
-  }
-  return std::chrono::milliseconds(*parsed);
 }
 
 }  // namespace
@@ -151,10 +129,9 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   if (options.db_path.empty()) {
     return Error{"--db must name a file"};
   }
-  Result<Millis> retention = ParseDuration(flags.Get("retention"));
-  if (!retention || *retention < std::chrono::hours(1)) {
-    return Error{"--retention: " +
-                 (retention ? std::string("must be at least 1h") : retention.error())};
+  Result<Millis> retention = flags.GetDuration("retention", std::chrono::hours(1));
+  if (!retention) {
+    return Error{retention.error()};
   }
   options.retention = std::chrono::duration_cast<std::chrono::hours>(*retention);
 
@@ -174,23 +151,17 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
                               std::pair{"renew-deadline", &options.renew_deadline},
                               std::pair{"retry-period", &options.retry_period},
                               std::pair{"status-interval", &options.status_interval}}) {
-    Result<std::chrono::milliseconds> value = PositiveDuration(flags, name);
+    Result<Millis> value = flags.GetDuration(name, Millis(1));
     if (!value) {
       return Error{value.error()};
     }
     *target = *value;
   }
-  try {
-    size_t used = 0;
-    const std::string text = flags.Get("status-qps");
-    options.status_qps = std::stod(text, &used);
-    if (used != text.size() || !std::isfinite(options.status_qps) || options.status_qps <= 0) {
-      throw std::invalid_argument("status-qps");
-    }
-  } catch (const std::exception&) {
-    return Error{"--status-qps must be a number greater than 0, not \"" + flags.Get("status-qps") +
-                 "\""};
+  Result<double> status_qps = flags.GetNumber("status-qps", 0.001, 1e6);
+  if (!status_qps) {
+    return Error{status_qps.error()};
   }
+  options.status_qps = *status_qps;
   Result<OperatorMetrics::DurationPhases> phases =
       OperatorMetrics::ParseDurationPhases(flags.Get("duration-phases"));
   if (!phases) {
@@ -210,15 +181,8 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
 }
 
 int OperatorCommand::Run(const std::vector<std::string>& args) {
-  // Before any thread exists, so that every thread inherits the mask and only the main thread
-  // receives these signals (sigwait below).
-  const sigset_t signals = ShutdownSignals();
-  sigset_t previous;
-  pthread_sigmask(SIG_BLOCK, &signals, &previous);
-  struct RestoreMask {
-    const sigset_t& mask;
-    ~RestoreMask() { pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
-  } restore{previous};
+  // Before any thread exists (see ProcessSignals).
+  const ProcessSignals signals;
 
   Result<Parsed> parsed = Parse(args);
   if (!parsed) {
@@ -247,8 +211,7 @@ int OperatorCommand::Run(const std::vector<std::string>& args) {
       KubeOperator::Create(std::move(config).value(), parsed->options);
   if (!created) {
     err_ << "pharos-operator: " << created.error() << "\n";
-    // The database is the one thing that is not the user's input.
-    return created.error().rfind("--db ", 0) == 0 ? kExitFailed : kExitBadInput;
+    return created.error_kind() == ErrorKind::kInvalidArgument ? kExitBadInput : kExitFailed;
   }
   KubeOperator& kube_operator = **created;
   if (Status started = kube_operator.Start(); !started) {
@@ -257,17 +220,16 @@ int OperatorCommand::Run(const std::vector<std::string>& args) {
   }
 
   while (true) {
-    int signal_number = 0;
-    if (sigwait(&signals, &signal_number) != 0) {
-      continue;
-    }
-    if (signal_number == SIGHUP) {
+    const ProcessSignals::Received signal = signals.Wait();
+    if (signal.kind == ProcessSignals::Kind::kReload) {
       LogInfo("SIGHUP: reloading the probe tokens and the regions config");
       kube_operator.Reload();
       continue;
     }
-    LogInfo("shutting down", {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
-    break;
+    if (signal.kind == ProcessSignals::Kind::kStop) {
+      LogInfo("shutting down", {{"signal", signal.name}});
+      break;
+    }
   }
   kube_operator.Stop();
   return kExitClean;

@@ -29,11 +29,16 @@ InProcessProbe::Reporting::Reporting(MetricsRegistry& registry, size_t capacity)
         return ProbeMetrics::Gauges{in_flight.load(), this->capacity, unanswered.load()};
       }) {}
 
-InProcessProbe::InProcessProbe(OperatorCore& core, Checker checker, Options options)
-    : core_(core),
+InProcessProbe::InProcessProbe(WorkLeaser& work, ResultSink& results, const StatusReader& specs,
+                               const Clock& clock, MetricsRegistry& registry, Checker checker,
+                               Options options)
+    : work_(work),
+      results_(results),
+      specs_(specs),
+      clock_(clock),
       checker_(std::move(checker)),
       options_(std::move(options)),
-      reporting_(std::make_shared<Reporting>(core.metrics_registry(), options_.capacity)) {}
+      reporting_(std::make_shared<Reporting>(registry, options_.capacity)) {}
 
 InProcessProbe::~InProcessProbe() { Stop(); }
 
@@ -50,7 +55,7 @@ void InProcessProbe::Stop() {
   }
   thread_.request_stop();
   thread_.join();
-  WorkDispatcher::WaiterId waiter = 0;
+  WorkLeaser::WaiterId waiter = 0;
   {
     std::lock_guard lock(mu_);
     if (waiting_) {
@@ -58,7 +63,7 @@ void InProcessProbe::Stop() {
     }
   }
   if (waiter != 0) {
-    core_.dispatcher().CancelWait(waiter);
+    work_.CancelWait(waiter);
   }
   checker_.drain();
   std::lock_guard lock(mu_);
@@ -95,18 +100,18 @@ void InProcessProbe::Run(const std::stop_token& stop) {
     waiting_ = true;
     waiter_ = 0;
     lock.unlock();
-    const WorkDispatcher::WaiterId waiter = core_.dispatcher().LeaseOrWait(
-        options_.region, options_.name, free, core_.clock().Now() + options_.lease_wait,
-        [this](std::vector<WorkItem> items) {
-          {
-            std::lock_guard guard(mu_);
-            for (WorkItem& item : items) {
-              leased_.push_back(std::move(item));
-            }
-            waiting_ = false;
-          }
-          cv_.notify_all();
-        });
+    const WorkLeaser::WaiterId waiter =
+        work_.LeaseOrWait(options_.region, options_.name, free, clock_.Now() + options_.lease_wait,
+                          [this](std::vector<WorkItem> items) {
+                            {
+                              std::lock_guard guard(mu_);
+                              for (WorkItem& item : items) {
+                                leased_.push_back(std::move(item));
+                              }
+                              waiting_ = false;
+                            }
+                            cv_.notify_all();
+                          });
     lock.lock();
     if (waiting_) {
       waiter_ = waiter;
@@ -115,9 +120,9 @@ void InProcessProbe::Run(const std::stop_token& stop) {
 }
 
 void InProcessProbe::RunItems(std::vector<WorkItem> items) {
-  const auto now = core_.clock().Now();
+  const auto now = clock_.Now();
   for (WorkItem& item : items) {
-    std::shared_ptr<const Monitor> monitor = core_.MonitorSpec(item.monitor_uid);
+    std::shared_ptr<const Monitor> monitor = specs_.MonitorSpec(item.monitor_uid);
     if (!monitor) {
       std::lock_guard lock(mu_);
       SetInFlightLocked(in_flight_ - 1);
@@ -154,15 +159,14 @@ void InProcessProbe::Finish(CheckResult result) {
   reporting_->unanswered++;
   std::vector<CheckResult> results;
   results.push_back(std::move(result));
-  core_.Ingest(std::move(results), [reporting = reporting_](
-                                       const Result<OperatorCore::IngestReport>& report) {
+  results_.Ingest(std::move(results), [reporting = reporting_](const Result<IngestReport>& report) {
     if (!report) {
       Log().Warn("a local result was not stored; the check will be redelivered",
                  {{"error", report.error()}});
       reporting->metrics.CountOperatorError();
       reporting->metrics.CountDropped("unacknowledged");
     } else if (!report->outcomes.empty() &&
-               report->outcomes.front().kind == OperatorCore::IngestOutcome::Kind::kRejected) {
+               report->outcomes.front().kind == IngestOutcome::Kind::kRejected) {
       Log().Debug("a local result was rejected", {{"reason", report->outcomes.front().reason}});
       reporting->metrics.CountDropped("rejected");
     }

@@ -1,8 +1,8 @@
 #pragma once
 
 // InProcessProbe: the probe of region `local` inside `pharos run`. It leases work straight from
-// the WorkDispatcher (LeaseOrWait, no HTTP), runs the checks on a CheckEngine (or any Checker),
-// and hands the results to OperatorCore::Ingest — the same ingestion path as the probe API.
+// the WorkLeaser (LeaseOrWait, no HTTP), runs the checks on a CheckEngine (or any Checker),
+// and hands the results to the ResultSink — the same ingestion path as the probe API.
 // It never leases more than its free capacity. An item whose monitor is gone is skipped (its
 // lease lapses); one whose next round was already due before it could start is answered with an
 // `error` result saying so (never `down`: the target was not checked).
@@ -26,8 +26,12 @@
 #include <vector>
 
 #include "common/check_result.h"
+#include "common/clock.h"
+#include "common/metrics_registry.h"
 #include "common/monitor.h"
-#include "operator/control/operator_core.h"
+#include "operator/control/result_sink.h"
+#include "operator/control/status_reader.h"
+#include "operator/control/work_leaser.h"
 #include "probe/check_engine.h"
 #include "probe/probe_metrics.h"
 
@@ -51,7 +55,10 @@ class InProcessProbe {
   // A Checker running checks on `engine` (which must outlive it).
   static Checker EngineChecker(CheckEngine& engine);
 
-  InProcessProbe(OperatorCore& core, Checker checker, Options options);
+  // Leases from `work`, reads specs from `specs`, reports to `results`, exports its metrics in
+  // `registry`. Every reference must outlive the probe.
+  InProcessProbe(WorkLeaser& work, ResultSink& results, const StatusReader& specs,
+                 const Clock& clock, MetricsRegistry& registry, Checker checker, Options options);
   ~InProcessProbe();  // Stop()
   InProcessProbe(const InProcessProbe&) = delete;
   InProcessProbe& operator=(const InProcessProbe&) = delete;
@@ -77,17 +84,20 @@ class InProcessProbe {
     ProbeMetrics metrics;  // last: its gauges read the fields above
   };
 
-  OperatorCore& core_;
+  WorkLeaser& work_;
+  ResultSink& results_;
+  const StatusReader& specs_;
+  const Clock& clock_;
   const Checker checker_;
   const Options options_;
   const std::shared_ptr<Reporting> reporting_;
 
   mutable std::mutex mu_;
   std::condition_variable_any cv_;
-  std::vector<WorkItem> leased_;         // GUARDED_BY(mu_): delivered, not yet started
-  bool waiting_ = false;                 // GUARDED_BY(mu_): a long-poll is parked
-  WorkDispatcher::WaiterId waiter_ = 0;  // GUARDED_BY(mu_)
-  size_t in_flight_ = 0;                 // GUARDED_BY(mu_)
+  std::vector<WorkItem> leased_;     // GUARDED_BY(mu_): delivered, not yet started
+  bool waiting_ = false;             // GUARDED_BY(mu_): a long-poll is parked
+  WorkLeaser::WaiterId waiter_ = 0;  // GUARDED_BY(mu_)
+  size_t in_flight_ = 0;             // GUARDED_BY(mu_)
   std::jthread thread_;
 };
 

@@ -1,6 +1,8 @@
 #include "common/command_line.h"
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <sstream>
 
 namespace pharos {
@@ -99,6 +101,46 @@ std::string CommandLine::FlagsHelp() const {
     out << "\n";
   }
   return out.str();
+}
+
+Result<int64_t> CommandLine::GetInteger(const std::string& name, int64_t min, int64_t max) const {
+  const std::string text = Get(name);
+  int64_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < min ||
+      value > max) {
+    return Error{"--" + name + ": expected a whole number from " + std::to_string(min) + " to " +
+                     std::to_string(max) + ", got \"" + text.substr(0, 64) + "\"",
+                 ErrorKind::kInvalidArgument};
+  }
+  return value;
+}
+
+Result<double> CommandLine::GetNumber(const std::string& name, double min, double max) const {
+  const std::string text = Get(name);
+  double value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() ||
+      !std::isfinite(value) || value < min || value > max) {
+    std::ostringstream range;
+    range << min << " to " << max;
+    return Error{"--" + name + ": expected a number from " + range.str() + ", got \"" +
+                     text.substr(0, 64) + "\"",
+                 ErrorKind::kInvalidArgument};
+  }
+  return value;
+}
+
+Result<Millis> CommandLine::GetDuration(const std::string& name, Millis min) const {
+  Result<Millis> parsed = ParseDuration(Get(name));
+  if (!parsed) {
+    return Error{"--" + name + ": " + parsed.error(), ErrorKind::kInvalidArgument};
+  }
+  if (*parsed < min) {
+    return Error{"--" + name + " must be at least " + FormatDuration(min),
+                 ErrorKind::kInvalidArgument};
+  }
+  return *parsed;
 }
 
 }  // namespace pharos

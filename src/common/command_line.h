@@ -5,11 +5,13 @@
 // `--` ends flags. Unknown flags and missing values are errors that name the flag.
 // Thread-safety: not thread-safe; used once at start-up.
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/duration.h"
 #include "common/result.h"
 
 namespace pharos {
@@ -27,6 +29,12 @@ class CommandLine {
   // The value given, else the default.
   std::string Get(const std::string& name) const;
   bool IsSet(const std::string& name) const;
+  // The value as a whole number in [min, max]; the error names the flag, the range and the text.
+  Result<int64_t> GetInteger(const std::string& name, int64_t min, int64_t max) const;
+  // The value as a finite number in [min, max] (a qps, a ratio).
+  Result<double> GetNumber(const std::string& name, double min, double max) const;
+  // The value as a duration ("30s", "1h30m") of at least `min`.
+  Result<Millis> GetDuration(const std::string& name, Millis min) const;
   const std::vector<std::string>& positional() const { return positional_; }
 
   // The flag table for --help.

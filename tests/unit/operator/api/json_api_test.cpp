@@ -17,6 +17,7 @@ using ::pharos::testing::MakeMonitor;
 using ::pharos::testing::MakeResult;
 using ::pharos::testing::OpenCore;
 using ::pharos::testing::TempDirectory;
+using ::pharos::testing::TestCore;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
@@ -34,8 +35,8 @@ class JsonApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     core_ = OpenCore(clock_, (dir_.path() / "pharos.db").string());
-    ASSERT_NE(core_, nullptr);
-    api_ = std::make_unique<JsonApi>(*core_);
+    ASSERT_TRUE(core_);
+    api_ = std::make_unique<JsonApi>(*core_, core_.store(), core_.registry(), clock_);
     ASSERT_TRUE(core_->UpsertMonitor(checkout_).ok());
     ASSERT_TRUE(core_->UpsertMonitor(web_).ok());
     for (int round = 1; round <= 3; ++round) {
@@ -65,7 +66,7 @@ class JsonApiTest : public ::testing::Test {
 
   TempDirectory dir_;
   ManualClock clock_;
-  std::unique_ptr<OperatorCore> core_;
+  TestCore core_;
   std::unique_ptr<JsonApi> api_;
   const Monitor checkout_ = MakeMonitor("checkout", {"eu-west", "us-east"});
   const Monitor web_ = MakeMonitor("web", {"eu-west"});

@@ -22,6 +22,7 @@ using ::pharos::testing::MakeMonitor;
 using ::pharos::testing::MakeResult;
 using ::pharos::testing::OpenCore;
 using ::pharos::testing::TempDirectory;
+using ::pharos::testing::TestCore;
 using ::testing::HasSubstr;
 using Json = nlohmann::json;
 
@@ -79,13 +80,14 @@ class ProbeApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
     core_ = OpenCore(clock_, (dir_.path() / "pharos.db").string());
-    ASSERT_NE(core_, nullptr);
+    ASSERT_TRUE(core_);
     const std::string token_file = (dir_.path() / "tokens").string();
     std::ofstream(token_file) << "# probe tokens\n\nany-region-token\neu-west=eu-token\n";
     auto tokens = ProbeTokens::Load(token_file);
     ASSERT_TRUE(tokens.ok()) << (tokens.ok() ? "" : tokens.error());
     tokens_ = std::move(tokens).value();
-    api_ = std::make_unique<ProbeApi>(*core_, tokens_.get(), ProbeApi::Options{});
+    api_ = std::make_unique<ProbeApi>(*core_, *core_, *core_, clock_, tokens_.get(),
+                                      ProbeApi::Options{});
     ASSERT_TRUE(core_->UpsertMonitor(api_monitor_).ok());
   }
 
@@ -108,7 +110,7 @@ class ProbeApiTest : public ::testing::Test {
 
   TempDirectory dir_;
   ManualClock clock_;
-  std::unique_ptr<OperatorCore> core_;
+  TestCore core_;
   std::unique_ptr<ProbeTokens> tokens_;
   std::unique_ptr<ProbeApi> api_;
   const Monitor api_monitor_ = MakeMonitor("api", {"eu-west"});
@@ -124,7 +126,7 @@ TEST_F(ProbeApiTest, RegistersAProbeAndCountsItConnected) {
   ASSERT_EQ(response.status, 200) << response.body;
   EXPECT_EQ(Body(response)["leaseWaitMaxSeconds"], 30);
   EXPECT_EQ(Body(response)["resultBatchMax"], 500);
-  EXPECT_EQ(core_->dispatcher().ConnectedProbes("eu-west").size(), 1u);
+  EXPECT_EQ(core_->dispatcher_for_testing().ConnectedProbes("eu-west").size(), 1u);
 }
 
 TEST_F(ProbeApiTest, RefusesMissingAndUnknownTokensWith401) {
@@ -138,7 +140,7 @@ TEST_F(ProbeApiTest, RefusesMissingAndUnknownTokensWith401) {
   HttpResponse malformed =
       Call(&ProbeApi::HandleResults, Post("/api/v1/work/results", Json("{oops"), "wrong"));
   EXPECT_EQ(malformed.status, 401);
-  EXPECT_TRUE(core_->dispatcher().ConnectedProbes("eu-west").empty());
+  EXPECT_TRUE(core_->dispatcher_for_testing().ConnectedProbes("eu-west").empty());
 }
 
 TEST_F(ProbeApiTest, RefusesARegionBoundTokenUsedForAnotherRegionWith403) {
@@ -153,7 +155,7 @@ TEST_F(ProbeApiTest, RefusesARegionBoundTokenUsedForAnotherRegionWith403) {
 }
 
 TEST_F(ProbeApiTest, WithoutATokenFileEveryProbeGets401) {
-  ProbeApi closed(*core_, nullptr, {});
+  ProbeApi closed(*core_, *core_, *core_, clock_, nullptr, {});
   ReplyCatcher catcher;
   closed.HandleRegister(Post("/api/v1/probes/register", identity_, "any-region-token"),
                         catcher.Reply());
@@ -214,7 +216,7 @@ TEST_F(ProbeApiTest, LeaseLongPollAnswersWhenWorkBecomesDue) {
   EXPECT_FALSE(catcher.replied()) << "nothing is due yet: the request is parked";
   EXPECT_EQ(api_->parked_leases(), 1u);
 
-  const auto due = core_->scheduler().Find(api_monitor_.uid)->next_due;
+  const auto due = core_->scheduler_for_testing().Find(api_monitor_.uid)->next_due;
   ASSERT_LT(*due - clock_.Now(), std::chrono::seconds(30));
   clock_.SetNow(*due);
   core_->Tick();
@@ -258,10 +260,10 @@ TEST_F(ProbeApiTest, ShutdownAnswersParkedLeasesAndRefusesNewOnes) {
 }
 
 TEST_F(ProbeApiTest, ResultsAreAckedAfterTheCommitAndDuplicatesNamed) {
-  const auto due = core_->scheduler().Find(api_monitor_.uid)->next_due;
+  const auto due = core_->scheduler_for_testing().Find(api_monitor_.uid)->next_due;
   clock_.SetNow(*due);
   core_->Tick();
-  auto items = core_->dispatcher().Lease("eu-west", "probe-eu-1", 10);
+  auto items = core_->dispatcher_for_testing().Lease("eu-west", "probe-eu-1", 10);
   ASSERT_EQ(items.size(), 1u);
   Json body = identity_;
   body["results"] = Json::array({ResultJson(Outcome::kUp, items[0].scheduled_at)});
@@ -273,10 +275,10 @@ TEST_F(ProbeApiTest, ResultsAreAckedAfterTheCommitAndDuplicatesNamed) {
   // The answer came after the commit: the result is in the store already.
   ResultQuery query;
   query.monitor_uid = api_monitor_.uid;
-  auto stored = core_->store().Results(query);
+  auto stored = core_.store().Results(query);
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->size(), 1u);
-  EXPECT_FALSE(core_->dispatcher().Find(items[0].id).has_value());
+  EXPECT_FALSE(core_->dispatcher_for_testing().Find(items[0].id).has_value());
 
   HttpResponse again =
       Call(&ProbeApi::HandleResults, Post("/api/v1/work/results", body, "eu-token"));

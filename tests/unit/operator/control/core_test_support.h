@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/manual_clock.h"
+#include "common/metrics_registry.h"
 #include "common/monitor.h"
 #include "operator/control/operator_core.h"
 #include "operator/control/scheduler.h"
@@ -96,20 +97,65 @@ inline OperatorCore::Options TestOptions() {
   return options;
 }
 
-// A core on `db_path` (created on first use).
-inline std::unique_ptr<OperatorCore> OpenCore(const Clock& clock, const std::string& db_path,
-                                              OperatorCore::Options options = TestOptions()) {
-  SqliteResultStore::Options store_options;
-  store_options.path = db_path;
-  store_options.synchronous_full = false;
-  auto store = SqliteResultStore::Open(store_options);
-  EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error());
-  if (!store.ok()) {
-    return nullptr;
+// An OperatorCore on a SQLite file, with the parts its owner keeps (the store and the metrics
+// registry), as ControlPlaneHost holds them. `->` and `*` reach the core. Reassigning closes the
+// old core before its store (so a test can reopen the same file to simulate a restart).
+class TestCore {
+ public:
+  TestCore() = default;
+  TestCore(TestCore&& other) noexcept = default;
+  TestCore& operator=(TestCore&& other) noexcept {
+    core_.reset();
+    store_.reset();
+    registry_ = std::move(other.registry_);
+    store_ = std::move(other.store_);
+    core_ = std::move(other.core_);
+    return *this;
   }
-  auto core = OperatorCore::Create(clock, std::move(store).value(), std::move(options));
-  EXPECT_TRUE(core.ok()) << (core.ok() ? "" : core.error());
-  return core.ok() ? std::move(core).value() : nullptr;
+  ~TestCore() { Close(); }
+
+  // A core on `db_path` (created on first use); empty when opening failed (a test failure).
+  static TestCore Open(const Clock& clock, const std::string& db_path,
+                       OperatorCore::Options options = TestOptions()) {
+    TestCore opened;
+    SqliteResultStore::Options store_options;
+    store_options.path = db_path;
+    store_options.synchronous_full = false;
+    auto store = SqliteResultStore::Open(store_options);
+    EXPECT_TRUE(store.ok()) << (store.ok() ? "" : store.error());
+    if (!store.ok()) {
+      return opened;
+    }
+    opened.registry_ = std::make_unique<MetricsRegistry>();
+    opened.store_ = std::move(store).value();
+    auto core = OperatorCore::Create(clock, *opened.store_, *opened.registry_, std::move(options));
+    EXPECT_TRUE(core.ok()) << (core.ok() ? "" : core.error());
+    if (core.ok()) {
+      opened.core_ = std::move(core).value();
+    }
+    return opened;
+  }
+
+  explicit operator bool() const { return core_ != nullptr; }
+  OperatorCore* operator->() const { return core_.get(); }
+  OperatorCore& operator*() const { return *core_; }
+  SqliteResultStore& store() const { return *store_; }
+  MetricsRegistry& registry() const { return *registry_; }
+  // Stops and destroys the core, then closes the store.
+  void Close() {
+    core_.reset();
+    store_.reset();
+  }
+
+ private:
+  std::unique_ptr<MetricsRegistry> registry_;
+  std::unique_ptr<SqliteResultStore> store_;
+  std::unique_ptr<OperatorCore> core_;
+};
+
+inline TestCore OpenCore(const Clock& clock, const std::string& db_path,
+                         OperatorCore::Options options = TestOptions()) {
+  return TestCore::Open(clock, db_path, std::move(options));
 }
 
 // The value of the sample whose line starts with `series` (name and labels exactly as exposed),

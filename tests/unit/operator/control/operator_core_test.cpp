@@ -21,11 +21,12 @@ using ::pharos::testing::MakeResult;
 using ::pharos::testing::OpenCore;
 using ::pharos::testing::SampleValue;
 using ::pharos::testing::TempDirectory;
+using ::pharos::testing::TestCore;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
-using Kind = OperatorCore::IngestOutcome::Kind;
+using Kind = IngestOutcome::Kind;
 
 // A store whose Append waits until the test opens its gate (then stores, or fails): a commit
 // as slow as the test wants, in virtual time. Everything else goes straight to `inner`.
@@ -97,24 +98,24 @@ class OperatorCoreTest : public ::testing::Test {
  protected:
   void SetUp() override {
     core_ = OpenCore(clock_, DbPath());
-    ASSERT_NE(core_, nullptr);
+    ASSERT_TRUE(core_);
   }
 
   std::string DbPath() const { return (dir_.path() / "pharos.db").string(); }
 
-  OperatorCore::IngestReport Ingest(std::vector<CheckResult> results) {
-    Result<OperatorCore::IngestReport> report = core_->IngestAndWait(std::move(results));
+  IngestReport Ingest(std::vector<CheckResult> results) {
+    Result<IngestReport> report = core_->IngestAndWait(std::move(results));
     EXPECT_TRUE(report.ok()) << (report.ok() ? "" : report.error());
-    return report.ok() ? std::move(report).value() : OperatorCore::IngestReport{};
+    return report.ok() ? std::move(report).value() : IngestReport{};
   }
 
   // Ingests one result of `monitor` in `region` for the next round (10 s after the previous).
-  OperatorCore::IngestOutcome Round(const Monitor& monitor, Outcome outcome,
-                                    const std::string& region = "local") {
+  IngestOutcome Round(const Monitor& monitor, Outcome outcome,
+                      const std::string& region = "local") {
     round_time_ += Millis(10'000);
     clock_.SetNow(round_time_ + Millis(100));
     auto report = Ingest({MakeResult(monitor, region, round_time_, outcome)});
-    return report.outcomes.empty() ? OperatorCore::IngestOutcome{} : report.outcomes.front();
+    return report.outcomes.empty() ? IngestOutcome{} : report.outcomes.front();
   }
 
   MonitorState StateOf(const std::string& uid) {
@@ -123,13 +124,13 @@ class OperatorCoreTest : public ::testing::Test {
     return status ? status->state : MonitorState::kInvalid;
   }
 
-  std::string Metrics() { return core_->metrics_registry().Expose(); }
+  std::string Metrics() { return core_.registry().Expose(); }
 
   // Exactly one result of shop/api is stored, and pharos_check_results_total counts it once.
   void ExpectStoredAndCountedOnce(const std::string& uid, const std::string& outcome) {
     ResultQuery query;
     query.monitor_uid = uid;
-    auto stored = core_->store().Results(query);
+    auto stored = core_.store().Results(query);
     ASSERT_TRUE(stored.ok());
     EXPECT_EQ(stored->size(), 1u);
     EXPECT_EQ(SampleValue(Metrics(),
@@ -142,7 +143,7 @@ class OperatorCoreTest : public ::testing::Test {
   TempDirectory dir_;
   ManualClock clock_;
   Clock::TimePoint round_time_ = ManualClock::DefaultStart();
-  std::unique_ptr<OperatorCore> core_;
+  TestCore core_;
 };
 
 TEST_F(OperatorCoreTest, StoresAResultOnceAndReportsTheDuplicate) {
@@ -191,7 +192,7 @@ TEST_F(OperatorCoreTest, FillsTypeAndTargetOfResultsThatLackThem) {
 
   ResultQuery query;
   query.monitor_uid = api.uid;
-  auto stored = core_->store().Results(query);
+  auto stored = core_.store().Results(query);
   ASSERT_TRUE(stored.ok());
   ASSERT_EQ(stored->size(), 1u);
   EXPECT_EQ(stored->front().target, api.Target());
@@ -220,7 +221,7 @@ TEST_F(OperatorCoreTest, DownOpensAnIncidentAndUpResolvesIt) {
   const std::string incident_id = status->incident->id;
   IncidentQuery open;
   open.include_resolved = false;
-  auto incidents = core_->store().Incidents(open);
+  auto incidents = core_.store().Incidents(open);
   ASSERT_TRUE(incidents.ok());
   ASSERT_EQ(incidents->size(), 1u);
   EXPECT_EQ(incidents->front().id, incident_id);
@@ -230,7 +231,7 @@ TEST_F(OperatorCoreTest, DownOpensAnIncidentAndUpResolvesIt) {
 
   Round(api, Outcome::kUp);
   EXPECT_EQ(StateOf(api.uid), MonitorState::kUp);
-  incidents = core_->store().Incidents(open);
+  incidents = core_.store().Incidents(open);
   ASSERT_TRUE(incidents.ok());
   EXPECT_THAT(*incidents, IsEmpty());
   EXPECT_EQ(SampleValue(Metrics(), "pharos_incidents_open"), 0.0);
@@ -272,7 +273,7 @@ TEST_F(OperatorCoreTest, RestartResumesStatesAndIncidentsFromTheSameDatabase) {
   auto before = core_->Snapshot(api.uid);
   ASSERT_TRUE(before && before->incident);
   core_->Stop();
-  core_.reset();
+  core_.Close();
 
   // A result committed after the last state save (as if the process died before saving):
   // replayed at restore.
@@ -287,7 +288,7 @@ TEST_F(OperatorCoreTest, RestartResumesStatesAndIncidentsFromTheSameDatabase) {
   }
 
   core_ = OpenCore(clock_, DbPath());
-  ASSERT_NE(core_, nullptr);
+  ASSERT_TRUE(core_);
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
   ASSERT_TRUE(core_->UpsertMonitor(web).ok());
 
@@ -323,9 +324,10 @@ TEST_F(OperatorCoreTest, ReplaceAllAddsChangesAndRemovesByUid) {
   EXPECT_THAT(second.changed, ElementsAre("shop/a"));
   EXPECT_THAT(second.removed, ElementsAre("shop/b"));
   EXPECT_THAT(second.errors, IsEmpty());
-  EXPECT_FALSE(core_->scheduler().Find(b.uid).has_value()) << "removed monitors stop at once";
-  ASSERT_TRUE(core_->scheduler().Find(a.uid).has_value());
-  EXPECT_EQ(core_->scheduler().Find(a.uid)->generation, 2);
+  EXPECT_FALSE(core_->scheduler_for_testing().Find(b.uid).has_value())
+      << "removed monitors stop at once";
+  ASSERT_TRUE(core_->scheduler_for_testing().Find(a.uid).has_value());
+  EXPECT_EQ(core_->scheduler_for_testing().Find(a.uid)->generation, 2);
   EXPECT_EQ(core_->MonitorSpec(a.uid)->timeout, Millis(2'000));
   EXPECT_FALSE(core_->Snapshot(b.uid).has_value());
   const std::string metrics = Metrics();
@@ -386,18 +388,18 @@ TEST_F(OperatorCoreTest, ReplaceAllForgetsStoredStatesOfMonitorsThatAreGone) {
   Round(gone, Outcome::kDown);
   core_->Stop();
   core_ = OpenCore(clock_, DbPath());
-  ASSERT_NE(core_, nullptr);
+  ASSERT_TRUE(core_);
 
   core_->ReplaceAll({MakeMonitor("other")});
 
-  auto states = core_->store().LoadMonitorStates();
+  auto states = core_.store().LoadMonitorStates();
   ASSERT_TRUE(states.ok());
   for (const MonitorStateSnapshot& state : *states) {
     EXPECT_NE(state.monitor_uid, gone.uid);
   }
   IncidentQuery open;
   open.include_resolved = false;
-  auto incidents = core_->store().Incidents(open);
+  auto incidents = core_.store().Incidents(open);
   ASSERT_TRUE(incidents.ok());
   EXPECT_THAT(*incidents, IsEmpty()) << "its incident was resolved";
 }
@@ -420,21 +422,21 @@ TEST_F(OperatorCoreTest, RemovedRegionsLoseTheirSeries) {
 TEST_F(OperatorCoreTest, SchedulesWorkAndAcksItAfterTheCommit) {
   const Monitor api = MakeMonitor("api");
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
-  const auto due = core_->scheduler().Find(api.uid)->next_due;
+  const auto due = core_->scheduler_for_testing().Find(api.uid)->next_due;
   ASSERT_TRUE(due.has_value());
   clock_.SetNow(*due);
   core_->Tick();
 
-  auto items = core_->dispatcher().Lease("local", "probe-1", 10);
+  auto items = core_->dispatcher_for_testing().Lease("local", "probe-1", 10);
   ASSERT_EQ(items.size(), 1u);
   EXPECT_EQ(items[0].monitor_uid, api.uid);
-  EXPECT_TRUE(core_->dispatcher().Find(items[0].id).has_value());
+  EXPECT_TRUE(core_->dispatcher_for_testing().Find(items[0].id).has_value());
 
   auto report = Ingest({MakeResult(api, "local", items[0].scheduled_at, Outcome::kUp)});
   ASSERT_EQ(report.outcomes.size(), 1u);
   EXPECT_EQ(report.outcomes[0].item_id, items[0].id);
   EXPECT_EQ(report.outcomes[0].kind, Kind::kAccepted);
-  EXPECT_FALSE(core_->dispatcher().Find(items[0].id).has_value()) << "acked";
+  EXPECT_FALSE(core_->dispatcher_for_testing().Find(items[0].id).has_value()) << "acked";
   EXPECT_EQ(StateOf(api.uid), MonitorState::kUp);
 }
 
@@ -443,16 +445,16 @@ TEST_F(OperatorCoreTest, AnItemNoProbeCompletesIsRecordedAsAProbeError) {
   api.frequency = Millis(300'000);  // no next round while the leases expire
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
   Round(api, Outcome::kUp);
-  const auto due = core_->scheduler().Find(api.uid)->next_due;
+  const auto due = core_->scheduler_for_testing().Find(api.uid)->next_due;
   clock_.SetNow(*due);
   core_->Tick();
   std::string item_id;
   // First delivery plus three redeliveries, each lease left to expire.
   for (int delivery = 0; delivery < 4; ++delivery) {
-    auto items = core_->dispatcher().Lease("local", "flaky-probe", 10);
+    auto items = core_->dispatcher_for_testing().Lease("local", "flaky-probe", 10);
     ASSERT_EQ(items.size(), 1u) << "delivery " << delivery;
     item_id = items[0].id;
-    clock_.Advance(api.timeout + core_->options().dispatcher.lease_grace + Millis(1));
+    clock_.Advance(api.timeout + core_->lease_grace() + Millis(1));
     core_->Tick();
   }
   core_->Flush();
@@ -461,7 +463,7 @@ TEST_F(OperatorCoreTest, AnItemNoProbeCompletesIsRecordedAsAProbeError) {
   query.monitor_uid = api.uid;
   query.newest_first = true;
   query.limit = 1;
-  auto stored = core_->store().Results(query);
+  auto stored = core_.store().Results(query);
   ASSERT_TRUE(stored.ok());
   ASSERT_EQ(stored->size(), 1u);
   EXPECT_EQ(stored->front().item_id, item_id);
@@ -477,13 +479,13 @@ TEST_F(OperatorCoreTest, ANonLeaderNeitherSchedulesNorWrites) {
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
   core_->SetScheduling(false);
 
-  EXPECT_FALSE(core_->scheduler().Find(api.uid).has_value());
+  EXPECT_FALSE(core_->scheduler_for_testing().Find(api.uid).has_value());
   auto report = core_->IngestAndWait({MakeResult(api, "local", round_time_, Outcome::kUp)});
   EXPECT_FALSE(report.ok());
   EXPECT_EQ(SampleValue(Metrics(), "pharos_leader"), 0.0);
 
   core_->SetScheduling(true);
-  EXPECT_TRUE(core_->scheduler().Find(api.uid).has_value());
+  EXPECT_TRUE(core_->scheduler_for_testing().Find(api.uid).has_value());
   EXPECT_EQ(Round(api, Outcome::kUp).kind, Kind::kAccepted);
   EXPECT_EQ(SampleValue(Metrics(), "pharos_leader"), 1.0);
 }
@@ -491,7 +493,7 @@ TEST_F(OperatorCoreTest, ANonLeaderNeitherSchedulesNorWrites) {
 // What a previous leader wrote to the Monitor's status: Down since `since`, last checked at
 // `checked`, incident `incident_id` open since `since`.
 StateSeed DownSeed(const Monitor& monitor, TimePoint since, TimePoint checked,
-                         const std::string& incident_id) {
+                   const std::string& incident_id) {
   StateSeed seed;
   seed.state.monitor_uid = monitor.uid;
   seed.state.monitor_key = monitor.Key();
@@ -540,7 +542,7 @@ TEST_F(OperatorCoreTest, ANewLeaderResumesFromTheStatusWithoutPendingOrASecondIn
   EXPECT_THAT(events, IsEmpty()) << "resuming is no transition";
   IncidentQuery open;
   open.include_resolved = false;
-  auto incidents = core_->store().Incidents(open);
+  auto incidents = core_.store().Incidents(open);
   ASSERT_TRUE(incidents.ok());
   ASSERT_EQ(incidents->size(), 1u) << "the store records the incident it resumed";
   EXPECT_EQ(incidents->front().id, incident_id);
@@ -559,7 +561,7 @@ TEST_F(OperatorCoreTest, ANewLeaderResumesFromTheStatusWithoutPendingOrASecondIn
   EXPECT_EQ(events[0].from, MonitorState::kDown);
   EXPECT_EQ(events[0].resolved_incident_id, incident_id);
   EXPECT_TRUE(events[0].opened_incident_id.empty());
-  incidents = core_->store().Incidents(open);
+  incidents = core_.store().Incidents(open);
   ASSERT_TRUE(incidents.ok());
   EXPECT_THAT(*incidents, IsEmpty());
 }
@@ -571,10 +573,10 @@ TEST_F(OperatorCoreTest, TheStoreWinsOverAnOlderStatus) {
   auto before = core_->Snapshot(api.uid);
   ASSERT_TRUE(before && before->incident);
   core_->Stop();
-  core_.reset();
+  core_.Close();
 
   core_ = OpenCore(clock_, DbPath());
-  ASSERT_NE(core_, nullptr);
+  ASSERT_TRUE(core_);
   int seeder_calls = 0;
   core_->SetStateSeeder([&](const Monitor& monitor) -> std::optional<StateSeed> {
     ++seeder_calls;
@@ -612,7 +614,7 @@ TEST_F(OperatorCoreTest, ANewerStatusWinsOverTheStoreAndReplacesItsOpenIncident)
   EXPECT_EQ(status->state, MonitorState::kDown);
   EXPECT_EQ(status->incident->id, their_incident);
   EXPECT_THAT(events, IsEmpty());
-  auto incidents = core_->store().Incidents(IncidentQuery{api.uid, true, 10});
+  auto incidents = core_.store().Incidents(IncidentQuery{api.uid, true, 10});
   ASSERT_TRUE(incidents.ok());
   ASSERT_EQ(incidents->size(), 2u);
   for (const Incident& incident : *incidents) {
@@ -637,7 +639,7 @@ TEST_F(OperatorCoreTest, AStandbyTakingOverResumesFromTheStatusAsItIsThen) {
   clock_.SetNow(round_time_ + Millis(15'000));
   core_->SetScheduling(true);
   EXPECT_EQ(StateOf(api.uid), MonitorState::kDown);
-  EXPECT_TRUE(core_->scheduler().Find(api.uid).has_value());
+  EXPECT_TRUE(core_->scheduler_for_testing().Find(api.uid).has_value());
 }
 
 TEST_F(OperatorCoreTest, InvalidMonitorsAreNotCheckedUntilFixed) {
@@ -646,11 +648,11 @@ TEST_F(OperatorCoreTest, InvalidMonitorsAreNotCheckedUntilFixed) {
   ASSERT_TRUE(core_->MarkInvalid(api, "spec.http.url: scheme must be http or https").ok());
   EXPECT_EQ(StateOf(api.uid), MonitorState::kInvalid);
   EXPECT_EQ(core_->Snapshot(api.uid)->reason, "spec.http.url: scheme must be http or https");
-  EXPECT_FALSE(core_->scheduler().Find(api.uid).has_value());
+  EXPECT_FALSE(core_->scheduler_for_testing().Find(api.uid).has_value());
 
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
   EXPECT_EQ(StateOf(api.uid), MonitorState::kPending);
-  EXPECT_TRUE(core_->scheduler().Find(api.uid).has_value());
+  EXPECT_TRUE(core_->scheduler_for_testing().Find(api.uid).has_value());
 }
 
 // The operator stopped while two monitors were Invalid; meanwhile the user fixed one of them.
@@ -666,10 +668,10 @@ TEST_F(OperatorCoreTest, AMonitorFixedWhileTheOperatorWasDownIsCheckedAfterTheRe
   ASSERT_TRUE(core_->MarkInvalid(web, "spec.http.url: scheme must be http or https").ok());
   ASSERT_EQ(StateOf(api.uid), MonitorState::kInvalid);
   core_->Stop();
-  core_.reset();
+  core_.Close();
 
   core_ = OpenCore(clock_, DbPath());
-  ASSERT_NE(core_, nullptr);
+  ASSERT_TRUE(core_);
   std::vector<StateEvent> events;
   core_->OnStateChange([&](const Monitor&, const StateEvent& event) { events.push_back(event); });
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());  // fixed
@@ -679,22 +681,22 @@ TEST_F(OperatorCoreTest, AMonitorFixedWhileTheOperatorWasDownIsCheckedAfterTheRe
   ASSERT_TRUE(status.has_value());
   EXPECT_EQ(status->state, MonitorState::kPending) << "its spec is valid now";
   EXPECT_EQ(status->reason, "");
-  EXPECT_TRUE(core_->scheduler().Find(api.uid).has_value());
+  EXPECT_TRUE(core_->scheduler_for_testing().Find(api.uid).has_value());
   ASSERT_EQ(events.size(), 1u) << "the same transition as fixing it while running";
   EXPECT_EQ(events[0].monitor_uid, api.uid);
   EXPECT_EQ(events[0].from, MonitorState::kInvalid);
   EXPECT_EQ(events[0].to, MonitorState::kPending);
   EXPECT_EQ(StateOf(web.uid), MonitorState::kInvalid) << "still invalid";
   EXPECT_EQ(core_->Snapshot(web.uid)->reason, "spec.http.url: scheme must be http or https");
-  EXPECT_FALSE(core_->scheduler().Find(web.uid).has_value());
+  EXPECT_FALSE(core_->scheduler_for_testing().Find(web.uid).has_value());
 
   EXPECT_EQ(Round(api, Outcome::kUp).kind, Kind::kAccepted);
   EXPECT_EQ(StateOf(api.uid), MonitorState::kUp) << "its results count again";
   core_->Stop();
-  core_.reset();
+  core_.Close();
 
   core_ = OpenCore(clock_, DbPath());
-  ASSERT_NE(core_, nullptr);
+  ASSERT_TRUE(core_);
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
   EXPECT_EQ(StateOf(api.uid), MonitorState::kUp) << "the recovered state was saved";
 }
@@ -705,10 +707,10 @@ TEST_F(OperatorCoreTest, ReplaceAllChecksAMonitorStoredInvalidWhoseSpecIsValid) 
   const Monitor api = MakeMonitor("api");
   ASSERT_TRUE(core_->MarkInvalid(api, "spec.timeout: must be below spec.frequency").ok());
   core_->Stop();
-  core_.reset();
+  core_.Close();
 
   core_ = OpenCore(clock_, DbPath());
-  ASSERT_NE(core_, nullptr);
+  ASSERT_TRUE(core_);
   auto report = core_->ReplaceAll({api});
   EXPECT_THAT(report.added, ElementsAre("shop/api"));
   EXPECT_EQ(StateOf(api.uid), MonitorState::kPending);
@@ -760,11 +762,10 @@ TEST_F(OperatorCoreTest, ExposesTheWholeMetricsContract) {
   CheckResult result = MakeResult(api, "local", round_time_ + Millis(10'000), Outcome::kUp);
   result.cert_expiry = ManualClock::DefaultStart() + std::chrono::hours(24 * 90);
   Ingest({result});
-  const auto due = core_->scheduler().Find(api.uid)->next_due;
+  const auto due = core_->scheduler_for_testing().Find(api.uid)->next_due;
   clock_.SetNow(*due + Millis(20'000));
   core_->Tick();
-  core_->dispatcher().Lease("local", "probe-1", 10);
-  core_->metrics().CountStatusWrite("ok");
+  core_->dispatcher_for_testing().Lease("local", "probe-1", 10);
   core_->Tick();
   const std::string metrics = Metrics();
 
@@ -774,8 +775,8 @@ TEST_F(OperatorCoreTest, ExposesTheWholeMetricsContract) {
         "pharos_certificate_expiry_timestamp_seconds", "pharos_incidents_open",
         "pharos_incidents_opened_total", "pharos_scheduler_lateness_seconds", "pharos_queue_depth",
         "pharos_work_redelivered_total", "pharos_work_coalesced_total", "pharos_work_expired_total",
-        "pharos_probes_connected", "pharos_store_write_seconds", "pharos_status_writes_total",
-        "pharos_leader", "pharos_build_info"}) {
+        "pharos_probes_connected", "pharos_store_write_seconds", "pharos_leader",
+        "pharos_build_info"}) {
     EXPECT_THAT(metrics, HasSubstr(std::string("# TYPE ") + name + " ")) << name;
   }
   for (const char* state :
@@ -786,9 +787,6 @@ TEST_F(OperatorCoreTest, ExposesTheWholeMetricsContract) {
               std::string(state) == "Up" ? 1.0 : 0.0)
         << state;
   }
-  EXPECT_EQ(SampleValue(metrics, "pharos_status_writes_total{result=\"ok\"}"), 1.0);
-  EXPECT_EQ(SampleValue(metrics, "pharos_status_writes_total{result=\"conflict\"}"), 0.0);
-  EXPECT_EQ(SampleValue(metrics, "pharos_status_writes_total{result=\"error\"}"), 0.0);
   EXPECT_EQ(SampleValue(metrics, "pharos_build_info{version=\"test\"}"), 1.0);
   EXPECT_EQ(SampleValue(metrics, "pharos_leader"), 1.0);
   EXPECT_EQ(SampleValue(metrics, "pharos_probes_connected{region=\"local\"}"), 1.0);
@@ -820,9 +818,9 @@ TEST_F(OperatorCoreTest, ExposesTheWholeMetricsContract) {
 TEST_F(OperatorCoreTest, DuplicatesOfADispatchedItemAreRefusedByBothLayers) {
   const Monitor api = MakeMonitor("api");
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
-  clock_.SetNow(*core_->scheduler().Find(api.uid)->next_due);
+  clock_.SetNow(*core_->scheduler_for_testing().Find(api.uid)->next_due);
   core_->Tick();
-  auto leased = core_->dispatcher().Lease("local", "probe", 10);
+  auto leased = core_->dispatcher_for_testing().Lease("local", "probe", 10);
   ASSERT_EQ(leased.size(), 1u);
   const CheckResult result = MakeResult(api, "local", leased[0].scheduled_at, Outcome::kDown);
   ASSERT_EQ(result.item_id, leased[0].id);
@@ -832,14 +830,14 @@ TEST_F(OperatorCoreTest, DuplicatesOfADispatchedItemAreRefusedByBothLayers) {
 
   ASSERT_EQ(Ingest({result}).outcomes[0].kind, Kind::kAccepted);
   const double writes_after_first = writes();
-  EXPECT_TRUE(core_->dispatcher().WasAcked(result.item_id));
+  EXPECT_TRUE(core_->dispatcher_for_testing().WasAcked(result.item_id));
   clock_.Advance(Millis(5'000));
   EXPECT_EQ(Ingest({result}).outcomes[0].kind, Kind::kDuplicate);
   EXPECT_EQ(writes(), writes_after_first) << "answered by the dispatcher, no write";
 
   clock_.Advance(std::chrono::hours(1));
-  core_->dispatcher().Tick();
-  EXPECT_FALSE(core_->dispatcher().WasAcked(result.item_id));
+  core_->dispatcher_for_testing().Tick();
+  EXPECT_FALSE(core_->dispatcher_for_testing().WasAcked(result.item_id));
   EXPECT_EQ(Ingest({result}).outcomes[0].kind, Kind::kDuplicate);
   EXPECT_GT(writes(), writes_after_first) << "answered by the store";
 
@@ -859,46 +857,47 @@ TEST_P(SlowCommitTest, ItemsWhoseResultsAreBeingCommittedAreNotRedelivered) {
   store_options.path = (dir.path() / "pharos.db").string();
   auto sqlite = SqliteResultStore::Open(store_options);
   ASSERT_TRUE(sqlite.ok()) << sqlite.error();
-  auto gated = std::make_unique<GatedStore>(std::move(sqlite).value());
-  GatedStore& gate = *gated;
-  auto created = OperatorCore::Create(clock, std::move(gated), ::pharos::testing::TestOptions());
+  GatedStore gate(std::move(sqlite).value());
+  MetricsRegistry registry;
+  auto created = OperatorCore::Create(clock, gate, registry, ::pharos::testing::TestOptions());
   ASSERT_TRUE(created.ok()) << created.error();
   OperatorCore& core = **created;
 
   Monitor api = MakeMonitor("api");
   api.frequency = Millis(300'000);  // no next round meanwhile
   ASSERT_TRUE(core.UpsertMonitor(api).ok());
-  clock.SetNow(*core.scheduler().Find(api.uid)->next_due);
+  clock.SetNow(*core.scheduler_for_testing().Find(api.uid)->next_due);
   core.Tick();
-  auto leased = core.dispatcher().Lease("local", "probe", 10);
+  auto leased = core.dispatcher_for_testing().Lease("local", "probe", 10);
   ASSERT_EQ(leased.size(), 1u);
 
-  std::promise<Result<OperatorCore::IngestReport>> ingested;
+  std::promise<Result<IngestReport>> ingested;
   core.Ingest({MakeResult(api, "local", leased[0].scheduled_at, Outcome::kUp)},
-              [&](Result<OperatorCore::IngestReport> report) { ingested.set_value(report); });
+              [&](Result<IngestReport> report) { ingested.set_value(report); });
   gate.WaitForBlockedAppend();
   for (int i = 0; i < 4; ++i) {
     clock.Advance(Millis(15'000));
-    core.dispatcher().Tick();
-    EXPECT_TRUE(core.dispatcher().Lease("local", "other-probe", 10).empty()) << "tick " << i;
+    core.dispatcher_for_testing().Tick();
+    EXPECT_TRUE(core.dispatcher_for_testing().Lease("local", "other-probe", 10).empty())
+        << "tick " << i;
   }
-  EXPECT_EQ(core.dispatcher().Totals().redelivered, 0u);
-  EXPECT_EQ(core.dispatcher().Totals().failed, 0u);
+  EXPECT_EQ(core.dispatcher_for_testing().Totals().redelivered, 0u);
+  EXPECT_EQ(core.dispatcher_for_testing().Totals().failed, 0u);
 
   gate.Open(commit_fails);
-  Result<OperatorCore::IngestReport> report = ingested.get_future().get();
+  Result<IngestReport> report = ingested.get_future().get();
   if (!commit_fails) {
     ASSERT_TRUE(report.ok()) << report.error();
     EXPECT_EQ(report->outcomes[0].kind, Kind::kAccepted);
-    EXPECT_FALSE(core.dispatcher().Find(leased[0].id).has_value()) << "acked";
-    EXPECT_TRUE(core.dispatcher().WasAcked(leased[0].id));
+    EXPECT_FALSE(core.dispatcher_for_testing().Find(leased[0].id).has_value()) << "acked";
+    EXPECT_TRUE(core.dispatcher_for_testing().WasAcked(leased[0].id));
   } else {
     ASSERT_FALSE(report.ok()) << "the probe must be told to resend";
     EXPECT_THAT(report.error(), HasSubstr("disk I/O error"));
-    ASSERT_TRUE(core.dispatcher().Find(leased[0].id).has_value()) << "not lost";
-    clock.Advance(api.timeout + core.options().dispatcher.lease_grace);
-    core.dispatcher().Tick();
-    auto again = core.dispatcher().Lease("local", "other-probe", 10);
+    ASSERT_TRUE(core.dispatcher_for_testing().Find(leased[0].id).has_value()) << "not lost";
+    clock.Advance(api.timeout + core.lease_grace());
+    core.dispatcher_for_testing().Tick();
+    auto again = core.dispatcher_for_testing().Lease("local", "other-probe", 10);
     ASSERT_EQ(again.size(), 1u) << "redelivered once the restarted lease expired";
     EXPECT_EQ(again[0].id, leased[0].id);
     EXPECT_EQ(again[0].attempt, 2);

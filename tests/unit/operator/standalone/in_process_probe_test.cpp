@@ -21,6 +21,7 @@ using ::pharos::testing::MakeMonitor;
 using ::pharos::testing::OpenCore;
 using ::pharos::testing::SampleValue;
 using ::pharos::testing::TempDirectory;
+using ::pharos::testing::TestCore;
 
 // Polls `condition` (real time) until it holds or 10 s passed.
 template <typename Condition>
@@ -111,31 +112,32 @@ class InProcessProbeTest : public ::testing::Test {
  protected:
   void SetUp() override {
     core_ = OpenCore(clock_, (dir_.path() / "pharos.db").string());
-    ASSERT_NE(core_, nullptr);
+    ASSERT_TRUE(core_);
   }
 
   size_t StoredResults(const std::string& uid) {
     ResultQuery query;
     query.monitor_uid = uid;
-    auto results = core_->store().Results(query);
+    auto results = core_.store().Results(query);
     return results.ok() ? results->size() : 0;
   }
 
   TempDirectory dir_;
   ManualClock clock_;
-  std::unique_ptr<OperatorCore> core_;
+  TestCore core_;
 };
 
 TEST_F(InProcessProbeTest, LeasesDueWorkRunsItAndIngestsTheResult) {
   const Monitor api = MakeMonitor("api");
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
   FakeChecker checker(Outcome::kUp);
-  InProcessProbe probe(*core_, checker.Checker(), {});
+  InProcessProbe probe(*core_, *core_, *core_, clock_, core_.registry(), checker.Checker(), {});
   probe.Start();
-  ASSERT_TRUE(Eventually([&] { return !core_->dispatcher().ConnectedProbes("local").empty(); }))
-      << "the probe long-polls";
+  ASSERT_TRUE(Eventually([&] {
+    return !core_->dispatcher_for_testing().ConnectedProbes("local").empty();
+  })) << "the probe long-polls";
 
-  clock_.SetNow(*core_->scheduler().Find(api.uid)->next_due);
+  clock_.SetNow(*core_->scheduler_for_testing().Find(api.uid)->next_due);
   core_->Tick();
 
   ASSERT_TRUE(Eventually([&] { return StoredResults(api.uid) == 1; }));
@@ -144,7 +146,7 @@ TEST_F(InProcessProbeTest, LeasesDueWorkRunsItAndIngestsTheResult) {
   EXPECT_EQ(status->regions[0].name, "local");
   probe.Stop();
   EXPECT_EQ(checker.submitted(), 1);
-  EXPECT_EQ(core_->dispatcher().Totals().acked, 1u);
+  EXPECT_EQ(core_->dispatcher_for_testing().Totals().acked, 1u);
 }
 
 TEST_F(InProcessProbeTest, NeverLeasesMoreThanItsCapacity) {
@@ -157,37 +159,38 @@ TEST_F(InProcessProbeTest, NeverLeasesMoreThanItsCapacity) {
   HoldingChecker holding;
   InProcessProbe::Options options;
   options.capacity = 2;
-  InProcessProbe probe(*core_, holding.Checker(), options);
+  InProcessProbe probe(*core_, *core_, *core_, clock_, core_.registry(), holding.Checker(),
+                       options);
   probe.Start();
   clock_.Advance(std::chrono::minutes(1));
   core_->Tick();
   ASSERT_TRUE(Eventually([&] { return probe.in_flight() == 2; }));
-  EXPECT_EQ(core_->dispatcher().Totals().queued, 3u);
+  EXPECT_EQ(core_->dispatcher_for_testing().Totals().queued, 3u);
 
   for (auto& done : holding.Take()) {
     CheckResult result;
     result.outcome = Outcome::kUp;
     done(std::move(result));
   }
-  ASSERT_TRUE(Eventually([&] { return core_->dispatcher().Totals().queued == 1; }));
+  ASSERT_TRUE(Eventually([&] { return core_->dispatcher_for_testing().Totals().queued == 1; }));
   probe.Stop();
 }
 
 TEST_F(InProcessProbeTest, AnItemPastItsDeadlineIsAnsweredAsAProbeErrorNotDown) {
   const Monitor api = MakeMonitor("api");
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
-  clock_.SetNow(*core_->scheduler().Find(api.uid)->next_due);
+  clock_.SetNow(*core_->scheduler_for_testing().Find(api.uid)->next_due);
   core_->Tick();                   // queued with nobody to lease it
   clock_.Advance(Millis(10'500));  // the next round is due: this item is stale
   FakeChecker checker(Outcome::kDown);
-  InProcessProbe probe(*core_, checker.Checker(), {});
+  InProcessProbe probe(*core_, *core_, *core_, clock_, core_.registry(), checker.Checker(), {});
   probe.Start();
   ASSERT_TRUE(Eventually([&] { return StoredResults(api.uid) == 1; }));
   probe.Stop();
   EXPECT_EQ(checker.submitted(), 0);
   ResultQuery query;
   query.monitor_uid = api.uid;
-  auto results = core_->store().Results(query);
+  auto results = core_.store().Results(query);
   ASSERT_TRUE(results.ok());
   EXPECT_EQ(results->front().outcome, Outcome::kError);
   EXPECT_EQ(core_->Snapshot(api.uid)->state, MonitorState::kPending);
@@ -196,20 +199,22 @@ TEST_F(InProcessProbeTest, AnItemPastItsDeadlineIsAnsweredAsAProbeErrorNotDown) 
 TEST_F(InProcessProbeTest, ExportsTheProbeMetricsOfPharosProbe) {
   const Monitor api = MakeMonitor("api");
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
-  auto metrics = [&] { return core_->metrics_registry().Expose(); };
+  auto metrics = [&] { return core_.registry().Expose(); };
   HoldingChecker holding;  // checks held show as in flight
   InProcessProbe::Options options;
   options.capacity = 7;
-  InProcessProbe probe(*core_, holding.Checker(), options);
+  InProcessProbe probe(*core_, *core_, *core_, clock_, core_.registry(), holding.Checker(),
+                       options);
   EXPECT_EQ(SampleValue(metrics(), "pharos_probe_capacity"), 7.0);
   EXPECT_EQ(SampleValue(metrics(), "pharos_probe_checks_in_flight"), 0.0);
   EXPECT_EQ(SampleValue(metrics(), "pharos_probe_results_pending"), 0.0);
   EXPECT_EQ(SampleValue(metrics(), "pharos_probe_checks_total{outcome=\"down\"}"), 0.0);
   EXPECT_EQ(SampleValue(metrics(), "pharos_probe_operator_errors_total"), 0.0);
   probe.Start();
-  ASSERT_TRUE(Eventually([&] { return !core_->dispatcher().ConnectedProbes("local").empty(); }));
+  ASSERT_TRUE(Eventually(
+      [&] { return !core_->dispatcher_for_testing().ConnectedProbes("local").empty(); }));
 
-  clock_.SetNow(*core_->scheduler().Find(api.uid)->next_due);
+  clock_.SetNow(*core_->scheduler_for_testing().Find(api.uid)->next_due);
   core_->Tick();
   ASSERT_TRUE(Eventually([&] {
     return SampleValue(metrics(), "pharos_probe_checks_in_flight") == std::optional(1.0);
@@ -245,11 +250,12 @@ TEST_F(InProcessProbeTest, RejectedAndUnstoredResultsCountAsDropped) {
         pending[monitor->uid] = std::move(done);
       },
       [] {}};
-  InProcessProbe probe(*core_, holding, {});
+  InProcessProbe probe(*core_, *core_, *core_, clock_, core_.registry(), holding, {});
   probe.Start();
-  ASSERT_TRUE(Eventually([&] { return !core_->dispatcher().ConnectedProbes("local").empty(); }));
-  clock_.SetNow(std::max(*core_->scheduler().Find(gone.uid)->next_due,
-                         *core_->scheduler().Find(kept.uid)->next_due));
+  ASSERT_TRUE(Eventually(
+      [&] { return !core_->dispatcher_for_testing().ConnectedProbes("local").empty(); }));
+  clock_.SetNow(std::max(*core_->scheduler_for_testing().Find(gone.uid)->next_due,
+                         *core_->scheduler_for_testing().Find(kept.uid)->next_due));
   core_->Tick();
   ASSERT_TRUE(Eventually([&] {
     std::lock_guard lock(mu);
@@ -266,7 +272,7 @@ TEST_F(InProcessProbeTest, RejectedAndUnstoredResultsCountAsDropped) {
     result.outcome = Outcome::kUp;
     done(std::move(result));
   };
-  auto metrics = [&] { return core_->metrics_registry().Expose(); };
+  auto metrics = [&] { return core_.registry().Expose(); };
 
   // Removed while its check ran: the core rejects the result.
   ASSERT_TRUE(core_->RemoveMonitor(gone.uid));

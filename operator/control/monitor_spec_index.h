@@ -1,0 +1,54 @@
+#pragma once
+
+// MonitorSpecIndex: the spec in force of every monitor, found by uid and by (namespace, name).
+// OperatorCore keeps one Monitor per monitor, shared with the scheduler and its state; this index
+// holds the same object. Lookups take only this index's own lock, so lease callbacks (which may
+// run under the scheduler's lock) and ingestion may read specs without the core's state lock.
+// Memory: two FlatIndex slots per monitor (~40 bytes), no copy of the Monitor.
+// Thread-safety: every method may be called from any thread (one leaf lock).
+
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "common/flat_index.h"
+#include "common/monitor.h"
+
+namespace pharos {
+
+class MonitorSpecIndex {
+ public:
+  // Adds or replaces the spec of `monitor->uid` (and its (namespace, name) entry).
+  void Set(const std::shared_ptr<const Monitor>& monitor);
+  void Erase(std::string_view uid);
+  // Null when unknown.
+  std::shared_ptr<const Monitor> Find(std::string_view uid) const;
+  // The uid of namespace/name; nullopt when unknown.
+  std::optional<std::string> FindUid(std::string_view namespace_name, std::string_view name) const;
+
+ private:
+  struct ByUid {
+    std::string_view KeyOf(const std::shared_ptr<const Monitor>& spec) const { return spec->uid; }
+    static bool IsEmpty(const std::shared_ptr<const Monitor>& spec) { return spec == nullptr; }
+  };
+  struct ByKey {
+    using Key = std::pair<std::string_view, std::string_view>;  // (namespace, name)
+    Key KeyOf(const Monitor* spec) const { return {spec->namespace_name, spec->name}; }
+    size_t Hash(const Key& key) const;
+    static bool IsEmpty(const Monitor* spec) { return spec == nullptr; }
+  };
+
+  // REQUIRES: mu_
+  void EraseLocked(std::string_view uid);
+
+  mutable std::mutex mu_;
+  // Every Monitor in by_key_ is one held by by_uid_.
+  FlatIndex<std::shared_ptr<const Monitor>, ByUid> by_uid_;  // GUARDED_BY(mu_)
+  FlatIndex<const Monitor*, ByKey> by_key_;                  // GUARDED_BY(mu_)
+};
+
+}  // namespace pharos

@@ -1,0 +1,95 @@
+#include "operator/host/control_plane_host.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "operator/storage/sqlite_result_store.h"
+
+namespace pharos {
+
+ControlPlaneHost::ControlPlaneHost(Key, const Clock& clock, HttpServerOptions http)
+    : clock_(clock),
+      status_writes_(registry_.AddCounter("pharos_status_writes_total",
+                                          "Writes of Monitor.status to the Kubernetes API.",
+                                          {"result"})),
+      server_(std::move(http)) {
+  for (const char* result : {"ok", "conflict", "error"}) {
+    status_writes_.WithLabels({result});
+  }
+}
+
+void ControlPlaneHost::CountStatusWrite(std::string_view result) {
+  const std::string label = result == "ok" || result == "conflict" ? std::string(result) : "error";
+  status_writes_.WithLabels({label}).Inc();
+}
+
+Result<std::unique_ptr<ControlPlaneHost>> ControlPlaneHost::Open(const Clock& clock,
+                                                                 ProbeTokens* tokens,
+                                                                 Options options) {
+  auto host = std::make_unique<ControlPlaneHost>(Key{}, clock, options.http);
+  SqliteResultStore::Options store_options;
+  store_options.path = options.db_path;
+  store_options.raw_retention = options.retention;
+  store_options.hourly_retention =
+      std::max(store_options.hourly_retention, store_options.raw_retention);
+  store_options.daily_retention =
+      std::max(store_options.daily_retention, store_options.raw_retention);
+  Result<std::unique_ptr<SqliteResultStore>> store = SqliteResultStore::Open(store_options);
+  if (!store) {
+    return Error{"opening the database " + options.db_path + " (--db): " + store.error()};
+  }
+  host->store_ = std::move(store).value();
+  Result<std::unique_ptr<OperatorCore>> core =
+      OperatorCore::Create(clock, *host->store_, host->registry_, std::move(options.core));
+  if (!core) {
+    return Error{core.error()};
+  }
+  host->core_ = std::move(core).value();
+  OperatorCore& front = *host->core_;
+  host->json_api_ = std::make_unique<JsonApi>(front, *host->store_, host->registry_, clock);
+  host->probe_api_ =
+      std::make_unique<ProbeApi>(front, front, front, clock, tokens, options.probe_api);
+  if (Status routed = host->json_api_->Register(host->server_); !routed) {
+    return Error{routed.error()};
+  }
+  if (Status routed = host->probe_api_->Register(host->server_); !routed) {
+    return Error{routed.error()};
+  }
+  return host;
+}
+
+ControlPlaneHost::~ControlPlaneHost() { Stop(); }
+
+Status ControlPlaneHost::Route(std::string_view method, std::string_view pattern,
+                               HttpHandler handler) {
+  return server_.Route(method, pattern, std::move(handler));
+}
+
+Status ControlPlaneHost::Start(const std::string& listen) {
+  if (Status listening = server_.Start(listen); !listening) {
+    return Error{"cannot listen on " + listen + ": " + listening.error()};
+  }
+  core_->Start();
+  return OkStatus();
+}
+
+void ControlPlaneHost::BeginShutdown() { probe_api_->Shutdown(); }
+
+void ControlPlaneHost::Stop() {
+  if (stopped_) {
+    return;
+  }
+  stopped_ = true;
+  if (probe_api_) {
+    probe_api_->Shutdown();
+  }
+  if (core_) {
+    core_->Stop();
+  }
+  server_.Stop();
+  if (probe_api_) {
+    probe_api_->Shutdown();  // long-polls parked while the server was stopping
+  }
+}
+
+}  // namespace pharos
