@@ -43,7 +43,8 @@ bool IsHidden(const fs::path& path) {
 // the list of errors, the valid monitors and the names seen so far (duplicates are errors).
 class MonitorCollector {
  public:
-  explicit MonitorCollector(MonitorParser::Mode mode) : mode_(mode) {}
+  MonitorCollector(MonitorParser::Mode mode, OtherKinds other_kinds)
+      : mode_(mode), other_kinds_(std::move(other_kinds)) {}
 
   LoadedMonitors& loaded() { return loaded_; }
 
@@ -51,8 +52,45 @@ class MonitorCollector {
   // 5 KB each, many times what the monitors themselves take.
   void AddText(const std::string& text, const std::string& file_name) {
     ForEachYamlDocument(
-        text, file_name, [this](const DocumentNode& document) { AddDocument(document); },
+        text, file_name, [this](DocumentNode document) { Route(std::move(document)); },
         [this](ValidationError error) { loaded_.errors.push_back(std::move(error)); });
+  }
+
+  // A Monitor (or a document without a kind, which the Monitor parser reports) is parsed here; a
+  // document of another kind the caller reads is handed back; any other kind is an error.
+  void Route(DocumentNode document) {
+    const DocumentNode* kind = KindOf(document);
+    if (kind == nullptr || kind->scalar == kMonitorKind || other_kinds_.empty()) {
+      AddDocument(document);  // the Monitor parser reports a wrong or missing kind
+      return;
+    }
+    if (std::find(other_kinds_.begin(), other_kinds_.end(), kind->scalar) != other_kinds_.end()) {
+      std::string name = kind->scalar;
+      loaded_.others.push_back(
+          OtherDocument{std::move(name), std::make_shared<const DocumentNode>(std::move(document))});
+      return;
+    }
+    std::string accepted(kMonitorKind);
+    for (const std::string& other : other_kinds_) {
+      accepted += ", " + other;
+    }
+    loaded_.errors.push_back(ValidationError{
+        kind->location, "kind",
+        "\"" + kind->scalar.substr(0, 64) + "\" is not a kind Pharos reads here (expected " +
+            accepted + ")"});
+  }
+
+  // The document's `kind` when it is a plain string; null otherwise.
+  static const DocumentNode* KindOf(const DocumentNode& document) {
+    if (document.kind != DocumentNode::Kind::kMapping) {
+      return nullptr;
+    }
+    for (const DocumentNode::Member& member : document.members) {
+      if (member.key == "kind") {
+        return member.value.kind == DocumentNode::Kind::kScalar ? &member.value : nullptr;
+      }
+    }
+    return nullptr;
   }
 
   // Returns how many errors the document had.
@@ -153,6 +191,7 @@ class MonitorCollector {
 
  private:
   MonitorParser::Mode mode_;
+  const OtherKinds other_kinds_;
   LoadedMonitors loaded_;
   std::map<std::string, SourceLocation> seen_;  // namespace/name → where its name was written
 };
@@ -182,16 +221,18 @@ std::string ValidationError::ToString() const {
   return text + message;
 }
 
-LoadedMonitors LoadMonitorFiles(const std::vector<std::string>& paths) {
-  MonitorCollector collector(MonitorParser::Mode::kFile);
+LoadedMonitors LoadMonitorFiles(const std::vector<std::string>& paths,
+                                const OtherKinds& other_kinds) {
+  MonitorCollector collector(MonitorParser::Mode::kFile, other_kinds);
   for (const std::string& path : paths) {
     collector.AddPath(path);
   }
   return std::move(collector.loaded());
 }
 
-LoadedMonitors LoadMonitorsFromText(const std::string& text, const std::string& file_name) {
-  MonitorCollector collector(MonitorParser::Mode::kFile);
+LoadedMonitors LoadMonitorsFromText(const std::string& text, const std::string& file_name,
+                                    const OtherKinds& other_kinds) {
+  MonitorCollector collector(MonitorParser::Mode::kFile, other_kinds);
   collector.AddText(text, file_name);
   return std::move(collector.loaded());
 }
@@ -205,7 +246,7 @@ Result<Monitor> MonitorFromApiObject(const nlohmann::json& object,
     found.push_back(ValidationError{{}, "", document.error()});
     return Error{document.error()};
   }
-  MonitorCollector collector(MonitorParser::Mode::kApiObject);
+  MonitorCollector collector(MonitorParser::Mode::kApiObject, {});
   collector.AddDocument(*document);
   LoadedMonitors& loaded = collector.loaded();
   if (loaded.errors.empty()) {

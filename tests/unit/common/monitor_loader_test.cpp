@@ -1,5 +1,7 @@
 #include "common/monitor_loader.h"
 
+#include "common/document_node.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -205,6 +207,26 @@ TEST(MonitorLoaderTest, MultipleDocumentsAndEmptyOnes) {
   EXPECT_EQ(loaded.monitors[0].name, "web");
   EXPECT_EQ(loaded.monitors[1].name, "two");
   EXPECT_EQ(loaded.monitors[1].source, (SourceLocation{"m.yaml", 13, 1}));
+}
+
+TEST(MonitorLoaderTest, HandsBackDocumentsOfTheOtherKindsAskedFor) {
+  const std::string text =
+      "apiVersion: pharos.dev/v1alpha1\nkind: AlertChannel\nmetadata: {name: hook}\n"
+      "spec: {type: webhook}\n---\n"
+      "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: api}\n"
+      "spec: {type: http, frequency: 1m, http: {url: \"http://127.0.0.1/\"}}\n---\n"
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x}\n";
+  const LoadedMonitors loaded =
+      LoadMonitorsFromText(text, "m.yaml", {"AlertChannel", "MaintenanceWindow"});
+  ASSERT_EQ(loaded.monitors.size(), 1u);
+  ASSERT_EQ(loaded.others.size(), 1u);
+  EXPECT_EQ(loaded.others[0].kind, "AlertChannel");
+  ASSERT_NE(loaded.others[0].document, nullptr);
+  EXPECT_EQ(loaded.others[0].document->location.line, 1);
+  ASSERT_EQ(loaded.errors.size(), 1u);
+  EXPECT_EQ(loaded.errors[0].ToString(),
+            "m.yaml:12:7: kind: \"ConfigMap\" is not a kind Pharos reads here (expected Monitor, "
+            "AlertChannel, MaintenanceWindow)");
 }
 
 TEST(MonitorLoaderTest, EmptyTextHasNoMonitorsAndNoErrors) {
