@@ -159,7 +159,8 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   OperatorCore& core = host.core();
 
   MonitorFileSource source(flags.positional(),
-                           [&core](const std::vector<Monitor>& monitors) {
+                           [&core](const std::vector<Monitor>& monitors,
+                                   const std::vector<OtherDocument>& /*others*/) {
                              OperatorCore::ReplaceReport report = core.ReplaceAll(monitors);
                              for (const std::string& error : report.errors) {
                                Log().Error("monitor not applied", {{"error", error}});

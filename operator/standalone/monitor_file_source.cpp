@@ -35,6 +35,42 @@ uint64_t DeclaredDigest(const Monitor& monitor) {
   return StableHash64(MonitorToJson(declared).dump());
 }
 
+// A digest of what documents declare (not where): kinds, keys and values in order.
+void AppendCanonical(const DocumentNode& node, std::string& out) {
+  switch (node.kind) {
+    case DocumentNode::Kind::kNull:
+      out += "~";
+      break;
+    case DocumentNode::Kind::kScalar:
+      out += node.quoted ? "\"" : "'";
+      out += std::to_string(node.scalar.size()) + ":" + node.scalar;
+      break;
+    case DocumentNode::Kind::kSequence:
+      out += "[";
+      for (const DocumentNode& item : node.items) {
+        AppendCanonical(item, out);
+      }
+      out += "]";
+      break;
+    case DocumentNode::Kind::kMapping:
+      out += "{";
+      for (const DocumentNode::Member& member : node.members) {
+        out += std::to_string(member.key.size()) + ":" + member.key;
+        AppendCanonical(member.value, out);
+      }
+      out += "}";
+      break;
+  }
+}
+
+uint64_t OthersDigest(const std::vector<OtherDocument>& others) {
+  std::string canonical;
+  for (const OtherDocument& other : others) {
+    AppendCanonical(*other.document, canonical);
+  }
+  return StableHash64(canonical);
+}
+
 }  // namespace
 
 MonitorFileSource::MonitorFileSource(std::vector<std::string> paths, Apply apply, Options options)
@@ -85,7 +121,20 @@ Result<size_t> MonitorFileSource::Reload() {
 
 Result<size_t> MonitorFileSource::ReloadLocked(std::vector<FileStamp> fingerprint) {
   fingerprint_ = std::move(fingerprint);
-  LoadedMonitors loaded = LoadMonitorFiles(paths_);
+  OtherKinds kinds;
+  for (const OtherKind& other : options_.other_kinds) {
+    kinds.push_back(other.kind);
+  }
+  LoadedMonitors loaded = LoadMonitorFiles(paths_, kinds);
+  for (const OtherDocument& other : loaded.others) {
+    for (const OtherKind& kind : options_.other_kinds) {
+      if (kind.kind == other.kind && kind.check) {
+        for (ValidationError& error : kind.check(*other.document)) {
+          loaded.errors.push_back(std::move(error));
+        }
+      }
+    }
+  }
   // Parsing built document trees several times the size of the monitors (about 7 KB per
   // monitor), freed by now but kept by glibc as free heap of this thread's arena, which the
   // process would otherwise carry at that size for good: hand it back to the system.
@@ -109,7 +158,8 @@ Result<size_t> MonitorFileSource::ReloadLocked(std::vector<FileStamp> fingerprin
   }
   last_error_.clear();
   AppliedSpecs specs = AssignGenerationsLocked(loaded.monitors);
-  if (applied_once_ && specs == applied_) {
+  const uint64_t others = OthersDigest(loaded.others);
+  if (applied_once_ && specs == applied_ && others == applied_others_) {
     Log().Debug("monitor files changed but declare the same monitors");
     return applied_.size();
   }
@@ -118,8 +168,9 @@ Result<size_t> MonitorFileSource::ReloadLocked(std::vector<FileStamp> fingerprin
                {{"monitors", loaded.monitors.size()}, {"files", loaded.files}});
   }
   applied_ = std::move(specs);
+  applied_others_ = others;
   applied_once_ = true;
-  apply_(loaded.monitors);
+  apply_(loaded.monitors, loaded.others);
   return applied_.size();
 }
 

@@ -1,7 +1,9 @@
 #pragma once
 
 // MonitorFileSource: the Monitors of `pharos run PATH...` — YAML/JSON files and directories read
-// with LoadMonitorFiles — delivered as whole sets. It reloads when the set of files or any
+// with LoadMonitorFiles — delivered as whole sets, with the documents of the other kinds the
+// edition reads from the same files (Options::other_kinds: each kind's check runs at every load,
+// and its errors block the set like a Monitor's). It reloads when the set of files or any
 // file's size or modification time changes (polled every `poll_interval` on the thread
 // "pharos-files") and on Reload() (SIGHUP). A load with any error applies nothing: the last good
 // set keeps running and every error is logged with its file:line:col. Never a partial set.
@@ -21,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/document_node.h"
 #include "common/monitor.h"
 #include "common/monitor_loader.h"
 #include "common/result.h"
@@ -29,10 +32,18 @@ namespace pharos {
 
 class MonitorFileSource {
  public:
+  // A kind besides Monitor read from the same files, and its validation (errors located, as
+  // for Monitors; empty when the document is good).
+  struct OtherKind {
+    std::string kind;
+    std::function<std::vector<ValidationError>(const DocumentNode& document)> check;
+  };
   struct Options {
     std::chrono::milliseconds poll_interval{2'000};
+    std::vector<OtherKind> other_kinds;
   };
-  using Apply = std::function<void(const std::vector<Monitor>& monitors)>;
+  using Apply = std::function<void(const std::vector<Monitor>& monitors,
+                                   const std::vector<OtherDocument>& others)>;
 
   MonitorFileSource(std::vector<std::string> paths, Apply apply, Options options);
   ~MonitorFileSource();  // Stop()
@@ -87,6 +98,7 @@ class MonitorFileSource {
   std::vector<FileStamp> fingerprint_;  // GUARDED_BY(load_mu_): of the last load attempt
   bool applied_once_ = false;           // GUARDED_BY(load_mu_)
   AppliedSpecs applied_;                // GUARDED_BY(load_mu_): the set in force
+  uint64_t applied_others_ = 0;         // GUARDED_BY(load_mu_): digest of its other documents
   std::string last_error_;              // GUARDED_BY(load_mu_)
 
   std::mutex wake_mu_;

@@ -30,9 +30,10 @@ class MonitorFileSourceTest : public ::testing::Test {
   }
 
   MonitorFileSource::Apply Recorder() {
-    return [this](const std::vector<Monitor>& monitors) {
+    return [this](const std::vector<Monitor>& monitors, const std::vector<OtherDocument>& others) {
       std::lock_guard lock(mu_);
       applied_.push_back(monitors);
+      others_.push_back(others);
     };
   }
 
@@ -44,6 +45,7 @@ class MonitorFileSourceTest : public ::testing::Test {
   TempDirectory dir_;
   std::mutex mu_;
   std::vector<std::vector<Monitor>> applied_;
+  std::vector<std::vector<OtherDocument>> others_;  // GUARDED_BY(mu_)
 };
 
 TEST_F(MonitorFileSourceTest, LoadsFilesAndDirectories) {
@@ -96,6 +98,46 @@ TEST_F(MonitorFileSourceTest, AnUnchangedSetIsNotAppliedAgain) {
   Write("m.yaml", "# a comment\n" + MonitorYaml("a"));
   ASSERT_TRUE(source.Reload().ok());
   EXPECT_EQ(Applied().size(), 1u);
+}
+
+TEST_F(MonitorFileSourceTest, OtherKindsAreCheckedAndDeliveredWithTheMonitors) {
+  const std::string channel =
+      "apiVersion: pharos.dev/v1alpha1\nkind: AlertChannel\nmetadata: {name: hook}\n"
+      "spec: {type: webhook}\n";
+  Write("a.yaml", MonitorYaml("a") + "---\n" + channel);
+  MonitorFileSource::Options options;
+  bool refuse = false;
+  options.other_kinds.push_back(
+      {"AlertChannel", [&refuse](const DocumentNode& document) {
+         std::vector<ValidationError> errors;
+         if (refuse) {
+           errors.push_back({document.location, "spec.type", "refused by the test"});
+         }
+         return errors;
+       }});
+  MonitorFileSource source({dir_.path().string()}, Recorder(), options);
+  ASSERT_TRUE(source.Reload().ok());
+  {
+    std::lock_guard lock(mu_);
+    ASSERT_EQ(others_.size(), 1u);
+    ASSERT_EQ(others_[0].size(), 1u);
+    EXPECT_EQ(others_[0][0].kind, "AlertChannel");
+  }
+
+  // A change to the other document alone is a new set.
+  Write("a.yaml", MonitorYaml("a") + "---\n" + channel + "  # edited\n---\n" +
+                      "apiVersion: pharos.dev/v1alpha1\nkind: AlertChannel\nmetadata: {name: b}\n"
+                      "spec: {type: slack}\n");
+  ASSERT_TRUE(source.Reload().ok());
+  EXPECT_EQ(Applied().size(), 2u);
+
+  // Its errors block the whole set, like a Monitor's.
+  refuse = true;
+  Write("a.yaml", MonitorYaml("changed") + "---\n" + channel);
+  Result<size_t> refused = source.Reload();
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.error(), ::testing::HasSubstr("a.yaml:11:1: spec.type: refused by the test"));
+  EXPECT_EQ(Applied().size(), 2u) << "nothing applied";
 }
 
 TEST_F(MonitorFileSourceTest, PollingNoticesNewFiles) {
