@@ -158,20 +158,19 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   ControlPlaneHost& host = **opened;
   OperatorCore& core = host.core();
 
-  MonitorFileSource source(flags.positional(),
-                           [&core](const std::vector<Monitor>& monitors,
-                                   const std::vector<OtherDocument>& /*others*/) {
-                             OperatorCore::ReplaceReport report = core.ReplaceAll(monitors);
-                             for (const std::string& error : report.errors) {
-                               Log().Error("monitor not applied", {{"error", error}});
-                             }
-                             Log().Info("monitor set applied",
-                                        {{"monitors", monitors.size()},
-                                         {"added", report.added.size()},
-                                         {"changed", report.changed.size()},
-                                         {"removed", report.removed.size()}});
-                           },
-                           {});
+  MonitorFileSource source(
+      flags.positional(),
+      [&core](const std::vector<Monitor>& monitors, const std::vector<OtherDocument>& /*others*/) {
+        OperatorCore::ReplaceReport report = core.ReplaceAll(monitors);
+        for (const std::string& error : report.errors) {
+          Log().Error("monitor not applied", {{"error", error}});
+        }
+        Log().Info("monitor set applied", {{"monitors", monitors.size()},
+                                           {"added", report.added.size()},
+                                           {"changed", report.changed.size()},
+                                           {"removed", report.removed.size()}});
+      },
+      {});
   Result<size_t> loaded = source.Reload();
   if (!loaded) {
     err_ << loaded.error() << "pharos run: invalid Monitor files; nothing was started\n";

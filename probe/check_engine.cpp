@@ -29,17 +29,6 @@ namespace {
 // How long the loop sleeps when nothing at all is happening; Submit wakes it anyway.
 constexpr std::chrono::milliseconds kIdleWait{1000};
 
-CheckResult IdentityOf(const Monitor& monitor) {
-  CheckResult result;
-  result.monitor_namespace = monitor.namespace_name;
-  result.monitor_name = monitor.name;
-  result.monitor_uid = monitor.uid;
-  result.generation = monitor.generation;
-  result.type = monitor.type;
-  result.target = monitor.Target();
-  return result;
-}
-
 }  // namespace
 
 // The engine's state. Fields under "engine thread" are touched only by the loop thread (and by
@@ -146,7 +135,7 @@ CheckEngine::Loop::~Loop() {
 
 void CheckEngine::Loop::Submit(std::shared_ptr<const Monitor> monitor, Callback done) {
   if (!init_error_.empty()) {
-    CheckResult result = monitor ? IdentityOf(*monitor) : CheckResult{};
+    CheckResult result = monitor ? CheckResult::Of(*monitor) : CheckResult{};
     result.started_at = std::chrono::system_clock::now();
     result.outcome = Outcome::kError;
     result.error = "the check engine could not start: " + init_error_;
@@ -279,7 +268,7 @@ void CheckEngine::Loop::Judge(Active& active, Observation observation) {
     StartAttempt(active);
     return;
   }
-  CheckResult result = IdentityOf(monitor);
+  CheckResult result = CheckResult::Of(monitor);
   result.started_at = active.started_at;
   result.outcome = verdict.outcome;
   result.status_code = observation.status_code;

@@ -85,20 +85,6 @@ const char* ToString(OperatorErrorKind kind) {
   return "unavailable";
 }
 
-// An easy handle inside its own multi handle: the multi handle keeps the connection cache and
-// can be woken from another thread to cancel a call.
-struct OperatorClient::Handle {
-  CURLM* multi = nullptr;
-  CURL* easy = nullptr;
-  Handle() : multi(curl_multi_init()), easy(curl_easy_init()) {}
-  ~Handle() {
-    if (easy != nullptr) curl_easy_cleanup(easy);
-    if (multi != nullptr) curl_multi_cleanup(multi);
-  }
-  Handle(const Handle&) = delete;
-  Handle& operator=(const Handle&) = delete;
-};
-
 OperatorClient::OperatorClient(Options options)
     : options_(std::move(options)),
       base_url_([this] {
@@ -120,7 +106,7 @@ std::unique_ptr<OperatorClient::Handle> OperatorClient::AcquireHandle() {
     }
   }
   auto handle = std::make_unique<Handle>();
-  if (handle->multi == nullptr || handle->easy == nullptr) return nullptr;
+  if (handle->easy() == nullptr) return nullptr;
   return handle;
 }
 
@@ -151,7 +137,7 @@ OperatorReply<OperatorClient::HttpReply> OperatorClient::Post(const std::string&
     reply.error = {OperatorErrorKind::kUnavailable, 0, where + ": libcurl could not start"};
     return reply;
   }
-  CURL* easy = handle->easy;
+  CURL* easy = handle->easy();
   curl_easy_reset(easy);
 
   HttpReply http;
@@ -196,35 +182,12 @@ OperatorReply<OperatorClient::HttpReply> OperatorClient::Post(const std::string&
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
   }
 
-  CURLcode code = CURLE_OK;
-  bool cancelled = false;
-  curl_multi_add_handle(handle->multi, easy);
-  {
-    CURLM* multi = handle->multi;
-    std::stop_callback wake(stop, [multi] { curl_multi_wakeup(multi); });
-    while (true) {
-      int running = 0;
-      const CURLMcode multi_code = curl_multi_perform(multi, &running);
-      if (multi_code != CURLM_OK) {
-        code = CURLE_FAILED_INIT;
-        snprintf(error_text, sizeof(error_text), "%s", curl_multi_strerror(multi_code));
-        break;
-      }
-      if (running == 0) {
-        int queued = 0;
-        while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
-          if (message->msg == CURLMSG_DONE) code = message->data.result;
-        }
-        break;
-      }
-      if (stop.stop_requested()) {
-        cancelled = true;
-        break;
-      }
-      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
-    }
+  const CancellableTransfer::Outcome outcome = handle->Run(stop);
+  CURLcode code = outcome.code;
+  const bool cancelled = outcome.cancelled;
+  if (!outcome.multi_error.empty()) {
+    snprintf(error_text, sizeof(error_text), "%s", outcome.multi_error.c_str());
   }
-  curl_multi_remove_handle(handle->multi, easy);
   curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &http.status);
   // The handle keeps pointers to this call's buffers; clear them before another call reuses it.
   curl_easy_reset(easy);

@@ -32,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "common/cancellable_transfer.h"
 #include "probe/probe_protocol.h"
 #include "probe/token_file.h"
 
@@ -88,7 +89,7 @@ class OperatorClient {
   const Options& options() const { return options_; }
 
  private:
-  struct Handle;
+  using Handle = CancellableTransfer;
   struct HttpReply {
     long status = 0;
     std::string body;

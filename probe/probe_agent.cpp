@@ -96,8 +96,8 @@ void ProbeAgent::WaitFor(std::chrono::milliseconds delay, std::stop_token stop) 
   changed_.wait_for(lock, stop, delay, [] { return false; });
 }
 
-void ProbeAgent::FailedCall(const std::string& call, const OperatorError& error,
-                            RetryBackoff& backoff, std::stop_token stop) {
+void ProbeAgent::FailedCall(const std::string& call, const OperatorError& error, Backoff& backoff,
+                            std::stop_token stop) {
   probe_metrics_.CountOperatorError();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -120,7 +120,7 @@ void ProbeAgent::FailedCall(const std::string& call, const OperatorError& error,
 
 // ------------------------------------------------------------------------------- leasing
 
-bool ProbeAgent::RegisterOnce(std::stop_token stop, RetryBackoff& backoff) {
+bool ProbeAgent::RegisterOnce(std::stop_token stop, Backoff& backoff) {
   OperatorReply<RegisterReply> reply = client_.Register(options_.capacity, stop);
   if (!reply.ok()) {
     if (reply.error.kind != OperatorErrorKind::kCancelled)
@@ -145,7 +145,7 @@ bool ProbeAgent::RegisterOnce(std::stop_token stop, RetryBackoff& backoff) {
 }
 
 void ProbeAgent::LeaseLoop(std::stop_token stop) {
-  RetryBackoff backoff(options_.backoff);
+  Backoff backoff(options_.backoff);
   auto last_prune = clock_.SteadyNow();
   bool registered = false;
   while (!stop.stop_requested()) {
@@ -226,23 +226,15 @@ void ProbeAgent::StartItems(const LeaseReply& reply) {
 
 void ProbeAgent::ReportUnchecked(const LeaseItem& item, const Monitor* monitor,
                                  const std::string& why) {
-  CheckResult result;
-  result.monitor_uid = item.monitor_uid;
-  result.generation = item.generation;
+  CheckResult result = CheckResult::NotChecked(
+      {item.monitor_uid, item.generation, probe_.region, probe_.name, item.id, item.scheduled_at},
+      clock_.Now(), why);
   if (monitor != nullptr) {
     result.monitor_namespace = monitor->namespace_name;
     result.monitor_name = monitor->name;
     result.type = monitor->type;
     result.target = monitor->Target();
   }
-  result.region = probe_.region;
-  result.probe = probe_.name;
-  result.item_id = item.id;
-  result.scheduled_at = item.scheduled_at;
-  result.started_at = clock_.Now();
-  result.outcome = Outcome::kError;
-  result.error = why;
-  result.attempts = 0;
   probe_metrics_.CountCheck(result.outcome);
   Keep(result);
 }
@@ -303,7 +295,7 @@ void ProbeAgent::CountDropped(const std::string& reason, size_t count) {
 // ------------------------------------------------------------------------------- reporting
 
 void ProbeAgent::ReportLoop(std::stop_token stop) {
-  RetryBackoff backoff(options_.backoff);
+  Backoff backoff(options_.backoff);
   size_t batch_limit = SIZE_MAX;
   bool send_now = false;
   while (!stop.stop_requested()) {
@@ -328,7 +320,7 @@ void ProbeAgent::ReportLoop(std::stop_token stop) {
   changed_.notify_all();
 }
 
-bool ProbeAgent::SendBatch(std::stop_token stop, RetryBackoff& backoff, size_t* batch_limit) {
+bool ProbeAgent::SendBatch(std::stop_token stop, Backoff& backoff, size_t* batch_limit) {
   size_t batch_max = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);

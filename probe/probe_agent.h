@@ -1,8 +1,8 @@
 #pragma once
 
-// ProbeAgent: the work loop of pharos-probe (DESIGN.md §1, §3; docs/probe.md). It registers with
-// the operator, leases work items of its region (never more than its free capacity), runs them on
-// its CheckEngine, and reports the results in batches, keeping every result until the operator
+// ProbeAgent: the work loop of pharos-probe (docs/probe.md, docs/probe-protocol.md). It registers
+// with the operator, leases work items of its region (never more than its free capacity), runs them
+// on its CheckEngine, and reports the results in batches, keeping every result until the operator
 // has answered for it.
 //
 // * Lease loop (thread "pharos-lease"): register once, then long-poll for up to
@@ -41,6 +41,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/backoff.h"
 #include "common/check_result.h"
 #include "common/clock.h"
 #include "common/metrics_registry.h"
@@ -49,7 +50,6 @@
 #include "probe/operator_client.h"
 #include "probe/probe_metrics.h"
 #include "probe/result_buffer.h"
-#include "probe/retry_backoff.h"
 
 namespace pharos {
 
@@ -63,7 +63,7 @@ class ProbeAgent {
     size_t result_batch_max = 500;  // until the operator's register reply says otherwise
     size_t result_batch_max_bytes = 3 * 1024 * 1024;  // under the operator's 4 MiB body limit
     std::chrono::milliseconds drain_timeout{30'000};
-    RetryBackoff::Options backoff;
+    Backoff::Options backoff = Backoff::ProbeDefaults();
     std::chrono::milliseconds configuration_retry{15'000};
     // Deliveries the operator answers without naming a result before that result is dropped.
     int max_unanswered_deliveries = 3;
@@ -104,7 +104,7 @@ class ProbeAgent {
  private:
   // Lease loop and its helpers.
   void LeaseLoop(std::stop_token stop);
-  bool RegisterOnce(std::stop_token stop, RetryBackoff& backoff);
+  bool RegisterOnce(std::stop_token stop, Backoff& backoff);
   void StartItems(const LeaseReply& reply);
   // Answers an item that was not checked with an `error` result saying why.
   void ReportUnchecked(const LeaseItem& item, const Monitor* monitor, const std::string& why);
@@ -115,7 +115,7 @@ class ProbeAgent {
   void ReportLoop(std::stop_token stop);
   // Sends one batch of the oldest results; true when the next batch should go at once (the
   // operator refused this one as too large or malformed).
-  bool SendBatch(std::stop_token stop, RetryBackoff& backoff, size_t* batch_limit);
+  bool SendBatch(std::stop_token stop, Backoff& backoff, size_t* batch_limit);
   void HandleAnswered(const std::vector<ResultBuffer::Entry>& batch, const ResultsReply& reply);
   void DropRefused(const ResultBuffer::Entry& entry, const OperatorError& error);
 
@@ -124,7 +124,7 @@ class ProbeAgent {
   void CountDropped(const std::string& reason, size_t count);
   void NoteContact();
   // Counts and logs a failed call, then waits before the next try (or until `stop`).
-  void FailedCall(const std::string& call, const OperatorError& error, RetryBackoff& backoff,
+  void FailedCall(const std::string& call, const OperatorError& error, Backoff& backoff,
                   std::stop_token stop);
   void WaitFor(std::chrono::milliseconds delay, std::stop_token stop);
 

@@ -1,10 +1,10 @@
 #pragma once
 
-// The state of a monitor as the state machine sees it (DESIGN.md §4): the monitor-level state,
-// the per-region states, the counters and the rounds still waiting for regions. These are the
-// values MonitorStateMachine produces and ResultStore persists, so an operator restart resumes
-// exactly where it stopped. Also the transition events the state machine emits.
-// Thread-safety: value types.
+// The state of a monitor as the state machine sees it (docs/architecture.md, "One Monitor, from
+// YAML to status"): the monitor-level state, the per-region states, the counters and the rounds
+// still waiting for regions. These are the values MonitorStateMachine produces and ResultStore
+// persists, so an operator restart resumes exactly where it stopped. Also the transition events the
+// state machine emits. Thread-safety: value types.
 
 #include <chrono>
 #include <optional>

@@ -1,11 +1,11 @@
 #pragma once
 
 // MonitorStateMachine: decides one monitor's state (Pending, Up, Degraded, Down, Paused, Invalid)
-// from the check results of its regions, and opens/resolves its incident (DESIGN.md §4). Pure
-// logic: no I/O, no clock of its own (every call is given `now`), so it runs in virtual time.
-// The machine keeps no identity (uid, namespace/name): its owner already holds the monitor and
-// hands the identity to every call that checks it or emits events (events, incident ids and
-// Snapshot() carry it), so each monitor's identity is stored once.
+// from the check results of its regions, and opens/resolves its incident (docs/architecture.md,
+// "One Monitor, from YAML to status"). Pure logic: no I/O, no clock of its own (every call is given
+// `now`), so it runs in virtual time. The machine keeps no identity (uid, namespace/name): its
+// owner already holds the monitor and hands the identity to every call that checks it or emits
+// events (events, incident ids and Snapshot() carry it), so each monitor's identity is stored once.
 // Thread-safety: not thread-safe; one owner (the ingestion path) drives it.
 //
 // Rules (the contract other parts rely on):

@@ -27,10 +27,6 @@ std::vector<double> StoreWriteBuckets() {
 // _count), a quarter less than the 16 bounds used before. 5 ms to 10 s covers what synthetic
 // checks measure: a phase faster than 5 ms (loopback, LAN) is "fast", and a check slower than
 // the default 10 s timeout has failed and lands in +Inf (histogram_quantile then reports 10).
-std::vector<double> OperatorMetrics::CheckDurationBuckets() {
-  return {MonitorSeriesTable::kDurationBounds.begin(), MonitorSeriesTable::kDurationBounds.end()};
-}
-
 Result<OperatorMetrics::DurationPhases> OperatorMetrics::ParseDurationPhases(
     std::string_view text) {
   if (text == "all") return DurationPhases::kAll;

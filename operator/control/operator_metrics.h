@@ -53,9 +53,6 @@ class OperatorMetrics {
   // Declares --duration-phases (pharos run and pharos-operator take the same flag).
   static void AddDurationPhasesFlag(CommandLine& flags);
 
-  // The bucket bounds of pharos_check_duration_seconds, in seconds (docs/monitoring.md).
-  static std::vector<double> CheckDurationBuckets();
-
   // What the scrape needs to know about one monitor (built by the owner under its own lock).
   struct MonitorView {
     std::string namespace_name;

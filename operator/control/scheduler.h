@@ -1,7 +1,7 @@
 #pragma once
 
 // Scheduler: decides when each Monitor is due and emits one WorkItem per (monitor, region) into
-// the WorkDispatcher at that time (DESIGN.md §3).
+// the WorkDispatcher at that time (docs/architecture.md, "One Monitor, from YAML to status").
 //
 // Each monitor has a stable phase inside its period, StableHash64(uid) mod period, so monitors of
 // one frequency spread evenly over it and keep their phase across restarts. Due times are

@@ -371,14 +371,6 @@ std::vector<std::string> WorkDispatcher::ActiveRegions() const {
   return active;
 }
 
-size_t WorkDispatcher::RegionCapacity(const std::string& region_name) const {
-  size_t capacity = 0;
-  for (const auto& probe : ConnectedProbes(region_name)) {
-    capacity += probe.max_items;
-  }
-  return capacity;
-}
-
 size_t WorkDispatcher::QueueDepth(const std::string& region_name, Millis frequency) const {
   std::lock_guard lock(mu_);
   auto it = regions_.find(region_name);
@@ -666,8 +658,10 @@ std::optional<Clock::TimePoint> WorkDispatcher::NextEventTimeLocked() const {
 }
 
 CheckResult WorkDispatcher::FailureResult(const Entry& entry) const {
-  CheckResult result;
   const WorkItem& item = entry.item;
+  CheckResult result = CheckResult::NotChecked(
+      {item.monitor_uid, item.generation, item.region, entry.probe, item.id, item.scheduled_at},
+      entry.leased_at, std::string(kNoProbeCompleted));
   const auto slash = item.monitor_key.find('/');
   if (slash == std::string::npos) {
     result.monitor_name = item.monitor_key;
@@ -675,15 +669,6 @@ CheckResult WorkDispatcher::FailureResult(const Entry& entry) const {
     result.monitor_namespace = item.monitor_key.substr(0, slash);
     result.monitor_name = item.monitor_key.substr(slash + 1);
   }
-  result.monitor_uid = item.monitor_uid;
-  result.generation = item.generation;
-  result.region = item.region;
-  result.probe = entry.probe;
-  result.item_id = item.id;
-  result.scheduled_at = item.scheduled_at;
-  result.started_at = entry.leased_at;
-  result.outcome = Outcome::kError;
-  result.error = std::string(kNoProbeCompleted);
   result.attempts = item.attempt;
   return result;
 }

@@ -1,15 +1,15 @@
 #pragma once
 
 // WorkDispatcher: the per-region work queues between the Scheduler and the probes
-// (DESIGN.md §3). Items wait in one queue per (region, frequency class); probes lease them with a
-// visibility timeout (the monitor's check timeout + grace); a result acks an item exactly once;
-// an expired lease re-queues the item with attempt+1, and after `max_redeliveries` the item is
-// reported as an `error` CheckResult ("no probe completed the check"), never as `down`. The lease
-// of an item whose result has arrived but is not yet committed (BeginCommit) does not expire, so
-// a slow store never turns into redeliveries. An item still queued when the next one of its
-// (monitor, region) arrives is coalesced (dropped, counted). Leases drain the frequency classes
-// round-robin, so a flood of 10 s items cannot starve 1 h ones. Probes are tracked per region by
-// the last time they leased or registered.
+// (docs/architecture.md, "One Monitor, from YAML to status"). Items wait in one queue per (region,
+// frequency class); probes lease them with a visibility timeout (the monitor's check timeout +
+// grace); a result acks an item exactly once; an expired lease re-queues the item with attempt+1,
+// and after `max_redeliveries` the item is reported as an `error` CheckResult ("no probe completed
+// the check"), never as `down`. The lease of an item whose result has arrived but is not yet
+// committed (BeginCommit) does not expire, so a slow store never turns into redeliveries. An item
+// still queued when the next one of its (monitor, region) arrives is coalesced (dropped, counted).
+// Leases drain the frequency classes round-robin, so a flood of 10 s items cannot starve 1 h ones.
+// Probes are tracked per region by the last time they leased or registered.
 //
 // Time comes only from the Clock; nothing here sleeps or owns a thread. Somebody must call
 // Tick() at NextEventTime() (the Scheduler's loop does) for leases to expire and long-polls to
@@ -207,8 +207,6 @@ class WorkDispatcher {
   std::vector<ProbeInfo> ConnectedProbes(const std::string& region) const;
   // Regions with at least one connected probe, sorted.
   std::vector<std::string> ActiveRegions() const;
-  // Sum of the batch sizes the region's connected probes ask for.
-  size_t RegionCapacity(const std::string& region) const;
   size_t QueueDepth(const std::string& region, Millis frequency) const;
   // One row per (region, frequency class) ever used, sorted by region then frequency.
   std::vector<QueueStats> Stats() const;

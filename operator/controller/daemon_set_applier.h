@@ -19,8 +19,8 @@
 #include <vector>
 
 #include "common/result.h"
-#include "operator/kube/kube_client.h"
 #include "operator/controller/regions_config.h"
+#include "operator/kube/kube_client.h"
 
 namespace pharos {
 

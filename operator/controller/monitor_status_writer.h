@@ -1,9 +1,10 @@
 #pragma once
 
 // MonitorStatusWriter: keeps Monitor.status in the Kubernetes API in step with what the operator
-// knows about each monitor (DESIGN.md §4): a state change is written at once, ahead of anything
-// else; otherwise a monitor is written at most once per `interval`, and only when its status
-// differs from what was last written; every write passes the StatusPatcher's global token bucket
+// knows about each monitor (docs/architecture.md, "One Monitor, from YAML to status"): a state
+// change is written at once, ahead of anything else; otherwise a monitor is written at most once
+// per `interval`, and only when its status differs from what was last written; every write passes
+// the StatusPatcher's global token bucket
 // (--status-qps). Writes are JSON merge patches of /status computed from the object as just read
 // (StatusPatcher::PatchFromFresh), so a 409 Conflict is retried from fresh state and a
 // condition's lastTransitionTime changes only when its status flips.

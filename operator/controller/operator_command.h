@@ -13,8 +13,8 @@
 #include <vector>
 
 #include "common/result.h"
-#include "operator/kube/kube_config.h"
 #include "operator/controller/kube_operator.h"
+#include "operator/kube/kube_config.h"
 
 namespace pharos {
 

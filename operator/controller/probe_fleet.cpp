@@ -103,15 +103,6 @@ void ProbeFleet::Reload() {
   wake_.notify_all();
 }
 
-std::vector<std::string> ProbeFleet::RegionNames() const {
-  std::lock_guard lock(mutex_);
-  std::vector<std::string> names;
-  for (const ProbeRegionConfig& region : config_.regions) {
-    names.push_back(region.name);
-  }
-  return names;
-}
-
 ProbeFleet::Stats ProbeFleet::stats() const {
   std::lock_guard lock(mutex_);
   return stats_;

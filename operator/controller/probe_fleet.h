@@ -1,15 +1,14 @@
 #pragma once
 
-// ProbeFleet: the probe DaemonSets of the regions in --regions-config (DESIGN.md §1). It reads
-// the file (and again whenever its content changes: a ConfigMap update, or Reload() on SIGHUP;
-// an invalid edit is logged and the last good configuration stays), and while this replica leads
-// it applies one DaemonSet per region through DaemonSetApplier, deleting those of regions no
-// longer listed: at once on becoming leader, on every configuration change, again after a
-// failure (every `retry_interval`) and every `resync_interval` to repair manual edits. Before
-// applying it checks that the probe token Secrets exist and warns when one is missing (the pods
-// could not start).
-// Thread-safety: every public method may be called from any thread; one thread ("probe-fleet")
-// reads the file and talks to the API server.
+// ProbeFleet: the probe DaemonSets of the regions in --regions-config (docs/install.md, "Regions
+// and probes"). It reads the file (and again whenever its content changes: a ConfigMap update, or
+// Reload() on SIGHUP; an invalid edit is logged and the last good configuration stays), and while
+// this replica leads it applies one DaemonSet per region through DaemonSetApplier, deleting those
+// of regions no longer listed: at once on becoming leader, on every configuration change, again
+// after a failure (every `retry_interval`) and every `resync_interval` to repair manual edits.
+// Before applying it checks that the probe token Secrets exist and warns when one is missing (the
+// pods could not start). Thread-safety: every public method may be called from any thread; one
+// thread ("probe-fleet") reads the file and talks to the API server.
 
 #include <chrono>
 #include <condition_variable>
@@ -21,8 +20,8 @@
 
 #include "common/result.h"
 #include "operator/controller/daemon_set_applier.h"
-#include "operator/kube/kube_client.h"
 #include "operator/controller/regions_config.h"
+#include "operator/kube/kube_client.h"
 
 namespace pharos {
 
@@ -64,8 +63,6 @@ class ProbeFleet {
   // Reads the file now (SIGHUP).
   void Reload();
 
-  // Region names of the configuration in force.
-  std::vector<std::string> RegionNames() const;
   Stats stats() const;
 
  private:

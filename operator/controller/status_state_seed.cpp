@@ -46,8 +46,7 @@ bool IsCheckedState(MonitorState state) {
 
 }  // namespace
 
-std::optional<StateSeed> StatusStateSeed::FromObject(const Json& object,
-                                                           const Monitor& monitor) {
+std::optional<StateSeed> StatusStateSeed::FromObject(const Json& object, const Monitor& monitor) {
   if (!object.is_object() || JsonStringAt(object, {"metadata", "uid"}) != monitor.uid) {
     return std::nullopt;
   }

@@ -5,11 +5,10 @@
 // the open incident. A new leader whose own store knows nothing newer about the monitor (a
 // standby, or a replacement pod with a fresh volume) starts the monitor's state machine from this
 // instead of Pending (state that must survive a leader change lives in the API server:
-// docs/architecture.md), so a leader change neither flaps the status through Pending, nor opens a second
-// incident, nor repeats MonitorDown/MonitorUp Events. The counters are set so that the thresholds
-// behave as they did: a Down monitor needs successThreshold good rounds to come back, an Up one
-// failureThreshold bad rounds to go Down.
-// Thread-safety: stateless.
+// docs/architecture.md), so a leader change neither flaps the status through Pending, nor opens a
+// second incident, nor repeats MonitorDown/MonitorUp Events. The counters are set so that the
+// thresholds behave as they did: a Down monitor needs successThreshold good rounds to come back, an
+// Up one failureThreshold bad rounds to go Down. Thread-safety: stateless.
 
 #include <nlohmann/json.hpp>
 #include <optional>

@@ -141,28 +141,13 @@ struct CurlKubeClient::Shared {
   std::array<std::mutex, kLocks> locks;
 };
 
-// An easy handle inside its own multi handle. The multi owns the keep-alive connection cache,
-// so reusing the pair reuses the connection; the multi loop is what a CancelToken can wake.
-struct CurlKubeClient::Connection {
-  Connection() : multi(curl_multi_init()), easy(curl_easy_init()) {}
-  ~Connection() {
-    curl_easy_cleanup(easy);
-    curl_multi_cleanup(multi);
-  }
-  Connection(const Connection&) = delete;
-  Connection& operator=(const Connection&) = delete;
-
-  CURLM* multi;
-  CURL* easy;
-};
-
 struct CurlKubeClient::Request {
   std::string method = "GET";
   std::string path;
   Query query;
   std::string body;
   std::string content_type;
-  const CancelToken* cancel = nullptr;
+  std::stop_token stop;
   // Watches: not rate-limited, no overall timeout, body streamed to the handler.
   const WatchHandler* watch_handler = nullptr;
   std::chrono::seconds watch_timeout{0};
@@ -296,7 +281,7 @@ void CurlKubeClient::Return(std::unique_ptr<Connection> connection) {
 KubeResponse CurlKubeClient::Execute(const Request& request) {
   KubeResponse response;
   const bool watch = request.watch_handler != nullptr;
-  if (!watch && !limiter_.Acquire(request.cancel)) {
+  if (!watch && !limiter_.Acquire(request.stop)) {
     response.cancelled = true;
     response.transport_error = "cancelled while waiting for the client-side rate limiter";
     return response;
@@ -308,7 +293,7 @@ KubeResponse CurlKubeClient::Execute(const Request& request) {
   }
 
   auto connection = Borrow();
-  CURL* easy = connection->easy;
+  CURL* easy = connection->easy();
   curl_easy_reset(easy);
   Transfer transfer;
   transfer.easy = easy;
@@ -398,38 +383,14 @@ KubeResponse CurlKubeClient::Execute(const Request& request) {
                      static_cast<curl_off_t>(request.body.size()));
   }
 
-  // Run the transfer on the connection's multi handle so that `cancel` can interrupt it.
-  CURLM* multi = connection->multi;
-  curl_multi_add_handle(multi, easy);
-  CancelToken::WakerId waker = 0;
-  if (request.cancel != nullptr) {
-    waker = request.cancel->AddWaker([multi] { curl_multi_wakeup(multi); });
+  // Run on the connection's multi handle so that `stop` can interrupt the transfer.
+  const CancellableTransfer::Outcome outcome = connection->Run(request.stop);
+  const CURLcode result = outcome.code;
+  const bool finished = !outcome.cancelled && outcome.multi_error.empty();
+  response.cancelled = outcome.cancelled;
+  if (!outcome.multi_error.empty()) {
+    response.transport_error = outcome.multi_error;
   }
-  CURLcode result = CURLE_OK;
-  bool finished = false;
-  while (true) {
-    if (request.cancel != nullptr && request.cancel->IsCancelled()) {
-      response.cancelled = true;
-      break;
-    }
-    int running = 0;
-    const CURLMcode multi_result = curl_multi_perform(multi, &running);
-    if (multi_result != CURLM_OK) {
-      response.transport_error = curl_multi_strerror(multi_result);
-      break;
-    }
-    int queued = 0;
-    while (CURLMsg* message = curl_multi_info_read(multi, &queued)) {
-      if (message->msg == CURLMSG_DONE && message->easy_handle == easy) {
-        result = message->data.result;
-        finished = true;
-      }
-    }
-    if (finished) break;
-    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
-  }
-  if (request.cancel != nullptr) request.cancel->RemoveWaker(waker);
-  curl_multi_remove_handle(multi, easy);
   curl_slist_free_all(headers);
   curl_slist_free_all(connect_to);
 
@@ -511,7 +472,7 @@ KubeResponse CurlKubeClient::List(const ApiResource& resource, std::string_view 
   if (!options.resource_version_match.empty()) {
     request.query.emplace_back("resourceVersionMatch", options.resource_version_match);
   }
-  request.cancel = options.cancel;
+  request.stop = options.stop;
   return Execute(request);
 }
 
@@ -583,7 +544,7 @@ KubeResponse CurlKubeClient::Delete(const ApiResource& resource, std::string_vie
 
 KubeResponse CurlKubeClient::Watch(const ApiResource& resource, std::string_view namespace_name,
                                    const WatchOptions& options, const WatchHandler& handler,
-                                   const CancelToken& cancel) {
+                                   std::stop_token stop) {
   Request request;
   request.path = resource.Path(namespace_name);
   request.query.emplace_back("watch", "1");
@@ -599,7 +560,7 @@ KubeResponse CurlKubeClient::Watch(const ApiResource& resource, std::string_view
   request.query.emplace_back("timeoutSeconds", std::to_string(timeout.count()));
   request.watch_handler = &handler;
   request.watch_timeout = timeout;
-  request.cancel = &cancel;
+  request.stop = std::move(stop);
   return Execute(request);
 }
 

@@ -7,7 +7,7 @@
 // API server. Each request borrows a connection (a curl easy + multi pair, which keeps its
 // keep-alive connection between requests) from a small pool; TLS sessions and DNS answers are
 // shared by all of them. Every request, watches included, runs on a curl multi loop that a
-// CancelToken can wake, so cancelling is immediate.
+// stop request can wake, so cancelling is immediate.
 // Thread-safety: every method may be called from any thread concurrently.
 
 #include <chrono>
@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/cancellable_transfer.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "operator/kube/bearer_token_source.h"
@@ -63,12 +64,12 @@ class CurlKubeClient final : public KubeClient {
                       std::string_view name, const DeleteOptions& options) override;
   KubeResponse Watch(const ApiResource& resource, std::string_view namespace_name,
                      const WatchOptions& options, const WatchHandler& handler,
-                     const CancelToken& cancel) override;
+                     std::stop_token stop) override;
 
   const KubeConfig& config() const { return config_; }
 
  private:
-  struct Connection;
+  using Connection = CancellableTransfer;
   struct Request;
   struct Shared;
 

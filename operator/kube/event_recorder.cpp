@@ -8,27 +8,13 @@
 #include <vector>
 
 #include "common/logging.h"
+#include "common/rfc3339.h"
 
 namespace pharos {
 namespace {
 
 constexpr size_t kMaxReasonBytes = 128;
 constexpr size_t kMaxMessageBytes = 1024;
-
-// metav1.Time: RFC 3339 in UTC, whole seconds.
-std::string FormatSeconds(std::chrono::system_clock::time_point time) {
-  const auto seconds = std::chrono::floor<std::chrono::seconds>(time);
-  const auto day = std::chrono::floor<std::chrono::days>(seconds);
-  const std::chrono::year_month_day date(day);
-  const std::chrono::hh_mm_ss<std::chrono::seconds> clock_time(seconds - day);
-  char buffer[32];
-  std::snprintf(buffer, sizeof(buffer), "%04d-%02u-%02uT%02d:%02d:%02dZ",
-                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()), static_cast<int>(clock_time.hours().count()),
-                static_cast<int>(clock_time.minutes().count()),
-                static_cast<int>(clock_time.seconds().count()));
-  return buffer;
-}
 
 // Cuts `text` to at most `max` bytes without splitting a UTF-8 character.
 void CutUtf8(std::string* text, size_t max) {
@@ -187,7 +173,7 @@ void EventRecorder::Send(const Pending& event) {
       ObjectKeyOf(event.object) + "|" + type + "|" + event.reason + "|" + event.message;
   const auto now_steady = clock_.SteadyNow();
   const auto now_wall = clock_.Now();
-  const std::string timestamp = FormatSeconds(now_wall);
+  const std::string timestamp = FormatRfc3339(now_wall, Rfc3339Precision::kSeconds);
   const ApiResource events = ApiResource::CoreEvents();
 
   const auto previous = sent_.find(key);

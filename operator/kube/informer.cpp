@@ -9,11 +9,12 @@
 #include <utility>
 
 #include "common/logging.h"
+#include "common/stoppable_wait.h"
 
 namespace pharos {
 namespace {
 
-JitteredBackoff::Random DefaultRandom() {
+Backoff::Random DefaultRandom() {
   auto engine = std::make_shared<std::mt19937_64>(std::random_device{}());
   return [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); };
 }
@@ -24,12 +25,12 @@ Informer::Informer(KubeClient& client, InformerOptions options, InformerHandlers
     : Informer(client, std::move(options), std::move(handlers), nullptr, {}, {}) {}
 
 Informer::Informer(KubeClient& client, InformerOptions options, InformerHandlers handlers,
-                   const Clock& clock, Sleeper sleeper, JitteredBackoff::Random random)
+                   const Clock& clock, Sleeper sleeper, Backoff::Random random)
     : Informer(client, std::move(options), std::move(handlers), &clock, std::move(sleeper),
                std::move(random)) {}
 
 Informer::Informer(KubeClient& client, InformerOptions options, InformerHandlers handlers,
-                   const Clock* clock, Sleeper sleeper, JitteredBackoff::Random random)
+                   const Clock* clock, Sleeper sleeper, Backoff::Random random)
     : client_(client),
       options_(std::move(options)),
       handlers_(std::move(handlers)),
@@ -48,14 +49,14 @@ void Informer::Start() {
 }
 
 void Informer::Stop() {
-  stop_.Cancel();
+  stop_.request_stop();
   synced_changed_.notify_all();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
 bool Informer::WaitForSync(std::chrono::milliseconds timeout) const {
   std::unique_lock<std::mutex> lock(mutex_);
-  synced_changed_.wait_for(lock, timeout, [this] { return HasSynced() || stop_.IsCancelled(); });
+  synced_changed_.wait_for(lock, timeout, [this] { return HasSynced() || stop_.stop_requested(); });
   return HasSynced();
 }
 
@@ -104,9 +105,9 @@ InformerStats Informer::stats() const {
 }
 
 bool Informer::Sleep(std::chrono::milliseconds delay) {
-  if (stop_.IsCancelled()) return false;
-  if (sleeper_) return sleeper_(delay) && !stop_.IsCancelled();
-  return !stop_.WaitFor(delay);
+  if (stop_.stop_requested()) return false;
+  if (sleeper_) return sleeper_(delay) && !stop_.stop_requested();
+  return SleepUnlessStopped(stop_.get_token(), delay);
 }
 
 std::chrono::seconds Informer::RandomWatchTimeout() {
@@ -201,7 +202,7 @@ bool Informer::OnEvent(const WatchEvent& event, int64_t* count, bool* gone, std:
       std::lock_guard<std::mutex> lock(mutex_);
       resource_version_ = resource_version;
     }
-    return !stop_.IsCancelled();
+    return !stop_.stop_requested();
   }
   nlohmann::json object = event.object;
   if (options_.transform) options_.transform(object);
@@ -238,21 +239,21 @@ bool Informer::OnEvent(const WatchEvent& event, int64_t* count, bool* gone, std:
   } else if (handlers_.on_add) {
     CallHandler("add", [&] { handlers_.on_add(object); });
   }
-  return !stop_.IsCancelled();
+  return !stop_.stop_requested();
 }
 
-bool Informer::ListAndReplace(JitteredBackoff& backoff) {
+bool Informer::ListAndReplace(Backoff& backoff) {
   ListOptions list_options;
   list_options.label_selector = options_.label_selector;
   list_options.field_selector = options_.field_selector;
   list_options.limit = options_.page_size;
-  list_options.cancel = &stop_;
+  list_options.stop = stop_.get_token();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     ++stats_.lists;
   }
   KubeResponse response = client_.ListAll(options_.resource, options_.namespace_name, list_options);
-  if (response.cancelled || stop_.IsCancelled()) return false;
+  if (response.cancelled || stop_.stop_requested()) return false;
   if (!response.ok()) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
@@ -285,11 +286,11 @@ bool Informer::ListAndReplace(JitteredBackoff& backoff) {
 }
 
 void Informer::Run() {
-  JitteredBackoff backoff(options_.backoff, clock_, random_);
+  Backoff backoff(options_.backoff, random_, &clock_);
   bool need_list = true;
   bool failing = false;  // watch failures in a row since `failing_since`
   std::chrono::steady_clock::time_point failing_since{};
-  while (!stop_.IsCancelled()) {
+  while (!stop_.stop_requested()) {
     if (need_list) {
       if (!ListAndReplace(backoff)) continue;
       need_list = false;
@@ -313,8 +314,8 @@ void Informer::Run() {
     const KubeResponse response = client_.Watch(
         options_.resource, options_.namespace_name, watch_options,
         [&](const WatchEvent& event) { return OnEvent(event, &events, &gone, &stream_error); },
-        stop_);
-    if (response.cancelled || stop_.IsCancelled()) break;
+        stop_.get_token());
+    if (response.cancelled || stop_.stop_requested()) break;
     const auto lasted = clock_.SteadyNow() - started;
 
     if (gone || response.IsGone()) {

@@ -25,13 +25,13 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/backoff.h"
 #include "common/clock.h"
-#include "operator/kube/cancel_token.h"
-#include "operator/kube/jittered_backoff.h"
 #include "operator/kube/kube_client.h"
 
 namespace pharos {
@@ -43,7 +43,7 @@ struct InformerOptions {
   std::string field_selector;
   int64_t page_size = 500;
   std::string thread_name = "informer";  // at most 15 characters are kept
-  JitteredBackoff::Options backoff;
+  Backoff::Options backoff = Backoff::KubernetesDefaults();
   std::chrono::seconds min_watch_timeout{300};
   std::chrono::seconds max_watch_timeout{600};
   // A watch that ends sooner than this without a single event counts as a failure.
@@ -83,7 +83,7 @@ class Informer {
   // waits; empty = a real wait that Stop() interrupts) and `random` (jitter and watch timeouts,
   // [0, 1)). `clock` must outlive the informer.
   Informer(KubeClient& client, InformerOptions options, InformerHandlers handlers,
-           const Clock& clock, Sleeper sleeper, JitteredBackoff::Random random);
+           const Clock& clock, Sleeper sleeper, Backoff::Random random);
   ~Informer();
   Informer(const Informer&) = delete;
   Informer& operator=(const Informer&) = delete;
@@ -110,9 +110,9 @@ class Informer {
  private:
   // `clock` null = a SystemClock of its own.
   Informer(KubeClient& client, InformerOptions options, InformerHandlers handlers,
-           const Clock* clock, Sleeper sleeper, JitteredBackoff::Random random);
+           const Clock* clock, Sleeper sleeper, Backoff::Random random);
 
-  bool ListAndReplace(JitteredBackoff& backoff);
+  bool ListAndReplace(Backoff& backoff);
   void Replace(nlohmann::json items, const std::string& resource_version);
   // Handles one watch event; false ends the watch.
   bool OnEvent(const WatchEvent& event, int64_t* count, bool* gone, std::string* error);
@@ -126,8 +126,8 @@ class Informer {
   std::unique_ptr<Clock> owned_clock_;
   const Clock& clock_;
   Sleeper sleeper_;
-  JitteredBackoff::Random random_;
-  CancelToken stop_;
+  Backoff::Random random_;
+  std::stop_source stop_;
   std::thread thread_;
 
   // One cached object: its resourceVersion (compared on re-list) and its compact JSON text.

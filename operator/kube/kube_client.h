@@ -12,10 +12,9 @@
 #include <functional>
 #include <initializer_list>
 #include <nlohmann/json.hpp>
+#include <stop_token>
 #include <string>
 #include <string_view>
-
-#include "operator/kube/cancel_token.h"
 
 namespace pharos {
 
@@ -69,7 +68,7 @@ struct KubeResponse {
   std::string transport_error;
   // The server's Retry-After (429, some 5xx); zero when absent.
   std::chrono::seconds retry_after{0};
-  // The call ended because its CancelToken fired.
+  // The call ended because its stop was requested.
   bool cancelled = false;
 
   bool ok() const {
@@ -93,8 +92,8 @@ struct ListOptions {
   std::string continue_token;
   std::string resource_version;        // "" = a consistent (quorum) read
   std::string resource_version_match;  // "", "Exact" or "NotOlderThan"
-  // Ends the request early when fired.
-  const CancelToken* cancel = nullptr;
+  // Ends the request early when requested.
+  std::stop_token stop;
 };
 
 struct WatchOptions {
@@ -160,11 +159,11 @@ class KubeClient {
   virtual KubeResponse Delete(const ApiResource& resource, std::string_view namespace_name,
                               std::string_view name, const DeleteOptions& options) = 0;
   // Streams events to `handler` until the server ends the watch (its timeout), the handler
-  // returns false, `cancel` fires, or an error. The answer's http_status is that of the watch
+  // returns false, `stop` is requested, or an error. The answer's http_status is that of the watch
   // request (200 when the stream was established; a failure such as 410 otherwise).
   virtual KubeResponse Watch(const ApiResource& resource, std::string_view namespace_name,
                              const WatchOptions& options, const WatchHandler& handler,
-                             const CancelToken& cancel) = 0;
+                             std::stop_token stop) = 0;
 
   // Every page of a list (following metadata.continue with options.limit per page), merged into
   // one answer whose body is {"metadata":{"resourceVersion":RV},"items":[...]}. When a continue

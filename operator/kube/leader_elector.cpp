@@ -7,6 +7,8 @@
 #include <utility>
 
 #include "common/logging.h"
+#include "common/rfc3339.h"
+#include "common/stoppable_wait.h"
 
 namespace pharos {
 namespace {
@@ -16,21 +18,6 @@ int64_t SteadyNanos(std::chrono::steady_clock::time_point time) {
 }
 
 }  // namespace
-
-std::string FormatMicroTime(std::chrono::system_clock::time_point time) {
-  const auto micros = std::chrono::floor<std::chrono::microseconds>(time);
-  const auto day = std::chrono::floor<std::chrono::days>(micros);
-  const std::chrono::year_month_day date(day);
-  const std::chrono::hh_mm_ss<std::chrono::microseconds> clock_time(micros - day);
-  char buffer[40];
-  std::snprintf(buffer, sizeof(buffer), "%04d-%02u-%02uT%02d:%02d:%02d.%06ldZ",
-                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()), static_cast<int>(clock_time.hours().count()),
-                static_cast<int>(clock_time.minutes().count()),
-                static_cast<int>(clock_time.seconds().count()),
-                static_cast<long>(clock_time.subseconds().count()));
-  return buffer;
-}
 
 LeaderElectionRecord LeaderElectionRecord::FromLease(const nlohmann::json& lease) {
   LeaderElectionRecord record;
@@ -97,7 +84,7 @@ void LeaderElector::Start() {
 }
 
 void LeaderElector::Stop() {
-  stop_.Cancel();
+  stop_.request_stop();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
@@ -114,9 +101,9 @@ std::string LeaderElector::Leader() const {
 }
 
 bool LeaderElector::Sleep(std::chrono::milliseconds delay) {
-  if (stop_.IsCancelled()) return false;
-  if (sleeper_) return sleeper_(delay) && !stop_.IsCancelled();
-  return !stop_.WaitFor(delay);
+  if (stop_.stop_requested()) return false;
+  if (sleeper_) return sleeper_(delay) && !stop_.stop_requested();
+  return SleepUnlessStopped(stop_.get_token(), delay);
 }
 
 std::chrono::milliseconds LeaderElector::JitteredRetryPeriod() {
@@ -126,7 +113,9 @@ std::chrono::milliseconds LeaderElector::JitteredRetryPeriod() {
          std::chrono::milliseconds(static_cast<int64_t>(config_.retry_period.count() * factor));
 }
 
-std::string LeaderElector::MicroTime() const { return FormatMicroTime(clock_.Now()); }
+std::string LeaderElector::MicroTime() const {
+  return FormatRfc3339(clock_.Now(), Rfc3339Precision::kMicros);
+}
 
 void LeaderElector::Observe(const LeaderElectionRecord& record) {
   bool holder_changed = false;
@@ -253,7 +242,7 @@ void LeaderElector::Release() {
 }
 
 void LeaderElector::Run() {
-  while (!stop_.IsCancelled()) {
+  while (!stop_.stop_requested()) {
     // Candidate: try until this replica holds the lease.
     if (!TryAcquireOrRenew()) {
       if (!Sleep(JitteredRetryPeriod())) break;
@@ -262,13 +251,13 @@ void LeaderElector::Run() {
     SetLeading(true);
     // Leader: renew every retry period; give up once the renew deadline has passed.
     bool lost = false;
-    while (!stop_.IsCancelled()) {
+    while (!stop_.stop_requested()) {
       if (!Sleep(config_.retry_period)) break;
       const auto deadline =
           std::chrono::steady_clock::time_point(std::chrono::nanoseconds(last_renew_ns_.load())) +
           config_.renew_deadline;
       bool renewed = false;
-      while (!stop_.IsCancelled()) {
+      while (!stop_.stop_requested()) {
         // A renewal that returns after the deadline is too late: others may already be
         // counting the lease as expired.
         if (TryAcquireOrRenew() && clock_.SteadyNow() < deadline) {
@@ -282,7 +271,7 @@ void LeaderElector::Run() {
           break;
         }
       }
-      if (stop_.IsCancelled()) break;
+      if (stop_.stop_requested()) break;
       if (!renewed) {
         LogError("could not renew the lease before the renew deadline",
                  {{"lease", config_.namespace_name + "/" + config_.lease_name},

@@ -23,12 +23,12 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <stop_token>
 #include <string>
 #include <thread>
 
 #include "common/clock.h"
 #include "common/result.h"
-#include "operator/kube/cancel_token.h"
 #include "operator/kube/kube_client.h"
 
 namespace pharos {
@@ -105,7 +105,7 @@ class LeaderElector {
   const LeaderElectionConfig config_;
   const Clock& clock_;
   Sleeper sleeper_;
-  CancelToken stop_;
+  std::stop_source stop_;
   std::thread thread_;
   std::atomic<bool> leading_{false};
   // Monotonic nanoseconds of the last successful acquire/renew.
@@ -117,8 +117,5 @@ class LeaderElector {
   std::chrono::steady_clock::time_point observed_time_{};  // guarded by mutex_
   bool observed_any_ = false;                              // guarded by mutex_
 };
-
-// RFC 3339 in UTC with six fractional digits: "2026-01-01T00:00:00.000000Z" (metav1.MicroTime).
-std::string FormatMicroTime(std::chrono::system_clock::time_point time);
 
 }  // namespace pharos

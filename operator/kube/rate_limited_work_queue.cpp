@@ -126,11 +126,6 @@ void RateLimitedWorkQueue::ShutDown() {
   changed_.notify_all();
 }
 
-bool RateLimitedWorkQueue::ShuttingDown() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return shutting_down_;
-}
-
 size_t RateLimitedWorkQueue::Len() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return queue_.size();

@@ -65,7 +65,6 @@ class RateLimitedWorkQueue {
   // Stops accepting keys and wakes every Get; keys already ready are still handed out, delayed
   // ones are dropped.
   void ShutDown();
-  bool ShuttingDown() const;
 
   // Keys ready to be handed out / waiting for their delay / being processed.
   size_t Len() const;

@@ -16,7 +16,7 @@ StatusPatcherCounters StatusPatcher::counters() const {
   return counters_;
 }
 
-void StatusPatcher::Shutdown() { shutdown_.Cancel(); }
+void StatusPatcher::Shutdown() { shutdown_.request_stop(); }
 
 void StatusPatcher::Report(StatusPatchOutcome outcome, const KubeResponse& response) {
   {
@@ -39,7 +39,7 @@ void StatusPatcher::Report(StatusPatchOutcome outcome, const KubeResponse& respo
 KubeResponse StatusPatcher::Write(const std::string& namespace_name, const std::string& name,
                                   const nlohmann::json& status,
                                   const std::string& resource_version) {
-  if (!bucket_.Acquire(&shutdown_)) {
+  if (!bucket_.Acquire(shutdown_.get_token())) {
     KubeResponse cancelled;
     cancelled.cancelled = true;
     cancelled.transport_error = "status patcher is shutting down";

@@ -15,10 +15,10 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <stop_token>
 #include <string>
 
 #include "common/clock.h"
-#include "operator/kube/cancel_token.h"
 #include "operator/kube/kube_client.h"
 #include "operator/kube/token_bucket.h"
 
@@ -77,7 +77,7 @@ class StatusPatcher {
   KubeClient& client_;
   const StatusPatcherOptions options_;
   TokenBucket bucket_;
-  CancelToken shutdown_;
+  std::stop_source shutdown_;
   Observer observer_;
   mutable std::mutex mutex_;
   StatusPatcherCounters counters_;  // guarded by mutex_

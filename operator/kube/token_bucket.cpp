@@ -1,7 +1,8 @@
 #include "operator/kube/token_bucket.h"
 
 #include <algorithm>
-#include <thread>
+
+#include "common/stoppable_wait.h"
 
 namespace pharos {
 
@@ -38,12 +39,8 @@ bool TokenBucket::TryAcquire() {
   return true;
 }
 
-bool TokenBucket::Acquire(const CancelToken* cancel) {
-  const std::chrono::nanoseconds wait = Reserve();
-  if (wait <= std::chrono::nanoseconds::zero()) return cancel == nullptr || !cancel->IsCancelled();
-  if (cancel != nullptr) return !cancel->WaitFor(wait);
-  std::this_thread::sleep_for(wait);
-  return true;
+bool TokenBucket::Acquire(const std::stop_token& stop) {
+  return SleepUnlessStopped(stop, Reserve());
 }
 
 }  // namespace pharos

@@ -9,9 +9,9 @@
 
 #include <chrono>
 #include <mutex>
+#include <stop_token>
 
 #include "common/clock.h"
-#include "operator/kube/cancel_token.h"
 
 namespace pharos {
 
@@ -24,9 +24,9 @@ class TokenBucket {
   std::chrono::nanoseconds Reserve();
   // Takes a token only when one is available now.
   bool TryAcquire();
-  // Takes a token and sleeps until it is due. Returns false when `cancel` fired during the wait
-  // (the token stays spent).
-  bool Acquire(const CancelToken* cancel = nullptr);
+  // Takes a token and sleeps until it is due. Returns false when `stop` was requested before or
+  // during the wait (the token stays spent).
+  bool Acquire(const std::stop_token& stop = {});
 
   double qps() const { return qps_; }
   int burst() const { return burst_; }

@@ -129,17 +129,10 @@ void InProcessProbe::RunItems(std::vector<WorkItem> items) {
       continue;  // removed since it was queued: its lease lapses, it is never redelivered
     }
     if (now >= item.deadline) {
-      CheckResult skipped;
-      skipped.monitor_uid = item.monitor_uid;
-      skipped.generation = item.generation;
-      skipped.region = item.region;
-      skipped.probe = options_.name;
-      skipped.item_id = item.id;
-      skipped.scheduled_at = item.scheduled_at;
-      skipped.started_at = now;
-      skipped.outcome = Outcome::kError;
-      skipped.attempts = 0;
-      skipped.error = "not checked: the probe got the item after its next round was due";
+      CheckResult skipped = CheckResult::NotChecked(
+          {item.monitor_uid, item.generation, item.region, options_.name, item.id,
+           item.scheduled_at},
+          now, "not checked: the probe got the item after its next round was due");
       Finish(std::move(skipped));
       continue;
     }

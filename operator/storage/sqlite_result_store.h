@@ -1,7 +1,7 @@
 #pragma once
 
-// SqliteResultStore: the embedded ResultStore (DESIGN.md §5): one SQLite file in WAL mode with
-// raw results, hourly and daily rollups, incidents and monitor states.
+// SqliteResultStore: the embedded ResultStore (docs/architecture.md, "Storage"): one SQLite file in
+// WAL mode with raw results, hourly and daily rollups, incidents and monitor states.
 // * Rollups are updated in the same transaction as the raw rows they count (so they are never
 //   behind, late results land in the right bucket and a duplicate is never counted twice), and
 //   each keeps a fixed-bucket LatencyHistogram: percentiles stay available for as long as the

@@ -1,5 +1,7 @@
 #include "common/check_result.h"
 
+#include <utility>
+
 namespace pharos {
 
 const char* ToString(Outcome outcome) {
@@ -14,6 +16,33 @@ const char* ToString(Outcome outcome) {
       return "error";
   }
   return "error";
+}
+
+CheckResult CheckResult::Of(const Monitor& monitor) {
+  CheckResult result;
+  result.monitor_namespace = monitor.namespace_name;
+  result.monitor_name = monitor.name;
+  result.monitor_uid = monitor.uid;
+  result.generation = monitor.generation;
+  result.type = monitor.type;
+  result.target = monitor.Target();
+  return result;
+}
+
+CheckResult CheckResult::NotChecked(const WorkReference& item,
+                                    std::chrono::system_clock::time_point at, std::string reason) {
+  CheckResult result;
+  result.monitor_uid = item.monitor_uid;
+  result.generation = item.generation;
+  result.region = item.region;
+  result.probe = item.probe;
+  result.item_id = item.item_id;
+  result.scheduled_at = item.scheduled_at;
+  result.started_at = at;
+  result.outcome = Outcome::kError;
+  result.error = std::move(reason);
+  result.attempts = 0;
+  return result;
 }
 
 std::optional<Outcome> ParseOutcome(std::string_view text) {

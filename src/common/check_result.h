@@ -1,7 +1,7 @@
 #pragma once
 
-// CheckResult: what one check of one monitor produced (DESIGN.md §4). Written by the probe,
-// carried over the probe protocol, stored by the operator, printed by `pharos check`.
+// CheckResult: what one check of one monitor produced (docs/architecture.md, "Results"). Written by
+// the probe, carried over the probe protocol, stored by the operator, printed by `pharos check`.
 // Thread-safety: a value type.
 
 #include <chrono>
@@ -36,7 +36,25 @@ struct FailedAssertion {
   std::string message;   // plain words: "status code 503, expected eq 200"
 };
 
+// The work item a result answers, as whoever reports it knows it.
+struct WorkReference {
+  std::string monitor_uid;
+  int64_t generation = 0;
+  std::string region;
+  std::string probe;
+  std::string item_id;
+  std::chrono::system_clock::time_point scheduled_at{};
+};
+
 struct CheckResult {
+  // A result naming `monitor`: namespace, name, uid, generation, type and target.
+  static CheckResult Of(const Monitor& monitor);
+  // The answer for an item that was not checked (the probe could not, or got it too late):
+  // outcome error — a probe failure, never the target down — with `reason`, started at `at`,
+  // 0 attempts.
+  static CheckResult NotChecked(const WorkReference& item, std::chrono::system_clock::time_point at,
+                                std::string reason);
+
   // Identity (filled by whoever runs the check).
   std::string monitor_namespace;
   std::string monitor_name;

@@ -55,19 +55,22 @@ class HeapOptional {
   T* operator->() { return value_.get(); }
   const T* operator->() const { return value_.get(); }
   const T& value() const {
-    if (!value_) { throw std::bad_optional_access();
-}
+    if (!value_) {
+      throw std::bad_optional_access();
+    }
     return *value_;
   }
   T& value() {
-    if (!value_) { throw std::bad_optional_access();
-}
+    if (!value_) {
+      throw std::bad_optional_access();
+    }
     return *value_;
   }
 
   friend bool operator==(const HeapOptional& a, const HeapOptional& b) {
-    if (!a.value_ || !b.value_) { return !a.value_ && !b.value_;
-}
+    if (!a.value_ || !b.value_) {
+      return !a.value_ && !b.value_;
+    }
     return *a.value_ == *b.value_;
   }
   friend bool operator==(const HeapOptional& a, std::nullopt_t) { return !a.value_; }

@@ -1,8 +1,8 @@
 #pragma once
 
-// Monitor: the in-memory form of a `pharos.dev/v1alpha1` Monitor (DESIGN.md §2), shared by the
-// CLI, the probe and the operator. Plain data; parsing lives in MonitorParser, rules in
-// MonitorValidator. Thread-safety: a value type.
+// Monitor: the in-memory form of a `pharos.dev/v1alpha1` Monitor (docs/monitor-reference.md),
+// shared by the CLI, the probe and the operator. Plain data; parsing lives in MonitorParser, rules
+// in MonitorValidator. Thread-safety: a value type.
 
 #include <chrono>
 #include <cstdint>

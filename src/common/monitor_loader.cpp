@@ -66,18 +66,18 @@ class MonitorCollector {
     }
     if (std::find(other_kinds_.begin(), other_kinds_.end(), kind->scalar) != other_kinds_.end()) {
       std::string name = kind->scalar;
-      loaded_.others.push_back(
-          OtherDocument{std::move(name), std::make_shared<const DocumentNode>(std::move(document))});
+      loaded_.others.push_back(OtherDocument{
+          std::move(name), std::make_shared<const DocumentNode>(std::move(document))});
       return;
     }
     std::string accepted(kMonitorKind);
     for (const std::string& other : other_kinds_) {
       accepted += ", " + other;
     }
-    loaded_.errors.push_back(ValidationError{
-        kind->location, "kind",
-        "\"" + kind->scalar.substr(0, 64) + "\" is not a kind Pharos reads here (expected " +
-            accepted + ")"});
+    loaded_.errors.push_back(ValidationError{kind->location, "kind",
+                                             "\"" + kind->scalar.substr(0, 64) +
+                                                 "\" is not a kind Pharos reads here (expected " +
+                                                 accepted + ")"});
   }
 
   // The document's `kind` when it is a plain string; null otherwise.

@@ -1,9 +1,9 @@
 #pragma once
 
-// MonitorValidator: the rules a parsed Monitor must follow beyond its shape (DESIGN.md §2):
-// ranges, name and URL syntax, timeout ≤ frequency, the block matching spec.type, assertions
-// that make sense for the monitor type, regular expressions and JSONPaths that compile.
-// Fields the parser already reported are skipped, so each mistake is reported once.
+// MonitorValidator: the rules a parsed Monitor must follow beyond its shape
+// (docs/monitor-reference.md): ranges, name and URL syntax, timeout ≤ frequency, the block matching
+// spec.type, assertions that make sense for the monitor type, regular expressions and JSONPaths
+// that compile. Fields the parser already reported are skipped, so each mistake is reported once.
 // Thread-safety: stateless apart from one Validate call; use one instance per call.
 
 #include <string>

@@ -25,19 +25,32 @@ bool ReadDigits(std::string_view text, size_t pos, size_t count, int* value) {
 
 }  // namespace
 
-std::string FormatRfc3339(system_clock::time_point time) {
-  const auto millis = std::chrono::floor<std::chrono::milliseconds>(time);
-  const auto day = std::chrono::floor<std::chrono::days>(millis);
+std::string FormatRfc3339(system_clock::time_point time, Rfc3339Precision precision) {
+  const auto micros = std::chrono::floor<std::chrono::microseconds>(time);
+  const auto day = std::chrono::floor<std::chrono::days>(micros);
   const std::chrono::year_month_day date(day);
-  const std::chrono::hh_mm_ss<std::chrono::milliseconds> clock_time(millis - day);
+  const std::chrono::hh_mm_ss<std::chrono::microseconds> clock_time(micros - day);
   char buffer[40];
-  std::snprintf(buffer, sizeof(buffer), "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ",
-                static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
-                static_cast<unsigned>(date.day()), static_cast<int>(clock_time.hours().count()),
-                static_cast<int>(clock_time.minutes().count()),
-                static_cast<int>(clock_time.seconds().count()),
-                static_cast<int>(clock_time.subseconds().count()));
-  return buffer;
+  const int written = std::snprintf(
+      buffer, sizeof(buffer), "%04d-%02u-%02uT%02d:%02d:%02d", static_cast<int>(date.year()),
+      static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+      static_cast<int>(clock_time.hours().count()), static_cast<int>(clock_time.minutes().count()),
+      static_cast<int>(clock_time.seconds().count()));
+  std::string text(buffer, static_cast<size_t>(written));
+  const long fraction = static_cast<long>(clock_time.subseconds().count());
+  switch (precision) {
+    case Rfc3339Precision::kSeconds:
+      break;
+    case Rfc3339Precision::kMillis:
+      std::snprintf(buffer, sizeof(buffer), ".%03ld", fraction / 1000);
+      text += buffer;
+      break;
+    case Rfc3339Precision::kMicros:
+      std::snprintf(buffer, sizeof(buffer), ".%06ld", fraction);
+      text += buffer;
+      break;
+  }
+  return text + "Z";
 }
 
 Result<system_clock::time_point> ParseRfc3339(std::string_view text) {

@@ -1,6 +1,8 @@
 #pragma once
 
-// RFC 3339 timestamps as Pharos writes them: UTC with milliseconds, "2026-11-25T23:17:54.123Z".
+// RFC 3339 timestamps as Pharos writes them: UTC with milliseconds, "2026-11-25T23:17:54.123Z",
+// or with the precision a Kubernetes field wants (metav1.Time: seconds; metav1.MicroTime:
+// microseconds).
 // Thread-safety: free functions; no shared state.
 
 #include <chrono>
@@ -11,8 +13,12 @@
 
 namespace pharos {
 
-// Always UTC, always three fractional digits (truncated toward the past).
-std::string FormatRfc3339(std::chrono::system_clock::time_point time);
+enum class Rfc3339Precision { kSeconds, kMillis, kMicros };
+
+// Always UTC, always the precision's fractional digits (none, three or six; truncated toward the
+// past).
+std::string FormatRfc3339(std::chrono::system_clock::time_point time,
+                          Rfc3339Precision precision = Rfc3339Precision::kMillis);
 
 // Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" ('t'/'z' too); the fraction may
 // have 1 to 9 digits. Errors say what is wrong with the text.

@@ -1,7 +1,7 @@
 """`pharos check` against the local target server and dnsmasq: every outcome, every failure
 reason, the JSON and table outputs and the exit codes.
 
-Contract (DESIGN.md §1, §2, §4): `pharos check [-o table|json] [--concurrency N] PATH...` runs
+Contract (docs/standalone.md, docs/monitor-reference.md): `pharos check [-o table|json] [--concurrency N] PATH...` runs
 every monitor once; JSON is an array of results with namespace, name, type, target, outcome
 (up|degraded|down|error), statusCode, timings{dnsUs,connectUs,tlsUs,firstByteUs,transferUs,
 totalUs}, certExpiry, certEarliestExpiry, failedAssertion{type,expected,actual,message}|null,

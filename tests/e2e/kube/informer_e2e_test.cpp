@@ -56,17 +56,17 @@ class GatedClient : public KubeClient {
     return real_.Delete(r, ns, name, o);
   }
   KubeResponse Watch(const ApiResource& r, std::string_view ns, const WatchOptions& o,
-                     const WatchHandler& handler, const CancelToken& cancel) override {
+                     const WatchHandler& handler, std::stop_token stop) override {
     {
       std::unique_lock<std::mutex> lock(mutex_);
       ++waiting_;
       // Polls so that a cancelled watch leaves the gate within 50 ms.
-      while (!open_ && !cancel.IsCancelled())
+      while (!open_ && !stop.stop_requested())
         changed_.wait_for(lock, std::chrono::milliseconds(50));
       --waiting_;
       watched_from_.push_back(o.resource_version);
     }
-    return real_.Watch(r, ns, o, handler, cancel);
+    return real_.Watch(r, ns, o, handler, stop);
   }
 
   std::vector<std::string> watched_from() {

@@ -197,7 +197,7 @@ TEST_F(KubeClientE2ETest, WatchStreamsEventsAndCancelsPromptly) {
   const KubeResponse listed = client_->List(cms, namespace_, ListOptions{});
   ASSERT_TRUE(listed.ok());
   Collected collected;
-  CancelToken cancel;
+  std::stop_source cancel;
   KubeResponse ended;
   WatchOptions options;
   options.resource_version = JsonStringAt(listed.body, {"metadata", "resourceVersion"});
@@ -210,7 +210,7 @@ TEST_F(KubeClientE2ETest, WatchStreamsEventsAndCancelsPromptly) {
           collected.events.push_back(event);
           return true;
         },
-        cancel);
+        cancel.get_token());
   });
   ASSERT_TRUE(client_->Create(cms, namespace_, ConfigMapObject(namespace_, "w")).ok());
   ASSERT_TRUE(client_
@@ -219,7 +219,7 @@ TEST_F(KubeClientE2ETest, WatchStreamsEventsAndCancelsPromptly) {
                   .ok());
   ASSERT_TRUE(client_->Delete(cms, namespace_, "w", DeleteOptions{}).ok());
   ASSERT_TRUE(Eventually([&] { return collected.Size() >= 3; }));
-  cancel.Cancel();
+  cancel.request_stop();
   watcher.join();  // hangs (and the test times out) if cancelling does not end the stream
   EXPECT_TRUE(ended.cancelled);
   std::lock_guard<std::mutex> lock(collected.mutex);
@@ -232,14 +232,14 @@ TEST_F(KubeClientE2ETest, WatchStreamsEventsAndCancelsPromptly) {
 }
 
 TEST_F(KubeClientE2ETest, WatchEndsAtItsTimeout) {
-  CancelToken cancel;
+  std::stop_source cancel;
   WatchOptions options;
   options.timeout = std::chrono::seconds(1);
   const KubeResponse listed = client_->List(ApiResource::ConfigMaps(), namespace_, ListOptions{});
   options.resource_version = JsonStringAt(listed.body, {"metadata", "resourceVersion"});
   const KubeResponse ended = client_->Watch(
       ApiResource::ConfigMaps(), namespace_, options, [](const WatchEvent&) { return true; },
-      cancel);
+      cancel.get_token());
   EXPECT_TRUE(ended.ok()) << ended.Describe();
   EXPECT_EQ(ended.http_status, 200);
   EXPECT_FALSE(ended.cancelled);
@@ -255,7 +255,7 @@ TEST_F(KubeClientE2ETest, WatchFromACompactedVersionGetsAnInStreamGone) {
             .ok());
   }
   control_plane().Compact();
-  CancelToken cancel;
+  std::stop_source cancel;
   WatchOptions options;
   options.resource_version = old_version;
   options.timeout = std::chrono::seconds(30);
@@ -266,7 +266,7 @@ TEST_F(KubeClientE2ETest, WatchFromACompactedVersionGetsAnInStreamGone) {
         events.push_back(event);
         return event.type != WatchEvent::Type::kError;
       },
-      cancel);
+      cancel.get_token());
   EXPECT_EQ(ended.http_status, 200) << ended.Describe();
   ASSERT_FALSE(events.empty());
   EXPECT_EQ(events.back().type, WatchEvent::Type::kError);

@@ -1,12 +1,12 @@
 #include "common/monitor_loader.h"
 
-#include "common/document_node.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
 #include <fstream>
+
+#include "common/document_node.h"
 
 namespace pharos {
 namespace {

@@ -12,6 +12,14 @@ system_clock::time_point At(std::chrono::sys_days day, std::chrono::milliseconds
   return system_clock::time_point(day) + since_midnight;
 }
 
+TEST(Rfc3339Test, FormatsTheKubernetesPrecisions) {
+  const std::chrono::system_clock::time_point time(
+      std::chrono::microseconds(1'767'225'600'123'456));
+  EXPECT_EQ(FormatRfc3339(time, Rfc3339Precision::kSeconds), "2026-01-01T00:00:00Z");
+  EXPECT_EQ(FormatRfc3339(time), "2026-01-01T00:00:00.123Z");
+  EXPECT_EQ(FormatRfc3339(time, Rfc3339Precision::kMicros), "2026-01-01T00:00:00.123456Z");
+}
+
 TEST(Rfc3339Test, FormatsUtcWithMilliseconds) {
   using std::chrono::November;
   const auto day = std::chrono::sys_days(std::chrono::year(2026) / November / 25);

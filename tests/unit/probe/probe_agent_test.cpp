@@ -68,7 +68,7 @@ class ProbeAgentTest : public ::testing::Test {
     options.capacity = 8;
     options.flush_interval = 20ms;
     options.lease_wait_seconds = 1;
-    options.backoff = {.initial = 20ms, .max = 200ms};
+    options.backoff = {.initial = 20ms, .max = 200ms, .min_fraction = 0.5};
     options.configuration_retry = 50ms;
     options.drain_timeout = 20s;
     return options;

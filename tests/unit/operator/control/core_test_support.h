@@ -61,13 +61,7 @@ inline Monitor MakeMonitor(const std::string& name, std::vector<std::string> reg
 
 inline CheckResult MakeResult(const Monitor& monitor, const std::string& region,
                               Clock::TimePoint scheduled_at, Outcome outcome) {
-  CheckResult result;
-  result.monitor_namespace = monitor.namespace_name;
-  result.monitor_name = monitor.name;
-  result.monitor_uid = monitor.uid;
-  result.generation = monitor.generation;
-  result.type = monitor.type;
-  result.target = monitor.Target();
+  CheckResult result = CheckResult::Of(monitor);
   result.region = region;
   result.probe = "test-probe";
   result.item_id = Scheduler::ItemId(monitor.uid, region, scheduled_at);

@@ -75,7 +75,6 @@ TEST(OperatorMetricsTest, CheckDurationBucketsAreTheDocumentedOnes) {
   EXPECT_THAT(text, HasSubstr(prefix + "0.1\"} 1\n"));
   EXPECT_THAT(text, HasSubstr(prefix + "10\"} 1\n"));
   EXPECT_THAT(text, HasSubstr(prefix + "+Inf\"} 1\n"));
-  EXPECT_EQ(OperatorMetrics::CheckDurationBuckets().size(), 11u);
 }
 
 TEST(OperatorMetricsTest, ParsesDurationPhases) {

@@ -104,12 +104,12 @@ TEST(ProbeFleetTest, AppliesOnlyWhileLeadingAndFollowsFileChanges) {
   }));
   const auto eu = client.Stored(ApiResource::DaemonSets(), "pharos-system", "pharos-probe-eu-west");
   EXPECT_EQ((*eu)["spec"]["template"]["spec"]["containers"][0]["image"], "registry/probe:2");
-  EXPECT_EQ(fleet.RegionNames(), (std::vector<std::string>{"eu-west", "ap-south"}));
+  EXPECT_EQ(fleet.stats().regions, 2u);
 
   // An invalid edit keeps the last good configuration.
   WriteFile("fleet.yaml", "probe: {image: p:4}\nregions: [{name: Not_A_Label}]\n");
   ASSERT_TRUE(Eventually([&] { return fleet.stats().invalid_reloads == 1; }));
-  EXPECT_EQ(fleet.RegionNames(), (std::vector<std::string>{"eu-west", "ap-south"}));
+  EXPECT_EQ(fleet.stats().regions, 2u);
 
   // Losing the lead stops applying: a later change is not applied.
   fleet.SetLeader(false);

@@ -46,8 +46,7 @@ Json DownObject() {
 }
 
 TEST(StatusStateSeedTest, ResumesStateRegionsIncidentAndThresholdsFromADownStatus) {
-  const std::optional<StateSeed> seed =
-      StatusStateSeed::FromObject(DownObject(), MakeMonitor());
+  const std::optional<StateSeed> seed = StatusStateSeed::FromObject(DownObject(), MakeMonitor());
   ASSERT_TRUE(seed.has_value());
   const MonitorStateSnapshot& state = seed->state;
   EXPECT_EQ(state.monitor_uid, "uid-api");

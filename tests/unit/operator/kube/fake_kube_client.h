@@ -136,7 +136,7 @@ class FakeKubeClient : public KubeClient {
                     const ListOptions& options) override {
     RecordedCall call{"list", resource.Path(ns)};
     call.list_options = options;
-    call.list_options.cancel = nullptr;
+    call.list_options.stop = {};
     if (auto answer = Record(call)) return *answer;
     std::lock_guard<std::mutex> lock(mutex_);
     // Objects under the collection path, in key order; the continue token is the last key.
@@ -228,24 +228,23 @@ class FakeKubeClient : public KubeClient {
   }
 
   KubeResponse Watch(const ApiResource& resource, std::string_view ns, const WatchOptions& options,
-                     const WatchHandler& handler, const CancelToken& cancel) override {
+                     const WatchHandler& handler, std::stop_token stop) override {
     RecordedCall call{"watch", resource.Path(ns)};
     call.watch_options = options;
     if (auto answer = Record(call)) return *answer;
     std::optional<WatchScript> script;
-    const auto waker = cancel.AddWaker([this] {
-      std::lock_guard<std::mutex> lock(mutex_);
-      changed_.notify_all();
-    });
     {
+      std::stop_callback wake(stop, [this] {
+        std::lock_guard<std::mutex> lock(mutex_);
+        changed_.notify_all();
+      });
       std::unique_lock<std::mutex> lock(mutex_);
-      changed_.wait(lock, [&] { return !scripts_.empty() || cancel.IsCancelled(); });
-      if (!scripts_.empty() && !cancel.IsCancelled()) {
+      changed_.wait(lock, [&] { return !scripts_.empty() || stop.stop_requested(); });
+      if (!scripts_.empty() && !stop.stop_requested()) {
         script = std::move(scripts_.front());
         scripts_.pop_front();
       }
     }
-    cancel.RemoveWaker(waker);
     if (!script) {
       KubeResponse cancelled;
       cancelled.http_status = 200;

@@ -57,9 +57,9 @@ TEST(TokenBucketTest, AcquireReturnsFalseWhenCancelledWhileWaiting) {
   SystemClock clock;
   TokenBucket bucket(0.001, 1, clock);  // the second token is ~1000 s away
   ASSERT_TRUE(bucket.Acquire());
-  CancelToken cancel;
-  cancel.Cancel();
-  EXPECT_FALSE(bucket.Acquire(&cancel));
+  std::stop_source stop;
+  stop.request_stop();
+  EXPECT_FALSE(bucket.Acquire(stop.get_token()));
 }
 
 }  // namespace

@@ -1,0 +1,102 @@
+#include "operator/control/state_saver.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <set>
+#include <string>
+#include <vector>
+
+namespace pharos {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+// Records saves; refuses batches, and single saves of the uids in `refused`.
+class RecordingStore final : public ResultStore {
+ public:
+  Result<AppendResult> Append(const std::vector<CheckResult>&) override { return AppendResult{}; }
+  Result<WindowStats> Stats(const StatsQuery&) override { return WindowStats{}; }
+  Result<std::vector<Rollup>> Rollups(const RollupQuery&) override { return std::vector<Rollup>{}; }
+  Result<std::vector<CheckResult>> Results(const ResultQuery&) override {
+    return std::vector<CheckResult>{};
+  }
+  Result<std::vector<Incident>> Incidents(const IncidentQuery&) override {
+    return std::vector<Incident>{};
+  }
+  Status SaveMonitorState(const MonitorStateSnapshot& state,
+                          const std::vector<StateEvent>&) override {
+    if (refused.contains(state.monitor_uid)) {
+      return Error{"disk full"};
+    }
+    saved.push_back(state.monitor_uid);
+    return OkStatus();
+  }
+  Status SaveMonitorStates(const std::vector<MonitorStateSave>& saves) override {
+    ++batches;
+    if (!refused.empty()) {
+      return Error{"disk full"};
+    }
+    for (const MonitorStateSave& save : saves) {
+      saved.push_back(save.state.monitor_uid);
+    }
+    return OkStatus();
+  }
+  Result<std::vector<MonitorStateSnapshot>> LoadMonitorStates() override {
+    return std::vector<MonitorStateSnapshot>{};
+  }
+  Status ForgetMonitor(std::string_view, TimePoint) override { return OkStatus(); }
+  Result<PruneReport> Prune(TimePoint) override { return PruneReport{}; }
+
+  std::set<std::string> refused;
+  std::vector<std::string> saved;
+  int batches = 0;
+};
+
+MonitorStateSave SaveOf(const std::string& uid) {
+  MonitorStateSave save;
+  save.state.monitor_uid = uid;
+  save.state.monitor_key = "shop/" + uid;
+  return save;
+}
+
+TEST(StateSaverTest, SavesAtOnceOutsideABatch) {
+  RecordingStore store;
+  StateSaver saver(store);
+  EXPECT_TRUE(saver.Save(SaveOf("a")));
+  store.refused = {"b"};
+  EXPECT_FALSE(saver.Save(SaveOf("b")));
+  EXPECT_THAT(store.saved, ElementsAre("a"));
+  EXPECT_EQ(store.batches, 0);
+}
+
+TEST(StateSaverTest, ABatchIsOneTransaction) {
+  RecordingStore store;
+  StateSaver saver(store);
+  saver.Begin();
+  EXPECT_TRUE(saver.Save(SaveOf("a")));
+  EXPECT_TRUE(saver.Save(SaveOf("b")));
+  EXPECT_THAT(store.saved, IsEmpty()) << "nothing is written before Commit";
+  EXPECT_THAT(saver.Commit(), IsEmpty());
+  EXPECT_THAT(store.saved, ElementsAre("a", "b"));
+  EXPECT_EQ(store.batches, 1);
+}
+
+TEST(StateSaverTest, AFailedBatchIsRetriedOneByOneAndReportsOnlyWhatStillFails) {
+  RecordingStore store;
+  StateSaver saver(store);
+  store.refused = {"b"};
+  saver.Begin();
+  saver.Save(SaveOf("a"));
+  saver.Save(SaveOf("b"));
+  saver.Save(SaveOf("c"));
+  EXPECT_THAT(saver.Commit(), ElementsAre("b"));
+  EXPECT_THAT(store.saved, ElementsAre("a", "c"));
+  // After Commit, saves go straight to the store again.
+  EXPECT_TRUE(saver.Save(SaveOf("d")));
+  EXPECT_THAT(store.saved, ElementsAre("a", "c", "d"));
+}
+
+}  // namespace
+}  // namespace pharos
