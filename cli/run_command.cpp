@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <ostream>
 
@@ -29,12 +30,13 @@ constexpr int kExitFailed = 1;
 constexpr int kExitBadInput = 2;
 
 constexpr const char* kHelp =
-    "Usage: pharos run [FLAGS] PATH...\n\n"
+    "Usage: pharos run [FLAGS] [PATH...]\n\n"
     "Runs Pharos without Kubernetes: schedules the Monitors in PATH (YAML or JSON files,\n"
     "directories recursively), checks them from an in-process probe (region \"local\"), keeps\n"
     "results, states and incidents in a SQLite file, and serves the JSON API, /metrics and the\n"
     "probe API. Files are reloaded when they change or on SIGHUP; an invalid edit is logged and\n"
-    "the last good set keeps running. Ctrl-C or SIGTERM stops cleanly.\n\n"
+    "the last good set keeps running. Ctrl-C or SIGTERM stops cleanly. Without PATH it runs\n"
+    "./monitors.yaml, or else the directory /etc/pharos/monitors.d/, and says which.\n\n"
     "Flags:\n";
 
 const Logger& Log() {
@@ -113,14 +115,27 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   } else if (const char* ca_file = std::getenv("PHAROS_CA_FILE"); ca_file != nullptr) {
     engine_options.ca_file = ca_file;
   }
-  if (flags.positional().empty()) {
-    err_ << "pharos run: no PATH given: name the Monitor files or directories to run (see "
-            "--help)\n";
-    return kExitBadInput;
+  std::vector<std::string> paths = flags.positional();
+  if (paths.empty()) {
+    const auto found =
+        std::find_if(default_paths_.begin(), default_paths_.end(), [](const std::string& path) {
+          std::error_code ignored;
+          return std::filesystem::exists(path, ignored);
+        });
+    if (found == default_paths_.end()) {
+      err_ << "pharos run: no PATH given and none of";
+      for (const std::string& path : default_paths_) {
+        err_ << " " << path;
+      }
+      err_ << " exists: name the Monitor files or directories to run (see --help)\n";
+      return kExitBadInput;
+    }
+    paths = {*found};
+    out_ << "pharos run: no PATH given: running the Monitors in " << *found << "\n";
   }
 
   // Validated before anything is created (the database included); loaded for real below.
-  if (LoadedMonitors checked = LoadMonitorFiles(flags.positional()); !checked.errors.empty()) {
+  if (LoadedMonitors checked = LoadMonitorFiles(paths); !checked.errors.empty()) {
     for (const ValidationError& error : checked.errors) {
       err_ << error.ToString() << "\n";
     }
@@ -159,7 +174,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   OperatorCore& core = host.core();
 
   MonitorFileSource source(
-      flags.positional(),
+      paths,
       [&core](const std::vector<Monitor>& monitors, const std::vector<OtherDocument>& /*others*/) {
         OperatorCore::ReplaceReport report = core.ReplaceAll(monitors);
         for (const std::string& error : report.errors) {
@@ -178,7 +193,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   }
   if (*loaded == 0) {
     Log().Warn("no monitors in the given paths; add some and they are picked up",
-               {{"paths", flags.positional().size()}});
+               {{"paths", paths.size()}});
   }
   core.MarkMonitorsLoaded();
 

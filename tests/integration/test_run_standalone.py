@@ -41,7 +41,7 @@ class PharosRun:
         env = dict(os.environ, PHAROS_CA_FILE=ca_file)
         with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
             self.process = subprocess.Popen(self.args, stdout=out, stderr=err, env=env,
-                                            start_new_session=True)
+                                            cwd=workdir, start_new_session=True)
         self.base = pharos.wait_for(self._base_url, timeout=30, interval=0.05,
                                     message="pharos run to print its API address")
 
@@ -209,6 +209,14 @@ def test_standalone_lifecycle(start, target, tmp_path, tag):
     assert monitors["shop-down"]["state"] in ("Pending", "Down"), monitors
     again.wait_states({"shop-up": "Up", "shop-down": "Down"})
     assert again.stop() == 0, again.output()
+
+
+def test_without_path_runs_monitors_yaml_of_the_working_directory(start, target, tmp_path):
+    pharos.write_monitors(tmp_path, [http_monitor("cwd-up", target.url("/status/200"))])
+    run = start([])
+    run.wait_states({"cwd-up": "Up"})
+    assert "no PATH given: running the Monitors in ./monitors.yaml" in run.stdout_path.read_text()
+    assert run.stop() == 0
 
 
 def test_restart_resumes_down_with_its_incident(start, target, tmp_path, tag):

@@ -31,7 +31,8 @@ class RunCommandTest : public ::testing::Test {
   int Run(std::vector<std::string> args) {
     out_.str("");
     err_.str("");
-    return RunCommand(out_, err_).Run(args);
+    // Never the real ./monitors.yaml or /etc/pharos/monitors.d of the machine running the tests.
+    return RunCommand(out_, err_, {Path("monitors.yaml"), Path("monitors.d")}).Run(args);
   }
 
   std::string Path(const std::string& name) const { return (dir_ / name).string(); }
@@ -51,7 +52,8 @@ TEST_F(RunCommandTest, HelpListsTheFlags) {
 
 TEST_F(RunCommandTest, RefusesBadFlagsWithStatus2) {
   EXPECT_EQ(Run({"--db", Path("a.db")}), 2);
-  EXPECT_THAT(err_.str(), HasSubstr("no PATH given"));
+  EXPECT_THAT(err_.str(), HasSubstr("no PATH given and none of " + Path("monitors.yaml") + " " +
+                                    Path("monitors.d") + " exists"));
   EXPECT_EQ(Run({"--retention", "10m", Path("ok.yaml")}), 2);
   EXPECT_THAT(err_.str(), HasSubstr("--retention"));
   EXPECT_EQ(Run({"--retention", "soon", Path("ok.yaml")}), 2);
@@ -80,6 +82,33 @@ TEST_F(RunCommandTest, InvalidMonitorFilesStartNothing) {
   EXPECT_THAT(err_.str(), HasSubstr("bad.yaml:6:"));
   EXPECT_THAT(err_.str(), HasSubstr("nothing was started"));
   EXPECT_FALSE(std::filesystem::exists(Path("a.db")));
+}
+
+TEST_F(RunCommandTest, WithoutPathLooksInMonitorsYamlThenTheSystemDirectory) {
+  EXPECT_EQ(RunCommand::DefaultPaths(),
+            (std::vector<std::string>{"./monitors.yaml", "/etc/pharos/monitors.d"}));
+}
+
+// An invalid file in the default location proves it was loaded: its error names it and nothing
+// starts.
+TEST_F(RunCommandTest, WithoutPathRunsTheSecondDefaultWhenTheFirstIsMissing) {
+  std::filesystem::create_directory(dir_ / "monitors.d");
+  std::ofstream(dir_ / "monitors.d" / "bad.yaml")
+      << "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: bad}\nspec:\n"
+         "  type: http\n  frequency: 7s\n  http: {url: 'http://127.0.0.1:9/'}\n";
+  EXPECT_EQ(Run({"--db", Path("a.db"), "--listen", "127.0.0.1:0"}), 2);
+  EXPECT_THAT(out_.str(),
+              HasSubstr("no PATH given: running the Monitors in " + Path("monitors.d")));
+  EXPECT_THAT(err_.str(), HasSubstr("monitors.d/bad.yaml:6:"));
+  EXPECT_FALSE(std::filesystem::exists(Path("a.db")));
+}
+
+TEST_F(RunCommandTest, WithoutPathTheFirstDefaultWins) {
+  std::filesystem::create_directory(dir_ / "monitors.d");
+  std::ofstream(dir_ / "monitors.yaml") << "kind: Monitor\nspec: [\n";
+  EXPECT_EQ(Run({"--db", Path("a.db"), "--listen", "127.0.0.1:0"}), 2);
+  EXPECT_THAT(out_.str(), HasSubstr("running the Monitors in " + Path("monitors.yaml") + "\n"));
+  EXPECT_THAT(err_.str(), HasSubstr("monitors.yaml:"));
 }
 
 TEST_F(RunCommandTest, ADatabaseThatCannotBeOpenedIsStatus1) {
