@@ -38,17 +38,25 @@ def why(monitor: dict) -> str:
             return region["message"]
     if monitor["state"] == "Up":
         return "all assertions pass"
+    if monitor["state"] == "Degraded":
+        return "assertions pass, slower than degradedAfter"
     return monitor.get("reason") or ""
 
 
 def table(monitors: list[dict], tty: bool) -> str:
-    lines = [f"{'MONITOR':<16} {'STATE':<9} {'REGIONS':<24} {'LATENCY':>8}  WHY"]
+    rows = []
     for monitor in monitors:
         regions = " ".join(f"{r['name']}:{r['state']}" for r in monitor.get("regions", []))
         latencies = [r["latencyMs"] for r in monitor.get("regions", []) if r.get("latencyMs")]
         latency = f"{max(latencies):.0f} ms" if latencies else "-"
-        lines.append(f"{monitor['name']:<16} {paint(monitor['state'], tty)} {regions:<24} "
-                     f"{latency:>8}  {why(monitor)[:70]}")
+        rows.append((monitor["name"], monitor["state"], regions, latency, why(monitor)[:72]))
+    name_width = max([len("MONITOR")] + [len(row[0]) for row in rows])
+    region_width = max([len("REGIONS")] + [len(row[2]) for row in rows])
+    lines = [f"{'MONITOR':<{name_width}}  {'STATE':<9} {'REGIONS':<{region_width}}  "
+             f"{'LATENCY':>8}  WHY"]
+    for name, state, regions, latency, reason in rows:
+        lines.append(f"{name:<{name_width}}  {paint(state, tty)} {regions:<{region_width}}  "
+                     f"{latency:>8}  {reason}")
     return "\n".join(lines)
 
 
