@@ -25,6 +25,7 @@ Debian's) and imported into podman's storage under those names, unless they are 
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import re
@@ -422,7 +423,13 @@ def test_push_to_a_registry(registry):
 @pytest.mark.skipif(os.environ.get("PHAROS_IMAGES_SKIP_REPRO") == "1", reason="asked to skip")
 def test_packing_again_gives_the_same_digests(tmp_path):
     again = tmp_path / "again"
-    env = dict(os.environ, IMAGES_OUT=str(again), PHAROS_BIN_DIR=str(OUT / "bin"))
+    # The same inputs: binaries, timestamp and revision (a commit made since must not count).
+    labels = image_config("pharos")["config"]["Labels"]
+    epoch = int(datetime.datetime.fromisoformat(
+        labels["org.opencontainers.image.created"].replace("Z", "+00:00")).timestamp())
+    env = dict(os.environ, IMAGES_OUT=str(again), PHAROS_BIN_DIR=str(OUT / "bin"),
+               SOURCE_DATE_EPOCH=str(epoch),
+               PHAROS_REVISION=labels["org.opencontainers.image.revision"])
     run([str(ROOT / "scripts/images")], env=env, timeout=1200)
     assert (again / "images.txt").read_text() == (OUT / "images.txt").read_text()
 
