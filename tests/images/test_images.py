@@ -246,12 +246,13 @@ def test_version_under_runc(name, bundles, tmp_path):
 
 @pytest.mark.parametrize("name", IMAGES)
 def test_version_under_podman(name, podman_images):
-    completed = run([*PODMAN_RUN, podman_images[name], "--version"], timeout=120)
+    completed = run([*PODMAN_RUN, "--network=none", podman_images[name], "--version"],
+                    timeout=120)
     assert completed.stdout.strip() == f"{IMAGES[name][1]} {VERSION}"
 
 
 def test_version_under_podman_with_crun(podman_images):
-    completed = run(["podman", "--runtime", "crun", "run", "--rm", "--read-only",
+    completed = run(["podman", "--runtime", "crun", "run", "--rm", "--read-only", "--network=none",
                      "--ulimit", "nofile=4096:4096", "--ulimit", "nproc=4096:4096",
                      podman_images["pharos"], "--version"], timeout=120, check=False)
     if completed.returncode != 0 and "cgroups in hybrid mode not supported" in completed.stderr:
@@ -483,8 +484,9 @@ def test_dockerfile_builds_the_same_images(podman_images, tmp_path):
                                  f"containers-storage:{tag}"]).stdout)["config"]
         theirs["Labels"].pop("io.buildah.version", None)
         assert theirs == ours, name
-        inside = [[*PODMAN_RUN, "--user", "0", "--entrypoint", "/bin/sh", image, "-c", probe]
+        inside = [[*PODMAN_RUN, "--network=none", "--user", "0", "--entrypoint", "/bin/sh", image,
+                   "-c", probe]
                   for image in (podman_images[name], tag)]
         assert run(inside[1]).stdout == run(inside[0]).stdout, name
-        version = run([*PODMAN_RUN, tag, "--version"]).stdout.strip()
+        version = run([*PODMAN_RUN, "--network=none", tag, "--version"]).stdout.strip()
         assert version == f"{binary} {VERSION}"
