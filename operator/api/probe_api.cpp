@@ -79,9 +79,10 @@ Status ProbeApi::Register(HttpServer& server) {
       {"/api/v1/probes/register", &ProbeApi::HandleRegister},
       {"/api/v1/work/lease", &ProbeApi::HandleLease},
       {"/api/v1/work/results", &ProbeApi::HandleResults}};
-  for (const auto& [path, handler] : routes) {
+  for (const auto& route : routes) {
+    const auto handler = route.second;
     Status added = server.Route(
-        "POST", path, [this, handler](const HttpRequest& request, HttpResponder responder) {
+        "POST", route.first, [this, handler](const HttpRequest& request, HttpResponder responder) {
           (this->*handler)(
               request, [responder](HttpResponse response) { responder.Send(std::move(response)); });
         });
