@@ -1,6 +1,7 @@
 #include "common/http_body_pipe.h"
 
 #include <algorithm>
+#include <utility>
 
 namespace pharos {
 
