@@ -10,6 +10,7 @@
 #include "common/command_line.h"
 #include "common/duration.h"
 #include "common/http_server.h"
+#include "common/http_server_flags.h"
 #include "common/logging.h"
 #include "common/monitor_loader.h"
 #include "common/name_syntax.h"
@@ -64,6 +65,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   OperatorMetrics::AddDurationPhasesFlag(flags);
   flags.AddFlag("ca-file", '\0', "FILE",
                 "PEM CAs trusted for targets (also $PHAROS_CA_FILE); default the system store");
+  AddHttpServerFlags(flags);
   flags.AddSwitch("help", 'h', "show this help");
   if (Status parsed = flags.Parse(args); !parsed) {
     err_ << "pharos run: " << parsed.error() << "\n";
@@ -108,6 +110,11 @@ int RunCommand::Run(const std::vector<std::string>& args) {
       OperatorMetrics::ParseDurationPhases(flags.Get("duration-phases"));
   if (!duration_phases) {
     err_ << "pharos run: --duration-phases " << duration_phases.error() << "\n";
+    return kExitBadInput;
+  }
+  Result<HttpServerOptions> server_options = HttpServerOptionsFromFlags(flags);
+  if (!server_options) {
+    err_ << "pharos run: " << server_options.error() << "\n";
     return kExitBadInput;
   }
   if (flags.IsSet("ca-file")) {
@@ -164,6 +171,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   host_options.core.default_regions = {region};
   host_options.core.metrics.version = kVersion;
   host_options.core.metrics.duration_phases = *duration_phases;
+  host_options.http = *server_options;
   Result<std::unique_ptr<ControlPlaneHost>> opened =
       ControlPlaneHost::Open(clock, tokens.get(), std::move(host_options));
   if (!opened) {

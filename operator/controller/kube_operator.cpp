@@ -170,6 +170,7 @@ Status KubeOperator::Init() {
   host_options.core.scheduling = !options_.leader_elect;
   host_options.core.metrics.version = kVersion;
   host_options.core.metrics.duration_phases = options_.duration_phases;
+  host_options.http = options_.http;
   Result<std::unique_ptr<ControlPlaneHost>> host =
       ControlPlaneHost::Open(clock_, tokens_.get(), std::move(host_options));
   if (!host) {

@@ -56,6 +56,7 @@ namespace pharos {
 struct KubeOperatorOptions {
   std::string watch_namespace;  // --namespace; "" = every namespace
   std::string listen = "0.0.0.0:8080";
+  HttpServerOptions http;  // --http-* limits
   std::string db_path = "pharos.db";
   std::chrono::hours retention{720};
 

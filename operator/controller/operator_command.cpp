@@ -9,6 +9,7 @@
 
 #include "common/command_line.h"
 #include "common/duration.h"
+#include "common/http_server_flags.h"
 #include "common/logging.h"
 #include "common/process_signals.h"
 #include "common/version.h"
@@ -82,6 +83,7 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
                 "no operatorUrl");
   flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
   flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
+  AddHttpServerFlags(flags);
   for (const char* name : kClickHouseFlags) {
     flags.AddFlag(name, '\0', "VALUE", "ClickHouse history sink: not supported yet");
   }
@@ -168,6 +170,11 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
     return Error{"--duration-phases " + phases.error()};
   }
   options.duration_phases = *phases;
+  Result<HttpServerOptions> http = HttpServerOptionsFromFlags(flags);
+  if (!http) {
+    return Error{http.error()};
+  }
+  options.http = *http;
   options.regions_config_path = flags.Get("regions-config");
   options.probe_token_file = flags.Get("probe-token-file");
   options.probe_image = flags.Get("probe-image");
