@@ -145,8 +145,14 @@ std::vector<StateEvent> MonitorStateMachine::Reconfigure(const MonitorIdentity& 
       ResetProgress();
       TransitionTo(identity, MonitorState::kPaused, now, nullptr, events);
     }
+  } else if (rules_.maintenance) {
+    if (progress_.state != MonitorState::kMaintenance) {
+      ResetProgress();
+      TransitionTo(identity, MonitorState::kMaintenance, now, nullptr, events);
+    }
   } else if (progress_.state == MonitorState::kPaused ||
-             progress_.state == MonitorState::kInvalid) {
+             progress_.state == MonitorState::kInvalid ||
+             progress_.state == MonitorState::kMaintenance) {
     ResetProgress();
     TransitionTo(identity, MonitorState::kPending, now, nullptr, events);
   } else {
@@ -383,6 +389,10 @@ void MonitorStateMachine::TransitionTo(const MonitorIdentity& identity, MonitorS
       break;
     case MonitorState::kPending:
       progress_.reason = CompactString();
+      break;
+    case MonitorState::kMaintenance:
+      progress_.reason = "in a maintenance window";
+      event.reason = progress_.reason;
       break;
     default:
       break;
