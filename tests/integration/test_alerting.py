@@ -339,3 +339,160 @@ def test_writes_are_refused_without_a_token_file(tmp_path, target, receiver):
         assert run.get("/api/v1/incidents/nope").status_code == 404
     finally:
         run.stop()
+
+
+# ------------------------------------------------------------------------------- delivery
+
+
+def deliveries_of(run: PharosRun, incident_id: str) -> list[dict]:
+    return run.get(f"/api/v1/incidents/{quoted(incident_id)}").json()["deliveries"]
+
+
+def test_retries_until_the_receiver_recovers_honours_retry_after_and_records_400(
+        tmp_path, target, receiver):
+    receiver.answer("/flaky", 500, times=4, body='{"error":"busy"}')
+    receiver.answer("/limited", 429, times=1, headers={"Retry-After": "2"})
+    receiver.answer("/bad", 400, body='{"error":"invalid payload"}')
+    for state in ("retry-flaky", "retry-limited", "retry-bad"):
+        target.set_state(state, 503)
+    files = pharos.write_monitors(tmp_path, [
+        http_monitor("flaky", target.url("/state/retry-flaky"), channels=["flaky"]),
+        http_monitor("limited", target.url("/state/retry-limited"), channels=["limited"]),
+        http_monitor("bad", target.url("/state/retry-bad"), channels=["bad"]),
+        channel("flaky", "webhook", {"url": receiver.url("/flaky")}),
+        channel("limited", "webhook", {"url": receiver.url("/limited")}),
+        channel("bad", "webhook", {"url": receiver.url("/bad")}),
+    ])
+    run = PharosRun(tmp_path, [files])
+    try:
+        # 500 four times, then 200: the same notification, the same deliveryId every time.
+        receiver.wait_for(lambda r: any(x.answered == 200 for x in r.requests("/flaky")),
+                          message="the flaky receiver to accept")
+        flaky = receiver.requests("/flaky")
+        assert [x.answered for x in flaky] == [500, 500, 500, 500, 200]
+        assert len({x.header("X-Pharos-Delivery") for x in flaky}) == 1
+        assert len({x.json()["deliveryId"] for x in flaky}) == 1
+
+        # 429 with Retry-After: 2 — the retry waits at least that (the backoff alone is 200 ms).
+        receiver.wait_for(lambda r: len(r.requests("/limited")) >= 2, message="the retry")
+        first, second = receiver.requests("/limited")[:2]
+        assert second.at - first.at >= 1.9
+        assert second.header("X-Pharos-Delivery") == first.header("X-Pharos-Delivery")
+
+        # 400: failed at once, with the receiver's reason, never retried.
+        incidents = {i["name"]: i["id"] for i in pharos.wait_for(
+            lambda: len(run.incidents()) == 3 and run.incidents(), message="three incidents")}
+        bad = pharos.wait_for(lambda: [d for d in deliveries_of(run, incidents["bad"])
+                                       if d["state"] == "Failed"], message="the 400 recorded")[0]
+        assert bad["attempts"] == 1
+        assert "HTTP 400" in bad["lastError"] and "invalid payload" in bad["lastError"]
+        assert len(receiver.requests("/bad")) == 1
+        timeline = run.get(f"/api/v1/incidents/{quoted(incidents['bad'])}").json()["timeline"]
+        assert any(e["kind"] == "notification" and "failed" in e["text"] for e in timeline)
+        flaky_record = pharos.wait_for(lambda: [d for d in deliveries_of(run, incidents["flaky"])
+                                                if d["state"] == "Delivered"],
+                                       message="the flaky delivery recorded")[0]
+        assert flaky_record["attempts"] == 5
+
+        metrics = run.get("/metrics").text
+        assert re.search(r'pharos_notifications_total\{channel="shop/flaky",type="webhook",'
+                         r'event="down",outcome="retry"\} 4', metrics), metrics[-3000:]
+        assert re.search(r'pharos_notifications_total\{channel="shop/bad",type="webhook",'
+                         r'event="down",outcome="failed"\} 1', metrics)
+        assert "pharos_notification_queue_depth 0" in metrics
+        assert "pharos_notification_delivery_seconds_bucket" in metrics
+    finally:
+        run.stop()
+
+
+def test_kill_9_with_50_notifications_pending_to_a_slow_receiver(tmp_path, target, receiver):
+    target.set_state("crash", 503)
+    receiver.delay = 0.5
+    monitors = [http_monitor(f"svc-{i:02d}", target.url("/state/crash"), channels=["slow"])
+                for i in range(50)]
+    files = pharos.write_monitors(tmp_path, [
+        *monitors, channel("slow", "webhook", {"url": receiver.url("/slow")})])
+    run = PharosRun(tmp_path, [files])
+    try:
+        pharos.wait_for(lambda: len(run.incidents(open_only=True)) == 50, timeout=40,
+                        message="50 incidents")
+        receiver.wait_for(lambda r: len(r.requests("/slow")) >= 3, message="the first deliveries")
+        assert len(receiver.requests("/slow")) < 50, "too fast to kill mid-delivery"
+    finally:
+        run.kill()
+    received_before = len(receiver.requests("/slow"))
+    receiver.delay = 0
+    restarted = PharosRun(tmp_path, [files])
+    try:
+        receiver.wait_for(lambda r: len({x.header("X-Pharos-Delivery")
+                                         for x in r.requests("/slow")}) >= 50,
+                          timeout=60, message="all 50 notifications")
+        got = receiver.requests("/slow")
+        ids = Counter(x.header("X-Pharos-Delivery") for x in got)
+        incidents = {x.json()["incident"]["id"] for x in got}
+        assert len(ids) == 50 and len(incidents) == 50
+        # One channel, one delivery in flight when killed: at most one arrives twice, and then
+        # with the same deliveryId.
+        assert len(got) <= 51, (received_before, ids.most_common(3))
+        assert all(count <= 2 for count in ids.values())
+        assert all(x.json()["event"] == "down" for x in got)
+        pharos.wait_for(lambda: "pharos_notification_queue_depth 0" in restarted.get("/metrics").text,
+                        message="the outbox to empty")
+    finally:
+        restarted.stop()
+
+
+# ------------------------------------------------------------------------- maintenance
+
+
+def window(name: str, monitors: list[str], start: str, end: str) -> dict:
+    return {"apiVersion": pharos.API_VERSION, "kind": "MaintenanceWindow",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"start": start, "end": end, "monitors": monitors,
+                     "description": "database upgrade"}}
+
+
+def iso(offset_seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + offset_seconds))
+
+
+def test_maintenance_window_suppresses_then_degraded_notifies_without_incident(
+        tmp_path, target, receiver):
+    target.set_state("maint", 503)
+    slow = target.url("/slow/first-byte?ms=400")
+    documents = [
+        http_monitor("db", target.url("/state/maint"), channels=["hook"]),
+        pharos.monitor("search", "http", namespace="shop", frequency="10s", timeout="2s",
+                       degradedAfter="100ms", http={"url": slow},
+                       alerting={"failureThreshold": 1, "channels": ["hook"]}),
+        channel("hook", "webhook", {"url": receiver.url("/hook")}),
+        window("db-upgrade", ["db"], iso(-60), iso(3600)),
+    ]
+    files = pharos.write_monitors(tmp_path, documents)
+    run = PharosRun(tmp_path, [files])
+    try:
+        pharos.wait_for(lambda: run.state("db") == "Maintenance", timeout=20,
+                        message="db in Maintenance")
+        # Checks go on and are stored; the failing target opens no incident.
+        pharos.wait_for(lambda: run.get("/api/v1/monitors/shop/db/results").json()["results"],
+                        timeout=30, message="results stored during the window")
+        degraded = receiver.wait_for(lambda r: r.requests("/hook"), message="degraded")[0].json()
+        assert degraded["event"] == "degraded"
+        assert degraded["monitor"]["name"] == "search"
+        assert degraded["incident"] is None
+        assert run.state("db") == "Maintenance"
+        assert [i for i in run.incidents() if i["name"] == "db"] == []
+        metrics = run.get("/metrics").text
+        assert 'pharos_monitor_state{namespace="shop",monitor="db",state="Maintenance"} 1' in metrics
+
+        # The window ends (the file changes): decided afresh, the outage is told.
+        documents[-1] = window("db-upgrade", ["db"], iso(-3600), iso(-60))
+        pharos.write_monitors(tmp_path, documents)
+        down = receiver.wait_for(lambda r: [x for x in r.requests("/hook")
+                                            if x.json()["event"] == "down"],
+                                 timeout=40, message="down after the window")[0].json()
+        assert down["monitor"]["name"] == "db"
+        assert all(x.json()["monitor"]["name"] == "search" for x in receiver.requests("/hook")
+                   if x.json()["event"] == "degraded")
+    finally:
+        run.stop()
