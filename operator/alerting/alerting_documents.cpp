@@ -1,5 +1,6 @@
 #include "operator/alerting/alerting_documents.h"
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -52,6 +53,12 @@ AlertingDocuments AlertingDocuments::Parse(const std::vector<OtherDocument>& doc
         }
       }
     }
+    // In the order of the text, as for Monitors.
+    std::stable_sort(out.errors.begin() + static_cast<std::ptrdiff_t>(before), out.errors.end(),
+                     [](const ValidationError& a, const ValidationError& b) {
+                       return std::pair(a.location.line, a.location.column) <
+                              std::pair(b.location.line, b.location.column);
+                     });
     if (!key.empty() && out.errors.size() == before) seen.emplace(key, document.document->location);
   }
   return out;

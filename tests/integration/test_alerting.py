@@ -496,3 +496,66 @@ def test_maintenance_window_suppresses_then_degraded_notifies_without_incident(
                    if x.json()["event"] == "degraded")
     finally:
         run.stop()
+
+
+# ------------------------------------------------------------------------------- bad input
+
+
+def test_validate_reports_bad_channels_and_windows_and_warns_on_missing_channels(tmp_path):
+    bad = pharos.write_monitors(tmp_path, """\
+apiVersion: pharos.dev/v1alpha1
+kind: Monitor
+metadata: {name: api, namespace: shop}
+spec:
+  type: http
+  http: {url: "https://shop.example.com/health"}
+  alerting: {channels: [hook, pager]}
+---
+apiVersion: pharos.dev/v1alpha1
+kind: AlertChannel
+metadata: {name: hook, namespace: shop}
+spec:
+  type: webhok
+---
+apiVersion: pharos.dev/v1alpha1
+kind: AlertChannel
+metadata: {name: chat, namespace: shop}
+spec:
+  type: slack
+  slack: {url: "hooks.slack.com/services/x"}
+  template: {title: "{{ monitor.nam }} down"}
+---
+apiVersion: pharos.dev/v1alpha1
+kind: MaintenanceWindow
+metadata: {name: nightly, namespace: shop}
+spec:
+  schedule: "0 25 * * *"
+  duration: 1h
+  timeZone: Europe/Nowhere
+  monitors: [api]
+""", "bad.yaml")
+    done = pharos.run([pharos.required_binary("pharos"), "validate", bad])
+    assert done.returncode == 2, done.describe()
+    err = done.stderr
+    assert f"{bad}:13:9: spec.type: must be one of webhook" in err
+    assert 'did you mean "webhook"?' in err
+    assert f"{bad}:20:16: spec.slack.url: must be an absolute URL" in err
+    assert f"{bad}:21:21: spec.template.title: unknown placeholder {{{{ monitor.nam }}}}" in err
+    assert err.index("spec.slack.url") < err.index("spec.template.title")
+    assert f"{bad}:29:13: spec.timeZone: unknown time zone \"Europe/Nowhere\"" in err
+
+    good = pharos.write_monitors(tmp_path, [
+        http_monitor("api", "https://shop.example.com/health", channels=["hook", "pager"]),
+        channel("hook", "webhook", {"url": "https://hooks.example.com/x"}),
+    ], "good.yaml")
+    done = pharos.run([pharos.required_binary("pharos"), "validate", good])
+    assert done.returncode == 0, done.describe()
+    assert "1 monitor, 1 alert channel in 1 file: valid" in done.stdout
+    assert 'warning: ' in done.stderr and 'names AlertChannel "pager", which does not exist' \
+        in done.stderr
+
+    # `pharos run` refuses the bad files before opening anything.
+    refused = pharos.run([pharos.required_binary("pharos"), "run", "--db",
+                          tmp_path / "never.db", bad], timeout=30)
+    assert refused.returncode == 2 and "nothing was started" in refused.stderr
+    assert not (tmp_path / "never.db").exists()
