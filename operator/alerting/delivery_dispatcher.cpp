@@ -102,9 +102,15 @@ void DeliveryDispatcher::Wake(const std::string& channel) {
 }
 
 void DeliveryDispatcher::SetActive(bool active) {
+  // A new leader sends what the previous one left pending, on channels it has no worker for yet.
+  Result<std::vector<std::string>> pending =
+      active ? outbox_.PendingChannels() : Result<std::vector<std::string>>(std::vector<std::string>{});
   {
     std::lock_guard lock(mu_);
     active_ = active;
+    if (started_ && !stopping_ && pending) {
+      for (const std::string& channel : *pending) EnsureWorkerLocked(channel);
+    }
     for (auto& [channel, worker] : workers_) worker->woken = true;
   }
   cv_.notify_all();

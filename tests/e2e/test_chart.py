@@ -155,8 +155,10 @@ def test_template_renders_well_formed_objects(helm, values):
         if d["kind"] != "CustomResourceDefinition":
             assert d["metadata"]["labels"]["app.kubernetes.io/instance"] == RELEASE, name
             assert d["metadata"]["labels"]["app.kubernetes.io/name"] == "pharos", name
-    crd = one(docs, "CustomResourceDefinition")
-    assert crd == yaml.safe_load((REPO / "crds" / "monitors.pharos.dev.yaml").read_text())
+    crds = {d["metadata"]["name"]: d for d in find(docs, "CustomResourceDefinition")}
+    expected = {path.name.removesuffix(".yaml"): yaml.safe_load(path.read_text())
+                for path in (REPO / "crds").glob("*.yaml")}
+    assert crds == expected, "charts/pharos/crds drifted from crds/"
 
 
 def test_default_values(helm):
