@@ -134,8 +134,8 @@ void DeliveryDispatcher::Run(Worker& worker) {
   std::unique_lock lock(mu_);
   while (!stopping_) {
     std::optional<Clock::TimePoint> next;
+    worker.woken = false;
     if (active_) {
-      worker.woken = false;
       lock.unlock();
       next = DeliverDue(worker.channel, clock_.Now());
       lock.lock();

@@ -80,8 +80,12 @@ struct MonitorStateMachine::RoundSummary {
 MonitorStateMachine::MonitorStateMachine(StateMachineSettings settings, TimePoint now) {
   Normalize(settings);
   rules_ = settings;
-  progress_.state = rules_.suspended ? MonitorState::kPaused : MonitorState::kPending;
-  progress_.reason = rules_.suspended ? "suspended" : "";
+  progress_.state = rules_.suspended     ? MonitorState::kPaused
+                    : rules_.maintenance ? MonitorState::kMaintenance
+                                         : MonitorState::kPending;
+  progress_.reason = rules_.suspended     ? "suspended"
+                     : rules_.maintenance ? "in a maintenance window"
+                                          : "";
   progress_.since = now;
   progress_.updated_at = now;
   progress_.regions.reserve(settings.regions.size());

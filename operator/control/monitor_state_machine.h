@@ -106,7 +106,7 @@ struct ObserveResult {
 
 class MonitorStateMachine {
  public:
-  // A monitor without history: Pending (Paused when suspended).
+  // A monitor without history: Pending (Paused when suspended, Maintenance inside a window).
   MonitorStateMachine(StateMachineSettings settings, TimePoint now);
 
   // Replaces the state with a stored one (which must be of `identity`'s uid), then applies the

@@ -226,6 +226,8 @@ void AlertingController::OnWindow(const Json& object) {
                 {"error", errors.empty() ? window.error() : JoinErrors(errors)}});
     return;
   }
+  Log().Info("maintenance window in force", {{"window", ObjectKey(object)},
+                                              {"recurring", window->schedule.has_value()}});
   calendar_.Upsert(std::move(window).value());
 }
 

@@ -88,7 +88,9 @@ Json DeliveryJson(const Delivery& d) {
                {"createdAt", FormatRfc3339(d.created_at)},
                {"nextAttemptAt", FormatRfc3339(d.next_attempt_at)},
                {"occurredAt", FormatRfc3339(n.occurred_at)},
-               {"monitorState", n.state}};
+               {"monitorState", n.state},
+               {"monitorType", n.monitor_type},
+               {"monitorTarget", n.monitor_target.substr(0, 4096)}};
   if (!d.last_error.empty()) json["lastError"] = d.last_error.substr(0, 4096);
   if (d.delivered_at) json["deliveredAt"] = FormatRfc3339(*d.delivered_at);
   if (!n.reason.empty()) json["reason"] = n.reason.substr(0, 4096);
@@ -114,8 +116,8 @@ Delivery DeliveryOf(const Json& object, const Json& entry) {
   n.monitor_uid = Str(object, {"spec", "monitor", "uid"});
   n.monitor_namespace = Str(object, {"metadata", "namespace"});
   n.monitor_name = Str(object, {"spec", "monitor", "name"});
-  n.monitor_type = Str(object, {"spec", "monitor", "type"});
-  n.monitor_target = Str(object, {"spec", "monitor", "target"});
+  n.monitor_type = entry.value("monitorType", Str(object, {"spec", "monitor", "type"}));
+  n.monitor_target = entry.value("monitorTarget", Str(object, {"spec", "monitor", "target"}));
   n.state = entry.value("monitorState", "");
   n.reason = entry.value("reason", "");
   n.regions = Strings(entry.value("regions", Json::array()));

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "common/document_node.h"
+#include "common/monitor_loader.h"
 #include "common/rfc3339.h"
 
 namespace pharos {
@@ -158,6 +159,38 @@ TEST(MaintenanceWindowTest, BadDocumentsHaveLocatedErrors) {
   EXPECT_NE(errors("  start: \"2026-01-01T00:00:00Z\"\n  end: \"2026-01-02T00:00:00Z\"\n")
                 .find("spec.monitors: name the monitors"),
             std::string::npos);
+}
+
+}  // namespace
+}  // namespace pharos
+
+namespace pharos {
+namespace {
+
+TEST(MaintenanceScheduleTest, WindowsAndMonitorsFromTheKubernetesApi) {
+  const nlohmann::json window_object = nlohmann::json::parse(R"({
+    "apiVersion": "pharos.dev/v1alpha1", "kind": "MaintenanceWindow",
+    "metadata": {"name": "nightly", "namespace": "pharos-e2e", "uid": "u-1", "generation": 1,
+                 "resourceVersion": "300", "creationTimestamp": "2026-12-06T23:44:31Z"},
+    "spec": {"schedule": "* * * * *", "duration": "2h", "timeZone": "Europe/Berlin",
+             "selector": {"matchLabels": {"app": "batch"}}}})");
+  Result<DocumentNode> node = DocumentNodeFromJson(window_object);
+  ASSERT_TRUE(node.ok());
+  std::vector<ValidationError> errors;
+  Result<MaintenanceWindow> window =
+      ParseMaintenanceWindow(*node, DocumentOrigin::kApiObject, &errors);
+  ASSERT_TRUE(window.ok()) << window.error();
+  const nlohmann::json monitor_object = nlohmann::json::parse(R"({
+    "apiVersion": "pharos.dev/v1alpha1", "kind": "Monitor",
+    "metadata": {"name": "batch", "namespace": "pharos-e2e", "uid": "m-1", "generation": 1,
+                 "labels": {"app": "batch"}},
+    "spec": {"type": "http", "http": {"url": "http://127.0.0.1:9/x"}}})");
+  std::vector<ValidationError> monitor_errors;
+  Result<Monitor> monitor = MonitorFromApiObject(monitor_object, &monitor_errors);
+  ASSERT_TRUE(monitor.ok()) << monitor.error();
+  MaintenanceSchedule schedule;
+  schedule.Upsert(std::move(window).value());
+  EXPECT_TRUE(schedule.InMaintenance(*monitor, std::chrono::system_clock::now()));
 }
 
 }  // namespace

@@ -115,6 +115,15 @@ TEST_F(MaintenanceScenario, SuspensionWinsOverMaintenanceAndRestoreFollowsTheWin
   EXPECT_EQ(events->front().to, MonitorState::kPending);
 }
 
+TEST(MaintenanceStart, AMonitorAddedInsideAWindowStartsInMaintenance) {
+  MonitorStateMachine machine(Settings(true), kStart);
+  EXPECT_EQ(machine.state(), MonitorState::kMaintenance);
+  EXPECT_FALSE(machine.Observe(kIdentity, MakeCheck(0, Outcome::kDown), kStart).accepted);
+  std::vector<StateEvent> ended = machine.Reconfigure(kIdentity, Settings(false), kStart);
+  ASSERT_EQ(ended.size(), 1u);
+  EXPECT_EQ(ended[0].to, MonitorState::kPending);
+}
+
 TEST_F(MaintenanceScenario, AnInvalidMonitorStaysInvalid) {
   machine_.MarkInvalid(kIdentity, "bad spec", kStart);
   EXPECT_EQ(machine_.state(), MonitorState::kInvalid);
