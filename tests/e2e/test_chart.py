@@ -536,6 +536,13 @@ def test_install_upgrade_keeps_token_and_grants_least_privilege(helm, cluster):
             ("create", "daemonsets.apps", NAMESPACE), ("list", "daemonsets.apps", NAMESPACE),
             ("patch", "daemonsets.apps", NAMESPACE), ("delete", "daemonsets.apps", NAMESPACE),
             ("get", f"secrets/{RELEASE}-probe-token", NAMESPACE),
+            ("list", "incidents.pharos.dev", None), ("watch", "incidents.pharos.dev", None),
+            ("get", "incidents.pharos.dev", "shop"), ("create", "incidents.pharos.dev", "shop"),
+            ("patch", "incidents.pharos.dev:status", "shop"),
+            ("list", "alertchannels.pharos.dev", None), ("watch", "alertchannels.pharos.dev", None),
+            ("patch", "alertchannels.pharos.dev:status", "shop"),
+            ("list", "maintenancewindows.pharos.dev", None),
+            ("watch", "maintenancewindows.pharos.dev", None),
         ]
         denied = [
             ("create", "monitors.pharos.dev", "shop"), ("update", "monitors.pharos.dev", "shop"),
@@ -557,6 +564,13 @@ def test_install_upgrade_keeps_token_and_grants_least_privilege(helm, cluster):
             ("get", f"secrets/{RELEASE}-probe-token", "shop"), ("create", "pods", NAMESPACE),
             ("create", "deployments.apps", NAMESPACE), ("get", "configmaps", NAMESPACE),
             ("update", "secrets", NAMESPACE),
+            ("delete", "incidents.pharos.dev", "shop"), ("update", "incidents.pharos.dev", "shop"),
+            ("patch", "incidents.pharos.dev", "shop"),
+            ("create", "alertchannels.pharos.dev", "shop"),
+            ("patch", "alertchannels.pharos.dev", "shop"),
+            ("get", "alertchannels.pharos.dev", "shop"),
+            ("create", "maintenancewindows.pharos.dev", "shop"),
+            ("get", "secrets", "shop"),  # AlertChannel secrets only by name (alerting.secretNames)
         ]
         wrong = [f"{v} {r} in {n or 'all namespaces'} should be {'allowed' if want else 'denied'}"
                  for want, table in [(True, allowed), (False, denied)]
