@@ -212,7 +212,15 @@ def test_default_values(helm):
         (("pharos.dev",), ("monitors",), ("get", "list", "watch"), ()),
         (("pharos.dev",), ("monitors/status",), ("patch",), ()),
         (("",), ("events",), ("create", "patch"), ()),
+        (("pharos.dev",), ("incidents",), ("create", "get", "list", "watch"), ()),
+        (("pharos.dev",), ("incidents/status",), ("patch",), ()),
+        (("pharos.dev",), ("alertchannels", "maintenancewindows"), ("list", "watch"), ()),
+        (("pharos.dev",), ("alertchannels/status",), ("patch",), ()),
     }
+    # AlertChannel Secrets: none by default; exactly the names listed.
+    named = helm.template(None, "--set", "alerting.secretNames={hooks,smtp}")
+    assert (("",), ("secrets",), ("get",), ("hooks", "smtp")) in rules_as_set(
+        one(named, "ClusterRole", f"{RELEASE}-monitors")["rules"])
     role = one(docs, "Role", f"{RELEASE}-operator")
     assert role["metadata"]["namespace"] == NAMESPACE
     assert rules_as_set(role["rules"]) == {
