@@ -16,11 +16,20 @@
 #include "common/name_syntax.h"
 #include "common/process_signals.h"
 #include "common/version.h"
+#include "operator/alerting/alerting_api.h"
+#include "operator/alerting/alerting_documents.h"
+#include "operator/alerting/alerting_engine.h"
+#include "operator/alerting/api_tokens.h"
+#include "operator/alerting/curl_notification_transport.h"
+#include "operator/alerting/delivery_dispatcher.h"
+#include "operator/alerting/maintenance_schedule.h"
+#include "operator/alerting/secret_resolver.h"
 #include "operator/api/probe_tokens.h"
 #include "operator/control/operator_metrics.h"
 #include "operator/host/control_plane_host.h"
 #include "operator/standalone/in_process_probe.h"
 #include "operator/standalone/monitor_file_source.h"
+#include "operator/storage/sqlite_alert_store.h"
 #include "probe/check_engine.h"
 
 namespace pharos {
@@ -35,9 +44,11 @@ constexpr const char* kHelp =
     "Runs Pharos without Kubernetes: schedules the Monitors in PATH (YAML or JSON files,\n"
     "directories recursively), checks them from an in-process probe (region \"local\"), keeps\n"
     "results, states and incidents in a SQLite file, and serves the JSON API, /metrics and the\n"
-    "probe API. Files are reloaded when they change or on SIGHUP; an invalid edit is logged and\n"
-    "the last good set keeps running. Ctrl-C or SIGTERM stops cleanly. Without PATH it runs\n"
-    "./monitors.yaml, or else the directory /etc/pharos/monitors.d/, and says which.\n\n"
+    "probe API. The same files may hold AlertChannel and MaintenanceWindow documents: incidents\n"
+    "are told to the channels through a durable outbox (docs/alerting.md). Files are reloaded\n"
+    "when they change or on SIGHUP; an invalid edit is logged and the last good set keeps\n"
+    "running. Ctrl-C or SIGTERM stops cleanly. Without PATH it runs ./monitors.yaml, or else\n"
+    "the directory /etc/pharos/monitors.d/, and says which.\n\n"
     "Flags:\n";
 
 const Logger& Log() {
@@ -63,6 +74,19 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   flags.AddFlag("retention", '\0', "DURATION", "how long raw results are kept", "720h");
   flags.AddFlag("concurrency", 'c', "N", "checks the in-process probe runs at once", "256");
   OperatorMetrics::AddDurationPhasesFlag(flags);
+  flags.AddFlag("api-token-file", '\0', "FILE",
+                "bearer tokens (TOKEN or NAME=TOKEN per line) that may acknowledge incidents and "
+                "add notes through the API; without it those writes answer 403");
+  flags.AddFlag("notification-backoff", '\0', "DURATION",
+                "first wait before a failed notification is retried (doubling each time)", "2s");
+  flags.AddFlag("notification-backoff-max", '\0', "DURATION",
+                "longest wait between retries of a notification", "5m");
+  flags.AddFlag("notification-give-up", '\0', "DURATION",
+                "a notification still not delivered this long after it was decided is recorded "
+                "failed",
+                "24h");
+  flags.AddFlag("alerting-interval", '\0', "DURATION",
+                "how often reminders are decided and missed notifications caught up", "10s");
   flags.AddFlag("ca-file", '\0', "FILE",
                 "PEM CAs trusted for targets (also $PHAROS_CA_FILE); default the system store");
   AddHttpServerFlags(flags);
@@ -140,14 +164,47 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     paths = {*found};
     out_ << "pharos run: no PATH given: running the Monitors in " << *found << "\n";
   }
+  DeliveryDispatcher::Options delivery_options;
+  delivery_options.user_agent = std::string("pharos/") + kVersion;
+  AlertingEngine::Options engine_alert_options;
+  {
+    Result<Millis> backoff = flags.GetDuration("notification-backoff", Millis(10));
+    Result<Millis> backoff_max = flags.GetDuration("notification-backoff-max", Millis(10));
+    Result<Millis> give_up = flags.GetDuration("notification-give-up", Millis(1'000));
+    Result<Millis> interval = flags.GetDuration("alerting-interval", Millis(100));
+    for (const Result<Millis>* parsed : {&backoff, &backoff_max, &give_up, &interval}) {
+      if (!*parsed) {
+        err_ << "pharos run: " << parsed->error() << "\n";
+        return kExitBadInput;
+      }
+    }
+    delivery_options.initial_backoff = *backoff;
+    delivery_options.max_backoff = std::max(*backoff_max, *backoff);
+    delivery_options.give_up_after = *give_up;
+    engine_alert_options.housekeeping_interval = *interval;
+  }
+  std::unique_ptr<ApiTokens> api_tokens;
+  if (flags.IsSet("api-token-file")) {
+    Result<ApiTokens> loaded_tokens = ApiTokens::Load(flags.Get("api-token-file"));
+    if (!loaded_tokens) {
+      err_ << "pharos run: --api-token-file: " << loaded_tokens.error() << "\n";
+      return kExitBadInput;
+    }
+    api_tokens = std::make_unique<ApiTokens>(*loaded_tokens);
+  }
 
   // Validated before anything is created (the database included); loaded for real below.
-  if (LoadedMonitors checked = LoadMonitorFiles(paths); !checked.errors.empty()) {
-    for (const ValidationError& error : checked.errors) {
-      err_ << error.ToString() << "\n";
+  {
+    LoadedMonitors checked = LoadMonitorFiles(paths, kAlertingKinds);
+    AlertingDocuments alerting = AlertingDocuments::Parse(checked.others);
+    for (ValidationError& error : alerting.errors) checked.errors.push_back(std::move(error));
+    if (!checked.errors.empty()) {
+      for (const ValidationError& error : checked.errors) {
+        err_ << error.ToString() << "\n";
+      }
+      err_ << "pharos run: invalid Monitor files; nothing was started\n";
+      return kExitBadInput;
     }
-    err_ << "pharos run: invalid Monitor files; nothing was started\n";
-    return kExitBadInput;
   }
 
   std::unique_ptr<ProbeTokens> tokens;
@@ -181,9 +238,60 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   ControlPlaneHost& host = **opened;
   OperatorCore& core = host.core();
 
+  // Alerting: incidents and the outbox in the same SQLite file, after the result store's tables.
+  SqliteAlertStore::Options alert_store_options;
+  alert_store_options.path = flags.Get("db");
+  Result<std::unique_ptr<SqliteAlertStore>> alert_store =
+      SqliteAlertStore::Open(std::move(alert_store_options));
+  if (!alert_store) {
+    err_ << "pharos run: " << alert_store.error() << "\n";
+    return kExitFailed;
+  }
+  MaintenanceSchedule maintenance([&core] {
+    std::vector<std::shared_ptr<const Monitor>> monitors;
+    for (const MonitorStatus& status : core.SnapshotAll()) monitors.push_back(status.monitor);
+    return monitors;
+  });
+  CurlNotificationTransport transport;
+  LocalSecretResolver secrets;
+  AlertingEngine* engine_ptr = nullptr;
+  DeliveryDispatcher dispatcher(
+      **alert_store, transport, secrets,
+      [&engine_ptr](const std::string& key) { return engine_ptr->Channel(key); }, clock,
+      delivery_options);
+  AlertingEngine engine(**alert_store, **alert_store, dispatcher, core, &maintenance,
+                        host.registry(), clock, engine_alert_options);
+  engine_ptr = &engine;
+  core.SetMaintenanceCalendar(&maintenance);
+  core.OnStateChange([&engine](const Monitor& monitor, const StateEvent& event) {
+    engine.OnStateChange(monitor, event);
+  });
+  AlertingApi alerting_api(**alert_store, **alert_store, engine, api_tokens.get());
+  if (Status routed = alerting_api.Register(
+          [&host](std::string_view method, std::string_view pattern, HttpHandler handler) {
+            return host.Route(method, pattern, std::move(handler));
+          });
+      !routed) {
+    err_ << "pharos run: " << routed.error() << "\n";
+    return kExitFailed;
+  }
+
+  MonitorFileSource::Options source_options;
+  source_options.other_kinds = {{"AlertChannel", AlertingDocuments::CheckChannel},
+                                {"MaintenanceWindow", AlertingDocuments::CheckWindow}};
   MonitorFileSource source(
       paths,
-      [&core](const std::vector<Monitor>& monitors, const std::vector<OtherDocument>& /*others*/) {
+      [&core, &engine, &maintenance](const std::vector<Monitor>& monitors,
+                                     const std::vector<OtherDocument>& others) {
+        AlertingDocuments alerting = AlertingDocuments::Parse(others);
+        for (const ValidationError& warning : MissingChannelWarnings(monitors, alerting.channels)) {
+          Log().Warn("a monitor names an AlertChannel that does not exist",
+                     {{"where", warning.ToString()}});
+        }
+        const size_t channel_count = alerting.channels.size();
+        const size_t window_count = alerting.windows.size();
+        engine.SetChannels(std::move(alerting.channels));
+        maintenance.Replace(std::move(alerting.windows));
         OperatorCore::ReplaceReport report = core.ReplaceAll(monitors);
         for (const std::string& error : report.errors) {
           Log().Error("monitor not applied", {{"error", error}});
@@ -191,9 +299,11 @@ int RunCommand::Run(const std::vector<std::string>& args) {
         Log().Info("monitor set applied", {{"monitors", monitors.size()},
                                            {"added", report.added.size()},
                                            {"changed", report.changed.size()},
-                                           {"removed", report.removed.size()}});
+                                           {"removed", report.removed.size()},
+                                           {"alert_channels", channel_count},
+                                           {"maintenance_windows", window_count}});
       },
-      {});
+      source_options);
   Result<size_t> loaded = source.Reload();
   if (!loaded) {
     err_ << loaded.error() << "pharos run: invalid Monitor files; nothing was started\n";
@@ -204,17 +314,18 @@ int RunCommand::Run(const std::vector<std::string>& args) {
                {{"paths", paths.size()}});
   }
   core.MarkMonitorsLoaded();
+  engine.Start();
 
   if (Status started = host.Start(flags.Get("listen")); !started) {
     err_ << "pharos run: " << started.error() << " (--listen)\n";
     return kExitFailed;
   }
-  CheckEngine engine(engine_options);
+  CheckEngine checker(engine_options);
   InProcessProbe::Options local_options;
   local_options.region = region;
   local_options.capacity = engine_options.max_concurrency;
   InProcessProbe local(core, core, core, clock, host.registry(),
-                       InProcessProbe::EngineChecker(engine), local_options);
+                       InProcessProbe::EngineChecker(checker), local_options);
   local.Start();
   source.Start();
 
@@ -243,6 +354,12 @@ int RunCommand::Run(const std::vector<std::string>& args) {
       if (tokens) {
         (void)tokens->Reload();
       }
+      if (api_tokens) {
+        if (Status reloaded = api_tokens->Reload(); !reloaded) {
+          Log().Error("reloading the API tokens failed; the previous tokens stay in use",
+                      {{"error", reloaded.error()}});
+        }
+      }
       continue;
     }
     if (signal.kind == ProcessSignals::Kind::kStop) {
@@ -256,6 +373,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   host.BeginShutdown();
   local.Stop();
   host.Stop();
+  engine.Stop();
   Log().Info("stopped cleanly; every acknowledged result is in the database",
              {{"database", flags.Get("db")}});
   return kExitClean;

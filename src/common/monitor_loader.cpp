@@ -328,7 +328,11 @@ nlohmann::json MonitorToJson(const Monitor& monitor) {
       {"successThreshold", alerting.success_threshold},
       {"regionQuorum", alerting.region_quorum ? json(*alerting.region_quorum) : json("majority")},
       {"channels", alerting.channels},
-      {"screenshot", alerting.screenshot}};
+      {"screenshot", alerting.screenshot},
+      {"sendOnResolved", alerting.send_on_resolved}};
+  if (alerting.remind_every) {
+    spec["alerting"]["remindEvery"] = FormatDuration(*alerting.remind_every);
+  }
 
   return {{"apiVersion", kMonitorApiVersion},
           {"kind", kMonitorKind},

@@ -33,6 +33,8 @@ class MonitorValidator {
   static constexpr size_t kMaxChannels = 16;
   static constexpr int kMaxRetries = 10;
   static constexpr int kMaxThreshold = 100;
+  static constexpr Millis kMinRemindEvery{60'000};
+  static constexpr Millis kMaxRemindEvery{168LL * 3'600'000};
 
   MonitorValidator(const Monitor& monitor, const FieldLocations& fields,
                    std::vector<ValidationError>* errors)
