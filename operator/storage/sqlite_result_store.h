@@ -53,6 +53,11 @@ class SqliteResultStore final : public ResultStore {
   Result<WindowStats> Stats(const StatsQuery& query) override;
   Result<std::vector<Rollup>> Rollups(const RollupQuery& query) override;
   Result<std::vector<CheckResult>> Results(const ResultQuery& query) override;
+  // One query over every listed monitor (the counts and latency sums are columns: no histogram
+  // is decoded).
+  Result<std::vector<BucketCounts>> CountRollups(const BucketCountsQuery& query) override;
+  // Aggregated from the raw rows (the columns it needs only); percentiles from a histogram.
+  Result<std::vector<Rollup>> ResultSeries(const SeriesQuery& query) override;
   Status SaveMonitorState(const MonitorStateSnapshot& state,
                           const std::vector<StateEvent>& events) override;
   Status SaveMonitorStates(const std::vector<MonitorStateSave>& saves) override;
