@@ -20,6 +20,11 @@
 #include "operator/host/control_plane_host.h"
 #include "operator/standalone/in_process_probe.h"
 #include "operator/standalone/monitor_file_source.h"
+#include "operator/web/history_incident_reader.h"
+#include "operator/web/no_maintenance_calendar.h"
+#include "operator/web/status_page_directory.h"
+#include "operator/web/status_page_parser.h"
+#include "operator/web/web_frontend.h"
 #include "probe/check_engine.h"
 
 namespace pharos {
@@ -33,15 +38,39 @@ constexpr const char* kHelp =
     "Usage: pharos run [FLAGS] [PATH...]\n\n"
     "Runs Pharos without Kubernetes: schedules the Monitors in PATH (YAML or JSON files,\n"
     "directories recursively), checks them from an in-process probe (region \"local\"), keeps\n"
-    "results, states and incidents in a SQLite file, and serves the JSON API, /metrics and the\n"
-    "probe API. Files are reloaded when they change or on SIGHUP; an invalid edit is logged and\n"
-    "the last good set keeps running. Ctrl-C or SIGTERM stops cleanly. Without PATH it runs\n"
+    "results, states and incidents in a SQLite file, and serves the status pages (/status), the\n"
+    "dashboard (/ui/), badges, the JSON API, /metrics and the probe API. The files may also hold\n"
+    "StatusPage documents (docs/status-pages.md); without any, /status shows every monitor.\n"
+    "Files are reloaded when they change or on SIGHUP; an invalid edit is logged and the last\n"
+    "good set keeps running. Ctrl-C or SIGTERM stops cleanly. Without PATH it runs\n"
     "./monitors.yaml, or else the directory /etc/pharos/monitors.d/, and says which.\n\n"
     "Flags:\n";
 
 const Logger& Log() {
   static const Logger logger("run");
   return logger;
+}
+
+// The documents besides Monitors that `pharos run` reads from its files.
+std::vector<MonitorFileSource::OtherKind> RunOtherKinds() {
+  return {{std::string(kStatusPageKind), [](const DocumentNode& document) {
+             return ParseStatusPage(document, StatusPageSource::kFile).errors;
+           }}};
+}
+
+// The StatusPages of a loaded set; two pages with one slug are logged (the one whose
+// namespace/name sorts first serves it).
+std::vector<StatusPage> StatusPagesOf(const std::vector<OtherDocument>& others) {
+  std::vector<StatusPage> pages;
+  for (const OtherDocument& other : others) {
+    if (other.kind == kStatusPageKind) {
+      pages.push_back(ParseStatusPage(*other.document, StatusPageSource::kFile).page);
+    }
+  }
+  for (const ValidationError& error : CheckStatusPageSet(pages)) {
+    Log().Error("status page not served", {{"error", error.ToString()}});
+  }
+  return pages;
 }
 
 }  // namespace
@@ -135,7 +164,19 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   }
 
   // Validated before anything is created (the database included); loaded for real below.
-  if (LoadedMonitors checked = LoadMonitorFiles(paths); !checked.errors.empty()) {
+  const std::vector<MonitorFileSource::OtherKind> other_kinds = RunOtherKinds();
+  LoadedMonitors checked =
+      LoadMonitorFiles(paths, {std::string(kStatusPageKind)});
+  for (const OtherDocument& other : checked.others) {
+    for (const MonitorFileSource::OtherKind& kind : other_kinds) {
+      if (kind.kind == other.kind) {
+        for (ValidationError& error : kind.check(*other.document)) {
+          checked.errors.push_back(std::move(error));
+        }
+      }
+    }
+  }
+  if (!checked.errors.empty()) {
     for (const ValidationError& error : checked.errors) {
       err_ << error.ToString() << "\n";
     }
@@ -173,19 +214,41 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   ControlPlaneHost& host = **opened;
   OperatorCore& core = host.core();
 
-  MonitorFileSource source(
-      paths,
-      [&core](const std::vector<Monitor>& monitors, const std::vector<OtherDocument>& /*others*/) {
-        OperatorCore::ReplaceReport report = core.ReplaceAll(monitors);
-        for (const std::string& error : report.errors) {
-          Log().Error("monitor not applied", {{"error", error}});
-        }
-        Log().Info("monitor set applied", {{"monitors", monitors.size()},
-                                           {"added", report.added.size()},
-                                           {"changed", report.changed.size()},
-                                           {"removed", report.removed.size()}});
-      },
-      {});
+  // Status pages and the dashboard. Incidents are the store's plain rows and there are no
+  // maintenance windows until the alerting room's store and calendar are plugged in here.
+  StatusPageDirectory pages(/*default_page=*/true);
+  HistoryIncidentReader incidents(host.history());
+  NoMaintenanceCalendar calendar;
+  WebFrontend::Options web_options;
+  web_options.edition = std::string("pharos run ") + kVersion;
+  WebFrontend web(WebFrontend::Sources{core, host.history(), incidents, calendar, nullptr, nullptr},
+                  pages, clock, web_options);
+  if (Status routed = web.Register([&host](std::string_view method, std::string_view pattern,
+                                           HttpHandler handler) {
+        return host.Route(method, pattern, std::move(handler));
+      });
+      !routed) {
+    err_ << "pharos run: " << routed.error() << "\n";
+    return kExitFailed;
+  }
+
+  MonitorFileSource::Options source_options;
+  source_options.other_kinds = other_kinds;
+  MonitorFileSource source(paths,
+                           [&core, &pages](const std::vector<Monitor>& monitors,
+                                           const std::vector<OtherDocument>& others) {
+                             pages.ReplaceAll(StatusPagesOf(others));
+                             OperatorCore::ReplaceReport report = core.ReplaceAll(monitors);
+                             for (const std::string& error : report.errors) {
+                               Log().Error("monitor not applied", {{"error", error}});
+                             }
+                             Log().Info("monitor set applied",
+                                        {{"monitors", monitors.size()},
+                                         {"added", report.added.size()},
+                                         {"changed", report.changed.size()},
+                                         {"removed", report.removed.size()}});
+                           },
+                           source_options);
   Result<size_t> loaded = source.Reload();
   if (!loaded) {
     err_ << loaded.error() << "pharos run: invalid Monitor files; nothing was started\n";
@@ -213,17 +276,21 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   const std::string base = host.base_url();
   Log().Info("pharos is running", {{"version", kVersion},
                                    {"monitors", *loaded},
+                                   {"status", base + "/status"},
+                                   {"dashboard", base + "/ui/"},
                                    {"api", base + "/api/v1/monitors"},
                                    {"metrics", base + "/metrics"},
                                    {"database", flags.Get("db")},
                                    {"region", region}});
   out_ << "pharos " << kVersion << " running " << *loaded << " monitor(s) from region \"" << region
        << "\"\n"
-       << "  monitors: " << base << "/api/v1/monitors\n"
-       << "  metrics:  " << base << "/metrics\n"
-       << "  probes:   " << base << "/api/v1/work/lease"
+       << "  status:    " << base << "/status\n"
+       << "  dashboard: " << base << "/ui/\n"
+       << "  monitors:  " << base << "/api/v1/monitors\n"
+       << "  metrics:   " << base << "/metrics\n"
+       << "  probes:    " << base << "/api/v1/work/lease"
        << (tokens ? "" : " (disabled: no --probe-token-file)") << "\n"
-       << "  database: " << flags.Get("db") << "\n"
+       << "  database:  " << flags.Get("db") << "\n"
        << "Press Ctrl-C to stop.\n";
   out_.flush();
 
