@@ -167,12 +167,13 @@ std::string SvgChart::Render(const ChartSpec& spec) {
         continue;
       }
       if (!run.empty()) {
+        run.pop_back();  // the last point's separator
         if (spec.stacked) {
-          out += "<polygon class=\"area " + colour + "\" points=\"" + run + base + "\"/>";
-        } else if (std::count(run.begin(), run.end(), ' ') == 1) {
+          out += "<polygon class=\"area " + colour + "\" points=\"" + run + " " + base + "\"/>";
+        } else if (run.find(' ') == std::string::npos) {
           const size_t comma = run.find(',');
           out += fmt::format("<circle class=\"{}\" cx=\"{}\" cy=\"{}\" r=\"2.5\"/>", colour,
-                             run.substr(0, comma), run.substr(comma + 1, run.size() - comma - 2));
+                             run.substr(0, comma), run.substr(comma + 1));
         } else {
           out += "<polyline class=\"series " + colour + "\" points=\"" + run + "\"/>";
         }
