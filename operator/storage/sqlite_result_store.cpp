@@ -504,7 +504,9 @@ Result<std::unique_ptr<SqliteResultStore>> SqliteResultStore::Open(Options optio
   }
   std::unique_ptr<SqliteDatabase> reader;
   if (options.path != ":memory:") {
-    Result<std::unique_ptr<SqliteDatabase>> opened = SqliteDatabase::Open(options.path, db_options);
+    SqliteDatabase::Options reader_options = db_options;
+    reader_options.cache_kib = options.reader_cache_kib;
+    Result<std::unique_ptr<SqliteDatabase>> opened = SqliteDatabase::Open(options.path, reader_options);
     if (!opened) return Error{opened.error()};
     reader = std::move(opened).value();
   }

@@ -40,6 +40,9 @@ class SqliteResultStore final : public ResultStore {
     std::chrono::hours hourly_retention{24 * 35};
     std::chrono::hours daily_retention{24 * 400};
     std::chrono::hours incident_retention{24 * 400};  // resolved incidents only
+    // Page cache of the query connection: a status page of hundreds of monitors reads a few MiB
+    // of rollups, which must not be read again from the file (system calls) on every request.
+    int64_t reader_cache_kib = 32 * 1024;
   };
 
   // The name of this store's tables in schema_version, and their migrations (oldest first).

@@ -91,6 +91,18 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
     }
   }
 
+  // A page of thousands of components helps no reader: the first kMaxComponents are shown.
+  size_t shown = 0;
+  for (auto& [name, resolved] : groups) {
+    const size_t room = kMaxComponents - std::min(kMaxComponents, shown);
+    if (resolved.size() > room) {
+      view.components_left_out += resolved.size() - room;
+      resolved.resize(room);
+    }
+    shown += resolved.size();
+  }
+  std::erase_if(groups, [](const auto& group) { return group.second.empty(); });
+
   std::vector<std::string> uids;
   for (const auto& [name, resolved] : groups) {
     for (const Resolved& one : resolved) {
@@ -100,22 +112,38 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
   std::sort(uids.begin(), uids.end());
   uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
 
-  // 2. Rollups: 90 days, 24 hours, every monitor at once.
-  const TimePoint first_day = Floor(now, days(1)) - days(kDays - 1);
+  // 2. Rollups of every monitor at once: the complete days before today, and the last 24 hours
+  // (which hold all of today's hours). Today's daily bucket is the sum of today's hourly ones,
+  // so that only the current hour is read from the store at each build (the rest is cached).
+  const TimePoint today = Floor(now, days(1));
+  const TimePoint first_day = today - days(kDays - 1);
   const TimePoint first_hour = Floor(now, hours(1)) - hours(kHours - 1);
   std::map<std::string, std::vector<BucketCounts>> daily;
   std::map<std::string, std::vector<BucketCounts>> hourly;
   if (!uids.empty()) {
-    const std::pair<RollupPeriod, TimePoint> reads[] = {{RollupPeriod::kDay, first_day},
-                                                        {RollupPeriod::kHour, first_hour}};
-    for (const auto& [period, from] : reads) {
-      const TimePoint to =
-          period == RollupPeriod::kDay ? first_day + days(kDays) : first_hour + hours(kHours);
-      Result<std::vector<BucketCounts>> counts =
-          history_.CountRollups(BucketCountsQuery{uids, period, page->regions, from, to});
-      if (!counts) return Error{"reading the uptime of the page's monitors: " + counts.error()};
-      auto& into = period == RollupPeriod::kDay ? daily : hourly;
-      for (BucketCounts& bucket : *counts) into[bucket.monitor_uid].push_back(std::move(bucket));
+    Result<std::vector<BucketCounts>> days_before = rollups_.Read(
+        BucketCountsQuery{uids, RollupPeriod::kDay, page->regions, first_day, today}, now);
+    if (!days_before) return Error{"reading the uptime of the page's monitors: " + days_before.error()};
+    for (BucketCounts& bucket : *days_before) daily[bucket.monitor_uid].push_back(std::move(bucket));
+    Result<std::vector<BucketCounts>> hours_read = rollups_.Read(
+        BucketCountsQuery{uids, RollupPeriod::kHour, page->regions, first_hour, first_hour + hours(kHours)},
+        now);
+    if (!hours_read) return Error{"reading the uptime of the page's monitors: " + hours_read.error()};
+    for (BucketCounts& bucket : *hours_read) {
+      if (bucket.bucket_start >= today) {
+        std::vector<BucketCounts>& days_of = daily[bucket.monitor_uid];
+        if (days_of.empty() || days_of.back().bucket_start != today) {
+          days_of.push_back(BucketCounts{bucket.monitor_uid, today});
+        }
+        BucketCounts& sum = days_of.back();
+        sum.total += bucket.total;
+        sum.up += bucket.up;
+        sum.degraded += bucket.degraded;
+        sum.down += bucket.down;
+        sum.errors += bucket.errors;
+        sum.latency_sum_us += bucket.latency_sum_us;
+      }
+      hourly[bucket.monitor_uid].push_back(std::move(bucket));
     }
   }
 

@@ -1,11 +1,13 @@
 #pragma once
 
 // StatusPageBuilder: builds the StatusPageView of a page at `now` from the live status
-// (StatusReader), the rollups (HistoryReader::CountRollups: one query for every component's
-// 90 daily buckets, one for the 24 hourly ones), the incidents (IncidentReader, asked only for
-// monitors with a failed check in those days or an open incident), the maintenance calendar and
-// the screenshot index. Components select monitors by name or by labels (the latter read every
-// monitor's status once per build). What the view means is page_status.h's.
+// (StatusReader), the rollups (HistoryReader::CountRollups through a RollupCountsCache: one
+// query for every component's 90 daily buckets and one for the 24 hourly ones, of which only
+// the current day and hour are read again at every build), the incidents (IncidentReader, asked
+// only for monitors with a failed check in those days or an open incident), the maintenance
+// calendar and the screenshot index. Components select monitors by name or by labels (the latter
+// read every monitor's status once per build); a page shows at most kMaxComponents. What the
+// view means is page_status.h's.
 // Thread-safety: Build may run concurrently; the sources must be thread-safe.
 
 #include <memory>
@@ -15,6 +17,7 @@
 #include "operator/control/maintenance_calendar.h"
 #include "operator/control/result_store.h"
 #include "operator/control/status_reader.h"
+#include "operator/web/rollup_counts_cache.h"
 #include "operator/web/screenshot_index.h"
 #include "operator/web/status_page_view.h"
 
@@ -27,12 +30,14 @@ class StatusPageBuilder {
   static constexpr int kPastIncidentDays = 14;
   static constexpr int kUpcomingMaintenanceDays = 30;
   static constexpr int kIncidentsPerMonitor = 100;
+  static constexpr size_t kMaxComponents = 1'000;
 
   // Every source must outlive the builder; `screenshots` may be null.
   StatusPageBuilder(StatusReader& status, HistoryReader& history, IncidentReader& incidents,
-                    const MaintenanceCalendar& calendar, const ScreenshotIndex* screenshots)
+                    const MaintenanceCalendar& calendar, const ScreenshotIndex* screenshots,
+                    RollupCountsCache::Options cache = {})
       : status_(status),
-        history_(history),
+        rollups_(history, cache),
         incidents_(incidents),
         calendar_(calendar),
         screenshots_(screenshots) {}
@@ -42,7 +47,7 @@ class StatusPageBuilder {
 
  private:
   StatusReader& status_;
-  HistoryReader& history_;
+  RollupCountsCache rollups_;
   IncidentReader& incidents_;
   const MaintenanceCalendar& calendar_;
   const ScreenshotIndex* screenshots_;

@@ -126,9 +126,25 @@ std::string BarSummary(const ComponentView& component) {
   return text;
 }
 
-std::string RenderComponent(const ComponentView& component) {
-  std::string out;
-  out.reserve(8'192);
+// Appends "100% uptime, 1 incident, 2 failed checks..." (text that needs no escaping).
+void AppendDayFacts(std::string& out, const DayView& day) {
+  if (!day.uptime) {
+    out += "no data";
+  } else if (*day.uptime >= 100.0) {
+    out += "100% uptime";
+  } else {
+    out += FormatPercent(day.uptime);
+    out += " uptime";
+  }
+  if (day.facts.incidents > 0) out += ", " + Plural(day.facts.incidents, "incident", "incidents");
+  if (day.facts.failed > 0) out += ", " + Plural(day.facts.failed, "failed check", "failed checks");
+  if (day.facts.degraded > 0) out += ", " + Plural(day.facts.degraded, "slow check", "slow checks");
+  if (day.facts.maintenance) out += ", maintenance";
+}
+
+// `dates`: the label of each day of the bar (the same for every component of a page).
+void RenderComponent(std::string& out, const ComponentView& component,
+                     const std::vector<std::string>& dates) {
   out += "<li class=\"component\" id=\"" +
          Escape(Anchor("c-", component.namespace_name + "-" + component.monitor_name)) +
          "\" data-monitor=\"" + Escape(component.namespace_name + "/" + component.monitor_name) +
@@ -153,20 +169,23 @@ std::string RenderComponent(const ComponentView& component) {
   out += "</div>" + StateLabel(component.state) + "</div>\n";
   out += "<div class=\"metrics\">" + Sparkline(component) + "</div>\n";
 
+  // 90 cells per component, so they are kept short: one-letter tags, two-letter classes.
   out += "<div class=\"bar\" role=\"img\" aria-label=\"" + Escape(BarSummary(component)) + "\">";
-  for (const DayView& day : component.days) {
-    out += "<span class=\"";
-    out += ToString(day.level);
+  for (size_t i = 0; i < component.days.size(); ++i) {
+    const DayView& day = component.days[i];
+    out += "<i class=\"";
+    out += StatusPageHtml::DayClass(day.level);
     out += "\" title=\"";
-    AppendEscaped(out, StatusPageHtml::DayTooltip(day));
-    out += "\"></span>";
+    out += i < dates.size() ? dates[i] : FormatDate(day.day);
+    out += ": ";
+    AppendDayFacts(out, day);
+    out += "\"></i>";
   }
   out += "</div>\n<div class=\"bar-legend\" aria-hidden=\"true\"><span><span class=\"wide-only\">" +
          std::to_string(component.days.size()) + " days ago</span><span class=\"narrow-only\">" +
          std::to_string(kNarrowDays) + " days ago</span></span><span class=\"uptime\">" +
          (component.uptime ? FormatPercent(component.uptime) + " uptime" : std::string("No data")) +
          "</span><span>Today</span></div>\n</li>\n";
-  return out;
 }
 
 std::string PhaseLabel(IncidentPhase phase) {
@@ -320,18 +339,25 @@ std::vector<IncidentEntry> StatusPageHtml::TimelineOf(const IncidentRecord& reco
   return timeline;
 }
 
-std::string StatusPageHtml::DayTooltip(const DayView& day) {
-  std::string text = FormatDate(day.day);
-  text += "\n";
-  text += day.uptime ? FormatPercent(day.uptime) + " uptime" : std::string("No data");
-  if (day.facts.incidents > 0) {
-    text += "\n" + Plural(day.facts.incidents, "incident", "incidents");
-  } else if (day.uptime) {
-    text += "\nNo incidents";
+const char* StatusPageHtml::DayClass(DayLevel level) {
+  switch (level) {
+    case DayLevel::kNone:
+      return "nd";
+    case DayLevel::kUp:
+      return "up";
+    case DayLevel::kDegraded:
+      return "dg";
+    case DayLevel::kDown:
+      return "dn";
+    case DayLevel::kMaintenance:
+      return "mt";
   }
-  if (day.facts.failed > 0) text += "\n" + Plural(day.facts.failed, "failed check", "failed checks");
-  if (day.facts.degraded > 0) text += "\n" + Plural(day.facts.degraded, "slow check", "slow checks");
-  if (day.facts.maintenance) text += "\nMaintenance";
+  return "nd";
+}
+
+std::string StatusPageHtml::DayTooltip(const DayView& day) {
+  std::string text = FormatDate(day.day) + ": ";
+  AppendDayFacts(text, day);
   return text;
 }
 
@@ -348,7 +374,14 @@ std::string StatusPageHtml::Render(const StatusPageView& view) {
                "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"" +
                Escape(page.title) + " incidents (Atom)\" href=\"" + Escape(base) + "/feed.atom\">\n";
   std::string out = HtmlLayout::Begin(head);
-  out.reserve(4'096 + view.component_count() * 7'000);
+  out.reserve(8'192 + view.component_count() * 6'000);
+  std::vector<std::string> dates;
+  for (const GroupView& group : view.groups) {
+    if (!group.components.empty()) {
+      for (const DayView& day : group.components.front().days) dates.push_back(FormatDate(day.day));
+      break;
+    }
+  }
 
   out += "<header class=\"wrap masthead\">\n<div class=\"brand\">";
   if (!page.logo_url.empty()) {
@@ -396,6 +429,12 @@ std::string StatusPageHtml::Render(const StatusPageView& view) {
     out += "<p class=\"card empty\">No components yet: this page shows monitors as soon as they "
            "exist.</p>\n";
   }
+  if (view.components_left_out > 0) {
+    out += "<p class=\"card empty\">" + FormatCount(static_cast<int64_t>(view.components_left_out)) +
+           " more monitors are not shown: a page shows at most " +
+           FormatCount(static_cast<int64_t>(StatusPageBuilder::kMaxComponents)) +
+           " components. Declare StatusPages that group fewer (docs/status-pages.md).</p>\n";
+  }
   for (const GroupView& group : view.groups) {
     if (group.components.empty()) continue;
     out += "<section class=\"card group\"";
@@ -408,7 +447,7 @@ std::string StatusPageHtml::Render(const StatusPageView& view) {
       out += " aria-label=\"Components\">";
     }
     out += "\n<ul class=\"components\">\n";
-    for (const ComponentView& component : group.components) out += RenderComponent(component);
+    for (const ComponentView& component : group.components) RenderComponent(out, component, dates);
     out += "</ul>\n</section>\n";
   }
   out += "</section>\n";

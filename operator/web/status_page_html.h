@@ -26,8 +26,10 @@ class StatusPageHtml {
   // The timeline an incident shows: its record's, or (a plain stored incident without one) its
   // opening and resolution.
   static std::vector<IncidentEntry> TimelineOf(const IncidentRecord& record);
-  // One day's tooltip: "3 Jan 2026\n99.31 % uptime\n1 incident".
+  // One day's tooltip: "3 Jan 2026: 99.31% uptime, 1 incident, 2 failed checks".
   static std::string DayTooltip(const DayView& day);
+  // The class of a day's cell: "up" "dg" (degraded) "dn" (down) "mt" (maintenance) "nd" (none).
+  static const char* DayClass(DayLevel level);
 };
 
 }  // namespace pharos

@@ -69,6 +69,8 @@ struct StatusPageView {
   std::vector<IncidentView> resolved_incidents;
   std::vector<MaintenanceView> active_maintenance;    // by start
   std::vector<MaintenanceView> upcoming_maintenance;  // by start
+  // Components the page selects beyond StatusPageBuilder::kMaxComponents (not shown).
+  size_t components_left_out = 0;
 
   size_t component_count() const {
     size_t count = 0;

@@ -1,5 +1,7 @@
 #include "operator/web/web_frontend.h"
 
+#include <pthread.h>
+
 #include <utility>
 
 #include "common/http_router.h"
@@ -59,9 +61,20 @@ WebFrontend::WebFrontend(Sources sources, StatusPageDirectory& pages, const Cloc
       clock_(clock),
       options_(std::move(options)),
       builder_(sources.status, sources.history, sources.incidents, sources.calendar,
-               sources.screenshot_index),
+               sources.screenshot_index,
+               RollupCountsCache::Options{options_.rollup_cache_ttl, 50'000}),
       dashboard_(sources.status, sources.history, sources.incidents, clock, options_.edition),
-      guard_(options_.trusted_proxies) {}
+      guard_(options_.trusted_proxies) {
+  refresher_ = std::jthread([this](std::stop_token stop) {
+    pthread_setname_np(pthread_self(), "pharos-web");
+    RefreshLoop(stop);
+  });
+}
+
+WebFrontend::~WebFrontend() {
+  refresher_.request_stop();
+  cache_cv_.notify_all();
+}
 
 Status WebFrontend::Register(const RouteAdder& add) {
   using Handler = void (WebFrontend::*)(const HttpRequest&, const Reply&);
@@ -142,28 +155,14 @@ std::shared_ptr<const StatusPage> WebFrontend::OpenPage(const HttpRequest& reque
   return nullptr;
 }
 
-Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::BuildPage(
+Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::Build(
     const std::shared_ptr<const StatusPage>& page, Representation representation,
     const std::string& base_url) {
-  const std::string key = page->Key() + "\n" + page->slug + "\n" +
-                          std::to_string(static_cast<int>(representation)) + "\n" +
-                          (representation == Representation::kRss || representation == Representation::kAtom
-                               ? base_url
-                               : "");
-  const auto now = std::chrono::steady_clock::now();
-  if (options_.page_cache_ttl.count() > 0) {
-    std::lock_guard lock(cache_mu_);
-    const auto found = cache_.find(key);
-    if (found != cache_.end() && found->second->page == page &&
-        now - found->second->at < options_.page_cache_ttl) {
-      return found->second;
-    }
-  }
   Result<StatusPageView> view = builder_.Build(page, clock_.Now());
   if (!view) return Error{view.error()};
   auto built = std::make_shared<Built>();
   built->page = page;
-  built->at = now;
+  built->at = std::chrono::steady_clock::now();
   switch (representation) {
     case Representation::kHtml:
       built->content_type = WebResponse::kHtml;
@@ -171,7 +170,7 @@ Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::BuildPage(
       break;
     case Representation::kJson:
       built->content_type = "application/json";
-      built->body = StatusPageJson::Render(*view).dump();
+      built->body = StatusPageJson::Render(*view);
       break;
     case Representation::kRss:
       built->content_type = "application/rss+xml; charset=utf-8";
@@ -183,17 +182,82 @@ Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::BuildPage(
       break;
   }
   built->etag = WebResponse::EtagOf(built->body);
-  if (options_.page_cache_ttl.count() > 0) {
-    std::lock_guard lock(cache_mu_);
-    cache_[key] = built;
-  }
+  if (built->body.size() >= WebResponse::kCompressAbove) built->gzip = WebResponse::Gzip(built->body);
   return std::shared_ptr<const Built>(std::move(built));
+}
+
+Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::GetPage(
+    const std::shared_ptr<const StatusPage>& page, Representation representation,
+    const std::string& base_url) {
+  if (options_.page_cache_ttl.count() <= 0) return Build(page, representation, base_url);
+  const bool feed = representation == Representation::kRss || representation == Representation::kAtom;
+  const std::string key = page->Key() + "\n" + page->slug + "\n" +
+                          std::to_string(static_cast<int>(representation)) + "\n" + (feed ? base_url : "");
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(cache_mu_);
+    Slot& slot = cache_[key];
+    slot.last_request = now;
+    if (slot.built && slot.built->page == page) {
+      const auto age = now - slot.built->at;
+      if (age < options_.page_cache_ttl) return slot.built;
+      if (age < options_.max_stale) {
+        if (!slot.refreshing) {
+          slot.refreshing = true;
+          refreshes_.push_back(Refresh{key, page, representation, base_url});
+          cache_cv_.notify_all();
+        }
+        return slot.built;
+      }
+    }
+  }
+  Result<std::shared_ptr<const Built>> built = Build(page, representation, base_url);
+  if (built) {
+    std::lock_guard lock(cache_mu_);
+    cache_[key].built = *built;
+  }
+  return built;
+}
+
+void WebFrontend::RefreshLoop(std::stop_token stop) {
+  std::unique_lock lock(cache_mu_);
+  while (!stop.stop_requested()) {
+    if (refreshes_.empty()) {
+      // Pages nobody asked for in a while are let go.
+      const auto now = std::chrono::steady_clock::now();
+      std::erase_if(cache_, [&](const auto& item) {
+        return !item.second.refreshing && now - item.second.last_request > 2 * options_.max_stale;
+      });
+      cache_cv_.wait_for(lock, stop, options_.max_stale, [&] { return !refreshes_.empty(); });
+      continue;
+    }
+    Refresh job = std::move(refreshes_.front());
+    refreshes_.erase(refreshes_.begin());
+    ++building_;
+    lock.unlock();
+    Result<std::shared_ptr<const Built>> built = Build(job.page, job.representation, job.base_url);
+    if (!built) {
+      Log().Error("building a status page failed; readers get the last one built",
+                  {{"page", job.page->slug}, {"error", built.error()}});
+    }
+    lock.lock();
+    --building_;
+    Slot& slot = cache_[job.key];
+    slot.refreshing = false;
+    if (built) slot.built = *built;
+    cache_cv_.notify_all();
+  }
+}
+
+void WebFrontend::WaitForRefreshes() {
+  std::unique_lock lock(cache_mu_);
+  cache_cv_.wait(lock, [&] { return refreshes_.empty() && building_ == 0; });
 }
 
 void WebFrontend::ServePage(const HttpRequest& request, const Reply& reply,
                             const std::shared_ptr<const StatusPage>& page,
                             Representation representation) {
-  Result<std::shared_ptr<const Built>> built = BuildPage(page, representation, BaseUrl(request));
+  Result<std::shared_ptr<const Built>> built = GetPage(page, representation, BaseUrl(request));
   if (!built) {
     Log().Error("building a status page failed", {{"page", page->slug}, {"error", built.error()}});
     const std::string message = "The page could not be read from the store; try again shortly.";
@@ -202,7 +266,7 @@ void WebFrontend::ServePage(const HttpRequest& request, const Reply& reply,
                      : HttpResponse::Error(503, "reading the page's history failed: " + built.error()));
   }
   const Built& body = **built;
-  reply(WebResponse::MakeWithEtag(request, 200, body.content_type, body.body, body.etag,
+  reply(WebResponse::MakePrepared(request, 200, body.content_type, body.body, body.gzip, body.etag,
                                   page->access.is_public() ? kPublicCache : kPrivateCache));
 }
 

@@ -8,8 +8,6 @@
 namespace pharos {
 namespace {
 
-constexpr size_t kCompressAbove = 1'024;
-
 bool AcceptsGzip(const HttpRequest& request) {
   const std::string_view accept = request.Header("Accept-Encoding");
   size_t at = accept.find("gzip");
@@ -56,7 +54,7 @@ bool WebResponse::Matches(std::string_view if_none_match, std::string_view etag)
 
 std::string WebResponse::Gzip(std::string_view body) {
   z_stream stream{};
-  if (deflateInit2(&stream, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
+  if (deflateInit2(&stream, 5, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
   std::string out(deflateBound(&stream, body.size()), '\0');
   stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
   stream.avail_in = static_cast<uInt>(body.size());
@@ -82,7 +80,7 @@ HttpResponse WebResponse::MakeWithEtag(const HttpRequest& request, int status,
   HttpResponse response;
   response.status = status;
   response.content_type = std::string(content_type);
-  const bool gzip = body.size() >= kCompressAbove && Compressible(content_type) && AcceptsGzip(request);
+  const bool gzip = body.size() >= WebResponse::kCompressAbove && Compressible(content_type) && AcceptsGzip(request);
   const auto variant = [&](bool compressed) {
     return compressed ? std::string(etag.substr(0, etag.size() - 1)) + "-gz\"" : std::string(etag);
   };
@@ -99,6 +97,33 @@ HttpResponse WebResponse::MakeWithEtag(const HttpRequest& request, int status,
   if (!compressed.empty()) {
     response.headers.emplace_back("Content-Encoding", "gzip");
     response.body = std::move(compressed);
+  } else {
+    response.body = std::string(body);
+  }
+  return response;
+}
+
+HttpResponse WebResponse::MakePrepared(const HttpRequest& request, int status,
+                                       std::string_view content_type, std::string_view body,
+                                       std::string_view gzip, std::string_view etag,
+                                       std::string_view cache_control) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = std::string(content_type);
+  const bool compressed = !gzip.empty() && AcceptsGzip(request);
+  const std::string tag =
+      compressed ? std::string(etag.substr(0, etag.size() - 1)) + "-gz\"" : std::string(etag);
+  response.headers.emplace_back("Cache-Control", std::string(cache_control));
+  response.headers.emplace_back("Vary", "Accept-Encoding");
+  if (status == 200) response.headers.emplace_back("ETag", tag);
+  if (status == 200 && Matches(request.Header("If-None-Match"), etag)) {
+    response.status = 304;
+    response.content_type.clear();
+    return response;
+  }
+  if (compressed) {
+    response.headers.emplace_back("Content-Encoding", "gzip");
+    response.body = std::string(gzip);
   } else {
     response.body = std::string(body);
   }

@@ -16,6 +16,7 @@ namespace pharos {
 class WebResponse {
  public:
   static constexpr std::string_view kHtml = "text/html; charset=utf-8";
+  static constexpr size_t kCompressAbove = 1'024;
 
   // `cache_control` e.g. "public, max-age=30"; the ETag is computed from `body`.
   static HttpResponse Make(const HttpRequest& request, int status, std::string_view content_type,
@@ -24,6 +25,11 @@ class WebResponse {
   static HttpResponse MakeWithEtag(const HttpRequest& request, int status,
                                    std::string_view content_type, std::string_view body,
                                    std::string_view etag, std::string_view cache_control);
+  // The same with the body already compressed (`gzip`, empty when it is not worth it).
+  static HttpResponse MakePrepared(const HttpRequest& request, int status,
+                                   std::string_view content_type, std::string_view body,
+                                   std::string_view gzip, std::string_view etag,
+                                   std::string_view cache_control);
   // 302/303 to `location`.
   static HttpResponse Redirect(int status, std::string location);
 

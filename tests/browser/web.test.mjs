@@ -81,7 +81,7 @@ describe("status page", () => {
       assert.equal(await row.count(), 1, `one component named ${name}`);
       assert.equal((await row.locator(".component-head > .state").textContent()).trim(), state,
         `state of ${name}`);
-      assert.equal(await row.locator(".bar span").count(), 90, `90 days in ${name}'s bar`);
+      assert.equal(await row.locator(".bar i").count(), 90, `90 days in ${name}'s bar`);
     }
     // Groups in the page's order.
     assert.deepEqual(await page.locator(".group > h3").allTextContents(),
@@ -89,7 +89,7 @@ describe("status page", () => {
 
     // The history: the day with failed checks, and today.
     const website = component(page, "Website");
-    const cells = website.locator(".bar span");
+    const cells = website.locator(".bar i");
     const days = await cells.evaluateAll((spans) => spans.map((s) => s.dataset.tip || s.title));
     const failedDate = new Date(`${expect.failedDay}T00:00:00Z`).toLocaleDateString("en-GB",
       { day: "numeric", month: "short", year: "numeric", timeZone: "UTC" });
@@ -97,11 +97,11 @@ describe("status page", () => {
     assert.ok(failed >= 0, `a cell for ${failedDate} among ${days.slice(-10).join(" | ")}`);
     assert.match(days[failed], /62\.5% uptime/);
     assert.match(days[failed], /3 failed checks/);
-    assert.equal(await cells.nth(failed).getAttribute("class"), "degraded");
+    assert.equal(await cells.nth(failed).getAttribute("class"), "dg");
     assert.equal(await cells.nth(failed - 1).getAttribute("class"), "up");
     assert.match(days[89], /100% uptime/);
-    assert.equal(await cells.nth(0).getAttribute("class"), "none");
-    assert.match(days[0], /No data/);
+    assert.equal(await cells.nth(0).getAttribute("class"), "nd");
+    assert.match(days[0], /no data/);
 
     // The tooltip shows on hover (the script replaces the title by its own tooltip).
     await cells.nth(failed).hover();
@@ -112,11 +112,11 @@ describe("status page", () => {
     await website.locator(".bar").focus();
     assert.match(await tip.textContent(), /100% uptime/);
     await page.keyboard.press("ArrowLeft");
-    assert.equal(await website.locator(".bar span.current").count(), 1);
+    assert.equal(await website.locator(".bar i.current").count(), 1);
 
     // Checkout's incident today makes its last cell red; the bar's text alternative says so.
     const checkout = component(page, "Checkout");
-    assert.equal(await checkout.locator(".bar span").last().getAttribute("class"), "down");
+    assert.equal(await checkout.locator(".bar i").last().getAttribute("class"), "dn");
     assert.match(await checkout.locator(".bar").getAttribute("aria-label"), /Days with incidents/);
     // A sparkline of response times where there are some.
     assert.equal(await component(page, "Search").locator("svg.sparkline").count() +
@@ -149,7 +149,7 @@ describe("status page", () => {
 
   test("a phone shows the last 30 days", async () => {
     const page = await open(statusUrl, { width: 390, height: 844 });
-    const visible = await component(page, "Website").locator(".bar span")
+    const visible = await component(page, "Website").locator(".bar i")
       .evaluateAll((spans) => spans.filter((s) => s.offsetParent !== null).length);
     assert.equal(visible, 30);
     assert.equal(await page.evaluate(() => document.documentElement.scrollWidth), 390,
@@ -166,7 +166,7 @@ describe("status page", () => {
     assert.equal((await page.locator(".banner h2").textContent()).trim(), expect.banner);
     assert.match(await page.locator(".banner time").textContent(), /UTC$/);
     assert.match(await page.locator("[data-time-zone]").textContent(), /UTC/);
-    const title = await component(page, "Website").locator(".bar span").last().getAttribute("title");
+    const title = await component(page, "Website").locator(".bar i").last().getAttribute("title");
     assert.match(title, /100% uptime/);
     await page.close();
   });

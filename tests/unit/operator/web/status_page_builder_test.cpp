@@ -47,11 +47,10 @@ class StatusPageBuilderTest : public ::testing::Test {
     status_.Add(StatusOf(cron_, MonitorState::kPaused));
     status_.Add(StatusOf(other_, MonitorState::kDown));
 
-    history_.AddDay(web_->uid, kToday, 100, 0, 0, 100 * 20'000);
     history_.AddDay(web_->uid, kToday - days(9), 98, 0, 2);
     history_.AddDay(web_->uid, kToday - days(9), 50, 0, 0, 0, "us-east");
     history_.AddDay(web_->uid, kToday - days(120), 10, 0, 0);  // before the bar's days
-    history_.AddDay(checkout_->uid, kToday, 40, 0, 10);
+    history_.AddHour(checkout_->uid, kNow - minutes(20), 40, 0, 10);
     history_.AddDay(payments_->uid, kToday - days(3), 90, 5, 5);
     for (int hour = 0; hour < 30; hour += 3) {
       history_.AddHour(web_->uid, TimePoint(kNow.time_since_epoch() - kNow.time_since_epoch() % hours(1)) - hours(hour),
@@ -165,7 +164,11 @@ TEST_F(StatusPageBuilderTest, DaysAreColouredByTheirWorstEvent) {
   EXPECT_EQ(failed.facts.failed, 2);
   EXPECT_NEAR(*failed.uptime, 100.0 * 148 / 150, 1e-9);
   EXPECT_EQ(web.days[79].level, DayLevel::kNone);
-  EXPECT_NEAR(*web.uptime, 100.0 * 248 / 250, 1e-9);  // the day 120 days ago is not counted
+  // Today's 60 and yesterday's 40 checks (from hourly rollups), and nine days ago; the day 120
+  // days ago is not counted.
+  EXPECT_EQ(web.days.back().facts.passed, 60);
+  EXPECT_EQ(web.days[88].facts.passed, 40);
+  EXPECT_NEAR(*web.uptime, 100.0 * 248 / 250, 1e-9);
   const ComponentView& checkout = Find(view, "checkout");
   EXPECT_EQ(checkout.days.back().level, DayLevel::kDown);
   EXPECT_EQ(checkout.days.back().facts.incidents, 1);
@@ -173,7 +176,7 @@ TEST_F(StatusPageBuilderTest, DaysAreColouredByTheirWorstEvent) {
   EXPECT_EQ(payments.days[86].level, DayLevel::kDown);
   EXPECT_EQ(payments.days[86].facts.degraded, 5);
   EXPECT_EQ(StatusPageHtml::DayTooltip(payments.days[86]),
-            "8 Apr 2026\n95% uptime\n1 incident\n5 failed checks\n5 slow checks");
+            "8 Apr 2026: 95% uptime, 1 incident, 5 failed checks, 5 slow checks");
 }
 
 TEST_F(StatusPageBuilderTest, OnlyThePageRegionsAreCounted) {
@@ -268,7 +271,7 @@ TEST_F(StatusPageBuilderTest, HtmlShowsTimelineNotesMaintenanceAndScreenshots) {
 }
 
 TEST_F(StatusPageBuilderTest, JsonHasStatusAndUptimePerDay) {
-  const nlohmann::ordered_json json = StatusPageJson::Render(Build());
+  const nlohmann::json json = nlohmann::json::parse(StatusPageJson::Render(Build()));
   EXPECT_EQ(json["status"], "partial_outage");
   ASSERT_EQ(json["components"].size(), 5u);
   const auto& web = json["components"][0];
@@ -282,6 +285,13 @@ TEST_F(StatusPageBuilderTest, JsonHasStatusAndUptimePerDay) {
   EXPECT_EQ(json["incidents"]["active"][0]["phase"], "Acknowledged");
   EXPECT_EQ(json["incidents"]["active"][0]["timeline"].size(), 3u);  // without the delivery
   EXPECT_EQ(json["maintenance"]["upcoming"][0]["components"][0], "checkout");
+}
+
+TEST(StatusPageJsonTest, StringsAreEscaped) {
+  std::string out;
+  StatusPageJson::AppendString(out, "a\"b\\c\nd\x01é");
+  EXPECT_EQ(out, "\"a\\\"b\\\\c\\nd\\u0001é\"");
+  EXPECT_EQ(nlohmann::json::parse(out), "a\"b\\c\nd\x01é");
 }
 
 TEST(StatusPageHtmlTest, APlainIncidentGetsATimelineOfItsOpeningAndResolution) {

@@ -52,7 +52,7 @@ class WebFrontendTest : public ::testing::Test {
   void SetUp() override {
     web_ = WebMonitor("shop", "web");
     status_.Add(StatusOf(web_, MonitorState::kUp));
-    history_.AddDay(web_->uid, kNow - std::chrono::hours(1), 10, 0, 0, 10 * 12'000);
+    history_.AddHour(web_->uid, kNow - std::chrono::hours(1), 10, 10 * 12'000);
     frontend_ = std::make_unique<WebFrontend>(
         WebFrontend::Sources{status_, history_, incidents_, calendar_, nullptr, &files_}, pages_,
         clock_, WebFrontend::Options{});

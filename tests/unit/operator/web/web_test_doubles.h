@@ -89,16 +89,21 @@ class FakeStatusReader final : public StatusReader {
 // would: buckets in [from, to), ordered by uid then time, regions merged).
 class FakeHistory final : public HistoryReader {
  public:
+  // A daily bucket alone (days whose hours the test does not need).
   void AddDay(const std::string& uid, TimePoint day, int64_t up, int64_t degraded, int64_t down,
               int64_t latency_sum_us = 0, const std::string& region = "eu-west") {
     buckets_.push_back({uid, region, RollupPeriod::kDay, BucketCounts{uid, day, up + degraded + down,
                                                                       up, degraded, down, 0,
                                                                       latency_sum_us}});
   }
+  // An hourly bucket, counted in its day's bucket too (as the store's rollups are).
   void AddHour(const std::string& uid, TimePoint hour, int64_t up, int64_t latency_sum_us,
-               const std::string& region = "eu-west") {
-    buckets_.push_back({uid, region, RollupPeriod::kHour,
-                        BucketCounts{uid, hour, up, up, 0, 0, 0, latency_sum_us}});
+               int64_t down = 0, const std::string& region = "eu-west") {
+    const BucketCounts counts{uid, hour, up + down, up, 0, down, 0, latency_sum_us};
+    buckets_.push_back({uid, region, RollupPeriod::kHour, counts});
+    BucketCounts day = counts;
+    day.bucket_start = TimePoint(hour.time_since_epoch() - hour.time_since_epoch() % std::chrono::hours(24));
+    buckets_.push_back({uid, region, RollupPeriod::kDay, day});
   }
 
   Result<WindowStats> Stats(const StatsQuery&) override { return WindowStats{}; }
