@@ -30,6 +30,9 @@
 #include "operator/standalone/in_process_probe.h"
 #include "operator/standalone/monitor_file_source.h"
 #include "operator/storage/sqlite_alert_store.h"
+#include "operator/web/status_page_directory.h"
+#include "operator/web/status_page_parser.h"
+#include "operator/web/web_frontend.h"
 #include "probe/check_engine.h"
 
 namespace pharos {
@@ -43,17 +46,62 @@ constexpr const char* kHelp =
     "Usage: pharos run [FLAGS] [PATH...]\n\n"
     "Runs Pharos without Kubernetes: schedules the Monitors in PATH (YAML or JSON files,\n"
     "directories recursively), checks them from an in-process probe (region \"local\"), keeps\n"
-    "results, states and incidents in a SQLite file, and serves the JSON API, /metrics and the\n"
-    "probe API. The same files may hold AlertChannel and MaintenanceWindow documents: incidents\n"
-    "are told to the channels through a durable outbox (docs/alerting.md). Files are reloaded\n"
-    "when they change or on SIGHUP; an invalid edit is logged and the last good set keeps\n"
-    "running. Ctrl-C or SIGTERM stops cleanly. Without PATH it runs ./monitors.yaml, or else\n"
-    "the directory /etc/pharos/monitors.d/, and says which.\n\n"
+    "results, states and incidents in a SQLite file, and serves the status pages (/status), the\n"
+    "dashboard (/ui/), badges, the JSON API, /metrics and the probe API. The same files may hold\n"
+    "AlertChannel and MaintenanceWindow documents (incidents are told to the channels through a\n"
+    "durable outbox, docs/alerting.md) and StatusPage documents (docs/status-pages.md; without\n"
+    "any, /status shows every monitor). Files are reloaded when they change or on SIGHUP; an\n"
+    "invalid edit is logged and the last good set keeps running. Ctrl-C or SIGTERM stops\n"
+    "cleanly. Without PATH it runs ./monitors.yaml, or else the directory\n"
+    "/etc/pharos/monitors.d/, and says which.\n\n"
     "Flags:\n";
 
 const Logger& Log() {
   static const Logger logger("run");
   return logger;
+}
+
+// The documents besides Monitors that `pharos run` reads from its files.
+std::vector<MonitorFileSource::OtherKind> RunOtherKinds() {
+  return {{"AlertChannel", AlertingDocuments::CheckChannel},
+          {"MaintenanceWindow", AlertingDocuments::CheckWindow},
+          {std::string(kStatusPageKind), [](const DocumentNode& document) {
+             return ParseStatusPage(document, StatusPageSource::kFile).errors;
+           }}};
+}
+
+OtherKinds RunOtherKindNames(const std::vector<MonitorFileSource::OtherKind>& kinds) {
+  OtherKinds names;
+  for (const MonitorFileSource::OtherKind& kind : kinds) names.push_back(kind.kind);
+  return names;
+}
+
+// Each StatusPage document's own errors (the alerting documents are checked together by
+// AlertingDocuments::Parse).
+std::vector<ValidationError> StatusPageErrorsOf(const std::vector<OtherDocument>& others) {
+  std::vector<ValidationError> errors;
+  for (const OtherDocument& other : others) {
+    if (other.kind != kStatusPageKind) continue;
+    for (ValidationError& error : ParseStatusPage(*other.document, StatusPageSource::kFile).errors) {
+      errors.push_back(std::move(error));
+    }
+  }
+  return errors;
+}
+
+// The StatusPages of a loaded set; two pages with one slug are logged (the one whose
+// namespace/name sorts first serves it).
+std::vector<StatusPage> StatusPagesOf(const std::vector<OtherDocument>& others) {
+  std::vector<StatusPage> pages;
+  for (const OtherDocument& other : others) {
+    if (other.kind == kStatusPageKind) {
+      pages.push_back(ParseStatusPage(*other.document, StatusPageSource::kFile).page);
+    }
+  }
+  for (const ValidationError& error : CheckStatusPageSet(pages)) {
+    Log().Error("status page not served", {{"error", error.ToString()}});
+  }
+  return pages;
 }
 
 }  // namespace
@@ -194,10 +242,14 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   }
 
   // Validated before anything is created (the database included); loaded for real below.
+  const std::vector<MonitorFileSource::OtherKind> other_kinds = RunOtherKinds();
   {
-    LoadedMonitors checked = LoadMonitorFiles(paths, kAlertingKinds);
+    LoadedMonitors checked = LoadMonitorFiles(paths, RunOtherKindNames(other_kinds));
     AlertingDocuments alerting = AlertingDocuments::Parse(checked.others);
     for (ValidationError& error : alerting.errors) checked.errors.push_back(std::move(error));
+    for (ValidationError& error : StatusPageErrorsOf(checked.others)) {
+      checked.errors.push_back(std::move(error));
+    }
     if (!checked.errors.empty()) {
       for (const ValidationError& error : checked.errors) {
         err_ << error.ToString() << "\n";
@@ -271,17 +323,32 @@ int RunCommand::Run(const std::vector<std::string>& args) {
           [&host](std::string_view method, std::string_view pattern, HttpHandler handler) {
             return host.Route(method, pattern, std::move(handler));
           });
+        !routed) {
+    err_ << "pharos run: " << routed.error() << "\n";
+    return kExitFailed;
+  }
+
+  // Status pages and the dashboard read incidents and maintenance windows from the alerting room.
+  StatusPageDirectory pages(/*default_page=*/true);
+  WebFrontend::Options web_options;
+  web_options.edition = std::string("pharos run ") + kVersion;
+  WebFrontend web(
+      WebFrontend::Sources{core, host.history(), **alert_store, maintenance, nullptr, nullptr},
+      pages, clock, web_options);
+  if (Status routed = web.Register([&host](std::string_view method, std::string_view pattern,
+                                           HttpHandler handler) {
+        return host.Route(method, pattern, std::move(handler));
+      });
       !routed) {
     err_ << "pharos run: " << routed.error() << "\n";
     return kExitFailed;
   }
 
   MonitorFileSource::Options source_options;
-  source_options.other_kinds = {{"AlertChannel", AlertingDocuments::CheckChannel},
-                                {"MaintenanceWindow", AlertingDocuments::CheckWindow}};
+  source_options.other_kinds = other_kinds;
   MonitorFileSource source(
       paths,
-      [&core, &engine, &maintenance](const std::vector<Monitor>& monitors,
+      [&core, &engine, &maintenance, &pages](const std::vector<Monitor>& monitors,
                                      const std::vector<OtherDocument>& others) {
         AlertingDocuments alerting = AlertingDocuments::Parse(others);
         for (const ValidationError& warning : MissingChannelWarnings(monitors, alerting.channels)) {
@@ -292,6 +359,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
         const size_t window_count = alerting.windows.size();
         engine.SetChannels(std::move(alerting.channels));
         maintenance.Replace(std::move(alerting.windows));
+        pages.ReplaceAll(StatusPagesOf(others));
         OperatorCore::ReplaceReport report = core.ReplaceAll(monitors);
         for (const std::string& error : report.errors) {
           Log().Error("monitor not applied", {{"error", error}});
@@ -332,17 +400,21 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   const std::string base = host.base_url();
   Log().Info("pharos is running", {{"version", kVersion},
                                    {"monitors", *loaded},
+                                   {"status", base + "/status"},
+                                   {"dashboard", base + "/ui/"},
                                    {"api", base + "/api/v1/monitors"},
                                    {"metrics", base + "/metrics"},
                                    {"database", flags.Get("db")},
                                    {"region", region}});
   out_ << "pharos " << kVersion << " running " << *loaded << " monitor(s) from region \"" << region
        << "\"\n"
-       << "  monitors: " << base << "/api/v1/monitors\n"
-       << "  metrics:  " << base << "/metrics\n"
-       << "  probes:   " << base << "/api/v1/work/lease"
+       << "  status:    " << base << "/status\n"
+       << "  dashboard: " << base << "/ui/\n"
+       << "  monitors:  " << base << "/api/v1/monitors\n"
+       << "  metrics:   " << base << "/metrics\n"
+       << "  probes:    " << base << "/api/v1/work/lease"
        << (tokens ? "" : " (disabled: no --probe-token-file)") << "\n"
-       << "  database: " << flags.Get("db") << "\n"
+       << "  database:  " << flags.Get("db") << "\n"
        << "Press Ctrl-C to stop.\n";
   out_.flush();
 
