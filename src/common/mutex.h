@@ -26,23 +26,36 @@ class CAPABILITY("mutex") Mutex {
   void lock() ACQUIRE() { mutex_.lock(); }
   void unlock() RELEASE() { mutex_.unlock(); }
   bool try_lock() TRY_ACQUIRE(true) { return mutex_.try_lock(); }
-  // For documentation and the analysis: the caller holds this mutex.
-  void AssertHeld() const {}
+  // For documentation and the analysis: the caller holds this mutex (not checked at run time).
+  void AssertHeld() const ASSERT_CAPABILITY(this) {}
 
  private:
   std::mutex mutex_;
 };
 
-// Holds `mutex` for its scope (std::lock_guard).
+// Holds `mutex` for its scope (std::lock_guard); Unlock() and Lock() release and re-take it
+// mid-scope (std::unique_lock), and the destructor releases it only if held.
 class SCOPED_CAPABILITY MutexLock {
  public:
   explicit MutexLock(Mutex& mutex) ACQUIRE(mutex) : mutex_(mutex) { mutex_.lock(); }
-  ~MutexLock() RELEASE() { mutex_.unlock(); }
+  ~MutexLock() RELEASE() {
+    if (held_) mutex_.unlock();
+  }
   MutexLock(const MutexLock&) = delete;
   MutexLock& operator=(const MutexLock&) = delete;
 
+  void Unlock() RELEASE() {
+    held_ = false;
+    mutex_.unlock();
+  }
+  void Lock() ACQUIRE() {
+    mutex_.lock();
+    held_ = true;
+  }
+
  private:
   Mutex& mutex_;
+  bool held_ = true;
 };
 
 // A condition variable for Mutex. Every wait takes the mutex the caller holds.
@@ -51,6 +64,21 @@ class CondVar {
   void NotifyOne() { cv_.notify_one(); }
   void NotifyAll() { cv_.notify_all(); }
 
+  // Without a predicate: may return spuriously, the caller re-checks its condition.
+  void Wait(Mutex& mutex) REQUIRES(mutex) { cv_.wait(mutex); }
+  // False when it returned at the timeout.
+  template <typename Rep, typename Period>
+  bool WaitFor(Mutex& mutex, std::chrono::duration<Rep, Period> timeout) REQUIRES(mutex) {
+    return cv_.wait_for(mutex, timeout) == std::cv_status::no_timeout;
+  }
+  template <typename Clock, typename Duration>
+  bool WaitUntil(Mutex& mutex, std::chrono::time_point<Clock, Duration> deadline)
+      REQUIRES(mutex) {
+    return cv_.wait_until(mutex, deadline) == std::cv_status::no_timeout;
+  }
+
+  // The predicate forms: a lambda reading GUARDED_BY(mu_) state is declared
+  // `[&]() REQUIRES(mu_) {...}`; it runs with the mutex held.
   template <typename Predicate>
   void Wait(Mutex& mutex, Predicate done) REQUIRES(mutex) {
     cv_.wait(mutex, std::move(done));
@@ -66,11 +94,21 @@ class CondVar {
       REQUIRES(mutex) {
     return cv_.wait_until(mutex, deadline, std::move(done));
   }
-  // Also wakes when `stop` is requested; returns `done()` at the end.
+  // Also wake when `stop` is requested; return `done()` at the end.
+  template <typename Predicate>
+  bool Wait(Mutex& mutex, const std::stop_token& stop, Predicate done) REQUIRES(mutex) {
+    return cv_.wait(mutex, stop, std::move(done));
+  }
   template <typename Rep, typename Period, typename Predicate>
   bool WaitFor(Mutex& mutex, const std::stop_token& stop,
                std::chrono::duration<Rep, Period> timeout, Predicate done) REQUIRES(mutex) {
     return cv_.wait_for(mutex, stop, timeout, std::move(done));
+  }
+  template <typename Clock, typename Duration, typename Predicate>
+  bool WaitUntil(Mutex& mutex, const std::stop_token& stop,
+                 std::chrono::time_point<Clock, Duration> deadline, Predicate done)
+      REQUIRES(mutex) {
+    return cv_.wait_until(mutex, stop, deadline, std::move(done));
   }
 
  private:

@@ -24,5 +24,6 @@
 #define RELEASE(...) PHAROS_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
 #define TRY_ACQUIRE(...) PHAROS_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
 #define EXCLUDES(...) PHAROS_THREAD_ANNOTATION(locks_excluded(__VA_ARGS__))
+#define ASSERT_CAPABILITY(x) PHAROS_THREAD_ANNOTATION(assert_capability(x))
 #define RETURN_CAPABILITY(x) PHAROS_THREAD_ANNOTATION(lock_returned(x))
 #define NO_THREAD_SAFETY_ANALYSIS PHAROS_THREAD_ANNOTATION(no_thread_safety_analysis)
