@@ -146,7 +146,7 @@ void MonitorSeriesTable::Record(std::string_view namespace_name, std::string_vie
   size_t refused_results = 0;
   size_t refused_durations = 0;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     const auto record = records_.find(KeyView{namespace_name, name});
     RegionSeries* series = nullptr;
     if (const auto known = region_indexes_.find(region);
@@ -238,7 +238,7 @@ void MonitorSeriesTable::Record(std::string_view namespace_name, std::string_vie
 }
 
 void MonitorSeriesTable::RemoveMonitor(std::string_view namespace_name, std::string_view name) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   const auto record = records_.find(KeyView{namespace_name, name});
   if (record == records_.end()) {
     return;
@@ -248,7 +248,7 @@ void MonitorSeriesTable::RemoveMonitor(std::string_view namespace_name, std::str
 
 void MonitorSeriesTable::KeepRegions(std::string_view namespace_name, std::string_view name,
                                      const std::vector<std::string>& regions) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   const auto record = records_.find(KeyView{namespace_name, name});
   if (record == records_.end()) {
     return;
@@ -299,7 +299,7 @@ std::vector<size_t> MonitorSeriesTable::RegionsByName(const MonitorRecord& recor
   for (size_t i = 0; i < order.size(); ++i) {
     order[i] = i;
   }
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) REQUIRES(mutex_) {
     return region_names_[record.regions()[a].region] < region_names_[record.regions()[b].region];
   });
   return order;
@@ -310,7 +310,7 @@ void MonitorSeriesTable::ForEachRecord(MetricsWriter& writer, WriteRecord write)
   std::optional<Key> last;
   while (writer.delivering()) {
     {
-      std::lock_guard lock(mutex_);
+      MutexLock lock(mutex_);
       auto it = last ? records_.upper_bound(*last) : records_.begin();
       size_t written = 0;
       for (; it != records_.end() && written < kRecordsPerBatch; ++it, ++written) {
@@ -327,7 +327,8 @@ void MonitorSeriesTable::ForEachRecord(MetricsWriter& writer, WriteRecord write)
 
 void MonitorSeriesTable::Write(MetricsWriter& writer) const {
   std::vector<std::string> labels(4);
-  const auto set_labels = [&](const Key& key, const RegionSeries& series, std::string_view last) {
+  const auto set_labels = [&](const Key& key, const RegionSeries& series,
+                              std::string_view last) REQUIRES(mutex_) {
     labels[0].assign(key.namespace_name());
     labels[1].assign(key.name());
     labels[2].assign(region_names_[series.region]);
@@ -338,7 +339,7 @@ void MonitorSeriesTable::Write(MetricsWriter& writer) const {
                          "Check results ingested, by outcome (error = the probe could not run the "
                          "check, never the target being down).",
                          MetricType::kCounter, {"namespace", "monitor", "region", "outcome"})) {
-    ForEachRecord(writer, [&](const Key& key, const MonitorRecord& record) {
+    ForEachRecord(writer, [&](const Key& key, const MonitorRecord& record) REQUIRES(mutex_) {
       for (size_t region : RegionsByName(record)) {
         const RegionSeries& series = record.regions()[region];
         for (size_t outcome : kOutcomesByName) {
@@ -357,7 +358,7 @@ void MonitorSeriesTable::Write(MetricsWriter& writer) const {
           "Duration of each phase of a check (dns, connect, tls, firstByte, transfer, total).",
           MetricType::kHistogram, {"namespace", "monitor", "region", "phase"})) {
     std::array<uint64_t, kDurationBounds.size() + 1> cumulative;
-    ForEachRecord(writer, [&](const Key& key, const MonitorRecord& record) {
+    ForEachRecord(writer, [&](const Key& key, const MonitorRecord& record) REQUIRES(mutex_) {
       for (size_t region : RegionsByName(record)) {
         const RegionSeries& series = record.regions()[region];
         for (size_t phase : kPhasesByName) {
@@ -380,19 +381,19 @@ void MonitorSeriesTable::Write(MetricsWriter& writer) const {
 }
 
 size_t MonitorSeriesTable::result_series() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return result_series_;
 }
 
 size_t MonitorSeriesTable::duration_series() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return duration_series_;
 }
 
 size_t MonitorSeriesTable::EstimatedBytes() const {
   // A std::map node: the red-black tree links (colour, parent, left, right) and the pair.
   constexpr size_t kNodeBytes = 4 * sizeof(void*) + sizeof(Records::value_type);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   size_t bytes = 0;
   for (const auto& [key, record] : records_) {
     bytes += MallocChunk(kNodeBytes) + MallocChunk(key.size());

@@ -26,11 +26,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/check_result.h"
 #include "common/metrics_registry.h"
 #include "common/metrics_writer.h"
@@ -163,17 +163,16 @@ class MonitorSeriesTable {
   // Outcome series of `series` (its phase series: popcount of phases).
   static size_t OutcomeSeries(const RegionSeries& series);
   // Drops the regions of `record` for which `drop(region name)` holds; erases the record when
-  // none is left. REQUIRES: mutex_
+  // none is left.
   template <typename Drop>
-  void DropRegionsLocked(Records::iterator record, Drop drop);
+  void DropRegionsLocked(Records::iterator record, Drop drop) REQUIRES(mutex_);
 
   // The index of `region`, interned on first use; false when the index space is exhausted.
-  // REQUIRES: mutex_ held.
-  bool InternRegion(std::string_view region, uint16_t* index);
-  // Counts a refused label set of `metric` and warns once per family. REQUIRES: mutex_ held.
-  void Refuse(std::string_view metric, bool* warned, size_t* refused);
-  // Region indexes of `record` ordered by region name. REQUIRES: mutex_ held.
-  std::vector<size_t> RegionsByName(const MonitorRecord& record) const;
+  bool InternRegion(std::string_view region, uint16_t* index) REQUIRES(mutex_);
+  // Counts a refused label set of `metric` and warns once per family.
+  void Refuse(std::string_view metric, bool* warned, size_t* refused) REQUIRES(mutex_);
+  // Region indexes of `record` ordered by region name.
+  std::vector<size_t> RegionsByName(const MonitorRecord& record) const REQUIRES(mutex_);
   // Calls `write(key, record)` for every record, kRecordsPerBatch records per hold of mutex_,
   // and lets `writer` flush between batches (with mutex_ released). Stops early once the
   // writer's client is gone.
@@ -184,14 +183,14 @@ class MonitorSeriesTable {
   const size_t max_series_;
   const DurationPhases duration_phases_;
 
-  mutable std::mutex mutex_;
-  Records records_;                                              // GUARDED_BY(mutex_)
-  std::vector<std::string> region_names_;                        // GUARDED_BY(mutex_)
-  std::map<std::string, uint16_t, std::less<>> region_indexes_;  // GUARDED_BY(mutex_)
-  size_t result_series_ = 0;                                     // GUARDED_BY(mutex_)
-  size_t duration_series_ = 0;                                   // GUARDED_BY(mutex_)
-  bool warned_results_ = false;                                  // GUARDED_BY(mutex_)
-  bool warned_durations_ = false;                                // GUARDED_BY(mutex_)
+  mutable Mutex mutex_;
+  Records records_ GUARDED_BY(mutex_);
+  std::vector<std::string> region_names_ GUARDED_BY(mutex_);
+  std::map<std::string, uint16_t, std::less<>> region_indexes_ GUARDED_BY(mutex_);
+  size_t result_series_ GUARDED_BY(mutex_) = 0;
+  size_t duration_series_ GUARDED_BY(mutex_) = 0;
+  bool warned_results_ GUARDED_BY(mutex_) = false;
+  bool warned_durations_ GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace pharos

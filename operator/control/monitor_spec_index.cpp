@@ -3,7 +3,7 @@
 namespace pharos {
 
 void MonitorSpecIndex::Set(const std::shared_ptr<const Monitor>& monitor) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   // Slots key on the strings of the Monitor they hold, so an entry is replaced (erased and
   // inserted), never re-pointed.
   EraseLocked(monitor->uid);
@@ -13,7 +13,7 @@ void MonitorSpecIndex::Set(const std::shared_ptr<const Monitor>& monitor) {
 }
 
 void MonitorSpecIndex::Erase(std::string_view uid) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   EraseLocked(uid);
 }
 
@@ -33,14 +33,14 @@ void MonitorSpecIndex::EraseLocked(std::string_view uid) {
 }
 
 std::shared_ptr<const Monitor> MonitorSpecIndex::Find(std::string_view uid) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const std::shared_ptr<const Monitor>* found = by_uid_.Find(uid);
   return found == nullptr ? nullptr : *found;
 }
 
 std::optional<std::string> MonitorSpecIndex::FindUid(std::string_view namespace_name,
                                                      std::string_view name) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const Monitor* const* found = by_key_.Find(ByKey::Key(namespace_name, name));
   if (found == nullptr) {
     return std::nullopt;

@@ -9,12 +9,12 @@
 
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "common/mutex.h"
 #include "common/flat_index.h"
 #include "common/monitor.h"
 
@@ -42,13 +42,12 @@ class MonitorSpecIndex {
     static bool IsEmpty(const Monitor* spec) { return spec == nullptr; }
   };
 
-  // REQUIRES: mu_
-  void EraseLocked(std::string_view uid);
+  void EraseLocked(std::string_view uid) REQUIRES(mu_);
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   // Every Monitor in by_key_ is one held by by_uid_.
-  FlatIndex<std::shared_ptr<const Monitor>, ByUid> by_uid_;  // GUARDED_BY(mu_)
-  FlatIndex<const Monitor*, ByKey> by_key_;                  // GUARDED_BY(mu_)
+  FlatIndex<std::shared_ptr<const Monitor>, ByUid> by_uid_ GUARDED_BY(mu_);
+  FlatIndex<const Monitor*, ByKey> by_key_ GUARDED_BY(mu_);
 };
 
 }  // namespace pharos

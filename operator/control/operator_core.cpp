@@ -60,7 +60,7 @@ Result<std::unique_ptr<OperatorCore>> OperatorCore::Create(const Clock& clock, R
     return Error{"loading monitor states: " + states.error()};
   }
   auto core = std::make_unique<OperatorCore>(Key{}, clock, store, registry, std::move(options));
-  std::lock_guard lock(core->state_mu_);
+  MutexLock lock(core->state_mu_);
   for (MonitorStateSnapshot& state : *states) {
     std::string uid = state.monitor_uid;
     core->stored_states_.emplace(std::move(uid), std::move(state));
@@ -116,7 +116,7 @@ OperatorCore::~OperatorCore() {
 }
 
 void OperatorCore::Start() {
-  std::lock_guard lifecycle(lifecycle_mu_);
+  MutexLock lifecycle(lifecycle_mu_);
   if (started_.exchange(true) || stopping_) {
     return;
   }
@@ -126,7 +126,7 @@ void OperatorCore::Start() {
 }
 
 void OperatorCore::Stop() {
-  std::lock_guard lifecycle(lifecycle_mu_);
+  MutexLock lifecycle(lifecycle_mu_);
   if (stopping_.exchange(true)) {
     return;
   }
@@ -141,10 +141,11 @@ void OperatorCore::Stop() {
   }
   writer_->Flush();
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     const TimePoint now = clock_.Now();
     saver_.Begin();
     monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
+      state_mu_.AssertHeld();  // ForEach calls back synchronously, under this lock
       if (runtime->state_dirty) {
         SaveLocked(*runtime, {}, now);
       }
@@ -158,8 +159,8 @@ void OperatorCore::RunHousekeeping(std::stop_token stop) {
   pthread_setname_np(pthread_self(), "pharos-core");
   while (!stop.stop_requested()) {
     Housekeeping();
-    std::unique_lock lock(wake_mu_);
-    wake_cv_.wait_for(lock, stop, options_.housekeeping_interval, [] { return false; });
+    MutexLock lock(wake_mu_);
+    wake_cv_.WaitFor(wake_mu_, stop, options_.housekeeping_interval, [] { return false; });
   }
 }
 
@@ -180,7 +181,7 @@ StateMachineSettings OperatorCore::ConfigLocked(const Monitor& monitor, TimePoin
 }
 
 void OperatorCore::SetMaintenanceCalendar(const MaintenanceCalendar* calendar) {
-  std::lock_guard lock(state_mu_);
+  MutexLock lock(state_mu_);
   calendar_ = calendar;
 }
 
@@ -191,6 +192,7 @@ void OperatorCore::FollowMaintenanceLocked(TimePoint now,
   }
   std::vector<Runtime*> changed;
   monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
+    state_mu_.AssertHeld();  // ForEach calls back synchronously, under this lock
     if (!runtime->invalid &&
         runtime->machine->rules().maintenance != calendar_->InMaintenance(*runtime->monitor, now)) {
       changed.push_back(runtime.get());
@@ -214,7 +216,7 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
   }
   std::vector<Notification> notifications;
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     const TimePoint now = clock_.Now();
     std::shared_ptr<const Monitor> spec = KeptCopy(monitor);
     Runtime* found = FindRuntimeLocked(monitor.uid);
@@ -278,7 +280,7 @@ Status OperatorCore::MarkInvalid(const Monitor& monitor, std::string reason) {
   }
   std::vector<Notification> notifications;
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     scheduler_.Remove(monitor.uid);
     const TimePoint now = clock_.Now();
     std::shared_ptr<const Monitor> spec = KeptCopy(monitor);
@@ -310,7 +312,7 @@ Status OperatorCore::MarkInvalid(const Monitor& monitor, std::string reason) {
 }
 
 bool OperatorCore::RemoveMonitor(const std::string& uid) {
-  std::lock_guard lock(state_mu_);
+  MutexLock lock(state_mu_);
   Runtime* found = FindRuntimeLocked(uid);
   if (found == nullptr) {
     return false;
@@ -340,7 +342,7 @@ OperatorCore::ReplaceReport OperatorCore::ReplaceAll(const std::vector<Monitor>&
   }
   scheduler_.Reserve(monitors.size());
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     const TimePoint now = clock_.Now();
     // Removed in uid order (that of the report), after the pass over the index.
     std::vector<std::shared_ptr<const Monitor>> unwanted;
@@ -387,7 +389,7 @@ OperatorCore::ReplaceReport OperatorCore::ReplaceAll(const std::vector<Monitor>&
 void OperatorCore::SetScheduling(bool enabled) {
   std::vector<Notification> notifications;
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     if (scheduling_.exchange(enabled) == enabled) {
       return;
     }
@@ -396,6 +398,7 @@ void OperatorCore::SetScheduling(bool enabled) {
     if (!enabled) {
       saver_.Begin();
       monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
+        state_mu_.AssertHeld();  // ForEach calls back synchronously, under this lock
         scheduler_.Remove(runtime->monitor->uid);
         if (runtime->state_dirty) {
           SaveLocked(*runtime, {}, now);
@@ -435,12 +438,12 @@ void OperatorCore::SetScheduling(bool enabled) {
 }
 
 void OperatorCore::OnStateChange(StateObserver observer) {
-  std::lock_guard lock(observers_mu_);
+  MutexLock lock(observers_mu_);
   observers_.push_back(std::make_shared<const StateObserver>(std::move(observer)));
 }
 
 void OperatorCore::SetStateSeeder(StateSeeder seeder) {
-  std::lock_guard lock(state_mu_);
+  MutexLock lock(state_mu_);
   seeder_ = std::move(seeder);
 }
 
@@ -594,7 +597,7 @@ void OperatorCore::Notify(const std::vector<Notification>& notifications) {
   }
   std::vector<std::shared_ptr<const StateObserver>> observers;
   {
-    std::lock_guard lock(observers_mu_);
+    MutexLock lock(observers_mu_);
     observers = observers_;
   }
   for (const Notification& notification : notifications) {
@@ -629,7 +632,7 @@ void OperatorCore::Housekeeping() {
   std::vector<Notification> notifications;
   std::vector<std::string> refresh;  // uids of the summaries to recompute, oldest first
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     const TimePoint now = clock_.Now();
     if (scheduling_) {
       FollowKnownRegionsLocked(now, notifications);
@@ -643,6 +646,7 @@ void OperatorCore::Housekeeping() {
     std::vector<std::pair<Runtime*, std::vector<StateEvent>>> ticked;
     saver_.Begin();
     monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
+      state_mu_.AssertHeld();  // ForEach calls back synchronously, under this lock
       std::vector<StateEvent> events = runtime->machine->Tick(runtime->identity(), now);
       if (!events.empty()) {
         runtime->summary_dirty = true;
@@ -693,7 +697,7 @@ void OperatorCore::RefreshSummaries(std::vector<std::string> uids) {
       Log().Warn("computing uptime and latency failed", {{"uid", uid}, {"error", summary.error()}});
       continue;
     }
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     if (Runtime* found = FindRuntimeLocked(uid); found != nullptr) {
       found->summary = SummaryFigures(*summary);
       found->has_summary = true;
@@ -764,7 +768,7 @@ void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
   }
   std::vector<Notification> notifications;
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     const TimePoint now = clock_.Now();
     std::map<std::string, std::vector<StateEvent>> events_by_uid;
     size_t rejection = 0;
@@ -860,7 +864,7 @@ void OperatorCore::TouchProbe(const std::string& region, const std::string& prob
 std::optional<MonitorStatus> OperatorCore::Snapshot(const std::string& uid) {
   bool need_summary = false;
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     const Runtime* found = FindRuntimeLocked(uid);
     if (found == nullptr) {
       return std::nullopt;
@@ -870,7 +874,7 @@ std::optional<MonitorStatus> OperatorCore::Snapshot(const std::string& uid) {
   if (need_summary) {
     RefreshSummaries({uid});
   }
-  std::lock_guard lock(state_mu_);
+  MutexLock lock(state_mu_);
   const Runtime* found = FindRuntimeLocked(uid);
   if (found == nullptr) {
     return std::nullopt;
@@ -890,7 +894,7 @@ std::optional<MonitorStatus> OperatorCore::SnapshotByKey(const std::string& name
 std::vector<MonitorStatus> OperatorCore::SnapshotAll() {
   std::vector<MonitorStatus> statuses;
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     statuses.reserve(monitors_.size());
     monitors_.ForEach(
         [&](const std::unique_ptr<Runtime>& runtime) { statuses.push_back(runtime->Status()); });
@@ -916,7 +920,7 @@ std::shared_ptr<const std::string> OperatorCore::MonitorJsonText(const std::stri
 }
 
 size_t OperatorCore::monitor_count() const {
-  std::lock_guard lock(state_mu_);
+  MutexLock lock(state_mu_);
   return monitors_.size();
 }
 
@@ -965,7 +969,7 @@ std::vector<OperatorCore::Runtime*> OperatorCore::RuntimesByUidLocked() const {
 void OperatorCore::Collect(MetricsWriter& writer) {
   std::vector<OperatorMetrics::MonitorView> views;
   {
-    std::lock_guard lock(state_mu_);
+    MutexLock lock(state_mu_);
     views.reserve(monitors_.size());
     for (const Runtime* runtime : RuntimesByUidLocked()) {
       views.push_back(runtime->MetricsView());

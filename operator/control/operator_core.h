@@ -43,17 +43,16 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/check_result.h"
 #include "common/clock.h"
 #include "common/flat_index.h"
@@ -250,42 +249,41 @@ class OperatorCore final : public MonitorSet,
   void Notify(const std::vector<Notification>& notifications);
   void RefreshSummaries(std::vector<std::string> uids);
 
-  // REQUIRES: state_mu_ (every *Locked method)
-  StateMachineSettings ConfigLocked(const Monitor& monitor, TimePoint now);
+  StateMachineSettings ConfigLocked(const Monitor& monitor, TimePoint now) REQUIRES(state_mu_);
   // Reconfigures the monitors whose maintenance window started or ended.
-  void FollowMaintenanceLocked(TimePoint now, std::vector<Notification>& notifications);
+  void FollowMaintenanceLocked(TimePoint now, std::vector<Notification>& notifications) REQUIRES(state_mu_);
   // Resumes the monitor from the newest of: `stored` (the store's snapshot), the seeder's seed,
   // the state in memory (StateResumer::Choose). A claimed Invalid state of a runtime not marked
   // invalid is then reconfigured (CheckAgainIfFixedLocked). False when neither a stored
   // snapshot nor a seed was applied.
   bool ClaimStateLocked(Runtime& runtime, std::optional<MonitorStateSnapshot> stored, TimePoint now,
-                        std::vector<Notification>& notifications);
+                        std::vector<Notification>& notifications) REQUIRES(state_mu_);
   void RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot, TimePoint now,
-                     std::vector<Notification>& notifications);
+                     std::vector<Notification>& notifications) REQUIRES(state_mu_);
   void SeedLocked(Runtime& runtime, StateSeed seed, TimePoint now,
-                  std::vector<Notification>& notifications);
+                  std::vector<Notification>& notifications) REQUIRES(state_mu_);
   // A claimed state that is Invalid although the runtime's spec is valid (the validator refused
   // the spec in force when the state was saved): Reconfigure, as for an invalid monitor fixed.
   void CheckAgainIfFixedLocked(Runtime& runtime, TimePoint now,
-                               std::vector<Notification>& notifications);
+                               std::vector<Notification>& notifications) REQUIRES(state_mu_);
   // Applies the runtime's monitor (its settings now) to its machine.
-  void ReconfigureLocked(Runtime& runtime, TimePoint now, std::vector<Notification>& notifications);
+  void ReconfigureLocked(Runtime& runtime, TimePoint now, std::vector<Notification>& notifications) REQUIRES(state_mu_);
   void ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> events, TimePoint now,
-                         std::vector<Notification>& notifications);
+                         std::vector<Notification>& notifications) REQUIRES(state_mu_);
   // Saves at once, or into the batch begun by saver_.Begin().
-  void SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events, TimePoint now);
+  void SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events, TimePoint now) REQUIRES(state_mu_);
   // Commits the saver's batch; states it could not save stay dirty (retried later).
-  void CommitSavesLocked();
+  void CommitSavesLocked() REQUIRES(state_mu_);
   // Drops a runtime's schedule, spec, series and stored state; the caller erases it.
-  void RemoveLocked(Runtime& runtime, TimePoint now);
+  void RemoveLocked(Runtime& runtime, TimePoint now) REQUIRES(state_mu_);
   // The runtime of this uid; null when unknown.
-  Runtime* FindRuntimeLocked(std::string_view uid) const;
+  Runtime* FindRuntimeLocked(std::string_view uid) const REQUIRES(state_mu_);
   // Adds the runtime of `spec` (it must not exist yet).
-  Runtime& AddRuntimeLocked(std::shared_ptr<const Monitor> spec);
+  Runtime& AddRuntimeLocked(std::shared_ptr<const Monitor> spec) REQUIRES(state_mu_);
   // Every runtime, in uid order (the index has none), for passes whose effects are observable
   // in order: reports, notifications, the /metrics page.
-  std::vector<Runtime*> RuntimesByUidLocked() const;
-  void FollowKnownRegionsLocked(TimePoint now, std::vector<Notification>& notifications);
+  std::vector<Runtime*> RuntimesByUidLocked() const REQUIRES(state_mu_);
+  void FollowKnownRegionsLocked(TimePoint now, std::vector<Notification>& notifications) REQUIRES(state_mu_);
   void Collect(MetricsWriter& writer);
 
   const Clock& clock_;
@@ -304,25 +302,25 @@ class OperatorCore final : public MonitorSet,
   std::atomic<bool> stopping_{false};
   std::atomic<bool> monitors_loaded_{false};
 
-  mutable std::mutex state_mu_;
-  RuntimeIndex monitors_;                                      // GUARDED_BY(state_mu_)
-  std::map<std::string, MonitorStateSnapshot> stored_states_;  // GUARDED_BY(state_mu_): unclaimed
+  mutable Mutex state_mu_;
+  RuntimeIndex monitors_ GUARDED_BY(state_mu_);
+  std::map<std::string, MonitorStateSnapshot> stored_states_ GUARDED_BY(state_mu_);  // unclaimed
   // The regions monitors without `regions` were last configured with.
-  std::vector<std::string> known_regions_;  // GUARDED_BY(state_mu_)
-  StateSeeder seeder_;                      // GUARDED_BY(state_mu_)
-  const MaintenanceCalendar* calendar_ = nullptr;  // GUARDED_BY(state_mu_)
-  StateSaver saver_;                        // GUARDED_BY(state_mu_)
-  StateResumer resumer_;                    // GUARDED_BY(state_mu_)
+  std::vector<std::string> known_regions_ GUARDED_BY(state_mu_);
+  StateSeeder seeder_ GUARDED_BY(state_mu_);
+  const MaintenanceCalendar* calendar_ GUARDED_BY(state_mu_) = nullptr;
+  StateSaver saver_ GUARDED_BY(state_mu_);
+  StateResumer resumer_ GUARDED_BY(state_mu_);
 
-  std::mutex observers_mu_;
-  std::vector<std::shared_ptr<const StateObserver>> observers_;  // GUARDED_BY(observers_mu_)
+  Mutex observers_mu_;
+  std::vector<std::shared_ptr<const StateObserver>> observers_ GUARDED_BY(observers_mu_);
 
   MetricsRegistry::CollectorId collector_ = 0;
-  std::mutex lifecycle_mu_;  // Start/Stop
+  Mutex lifecycle_mu_;  // Start/Stop
   std::jthread scheduler_thread_;
   std::jthread housekeeping_thread_;
-  std::mutex wake_mu_;
-  std::condition_variable_any wake_cv_;
+  Mutex wake_mu_;
+  CondVar wake_cv_;
 };
 
 }  // namespace pharos

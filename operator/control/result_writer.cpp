@@ -22,7 +22,7 @@ ResultWriter::~ResultWriter() { Stop(); }
 
 Status ResultWriter::Submit(std::vector<CheckResult> results, Done done) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) return Error{"result store writer is stopped; results were not accepted"};
     if (!queue_.empty() && queued_results_ + results.size() > options_.max_queued_results) {
       return Error{"result store is busy (" + std::to_string(queued_results_) +
@@ -32,7 +32,7 @@ Status ResultWriter::Submit(std::vector<CheckResult> results, Done done) {
     queue_.push_back(Submission{std::move(results), std::move(done), next_sequence_++,
                                 std::chrono::steady_clock::now()});
   }
-  work_cv_.notify_one();
+  work_cv_.NotifyOne();
   return OkStatus();
 }
 
@@ -47,45 +47,45 @@ Result<AppendResult> ResultWriter::AppendAndWait(std::vector<CheckResult> result
 }
 
 void ResultWriter::Flush() {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   const uint64_t target = next_sequence_ - 1;
   flush_sequence_ = std::max(flush_sequence_, target);
-  work_cv_.notify_one();
-  done_cv_.wait(lock, [&] { return finished_sequence_ >= target || !running_; });
+  work_cv_.NotifyOne();
+  done_cv_.Wait(mutex_, [&]() REQUIRES(mutex_) { return finished_sequence_ >= target || !running_; });
 }
 
 void ResultWriter::Stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
-  work_cv_.notify_one();
+  work_cv_.NotifyOne();
   if (thread_.joinable()) thread_.join();
 }
 
 size_t ResultWriter::queued_results() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return queued_results_;
 }
 
 void ResultWriter::Run() {
   pthread_setname_np(pthread_self(), "pharos-store");
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   next_prune_ = std::chrono::steady_clock::now();
   while (true) {
-    PruneIfDue(lock);
+    PruneIfDue();
     if (queue_.empty()) {
       if (stopping_) break;
-      const auto idle = [&] { return stopping_ || !queue_.empty(); };
+      const auto idle = [&]() REQUIRES(mutex_) { return stopping_ || !queue_.empty(); };
       if (options_.prune_interval.count() > 0) {
-        work_cv_.wait_until(lock, next_prune_, idle);
+        work_cv_.WaitUntil(mutex_, next_prune_, idle);
       } else {
-        work_cv_.wait(lock, idle);
+        work_cv_.Wait(mutex_, idle);
       }
       continue;
     }
     // Linger so that a batch collects the results of several probes.
-    work_cv_.wait_until(lock, queue_.front().enqueued_at + options_.max_delay, [&] {
+    work_cv_.WaitUntil(mutex_, queue_.front().enqueued_at + options_.max_delay, [&]() REQUIRES(mutex_) {
       return stopping_ || queued_results_ >= options_.max_batch_results ||
              flush_sequence_ >= queue_.front().sequence;
     });
@@ -99,14 +99,14 @@ void ResultWriter::Run() {
     }
     queued_results_ -= results;
     const uint64_t last = batch.back().sequence;
-    lock.unlock();
+    lock.Unlock();
     Commit(batch);
-    lock.lock();
+    lock.Lock();
     finished_sequence_ = last;
-    done_cv_.notify_all();
+    done_cv_.NotifyAll();
   }
   running_ = false;
-  done_cv_.notify_all();
+  done_cv_.NotifyAll();
 }
 
 void ResultWriter::Commit(std::vector<Submission>& batch) {
@@ -158,13 +158,13 @@ void ResultWriter::Commit(std::vector<Submission>& batch) {
   }
 }
 
-// REQUIRES: `lock` holds mutex_. Releases it while pruning.
-void ResultWriter::PruneIfDue(std::unique_lock<std::mutex>& lock) {
+// Releases mutex_ while pruning.
+void ResultWriter::PruneIfDue() {
   if (options_.prune_interval.count() <= 0) return;
   const auto now = std::chrono::steady_clock::now();
   if (now < next_prune_) return;
   next_prune_ = now + options_.prune_interval;
-  lock.unlock();
+  mutex_.unlock();
   Result<PruneReport> pruned = store_.Prune(clock_.Now());
   if (!pruned) {
     spdlog::warn("result store: retention prune failed: {} (will retry in {} s)", pruned.error(),
@@ -174,7 +174,7 @@ void ResultWriter::PruneIfDue(std::unique_lock<std::mutex>& lock) {
     spdlog::info("result store: pruned {} results, {} hourly and {} daily rollups, {} incidents",
                  pruned->results, pruned->hourly_rollups, pruned->daily_rollups, pruned->incidents);
   }
-  lock.lock();
+  mutex_.lock();
 }
 
 }  // namespace pharos

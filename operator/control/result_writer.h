@@ -20,7 +20,6 @@
 // on the writer thread and would wait for themselves).
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -28,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/check_result.h"
 #include "common/clock.h"
 #include "common/result.h"
@@ -85,23 +85,24 @@ class ResultWriter {
 
   void Run();
   void Commit(std::vector<Submission>& batch);
-  void PruneIfDue(std::unique_lock<std::mutex>& lock);
+  // Prunes when the interval has passed, releasing mutex_ meanwhile.
+  void PruneIfDue() REQUIRES(mutex_);
 
   ResultStore& store_;
   const Clock& clock_;
   const Options options_;
   const Observer observer_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable work_cv_;  // writer waits: new work, flush, stop
-  std::condition_variable done_cv_;  // Flush waits: batches committed
-  std::deque<Submission> queue_;     // guarded by mutex_
-  size_t queued_results_ = 0;        // guarded by mutex_
-  uint64_t next_sequence_ = 1;       // guarded by mutex_
-  uint64_t finished_sequence_ = 0;   // guarded by mutex_: every submission ≤ it is done
-  uint64_t flush_sequence_ = 0;      // guarded by mutex_: commit up to it without lingering
-  bool stopping_ = false;            // guarded by mutex_
-  bool running_ = true;              // guarded by mutex_
+  mutable Mutex mutex_;
+  CondVar work_cv_;  // writer waits: new work, flush, stop
+  CondVar done_cv_;  // Flush waits: batches committed
+  std::deque<Submission> queue_ GUARDED_BY(mutex_);
+  size_t queued_results_ GUARDED_BY(mutex_) = 0;
+  uint64_t next_sequence_ GUARDED_BY(mutex_) = 1;
+  uint64_t finished_sequence_ GUARDED_BY(mutex_) = 0;  // every submission ≤ it is done
+  uint64_t flush_sequence_ GUARDED_BY(mutex_) = 0;  // commit up to it without lingering
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  bool running_ GUARDED_BY(mutex_) = true;
   std::chrono::steady_clock::time_point next_prune_{};  // writer thread only
   std::thread thread_;
 };

@@ -96,7 +96,7 @@ Status Scheduler::Upsert(std::shared_ptr<const Monitor> monitor) {
     return Error{"monitor " + monitor->Key() + ": spec.timeout must be positive"};
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const int64_t now_ms = ToEpochMillis(clock_.Now());
     const uint32_t* found = by_uid_.Find(monitor->uid);
     if (found == nullptr) {
@@ -162,13 +162,13 @@ Status Scheduler::Upsert(std::shared_ptr<const Monitor> monitor) {
 }
 
 void Scheduler::Reserve(size_t monitors) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   entries_.reserve(monitors);
 }
 
 bool Scheduler::Remove(const std::string& uid) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const uint32_t* found = by_uid_.Find(uid);
     if (found == nullptr) {
       return false;
@@ -188,7 +188,7 @@ bool Scheduler::Remove(const std::string& uid) {
 
 std::optional<Clock::TimePoint> Scheduler::Tick() {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const int64_t now_ms = ToEpochMillis(clock_.Now());
     std::vector<WorkItem> batch;
     std::optional<std::vector<std::string>> known;  // computed once, when first needed
@@ -225,7 +225,7 @@ std::optional<Clock::TimePoint> Scheduler::Tick() {
 }
 
 std::optional<Clock::TimePoint> Scheduler::NextDueTime() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   DropStaleTopsLocked();
   if (heap_.empty()) {
     return std::nullopt;
@@ -237,7 +237,7 @@ void Scheduler::Run(const std::stop_token& stop) {
   pthread_setname_np(pthread_self(), "pharos-sched");
   while (!stop.stop_requested()) {
     {
-      std::lock_guard lock(wake_mu_);
+      MutexLock lock(wake_mu_);
       wake_requested_ = false;
     }
     const auto next = Tick();
@@ -246,21 +246,21 @@ void Scheduler::Run(const std::stop_token& stop) {
       const auto until_next = std::chrono::ceil<std::chrono::microseconds>(*next - clock_.Now());
       wait = std::clamp(until_next, std::chrono::microseconds(0), wait);
     }
-    std::unique_lock lock(wake_mu_);
-    wake_cv_.wait_for(lock, stop, wait, [this] { return wake_requested_; });
+    MutexLock lock(wake_mu_);
+    wake_cv_.WaitFor(wake_mu_, stop, wait, [this]() REQUIRES(wake_mu_) { return wake_requested_; });
   }
 }
 
 void Scheduler::Wake() {
   {
-    std::lock_guard lock(wake_mu_);
+    MutexLock lock(wake_mu_);
     wake_requested_ = true;
   }
-  wake_cv_.notify_all();
+  wake_cv_.NotifyAll();
 }
 
 std::optional<Scheduler::MonitorSchedule> Scheduler::Find(const std::string& uid) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const uint32_t* found = by_uid_.Find(uid);
   if (found == nullptr) {
     return std::nullopt;
@@ -283,12 +283,12 @@ std::optional<Scheduler::MonitorSchedule> Scheduler::Find(const std::string& uid
 }
 
 std::vector<std::string> Scheduler::KnownRegions() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return KnownRegionsLocked();
 }
 
 Scheduler::Totals Scheduler::totals() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Totals totals;
   totals.monitors = by_uid_.size();
   for (const auto& entry : entries_) {

@@ -28,13 +28,11 @@
 
 #include <array>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <queue>
 #include <stop_token>
@@ -42,6 +40,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/flat_index.h"
 #include "common/monitor.h"
@@ -146,35 +145,34 @@ class Scheduler {
     bool operator>(const HeapNode& other) const { return due_ms > other.due_ms; }
   };
 
-  // REQUIRES: mu_ (every *Locked method)
-  void ScheduleLocked(uint32_t index, int64_t now_ms);
+  void ScheduleLocked(uint32_t index, int64_t now_ms) REQUIRES(mu_);
   // Regions named more than once count once.
-  void CountRegionsLocked(const std::vector<std::string>& regions, int delta);
-  std::vector<std::string> KnownRegionsLocked() const;
+  void CountRegionsLocked(const std::vector<std::string>& regions, int delta) REQUIRES(mu_);
+  std::vector<std::string> KnownRegionsLocked() const REQUIRES(mu_);
   void EmitLocked(const Entry& entry, int64_t slot_ms, const std::vector<std::string>& known,
-                  std::vector<WorkItem>& batch);
-  void DropStaleTopsLocked() const;
-  bool IsCurrentLocked(const HeapNode& node) const;
+                  std::vector<WorkItem>& batch) REQUIRES(mu_);
+  void DropStaleTopsLocked() const REQUIRES(mu_);
+  bool IsCurrentLocked(const HeapNode& node) const REQUIRES(mu_);
 
   const Clock& clock_;
   WorkDispatcher& dispatcher_;
   const Options options_;
 
-  mutable std::mutex mu_;
-  std::vector<Entry> entries_;          // GUARDED_BY(mu_)
-  std::vector<uint32_t> free_entries_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<Entry> entries_ GUARDED_BY(mu_);
+  std::vector<uint32_t> free_entries_ GUARDED_BY(mu_);
   // uid → entry index; each key views the uid of that entry's monitor (re-keyed when the
   // monitor is replaced, erased before it is released).
-  FlatIndex<uint32_t, EntryByUid> by_uid_{EntryByUid{&entries_}};  // GUARDED_BY(mu_)
-  std::map<std::string, size_t> named_regions_;  // GUARDED_BY(mu_): region → monitors
+  FlatIndex<uint32_t, EntryByUid> by_uid_ GUARDED_BY(mu_){EntryByUid{&entries_}};
+  std::map<std::string, size_t> named_regions_ GUARDED_BY(mu_);  // region → monitors
   mutable std::priority_queue<HeapNode, std::vector<HeapNode>, std::greater<>>
-      heap_;                   // GUARDED_BY(mu_)
-  uint64_t emitted_ = 0;       // GUARDED_BY(mu_)
-  uint64_t missed_slots_ = 0;  // GUARDED_BY(mu_)
+      heap_ GUARDED_BY(mu_);
+  uint64_t emitted_ GUARDED_BY(mu_) = 0;
+  uint64_t missed_slots_ GUARDED_BY(mu_) = 0;
 
-  std::mutex wake_mu_;
-  std::condition_variable_any wake_cv_;
-  bool wake_requested_ = false;  // GUARDED_BY(wake_mu_)
+  Mutex wake_mu_;
+  CondVar wake_cv_;
+  bool wake_requested_ GUARDED_BY(wake_mu_) = false;
 };
 
 }  // namespace pharos

@@ -80,24 +80,24 @@ WorkDispatcher::WorkDispatcher(const Clock& clock, Options options)
     : clock_(clock), options_(options) {}
 
 void WorkDispatcher::SetLatenessObserver(LatenessObserver observer) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   lateness_observer_ = std::move(observer);
 }
 
 void WorkDispatcher::SetFailureHandler(FailureHandler handler) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   failure_handler_ = std::move(handler);
 }
 
 void WorkDispatcher::SetWakeup(std::function<void()> wakeup) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   wakeup_ = std::move(wakeup);
 }
 
 void WorkDispatcher::Enqueue(std::vector<WorkItem> items) {
   Deferred deferred;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto now = clock_.Now();
     const auto before = NextEventTimeLocked();
     std::vector<std::string> touched;
@@ -145,7 +145,7 @@ void WorkDispatcher::Enqueue(std::vector<WorkItem> items) {
 
 void WorkDispatcher::UpdateMonitor(const std::string& uid, int64_t generation, Millis timeout,
                                    const std::vector<std::string>& regions) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = seqs_by_monitor_.find(uid);
   if (it == seqs_by_monitor_.end()) {
     return;
@@ -165,7 +165,7 @@ void WorkDispatcher::UpdateMonitor(const std::string& uid, int64_t generation, M
 }
 
 void WorkDispatcher::RemoveMonitor(const std::string& uid) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = seqs_by_monitor_.find(uid);
   if (it == seqs_by_monitor_.end()) {
     return;
@@ -181,7 +181,7 @@ std::vector<WorkItem> WorkDispatcher::Lease(const std::string& region_name,
   Deferred deferred;
   std::vector<WorkItem> leased;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto now = clock_.Now();
     const auto before = NextEventTimeLocked();
     ExpireLeasesLocked(now, deferred);
@@ -203,7 +203,7 @@ WorkDispatcher::WaiterId WorkDispatcher::LeaseOrWait(const std::string& region_n
   Deferred deferred;
   WaiterId id = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto now = clock_.Now();
     const auto before = NextEventTimeLocked();
     ExpireLeasesLocked(now, deferred);
@@ -226,7 +226,7 @@ WorkDispatcher::WaiterId WorkDispatcher::LeaseOrWait(const std::string& region_n
 
 bool WorkDispatcher::CancelWait(WaiterId id) {
   LeaseCallback cancelled;  // destroyed outside the lock: it may own arbitrary state
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (auto& [name, region] : regions_) {
     auto it = std::find_if(region.waiters.begin(), region.waiters.end(),
                            [id](const Waiter& waiter) { return waiter.id == id; });
@@ -240,7 +240,7 @@ bool WorkDispatcher::CancelWait(WaiterId id) {
 }
 
 bool WorkDispatcher::BeginCommit(const std::string& item_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = seq_by_id_.find(item_id);
   if (it == seq_by_id_.end()) {
     return false;
@@ -256,7 +256,7 @@ bool WorkDispatcher::BeginCommit(const std::string& item_id) {
 void WorkDispatcher::AbortCommit(const std::string& item_id) {
   Deferred deferred;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = seq_by_id_.find(item_id);
     if (it == seq_by_id_.end()) {
       return;
@@ -280,7 +280,7 @@ void WorkDispatcher::AbortCommit(const std::string& item_id) {
 }
 
 AckResult WorkDispatcher::Complete(const std::string& item_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto now = clock_.Now();
   ForgetAcksLocked(now);
   auto it = seq_by_id_.find(item_id);
@@ -297,20 +297,20 @@ AckResult WorkDispatcher::Complete(const std::string& item_id) {
 }
 
 bool WorkDispatcher::WasAcked(const std::string& item_id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const char* const* record = acked_.Find(std::string_view(item_id));
   return record != nullptr && AckForgetAt(*record) > clock_.Now();
 }
 
 void WorkDispatcher::TouchProbe(const std::string& region, const std::string& probe) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   SeeProbeLocked(RegionLocked(region), probe, clock_.Now());
 }
 
 void WorkDispatcher::Tick() {
   Deferred deferred;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto now = clock_.Now();
     ExpireLeasesLocked(now, deferred);
     for (auto& named_region : regions_) {
@@ -324,7 +324,7 @@ void WorkDispatcher::Tick() {
           ++it;
         }
       }
-      std::erase_if(region.probes, [&](const auto& named) {
+      std::erase_if(region.probes, [&](const auto& named) REQUIRES(mu_) {
         return named.second.in_flight == 0 && !ProbeConnectedLocked(region, named.first, now);
       });
     }
@@ -335,12 +335,12 @@ void WorkDispatcher::Tick() {
 }
 
 std::optional<Clock::TimePoint> WorkDispatcher::NextEventTime() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return NextEventTimeLocked();
 }
 
 std::vector<ProbeInfo> WorkDispatcher::ConnectedProbes(const std::string& region_name) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<ProbeInfo> probes;
   auto it = regions_.find(region_name);
   if (it == regions_.end()) {
@@ -357,7 +357,7 @@ std::vector<ProbeInfo> WorkDispatcher::ConnectedProbes(const std::string& region
 }
 
 std::vector<std::string> WorkDispatcher::ActiveRegions() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto now = clock_.Now();
   std::vector<std::string> active;
   for (const auto& [name, region] : regions_) {
@@ -372,7 +372,7 @@ std::vector<std::string> WorkDispatcher::ActiveRegions() const {
 }
 
 size_t WorkDispatcher::QueueDepth(const std::string& region_name, Millis frequency) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = regions_.find(region_name);
   if (it == regions_.end()) {
     return 0;
@@ -381,7 +381,7 @@ size_t WorkDispatcher::QueueDepth(const std::string& region_name, Millis frequen
 }
 
 std::vector<QueueStats> WorkDispatcher::Stats() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<QueueStats> rows;
   for (const auto& [name, region] : regions_) {
     for (size_t i = 0; i < kFrequencyClassCount; ++i) {
@@ -398,7 +398,7 @@ std::vector<QueueStats> WorkDispatcher::Stats() const {
 }
 
 DispatcherTotals WorkDispatcher::Totals() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   DispatcherTotals totals;
   for (const auto& [name, region] : regions_) {
     for (const auto& queue : region.classes) {
@@ -419,7 +419,7 @@ DispatcherTotals WorkDispatcher::Totals() const {
 }
 
 std::optional<WorkItem> WorkDispatcher::Find(const std::string& item_id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto it = seq_by_id_.find(item_id);
   if (it == seq_by_id_.end()) {
     return std::nullopt;

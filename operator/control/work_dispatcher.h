@@ -30,7 +30,6 @@
 #include <list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <queue>
 #include <string>
@@ -38,6 +37,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/check_result.h"
 #include "common/clock.h"
 #include "common/flat_index.h"
@@ -278,39 +278,38 @@ class WorkDispatcher {
 
   static void RunDeferred(Deferred& deferred);
 
-  // REQUIRES: mu_ (every *Locked method)
-  void CaptureHooksLocked(Deferred& deferred) const;
-  Region& RegionLocked(const std::string& name);
+  void CaptureHooksLocked(Deferred& deferred) const REQUIRES(mu_);
+  Region& RegionLocked(const std::string& name) REQUIRES(mu_);
   std::vector<WorkItem> LeaseLocked(Region& region, const std::string& probe, size_t max_items,
-                                    Clock::TimePoint now, Deferred& deferred);
-  void ServeWaitersLocked(Region& region, Clock::TimePoint now, Deferred& deferred);
-  void QueueLocked(Region& region, uint64_t seq, Entry& entry, bool front);
-  void UnqueueLocked(Region& region, Entry& entry);
-  void ReleaseLeaseLocked(Region& region, const Entry& entry);
-  void EraseLocked(uint64_t seq);
+                                    Clock::TimePoint now, Deferred& deferred) REQUIRES(mu_);
+  void ServeWaitersLocked(Region& region, Clock::TimePoint now, Deferred& deferred) REQUIRES(mu_);
+  void QueueLocked(Region& region, uint64_t seq, Entry& entry, bool front) REQUIRES(mu_);
+  void UnqueueLocked(Region& region, Entry& entry) REQUIRES(mu_);
+  void ReleaseLeaseLocked(Region& region, const Entry& entry) REQUIRES(mu_);
+  void EraseLocked(uint64_t seq) REQUIRES(mu_);
   // Queued: erased and counted as dropped. Leased: orphaned.
-  void DropLocked(uint64_t seq);
-  void ExpireLeasesLocked(Clock::TimePoint now, Deferred& deferred);
-  void RememberAckLocked(const std::string& item_id, Clock::TimePoint forget_at);
-  void ForgetAcksLocked(Clock::TimePoint now);
-  Probe& SeeProbeLocked(Region& region, const std::string& probe, Clock::TimePoint now);
+  void DropLocked(uint64_t seq) REQUIRES(mu_);
+  void ExpireLeasesLocked(Clock::TimePoint now, Deferred& deferred) REQUIRES(mu_);
+  void RememberAckLocked(const std::string& item_id, Clock::TimePoint forget_at) REQUIRES(mu_);
+  void ForgetAcksLocked(Clock::TimePoint now) REQUIRES(mu_);
+  Probe& SeeProbeLocked(Region& region, const std::string& probe, Clock::TimePoint now) REQUIRES(mu_);
   bool ProbeConnectedLocked(const Region& region, const std::string& probe,
-                            Clock::TimePoint now) const;
-  std::optional<Clock::TimePoint> NextEventTimeLocked() const;
+                            Clock::TimePoint now) const REQUIRES(mu_);
+  std::optional<Clock::TimePoint> NextEventTimeLocked() const REQUIRES(mu_);
   CheckResult FailureResult(const Entry& entry) const;
 
   const Clock& clock_;
   const Options options_;
 
-  mutable std::mutex mu_;
-  uint64_t next_seq_ = 1;                                                   // GUARDED_BY(mu_)
-  WaiterId next_waiter_ = 1;                                                // GUARDED_BY(mu_)
-  std::unordered_map<uint64_t, Entry> entries_;                             // GUARDED_BY(mu_)
-  std::unordered_map<std::string, uint64_t> seq_by_id_;                     // GUARDED_BY(mu_)
-  std::unordered_map<std::string, std::vector<uint64_t>> seqs_by_monitor_;  // GUARDED_BY(mu_)
-  std::map<std::string, Region, std::less<>> regions_;                      // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  uint64_t next_seq_ GUARDED_BY(mu_) = 1;
+  WaiterId next_waiter_ GUARDED_BY(mu_) = 1;
+  std::unordered_map<uint64_t, Entry> entries_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, uint64_t> seq_by_id_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::vector<uint64_t>> seqs_by_monitor_ GUARDED_BY(mu_);
+  std::map<std::string, Region, std::less<>> regions_ GUARDED_BY(mu_);
   std::priority_queue<LeaseExpiry, std::vector<LeaseExpiry>, std::greater<>>
-      expiries_;  // GUARDED_BY(mu_)
+      expiries_ GUARDED_BY(mu_);
   // Acked ids remembered to recognise duplicate results. Whole ids, not hashes: a false
   // "duplicate" would lose a result. Each remembered id is one allocation, its record (when to
   // forget it, then the id text), owned by its entry in acked_forget_; acked_ indexes the newest
@@ -326,13 +325,13 @@ class WorkDispatcher {
     std::unique_ptr<char[]> record;
     bool operator>(const AckForget& other) const { return at > other.at; }
   };
-  FlatIndex<const char*, AckById> acked_;  // GUARDED_BY(mu_)
-  std::vector<AckForget> acked_forget_;    // GUARDED_BY(mu_): a heap, earliest `at` first
+  FlatIndex<const char*, AckById> acked_ GUARDED_BY(mu_);
+  std::vector<AckForget> acked_forget_ GUARDED_BY(mu_);  // a heap, earliest `at` first
 
-  uint64_t dropped_ = 0;                // GUARDED_BY(mu_)
-  LatenessObserver lateness_observer_;  // GUARDED_BY(mu_)
-  FailureHandler failure_handler_;      // GUARDED_BY(mu_)
-  std::function<void()> wakeup_;        // GUARDED_BY(mu_)
+  uint64_t dropped_ GUARDED_BY(mu_) = 0;
+  LatenessObserver lateness_observer_ GUARDED_BY(mu_);
+  FailureHandler failure_handler_ GUARDED_BY(mu_);
+  std::function<void()> wakeup_ GUARDED_BY(mu_);
 };
 
 }  // namespace pharos
