@@ -33,7 +33,7 @@ BearerTokenSource::BearerTokenSource(std::string token, std::string token_file, 
 
 Result<std::string> BearerTokenSource::Token() {
   if (token_file_.empty()) return static_token_;
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   const auto now = clock_.SteadyNow();
   if (loaded_ && now - loaded_at_ < refresh_) return cached_;
   auto token = ReadToken(token_file_);

@@ -7,9 +7,9 @@
 // Thread-safety: Token() may be called from any thread.
 
 #include <chrono>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/result.h"
 
@@ -29,10 +29,10 @@ class BearerTokenSource {
   const std::string token_file_;
   const Clock& clock_;
   const std::chrono::seconds refresh_;
-  std::mutex mutex_;
-  std::string cached_;                                 // guarded by mutex_
-  bool loaded_ = false;                                // guarded by mutex_
-  std::chrono::steady_clock::time_point loaded_at_{};  // guarded by mutex_
+  Mutex mutex_;
+  std::string cached_ GUARDED_BY(mutex_);
+  bool loaded_ GUARDED_BY(mutex_) = false;
+  std::chrono::steady_clock::time_point loaded_at_ GUARDED_BY(mutex_){};
 };
 
 }  // namespace pharos

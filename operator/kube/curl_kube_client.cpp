@@ -257,13 +257,13 @@ CurlKubeClient::CurlKubeClient(KubeConfig config, KubeClientOptions options, con
 }
 
 CurlKubeClient::~CurlKubeClient() {
-  std::lock_guard<std::mutex> lock(pool_mutex_);
+  MutexLock lock(pool_mutex_);
   idle_.clear();  // before shared_, which the handles point at
 }
 
 std::unique_ptr<CurlKubeClient::Connection> CurlKubeClient::Borrow() {
   {
-    std::lock_guard<std::mutex> lock(pool_mutex_);
+    MutexLock lock(pool_mutex_);
     if (!idle_.empty()) {
       auto connection = std::move(idle_.back());
       idle_.pop_back();
@@ -274,7 +274,7 @@ std::unique_ptr<CurlKubeClient::Connection> CurlKubeClient::Borrow() {
 }
 
 void CurlKubeClient::Return(std::unique_ptr<Connection> connection) {
-  std::lock_guard<std::mutex> lock(pool_mutex_);
+  MutexLock lock(pool_mutex_);
   if (idle_.size() < options_.max_idle_connections) idle_.push_back(std::move(connection));
 }
 

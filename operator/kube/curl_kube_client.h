@@ -12,11 +12,11 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/cancellable_transfer.h"
 #include "common/clock.h"
 #include "common/result.h"
@@ -91,8 +91,8 @@ class CurlKubeClient final : public KubeClient {
   // host when tls-server-name replaces the host in the URL.
   std::string url_base_;
   std::string connect_to_;
-  std::mutex pool_mutex_;
-  std::vector<std::unique_ptr<Connection>> idle_;  // guarded by pool_mutex_
+  Mutex pool_mutex_;
+  std::vector<std::unique_ptr<Connection>> idle_ GUARDED_BY(pool_mutex_);
 };
 
 }  // namespace pharos

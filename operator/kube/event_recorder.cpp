@@ -82,13 +82,13 @@ void EventRecorder::Start() {
 
 void EventRecorder::Stop(std::chrono::milliseconds drain) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (!stopping_) {
       stopping_ = true;
       drain_deadline_ = std::chrono::steady_clock::now() + drain;
     }
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
   if (thread_.joinable()) thread_.join();
 }
 
@@ -97,7 +97,7 @@ void EventRecorder::Record(const ObjectReference& object, EventType type, std::s
   CutUtf8(&reason, kMaxReasonBytes);
   CutUtf8(&message, kMaxMessageBytes);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) return;
     if (queue_.size() >= options_.queue_capacity) {
       ++stats_.dropped_full;
@@ -106,21 +106,21 @@ void EventRecorder::Record(const ObjectReference& object, EventType type, std::s
     queue_.push_back(Pending{object, type, std::move(reason), std::move(message)});
     ++stats_.recorded;
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
 }
 
 bool EventRecorder::WaitIdle(std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> lock(mutex_);
-  return changed_.wait_for(lock, timeout, [this] { return queue_.empty() && !busy_; });
+  MutexLock lock(mutex_);
+  return changed_.WaitFor(mutex_, timeout, [this]() REQUIRES(mutex_) { return queue_.empty() && !busy_; });
 }
 
 EventRecorderStats EventRecorder::stats() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return stats_;
 }
 
 void EventRecorder::Count(int64_t EventRecorderStats::*field) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   ++(stats_.*field);
 }
 
@@ -128,10 +128,10 @@ void EventRecorder::Loop() {
   while (true) {
     Pending event;
     {
-      std::unique_lock<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       busy_ = false;
-      changed_.notify_all();
-      changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      changed_.NotifyAll();
+      changed_.Wait(mutex_, [this]() REQUIRES(mutex_) { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;
       if (stopping_ && std::chrono::steady_clock::now() >= drain_deadline_) {
         if (!queue_.empty()) {

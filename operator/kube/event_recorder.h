@@ -10,17 +10,16 @@
 // Thread-safety: every method may be called from any thread.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "operator/kube/kube_client.h"
 #include "operator/kube/token_bucket.h"
@@ -118,13 +117,13 @@ class EventRecorder {
   const Clock& clock_;
   std::thread thread_;
 
-  mutable std::mutex mutex_;
-  mutable std::condition_variable changed_;
-  std::deque<Pending> queue_;  // guarded by mutex_
-  bool busy_ = false;          // guarded by mutex_: the thread is sending one
-  bool stopping_ = false;      // guarded by mutex_
-  std::chrono::steady_clock::time_point drain_deadline_;  // guarded by mutex_
-  EventRecorderStats stats_;                              // guarded by mutex_
+  mutable Mutex mutex_;
+  mutable CondVar changed_;
+  std::deque<Pending> queue_ GUARDED_BY(mutex_);
+  bool busy_ GUARDED_BY(mutex_) = false;  // the thread is sending one
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  std::chrono::steady_clock::time_point drain_deadline_ GUARDED_BY(mutex_);
+  EventRecorderStats stats_ GUARDED_BY(mutex_);
 
   // Only the recorder thread touches these.
   std::map<std::string, Sent> sent_;

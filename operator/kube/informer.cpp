@@ -50,13 +50,13 @@ void Informer::Start() {
 
 void Informer::Stop() {
   stop_.request_stop();
-  synced_changed_.notify_all();
+  synced_changed_.NotifyAll();
   if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
 }
 
 bool Informer::WaitForSync(std::chrono::milliseconds timeout) const {
-  std::unique_lock<std::mutex> lock(mutex_);
-  synced_changed_.wait_for(lock, timeout, [this] { return HasSynced() || stop_.stop_requested(); });
+  MutexLock lock(mutex_);
+  synced_changed_.WaitFor(mutex_, timeout, [this] { return HasSynced() || stop_.stop_requested(); });
   return HasSynced();
 }
 
@@ -73,7 +73,7 @@ nlohmann::json Informer::Parse(const CachedObject& cached) {
 std::optional<nlohmann::json> Informer::Get(const std::string& key) const {
   CachedObject cached;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     const auto it = cache_.find(key);
     if (it == cache_.end()) return std::nullopt;
     cached = it->second;
@@ -84,7 +84,7 @@ std::optional<nlohmann::json> Informer::Get(const std::string& key) const {
 std::vector<nlohmann::json> Informer::List() const {
   std::vector<CachedObject> cached;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     cached.reserve(cache_.size());
     for (const auto& [key, object] : cache_) cached.push_back(object);
   }
@@ -95,12 +95,12 @@ std::vector<nlohmann::json> Informer::List() const {
 }
 
 std::string Informer::LastResourceVersion() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return resource_version_;
 }
 
 InformerStats Informer::stats() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return stats_;
 }
 
@@ -138,7 +138,7 @@ void Informer::Replace(nlohmann::json items, const std::string& resource_version
   std::vector<CachedObject> deleted;
   if (!items.is_array()) items = nlohmann::json::array();  // a LIST without items: none
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     std::map<std::string, CachedObject> fresh;
     for (size_t i = 0; i < items.size(); ++i) {
       nlohmann::json& item = items[i];
@@ -182,7 +182,7 @@ void Informer::Replace(nlohmann::json items, const std::string& resource_version
 bool Informer::OnEvent(const WatchEvent& event, int64_t* count, bool* gone, std::string* error) {
   ++*count;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     ++stats_.events;
   }
   if (event.type == WatchEvent::Type::kError) {
@@ -199,7 +199,7 @@ bool Informer::OnEvent(const WatchEvent& event, int64_t* count, bool* gone, std:
   const std::string resource_version = event.ResourceVersion();
   if (event.type == WatchEvent::Type::kBookmark) {
     if (!resource_version.empty()) {
-      std::lock_guard<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       resource_version_ = resource_version;
     }
     return !stop_.stop_requested();
@@ -214,7 +214,7 @@ bool Informer::OnEvent(const WatchEvent& event, int64_t* count, bool* gone, std:
   std::optional<CachedObject> old_object;
   bool known = false;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (!resource_version.empty()) resource_version_ = resource_version;
     const auto it = cache_.find(key);
     known = it != cache_.end();
@@ -249,14 +249,14 @@ bool Informer::ListAndReplace(Backoff& backoff) {
   list_options.limit = options_.page_size;
   list_options.stop = stop_.get_token();
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     ++stats_.lists;
   }
   KubeResponse response = client_.ListAll(options_.resource, options_.namespace_name, list_options);
   if (response.cancelled || stop_.stop_requested()) return false;
   if (!response.ok()) {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       ++stats_.list_failures;
     }
     auto delay = backoff.NextDelay();
@@ -274,9 +274,9 @@ bool Informer::ListAndReplace(Backoff& backoff) {
   Replace(std::move(response.body["items"]), resource_version);
   if (!synced_.exchange(true, std::memory_order_acq_rel)) {
     {
-      std::lock_guard<std::mutex> lock(mutex_);  // pairs with WaitForSync's predicate check
+      MutexLock lock(mutex_);  // pairs with WaitForSync's predicate check
     }
-    synced_changed_.notify_all();
+    synced_changed_.NotifyAll();
     LogInfo("informer synced", {{"informer", options_.thread_name},
                                 {"resource", options_.resource.plural},
                                 {"objects", static_cast<int64_t>(List().size())},
@@ -304,7 +304,7 @@ void Informer::Run() {
     watch_options.allow_bookmarks = true;
     watch_options.timeout = RandomWatchTimeout();
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       ++stats_.watches;
     }
     int64_t events = 0;
@@ -319,7 +319,7 @@ void Informer::Run() {
     const auto lasted = clock_.SteadyNow() - started;
 
     if (gone || response.IsGone()) {
-      std::lock_guard<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       ++stats_.relists_after_gone;
       LogInfo("resource version too old (410 Gone); listing again",
               {{"informer", options_.thread_name}, {"resource_version", resource_version_}});
@@ -345,7 +345,7 @@ void Informer::Run() {
       failing_since = now;
     }
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       ++stats_.watch_failures;
     }
     if (now - failing_since >= options_.relist_after_failures) {

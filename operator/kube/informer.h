@@ -18,11 +18,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stop_token>
@@ -30,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/backoff.h"
 #include "common/clock.h"
 #include "operator/kube/kube_client.h"
@@ -138,11 +137,11 @@ class Informer {
   static CachedObject Cache(const nlohmann::json& object);
   static nlohmann::json Parse(const CachedObject& cached);
 
-  mutable std::mutex mutex_;
-  mutable std::condition_variable synced_changed_;
-  std::map<std::string, CachedObject> cache_;  // guarded by mutex_
-  std::string resource_version_;               // guarded by mutex_
-  InformerStats stats_;                        // guarded by mutex_
+  mutable Mutex mutex_;
+  mutable CondVar synced_changed_;
+  std::map<std::string, CachedObject> cache_ GUARDED_BY(mutex_);
+  std::string resource_version_ GUARDED_BY(mutex_);
+  InformerStats stats_ GUARDED_BY(mutex_);
   std::atomic<bool> synced_{false};
 };
 

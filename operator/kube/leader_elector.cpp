@@ -96,7 +96,7 @@ bool LeaderElector::IsLeader() const {
 }
 
 std::string LeaderElector::Leader() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return observed_.holder_identity;
 }
 
@@ -120,7 +120,7 @@ std::string LeaderElector::MicroTime() const {
 void LeaderElector::Observe(const LeaderElectionRecord& record) {
   bool holder_changed = false;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (observed_any_ && record == observed_) return;
     holder_changed = !observed_any_ || record.holder_identity != observed_.holder_identity;
     observed_any_ = true;
@@ -169,7 +169,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   Observe(old);
   const bool held_by_me = old.holder_identity == config_.identity;
   if (!old.holder_identity.empty() && !held_by_me) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (observed_time_ + std::chrono::seconds(old.lease_duration_seconds) > clock_.SteadyNow()) {
       return false;  // somebody else holds an unexpired lease
     }

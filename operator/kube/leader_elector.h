@@ -21,12 +21,12 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stop_token>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "operator/kube/kube_client.h"
@@ -111,11 +111,11 @@ class LeaderElector {
   // Monotonic nanoseconds of the last successful acquire/renew.
   std::atomic<int64_t> last_renew_ns_{0};
 
-  mutable std::mutex mutex_;
-  LeaderElectionRecord observed_;                          // guarded by mutex_
-  std::string observed_resource_version_;                  // guarded by mutex_
-  std::chrono::steady_clock::time_point observed_time_{};  // guarded by mutex_
-  bool observed_any_ = false;                              // guarded by mutex_
+  mutable Mutex mutex_;
+  LeaderElectionRecord observed_ GUARDED_BY(mutex_);
+  std::string observed_resource_version_ GUARDED_BY(mutex_);
+  std::chrono::steady_clock::time_point observed_time_ GUARDED_BY(mutex_){};
+  bool observed_any_ GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace pharos

@@ -13,16 +13,16 @@ void RateLimitedWorkQueue::AddLocked(const std::string& key) {
   if (!dirty_.insert(key).second) return;   // already queued (or already re-added)
   if (processing_.count(key) != 0) return;  // Done() will queue it
   queue_.push_back(key);
-  changed_.notify_one();
+  changed_.NotifyOne();
 }
 
 void RateLimitedWorkQueue::Add(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   AddLocked(key);
 }
 
 void RateLimitedWorkQueue::AddAfter(const std::string& key, std::chrono::nanoseconds delay) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (shutting_down_) return;
   if (delay <= std::chrono::nanoseconds::zero()) {
     AddLocked(key);
@@ -39,13 +39,13 @@ void RateLimitedWorkQueue::AddAfter(const std::string& key, std::chrono::nanosec
   }
   waiting_order_.emplace(due, key);
   // A waiting Get may have to wake earlier now.
-  changed_.notify_all();
+  changed_.NotifyAll();
 }
 
 void RateLimitedWorkQueue::AddRateLimited(const std::string& key) {
   std::chrono::nanoseconds item_delay;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (shutting_down_) return;
     const int failures = failures_[key]++;
     const double scaled =
@@ -60,12 +60,12 @@ void RateLimitedWorkQueue::AddRateLimited(const std::string& key) {
 }
 
 void RateLimitedWorkQueue::Forget(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   failures_.erase(key);
 }
 
 int RateLimitedWorkQueue::NumRequeues(const std::string& key) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   const auto it = failures_.find(key);
   return it == failures_.end() ? 0 : it->second;
 }
@@ -89,60 +89,60 @@ std::optional<std::string> RateLimitedWorkQueue::PopLocked() {
 }
 
 std::optional<std::string> RateLimitedWorkQueue::Get() {
-  std::unique_lock<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   while (true) {
     PromoteDueLocked(clock_.SteadyNow());
     if (auto key = PopLocked()) return key;
     if (shutting_down_) return std::nullopt;
     if (waiting_order_.empty()) {
-      changed_.wait(lock);
+      changed_.Wait(mutex_);
     } else {
       const auto wait = waiting_order_.begin()->first - clock_.SteadyNow();
-      changed_.wait_for(lock, std::max(wait, std::chrono::steady_clock::duration(1)));
+      changed_.WaitFor(mutex_, std::max(wait, std::chrono::steady_clock::duration(1)));
     }
   }
 }
 
 std::optional<std::string> RateLimitedWorkQueue::TryGet() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   PromoteDueLocked(clock_.SteadyNow());
   return PopLocked();
 }
 
 void RateLimitedWorkQueue::Done(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   processing_.erase(key);
   if (dirty_.count(key) != 0) {
     queue_.push_back(key);
-    changed_.notify_one();
+    changed_.NotifyOne();
   }
 }
 
 void RateLimitedWorkQueue::ShutDown() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   shutting_down_ = true;
   waiting_.clear();
   waiting_order_.clear();
-  changed_.notify_all();
+  changed_.NotifyAll();
 }
 
 size_t RateLimitedWorkQueue::Len() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return queue_.size();
 }
 
 size_t RateLimitedWorkQueue::WaitingLen() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return waiting_.size();
 }
 
 size_t RateLimitedWorkQueue::ProcessingLen() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return processing_.size();
 }
 
 std::optional<std::chrono::nanoseconds> RateLimitedWorkQueue::NextReadyIn() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (waiting_order_.empty()) return std::nullopt;
   return std::max(std::chrono::nanoseconds::zero(),
                   std::chrono::duration_cast<std::chrono::nanoseconds>(

@@ -13,11 +13,9 @@
 // Thread-safety: every method may be called from any thread.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -25,6 +23,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "operator/kube/token_bucket.h"
 
@@ -76,25 +75,23 @@ class RateLimitedWorkQueue {
  private:
   using TimePoint = std::chrono::steady_clock::time_point;
 
-  // REQUIRES: mutex_ held.
-  void AddLocked(const std::string& key);
-  // Moves delayed keys that are due into the queue. REQUIRES: mutex_ held.
-  void PromoteDueLocked(TimePoint now);
-  // REQUIRES: mutex_ held.
-  std::optional<std::string> PopLocked();
+  void AddLocked(const std::string& key) REQUIRES(mutex_);
+  // Moves delayed keys that are due into the queue.
+  void PromoteDueLocked(TimePoint now) REQUIRES(mutex_);
+  std::optional<std::string> PopLocked() REQUIRES(mutex_);
 
   const Clock& clock_;
   const WorkQueueOptions options_;
   TokenBucket bucket_;
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::deque<std::string> queue_;                       // guarded by mutex_
-  std::unordered_set<std::string> dirty_;               // guarded by mutex_: queued or re-added
-  std::unordered_set<std::string> processing_;          // guarded by mutex_
-  std::unordered_map<std::string, TimePoint> waiting_;  // guarded by mutex_
-  std::set<std::pair<TimePoint, std::string>> waiting_order_;  // guarded by mutex_
-  std::unordered_map<std::string, int> failures_;              // guarded by mutex_
-  bool shutting_down_ = false;                                 // guarded by mutex_
+  mutable Mutex mutex_;
+  CondVar changed_;
+  std::deque<std::string> queue_ GUARDED_BY(mutex_);
+  std::unordered_set<std::string> dirty_ GUARDED_BY(mutex_);  // queued or re-added
+  std::unordered_set<std::string> processing_ GUARDED_BY(mutex_);
+  std::unordered_map<std::string, TimePoint> waiting_ GUARDED_BY(mutex_);
+  std::set<std::pair<TimePoint, std::string>> waiting_order_ GUARDED_BY(mutex_);
+  std::unordered_map<std::string, int> failures_ GUARDED_BY(mutex_);
+  bool shutting_down_ GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace pharos

@@ -12,7 +12,7 @@ StatusPatcher::StatusPatcher(KubeClient& client, StatusPatcherOptions options, c
 void StatusPatcher::SetObserver(Observer observer) { observer_ = std::move(observer); }
 
 StatusPatcherCounters StatusPatcher::counters() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return counters_;
 }
 
@@ -20,7 +20,7 @@ void StatusPatcher::Shutdown() { shutdown_.request_stop(); }
 
 void StatusPatcher::Report(StatusPatchOutcome outcome, const KubeResponse& response) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     switch (outcome) {
       case StatusPatchOutcome::kOk:
         ++counters_.ok;

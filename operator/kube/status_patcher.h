@@ -12,12 +12,12 @@
 
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stop_token>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "operator/kube/kube_client.h"
 #include "operator/kube/token_bucket.h"
@@ -79,8 +79,8 @@ class StatusPatcher {
   TokenBucket bucket_;
   std::stop_source shutdown_;
   Observer observer_;
-  mutable std::mutex mutex_;
-  StatusPatcherCounters counters_;  // guarded by mutex_
+  mutable Mutex mutex_;
+  StatusPatcherCounters counters_ GUARDED_BY(mutex_);
 };
 
 }  // namespace pharos

@@ -22,7 +22,7 @@ void TokenBucket::Refill(std::chrono::steady_clock::time_point now) {
 
 std::chrono::nanoseconds TokenBucket::Reserve() {
   if (qps_ <= 0) return std::chrono::nanoseconds::zero();
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   Refill(clock_.SteadyNow());
   tokens_ -= 1;
   if (tokens_ >= 0) return std::chrono::nanoseconds::zero();
@@ -32,7 +32,7 @@ std::chrono::nanoseconds TokenBucket::Reserve() {
 
 bool TokenBucket::TryAcquire() {
   if (qps_ <= 0) return true;
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   Refill(clock_.SteadyNow());
   if (tokens_ < 1) return false;
   tokens_ -= 1;

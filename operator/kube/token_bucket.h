@@ -8,9 +8,9 @@
 // Thread-safety: every method may be called from any thread.
 
 #include <chrono>
-#include <mutex>
 #include <stop_token>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 
 namespace pharos {
@@ -32,15 +32,14 @@ class TokenBucket {
   int burst() const { return burst_; }
 
  private:
-  // REQUIRES: mutex_ held.
-  void Refill(std::chrono::steady_clock::time_point now);
+  void Refill(std::chrono::steady_clock::time_point now) REQUIRES(mutex_);
 
   const double qps_;
   const int burst_;
   const Clock& clock_;
-  std::mutex mutex_;
-  double tokens_;                               // guarded by mutex_; negative = borrowed
-  std::chrono::steady_clock::time_point last_;  // guarded by mutex_
+  Mutex mutex_;
+  double tokens_ GUARDED_BY(mutex_);  // negative = borrowed
+  std::chrono::steady_clock::time_point last_ GUARDED_BY(mutex_);
 };
 
 }  // namespace pharos
