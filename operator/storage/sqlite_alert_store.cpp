@@ -162,9 +162,9 @@ Result<std::vector<IncidentRecord>> SqliteAlertStore::QueryLocked(
 }
 
 Result<std::vector<IncidentRecord>> SqliteAlertStore::ListIncidents(const IncidentQuery& query) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Result<std::vector<IncidentRecord>> out = Error{"not read"};
-  Status status = db_->InTransaction(false, [&]() -> Status {
+  Status status = db_->InTransaction(false, [&]() REQUIRES(mu_) -> Status {
     out = QueryLocked("(?1 IS NULL OR i.monitor_uid = ?1) AND (?2 = 1 OR i.resolved_at_ms IS NULL)",
                       std::nullopt, query);
     return out ? OkStatus() : Status(Error{out.error()});
@@ -174,9 +174,9 @@ Result<std::vector<IncidentRecord>> SqliteAlertStore::ListIncidents(const Incide
 }
 
 Result<std::optional<IncidentRecord>> SqliteAlertStore::GetIncident(const std::string& id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Result<std::vector<IncidentRecord>> found = Error{"not read"};
-  Status status = db_->InTransaction(false, [&]() -> Status {
+  Status status = db_->InTransaction(false, [&]() REQUIRES(mu_) -> Status {
     IncidentQuery query;
     query.limit = 1;
     found = QueryLocked("i.id = ?1", id, query);
@@ -208,17 +208,17 @@ Status SqliteAlertStore::AddEntryLocked(const std::string& id, const IncidentEnt
 }
 
 Status SqliteAlertStore::AddEntry(const std::string& id, const IncidentEntry& entry) {
-  std::lock_guard lock(mu_);
-  Status status = db_->InTransaction(true, [&] { return AddEntryLocked(id, entry); });
+  MutexLock lock(mu_);
+  Status status = db_->InTransaction(true, [&]() REQUIRES(mu_) { return AddEntryLocked(id, entry); });
   if (!status) return Error{"recording on incident " + id + ": " + status.error()};
   return OkStatus();
 }
 
 Result<IncidentUpdate> SqliteAlertStore::Change(
     const std::string& id, const std::function<Result<bool>(const IncidentRecord&)>& change) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   IncidentUpdate update;
-  Status status = db_->InTransaction(true, [&]() -> Status {
+  Status status = db_->InTransaction(true, [&]() REQUIRES(mu_) -> Status {
     IncidentQuery query;
     query.limit = 1;
     Result<std::vector<IncidentRecord>> found = QueryLocked("i.id = ?1", id, query);
@@ -239,7 +239,7 @@ Result<IncidentUpdate> SqliteAlertStore::Change(
 
 Result<IncidentUpdate> SqliteAlertStore::Acknowledge(const std::string& id,
                                                      const std::string& author, TimePoint at) {
-  return Change(id, [&](const IncidentRecord& record) -> Result<bool> {
+  return Change(id, [&](const IncidentRecord& record) REQUIRES(mu_) -> Result<bool> {
     if (record.phase != IncidentPhase::kOpen) return false;
     Result<SqliteStatement> insert = db_->Prepare(
         "INSERT INTO incident_acks (incident_id, author, at_ms) VALUES (?1, ?2, ?3) ON CONFLICT "
@@ -258,7 +258,7 @@ Result<IncidentUpdate> SqliteAlertStore::Acknowledge(const std::string& id,
 
 Result<IncidentUpdate> SqliteAlertStore::AddNote(const std::string& id, const std::string& author,
                                                  const std::string& text, TimePoint at) {
-  return Change(id, [&](const IncidentRecord&) -> Result<bool> {
+  return Change(id, [&](const IncidentRecord&) REQUIRES(mu_) -> Result<bool> {
     if (Status added = AddEntryLocked(id, {at, IncidentEntry::Kind::kNote, text, author}); !added) {
       return Error{added.error()};
     }
@@ -268,7 +268,7 @@ Result<IncidentUpdate> SqliteAlertStore::AddNote(const std::string& id, const st
 
 Result<IncidentUpdate> SqliteAlertStore::AttachScreenshot(const std::string& id,
                                                           const std::string& url, TimePoint at) {
-  return Change(id, [&](const IncidentRecord& record) -> Result<bool> {
+  return Change(id, [&](const IncidentRecord& record) REQUIRES(mu_) -> Result<bool> {
     if (std::find(record.screenshot_urls.begin(), record.screenshot_urls.end(), url) !=
         record.screenshot_urls.end()) {
       return false;
@@ -290,9 +290,9 @@ Result<IncidentUpdate> SqliteAlertStore::AttachScreenshot(const std::string& id,
 // --- outbox ---
 
 Result<size_t> SqliteAlertStore::Add(const std::vector<Delivery>& deliveries) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   size_t added = 0;
-  Status status = db_->InTransaction(true, [&]() -> Status {
+  Status status = db_->InTransaction(true, [&]() REQUIRES(mu_) -> Status {
     for (const Delivery& delivery : deliveries) {
       Result<SqliteStatement> insert = db_->Prepare(
           "INSERT INTO notification_outbox (id, channel, incident_id, event, notification, state, "
@@ -346,7 +346,7 @@ Result<std::vector<Delivery>> SqliteAlertStore::ReadDeliveries(SqliteStatement& 
 }
 
 Result<std::optional<Delivery>> SqliteAlertStore::NextPending(const std::string& channel) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Result<SqliteStatement> select =
       db_->Prepare(std::string("SELECT ") + kDeliveryColumns +
                    " FROM notification_outbox WHERE channel = ?1 AND state = 'Pending' ORDER BY "
@@ -360,7 +360,7 @@ Result<std::optional<Delivery>> SqliteAlertStore::NextPending(const std::string&
 }
 
 Result<std::vector<std::string>> SqliteAlertStore::PendingChannels() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Result<SqliteStatement> select = db_->Prepare(
       "SELECT DISTINCT channel FROM notification_outbox WHERE state = 'Pending' ORDER BY channel");
   if (!select) return Error{select.error()};
@@ -374,7 +374,7 @@ Result<std::vector<std::string>> SqliteAlertStore::PendingChannels() {
 }
 
 Status SqliteAlertStore::Update(const Delivery& delivery) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Result<SqliteStatement> update = db_->Prepare(
       "UPDATE notification_outbox SET state = ?2, attempts = ?3, next_attempt_ms = ?4, "
       "delivered_at_ms = ?5, last_error = ?6 WHERE id = ?1");
@@ -393,7 +393,7 @@ Status SqliteAlertStore::Update(const Delivery& delivery) {
 }
 
 Result<std::vector<Delivery>> SqliteAlertStore::ForIncident(const std::string& incident_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Result<SqliteStatement> select =
       db_->Prepare(std::string("SELECT ") + kDeliveryColumns +
                    " FROM notification_outbox WHERE incident_id = ?1 ORDER BY created_at_ms, id");
@@ -405,7 +405,7 @@ Result<std::vector<Delivery>> SqliteAlertStore::ForIncident(const std::string& i
 }
 
 Result<OutboxStats> SqliteAlertStore::Stats() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Result<SqliteStatement> select = db_->Prepare(
       "SELECT COUNT(*), MIN(created_at_ms) FROM notification_outbox WHERE state = 'Pending'");
   if (!select) return Error{select.error()};
@@ -418,9 +418,9 @@ Result<OutboxStats> SqliteAlertStore::Stats() {
 }
 
 Result<int64_t> SqliteAlertStore::Prune(TimePoint now) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   int64_t deleted = 0;
-  Status status = db_->InTransaction(true, [&]() -> Status {
+  Status status = db_->InTransaction(true, [&]() REQUIRES(mu_) -> Status {
     Result<SqliteStatement> outbox = db_->Prepare(
         "DELETE FROM notification_outbox WHERE state != 'Pending' AND created_at_ms < ?1");
     if (!outbox) return Error{outbox.error()};

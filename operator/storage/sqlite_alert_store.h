@@ -12,10 +12,10 @@
 
 #include <chrono>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "operator/alerting/incident_store.h"
 #include "operator/alerting/outbox.h"
 #include "operator/storage/sqlite_database.h"
@@ -72,18 +72,18 @@ class SqliteAlertStore final : public IncidentStore, public Outbox {
   SqliteAlertStore(Key, Options options, std::unique_ptr<SqliteDatabase> db);
 
  private:
-  // REQUIRES: mu_ (and a transaction for consistency).
+  // In a transaction, for consistency.
   Result<std::vector<IncidentRecord>> QueryLocked(const std::string& where_sql,
                                                   const std::optional<std::string>& id,
-                                                  const IncidentQuery& query);
-  Status AddEntryLocked(const std::string& id, const IncidentEntry& entry);
+                                                  const IncidentQuery& query) REQUIRES(mu_);
+  Status AddEntryLocked(const std::string& id, const IncidentEntry& entry) REQUIRES(mu_);
   Result<IncidentUpdate> Change(const std::string& id,
                                 const std::function<Result<bool>(const IncidentRecord&)>& change);
   Result<std::vector<Delivery>> ReadDeliveries(SqliteStatement& select);
 
   const Options options_;
-  std::mutex mu_;
-  std::unique_ptr<SqliteDatabase> db_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unique_ptr<SqliteDatabase> db_ GUARDED_BY(mu_);
 };
 
 }  // namespace pharos

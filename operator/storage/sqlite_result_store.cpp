@@ -512,7 +512,7 @@ Result<std::unique_ptr<SqliteResultStore>> SqliteResultStore::Open(Options optio
   }
   auto store = std::make_unique<SqliteResultStore>(Key{}, std::move(options),
                                                    std::move(writer).value(), std::move(reader));
-  std::lock_guard lock(store->write_mutex_);
+  MutexLock lock(store->write_mutex_);
   if (Status status = store->LoadPruneMarks(); !status) return Error{status.error()};
   return store;
 }
@@ -534,11 +534,11 @@ SqliteResultStore::SqliteResultStore(Key, Options options, std::unique_ptr<Sqlit
 
 Status SqliteResultStore::Read(const std::function<Status(SqliteDatabase&)>& body) {
   if (reader_ == nullptr) {
-    std::lock_guard lock(write_mutex_);
-    return writer_->InTransaction(false, [&] { return body(*writer_); });
+    MutexLock lock(write_mutex_);
+    return writer_->InTransaction(false, [&]() REQUIRES(write_mutex_) { return body(*writer_); });
   }
-  std::lock_guard lock(read_mutex_);
-  return reader_->InTransaction(false, [&] { return body(*reader_); });
+  MutexLock lock(read_mutex_);
+  return reader_->InTransaction(false, [&]() REQUIRES(read_mutex_) { return body(*reader_); });
 }
 
 Result<AppendResult> SqliteResultStore::Append(const std::vector<CheckResult>& results) {
@@ -550,7 +550,7 @@ Result<AppendResult> SqliteResultStore::Append(const std::vector<CheckResult>& r
       "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
       "?26, ?27, ?28, ?29) ON CONFLICT (item_id) DO NOTHING",
       kResultColumns);
-  std::lock_guard lock(write_mutex_);
+  MutexLock lock(write_mutex_);
   SqliteDatabase& db = *writer_;
   Status status = db.InTransaction(true, [&]() -> Status {
     std::map<RollupKey, Aggregate> deltas;
@@ -820,9 +820,9 @@ Result<std::vector<CheckResult>> SqliteResultStore::Results(const ResultQuery& q
 Status SqliteResultStore::SaveMonitorState(const MonitorStateSnapshot& state,
                                            const std::vector<StateEvent>& events) {
   if (state.monitor_uid.empty()) return Error{"saving monitor state: monitor uid is empty"};
-  std::lock_guard lock(write_mutex_);
+  MutexLock lock(write_mutex_);
   Status status =
-      writer_->InTransaction(true, [&]() -> Status { return WriteMonitorState(state, events); });
+      writer_->InTransaction(true, [&]() REQUIRES(write_mutex_) -> Status { return WriteMonitorState(state, events); });
   if (!status) {
     return Error{fmt::format("saving state of monitor {} in {}: {}", state.monitor_key,
                              options_.path, status.error())};
@@ -835,8 +835,8 @@ Status SqliteResultStore::SaveMonitorStates(const std::vector<MonitorStateSave>&
     if (save.state.monitor_uid.empty()) return Error{"saving monitor state: monitor uid is empty"};
   }
   if (saves.empty()) return OkStatus();
-  std::lock_guard lock(write_mutex_);
-  Status status = writer_->InTransaction(true, [&]() -> Status {
+  MutexLock lock(write_mutex_);
+  Status status = writer_->InTransaction(true, [&]() REQUIRES(write_mutex_) -> Status {
     for (const MonitorStateSave& save : saves) {
       if (Status written = WriteMonitorState(save.state, save.events); !written) {
         return Error{fmt::format("monitor {}: {}", save.state.monitor_key, written.error())};
@@ -1004,7 +1004,7 @@ Result<std::vector<MonitorStateSnapshot>> SqliteResultStore::LoadMonitorStates()
 }
 
 Status SqliteResultStore::ForgetMonitor(std::string_view monitor_uid, TimePoint now) {
-  std::lock_guard lock(write_mutex_);
+  MutexLock lock(write_mutex_);
   SqliteDatabase& db = *writer_;
   Status status = db.InTransaction(true, [&]() -> Status {
     Result<SqliteStatement> resolve = db.Prepare(
@@ -1061,7 +1061,7 @@ Status SqliteResultStore::DeleteInChunks(std::string_view sql, int64_t cutoff_ms
                                          int64_t& deleted) {
   while (true) {
     int64_t changed = 0;
-    Status status = writer_->InTransaction(true, [&]() -> Status {
+    Status status = writer_->InTransaction(true, [&]() REQUIRES(write_mutex_) -> Status {
       Result<SqliteStatement> statement = writer_->Prepare(sql);
       if (!statement) return Error{statement.error()};
       if (Status run = statement->Bind(1, cutoff_ms).Bind(2, kPruneChunk).Run(); !run) return run;
@@ -1077,7 +1077,7 @@ Status SqliteResultStore::DeleteInChunks(std::string_view sql, int64_t cutoff_ms
 Result<PruneReport> SqliteResultStore::Prune(TimePoint now) {
   const auto cutoff = [&](std::chrono::hours retention) { return ToMs(now - retention); };
   PruneReport report;
-  std::lock_guard lock(write_mutex_);
+  MutexLock lock(write_mutex_);
   // Chunks keep each write transaction short, so appends are not held up by a large prune.
   Status status = DeleteInChunks(
       "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE at_ms < ?1 LIMIT ?2)",
@@ -1108,7 +1108,7 @@ Result<PruneReport> SqliteResultStore::Prune(TimePoint now) {
     const std::pair<const char*, int64_t> marks[] = {
         {"raw", cutoff(options_.raw_retention)},
         {"hourly", FloorTo(cutoff(options_.hourly_retention), kHourMs)}};
-    status = writer_->InTransaction(true, [&]() -> Status {
+    status = writer_->InTransaction(true, [&]() REQUIRES(write_mutex_) -> Status {
       for (const auto& [kind, mark] : marks) {
         Result<SqliteStatement> upsert = writer_->Prepare(
             "INSERT INTO prune_marks (kind, cutoff_ms) VALUES (?1, ?2) ON CONFLICT (kind) DO "

@@ -19,10 +19,10 @@
 #include <functional>
 #include <limits>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "operator/control/result_store.h"
 #include "operator/storage/sqlite_database.h"
 
@@ -84,13 +84,11 @@ class SqliteResultStore final : public ResultStore {
  private:
   // Runs `body` in a read transaction on the query connection.
   Status Read(const std::function<Status(SqliteDatabase&)>& body);
-  // REQUIRES: write_mutex_ held.
-  Status LoadPruneMarks();
-  // REQUIRES: write_mutex_ held.
-  Status DeleteInChunks(std::string_view sql, int64_t cutoff_ms, int64_t& deleted);
-  // Writes one state and its incident changes. REQUIRES: write_mutex_ held, in a transaction.
+  Status LoadPruneMarks() REQUIRES(write_mutex_);
+  Status DeleteInChunks(std::string_view sql, int64_t cutoff_ms, int64_t& deleted) REQUIRES(write_mutex_);
+  // Writes one state and its incident changes. In a transaction.
   Status WriteMonitorState(const MonitorStateSnapshot& state,
-                           const std::vector<StateEvent>& events);
+                           const std::vector<StateEvent>& events) REQUIRES(write_mutex_);
 
   // Rows older than these may have been pruned (raw results; hourly rollups): windows reaching
   // before them are widened to whole hours (days). Persisted in prune_marks.
@@ -98,10 +96,10 @@ class SqliteResultStore final : public ResultStore {
   std::atomic<int64_t> hourly_mark_{std::numeric_limits<int64_t>::min()};
 
   const Options options_;
-  std::mutex write_mutex_;
-  std::unique_ptr<SqliteDatabase> writer_;  // guarded by write_mutex_
-  std::mutex read_mutex_;
-  std::unique_ptr<SqliteDatabase> reader_;  // guarded by read_mutex_; null for ":memory:"
+  Mutex write_mutex_;
+  std::unique_ptr<SqliteDatabase> writer_ PT_GUARDED_BY(write_mutex_);
+  Mutex read_mutex_;
+  std::unique_ptr<SqliteDatabase> reader_ PT_GUARDED_BY(read_mutex_);  // null for ":memory:"
 };
 
 }  // namespace pharos
