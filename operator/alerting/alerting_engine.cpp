@@ -95,7 +95,7 @@ void AlertingEngine::SetChannels(std::vector<AlertChannel> channels) {
     std::string key = channel.Key();
     by_key.emplace(std::move(key), std::make_shared<const AlertChannel>(std::move(channel)));
   }
-  std::lock_guard lock(channels_mu_);
+  MutexLock lock(channels_mu_);
   channels_ = std::move(by_key);
 }
 
@@ -103,26 +103,26 @@ void AlertingEngine::UpsertChannel(AlertChannel channel) {
   std::string key = channel.Key();
   auto shared = std::make_shared<const AlertChannel>(std::move(channel));
   {
-    std::lock_guard lock(channels_mu_);
+    MutexLock lock(channels_mu_);
     channels_[key] = std::move(shared);
   }
   dispatcher_.Wake(key);  // deliveries that waited for a fixed configuration
 }
 
 void AlertingEngine::RemoveChannel(const std::string& key) {
-  std::lock_guard lock(channels_mu_);
+  MutexLock lock(channels_mu_);
   channels_.erase(key);
 }
 
 std::shared_ptr<const AlertChannel> AlertingEngine::Channel(const std::string& key) const {
-  std::lock_guard lock(channels_mu_);
+  MutexLock lock(channels_mu_);
   auto found = channels_.find(key);
   return found == channels_.end() ? nullptr : found->second;
 }
 
 AlertingEngine::ChannelSelection AlertingEngine::ChannelsFor(const Monitor& monitor) const {
   ChannelSelection selection;
-  std::lock_guard lock(channels_mu_);
+  MutexLock lock(channels_mu_);
   if (monitor.alerting.channels.empty()) {
     const std::string prefix = monitor.namespace_name + "/";
     for (auto it = channels_.lower_bound(prefix);
@@ -147,7 +147,7 @@ AlertingEngine::ChannelSelection AlertingEngine::ChannelsFor(const Monitor& moni
 void AlertingEngine::OnStateChange(const Monitor& monitor, const StateEvent& event) {
   if (!active_) return;
   {
-    std::lock_guard lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     if (queue_.size() >= options_.max_queued_events) {
       ++dropped_;
       Log().Error(
@@ -158,11 +158,11 @@ void AlertingEngine::OnStateChange(const Monitor& monitor, const StateEvent& eve
     }
     queue_.push_back(Queued{std::make_shared<const Monitor>(monitor), event});
   }
-  queue_cv_.notify_all();
+  queue_cv_.NotifyAll();
 }
 
 int64_t AlertingEngine::dropped_events() const {
-  std::lock_guard lock(queue_mu_);
+  MutexLock lock(queue_mu_);
   return dropped_;
 }
 
@@ -495,7 +495,7 @@ void AlertingEngine::CollectMetrics(MetricsWriter& writer) {
 // --- lifecycle ---
 
 void AlertingEngine::Start() {
-  std::lock_guard lock(lifecycle_mu_);
+  MutexLock lock(lifecycle_mu_);
   if (started_) return;
   started_ = true;
   dispatcher_.Start();
@@ -504,13 +504,13 @@ void AlertingEngine::Start() {
 
 void AlertingEngine::Stop() {
   {
-    std::lock_guard lock(lifecycle_mu_);
+    MutexLock lock(lifecycle_mu_);
     if (!started_) return;
     started_ = false;
   }
   if (thread_.joinable()) {
     thread_.request_stop();
-    queue_cv_.notify_all();
+    queue_cv_.NotifyAll();
     thread_.join();
   }
   dispatcher_.Stop();
@@ -520,10 +520,10 @@ void AlertingEngine::SetActive(bool active) {
   active_ = active;
   dispatcher_.SetActive(active);
   if (!active) {
-    std::lock_guard lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     queue_.clear();
   }
-  queue_cv_.notify_all();
+  queue_cv_.NotifyAll();
 }
 
 void AlertingEngine::Run(std::stop_token stop) {
@@ -532,13 +532,13 @@ void AlertingEngine::Run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     std::deque<Queued> batch;
     {
-      std::unique_lock lock(queue_mu_);
-      queue_cv_.wait_until(lock, stop, next_housekeeping, [&] { return !queue_.empty(); });
+      MutexLock lock(queue_mu_);
+      queue_cv_.WaitUntil(queue_mu_, stop, next_housekeeping, [&]() REQUIRES(queue_mu_) { return !queue_.empty(); });
       batch.swap(queue_);
       processing_ += static_cast<int64_t>(batch.size());
     }
     {
-      std::lock_guard work(work_mu_);
+      MutexLock work(work_mu_);
       for (const Queued& queued : batch) Process(queued);
       if (std::chrono::steady_clock::now() >= next_housekeeping) {
         if (active_) Housekeeping();
@@ -546,27 +546,27 @@ void AlertingEngine::Run(std::stop_token stop) {
       }
     }
     {
-      std::lock_guard lock(queue_mu_);
+      MutexLock lock(queue_mu_);
       processing_ -= static_cast<int64_t>(batch.size());
     }
-    queue_cv_.notify_all();
+    queue_cv_.NotifyAll();
   }
 }
 
 void AlertingEngine::Tick() {
   std::deque<Queued> batch;
   {
-    std::lock_guard lock(queue_mu_);
+    MutexLock lock(queue_mu_);
     batch.swap(queue_);
   }
-  std::lock_guard work(work_mu_);
+  MutexLock work(work_mu_);
   for (const Queued& queued : batch) Process(queued);
   if (active_) Housekeeping();
 }
 
 void AlertingEngine::Drain() {
-  std::unique_lock lock(queue_mu_);
-  queue_cv_.wait(lock, [&] { return queue_.empty() && processing_ == 0; });
+  MutexLock lock(queue_mu_);
+  queue_cv_.Wait(queue_mu_, [&]() REQUIRES(queue_mu_) { return queue_.empty() && processing_ == 0; });
 }
 
 }  // namespace pharos

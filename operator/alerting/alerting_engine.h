@@ -23,18 +23,17 @@
 // Thread-safety: every public method may be called from any thread; Start/Stop by the owner.
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/metrics_registry.h"
 #include "common/monitor.h"
@@ -136,19 +135,19 @@ class AlertingEngine {
   HistogramFamily& delivery_seconds_;
   MetricsRegistry::CollectorId collector_ = 0;
 
-  mutable std::mutex channels_mu_;
-  std::map<std::string, std::shared_ptr<const AlertChannel>> channels_;  // GUARDED_BY(channels_mu_)
+  mutable Mutex channels_mu_;
+  std::map<std::string, std::shared_ptr<const AlertChannel>> channels_ GUARDED_BY(channels_mu_);
 
-  mutable std::mutex queue_mu_;
-  std::condition_variable_any queue_cv_;
-  std::deque<Queued> queue_;     // GUARDED_BY(queue_mu_)
-  int64_t dropped_ = 0;          // GUARDED_BY(queue_mu_)
-  int64_t processing_ = 0;       // GUARDED_BY(queue_mu_): taken off the queue, not done yet
+  mutable Mutex queue_mu_;
+  CondVar queue_cv_;
+  std::deque<Queued> queue_ GUARDED_BY(queue_mu_);
+  int64_t dropped_ GUARDED_BY(queue_mu_) = 0;
+  int64_t processing_ GUARDED_BY(queue_mu_) = 0;  // taken off the queue, not done yet
   std::atomic<bool> active_{true};
-  std::mutex work_mu_;  // serialises Process and Housekeeping (the thread and Tick)
+  Mutex work_mu_;  // serialises Process and Housekeeping (the thread and Tick)
   std::jthread thread_;
-  std::mutex lifecycle_mu_;
-  bool started_ = false;  // GUARDED_BY(lifecycle_mu_)
+  Mutex lifecycle_mu_;
+  bool started_ GUARDED_BY(lifecycle_mu_) = false;
 };
 
 }  // namespace pharos

@@ -70,20 +70,18 @@ Result<std::vector<ApiTokens::Entry>> ApiTokens::Read(const std::string& path) {
 Result<ApiTokens> ApiTokens::Load(const std::string& path) {
   Result<std::vector<Entry>> entries = Read(path);
   if (!entries) return Error{entries.error(), entries.error_kind()};
-  ApiTokens tokens(path);
-  tokens.entries_ = std::move(entries).value();
-  return tokens;
+  return ApiTokens(path, std::move(entries).value());
 }
 
 ApiTokens::ApiTokens(const ApiTokens& other) : path_(other.path_) {
-  std::lock_guard lock(other.mu_);
+  MutexLock lock(other.mu_);
   entries_ = other.entries_;
 }
 
 Status ApiTokens::Reload() {
   Result<std::vector<Entry>> entries = Read(path_);
   if (!entries) return Error{entries.error(), entries.error_kind()};
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   entries_ = std::move(entries).value();
   return OkStatus();
 }
@@ -95,7 +93,7 @@ std::optional<std::string> ApiTokens::Check(std::string_view authorization) cons
     return std::nullopt;
   }
   const std::string digest = Digest(Trim(authorization.substr(kBearer.size())));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::optional<std::string> found;
   for (const Entry& entry : entries_) {
     // Every entry is compared, so the time does not depend on which one matches.
@@ -107,7 +105,7 @@ std::optional<std::string> ApiTokens::Check(std::string_view authorization) cons
 }
 
 size_t ApiTokens::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return entries_.size();
 }
 

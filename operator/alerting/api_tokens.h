@@ -8,12 +8,12 @@
 // same time whatever the token (CRYPTO_memcmp over SHA-256 digests), so timing reveals nothing.
 // Thread-safety: every method may be called from any thread.
 
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/result.h"
 
 namespace pharos {
@@ -35,12 +35,13 @@ class ApiTokens {
     std::string name;
     std::string digest;  // SHA-256 of the token
   };
-  explicit ApiTokens(std::string path) : path_(std::move(path)) {}
+  ApiTokens(std::string path, std::vector<Entry> entries)
+      : path_(std::move(path)), entries_(std::move(entries)) {}
   static Result<std::vector<Entry>> Read(const std::string& path);
 
   const std::string path_;
-  mutable std::mutex mu_;
-  std::vector<Entry> entries_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<Entry> entries_ GUARDED_BY(mu_);
 };
 
 }  // namespace pharos

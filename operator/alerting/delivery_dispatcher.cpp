@@ -65,7 +65,7 @@ void DeliveryDispatcher::SetObserver(Observer observer) { observer_ = std::move(
 
 void DeliveryDispatcher::Start() {
   Result<std::vector<std::string>> channels = outbox_.PendingChannels();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (started_ || stopping_) return;
   started_ = true;
   if (!channels) {
@@ -80,12 +80,12 @@ void DeliveryDispatcher::Start() {
 void DeliveryDispatcher::Stop() {
   std::map<std::string, std::unique_ptr<Worker>> workers;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
     workers = std::move(workers_);
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   for (auto& [channel, worker] : workers) {
     if (worker->thread.joinable()) worker->thread.join();
   }
@@ -93,12 +93,12 @@ void DeliveryDispatcher::Stop() {
 
 void DeliveryDispatcher::Wake(const std::string& channel) {
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (!started_ || stopping_) return;
     EnsureWorkerLocked(channel);
     workers_[channel]->woken = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void DeliveryDispatcher::SetActive(bool active) {
@@ -106,14 +106,14 @@ void DeliveryDispatcher::SetActive(bool active) {
   Result<std::vector<std::string>> pending =
       active ? outbox_.PendingChannels() : Result<std::vector<std::string>>(std::vector<std::string>{});
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     active_ = active;
     if (started_ && !stopping_ && pending) {
       for (const std::string& channel : *pending) EnsureWorkerLocked(channel);
     }
     for (auto& [channel, worker] : workers_) worker->woken = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void DeliveryDispatcher::EnsureWorkerLocked(const std::string& channel) {
@@ -131,14 +131,14 @@ void DeliveryDispatcher::EnsureWorkerLocked(const std::string& channel) {
 }
 
 void DeliveryDispatcher::Run(Worker& worker) {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (!stopping_) {
     std::optional<Clock::TimePoint> next;
     worker.woken = false;
     if (active_) {
-      lock.unlock();
+      lock.Unlock();
       next = DeliverDue(worker.channel, clock_.Now());
-      lock.lock();
+      lock.Lock();
     }
     if (stopping_) break;
     if (worker.woken) continue;
@@ -147,7 +147,7 @@ void DeliveryDispatcher::Run(Worker& worker) {
       const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.Now());
       wait = std::clamp(until, std::chrono::milliseconds(1), kMaxSleep);
     }
-    cv_.wait_for(lock, wait, [&] { return stopping_ || worker.woken; });
+    cv_.WaitFor(mu_, wait, [&]() REQUIRES(mu_) { return stopping_ || worker.woken; });
   }
 }
 
@@ -174,7 +174,7 @@ std::optional<Clock::TimePoint> DeliveryDispatcher::DeliverDue(const std::string
     if (observer_) observer_(delivery, outcome, type);
     if (outcome == DeliveryOutcome::kRetry) return delivery.next_attempt_at;
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (stopping_ || !active_) return std::nullopt;
     }
     now = clock_.Now();
@@ -185,7 +185,7 @@ std::chrono::milliseconds DeliveryDispatcher::Backoff(int attempts) {
   const double base = static_cast<double>(options_.initial_backoff.count()) *
                       std::pow(2.0, std::clamp(attempts - 1, 0, 30));
   const double capped = std::min(base, static_cast<double>(options_.max_backoff.count()));
-  std::lock_guard lock(random_mu_);
+  MutexLock lock(random_mu_);
   // ±20%: receivers coming back are not hit by every sender at once.
   const double jitter = std::uniform_real_distribution<double>(0.8, 1.2)(random_);
   return std::chrono::milliseconds(static_cast<int64_t>(capped * jitter));

@@ -20,16 +20,15 @@
 // Thread-safety: every public method may be called from any thread; Start/Stop by the owner.
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <random>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "operator/alerting/alert_channel.h"
 #include "operator/alerting/notification_transport.h"
@@ -93,8 +92,7 @@ class DeliveryDispatcher {
   DeliveryOutcome Attempt(Delivery& delivery, std::string* channel_type);
   std::chrono::milliseconds Backoff(int attempts);
   void Run(Worker& worker);
-  // REQUIRES: mu_
-  void EnsureWorkerLocked(const std::string& channel);
+  void EnsureWorkerLocked(const std::string& channel) REQUIRES(mu_);
 
   Outbox& outbox_;
   NotificationTransport& transport_;
@@ -104,15 +102,15 @@ class DeliveryDispatcher {
   const Options options_;
   Observer observer_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::map<std::string, std::unique_ptr<Worker>> workers_;  // GUARDED_BY(mu_)
-  bool started_ = false;                                     // GUARDED_BY(mu_)
-  bool stopping_ = false;                                    // GUARDED_BY(mu_)
-  bool active_ = true;                                       // GUARDED_BY(mu_)
-  int next_worker_number_ = 1;                               // GUARDED_BY(mu_)
-  std::mutex random_mu_;
-  std::mt19937_64 random_;  // GUARDED_BY(random_mu_)
+  Mutex mu_;
+  CondVar cv_;
+  std::map<std::string, std::unique_ptr<Worker>> workers_ GUARDED_BY(mu_);
+  bool started_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool active_ GUARDED_BY(mu_) = true;
+  int next_worker_number_ GUARDED_BY(mu_) = 1;
+  Mutex random_mu_;
+  std::mt19937_64 random_ GUARDED_BY(random_mu_);
 };
 
 }  // namespace pharos

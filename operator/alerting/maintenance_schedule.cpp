@@ -20,14 +20,14 @@ void MaintenanceSchedule::Replace(std::vector<MaintenanceWindow> windows) {
   for (MaintenanceWindow& window : windows) {
     shared.push_back(std::make_shared<const MaintenanceWindow>(std::move(window)));
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   windows_ = std::move(shared);
   cache_valid_ = false;
 }
 
 void MaintenanceSchedule::Upsert(MaintenanceWindow window) {
   auto shared = std::make_shared<const MaintenanceWindow>(std::move(window));
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto found = std::find_if(windows_.begin(), windows_.end(),
                             [&](const auto& w) { return w->Key() == shared->Key(); });
   if (found != windows_.end()) {
@@ -39,13 +39,13 @@ void MaintenanceSchedule::Upsert(MaintenanceWindow window) {
 }
 
 void MaintenanceSchedule::Remove(const std::string& key) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::erase_if(windows_, [&](const auto& w) { return w->Key() == key; });
   cache_valid_ = false;
 }
 
 size_t MaintenanceSchedule::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return windows_.size();
 }
 
@@ -74,7 +74,7 @@ const MaintenanceSchedule::Windows& MaintenanceSchedule::ActiveLocked(TimePoint 
 }
 
 bool MaintenanceSchedule::InMaintenance(const Monitor& monitor, TimePoint now) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& window : ActiveLocked(now)) {
     if (window->Covers(monitor)) return true;
   }
@@ -84,7 +84,7 @@ bool MaintenanceSchedule::InMaintenance(const Monitor& monitor, TimePoint now) c
 std::vector<std::string> MaintenanceSchedule::ActiveWindows(const Monitor& monitor,
                                                             TimePoint now) const {
   std::vector<std::string> keys;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const auto& window : ActiveLocked(now)) {
     if (window->Covers(monitor)) keys.push_back(window->Key());
   }
@@ -94,7 +94,7 @@ std::vector<std::string> MaintenanceSchedule::ActiveWindows(const Monitor& monit
 std::vector<MaintenancePeriod> MaintenanceSchedule::Periods(TimePoint from, TimePoint to) const {
   Windows windows;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     windows = windows_;
   }
   std::vector<std::shared_ptr<const Monitor>> monitors;

@@ -11,10 +11,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/monitor.h"
 #include "operator/alerting/maintenance_window.h"
 #include "operator/control/maintenance_calendar.h"
@@ -43,17 +43,17 @@ class MaintenanceSchedule final : public MaintenanceCalendar {
 
  private:
   using Windows = std::vector<std::shared_ptr<const MaintenanceWindow>>;
-  // The windows active at `now`. REQUIRES: mu_
-  const Windows& ActiveLocked(TimePoint now) const;
+  // The windows active at `now`.
+  const Windows& ActiveLocked(TimePoint now) const REQUIRES(mu_);
 
   const MonitorLister monitors_;
-  mutable std::mutex mu_;
-  Windows windows_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  Windows windows_ GUARDED_BY(mu_);
   // The answer of ActiveLocked for [cached_from_, cached_until_).
-  mutable Windows active_;             // GUARDED_BY(mu_)
-  mutable TimePoint cached_from_{};    // GUARDED_BY(mu_)
-  mutable TimePoint cached_until_{};   // GUARDED_BY(mu_)
-  mutable bool cache_valid_ = false;   // GUARDED_BY(mu_)
+  mutable Windows active_ GUARDED_BY(mu_);
+  mutable TimePoint cached_from_ GUARDED_BY(mu_){};
+  mutable TimePoint cached_until_ GUARDED_BY(mu_){};
+  mutable bool cache_valid_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace pharos

@@ -7,7 +7,7 @@
 namespace pharos {
 
 Result<size_t> MemoryOutbox::Add(const std::vector<Delivery>& deliveries) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   size_t added = 0;
   for (const Delivery& delivery : deliveries) {
     const bool known = std::any_of(deliveries_.begin(), deliveries_.end(),
@@ -21,7 +21,7 @@ Result<size_t> MemoryOutbox::Add(const std::vector<Delivery>& deliveries) {
 }
 
 Result<std::optional<Delivery>> MemoryOutbox::NextPending(const std::string& channel) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const Delivery* best = nullptr;
   for (const Delivery& delivery : deliveries_) {
     if (delivery.channel != channel || delivery.state != DeliveryState::kPending) continue;
@@ -35,7 +35,7 @@ Result<std::optional<Delivery>> MemoryOutbox::NextPending(const std::string& cha
 }
 
 Result<std::vector<std::string>> MemoryOutbox::PendingChannels() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::set<std::string> channels;
   for (const Delivery& delivery : deliveries_) {
     if (delivery.state == DeliveryState::kPending) channels.insert(delivery.channel);
@@ -44,7 +44,7 @@ Result<std::vector<std::string>> MemoryOutbox::PendingChannels() {
 }
 
 Status MemoryOutbox::Update(const Delivery& delivery) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (Delivery& known : deliveries_) {
     if (known.id == delivery.id) {
       known = delivery;
@@ -55,7 +55,7 @@ Status MemoryOutbox::Update(const Delivery& delivery) {
 }
 
 Result<std::vector<Delivery>> MemoryOutbox::ForIncident(const std::string& incident_id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Delivery> out;
   for (const Delivery& delivery : deliveries_) {
     if (delivery.notification.incident && delivery.notification.incident->id == incident_id) {
@@ -66,7 +66,7 @@ Result<std::vector<Delivery>> MemoryOutbox::ForIncident(const std::string& incid
 }
 
 Result<OutboxStats> MemoryOutbox::Stats() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   OutboxStats stats;
   for (const Delivery& delivery : deliveries_) {
     if (delivery.state != DeliveryState::kPending) continue;
@@ -79,7 +79,7 @@ Result<OutboxStats> MemoryOutbox::Stats() {
 }
 
 std::optional<Delivery> MemoryOutbox::Get(const std::string& id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const Delivery& delivery : deliveries_) {
     if (delivery.id == id) return delivery;
   }
@@ -87,7 +87,7 @@ std::optional<Delivery> MemoryOutbox::Get(const std::string& id) const {
 }
 
 std::vector<Delivery> MemoryOutbox::All() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return deliveries_;
 }
 

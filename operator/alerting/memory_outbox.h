@@ -5,8 +5,8 @@
 // Thread-safety: every method may be called from any thread.
 
 #include <map>
-#include <mutex>
 
+#include "common/mutex.h"
 #include "operator/alerting/outbox.h"
 
 namespace pharos {
@@ -24,8 +24,8 @@ class MemoryOutbox final : public Outbox {
   std::vector<Delivery> All() const;  // in the order added
 
  private:
-  mutable std::mutex mu_;
-  std::vector<Delivery> deliveries_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<Delivery> deliveries_ GUARDED_BY(mu_);
 };
 
 }  // namespace pharos
