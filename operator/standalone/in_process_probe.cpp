@@ -57,7 +57,7 @@ void InProcessProbe::Stop() {
   thread_.join();
   WorkLeaser::WaiterId waiter = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (waiting_) {
       waiter = waiter_;
     }
@@ -66,7 +66,7 @@ void InProcessProbe::Stop() {
     work_.CancelWait(waiter);
   }
   checker_.drain();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (!leased_.empty()) {
     Log().Info("work leased during shutdown was not started; it will be redelivered",
                {{"items", leased_.size()}});
@@ -75,16 +75,16 @@ void InProcessProbe::Stop() {
 }
 
 size_t InProcessProbe::in_flight() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return in_flight_;
 }
 
 void InProcessProbe::Run(const std::stop_token& stop) {
   pthread_setname_np(pthread_self(), "pharos-local");
   while (true) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, stop,
-             [&] { return !leased_.empty() || (!waiting_ && in_flight_ < options_.capacity); });
+    MutexLock lock(mu_);
+    cv_.Wait(mu_, stop,
+             [&]() REQUIRES(mu_) { return !leased_.empty() || (!waiting_ && in_flight_ < options_.capacity); });
     if (stop.stop_requested()) {
       return;
     }
@@ -92,27 +92,27 @@ void InProcessProbe::Run(const std::stop_token& stop) {
       std::vector<WorkItem> items = std::move(leased_);
       leased_.clear();
       SetInFlightLocked(in_flight_ + items.size());
-      lock.unlock();
+      lock.Unlock();
       RunItems(std::move(items));
       continue;
     }
     const size_t free = options_.capacity - in_flight_;
     waiting_ = true;
     waiter_ = 0;
-    lock.unlock();
+    lock.Unlock();
     const WorkLeaser::WaiterId waiter =
         work_.LeaseOrWait(options_.region, options_.name, free, clock_.Now() + options_.lease_wait,
                           [this](std::vector<WorkItem> items) {
                             {
-                              std::lock_guard guard(mu_);
+                              MutexLock guard(mu_);
                               for (WorkItem& item : items) {
                                 leased_.push_back(std::move(item));
                               }
                               waiting_ = false;
                             }
-                            cv_.notify_all();
+                            cv_.NotifyAll();
                           });
-    lock.lock();
+    lock.Lock();
     if (waiting_) {
       waiter_ = waiter;
     }
@@ -124,7 +124,7 @@ void InProcessProbe::RunItems(std::vector<WorkItem> items) {
   for (WorkItem& item : items) {
     std::shared_ptr<const Monitor> monitor = specs_.MonitorSpec(item.monitor_uid);
     if (!monitor) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       SetInFlightLocked(in_flight_ - 1);
       continue;  // removed since it was queued: its lease lapses, it is never redelivered
     }
@@ -144,7 +144,7 @@ void InProcessProbe::RunItems(std::vector<WorkItem> items) {
       Finish(std::move(result));
     });
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void InProcessProbe::Finish(CheckResult result) {
@@ -166,10 +166,10 @@ void InProcessProbe::Finish(CheckResult result) {
     reporting->unanswered--;
   });
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     SetInFlightLocked(in_flight_ - 1);
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
 }
 
 void InProcessProbe::SetInFlightLocked(size_t in_flight) {

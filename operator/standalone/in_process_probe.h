@@ -16,15 +16,14 @@
 // callbacks on the checker's thread.
 
 #include <atomic>
-#include <condition_variable>
 #include <cstddef>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/check_result.h"
 #include "common/clock.h"
 #include "common/metrics_registry.h"
@@ -72,8 +71,7 @@ class InProcessProbe {
   void Run(const std::stop_token& stop);
   void RunItems(std::vector<WorkItem> items);
   void Finish(CheckResult result);
-  // REQUIRES: mu_
-  void SetInFlightLocked(size_t in_flight);
+  void SetInFlightLocked(size_t in_flight) REQUIRES(mu_);
 
   // Shared with the core's ingestion callbacks, which may run after this probe is gone.
   struct Reporting {
@@ -92,12 +90,12 @@ class InProcessProbe {
   const Options options_;
   const std::shared_ptr<Reporting> reporting_;
 
-  mutable std::mutex mu_;
-  std::condition_variable_any cv_;
-  std::vector<WorkItem> leased_;     // GUARDED_BY(mu_): delivered, not yet started
-  bool waiting_ = false;             // GUARDED_BY(mu_): a long-poll is parked
-  WorkLeaser::WaiterId waiter_ = 0;  // GUARDED_BY(mu_)
-  size_t in_flight_ = 0;             // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::vector<WorkItem> leased_ GUARDED_BY(mu_);  // delivered, not yet started
+  bool waiting_ GUARDED_BY(mu_) = false;  // a long-poll is parked
+  WorkLeaser::WaiterId waiter_ GUARDED_BY(mu_) = 0;
+  size_t in_flight_ GUARDED_BY(mu_) = 0;
   std::jthread thread_;
 };
 

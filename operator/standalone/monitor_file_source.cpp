@@ -115,7 +115,7 @@ std::vector<MonitorFileSource::FileStamp> MonitorFileSource::Fingerprint() const
 }
 
 Result<size_t> MonitorFileSource::Reload() {
-  std::lock_guard lock(load_mu_);
+  MutexLock lock(load_mu_);
   return ReloadLocked(Fingerprint());
 }
 
@@ -213,14 +213,14 @@ void MonitorFileSource::Poll(const std::stop_token& stop) {
   pthread_setname_np(pthread_self(), "pharos-files");
   while (!stop.stop_requested()) {
     {
-      std::unique_lock lock(wake_mu_);
-      wake_cv_.wait_for(lock, stop, options_.poll_interval, [] { return false; });
+      MutexLock lock(wake_mu_);
+      wake_cv_.WaitFor(wake_mu_, stop, options_.poll_interval, [] { return false; });
     }
     if (stop.stop_requested()) {
       return;
     }
     std::vector<FileStamp> fingerprint = Fingerprint();
-    std::lock_guard lock(load_mu_);
+    MutexLock lock(load_mu_);
     if (fingerprint != fingerprint_) {
       (void)ReloadLocked(std::move(fingerprint));
     }
@@ -228,7 +228,7 @@ void MonitorFileSource::Poll(const std::stop_token& stop) {
 }
 
 std::string MonitorFileSource::last_error() const {
-  std::lock_guard lock(load_mu_);
+  MutexLock lock(load_mu_);
   return last_error_;
 }
 

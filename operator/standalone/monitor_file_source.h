@@ -15,14 +15,13 @@
 // serialised; `apply` runs on the loading thread, one set at a time.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/document_node.h"
 #include "common/monitor.h"
 #include "common/monitor_loader.h"
@@ -73,8 +72,7 @@ class MonitorFileSource {
 
   std::vector<FileStamp> Fingerprint() const;
   void Poll(const std::stop_token& stop);
-  // REQUIRES: load_mu_
-  Result<size_t> ReloadLocked(std::vector<FileStamp> fingerprint);
+  Result<size_t> ReloadLocked(std::vector<FileStamp> fingerprint) REQUIRES(load_mu_);
   // What the source remembers of an applied monitor: its generation and a digest of its
   // declared spec (StableHash64 of its JSON form without source location and generation), found
   // by the StableHash64 of its uid. 24 bytes a monitor; two uids of one set sharing a 64-bit hash
@@ -87,22 +85,22 @@ class MonitorFileSource {
   };
   using AppliedSpecs = std::vector<AppliedSpec>;  // sorted by uid_hash
 
-  // Gives every monitor its generation and returns what to remember of the set. REQUIRES: load_mu_
-  AppliedSpecs AssignGenerationsLocked(std::vector<Monitor>& monitors) const;
+  // Gives every monitor its generation and returns what to remember of the set.
+  AppliedSpecs AssignGenerationsLocked(std::vector<Monitor>& monitors) const REQUIRES(load_mu_);
 
   const std::vector<std::string> paths_;
   const Apply apply_;
   const Options options_;
 
-  mutable std::mutex load_mu_;
-  std::vector<FileStamp> fingerprint_;  // GUARDED_BY(load_mu_): of the last load attempt
-  bool applied_once_ = false;           // GUARDED_BY(load_mu_)
-  AppliedSpecs applied_;                // GUARDED_BY(load_mu_): the set in force
-  uint64_t applied_others_ = 0;         // GUARDED_BY(load_mu_): digest of its other documents
-  std::string last_error_;              // GUARDED_BY(load_mu_)
+  mutable Mutex load_mu_;
+  std::vector<FileStamp> fingerprint_ GUARDED_BY(load_mu_);  // of the last load attempt
+  bool applied_once_ GUARDED_BY(load_mu_) = false;
+  AppliedSpecs applied_ GUARDED_BY(load_mu_);  // the set in force
+  uint64_t applied_others_ GUARDED_BY(load_mu_) = 0;  // digest of its other documents
+  std::string last_error_ GUARDED_BY(load_mu_);
 
-  std::mutex wake_mu_;
-  std::condition_variable_any wake_cv_;
+  Mutex wake_mu_;
+  CondVar wake_cv_;
   std::jthread thread_;
 };
 
