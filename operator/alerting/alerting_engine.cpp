@@ -533,7 +533,8 @@ void AlertingEngine::Run(std::stop_token stop) {
     std::deque<Queued> batch;
     {
       MutexLock lock(queue_mu_);
-      queue_cv_.WaitUntil(queue_mu_, stop, next_housekeeping, [&]() REQUIRES(queue_mu_) { return !queue_.empty(); });
+      queue_cv_.WaitUntil(queue_mu_, stop, next_housekeeping,
+                          [&]() REQUIRES(queue_mu_) { return !queue_.empty(); });
       batch.swap(queue_);
       processing_ += static_cast<int64_t>(batch.size());
     }
@@ -566,7 +567,8 @@ void AlertingEngine::Tick() {
 
 void AlertingEngine::Drain() {
   MutexLock lock(queue_mu_);
-  queue_cv_.Wait(queue_mu_, [&]() REQUIRES(queue_mu_) { return queue_.empty() && processing_ == 0; });
+  queue_cv_.Wait(queue_mu_,
+                 [&]() REQUIRES(queue_mu_) { return queue_.empty() && processing_ == 0; });
 }
 
 }  // namespace pharos

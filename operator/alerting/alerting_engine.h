@@ -33,10 +33,10 @@
 #include <thread>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/metrics_registry.h"
 #include "common/monitor.h"
+#include "common/mutex.h"
 #include "operator/alerting/alert_channel.h"
 #include "operator/alerting/delivery_dispatcher.h"
 #include "operator/alerting/incident_store.h"

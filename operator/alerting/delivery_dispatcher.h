@@ -28,8 +28,8 @@
 #include <string>
 #include <thread>
 
-#include "common/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "operator/alerting/alert_channel.h"
 #include "operator/alerting/notification_transport.h"
 #include "operator/alerting/outbox.h"

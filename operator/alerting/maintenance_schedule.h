@@ -14,8 +14,8 @@
 #include <optional>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/monitor.h"
+#include "common/mutex.h"
 #include "operator/alerting/maintenance_window.h"
 #include "operator/control/maintenance_calendar.h"
 

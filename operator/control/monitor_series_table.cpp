@@ -327,13 +327,13 @@ void MonitorSeriesTable::ForEachRecord(MetricsWriter& writer, WriteRecord write)
 
 void MonitorSeriesTable::Write(MetricsWriter& writer) const {
   std::vector<std::string> labels(4);
-  const auto set_labels = [&](const Key& key, const RegionSeries& series,
-                              std::string_view last) REQUIRES(mutex_) {
-    labels[0].assign(key.namespace_name());
-    labels[1].assign(key.name());
-    labels[2].assign(region_names_[series.region]);
-    labels[3].assign(last);
-  };
+  const auto set_labels = [&](const Key& key, const RegionSeries& series, std::string_view last)
+                              REQUIRES(mutex_) {
+                                labels[0].assign(key.namespace_name());
+                                labels[1].assign(key.name());
+                                labels[2].assign(region_names_[series.region]);
+                                labels[3].assign(last);
+                              };
 
   if (writer.BeginFamily(kResultsMetric,
                          "Check results ingested, by outcome (error = the probe could not run the "

@@ -30,10 +30,10 @@
 #include <string_view>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/check_result.h"
 #include "common/metrics_registry.h"
 #include "common/metrics_writer.h"
+#include "common/mutex.h"
 
 namespace pharos {
 

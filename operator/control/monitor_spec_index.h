@@ -14,9 +14,9 @@
 #include <string_view>
 #include <utility>
 
-#include "common/mutex.h"
 #include "common/flat_index.h"
 #include "common/monitor.h"
+#include "common/mutex.h"
 
 namespace pharos {
 

@@ -52,12 +52,12 @@
 #include <thread>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/check_result.h"
 #include "common/clock.h"
 #include "common/flat_index.h"
 #include "common/metrics_registry.h"
 #include "common/monitor.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/control/maintenance_calendar.h"
 #include "operator/control/monitor_runtime.h"
@@ -251,7 +251,8 @@ class OperatorCore final : public MonitorSet,
 
   StateMachineSettings ConfigLocked(const Monitor& monitor, TimePoint now) REQUIRES(state_mu_);
   // Reconfigures the monitors whose maintenance window started or ended.
-  void FollowMaintenanceLocked(TimePoint now, std::vector<Notification>& notifications) REQUIRES(state_mu_);
+  void FollowMaintenanceLocked(TimePoint now, std::vector<Notification>& notifications)
+      REQUIRES(state_mu_);
   // Resumes the monitor from the newest of: `stored` (the store's snapshot), the seeder's seed,
   // the state in memory (StateResumer::Choose). A claimed Invalid state of a runtime not marked
   // invalid is then reconfigured (CheckAgainIfFixedLocked). False when neither a stored
@@ -267,11 +268,13 @@ class OperatorCore final : public MonitorSet,
   void CheckAgainIfFixedLocked(Runtime& runtime, TimePoint now,
                                std::vector<Notification>& notifications) REQUIRES(state_mu_);
   // Applies the runtime's monitor (its settings now) to its machine.
-  void ReconfigureLocked(Runtime& runtime, TimePoint now, std::vector<Notification>& notifications) REQUIRES(state_mu_);
+  void ReconfigureLocked(Runtime& runtime, TimePoint now, std::vector<Notification>& notifications)
+      REQUIRES(state_mu_);
   void ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> events, TimePoint now,
                          std::vector<Notification>& notifications) REQUIRES(state_mu_);
   // Saves at once, or into the batch begun by saver_.Begin().
-  void SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events, TimePoint now) REQUIRES(state_mu_);
+  void SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events, TimePoint now)
+      REQUIRES(state_mu_);
   // Commits the saver's batch; states it could not save stay dirty (retried later).
   void CommitSavesLocked() REQUIRES(state_mu_);
   // Drops a runtime's schedule, spec, series and stored state; the caller erases it.
@@ -283,7 +286,8 @@ class OperatorCore final : public MonitorSet,
   // Every runtime, in uid order (the index has none), for passes whose effects are observable
   // in order: reports, notifications, the /metrics page.
   std::vector<Runtime*> RuntimesByUidLocked() const REQUIRES(state_mu_);
-  void FollowKnownRegionsLocked(TimePoint now, std::vector<Notification>& notifications) REQUIRES(state_mu_);
+  void FollowKnownRegionsLocked(TimePoint now, std::vector<Notification>& notifications)
+      REQUIRES(state_mu_);
   void Collect(MetricsWriter& writer);
 
   const Clock& clock_;

@@ -51,7 +51,8 @@ void ResultWriter::Flush() {
   const uint64_t target = next_sequence_ - 1;
   flush_sequence_ = std::max(flush_sequence_, target);
   work_cv_.NotifyOne();
-  done_cv_.Wait(mutex_, [&]() REQUIRES(mutex_) { return finished_sequence_ >= target || !running_; });
+  done_cv_.Wait(mutex_,
+                [&]() REQUIRES(mutex_) { return finished_sequence_ >= target || !running_; });
 }
 
 void ResultWriter::Stop() {
@@ -85,10 +86,11 @@ void ResultWriter::Run() {
       continue;
     }
     // Linger so that a batch collects the results of several probes.
-    work_cv_.WaitUntil(mutex_, queue_.front().enqueued_at + options_.max_delay, [&]() REQUIRES(mutex_) {
-      return stopping_ || queued_results_ >= options_.max_batch_results ||
-             flush_sequence_ >= queue_.front().sequence;
-    });
+    work_cv_.WaitUntil(mutex_, queue_.front().enqueued_at + options_.max_delay,
+                       [&]() REQUIRES(mutex_) {
+                         return stopping_ || queued_results_ >= options_.max_batch_results ||
+                                flush_sequence_ >= queue_.front().sequence;
+                       });
     std::vector<Submission> batch;
     size_t results = 0;
     while (!queue_.empty() && (batch.empty() || results + queue_.front().results.size() <=

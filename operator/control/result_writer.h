@@ -27,9 +27,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/check_result.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/control/result_store.h"
 
@@ -100,7 +100,7 @@ class ResultWriter {
   size_t queued_results_ GUARDED_BY(mutex_) = 0;
   uint64_t next_sequence_ GUARDED_BY(mutex_) = 1;
   uint64_t finished_sequence_ GUARDED_BY(mutex_) = 0;  // every submission ≤ it is done
-  uint64_t flush_sequence_ GUARDED_BY(mutex_) = 0;  // commit up to it without lingering
+  uint64_t flush_sequence_ GUARDED_BY(mutex_) = 0;     // commit up to it without lingering
   bool stopping_ GUARDED_BY(mutex_) = false;
   bool running_ GUARDED_BY(mutex_) = true;
   std::chrono::steady_clock::time_point next_prune_{};  // writer thread only

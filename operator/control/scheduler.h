@@ -40,10 +40,10 @@
 #include <string_view>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/flat_index.h"
 #include "common/monitor.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/control/work_dispatcher.h"
 
@@ -165,8 +165,8 @@ class Scheduler {
   // monitor is replaced, erased before it is released).
   FlatIndex<uint32_t, EntryByUid> by_uid_ GUARDED_BY(mu_){EntryByUid{&entries_}};
   std::map<std::string, size_t> named_regions_ GUARDED_BY(mu_);  // region → monitors
-  mutable std::priority_queue<HeapNode, std::vector<HeapNode>, std::greater<>>
-      heap_ GUARDED_BY(mu_);
+  mutable std::priority_queue<HeapNode, std::vector<HeapNode>, std::greater<>> heap_
+      GUARDED_BY(mu_);
   uint64_t emitted_ GUARDED_BY(mu_) = 0;
   uint64_t missed_slots_ GUARDED_BY(mu_) = 0;
 

@@ -37,11 +37,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/check_result.h"
 #include "common/clock.h"
 #include "common/flat_index.h"
 #include "common/monitor.h"
+#include "common/mutex.h"
 
 namespace pharos {
 
@@ -292,7 +292,8 @@ class WorkDispatcher {
   void ExpireLeasesLocked(Clock::TimePoint now, Deferred& deferred) REQUIRES(mu_);
   void RememberAckLocked(const std::string& item_id, Clock::TimePoint forget_at) REQUIRES(mu_);
   void ForgetAcksLocked(Clock::TimePoint now) REQUIRES(mu_);
-  Probe& SeeProbeLocked(Region& region, const std::string& probe, Clock::TimePoint now) REQUIRES(mu_);
+  Probe& SeeProbeLocked(Region& region, const std::string& probe, Clock::TimePoint now)
+      REQUIRES(mu_);
   bool ProbeConnectedLocked(const Region& region, const std::string& probe,
                             Clock::TimePoint now) const REQUIRES(mu_);
   std::optional<Clock::TimePoint> NextEventTimeLocked() const REQUIRES(mu_);
@@ -308,8 +309,8 @@ class WorkDispatcher {
   std::unordered_map<std::string, uint64_t> seq_by_id_ GUARDED_BY(mu_);
   std::unordered_map<std::string, std::vector<uint64_t>> seqs_by_monitor_ GUARDED_BY(mu_);
   std::map<std::string, Region, std::less<>> regions_ GUARDED_BY(mu_);
-  std::priority_queue<LeaseExpiry, std::vector<LeaseExpiry>, std::greater<>>
-      expiries_ GUARDED_BY(mu_);
+  std::priority_queue<LeaseExpiry, std::vector<LeaseExpiry>, std::greater<>> expiries_
+      GUARDED_BY(mu_);
   // Acked ids remembered to recognise duplicate results. Whole ids, not hashes: a false
   // "duplicate" would lose a result. Each remembered id is one allocation, its record (when to
   // forget it, then the id text), owned by its entry in acked_forget_; acked_ indexes the newest

@@ -9,8 +9,8 @@
 #include <chrono>
 #include <string>
 
-#include "common/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/result.h"
 
 namespace pharos {

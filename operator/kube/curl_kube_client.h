@@ -16,9 +16,9 @@
 #include <utility>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/cancellable_transfer.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/kube/bearer_token_source.h"
 #include "operator/kube/kube_client.h"

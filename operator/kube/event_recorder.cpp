@@ -111,7 +111,8 @@ void EventRecorder::Record(const ObjectReference& object, EventType type, std::s
 
 bool EventRecorder::WaitIdle(std::chrono::milliseconds timeout) const {
   MutexLock lock(mutex_);
-  return changed_.WaitFor(mutex_, timeout, [this]() REQUIRES(mutex_) { return queue_.empty() && !busy_; });
+  return changed_.WaitFor(mutex_, timeout,
+                          [this]() REQUIRES(mutex_) { return queue_.empty() && !busy_; });
 }
 
 EventRecorderStats EventRecorder::stats() const {

@@ -19,8 +19,8 @@
 #include <string>
 #include <thread>
 
-#include "common/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "operator/kube/kube_client.h"
 #include "operator/kube/token_bucket.h"
 

@@ -56,7 +56,8 @@ void Informer::Stop() {
 
 bool Informer::WaitForSync(std::chrono::milliseconds timeout) const {
   MutexLock lock(mutex_);
-  synced_changed_.WaitFor(mutex_, timeout, [this] { return HasSynced() || stop_.stop_requested(); });
+  synced_changed_.WaitFor(mutex_, timeout,
+                          [this] { return HasSynced() || stop_.stop_requested(); });
   return HasSynced();
 }
 

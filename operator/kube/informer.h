@@ -28,9 +28,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/backoff.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "operator/kube/kube_client.h"
 
 namespace pharos {

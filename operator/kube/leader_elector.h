@@ -26,8 +26,8 @@
 #include <string>
 #include <thread>
 
-#include "common/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/kube/kube_client.h"
 

@@ -23,8 +23,8 @@
 #include <unordered_set>
 #include <utility>
 
-#include "common/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "operator/kube/token_bucket.h"
 
 namespace pharos {

@@ -17,8 +17,8 @@
 #include <stop_token>
 #include <string>
 
-#include "common/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "operator/kube/kube_client.h"
 #include "operator/kube/token_bucket.h"
 

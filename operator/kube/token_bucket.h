@@ -10,8 +10,8 @@
 #include <chrono>
 #include <stop_token>
 
-#include "common/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace pharos {
 

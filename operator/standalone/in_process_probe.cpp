@@ -83,8 +83,9 @@ void InProcessProbe::Run(const std::stop_token& stop) {
   pthread_setname_np(pthread_self(), "pharos-local");
   while (true) {
     MutexLock lock(mu_);
-    cv_.Wait(mu_, stop,
-             [&]() REQUIRES(mu_) { return !leased_.empty() || (!waiting_ && in_flight_ < options_.capacity); });
+    cv_.Wait(mu_, stop, [&]() REQUIRES(mu_) {
+      return !leased_.empty() || (!waiting_ && in_flight_ < options_.capacity);
+    });
     if (stop.stop_requested()) {
       return;
     }

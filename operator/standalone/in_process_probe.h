@@ -23,11 +23,11 @@
 #include <thread>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/check_result.h"
 #include "common/clock.h"
 #include "common/metrics_registry.h"
 #include "common/monitor.h"
+#include "common/mutex.h"
 #include "operator/control/result_sink.h"
 #include "operator/control/status_reader.h"
 #include "operator/control/work_leaser.h"
@@ -93,7 +93,7 @@ class InProcessProbe {
   mutable Mutex mu_;
   CondVar cv_;
   std::vector<WorkItem> leased_ GUARDED_BY(mu_);  // delivered, not yet started
-  bool waiting_ GUARDED_BY(mu_) = false;  // a long-poll is parked
+  bool waiting_ GUARDED_BY(mu_) = false;          // a long-poll is parked
   WorkLeaser::WaiterId waiter_ GUARDED_BY(mu_) = 0;
   size_t in_flight_ GUARDED_BY(mu_) = 0;
   std::jthread thread_;

@@ -21,10 +21,10 @@
 #include <thread>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/document_node.h"
 #include "common/monitor.h"
 #include "common/monitor_loader.h"
+#include "common/mutex.h"
 #include "common/result.h"
 
 namespace pharos {
@@ -95,7 +95,7 @@ class MonitorFileSource {
   mutable Mutex load_mu_;
   std::vector<FileStamp> fingerprint_ GUARDED_BY(load_mu_);  // of the last load attempt
   bool applied_once_ GUARDED_BY(load_mu_) = false;
-  AppliedSpecs applied_ GUARDED_BY(load_mu_);  // the set in force
+  AppliedSpecs applied_ GUARDED_BY(load_mu_);         // the set in force
   uint64_t applied_others_ GUARDED_BY(load_mu_) = 0;  // digest of its other documents
   std::string last_error_ GUARDED_BY(load_mu_);
 

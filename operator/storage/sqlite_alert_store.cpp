@@ -209,7 +209,8 @@ Status SqliteAlertStore::AddEntryLocked(const std::string& id, const IncidentEnt
 
 Status SqliteAlertStore::AddEntry(const std::string& id, const IncidentEntry& entry) {
   MutexLock lock(mu_);
-  Status status = db_->InTransaction(true, [&]() REQUIRES(mu_) { return AddEntryLocked(id, entry); });
+  Status status =
+      db_->InTransaction(true, [&]() REQUIRES(mu_) { return AddEntryLocked(id, entry); });
   if (!status) return Error{"recording on incident " + id + ": " + status.error()};
   return OkStatus();
 }

@@ -821,8 +821,8 @@ Status SqliteResultStore::SaveMonitorState(const MonitorStateSnapshot& state,
                                            const std::vector<StateEvent>& events) {
   if (state.monitor_uid.empty()) return Error{"saving monitor state: monitor uid is empty"};
   MutexLock lock(write_mutex_);
-  Status status =
-      writer_->InTransaction(true, [&]() REQUIRES(write_mutex_) -> Status { return WriteMonitorState(state, events); });
+  Status status = writer_->InTransaction(
+      true, [&]() REQUIRES(write_mutex_) -> Status { return WriteMonitorState(state, events); });
   if (!status) {
     return Error{fmt::format("saving state of monitor {} in {}: {}", state.monitor_key,
                              options_.path, status.error())};

@@ -85,10 +85,11 @@ class SqliteResultStore final : public ResultStore {
   // Runs `body` in a read transaction on the query connection.
   Status Read(const std::function<Status(SqliteDatabase&)>& body);
   Status LoadPruneMarks() REQUIRES(write_mutex_);
-  Status DeleteInChunks(std::string_view sql, int64_t cutoff_ms, int64_t& deleted) REQUIRES(write_mutex_);
+  Status DeleteInChunks(std::string_view sql, int64_t cutoff_ms, int64_t& deleted)
+      REQUIRES(write_mutex_);
   // Writes one state and its incident changes. In a transaction.
-  Status WriteMonitorState(const MonitorStateSnapshot& state,
-                           const std::vector<StateEvent>& events) REQUIRES(write_mutex_);
+  Status WriteMonitorState(const MonitorStateSnapshot& state, const std::vector<StateEvent>& events)
+      REQUIRES(write_mutex_);
 
   // Rows older than these may have been pruned (raw results; hourly rollups): windows reaching
   // before them are widened to whole hours (days). Persisted in prune_marks.

@@ -72,8 +72,7 @@ class CondVar {
     return cv_.wait_for(mutex, timeout) == std::cv_status::no_timeout;
   }
   template <typename Clock, typename Duration>
-  bool WaitUntil(Mutex& mutex, std::chrono::time_point<Clock, Duration> deadline)
-      REQUIRES(mutex) {
+  bool WaitUntil(Mutex& mutex, std::chrono::time_point<Clock, Duration> deadline) REQUIRES(mutex) {
     return cv_.wait_until(mutex, deadline) == std::cv_status::no_timeout;
   }
 
