@@ -6,14 +6,14 @@
 namespace pharos {
 
 bool HttpBodyPipe::Write(std::string_view piece) {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   while (!failure_ && queued_bytes_ >= capacity_) {
     const uint64_t takes_seen = takes_;
-    const bool progressed = room_.wait_for(lock, stall_timeout_, [&] {
+    const bool progressed = room_.WaitFor(mutex_, stall_timeout_, [&]() REQUIRES(mutex_) {
       return failure_ || queued_bytes_ < capacity_ || takes_ != takes_seen;
     });
     if (!progressed) {
-      lock.unlock();
+      lock.Unlock();
       Abort("the client took nothing for " + std::to_string(stall_timeout_.count()) + " ms");
       return false;
     }
@@ -24,40 +24,52 @@ bool HttpBodyPipe::Write(std::string_view piece) {
   if (!piece.empty()) {
     queued_.emplace_back(piece);
     queued_bytes_ += piece.size();
-    WakeConsumer(lock);
+    std::function<void()> wake = TakeWake();
+    lock.Unlock();
+    if (wake) {
+      wake();
+    }
   }
   return true;
 }
 
 void HttpBodyPipe::Finish() {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   if (failure_) {
     return;
   }
   finished_ = true;
-  WakeConsumer(lock);
+  std::function<void()> wake = TakeWake();
+  lock.Unlock();
+  if (wake) {
+    wake();
+  }
 }
 
 void HttpBodyPipe::Abort(const std::string& why) {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   if (failure_ || (finished_ && queued_bytes_ == 0)) {
     return;
   }
   failure_ = why;
   queued_.clear();
   queued_bytes_ = 0;
-  room_.notify_all();
-  WakeConsumer(lock);
+  room_.NotifyAll();
+  std::function<void()> wake = TakeWake();
+  lock.Unlock();
+  if (wake) {
+    wake();
+  }
 }
 
 bool HttpBodyPipe::aborted() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return failure_.has_value();
 }
 
 HttpBodyPipe::Take HttpBodyPipe::TakeInto(std::string& out, size_t max,
                                           std::function<void()> wake) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (failure_) {
     return Take::kFailed;
   }
@@ -82,16 +94,10 @@ HttpBodyPipe::Take HttpBodyPipe::TakeInto(std::string& out, size_t max,
   }
   queued_bytes_ -= taken;
   ++takes_;
-  room_.notify_all();
+  room_.NotifyAll();
   return Take::kData;
 }
 
-void HttpBodyPipe::WakeConsumer(std::unique_lock<std::mutex>& lock) {
-  std::function<void()> wake = std::exchange(wake_, nullptr);
-  lock.unlock();
-  if (wake) {
-    wake();
-  }
-}
+std::function<void()> HttpBodyPipe::TakeWake() { return std::exchange(wake_, nullptr); }
 
 }  // namespace pharos

@@ -8,7 +8,6 @@
 // Thread-safety: thread-safe; one producer and one consumer.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -17,6 +16,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/mutex.h"
 #include "common/http_server.h"
 
 namespace pharos {
@@ -45,19 +45,20 @@ class HttpBodyPipe : public HttpBodyWriter {
   Take TakeInto(std::string& out, size_t max, std::function<void()> wake);
 
  private:
-  void WakeConsumer(std::unique_lock<std::mutex>& lock);
+  // The waiting consumer's wake-up, to call once mutex_ is released.
+  std::function<void()> TakeWake() REQUIRES(mutex_);
 
   const size_t capacity_;
   const std::chrono::milliseconds stall_timeout_;
-  mutable std::mutex mutex_;
-  std::condition_variable room_;
-  std::deque<std::string> queued_;      // GUARDED_BY(mutex_)
-  size_t front_offset_ = 0;             // GUARDED_BY(mutex_): bytes of queued_.front() taken
-  size_t queued_bytes_ = 0;             // GUARDED_BY(mutex_)
-  uint64_t takes_ = 0;                  // GUARDED_BY(mutex_)
-  bool finished_ = false;               // GUARDED_BY(mutex_)
-  std::optional<std::string> failure_;  // GUARDED_BY(mutex_)
-  std::function<void()> wake_;          // GUARDED_BY(mutex_): a consumer waiting for data
+  mutable Mutex mutex_;
+  CondVar room_;
+  std::deque<std::string> queued_ GUARDED_BY(mutex_);
+  size_t front_offset_ GUARDED_BY(mutex_) = 0;  // bytes of queued_.front() taken
+  size_t queued_bytes_ GUARDED_BY(mutex_) = 0;
+  uint64_t takes_ GUARDED_BY(mutex_) = 0;
+  bool finished_ GUARDED_BY(mutex_) = false;
+  std::optional<std::string> failure_ GUARDED_BY(mutex_);
+  std::function<void()> wake_ GUARDED_BY(mutex_);  // a consumer waiting for data
 };
 
 }  // namespace pharos

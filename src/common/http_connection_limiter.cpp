@@ -3,7 +3,7 @@
 namespace pharos {
 
 HttpConnectionLimiter::Decision HttpConnectionLimiter::Admit(std::string_view client) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   Decision decision;
   const auto counted = per_client_.find(std::string(client));
   if (limits_.max_per_client > 0 && counted != per_client_.end() &&
@@ -33,7 +33,7 @@ HttpConnectionLimiter::Decision HttpConnectionLimiter::Admit(std::string_view cl
 }
 
 void HttpConnectionLimiter::Waiting(uint64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto it = entries_.find(id);
   if (it == entries_.end() || it->second.waiting || it->second.evicting) {
     return;
@@ -43,7 +43,7 @@ void HttpConnectionLimiter::Waiting(uint64_t id) {
 }
 
 void HttpConnectionLimiter::Busy(uint64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto it = entries_.find(id);
   if (it == entries_.end() || !it->second.waiting) {
     return;
@@ -53,7 +53,7 @@ void HttpConnectionLimiter::Busy(uint64_t id) {
 }
 
 void HttpConnectionLimiter::Closed(uint64_t id) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   const auto it = entries_.find(id);
   if (it == entries_.end()) {
     return;
@@ -72,7 +72,7 @@ void HttpConnectionLimiter::Closed(uint64_t id) {
 }
 
 size_t HttpConnectionLimiter::open() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return entries_.size();
 }
 

@@ -19,10 +19,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <list>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+
+#include "common/mutex.h"
 
 namespace pharos {
 
@@ -63,12 +64,12 @@ class HttpConnectionLimiter {
   };
 
   const Limits limits_;
-  mutable std::mutex mu_;
-  uint64_t next_id_ = 1;                                // GUARDED_BY(mu_)
-  std::unordered_map<uint64_t, Entry> entries_;         // GUARDED_BY(mu_)
-  std::list<uint64_t> waiting_;                         // GUARDED_BY(mu_): oldest wait first
-  std::unordered_map<std::string, size_t> per_client_;  // GUARDED_BY(mu_)
-  size_t evicting_ = 0;                                 // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  std::unordered_map<uint64_t, Entry> entries_ GUARDED_BY(mu_);
+  std::list<uint64_t> waiting_ GUARDED_BY(mu_);  // oldest wait first
+  std::unordered_map<std::string, size_t> per_client_ GUARDED_BY(mu_);
+  size_t evicting_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pharos

@@ -26,7 +26,7 @@ HttpResponder::State::~State() {
   }
   bool gone = false;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     gone = gone_;
   }
   bool stopped = false;
@@ -46,7 +46,7 @@ bool HttpResponder::State::Send(HttpResponse response) {
     return false;
   }
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     on_gone_.clear();
   }
   if (response.status < 100 || response.status > 599) {
@@ -76,7 +76,7 @@ bool HttpResponder::State::Send(HttpResponse response) {
 
 void HttpResponder::State::WatchClient(std::function<void()> callback) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (sent.load()) {
       return;
     }
@@ -91,7 +91,7 @@ void HttpResponder::State::WatchClient(std::function<void()> callback) {
 void HttpResponder::State::ClientGone() {
   std::vector<std::function<void()>> callbacks;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (gone_) {
       return;
     }

@@ -8,11 +8,11 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/http_server.h"
 #include "common/http_stream_runner.h"
 
@@ -57,9 +57,9 @@ struct HttpResponder::State {
   std::atomic<bool> sent{false};
 
  private:
-  std::mutex mutex_;
-  bool gone_ = false;                           // GUARDED_BY(mutex_)
-  std::vector<std::function<void()>> on_gone_;  // GUARDED_BY(mutex_)
+  Mutex mutex_;
+  bool gone_ GUARDED_BY(mutex_) = false;
+  std::vector<std::function<void()>> on_gone_ GUARDED_BY(mutex_);
 };
 
 }  // namespace pharos

@@ -18,7 +18,6 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <condition_variable>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -32,6 +31,7 @@
 #include "common/http_router.h"
 #include "common/logging.h"
 #include "common/metrics_writer.h"
+#include "common/mutex.h"
 #include "common/worker_pool.h"
 
 namespace pharos {
@@ -203,10 +203,10 @@ struct HttpServer::Impl final : HttpConnectionHost {
   std::string base_url;
   int port = 0;
 
-  std::mutex registry_mutex;
-  std::condition_variable registry_empty;
-  std::unordered_map<uint64_t, std::shared_ptr<HttpConnection>> connections;  // GUARDED_BY
-  bool stopping = false;  // GUARDED_BY(registry_mutex)
+  Mutex registry_mutex;
+  CondVar registry_empty;
+  std::unordered_map<uint64_t, std::shared_ptr<HttpConnection>> connections GUARDED_BY(registry_mutex);
+  bool stopping GUARDED_BY(registry_mutex) = false;
 
   std::array<std::atomic<uint64_t>, kHttpCloseReasons> closed{};
   std::atomic<int64_t> last_refusal_warning{0};
@@ -267,10 +267,10 @@ void HttpServer::Impl::Handle(HttpRequest request, const std::string& query,
 void HttpServer::Impl::Closed(const HttpConnection& connection, HttpCloseReason reason) {
   closed[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
   limiter_->Closed(connection.id());
-  std::lock_guard lock(registry_mutex);
+  MutexLock lock(registry_mutex);
   connections.erase(connection.id());
   if (connections.empty()) {
-    registry_empty.notify_all();
+    registry_empty.NotifyAll();
   }
 }
 
@@ -398,7 +398,7 @@ void HttpServer::Impl::Admit(tcp::socket socket) {
                                                      std::move(socket), tls ? &*tls : nullptr);
   std::shared_ptr<HttpConnection> victim;
   {
-    std::lock_guard lock(registry_mutex);
+    MutexLock lock(registry_mutex);
     if (stopping) {
       limiter_->Closed(decision.id);
       return;  // the connection's destructor closes the socket
@@ -433,7 +433,7 @@ void HttpServer::Impl::ScheduleSweep() {
     }
     const auto now = SteadyClock::now();
     {
-      std::lock_guard lock(registry_mutex);
+      MutexLock lock(registry_mutex);
       for (const auto& [id, connection] : connections) {
         connection->CheckDeadline(now);
       }
@@ -591,7 +591,7 @@ void HttpServer::Stop() {
   }
   std::vector<std::shared_ptr<HttpConnection>> open;
   {
-    std::lock_guard lock(impl.registry_mutex);
+    MutexLock lock(impl.registry_mutex);
     impl.stopping = true;
     for (const auto& [id, connection] : impl.connections) {
       open.push_back(connection);
@@ -609,9 +609,10 @@ void HttpServer::Stop() {
       connection->Close(HttpCloseReason::kStopping);
     }
     open.clear();
-    std::unique_lock lock(impl.registry_mutex);
-    if (!impl.registry_empty.wait_for(lock, std::chrono::seconds(10),
-                                      [&] { return impl.connections.empty(); })) {
+    MutexLock lock(impl.registry_mutex);
+    if (!impl.registry_empty.WaitFor(
+            impl.registry_mutex, std::chrono::seconds(10),
+            [&]() REQUIRES(impl.registry_mutex) { return impl.connections.empty(); })) {
       LogWarn("HTTP connections did not close within 10 s of stopping; dropped",
               {{"open", impl.connections.size()}});
     }
@@ -626,7 +627,7 @@ void HttpServer::Stop() {
     boost::system::error_code ignored;
     impl.acceptor->close(ignored);  // no I/O thread runs any more
   }
-  std::lock_guard lock(impl.registry_mutex);
+  MutexLock lock(impl.registry_mutex);
   impl.connections.clear();
 }
 

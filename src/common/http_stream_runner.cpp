@@ -9,7 +9,7 @@
 namespace pharos {
 
 bool HttpStreamRunner::Submit(std::shared_ptr<HttpBodyPipe> pipe, HttpBodyProducer producer) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (stopping_ || waiting_.size() >= HttpServer::kMaxWaitingStreams) {
     return false;
   }
@@ -17,14 +17,14 @@ bool HttpStreamRunner::Submit(std::shared_ptr<HttpBodyPipe> pipe, HttpBodyProduc
   if (!thread_.joinable()) {
     thread_ = std::thread([this] { Run(); });
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
   return true;
 }
 
 void HttpStreamRunner::Stop() {
   std::vector<std::shared_ptr<HttpBodyPipe>> abandoned;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
     for (Job& job : waiting_) {
       abandoned.push_back(std::move(job.pipe));
@@ -34,7 +34,7 @@ void HttpStreamRunner::Stop() {
       abandoned.push_back(running_);
     }
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
   for (const auto& pipe : abandoned) {
     pipe->Abort("the server is stopping");
   }
@@ -45,21 +45,21 @@ void HttpStreamRunner::Stop() {
 
 void HttpStreamRunner::Run() {
   pthread_setname_np(pthread_self(), "http-stream");
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   while (true) {
-    wake_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
+    wake_.Wait(mutex_, [&]() REQUIRES(mutex_) { return stopping_ || !waiting_.empty(); });
     if (stopping_) {
       return;
     }
     Job job = std::move(waiting_.front());
     waiting_.pop_front();
     running_ = job.pipe;
-    lock.unlock();
+    lock.Unlock();
     if (!job.pipe->aborted()) {
       Produce(job);
     }
     job = Job{};  // the producer's captures go before the next one starts
-    lock.lock();
+    lock.Lock();
     running_.reset();
   }
 }

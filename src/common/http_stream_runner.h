@@ -7,12 +7,11 @@
 // Thread-safety: thread-safe.
 
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/http_body_pipe.h"
 #include "common/http_server.h"
 
@@ -47,11 +46,11 @@ class HttpStreamRunner {
 
   const size_t pipe_capacity_;
   const std::chrono::milliseconds stall_timeout_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Job> waiting_;                // GUARDED_BY(mutex_)
-  std::shared_ptr<HttpBodyPipe> running_;  // GUARDED_BY(mutex_)
-  bool stopping_ = false;                  // GUARDED_BY(mutex_)
+  Mutex mutex_;
+  CondVar wake_;
+  std::deque<Job> waiting_ GUARDED_BY(mutex_);
+  std::shared_ptr<HttpBodyPipe> running_ GUARDED_BY(mutex_);
+  bool stopping_ GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 

@@ -74,7 +74,7 @@ MetricFamily* MetricsRegistry::CheckDefinition(std::string_view name, MetricType
 CounterFamily& MetricsRegistry::AddCounter(std::string_view name, std::string_view help,
                                            std::vector<std::string> label_names) {
   CheckNames(name, MetricType::kCounter, label_names);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (MetricFamily* existing = CheckDefinition(name, MetricType::kCounter, label_names, nullptr)) {
     return static_cast<CounterFamily&>(*existing);
   }
@@ -92,7 +92,7 @@ CounterFamily& MetricsRegistry::AddCounter(std::string_view name, std::string_vi
 GaugeFamily& MetricsRegistry::AddGauge(std::string_view name, std::string_view help,
                                        std::vector<std::string> label_names) {
   CheckNames(name, MetricType::kGauge, label_names);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (MetricFamily* existing = CheckDefinition(name, MetricType::kGauge, label_names, nullptr)) {
     return static_cast<GaugeFamily&>(*existing);
   }
@@ -125,7 +125,7 @@ HistogramFamily& MetricsRegistry::AddHistogram(std::string_view name, std::strin
       DefinitionError(name, "bucket bounds must be strictly increasing");
     }
   }
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (MetricFamily* existing =
           CheckDefinition(name, MetricType::kHistogram, label_names, &upper_bounds)) {
     return static_cast<HistogramFamily&>(*existing);
@@ -143,20 +143,20 @@ HistogramFamily& MetricsRegistry::AddHistogram(std::string_view name, std::strin
 }
 
 MetricsRegistry::CollectorId MetricsRegistry::AddCollector(Collector collector) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   const CollectorId id = next_collector_id_++;
   collectors_.emplace(id, std::make_shared<const Collector>(std::move(collector)));
   return id;
 }
 
 void MetricsRegistry::RemoveCollector(CollectorId id) {
-  std::lock_guard collect_lock(collect_mutex_);
-  std::lock_guard lock(mutex_);
+  MutexLock collect_lock(collect_mutex_);
+  MutexLock lock(mutex_);
   collectors_.erase(id);
 }
 
 void MetricsRegistry::CountSeriesOverflow(std::string_view metric, uint64_t count) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   const auto it = collector_overflows_.find(metric);
   if (it != collector_overflows_.end()) {
     it->second += count;
@@ -182,7 +182,7 @@ bool MetricsRegistry::Stream(const MetricsWriter::Sink& sink, size_t piece_bytes
 void MetricsRegistry::Write(MetricsWriter& writer) const {
   std::vector<const MetricFamily*> families;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     families.reserve(families_.size());
     for (const auto& [name, family] : families_) {
       families.push_back(family.get());
@@ -193,10 +193,10 @@ void MetricsRegistry::Write(MetricsWriter& writer) const {
     writer.Flush();
   }
 
-  std::lock_guard collect_lock(collect_mutex_);
+  MutexLock collect_lock(collect_mutex_);
   std::vector<std::shared_ptr<const Collector>> collectors;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     for (const auto& [id, collector] : collectors_) {
       collectors.push_back(collector);
     }
@@ -216,7 +216,7 @@ void MetricsRegistry::Write(MetricsWriter& writer) const {
 
   std::map<std::string, uint64_t, std::less<>> overflows;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     overflows = collector_overflows_;
   }
   for (const MetricFamily* family : families) {

@@ -25,12 +25,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/counter_family.h"
 #include "common/gauge_family.h"
 #include "common/histogram_family.h"
@@ -92,24 +92,24 @@ class MetricsRegistry {
 
  private:
   // Returns the existing family when `name` is taken by an identical definition, aborts when it
-  // is taken by another, and null when it is free. REQUIRES: mutex_ held.
+  // is taken by another, and null when it is free.
   MetricFamily* CheckDefinition(std::string_view name, MetricType type,
                                 const std::vector<std::string>& label_names,
-                                const std::vector<double>* upper_bounds) const;
+                                const std::vector<double>* upper_bounds) const REQUIRES(mutex_);
 
   const Options options_;
-  mutable std::mutex mutex_;
-  std::map<std::string, std::unique_ptr<MetricFamily>, std::less<>> families_;  // GUARDED_BY
+  mutable Mutex mutex_;
+  std::map<std::string, std::unique_ptr<MetricFamily>, std::less<>> families_ GUARDED_BY(mutex_);
   // Writes every family and collector into `writer`, flushing between them.
   void Write(MetricsWriter& writer) const;
 
-  std::map<CollectorId, std::shared_ptr<const Collector>> collectors_;  // GUARDED_BY
-  CollectorId next_collector_id_ = 1;                                   // GUARDED_BY
-  std::map<std::string, uint64_t, std::less<>> collector_overflows_;    // GUARDED_BY
+  std::map<CollectorId, std::shared_ptr<const Collector>> collectors_ GUARDED_BY(mutex_);
+  CollectorId next_collector_id_ GUARDED_BY(mutex_) = 1;
+  std::map<std::string, uint64_t, std::less<>> collector_overflows_ GUARDED_BY(mutex_);
   // Held while collectors run, so that RemoveCollector can wait for a running one.
-  mutable std::mutex collect_mutex_;
+  mutable Mutex collect_mutex_;
   // Exposition problems already logged, so that each is logged once, not on every scrape.
-  mutable std::set<std::string> logged_problems_;  // GUARDED_BY(collect_mutex_)
+  mutable std::set<std::string> logged_problems_ GUARDED_BY(collect_mutex_);
 };
 
 }  // namespace pharos

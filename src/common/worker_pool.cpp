@@ -9,7 +9,7 @@
 namespace pharos {
 
 void WorkerPool::Start() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (!workers_.empty() || stopping_) {
     return;
   }
@@ -20,24 +20,24 @@ void WorkerPool::Start() {
 
 bool WorkerPool::Submit(std::function<void()> task) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) {
       return false;
     }
     tasks_.push_back(std::move(task));
   }
-  wake_.notify_one();
+  wake_.NotifyOne();
   return true;
 }
 
 void WorkerPool::Stop() {
   std::deque<std::function<void()>> dropped;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
     dropped.swap(tasks_);
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
   for (std::thread& worker : workers_) {
     if (worker.joinable()) {
       worker.join();
@@ -48,15 +48,15 @@ void WorkerPool::Stop() {
 
 void WorkerPool::Run() {
   pthread_setname_np(pthread_self(), name_.substr(0, 15).c_str());
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   while (true) {
-    wake_.wait(lock, [&] { return stopping_ || !tasks_.empty(); });
+    wake_.Wait(mutex_, [&]() REQUIRES(mutex_) { return stopping_ || !tasks_.empty(); });
     if (stopping_) {
       return;
     }
     std::function<void()> task = std::move(tasks_.front());
     tasks_.pop_front();
-    lock.unlock();
+    lock.Unlock();
     try {
       task();
     } catch (const std::exception& error) {
@@ -67,7 +67,7 @@ void WorkerPool::Run() {
                {{"threads", name_}});
     }
     task = nullptr;  // its captures go before the lock is taken again
-    lock.lock();
+    lock.Lock();
   }
 }
 
