@@ -161,30 +161,30 @@ void IncidentResourceStore::KeepLocked(const Json& object) {
 }
 
 void IncidentResourceStore::OnObject(const Json& object) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   KeepLocked(object);
 }
 
 void IncidentResourceStore::OnDeleted(const Json& object) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   objects_.erase(Str(object, {"spec", "incidentId"}));
   ids_by_key_.erase(ObjectKey(object));
 }
 
 std::string IncidentResourceStore::NameOf(const std::string& incident_id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto found = objects_.find(incident_id);
   return found == objects_.end() ? "" : Str(found->second, {"metadata", "name"});
 }
 
 std::string IncidentResourceStore::IdOf(const std::string& key) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto found = ids_by_key_.find(key);
   return found == ids_by_key_.end() ? "" : found->second;
 }
 
 std::vector<Json> IncidentResourceStore::Objects() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::vector<Json> out;
   out.reserve(objects_.size());
   for (const auto& [id, object] : objects_) out.push_back(object);
@@ -192,7 +192,7 @@ std::vector<Json> IncidentResourceStore::Objects() const {
 }
 
 std::optional<Json> IncidentResourceStore::Find(const std::string& id) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   auto found = objects_.find(id);
   if (found == objects_.end()) return std::nullopt;
   return found->second;
@@ -286,7 +286,7 @@ Status IncidentResourceStore::RecordOpened(const Incident& incident) {
         {"failingRegions", incident.failing_regions},
         {"firstError", incident.first_error.substr(0, 4096)}}}};
   {
-    std::lock_guard write(write_mu_);
+    MutexLock write(write_mu_);
     KubeResponse created = client_.Create(ApiResource::Incidents(), ns, object);
     if (created.IsAlreadyExists()) {
       created = client_.Get(ApiResource::Incidents(), ns, name);
@@ -294,7 +294,7 @@ Status IncidentResourceStore::RecordOpened(const Incident& incident) {
     if (!created.ok()) {
       return Error{"creating Incident " + ns + "/" + name + ": " + created.Describe()};
     }
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     KeepLocked(created.body);
   }
   Result<IncidentUpdate> opened = Mutate(incident.id, [](Json& status) {
@@ -307,7 +307,7 @@ Status IncidentResourceStore::RecordOpened(const Incident& incident) {
 
 Result<IncidentUpdate> IncidentResourceStore::Mutate(
     const std::string& id, const std::function<bool(Json& status)>& change) {
-  std::lock_guard write(write_mu_);
+  MutexLock write(write_mu_);
   IncidentUpdate update;
   std::optional<Json> object = Find(id);
   for (int attempt = 0; attempt < kMaxAttempts && object; ++attempt) {
@@ -329,7 +329,7 @@ Result<IncidentUpdate> IncidentResourceStore::Mutate(
     KubeResponse response =
         client_.Patch(ApiResource::Incidents(), ns, name, PatchType::kMerge, patch, options);
     if (response.ok()) {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       KeepLocked(response.body);
       update.changed = true;
       update.record = RecordOf(response.body);
@@ -347,7 +347,7 @@ Result<IncidentUpdate> IncidentResourceStore::Mutate(
       return Error{"reading Incident " + ns + "/" + name + ": " + fresh.Describe()};
     }
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       KeepLocked(fresh.body);
     }
     object = fresh.body;
@@ -435,7 +435,8 @@ Result<size_t> IncidentResourceStore::Add(const std::vector<Delivery>& deliverie
   size_t added = 0;
   for (const auto& [id, group] : by_incident) {
     size_t count = 0;
-    Result<IncidentUpdate> update = Mutate(id, [&](Json& status) {
+    // Named capture: clang 14 cannot capture a structured binding implicitly.
+    Result<IncidentUpdate> update = Mutate(id, [&, &group = group](Json& status) {
       Json& list = status["deliveries"];
       if (!list.is_array()) list = Json::array();
       count = 0;

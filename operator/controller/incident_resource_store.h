@@ -14,10 +14,10 @@
 // Thread-safety: every method may be called from any thread.
 
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "operator/alerting/incident_store.h"
 #include "operator/alerting/outbox.h"
@@ -70,17 +70,17 @@ class IncidentResourceStore final : public IncidentStore, public Outbox {
   // anything. Returns the record after it, or found = false.
   Result<IncidentUpdate> Mutate(const std::string& id,
                                 const std::function<bool(nlohmann::json& status)>& change);
-  // Keeps `object` when it is newer than the copy held. REQUIRES: mu_
-  void KeepLocked(const nlohmann::json& object);
+  // Keeps `object` when it is newer than the copy held.
+  void KeepLocked(const nlohmann::json& object) REQUIRES(mu_);
   std::vector<nlohmann::json> Objects() const;
   std::optional<nlohmann::json> Find(const std::string& id) const;
 
   KubeClient& client_;
   const Clock& clock_;
-  std::mutex write_mu_;  // one write at a time
-  mutable std::mutex mu_;
-  std::map<std::string, nlohmann::json> objects_;  // GUARDED_BY(mu_): by incident id
-  std::map<std::string, std::string> ids_by_key_;   // GUARDED_BY(mu_): namespace/name → id
+  Mutex write_mu_;  // one write at a time
+  mutable Mutex mu_;
+  std::map<std::string, nlohmann::json> objects_ GUARDED_BY(mu_);  // by incident id
+  std::map<std::string, std::string> ids_by_key_ GUARDED_BY(mu_);  // namespace/name → id
 };
 
 }  // namespace pharos

@@ -272,8 +272,8 @@ Status KubeOperator::Init() {
     election.lease_duration = options_.lease_duration;
     election.renew_deadline = options_.renew_deadline;
     election.retry_period = options_.retry_period;
-    election.on_started_leading = [this] { loop_wake_.notify_all(); };
-    election.on_stopped_leading = [this] { loop_wake_.notify_all(); };
+    election.on_started_leading = [this] { loop_wake_.NotifyAll(); };
+    election.on_stopped_leading = [this] { loop_wake_.NotifyAll(); };
     election.on_new_leader = [this](const std::string& holder) {
       Log().Info("leader observed",
                  {{"leader", holder.empty() ? "(none)" : holder}, {"identity", options_.identity}});
@@ -347,10 +347,10 @@ void KubeOperator::Stop() {
     return;
   }
   {
-    std::lock_guard lock(loop_mutex_);
+    MutexLock lock(loop_mutex_);
     loop_stopping_ = true;
   }
-  loop_wake_.notify_all();
+  loop_wake_.NotifyAll();
   if (loop_thread_.joinable()) {
     loop_thread_.join();
   }
@@ -393,9 +393,9 @@ std::string KubeOperator::base_url() const { return host_ ? host_->base_url() : 
 void KubeOperator::LoopThread() {
   bool loaded = false;
   bool channels_checked = false;
-  std::unique_lock lock(loop_mutex_);
+  MutexLock lock(loop_mutex_);
   while (!loop_stopping_) {
-    lock.unlock();
+    lock.Unlock();
     if (!channels_checked && loaded && alerting_->HasSynced()) {
       channels_checked = true;
       for (const Json& object : informer_->List()) {
@@ -420,8 +420,8 @@ void KubeOperator::LoopThread() {
     if (leader != leading_.load()) {
       SetLeading(leader);
     }
-    lock.lock();
-    loop_wake_.wait_for(lock, kLoopPeriod);
+    lock.Lock();
+    loop_wake_.WaitFor(loop_mutex_, kLoopPeriod);
   }
 }
 
@@ -505,7 +505,7 @@ void KubeOperator::WarnMissingChannels(const std::string& key) {
     missing += (missing.empty() ? "" : ", ") + name;
   }
   {
-    std::lock_guard lock(missing_mu_);
+    MutexLock lock(missing_mu_);
     std::string& reported = missing_channels_[uid];
     if (missing == reported) {
       return;

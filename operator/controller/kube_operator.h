@@ -25,14 +25,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/counter_family.h"
 #include "common/result.h"
@@ -153,9 +152,9 @@ class KubeOperator {
   std::unique_ptr<ProbeFleet> fleet_;
   std::unique_ptr<AlertingController> alerting_;
   std::unique_ptr<AlertingApi> alerting_api_;
-  std::mutex missing_mu_;
+  Mutex missing_mu_;
   // Warned-of missing channels, by monitor uid: the names last reported.
-  std::map<std::string, std::string> missing_channels_;  // GUARDED_BY(missing_mu_)
+  std::map<std::string, std::string> missing_channels_ GUARDED_BY(missing_mu_);
   MetricsRegistry::CollectorId collector_ = 0;
 
   std::atomic<bool> leading_{false};
@@ -165,9 +164,9 @@ class KubeOperator {
   std::thread loop_thread_;
   std::thread reconcile_thread_;
   std::atomic<int64_t> reconcile_failures_{0};
-  std::mutex loop_mutex_;
-  std::condition_variable loop_wake_;
-  bool loop_stopping_ = false;  // guarded by loop_mutex_
+  Mutex loop_mutex_;
+  CondVar loop_wake_;
+  bool loop_stopping_ GUARDED_BY(loop_mutex_) = false;
 };
 
 }  // namespace pharos

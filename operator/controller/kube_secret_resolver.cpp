@@ -33,7 +33,7 @@ Result<std::string> KubeSecretResolver::Resolve(const AlertChannel& channel,
   const std::string key = ns + "/" + source.secret_name;
   nlohmann::json data;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto found = cache_.find(key);
     if (found != cache_.end() && clock_.SteadyNow() - found->second.at < cache_for_) {
       data = found->second.data;
@@ -57,7 +57,7 @@ Result<std::string> KubeSecretResolver::Resolve(const AlertChannel& channel,
     data = response.body.contains("data") && response.body["data"].is_object()
                ? response.body["data"]
                : nlohmann::json::object();
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     cache_[key] = Cached{clock_.SteadyNow(), data};
   }
   auto value = data.find(source.secret_key);

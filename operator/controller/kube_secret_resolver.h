@@ -10,9 +10,9 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "operator/alerting/secret_resolver.h"
 #include "operator/kube/kube_client.h"
@@ -36,8 +36,8 @@ class KubeSecretResolver final : public SecretResolver {
   KubeClient& client_;
   const Clock& clock_;
   const std::chrono::milliseconds cache_for_;
-  std::mutex mu_;
-  std::map<std::string, Cached> cache_;  // GUARDED_BY(mu_): by namespace/name
+  Mutex mu_;
+  std::map<std::string, Cached> cache_ GUARDED_BY(mu_);  // by namespace/name
 };
 
 }  // namespace pharos

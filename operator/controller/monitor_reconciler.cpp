@@ -76,7 +76,7 @@ Status MonitorReconciler::Apply(const Json& object) {
     Status upserted = monitors_.UpsertMonitor(*monitor);
     if (upserted) {
       {
-        std::lock_guard lock(invalid_mu_);
+        MutexLock lock(invalid_mu_);
         invalid_.erase(uid);
       }
       status_.Track(uid, namespace_name, name);
@@ -97,7 +97,7 @@ Status MonitorReconciler::Apply(const Json& object) {
   }
   status_.Track(uid, namespace_name, name);
   {
-    std::lock_guard lock(invalid_mu_);
+    MutexLock lock(invalid_mu_);
     InvalidMonitor& invalid = invalid_[uid];
     if (invalid.generation != identity.generation || invalid.reason != reason) {
       invalid = InvalidMonitor{identity.generation, reason, false, identity.Key()};
@@ -114,7 +114,7 @@ void MonitorReconciler::Remove(const std::string& uid, const std::string& key) {
   if (monitors_.RemoveMonitor(uid)) {
     Log().Info("Monitor deleted: no longer checked", {{"monitor", key}});
   }
-  std::lock_guard lock(invalid_mu_);
+  MutexLock lock(invalid_mu_);
   invalid_.erase(uid);
 }
 
@@ -128,7 +128,7 @@ void MonitorReconciler::SetLeading(bool leading) {
 void MonitorReconciler::RecordInvalidEvents() {
   std::vector<std::pair<std::string, std::string>> pending;  // key, reason
   {
-    std::lock_guard lock(invalid_mu_);
+    MutexLock lock(invalid_mu_);
     for (auto& [uid, invalid] : invalid_) {
       if (!invalid.event_sent) {
         invalid.event_sent = true;

@@ -14,11 +14,11 @@
 #include <atomic>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/control/monitor_set.h"
 #include "operator/controller/monitor_status_writer.h"
@@ -61,8 +61,8 @@ class MonitorReconciler {
   // The uid each key was last reconciled as (reconcile thread only): a key whose object is gone
   // from the cache, or came back under a new uid, removes the monitor of that uid.
   std::map<std::string, std::string> uid_by_key_;
-  std::mutex invalid_mu_;
-  std::map<std::string, InvalidMonitor> invalid_;  // GUARDED_BY(invalid_mu_): by uid
+  Mutex invalid_mu_;
+  std::map<std::string, InvalidMonitor> invalid_ GUARDED_BY(invalid_mu_);  // by uid
 };
 
 }  // namespace pharos

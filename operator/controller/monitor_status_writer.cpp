@@ -119,13 +119,13 @@ void MonitorStatusWriter::Start() {
 
 void MonitorStatusWriter::Stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_ && workers_.empty()) {
       return;
     }
     stopping_ = true;
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
   patcher_.Shutdown();
   for (std::thread& worker : workers_) {
     if (worker.joinable()) {
@@ -137,7 +137,7 @@ void MonitorStatusWriter::Stop() {
 
 void MonitorStatusWriter::SetActive(bool active) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (active_ == active) {
       return;
     }
@@ -160,11 +160,11 @@ void MonitorStatusWriter::SetActive(bool active) {
       urgent_.clear();
     }
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
 }
 
 bool MonitorStatusWriter::active() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return active_;
 }
 
@@ -189,7 +189,7 @@ void MonitorStatusWriter::MakeUrgentLocked(const std::string& uid, Entry& entry)
 void MonitorStatusWriter::Track(const std::string& uid, const std::string& namespace_name,
                                 const std::string& name) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto [it, added] = entries_.try_emplace(uid);
     Entry& entry = it->second;
     entry.namespace_name = namespace_name;
@@ -199,12 +199,12 @@ void MonitorStatusWriter::Track(const std::string& uid, const std::string& names
     }
     MakeUrgentLocked(uid, entry);
   }
-  changed_.notify_one();
+  changed_.NotifyOne();
 }
 
 void MonitorStatusWriter::StateChanged(const StateEvent& event) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto found = entries_.find(event.monitor_uid);
     if (found == entries_.end()) {
       return;
@@ -214,11 +214,11 @@ void MonitorStatusWriter::StateChanged(const StateEvent& event) {
     }
     MakeUrgentLocked(found->first, found->second);
   }
-  changed_.notify_one();
+  changed_.NotifyOne();
 }
 
 void MonitorStatusWriter::Forget(const std::string& uid) {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto found = entries_.find(uid);
   if (found == entries_.end()) {
     return;
@@ -231,7 +231,7 @@ void MonitorStatusWriter::Forget(const std::string& uid) {
 }
 
 MonitorStatusWriter::Stats MonitorStatusWriter::stats() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Stats stats = stats_;
   stats.tracked = entries_.size();
   stats.urgent = urgent_.size();
@@ -265,14 +265,14 @@ std::optional<std::string> MonitorStatusWriter::PickLocked(SteadyTime now) {
 }
 
 void MonitorStatusWriter::Loop() {
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   while (!stopping_) {
     const SteadyTime now = clock_.SteadyNow();
     std::optional<std::string> uid = PickLocked(now);
     if (uid) {
-      lock.unlock();
+      lock.Unlock();
       Process(*uid);
-      lock.lock();
+      lock.Lock();
       continue;
     }
     if (active_) {
@@ -285,9 +285,9 @@ void MonitorStatusWriter::Loop() {
           break;
         }
       }
-      changed_.wait_for(lock, wake - now);  // in the clock's time, which tests move
+      changed_.WaitFor(mutex_, wake - now);  // in the clock's time, which tests move
     } else {
-      changed_.wait(lock);
+      changed_.Wait(mutex_);
     }
   }
 }
@@ -295,7 +295,7 @@ void MonitorStatusWriter::Loop() {
 bool MonitorStatusWriter::WriteNext() {
   std::optional<std::string> uid;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     uid = PickLocked(clock_.SteadyNow());
   }
   if (!uid) {
@@ -312,7 +312,7 @@ void MonitorStatusWriter::Process(const std::string& uid) {
   bool keep_transition_time = false;
   TimePoint active_since{};
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     auto found = entries_.find(uid);
     if (found == entries_.end()) {
       return;
@@ -365,7 +365,7 @@ void MonitorStatusWriter::Process(const std::string& uid) {
               return std::nullopt;
             }
             {
-              std::lock_guard lock(mutex_);
+              MutexLock lock(mutex_);
               if (!active_) {
                 return std::nullopt;  // no longer the leader: leave it to the new one
               }
@@ -383,7 +383,7 @@ void MonitorStatusWriter::Process(const std::string& uid) {
     }
   }
 
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   auto found = entries_.find(uid);
   if (found == entries_.end()) {
     return;
@@ -423,7 +423,7 @@ void MonitorStatusWriter::Process(const std::string& uid) {
       ScheduleLocked(uid, entry, now);
     }
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
 }
 
 Json MonitorStatusWriter::WithoutNulls(const Json& status) {

@@ -23,12 +23,10 @@
 // ("status-writer") do the writes; WriteNext() lets tests drive it without them.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
@@ -38,6 +36,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "operator/control/monitor_state.h"
 #include "operator/control/monitor_status.h"
@@ -131,11 +130,10 @@ class MonitorStatusWriter {
   };
 
   void Loop();
-  // Picks the next write: an urgent one, else the earliest due. REQUIRES: mutex_ held.
-  std::optional<std::string> PickLocked(SteadyTime now);
-  // REQUIRES: mutex_ held.
-  void ScheduleLocked(const std::string& uid, Entry& entry, SteadyTime due);
-  void MakeUrgentLocked(const std::string& uid, Entry& entry);
+  // Picks the next write: an urgent one, else the earliest due.
+  std::optional<std::string> PickLocked(SteadyTime now) REQUIRES(mutex_);
+  void ScheduleLocked(const std::string& uid, Entry& entry, SteadyTime due) REQUIRES(mutex_);
+  void MakeUrgentLocked(const std::string& uid, Entry& entry) REQUIRES(mutex_);
   // Writes one monitor (the caller has marked it in flight) and schedules its next look.
   void Process(const std::string& uid);
 
@@ -144,15 +142,15 @@ class MonitorStatusWriter {
   const Clock& clock_;
   const Options options_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
-  std::map<std::string, Entry> entries_;              // guarded by mutex_: by uid
-  std::set<std::pair<SteadyTime, std::string>> due_;  // guarded by mutex_
-  std::deque<std::string> urgent_;                    // guarded by mutex_
-  bool active_ = false;                               // guarded by mutex_
-  TimePoint active_since_{};                          // guarded by mutex_
-  bool stopping_ = false;                             // guarded by mutex_
-  Stats stats_;                                       // guarded by mutex_
+  mutable Mutex mutex_;
+  CondVar changed_;
+  std::map<std::string, Entry> entries_ GUARDED_BY(mutex_);  // by uid
+  std::set<std::pair<SteadyTime, std::string>> due_ GUARDED_BY(mutex_);
+  std::deque<std::string> urgent_ GUARDED_BY(mutex_);
+  bool active_ GUARDED_BY(mutex_) = false;
+  TimePoint active_since_ GUARDED_BY(mutex_){};
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  Stats stats_ GUARDED_BY(mutex_);
   std::vector<std::thread> workers_;
 };
 

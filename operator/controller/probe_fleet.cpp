@@ -74,10 +74,10 @@ void ProbeFleet::Start() {
 
 void ProbeFleet::Stop() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     stopping_ = true;
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
   if (thread_.joinable()) {
     thread_.join();
   }
@@ -85,26 +85,26 @@ void ProbeFleet::Stop() {
 
 void ProbeFleet::SetLeader(bool leader) {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (leader_ == leader) {
       return;
     }
     leader_ = leader;
     apply_pending_ = leader;
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
 }
 
 void ProbeFleet::Reload() {
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     reload_pending_ = true;
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
 }
 
 ProbeFleet::Stats ProbeFleet::stats() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return stats_;
 }
 
@@ -116,13 +116,13 @@ bool ProbeFleet::CheckFile() {
     return false;
   }
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     if (*text == config_text_) {
       return false;
     }
   }
   Result<RegionsConfig> parsed = ParseConfig(*text, options_.config_path, options_.defaults);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   config_text_ = std::move(text).value();
   if (!parsed) {
     ++stats_.invalid_reloads;
@@ -147,7 +147,7 @@ bool ProbeFleet::CheckFile() {
 bool ProbeFleet::ApplyNow() {
   RegionsConfig config;
   {
-    std::lock_guard lock(mutex_);
+    MutexLock lock(mutex_);
     config = config_;
   }
   // Pods whose token Secret is missing stay in ContainerCreating: say so.
@@ -164,7 +164,7 @@ bool ProbeFleet::ApplyNow() {
                 {{"secret", namespace_name + "/" + secret}, {"error", found.Describe()}});
   }
   const DaemonSetApplyReport report = applier_.Apply(config);
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   if (!report.ok()) {
     ++stats_.failures;
     std::string errors;
@@ -190,14 +190,14 @@ void ProbeFleet::Loop() {
   using Steady = std::chrono::steady_clock;
   Steady::time_point next_check = Steady::now();
   Steady::time_point next_apply = Steady::time_point::max();
-  std::unique_lock lock(mutex_);
+  MutexLock lock(mutex_);
   while (!stopping_) {
     const Steady::time_point now = Steady::now();
     if (now >= next_check || reload_pending_) {
       reload_pending_ = false;
-      lock.unlock();
+      lock.Unlock();
       const bool changed = CheckFile();
-      lock.lock();
+      lock.Lock();
       next_check = now + options_.poll_interval;
       if (changed) {
         apply_pending_ = true;
@@ -205,9 +205,9 @@ void ProbeFleet::Loop() {
     }
     if (leader_ && (apply_pending_ || now >= next_apply)) {
       apply_pending_ = false;
-      lock.unlock();
+      lock.Unlock();
       const bool applied = ApplyNow();
-      lock.lock();
+      lock.Lock();
       next_apply = Steady::now() + (applied ? options_.resync_interval : options_.retry_interval);
       continue;
     }
@@ -215,8 +215,7 @@ void ProbeFleet::Loop() {
       next_apply = Steady::time_point::max();
     }
     const Steady::time_point wake = std::min(next_check, next_apply);
-    wake_.wait_until(
-        lock, wake, [this] { return stopping_ || reload_pending_ || (leader_ && apply_pending_); });
+    wake_.WaitUntil(mutex_, wake, [this]() REQUIRES(mutex_) { return stopping_ || reload_pending_ || (leader_ && apply_pending_); });
   }
 }
 

@@ -11,13 +11,12 @@
 // thread ("probe-fleet") reads the file and talks to the API server.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/controller/daemon_set_applier.h"
 #include "operator/controller/regions_config.h"
@@ -76,15 +75,15 @@ class ProbeFleet {
   DaemonSetApplier applier_;
   std::thread thread_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  RegionsConfig config_;         // guarded by mutex_
-  std::string config_text_;      // guarded by mutex_: the text `config_` was read from
-  bool leader_ = false;          // guarded by mutex_
-  bool apply_pending_ = false;   // guarded by mutex_
-  bool reload_pending_ = false;  // guarded by mutex_
-  bool stopping_ = false;        // guarded by mutex_
-  Stats stats_;                  // guarded by mutex_
+  mutable Mutex mutex_;
+  CondVar wake_;
+  RegionsConfig config_ GUARDED_BY(mutex_);
+  std::string config_text_ GUARDED_BY(mutex_);  // the text `config_` was read from
+  bool leader_ GUARDED_BY(mutex_) = false;
+  bool apply_pending_ GUARDED_BY(mutex_) = false;
+  bool reload_pending_ GUARDED_BY(mutex_) = false;
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  Stats stats_ GUARDED_BY(mutex_);
 };
 
 }  // namespace pharos
