@@ -236,7 +236,7 @@ void ProbeApi::HandleLease(const HttpRequest& request, Reply reply,
 
   uint64_t key = 0;
   {
-    std::lock_guard lock(parked_mu_);
+    MutexLock lock(parked_mu_);
     key = next_parked_++;
     parked_.emplace(key, ParkedLease{0, reply});
   }
@@ -249,7 +249,7 @@ void ProbeApi::HandleLease(const HttpRequest& request, Reply reply,
                           reply(LeaseResponse(items));
                         });
   {
-    std::lock_guard lock(parked_mu_);
+    MutexLock lock(parked_mu_);
     if (auto it = parked_.find(key); it != parked_.end()) {
       it->second.waiter = waiter;
     }
@@ -259,7 +259,7 @@ void ProbeApi::HandleLease(const HttpRequest& request, Reply reply,
     on_client_gone([this, key] {
       WorkDispatcher::WaiterId parked_waiter = 0;
       {
-        std::lock_guard lock(parked_mu_);
+        MutexLock lock(parked_mu_);
         const auto it = parked_.find(key);
         if (it == parked_.end()) {
           return;
@@ -274,7 +274,7 @@ void ProbeApi::HandleLease(const HttpRequest& request, Reply reply,
 }
 
 void ProbeApi::Unpark(uint64_t key) {
-  std::lock_guard lock(parked_mu_);
+  MutexLock lock(parked_mu_);
   parked_.erase(key);
 }
 
@@ -404,7 +404,7 @@ void ProbeApi::Shutdown() {
   shutting_down_ = true;
   std::map<uint64_t, ParkedLease> parked;
   {
-    std::lock_guard lock(parked_mu_);
+    MutexLock lock(parked_mu_);
     parked = parked_;
   }
   for (auto& [key, lease] : parked) {
@@ -417,7 +417,7 @@ void ProbeApi::Shutdown() {
 }
 
 size_t ProbeApi::parked_leases() const {
-  std::lock_guard lock(parked_mu_);
+  MutexLock lock(parked_mu_);
   return parked_.size();
 }
 

@@ -35,9 +35,9 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/http_server.h"
 #include "common/result.h"
@@ -103,9 +103,9 @@ class ProbeApi {
   const Options options_;
   std::atomic<bool> shutting_down_{false};
 
-  mutable std::mutex parked_mu_;            // leaf lock
-  uint64_t next_parked_ = 1;                // GUARDED_BY(parked_mu_)
-  std::map<uint64_t, ParkedLease> parked_;  // GUARDED_BY(parked_mu_)
+  mutable Mutex parked_mu_;            // leaf lock
+  uint64_t next_parked_ GUARDED_BY(parked_mu_) = 1;
+  std::map<uint64_t, ParkedLease> parked_ GUARDED_BY(parked_mu_);
 };
 
 }  // namespace pharos

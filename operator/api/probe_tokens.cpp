@@ -35,7 +35,7 @@ ProbeTokens::ProbeTokens(std::string path, std::chrono::milliseconds recheck_int
 Result<std::unique_ptr<ProbeTokens>> ProbeTokens::Load(std::string path,
                                                        std::chrono::milliseconds recheck_interval) {
   auto tokens = std::make_unique<ProbeTokens>(std::move(path), recheck_interval);
-  std::lock_guard lock(tokens->mutex_);
+  MutexLock lock(tokens->mutex_);
   if (Status loaded = tokens->ReloadLocked(); !loaded) {
     return Error{loaded.error()};
   }
@@ -106,7 +106,7 @@ Status ProbeTokens::ReloadLocked() {
 }
 
 Status ProbeTokens::Reload() {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   Status reloaded = ReloadLocked();
   if (reloaded) {
     LogInfo("probe tokens loaded", {{"file", path_}, {"tokens", entries_.size()}});
@@ -121,7 +121,7 @@ ProbeTokens::Verdict ProbeTokens::Check(std::string_view token, std::string_view
   if (token.empty()) {
     return Verdict::kMissing;
   }
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   const auto now = std::chrono::steady_clock::now();
   if (now - checked_at_ >= recheck_interval_) {
     checked_at_ = now;
@@ -151,7 +151,7 @@ ProbeTokens::Verdict ProbeTokens::Check(std::string_view token, std::string_view
 }
 
 size_t ProbeTokens::size() const {
-  std::lock_guard lock(mutex_);
+  MutexLock lock(mutex_);
   return entries_.size();
 }
 

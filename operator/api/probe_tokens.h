@@ -16,11 +16,11 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/file_identity.h"
 #include "common/result.h"
 
@@ -60,14 +60,14 @@ class ProbeTokens {
   ProbeTokens(std::string path, std::chrono::milliseconds recheck_interval);
 
  private:
-  Status ReloadLocked();  // REQUIRES: mutex_
+  Status ReloadLocked() REQUIRES(mutex_);
 
   const std::string path_;
   const std::chrono::milliseconds recheck_interval_;
-  mutable std::mutex mutex_;
-  std::vector<Entry> entries_;                          // GUARDED_BY(mutex_)
-  FileIdentity identity_;                               // GUARDED_BY(mutex_)
-  std::chrono::steady_clock::time_point checked_at_{};  // GUARDED_BY(mutex_)
+  mutable Mutex mutex_;
+  std::vector<Entry> entries_ GUARDED_BY(mutex_);
+  FileIdentity identity_ GUARDED_BY(mutex_);
+  std::chrono::steady_clock::time_point checked_at_ GUARDED_BY(mutex_){};
 };
 
 }  // namespace pharos
