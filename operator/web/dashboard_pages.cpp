@@ -298,7 +298,7 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
       {"TLS", &PhaseMeans::tls_us},          {"First byte", &PhaseMeans::first_byte_us},
       {"Transfer", &PhaseMeans::transfer_us}};
   for (const auto& [label, member] : phases) {
-    by_phase.series.push_back({label, to_points(*merged, [member](const WindowStats& stats) -> std::optional<double> {
+    by_phase.series.push_back({label, to_points(*merged, [member = member](const WindowStats& stats) -> std::optional<double> {
                                  if (stats.latency.phases.samples == 0) return std::nullopt;
                                  return static_cast<double>(stats.latency.phases.*member) / 1000.0;
                                })});

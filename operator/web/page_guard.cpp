@@ -131,7 +131,7 @@ PageGuard::Login PageGuard::TryLogin(const StatusPage& page, const HttpRequest& 
                                      std::string* set_cookie) {
   const std::string client = page.slug + " " + ClientAddress(request);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     const auto found = failures_.find(client);
     if (found != failures_.end() && now - found->second.first < std::chrono::minutes(1) &&
         found->second.second >= kMaxFailuresPerMinute) {
@@ -139,7 +139,7 @@ PageGuard::Login PageGuard::TryLogin(const StatusPage& page, const HttpRequest& 
     }
   }
   if (page.access.password.empty() || !SameText(password, page.access.password)) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (failures_.size() >= kMaxTrackedClients) {
       std::erase_if(failures_, [&](const auto& entry) {
         return now - entry.second.first >= std::chrono::minutes(1);

@@ -11,11 +11,11 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/http_server.h"
 #include "operator/control/monitor_state.h"
 #include "operator/web/ip_range.h"
@@ -49,9 +49,9 @@ class PageGuard {
   bool ValidCookie(const StatusPage& page, const HttpRequest& request, TimePoint now) const;
 
   const std::vector<IpRange> trusted_proxies_;
-  std::mutex mu_;
+  Mutex mu_;
   // Wrong passwords per "slug client", with the start of their minute.
-  std::map<std::string, std::pair<TimePoint, int>> failures_;  // GUARDED_BY(mu_)
+  std::map<std::string, std::pair<TimePoint, int>> failures_ GUARDED_BY(mu_);
 };
 
 }  // namespace pharos

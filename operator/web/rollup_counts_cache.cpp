@@ -16,7 +16,7 @@ std::string KeyOf(const std::string& uid, RollupPeriod period, const std::vector
 }  // namespace
 
 size_t RollupCountsCache::size() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return entries_.size();
 }
 
@@ -30,7 +30,7 @@ Result<std::vector<BucketCounts>> RollupCountsCache::Read(const BucketCountsQuer
   // Which monitors' complete buckets must be read again.
   std::vector<std::string> stale;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (const std::string& uid : query.monitor_uids) {
       const auto found = entries_.find(KeyOf(uid, query.period, query.regions));
       if (found == entries_.end() || found->second.from != query.from ||
@@ -60,7 +60,7 @@ Result<std::vector<BucketCounts>> RollupCountsCache::Read(const BucketCountsQuer
   std::sort(uids.begin(), uids.end());
   uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
   std::vector<BucketCounts> out;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ++reads_;
   for (const std::string& uid : stale) {
     Entry& entry = entries_[KeyOf(uid, query.period, query.regions)];

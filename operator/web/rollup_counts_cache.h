@@ -11,10 +11,10 @@
 
 #include <chrono>
 #include <map>
-#include <mutex>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/control/result_store.h"
 
@@ -48,9 +48,9 @@ class RollupCountsCache {
 
   HistoryReader& history_;
   const Options options_;
-  mutable std::mutex mu_;
-  std::map<std::string, Entry> entries_;  // GUARDED_BY(mu_); by uid, period and regions
-  uint64_t reads_ = 0;                    // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, Entry> entries_ GUARDED_BY(mu_);  // by uid, period and regions
+  uint64_t reads_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pharos

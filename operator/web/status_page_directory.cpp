@@ -16,20 +16,20 @@ void StatusPageDirectory::ReplaceAll(std::vector<StatusPage> pages) {
     std::string key = page.Key();
     by_key.emplace(std::move(key), std::make_shared<const StatusPage>(std::move(page)));
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   by_key_ = std::move(by_key);
 }
 
 bool StatusPageDirectory::Upsert(StatusPage page) {
   std::string key = page.Key();
   const std::string slug = page.slug;
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   by_key_[key] = std::make_shared<const StatusPage>(std::move(page));
   return FindLocked(slug)->Key() == key;
 }
 
 void StatusPageDirectory::Remove(const std::string& key) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   by_key_.erase(key);
 }
 
@@ -43,14 +43,14 @@ std::shared_ptr<const StatusPage> StatusPageDirectory::FindLocked(std::string_vi
 }
 
 std::shared_ptr<const StatusPage> StatusPageDirectory::Find(std::string_view slug) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return FindLocked(slug);
 }
 
 std::vector<std::shared_ptr<const StatusPage>> StatusPageDirectory::List() const {
   std::vector<std::shared_ptr<const StatusPage>> pages;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (default_page_ && by_key_.empty()) return {default_};
     for (const auto& [key, page] : by_key_) {
       if (FindLocked(page->slug) == page) pages.push_back(page);

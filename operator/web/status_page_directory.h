@@ -9,11 +9,11 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "operator/web/status_page.h"
 
 namespace pharos {
@@ -34,13 +34,12 @@ class StatusPageDirectory {
   std::vector<std::shared_ptr<const StatusPage>> List() const;
 
  private:
-  // REQUIRES: mu_
-  std::shared_ptr<const StatusPage> FindLocked(std::string_view slug) const;
+  std::shared_ptr<const StatusPage> FindLocked(std::string_view slug) const REQUIRES(mu_);
 
   const bool default_page_;
   const std::shared_ptr<const StatusPage> default_;
-  mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<const StatusPage>> by_key_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::map<std::string, std::shared_ptr<const StatusPage>> by_key_ GUARDED_BY(mu_);
 };
 
 }  // namespace pharos

@@ -73,7 +73,7 @@ WebFrontend::WebFrontend(Sources sources, StatusPageDirectory& pages, const Cloc
 
 WebFrontend::~WebFrontend() {
   refresher_.request_stop();
-  cache_cv_.notify_all();
+  cache_cv_.NotifyAll();
 }
 
 Status WebFrontend::Register(const RouteAdder& add) {
@@ -92,7 +92,7 @@ Status WebFrontend::Register(const RouteAdder& add) {
       {"GET", "/assets/{name}", &WebFrontend::HandleAsset},
   };
   for (const auto& [method, pattern, handler] : routes) {
-    Status added = add(method, pattern, [this, handler](const HttpRequest& request, HttpResponder out) {
+    Status added = add(method, pattern, [this, handler = handler](const HttpRequest& request, HttpResponder out) {
       (this->*handler)(request, [&out](HttpResponse response) { out.Send(std::move(response)); });
     });
     if (!added) return added;
@@ -101,7 +101,7 @@ Status WebFrontend::Register(const RouteAdder& add) {
 }
 
 void WebFrontend::ForgetCachedPages() {
-  std::lock_guard lock(cache_mu_);
+  MutexLock lock(cache_mu_);
   cache_.clear();
 }
 
@@ -195,7 +195,7 @@ Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::GetPage(
                           std::to_string(static_cast<int>(representation)) + "\n" + (feed ? base_url : "");
   const auto now = std::chrono::steady_clock::now();
   {
-    std::lock_guard lock(cache_mu_);
+    MutexLock lock(cache_mu_);
     Slot& slot = cache_[key];
     slot.last_request = now;
     if (slot.built && slot.built->page == page) {
@@ -205,7 +205,7 @@ Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::GetPage(
         if (!slot.refreshing) {
           slot.refreshing = true;
           refreshes_.push_back(Refresh{key, page, representation, base_url});
-          cache_cv_.notify_all();
+          cache_cv_.NotifyAll();
         }
         return slot.built;
       }
@@ -213,14 +213,14 @@ Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::GetPage(
   }
   Result<std::shared_ptr<const Built>> built = Build(page, representation, base_url);
   if (built) {
-    std::lock_guard lock(cache_mu_);
+    MutexLock lock(cache_mu_);
     cache_[key].built = *built;
   }
   return built;
 }
 
 void WebFrontend::RefreshLoop(std::stop_token stop) {
-  std::unique_lock lock(cache_mu_);
+  MutexLock lock(cache_mu_);
   while (!stop.stop_requested()) {
     if (refreshes_.empty()) {
       // Pages nobody asked for in a while are let go.
@@ -228,30 +228,30 @@ void WebFrontend::RefreshLoop(std::stop_token stop) {
       std::erase_if(cache_, [&](const auto& item) {
         return !item.second.refreshing && now - item.second.last_request > 2 * options_.max_stale;
       });
-      cache_cv_.wait_for(lock, stop, options_.max_stale, [&] { return !refreshes_.empty(); });
+      cache_cv_.WaitFor(cache_mu_, stop, options_.max_stale, [&]() REQUIRES(cache_mu_) { return !refreshes_.empty(); });
       continue;
     }
     Refresh job = std::move(refreshes_.front());
     refreshes_.erase(refreshes_.begin());
     ++building_;
-    lock.unlock();
+    lock.Unlock();
     Result<std::shared_ptr<const Built>> built = Build(job.page, job.representation, job.base_url);
     if (!built) {
       Log().Error("building a status page failed; readers get the last one built",
                   {{"page", job.page->slug}, {"error", built.error()}});
     }
-    lock.lock();
+    lock.Lock();
     --building_;
     Slot& slot = cache_[job.key];
     slot.refreshing = false;
     if (built) slot.built = *built;
-    cache_cv_.notify_all();
+    cache_cv_.NotifyAll();
   }
 }
 
 void WebFrontend::WaitForRefreshes() {
-  std::unique_lock lock(cache_mu_);
-  cache_cv_.wait(lock, [&] { return refreshes_.empty() && building_ == 0; });
+  MutexLock lock(cache_mu_);
+  cache_cv_.Wait(cache_mu_, [&]() REQUIRES(cache_mu_) { return refreshes_.empty() && building_ == 0; });
 }
 
 void WebFrontend::ServePage(const HttpRequest& request, const Reply& reply,

@@ -26,13 +26,12 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <condition_variable>
-#include <mutex>
 #include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/http_server.h"
 #include "common/result.h"
@@ -156,11 +155,11 @@ class WebFrontend {
   DashboardPages dashboard_;
   PageGuard guard_;
 
-  std::mutex cache_mu_;
-  std::condition_variable_any cache_cv_;        // a refresh queued or finished
-  std::map<std::string, Slot> cache_;           // GUARDED_BY(cache_mu_)
-  std::vector<Refresh> refreshes_;              // GUARDED_BY(cache_mu_)
-  int building_ = 0;                            // GUARDED_BY(cache_mu_): background builds running
+  Mutex cache_mu_;
+  CondVar cache_cv_;        // a refresh queued or finished
+  std::map<std::string, Slot> cache_ GUARDED_BY(cache_mu_);
+  std::vector<Refresh> refreshes_ GUARDED_BY(cache_mu_);
+  int building_ GUARDED_BY(cache_mu_) = 0;  // background builds running
   std::jthread refresher_;                      // last: stopped first
 };
 
