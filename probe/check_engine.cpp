@@ -5,14 +5,13 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <set>
 #include <thread>
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/version.h"
 #include "probe/assertion_evaluator.h"
 #include "probe/check_attempt.h"
@@ -69,11 +68,11 @@ class CheckEngine::Loop {
 
   const Options options_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable reported_;
-  uint64_t next_id_ = 1;           // guarded by mutex_
-  std::deque<Check> incoming_;     // guarded by mutex_
-  std::set<uint64_t> unreported_;  // guarded by mutex_: submitted, callback not yet done
+  mutable Mutex mutex_;
+  CondVar reported_;
+  uint64_t next_id_ GUARDED_BY(mutex_) = 1;
+  std::deque<Check> incoming_ GUARDED_BY(mutex_);
+  std::set<uint64_t> unreported_ GUARDED_BY(mutex_);  // submitted, callback not yet done
   std::atomic<bool> stopping_{false};
 
   // Engine thread.
@@ -144,7 +143,7 @@ void CheckEngine::Loop::Submit(std::shared_ptr<const Monitor> monitor, Callback 
     return;
   }
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     const uint64_t id = next_id_++;
     unreported_.insert(id);
     incoming_.push_back(Check{id, std::move(monitor), std::move(done)});
@@ -153,13 +152,13 @@ void CheckEngine::Loop::Submit(std::shared_ptr<const Monitor> monitor, Callback 
 }
 
 void CheckEngine::Loop::Drain() {
-  std::unique_lock<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   const uint64_t last = next_id_ - 1;
-  reported_.wait(lock, [&] { return unreported_.empty() || *unreported_.begin() > last; });
+  reported_.Wait(mutex_, [&]() REQUIRES(mutex_) { return unreported_.empty() || *unreported_.begin() > last; });
 }
 
 size_t CheckEngine::Loop::InFlight() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return unreported_.size();
 }
 
@@ -183,7 +182,7 @@ void CheckEngine::Loop::Run() {
 }
 
 void CheckEngine::Loop::TakeSubmissions() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   while (!incoming_.empty()) {
     waiting_.push_back(std::move(incoming_.front()));
     incoming_.pop_front();
@@ -301,10 +300,10 @@ void CheckEngine::Loop::Report(uint64_t id, CheckResult result) {
 
 void CheckEngine::Loop::MarkReported(uint64_t id) {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     unreported_.erase(id);
   }
-  reported_.notify_all();
+  reported_.NotifyAll();
 }
 
 CheckEngine::CheckEngine(Options options) : loop_(std::make_unique<Loop>(std::move(options))) {}

@@ -98,7 +98,7 @@ OperatorClient::~OperatorClient() = default;
 
 std::unique_ptr<OperatorClient::Handle> OperatorClient::AcquireHandle() {
   {
-    std::lock_guard<std::mutex> lock(pool_mutex_);
+    MutexLock lock(pool_mutex_);
     if (!idle_handles_.empty()) {
       std::unique_ptr<Handle> handle = std::move(idle_handles_.back());
       idle_handles_.pop_back();
@@ -111,7 +111,7 @@ std::unique_ptr<OperatorClient::Handle> OperatorClient::AcquireHandle() {
 }
 
 void OperatorClient::ReleaseHandle(std::unique_ptr<Handle> handle) {
-  std::lock_guard<std::mutex> lock(pool_mutex_);
+  MutexLock lock(pool_mutex_);
   idle_handles_.push_back(std::move(handle));
 }
 

@@ -26,12 +26,12 @@
 #include <chrono>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/cancellable_transfer.h"
 #include "probe/probe_protocol.h"
 #include "probe/token_file.h"
@@ -112,8 +112,8 @@ class OperatorClient {
   const Options options_;
   const std::string base_url_;  // without a trailing '/'
   TokenFile token_;
-  std::mutex pool_mutex_;
-  std::vector<std::unique_ptr<Handle>> idle_handles_;  // guarded by pool_mutex_
+  Mutex pool_mutex_;
+  std::vector<std::unique_ptr<Handle>> idle_handles_ GUARDED_BY(pool_mutex_);
 };
 
 }  // namespace pharos

@@ -40,7 +40,7 @@ ProbeAgent::ProbeAgent(Options options, OperatorClient& client, MetricsRegistry&
       result_batch_max_(std::max<size_t>(1, options_.result_batch_max)),
       probe_metrics_(metrics,
                      [this] {
-                       std::lock_guard<std::mutex> lock(mutex_);
+                       MutexLock lock(mutex_);
                        return ProbeMetrics::Gauges{in_flight_, options_.capacity, results_.size()};
                      }),
       engine_(std::make_unique<CheckEngine>(EngineOptions(options_))) {}
@@ -52,7 +52,7 @@ ProbeAgent::~ProbeAgent() {
 
 void ProbeAgent::Start() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (started_) return;
     started_ = true;
   }
@@ -71,7 +71,7 @@ void ProbeAgent::Start() {
 }
 
 ProbeAgent::Status ProbeAgent::status() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   Status status;
   status.running = started_ && !stop_called_;
   status.draining = stop_called_;
@@ -86,21 +86,21 @@ ProbeAgent::Status ProbeAgent::status() const {
 // ------------------------------------------------------------------------------- failures
 
 void ProbeAgent::NoteContact() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   last_contact_ = clock_.Now();
   last_error_.clear();
 }
 
 void ProbeAgent::WaitFor(std::chrono::milliseconds delay, std::stop_token stop) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  changed_.wait_for(lock, stop, delay, [] { return false; });
+  MutexLock lock(mutex_);
+  changed_.WaitFor(mutex_, stop, delay, [] { return false; });
 }
 
 void ProbeAgent::FailedCall(const std::string& call, const OperatorError& error, Backoff& backoff,
                             std::stop_token stop) {
   probe_metrics_.CountOperatorError();
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     last_error_ = error.message;
   }
   std::chrono::milliseconds delay;
@@ -130,12 +130,12 @@ bool ProbeAgent::RegisterOnce(std::stop_token stop, Backoff& backoff) {
   NoteContact();
   backoff.Reset();
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     registered_ = true;
     lease_wait_max_seconds_ = reply.value->lease_wait_max_seconds;
     result_batch_max_ = reply.value->result_batch_max;
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
   AgentLog().Info("registered with the operator",
                   {{"probe", probe_.name},
                    {"region", probe_.region},
@@ -156,8 +156,8 @@ void ProbeAgent::LeaseLoop(std::stop_token stop) {
     size_t free_slots = 0;
     int wait_seconds = 0;
     {
-      std::unique_lock<std::mutex> lock(mutex_);
-      changed_.wait(lock, stop, [this] {
+      MutexLock lock(mutex_);
+      changed_.Wait(mutex_, stop, [this]() REQUIRES(mutex_) {
         return in_flight_ < options_.capacity && results_.size() < results_.max_results();
       });
       if (stop.stop_requested()) break;
@@ -208,7 +208,7 @@ void ProbeAgent::StartItems(const LeaseReply& reply) {
       continue;
     }
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       ++in_flight_;
     }
     engine_->Submit(*monitor,
@@ -250,10 +250,10 @@ void ProbeAgent::OnCheckDone(const std::string& item_id,
   // Kept before in_flight_ drops, so that a drain never sees neither.
   Keep(result);
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     --in_flight_;
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
 }
 
 void ProbeAgent::Keep(const CheckResult& result) {
@@ -261,7 +261,7 @@ void ProbeAgent::Keep(const CheckResult& result) {
   std::optional<ResultBuffer::Entry> dropped;
   bool wake_reporter = false;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (!results_.Add(result.item_id, std::move(json), &dropped)) {
       AgentLog().Debug("a result for this work item is already waiting; keeping the first",
                        {{"item", result.item_id}});
@@ -285,7 +285,7 @@ void ProbeAgent::Keep(const CheckResult& result) {
     }
   }
   if (dropped) probe_metrics_.CountDropped("buffer_full");
-  if (wake_reporter) changed_.notify_all();
+  if (wake_reporter) changed_.NotifyAll();
 }
 
 void ProbeAgent::CountDropped(const std::string& reason, size_t count) {
@@ -300,10 +300,10 @@ void ProbeAgent::ReportLoop(std::stop_token stop) {
   bool send_now = false;
   while (!stop.stop_requested()) {
     if (!send_now) {
-      std::unique_lock<std::mutex> lock(mutex_);
+      MutexLock lock(mutex_);
       // Something to send (or the drain is over)...
-      changed_.wait(lock, stop,
-                    [this] { return !results_.empty() || (draining_ && in_flight_ == 0); });
+      changed_.Wait(mutex_, stop,
+                    [this]() REQUIRES(mutex_) { return !results_.empty() || (draining_ && in_flight_ == 0); });
       if (stop.stop_requested()) break;
       if (draining_ && in_flight_ == 0 && results_.empty()) {
         report_done_ = true;
@@ -311,19 +311,19 @@ void ProbeAgent::ReportLoop(std::stop_token stop) {
       }
       // ...then a full batch or the flush interval, whichever comes first; no waiting to fill a
       // batch while draining.
-      changed_.wait_for(lock, stop, options_.flush_interval,
-                        [this] { return draining_ || results_.size() >= result_batch_max_; });
+      changed_.WaitFor(mutex_, stop, options_.flush_interval,
+                        [this]() REQUIRES(mutex_) { return draining_ || results_.size() >= result_batch_max_; });
       if (stop.stop_requested()) break;
     }
     send_now = SendBatch(stop, backoff, &batch_limit);
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
 }
 
 bool ProbeAgent::SendBatch(std::stop_token stop, Backoff& backoff, size_t* batch_limit) {
   size_t batch_max = 0;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     batch_max = result_batch_max_;
   }
   const std::vector<ResultBuffer::Entry> batch =
@@ -368,7 +368,7 @@ bool ProbeAgent::SendBatch(std::stop_token stop, Backoff& backoff, size_t* batch
 void ProbeAgent::DropRefused(const ResultBuffer::Entry& entry, const OperatorError& error) {
   size_t removed = 0;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     removed = results_.Remove({entry.item_id});
   }
   CountDropped(error.kind == OperatorErrorKind::kTooLarge ? "too_large" : "bad_request", removed);
@@ -379,7 +379,7 @@ void ProbeAgent::DropRefused(const ResultBuffer::Entry& entry, const OperatorErr
        {"status", error.http_status},
        {"error", error.message},
        {"result_bytes", entry.json.size()}});
-  changed_.notify_all();
+  changed_.NotifyAll();
 }
 
 void ProbeAgent::HandleAnswered(const std::vector<ResultBuffer::Entry>& batch,
@@ -394,7 +394,7 @@ void ProbeAgent::HandleAnswered(const std::vector<ResultBuffer::Entry>& batch,
   std::vector<std::string> given_up;
   size_t rejected_removed = 0;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     results_.Remove(answered);
     rejected_removed = results_.Remove(rejected);
     for (const ResultBuffer::Entry& entry : batch) {
@@ -405,7 +405,7 @@ void ProbeAgent::HandleAnswered(const std::vector<ResultBuffer::Entry>& batch,
     }
     results_.Remove(given_up);
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
   CountDropped("rejected", rejected_removed);
   CountDropped("unacknowledged", given_up.size());
   for (size_t i = 0; i < reply.rejected.size() && i < 5; ++i) {
@@ -428,15 +428,15 @@ void ProbeAgent::HandleAnswered(const std::vector<ResultBuffer::Entry>& batch,
 
 void ProbeAgent::AbortDrain() {
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     abort_drain_ = true;
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
 }
 
 ProbeAgent::StopSummary ProbeAgent::Stop() {
   {
-    std::unique_lock<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (stop_called_ || !started_) {
       stop_called_ = true;
       return stop_summary_;
@@ -445,29 +445,29 @@ ProbeAgent::StopSummary ProbeAgent::Stop() {
   }
   const auto deadline = clock_.SteadyNow() + options_.drain_timeout;
   lease_thread_.request_stop();
-  changed_.notify_all();
+  changed_.NotifyAll();
   lease_thread_.join();
   size_t waiting_checks = 0;
   {
-    std::unique_lock<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     draining_ = true;
     waiting_checks = in_flight_;
   }
-  changed_.notify_all();
+  changed_.NotifyAll();
   AgentLog().Info("stopping: no more leases; finishing the checks in flight and reporting",
                   {{"in_flight", waiting_checks},
                    {"pending_results", results_.size()},
                    {"drain_timeout", Seconds(options_.drain_timeout)}});
   {
-    std::unique_lock<std::mutex> lock(mutex_);
-    changed_.wait_for(lock, deadline - clock_.SteadyNow(),
-                      [this] { return report_done_ || abort_drain_; });
+    MutexLock lock(mutex_);
+    changed_.WaitFor(mutex_, deadline - clock_.SteadyNow(),
+                      [this]() REQUIRES(mutex_) { return report_done_ || abort_drain_; });
   }
   report_thread_.request_stop();
   report_thread_.join();
   StopSummary summary;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     summary.unfinished_checks = in_flight_;
     summary.unreported_results = results_.size();
     stop_summary_ = summary;

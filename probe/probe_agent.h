@@ -30,17 +30,16 @@
 // status() from any thread. Engine callbacks run on the engine's thread.
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/backoff.h"
 #include "common/check_result.h"
 #include "common/clock.h"
@@ -136,23 +135,23 @@ class ProbeAgent {
   MonitorCache monitors_;  // lease thread only
   ResultBuffer results_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable_any changed_;  // any change of the state below
-  size_t in_flight_ = 0;                 // guarded by mutex_
-  bool started_ = false;                 // guarded by mutex_
-  bool stop_called_ = false;             // guarded by mutex_
-  bool draining_ = false;                // guarded by mutex_
-  bool abort_drain_ = false;             // guarded by mutex_
-  bool report_done_ = false;             // guarded by mutex_
-  bool registered_ = false;              // guarded by mutex_
-  size_t result_batch_max_;              // guarded by mutex_
-  int lease_wait_max_seconds_ = 30;      // guarded by mutex_
-  std::optional<std::chrono::system_clock::time_point> last_contact_;  // guarded by mutex_
-  std::string last_error_;                                             // guarded by mutex_
-  StopSummary stop_summary_;                                           // guarded by mutex_
+  mutable Mutex mutex_;
+  CondVar changed_;  // any change of the state below
+  size_t in_flight_ GUARDED_BY(mutex_) = 0;
+  bool started_ GUARDED_BY(mutex_) = false;
+  bool stop_called_ GUARDED_BY(mutex_) = false;
+  bool draining_ GUARDED_BY(mutex_) = false;
+  bool abort_drain_ GUARDED_BY(mutex_) = false;
+  bool report_done_ GUARDED_BY(mutex_) = false;
+  bool registered_ GUARDED_BY(mutex_) = false;
+  size_t result_batch_max_ GUARDED_BY(mutex_);
+  int lease_wait_max_seconds_ GUARDED_BY(mutex_) = 30;
+  std::optional<std::chrono::system_clock::time_point> last_contact_ GUARDED_BY(mutex_);
+  std::string last_error_ GUARDED_BY(mutex_);
+  StopSummary stop_summary_ GUARDED_BY(mutex_);
   // Rate limit of the buffer-full log line.
-  std::chrono::steady_clock::time_point last_drop_log_{};  // guarded by mutex_
-  uint64_t dropped_since_log_ = 0;                         // guarded by mutex_
+  std::chrono::steady_clock::time_point last_drop_log_ GUARDED_BY(mutex_){};
+  uint64_t dropped_since_log_ GUARDED_BY(mutex_) = 0;
   // Its gauges read the state above: destroyed (collector removed) before it.
   ProbeMetrics probe_metrics_;
 

@@ -7,7 +7,7 @@ namespace pharos {
 ResultBuffer::ResultBuffer(size_t max_results) : max_results_(std::max<size_t>(1, max_results)) {}
 
 bool ResultBuffer::Add(std::string item_id, std::string json, std::optional<Entry>* dropped) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (by_id_.count(item_id) != 0) return false;
   if (entries_.size() >= max_results_) {
     by_id_.erase(entries_.front().item_id);
@@ -20,7 +20,7 @@ bool ResultBuffer::Add(std::string item_id, std::string json, std::optional<Entr
 }
 
 std::vector<ResultBuffer::Entry> ResultBuffer::Peek(size_t max_results, size_t max_bytes) const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   std::vector<Entry> batch;
   size_t bytes = 0;
   for (const Entry& entry : entries_) {
@@ -33,7 +33,7 @@ std::vector<ResultBuffer::Entry> ResultBuffer::Peek(size_t max_results, size_t m
 }
 
 size_t ResultBuffer::Remove(const std::vector<std::string>& item_ids) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   size_t removed = 0;
   for (const std::string& id : item_ids) {
     auto found = by_id_.find(id);
@@ -46,14 +46,14 @@ size_t ResultBuffer::Remove(const std::vector<std::string>& item_ids) {
 }
 
 int ResultBuffer::MarkUnanswered(const std::string& item_id) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto found = by_id_.find(item_id);
   if (found == by_id_.end()) return 0;
   return ++found->second->unanswered;
 }
 
 size_t ResultBuffer::size() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return entries_.size();
 }
 

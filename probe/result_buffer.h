@@ -10,11 +10,12 @@
 
 #include <cstddef>
 #include <list>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
+
+#include "common/mutex.h"
 
 namespace pharos {
 
@@ -49,9 +50,9 @@ class ResultBuffer {
 
  private:
   const size_t max_results_;
-  mutable std::mutex mutex_;
-  std::list<Entry> entries_;                                           // guarded by mutex_
-  std::unordered_map<std::string, std::list<Entry>::iterator> by_id_;  // guarded by mutex_
+  mutable Mutex mutex_;
+  std::list<Entry> entries_ GUARDED_BY(mutex_);
+  std::unordered_map<std::string, std::list<Entry>::iterator> by_id_ GUARDED_BY(mutex_);
 };
 
 }  // namespace pharos

@@ -32,7 +32,7 @@ Result<std::string> TokenFile::Read() const {
 }
 
 Result<std::string> TokenFile::Token() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   std::string problem;
   Result<FileIdentity> identity = FileIdentity::Of(path_);
   if (!identity) {

@@ -8,9 +8,9 @@
 // the problem is logged once. The token itself is never logged.
 // Thread-safety: Token() may be called from any thread.
 
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/file_identity.h"
 #include "common/result.h"
 
@@ -31,11 +31,11 @@ class TokenFile {
   Result<std::string> Read() const;
 
   const std::string path_;
-  std::mutex mutex_;
-  std::string token_;           // guarded by mutex_
-  FileIdentity identity_;       // guarded by mutex_; of the file token_ came from
-  bool have_identity_ = false;  // guarded by mutex_
-  std::string last_problem_;    // guarded by mutex_; logged once until it changes
+  Mutex mutex_;
+  std::string token_ GUARDED_BY(mutex_);
+  FileIdentity identity_ GUARDED_BY(mutex_);  // of the file token_ came from
+  bool have_identity_ GUARDED_BY(mutex_) = false;
+  std::string last_problem_ GUARDED_BY(mutex_);  // logged once until it changes
 };
 
 }  // namespace pharos
