@@ -19,6 +19,7 @@
 #include "operator/alerting/alerting_api.h"
 #include "operator/alerting/alerting_documents.h"
 #include "operator/alerting/alerting_engine.h"
+#include "operator/alerting/alerting_flags.h"
 #include "operator/alerting/api_tokens.h"
 #include "operator/alerting/curl_notification_transport.h"
 #include "operator/alerting/delivery_dispatcher.h"
@@ -125,16 +126,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   flags.AddFlag("api-token-file", '\0', "FILE",
                 "bearer tokens (TOKEN or NAME=TOKEN per line) that may acknowledge incidents and "
                 "add notes through the API; without it those writes answer 403");
-  flags.AddFlag("notification-backoff", '\0', "DURATION",
-                "first wait before a failed notification is retried (doubling each time)", "2s");
-  flags.AddFlag("notification-backoff-max", '\0', "DURATION",
-                "longest wait between retries of a notification", "5m");
-  flags.AddFlag("notification-give-up", '\0', "DURATION",
-                "a notification still not delivered this long after it was decided is recorded "
-                "failed",
-                "24h");
-  flags.AddFlag("alerting-interval", '\0', "DURATION",
-                "how often reminders are decided and missed notifications caught up", "10s");
+  AddAlertingFlags(flags);
   flags.AddFlag("ca-file", '\0', "FILE",
                 "PEM CAs trusted for targets (also $PHAROS_CA_FILE); default the system store");
   AddHttpServerFlags(flags);
@@ -212,25 +204,14 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     paths = {*found};
     out_ << "pharos run: no PATH given: running the Monitors in " << *found << "\n";
   }
-  DeliveryDispatcher::Options delivery_options;
-  delivery_options.user_agent = std::string("pharos/") + kVersion;
-  AlertingEngine::Options engine_alert_options;
-  {
-    Result<Millis> backoff = flags.GetDuration("notification-backoff", Millis(10));
-    Result<Millis> backoff_max = flags.GetDuration("notification-backoff-max", Millis(10));
-    Result<Millis> give_up = flags.GetDuration("notification-give-up", Millis(1'000));
-    Result<Millis> interval = flags.GetDuration("alerting-interval", Millis(100));
-    for (const Result<Millis>* parsed : {&backoff, &backoff_max, &give_up, &interval}) {
-      if (!*parsed) {
-        err_ << "pharos run: " << parsed->error() << "\n";
-        return kExitBadInput;
-      }
-    }
-    delivery_options.initial_backoff = *backoff;
-    delivery_options.max_backoff = std::max(*backoff_max, *backoff);
-    delivery_options.give_up_after = *give_up;
-    engine_alert_options.housekeeping_interval = *interval;
+  Result<AlertingTimings> alerting_timings = AlertingTimingsFromFlags(flags, {});
+  if (!alerting_timings) {
+    err_ << "pharos run: " << alerting_timings.error() << "\n";
+    return kExitBadInput;
   }
+  DeliveryDispatcher::Options delivery_options = alerting_timings->delivery;
+  delivery_options.user_agent = std::string("pharos/") + kVersion;
+  const AlertingEngine::Options engine_alert_options = alerting_timings->engine;
   std::unique_ptr<ApiTokens> api_tokens;
   if (flags.IsSet("api-token-file")) {
     Result<ApiTokens> loaded_tokens = ApiTokens::Load(flags.Get("api-token-file"));

@@ -184,12 +184,9 @@ Status KubeOperator::Init() {
   AlertingController::Options alerting_options;
   alerting_options.watch_namespace = options_.watch_namespace;
   alerting_options.db_path = options_.db_path;
-  alerting_options.delivery.initial_backoff = options_.notification_backoff;
-  alerting_options.delivery.max_backoff =
-      std::max(options_.notification_backoff_max, options_.notification_backoff);
-  alerting_options.delivery.give_up_after = options_.notification_give_up;
+  alerting_options.delivery = options_.alerting.delivery;
   alerting_options.delivery.user_agent = std::string("pharos-operator/") + kVersion;
-  alerting_options.engine.housekeeping_interval = options_.alerting_interval;
+  alerting_options.engine = options_.alerting.engine;
   Result<std::unique_ptr<AlertingController>> alerting =
       AlertingController::Create(*client_, core, host_->registry(), clock_, alerting_options);
   if (!alerting) {

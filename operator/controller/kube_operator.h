@@ -36,9 +36,10 @@
 #include "common/clock.h"
 #include "common/counter_family.h"
 #include "common/result.h"
+#include "operator/alerting/alerting_api.h"
+#include "operator/alerting/alerting_flags.h"
 #include "operator/api/probe_tokens.h"
 #include "operator/control/operator_core.h"
-#include "operator/alerting/alerting_api.h"
 #include "operator/controller/alerting_controller.h"
 #include "operator/controller/monitor_reconciler.h"
 #include "operator/controller/monitor_status_writer.h"
@@ -80,11 +81,8 @@ struct KubeOperatorOptions {
   // Phases recorded in pharos_check_duration_seconds (--duration-phases).
   OperatorMetrics::DurationPhases duration_phases = OperatorMetrics::DurationPhases::kAll;
 
-  // Notifications (docs/alerting.md#delivery-guarantees).
-  std::chrono::milliseconds notification_backoff{2'000};
-  std::chrono::milliseconds notification_backoff_max{300'000};
-  std::chrono::milliseconds notification_give_up{24 * 3'600'000};
-  std::chrono::milliseconds alerting_interval{10'000};
+  // Notifications (docs/alerting.md#delivery-guarantees; --notification-* flags).
+  AlertingTimings alerting;
 };
 
 class KubeOperator {
