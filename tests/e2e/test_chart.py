@@ -216,10 +216,16 @@ def test_default_values(helm):
         (("pharos.dev",), ("incidents/status",), ("patch",), ()),
         (("pharos.dev",), ("alertchannels", "maintenancewindows"), ("list", "watch"), ()),
         (("pharos.dev",), ("alertchannels/status",), ("patch",), ()),
+        (("pharos.dev",), ("statuspages",), ("list", "watch"), ()),
+        (("pharos.dev",), ("statuspages/status",), ("patch",), ()),
     }
-    # AlertChannel Secrets: none by default; exactly the names listed.
+    # AlertChannel and StatusPage Secrets: none by default; exactly the names listed.
     named = helm.template(None, "--set", "alerting.secretNames={hooks,smtp}")
     assert (("",), ("secrets",), ("get",), ("hooks", "smtp")) in rules_as_set(
+        one(named, "ClusterRole", f"{RELEASE}-monitors")["rules"])
+    named = helm.template(None, "--set", "alerting.secretNames={hooks,smtp}",
+                          "--set", "statusPages.secretNames={page-password,smtp}")
+    assert (("",), ("secrets",), ("get",), ("hooks", "page-password", "smtp")) in rules_as_set(
         one(named, "ClusterRole", f"{RELEASE}-monitors")["rules"])
     role = one(docs, "Role", f"{RELEASE}-operator")
     assert role["metadata"]["namespace"] == NAMESPACE
@@ -551,6 +557,8 @@ def test_install_upgrade_keeps_token_and_grants_least_privilege(helm, cluster):
             ("patch", "alertchannels.pharos.dev:status", "shop"),
             ("list", "maintenancewindows.pharos.dev", None),
             ("watch", "maintenancewindows.pharos.dev", None),
+            ("list", "statuspages.pharos.dev", None), ("watch", "statuspages.pharos.dev", None),
+            ("patch", "statuspages.pharos.dev:status", "shop"),
         ]
         denied = [
             ("create", "monitors.pharos.dev", "shop"), ("update", "monitors.pharos.dev", "shop"),
@@ -578,6 +586,8 @@ def test_install_upgrade_keeps_token_and_grants_least_privilege(helm, cluster):
             ("patch", "alertchannels.pharos.dev", "shop"),
             ("get", "alertchannels.pharos.dev", "shop"),
             ("create", "maintenancewindows.pharos.dev", "shop"),
+            ("create", "statuspages.pharos.dev", "shop"),
+            ("patch", "statuspages.pharos.dev", "shop"),
             ("get", "secrets", "shop"),  # AlertChannel secrets only by name (alerting.secretNames)
         ]
         wrong = [f"{v} {r} in {n or 'all namespaces'} should be {'allowed' if want else 'denied'}"
