@@ -131,9 +131,8 @@ void StatusPageController::Apply(const Json& object) {
   }
   StatusPage page = std::move(parsed.page);
   if (page.access.password_secret) {
-    Result<std::string> password = ReadPassword(page.namespace_name,
-                                                page.access.password_secret->name,
-                                                page.access.password_secret->key);
+    Result<std::string> password = ReadPassword(
+        page.namespace_name, page.access.password_secret->name, page.access.password_secret->key);
     if (!password) {
       refuse("SecretUnavailable", password.error());
       return;
@@ -230,16 +229,16 @@ void StatusPageController::WriteStatus(const Json& object, bool ready, const std
       }
     }
   }
-  Json status = {{"observedGeneration", generation},
-                 {"slug", slug.empty() ? Json(nullptr) : Json(slug)},
-                 {"url", url.empty() ? Json(nullptr) : Json(url)},
-                 {"conditions",
-                  Json::array({{{"type", "Ready"},
-                                {"status", word},
-                                {"reason", reason},
-                                {"message", message.substr(0, 32768)},
-                                {"observedGeneration", generation},
-                                {"lastTransitionTime", FormatRfc3339(clock_.Now())}}})}};
+  Json status = {
+      {"observedGeneration", generation},
+      {"slug", slug.empty() ? Json(nullptr) : Json(slug)},
+      {"url", url.empty() ? Json(nullptr) : Json(url)},
+      {"conditions", Json::array({{{"type", "Ready"},
+                                   {"status", word},
+                                   {"reason", reason},
+                                   {"message", message.substr(0, 32768)},
+                                   {"observedGeneration", generation},
+                                   {"lastTransitionTime", FormatRfc3339(clock_.Now())}}})}};
   KubeResponse written = status_.Patch(JsonStringAt(object, {"metadata", "namespace"}),
                                        JsonStringAt(object, {"metadata", "name"}), status);
   if (!written.ok() && !written.IsNotFound()) {

@@ -91,7 +91,7 @@ class StatusPageController {
   std::map<std::string, Verdict> verdicts_;  // GUARDED_BY(apply_mu_): by namespace/name
   std::mutex wake_mu_;
   std::condition_variable_any wake_cv_;
-  bool wake_ = false;  // GUARDED_BY(wake_mu_): resync now (became the leader)
+  bool wake_ = false;    // GUARDED_BY(wake_mu_): resync now (became the leader)
   std::jthread resync_;  // last: stopped first
 };
 

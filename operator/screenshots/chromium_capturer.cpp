@@ -74,22 +74,22 @@ Result<std::string> ChromiumCapturer::Capture(const std::string& url) {
   }
   const std::string png_path = dir.path() + "/shot.png";
   const std::string log_path = dir.path() + "/chromium.log";
-  std::vector<std::string> args = {options_.executable,
-                                   "--headless",
-                                   "--no-sandbox",
-                                   "--disable-gpu",
-                                   "--disable-background-networking",
-                                   "--disable-component-update",
-                                   "--disable-sync",
-                                   "--no-first-run",
-                                   "--disable-dev-shm-usage",
-                                   "--hide-scrollbars",
-                                   "--mute-audio",
-                                   "--user-data-dir=" + dir.path() + "/profile",
-                                   "--window-size=" + std::to_string(options_.width) + "," +
-                                       std::to_string(options_.height),
-                                   "--screenshot=" + png_path,
-                                   url};
+  std::vector<std::string> args = {
+      options_.executable,
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-dev-shm-usage",
+      "--hide-scrollbars",
+      "--mute-audio",
+      "--user-data-dir=" + dir.path() + "/profile",
+      "--window-size=" + std::to_string(options_.width) + "," + std::to_string(options_.height),
+      "--screenshot=" + png_path,
+      url};
   std::vector<char*> argv;
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
@@ -114,8 +114,8 @@ Result<std::string> ChromiumCapturer::Capture(const std::string& url) {
   sigset_t none;
   sigemptyset(&none);
   posix_spawnattr_setsigmask(&attributes, &none);
-  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                            POSIX_SPAWN_SETSIGMASK);
+  posix_spawnattr_setflags(&attributes,
+                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
   pid_t pid = 0;
   const int spawned =
       posix_spawn(&pid, options_.executable.c_str(), &actions, &attributes, argv.data(), environ);
@@ -152,10 +152,9 @@ Result<std::string> ChromiumCapturer::Capture(const std::string& url) {
   if (size_error) {
     const bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
     return Error{"screenshot of " + url + ": chromium wrote no image (" +
-                 (clean ? std::string("exit 0")
-                        : WIFEXITED(wait_status)
-                              ? "exit " + std::to_string(WEXITSTATUS(wait_status))
-                              : "signal " + std::to_string(WTERMSIG(wait_status))) +
+                 (clean                    ? std::string("exit 0")
+                  : WIFEXITED(wait_status) ? "exit " + std::to_string(WEXITSTATUS(wait_status))
+                                           : "signal " + std::to_string(WTERMSIG(wait_status))) +
                  "): " + LastError(log_path, 300)};
   }
   if (size > options_.max_bytes) {

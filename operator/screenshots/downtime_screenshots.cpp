@@ -17,11 +17,7 @@ const Logger& Log() {
 DowntimeScreenshots::DowntimeScreenshots(ScreenshotCapturer& capturer, ScreenshotDirectory& files,
                                          IncidentStore& incidents, const Clock& clock,
                                          Options options)
-    : capturer_(capturer),
-      files_(files),
-      incidents_(incidents),
-      clock_(clock),
-      options_(options) {}
+    : capturer_(capturer), files_(files), incidents_(incidents), clock_(clock), options_(options) {}
 
 DowntimeScreenshots::~DowntimeScreenshots() { Stop(); }
 
@@ -113,8 +109,10 @@ void DowntimeScreenshots::Take(const Job& job) {
   }
   std::lock_guard lock(mu_);
   ++counters_.taken;
-  Log().Info("screenshot taken", {{"incident", job.incident_id}, {"moment", job.moment},
-                                  {"url", url}, {"bytes", static_cast<int64_t>(png->size())}});
+  Log().Info("screenshot taken", {{"incident", job.incident_id},
+                                  {"moment", job.moment},
+                                  {"url", url},
+                                  {"bytes", static_cast<int64_t>(png->size())}});
 }
 
 void DowntimeScreenshots::Note(const std::string& incident_id, const std::string& text) {

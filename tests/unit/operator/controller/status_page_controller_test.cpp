@@ -93,13 +93,14 @@ TEST_F(StatusPageControllerTest, WhatTheOperatorRefusesIsNotServedAndSaysWhy) {
               Page("a-first", {{"slug", "shop"}, {"title", "First"}, {"groups", Groups()}}));
   client_.Put(ApiResource::StatusPages(),
               Page("b-second", {{"slug", "shop"}, {"title", "Second"}, {"groups", Groups()}}));
-  client_.Put(ApiResource::StatusPages(),
-              Page("bad-cidr", {{"groups", Groups()},
-                                {"access", {{"allowedCidrs", {"10.0.0.0/99"}}}}}));
-  client_.Put(ApiResource::StatusPages(),
-              Page("no-secret", {{"groups", Groups()},
-                                 {"access", {{"passwordSecretRef",
-                                              {{"name", "missing"}, {"key", "password"}}}}}}));
+  client_.Put(
+      ApiResource::StatusPages(),
+      Page("bad-cidr", {{"groups", Groups()}, {"access", {{"allowedCidrs", {"10.0.0.0/99"}}}}}));
+  client_.Put(
+      ApiResource::StatusPages(),
+      Page("no-secret",
+           {{"groups", Groups()},
+            {"access", {{"passwordSecretRef", {{"name", "missing"}, {"key", "password"}}}}}}));
   Start(/*leading=*/true);
   ASSERT_TRUE(Eventually([&] {
     return Ready("a-first") && Ready("b-second") && Ready("bad-cidr") && Ready("no-secret");
@@ -108,8 +109,9 @@ TEST_F(StatusPageControllerTest, WhatTheOperatorRefusesIsNotServedAndSaysWhy) {
   const Json conflict = *Ready("b-second");
   EXPECT_EQ(conflict["status"], "False");
   EXPECT_EQ(conflict["reason"], "SlugConflict");
-  EXPECT_NE(conflict["message"].get<std::string>().find("already served by StatusPage shop/a-first"),
-            std::string::npos)
+  EXPECT_NE(
+      conflict["message"].get<std::string>().find("already served by StatusPage shop/a-first"),
+      std::string::npos)
       << conflict;
   EXPECT_EQ(conflict["slug"], nullptr);
   EXPECT_EQ(pages_.Find("shop")->title, "First");
@@ -135,9 +137,10 @@ TEST_F(StatusPageControllerTest, PasswordComesFromTheSecretAndIsReadAgainAtResyn
                {"metadata", {{"name", "page-password"}, {"namespace", "shop"}}},
                {"data", {{"password", "czNjcjN0Cg=="}}}});  // "s3cr3t\n"
   client_.Put(ApiResource::StatusPages(),
-              Page("private", {{"groups", Groups()},
-                               {"access", {{"passwordSecretRef",
-                                            {{"name", "page-password"}, {"key", "password"}}}}}}));
+              Page("private",
+                   {{"groups", Groups()},
+                    {"access",
+                     {{"passwordSecretRef", {{"name", "page-password"}, {"key", "password"}}}}}}));
   Start(/*leading=*/false);
   ASSERT_TRUE(Eventually([&] { return pages_.Find("private") != nullptr; }));
   EXPECT_EQ(pages_.Find("private")->access.password, "s3cr3t");
