@@ -43,6 +43,7 @@ VALUE_SETS: Dict[str, Optional[str]] = {
     "regions": "values-regions.yaml",
     "monitoring": "values-monitoring.yaml",
     "ha": "values-ha.yaml",
+    "status-pages": "values-status-pages.yaml",
 }
 MONITORING_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
@@ -444,6 +445,32 @@ def test_good_ha_values_accepted_by_schema(helm, tmp_path):
                                     "history": {"clickhouse": clickhouse}}))
     docs = helm.template(None, "-f", str(path))
     assert one(docs, "Deployment")["spec"]["replicas"] == 3
+
+
+def test_status_pages_values(helm):
+    """The Ingress routes only the public status-page paths to the operator's Service; password
+    Secrets join the AlertChannel ones in one by-name rule; proxies become --trusted-proxies."""
+    assert not find(helm.template(None), "Ingress"), "the Ingress is off by default"
+    docs = helm.template("values-status-pages.yaml")
+    ingress = one(docs, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    assert ingress["spec"]["tls"] == [{"secretName": "status-example-com-tls",
+                                       "hosts": ["status.example.com"]}]
+    [rule] = ingress["spec"]["rules"]
+    assert rule["host"] == "status.example.com"
+    service = one(docs, "Service")
+    paths = rule["http"]["paths"]
+    assert [p["path"] for p in paths] == ["/status", "/assets", "/badge", "/api/v1/status",
+                                          "/api/v1/screenshots"]
+    for path in paths:
+        assert path["pathType"] == "Prefix"
+        assert path["backend"] == {"service": {"name": service["metadata"]["name"],
+                                               "port": {"number": 8080}}}
+    rules = rules_as_set(one(docs, "ClusterRole", f"{RELEASE}-monitors")["rules"])
+    assert (("",), ("secrets",), ("get",), ("hooks", "status-password")) in rules
+    args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--trusted-proxies") + 1] == "10.244.0.0/16,192.168.0.0/24"
 
 
 # ----------------------------------------------------------------------------- real API server
