@@ -133,6 +133,13 @@ void StatusPageController::Apply(const Json& object) {
   if (page.access.password_secret) {
     Result<std::string> password = ReadPassword(
         page.namespace_name, page.access.password_secret->name, page.access.password_secret->key);
+    if (!password && password.error_kind() == ErrorKind::kUnavailable && verdicts_[key].candidate &&
+        pages_.Find(verdicts_[key].slug) != nullptr) {
+      // The API server is away for a moment: the page keeps the password it was served with.
+      Log().Warn("reading a StatusPage's password Secret failed; the page keeps its password",
+                 {{"page", key}, {"error", password.error()}});
+      return;
+    }
     if (!password) {
       refuse("SecretUnavailable", password.error());
       return;

@@ -7,10 +7,10 @@
 // page already serves (the smaller namespace/name keeps it), or whose passwordSecretRef cannot be
 // read is not served (never served without its password) and says why in its Ready condition;
 // a page that is served says so with status.slug and status.url. Password Secrets are read again
-// at each Resync() (the operator calls it every minute), so a rotated password applies without
-// touching the page. Every replica serves pages; only the leader writes their status.
-// Thread-safety: Start/Stop from the owner thread; the rest from any thread (informer handlers run
-// on "sp-informer").
+// at each resync ("sp-resync", every `resync_period`), so a rotated password applies without
+// touching the page (while the API server is unavailable a served page keeps its password). Every
+// replica serves pages; only the leader writes their status. Thread-safety: Start/Stop from the
+// owner thread; the rest from any thread (informer handlers run on "sp-informer").
 
 #include <atomic>
 #include <chrono>

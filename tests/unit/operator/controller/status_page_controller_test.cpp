@@ -155,6 +155,17 @@ TEST_F(StatusPageControllerTest, PasswordComesFromTheSecretAndIsReadAgainAtResyn
   controller_->Resync();
   EXPECT_EQ(pages_.Find("private")->access.password, "rotated");
 
+  // The API server away for a moment: the page stays served with the password it had.
+  client_.SetInterceptor([](const testing::RecordedCall& call) -> std::optional<KubeResponse> {
+    if (call.verb == "get" && call.path.find("/secrets/") != std::string::npos) {
+      return testing::MakeStatusResponse(500, "InternalError", "etcd is away");
+    }
+    return std::nullopt;
+  });
+  controller_->Resync();
+  ASSERT_NE(pages_.Find("private"), nullptr);
+  EXPECT_EQ(pages_.Find("private")->access.password, "rotated");
+
   client_.SetInterceptor([](const testing::RecordedCall& call) -> std::optional<KubeResponse> {
     if (call.verb == "get" && call.path.find("/secrets/") != std::string::npos) {
       return testing::MakeStatusResponse(403, "Forbidden", "forbidden");
