@@ -28,6 +28,9 @@
 #include "operator/api/probe_tokens.h"
 #include "operator/control/operator_metrics.h"
 #include "operator/host/control_plane_host.h"
+#include "operator/screenshots/chromium_capturer.h"
+#include "operator/screenshots/downtime_screenshots.h"
+#include "operator/screenshots/screenshot_directory.h"
 #include "operator/standalone/in_process_probe.h"
 #include "operator/standalone/monitor_file_source.h"
 #include "operator/storage/sqlite_alert_store.h"
@@ -129,6 +132,16 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   AddAlertingFlags(flags);
   flags.AddFlag("ca-file", '\0', "FILE",
                 "PEM CAs trusted for targets (also $PHAROS_CA_FILE); default the system store");
+  flags.AddFlag("screenshot-dir", '\0', "DIR",
+                "where screenshots on downtime (alerting.screenshot) are kept; default "
+                "<--db>.screenshots");
+  flags.AddFlag("screenshot-timeout", '\0', "DURATION",
+                "a screenshot taking longer is abandoned and recorded as failed", "30s");
+  flags.AddFlag("screenshot-retention", '\0', "N",
+                "screenshots kept (the oldest are deleted; also at most 512 MiB and 30 days)",
+                "500");
+  flags.AddFlag("chromium", '\0', "FILE", "the headless browser for screenshots",
+                "/usr/bin/chromium");
   AddHttpServerFlags(flags);
   flags.AddSwitch("help", 'h', "show this help");
   if (Status parsed = flags.Parse(args); !parsed) {
@@ -161,6 +174,14 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   Result<Millis> retention = flags.GetDuration("retention", std::chrono::hours(1));
   if (!retention) {
     err_ << "pharos run: " << retention.error() << "\n";
+    return kExitBadInput;
+  }
+  Result<Millis> screenshot_timeout = flags.GetDuration("screenshot-timeout", Millis(1'000));
+  Result<int64_t> screenshot_retention = flags.GetInteger("screenshot-retention", 1, 1'000'000);
+  if (!screenshot_timeout || !screenshot_retention) {
+    err_ << "pharos run: "
+         << (!screenshot_timeout ? screenshot_timeout.error() : screenshot_retention.error())
+         << "\n";
     return kExitBadInput;
   }
   CheckEngine::Options engine_options;
@@ -309,13 +330,30 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     return kExitFailed;
   }
 
+  // Screenshots on downtime: captured after the engine has opened or resolved the incident
+  // (observers run in order), attached to it in the alert store.
+  ScreenshotDirectory::Options screenshot_options;
+  screenshot_options.path = flags.IsSet("screenshot-dir") ? flags.Get("screenshot-dir")
+                                                          : flags.Get("db") + ".screenshots";
+  screenshot_options.max_files = static_cast<size_t>(*screenshot_retention);
+  ScreenshotDirectory screenshot_files(screenshot_options);
+  ChromiumCapturer::Options capture_options;
+  capture_options.executable = flags.Get("chromium");
+  capture_options.timeout = *screenshot_timeout;
+  ChromiumCapturer capturer(capture_options);
+  DowntimeScreenshots screenshots(capturer, screenshot_files, **alert_store, clock, {});
+  core.OnStateChange([&screenshots](const Monitor& monitor, const StateEvent& event) {
+    screenshots.OnStateChange(monitor, event);
+  });
+  screenshots.Start();
+
   // Status pages and the dashboard read incidents and maintenance windows from the alerting room.
   StatusPageDirectory pages(/*default_page=*/true);
   WebFrontend::Options web_options;
   web_options.edition = std::string("pharos run ") + kVersion;
-  WebFrontend web(
-      WebFrontend::Sources{core, host.history(), **alert_store, maintenance, nullptr, nullptr},
-      pages, clock, web_options);
+  WebFrontend web(WebFrontend::Sources{core, host.history(), **alert_store, maintenance, nullptr,
+                                       &screenshot_files},
+                  pages, clock, web_options);
   if (Status routed = web.Register([&host](std::string_view method, std::string_view pattern,
                                            HttpHandler handler) {
         return host.Route(method, pattern, std::move(handler));
@@ -427,6 +465,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   local.Stop();
   host.Stop();
   engine.Stop();
+  screenshots.Stop();
   Log().Info("stopped cleanly; every acknowledged result is in the database",
              {{"database", flags.Get("db")}});
   return kExitClean;

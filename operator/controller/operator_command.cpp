@@ -85,6 +85,10 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   AddAlertingFlags(flags);
   flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
   flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
+  flags.AddFlag("trusted-proxies", '\0', "CIDRS",
+                "comma-separated proxies (an Ingress controller) whose X-Forwarded-For names the "
+                "client of a status page with allowedCidrs; default none",
+                "");
   AddHttpServerFlags(flags);
   for (const char* name : kClickHouseFlags) {
     flags.AddFlag(name, '\0', "VALUE", "ClickHouse history sink: not supported yet");
@@ -130,6 +134,20 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   options.watch_namespace = flags.Get("namespace");
   options.listen = flags.Get("listen");
   options.db_path = flags.Get("db");
+  {
+    const std::string proxies = flags.Get("trusted-proxies");
+    size_t start = 0;
+    while (start < proxies.size()) {
+      size_t comma = proxies.find(',', start);
+      if (comma == std::string::npos) comma = proxies.size();
+      const std::string item = proxies.substr(start, comma - start);
+      start = comma + 1;
+      if (item.empty()) continue;
+      Result<IpRange> range = IpRange::Parse(item);
+      if (!range) return Error{"--trusted-proxies: \"" + item + "\": " + range.error()};
+      options.trusted_proxies.push_back(*range);
+    }
+  }
   if (options.db_path.empty()) {
     return Error{"--db must name a file"};
   }
