@@ -47,12 +47,12 @@ StatusPageController::StatusPageController(KubeClient& client, StatusPageDirecto
   informer_options.thread_name = "sp-informer";
   InformerHandlers handlers;
   handlers.on_add = [this](const Json& object) {
-    std::lock_guard lock(apply_mu_);
+    MutexLock lock(apply_mu_);
     Apply(object);
     RefreshStatuses();
   };
   handlers.on_update = [this](const Json&, const Json& object) {
-    std::lock_guard lock(apply_mu_);
+    MutexLock lock(apply_mu_);
     Apply(object);
     RefreshStatuses();
   };
@@ -82,8 +82,8 @@ void StatusPageController::Stop() {
 void StatusPageController::ResyncLoop(std::stop_token stop) {
   while (!stop.stop_requested()) {
     {
-      std::unique_lock lock(wake_mu_);
-      wake_cv_.wait_for(lock, stop, options_.resync_period, [this] { return wake_; });
+      MutexLock lock(wake_mu_);
+      wake_cv_.WaitFor(wake_mu_, stop, options_.resync_period, [this]() REQUIRES(wake_mu_) { return wake_; });
       wake_ = false;
     }
     if (stop.stop_requested()) return;
@@ -96,21 +96,22 @@ bool StatusPageController::HasSynced() const { return informer_->HasSynced(); }
 void StatusPageController::SetLeading(bool leading) {
   if (leading_.exchange(leading) == leading || !leading) return;
   {
-    std::lock_guard lock(wake_mu_);
+    MutexLock lock(wake_mu_);
     wake_ = true;
   }
-  wake_cv_.notify_all();
+  wake_cv_.NotifyAll();
 }
 
 void StatusPageController::Resync() {
-  std::lock_guard lock(apply_mu_);
+  MutexLock lock(apply_mu_);
   for (const Json& object : informer_->List()) Apply(object);
   RefreshStatuses();
 }
 
 void StatusPageController::Apply(const Json& object) {
   const std::string key = ObjectKey(object);
-  const auto refuse = [&](const std::string& reason, const std::string& message) {
+  const auto refuse = [&](const std::string& reason, const std::string& message)
+                          REQUIRES(apply_mu_) {
     pages_.Remove(key);
     Verdict& verdict = verdicts_[key];
     if (verdict.candidate || verdict.reason != reason || verdict.message != message) {
@@ -154,7 +155,7 @@ void StatusPageController::Apply(const Json& object) {
 }
 
 void StatusPageController::OnDeleted(const Json& object) {
-  std::lock_guard lock(apply_mu_);
+  MutexLock lock(apply_mu_);
   const std::string key = ObjectKey(object);
   pages_.Remove(key);
   verdicts_.erase(key);

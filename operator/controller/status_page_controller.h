@@ -14,15 +14,14 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <stop_token>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/result.h"
 #include "operator/kube/informer.h"
@@ -64,12 +63,12 @@ class StatusPageController {
     std::string slug;
   };
 
-  // Parses one object, reads its password Secret, updates the directory. REQUIRES: apply_mu_
-  void Apply(const nlohmann::json& object);
+  // Parses one object, reads its password Secret, updates the directory.
+  void Apply(const nlohmann::json& object) REQUIRES(apply_mu_);
   void OnDeleted(const nlohmann::json& object);
   // Leading: writes each page's status where it no longer says what the verdict and the
-  // directory's slug owners say. REQUIRES: apply_mu_
-  void RefreshStatuses();
+  // directory's slug owners say.
+  void RefreshStatuses() REQUIRES(apply_mu_);
   void ResyncLoop(std::stop_token stop);
   // The password of a page's passwordSecretRef, from a Secret of the page's namespace. Errors
   // name the Secret and key (never a value) and what to do.
@@ -87,11 +86,11 @@ class StatusPageController {
   std::atomic<bool> leading_{false};
   // Applies one object at a time (informer thread, Resync, SetLeading), so a page and the pages
   // whose slug it frees are evaluated in one order.
-  std::mutex apply_mu_;
-  std::map<std::string, Verdict> verdicts_;  // GUARDED_BY(apply_mu_): by namespace/name
-  std::mutex wake_mu_;
-  std::condition_variable_any wake_cv_;
-  bool wake_ = false;    // GUARDED_BY(wake_mu_): resync now (became the leader)
+  Mutex apply_mu_;
+  std::map<std::string, Verdict> verdicts_ GUARDED_BY(apply_mu_);  // by namespace/name
+  Mutex wake_mu_;
+  CondVar wake_cv_;
+  bool wake_ GUARDED_BY(wake_mu_) = false;  // resync now (became the leader)
   std::jthread resync_;  // last: stopped first
 };
 

@@ -31,7 +31,7 @@ void DowntimeScreenshots::Start() {
 void DowntimeScreenshots::Stop() {
   if (!worker_.joinable()) return;
   worker_.request_stop();
-  cv_.notify_all();
+  cv_.NotifyAll();
   worker_.join();
 }
 
@@ -50,7 +50,7 @@ void DowntimeScreenshots::OnStateChange(const Monitor& monitor, const StateEvent
   }
   bool queued = false;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (queue_.size() < options_.max_queued) {
       queue_.push_back(Job{incident_id, monitor.http->url, moment});
       queued = true;
@@ -59,7 +59,7 @@ void DowntimeScreenshots::OnStateChange(const Monitor& monitor, const StateEvent
     }
   }
   if (queued) {
-    cv_.notify_all();
+    cv_.NotifyAll();
   } else {
     Log().Warn("screenshot skipped: too many captures queued",
                {{"monitor", monitor.Key()}, {"incident", incident_id}});
@@ -69,7 +69,7 @@ void DowntimeScreenshots::OnStateChange(const Monitor& monitor, const StateEvent
 }
 
 DowntimeScreenshots::Counters DowntimeScreenshots::counters() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return counters_;
 }
 
@@ -77,8 +77,8 @@ void DowntimeScreenshots::Loop(std::stop_token stop) {
   while (true) {
     Job job;
     {
-      std::unique_lock lock(mu_);
-      cv_.wait(lock, stop, [this] { return !queue_.empty(); });
+      MutexLock lock(mu_);
+      cv_.Wait(mu_, stop, [this]() REQUIRES(mu_) { return !queue_.empty(); });
       if (stop.stop_requested()) return;
       job = std::move(queue_.front());
       queue_.pop_front();
@@ -92,7 +92,7 @@ void DowntimeScreenshots::Take(const Job& job) {
   Result<std::string> id = png ? files_.Save(*png) : Result<std::string>(Error{png.error()});
   if (!id) {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       ++counters_.failed;
     }
     Log().Warn("screenshot failed; the incident records why",
@@ -107,7 +107,7 @@ void DowntimeScreenshots::Take(const Job& job) {
                {{"incident", job.incident_id}, {"error", attached.error()}});
     return;
   }
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   ++counters_.taken;
   Log().Info("screenshot taken", {{"incident", job.incident_id},
                                   {"moment", job.moment},

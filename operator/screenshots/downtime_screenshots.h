@@ -11,14 +11,13 @@
 // skipped).
 // Thread-safety: OnStateChange may be called from any thread; Start/Stop from the owner.
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <stop_token>
 #include <string>
 #include <thread>
 
+#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/monitor.h"
 #include "operator/alerting/incident_store.h"
@@ -71,10 +70,10 @@ class DowntimeScreenshots {
   IncidentStore& incidents_;
   const Clock& clock_;
   const Options options_;
-  mutable std::mutex mu_;
-  std::condition_variable_any cv_;
-  std::deque<Job> queue_;  // GUARDED_BY(mu_)
-  Counters counters_;      // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<Job> queue_ GUARDED_BY(mu_);
+  Counters counters_ GUARDED_BY(mu_);
   std::jthread worker_;    // last: stopped first
 };
 

@@ -40,7 +40,7 @@ std::string ScreenshotDirectory::UrlOf(const std::string& id) {
 }
 
 Result<std::string> ScreenshotDirectory::Save(const std::string& png) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::error_code created;
   fs::create_directories(options_.path, created);
   if (created || access(options_.path.c_str(), W_OK) != 0) {

@@ -9,10 +9,10 @@
 // Thread-safety: every method may be called from any thread.
 
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <string>
 
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/web/web_frontend.h"
 
@@ -37,10 +37,10 @@ class ScreenshotDirectory final : public ScreenshotFiles {
   explicit ScreenshotDirectory(Options options) : options_(std::move(options)) {}
 
  private:
-  void Prune();  // REQUIRES: mu_
+  void Prune() REQUIRES(mu_);
 
   const Options options_;
-  mutable std::mutex mu_;  // one Save (and its pruning) at a time
+  mutable Mutex mu_;  // one Save (and its pruning) at a time
 };
 
 }  // namespace pharos
