@@ -1,10 +1,11 @@
-// pharos: the command-line front of Pharos — check, validate, run.
+// pharos: the command-line front of Pharos — check, validate, run, notify.
 
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "cli/check_command.h"
+#include "cli/notify_command.h"
 #include "cli/run_command.h"
 #include "cli/validate_command.h"
 #include "common/version.h"
@@ -16,7 +17,8 @@ constexpr const char* kUsage =
     "Commands:\n"
     "  run        run Pharos standalone: schedule, check, store, serve the API and /metrics\n"
     "  check      run every monitor once and print the results (exit 1 when any fails)\n"
-    "  validate   check Monitor files and print every error with file:line:col\n\n"
+    "  validate   check Monitor files and print every error with file:line:col\n"
+    "  notify     `notify test PATH... --channel NAME`: send a test notification to a channel\n\n"
     "Flags:\n"
     "  -h, --help     show help (also `pharos COMMAND --help`)\n"
     "  --version      print the version\n";
@@ -44,6 +46,9 @@ int main(int argc, char** argv) {
   }
   if (command == "run") {
     return pharos::RunCommand(std::cout, std::cerr).Run(rest);
+  }
+  if (command == "notify") {
+    return pharos::NotifyCommand(std::cout, std::cerr).Run(rest);
   }
   if (command == "validate") {
     return pharos::ValidateCommand(std::cout, std::cerr).Run(rest);

@@ -10,16 +10,29 @@
 #include "common/command_line.h"
 #include "common/duration.h"
 #include "common/http_server.h"
+#include "common/http_server_flags.h"
 #include "common/logging.h"
 #include "common/monitor_loader.h"
 #include "common/name_syntax.h"
 #include "common/process_signals.h"
 #include "common/version.h"
+#include "operator/alerting/alerting_api.h"
+#include "operator/alerting/alerting_documents.h"
+#include "operator/alerting/alerting_engine.h"
+#include "operator/alerting/api_tokens.h"
+#include "operator/alerting/curl_notification_transport.h"
+#include "operator/alerting/delivery_dispatcher.h"
+#include "operator/alerting/maintenance_schedule.h"
+#include "operator/alerting/secret_resolver.h"
 #include "operator/api/probe_tokens.h"
 #include "operator/control/operator_metrics.h"
 #include "operator/host/control_plane_host.h"
 #include "operator/standalone/in_process_probe.h"
 #include "operator/standalone/monitor_file_source.h"
+#include "operator/storage/sqlite_alert_store.h"
+#include "operator/web/status_page_directory.h"
+#include "operator/web/status_page_parser.h"
+#include "operator/web/web_frontend.h"
 #include "probe/check_engine.h"
 
 namespace pharos {
@@ -33,15 +46,62 @@ constexpr const char* kHelp =
     "Usage: pharos run [FLAGS] [PATH...]\n\n"
     "Runs Pharos without Kubernetes: schedules the Monitors in PATH (YAML or JSON files,\n"
     "directories recursively), checks them from an in-process probe (region \"local\"), keeps\n"
-    "results, states and incidents in a SQLite file, and serves the JSON API, /metrics and the\n"
-    "probe API. Files are reloaded when they change or on SIGHUP; an invalid edit is logged and\n"
-    "the last good set keeps running. Ctrl-C or SIGTERM stops cleanly. Without PATH it runs\n"
-    "./monitors.yaml, or else the directory /etc/pharos/monitors.d/, and says which.\n\n"
+    "results, states and incidents in a SQLite file, and serves the status pages (/status), the\n"
+    "dashboard (/ui/), badges, the JSON API, /metrics and the probe API. The same files may hold\n"
+    "AlertChannel and MaintenanceWindow documents (incidents are told to the channels through a\n"
+    "durable outbox, docs/alerting.md) and StatusPage documents (docs/status-pages.md; without\n"
+    "any, /status shows every monitor). Files are reloaded when they change or on SIGHUP; an\n"
+    "invalid edit is logged and the last good set keeps running. Ctrl-C or SIGTERM stops\n"
+    "cleanly. Without PATH it runs ./monitors.yaml, or else the directory\n"
+    "/etc/pharos/monitors.d/, and says which.\n\n"
     "Flags:\n";
 
 const Logger& Log() {
   static const Logger logger("run");
   return logger;
+}
+
+// The documents besides Monitors that `pharos run` reads from its files.
+std::vector<MonitorFileSource::OtherKind> RunOtherKinds() {
+  return {{"AlertChannel", AlertingDocuments::CheckChannel},
+          {"MaintenanceWindow", AlertingDocuments::CheckWindow},
+          {std::string(kStatusPageKind), [](const DocumentNode& document) {
+             return ParseStatusPage(document, StatusPageSource::kFile).errors;
+           }}};
+}
+
+OtherKinds RunOtherKindNames(const std::vector<MonitorFileSource::OtherKind>& kinds) {
+  OtherKinds names;
+  for (const MonitorFileSource::OtherKind& kind : kinds) names.push_back(kind.kind);
+  return names;
+}
+
+// Each StatusPage document's own errors (the alerting documents are checked together by
+// AlertingDocuments::Parse).
+std::vector<ValidationError> StatusPageErrorsOf(const std::vector<OtherDocument>& others) {
+  std::vector<ValidationError> errors;
+  for (const OtherDocument& other : others) {
+    if (other.kind != kStatusPageKind) continue;
+    for (ValidationError& error : ParseStatusPage(*other.document, StatusPageSource::kFile).errors) {
+      errors.push_back(std::move(error));
+    }
+  }
+  return errors;
+}
+
+// The StatusPages of a loaded set; two pages with one slug are logged (the one whose
+// namespace/name sorts first serves it).
+std::vector<StatusPage> StatusPagesOf(const std::vector<OtherDocument>& others) {
+  std::vector<StatusPage> pages;
+  for (const OtherDocument& other : others) {
+    if (other.kind == kStatusPageKind) {
+      pages.push_back(ParseStatusPage(*other.document, StatusPageSource::kFile).page);
+    }
+  }
+  for (const ValidationError& error : CheckStatusPageSet(pages)) {
+    Log().Error("status page not served", {{"error", error.ToString()}});
+  }
+  return pages;
 }
 
 }  // namespace
@@ -62,8 +122,22 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   flags.AddFlag("retention", '\0', "DURATION", "how long raw results are kept", "720h");
   flags.AddFlag("concurrency", 'c', "N", "checks the in-process probe runs at once", "256");
   OperatorMetrics::AddDurationPhasesFlag(flags);
+  flags.AddFlag("api-token-file", '\0', "FILE",
+                "bearer tokens (TOKEN or NAME=TOKEN per line) that may acknowledge incidents and "
+                "add notes through the API; without it those writes answer 403");
+  flags.AddFlag("notification-backoff", '\0', "DURATION",
+                "first wait before a failed notification is retried (doubling each time)", "2s");
+  flags.AddFlag("notification-backoff-max", '\0', "DURATION",
+                "longest wait between retries of a notification", "5m");
+  flags.AddFlag("notification-give-up", '\0', "DURATION",
+                "a notification still not delivered this long after it was decided is recorded "
+                "failed",
+                "24h");
+  flags.AddFlag("alerting-interval", '\0', "DURATION",
+                "how often reminders are decided and missed notifications caught up", "10s");
   flags.AddFlag("ca-file", '\0', "FILE",
                 "PEM CAs trusted for targets (also $PHAROS_CA_FILE); default the system store");
+  AddHttpServerFlags(flags);
   flags.AddSwitch("help", 'h', "show this help");
   if (Status parsed = flags.Parse(args); !parsed) {
     err_ << "pharos run: " << parsed.error() << "\n";
@@ -110,6 +184,11 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     err_ << "pharos run: --duration-phases " << duration_phases.error() << "\n";
     return kExitBadInput;
   }
+  Result<HttpServerOptions> server_options = HttpServerOptionsFromFlags(flags);
+  if (!server_options) {
+    err_ << "pharos run: " << server_options.error() << "\n";
+    return kExitBadInput;
+  }
   if (flags.IsSet("ca-file")) {
     engine_options.ca_file = flags.Get("ca-file");
   } else if (const char* ca_file = std::getenv("PHAROS_CA_FILE"); ca_file != nullptr) {
@@ -133,14 +212,51 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     paths = {*found};
     out_ << "pharos run: no PATH given: running the Monitors in " << *found << "\n";
   }
+  DeliveryDispatcher::Options delivery_options;
+  delivery_options.user_agent = std::string("pharos/") + kVersion;
+  AlertingEngine::Options engine_alert_options;
+  {
+    Result<Millis> backoff = flags.GetDuration("notification-backoff", Millis(10));
+    Result<Millis> backoff_max = flags.GetDuration("notification-backoff-max", Millis(10));
+    Result<Millis> give_up = flags.GetDuration("notification-give-up", Millis(1'000));
+    Result<Millis> interval = flags.GetDuration("alerting-interval", Millis(100));
+    for (const Result<Millis>* parsed : {&backoff, &backoff_max, &give_up, &interval}) {
+      if (!*parsed) {
+        err_ << "pharos run: " << parsed->error() << "\n";
+        return kExitBadInput;
+      }
+    }
+    delivery_options.initial_backoff = *backoff;
+    delivery_options.max_backoff = std::max(*backoff_max, *backoff);
+    delivery_options.give_up_after = *give_up;
+    engine_alert_options.housekeeping_interval = *interval;
+  }
+  std::unique_ptr<ApiTokens> api_tokens;
+  if (flags.IsSet("api-token-file")) {
+    Result<ApiTokens> loaded_tokens = ApiTokens::Load(flags.Get("api-token-file"));
+    if (!loaded_tokens) {
+      err_ << "pharos run: --api-token-file: " << loaded_tokens.error() << "\n";
+      return kExitBadInput;
+    }
+    api_tokens = std::make_unique<ApiTokens>(*loaded_tokens);
+  }
 
   // Validated before anything is created (the database included); loaded for real below.
-  if (LoadedMonitors checked = LoadMonitorFiles(paths); !checked.errors.empty()) {
-    for (const ValidationError& error : checked.errors) {
-      err_ << error.ToString() << "\n";
+  const std::vector<MonitorFileSource::OtherKind> other_kinds = RunOtherKinds();
+  {
+    LoadedMonitors checked = LoadMonitorFiles(paths, RunOtherKindNames(other_kinds));
+    AlertingDocuments alerting = AlertingDocuments::Parse(checked.others);
+    for (ValidationError& error : alerting.errors) checked.errors.push_back(std::move(error));
+    for (ValidationError& error : StatusPageErrorsOf(checked.others)) {
+      checked.errors.push_back(std::move(error));
     }
-    err_ << "pharos run: invalid Monitor files; nothing was started\n";
-    return kExitBadInput;
+    if (!checked.errors.empty()) {
+      for (const ValidationError& error : checked.errors) {
+        err_ << error.ToString() << "\n";
+      }
+      err_ << "pharos run: invalid Monitor files; nothing was started\n";
+      return kExitBadInput;
+    }
   }
 
   std::unique_ptr<ProbeTokens> tokens;
@@ -164,6 +280,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   host_options.core.default_regions = {region};
   host_options.core.metrics.version = kVersion;
   host_options.core.metrics.duration_phases = *duration_phases;
+  host_options.http = *server_options;
   Result<std::unique_ptr<ControlPlaneHost>> opened =
       ControlPlaneHost::Open(clock, tokens.get(), std::move(host_options));
   if (!opened) {
@@ -173,9 +290,76 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   ControlPlaneHost& host = **opened;
   OperatorCore& core = host.core();
 
+  // Alerting: incidents and the outbox in the same SQLite file, after the result store's tables.
+  SqliteAlertStore::Options alert_store_options;
+  alert_store_options.path = flags.Get("db");
+  Result<std::unique_ptr<SqliteAlertStore>> alert_store =
+      SqliteAlertStore::Open(std::move(alert_store_options));
+  if (!alert_store) {
+    err_ << "pharos run: " << alert_store.error() << "\n";
+    return kExitFailed;
+  }
+  MaintenanceSchedule maintenance([&core] {
+    std::vector<std::shared_ptr<const Monitor>> monitors;
+    for (const MonitorStatus& status : core.SnapshotAll()) monitors.push_back(status.monitor);
+    return monitors;
+  });
+  CurlNotificationTransport transport;
+  LocalSecretResolver secrets;
+  AlertingEngine* engine_ptr = nullptr;
+  DeliveryDispatcher dispatcher(
+      **alert_store, transport, secrets,
+      [&engine_ptr](const std::string& key) { return engine_ptr->Channel(key); }, clock,
+      delivery_options);
+  AlertingEngine engine(**alert_store, **alert_store, dispatcher, core, &maintenance,
+                        host.registry(), clock, engine_alert_options);
+  engine_ptr = &engine;
+  core.SetMaintenanceCalendar(&maintenance);
+  core.OnStateChange([&engine](const Monitor& monitor, const StateEvent& event) {
+    engine.OnStateChange(monitor, event);
+  });
+  AlertingApi alerting_api(**alert_store, **alert_store, engine, api_tokens.get());
+  if (Status routed = alerting_api.Register(
+          [&host](std::string_view method, std::string_view pattern, HttpHandler handler) {
+            return host.Route(method, pattern, std::move(handler));
+          });
+        !routed) {
+    err_ << "pharos run: " << routed.error() << "\n";
+    return kExitFailed;
+  }
+
+  // Status pages and the dashboard read incidents and maintenance windows from the alerting room.
+  StatusPageDirectory pages(/*default_page=*/true);
+  WebFrontend::Options web_options;
+  web_options.edition = std::string("pharos run ") + kVersion;
+  WebFrontend web(
+      WebFrontend::Sources{core, host.history(), **alert_store, maintenance, nullptr, nullptr},
+      pages, clock, web_options);
+  if (Status routed = web.Register([&host](std::string_view method, std::string_view pattern,
+                                           HttpHandler handler) {
+        return host.Route(method, pattern, std::move(handler));
+      });
+      !routed) {
+    err_ << "pharos run: " << routed.error() << "\n";
+    return kExitFailed;
+  }
+
+  MonitorFileSource::Options source_options;
+  source_options.other_kinds = other_kinds;
   MonitorFileSource source(
       paths,
-      [&core](const std::vector<Monitor>& monitors, const std::vector<OtherDocument>& /*others*/) {
+      [&core, &engine, &maintenance, &pages](const std::vector<Monitor>& monitors,
+                                     const std::vector<OtherDocument>& others) {
+        AlertingDocuments alerting = AlertingDocuments::Parse(others);
+        for (const ValidationError& warning : MissingChannelWarnings(monitors, alerting.channels)) {
+          Log().Warn("a monitor names an AlertChannel that does not exist",
+                     {{"where", warning.ToString()}});
+        }
+        const size_t channel_count = alerting.channels.size();
+        const size_t window_count = alerting.windows.size();
+        engine.SetChannels(std::move(alerting.channels));
+        maintenance.Replace(std::move(alerting.windows));
+        pages.ReplaceAll(StatusPagesOf(others));
         OperatorCore::ReplaceReport report = core.ReplaceAll(monitors);
         for (const std::string& error : report.errors) {
           Log().Error("monitor not applied", {{"error", error}});
@@ -183,9 +367,11 @@ int RunCommand::Run(const std::vector<std::string>& args) {
         Log().Info("monitor set applied", {{"monitors", monitors.size()},
                                            {"added", report.added.size()},
                                            {"changed", report.changed.size()},
-                                           {"removed", report.removed.size()}});
+                                           {"removed", report.removed.size()},
+                                           {"alert_channels", channel_count},
+                                           {"maintenance_windows", window_count}});
       },
-      {});
+      source_options);
   Result<size_t> loaded = source.Reload();
   if (!loaded) {
     err_ << loaded.error() << "pharos run: invalid Monitor files; nothing was started\n";
@@ -196,34 +382,39 @@ int RunCommand::Run(const std::vector<std::string>& args) {
                {{"paths", paths.size()}});
   }
   core.MarkMonitorsLoaded();
+  engine.Start();
 
   if (Status started = host.Start(flags.Get("listen")); !started) {
     err_ << "pharos run: " << started.error() << " (--listen)\n";
     return kExitFailed;
   }
-  CheckEngine engine(engine_options);
+  CheckEngine checker(engine_options);
   InProcessProbe::Options local_options;
   local_options.region = region;
   local_options.capacity = engine_options.max_concurrency;
   InProcessProbe local(core, core, core, clock, host.registry(),
-                       InProcessProbe::EngineChecker(engine), local_options);
+                       InProcessProbe::EngineChecker(checker), local_options);
   local.Start();
   source.Start();
 
   const std::string base = host.base_url();
   Log().Info("pharos is running", {{"version", kVersion},
                                    {"monitors", *loaded},
+                                   {"status", base + "/status"},
+                                   {"dashboard", base + "/ui/"},
                                    {"api", base + "/api/v1/monitors"},
                                    {"metrics", base + "/metrics"},
                                    {"database", flags.Get("db")},
                                    {"region", region}});
   out_ << "pharos " << kVersion << " running " << *loaded << " monitor(s) from region \"" << region
        << "\"\n"
-       << "  monitors: " << base << "/api/v1/monitors\n"
-       << "  metrics:  " << base << "/metrics\n"
-       << "  probes:   " << base << "/api/v1/work/lease"
+       << "  status:    " << base << "/status\n"
+       << "  dashboard: " << base << "/ui/\n"
+       << "  monitors:  " << base << "/api/v1/monitors\n"
+       << "  metrics:   " << base << "/metrics\n"
+       << "  probes:    " << base << "/api/v1/work/lease"
        << (tokens ? "" : " (disabled: no --probe-token-file)") << "\n"
-       << "  database: " << flags.Get("db") << "\n"
+       << "  database:  " << flags.Get("db") << "\n"
        << "Press Ctrl-C to stop.\n";
   out_.flush();
 
@@ -234,6 +425,12 @@ int RunCommand::Run(const std::vector<std::string>& args) {
       (void)source.Reload();
       if (tokens) {
         (void)tokens->Reload();
+      }
+      if (api_tokens) {
+        if (Status reloaded = api_tokens->Reload(); !reloaded) {
+          Log().Error("reloading the API tokens failed; the previous tokens stay in use",
+                      {{"error", reloaded.error()}});
+        }
       }
       continue;
     }
@@ -248,6 +445,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   host.BeginShutdown();
   local.Stop();
   host.Stop();
+  engine.Stop();
   Log().Info("stopped cleanly; every acknowledged result is in the database",
              {{"database", flags.Get("db")}});
   return kExitClean;

@@ -4,6 +4,7 @@
 
 #include "common/command_line.h"
 #include "common/monitor_loader.h"
+#include "operator/alerting/alerting_documents.h"
 
 namespace pharos {
 
@@ -17,8 +18,10 @@ int ValidateCommand::Run(const std::vector<std::string>& args) {
   if (flags.IsSet("help")) {
     out_ << "Usage: pharos validate PATH...\n\n"
             "Validates Monitor files (YAML or JSON, directories recursively) with the same rules\n"
-            "the operator applies, and prints every error as file:line:col: field: message.\n"
-            "Exit 0 when all are valid, 2 otherwise.\n\nFlags:\n"
+            "the operator applies — and the AlertChannel and MaintenanceWindow documents in them —\n"
+            "and prints every error as file:line:col: field: message. A Monitor naming an\n"
+            "AlertChannel the files do not define is a warning. Exit 0 when all are valid (warnings\n"
+            "allowed), 2 otherwise.\n\nFlags:\n"
          << flags.FlagsHelp();
     return 0;
   }
@@ -26,17 +29,30 @@ int ValidateCommand::Run(const std::vector<std::string>& args) {
     err_ << "pharos validate: no PATH given (see --help)\n";
     return 2;
   }
-  LoadedMonitors loaded = LoadMonitorFiles(flags.positional());
+  LoadedMonitors loaded = LoadMonitorFiles(flags.positional(), kAlertingKinds);
+  AlertingDocuments alerting = AlertingDocuments::Parse(loaded.others);
+  for (ValidationError& error : alerting.errors) loaded.errors.push_back(std::move(error));
   for (const ValidationError& error : loaded.errors) {
     err_ << error.ToString() << "\n";
+  }
+  for (const ValidationError& warning : MissingChannelWarnings(loaded.monitors, alerting.channels)) {
+    err_ << "warning: " << warning.ToString() << "\n";
   }
   if (!loaded.errors.empty()) {
     err_ << loaded.errors.size() << (loaded.errors.size() == 1 ? " error" : " errors") << " in "
          << loaded.files << (loaded.files == 1 ? " file" : " files") << "\n";
     return 2;
   }
-  out_ << loaded.monitors.size() << (loaded.monitors.size() == 1 ? " monitor" : " monitors")
-       << " in " << loaded.files << (loaded.files == 1 ? " file" : " files") << ": valid\n";
+  out_ << loaded.monitors.size() << (loaded.monitors.size() == 1 ? " monitor" : " monitors");
+  if (!alerting.channels.empty()) {
+    out_ << ", " << alerting.channels.size()
+         << (alerting.channels.size() == 1 ? " alert channel" : " alert channels");
+  }
+  if (!alerting.windows.empty()) {
+    out_ << ", " << alerting.windows.size()
+         << (alerting.windows.size() == 1 ? " maintenance window" : " maintenance windows");
+  }
+  out_ << " in " << loaded.files << (loaded.files == 1 ? " file" : " files") << ": valid\n";
   return 0;
 }
 

@@ -21,7 +21,9 @@
 #include "common/clock.h"
 #include "common/command_line.h"
 #include "common/duration.h"
+#include "common/http_listen_address.h"
 #include "common/http_server.h"
+#include "common/http_server_flags.h"
 #include "common/logging.h"
 #include "common/metrics_endpoint.h"
 #include "common/metrics_registry.h"
@@ -48,24 +50,23 @@ struct ProbeConfig {
   OperatorClient::Options client;
   ProbeAgent::Options agent;
   std::string listen;
+  HttpServerOptions server;
   LoggingOptions logging;
 };
+
+// The probe's HTTP server only answers scrapes and kubelet probes: a few threads, few connections.
+HttpServerOptions ProbeServerDefaults() {
+  HttpServerOptions options;
+  options.max_connections = 512;
+  options.io_threads = 1;
+  options.handler_threads = 2;
+  return options;
+}
 
 std::string Hostname() {
   char name[256] = "";
   if (gethostname(name, sizeof(name) - 1) != 0) return "";
   return name;
-}
-
-Result<size_t> WholeNumber(const std::string& flag, const std::string& text, size_t min,
-                           size_t max) {
-  size_t value = 0;
-  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (error != std::errc() || end != text.data() + text.size() || value < min || value > max) {
-    return Error{"--" + flag + ": expected a whole number from " + std::to_string(min) + " to " +
-                 std::to_string(max) + ", got \"" + text + "\""};
-  }
-  return value;
 }
 
 Status ReadableFile(const std::string& flag, const std::string& path) {
@@ -138,12 +139,12 @@ Result<ProbeConfig> ReadConfig(const CommandLine& flags) {
   config.agent.max_pending_results = static_cast<size_t>(*pending);
 
   config.listen = flags.Get("listen");
-  const size_t colon = config.listen.rfind(':');
-  if (colon == std::string::npos ||
-      !WholeNumber("listen", config.listen.substr(colon + 1), 0, 65535).ok()) {
-    return Error{"--listen: \"" + config.listen +
-                 "\" must be HOST:PORT (\"0.0.0.0:9091\", \":9091\", \"[::]:9091\")"};
+  if (auto address = HttpListenAddress::Parse(config.listen); !address.ok()) {
+    return Error{"--listen: " + address.error()};
   }
+  Result<HttpServerOptions> server = HttpServerOptionsFromFlags(flags, ProbeServerDefaults());
+  if (!server.ok()) return Error{server.error()};
+  config.server = *server;
 
   config.client.ca_file = flags.Get("ca-file");
   if (!config.client.ca_file.empty()) {
@@ -239,6 +240,7 @@ int Run(const std::vector<std::string>& args) {
                 "100000");
   flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
   flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
+  AddHttpServerFlags(flags, ProbeServerDefaults());
   flags.AddSwitch("help", 'h', "show this help");
   flags.AddSwitch("version", '\0', "print the version");
 
@@ -276,7 +278,8 @@ int Run(const std::vector<std::string>& args) {
       .Set(1);
   OperatorClient client(config->client);
   ProbeAgent agent(config->agent, client, metrics, clock);
-  HttpServer server;
+  HttpServer server(config->server);
+  metrics.AddCollector([&server](MetricsWriter& writer) { server.CollectMetrics(writer); });
   Status routed = AddRoutes(server, metrics, agent, clock);
   if (!routed.ok()) {
     LogCritical("cannot set up the HTTP routes: " + routed.error());

@@ -64,9 +64,10 @@ Status JsonApi::Register(HttpServer& server) {
       {"/healthz", &JsonApi::HandleHealth},
       {"/readyz", &JsonApi::HandleReady},
       {"/metrics", &JsonApi::HandleMetrics}};
-  for (const auto& [path, handler] : routes) {
-    Status added =
-        server.Route("GET", path, [this, handler](const HttpRequest& request, HttpResponder out) {
+  for (const auto& route : routes) {
+    const auto handler = route.second;
+    Status added = server.Route(
+        "GET", route.first, [this, handler](const HttpRequest& request, HttpResponder out) {
           (this->*handler)(request,
                            [&out](HttpResponse response) { out.Send(std::move(response)); });
         });

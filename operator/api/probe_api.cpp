@@ -77,11 +77,11 @@ ProbeApi::~ProbeApi() { Shutdown(); }
 Status ProbeApi::Register(HttpServer& server) {
   const std::pair<const char*, void (ProbeApi::*)(const HttpRequest&, Reply)> routes[] = {
       {"/api/v1/probes/register", &ProbeApi::HandleRegister},
-      {"/api/v1/work/lease", &ProbeApi::HandleLease},
       {"/api/v1/work/results", &ProbeApi::HandleResults}};
-  for (const auto& [path, handler] : routes) {
+  for (const auto& route : routes) {
+    const auto handler = route.second;
     Status added = server.Route(
-        "POST", path, [this, handler](const HttpRequest& request, HttpResponder responder) {
+        "POST", route.first, [this, handler](const HttpRequest& request, HttpResponder responder) {
           (this->*handler)(
               request, [responder](HttpResponse response) { responder.Send(std::move(response)); });
         });
@@ -89,7 +89,14 @@ Status ProbeApi::Register(HttpServer& server) {
       return added;
     }
   }
-  return OkStatus();
+  return server.Route(
+      "POST", "/api/v1/work/lease", [this](const HttpRequest& request, HttpResponder responder) {
+        HandleLease(
+            request, [responder](HttpResponse response) { responder.Send(std::move(response)); },
+            [responder](std::function<void()> cancel) {
+              responder.OnClientGone(std::move(cancel));
+            });
+      });
 }
 
 std::optional<ProbeApi::Caller> ProbeApi::Admit(const HttpRequest& request, const Reply& reply,
@@ -192,6 +199,11 @@ void ProbeApi::HandleRegister(const HttpRequest& request, Reply reply) {
 }
 
 void ProbeApi::HandleLease(const HttpRequest& request, Reply reply) {
+  HandleLease(request, std::move(reply), {});
+}
+
+void ProbeApi::HandleLease(const HttpRequest& request, Reply reply,
+                           const ClientGoneHook& on_client_gone) {
   std::optional<Caller> caller = Admit(request, reply, "lease");
   if (!caller) {
     return;
@@ -236,9 +248,28 @@ void ProbeApi::HandleLease(const HttpRequest& request, Reply reply) {
                           Unpark(key);
                           reply(LeaseResponse(items));
                         });
-  std::lock_guard lock(parked_mu_);
-  if (auto it = parked_.find(key); it != parked_.end()) {
-    it->second.waiter = waiter;
+  {
+    std::lock_guard lock(parked_mu_);
+    if (auto it = parked_.find(key); it != parked_.end()) {
+      it->second.waiter = waiter;
+    }
+  }
+  if (on_client_gone) {
+    // A probe that went away gets no work: cancelled, its wait hands nothing out.
+    on_client_gone([this, key] {
+      WorkDispatcher::WaiterId parked_waiter = 0;
+      {
+        std::lock_guard lock(parked_mu_);
+        const auto it = parked_.find(key);
+        if (it == parked_.end()) {
+          return;
+        }
+        parked_waiter = it->second.waiter;
+      }
+      if (parked_waiter != 0 && work_.CancelWait(parked_waiter)) {
+        Unpark(key);
+      }
+    });
   }
 }
 

@@ -14,7 +14,9 @@
 //   4 MiB with 413 before the handler runs).
 // * Lease: WorkDispatcher::LeaseOrWait parks the request without holding a thread; it is
 //   answered when items of the region are queued or after waitSeconds (≤ leaseWaitMaxSeconds)
-//   with an empty list. The reply carries the Monitor spec (Kubernetes JSON) of every item.
+//   with an empty list. The reply carries the Monitor spec (Kubernetes JSON) of every item. A
+//   probe that disconnects while parked has its wait cancelled at once, so no work is leased to
+//   it (HttpResponder::OnClientGone).
 // * Results: handed to ResultSink::Ingest; the reply (accepted, duplicates, rejected with a
 //   reason) is sent from the commit callback. A result must name its work item (itemId) and the
 //   probe's region. When nothing could be stored (store failure, shutdown, not the leader) the
@@ -56,6 +58,8 @@ class ProbeApi {
     size_t result_batch_max = 500;
   };
   using Reply = std::function<void(HttpResponse)>;
+  // Called once a lease is parked, with the function that cancels it when its client is gone.
+  using ClientGoneHook = std::function<void(std::function<void()> cancel)>;
 
   // `tokens` may be null (every request refused with 401). Leases come from `work`, results go
   // to `results`, the specs items carry from `specs`. Every reference must outlive the API.
@@ -70,6 +74,7 @@ class ProbeApi {
 
   void HandleRegister(const HttpRequest& request, Reply reply);
   void HandleLease(const HttpRequest& request, Reply reply);
+  void HandleLease(const HttpRequest& request, Reply reply, const ClientGoneHook& on_client_gone);
   void HandleResults(const HttpRequest& request, Reply reply);
 
   void Shutdown();

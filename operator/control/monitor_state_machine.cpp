@@ -80,8 +80,12 @@ struct MonitorStateMachine::RoundSummary {
 MonitorStateMachine::MonitorStateMachine(StateMachineSettings settings, TimePoint now) {
   Normalize(settings);
   rules_ = settings;
-  progress_.state = rules_.suspended ? MonitorState::kPaused : MonitorState::kPending;
-  progress_.reason = rules_.suspended ? "suspended" : "";
+  progress_.state = rules_.suspended     ? MonitorState::kPaused
+                    : rules_.maintenance ? MonitorState::kMaintenance
+                                         : MonitorState::kPending;
+  progress_.reason = rules_.suspended     ? "suspended"
+                     : rules_.maintenance ? "in a maintenance window"
+                                          : "";
   progress_.since = now;
   progress_.updated_at = now;
   progress_.regions.reserve(settings.regions.size());
@@ -145,8 +149,14 @@ std::vector<StateEvent> MonitorStateMachine::Reconfigure(const MonitorIdentity& 
       ResetProgress();
       TransitionTo(identity, MonitorState::kPaused, now, nullptr, events);
     }
+  } else if (rules_.maintenance) {
+    if (progress_.state != MonitorState::kMaintenance) {
+      ResetProgress();
+      TransitionTo(identity, MonitorState::kMaintenance, now, nullptr, events);
+    }
   } else if (progress_.state == MonitorState::kPaused ||
-             progress_.state == MonitorState::kInvalid) {
+             progress_.state == MonitorState::kInvalid ||
+             progress_.state == MonitorState::kMaintenance) {
     ResetProgress();
     TransitionTo(identity, MonitorState::kPending, now, nullptr, events);
   } else {
@@ -383,6 +393,10 @@ void MonitorStateMachine::TransitionTo(const MonitorIdentity& identity, MonitorS
       break;
     case MonitorState::kPending:
       progress_.reason = CompactString();
+      break;
+    case MonitorState::kMaintenance:
+      progress_.reason = "in a maintenance window";
+      event.reason = progress_.reason;
       break;
     default:
       break;

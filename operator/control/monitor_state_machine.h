@@ -43,7 +43,12 @@
 // * Paused (suspend: true): results are ignored, open rounds and counters dropped; an open
 //   incident stays open (resolved when the monitor is next seen Up). Resuming → Pending.
 //   Invalid (MarkInvalid): the same, until Reconfigure with a valid configuration → Pending.
-//   Maintenance is reserved: nothing enters it yet.
+// * Maintenance (settings.maintenance: the owner's MaintenanceCalendar says the monitor is inside
+//   a window): an active monitor enters Maintenance at once — open rounds and counters dropped,
+//   results ignored (still stored by the owner), no incident opens; an open incident stays open.
+//   Suspension and invalidity win over maintenance. When the window ends (Reconfigure without
+//   it) the monitor is Pending: its state is decided afresh from new rounds — Up resolves the
+//   incident still open, Down keeps it (no second one opens).
 
 #include <chrono>
 #include <optional>
@@ -65,6 +70,7 @@ struct StateMachineRules {
   int success_threshold = 1;
   std::optional<int> region_quorum = 1;  // nullopt = majority
   bool suspended = false;
+  bool maintenance = false;  // inside a maintenance window
   std::chrono::milliseconds round_timeout{40'000};
 };
 
@@ -100,7 +106,7 @@ struct ObserveResult {
 
 class MonitorStateMachine {
  public:
-  // A monitor without history: Pending (Paused when suspended).
+  // A monitor without history: Pending (Paused when suspended, Maintenance inside a window).
   MonitorStateMachine(StateMachineSettings settings, TimePoint now);
 
   // Replaces the state with a stored one (which must be of `identity`'s uid), then applies the

@@ -171,10 +171,41 @@ std::optional<Clock::TimePoint> OperatorCore::Tick() {
 
 // --- Monitors ---
 
-StateMachineSettings OperatorCore::ConfigLocked(const Monitor& monitor) {
-  return StateMachineSettings::FromMonitor(
+StateMachineSettings OperatorCore::ConfigLocked(const Monitor& monitor, TimePoint now) {
+  StateMachineSettings settings = StateMachineSettings::FromMonitor(
       monitor, monitor.regions.empty() ? scheduler_.KnownRegions() : std::vector<std::string>{},
       options_.round_grace);
+  settings.maintenance = calendar_ != nullptr && calendar_->InMaintenance(monitor, now);
+  return settings;
+}
+
+void OperatorCore::SetMaintenanceCalendar(const MaintenanceCalendar* calendar) {
+  std::lock_guard lock(state_mu_);
+  calendar_ = calendar;
+}
+
+void OperatorCore::FollowMaintenanceLocked(TimePoint now,
+                                           std::vector<Notification>& notifications) {
+  if (calendar_ == nullptr) {
+    return;
+  }
+  std::vector<Runtime*> changed;
+  monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
+    if (!runtime->invalid &&
+        runtime->machine->rules().maintenance != calendar_->InMaintenance(*runtime->monitor, now)) {
+      changed.push_back(runtime.get());
+    }
+  });
+  // In uid order: observers hear of them in that order.
+  std::sort(changed.begin(), changed.end(),
+            [](const Runtime* a, const Runtime* b) { return a->monitor->uid < b->monitor->uid; });
+  for (Runtime* runtime : changed) {
+    ReconfigureLocked(*runtime, now, notifications);
+    Log().Info(runtime->machine->rules().maintenance ? "maintenance window started"
+                                                     : "maintenance window ended",
+               {{"monitor", runtime->monitor->Key()},
+                {"state", ToString(runtime->machine->state())}});
+  }
 }
 
 Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
@@ -189,7 +220,7 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
     Runtime* found = FindRuntimeLocked(monitor.uid);
     if (found == nullptr) {
       Runtime& runtime = AddRuntimeLocked(spec);
-      runtime.machine = std::make_unique<MonitorStateMachine>(ConfigLocked(monitor), now);
+      runtime.machine = std::make_unique<MonitorStateMachine>(ConfigLocked(monitor, now), now);
       runtime.saved_at = now;
       std::optional<MonitorStateSnapshot> snapshot;
       auto stored = stored_states_.find(monitor.uid);
@@ -257,7 +288,7 @@ Status OperatorCore::MarkInvalid(const Monitor& monitor, std::string reason) {
     if (!added) {
       runtime.monitor = spec;  // the same uid: its slot in monitors_ stays where it is
     } else {
-      runtime.machine = std::make_unique<MonitorStateMachine>(ConfigLocked(monitor), now);
+      runtime.machine = std::make_unique<MonitorStateMachine>(ConfigLocked(monitor, now), now);
       auto stored = stored_states_.find(monitor.uid);
       if (stored != stored_states_.end()) {
         MonitorStateSnapshot snapshot = std::move(stored->second);
@@ -452,7 +483,7 @@ void OperatorCore::ReconfigureLocked(Runtime& runtime, TimePoint now,
   const Monitor& monitor = *runtime.monitor;
   ApplyEventsLocked(
       runtime,
-      runtime.machine->Reconfigure(MonitorIdentity::Of(monitor), ConfigLocked(monitor), now), now,
+      runtime.machine->Reconfigure(MonitorIdentity::Of(monitor), ConfigLocked(monitor, now), now), now,
       notifications);
   runtime.state_dirty = true;
   runtime.summary_dirty = true;
@@ -584,13 +615,12 @@ void OperatorCore::FollowKnownRegionsLocked(TimePoint now,
     if (runtime->invalid || !runtime->monitor->regions.empty()) {
       continue;
     }
-    ApplyEventsLocked(
-        *runtime,
-        runtime->machine->Reconfigure(runtime->identity(),
-                                      StateMachineSettings::FromMonitor(
-                                          *runtime->monitor, known_regions_, options_.round_grace),
-                                      now),
-        now, notifications);
+    StateMachineSettings settings =
+        StateMachineSettings::FromMonitor(*runtime->monitor, known_regions_, options_.round_grace);
+    settings.maintenance = runtime->machine->rules().maintenance;
+    ApplyEventsLocked(*runtime,
+                      runtime->machine->Reconfigure(runtime->identity(), std::move(settings), now),
+                      now, notifications);
     runtime->state_dirty = true;
   }
 }
@@ -603,6 +633,7 @@ void OperatorCore::Housekeeping() {
     const TimePoint now = clock_.Now();
     if (scheduling_) {
       FollowKnownRegionsLocked(now, notifications);
+      FollowMaintenanceLocked(now, notifications);
     }
     // (summary time, runtime) of the monitors whose summary is due.
     std::vector<std::pair<TimePoint, const Runtime*>> stale;

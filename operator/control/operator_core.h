@@ -60,6 +60,7 @@
 #include "common/metrics_registry.h"
 #include "common/monitor.h"
 #include "common/result.h"
+#include "operator/control/maintenance_calendar.h"
 #include "operator/control/monitor_runtime.h"
 #include "operator/control/monitor_set.h"
 #include "operator/control/monitor_spec_index.h"
@@ -156,6 +157,11 @@ class OperatorCore final : public MonitorSet,
   // Register before monitors are added.
   void SetStateSeeder(StateSeeder seeder);
 
+  // Where maintenance windows come from (may be null: none). Monitors inside a window show state
+  // Maintenance (checks go on, results are stored, no incident opens); housekeeping follows
+  // windows starting and ending. Set before Start; the calendar must outlive the core.
+  void SetMaintenanceCalendar(const MaintenanceCalendar* calendar);
+
   // --- StatusReader ---
 
   std::optional<MonitorStatus> Snapshot(const std::string& uid) override;
@@ -245,7 +251,9 @@ class OperatorCore final : public MonitorSet,
   void RefreshSummaries(std::vector<std::string> uids);
 
   // REQUIRES: state_mu_ (every *Locked method)
-  StateMachineSettings ConfigLocked(const Monitor& monitor);
+  StateMachineSettings ConfigLocked(const Monitor& monitor, TimePoint now);
+  // Reconfigures the monitors whose maintenance window started or ended.
+  void FollowMaintenanceLocked(TimePoint now, std::vector<Notification>& notifications);
   // Resumes the monitor from the newest of: `stored` (the store's snapshot), the seeder's seed,
   // the state in memory (StateResumer::Choose). A claimed Invalid state of a runtime not marked
   // invalid is then reconfigured (CheckAgainIfFixedLocked). False when neither a stored
@@ -302,6 +310,7 @@ class OperatorCore final : public MonitorSet,
   // The regions monitors without `regions` were last configured with.
   std::vector<std::string> known_regions_;  // GUARDED_BY(state_mu_)
   StateSeeder seeder_;                      // GUARDED_BY(state_mu_)
+  const MaintenanceCalendar* calendar_ = nullptr;  // GUARDED_BY(state_mu_)
   StateSaver saver_;                        // GUARDED_BY(state_mu_)
   StateResumer resumer_;                    // GUARDED_BY(state_mu_)
 

@@ -50,10 +50,24 @@ struct AppendResult {
   size_t Count(AppendStatus status) const;
 };
 
+// Mean time of each phase over the passing results that recorded their phases (µs). The phases of
+// a result add up to its total time (minus what fell between phases), so the means stack into the
+// mean total.
+struct PhaseMeans {
+  int64_t samples = 0;  // 0: unknown (e.g. rollups written before phases were kept)
+  int64_t dns_us = 0;
+  int64_t connect_us = 0;
+  int64_t tls_us = 0;
+  int64_t first_byte_us = 0;
+  int64_t transfer_us = 0;
+};
+
 struct LatencyStats {
   int64_t samples = 0;
   std::optional<int64_t> p50_us, p95_us, p99_us, min_us, max_us;
   std::optional<int64_t> mean_us;
+  int64_t sum_us = 0;  // total time summed over the samples
+  PhaseMeans phases;
 };
 
 // Counts over a window (or a rollup bucket).
@@ -89,6 +103,42 @@ struct Rollup {
   TimePoint bucket_start{};
   std::string region;  // empty when regions were merged
   WindowStats stats;
+};
+
+// Counts of many monitors' rollup buckets at once, without latency percentiles: what uptime bars
+// and sparklines of a whole status page need, in one query instead of one per monitor.
+struct BucketCountsQuery {
+  std::vector<std::string> monitor_uids;
+  RollupPeriod period = RollupPeriod::kDay;
+  std::vector<std::string> regions;  // empty = every region; regions are merged per bucket
+  TimePoint from{};                  // buckets starting in [from, to)
+  TimePoint to{};
+};
+
+struct BucketCounts {
+  std::string monitor_uid;
+  TimePoint bucket_start{};
+  int64_t total = 0;  // every result, errors included
+  int64_t up = 0;
+  int64_t degraded = 0;
+  int64_t down = 0;
+  int64_t errors = 0;
+  int64_t latency_sum_us = 0;  // total time summed over the passing (up + degraded) results
+
+  // As WindowStats::UptimePercent.
+  std::optional<double> UptimePercent() const;
+  // Mean total time of the passing results; nullopt without any.
+  std::optional<int64_t> MeanLatencyUs() const;
+  bool operator==(const BucketCounts&) const = default;
+};
+
+// Raw results aggregated into buckets of `step` (charts finer than an hour).
+struct SeriesQuery {
+  std::string monitor_uid;
+  std::optional<std::string> region;  // nullopt = all regions, merged per bucket
+  TimePoint from{};                   // bucket i covers [from + i·step, from + (i+1)·step) ∩ [from, to)
+  TimePoint to{};
+  std::chrono::milliseconds step{300'000};
 };
 
 struct ResultQuery {
@@ -152,6 +202,14 @@ class HistoryReader {
   virtual Result<std::vector<CheckResult>> Results(const ResultQuery& query) = 0;
   // Open incidents first, then the most recently opened.
   virtual Result<std::vector<Incident>> Incidents(const IncidentQuery& query) = 0;
+  // Rollup counts of every listed monitor, ordered by monitor uid then bucket; monitors or
+  // buckets without results are absent. The default asks Rollups() once per monitor and region;
+  // stores override it with one query.
+  virtual Result<std::vector<BucketCounts>> CountRollups(const BucketCountsQuery& query);
+  // Raw results of [from, to) aggregated per `step`, oldest first; buckets without results are
+  // absent (Rollup::region is the query's region, or empty). Percentiles and phase means as in
+  // Stats. Only as far back as raw results are kept. The default reads Results().
+  virtual Result<std::vector<Rollup>> ResultSeries(const SeriesQuery& query);
 
   // Uptime and latency over the 24 h, 7 d and 30 d before `now` (three Stats calls).
   Result<MonitorSummary> Summarize(std::string_view monitor_uid, TimePoint now);

@@ -170,6 +170,7 @@ Status KubeOperator::Init() {
   host_options.core.scheduling = !options_.leader_elect;
   host_options.core.metrics.version = kVersion;
   host_options.core.metrics.duration_phases = options_.duration_phases;
+  host_options.http = options_.http;
   Result<std::unique_ptr<ControlPlaneHost>> host =
       ControlPlaneHost::Open(clock_, tokens_.get(), std::move(host_options));
   if (!host) {
@@ -179,6 +180,31 @@ Status KubeOperator::Init() {
   OperatorCore& core = host_->core();
   core.OnStateChange(
       [this](const Monitor& monitor, const StateEvent& event) { OnStateChange(monitor, event); });
+
+  AlertingController::Options alerting_options;
+  alerting_options.watch_namespace = options_.watch_namespace;
+  alerting_options.db_path = options_.db_path;
+  alerting_options.delivery.initial_backoff = options_.notification_backoff;
+  alerting_options.delivery.max_backoff =
+      std::max(options_.notification_backoff_max, options_.notification_backoff);
+  alerting_options.delivery.give_up_after = options_.notification_give_up;
+  alerting_options.delivery.user_agent = std::string("pharos-operator/") + kVersion;
+  alerting_options.engine.housekeeping_interval = options_.alerting_interval;
+  Result<std::unique_ptr<AlertingController>> alerting =
+      AlertingController::Create(*client_, core, host_->registry(), clock_, alerting_options);
+  if (!alerting) {
+    return Error{"alerting: " + alerting.error()};
+  }
+  alerting_ = std::move(alerting).value();
+  alerting_api_ = std::make_unique<AlertingApi>(alerting_->incidents(), alerting_->outbox(),
+                                                alerting_->engine(), nullptr);
+  if (Status routed = alerting_api_->Register(
+          [this](std::string_view method, std::string_view pattern, HttpHandler handler) {
+            return host_->Route(method, pattern, std::move(handler));
+          });
+      !routed) {
+    return routed;
+  }
 
   StatusPatcherOptions patcher_options;
   patcher_options.qps = options_.status_qps;
@@ -289,6 +315,7 @@ Status KubeOperator::Start() {
     ReconcileThread();
   });
   informer_->Start();
+  alerting_->Start();
   if (fleet_) {
     fleet_->Start();
   }
@@ -337,6 +364,7 @@ void KubeOperator::Stop() {
     fleet_->Stop();
   }
   writer_->Stop();
+  alerting_->Stop();
   informer_->Stop();
   queue_->ShutDown();
   if (reconcile_thread_.joinable()) {
@@ -364,9 +392,16 @@ std::string KubeOperator::base_url() const { return host_ ? host_->base_url() : 
 
 void KubeOperator::LoopThread() {
   bool loaded = false;
+  bool channels_checked = false;
   std::unique_lock lock(loop_mutex_);
   while (!loop_stopping_) {
     lock.unlock();
+    if (!channels_checked && loaded && alerting_->HasSynced()) {
+      channels_checked = true;
+      for (const Json& object : informer_->List()) {
+        WarnMissingChannels(ObjectKey(object));
+      }
+    }
     // Loaded once the first list is delivered and every key it queued has been reconciled.
     if (!loaded && informer_->HasSynced() && queue_->Len() == 0 && queue_->ProcessingLen() == 0) {
       loaded = true;
@@ -403,9 +438,11 @@ void KubeOperator::SetLeading(bool leading) {
       fleet_->SetLeader(true);
     }
     reconciler_->SetLeading(true);
+    alerting_->SetLeading(true);
   } else {
     // Scheduling stops first: the new leader may already be checking.
     host_->core().SetScheduling(false);
+    alerting_->SetLeading(false);
     reconciler_->SetLeading(false);
     writer_->SetActive(false);
     if (fleet_) {
@@ -443,6 +480,7 @@ void KubeOperator::ReconcileThread() {
   while (std::optional<std::string> key = queue_->Get()) {
     if (Status reconciled = reconciler_->Reconcile(*key); reconciled) {
       queue_->Forget(*key);
+      WarnMissingChannels(*key);
     } else {
       reconcile_failures_.fetch_add(1, std::memory_order_relaxed);
       Log().Error("reconciling a Monitor failed; retrying with backoff",
@@ -452,6 +490,33 @@ void KubeOperator::ReconcileThread() {
       queue_->AddRateLimited(*key);
     }
     queue_->Done(*key);
+  }
+}
+
+void KubeOperator::WarnMissingChannels(const std::string& key) {
+  std::optional<Json> object = CachedMonitor(key);
+  const std::string uid = object ? JsonStringAt(*object, {"metadata", "uid"}) : "";
+  std::shared_ptr<const Monitor> monitor = uid.empty() ? nullptr : core().MonitorSpec(uid);
+  if (!monitor || !alerting_->HasSynced()) {
+    return;  // checked again once the channels are known (LoopThread)
+  }
+  std::string missing;
+  for (const std::string& name : alerting_->engine().ChannelsFor(*monitor).missing) {
+    missing += (missing.empty() ? "" : ", ") + name;
+  }
+  {
+    std::lock_guard lock(missing_mu_);
+    std::string& reported = missing_channels_[uid];
+    if (missing == reported) {
+      return;
+    }
+    reported = missing;
+  }
+  if (!missing.empty()) {
+    events_->Warning(ObjectReference::FromObject(*object), "AlertChannelMissing",
+                     "spec.alerting.channels names AlertChannels that do not exist in namespace " +
+                         monitor->namespace_name + ": " + missing +
+                         " (the other channels are still notified)");
   }
 }
 

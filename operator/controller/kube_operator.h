@@ -38,6 +38,8 @@
 #include "common/result.h"
 #include "operator/api/probe_tokens.h"
 #include "operator/control/operator_core.h"
+#include "operator/alerting/alerting_api.h"
+#include "operator/controller/alerting_controller.h"
 #include "operator/controller/monitor_reconciler.h"
 #include "operator/controller/monitor_status_writer.h"
 #include "operator/controller/monitor_transition_events.h"
@@ -56,6 +58,7 @@ namespace pharos {
 struct KubeOperatorOptions {
   std::string watch_namespace;  // --namespace; "" = every namespace
   std::string listen = "0.0.0.0:8080";
+  HttpServerOptions http;  // --http-* limits
   std::string db_path = "pharos.db";
   std::chrono::hours retention{720};
 
@@ -76,6 +79,12 @@ struct KubeOperatorOptions {
   double status_qps = 10;
   // Phases recorded in pharos_check_duration_seconds (--duration-phases).
   OperatorMetrics::DurationPhases duration_phases = OperatorMetrics::DurationPhases::kAll;
+
+  // Notifications (docs/alerting.md#delivery-guarantees).
+  std::chrono::milliseconds notification_backoff{2'000};
+  std::chrono::milliseconds notification_backoff_max{300'000};
+  std::chrono::milliseconds notification_give_up{24 * 3'600'000};
+  std::chrono::milliseconds alerting_interval{10'000};
 };
 
 class KubeOperator {
@@ -115,6 +124,8 @@ class KubeOperator {
   void Enqueue(const nlohmann::json& object);
   // The "mon-reconcile" thread: reconciles queued keys one at a time.
   void ReconcileThread();
+  // A Warning Event "AlertChannelMissing" on a Monitor naming channels that do not exist.
+  void WarnMissingChannels(const std::string& key);
   // OperatorCore transitions (core threads): status at once; Events while leading.
   void OnStateChange(const Monitor& monitor, const StateEvent& event);
   void SetLeading(bool leading);
@@ -140,6 +151,11 @@ class KubeOperator {
   std::unique_ptr<MonitorTransitionEvents> transition_events_;
   std::unique_ptr<LeaderElector> elector_;
   std::unique_ptr<ProbeFleet> fleet_;
+  std::unique_ptr<AlertingController> alerting_;
+  std::unique_ptr<AlertingApi> alerting_api_;
+  std::mutex missing_mu_;
+  // Warned-of missing channels, by monitor uid: the names last reported.
+  std::map<std::string, std::string> missing_channels_;  // GUARDED_BY(missing_mu_)
   MetricsRegistry::CollectorId collector_ = 0;
 
   std::atomic<bool> leading_{false};

@@ -9,6 +9,7 @@
 
 #include "common/command_line.h"
 #include "common/duration.h"
+#include "common/http_server_flags.h"
 #include "common/logging.h"
 #include "common/process_signals.h"
 #include "common/version.h"
@@ -80,8 +81,19 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   flags.AddFlag("operator-url", '\0', "URL",
                 "URL the probe DaemonSets reach the operator at, when the regions config sets "
                 "no operatorUrl");
+  flags.AddFlag("notification-backoff", '\0', "DURATION",
+                "first wait before a failed notification is retried (doubling each time)", "2s");
+  flags.AddFlag("notification-backoff-max", '\0', "DURATION",
+                "longest wait between retries of a notification", "5m");
+  flags.AddFlag("notification-give-up", '\0', "DURATION",
+                "a notification still not delivered this long after it was decided is recorded "
+                "failed",
+                "24h");
+  flags.AddFlag("alerting-interval", '\0', "DURATION",
+                "how often reminders are decided and missed notifications caught up", "10s");
   flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
   flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
+  AddHttpServerFlags(flags);
   for (const char* name : kClickHouseFlags) {
     flags.AddFlag(name, '\0', "VALUE", "ClickHouse history sink: not supported yet");
   }
@@ -150,7 +162,12 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   for (auto [name, target] : {std::pair{"lease-duration", &options.lease_duration},
                               std::pair{"renew-deadline", &options.renew_deadline},
                               std::pair{"retry-period", &options.retry_period},
-                              std::pair{"status-interval", &options.status_interval}}) {
+                              std::pair{"status-interval", &options.status_interval},
+                              std::pair{"notification-backoff", &options.notification_backoff},
+                              std::pair{"notification-backoff-max",
+                                        &options.notification_backoff_max},
+                              std::pair{"notification-give-up", &options.notification_give_up},
+                              std::pair{"alerting-interval", &options.alerting_interval}}) {
     Result<Millis> value = flags.GetDuration(name, Millis(1));
     if (!value) {
       return Error{value.error()};
@@ -168,6 +185,11 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
     return Error{"--duration-phases " + phases.error()};
   }
   options.duration_phases = *phases;
+  Result<HttpServerOptions> http = HttpServerOptionsFromFlags(flags);
+  if (!http) {
+    return Error{http.error()};
+  }
+  options.http = *http;
   options.regions_config_path = flags.Get("regions-config");
   options.probe_token_file = flags.Get("probe-token-file");
   options.probe_image = flags.Get("probe-image");

@@ -69,6 +69,8 @@ Status ControlPlaneHost::Start(const std::string& listen) {
   if (Status listening = server_.Start(listen); !listening) {
     return Error{"cannot listen on " + listen + ": " + listening.error()};
   }
+  server_metrics_ =
+      registry_.AddCollector([this](MetricsWriter& writer) { server_.CollectMetrics(writer); });
   core_->Start();
   return OkStatus();
 }
@@ -85,6 +87,9 @@ void ControlPlaneHost::Stop() {
   }
   if (core_) {
     core_->Stop();
+  }
+  if (server_metrics_ != 0) {
+    registry_.RemoveCollector(server_metrics_);
   }
   server_.Stop();
   if (probe_api_) {

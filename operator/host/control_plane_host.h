@@ -82,6 +82,7 @@ class ControlPlaneHost {
   std::unique_ptr<ResultStore> store_;
   std::unique_ptr<OperatorCore> core_;
   HttpServer server_;
+  MetricsRegistry::CollectorId server_metrics_ = 0;  // pharos_http_connections*, once started
   std::unique_ptr<JsonApi> json_api_;
   std::unique_ptr<ProbeApi> probe_api_;
   bool stopped_ = false;

@@ -42,6 +42,11 @@ struct ApiResource {
     return {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
   }
   static ApiResource Monitors() { return {"pharos.dev", "v1alpha1", "monitors", true}; }
+  static ApiResource Incidents() { return {"pharos.dev", "v1alpha1", "incidents", true}; }
+  static ApiResource AlertChannels() { return {"pharos.dev", "v1alpha1", "alertchannels", true}; }
+  static ApiResource MaintenanceWindows() {
+    return {"pharos.dev", "v1alpha1", "maintenancewindows", true};
+  }
 };
 
 // metav1.Status as sent with failed requests and in watch ERROR events.

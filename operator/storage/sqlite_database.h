@@ -32,6 +32,9 @@ class SqliteDatabase {
     // fsynced at checkpoints only, so a commit costs no fsync.
     bool synchronous_full = false;
     bool read_only = false;
+    // Page cache of this connection; 0 keeps SQLite's default (2 MiB). Pages stay cached across
+    // read transactions while the file has not changed.
+    int64_t cache_kib = 0;
   };
 
   struct Migration {

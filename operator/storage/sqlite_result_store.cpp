@@ -52,21 +52,28 @@ TimePoint ResultTime(const CheckResult& result) {
   return result.scheduled_at != TimePoint{} ? result.scheduled_at : result.started_at;
 }
 
-// Counters plus a latency histogram: what a rollup row holds and what a window query sums.
+// Counters plus a latency histogram and the phase sums: what a rollup row holds and what a window
+// query sums.
 struct Aggregate {
   int64_t total = 0, up = 0, degraded = 0, down = 0, errors = 0;
   LatencyHistogram latency;
+  // Over the passing results whose phases were kept (rows written before schema 3 have none).
+  int64_t phase_samples = 0;
+  int64_t phase_sums[5] = {};  // dns, connect, tls, first byte, transfer
 
-  void Add(Outcome outcome, int64_t total_us) {
+  void Add(Outcome outcome, const Timings& timings) {
     ++total;
     switch (outcome) {
       case Outcome::kUp:
-        ++up;
-        latency.Add(total_us);
-        break;
       case Outcome::kDegraded:
-        ++degraded;
-        latency.Add(total_us);
+        ++(outcome == Outcome::kUp ? up : degraded);
+        latency.Add(timings.total_us);
+        ++phase_samples;
+        phase_sums[0] += timings.dns_us;
+        phase_sums[1] += timings.connect_us;
+        phase_sums[2] += timings.tls_us;
+        phase_sums[3] += timings.first_byte_us;
+        phase_sums[4] += timings.transfer_us;
         break;
       case Outcome::kDown:
         ++down;
@@ -84,6 +91,8 @@ struct Aggregate {
     down += other.down;
     errors += other.errors;
     latency.Merge(other.latency);
+    phase_samples += other.phase_samples;
+    for (int i = 0; i < 5; ++i) phase_sums[i] += other.phase_sums[i];
   }
 
   WindowStats ToStats() const {
@@ -100,11 +109,23 @@ struct Aggregate {
     stats.latency.min_us = latency.min_us();
     stats.latency.max_us = latency.max_us();
     if (latency.count() > 0) stats.latency.mean_us = latency.sum_us() / latency.count();
+    stats.latency.sum_us = latency.sum_us();
+    if (phase_samples > 0) {
+      stats.latency.phases =
+          PhaseMeans{phase_samples,           phase_sums[0] / phase_samples,
+                     phase_sums[1] / phase_samples, phase_sums[2] / phase_samples,
+                     phase_sums[3] / phase_samples, phase_sums[4] / phase_samples};
+    }
     return stats;
   }
 };
 
-// Reads the columns `total, up, degraded, down, errors, latency` starting at `first`.
+// The rollup columns ReadAggregate reads, in order.
+constexpr std::string_view kAggregateColumns =
+    "total, up, degraded, down, errors, latency, phase_samples, dns_sum_us, connect_sum_us, "
+    "tls_sum_us, first_byte_sum_us, transfer_sum_us";
+
+// Reads kAggregateColumns starting at `first`.
 Result<Aggregate> ReadAggregate(const SqliteStatement& row, int first) {
   Aggregate aggregate;
   aggregate.total = row.Int64(first);
@@ -115,6 +136,8 @@ Result<Aggregate> ReadAggregate(const SqliteStatement& row, int first) {
   Result<LatencyHistogram> latency = LatencyHistogram::Decode(row.Text(first + 5));
   if (!latency) return Error{"rollup row: " + latency.error()};
   aggregate.latency = std::move(latency).value();
+  aggregate.phase_samples = row.Int64(first + 6);
+  for (int i = 0; i < 5; ++i) aggregate.phase_sums[i] = row.Int64(first + 7 + i);
   return aggregate;
 }
 
@@ -229,6 +252,18 @@ Result<MonitorState> StateColumn(const SqliteStatement& row, int column, std::st
   std::optional<MonitorState> state = ParseMonitorState(text);
   if (!state) return Error{fmt::format("state of monitor {}: unknown state '{}'", monitor, text)};
   return *state;
+}
+
+// Reads total_us, dns_us, connect_us, tls_us, first_byte_us, transfer_us starting at `first`.
+Timings ReadTimings(const SqliteStatement& row, int first) {
+  Timings timings;
+  timings.total_us = row.Int64(first);
+  timings.dns_us = row.Int64(first + 1);
+  timings.connect_us = row.Int64(first + 2);
+  timings.tls_us = row.Int64(first + 3);
+  timings.first_byte_us = row.Int64(first + 4);
+  timings.transfer_us = row.Int64(first + 5);
+  return timings;
 }
 
 // The raw results table columns, in bind/read order.
@@ -430,6 +465,24 @@ CREATE TABLE region_states (
   PRIMARY KEY (monitor_uid, region)
 ) WITHOUT ROWID;
 )sql"},
+      {3, "rollups keep their latency sum and per-phase sums",
+       // latency_sum_us is the sum the histogram text already holds ("v1;count;sum;..."), as a
+       // column so that uptime bars and sparklines of many monitors are read without decoding
+       // histograms; older rows get it from their histogram. Phase sums start now: older rows
+       // have phase_samples 0 (their phase means are unknown).
+       R"sql(
+ALTER TABLE rollups ADD COLUMN latency_sum_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollups ADD COLUMN phase_samples INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollups ADD COLUMN dns_sum_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollups ADD COLUMN connect_sum_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollups ADD COLUMN tls_sum_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollups ADD COLUMN first_byte_sum_us INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE rollups ADD COLUMN transfer_sum_us INTEGER NOT NULL DEFAULT 0;
+UPDATE rollups SET latency_sum_us = CAST(substr(
+    substr(substr(latency, 4), instr(substr(latency, 4), ';') + 1), 1,
+    instr(substr(substr(latency, 4), instr(substr(latency, 4), ';') + 1), ';') - 1) AS INTEGER)
+  WHERE latency LIKE 'v1;%';
+)sql"},
   };
   return migrations;
 }
@@ -451,7 +504,9 @@ Result<std::unique_ptr<SqliteResultStore>> SqliteResultStore::Open(Options optio
   }
   std::unique_ptr<SqliteDatabase> reader;
   if (options.path != ":memory:") {
-    Result<std::unique_ptr<SqliteDatabase>> opened = SqliteDatabase::Open(options.path, db_options);
+    SqliteDatabase::Options reader_options = db_options;
+    reader_options.cache_kib = options.reader_cache_kib;
+    Result<std::unique_ptr<SqliteDatabase>> opened = SqliteDatabase::Open(options.path, reader_options);
     if (!opened) return Error{opened.error()};
     reader = std::move(opened).value();
   }
@@ -517,13 +572,15 @@ Result<AppendResult> SqliteResultStore::Append(const std::vector<CheckResult>& r
       const int64_t at = ToMs(ResultTime(result));
       for (int64_t period : {kHourMs, kDayMs}) {
         deltas[RollupKey{period, result.monitor_uid, result.region, FloorTo(at, period)}].Add(
-            result.outcome, result.timings.total_us);
+            result.outcome, result.timings);
       }
     }
     for (auto& [key, delta] : deltas) {
-      Result<SqliteStatement> select = db.Prepare(
-          "SELECT total, up, degraded, down, errors, latency FROM rollups WHERE monitor_uid = ?1 "
-          "AND period_ms = ?2 AND bucket_start_ms = ?3 AND region = ?4");
+      static const std::string select_sql = fmt::format(
+          "SELECT {} FROM rollups WHERE monitor_uid = ?1 AND period_ms = ?2 AND "
+          "bucket_start_ms = ?3 AND region = ?4",
+          kAggregateColumns);
+      Result<SqliteStatement> select = db.Prepare(select_sql);
       if (!select) return Error{select.error()};
       select->Bind(1, std::string_view(key.monitor_uid))
           .Bind(2, key.period_ms)
@@ -538,10 +595,16 @@ Result<AppendResult> SqliteResultStore::Append(const std::vector<CheckResult>& r
       }
       Result<SqliteStatement> upsert = db.Prepare(
           "INSERT INTO rollups (monitor_uid, period_ms, bucket_start_ms, region, total, up, "
-          "degraded, down, errors, latency) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+          "degraded, down, errors, latency, latency_sum_us, phase_samples, dns_sum_us, "
+          "connect_sum_us, tls_sum_us, first_byte_sum_us, transfer_sum_us) VALUES (?1, ?2, ?3, "
+          "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
           "ON CONFLICT (monitor_uid, period_ms, bucket_start_ms, region) DO UPDATE SET "
           "total = excluded.total, up = excluded.up, degraded = excluded.degraded, "
-          "down = excluded.down, errors = excluded.errors, latency = excluded.latency");
+          "down = excluded.down, errors = excluded.errors, latency = excluded.latency, "
+          "latency_sum_us = excluded.latency_sum_us, phase_samples = excluded.phase_samples, "
+          "dns_sum_us = excluded.dns_sum_us, connect_sum_us = excluded.connect_sum_us, "
+          "tls_sum_us = excluded.tls_sum_us, first_byte_sum_us = excluded.first_byte_sum_us, "
+          "transfer_sum_us = excluded.transfer_sum_us");
       if (!upsert) return Error{upsert.error()};
       upsert->Bind(1, std::string_view(key.monitor_uid))
           .Bind(2, key.period_ms)
@@ -552,7 +615,10 @@ Result<AppendResult> SqliteResultStore::Append(const std::vector<CheckResult>& r
           .Bind(7, delta.degraded)
           .Bind(8, delta.down)
           .Bind(9, delta.errors)
-          .Bind(10, std::string_view(delta.latency.Encode()));
+          .Bind(10, std::string_view(delta.latency.Encode()))
+          .Bind(11, delta.latency.sum_us())
+          .Bind(12, delta.phase_samples);
+      for (int i = 0; i < 5; ++i) upsert->Bind(13 + i, delta.phase_sums[i]);
       if (Status run = upsert->Run(); !run) return run;
     }
     return OkStatus();
@@ -571,8 +637,9 @@ Result<WindowStats> SqliteResultStore::Stats(const StatsQuery& query) {
     for (const Segment& segment : plan) {
       if (segment.source == Source::kRaw) {
         Result<SqliteStatement> raw = db.Prepare(
-            "SELECT outcome, total_us FROM results WHERE monitor_uid = ?1 AND at_ms >= ?2 AND "
-            "at_ms < ?3 AND (?4 IS NULL OR region = ?4)");
+            "SELECT outcome, total_us, dns_us, connect_us, tls_us, first_byte_us, transfer_us "
+            "FROM results WHERE monitor_uid = ?1 AND at_ms >= ?2 AND at_ms < ?3 AND "
+            "(?4 IS NULL OR region = ?4)");
         if (!raw) return Error{raw.error()};
         raw->Bind(1, std::string_view(query.monitor_uid))
             .Bind(2, segment.from_ms)
@@ -582,14 +649,15 @@ Result<WindowStats> SqliteResultStore::Stats(const StatsQuery& query) {
           Result<bool> row = raw->Step();
           if (!row) return Error{row.error()};
           if (!*row) break;
-          total.Add(ParseOutcome(raw->Text(0)).value_or(Outcome::kError), raw->Int64(1));
+          total.Add(ParseOutcome(raw->Text(0)).value_or(Outcome::kError), ReadTimings(*raw, 1));
         }
         continue;
       }
-      Result<SqliteStatement> rollups = db.Prepare(
-          "SELECT total, up, degraded, down, errors, latency FROM rollups WHERE monitor_uid = ?1 "
-          "AND period_ms = ?2 AND bucket_start_ms >= ?3 AND bucket_start_ms < ?4 AND "
-          "(?5 IS NULL OR region = ?5)");
+      static const std::string rollups_sql = fmt::format(
+          "SELECT {} FROM rollups WHERE monitor_uid = ?1 AND period_ms = ?2 AND "
+          "bucket_start_ms >= ?3 AND bucket_start_ms < ?4 AND (?5 IS NULL OR region = ?5)",
+          kAggregateColumns);
+      Result<SqliteStatement> rollups = db.Prepare(rollups_sql);
       if (!rollups) return Error{rollups.error()};
       rollups->Bind(1, std::string_view(query.monitor_uid))
           .Bind(2, segment.source == Source::kHourly ? kHourMs : kDayMs)
@@ -615,10 +683,12 @@ Result<std::vector<Rollup>> SqliteResultStore::Rollups(const RollupQuery& query)
   std::vector<Rollup> out;
   std::map<int64_t, Aggregate> merged;  // per bucket, when regions are merged
   Status status = Read([&](SqliteDatabase& db) -> Status {
-    Result<SqliteStatement> select = db.Prepare(
-        "SELECT bucket_start_ms, region, total, up, degraded, down, errors, latency FROM rollups "
-        "WHERE monitor_uid = ?1 AND period_ms = ?2 AND bucket_start_ms >= ?3 AND "
-        "bucket_start_ms < ?4 AND (?5 IS NULL OR region = ?5) ORDER BY bucket_start_ms, region");
+    static const std::string sql = fmt::format(
+        "SELECT bucket_start_ms, region, {} FROM rollups WHERE monitor_uid = ?1 AND "
+        "period_ms = ?2 AND bucket_start_ms >= ?3 AND bucket_start_ms < ?4 AND "
+        "(?5 IS NULL OR region = ?5) ORDER BY bucket_start_ms, region",
+        kAggregateColumns);
+    Result<SqliteStatement> select = db.Prepare(sql);
     if (!select) return Error{select.error()};
     select->Bind(1, std::string_view(query.monitor_uid))
         .Bind(2, query.period == RollupPeriod::kHour ? kHourMs : kDayMs)
@@ -642,6 +712,81 @@ Result<std::vector<Rollup>> SqliteResultStore::Rollups(const RollupQuery& query)
   if (!status) return Error{"reading rollups from " + options_.path + ": " + status.error()};
   for (const auto& [start, aggregate] : merged) {
     out.push_back(Rollup{FromMs(start), "", aggregate.ToStats()});
+  }
+  return out;
+}
+
+Result<std::vector<BucketCounts>> SqliteResultStore::CountRollups(const BucketCountsQuery& query) {
+  std::vector<BucketCounts> out;
+  if (query.monitor_uids.empty()) return out;
+  // One statement for any number of monitors: the lists are bound as JSON arrays.
+  const std::string uids = ToJsonText(query.monitor_uids);
+  const std::optional<std::string> regions =
+      query.regions.empty() ? std::nullopt : std::optional(ToJsonText(query.regions));
+  Status status = Read([&](SqliteDatabase& db) -> Status {
+    Result<SqliteStatement> select = db.Prepare(
+        "SELECT monitor_uid, bucket_start_ms, SUM(total), SUM(up), SUM(degraded), SUM(down), "
+        "SUM(errors), SUM(latency_sum_us) FROM rollups WHERE monitor_uid IN (SELECT value FROM "
+        "json_each(?1)) AND period_ms = ?2 AND bucket_start_ms >= ?3 AND bucket_start_ms < ?4 "
+        "AND (?5 IS NULL OR region IN (SELECT value FROM json_each(?5))) "
+        "GROUP BY monitor_uid, bucket_start_ms ORDER BY monitor_uid, bucket_start_ms");
+    if (!select) return Error{select.error()};
+    select->Bind(1, std::string_view(uids))
+        .Bind(2, query.period == RollupPeriod::kHour ? kHourMs : kDayMs)
+        .Bind(3, ToMs(query.from))
+        .Bind(4, ToMs(query.to))
+        .Bind(5, regions);
+    while (true) {
+      Result<bool> row = select->Step();
+      if (!row) return Error{row.error()};
+      if (!*row) return OkStatus();
+      BucketCounts bucket;
+      bucket.monitor_uid = select->Text(0);
+      bucket.bucket_start = FromMs(select->Int64(1));
+      bucket.total = select->Int64(2);
+      bucket.up = select->Int64(3);
+      bucket.degraded = select->Int64(4);
+      bucket.down = select->Int64(5);
+      bucket.errors = select->Int64(6);
+      bucket.latency_sum_us = select->Int64(7);
+      out.push_back(std::move(bucket));
+    }
+  });
+  if (!status) return Error{"reading rollup counts from " + options_.path + ": " + status.error()};
+  return out;
+}
+
+Result<std::vector<Rollup>> SqliteResultStore::ResultSeries(const SeriesQuery& query) {
+  const int64_t step = query.step.count();
+  if (step <= 0) {
+    return Error{"result series: the step must be positive", ErrorKind::kInvalidArgument};
+  }
+  const int64_t from = ToMs(query.from);
+  std::map<int64_t, Aggregate> buckets;
+  Status status = Read([&](SqliteDatabase& db) -> Status {
+    Result<SqliteStatement> select = db.Prepare(
+        "SELECT at_ms, outcome, total_us, dns_us, connect_us, tls_us, first_byte_us, "
+        "transfer_us FROM results WHERE monitor_uid = ?1 AND at_ms >= ?2 AND at_ms < ?3 AND "
+        "(?4 IS NULL OR region = ?4)");
+    if (!select) return Error{select.error()};
+    select->Bind(1, std::string_view(query.monitor_uid))
+        .Bind(2, from)
+        .Bind(3, ToMs(query.to))
+        .Bind(4, query.region);
+    while (true) {
+      Result<bool> row = select->Step();
+      if (!row) return Error{row.error()};
+      if (!*row) return OkStatus();
+      buckets[(select->Int64(0) - from) / step].Add(
+          ParseOutcome(select->Text(1)).value_or(Outcome::kError), ReadTimings(*select, 2));
+    }
+  });
+  if (!status) return Error{"reading a result series from " + options_.path + ": " + status.error()};
+  std::vector<Rollup> out;
+  out.reserve(buckets.size());
+  for (const auto& [index, aggregate] : buckets) {
+    out.push_back(Rollup{FromMs(from + index * step), query.region.value_or(""),
+                         aggregate.ToStats()});
   }
   return out;
 }

@@ -29,6 +29,9 @@ class SqliteStatement {
 
   SqliteStatement& Bind(int index, int64_t value);
   SqliteStatement& Bind(int index, std::string_view value);
+  SqliteStatement& Bind(int index, const std::string& value) {
+    return Bind(index, std::string_view(value));
+  }
   SqliteStatement& Bind(int index, const std::optional<int64_t>& value);  // nullopt = NULL
   SqliteStatement& Bind(int index, const std::optional<std::string>& value);
   SqliteStatement& BindNull(int index);

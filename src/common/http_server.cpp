@@ -1,186 +1,64 @@
 #include "common/http_server.h"
 
-// cpprest stays in this file: its headers are slow to compile and clash with fmt.
-#include <arpa/inet.h>
-#include <cpprest/http_listener.h>
-#include <netdb.h>
-#include <netinet/in.h>
+// Boost stays out of http_server.h: its headers are slow to compile and would leak into every
+// user of the server.
 #include <openssl/err.h>
 #include <openssl/ssl.h>
-#include <sys/socket.h>
-#include <unistd.h>
+#include <pthread.h>
+#include <sys/resource.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
-#include <boost/asio/ssl.hpp>
-#include <charconv>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
 #include <condition_variable>
-#include <cstring>
-#include <deque>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <set>
-#include <shared_mutex>
-#include <stdexcept>
 #include <thread>
+#include <unordered_map>
 
+#include "common/http_connection.h"
+#include "common/http_connection_limiter.h"
+#include "common/http_listen_address.h"
+#include "common/http_responder_state.h"
 #include "common/http_router.h"
 #include "common/logging.h"
+#include "common/metrics_writer.h"
+#include "common/worker_pool.h"
 
 namespace pharos {
 namespace {
 
-namespace http = web::http;
-using web::http::experimental::listener::http_listener;
-using web::http::experimental::listener::http_listener_config;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using SteadyClock = std::chrono::steady_clock;
 
-constexpr size_t kBodyReadChunkBytes = 64 * 1024;
-// How much of a refused body the server still reads and throws away before answering 413. A client
-// that is still sending when the server closes gets a TCP reset and loses the 413 it was sent, so a
-// body up to this much over the limit is drained first; a larger one is cut off at once.
-constexpr size_t kMaxDiscardedBodyBytes = 16 * 1024 * 1024;
+// Request text (a path) quoted in the server's own error messages.
+constexpr size_t kShownPathBytes = 200;
+// Connections the limiter admits beyond the limit while the ones it evicted are closing.
+constexpr size_t kMaxPendingEvictions = 64;
+// Below this, the descriptor reserve is not kept: a server that takes no connection is useless.
+constexpr size_t kMinConnections = 32;
+// At most one warning per this interval about refused connections or a failing accept.
+constexpr std::chrono::seconds kWarningInterval{10};
 
 char AsciiLower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-// Observes a task's outcome: pplx terminates the process when a failed task is never observed.
-template <typename T>
-void IgnoreOutcome(pplx::task<T> task) {
-  task.then([](pplx::task<T> done) {
-    try {
-      done.wait();
-    } catch (...) {  // the client went away; nothing left to tell it
-    }
-  });
+std::string Shown(std::string_view text) {
+  if (text.size() <= kShownPathBytes) {
+    return std::string(text);
+  }
+  return std::string(text.substr(0, kShownPathBytes)) + "... (" + std::to_string(text.size()) +
+         " bytes)";
 }
-
-// Makes cpprest stop reading (and buffering) the rest of a request body we refused.
-void StopReadingBody(const http::http_request& request) {
-  try {
-    IgnoreOutcome(request.body().streambuf().close(
-        std::ios_base::out, std::make_exception_ptr(std::length_error("request body refused"))));
-  } catch (const std::exception&) {  // no body stream: nothing to stop
-  }
-}
-
-// Every request the server gives up on answering (server stopped) goes through this gate, so no
-// reply reaches cpprest after the listener closed.
-struct ReplyGate {
-  std::shared_mutex mutex;
-  bool closed = false;  // GUARDED_BY(mutex)
-};
-
-struct ListenAddress {
-  std::string host;
-  int port = 0;
-};
-
-Result<ListenAddress> ParseListenAddress(const std::string& listen) {
-  const auto invalid = [&](std::string_view why) {
-    return Error{"invalid listen address \"" + listen + "\": " + std::string(why) +
-                 " (expected HOST:PORT, e.g. 127.0.0.1:8080, localhost:8080 or :8080)"};
-  };
-  if (!listen.empty() && listen[0] == '[') {
-    // cpprest 2.10 splits its "host:port" key at the first colon, so it cannot bind an IPv6
-    // literal; a host name that resolves to an IPv6 address works.
-    return invalid(
-        "IPv6 addresses are not supported by the cpprest listener; use an IPv4 "
-        "address, a host name, or :PORT");
-  }
-  const size_t colon = listen.rfind(':');
-  if (colon == std::string::npos) {
-    return invalid("missing :PORT");
-  }
-  ListenAddress address;
-  address.host = listen.substr(0, colon);
-  if (address.host.find(':') != std::string::npos) {
-    return invalid("IPv6 addresses are not supported by the cpprest listener");
-  }
-  if (address.host.empty()) {
-    address.host = "0.0.0.0";
-  }
-  const std::string_view port_text = std::string_view(listen).substr(colon + 1);
-  const auto [end, error] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), address.port);
-  if (port_text.empty() || error != std::errc() || end != port_text.data() + port_text.size() ||
-      address.port < 0 || address.port > 65535) {
-    return invalid("the port must be a number from 0 to 65535");
-  }
-  return address;
-}
-
-// A bound, not listening socket holding a free port until cpprest has bound the same port (both
-// use SO_REUSEADDR, which Linux allows while neither listens); the kernel hands that port to no
-// one else meanwhile.
-class PortReservation {
- public:
-  static Result<PortReservation> Reserve(const ListenAddress& address) {
-    addrinfo hints{};
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_ADDRCONFIG | AI_NUMERICSERV;
-    addrinfo* found = nullptr;
-    const int status = getaddrinfo(address.host.c_str(), "0", &hints, &found);
-    if (status != 0) {
-      return Error{"cannot resolve listen host \"" + address.host + "\": " + gai_strerror(status)};
-    }
-    std::unique_ptr<addrinfo, decltype(&freeaddrinfo)> results(found, &freeaddrinfo);
-    PortReservation reservation(socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    const int yes = 1;
-    sockaddr_storage bound{};
-    socklen_t length = sizeof(bound);
-    if (reservation.fd_ < 0 ||
-        setsockopt(reservation.fd_, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes)) != 0 ||
-        bind(reservation.fd_, found->ai_addr, found->ai_addrlen) != 0 ||
-        getsockname(reservation.fd_, reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
-      return Error{"cannot pick a free port on \"" + address.host + "\": " + strerror(errno)};
-    }
-    reservation.port_ =
-        ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
-                                          : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
-    return reservation;
-  }
-
-  PortReservation(PortReservation&& other) noexcept
-      : fd_(std::exchange(other.fd_, -1)), port_(other.port_) {}
-  PortReservation& operator=(PortReservation&&) = delete;
-  ~PortReservation() {
-    if (fd_ >= 0) {
-      close(fd_);
-    }
-  }
-  int port() const { return port_; }
-
- private:
-  explicit PortReservation(int fd) : fd_(fd) {}
-  int fd_;
-  int port_ = 0;
-};
-
-// cpprest keeps one socket per host:port for the whole process; registering a second listener on
-// a host:port in use fails and, in cpprest 2.10, also tears down the first one's socket. So the
-// servers of this process claim their host:port here first.
-class ListenerKeys {
- public:
-  static bool Claim(const std::string& key) {
-    std::lock_guard lock(Mutex());
-    return Keys().insert(key).second;
-  }
-  static void Release(const std::string& key) {
-    std::lock_guard lock(Mutex());
-    Keys().erase(key);
-  }
-
- private:
-  static std::mutex& Mutex() {
-    static std::mutex mutex;
-    return mutex;
-  }
-  static std::set<std::string>& Keys() {
-    static std::set<std::string> keys;
-    return keys;
-  }
-};
 
 std::string OpenSslErrors() {
   std::string text;
@@ -196,7 +74,7 @@ std::string OpenSslErrors() {
 }
 
 // Loads the certificate and key the way each TLS connection will, so that a bad file fails Start
-// instead of every handshake.
+// with OpenSSL's reason instead of every handshake.
 Status CheckTlsFiles(const std::string& cert_file, const std::string& key_file) {
   std::unique_ptr<SSL_CTX, decltype(&SSL_CTX_free)> context(SSL_CTX_new(TLS_server_method()),
                                                             &SSL_CTX_free);
@@ -205,14 +83,17 @@ Status CheckTlsFiles(const std::string& cert_file, const std::string& key_file) 
     return Error{"cannot create a TLS context: " + OpenSslErrors()};
   }
   if (SSL_CTX_use_certificate_chain_file(context.get(), cert_file.c_str()) != 1) {
-    return Error{"cannot load TLS certificate \"" + cert_file + "\": " + OpenSslErrors()};
+    return Error{"cannot load TLS certificate \"" + cert_file + "\": " + OpenSslErrors(),
+                 ErrorKind::kInvalidArgument};
   }
   if (SSL_CTX_use_PrivateKey_file(context.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return Error{"cannot load TLS private key \"" + key_file + "\": " + OpenSslErrors()};
+    return Error{"cannot load TLS private key \"" + key_file + "\": " + OpenSslErrors(),
+                 ErrorKind::kInvalidArgument};
   }
   if (SSL_CTX_check_private_key(context.get()) != 1) {
-    return Error{"TLS private key \"" + key_file + "\" does not match certificate \"" + cert_file +
-                 "\""};
+    return Error{
+        "TLS private key \"" + key_file + "\" does not match certificate \"" + cert_file + "\"",
+        ErrorKind::kInvalidArgument};
   }
   return OkStatus();
 }
@@ -222,294 +103,24 @@ std::string ErrorJson(std::string_view message) {
                                                  nlohmann::json::error_handler_t::replace);
 }
 
-bool StatusHasNoBody(int status) { return status < 200 || status == 204 || status == 304; }
-
-// The body of one streamed response, between its producer (the stream thread) and cpprest, which
-// reads it chunk by chunk as the socket takes them. Bounded: Write waits while `capacity` bytes
-// are queued, so a slow client slows the producer instead of growing memory.
-// Thread-safe.
-class BodyPipe : public HttpBodyWriter {
- public:
-  BodyPipe(size_t capacity, std::chrono::milliseconds stall_timeout)
-      : capacity_(capacity), stall_timeout_(stall_timeout) {}
-
-  bool Write(std::string_view piece) override {
-    std::unique_lock lock(mutex_);
-    while (!failure_ && queued_bytes_ >= capacity_) {
-      const uint64_t reads_seen = reads_;
-      const bool progressed = room_.wait_for(lock, stall_timeout_, [&] {
-        return failure_ || queued_bytes_ < capacity_ || reads_ != reads_seen;
-      });
-      if (!progressed) {
-        lock.unlock();
-        Abort("the client took nothing for " + std::to_string(stall_timeout_.count()) + " ms");
-        return false;
-      }
-    }
-    if (failure_) {
-      return false;
-    }
-    if (piece.empty()) {
-      return true;
-    }
-    std::optional<PendingRead> pending = std::exchange(pending_, std::nullopt);
-    size_t handed = 0;
-    if (pending) {
-      handed = std::min(pending->count, piece.size());
-      std::memcpy(pending->out, piece.data(), handed);
-    }
-    if (handed < piece.size()) {
-      queued_.emplace_back(piece.substr(handed));
-      queued_bytes_ += piece.size() - handed;
-    }
-    lock.unlock();
-    if (pending) {
-      pending->done.set(handed);
-    }
-    return true;
+// The open-files limit of the process (RLIMIT_NOFILE, soft).
+size_t OpenFilesLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur == RLIM_INFINITY) {
+    return std::numeric_limits<size_t>::max();
   }
+  return static_cast<size_t>(limit.rlim_cur);
+}
 
-  // The producer is done: the body ends once everything queued is read.
-  void Finish() {
-    std::unique_lock lock(mutex_);
-    if (failure_) {
-      return;
-    }
-    finished_ = true;
-    std::optional<PendingRead> pending = std::exchange(pending_, std::nullopt);
-    lock.unlock();
-    if (pending) {
-      pending->done.set(0);
-    }
-  }
-
-  // The body cannot be completed: reads fail from now on (cpprest then closes the connection
-  // before the final chunk) and Write returns false. Nothing happens once the whole body was read.
-  void Abort(const std::string& why) {
-    std::unique_lock lock(mutex_);
-    if (failure_ || (finished_ && queued_bytes_ == 0)) {
-      return;
-    }
-    failure_ = why;
-    queued_.clear();
-    queued_bytes_ = 0;
-    std::optional<PendingRead> pending = std::exchange(pending_, std::nullopt);
-    lock.unlock();
-    room_.notify_all();
-    if (pending) {
-      pending->done.set_exception(std::runtime_error(why));
-    }
-  }
-
-  bool aborted() const {
-    std::lock_guard lock(mutex_);
-    return failure_.has_value();
-  }
-
-  // cpprest's read of up to `count` bytes into `out`: 0 at the end of the body. Completes when the
-  // producer writes, if nothing is queued yet.
-  pplx::task<size_t> Read(uint8_t* out, size_t count) {
-    std::lock_guard lock(mutex_);
-    if (failure_) {
-      return pplx::task_from_exception<size_t>(std::runtime_error(*failure_));
-    }
-    if (queued_bytes_ == 0) {
-      if (finished_) {
-        return pplx::task_from_result<size_t>(0);
-      }
-      pending_.emplace(PendingRead{out, count, {}});
-      return pplx::create_task(pending_->done);
-    }
-    size_t taken = 0;
-    while (taken < count && !queued_.empty()) {
-      const std::string& front = queued_.front();
-      const size_t n = std::min(count - taken, front.size() - front_offset_);
-      std::memcpy(out + taken, front.data() + front_offset_, n);
-      taken += n;
-      front_offset_ += n;
-      if (front_offset_ == front.size()) {
-        queued_.pop_front();
-        front_offset_ = 0;
-      }
-    }
-    queued_bytes_ -= taken;
-    ++reads_;
-    room_.notify_all();
-    return pplx::task_from_result(taken);
-  }
-
- private:
-  struct PendingRead {
-    uint8_t* out;
-    size_t count;
-    pplx::task_completion_event<size_t> done;
-  };
-
-  const size_t capacity_;
-  const std::chrono::milliseconds stall_timeout_;
-  mutable std::mutex mutex_;
-  std::condition_variable room_;
-  std::deque<std::string> queued_;      // GUARDED_BY(mutex_)
-  size_t front_offset_ = 0;             // GUARDED_BY(mutex_): bytes of queued_.front() read
-  size_t queued_bytes_ = 0;             // GUARDED_BY(mutex_)
-  uint64_t reads_ = 0;                  // GUARDED_BY(mutex_)
-  bool finished_ = false;               // GUARDED_BY(mutex_)
-  std::optional<std::string> failure_;  // GUARDED_BY(mutex_)
-  std::optional<PendingRead> pending_;  // GUARDED_BY(mutex_): a read waiting for the producer
-};
-
-// A BodyPipe as the cpprest stream buffer of a response. Supports what sending a chunked body
-// needs: sequential reads (getn, bumpc); no seeking, peeking or writing.
-// Thread-safety: as cpprest uses a response stream, one read at a time.
-class StreamedBody : public concurrency::streams::details::streambuf_state_manager<uint8_t> {
- public:
-  explicit StreamedBody(std::shared_ptr<BodyPipe> pipe)
-      : streambuf_state_manager(std::ios_base::in), pipe_(std::move(pipe)) {}
-  ~StreamedBody() override { pipe_->Abort("the response was dropped before its body was sent"); }
-  StreamedBody(const StreamedBody&) = delete;
-  StreamedBody& operator=(const StreamedBody&) = delete;
-
-  bool can_seek() const override { return false; }
-  bool has_size() const override { return false; }
-  size_t buffer_size(std::ios_base::openmode) const override { return 0; }
-  void set_buffer_size(size_t, std::ios_base::openmode) override {}
-  size_t in_avail() const override { return 0; }
-  pos_type getpos(std::ios_base::openmode) const override { return traits::eof(); }
-  pos_type seekpos(pos_type, std::ios_base::openmode) override { return traits::eof(); }
-  pos_type seekoff(off_type, std::ios_base::seekdir, std::ios_base::openmode) override {
-    return traits::eof();
-  }
-  bool acquire(uint8_t*& ptr, size_t& count) override {
-    ptr = nullptr;
-    count = 0;
-    return false;
-  }
-  void release(uint8_t*, size_t) override {}
-
- protected:
-  pplx::task<int_type> _putc(uint8_t) override { return pplx::task_from_result(traits::eof()); }
-  pplx::task<size_t> _putn(const uint8_t*, size_t) override {
-    return pplx::task_from_result<size_t>(0);
-  }
-  pplx::task<int_type> _bumpc() override {
-    auto byte = std::make_shared<uint8_t>();
-    return pipe_->Read(byte.get(), 1).then([byte](size_t read) {
-      return read == 1 ? static_cast<int_type>(*byte) : traits::eof();
-    });
-  }
-  int_type _sbumpc() override { return traits::requires_async(); }
-  pplx::task<int_type> _getc() override { return pplx::task_from_result(traits::eof()); }
-  int_type _sgetc() override { return traits::requires_async(); }
-  pplx::task<int_type> _nextc() override { return pplx::task_from_result(traits::eof()); }
-  pplx::task<int_type> _ungetc() override { return pplx::task_from_result(traits::eof()); }
-  pplx::task<size_t> _getn(uint8_t* ptr, size_t count) override { return pipe_->Read(ptr, count); }
-  size_t _scopy(uint8_t*, size_t) override { return 0; }
-  pplx::task<bool> _sync() override { return pplx::task_from_result(true); }
-  uint8_t* _alloc(size_t) override { return nullptr; }
-  void _commit(size_t) override {}
-
- private:
-  const std::shared_ptr<BodyPipe> pipe_;
-};
-
-// Runs the producers of streamed responses, one at a time in the order submitted, on one thread
-// ("http-stream", started with the first stream). Thread-safe.
-class StreamRunner {
- public:
-  StreamRunner(size_t pipe_capacity, std::chrono::milliseconds stall_timeout)
-      : pipe_capacity_(pipe_capacity), stall_timeout_(stall_timeout) {}
-  ~StreamRunner() { Stop(); }
-  StreamRunner(const StreamRunner&) = delete;
-  StreamRunner& operator=(const StreamRunner&) = delete;
-
-  std::shared_ptr<BodyPipe> NewPipe() const {
-    return std::make_shared<BodyPipe>(pipe_capacity_, stall_timeout_);
-  }
-
-  // False when stopping or when kMaxWaitingStreams are already waiting.
-  bool Submit(std::shared_ptr<BodyPipe> pipe, HttpBodyProducer producer) {
-    std::lock_guard lock(mutex_);
-    if (stopping_ || waiting_.size() >= HttpServer::kMaxWaitingStreams) {
-      return false;
-    }
-    waiting_.push_back({std::move(pipe), std::move(producer)});
-    if (!thread_.joinable()) {
-      thread_ = std::thread([this] { Run(); });
-    }
-    wake_.notify_one();
-    return true;
-  }
-
-  // Aborts every stream, running or waiting, and joins the thread. Idempotent.
-  void Stop() {
-    std::vector<std::shared_ptr<BodyPipe>> abandoned;
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-      for (Job& job : waiting_) {
-        abandoned.push_back(std::move(job.pipe));
-      }
-      waiting_.clear();
-      if (running_) {
-        abandoned.push_back(running_);
-      }
-    }
-    wake_.notify_all();
-    for (const auto& pipe : abandoned) {
-      pipe->Abort("the server is stopping");
-    }
-    if (thread_.joinable()) {
-      thread_.join();
-    }
-  }
-
- private:
-  struct Job {
-    std::shared_ptr<BodyPipe> pipe;
-    HttpBodyProducer producer;
-  };
-
-  void Run() {
-    pthread_setname_np(pthread_self(), "http-stream");
-    std::unique_lock lock(mutex_);
-    while (true) {
-      wake_.wait(lock, [&] { return stopping_ || !waiting_.empty(); });
-      if (stopping_) {
-        return;
-      }
-      Job job = std::move(waiting_.front());
-      waiting_.pop_front();
-      running_ = job.pipe;
-      lock.unlock();
-      if (!job.pipe->aborted()) {
-        Produce(job);
-      }
-      job = Job{};  // the producer's captures go before the next one starts
-      lock.lock();
-      running_.reset();
-    }
-  }
-
-  static void Produce(Job& job) {
-    try {
-      job.producer(*job.pipe);
-      job.pipe->Finish();
-    } catch (const std::exception& error) {
-      LogError("a streamed HTTP response failed; its connection is closed mid-body",
-               {{"error", error.what()}});
-      job.pipe->Abort("the server failed while producing the body");
-    }
-  }
-
-  const size_t pipe_capacity_;
-  const std::chrono::milliseconds stall_timeout_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::deque<Job> waiting_;            // GUARDED_BY(mutex_)
-  std::shared_ptr<BodyPipe> running_;  // GUARDED_BY(mutex_)
-  bool stopping_ = false;              // GUARDED_BY(mutex_)
-  std::thread thread_;
-};
+// True at most once per kWarningInterval for one `last` (nanoseconds of the steady clock).
+bool WarningDue(std::atomic<int64_t>& last) {
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
+          .count();
+  int64_t seen = last.load();
+  const int64_t interval = std::chrono::nanoseconds(kWarningInterval).count();
+  return (seen == 0 || now - seen >= interval) && last.compare_exchange_strong(seen, now);
+}
 
 }  // namespace
 
@@ -535,294 +146,103 @@ HttpResponse HttpResponse::Error(int status, std::string_view message) {
   return Json(status, ErrorJson(message));
 }
 
-struct HttpResponder::State {
-  State(std::shared_ptr<ReplyGate> gate, std::shared_ptr<StreamRunner> streams,
-        http::http_request request, bool head)
-      : gate(std::move(gate)),
-        streams(std::move(streams)),
-        request(std::move(request)),
-        head(head) {}
-
-  ~State() {
-    if (sent.load()) {
-      return;
-    }
-    LogError("HTTP handler dropped the request without answering; sent 500",
-             {{"method", request.method()}, {"path", request.request_uri().path()}});
-    Send(HttpResponse::Error(500, "the server did not answer this request"));
-  }
-
-  bool Send(HttpResponse response) {
-    if (sent.exchange(true)) {
-      return false;
-    }
-    if (response.status < 100 || response.status > 599) {
-      LogError("HTTP handler answered with an invalid status; sent 500",
-               {{"path", request.request_uri().path()}, {"status", response.status}});
-      response = HttpResponse::Error(500, "the server produced an invalid response");
-    }
-    std::shared_ptr<BodyPipe> pipe;
-    if (response.stream && !head && !StatusHasNoBody(response.status)) {
-      pipe = streams->NewPipe();
-      if (!streams->Submit(pipe, std::move(response.stream))) {
-        response = HttpResponse::Error(503, "too many large responses in progress; retry shortly");
-        pipe.reset();
-      }
-    }
-    http::http_response reply(static_cast<http::status_code>(response.status));
-    for (const auto& [name, value] : response.headers) {
-      reply.headers().add(name, value);
-    }
-    if (!head && !StatusHasNoBody(response.status)) {
-      if (pipe) {
-        reply.set_body(
-            concurrency::streams::streambuf<uint8_t>(std::make_shared<StreamedBody>(pipe))
-                .create_istream(),
-            response.content_type);
-      } else {
-        reply.set_body(std::move(response.body), response.content_type);
-      }
-      if (!response.content_type.empty()) {
-        reply.headers().set_content_type(response.content_type);
-      } else {
-        reply.headers().remove(http::header_names::content_type);
-      }
-    }
-    if (close_connection) {
-      reply.headers().add(http::header_names::connection, "close");
-    }
-    std::shared_lock lock(gate->mutex);
-    const auto abandon = [&pipe](const std::string& why) {
-      if (pipe) {
-        pipe->Abort(why);
-      }
-    };
-    if (gate->closed) {
-      abandon("the server is stopping");
-      return false;
-    }
-    try {
-      pplx::task<void> replied = request.reply(reply);
-      if (pipe) {
-        replied.then([pipe](const pplx::task<void>& done) {
-          try {
-            done.wait();
-          } catch (...) {
-            pipe->Abort("the connection closed before the body was sent");
-          }
-        });
-      } else {
-        IgnoreOutcome(std::move(replied));
-      }
-    } catch (const std::exception& error) {  // cpprest already answered (e.g. connection closed)
-      LogDebug("HTTP response not sent", {{"error", error.what()}});
-      abandon("the response could not be sent");
-      return false;
-    }
-    return true;
-  }
-
-  const std::shared_ptr<ReplyGate> gate;
-  const std::shared_ptr<StreamRunner> streams;
-  http::http_request request;
-  const bool head;
-  // Set before Send when the connection must close after the answer (a refused body).
-  bool close_connection = false;
-  std::atomic<bool> sent{false};
-};
-
 bool HttpResponder::Send(HttpResponse response) const { return state_->Send(std::move(response)); }
 
 bool HttpResponder::sent() const { return state_->sent.load(); }
 
-namespace {
+void HttpResponder::OnClientGone(std::function<void()> callback) const {
+  state_->WatchClient(std::move(callback));
+}
 
-// Reads a request body chunk by chunk and keeps at most `limit` bytes of it (chunked bodies have no
-// Content-Length to check up front). A body over the limit is read on and discarded, up to
-// kMaxDiscardedBodyBytes, so that the client has finished sending when it gets the 413; past that
-// it is refused at once.
-class BodyReader : public std::enable_shared_from_this<BodyReader> {
- public:
-  enum class Outcome { kComplete, kTooLarge, kTooLargeToDrain, kFailed };
-  using Done = std::function<void(Outcome, std::string body)>;
+struct HttpServer::Impl final : HttpConnectionHost {
+  explicit Impl(HttpServerOptions server_options)
+      : options_(std::move(server_options)),
+        reply_context_(std::make_shared<HttpReplyContext>(options_.stream_buffer_bytes,
+                                                          options_.stream_stall_timeout)),
+        io(std::max(1, options_.io_threads)),
+        workers("http-handler", options_.handler_threads) {}
 
-  BodyReader(Concurrency::streams::streambuf<uint8_t> source, size_t limit, Done done)
-      : source_(std::move(source)), limit_(limit), done_(std::move(done)) {}
+  // HttpConnectionHost
+  const HttpServerOptions& options() const override { return options_; }
+  HttpConnectionLimiter& limiter() override { return *limiter_; }
+  const std::shared_ptr<HttpReplyContext>& reply_context() const override { return reply_context_; }
+  void Dispatch(HttpRequest request, std::string query,
+                std::shared_ptr<HttpResponder::State> state) override;
+  void Closed(const HttpConnection& connection, HttpCloseReason reason) override;
 
-  void ReadNext() {
-    try {
-      auto self = shared_from_this();
-      source_.getn(chunk_.data(), chunk_.size()).then([self](pplx::task<size_t> task) {
-        try {  // a pplx continuation that throws terminates the process
-          self->OnRead(std::move(task));
-        } catch (...) {
-          self->Finish(Outcome::kFailed, "internal error while reading the body");
-        }
-      });
-    } catch (const std::exception& error) {
-      Finish(Outcome::kFailed, error.what());
-    }
+  Status Listen(const std::string& listen);
+  void Accept();
+  void OnAccept(boost::system::error_code error, tcp::socket socket);
+  void Admit(tcp::socket socket);
+  void ScheduleSweep();
+  void Handle(HttpRequest request, const std::string& query,
+              const std::shared_ptr<HttpResponder::State>& state);
+  static void Refuse(const std::shared_ptr<HttpResponder::State>& state, int status,
+                     std::string_view message) {
+    state->Send(HttpResponse::Error(status, message));
   }
 
- private:
-  void OnRead(pplx::task<size_t> task) {
-    size_t count = 0;
-    try {
-      count = task.get();
-    } catch (const std::exception& error) {
-      Finish(Outcome::kFailed, error.what());
-      return;
-    }
-    if (count == 0) {
-      Finish(discarded_ > 0 ? Outcome::kTooLarge : Outcome::kComplete, std::move(body_));
-    } else if (discarded_ > 0 || body_.size() + count > limit_) {
-      discarded_ += count;
-      std::string().swap(body_);
-      if (discarded_ > kMaxDiscardedBodyBytes) {
-        Finish(Outcome::kTooLargeToDrain, "");
-      } else {
-        ReadNext();
-      }
-    } else {
-      body_.append(reinterpret_cast<const char*>(chunk_.data()), count);
-      ReadNext();
-    }
-  }
-
-  void Finish(Outcome outcome, std::string text) {
-    try {
-      done_(outcome, std::move(text));
-    } catch (const std::exception& error) {  // a pplx continuation must not throw
-      LogError("HTTP request processing failed", {{"error", error.what()}});
-    } catch (...) {
-      LogError("HTTP request processing failed with a non-exception");
-    }
-  }
-
-  Concurrency::streams::streambuf<uint8_t> source_;
-  const size_t limit_;
-  const Done done_;
-  std::vector<uint8_t> chunk_ = std::vector<uint8_t>(kBodyReadChunkBytes);
-  std::string body_;
-  size_t discarded_ = 0;  // bytes read past the limit
-};
-
-}  // namespace
-
-struct HttpServer::Impl : std::enable_shared_from_this<Impl> {
-  explicit Impl(HttpServerOptions options) : options(std::move(options)) {}
-
-  void OnRequest(http::http_request request);
-  void Dispatch(const std::shared_ptr<HttpResponder::State>& state, std::string body);
-  void Refuse(const std::shared_ptr<HttpResponder::State>& state, int status,
-              std::string_view message);
-
-  const HttpServerOptions options;
+  const HttpServerOptions options_;
   HttpRouter router;
   std::vector<HttpHandler> handlers;  // indexed by route
-  const std::shared_ptr<ReplyGate> gate = std::make_shared<ReplyGate>();
-  const std::shared_ptr<StreamRunner> streams =
-      std::make_shared<StreamRunner>(options.stream_buffer_bytes, options.stream_stall_timeout);
-  std::unique_ptr<http_listener> listener;
+  const std::shared_ptr<HttpReplyContext> reply_context_;
+
+  // Declared before every I/O object so that it is destroyed after them.
+  net::io_context io;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::optional<net::ssl::context> tls;
+  std::optional<tcp::acceptor> acceptor;  // on its own strand, with retry_timer
+  std::optional<net::steady_timer> retry_timer;
+  std::optional<net::steady_timer> sweep_timer;  // on its own strand
+  std::chrono::milliseconds sweep_interval{250};
+  std::vector<std::thread> io_threads;
+  WorkerPool workers;
+
+  std::unique_ptr<HttpConnectionLimiter> limiter_;  // set in Start, before any connection
+  std::atomic<bool> started{false};
   std::string base_url;
-  std::string listener_key;  // the host:port claimed in ListenerKeys
   int port = 0;
 
-  std::mutex mutex;
-  std::condition_variable handlers_idle;
-  int running_handlers = 0;  // GUARDED_BY(mutex)
-  bool stopping = false;     // GUARDED_BY(mutex)
+  std::mutex registry_mutex;
+  std::condition_variable registry_empty;
+  std::unordered_map<uint64_t, std::shared_ptr<HttpConnection>> connections;  // GUARDED_BY
+  bool stopping = false;  // GUARDED_BY(registry_mutex)
+
+  std::array<std::atomic<uint64_t>, kHttpCloseReasons> closed{};
+  std::atomic<int64_t> last_refusal_warning{0};
+  std::atomic<int64_t> last_eviction_warning{0};
+  std::atomic<int64_t> last_accept_warning{0};
 };
 
-void HttpServer::Impl::Refuse(const std::shared_ptr<HttpResponder::State>& state, int status,
-                              std::string_view message) {
-  state->Send(HttpResponse::Error(status, message));
+void HttpServer::Impl::Dispatch(HttpRequest request, std::string query,
+                                std::shared_ptr<HttpResponder::State> state) {
+  workers.Submit(
+      [this, request = std::move(request), query = std::move(query),
+       state = std::move(state)]() mutable { Handle(std::move(request), query, state); });
 }
 
-void HttpServer::Impl::OnRequest(http::http_request request) {
-  const bool head = request.method() == http::methods::HEAD;
-  auto state = std::make_shared<HttpResponder::State>(gate, streams, request, head);
-  std::string declared_length;
-  if (request.headers().match(http::header_names::content_length, declared_length)) {
-    size_t length = 0;
-    const char* end = declared_length.data() + declared_length.size();
-    const auto [parsed_end, error] = std::from_chars(declared_length.data(), end, length);
-    if (error == std::errc::result_out_of_range ||
-        (error == std::errc() && parsed_end == end &&
-         length > options.max_body_bytes + kMaxDiscardedBodyBytes)) {
-      StopReadingBody(request);
-      state->close_connection = true;
-      Refuse(state, 413,
-             "request body larger than " + std::to_string(options.max_body_bytes) + " bytes");
-      return;
-    }
-    if (error != std::errc() || parsed_end != end) {
-      StopReadingBody(request);
-      state->close_connection = true;
-      Refuse(state, 400, "invalid Content-Length \"" + declared_length + "\"");
-      return;
-    }
+void HttpServer::Impl::Handle(HttpRequest request, const std::string& query,
+                              const std::shared_ptr<HttpResponder::State>& state) {
+  auto parsed = ParseQueryString(query);
+  if (!parsed.ok()) {
+    return Refuse(state, 400, Shown(parsed.error()));
   }
-  auto self = shared_from_this();
-  auto reader = std::make_shared<BodyReader>(
-      request.body().streambuf(), options.max_body_bytes,
-      [self, state](BodyReader::Outcome outcome, std::string body) {
-        switch (outcome) {
-          case BodyReader::Outcome::kComplete:
-            self->Dispatch(state, std::move(body));
-            return;
-          case BodyReader::Outcome::kTooLargeToDrain:
-            StopReadingBody(state->request);
-            [[fallthrough]];
-          case BodyReader::Outcome::kTooLarge:
-            state->close_connection = true;
-            self->Refuse(state, 413,
-                         "request body larger than " +
-                             std::to_string(self->options.max_body_bytes) + " bytes");
-            return;
-          case BodyReader::Outcome::kFailed:
-            // Usually the client went away mid-body. Answer anyway: cpprest keeps the connection
-            // until the request has a response.
-            LogDebug("HTTP request body could not be read", {{"error", body}});
-            state->close_connection = true;
-            self->Refuse(state, 400, "the request body could not be read completely");
-            return;
-        }
-      });
-  reader->ReadNext();
-}
-
-void HttpServer::Impl::Dispatch(const std::shared_ptr<HttpResponder::State>& state,
-                                std::string body) {
-  const http::http_request& raw = state->request;
-  HttpRequest request;
-  request.method = raw.method();
-  request.path = raw.request_uri().path();
-  request.body = std::move(body);
-  request.remote_address = raw.remote_address();
-  for (const auto& [name, value] : raw.headers()) {
-    request.headers.emplace(name, value);
-  }
-  auto query = ParseQueryString(raw.request_uri().query());
-  if (!query.ok()) {
-    return Refuse(state, 400, query.error());
-  }
-  request.query = std::move(*query);
+  request.query = std::move(*parsed);
 
   RouteMatch match = router.Match(request.method, request.path);
   switch (match.kind) {
     case RouteMatch::Kind::kBadPath:
-      return Refuse(state, 400, match.error);
+      return Refuse(state, 400, Shown(match.error));
     case RouteMatch::Kind::kNotFound:
-      return Refuse(state, 404, "no route for " + request.method + " " + request.path);
+      return Refuse(state, 404, "no route for " + request.method + " " + Shown(request.path));
     case RouteMatch::Kind::kMethodNotAllowed: {
       std::string allow;
       for (const std::string& method : match.allowed_methods) {
         allow += (allow.empty() ? "" : ", ") + method;
       }
       HttpResponse response =
-          HttpResponse::Error(405, "method " + request.method + " is not allowed for " +
-                                       request.path + " (allowed: " + allow + ")");
+          HttpResponse::Error(405, "method " + Shown(request.method) + " is not allowed for " +
+                                       Shown(request.path) + " (allowed: " + allow + ")");
       response.headers.emplace_back("Allow", allow);
       state->Send(std::move(response));
       return;
@@ -831,28 +251,195 @@ void HttpServer::Impl::Dispatch(const std::shared_ptr<HttpResponder::State>& sta
       break;
   }
   request.path_params = std::move(match.params);
-
-  {
-    std::lock_guard lock(mutex);
-    if (stopping) {
-      return;
-    }
-    ++running_handlers;
-  }
   try {
     handlers[match.route](request, HttpResponder(state));
   } catch (const std::exception& error) {
     LogError("HTTP handler threw; sent 500",
-             {{"method", request.method}, {"path", request.path}, {"error", error.what()}});
+             {{"method", request.method}, {"path", state->path}, {"error", error.what()}});
     state->Send(HttpResponse::Error(500, "internal server error"));
   } catch (...) {
     LogError("HTTP handler threw a non-exception; sent 500",
-             {{"method", request.method}, {"path", request.path}});
+             {{"method", request.method}, {"path", state->path}});
     state->Send(HttpResponse::Error(500, "internal server error"));
   }
-  std::lock_guard lock(mutex);
-  --running_handlers;
-  handlers_idle.notify_all();
+}
+
+void HttpServer::Impl::Closed(const HttpConnection& connection, HttpCloseReason reason) {
+  closed[static_cast<size_t>(reason)].fetch_add(1, std::memory_order_relaxed);
+  limiter_->Closed(connection.id());
+  std::lock_guard lock(registry_mutex);
+  connections.erase(connection.id());
+  if (connections.empty()) {
+    registry_empty.notify_all();
+  }
+}
+
+Status HttpServer::Impl::Listen(const std::string& listen) {
+  auto address = HttpListenAddress::Parse(listen);
+  if (!address.ok()) {
+    return Error{address.error(), address.error_kind()};
+  }
+  boost::system::error_code error;
+  tcp::endpoint endpoint;
+  const net::ip::address literal = net::ip::make_address(address->host, error);
+  if (!error) {
+    endpoint = tcp::endpoint(literal, static_cast<unsigned short>(address->port));
+  } else {
+    tcp::resolver resolver(io);
+    const auto found =
+        resolver.resolve(address->host, std::to_string(address->port),
+                         tcp::resolver::address_configured | tcp::resolver::numeric_service, error);
+    if (error || found.empty()) {
+      return Error{"cannot resolve listen host \"" + address->host +
+                   "\": " + (error ? error.message() : "no address")};
+    }
+    endpoint = found.begin()->endpoint();
+  }
+  acceptor.emplace(net::make_strand(io));
+  retry_timer.emplace(acceptor->get_executor());
+  const auto failed = [&](const boost::system::error_code& cause) {
+    acceptor.reset();
+    if (cause == net::error::address_in_use) {
+      return Error{"cannot listen on " + listen + ": address already in use"};
+    }
+    return Error{"cannot listen on " + listen + ": " + cause.message()};
+  };
+  if (acceptor->open(endpoint.protocol(), error)) {
+    return failed(error);
+  }
+  acceptor->set_option(tcp::acceptor::reuse_address(true), error);
+  if (endpoint.address().is_v6()) {
+    // "[::]" takes IPv4 connections too, whatever the host's default (net.ipv6.bindv6only).
+    acceptor->set_option(net::ip::v6_only(!endpoint.address().is_unspecified()), error);
+  }
+  if (acceptor->bind(endpoint, error) ||
+      acceptor->listen(net::socket_base::max_listen_connections, error)) {
+    return failed(error);
+  }
+  port = acceptor->local_endpoint(error).port();
+  const bool https = tls.has_value();
+  base_url = std::string(https ? "https" : "http") + "://" + address->UrlHost() + ":" +
+             std::to_string(port);
+  return OkStatus();
+}
+
+void HttpServer::Impl::Accept() {
+  acceptor->async_accept(net::make_strand(io),
+                         [this](boost::system::error_code error, tcp::socket socket) {
+                           OnAccept(error, std::move(socket));
+                         });
+}
+
+void HttpServer::Impl::OnAccept(boost::system::error_code error, tcp::socket socket) {
+  if (error == net::error::operation_aborted || !acceptor->is_open()) {
+    return;
+  }
+  if (error) {
+    const bool out_of_resources = error == net::error::no_descriptors || error.value() == ENFILE ||
+                                  error == net::error::no_buffer_space ||
+                                  error == net::error::no_memory;
+    if (!out_of_resources) {
+      Accept();  // that connection failed (e.g. reset before it was accepted); go on
+      return;
+    }
+    if (WarningDue(last_accept_warning)) {
+      LogWarn("cannot accept HTTP connections; retrying every 50 ms",
+              {{"error", error.message()},
+               {"hint",
+                "the process is out of file descriptors: raise its limit (ulimit -n) or lower "
+                "--http-max-connections"}});
+    }
+    retry_timer->expires_after(std::chrono::milliseconds(50));
+    retry_timer->async_wait([this](boost::system::error_code waited) {
+      if (!waited) {
+        Accept();
+      }
+    });
+    return;
+  }
+  Admit(std::move(socket));
+  Accept();
+}
+
+void HttpServer::Impl::Admit(tcp::socket socket) {
+  boost::system::error_code error;
+  const tcp::endpoint remote = socket.remote_endpoint(error);
+  if (error) {
+    return;  // already gone
+  }
+  net::ip::address address = remote.address();
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+  }
+  std::string client = address.to_string();
+  const HttpConnectionLimiter::Decision decision = limiter_->Admit(client);
+  if (decision.verdict != HttpConnectionLimiter::Verdict::kAdmit) {
+    const bool per_client = decision.verdict == HttpConnectionLimiter::Verdict::kRefuseClientLimit;
+    closed[static_cast<size_t>(per_client ? HttpCloseReason::kOverClientLimit
+                                          : HttpCloseReason::kOverLimit)]
+        .fetch_add(1, std::memory_order_relaxed);
+    socket.close(error);
+    if (WarningDue(last_refusal_warning)) {
+      LogWarn(per_client ? "an HTTP client holds its connection limit; its new connections are "
+                           "closed at once"
+                         : "every HTTP connection is busy with a request; new connections are "
+                           "closed at once",
+              {{"client", client},
+               {"limit", per_client ? limiter_->limits().max_per_client
+                                    : limiter_->limits().max_connections},
+               {"hint", per_client ? "raise --http-max-connections-per-client if this client is "
+                                     "legitimate"
+                                   : "raise --http-max-connections (and the file-descriptor "
+                                     "limit), or add replicas"}});
+    }
+    return;
+  }
+  auto connection = std::make_shared<HttpConnection>(*this, decision.id, std::move(client),
+                                                     std::move(socket), tls ? &*tls : nullptr);
+  std::shared_ptr<HttpConnection> victim;
+  {
+    std::lock_guard lock(registry_mutex);
+    if (stopping) {
+      limiter_->Closed(decision.id);
+      return;  // the connection's destructor closes the socket
+    }
+    connections.emplace(decision.id, connection);
+    if (decision.evict != 0) {
+      if (const auto it = connections.find(decision.evict); it != connections.end()) {
+        victim = it->second;
+      }
+    }
+  }
+  if (victim) {
+    victim->Close(HttpCloseReason::kEvicted);
+    if (WarningDue(last_eviction_warning)) {
+      LogWarn(
+          "HTTP connection limit reached; closing the connections that wait longest for a "
+          "request to make room",
+          {{"limit", limiter_->limits().max_connections},
+           {"hint",
+            "many idle or slow clients: raise --http-max-connections (and the "
+            "file-descriptor limit), or lower --http-header-timeout"}});
+    }
+  }
+  connection->Start();
+}
+
+void HttpServer::Impl::ScheduleSweep() {
+  sweep_timer->expires_after(sweep_interval);
+  sweep_timer->async_wait([this](boost::system::error_code error) {
+    if (error) {
+      return;
+    }
+    const auto now = SteadyClock::now();
+    {
+      std::lock_guard lock(registry_mutex);
+      for (const auto& [id, connection] : connections) {
+        connection->CheckDeadline(now);
+      }
+    }
+    ScheduleSweep();
+  });
 }
 
 HttpServer::HttpServer(HttpServerOptions options)
@@ -861,12 +448,12 @@ HttpServer::HttpServer(HttpServerOptions options)
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Route(std::string_view method, std::string_view pattern, HttpHandler handler) {
-  if (impl_->listener) {
+  if (impl_->started) {
     return Error{"routes must be added before the HTTP server starts"};
   }
   auto index = impl_->router.Add(method, pattern);
   if (!index.ok()) {
-    return Error{index.error()};
+    return Error{index.error(), index.error_kind()};
   }
   impl_->handlers.push_back(std::move(handler));
   return OkStatus();
@@ -874,74 +461,84 @@ Status HttpServer::Route(std::string_view method, std::string_view pattern, Http
 
 Status HttpServer::Start(const std::string& listen) {
   Impl& impl = *impl_;
-  if (impl.listener) {
+  if (impl.started) {
     return Error{"the HTTP server is already started"};
   }
   {
-    std::shared_lock lock(impl.gate->mutex);
-    if (impl.gate->closed) {
+    std::shared_lock lock(impl.reply_context_->gate);
+    if (impl.reply_context_->closed) {
       return Error{"the HTTP server was stopped; create a new one"};
     }
   }
-  auto address = ParseListenAddress(listen);
-  if (!address.ok()) {
-    return Error{address.error()};
-  }
-  const bool tls = !impl.options.tls_cert_file.empty() || !impl.options.tls_key_file.empty();
+  const HttpServerOptions& options = impl.options_;
+  const bool tls = !options.tls_cert_file.empty() || !options.tls_key_file.empty();
   if (tls) {
-    if (impl.options.tls_cert_file.empty() || impl.options.tls_key_file.empty()) {
-      return Error{"TLS needs both a certificate file and a key file"};
+    if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+      return Error{"TLS needs both a certificate file and a key file", ErrorKind::kInvalidArgument};
     }
-    if (Status checked = CheckTlsFiles(impl.options.tls_cert_file, impl.options.tls_key_file);
+    if (Status checked = CheckTlsFiles(options.tls_cert_file, options.tls_key_file);
         !checked.ok()) {
       return checked;
     }
-  }
-  std::optional<PortReservation> reservation;
-  int port = address->port;
-  if (port == 0) {
-    auto reserved = PortReservation::Reserve(*address);
-    if (!reserved.ok()) {
-      return Error{reserved.error()};
+    try {
+      impl.tls.emplace(net::ssl::context::tls_server);
+      impl.tls->set_options(net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+                            net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+                            net::ssl::context::no_tlsv1_1 | net::ssl::context::single_dh_use);
+      impl.tls->use_certificate_chain_file(options.tls_cert_file);
+      impl.tls->use_private_key_file(options.tls_key_file, net::ssl::context::pem);
+    } catch (const boost::system::system_error& error) {
+      impl.tls.reset();
+      return Error{"cannot set up TLS: " + std::string(error.what())};
     }
-    port = reserved->port();
-    reservation.emplace(std::move(*reserved));
   }
-  const std::string url =
-      std::string(tls ? "https" : "http") + "://" + address->host + ":" + std::to_string(port);
-  std::string key = address->host + ":" + std::to_string(port);
-  std::transform(key.begin(), key.end(), key.begin(), AsciiLower);
-  if (!ListenerKeys::Claim(key)) {
-    return Error{"cannot listen on " + listen +
-                 ": address already in use by another HTTP server "
-                 "of this process"};
+  if (Status listening = impl.Listen(listen); !listening.ok()) {
+    return listening;
   }
-  http_listener_config config;
-  if (tls) {
-    config.set_ssl_context_callback(
-        [cert = impl.options.tls_cert_file,
-         key = impl.options.tls_key_file](boost::asio::ssl::context& context) {
-          context.set_options(
-              boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2 |
-              boost::asio::ssl::context::no_sslv3 | boost::asio::ssl::context::no_tlsv1 |
-              boost::asio::ssl::context::no_tlsv1_1);
-          context.use_certificate_chain_file(cert);
-          context.use_private_key_file(key, boost::asio::ssl::context::pem);
-        });
+
+  // The connection limit leaves fd_reserve descriptors to the rest of the process.
+  const size_t open_files = OpenFilesLimit();
+  const size_t room = open_files > options.fd_reserve ? open_files - options.fd_reserve : 0;
+  size_t limit = std::min(options.max_connections, room);
+  if (limit < kMinConnections && limit < options.max_connections) {
+    limit = std::min(options.max_connections, std::max(kMinConnections, open_files / 2));
+    LogWarn("the file-descriptor limit is too low to keep the HTTP server's reserve",
+            {{"open_files_limit", open_files},
+             {"fd_reserve", options.fd_reserve},
+             {"max_connections", limit},
+             {"hint", "raise the limit (ulimit -n, or LimitNOFILE= in a systemd unit)"}});
+  } else if (limit < options.max_connections) {
+    LogInfo("HTTP connections limited by the file-descriptor limit",
+            {{"max_connections", limit},
+             {"open_files_limit", open_files},
+             {"fd_reserve", options.fd_reserve}});
   }
-  try {
-    auto listener = std::make_unique<http_listener>(url + "/", config);
-    listener->support(
-        [raw = impl_.get()](http::http_request request) { raw->OnRequest(std::move(request)); });
-    listener->open().wait();
-    impl.listener = std::move(listener);
-  } catch (const std::exception& error) {
-    ListenerKeys::Release(key);
-    return Error{"cannot listen on " + listen + ": " + error.what()};
+  impl.limiter_ = std::make_unique<HttpConnectionLimiter>(HttpConnectionLimiter::Limits{
+      limit, options.max_connections_per_client, kMaxPendingEvictions});
+
+  const auto shortest = std::min({options.header_timeout, options.idle_timeout,
+                                  options.body_timeout, options.stream_stall_timeout});
+  impl.sweep_interval =
+      std::clamp(shortest / 8, std::chrono::milliseconds(10), std::chrono::milliseconds(250));
+  impl.sweep_timer.emplace(net::make_strand(impl.io));
+  impl.work.emplace(impl.io.get_executor());
+  impl.workers.Start();
+  impl.started = true;
+  for (int i = 0; i < std::max(1, options.io_threads); ++i) {
+    impl.io_threads.emplace_back([&impl] {
+      pthread_setname_np(pthread_self(), "http-io");
+      while (true) {
+        try {
+          impl.io.run();
+          return;
+        } catch (const std::exception& error) {
+          LogError("HTTP I/O thread caught an exception; it goes on", {{"error", error.what()}});
+        }
+      }
+    });
   }
-  impl.listener_key = key;
-  impl.port = port;
-  impl.base_url = url;
+  net::post(impl.acceptor->get_executor(), [&impl] { impl.Accept(); });
+  net::post(impl.sweep_timer->get_executor(), [&impl] { impl.ScheduleSweep(); });
   return OkStatus();
 }
 
@@ -949,31 +546,88 @@ int HttpServer::port() const { return impl_->port; }
 
 std::string HttpServer::base_url() const { return impl_->base_url; }
 
+HttpServerStats HttpServer::stats() const {
+  HttpServerStats stats;
+  if (impl_->started) {
+    stats.open_connections = impl_->limiter_->open();
+    stats.max_connections = impl_->limiter_->limits().max_connections;
+  }
+  for (size_t reason = 0; reason < kHttpCloseReasons; ++reason) {
+    stats.closed[HttpCloseReasonName(static_cast<HttpCloseReason>(reason))] =
+        impl_->closed[reason].load(std::memory_order_relaxed);
+  }
+  return stats;
+}
+
+void HttpServer::CollectMetrics(MetricsWriter& writer) const {
+  const HttpServerStats current = stats();
+  if (writer.BeginFamily("pharos_http_connections", "Open connections of the HTTP server.",
+                         MetricType::kGauge)) {
+    writer.Sample({}, static_cast<double>(current.open_connections));
+  }
+  if (writer.BeginFamily("pharos_http_connections_max",
+                         "Connections the HTTP server keeps open at most (after its reserve of "
+                         "file descriptors).",
+                         MetricType::kGauge)) {
+    writer.Sample({}, static_cast<double>(current.max_connections));
+  }
+  if (writer.BeginFamily("pharos_http_connections_closed_total",
+                         "Connections of the HTTP server closed, by reason.", MetricType::kCounter,
+                         {"reason"})) {
+    for (const auto& [reason, count] : current.closed) {
+      writer.Sample({reason}, static_cast<double>(count));
+    }
+  }
+}
+
 void HttpServer::Stop() {
   Impl& impl = *impl_;
   {
-    std::unique_lock lock(impl.gate->mutex);
-    if (impl.gate->closed) {
+    std::unique_lock lock(impl.reply_context_->gate);
+    if (impl.reply_context_->closed) {
       return;
     }
-    impl.gate->closed = true;
+    impl.reply_context_->closed = true;
   }
+  std::vector<std::shared_ptr<HttpConnection>> open;
   {
-    std::lock_guard lock(impl.mutex);
+    std::lock_guard lock(impl.registry_mutex);
     impl.stopping = true;
-  }
-  // A connection waiting for a streamed body's next piece would keep the listener from closing.
-  impl.streams->Stop();
-  if (impl.listener) {
-    try {
-      impl.listener->close().wait();
-    } catch (const std::exception& error) {
-      LogWarn("HTTP listener did not close cleanly", {{"error", error.what()}});
+    for (const auto& [id, connection] : impl.connections) {
+      open.push_back(connection);
     }
-    ListenerKeys::Release(impl.listener_key);
   }
-  std::unique_lock lock(impl.mutex);
-  impl.handlers_idle.wait(lock, [&] { return impl.running_handlers == 0; });
+  impl.reply_context_->streams.Stop();
+  if (impl.started) {
+    net::post(impl.acceptor->get_executor(), [&impl] {
+      boost::system::error_code ignored;
+      impl.acceptor->close(ignored);
+      impl.retry_timer->cancel();
+    });
+    net::post(impl.sweep_timer->get_executor(), [&impl] { impl.sweep_timer->cancel(); });
+    for (const auto& connection : open) {
+      connection->Close(HttpCloseReason::kStopping);
+    }
+    open.clear();
+    std::unique_lock lock(impl.registry_mutex);
+    if (!impl.registry_empty.wait_for(lock, std::chrono::seconds(10),
+                                      [&] { return impl.connections.empty(); })) {
+      LogWarn("HTTP connections did not close within 10 s of stopping; dropped",
+              {{"open", impl.connections.size()}});
+    }
+  }
+  impl.workers.Stop();
+  impl.work.reset();
+  impl.io.stop();
+  for (std::thread& thread : impl.io_threads) {
+    thread.join();
+  }
+  if (impl.acceptor) {
+    boost::system::error_code ignored;
+    impl.acceptor->close(ignored);  // no I/O thread runs any more
+  }
+  std::lock_guard lock(impl.registry_mutex);
+  impl.connections.clear();
 }
 
 }  // namespace pharos

@@ -192,6 +192,10 @@ struct AlertingSpec {
   std::optional<int> address_quorum = 1;
   std::vector<std::string> channels;
   bool screenshot = false;
+  // While an incident stays open (and is not acknowledged): a reminder this often; nullopt = none.
+  std::optional<Millis> remind_every;
+  // A `recovered` notification when the incident is resolved.
+  bool send_on_resolved = true;
 
   bool operator==(const AlertingSpec&) const = default;
 };

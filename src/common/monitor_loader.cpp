@@ -417,7 +417,11 @@ nlohmann::json MonitorToJson(const Monitor& monitor) {
       {"successThreshold", alerting.success_threshold},
       {"regionQuorum", alerting.region_quorum ? json(*alerting.region_quorum) : json("majority")},
       {"channels", alerting.channels},
-      {"screenshot", alerting.screenshot}};
+      {"screenshot", alerting.screenshot},
+      {"sendOnResolved", alerting.send_on_resolved}};
+  if (alerting.remind_every) {
+    spec["alerting"]["remindEvery"] = FormatDuration(*alerting.remind_every);
+  }
   if (alerting.address_quorum != std::optional<int>(1)) {
     spec["alerting"]["addressQuorum"] =
         alerting.address_quorum ? json(*alerting.address_quorum) : json("majority");

@@ -769,7 +769,7 @@ void MonitorParser::ParseAlerting(const DocumentNode& node, const std::string& p
   }
   Mapping fields(*this, out, node, path,
                  {"failureThreshold", "successThreshold", "regionQuorum", "addressQuorum",
-                  "channels", "screenshot"});
+                  "channels", "screenshot", "remindEvery", "sendOnResolved"});
   AlertingSpec& alerting = out->monitor.alerting;
   if (const DocumentNode* failure = fields.Get("failureThreshold")) {
     ReadInt(*failure, fields.Path("failureThreshold"), &alerting.failure_threshold, out);
@@ -788,6 +788,15 @@ void MonitorParser::ParseAlerting(const DocumentNode& node, const std::string& p
   }
   if (const DocumentNode* screenshot = fields.Get("screenshot")) {
     ReadBool(*screenshot, fields.Path("screenshot"), &alerting.screenshot, out);
+  }
+  if (const DocumentNode* remind = fields.Get("remindEvery")) {
+    Millis value{0};
+    if (ReadDuration(*remind, fields.Path("remindEvery"), &value, out)) {
+      alerting.remind_every = value;
+    }
+  }
+  if (const DocumentNode* resolved = fields.Get("sendOnResolved")) {
+    ReadBool(*resolved, fields.Path("sendOnResolved"), &alerting.send_on_resolved, out);
   }
 }
 

@@ -819,6 +819,12 @@ void MonitorValidator::ValidateAlerting() {
   if (alerting.screenshot && Usable("spec.type") && monitor_.type != MonitorType::kHttp) {
     Report("spec.alerting.screenshot", "only available for http monitors");
   }
+  const std::string remind_path = "spec.alerting.remindEvery";
+  if (alerting.remind_every && Usable(remind_path) &&
+      (*alerting.remind_every < kMinRemindEvery || *alerting.remind_every > kMaxRemindEvery)) {
+    Report(remind_path, "must be between 1m and 168h (got " + FormatDuration(*alerting.remind_every) +
+                            "); leave it out for no reminders");
+  }
 }
 
 }  // namespace pharos

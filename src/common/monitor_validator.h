@@ -46,6 +46,8 @@ class MonitorValidator {
   static constexpr Millis kMaxPushInterval = Millis(31LL * 24 * 3'600'000);
   static constexpr Millis kMaxPushGrace = Millis(7LL * 24 * 3'600'000);
   static constexpr size_t kMaxServicePathLength = 2048;
+  static constexpr Millis kMinRemindEvery{60'000};
+  static constexpr Millis kMaxRemindEvery{168LL * 3'600'000};
 
   MonitorValidator(const Monitor& monitor, const FieldLocations& fields,
                    std::vector<ValidationError>* errors)

@@ -155,8 +155,10 @@ def test_template_renders_well_formed_objects(helm, values):
         if d["kind"] != "CustomResourceDefinition":
             assert d["metadata"]["labels"]["app.kubernetes.io/instance"] == RELEASE, name
             assert d["metadata"]["labels"]["app.kubernetes.io/name"] == "pharos", name
-    crd = one(docs, "CustomResourceDefinition")
-    assert crd == yaml.safe_load((REPO / "crds" / "monitors.pharos.dev.yaml").read_text())
+    crds = {d["metadata"]["name"]: d for d in find(docs, "CustomResourceDefinition")}
+    expected = {path.name.removesuffix(".yaml"): yaml.safe_load(path.read_text())
+                for path in (REPO / "crds").glob("*.yaml")}
+    assert crds == expected, "charts/pharos/crds drifted from crds/"
 
 
 def test_default_values(helm):
@@ -210,7 +212,15 @@ def test_default_values(helm):
         (("pharos.dev",), ("monitors",), ("get", "list", "watch"), ()),
         (("pharos.dev",), ("monitors/status",), ("patch",), ()),
         (("",), ("events",), ("create", "patch"), ()),
+        (("pharos.dev",), ("incidents",), ("create", "get", "list", "watch"), ()),
+        (("pharos.dev",), ("incidents/status",), ("patch",), ()),
+        (("pharos.dev",), ("alertchannels", "maintenancewindows"), ("list", "watch"), ()),
+        (("pharos.dev",), ("alertchannels/status",), ("patch",), ()),
     }
+    # AlertChannel Secrets: none by default; exactly the names listed.
+    named = helm.template(None, "--set", "alerting.secretNames={hooks,smtp}")
+    assert (("",), ("secrets",), ("get",), ("hooks", "smtp")) in rules_as_set(
+        one(named, "ClusterRole", f"{RELEASE}-monitors")["rules"])
     role = one(docs, "Role", f"{RELEASE}-operator")
     assert role["metadata"]["namespace"] == NAMESPACE
     assert rules_as_set(role["rules"]) == {
@@ -534,6 +544,13 @@ def test_install_upgrade_keeps_token_and_grants_least_privilege(helm, cluster):
             ("create", "daemonsets.apps", NAMESPACE), ("list", "daemonsets.apps", NAMESPACE),
             ("patch", "daemonsets.apps", NAMESPACE), ("delete", "daemonsets.apps", NAMESPACE),
             ("get", f"secrets/{RELEASE}-probe-token", NAMESPACE),
+            ("list", "incidents.pharos.dev", None), ("watch", "incidents.pharos.dev", None),
+            ("get", "incidents.pharos.dev", "shop"), ("create", "incidents.pharos.dev", "shop"),
+            ("patch", "incidents.pharos.dev:status", "shop"),
+            ("list", "alertchannels.pharos.dev", None), ("watch", "alertchannels.pharos.dev", None),
+            ("patch", "alertchannels.pharos.dev:status", "shop"),
+            ("list", "maintenancewindows.pharos.dev", None),
+            ("watch", "maintenancewindows.pharos.dev", None),
         ]
         denied = [
             ("create", "monitors.pharos.dev", "shop"), ("update", "monitors.pharos.dev", "shop"),
@@ -555,6 +572,13 @@ def test_install_upgrade_keeps_token_and_grants_least_privilege(helm, cluster):
             ("get", f"secrets/{RELEASE}-probe-token", "shop"), ("create", "pods", NAMESPACE),
             ("create", "deployments.apps", NAMESPACE), ("get", "configmaps", NAMESPACE),
             ("update", "secrets", NAMESPACE),
+            ("delete", "incidents.pharos.dev", "shop"), ("update", "incidents.pharos.dev", "shop"),
+            ("patch", "incidents.pharos.dev", "shop"),
+            ("create", "alertchannels.pharos.dev", "shop"),
+            ("patch", "alertchannels.pharos.dev", "shop"),
+            ("get", "alertchannels.pharos.dev", "shop"),
+            ("create", "maintenancewindows.pharos.dev", "shop"),
+            ("get", "secrets", "shop"),  # AlertChannel secrets only by name (alerting.secretNames)
         ]
         wrong = [f"{v} {r} in {n or 'all namespaces'} should be {'allowed' if want else 'denied'}"
                  for want, table in [(True, allowed), (False, denied)]

@@ -46,7 +46,6 @@ PROBE_VALUES = {
     "probe": {"metricsPort": 9191, "extraArgs": ["--log-level=debug"],
               "priorityClassName": "pharos-probes"},
 }
-REPO_CRD = CHART / "crds" / "monitors.pharos.dev.yaml"
 RBAC_KINDS = {"ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "ServiceAccount"}
 
 
@@ -142,9 +141,10 @@ def test_operator_runs_the_probe_daemonsets_the_chart_configures(helm, operator_
     token_file.write_text(PROBE_TOKEN + "\n")
 
     with ControlPlane(tmp_path / "cp") as cp:
-        cp.kubectl("apply", "-f", str(REPO_CRD))
+        cp.kubectl("apply", "-f", str(CHART / "crds"))
         cp.kubectl("wait", "--for", "condition=Established", "--timeout=60s",
-                   "crd/monitors.pharos.dev")
+                   *[f"crd/{path.name.removesuffix('.yaml')}"
+                     for path in sorted((CHART / "crds").glob("*.yaml"))])
         cp.kubectl("create", "namespace", NAMESPACE)
         # The chart's ServiceAccounts and RBAC; the operator identity of the control plane is
         # system:serviceaccount:pharos-system:pharos-operator, the chart's operator account.

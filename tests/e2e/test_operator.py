@@ -319,9 +319,12 @@ def env(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("operator-e2e")
     with ControlPlane(workdir / "cp", apiserver_args=["--watch-cache=false"]) as cp, \
             TargetServer() as target:
-        cp.kubectl("apply", "-f", str(REPO / "crds" / "monitors.pharos.dev.yaml"))
+        # Every CRD the operator watches (Monitors; Incidents, AlertChannels and
+        # MaintenanceWindows for alerting).
+        cp.kubectl("apply", "-f", str(REPO / "crds"))
         cp.kubectl("wait", "--for", "condition=Established", "--timeout=60s",
-                   "crd/monitors.pharos.dev")
+                   *[f"crd/{path.name.removesuffix('.yaml')}"
+                     for path in sorted((REPO / "crds").glob("*.yaml"))])
         for namespace in (SYSTEM_NS, NS, OTHER_NS, QUIET_NS):
             cp.kubectl("create", "namespace", namespace)
         cp.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",

@@ -5,7 +5,8 @@ alert rules loaded; every dashboard query must return data and every rule must e
 Set-up (all on 127.0.0.1, stopped by PID at the end):
 * the local target server (HTTP + HTTPS under a test CA the binaries trust via PHAROS_CA_FILE)
   and dnsmasq;
-* `pharos run` with Monitors in namespace `shop`, every 10 s: `web-up` (200), `web-down` (503),
+* `pharos run` with Monitors in namespace `shop`, every 10 s: `web-up` (200), `web-down` (503,
+  its outage told to a webhook AlertChannel on the target),
   `web-tls` (https: a certificate expiry), `dns-ok` (A record from dnsmasq) and `multi-region`
   (regions [local, eu-west]);
 * `pharos-probe --region eu-west` with a region-bound token;
@@ -68,7 +69,15 @@ class Stack:
         target = self.target
         monitors = pharos.write_monitors(self.tmp, [
             _monitor("web-up", http={"url": target.url("/status/200")}),
-            _monitor("web-down", http={"url": target.url("/status/503")}),
+            pharos.monitor("web-down", "http", namespace=NAMESPACE, frequency="10s",
+                           timeout="3s", http={"url": target.url("/status/503")},
+                           alerting={"failureThreshold": 1, "successThreshold": 1,
+                                     "channels": ["hook"]}),
+            # The outage of web-down is told to a webhook (the target answers 200), so the
+            # notification panels have series.
+            {"apiVersion": pharos.API_VERSION, "kind": "AlertChannel",
+             "metadata": {"name": "hook", "namespace": NAMESPACE},
+             "spec": {"type": "webhook", "webhook": {"url": target.url("/status/200")}}},
             _monitor("web-tls", http={"url": target.url("/health", listener="https")}),
             _monitor("dns-ok", "dns", dns={"name": "ok.test", "recordType": "A",
                                            "server": self.dns.server}),

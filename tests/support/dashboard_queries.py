@@ -53,6 +53,11 @@ CONTRACT_METRICS: Dict[str, str] = {
     "pharos_status_writes_total": "counter",
     "pharos_leader": "gauge",
     "pharos_build_info": "gauge",
+    "pharos_notifications_total": "counter",
+    "pharos_notification_queue_depth": "gauge",
+    "pharos_notification_oldest_pending_seconds": "gauge",
+    "pharos_notification_delivery_seconds": "histogram",
+    "pharos_notification_events_dropped_total": "counter",
     # probe
     "pharos_probe_checks_in_flight": "gauge",
     "pharos_probe_capacity": "gauge",

@@ -1,8 +1,12 @@
 #include "operator/api/probe_api.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <condition_variable>
 #include <fstream>
@@ -10,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "common/check_result_json.h"
 #include "common/http_server.h"
@@ -369,5 +374,47 @@ TEST_F(ProbeApiTest, ServesTheProtocolOverHttp) {
   server.Stop();
 }
 
+// A probe that disconnects while its lease is parked is noticed at once: its wait is cancelled
+// (before its waitSeconds, which the manual clock never reaches), and work that becomes due is
+// not leased to it but stays queued for a probe that is there.
+TEST_F(ProbeApiTest, ALeaseWhoseProbeDisconnectsIsCancelledAtOnce) {
+  HttpServer server;
+  ASSERT_TRUE(api_->Register(server).ok());
+  ASSERT_TRUE(server.Start("127.0.0.1:0").ok());
+  Json body = identity_;
+  body["waitSeconds"] = 30;
+  const std::string payload = body.dump();
+  const std::string request =
+      "POST /api/v1/work/lease HTTP/1.1\r\nHost: x\r\n"
+      "Authorization: Bearer eu-token\r\nContent-Type: application/json\r\n"
+      "Content-Length: " +
+      std::to_string(payload.size()) + "\r\n\r\n" + payload;
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(server.port()));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+  ASSERT_EQ(write(fd, request.data(), request.size()), static_cast<ssize_t>(request.size()));
+  const auto parked = [&] { return api_->parked_leases() == 1; };
+  const auto unparked = [&] { return api_->parked_leases() == 0; };
+  const auto wait_for = [](const auto& condition) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!condition() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return condition();
+  };
+  ASSERT_TRUE(wait_for(parked));
+  close(fd);
+  EXPECT_TRUE(wait_for(unparked)) << "the lease waits for a probe that is gone";
+
+  const auto due = core_->scheduler_for_testing().Find(api_monitor_.uid)->next_due;
+  clock_.SetNow(*due);
+  core_->Tick();
+  const auto items = core_->dispatcher_for_testing().Lease("eu-west", "probe-eu-2", 10);
+  ASSERT_EQ(items.size(), 1u) << "the due item went to the gone probe";
+  server.Stop();
+}
 }  // namespace
 }  // namespace pharos

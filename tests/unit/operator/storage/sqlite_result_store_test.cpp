@@ -29,6 +29,17 @@ using ::testing::IsEmpty;
 
 const TimePoint kStart = ManualClock::DefaultStart();  // 2026-01-01T00:00:00Z
 
+}  // namespace
+
+// Readable failures of comparisons of bucket lists.
+void PrintTo(const BucketCounts& b, std::ostream* out) {
+  *out << "{" << b.monitor_uid << " @" << b.bucket_start.time_since_epoch().count() << " total "
+       << b.total << " up " << b.up << " degraded " << b.degraded << " down " << b.down
+       << " errors " << b.errors << " latency_sum " << b.latency_sum_us << "}";
+}
+
+namespace {
+
 CheckResult MakeResult(const std::string& item, const std::string& region, TimePoint at,
                        Outcome outcome, int64_t total_us = 10'000,
                        const std::string& uid = "uid-1") {
@@ -109,7 +120,7 @@ TEST_F(SqliteResultStoreTest, FreshDatabaseGetsTheLatestSchema) {
   ASSERT_NE(store, nullptr);
   store.reset();
   EXPECT_EQ(SchemaVersion(), static_cast<int>(SqliteResultStore::Migrations().size()));
-  EXPECT_EQ(SqliteResultStore::Migrations().size(), 2u);
+  EXPECT_EQ(SqliteResultStore::Migrations().size(), 3u);
 }
 
 TEST_F(SqliteResultStoreTest, ReopenKeepsDataAndSchema) {
@@ -121,7 +132,7 @@ TEST_F(SqliteResultStoreTest, ReopenKeepsDataAndSchema) {
   Result<std::vector<CheckResult>> results = store->Results({"uid-1", {}, {}, 10, false});
   ASSERT_TRUE(results.ok());
   EXPECT_EQ(results->size(), 1u);
-  EXPECT_EQ(SchemaVersion(), 2);
+  EXPECT_EQ(SchemaVersion(), 3);
 }
 
 TEST_F(SqliteResultStoreTest, UpgradesAnOlderSchemaKeepingData) {
@@ -134,9 +145,14 @@ TEST_F(SqliteResultStoreTest, UpgradesAnOlderSchemaKeepingData) {
       "UPDATE schema_version SET version = 1 WHERE component = 'results';");
   ASSERT_EQ(SchemaVersion(), 1);
 
+  RawSql(
+      "ALTER TABLE rollups DROP COLUMN latency_sum_us; ALTER TABLE rollups DROP COLUMN "
+      "phase_samples; ALTER TABLE rollups DROP COLUMN dns_sum_us; ALTER TABLE rollups DROP COLUMN "
+      "connect_sum_us; ALTER TABLE rollups DROP COLUMN tls_sum_us; ALTER TABLE rollups DROP "
+      "COLUMN first_byte_sum_us; ALTER TABLE rollups DROP COLUMN transfer_sum_us;");
   store = OpenStore();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(SchemaVersion(), 2);
+  EXPECT_EQ(SchemaVersion(), 3);
   Result<std::vector<CheckResult>> results = store->Results({"uid-1", {}, {}, 10, false});
   ASSERT_TRUE(results.ok());
   EXPECT_EQ(results->size(), 1u);
@@ -510,6 +526,148 @@ TEST_F(SqliteResultStoreTest, LateResultsLandInTheirOwnBucket) {
   ASSERT_EQ(hourly->size(), 2u);
   EXPECT_EQ((*hourly)[0].bucket_start, kStart + hours(1));
   EXPECT_EQ((*hourly)[0].stats.down, 1);
+}
+
+TEST_F(SqliteResultStoreTest, RollupsKeepPhaseMeansOfPassingResults) {
+  auto store = OpenStore();
+  auto with_phases = [](CheckResult result, int64_t dns, int64_t connect, int64_t tls,
+                        int64_t first_byte, int64_t transfer) {
+    result.timings = Timings{dns, connect, tls, first_byte, transfer,
+                             dns + connect + tls + first_byte + transfer};
+    return result;
+  };
+  Append(*store, {with_phases(MakeResult("1", "eu", kStart + minutes(1), Outcome::kUp), 1'000,
+                              2'000, 3'000, 4'000, 5'000),
+                  with_phases(MakeResult("2", "eu", kStart + minutes(2), Outcome::kDegraded),
+                              3'000, 4'000, 5'000, 6'000, 7'000),
+                  // A failed check's phases say nothing about the target's speed.
+                  with_phases(MakeResult("3", "eu", kStart + minutes(3), Outcome::kDown),
+                              900'000, 0, 0, 0, 0)});
+  const PhaseMeans expected{2, 2'000, 3'000, 4'000, 5'000, 6'000};
+  auto same = [](const PhaseMeans& a, const PhaseMeans& b) {
+    return a.samples == b.samples && a.dns_us == b.dns_us && a.connect_us == b.connect_us &&
+           a.tls_us == b.tls_us && a.first_byte_us == b.first_byte_us &&
+           a.transfer_us == b.transfer_us;
+  };
+  Result<std::vector<Rollup>> hourly =
+      store->Rollups({"uid-1", RollupPeriod::kHour, {}, kStart, kStart + hours(1)});
+  ASSERT_TRUE(hourly.ok()) << hourly.error();
+  ASSERT_EQ(hourly->size(), 1u);
+  EXPECT_TRUE(same((*hourly)[0].stats.latency.phases, expected));
+  // From raw rows (the current hour) and from rollups (whole hours) alike.
+  EXPECT_TRUE(same(StatsOf(*store, kStart, kStart + minutes(30)).latency.phases, expected));
+  EXPECT_TRUE(same(StatsOf(*store, kStart, kStart + hours(1)).latency.phases, expected));
+}
+
+TEST_F(SqliteResultStoreTest, UpgradeFillsLatencySumsFromTheHistograms) {
+  auto store = OpenStore();
+  Append(*store, {MakeResult("1", "eu", kStart + hours(1), Outcome::kUp, 10'000),
+                  MakeResult("2", "eu", kStart + hours(1), Outcome::kUp, 30'000),
+                  MakeResult("3", "us", kStart + hours(1), Outcome::kDown)});
+  store.reset();
+  // A schema-2 file: rollups without the sum columns.
+  RawSql(
+      "ALTER TABLE rollups DROP COLUMN latency_sum_us; ALTER TABLE rollups DROP COLUMN "
+      "phase_samples; ALTER TABLE rollups DROP COLUMN dns_sum_us; ALTER TABLE rollups DROP COLUMN "
+      "connect_sum_us; ALTER TABLE rollups DROP COLUMN tls_sum_us; ALTER TABLE rollups DROP "
+      "COLUMN first_byte_sum_us; ALTER TABLE rollups DROP COLUMN transfer_sum_us;"
+      "UPDATE schema_version SET version = 2 WHERE component = 'results';");
+  store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  Result<std::vector<BucketCounts>> counts = store->CountRollups(
+      {{"uid-1"}, RollupPeriod::kDay, {}, kStart, kStart + days(1)});
+  ASSERT_TRUE(counts.ok()) << counts.error();
+  ASSERT_EQ(counts->size(), 1u);
+  EXPECT_EQ((*counts)[0].latency_sum_us, 40'000);
+  EXPECT_EQ((*counts)[0].MeanLatencyUs(), 20'000);
+  EXPECT_EQ((*counts)[0].down, 1);
+  // Phases of rows written before the upgrade are unknown, not zero.
+  Result<std::vector<Rollup>> daily =
+      store->Rollups({"uid-1", RollupPeriod::kDay, {}, kStart, kStart + days(1)});
+  ASSERT_TRUE(daily.ok());
+  EXPECT_EQ((*daily)[0].stats.latency.phases.samples, 0);
+  EXPECT_EQ((*daily)[0].stats.latency.mean_us, 20'000);
+}
+
+TEST_F(SqliteResultStoreTest, CountRollupsMatchesRollupsOfEachMonitor) {
+  auto store = OpenStore();
+  std::vector<CheckResult> results;
+  int item = 0;
+  const Outcome outcomes[] = {Outcome::kUp, Outcome::kUp, Outcome::kDegraded, Outcome::kDown,
+                              Outcome::kError};
+  for (const char* uid : {"uid-a", "uid-b", "uid-c"}) {
+    for (int i = 0; i < 300; ++i) {
+      const char* region = i % 3 == 0 ? "us" : "eu";
+      results.push_back(MakeResult(std::to_string(item++), region, kStart + minutes(37 * i),
+                                   outcomes[(i * 7 + uid[4]) % 5], 1'000 * (i % 50 + 1), uid));
+    }
+  }
+  Append(*store, results);
+  for (RollupPeriod period : {RollupPeriod::kHour, RollupPeriod::kDay}) {
+    for (const std::vector<std::string>& regions :
+         {std::vector<std::string>{}, std::vector<std::string>{"eu"},
+          std::vector<std::string>{"eu", "us"}}) {
+      // "uid-c" is left out and "uid-x" has no results.
+      const BucketCountsQuery query{
+          {"uid-b", "uid-a", "uid-x"}, period, regions, kStart + hours(3), kStart + days(6)};
+      Result<std::vector<BucketCounts>> bulk = store->CountRollups(query);
+      Result<std::vector<BucketCounts>> one_by_one = store->HistoryReader::CountRollups(query);
+      ASSERT_TRUE(bulk.ok()) << bulk.error();
+      ASSERT_TRUE(one_by_one.ok()) << one_by_one.error();
+      EXPECT_FALSE(bulk->empty());
+      EXPECT_EQ(*bulk, *one_by_one);
+      for (const BucketCounts& bucket : *bulk) EXPECT_NE(bucket.monitor_uid, "uid-c");
+    }
+  }
+  Result<std::vector<BucketCounts>> none = store->CountRollups({});
+  ASSERT_TRUE(none.ok());
+  EXPECT_THAT(*none, IsEmpty());
+}
+
+TEST_F(SqliteResultStoreTest, ResultSeriesBucketsRawResults) {
+  auto store = OpenStore();
+  std::vector<CheckResult> results;
+  for (int i = 0; i < 120; ++i) {
+    CheckResult result = MakeResult(std::to_string(i), i % 2 ? "eu" : "us", kStart + minutes(i),
+                                    i % 10 == 9 ? Outcome::kDown : Outcome::kUp, 1'000 * (i + 1));
+    result.timings.dns_us = 100;
+    result.timings.first_byte_us = 900 * (i + 1);
+    results.push_back(result);
+  }
+  Append(*store, results);
+  const SeriesQuery query{"uid-1", std::nullopt, kStart + minutes(10), kStart + minutes(70),
+                          minutes(15)};
+  Result<std::vector<Rollup>> series = store->ResultSeries(query);
+  ASSERT_TRUE(series.ok()) << series.error();
+  ASSERT_EQ(series->size(), 4u);
+  EXPECT_EQ((*series)[0].bucket_start, kStart + minutes(10));
+  EXPECT_EQ((*series)[3].bucket_start, kStart + minutes(55));
+  EXPECT_EQ((*series)[0].stats.total, 15);
+  EXPECT_EQ((*series)[0].stats.down, 1);  // minute 19
+  EXPECT_EQ((*series)[0].stats.latency.phases.dns_us, 100);
+  // Percentiles within the histogram's 10 %, counts and means exact, against the plain reading.
+  Result<std::vector<Rollup>> plain = store->HistoryReader::ResultSeries(query);
+  ASSERT_TRUE(plain.ok()) << plain.error();
+  ASSERT_EQ(plain->size(), series->size());
+  for (size_t i = 0; i < series->size(); ++i) {
+    const WindowStats& a = (*series)[i].stats;
+    const WindowStats& b = (*plain)[i].stats;
+    EXPECT_EQ((*series)[i].bucket_start, (*plain)[i].bucket_start);
+    EXPECT_EQ(a.total, b.total);
+    EXPECT_EQ(a.up, b.up);
+    EXPECT_EQ(a.down, b.down);
+    EXPECT_EQ(a.latency.mean_us, b.latency.mean_us);
+    EXPECT_EQ(a.latency.phases.first_byte_us, b.latency.phases.first_byte_us);
+    EXPECT_NEAR(static_cast<double>(*a.latency.p50_us), static_cast<double>(*b.latency.p50_us),
+                0.1 * static_cast<double>(*b.latency.p50_us));
+  }
+  Result<std::vector<Rollup>> eu = store->ResultSeries(
+      {"uid-1", std::string("eu"), kStart, kStart + minutes(120), std::chrono::hours(1)});
+  ASSERT_TRUE(eu.ok());
+  ASSERT_EQ(eu->size(), 2u);
+  EXPECT_EQ((*eu)[0].region, "eu");
+  EXPECT_EQ((*eu)[0].stats.total, 30);
+  EXPECT_FALSE(store->ResultSeries({"uid-1", {}, kStart, kStart + hours(1), minutes(0)}).ok());
 }
 
 // --- retention --------------------------------------------------------------------------------

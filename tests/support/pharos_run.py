@@ -1,0 +1,108 @@
+"""A `pharos run` process for the web suites: started with its output in files, its address read
+from what it prints, JSON helpers, a probe-API client for injecting results (history), stopped by
+PID."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pharos
+
+
+class PharosRun:
+    def __init__(self, workdir: Path, paths: list[Path], env: dict[str, str] | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
+        self.workdir = workdir
+        self.stdout_path = workdir / f"run-{time.monotonic_ns()}.out"
+        self.stderr_path = self.stdout_path.with_suffix(".err")
+        self.args = [str(pharos.required_binary("pharos")), "run", "--listen", "127.0.0.1:0",
+                     "--db", str(workdir / "pharos.db"), "--log-format", "json", *extra_args,
+                     *map(str, paths)]
+        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
+            self.process = subprocess.Popen(self.args, stdout=out, stderr=err,
+                                            env=dict(os.environ, **(env or {})),
+                                            start_new_session=True)
+        deadline = time.monotonic() + 30
+        while True:
+            match = re.search(r"monitors: +(http://[^/\s]+)/api/v1/monitors",
+                              self.stdout_path.read_text())
+            if match:
+                self.base = match.group(1)
+                break
+            if self.process.poll() is not None:
+                raise AssertionError(f"pharos run exited with {self.process.returncode}\n"
+                                     + self.output())
+            if time.monotonic() > deadline:
+                self.kill()
+                raise AssertionError("pharos run printed no address within 30 s\n"
+                                     + self.output())
+            time.sleep(0.05)
+
+    def output(self) -> str:
+        return (f"$ {' '.join(self.args)}\n--- stdout ---\n{self.stdout_path.read_text()}"
+                f"\n--- stderr ---\n{self.stderr_path.read_text()[-20000:]}")
+
+    def request(self, path: str, method: str = "GET", body: bytes | None = None,
+                headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
+        req = urllib.request.Request(self.base + path, data=body, method=method,
+                                     headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=20) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    def json(self, path: str):
+        status, _, body = self.request(path)
+        assert status == 200, f"GET {path}: {status} {body[:500]!r}"
+        return json.loads(body)
+
+    def monitors(self) -> dict[str, dict]:
+        return {m["name"]: m for m in self.json("/api/v1/monitors")["monitors"]}
+
+    def wait_states(self, expected: dict[str, str], timeout: float = 60) -> dict[str, dict]:
+        def reached():
+            monitors = self.monitors()
+            if all(monitors.get(name, {}).get("state") == state
+                   for name, state in expected.items()):
+                return monitors
+            return None
+        try:
+            return pharos.wait_for(reached, timeout=timeout, interval=0.25,
+                                   message=f"monitor states {expected}")
+        except TimeoutError as error:
+            states = {name: m["state"] for name, m in self.monitors().items()}
+            raise AssertionError(f"{error}\nlast: {states}\n{self.output()}") from None
+
+    def post_results(self, token: str, region: str, results: list[dict]) -> dict:
+        """Delivers results as a probe of `region` would (POST /api/v1/work/results)."""
+        body = json.dumps({"name": "history-loader", "region": region,
+                           "results": results}).encode()
+        status, _, reply = self.request("/api/v1/work/results", "POST", body,
+                                        {"Authorization": f"Bearer {token}",
+                                         "Content-Type": "application/json"})
+        assert status == 200, f"posting results: {status} {reply[:500]!r}"
+        return json.loads(reply)
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+            raise AssertionError("pharos run did not stop after SIGTERM\n" + self.output())
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
