@@ -2,27 +2,39 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <sstream>
 
 #include "probe/ares_channel.h"
 
 namespace pharos {
 namespace {
 
+bool IsPort(const std::string& text) {
+  if (text.empty() || text.size() > 5 ||
+      !std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+    return false;
+  }
+  const int port = std::stoi(text);
+  return port >= 1 && port <= 65535;
+}
+
 // "127.0.0.1:5353,[::1]:53" → nullopt when every entry is an IP literal with an optional port.
 std::optional<std::string> InvalidResolverEntry(const std::string& servers) {
-  std::stringstream in(servers);
-  std::string entry;
-  while (std::getline(in, entry, ',')) {
+  size_t start = 0;
+  while (start <= servers.size()) {
+    size_t comma = servers.find(',', start);
+    if (comma == std::string::npos) comma = servers.size();
+    const std::string entry = servers.substr(start, comma - start);
+    start = comma + 1;
     std::string host = entry;
     if (!entry.empty() && entry.front() == '[') {
       const size_t close = entry.find(']');
       if (close == std::string::npos) return entry;
       host = entry.substr(0, close + 1);
       const std::string rest = entry.substr(close + 1);
-      if (!rest.empty() && (rest.front() != ':' || rest.size() == 1)) return entry;
+      if (!rest.empty() && (rest.front() != ':' || !IsPort(rest.substr(1)))) return entry;
     } else if (std::count(entry.begin(), entry.end(), ':') == 1) {
       host = entry.substr(0, entry.find(':'));
+      if (!IsPort(entry.substr(entry.find(':') + 1))) return entry;
     }
     if (!ParseIpLiteral(host, 53)) return entry;
   }
