@@ -21,14 +21,11 @@ import ssl
 import threading
 from concurrent import futures
 
+import grpc  # grpcio and grpcio-health-checking: scripts/setup installs them
 import pytest
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 import pharos
-
-grpc = pytest.importorskip("grpc")
-health = pytest.importorskip("grpc_health.v1.health")
-health_pb2 = pytest.importorskip("grpc_health.v1.health_pb2")
-health_pb2_grpc = pytest.importorskip("grpc_health.v1.health_pb2_grpc")
 
 
 # --- gRPC health ---------------------------------------------------------------------------------
