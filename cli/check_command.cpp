@@ -9,6 +9,7 @@
 #include "common/check_result_json.h"
 #include "common/command_line.h"
 #include "common/monitor_loader.h"
+#include "common/target_policy_flags.h"
 #include "probe/check_engine.h"
 
 namespace pharos {
@@ -31,6 +32,7 @@ int CheckCommand::Run(const std::vector<std::string>& args) {
   flags.AddFlag("ca-file", '\0', "FILE",
                 "PEM bundle of CAs trusted for TLS checks instead of the system store "
                 "(also $PHAROS_CA_FILE)");
+  AddTargetPolicyFlags(flags);
   flags.AddSwitch("help", 'h', "show this help");
   if (Status parsed = flags.Parse(args); !parsed.ok()) {
     err_ << "pharos check: " << parsed.error() << "\n";
@@ -62,6 +64,12 @@ int CheckCommand::Run(const std::vector<std::string>& args) {
   } else if (const char* ca_file = std::getenv("PHAROS_CA_FILE"); ca_file != nullptr) {
     options.ca_file = ca_file;
   }
+  Result<TargetPolicy> policy = TargetPolicyFromFlags(flags);
+  if (!policy) {
+    err_ << "pharos check: " << policy.error() << "\n";
+    return kExitBadInput;
+  }
+  options.target_policy = *policy;
   if (flags.positional().empty()) {
     err_ << "pharos check: no PATH given (see --help)\n";
     return kExitBadInput;

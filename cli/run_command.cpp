@@ -33,6 +33,7 @@
 #include "operator/web/status_page_directory.h"
 #include "operator/web/status_page_parser.h"
 #include "operator/web/web_frontend.h"
+#include "common/target_policy_flags.h"
 #include "probe/check_engine.h"
 
 namespace pharos {
@@ -137,6 +138,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
                 "how often reminders are decided and missed notifications caught up", "10s");
   flags.AddFlag("ca-file", '\0', "FILE",
                 "PEM CAs trusted for targets (also $PHAROS_CA_FILE); default the system store");
+  AddTargetPolicyFlags(flags);
   AddHttpServerFlags(flags);
   flags.AddSwitch("help", 'h', "show this help");
   if (Status parsed = flags.Parse(args); !parsed) {
@@ -194,6 +196,12 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   } else if (const char* ca_file = std::getenv("PHAROS_CA_FILE"); ca_file != nullptr) {
     engine_options.ca_file = ca_file;
   }
+  Result<TargetPolicy> policy = TargetPolicyFromFlags(flags);
+  if (!policy) {
+    err_ << "pharos run: " << policy.error() << "\n";
+    return kExitBadInput;
+  }
+  engine_options.target_policy = *policy;
   std::vector<std::string> paths = flags.positional();
   if (paths.empty()) {
     const auto found =

@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "common/target_policy.h"
 #include "probe/observation.h"
 
 namespace pharos {
@@ -29,6 +31,8 @@ struct AttemptEnvironment {
   int max_redirects = 10;
   std::string user_agent;  // never empty
   std::string ca_file;     // empty = system store
+  // Asked about every address before connecting to it; never null while attempts run.
+  std::shared_ptr<const TargetPolicy> policy = std::make_shared<const TargetPolicy>();
 };
 
 class CheckAttempt {

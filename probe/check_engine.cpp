@@ -41,6 +41,7 @@ class CheckEngine::Loop {
   void Submit(std::shared_ptr<const Monitor> monitor, Callback done);
   void Drain();
   size_t InFlight() const;
+  void SetClusterPolicy(const TargetPolicy& cluster);
 
  private:
   struct Check {
@@ -74,6 +75,8 @@ class CheckEngine::Loop {
   uint64_t next_id_ = 1;           // guarded by mutex_
   std::deque<Check> incoming_;     // guarded by mutex_
   std::set<uint64_t> unreported_;  // guarded by mutex_: submitted, callback not yet done
+  // guarded by mutex_: a policy SetClusterPolicy gave, for the engine thread to take
+  std::shared_ptr<const TargetPolicy> new_policy_;
   std::atomic<bool> stopping_{false};
 
   // Engine thread.
@@ -122,6 +125,7 @@ CheckEngine::Loop::Loop(Options options) : options_(std::move(options)) {
   environment_->user_agent =
       options_.user_agent.empty() ? std::string("pharos/") + kVersion : options_.user_agent;
   environment_->ca_file = options_.ca_file;
+  environment_->policy = std::make_shared<const TargetPolicy>(options_.target_policy);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -163,6 +167,12 @@ size_t CheckEngine::Loop::InFlight() const {
   return unreported_.size();
 }
 
+void CheckEngine::Loop::SetClusterPolicy(const TargetPolicy& cluster) {
+  auto merged = std::make_shared<const TargetPolicy>(options_.target_policy.MergedWith(cluster));
+  std::lock_guard<std::mutex> lock(mutex_);
+  new_policy_ = std::move(merged);
+}
+
 void CheckEngine::Loop::Run() {
   pthread_setname_np(pthread_self(), "pharos-checks");
   // A TLS handshake writing to a socket the peer closed must not kill the process; the write
@@ -184,6 +194,7 @@ void CheckEngine::Loop::Run() {
 
 void CheckEngine::Loop::TakeSubmissions() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (new_policy_) environment_->policy = std::move(new_policy_);
   while (!incoming_.empty()) {
     waiting_.push_back(std::move(incoming_.front()));
     incoming_.pop_front();
@@ -318,6 +329,10 @@ void CheckEngine::Submit(std::shared_ptr<const Monitor> monitor, Callback done) 
 void CheckEngine::Drain() { loop_->Drain(); }
 
 size_t CheckEngine::InFlight() const { return loop_->InFlight(); }
+
+void CheckEngine::SetClusterPolicy(const TargetPolicy& cluster) {
+  loop_->SetClusterPolicy(cluster);
+}
 
 std::vector<CheckResult> RunChecksOnce(const std::vector<Monitor>& monitors,
                                        CheckEngine::Options options) {

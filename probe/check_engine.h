@@ -18,6 +18,7 @@
 
 #include "common/check_result.h"
 #include "common/monitor.h"
+#include "common/target_policy.h"
 
 namespace pharos {
 
@@ -29,6 +30,8 @@ class CheckEngine {
     int max_redirects = 10;
     std::string user_agent;  // empty = "pharos/<version>"
     std::string ca_file;     // PEM CAs trusted for targets; empty = the system store
+    // Addresses checks may connect to (--deny-cidr / --allow-cidr on top of the defaults).
+    TargetPolicy target_policy;
   };
   using Callback = std::function<void(CheckResult)>;
 
@@ -47,6 +50,10 @@ class CheckEngine {
 
   // Checks submitted and not yet reported: running, or waiting for a free slot.
   size_t InFlight() const;
+
+  // Adds a cluster-wide policy (from the operator) to Options::target_policy for the checks
+  // started from now on; an empty policy (defaults only) removes a previous one.
+  void SetClusterPolicy(const TargetPolicy& cluster);
 
  private:
   class Loop;

@@ -30,6 +30,7 @@
 #include "common/name_syntax.h"
 #include "common/process_signals.h"
 #include "common/rfc3339.h"
+#include "common/target_policy_flags.h"
 #include "common/version.h"
 #include "probe/operator_client.h"
 #include "probe/probe_agent.h"
@@ -162,6 +163,10 @@ Result<ProbeConfig> ReadConfig(const CommandLine& flags) {
     if (!readable.ok()) return Error{readable.error()};
   }
 
+  Result<TargetPolicy> policy = TargetPolicyFromFlags(flags);
+  if (!policy.ok()) return Error{policy.error()};
+  config.agent.engine.target_policy = *policy;
+
   Result<Millis> drain = flags.GetDuration("drain-timeout", Millis(0));
   if (!drain.ok()) return Error{drain.error()};
   config.agent.drain_timeout = *drain;
@@ -240,6 +245,7 @@ int Run(const std::vector<std::string>& args) {
                 "100000");
   flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
   flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
+  AddTargetPolicyFlags(flags);
   AddHttpServerFlags(flags, ProbeServerDefaults());
   flags.AddSwitch("help", 'h', "show this help");
   flags.AddSwitch("version", '\0', "print the version");

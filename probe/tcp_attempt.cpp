@@ -20,7 +20,10 @@
 namespace pharos {
 
 TcpAttempt::TcpAttempt(const AttemptEnvironment& environment, const Monitor& monitor, Finish finish)
-    : environment_(environment), monitor_(monitor), finish_(std::move(finish)) {}
+    : environment_(environment),
+      monitor_(monitor),
+      finish_(std::move(finish)),
+      policy_(environment.policy) {}
 
 TcpAttempt::~TcpAttempt() {
   resolver_.reset();
@@ -94,11 +97,21 @@ void TcpAttempt::ConnectNext() {
   CloseSocket();
   if (next_address_ >= addresses_.size()) {
     timings_.connect_us = MicrosSince(phase_started_);
+    if (!blocked_reason_.empty()) {
+      // The probe refused an address the target has: never Down on the probe's account.
+      Fail(blocked_reason_, true);
+      return;
+    }
     Fail(last_connect_error_.empty() ? "cannot connect" : last_connect_error_,
          last_error_probe_fault_);
     return;
   }
   const SocketAddress& address = addresses_[next_address_++];
+  if (auto blocked = policy_->Check(reinterpret_cast<const sockaddr*>(&address.storage))) {
+    blocked_reason_ = std::move(*blocked);
+    ConnectNext();
+    return;
+  }
   fd_ = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd_ < 0) {
     const int error = errno;

@@ -4,7 +4,8 @@
 // (non-blocking OpenSSL, SNI = serverName or host, certificate and host name checked unless
 // insecureSkipVerify). The host is looked up with c-ares unless it is an IP literal; addresses
 // are tried in order until one connects. Certificate expiry is recorded even when verification
-// fails or is skipped.
+// fails or is skipped. Each address is put to the TargetPolicy before connecting; when every
+// address is refused (or the others fail), the check is an `error` naming the refused address.
 // Thread-safety: loop thread only.
 
 #include <openssl/ssl.h>
@@ -47,12 +48,14 @@ class TcpAttempt final : public CheckAttempt {
   const AttemptEnvironment& environment_;
   const Monitor& monitor_;
   Finish finish_;
+  const std::shared_ptr<const TargetPolicy> policy_;  // the one in force when the attempt began
 
   Phase phase_ = Phase::kDns;
   std::unique_ptr<AresChannel> resolver_;
   std::vector<SocketAddress> addresses_;
   size_t next_address_ = 0;
   std::string last_connect_error_;
+  std::string blocked_reason_;  // the last address the policy refused
   bool last_error_probe_fault_ = false;
   int fd_ = -1;
   SSL* ssl_ = nullptr;
