@@ -70,6 +70,7 @@ int CheckCommand::Run(const std::vector<std::string>& args) {
     return kExitBadInput;
   }
   options.target_policy = *policy;
+  options.redact_bodies = flags.IsSet("redact-bodies");
   if (flags.positional().empty()) {
     err_ << "pharos check: no PATH given (see --help)\n";
     return kExitBadInput;

@@ -202,6 +202,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     return kExitBadInput;
   }
   engine_options.target_policy = *policy;
+  engine_options.redact_bodies = flags.IsSet("redact-bodies");
   std::vector<std::string> paths = flags.positional();
   if (paths.empty()) {
     const auto found =

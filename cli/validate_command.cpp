@@ -12,7 +12,7 @@ namespace pharos {
 
 int ValidateCommand::Run(const std::vector<std::string>& args) {
   CommandLine flags;
-  AddTargetPolicyFlags(flags);
+  AddTargetPolicyFlags(flags, /*runs_checks=*/false);
   flags.AddSwitch("help", 'h', "show this help");
   if (Status parsed = flags.Parse(args); !parsed.ok()) {
     err_ << "pharos validate: " << parsed.error() << "\n";

@@ -29,6 +29,19 @@ namespace {
 // How long the loop sleeps when nothing at all is happening; Submit wakes it anyway.
 constexpr std::chrono::milliseconds kIdleWait{1000};
 
+// What a failed assertion says about the response's headers and body goes; which assertion
+// failed and what it expected stays.
+void RedactResponseContent(FailedAssertion& failure) {
+  const std::optional<AssertionType> type = ParseAssertionType(failure.type);
+  if (type != AssertionType::kHeader && type != AssertionType::kBody &&
+      type != AssertionType::kJsonPath) {
+    return;
+  }
+  failure.actual.clear();
+  failure.message = failure.type + " assertion failed: expected " + failure.expected +
+                    " (the response is not shown: the probe runs with --redact-bodies)";
+}
+
 }  // namespace
 
 // The engine's state. Fields under "engine thread" are touched only by the loop thread (and by
@@ -287,6 +300,9 @@ void CheckEngine::Loop::Judge(Active& active, Observation observation) {
   result.cert_expiry = observation.cert_expiry;
   result.cert_earliest_expiry = observation.cert_earliest_expiry;
   result.failed_assertion = std::move(verdict.failed_assertion);
+  if (options_.redact_bodies && result.failed_assertion) {
+    RedactResponseContent(*result.failed_assertion);
+  }
   result.error = std::move(observation.error);
   result.attempts = active.attempts;
   result.dns_records = std::move(observation.dns_records);

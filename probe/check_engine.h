@@ -32,6 +32,9 @@ class CheckEngine {
     std::string ca_file;     // PEM CAs trusted for targets; empty = the system store
     // Addresses checks may connect to (--deny-cidr / --allow-cidr on top of the defaults).
     TargetPolicy target_policy;
+    // --redact-bodies: a failed header, body or jsonPath assertion reports which assertion
+    // failed and what it expected, never what the response held (docs/security.md).
+    bool redact_bodies = false;
   };
   using Callback = std::function<void(CheckResult)>;
 

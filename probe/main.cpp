@@ -166,6 +166,7 @@ Result<ProbeConfig> ReadConfig(const CommandLine& flags) {
   Result<TargetPolicy> policy = TargetPolicyFromFlags(flags);
   if (!policy.ok()) return Error{policy.error()};
   config.agent.engine.target_policy = *policy;
+  config.agent.engine.redact_bodies = flags.IsSet("redact-bodies");
 
   Result<Millis> drain = flags.GetDuration("drain-timeout", Millis(0));
   if (!drain.ok()) return Error{drain.error()};

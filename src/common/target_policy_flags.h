@@ -11,7 +11,8 @@
 
 namespace pharos {
 
-void AddTargetPolicyFlags(CommandLine& flags);
+// With `runs_checks`, also --redact-bodies (what a probe reports about responses).
+void AddTargetPolicyFlags(CommandLine& flags, bool runs_checks = true);
 
 // The defaults plus the flags' entries; the error names the flag and the bad entry.
 Result<TargetPolicy> TargetPolicyFromFlags(const CommandLine& flags);

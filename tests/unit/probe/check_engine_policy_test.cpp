@@ -165,5 +165,45 @@ TEST(CheckEnginePolicyTest, ClusterPolicyAddsToTheProbesOwn) {
   EXPECT_EQ(result.outcome, Outcome::kUp) << result.error;
 }
 
+TEST(CheckEngineRedactTest, RedactBodiesKeepsWhichAssertionFailedAndDropsTheResponse) {
+  LoopbackServer server({.response = LoopbackServer::HttpResponse(
+                             200, "{\"token\": \"s3cr3t-credential\"}",
+                             "X-Secret: s3cr3t-header\r\n")});
+  for (const Assertion& assertion :
+       {Assertion{AssertionType::kBody, CompareOp::kContains, "", "", "healthy"},
+        Assertion{AssertionType::kJsonPath, CompareOp::kEq, "", "$.token", "other"},
+        Assertion{AssertionType::kHeader, CompareOp::kEq, "X-Secret", "", "other"}}) {
+    Monitor monitor = Http(Url(server));
+    monitor.retries = 0;
+    monitor.assertions = {assertion};
+    const CheckResult shown = RunOne(monitor, CheckEngine::Options{});
+    ASSERT_TRUE(shown.failed_assertion.has_value());
+    EXPECT_NE(shown.failed_assertion->actual.find("s3cr3t"), std::string::npos)
+        << "without --redact-bodies the excerpt is reported: " << shown.failed_assertion->actual;
+
+    CheckEngine::Options redacting;
+    redacting.redact_bodies = true;
+    const CheckResult redacted = RunOne(monitor, redacting);
+    EXPECT_EQ(redacted.outcome, Outcome::kDown);
+    ASSERT_TRUE(redacted.failed_assertion.has_value());
+    EXPECT_EQ(redacted.failed_assertion->type, shown.failed_assertion->type);
+    EXPECT_EQ(redacted.failed_assertion->expected, shown.failed_assertion->expected);
+    EXPECT_EQ(redacted.failed_assertion->actual, "");
+    EXPECT_EQ(redacted.failed_assertion->message.find("s3cr3t"), std::string::npos)
+        << redacted.failed_assertion->message;
+    EXPECT_NE(redacted.failed_assertion->message.find("--redact-bodies"), std::string::npos);
+  }
+
+  // Status codes are not response content: still reported.
+  LoopbackServer failing({.response = LoopbackServer::HttpResponse(503, "s3cr3t")});
+  Monitor monitor = Http(Url(failing));
+  monitor.retries = 0;
+  CheckEngine::Options redacting;
+  redacting.redact_bodies = true;
+  const CheckResult status = RunOne(monitor, redacting);
+  ASSERT_TRUE(status.failed_assertion.has_value());
+  EXPECT_EQ(status.failed_assertion->actual, "503");
+}
+
 }  // namespace
 }  // namespace pharos
