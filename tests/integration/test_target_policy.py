@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 
 import pytest
+import requests
 
 import pharos
 from dns_server import DnsServer
@@ -155,3 +157,62 @@ def test_validate_warns_about_literal_targets_the_policy_blocks(cli):
     assert without_deny.stderr.count("warning:") == 2, without_deny.describe()
     bad = cli.run("validate", "--deny-cidr", "10.0.0.0/99", path)
     assert bad.returncode == 2 and "--deny-cidr" in bad.stderr, bad.describe()
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def test_the_control_planes_policy_is_pushed_to_external_probes(denied_target, tmp_path, tag):
+    """`pharos run --deny-cidr` sends its policy with the work: an external pharos-probe started
+    without any policy flag refuses the denied target too."""
+    monitors = pharos.write_monitors(tmp_path, [
+        pharos.monitor("pushed", "http", frequency="10s", timeout="3s", retries=0,
+                       regions=["eu-west"],
+                       http={"url": denied_target.url(f"/status/200?tag={tag}")})])
+    (tmp_path / "tokens").write_text("eu-west=policy-test-token-0123456789\n")
+    (tmp_path / "probe.token").write_text("policy-test-token-0123456789\n")
+    port = pharos.free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "PHAROS_CA_FILE"}
+    with open(tmp_path / "run.log", "w") as run_log, open(tmp_path / "probe.log", "w") as probe_log:
+        plane = subprocess.Popen(
+            [str(pharos.binary("pharos")), "run", "--listen", f"127.0.0.1:{port}", "--db",
+             str(tmp_path / "pharos.db"), "--probe-token-file", str(tmp_path / "tokens"), *DENY,
+             "--log-format", "json", str(monitors)],
+            stdout=run_log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+        probe = None
+        try:
+            pharos.wait_for(lambda: requests.get(base + "/readyz", timeout=2).status_code == 200,
+                            timeout=30, message="pharos run to be ready")
+            probe = subprocess.Popen(
+                [str(pharos.binary("pharos-probe")), "--operator", base, "--region", "eu-west",
+                 "--token-file", str(tmp_path / "probe.token"), "--name", "eu-1", "--listen",
+                 f"127.0.0.1:{pharos.free_port()}", "--log-format", "json"],
+                stdout=probe_log, stderr=subprocess.STDOUT, start_new_session=True)
+
+            def eu_result():
+                results = requests.get(base + "/api/v1/monitors/default/pushed/results",
+                                       params={"region": "eu-west"}, timeout=5).json()["results"]
+                return results[0] if results else None
+
+            try:
+                result = pharos.wait_for(eu_result, timeout=60, interval=0.2,
+                                         message="a result from the eu-west probe")
+            except TimeoutError:
+                raise AssertionError((tmp_path / "run.log").read_text()[-5000:] + "\n---\n"
+                                     + (tmp_path / "probe.log").read_text()[-5000:])
+            assert result["probe"] == "eu-1", result
+            assert result["outcome"] == "error", result
+            assert result["error"] == REASON, result
+            assert denied_target.count(tag) == 0
+        finally:
+            if probe is not None:
+                _stop(probe)
+            _stop(plane)
