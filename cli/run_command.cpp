@@ -15,6 +15,7 @@
 #include "common/monitor_loader.h"
 #include "common/name_syntax.h"
 #include "common/process_signals.h"
+#include "common/target_policy_flags.h"
 #include "common/version.h"
 #include "operator/alerting/alerting_api.h"
 #include "operator/alerting/alerting_documents.h"
@@ -33,7 +34,6 @@
 #include "operator/web/status_page_directory.h"
 #include "operator/web/status_page_parser.h"
 #include "operator/web/web_frontend.h"
-#include "common/target_policy_flags.h"
 #include "probe/check_engine.h"
 
 namespace pharos {

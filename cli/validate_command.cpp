@@ -19,15 +19,16 @@ int ValidateCommand::Run(const std::vector<std::string>& args) {
     return 2;
   }
   if (flags.IsSet("help")) {
-    out_ << "Usage: pharos validate PATH...\n\n"
-            "Validates Monitor files (YAML or JSON, directories recursively) with the same rules\n"
-            "the operator applies — and the AlertChannel and MaintenanceWindow documents in them —\n"
-            "and prints every error as file:line:col: field: message. A Monitor naming an\n"
-            "AlertChannel the files do not define is a warning, and so is a target that is an IP\n"
-            "address the probes' target policy blocks (--deny-cidr/--allow-cidr as on the probe).\n"
-            "Exit 0 when all are valid (warnings\n"
-            "allowed), 2 otherwise.\n\nFlags:\n"
-         << flags.FlagsHelp();
+    out_
+        << "Usage: pharos validate PATH...\n\n"
+           "Validates Monitor files (YAML or JSON, directories recursively) with the same rules\n"
+           "the operator applies — and the AlertChannel and MaintenanceWindow documents in them —\n"
+           "and prints every error as file:line:col: field: message. A Monitor naming an\n"
+           "AlertChannel the files do not define is a warning, and so is a target that is an IP\n"
+           "address the probes' target policy blocks (--deny-cidr/--allow-cidr as on the probe).\n"
+           "Exit 0 when all are valid (warnings\n"
+           "allowed), 2 otherwise.\n\nFlags:\n"
+        << flags.FlagsHelp();
     return 0;
   }
   if (flags.positional().empty()) {

@@ -182,9 +182,10 @@ void ProbeAgent::LeaseLoop(std::stop_token stop) {
     if (lease.items.size() > free_slots) {
       // The probe asked for free_slots: it never runs more than its capacity, whatever it got.
       // The rest are left alone; their leases lapse and the operator hands them out again.
-      AgentLog().Warn("the operator sent more work items than asked for; only those asked for "
-                      "are checked",
-                      {{"asked", free_slots}, {"received", lease.items.size()}});
+      AgentLog().Warn(
+          "the operator sent more work items than asked for; only those asked for "
+          "are checked",
+          {{"asked", free_slots}, {"received", lease.items.size()}});
       lease.items.resize(free_slots);
     }
     engine_->SetClusterPolicy(lease.cluster_policy);

@@ -376,8 +376,8 @@ void ProbeApi::HandleResults(const HttpRequest& request, Reply reply) {
     // The result must be about the monitor of the item it answers.
     if (std::shared_ptr<const Monitor> spec = specs_.MonitorSpec(result.monitor_uid)) {
       if (!result.monitor_namespace.empty() && result.monitor_namespace != spec->namespace_name) {
-        return reply(BadRequest(path + ".namespace: not the namespace of monitor " +
-                                result.monitor_uid));
+        return reply(
+            BadRequest(path + ".namespace: not the namespace of monitor " + result.monitor_uid));
       }
       if (!result.monitor_name.empty() && result.monitor_name != spec->name) {
         return reply(BadRequest(path + ".name: not the name of monitor " + result.monitor_uid));

@@ -1,9 +1,9 @@
 #include "operator/api/result_bounds.h"
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
-#include <optional>
 
 #include "common/rfc3339.h"
 
@@ -34,8 +34,9 @@ Status CheckResultBounds(const CheckResult& result, std::chrono::system_clock::t
       {"scheduledAt", result.scheduled_at}, {"startedAt", result.started_at}};
   for (const auto& [field, time] : times) {
     if (time < kEarliest || time > latest) {
-      return Bad(field, FormatRfc3339(time) + " is not a time a probe could have checked at "
-                                             "(2020-01-01 up to a day from now)");
+      return Bad(field, FormatRfc3339(time) +
+                            " is not a time a probe could have checked at "
+                            "(2020-01-01 up to a day from now)");
     }
   }
   if (result.generation < 0) return Bad("generation", "must not be negative");

@@ -104,8 +104,9 @@ class DocumentBuilder : public YAML::EventHandler {
     if (found == anchors_.end()) {
       // yaml-cpp numbers an anchor when it opens: an alias to one that is not complete yet is
       // inside the node it names, which would contain itself.
-      const bool open = std::any_of(stack_.begin(), stack_.end(),
-                                    [anchor](const Frame& frame) { return frame.anchor == anchor; });
+      const bool open = std::any_of(stack_.begin(), stack_.end(), [anchor](const Frame& frame) {
+        return frame.anchor == anchor;
+      });
       return Fail(LocationOf(mark, file_name_),
                   open ? "an alias to the node that contains it (a recursive alias) cannot be "
                          "expanded"

@@ -58,8 +58,8 @@ namespace {
 Result<system_clock::time_point> Parse(std::string_view text, bool saturate) {
   // Errors echo at most the start of a long text.
   constexpr size_t kShown = 64;
-  const std::string quoted = "\"" + std::string(text.substr(0, kShown)) +
-                             (text.size() > kShown ? "...\"" : "\"");
+  const std::string quoted =
+      "\"" + std::string(text.substr(0, kShown)) + (text.size() > kShown ? "...\"" : "\"");
   const Error malformed{quoted + " is not an RFC 3339 timestamp (like 2026-11-25T23:17:54.123Z)"};
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!ReadDigits(text, 0, 4, &year) || text.size() < 19 || text[4] != '-' ||
@@ -128,8 +128,7 @@ Result<system_clock::time_point> Parse(std::string_view text, bool saturate) {
                          std::chrono::seconds(1);
   if (seconds < earliest || seconds > latest) {
     if (saturate) {
-      return seconds < earliest ? system_clock::time_point::min()
-                                : system_clock::time_point::max();
+      return seconds < earliest ? system_clock::time_point::min() : system_clock::time_point::max();
     }
     return Error{quoted + ": out of the range of times Pharos handles (" +
                  FormatRfc3339(std::chrono::time_point_cast<system_clock::duration>(earliest),

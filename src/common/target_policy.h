@@ -4,9 +4,9 @@
 // about to connect to (after every lookup, for every redirect hop), so a Monitor cannot make the
 // probe reach cloud metadata or other link-local services, whatever name or redirect it uses.
 // Rules: an address on the deny list is blocked; else on the allow list, allowed; else on the
-// default list (link-local, cloud metadata: DefaultDenied()), blocked; else allowed. So --allow-cidr
-// wins over the defaults and --deny-cidr wins over --allow-cidr. IPv4-mapped IPv6 addresses
-// (::ffff:a.b.c.d) are judged as the IPv4 address they carry. See docs/security.md.
+// default list (link-local, cloud metadata: DefaultDenied()), blocked; else allowed. So
+// --allow-cidr wins over the defaults and --deny-cidr wins over --allow-cidr. IPv4-mapped IPv6
+// addresses (::ffff:a.b.c.d) are judged as the IPv4 address they carry. See docs/security.md.
 // Thread-safety: immutable after construction; share it freely between threads.
 
 #include <sys/socket.h>

@@ -16,7 +16,8 @@ TEST(JsonNumbersTest, OutOfRangeNumbersBecomeTheLargestDouble) {
 }
 
 TEST(JsonNumbersTest, TextWithoutSuchNumbersIsUnchanged) {
-  const std::string text = R"({"s": "say \"1e999\"", "n": -0.5e-400, "big": 123456789012345678901})";
+  const std::string text =
+      R"({"s": "say \"1e999\"", "n": -0.5e-400, "big": 123456789012345678901})";
   EXPECT_EQ(ClampOutOfRangeNumbers(text), text);
   EXPECT_EQ(ClampOutOfRangeNumbers(R"(["\\", 1e999])"), R"(["\\", 1.7976931348623157e308])");
   EXPECT_EQ(ClampOutOfRangeNumbers(std::string(5000, '9')), "1.7976931348623157e308");

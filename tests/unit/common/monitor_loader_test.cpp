@@ -295,15 +295,18 @@ TEST(MonitorLoaderTest, AbsurdNestingIsAnErrorNotACrash) {
   // Far past yaml-cpp's own recursion limit: still our message and where it happened.
   for (const std::string& deep :
        {"spec: {regions: " + std::string(10'000, '[') + std::string(10'000, ']') + "}\n",
-        "spec:\n  " + [] {
-          std::string block;  // compact block lists: "- - - ... x"
-          for (int i = 0; i < 10'000; ++i) block += "- ";
-          return block;
-        }() + "x\n"}) {
+        "spec:\n  " +
+            [] {
+              std::string block;  // compact block lists: "- - - ... x"
+              for (int i = 0; i < 10'000; ++i) block += "- ";
+              return block;
+            }() +
+            "x\n"}) {
     const std::vector<std::string> errors =
         Errors("apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: a}\n" + deep);
     ASSERT_EQ(errors.size(), 1u);
-    EXPECT_THAT(errors[0], ::testing::MatchesRegex("m\\.yaml:[0-9]+:[0-9]+: nested deeper than 64 levels"));
+    EXPECT_THAT(errors[0],
+                ::testing::MatchesRegex("m\\.yaml:[0-9]+:[0-9]+: nested deeper than 64 levels"));
   }
 }
 

@@ -62,8 +62,8 @@ TEST(Rfc3339Test, RejectsMalformedText) {
 }
 
 TEST(Rfc3339Test, TimesBeyondTheClockAreErrorsNeverWrappedAround) {
-  for (const char* far : {"9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00Z", "2263-01-01T00:00:00Z",
-                          "1677-01-01T00:00:00Z"}) {
+  for (const char* far : {"9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00Z",
+                          "2263-01-01T00:00:00Z", "1677-01-01T00:00:00Z"}) {
     auto parsed = ParseRfc3339(far);
     ASSERT_FALSE(parsed.ok()) << far << " read as " << FormatRfc3339(*parsed);
     EXPECT_NE(parsed.error().find("out of the range"), std::string::npos) << parsed.error();

@@ -55,9 +55,9 @@ TEST(TargetPolicyTest, DefaultsBlockMetadataAndLinkLocalWithTheDocumentedReason)
 
 TEST(TargetPolicyTest, DefaultsAllowLoopbackPrivateAndPublicAddresses) {
   const TargetPolicy policy;
-  for (const char* allowed : {"127.0.0.1", "127.0.0.2", "::1", "10.0.0.1", "172.16.0.1",
-                              "192.168.1.1", "100.100.100.201", "169.253.255.255", "169.255.0.0",
-                              "fd00:ec2::253", "fec0::1", "8.8.8.8", "2001:db8::1"}) {
+  for (const char* allowed :
+       {"127.0.0.1", "127.0.0.2", "::1", "10.0.0.1", "172.16.0.1", "192.168.1.1", "100.100.100.201",
+        "169.253.255.255", "169.255.0.0", "fd00:ec2::253", "fec0::1", "8.8.8.8", "2001:db8::1"}) {
     EXPECT_EQ(CheckAddress(policy, allowed), std::nullopt) << allowed;
   }
 }
@@ -75,8 +75,8 @@ TEST(TargetPolicyTest, Ipv4MappedIpv6IsJudgedAsTheIpv4Address) {
 TEST(TargetPolicyTest, AllowWinsOverDefaultsAndDenyWinsOverAllow) {
   auto policy = TargetPolicy::Create({"169.254.169.254/32", "127.0.0.2"}, {"169.254.0.0/16"});
   ASSERT_TRUE(policy.ok()) << policy.error();
-  EXPECT_EQ(CheckAddress(*policy, "169.254.1.1"), std::nullopt);         // allow > defaults
-  EXPECT_TRUE(CheckAddress(*policy, "169.254.169.254").has_value());     // deny > allow
+  EXPECT_EQ(CheckAddress(*policy, "169.254.1.1"), std::nullopt);      // allow > defaults
+  EXPECT_TRUE(CheckAddress(*policy, "169.254.169.254").has_value());  // deny > allow
   EXPECT_EQ(CheckAddress(*policy, "127.0.0.2"),
             "target address 127.0.0.2 is blocked by the probe's policy");
   EXPECT_EQ(CheckAddress(*policy, "127.0.0.3"), std::nullopt);

@@ -126,8 +126,7 @@ TEST(CheckEnginePolicyTest, DeniedTcpTargetIsAnError) {
   EXPECT_EQ(blocked.outcome, Outcome::kError);
   EXPECT_EQ(blocked.error, "target address 127.0.0.1 is blocked by the probe's policy");
   EXPECT_EQ(server.accepted(), 0);
-  EXPECT_EQ(RunOne(Tcp("127.0.0.1", server.port()), Denying({"10.0.0.0/8"})).outcome,
-            Outcome::kUp);
+  EXPECT_EQ(RunOne(Tcp("127.0.0.1", server.port()), Denying({"10.0.0.0/8"})).outcome, Outcome::kUp);
 }
 
 TEST(CheckEnginePolicyTest, DeniedDnsServerIsNeverQueried) {
@@ -166,9 +165,9 @@ TEST(CheckEnginePolicyTest, ClusterPolicyAddsToTheProbesOwn) {
 }
 
 TEST(CheckEngineRedactTest, RedactBodiesKeepsWhichAssertionFailedAndDropsTheResponse) {
-  LoopbackServer server({.response = LoopbackServer::HttpResponse(
-                             200, "{\"token\": \"s3cr3t-credential\"}",
-                             "X-Secret: s3cr3t-header\r\n")});
+  LoopbackServer server(
+      {.response = LoopbackServer::HttpResponse(200, "{\"token\": \"s3cr3t-credential\"}",
+                                                "X-Secret: s3cr3t-header\r\n")});
   for (const Assertion& assertion :
        {Assertion{AssertionType::kBody, CompareOp::kContains, "", "", "healthy"},
         Assertion{AssertionType::kJsonPath, CompareOp::kEq, "", "$.token", "other"},

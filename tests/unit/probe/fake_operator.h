@@ -237,8 +237,7 @@ class FakeOperator {
     if (stopping_) return HttpResponse::Error(503, "shutting down");
     nlohmann::json items = nlohmann::json::array();
     nlohmann::json monitors = nlohmann::json::object();
-    const size_t max =
-        options_.ignore_lease_max ? queue_.size() : body["max"].get<size_t>();
+    const size_t max = options_.ignore_lease_max ? queue_.size() : body["max"].get<size_t>();
     for (auto it = queue_.begin(); it != queue_.end() && items.size() < max;) {
       if (it->region != region) {
         ++it;

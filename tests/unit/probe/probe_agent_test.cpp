@@ -390,12 +390,18 @@ TEST(ProbeAgentLimitsTest, RunsNoMoreItemsThanItAskedForWhateverTheOperatorSends
   LoopbackServer target({.response = LoopbackServer::HttpResponse(200, "ok")});
   FakeOperator hostile({.ignore_lease_max = true});
   ASSERT_TRUE(hostile.Start().ok());
-  hostile.AddMonitor("uid-1", nlohmann::json{
-      {"apiVersion", "pharos.dev/v1alpha1"},
-      {"kind", "Monitor"},
-      {"metadata", {{"name", "web"}, {"namespace", "shop"}, {"uid", "uid-1"}, {"generation", 1}}},
-      {"spec", {{"type", "http"}, {"frequency", "1m"}, {"timeout", "5s"},
-                {"http", {{"url", "http://127.0.0.1:" + std::to_string(target.port()) + "/"}}}}}});
+  hostile.AddMonitor(
+      "uid-1",
+      nlohmann::json{
+          {"apiVersion", "pharos.dev/v1alpha1"},
+          {"kind", "Monitor"},
+          {"metadata",
+           {{"name", "web"}, {"namespace", "shop"}, {"uid", "uid-1"}, {"generation", 1}}},
+          {"spec",
+           {{"type", "http"},
+            {"frequency", "1m"},
+            {"timeout", "5s"},
+            {"http", {{"url", "http://127.0.0.1:" + std::to_string(target.port()) + "/"}}}}}});
   for (int i = 0; i < 200; ++i) {
     FakeOperator::Item item;
     item.id = "item-" + std::to_string(i);

@@ -75,8 +75,9 @@ TEST(ProbeProtocolTest, LeaseReplyCarriesTheClusterTargetPolicy) {
   EXPECT_TRUE(none->cluster_policy.deny().empty());
   EXPECT_EQ(none->cluster_policy.Check(as_sockaddr), std::nullopt);
 
-  auto parsed = ParseLeaseReply({{"items", json::array()},
-                                 {"targetPolicy", {{"deny", {"10.0.0.0/8"}}, {"allow", json::array()}}}});
+  auto parsed =
+      ParseLeaseReply({{"items", json::array()},
+                       {"targetPolicy", {{"deny", {"10.0.0.0/8"}}, {"allow", json::array()}}}});
   ASSERT_TRUE(parsed.ok()) << parsed.error();
   EXPECT_EQ(parsed->cluster_policy.Check(as_sockaddr),
             "target address 10.0.0.1 is blocked by the probe's policy");

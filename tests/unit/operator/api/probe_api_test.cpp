@@ -363,8 +363,9 @@ TEST_F(ProbeApiTest, ResultsNoProbeCouldHaveMeasuredAre400NamingTheField) {
               HasSubstr("results[1].namespace"));
   EXPECT_THAT(refused([](Json& r) { r["name"] = "someone-else"; }), HasSubstr("results[1].name"));
   EXPECT_THAT(refused([](Json& r) { r["type"] = "tcp"; }), HasSubstr("results[1].type"));
-  EXPECT_THAT(refused([](Json& r) { r["dnsRecords"] = Json(std::vector<std::string>(100'000, "a")); }),
-              HasSubstr("results[1].dnsRecords"));
+  EXPECT_THAT(
+      refused([](Json& r) { r["dnsRecords"] = Json(std::vector<std::string>(100'000, "a")); }),
+      HasSubstr("results[1].dnsRecords"));
   EXPECT_THAT(refused([](Json& r) { r["error"] = std::string(3'000'000, 'x'); }),
               HasSubstr("results[1].error"));
   EXPECT_THAT(refused([](Json& r) { r["error"] = std::string("a\0b", 3); }),
@@ -372,12 +373,14 @@ TEST_F(ProbeApiTest, ResultsNoProbeCouldHaveMeasuredAre400NamingTheField) {
 }
 
 TEST_F(ProbeApiTest, NumbersOutOfRangeAre400NotAnException) {
-  for (const char* text :
-       {R"({"name": "probe-eu-1", "region": "eu-west", "capacity": 1e999})",
-        R"({"name": "probe-eu-1", "region": "eu-west", "max": 1, "waitSeconds": 1e999})",
-        R"({"name": "probe-eu-1", "region": "eu-west", "results": [{"timings": {"totalUs": -1e999}}]})"}) {
+  for (
+      const char* text :
+      {R"({"name": "probe-eu-1", "region": "eu-west", "capacity": 1e999})",
+       R"({"name": "probe-eu-1", "region": "eu-west", "max": 1, "waitSeconds": 1e999})",
+       R"({"name": "probe-eu-1", "region": "eu-west", "results": [{"timings": {"totalUs": -1e999}}]})"}) {
     for (auto handler : {&ProbeApi::HandleRegister, &ProbeApi::HandleResults}) {
-      HttpResponse response = Call(handler, Post("/api/v1/probes/register", Json(text), "eu-token"));
+      HttpResponse response =
+          Call(handler, Post("/api/v1/probes/register", Json(text), "eu-token"));
       EXPECT_EQ(response.status, 400) << text;
       EXPECT_THAT(Body(response)["error"].get<std::string>(), HasSubstr("not valid JSON"));
     }

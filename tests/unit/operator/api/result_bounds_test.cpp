@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <functional>
+#include <string>
+
 #include "common/manual_clock.h"
 
 namespace pharos {
@@ -57,10 +60,12 @@ TEST(ResultBoundsTest, EachFieldOutOfBoundsIsNamed) {
   expect_refused([](CheckResult& r) { r.error = std::string(5000, 'x'); }, "error");
   expect_refused([](CheckResult& r) { r.error = std::string("a\0b", 3); }, "error");
   expect_refused([](CheckResult& r) { r.dns_records.assign(1001, "a"); }, "dnsRecords");
-  expect_refused([](CheckResult& r) { r.dns_records = {std::string(2000, 'a')}; },
-                 "dnsRecords[0]");
-  expect_refused([](CheckResult& r) { r.failed_assertion = FailedAssertion{"body", "", std::string(2000, 'a'), ""}; },
-                 "failedAssertion.actual");
+  expect_refused([](CheckResult& r) { r.dns_records = {std::string(2000, 'a')}; }, "dnsRecords[0]");
+  expect_refused(
+      [](CheckResult& r) {
+        r.failed_assertion = FailedAssertion{"body", "", std::string(2000, 'a'), ""};
+      },
+      "failedAssertion.actual");
   expect_refused([](CheckResult& r) { r.item_id = std::string(300, 'i'); }, "itemId");
 }
 
