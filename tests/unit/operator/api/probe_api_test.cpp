@@ -345,7 +345,7 @@ TEST_F(ProbeApiTest, ResultsNoProbeCouldHaveMeasuredAre400NamingTheField) {
     return Body(response)["error"].get<std::string>();
   };
   EXPECT_THAT(refused([](Json& r) { r["scheduledAt"] = "9999-12-31T23:59:59.999Z"; }),
-              HasSubstr("results[1].scheduledAt"));
+              HasSubstr("results[1]: scheduledAt: \"9999-12-31T23:59:59.999Z\": out of the range"));
   EXPECT_THAT(refused([](Json& r) { r["scheduledAt"] = "1816-03-30T00:00:00Z"; }),
               HasSubstr("results[1].scheduledAt"));
   EXPECT_THAT(refused([](Json& r) { r["startedAt"] = "0001-01-01T00:00:00Z"; }),
