@@ -216,3 +216,20 @@ def test_the_control_planes_policy_is_pushed_to_external_probes(denied_target, t
             if probe is not None:
                 _stop(probe)
             _stop(plane)
+
+
+def test_redact_bodies_reports_only_which_assertion_failed(cli, target):
+    monitor = pharos.monitor("body", "http", timeout="5s", http={"url": target.url("/health")},
+                             assertions=[{"type": "body", "op": "contains",
+                                          "value": "no-such-text"}])
+    shown = cli.check(monitor).only()
+    assert shown["outcome"] == "down", shown
+    assert shown["failedAssertion"]["actual"] != "", shown
+
+    redacted = cli.check(monitor, "--redact-bodies").only()
+    assert redacted["outcome"] == "down", redacted
+    failed = redacted["failedAssertion"]
+    assert failed["type"] == "body" and failed["expected"] == shown["failedAssertion"]["expected"]
+    assert failed["actual"] == "", failed
+    assert "--redact-bodies" in failed["message"], failed
+    assert shown["failedAssertion"]["actual"] not in failed["message"]
