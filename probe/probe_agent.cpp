@@ -194,7 +194,7 @@ void ProbeAgent::LeaseLoop(std::stop_token stop) {
       // Nothing usable came back: asking again at once would only get the same again.
       const auto delay = backoff.NextDelay();
       {
-        std::lock_guard<std::mutex> lock(mutex_);
+        MutexLock lock(mutex_);
         last_error_ = "the operator's work items cannot be read: " + lease.unreadable_items.front();
       }
       WaitFor(delay, stop);
