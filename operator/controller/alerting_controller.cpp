@@ -24,7 +24,8 @@ std::string Annotation(const Json& object, const char* name) {
 
 std::string JoinErrors(const std::vector<ValidationError>& errors) {
   std::string joined;
-  for (const ValidationError& error : errors) joined += (joined.empty() ? "" : "; ") + error.ToString();
+  for (const ValidationError& error : errors)
+    joined += (joined.empty() ? "" : "; ") + error.ToString();
   return joined;
 }
 
@@ -39,10 +40,10 @@ Result<T> FromObject(const Json& object, Parse parse, std::vector<ValidationErro
 }  // namespace
 
 Result<std::unique_ptr<AlertingController>> AlertingController::Create(KubeClient& client,
-                                                                        OperatorCore& core,
-                                                                        MetricsRegistry& registry,
-                                                                        const Clock& clock,
-                                                                        Options options) {
+                                                                       OperatorCore& core,
+                                                                       MetricsRegistry& registry,
+                                                                       const Clock& clock,
+                                                                       Options options) {
   SqliteAlertStore::Options store_options;
   store_options.path = options.db_path;
   Result<std::unique_ptr<SqliteAlertStore>> local = SqliteAlertStore::Open(store_options);
@@ -54,9 +55,7 @@ Result<std::unique_ptr<AlertingController>> AlertingController::Create(KubeClien
 AlertingController::AlertingController(Key, KubeClient& client, OperatorCore& core,
                                        MetricsRegistry& registry, const Clock& clock,
                                        Options options, std::unique_ptr<SqliteAlertStore> local)
-    : client_(client),
-      core_(core),
-      clock_(clock),
+    : clock_(clock),
       options_(std::move(options)),
       local_(std::move(local)),
       incidents_(client, clock),
@@ -67,11 +66,11 @@ AlertingController::AlertingController(Key, KubeClient& client, OperatorCore& co
         for (const MonitorStatus& status : core.SnapshotAll()) monitors.push_back(status.monitor);
         return monitors;
       }),
-      channel_status_(client,
-                      StatusPatcherOptions{ApiResource::AlertChannels(), "AlertChannel",
-                                           StatusPatchMode::kMergePatch, "pharos-operator", 5, 10,
-                                           5},
-                      clock) {
+      channel_status_(
+          client,
+          StatusPatcherOptions{ApiResource::AlertChannels(), "AlertChannel",
+                               StatusPatchMode::kMergePatch, "pharos-operator", 5, 10, 5},
+          clock) {
   dispatcher_ = std::make_unique<DeliveryDispatcher>(
       outbox_, transport_, secrets_,
       [this](const std::string& key) { return engine_->Channel(key); }, clock, options_.delivery);
@@ -119,7 +118,8 @@ void AlertingController::Start() {
 void AlertingController::Stop() {
   if (engine_) engine_->Stop();
   channel_status_.Shutdown();
-  for (auto* informer : {channel_informer_.get(), window_informer_.get(), incident_informer_.get()}) {
+  for (auto* informer :
+       {channel_informer_.get(), window_informer_.get(), incident_informer_.get()}) {
     if (informer != nullptr) informer->Stop();
   }
 }
@@ -133,8 +133,9 @@ void AlertingController::SetLeading(bool leading) {
   if (leading_.exchange(leading) == leading) return;
   engine_->SetActive(leading);
   if (leading) {
-    Log().Info("alerting: leading — sending notifications, continuing the deliveries recorded "
-               "in Incidents");
+    Log().Info(
+        "alerting: leading — sending notifications, continuing the deliveries recorded "
+        "in Incidents");
     ActOnCached();
   }
 }
@@ -162,9 +163,9 @@ void AlertingController::OnChannel(const Json& object) {
   const std::string test = Annotation(object, kTestAnnotation);
   std::string tested;
   if (!test.empty() && JsonStringAt(object, {"status", "lastTest"}) != test) {
-    Result<std::string> id = engine_->SendTest(key, "Test requested with the " +
-                                                        std::string(kTestAnnotation) +
-                                                        " annotation (" + test + ").");
+    Result<std::string> id =
+        engine_->SendTest(key, "Test requested with the " + std::string(kTestAnnotation) +
+                                   " annotation (" + test + ").");
     tested = id ? "test notification queued as delivery " + *id : "test failed: " + id.error();
   }
   WriteChannelStatus(object, true, "Valid", "The channel is valid; secrets are read when sending.",
@@ -177,8 +178,8 @@ void AlertingController::WriteChannelStatus(const Json& object, bool ready,
   const int64_t generation = object["metadata"].value("generation", int64_t{0});
   const Json* current = object.contains("status") ? &object["status"] : nullptr;
   const std::string status_word = ready ? "True" : "False";
-  if (tested.empty() && current != nullptr && current->value("observedGeneration", int64_t{-1}) ==
-                                                  generation) {
+  if (tested.empty() && current != nullptr &&
+      current->value("observedGeneration", int64_t{-1}) == generation) {
     for (const Json& condition : current->value("conditions", Json::array())) {
       if (condition.value("type", "") == "Ready" && condition.value("status", "") == status_word &&
           condition.value("message", "") == message) {
@@ -210,8 +211,8 @@ void AlertingController::WriteChannelStatus(const Json& object, bool ready,
   KubeResponse written = channel_status_.Patch(JsonStringAt(object, {"metadata", "namespace"}),
                                                JsonStringAt(object, {"metadata", "name"}), status);
   if (!written.ok() && !written.IsNotFound()) {
-    Log().Warn("writing an AlertChannel's status failed", {{"channel", ObjectKey(object)},
-                                                           {"error", written.Describe()}});
+    Log().Warn("writing an AlertChannel's status failed",
+               {{"channel", ObjectKey(object)}, {"error", written.Describe()}});
   }
 }
 
@@ -226,8 +227,8 @@ void AlertingController::OnWindow(const Json& object) {
                 {"error", errors.empty() ? window.error() : JoinErrors(errors)}});
     return;
   }
-  Log().Info("maintenance window in force", {{"window", ObjectKey(object)},
-                                              {"recurring", window->schedule.has_value()}});
+  Log().Info("maintenance window in force",
+             {{"window", ObjectKey(object)}, {"recurring", window->schedule.has_value()}});
   calendar_.Upsert(std::move(window).value());
 }
 
@@ -250,8 +251,8 @@ void AlertingController::OnIncident(const Json& object) {
     const std::string author = by.empty() ? "kubectl" : by;
     Result<IncidentUpdate> noted = incidents_.AddNoteOnce(id, author, note, clock_.Now());
     if (!noted) {
-      Log().Warn("copying an Incident's note failed", {{"incident", ObjectKey(object)},
-                                                       {"error", noted.error()}});
+      Log().Warn("copying an Incident's note failed",
+                 {{"incident", ObjectKey(object)}, {"error", noted.error()}});
     }
   }
 }

@@ -84,8 +84,6 @@ class AlertingController {
   void WriteChannelStatus(const nlohmann::json& object, bool ready, const std::string& reason,
                           const std::string& message, const std::string& tested);
 
-  KubeClient& client_;
-  OperatorCore& core_;
   const Clock& clock_;
   const Options options_;
   std::unique_ptr<SqliteAlertStore> local_;

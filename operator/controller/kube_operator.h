@@ -151,7 +151,6 @@ class KubeOperator {
   std::unique_ptr<CurlKubeClient> election_client_;  // the Lease alone: never starved by the rest
   std::unique_ptr<ProbeTokens> tokens_;
   std::unique_ptr<ControlPlaneHost> host_;
-  CounterFamily* status_writes_ = nullptr;  // in the host's registry
   std::unique_ptr<StatusPatcher> patcher_;
   std::unique_ptr<MonitorStatusWriter> writer_;
   std::unique_ptr<EventRecorder> events_;

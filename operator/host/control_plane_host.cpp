@@ -7,9 +7,8 @@
 
 namespace pharos {
 
-ControlPlaneHost::ControlPlaneHost(Key, const Clock& clock, HttpServerOptions http)
-    : clock_(clock),
-      status_writes_(registry_.AddCounter("pharos_status_writes_total",
+ControlPlaneHost::ControlPlaneHost(Key, HttpServerOptions http)
+    : status_writes_(registry_.AddCounter("pharos_status_writes_total",
                                           "Writes of Monitor.status to the Kubernetes API.",
                                           {"result"})),
       server_(std::move(http)) {
@@ -26,7 +25,7 @@ void ControlPlaneHost::CountStatusWrite(std::string_view result) {
 Result<std::unique_ptr<ControlPlaneHost>> ControlPlaneHost::Open(const Clock& clock,
                                                                  ProbeTokens* tokens,
                                                                  Options options) {
-  auto host = std::make_unique<ControlPlaneHost>(Key{}, clock, options.http);
+  auto host = std::make_unique<ControlPlaneHost>(Key{}, options.http);
   SqliteResultStore::Options store_options;
   store_options.path = options.db_path;
   store_options.raw_retention = options.retention;

@@ -73,10 +73,9 @@ class ControlPlaneHost {
   };
 
  public:
-  ControlPlaneHost(Key, const Clock& clock, HttpServerOptions http);
+  ControlPlaneHost(Key, HttpServerOptions http);
 
  private:
-  const Clock& clock_;
   MetricsRegistry registry_;
   CounterFamily& status_writes_;
   std::unique_ptr<ResultStore> store_;
