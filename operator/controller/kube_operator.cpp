@@ -171,6 +171,7 @@ Status KubeOperator::Init() {
   host_options.core.metrics.version = kVersion;
   host_options.core.metrics.duration_phases = options_.duration_phases;
   host_options.http = options_.http;
+  host_options.clickhouse = options_.clickhouse;
   Result<std::unique_ptr<ControlPlaneHost>> host =
       ControlPlaneHost::Open(clock_, tokens_.get(), std::move(host_options));
   if (!host) {

@@ -29,6 +29,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -61,6 +62,8 @@ struct KubeOperatorOptions {
   HttpServerOptions http;  // --http-* limits
   std::string db_path = "pharos.db";
   std::chrono::hours retention{720};
+  // --clickhouse-*: also copy results to ClickHouse (docs/analytics.md); nullopt = SQLite only.
+  std::optional<ClickHouseAnalytics::Options> clickhouse;
 
   bool leader_elect = false;
   std::string leader_election_namespace;  // "" = the kubeconfig's / pod's namespace
