@@ -127,7 +127,7 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
   Batch due;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (buffer_.rows > 0 && (flush || Waiting(now))) due = std::exchange(buffer_, Batch{});
+    if (buffer_.rows > 0 && (flush || Waiting(now))) due = TakeBatch();
   }
   if (due.rows > 0) {
     if (schema_ready_ && (!down_ || clock_.SteadyNow() >= next_attempt_)) {
@@ -175,6 +175,20 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
                                                              : buffer_since_ + options_.max_delay);
   }
   return next;
+}
+
+ClickHouseSink::Batch ClickHouseSink::TakeBatch() {
+  if (buffer_.rows <= options_.batch_rows) return std::exchange(buffer_, Batch{});
+  // Rows are single lines (JSON escapes newlines): cut after the batch_rows-th.
+  size_t cut = 0;
+  for (size_t row = 0; row < options_.batch_rows; ++row) cut = buffer_.body.find('\n', cut) + 1;
+  Batch batch;
+  batch.body = buffer_.body.substr(0, cut);
+  batch.rows = options_.batch_rows;
+  batch.oldest = buffer_.oldest;
+  buffer_.body.erase(0, cut);
+  buffer_.rows -= options_.batch_rows;
+  return batch;  // the rest keeps its (conservative) oldest time and deadline
 }
 
 bool ClickHouseSink::EnsureSchema() {
@@ -288,7 +302,10 @@ void ClickHouseSink::Stop() {
   }
   wake_.notify_all();
   if (thread.joinable()) thread.join();
-  Pump(/*flush=*/true);
+  // Each step sends, spools or (spool full) drops one batch, so the buffer empties.
+  do {
+    Pump(/*flush=*/true);
+  } while (buffered_rows() > 0);
 }
 
 size_t ClickHouseSink::buffered_rows() const {

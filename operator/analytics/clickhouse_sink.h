@@ -94,6 +94,7 @@ class ClickHouseSink {
   void SpoolBatch(Batch batch, std::string_view why);
   void UpdateSpoolGauges();
   bool Waiting(std::chrono::steady_clock::time_point now) const;  // REQUIRES: mutex_
+  Batch TakeBatch();  // at most batch_rows rows from the front of buffer_; REQUIRES: mutex_
   void Run();
 
   ClickHouseTransport& transport_;
