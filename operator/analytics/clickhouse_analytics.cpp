@@ -77,8 +77,8 @@ Result<std::optional<ClickHouseAnalytics::Options>> ClickHouseAnalytics::Options
     std::ifstream in(path);
     if (!in) return BadFlag("clickhouse-password-file", "cannot read " + path);
     std::getline(in, options.connection.password);
-    while (!options.connection.password.empty() &&
-           (options.connection.password.back() == '\r' || options.connection.password.back() == ' ')) {
+    while (!options.connection.password.empty() && (options.connection.password.back() == '\r' ||
+                                                    options.connection.password.back() == ' ')) {
       options.connection.password.pop_back();
     }
   } else if (const char* password = std::getenv("PHAROS_CLICKHOUSE_PASSWORD")) {
@@ -102,9 +102,10 @@ Result<std::optional<ClickHouseAnalytics::Options>> ClickHouseAnalytics::Options
   Result<uint64_t> max_bytes = PositiveNumber(flags, "clickhouse-spool-max-bytes");
   if (!max_bytes) return Error{max_bytes.error(), ErrorKind::kInvalidArgument};
   options.spool_max_bytes = *max_bytes;
-  options.spool_dir = flags.IsSet("clickhouse-spool-dir") && !flags.Get("clickhouse-spool-dir").empty()
-                          ? std::filesystem::path(flags.Get("clickhouse-spool-dir"))
-                          : std::filesystem::path(db_path + ".clickhouse-spool");
+  options.spool_dir =
+      flags.IsSet("clickhouse-spool-dir") && !flags.Get("clickhouse-spool-dir").empty()
+          ? std::filesystem::path(flags.Get("clickhouse-spool-dir"))
+          : std::filesystem::path(db_path + ".clickhouse-spool");
   return std::optional<Options>(std::move(options));
 }
 
@@ -113,17 +114,20 @@ Result<std::unique_ptr<ClickHouseAnalytics>> ClickHouseAnalytics::Open(Options o
                                                                        MetricsRegistry& registry) {
   std::unique_ptr<ClickHouseAnalytics> analytics(new ClickHouseAnalytics());
   Result<CurlClickHouseTransport> transport = CurlClickHouseTransport::Create(options.connection);
-  if (!transport) return Error{"--clickhouse-url: " + transport.error(), ErrorKind::kInvalidArgument};
+  if (!transport)
+    return Error{"--clickhouse-url: " + transport.error(), ErrorKind::kInvalidArgument};
   analytics->transport_ = std::make_unique<CurlClickHouseTransport>(std::move(transport).value());
   Result<std::unique_ptr<ClickHouseSpool>> spool =
       ClickHouseSpool::Open(options.spool_dir, options.spool_max_bytes);
   if (!spool) return Error{spool.error() + " (--clickhouse-spool-dir)"};
   analytics->spool_ = std::move(spool).value();
   if (analytics->spool_->segments() > 0) {
-    Logger("clickhouse").Info("check results from an earlier run wait in the ClickHouse spool; "
-                              "they are sent once ClickHouse answers",
-                              {{"spool", options.spool_dir.string()},
-                               {"rows", static_cast<int64_t>(analytics->spool_->rows())}});
+    Logger("clickhouse")
+        .Info(
+            "check results from an earlier run wait in the ClickHouse spool; "
+            "they are sent once ClickHouse answers",
+            {{"spool", options.spool_dir.string()},
+             {"rows", static_cast<int64_t>(analytics->spool_->rows())}});
   }
   analytics->sink_ = std::make_unique<ClickHouseSink>(*analytics->transport_, *analytics->spool_,
                                                       clock, registry, options.sink);

@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <chrono>
-
 #include <nlohmann/json.hpp>
 
 namespace pharos {
@@ -44,7 +43,8 @@ int ClickHouseExceptionCode(std::string_view body) {
   const size_t at = body.find(kCode);
   if (at == std::string_view::npos || at > 64) return 0;
   int code = 0;
-  for (size_t i = at + kCode.size(); i < body.size() && std::isdigit(static_cast<unsigned char>(body[i])); ++i) {
+  for (size_t i = at + kCode.size();
+       i < body.size() && std::isdigit(static_cast<unsigned char>(body[i])); ++i) {
     code = code * 10 + (body[i] - '0');
     if (code > 100000) return 0;
   }
@@ -65,9 +65,10 @@ ClickHouseError ClassifyClickHouseAnswer(const ClickHouseResponse& response) {
                     Excerpt(response.body);
   } else if (code == 60 || code == 81) {
     error.kind = ClickHouseFailure::kMissingTable;
-    error.message = "a Pharos table or database is missing in ClickHouse (dropped?); it is "
-                    "created again. Server said: " +
-                    Excerpt(response.body);
+    error.message =
+        "a Pharos table or database is missing in ClickHouse (dropped?); it is "
+        "created again. Server said: " +
+        Excerpt(response.body);
   } else {
     error.kind = ClickHouseFailure::kRefused;
     error.message = "ClickHouse answered HTTP " + std::to_string(response.status) +
@@ -186,8 +187,8 @@ Result<void> ClickHouseSchema::Ensure(ClickHouseTransport& transport, std::strin
 
 std::string ClickHouseSchema::EncodeRow(const CheckResult& result,
                                         std::string_view fallback_item_id) {
-  const auto at = result.scheduled_at.time_since_epoch().count() != 0 ? result.scheduled_at
-                                                                       : result.started_at;
+  const auto at =
+      result.scheduled_at.time_since_epoch().count() != 0 ? result.scheduled_at : result.started_at;
   nlohmann::json row = {
       {"item_id", result.item_id.empty() ? std::string(fallback_item_id) : result.item_id},
       {"monitor_uid", result.monitor_uid},

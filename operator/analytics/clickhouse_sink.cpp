@@ -50,10 +50,10 @@ ClickHouseSink::ClickHouseSink(ClickHouseTransport& transport, ClickHouseSpool& 
                        .AddGauge("pharos_clickhouse_spool_bytes",
                                  "Bytes of check results waiting in the disk spool.")
                        .WithLabels({})),
-      spool_rows_(registry
-                      .AddGauge("pharos_clickhouse_spool_rows",
-                                "Check results waiting in the disk spool.")
-                      .WithLabels({})),
+      spool_rows_(
+          registry
+              .AddGauge("pharos_clickhouse_spool_rows", "Check results waiting in the disk spool.")
+              .WithLabels({})),
       spool_oldest_age_(registry
                             .AddGauge("pharos_clickhouse_spool_oldest_age_seconds",
                                       "Age of the oldest check result in the disk spool (0 when "
@@ -63,12 +63,13 @@ ClickHouseSink::ClickHouseSink(ClickHouseTransport& transport, ClickHouseSpool& 
               .AddGauge("pharos_clickhouse_up",
                         "1 when the last statement sent to ClickHouse succeeded, else 0.")
               .WithLabels({})),
-      insert_seconds_(registry
-                          .AddHistogram("pharos_clickhouse_insert_seconds",
-                                        "Time of one INSERT of a batch into ClickHouse, answer "
-                                        "included (failed ones too).",
-                                        {}, {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
-                          .WithLabels({})) {
+      insert_seconds_(
+          registry
+              .AddHistogram("pharos_clickhouse_insert_seconds",
+                            "Time of one INSERT of a batch into ClickHouse, answer "
+                            "included (failed ones too).",
+                            {}, {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
+              .WithLabels({})) {
   for (ClickHouseFailure kind : {ClickHouseFailure::kUnreachable, ClickHouseFailure::kAuth,
                                  ClickHouseFailure::kMissingTable, ClickHouseFailure::kRefused}) {
     batches_failed_.WithLabels({ToString(kind)});
@@ -113,8 +114,8 @@ void ClickHouseSink::Add(const std::vector<CheckResult>& results) {
 }
 
 bool ClickHouseSink::Waiting(std::chrono::steady_clock::time_point now) const {
-  return buffer_.rows > 0 &&
-         (stopping_ || buffer_.rows >= options_.batch_rows || now - buffer_since_ >= options_.max_delay);
+  return buffer_.rows > 0 && (stopping_ || buffer_.rows >= options_.batch_rows ||
+                              now - buffer_since_ >= options_.max_delay);
 }
 
 std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
@@ -155,9 +156,10 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
       } else {
         Recovered();
         if (Status removed = spool_.Remove(segment.sequence); !removed) {
-          Log().Error("a drained batch could not be deleted from the spool; it will be sent again "
-                      "(ClickHouse collapses the copies by item id)",
-                      {{"error", removed.error()}});
+          Log().Error(
+              "a drained batch could not be deleted from the spool; it will be sent again "
+              "(ClickHouse collapses the copies by item id)",
+              {{"error", removed.error()}});
         }
         drained = true;
       }
@@ -171,8 +173,8 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
   if (down_ || !schema_ready_) next = std::min(next, std::max(next_attempt_, after));
   std::lock_guard<std::mutex> lock(mutex_);
   if (buffer_.rows > 0) {
-    next = std::min(next, buffer_.rows >= options_.batch_rows ? after
-                                                             : buffer_since_ + options_.max_delay);
+    next = std::min(
+        next, buffer_.rows >= options_.batch_rows ? after : buffer_since_ + options_.max_delay);
   }
   return next;
 }
@@ -222,20 +224,21 @@ void ClickHouseSink::Failed(const ClickHouseError& error, std::string_view what)
   up_.Set(0);
   if (error.kind == ClickHouseFailure::kMissingTable) schema_ready_ = false;
   down_ = true;
-  backoff_ = backoff_.count() == 0 ? options_.retry_initial
-                                   : std::min(backoff_ * 2, options_.retry_max);
+  backoff_ =
+      backoff_.count() == 0 ? options_.retry_initial : std::min(backoff_ * 2, options_.retry_max);
   next_attempt_ = now + backoff_;
   if (last_logged_kind_ != error.kind || now - last_logged_at_ >= options_.log_repeat) {
     last_logged_kind_ = error.kind;
     last_logged_at_ = now;
-    Log().Error("ClickHouse did not take the check results; they are kept in the disk spool and "
-                "sent when it answers again (watch pharos_clickhouse_spool_bytes)",
-                {{"while", what},
-                 {"reason", ToString(error.kind)},
-                 {"error", error.message},
-                 {"retry_in_ms", static_cast<int64_t>(backoff_.count())},
-                 {"spool", spool_.folder().string()},
-                 {"spooled_rows", static_cast<int64_t>(spool_.rows())}});
+    Log().Error(
+        "ClickHouse did not take the check results; they are kept in the disk spool and "
+        "sent when it answers again (watch pharos_clickhouse_spool_bytes)",
+        {{"while", what},
+         {"reason", ToString(error.kind)},
+         {"error", error.message},
+         {"retry_in_ms", static_cast<int64_t>(backoff_.count())},
+         {"spool", spool_.folder().string()},
+         {"spooled_rows", static_cast<int64_t>(spool_.rows())}});
   }
 }
 
@@ -253,9 +256,10 @@ void ClickHouseSink::Recovered() {
 void ClickHouseSink::SpoolBatch(Batch batch, std::string_view why) {
   if (Status put = spool_.Put(batch.body, batch.rows, batch.oldest); !put) {
     rows_dropped_.Inc(static_cast<double>(batch.rows));
-    Log().Error("check results not sent to ClickHouse: the spool cannot take them (they stay in "
-                "SQLite); bring ClickHouse back or raise --clickhouse-spool-max-bytes",
-                {{"rows", static_cast<int64_t>(batch.rows)}, {"why", why}, {"error", put.error()}});
+    Log().Error(
+        "check results not sent to ClickHouse: the spool cannot take them (they stay in "
+        "SQLite); bring ClickHouse back or raise --clickhouse-spool-max-bytes",
+        {{"rows", static_cast<int64_t>(batch.rows)}, {"why", why}, {"error", put.error()}});
     return;
   }
   rows_spooled_.Inc(static_cast<double>(batch.rows));
@@ -284,9 +288,7 @@ void ClickHouseSink::Run() {
     // Virtual deadlines from the clock are turned into a real wait of the same length.
     const auto wait = next - clock_.SteadyNow();
     if (wait <= std::chrono::steady_clock::duration::zero()) continue;
-    wake_.wait_for(lock, wait, [this] {
-      return stopping_ || buffer_.rows >= options_.batch_rows;
-    });
+    wake_.wait_for(lock, wait, [this] { return stopping_ || buffer_.rows >= options_.batch_rows; });
     if (stopping_) break;
   }
 }

@@ -19,7 +19,8 @@ constexpr std::string_view kTemporarySuffix = ".tmp";
 
 // "<sequence>-<oldest ms>-<rows>.jsonl" → its three numbers.
 bool ParseName(const std::string& name, uint64_t& sequence, int64_t& oldest_ms, size_t& rows) {
-  if (name.size() <= kSuffix.size() || name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
+  if (name.size() <= kSuffix.size() ||
+      name.compare(name.size() - kSuffix.size(), kSuffix.size(), kSuffix) != 0) {
     return false;
   }
   const std::string stem = name.substr(0, name.size() - kSuffix.size());
@@ -94,10 +95,9 @@ Result<std::unique_ptr<ClickHouseSpool>> ClickHouseSpool::Open(std::filesystem::
     size_t rows = 0;
     if (!file.is_regular_file() || !ParseName(name, sequence, oldest_ms, rows)) continue;
     const uint64_t size = file.file_size(ec);
-    spool->entries_[sequence] = Entry{file.path(),
-                                      std::chrono::system_clock::time_point(
-                                          std::chrono::milliseconds(oldest_ms)),
-                                      rows, size};
+    spool->entries_[sequence] = Entry{
+        file.path(), std::chrono::system_clock::time_point(std::chrono::milliseconds(oldest_ms)),
+        rows, size};
     spool->bytes_ += size;
     spool->rows_ += rows;
     spool->next_sequence_ = std::max(spool->next_sequence_, sequence + 1);
@@ -124,7 +124,8 @@ Status ClickHouseSpool::Put(std::string_view body, size_t rows,
   std::snprintf(name, sizeof(name), "%012llu-%lld-%zu", static_cast<unsigned long long>(sequence),
                 static_cast<long long>(oldest_ms), rows);
   const std::filesystem::path target = folder_ / (std::string(name) + std::string(kSuffix));
-  const std::filesystem::path temporary = folder_ / (std::string(name) + std::string(kTemporarySuffix));
+  const std::filesystem::path temporary =
+      folder_ / (std::string(name) + std::string(kTemporarySuffix));
   if (Status written = WriteDurably(temporary, target, body); !written) {
     return written;
   }

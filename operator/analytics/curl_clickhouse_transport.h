@@ -7,8 +7,8 @@
 // Thread-safety: Send may be called from any thread.
 
 #include <chrono>
-#include <string_view>
 #include <string>
+#include <string_view>
 
 #include "operator/analytics/clickhouse_transport.h"
 

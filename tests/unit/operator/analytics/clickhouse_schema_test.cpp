@@ -25,7 +25,8 @@ TEST(ClickHouseSchemaTest, EncodesEveryColumnOfAResult) {
   result.region = "eu-west";
   result.probe = "probe-a";
   result.item_id = "uid-1@eu-west@1796600000000";
-  result.scheduled_at = std::chrono::system_clock::time_point(std::chrono::milliseconds(1796600000123));
+  result.scheduled_at =
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(1796600000123));
   result.started_at = result.scheduled_at + std::chrono::milliseconds(7);
   result.outcome = Outcome::kDown;
   result.status_code = 503;
@@ -66,22 +67,33 @@ TEST(ClickHouseSchemaTest, EncodesEveryColumnOfAResult) {
 
 TEST(ClickHouseSchemaTest, AResultWithoutItemIdTakesTheFallback) {
   CheckResult result;
-  const nlohmann::json row = nlohmann::json::parse(ClickHouseSchema::EncodeRow(result, "local-1-0"));
+  const nlohmann::json row =
+      nlohmann::json::parse(ClickHouseSchema::EncodeRow(result, "local-1-0"));
   EXPECT_EQ(row["item_id"], "local-1-0");
 }
 
 TEST(ClickHouseSchemaTest, ClassifiesAnswersByExceptionCode) {
-  EXPECT_EQ(ClassifyClickHouseAnswer({401, "Code: 193, e.displayText() = DB::Exception: Wrong password"}).kind,
-            ClickHouseFailure::kAuth);
-  EXPECT_EQ(ClassifyClickHouseAnswer({516, "Code: 516. DB::Exception: pharos: Authentication failed"}).kind,
-            ClickHouseFailure::kAuth);
+  EXPECT_EQ(
+      ClassifyClickHouseAnswer({401, "Code: 193, e.displayText() = DB::Exception: Wrong password"})
+          .kind,
+      ClickHouseFailure::kAuth);
+  EXPECT_EQ(
+      ClassifyClickHouseAnswer({516, "Code: 516. DB::Exception: pharos: Authentication failed"})
+          .kind,
+      ClickHouseFailure::kAuth);
   EXPECT_EQ(ClassifyClickHouseAnswer({403, ""}).kind, ClickHouseFailure::kAuth);
-  EXPECT_EQ(ClassifyClickHouseAnswer({404, "Code: 60, e.displayText() = DB::Exception: Table x doesn't exist"}).kind,
+  EXPECT_EQ(ClassifyClickHouseAnswer(
+                {404, "Code: 60, e.displayText() = DB::Exception: Table x doesn't exist"})
+                .kind,
             ClickHouseFailure::kMissingTable);
-  EXPECT_EQ(ClassifyClickHouseAnswer({404, "Code: 81. DB::Exception: Database pharos doesn't exist"}).kind,
-            ClickHouseFailure::kMissingTable);
-  EXPECT_EQ(ClassifyClickHouseAnswer({500, "Code: 252, Too many parts"}).kind, ClickHouseFailure::kRefused);
-  EXPECT_EQ(ClassifyClickHouseAnswer({502, "<html>bad gateway</html>"}).kind, ClickHouseFailure::kRefused);
+  EXPECT_EQ(
+      ClassifyClickHouseAnswer({404, "Code: 81. DB::Exception: Database pharos doesn't exist"})
+          .kind,
+      ClickHouseFailure::kMissingTable);
+  EXPECT_EQ(ClassifyClickHouseAnswer({500, "Code: 252, Too many parts"}).kind,
+            ClickHouseFailure::kRefused);
+  EXPECT_EQ(ClassifyClickHouseAnswer({502, "<html>bad gateway</html>"}).kind,
+            ClickHouseFailure::kRefused);
   const ClickHouseError auth = ClassifyClickHouseAnswer({401, "Code: 193, Wrong password"});
   EXPECT_NE(auth.message.find("--clickhouse-password-file"), std::string::npos);
   EXPECT_EQ(ClickHouseExceptionCode("Code: 60, e.displayText()"), 60);

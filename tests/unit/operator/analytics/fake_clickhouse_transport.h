@@ -11,11 +11,10 @@
 
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "operator/analytics/clickhouse_transport.h"
 
@@ -44,7 +43,8 @@ class FakeClickHouseTransport final : public ClickHouseTransport {
     }
     if (!results_table_) {
       return ClickHouseResponse{
-          404, "Code: 60, e.displayText() = DB::Exception: Table pharos.check_results doesn't exist."};
+          404,
+          "Code: 60, e.displayText() = DB::Exception: Table pharos.check_results doesn't exist."};
     }
     if (mode_ == Mode::kOverloaded) {
       return ClickHouseResponse{500, "Code: 252, e.displayText() = DB::Exception: Too many parts"};
