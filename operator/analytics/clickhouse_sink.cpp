@@ -79,6 +79,14 @@ ClickHouseSink::ClickHouseSink(ClickHouseTransport& transport, ClickHouseSpool& 
                                         clock_.Now().time_since_epoch())
                                         .count()) +
                      "-";
+  if (Result<uint64_t> journal = spool_.OpenJournal(""); journal) {
+    journal_ = *journal;
+  } else {
+    Log().Warn(
+        "cannot journal check results for ClickHouse; a crash before they are sent would "
+        "leave them in SQLite only",
+        {{"error", journal.error()}});
+  }
   UpdateSpoolGauges();
 }
 
@@ -93,20 +101,31 @@ void ClickHouseSink::Add(const std::vector<CheckResult>& results) {
       buffer_since_ = clock_.SteadyNow();
       buffer_.oldest = clock_.Now();
     }
+    std::string rows;
     for (const CheckResult& result : results) {
       const std::string fallback =
           result.item_id.empty() ? local_id_prefix_ + std::to_string(next_local_id_++) : "";
-      buffer_.body += ClickHouseSchema::EncodeRow(result, fallback);
-      ++buffer_.rows;
+      rows += ClickHouseSchema::EncodeRow(result, fallback);
     }
+    if (journal_ != 0) {
+      if (Status journaled = spool_.AppendJournal(rows); !journaled) {
+        Log().Warn(
+            "cannot journal check results for ClickHouse; a crash before they are sent "
+            "would leave them in SQLite only",
+            {{"error", journaled.error()}});
+      }
+    }
+    buffer_.body += rows;
+    buffer_.rows += results.size();
     if (buffer_.rows >= options_.max_buffered_rows) {
-      overflow = std::exchange(buffer_, Batch{});
+      overflow = TakeBatch(buffer_.rows);
     } else if (buffer_.rows < options_.batch_rows) {
       return;
     }
   }
   if (overflow.rows > 0) {
-    SpoolBatch(std::move(overflow), "the sender is behind (a slow or hanging ClickHouse)");
+    SpoolBatch(overflow, "the sender is behind (a slow or hanging ClickHouse)");
+    Handled(overflow);
     UpdateSpoolGauges();
     return;
   }
@@ -128,19 +147,20 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
   Batch due;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (buffer_.rows > 0 && (flush || Waiting(now))) due = TakeBatch();
+    if (buffer_.rows > 0 && (flush || Waiting(now))) due = TakeBatch(options_.batch_rows);
   }
   if (due.rows > 0) {
     if (schema_ready_ && (!down_ || clock_.SteadyNow() >= next_attempt_)) {
       if (std::optional<ClickHouseError> failed = Insert(due.body, due.rows)) {
         Failed(*failed, "sending a batch");
-        SpoolBatch(std::move(due), ToString(failed->kind));
+        SpoolBatch(due, ToString(failed->kind));
       } else {
         Recovered();
       }
     } else {
-      SpoolBatch(std::move(due), "ClickHouse is away");
+      SpoolBatch(due, "ClickHouse is away");
     }
+    Handled(due);
   }
 
   bool drained = false;
@@ -179,18 +199,40 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
   return next;
 }
 
-ClickHouseSink::Batch ClickHouseSink::TakeBatch() {
-  if (buffer_.rows <= options_.batch_rows) return std::exchange(buffer_, Batch{});
-  // Rows are single lines (JSON escapes newlines): cut after the batch_rows-th.
-  size_t cut = 0;
-  for (size_t row = 0; row < options_.batch_rows; ++row) cut = buffer_.body.find('\n', cut) + 1;
+ClickHouseSink::Batch ClickHouseSink::TakeBatch(size_t max_rows) {
   Batch batch;
-  batch.body = buffer_.body.substr(0, cut);
-  batch.rows = options_.batch_rows;
-  batch.oldest = buffer_.oldest;
-  buffer_.body.erase(0, cut);
-  buffer_.rows -= options_.batch_rows;
-  return batch;  // the rest keeps its (conservative) oldest time and deadline
+  if (buffer_.rows <= max_rows) {
+    batch = std::exchange(buffer_, Batch{});
+  } else {
+    // Rows are single lines (JSON escapes newlines): cut after the max_rows-th.
+    size_t cut = 0;
+    for (size_t row = 0; row < max_rows; ++row) cut = buffer_.body.find('\n', cut) + 1;
+    batch.body = buffer_.body.substr(0, cut);
+    batch.rows = max_rows;
+    batch.oldest = buffer_.oldest;
+    buffer_.body.erase(0, cut);
+    buffer_.rows -= max_rows;  // the rest keeps its (conservative) oldest time and deadline
+  }
+  // The batch's rows stay journaled until it is sent or spooled; what remains in memory moves
+  // to a new journal (so both hold it for a moment: a crash then sends it twice, collapsed).
+  if (journal_ != 0) {
+    batch.journal = journal_;
+    Result<uint64_t> next = spool_.OpenJournal(buffer_.body);
+    if (!next) {
+      Log().Warn(
+          "cannot start a new ClickHouse journal; a crash before results are sent would "
+          "leave them in SQLite only",
+          {{"error", next.error()}});
+      journal_ = 0;
+    } else {
+      journal_ = *next;
+    }
+  }
+  return batch;
+}
+
+void ClickHouseSink::Handled(const Batch& batch) {
+  if (batch.journal != 0) spool_.DropJournal(batch.journal);
 }
 
 bool ClickHouseSink::EnsureSchema() {
@@ -253,7 +295,7 @@ void ClickHouseSink::Recovered() {
   last_logged_kind_.reset();
 }
 
-void ClickHouseSink::SpoolBatch(Batch batch, std::string_view why) {
+void ClickHouseSink::SpoolBatch(const Batch& batch, std::string_view why) {
   if (Status put = spool_.Put(batch.body, batch.rows, batch.oldest); !put) {
     rows_dropped_.Inc(static_cast<double>(batch.rows));
     Log().Error(
@@ -308,6 +350,9 @@ void ClickHouseSink::Stop() {
   do {
     Pump(/*flush=*/true);
   } while (buffered_rows() > 0);
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (journal_ != 0) spool_.DropJournal(journal_);  // empty: everything was sent or spooled
+  journal_ = 0;
 }
 
 size_t ClickHouseSink::buffered_rows() const {

@@ -16,8 +16,8 @@
 //
 // Pump() is one step of that logic in virtual time (tests call it directly with a ManualClock);
 // Start() runs it on a thread "pharos-ch-sink" and Stop() sends what is waiting once, spooling
-// it when that fails, so a clean shutdown loses nothing. Results waiting in memory when the
-// process is killed (at most max_delay of them) reach SQLite but not ClickHouse.
+// it when that fails, so a clean shutdown loses nothing. Rows waiting in memory are journaled
+// in the spool folder too (ClickHouseSpool), so after a crash the next start sends them.
 // Thread-safety: Add, Stop and the accessors from any thread; Pump from one thread at a time
 // (the sink's own once started).
 
@@ -84,6 +84,7 @@ class ClickHouseSink {
     std::string body;
     size_t rows = 0;
     std::chrono::system_clock::time_point oldest{};
+    uint64_t journal = 0;  // the journal holding these rows, dropped once they are handled
   };
 
   // Sends one INSERT; records metrics; nullopt on success.
@@ -91,10 +92,13 @@ class ClickHouseSink {
   bool EnsureSchema();
   void Failed(const ClickHouseError& error, std::string_view what);
   void Recovered();
-  void SpoolBatch(Batch batch, std::string_view why);
+  void SpoolBatch(const Batch& batch, std::string_view why);
   void UpdateSpoolGauges();
   bool Waiting(std::chrono::steady_clock::time_point now) const;  // REQUIRES: mutex_
-  Batch TakeBatch();  // at most batch_rows rows from the front of buffer_; REQUIRES: mutex_
+  // At most max_rows rows from the front of buffer_, the rest journaled anew; REQUIRES: mutex_
+  Batch TakeBatch(size_t max_rows);
+  // The batch was sent, spooled or dropped: its journal goes.
+  void Handled(const Batch& batch);
   void Run();
 
   ClickHouseTransport& transport_;
@@ -121,6 +125,7 @@ class ClickHouseSink {
   std::string local_id_prefix_;                           // GUARDED_BY(mutex_)
   bool stopping_ = false;                                 // GUARDED_BY(mutex_)
   bool stopped_ = false;                                  // GUARDED_BY(mutex_)
+  uint64_t journal_ = 0;  // GUARDED_BY(mutex_): the spool journal of buffer_'s rows; 0 = none
 
   // Pump's own state (one Pump at a time).
   std::atomic<bool> schema_ready_{false};

@@ -1,8 +1,10 @@
 #include "operator/analytics/clickhouse_spool.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
@@ -16,6 +18,8 @@ namespace {
 
 constexpr std::string_view kSuffix = ".jsonl";
 constexpr std::string_view kTemporarySuffix = ".tmp";
+constexpr std::string_view kJournalPrefix = "journal-";
+constexpr std::string_view kJournalSuffix = ".pending";
 
 // "<sequence>-<oldest ms>-<rows>.jsonl" → its three numbers.
 bool ParseName(const std::string& name, uint64_t& sequence, int64_t& oldest_ms, size_t& rows) {
@@ -38,6 +42,19 @@ bool ParseName(const std::string& name, uint64_t& sequence, int64_t& oldest_ms, 
 
 std::string Errno(const std::string& what, const std::filesystem::path& path) {
   return what + " " + path.string() + ": " + std::strerror(errno);
+}
+
+Status WriteAll(int fd, std::string_view data, const std::filesystem::path& path) {
+  size_t written = 0;
+  while (written < data.size()) {
+    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Error{Errno("cannot write", path)};
+    }
+    written += static_cast<size_t>(n);
+  }
+  return OkStatus();
 }
 
 Status WriteDurably(const std::filesystem::path& temporary, const std::filesystem::path& target,
@@ -82,8 +99,15 @@ Result<std::unique_ptr<ClickHouseSpool>> ClickHouseSpool::Open(std::filesystem::
                  ec.message()};
   }
   std::unique_ptr<ClickHouseSpool> spool(new ClickHouseSpool(folder, max_bytes));
+  std::vector<std::filesystem::path> journals;
   for (const auto& file : std::filesystem::directory_iterator(folder, ec)) {
     const std::string name = file.path().filename().string();
+    if (name.rfind(kJournalPrefix, 0) == 0 && name.size() > kJournalSuffix.size() &&
+        name.compare(name.size() - kJournalSuffix.size(), kJournalSuffix.size(), kJournalSuffix) ==
+            0) {
+      journals.push_back(file.path());
+      continue;
+    }
     if (name.size() > kTemporarySuffix.size() &&
         name.compare(name.size() - kTemporarySuffix.size(), kTemporarySuffix.size(),
                      kTemporarySuffix) == 0) {
@@ -106,7 +130,74 @@ Result<std::unique_ptr<ClickHouseSpool>> ClickHouseSpool::Open(std::filesystem::
     return Error{"cannot read the ClickHouse spool folder " + folder.string() + ": " +
                  ec.message()};
   }
+  if (Status recovered = spool->RecoverJournals(journals); !recovered) {
+    return Error{recovered.error()};
+  }
   return spool;
+}
+
+ClickHouseSpool::~ClickHouseSpool() {
+  if (journal_fd_ >= 0) ::close(journal_fd_);
+}
+
+std::filesystem::path ClickHouseSpool::JournalPath(uint64_t journal) const {
+  return folder_ /
+         (std::string(kJournalPrefix) + std::to_string(journal) + std::string(kJournalSuffix));
+}
+
+Status ClickHouseSpool::RecoverJournals(const std::vector<std::filesystem::path>& journals) {
+  for (const std::filesystem::path& path : journals) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{Errno("cannot open the spool journal", path)};
+    std::ostringstream content;
+    content << in.rdbuf();
+    std::string rows = std::move(content).str();
+    // A line cut by the crash is not a row.
+    rows.resize(rows.rfind('\n') == std::string::npos ? 0 : rows.rfind('\n') + 1);
+    const size_t count = static_cast<size_t>(std::count(rows.begin(), rows.end(), '\n'));
+    struct stat info {};
+    std::chrono::system_clock::time_point modified{};
+    if (::stat(path.c_str(), &info) == 0) {
+      modified = std::chrono::system_clock::time_point(std::chrono::seconds(info.st_mtim.tv_sec));
+    }
+    if (count > 0) {
+      if (Status put = Put(rows, count, modified); !put) {
+        return Error{"cannot keep the rows of the spool journal " + path.string() + ": " +
+                     put.error()};
+      }
+    }
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+  return OkStatus();
+}
+
+Result<uint64_t> ClickHouseSpool::OpenJournal(std::string_view rows) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const uint64_t journal = next_journal_++;
+  const std::filesystem::path path = JournalPath(journal);
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) return Error{Errno("cannot create the spool journal", path)};
+  if (journal_fd_ >= 0) ::close(journal_fd_);
+  journal_fd_ = fd;
+  journal_ = journal;
+  if (Status written = WriteAll(fd, rows, path); !written) return Error{written.error()};
+  return journal;
+}
+
+Status ClickHouseSpool::AppendJournal(std::string_view rows) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (journal_fd_ < 0) return Error{"no spool journal open"};
+  return WriteAll(journal_fd_, rows, JournalPath(journal_));
+}
+
+void ClickHouseSpool::DropJournal(uint64_t journal) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (journal == journal_ && journal_fd_ >= 0) {
+    ::close(journal_fd_);
+    journal_fd_ = -1;
+  }
+  ::unlink(JournalPath(journal).c_str());
 }
 
 Status ClickHouseSpool::Put(std::string_view body, size_t rows,

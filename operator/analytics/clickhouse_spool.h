@@ -10,6 +10,13 @@
 //
 // Bounded: Put refuses a segment that would take the folder above `max_bytes` (kUnavailable);
 // the caller counts those rows as dropped (they stay in SQLite).
+//
+// Journal: rows not yet sent nor spooled (the sink's memory buffer) are also appended, without
+// fsync, to "journal-<n>.pending" (OpenJournal/AppendJournal); the sink drops a journal file once
+// every row in it was sent or spooled. A process that dies leaves its journals behind, and Open
+// turns each into a segment, so a crash loses no row that reached the sink (rows of a journal
+// that were already sent are sent again and collapsed by item id). Like SQLite's
+// synchronous=NORMAL, this survives a crash of the process, not a power loss.
 // Thread-safety: every method may be called from any thread (one internal mutex).
 
 #include <chrono>
@@ -20,6 +27,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "common/result.h"
 
@@ -37,6 +46,9 @@ class ClickHouseSpool {
   // Creates the folder if missing and indexes the segments already in it.
   static Result<std::unique_ptr<ClickHouseSpool>> Open(std::filesystem::path folder,
                                                        uint64_t max_bytes);
+  ~ClickHouseSpool();
+  ClickHouseSpool(const ClickHouseSpool&) = delete;
+  ClickHouseSpool& operator=(const ClickHouseSpool&) = delete;
 
   // Writes one segment durably. kUnavailable when it does not fit in max_bytes, kFailed on an
   // I/O error.
@@ -46,6 +58,14 @@ class ClickHouseSpool {
   Result<std::optional<Segment>> Oldest();
   // Deletes a drained segment.
   Status Remove(uint64_t sequence);
+
+  // Starts a new journal file holding `rows` (complete JSONEachRow lines); later AppendJournal
+  // calls go to it. Returns its number.
+  Result<uint64_t> OpenJournal(std::string_view rows);
+  // Appends complete lines to the current journal.
+  Status AppendJournal(std::string_view rows);
+  // Deletes a journal whose rows were all sent or spooled (the current one too, at shutdown).
+  void DropJournal(uint64_t journal);
 
   uint64_t bytes() const;
   size_t segments() const;
@@ -64,6 +84,9 @@ class ClickHouseSpool {
 
   ClickHouseSpool(std::filesystem::path folder, uint64_t max_bytes)
       : folder_(std::move(folder)), max_bytes_(max_bytes) {}
+  std::filesystem::path JournalPath(uint64_t journal) const;
+  // Turns journals left by an earlier process into segments.
+  Status RecoverJournals(const std::vector<std::filesystem::path>& journals);
 
   const std::filesystem::path folder_;
   const uint64_t max_bytes_;
@@ -72,6 +95,9 @@ class ClickHouseSpool {
   uint64_t bytes_ = 0;                 // GUARDED_BY(mutex_)
   size_t rows_ = 0;                    // GUARDED_BY(mutex_)
   uint64_t next_sequence_ = 1;         // GUARDED_BY(mutex_)
+  uint64_t next_journal_ = 1;          // GUARDED_BY(mutex_)
+  int journal_fd_ = -1;                // GUARDED_BY(mutex_): the current journal
+  uint64_t journal_ = 0;               // GUARDED_BY(mutex_)
 };
 
 }  // namespace pharos

@@ -252,3 +252,25 @@ def test_dropped_table_is_created_again_without_losing_later_results(tmp_path, t
     ids = {row[0] for row in clickhouse.rows(
         "SELECT item_id FROM dropped.check_results FINAL WHERE probe = 'load'")}
     assert {result["itemId"] for result in late} <= ids
+
+
+def test_results_in_memory_at_a_kill_are_sent_by_the_next_start(tmp_path, target, clickhouse):
+    # Batches that would wait an hour: everything stays in the sink's memory (and its journal).
+    run = start(tmp_path, target, clickhouse, "killed",
+                extra=("--clickhouse-batch-rows", "100000", "--clickhouse-flush-interval", "1h"))
+    try:
+        load = Load(run)
+        load.post(700, "kill")
+        assert metrics(run)["pharos_clickhouse_rows_sent_total"] == 0
+    finally:
+        run.kill()  # SIGKILL: no shutdown flush
+    journals = list((tmp_path / "pharos.db.clickhouse-spool").glob("journal-*.pending"))
+    assert journals, "the rows in memory are journaled next to the database"
+    run = start(tmp_path, target, clickhouse, "killed")
+    try:
+        pharos.wait_for(lambda: metrics(run)["pharos_clickhouse_spool_bytes"] == 0
+                        and metrics(run)["pharos_clickhouse_rows_sent_total"] >= 700,
+                        timeout=60, message="the journal of the killed process sent")
+    finally:
+        stop(run)
+    assert_complete_and_once(clickhouse, "killed", tmp_path)

@@ -239,6 +239,35 @@ TEST_F(ClickHouseSinkTest, StopSendsThePartialBatchOrSpoolsIt) {
   EXPECT_EQ(transport_.ItemCounts().size(), 10u);
 }
 
+TEST_F(ClickHouseSinkTest, RowsInMemoryAtACrashAreSentByTheNextStart) {
+  sink_->Add(Results("shop", 2));
+  sink_->Add(Results("cart", 4));
+  sink_->Pump();  // schema, then one batch of 3 sent; 3 rows stay in memory
+  ASSERT_EQ(transport_.rows().size(), 3u);
+  ASSERT_EQ(sink_->buffered_rows(), 3u);
+  // The process dies here: a new one opens the same spool folder.
+  auto after_crash = std::move(ClickHouseSpool::Open(dir_.path() / "spool", 1 << 20)).value();
+  EXPECT_EQ(after_crash->rows(), 3u) << "the rows in memory were journaled";
+  MetricsRegistry registry;
+  ClickHouseSink::Options options;
+  options.gzip = false;
+  ClickHouseSink next(transport_, *after_crash, clock_, registry, options);
+  next.Pump();
+  EXPECT_EQ(after_crash->rows(), 0u);
+  const std::map<std::string, int> counts = transport_.ItemCounts();
+  EXPECT_EQ(counts.size(), 6u) << "nothing lost";
+  next.Stop();
+}
+
+TEST_F(ClickHouseSinkTest, ACleanStopLeavesNoJournal) {
+  sink_->Add(Results("shop", 5));
+  sink_->Pump();
+  sink_->Stop();
+  for (const auto& file : std::filesystem::directory_iterator(dir_.path() / "spool")) {
+    ADD_FAILURE() << "left behind: " << file.path();
+  }
+}
+
 TEST_F(ClickHouseSinkTest, ThreadSendsOnItsOwn) {
   sink_->Start();
   sink_->Add(Results("shop", 3));  // a full batch wakes the thread

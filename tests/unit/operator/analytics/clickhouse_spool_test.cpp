@@ -54,5 +54,29 @@ TEST(ClickHouseSpoolTest, RefusesWhatDoesNotFit) {
   EXPECT_EQ(spool->rows(), 1u);
 }
 
+TEST(ClickHouseSpoolTest, JournalsLeftByACrashBecomeSegments) {
+  TempDirectory dir;
+  {
+    auto spool = std::move(ClickHouseSpool::Open(dir.path() / "s", 1 << 20)).value();
+    Result<uint64_t> sent = spool->OpenJournal("{\"a\":1}\n");
+    ASSERT_TRUE(sent);
+    ASSERT_TRUE(spool->AppendJournal("{\"b\":1}\n"));
+    Result<uint64_t> current = spool->OpenJournal("{\"b\":1}\n");  // b moved on, a was sent
+    ASSERT_TRUE(current);
+    spool->DropJournal(*sent);
+    ASSERT_TRUE(spool->AppendJournal("{\"c\":1}\n{\"d\":"));  // the crash cut d short
+    EXPECT_EQ(spool->segments(), 0u) << "journals are not segments while the process lives";
+  }
+  auto spool = std::move(ClickHouseSpool::Open(dir.path() / "s", 1 << 20)).value();
+  EXPECT_EQ(spool->segments(), 1u);
+  EXPECT_EQ(spool->rows(), 2u);
+  Result<std::optional<ClickHouseSpool::Segment>> oldest = spool->Oldest();
+  ASSERT_TRUE(oldest && *oldest);
+  EXPECT_EQ((*oldest)->body, "{\"b\":1}\n{\"c\":1}\n");
+  for (const auto& file : std::filesystem::directory_iterator(dir.path() / "s")) {
+    EXPECT_EQ(file.path().extension(), ".jsonl") << file.path();
+  }
+}
+
 }  // namespace
 }  // namespace pharos
