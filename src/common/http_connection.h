@@ -16,11 +16,15 @@
 #include <boost/asio/ssl/stream.hpp>
 // GCC's -Wmaybe-uninitialized misreads boost::optional inside Beast's parser when inlined in
 // sanitizer builds (a known false positive); it is silenced for these headers only.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #include <chrono>
 #include <cstdint>
 #include <memory>
