@@ -22,10 +22,10 @@
 #include "common/http_server.h"
 #include "common/metrics_registry.h"
 #include "common/result.h"
+#include "operator/analytics/clickhouse_analytics.h"
 #include "operator/api/json_api.h"
 #include "operator/api/probe_api.h"
 #include "operator/api/probe_tokens.h"
-#include "operator/analytics/clickhouse_analytics.h"
 #include "operator/control/operator_core.h"
 #include "operator/control/result_store.h"
 
@@ -85,9 +85,9 @@ class ControlPlaneHost {
   MetricsRegistry registry_;
   CounterFamily& status_writes_;
   std::unique_ptr<ResultStore> sqlite_store_;
-  std::unique_ptr<ClickHouseAnalytics> analytics_;    // null without ClickHouse
-  std::unique_ptr<ResultStore> analytics_store_;      // SQLite copied to ClickHouse, or null
-  ResultStore* store_ = nullptr;                      // what the core writes and the API reads
+  std::unique_ptr<ClickHouseAnalytics> analytics_;  // null without ClickHouse
+  std::unique_ptr<ResultStore> analytics_store_;    // SQLite copied to ClickHouse, or null
+  ResultStore* store_ = nullptr;                    // what the core writes and the API reads
   std::unique_ptr<OperatorCore> core_;
   HttpServer server_;
   MetricsRegistry::CollectorId server_metrics_ = 0;  // pharos_http_connections*, once started

@@ -69,13 +69,12 @@ TEST(OperatorCommandTest, ClickHouseFlagsConfigureTheSink) {
   EXPECT_EQ(clickhouse.sink.max_delay, std::chrono::seconds(2));
   EXPECT_EQ(clickhouse.spool_dir, "/data/pharos.db.clickhouse-spool");
 
-  for (const Args& args : {Args{"--clickhouse-url", "clickhouse:8123"},
-                           Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-database",
-                                "a-b"},
-                           Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-batch-rows",
-                                "0"},
-                           Args{"--clickhouse-url", "http://ch:8123",
-                                "--clickhouse-password-file", "/nonexistent/pw"}}) {
+  for (const Args& args :
+       {Args{"--clickhouse-url", "clickhouse:8123"},
+        Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-database", "a-b"},
+        Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-batch-rows", "0"},
+        Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-password-file",
+             "/nonexistent/pw"}}) {
     Result<OperatorCommand::Parsed> bad = OperatorCommand::Parse(args);
     ASSERT_FALSE(bad) << args[2 % args.size()];
     EXPECT_NE(bad.error().find("--clickhouse-"), std::string::npos) << bad.error();
