@@ -22,15 +22,21 @@ Result<uint64_t> PositiveNumber(const CommandLine& flags, const std::string& fla
     }
     value = value * 10 + static_cast<uint64_t>(c - '0');
   }
-  if (text.empty() || value == 0) return BadFlag(flag, "must be a positive whole number");
+  if (text.empty() || value == 0) {
+    return BadFlag(flag, "must be a positive whole number");
+  }
   return value;
 }
 
 Result<std::chrono::milliseconds> PositiveDuration(const CommandLine& flags,
                                                    const std::string& flag) {
   Result<Millis> parsed = ParseDuration(flags.Get(flag));
-  if (!parsed) return BadFlag(flag, parsed.error());
-  if (parsed->count() <= 0) return BadFlag(flag, "must be longer than 0s");
+  if (!parsed) {
+    return BadFlag(flag, parsed.error());
+  }
+  if (parsed->count() <= 0) {
+    return BadFlag(flag, "must be longer than 0s");
+  }
   return std::chrono::milliseconds(parsed->count());
 }
 
@@ -75,7 +81,9 @@ Result<std::optional<ClickHouseAnalytics::Options>> ClickHouseAnalytics::Options
   if (flags.IsSet("clickhouse-password-file")) {
     const std::string path = flags.Get("clickhouse-password-file");
     std::ifstream in(path);
-    if (!in) return BadFlag("clickhouse-password-file", "cannot read " + path);
+    if (!in) {
+      return BadFlag("clickhouse-password-file", "cannot read " + path);
+    }
     std::getline(in, options.connection.password);
     while (!options.connection.password.empty() && (options.connection.password.back() == '\r' ||
                                                     options.connection.password.back() == ' ')) {
@@ -89,18 +97,26 @@ Result<std::optional<ClickHouseAnalytics::Options>> ClickHouseAnalytics::Options
     return BadFlag("clickhouse-url", checked.error());
   }
   Result<uint64_t> batch = PositiveNumber(flags, "clickhouse-batch-rows");
-  if (!batch) return Error{batch.error(), ErrorKind::kInvalidArgument};
+  if (!batch) {
+    return Error{batch.error(), ErrorKind::kInvalidArgument};
+  }
   options.sink.batch_rows = static_cast<size_t>(*batch);
   options.sink.max_buffered_rows = std::max<size_t>(options.sink.max_buffered_rows, 10 * *batch);
   Result<std::chrono::milliseconds> interval = PositiveDuration(flags, "clickhouse-flush-interval");
-  if (!interval) return Error{interval.error(), ErrorKind::kInvalidArgument};
+  if (!interval) {
+    return Error{interval.error(), ErrorKind::kInvalidArgument};
+  }
   options.sink.max_delay = *interval;
   Result<std::chrono::milliseconds> retry = PositiveDuration(flags, "clickhouse-retry-max");
-  if (!retry) return Error{retry.error(), ErrorKind::kInvalidArgument};
+  if (!retry) {
+    return Error{retry.error(), ErrorKind::kInvalidArgument};
+  }
   options.sink.retry_max = *retry;
   options.sink.retry_initial = std::min(options.sink.retry_initial, *retry);
   Result<uint64_t> max_bytes = PositiveNumber(flags, "clickhouse-spool-max-bytes");
-  if (!max_bytes) return Error{max_bytes.error(), ErrorKind::kInvalidArgument};
+  if (!max_bytes) {
+    return Error{max_bytes.error(), ErrorKind::kInvalidArgument};
+  }
   options.spool_max_bytes = *max_bytes;
   options.spool_dir =
       flags.IsSet("clickhouse-spool-dir") && !flags.Get("clickhouse-spool-dir").empty()
@@ -109,17 +125,20 @@ Result<std::optional<ClickHouseAnalytics::Options>> ClickHouseAnalytics::Options
   return std::optional<Options>(std::move(options));
 }
 
-Result<std::unique_ptr<ClickHouseAnalytics>> ClickHouseAnalytics::Open(Options options,
+Result<std::unique_ptr<ClickHouseAnalytics>> ClickHouseAnalytics::Open(const Options& options,
                                                                        const Clock& clock,
                                                                        MetricsRegistry& registry) {
   std::unique_ptr<ClickHouseAnalytics> analytics(new ClickHouseAnalytics());
   Result<CurlClickHouseTransport> transport = CurlClickHouseTransport::Create(options.connection);
-  if (!transport)
+  if (!transport) {
     return Error{"--clickhouse-url: " + transport.error(), ErrorKind::kInvalidArgument};
+  }
   analytics->transport_ = std::make_unique<CurlClickHouseTransport>(std::move(transport).value());
   Result<std::unique_ptr<ClickHouseSpool>> spool =
       ClickHouseSpool::Open(options.spool_dir, options.spool_max_bytes);
-  if (!spool) return Error{spool.error() + " (--clickhouse-spool-dir)"};
+  if (!spool) {
+    return Error{spool.error() + " (--clickhouse-spool-dir)"};
+  }
   analytics->spool_ = std::move(spool).value();
   if (analytics->spool_->segments() > 0) {
     Logger("clickhouse")
@@ -142,7 +161,9 @@ std::unique_ptr<ResultStore> ClickHouseAnalytics::Wrap(ResultStore& primary) {
 }
 
 void ClickHouseAnalytics::Stop() {
-  if (sink_) sink_->Stop();
+  if (sink_) {
+    sink_->Stop();
+  }
 }
 
 }  // namespace pharos

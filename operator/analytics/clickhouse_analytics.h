@@ -51,7 +51,8 @@ class ClickHouseAnalytics {
 
   // Opens the spool and starts the sink (tables are created by the sink's thread, so a
   // ClickHouse that is away at start delays nothing). Errors name the spool folder.
-  static Result<std::unique_ptr<ClickHouseAnalytics>> Open(Options options, const Clock& clock,
+  static Result<std::unique_ptr<ClickHouseAnalytics>> Open(const Options& options,
+                                                           const Clock& clock,
                                                            MetricsRegistry& registry);
   ~ClickHouseAnalytics();  // Stop()
 

@@ -18,7 +18,9 @@ int64_t EpochSeconds(std::chrono::system_clock::time_point at) {
 // The start of ClickHouse's error text for the log (it can carry a long stack trace).
 std::string Excerpt(std::string_view body) {
   std::string text(body.substr(0, 300));
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) {
+    text.pop_back();
+  }
   return text;
 }
 
@@ -41,12 +43,16 @@ const char* ToString(ClickHouseFailure failure) {
 int ClickHouseExceptionCode(std::string_view body) {
   constexpr std::string_view kCode = "Code: ";
   const size_t at = body.find(kCode);
-  if (at == std::string_view::npos || at > 64) return 0;
+  if (at == std::string_view::npos || at > 64) {
+    return 0;
+  }
   int code = 0;
   for (size_t i = at + kCode.size();
        i < body.size() && std::isdigit(static_cast<unsigned char>(body[i])); ++i) {
     code = code * 10 + (body[i] - '0');
-    if (code > 100000) return 0;
+    if (code > 100000) {
+      return 0;
+    }
   }
   return code;
 }
@@ -83,7 +89,9 @@ bool ClickHouseSchema::ValidDatabaseName(std::string_view database) {
     return false;
   }
   for (char c : database) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') return false;
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_') {
+      return false;
+    }
   }
   return true;
 }
@@ -141,7 +149,9 @@ Result<void> ClickHouseSchema::Ensure(ClickHouseTransport& transport, std::strin
                                       ClickHouseError* failure) {
   auto fail = [&](ClickHouseError error) -> Result<void> {
     const std::string message = error.message;
-    if (failure) *failure = std::move(error);
+    if (failure) {
+      *failure = std::move(error);
+    }
     return Error{message, ErrorKind::kUnavailable};
   };
   auto run = [&](std::string statement) -> Result<ClickHouseResponse> {
@@ -153,17 +163,27 @@ Result<void> ClickHouseSchema::Ensure(ClickHouseTransport& transport, std::strin
   };
   for (std::string& statement : Statements(database)) {
     Result<ClickHouseResponse> answer = run(std::move(statement));
-    if (!answer) return fail({ClickHouseFailure::kUnreachable, answer.error()});
-    if (!answer->ok()) return fail(ClassifyClickHouseAnswer(*answer));
+    if (!answer) {
+      return fail({ClickHouseFailure::kUnreachable, answer.error()});
+    }
+    if (!answer->ok()) {
+      return fail(ClassifyClickHouseAnswer(*answer));
+    }
   }
   const std::string db(database);
   Result<ClickHouseResponse> version =
       run("SELECT toUInt32(max(version)) FROM " + db + ".schema_version FORMAT TabSeparated");
-  if (!version) return fail({ClickHouseFailure::kUnreachable, version.error()});
-  if (!version->ok()) return fail(ClassifyClickHouseAnswer(*version));
+  if (!version) {
+    return fail({ClickHouseFailure::kUnreachable, version.error()});
+  }
+  if (!version->ok()) {
+    return fail(ClassifyClickHouseAnswer(*version));
+  }
   int stored = 0;
   for (char c : version->body) {
-    if (!std::isdigit(static_cast<unsigned char>(c))) break;
+    if (!std::isdigit(static_cast<unsigned char>(c))) {
+      break;
+    }
     stored = stored * 10 + (c - '0');
   }
   if (stored > kVersion) {
@@ -171,7 +191,9 @@ Result<void> ClickHouseSchema::Ensure(ClickHouseTransport& transport, std::strin
                                 std::to_string(stored) + ", newer than this Pharos knows (" +
                                 std::to_string(kVersion) +
                                 "): upgrade Pharos, or point --clickhouse-database elsewhere";
-    if (failure) *failure = {ClickHouseFailure::kRefused, message};
+    if (failure) {
+      *failure = {ClickHouseFailure::kRefused, message};
+    }
     return Error{message, ErrorKind::kInvalidArgument};
   }
   if (stored < kVersion) {
@@ -179,8 +201,12 @@ Result<void> ClickHouseSchema::Ensure(ClickHouseTransport& transport, std::strin
     Result<ClickHouseResponse> recorded =
         run("INSERT INTO " + db + ".schema_version (version, applied_at) VALUES (" +
             std::to_string(kVersion) + ", now())");
-    if (!recorded) return fail({ClickHouseFailure::kUnreachable, recorded.error()});
-    if (!recorded->ok()) return fail(ClassifyClickHouseAnswer(*recorded));
+    if (!recorded) {
+      return fail({ClickHouseFailure::kUnreachable, recorded.error()});
+    }
+    if (!recorded->ok()) {
+      return fail(ClassifyClickHouseAnswer(*recorded));
+    }
   }
   return {};
 }

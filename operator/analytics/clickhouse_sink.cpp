@@ -93,7 +93,9 @@ ClickHouseSink::ClickHouseSink(ClickHouseTransport& transport, ClickHouseSpool& 
 ClickHouseSink::~ClickHouseSink() { Stop(); }
 
 void ClickHouseSink::Add(const std::vector<CheckResult>& results) {
-  if (results.empty()) return;
+  if (results.empty()) {
+    return;
+  }
   Batch overflow;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -147,7 +149,9 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
   Batch due;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (buffer_.rows > 0 && (flush || Waiting(now))) due = TakeBatch(options_.batch_rows);
+    if (buffer_.rows > 0 && (flush || Waiting(now))) {
+      due = TakeBatch(options_.batch_rows);
+    }
   }
   if (due.rows > 0) {
     if (schema_ready_ && (!down_ || clock_.SteadyNow() >= next_attempt_)) {
@@ -188,9 +192,13 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
   UpdateSpoolGauges();
 
   const auto after = clock_.SteadyNow();
-  if (drained && spool_.segments() > 0) return after;
+  if (drained && spool_.segments() > 0) {
+    return after;
+  }
   auto next = after + kGaugeRefresh;
-  if (down_ || !schema_ready_) next = std::min(next, std::max(next_attempt_, after));
+  if (down_ || !schema_ready_) {
+    next = std::min(next, std::max(next_attempt_, after));
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   if (buffer_.rows > 0) {
     next = std::min(
@@ -206,7 +214,9 @@ ClickHouseSink::Batch ClickHouseSink::TakeBatch(size_t max_rows) {
   } else {
     // Rows are single lines (JSON escapes newlines): cut after the max_rows-th.
     size_t cut = 0;
-    for (size_t row = 0; row < max_rows; ++row) cut = buffer_.body.find('\n', cut) + 1;
+    for (size_t row = 0; row < max_rows; ++row) {
+      cut = buffer_.body.find('\n', cut) + 1;
+    }
     batch.body = buffer_.body.substr(0, cut);
     batch.rows = max_rows;
     batch.oldest = buffer_.oldest;
@@ -232,7 +242,9 @@ ClickHouseSink::Batch ClickHouseSink::TakeBatch(size_t max_rows) {
 }
 
 void ClickHouseSink::Handled(const Batch& batch) {
-  if (batch.journal != 0) spool_.DropJournal(batch.journal);
+  if (batch.journal != 0) {
+    spool_.DropJournal(batch.journal);
+  }
 }
 
 bool ClickHouseSink::EnsureSchema() {
@@ -254,8 +266,12 @@ std::optional<ClickHouseError> ClickHouseSink::Insert(const std::string& body, s
   Result<ClickHouseResponse> answer = transport_.Send({insert_statement_, body, options_.gzip});
   insert_seconds_.Observe(
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-  if (!answer) return ClickHouseError{ClickHouseFailure::kUnreachable, answer.error()};
-  if (!answer->ok()) return ClassifyClickHouseAnswer(*answer);
+  if (!answer) {
+    return ClickHouseError{ClickHouseFailure::kUnreachable, answer.error()};
+  }
+  if (!answer->ok()) {
+    return ClassifyClickHouseAnswer(*answer);
+  }
   rows_sent_.Inc(static_cast<double>(rows));
   return std::nullopt;
 }
@@ -264,7 +280,9 @@ void ClickHouseSink::Failed(const ClickHouseError& error, std::string_view what)
   const auto now = clock_.SteadyNow();
   batches_failed_.WithLabels({ToString(error.kind)}).Inc();
   up_.Set(0);
-  if (error.kind == ClickHouseFailure::kMissingTable) schema_ready_ = false;
+  if (error.kind == ClickHouseFailure::kMissingTable) {
+    schema_ready_ = false;
+  }
   down_ = true;
   backoff_ =
       backoff_.count() == 0 ? options_.retry_initial : std::min(backoff_ * 2, options_.retry_max);
@@ -317,7 +335,9 @@ void ClickHouseSink::UpdateSpoolGauges() {
 
 void ClickHouseSink::Start() {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (thread_.joinable() || stopped_) return;
+  if (thread_.joinable() || stopped_) {
+    return;
+  }
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -326,12 +346,18 @@ void ClickHouseSink::Run() {
   while (true) {
     const auto next = Pump(false);
     std::unique_lock<std::mutex> lock(mutex_);
-    if (stopping_) break;
+    if (stopping_) {
+      break;
+    }
     // Virtual deadlines from the clock are turned into a real wait of the same length.
     const auto wait = next - clock_.SteadyNow();
-    if (wait <= std::chrono::steady_clock::duration::zero()) continue;
+    if (wait <= std::chrono::steady_clock::duration::zero()) {
+      continue;
+    }
     wake_.wait_for(lock, wait, [this] { return stopping_ || buffer_.rows >= options_.batch_rows; });
-    if (stopping_) break;
+    if (stopping_) {
+      break;
+    }
   }
 }
 
@@ -339,19 +365,25 @@ void ClickHouseSink::Stop() {
   std::thread thread;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (stopped_) return;
+    if (stopped_) {
+      return;
+    }
     stopped_ = true;
     stopping_ = true;
     thread = std::move(thread_);
   }
   wake_.notify_all();
-  if (thread.joinable()) thread.join();
+  if (thread.joinable()) {
+    thread.join();
+  }
   // Each step sends, spools or (spool full) drops one batch, so the buffer empties.
   do {
     Pump(/*flush=*/true);
   } while (buffered_rows() > 0);
   std::lock_guard<std::mutex> lock(mutex_);
-  if (journal_ != 0) spool_.DropJournal(journal_);  // empty: everything was sent or spooled
+  if (journal_ != 0) {
+    spool_.DropJournal(journal_);  // empty: everything was sent or spooled
+  }
   journal_ = 0;
 }
 

@@ -30,7 +30,9 @@ bool ParseName(const std::string& name, uint64_t& sequence, int64_t& oldest_ms, 
   const std::string stem = name.substr(0, name.size() - kSuffix.size());
   const size_t first = stem.find('-');
   const size_t second = first == std::string::npos ? first : stem.find('-', first + 1);
-  if (second == std::string::npos) return false;
+  if (second == std::string::npos) {
+    return false;
+  }
   auto number = [](std::string_view text, auto& out) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
     return ec == std::errc() && end == text.data() + text.size() && !text.empty();
@@ -49,7 +51,9 @@ Status WriteAll(int fd, std::string_view data, const std::filesystem::path& path
   while (written < data.size()) {
     const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        continue;
+      }
       return Error{Errno("cannot write", path)};
     }
     written += static_cast<size_t>(n);
@@ -60,12 +64,16 @@ Status WriteAll(int fd, std::string_view data, const std::filesystem::path& path
 Status WriteDurably(const std::filesystem::path& temporary, const std::filesystem::path& target,
                     std::string_view body) {
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Error{Errno("cannot create", temporary)};
+  if (fd < 0) {
+    return Error{Errno("cannot create", temporary)};
+  }
   size_t written = 0;
   while (written < body.size()) {
     const ssize_t n = ::write(fd, body.data() + written, body.size() - written);
     if (n < 0) {
-      if (errno == EINTR) continue;
+      if (errno == EINTR) {
+        continue;
+      }
       const std::string error = Errno("cannot write", temporary);
       ::close(fd);
       ::unlink(temporary.c_str());
@@ -90,7 +98,7 @@ Status WriteDurably(const std::filesystem::path& temporary, const std::filesyste
 
 }  // namespace
 
-Result<std::unique_ptr<ClickHouseSpool>> ClickHouseSpool::Open(std::filesystem::path folder,
+Result<std::unique_ptr<ClickHouseSpool>> ClickHouseSpool::Open(const std::filesystem::path& folder,
                                                                uint64_t max_bytes) {
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
@@ -117,7 +125,9 @@ Result<std::unique_ptr<ClickHouseSpool>> ClickHouseSpool::Open(std::filesystem::
     uint64_t sequence = 0;
     int64_t oldest_ms = 0;
     size_t rows = 0;
-    if (!file.is_regular_file() || !ParseName(name, sequence, oldest_ms, rows)) continue;
+    if (!file.is_regular_file() || !ParseName(name, sequence, oldest_ms, rows)) {
+      continue;
+    }
     const uint64_t size = file.file_size(ec);
     spool->entries_[sequence] = Entry{
         file.path(), std::chrono::system_clock::time_point(std::chrono::milliseconds(oldest_ms)),
@@ -137,7 +147,9 @@ Result<std::unique_ptr<ClickHouseSpool>> ClickHouseSpool::Open(std::filesystem::
 }
 
 ClickHouseSpool::~ClickHouseSpool() {
-  if (journal_fd_ >= 0) ::close(journal_fd_);
+  if (journal_fd_ >= 0) {
+    ::close(journal_fd_);
+  }
 }
 
 std::filesystem::path ClickHouseSpool::JournalPath(uint64_t journal) const {
@@ -148,7 +160,9 @@ std::filesystem::path ClickHouseSpool::JournalPath(uint64_t journal) const {
 Status ClickHouseSpool::RecoverJournals(const std::vector<std::filesystem::path>& journals) {
   for (const std::filesystem::path& path : journals) {
     std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{Errno("cannot open the spool journal", path)};
+    if (!in) {
+      return Error{Errno("cannot open the spool journal", path)};
+    }
     std::ostringstream content;
     content << in.rdbuf();
     std::string rows = std::move(content).str();
@@ -177,17 +191,25 @@ Result<uint64_t> ClickHouseSpool::OpenJournal(std::string_view rows) {
   const uint64_t journal = next_journal_++;
   const std::filesystem::path path = JournalPath(journal);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
-  if (fd < 0) return Error{Errno("cannot create the spool journal", path)};
-  if (journal_fd_ >= 0) ::close(journal_fd_);
+  if (fd < 0) {
+    return Error{Errno("cannot create the spool journal", path)};
+  }
+  if (journal_fd_ >= 0) {
+    ::close(journal_fd_);
+  }
   journal_fd_ = fd;
   journal_ = journal;
-  if (Status written = WriteAll(fd, rows, path); !written) return Error{written.error()};
+  if (Status written = WriteAll(fd, rows, path); !written) {
+    return Error{written.error()};
+  }
   return journal;
 }
 
 Status ClickHouseSpool::AppendJournal(std::string_view rows) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (journal_fd_ < 0) return Error{"no spool journal open"};
+  if (journal_fd_ < 0) {
+    return Error{"no spool journal open"};
+  }
   return WriteAll(journal_fd_, rows, JournalPath(journal_));
 }
 
@@ -231,7 +253,9 @@ Result<std::optional<ClickHouseSpool::Segment>> ClickHouseSpool::Oldest() {
   Segment segment;
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (entries_.empty()) return std::optional<Segment>();
+    if (entries_.empty()) {
+      return std::optional<Segment>();
+    }
     const auto& [sequence, entry] = *entries_.begin();
     path = entry.path;
     segment.sequence = sequence;
@@ -239,7 +263,9 @@ Result<std::optional<ClickHouseSpool::Segment>> ClickHouseSpool::Oldest() {
     segment.rows = entry.rows;
   }
   std::ifstream in(path, std::ios::binary);
-  if (!in) return Error{Errno("cannot open the spooled batch", path)};
+  if (!in) {
+    return Error{Errno("cannot open the spooled batch", path)};
+  }
   std::ostringstream content;
   content << in.rdbuf();
   segment.body = std::move(content).str();
@@ -249,7 +275,9 @@ Result<std::optional<ClickHouseSpool::Segment>> ClickHouseSpool::Oldest() {
 Status ClickHouseSpool::Remove(uint64_t sequence) {
   std::lock_guard<std::mutex> lock(mutex_);
   auto found = entries_.find(sequence);
-  if (found == entries_.end()) return OkStatus();
+  if (found == entries_.end()) {
+    return OkStatus();
+  }
   std::error_code ec;
   std::filesystem::remove(found->second.path, ec);
   if (ec) {
@@ -281,7 +309,9 @@ std::optional<std::chrono::system_clock::time_point> ClickHouseSpool::oldest_tim
   std::lock_guard<std::mutex> lock(mutex_);
   std::optional<std::chrono::system_clock::time_point> oldest;
   for (const auto& [sequence, entry] : entries_) {
-    if (!oldest || entry.oldest < *oldest) oldest = entry.oldest;
+    if (!oldest || entry.oldest < *oldest) {
+      oldest = entry.oldest;
+    }
   }
   return oldest;
 }

@@ -44,7 +44,7 @@ class ClickHouseSpool {
   };
 
   // Creates the folder if missing and indexes the segments already in it.
-  static Result<std::unique_ptr<ClickHouseSpool>> Open(std::filesystem::path folder,
+  static Result<std::unique_ptr<ClickHouseSpool>> Open(const std::filesystem::path& folder,
                                                        uint64_t max_bytes);
   ~ClickHouseSpool();
   ClickHouseSpool(const ClickHouseSpool&) = delete;

@@ -22,7 +22,9 @@ struct ListDeleter {
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* body = static_cast<std::string*>(user);
   const size_t bytes = size * count;
-  if (body->size() < kKeptBody) body->append(data, std::min(bytes, kKeptBody - body->size()));
+  if (body->size() < kKeptBody) {
+    body->append(data, std::min(bytes, kKeptBody - body->size()));
+  }
   return bytes;
 }
 
@@ -50,7 +52,9 @@ Result<std::string> GzipCompress(std::string_view data) {
   const int rc = deflate(&stream, Z_FINISH);
   const size_t written = stream.total_out;
   deflateEnd(&stream);
-  if (rc != Z_STREAM_END) return Error{"gzip: deflate did not finish"};
+  if (rc != Z_STREAM_END) {
+    return Error{"gzip: deflate did not finish"};
+  }
   out.resize(written);
   return out;
 }
@@ -69,15 +73,21 @@ Result<CurlClickHouseTransport> CurlClickHouseTransport::Create(Options options)
   }
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  while (!options.url.empty() && options.url.back() == '/') options.url.pop_back();
+  while (!options.url.empty() && options.url.back() == '/') {
+    options.url.pop_back();
+  }
   return CurlClickHouseTransport(std::move(options));
 }
 
 Result<ClickHouseResponse> CurlClickHouseTransport::Send(const ClickHouseRequest& request) {
   std::unique_ptr<CURL, CurlDeleter> curl(curl_easy_init());
-  if (!curl) return Error{"curl_easy_init failed", ErrorKind::kFailed};
+  if (!curl) {
+    return Error{"curl_easy_init failed", ErrorKind::kFailed};
+  }
   std::string url = options_.url + "/";
-  if (!request.query.empty()) url += "?query=" + UrlEncode(curl.get(), request.query);
+  if (!request.query.empty()) {
+    url += "?query=" + UrlEncode(curl.get(), request.query);
+  }
 
   std::string compressed;
   std::string_view body = request.body;
@@ -89,7 +99,9 @@ Result<ClickHouseResponse> CurlClickHouseTransport::Send(const ClickHouseRequest
   add_header("Expect:");
   if (request.gzip) {
     Result<std::string> packed = GzipCompress(request.body);
-    if (!packed) return Error{packed.error()};
+    if (!packed) {
+      return Error{packed.error()};
+    }
     compressed = std::move(packed).value();
     body = compressed;
     add_header("Content-Encoding: gzip");

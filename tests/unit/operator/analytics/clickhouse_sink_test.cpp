@@ -32,7 +32,9 @@ double Sample(const MetricsRegistry& registry, const std::string& series) {
   std::istringstream lines(text);
   std::string line;
   while (std::getline(lines, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+    if (line.rfind(series + " ", 0) == 0) {
+      return std::stod(line.substr(series.size() + 1));
+    }
   }
   return -1;
 }
@@ -57,6 +59,7 @@ class ClickHouseSinkTest : public ::testing::Test {
   std::vector<CheckResult> Results(const std::string& name, int count) {
     std::vector<CheckResult> results;
     const Monitor monitor = MakeMonitor(name);
+    results.reserve(count);
     for (int i = 0; i < count; ++i) {
       results.push_back(MakeResult(monitor, "local",
                                    ManualClock::DefaultStart() + seconds(10 * next_slot_++),
@@ -69,8 +72,12 @@ class ClickHouseSinkTest : public ::testing::Test {
   void Drain(int max_steps = 200) {
     for (int step = 0; step < max_steps; ++step) {
       const auto next = sink_->Pump();
-      if (spool_->segments() == 0 && sink_->buffered_rows() == 0) return;
-      if (next > clock_.SteadyNow()) clock_.Advance(next - clock_.SteadyNow());
+      if (spool_->segments() == 0 && sink_->buffered_rows() == 0) {
+        return;
+      }
+      if (next > clock_.SteadyNow()) {
+        clock_.Advance(next - clock_.SteadyNow());
+      }
     }
     FAIL() << "not drained: " << spool_->segments() << " segments, " << sink_->buffered_rows()
            << " rows buffered";
@@ -133,7 +140,9 @@ TEST_F(ClickHouseSinkTest, UnreachableSpoolsThenDrainsEveryItemOnce) {
   Drain();
   const std::map<std::string, int> counts = transport_.ItemCounts();
   EXPECT_EQ(counts.size(), 30u);
-  for (const auto& [item, count] : counts) EXPECT_EQ(count, 1) << item;
+  for (const auto& [item, count] : counts) {
+    EXPECT_EQ(count, 1) << item;
+  }
   EXPECT_EQ(Sample(registry_, "pharos_clickhouse_spool_bytes"), 0);
   EXPECT_EQ(Sample(registry_, "pharos_clickhouse_spool_oldest_age_seconds"), 0);
   EXPECT_EQ(Sample(registry_, "pharos_clickhouse_rows_sent_total"), 30);

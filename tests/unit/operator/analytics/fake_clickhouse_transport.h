@@ -37,7 +37,9 @@ class FakeClickHouseTransport final : public ClickHouseTransport {
     }
     // Compression is the transport's job: the body arrives plain, `gzip` says it was asked for.
     const std::string& body = request.body;
-    if (request.query.empty()) return Statement(body);
+    if (request.query.empty()) {
+      return Statement(body);
+    }
     if (request.query.find(".check_results FORMAT JSONEachRow") == std::string::npos) {
       return ClickHouseResponse{400, "Code: 62, e.displayText() = DB::Exception: Syntax error"};
     }
@@ -50,11 +52,15 @@ class FakeClickHouseTransport final : public ClickHouseTransport {
       return ClickHouseResponse{500, "Code: 252, e.displayText() = DB::Exception: Too many parts"};
     }
     ++inserts_;
-    if (request.gzip) ++gzip_inserts_;
+    if (request.gzip) {
+      ++gzip_inserts_;
+    }
     std::istringstream lines(body);
     std::string line;
     while (std::getline(lines, line)) {
-      if (line.empty()) continue;
+      if (line.empty()) {
+        continue;
+      }
       rows_.push_back(nlohmann::json::parse(line));
     }
     return ClickHouseResponse{200, ""};
@@ -95,7 +101,9 @@ class FakeClickHouseTransport final : public ClickHouseTransport {
   // item id → how many rows carry it.
   std::map<std::string, int> ItemCounts() const {
     std::map<std::string, int> counts;
-    for (const nlohmann::json& row : rows()) ++counts[row.at("item_id").get<std::string>()];
+    for (const nlohmann::json& row : rows()) {
+      ++counts[row.at("item_id").get<std::string>()];
+    }
     return counts;
   }
 
