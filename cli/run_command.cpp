@@ -39,6 +39,7 @@
 #include "operator/web/status_page_parser.h"
 #include "operator/web/web_frontend.h"
 #include "probe/check_engine.h"
+#include "probe/engine_flags.h"
 
 namespace pharos {
 namespace {
@@ -87,7 +88,8 @@ std::vector<ValidationError> StatusPageErrorsOf(const std::vector<OtherDocument>
   std::vector<ValidationError> errors;
   for (const OtherDocument& other : others) {
     if (other.kind != kStatusPageKind) continue;
-    for (ValidationError& error : ParseStatusPage(*other.document, StatusPageSource::kFile).errors) {
+    for (ValidationError& error :
+         ParseStatusPage(*other.document, StatusPageSource::kFile).errors) {
       errors.push_back(std::move(error));
     }
   }
@@ -145,6 +147,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   flags.AddFlag("chromium", '\0', "FILE", "the headless browser for screenshots",
                 "/usr/bin/chromium");
   AddHttpServerFlags(flags);
+  EngineFlags::Add(flags);
   flags.AddSwitch("help", 'h', "show this help");
   if (Status parsed = flags.Parse(args); !parsed) {
     err_ << "pharos run: " << parsed.error() << "\n";
@@ -214,6 +217,10 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     engine_options.ca_file = flags.Get("ca-file");
   } else if (const char* ca_file = std::getenv("PHAROS_CA_FILE"); ca_file != nullptr) {
     engine_options.ca_file = ca_file;
+  }
+  if (Status engine = EngineFlags::Read(flags, &engine_options); !engine.ok()) {
+    err_ << "pharos run: " << engine.error() << "\n";
+    return kExitBadInput;
   }
   std::vector<std::string> paths = flags.positional();
   if (paths.empty()) {
@@ -292,6 +299,9 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   host_options.core.metrics.duration_phases = *duration_phases;
   host_options.http = *server_options;
   host_options.clickhouse = std::move(*clickhouse);
+  // External probes get the same policy with their work (docs/security.md).
+  host_options.probe_api.target_deny = flags.GetAll("deny-cidr");
+  host_options.probe_api.target_allow = flags.GetAll("allow-cidr");
   Result<std::unique_ptr<ControlPlaneHost>> opened =
       ControlPlaneHost::Open(clock, tokens.get(), std::move(host_options));
   if (!opened) {
@@ -334,7 +344,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
           [&host](std::string_view method, std::string_view pattern, HttpHandler handler) {
             return host.Route(method, pattern, std::move(handler));
           });
-        !routed) {
+      !routed) {
     err_ << "pharos run: " << routed.error() << "\n";
     return kExitFailed;
   }
@@ -377,7 +387,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   MonitorFileSource source(
       paths,
       [&core, &engine, &maintenance, &pages](const std::vector<Monitor>& monitors,
-                                     const std::vector<OtherDocument>& others) {
+                                             const std::vector<OtherDocument>& others) {
         AlertingDocuments alerting = AlertingDocuments::Parse(others);
         for (const ValidationError& warning : MissingChannelWarnings(monitors, alerting.channels)) {
           Log().Warn("a monitor names an AlertChannel that does not exist",

@@ -12,6 +12,7 @@ namespace pharos {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 std::vector<std::string> Errors(const std::string& text, const std::string& file = "m.yaml") {
@@ -290,7 +291,43 @@ TEST(MonitorLoaderTest, AbsurdNestingIsAnErrorNotACrash) {
       "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: a}\n"
       "spec: {regions: " +
       std::string(100, '[') + std::string(100, ']') + "}\n";
-  EXPECT_THAT(Errors(text), ElementsAre("m.yaml:4:79: document nested too deeply"));
+  EXPECT_THAT(Errors(text), ElementsAre("m.yaml:4:79: nested deeper than 64 levels"));
+  // Far past yaml-cpp's own recursion limit: still our message and where it happened.
+  for (const std::string& deep :
+       {"spec: {regions: " + std::string(10'000, '[') + std::string(10'000, ']') + "}\n",
+        "spec:\n  " +
+            [] {
+              std::string block;  // compact block lists: "- - - ... x"
+              for (int i = 0; i < 10'000; ++i) block += "- ";
+              return block;
+            }() +
+            "x\n"}) {
+    const std::vector<std::string> errors =
+        Errors("apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: a}\n" + deep);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_THAT(errors[0],
+                ::testing::MatchesRegex("m\\.yaml:[0-9]+:[0-9]+: nested deeper than 64 levels"));
+  }
+}
+
+TEST(MonitorLoaderTest, RecursiveAliasIsRefusedNotDropped) {
+  const std::string text =
+      "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\n"
+      "metadata: &m {name: a, annotations: *m}\n"
+      "spec: {type: tcp, tcp: {host: db, port: 5432}}\n";
+  EXPECT_THAT(Errors(text),
+              ElementsAre("m.yaml:3:37: an alias to the node that contains it (a recursive alias) "
+                          "cannot be expanded"));
+  EXPECT_THAT(Errors("apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: *nope}\n"),
+              ::testing::Not(::testing::IsEmpty()));
+}
+
+TEST(MonitorLoaderTest, HugeValuesAreCutInErrors) {
+  const std::string huge(10'000'000, '9');
+  const std::vector<std::string> errors = Errors(HttpDoc("  retries: " + huge + "\n"));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_LT(errors[0].size(), 300u);
+  EXPECT_THAT(errors[0], HasSubstr("spec.retries: integer out of range"));
 }
 
 TEST(MonitorLoaderTest, TextMustBeUtf8) {
@@ -427,7 +464,8 @@ TEST(MonitorLoaderTest, LongTextIsCutInMessages) {
   EXPECT_THAT(Errors(HttpDoc("  " + key + ": 1\n")),
               ElementsAre("m.yaml:9:3: spec." + key + ": unknown field \"" + std::string(77, 'k') +
                           "...\" (known fields: type, frequency, regions, timeout, degradedAfter, "
-                          "retries, suspend, http, tcp, dns, assertions, alerting)"));
+                          "retries, suspend, target, http, tcp, dns, icmp, grpc, push, assertions, "
+                          "alerting)"));
 }
 
 TEST(MonitorLoaderTest, DuplicateFields) {
@@ -461,19 +499,20 @@ TEST(MonitorLoaderTest, WrongTypes) {
                           "m.yaml:14:45: spec.alerting.regionQuorum: expected an integer >= 1 or "
                           "\"majority\", got the string \"2\""));
   EXPECT_THAT(Errors(HttpDoc("  retries: 99999999999\n  assertions: {type: body}\n")),
-              ElementsAre("m.yaml:9:12: spec.retries: integer out of range: 99999999999",
+              ElementsAre("m.yaml:9:12: spec.retries: integer out of range: \"99999999999\"",
                           "m.yaml:10:15: spec.assertions: expected a list of assertions, got a "
                           "mapping"));
 }
 
 TEST(MonitorLoaderTest, SpecType) {
   EXPECT_THAT(Errors(Doc("  frequency: 1m\n")),
-              ElementsAre("m.yaml:5:1: spec.type: required (http, tcp or dns)"));
+              ElementsAre("m.yaml:5:1: spec.type: required (http, tcp, dns, icmp, grpc or push)"));
   EXPECT_THAT(Errors(Doc("  type: htp\n  http: {url: https://a/}\n")),
-              ElementsAre("m.yaml:6:9: spec.type: must be one of http, tcp, dns (got \"htp\"; did "
-                          "you mean \"http\"?)"));
-  EXPECT_THAT(Errors(Doc("  type: icmp\n")),
-              ElementsAre("m.yaml:6:9: spec.type: must be one of http, tcp, dns (got \"icmp\")"));
+              ElementsAre("m.yaml:6:9: spec.type: must be one of http, tcp, dns, icmp, grpc, push "
+                          "(got \"htp\"; did you mean \"http\"?)"));
+  EXPECT_THAT(Errors(Doc("  type: smtpd\n")),
+              ElementsAre("m.yaml:6:9: spec.type: must be one of http, tcp, dns, icmp, grpc, push "
+                          "(got \"smtpd\")"));
 }
 
 TEST(MonitorLoaderTest, TypeBlocks) {
@@ -583,7 +622,8 @@ TEST(MonitorLoaderTest, HttpUrl) {
   EXPECT_EQ(url_error("HTTPS://Example.COM:8443/a?b=c#d"), "(0 errors)");
   EXPECT_EQ(url_error("http://[::1]:8080/"), "(0 errors)");
   EXPECT_THAT(Errors(Doc("  type: http\n  http:\n    method: GET\n")),
-              ElementsAre("m.yaml:7:3: spec.http.url: required (e.g. https://example.com/health)"));
+              ElementsAre("m.yaml:7:3: spec.http.url: required (e.g. https://example.com/health), "
+                          "or name a Service in spec.target.service"));
 }
 
 TEST(MonitorLoaderTest, HttpMethod) {
@@ -683,7 +723,7 @@ TEST(MonitorLoaderTest, AssertionTypeMustSuitTheMonitor) {
                           "m.yaml:13:14: spec.assertions[4].type: dnsRecord assertions apply to "
                           "dns monitors only",
                           "m.yaml:14:14: spec.assertions[5].type: certExpiry on a tcp monitor "
-                          "needs spec.tcp.tls: true"));
+                          "needs spec.tcp.tls: true or a startTls step"));
   EXPECT_THAT(Errors(Doc("  type: http\n  http: {url: \"http://a/\"}\n  assertions:\n"
                          "    - {type: certExpiry, op: gt, value: 1h}\n")),
               ElementsAre("m.yaml:9:14: spec.assertions[0].type: certExpiry needs an https:// URL "
@@ -691,13 +731,15 @@ TEST(MonitorLoaderTest, AssertionTypeMustSuitTheMonitor) {
   EXPECT_THAT(Errors(Doc("  type: dns\n  dns: {name: a}\n  assertions:\n"
                          "    - {type: certExpiry, op: gt, value: 1h}\n")),
               ElementsAre("m.yaml:9:14: spec.assertions[0].type: certExpiry assertions apply to "
-                          "http monitors with an https:// URL and tcp monitors with tls: true"));
+                          "http monitors with an https:// URL, tcp monitors with TLS and grpc "
+                          "monitors with tls: true"));
 }
 
 TEST(MonitorLoaderTest, AssertionTypeAndOpSpelling) {
   EXPECT_THAT(Errors(HttpDoc("  assertions:\n    - {type: status, op: ne, value: \"200\"}\n")),
               ElementsAre("m.yaml:10:14: spec.assertions[0].type: must be one of statusCode, "
-                          "header, body, jsonPath, latency, certExpiry, dnsRecord (got \"status\")",
+                          "header, body, jsonPath, latency, certExpiry, dnsRecord, packetLoss "
+                          "(got \"status\")",
                           "m.yaml:10:26: spec.assertions[0].op: must be one of eq, not_eq, gt, "
                           "gte, lt, lte, contains, not_contains, matches, empty, not_empty (got "
                           "\"ne\")"));
@@ -1004,7 +1046,7 @@ TEST_F(MonitorFilesTest, ShippedInvalidExampleGivesTheDocumentedErrors) {
       "examples/invalid.yaml:31:14: spec.assertions[0].type: body assertions apply to http "
       "monitors only",
       "examples/invalid.yaml:32:14: spec.assertions[1].type: certExpiry on a tcp monitor needs "
-      "spec.tcp.tls: true",
+      "spec.tcp.tls: true or a startTls step",
       "examples/invalid.yaml:32:41: spec.assertions[1].value: invalid duration \"2w\": unknown "
       "unit \"w\" (use ms, s, m or h)",
       "examples/invalid.yaml:34:17: spec.alerting.screenshot: only available for http monitors",
@@ -1116,7 +1158,7 @@ TEST(MonitorFromApiObjectTest, AbsurdNestingIsAnErrorNotACrash) {
   object["spec"]["regions"] = deep;
   Result<Monitor> monitor = MonitorFromApiObject(object, nullptr);
   ASSERT_FALSE(monitor.ok());
-  EXPECT_EQ(monitor.error(), "document nested too deeply");
+  EXPECT_EQ(monitor.error(), "nested deeper than 64 levels");
 }
 
 Monitor WithoutSource(Monitor monitor) {
