@@ -25,6 +25,7 @@
 #include "operator/alerting/delivery_dispatcher.h"
 #include "operator/alerting/maintenance_schedule.h"
 #include "operator/alerting/secret_resolver.h"
+#include "operator/analytics/clickhouse_analytics.h"
 #include "operator/api/probe_tokens.h"
 #include "operator/control/operator_metrics.h"
 #include "operator/host/control_plane_host.h"
@@ -119,6 +120,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   CommandLine flags;
   flags.AddFlag("listen", '\0', "HOST:PORT", "address of the HTTP server", "127.0.0.1:8080");
   flags.AddFlag("db", '\0', "FILE", "SQLite database (created if missing)", "pharos.db");
+  ClickHouseAnalytics::AddFlags(flags);
   flags.AddFlag("probe-token-file", '\0', "FILE",
                 "tokens of external probes (TOKEN or REGION=TOKEN per line); without it only the "
                 "in-process probe runs");
@@ -203,6 +205,12 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   Result<HttpServerOptions> server_options = HttpServerOptionsFromFlags(flags);
   if (!server_options) {
     err_ << "pharos run: " << server_options.error() << "\n";
+    return kExitBadInput;
+  }
+  Result<std::optional<ClickHouseAnalytics::Options>> clickhouse =
+      ClickHouseAnalytics::OptionsFromFlags(flags, flags.Get("db"));
+  if (!clickhouse) {
+    err_ << "pharos run: " << clickhouse.error() << "\n";
     return kExitBadInput;
   }
   if (flags.IsSet("ca-file")) {
@@ -290,6 +298,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   host_options.core.metrics.version = kVersion;
   host_options.core.metrics.duration_phases = *duration_phases;
   host_options.http = *server_options;
+  host_options.clickhouse = std::move(*clickhouse);
   // External probes get the same policy with their work (docs/security.md).
   host_options.probe_api.target_deny = flags.GetAll("deny-cidr");
   host_options.probe_api.target_allow = flags.GetAll("allow-cidr");

@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -70,6 +71,8 @@ struct KubeOperatorOptions {
   std::vector<std::string> target_allow;
   std::string db_path = "pharos.db";
   std::chrono::hours retention{720};
+  // --clickhouse-*: also copy results to ClickHouse (docs/analytics.md); nullopt = SQLite only.
+  std::optional<ClickHouseAnalytics::Options> clickhouse;
 
   bool leader_elect = false;
   std::string leader_election_namespace;  // "" = the kubeconfig's / pod's namespace

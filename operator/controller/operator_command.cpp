@@ -15,6 +15,7 @@
 #include "common/target_policy_flags.h"
 #include "common/version.h"
 #include "operator/alerting/alerting_flags.h"
+#include "operator/analytics/clickhouse_analytics.h"
 #include "operator/control/operator_metrics.h"
 
 namespace pharos {
@@ -31,8 +32,6 @@ constexpr const char* kHelp =
     "SQLite and serves the probe API, the JSON API and /metrics. With --leader-elect, one replica\n"
     "leads (a Lease) and the others stand by. See docs/operator.md.\n\n"
     "Flags:\n";
-
-const char* const kClickHouseFlags[] = {"clickhouse-url", "clickhouse-database", "clickhouse-user"};
 
 std::string DefaultIdentity() {
   char host[256] = {};
@@ -97,9 +96,7 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
                 "client of a status page with allowedCidrs; default none",
                 "");
   AddHttpServerFlags(flags);
-  for (const char* name : kClickHouseFlags) {
-    flags.AddFlag(name, '\0', "VALUE", "ClickHouse history sink: not supported yet");
-  }
+  ClickHouseAnalytics::AddFlags(flags);
   flags.AddSwitch("help", 'h', "show this help");
   flags.AddSwitch("version", '\0', "print the version");
 
@@ -116,14 +113,6 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   if (!flags.positional().empty()) {
     return Error{"unexpected argument \"" + flags.positional().front() +
                  "\": pharos-operator takes flags only (see --help)"};
-  }
-  for (const char* name : kClickHouseFlags) {
-    if (flags.IsSet(name) && !flags.Get(name).empty()) {
-      return Error{std::string("--") + name +
-                   ": the ClickHouse history sink is not supported yet by pharos-operator " +
-                   kVersion +
-                   "; remove the --clickhouse-* flags (Helm: history.clickhouse.enabled=false)"};
-    }
   }
 
   result.kube.kubeconfig_path = flags.Get("kubeconfig");
@@ -163,6 +152,12 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
     return Error{retention.error()};
   }
   options.retention = std::chrono::duration_cast<std::chrono::hours>(*retention);
+  Result<std::optional<ClickHouseAnalytics::Options>> clickhouse =
+      ClickHouseAnalytics::OptionsFromFlags(flags, options.db_path);
+  if (!clickhouse) {
+    return Error{clickhouse.error()};
+  }
+  options.clickhouse = std::move(clickhouse).value();
 
   options.leader_elect = flags.IsSet("leader-elect");
   options.leader_election_namespace = flags.Get("leader-election-namespace");

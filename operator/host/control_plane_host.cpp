@@ -37,7 +37,16 @@ Result<std::unique_ptr<ControlPlaneHost>> ControlPlaneHost::Open(const Clock& cl
   if (!store) {
     return Error{"opening the database " + options.db_path + " (--db): " + store.error()};
   }
-  host->store_ = std::move(store).value();
+  host->sqlite_store_ = std::move(store).value();
+  host->store_ = host->sqlite_store_.get();
+  if (options.clickhouse) {
+    Result<std::unique_ptr<ClickHouseAnalytics>> analytics =
+        ClickHouseAnalytics::Open(std::move(*options.clickhouse), clock, host->registry_);
+    if (!analytics) return Error{analytics.error(), analytics.error_kind()};
+    host->analytics_ = std::move(analytics).value();
+    host->analytics_store_ = host->analytics_->Wrap(*host->sqlite_store_);
+    host->store_ = host->analytics_store_.get();
+  }
   Result<std::unique_ptr<OperatorCore>> core =
       OperatorCore::Create(clock, *host->store_, host->registry_, std::move(options.core));
   if (!core) {
@@ -86,6 +95,9 @@ void ControlPlaneHost::Stop() {
   }
   if (core_) {
     core_->Stop();
+  }
+  if (analytics_) {
+    analytics_->Stop();  // after the core's last commit
   }
   if (server_metrics_ != 0) {
     registry_.RemoveCollector(server_metrics_);

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/clock.h"
@@ -21,6 +22,7 @@
 #include "common/http_server.h"
 #include "common/metrics_registry.h"
 #include "common/result.h"
+#include "operator/analytics/clickhouse_analytics.h"
 #include "operator/api/json_api.h"
 #include "operator/api/probe_api.h"
 #include "operator/api/probe_tokens.h"
@@ -37,6 +39,8 @@ class ControlPlaneHost {
     OperatorCore::Options core;
     ProbeApi::Options probe_api;
     HttpServerOptions http;
+    // Also copy every new result to ClickHouse (docs/analytics.md); nullopt = SQLite only.
+    std::optional<ClickHouseAnalytics::Options> clickhouse;
   };
 
   // Opens the store and creates the core and the APIs; nothing listens yet. `clock` and
@@ -64,7 +68,8 @@ class ControlPlaneHost {
   std::string base_url() const { return server_.base_url(); }
   // Parked long-polls get an empty answer, new leases 503.
   void BeginShutdown();
-  // Commits every result, saves states, stops the server. Idempotent.
+  // Commits every result, saves states, sends (or spools) what ClickHouse has not taken yet,
+  // stops the server. Idempotent.
   void Stop();
 
  private:
@@ -78,7 +83,10 @@ class ControlPlaneHost {
  private:
   MetricsRegistry registry_;
   CounterFamily& status_writes_;
-  std::unique_ptr<ResultStore> store_;
+  std::unique_ptr<ResultStore> sqlite_store_;
+  std::unique_ptr<ClickHouseAnalytics> analytics_;  // null without ClickHouse
+  std::unique_ptr<ResultStore> analytics_store_;    // SQLite copied to ClickHouse, or null
+  ResultStore* store_ = nullptr;                    // what the core writes and the API reads
   std::unique_ptr<OperatorCore> core_;
   HttpServer server_;
   MetricsRegistry::CollectorId server_metrics_ = 0;  // pharos_http_connections*, once started

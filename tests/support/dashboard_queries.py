@@ -58,6 +58,16 @@ CONTRACT_METRICS: Dict[str, str] = {
     "pharos_notification_oldest_pending_seconds": "gauge",
     "pharos_notification_delivery_seconds": "histogram",
     "pharos_notification_events_dropped_total": "counter",
+    # operator with --clickhouse-url (docs/analytics.md)
+    "pharos_clickhouse_rows_sent_total": "counter",
+    "pharos_clickhouse_rows_spooled_total": "counter",
+    "pharos_clickhouse_rows_dropped_total": "counter",
+    "pharos_clickhouse_batches_failed_total": "counter",
+    "pharos_clickhouse_spool_bytes": "gauge",
+    "pharos_clickhouse_spool_rows": "gauge",
+    "pharos_clickhouse_spool_oldest_age_seconds": "gauge",
+    "pharos_clickhouse_up": "gauge",
+    "pharos_clickhouse_insert_seconds": "histogram",
     # probe
     "pharos_probe_checks_in_flight": "gauge",
     "pharos_probe_capacity": "gauge",

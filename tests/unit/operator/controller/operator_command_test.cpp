@@ -50,12 +50,35 @@ TEST(OperatorCommandTest, AcceptsTheHelmChartArguments) {
   EXPECT_EQ(parsed->log_format, "json");
 }
 
-TEST(OperatorCommandTest, ClickHouseFailsFastAsNotSupportedYet) {
-  Result<OperatorCommand::Parsed> parsed =
-      OperatorCommand::Parse({"--clickhouse-url", "http://clickhouse:8123"});
-  ASSERT_FALSE(parsed);
-  EXPECT_NE(parsed.error().find("--clickhouse-url"), std::string::npos);
-  EXPECT_NE(parsed.error().find("not supported yet"), std::string::npos);
+TEST(OperatorCommandTest, ClickHouseFlagsConfigureTheSink) {
+  Result<OperatorCommand::Parsed> none = OperatorCommand::Parse({});
+  ASSERT_TRUE(none) << none.error();
+  EXPECT_FALSE(none->options.clickhouse);
+
+  Result<OperatorCommand::Parsed> parsed = OperatorCommand::Parse(
+      {"--clickhouse-url", "http://clickhouse:8123", "--clickhouse-database", "history",
+       "--clickhouse-user", "pharos", "--db", "/data/pharos.db", "--clickhouse-batch-rows", "200",
+       "--clickhouse-flush-interval", "2s"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  ASSERT_TRUE(parsed->options.clickhouse);
+  const ClickHouseAnalytics::Options& clickhouse = *parsed->options.clickhouse;
+  EXPECT_EQ(clickhouse.connection.url, "http://clickhouse:8123");
+  EXPECT_EQ(clickhouse.connection.user, "pharos");
+  EXPECT_EQ(clickhouse.sink.database, "history");
+  EXPECT_EQ(clickhouse.sink.batch_rows, 200u);
+  EXPECT_EQ(clickhouse.sink.max_delay, std::chrono::seconds(2));
+  EXPECT_EQ(clickhouse.spool_dir, "/data/pharos.db.clickhouse-spool");
+
+  for (const Args& args :
+       {Args{"--clickhouse-url", "clickhouse:8123"},
+        Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-database", "a-b"},
+        Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-batch-rows", "0"},
+        Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-password-file",
+             "/nonexistent/pw"}}) {
+    Result<OperatorCommand::Parsed> bad = OperatorCommand::Parse(args);
+    ASSERT_FALSE(bad) << args[2 % args.size()];
+    EXPECT_NE(bad.error().find("--clickhouse-"), std::string::npos) << bad.error();
+  }
 }
 
 TEST(OperatorCommandTest, RefusesBadValuesNamingTheFlag) {

@@ -1,0 +1,73 @@
+#pragma once
+
+// ClickHouseAnalytics: the ClickHouse sink of one process, assembled from its settings (the
+// --clickhouse-* flags that `pharos run` and pharos-operator share): the HTTP transport, the disk
+// spool and the sink, plus the ResultStore decorator that feeds it from the primary store.
+//
+// Flags (docs/analytics.md):
+//   --clickhouse-url URL                 ClickHouse HTTP interface; unset = no ClickHouse
+//   --clickhouse-database NAME           database of the Pharos tables (pharos)
+//   --clickhouse-user NAME               user (default)
+//   --clickhouse-password-file FILE      first line is the password; without it
+//                                        $PHAROS_CLICKHOUSE_PASSWORD, else none
+//   --clickhouse-batch-rows N            rows per INSERT at most (1000)
+//   --clickhouse-flush-interval DURATION longest wait of a row before its batch is sent (5s)
+//   --clickhouse-retry-max DURATION      longest wait between retries while it is away (30s)
+//   --clickhouse-spool-dir DIR           spool folder (<db>.clickhouse-spool)
+//   --clickhouse-spool-max-bytes N       spool size bound (1073741824)
+// Thread-safety: Open and Stop from the owner's thread; the parts are thread-safe.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "common/clock.h"
+#include "common/command_line.h"
+#include "common/metrics_registry.h"
+#include "common/result.h"
+#include "operator/analytics/analytics_result_store.h"
+#include "operator/analytics/clickhouse_sink.h"
+#include "operator/analytics/clickhouse_spool.h"
+#include "operator/analytics/curl_clickhouse_transport.h"
+
+namespace pharos {
+
+class ClickHouseAnalytics {
+ public:
+  struct Options {
+    CurlClickHouseTransport::Options connection;
+    ClickHouseSink::Options sink;
+    std::filesystem::path spool_dir;
+    uint64_t spool_max_bytes = 1ull << 30;
+  };
+
+  static void AddFlags(CommandLine& flags);
+  // nullopt without --clickhouse-url. `db_path` places the default spool next to the database.
+  // Errors name the flag (kInvalidArgument).
+  static Result<std::optional<Options>> OptionsFromFlags(const CommandLine& flags,
+                                                         const std::string& db_path);
+
+  // Opens the spool and starts the sink (tables are created by the sink's thread, so a
+  // ClickHouse that is away at start delays nothing). Errors name the spool folder.
+  static Result<std::unique_ptr<ClickHouseAnalytics>> Open(const Options& options,
+                                                           const Clock& clock,
+                                                           MetricsRegistry& registry);
+  ~ClickHouseAnalytics();  // Stop()
+
+  // The primary wrapped so that its new results reach ClickHouse too.
+  std::unique_ptr<ResultStore> Wrap(ResultStore& primary);
+  // Sends or spools what is waiting and stops the sink. Call after the last Append.
+  void Stop();
+
+  ClickHouseSink& sink() { return *sink_; }
+
+ private:
+  ClickHouseAnalytics() = default;
+  std::unique_ptr<CurlClickHouseTransport> transport_;
+  std::unique_ptr<ClickHouseSpool> spool_;
+  std::unique_ptr<ClickHouseSink> sink_;
+};
+
+}  // namespace pharos

@@ -1,0 +1,69 @@
+#pragma once
+
+// ClickHouseSchema: the tables Pharos keeps in ClickHouse (docs/analytics.md prints the same DDL),
+// how a check result becomes a row of them, and how a failed statement is classified.
+//
+// Rules:
+// * check_results is a ReplacingMergeTree ordered by (monitor_uid, time, item_id): a batch sent
+//   twice (an answer lost, a spool drained after a timeout that had in fact inserted) collapses to
+//   one row per item id when parts merge. Readers use FINAL, or count uniqExact(item_id), to see
+//   each result once before the merge happened.
+// * A result without an item id gets one at encoding time ("local-<n>" per process start and
+//   row), so a retry of its batch is still deduplicated.
+// * schema_version holds one row per applied version; Ensure refuses a database written by a
+//   newer Pharos (kInvalidArgument) and applies the missing steps otherwise.
+// * Statements are plain SQL that ClickHouse 18.16 and current releases both accept.
+// Thread-safety: stateless functions.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/check_result.h"
+#include "common/result.h"
+#include "operator/analytics/clickhouse_transport.h"
+
+namespace pharos {
+
+// Why ClickHouse did not take a statement; the label of pharos_clickhouse_batches_failed_total.
+enum class ClickHouseFailure {
+  kUnreachable,   // no answer: connection refused, timeout, TLS
+  kAuth,          // wrong user or password, or the user may not do it
+  kMissingTable,  // the database or table is gone (dropped): the schema is created again
+  kRefused,       // any other error answer (server overloaded, too many parts, ...)
+};
+const char* ToString(ClickHouseFailure failure);  // "unreachable" "auth" "missing_table" "refused"
+
+// A failed statement: its kind and the words for the log (ClickHouse's own message included).
+struct ClickHouseError {
+  ClickHouseFailure kind = ClickHouseFailure::kRefused;
+  std::string message;
+};
+
+// The answer's exception code ("Code: 60" at the start of ClickHouse's error text), 0 if none.
+int ClickHouseExceptionCode(std::string_view body);
+// Classifies a non-200 answer by ClickHouse's exception code and the HTTP status.
+ClickHouseError ClassifyClickHouseAnswer(const ClickHouseResponse& response);
+
+class ClickHouseSchema {
+ public:
+  static constexpr int kVersion = 1;
+  static constexpr std::string_view kResultsTable = "check_results";
+  static constexpr std::string_view kVersionTable = "schema_version";
+
+  // True for a usable database name (letters, digits, underscore; not starting with a digit).
+  static bool ValidDatabaseName(std::string_view database);
+  // The DDL of version kVersion, in order (CREATE ... IF NOT EXISTS).
+  static std::vector<std::string> Statements(std::string_view database);
+  // Creates what is missing and records the version. kInvalidArgument when the database holds a
+  // newer schema.
+  static Result<void> Ensure(ClickHouseTransport& transport, std::string_view database,
+                             ClickHouseError* failure = nullptr);
+
+  // `INSERT INTO db.check_results FORMAT JSONEachRow`.
+  static std::string InsertStatement(std::string_view database);
+  // One JSONEachRow line (ending in '\n') of `result`; `fallback_item_id` when it has none.
+  static std::string EncodeRow(const CheckResult& result, std::string_view fallback_item_id);
+};
+
+}  // namespace pharos

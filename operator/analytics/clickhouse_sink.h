@@ -1,0 +1,141 @@
+#pragma once
+
+// ClickHouseSink: copies newly stored check results to ClickHouse (docs/analytics.md). Rows are
+// encoded as they arrive (Add) and sent in batches of at most `batch_rows` rows, or when the
+// oldest waiting row is `max_delay` old, as one gzip-compressed `INSERT ... FORMAT JSONEachRow`.
+//
+// When ClickHouse is unreachable, refuses the credentials, lost its table or answers any other
+// error, the batch goes to the ClickHouseSpool on disk and ClickHouse is retried with backoff
+// (`retry_initial` doubling up to `retry_max`); while it is away new batches go straight to the
+// spool. Once a statement succeeds again the spool is drained oldest first, one segment per step,
+// interleaved with live batches. A missing table makes the next attempt create the schema again.
+// Every failure is logged with what to do (once per change of failure kind, then every
+// `log_repeat`) and counted. Rows refused by a full spool are counted as dropped (SQLite keeps
+// them). Retried batches may reach ClickHouse twice; the ReplacingMergeTree keyed by item id
+// collapses them (ClickHouseSchema).
+//
+// Pump() is one step of that logic in virtual time (tests call it directly with a ManualClock);
+// Start() runs it on a thread "pharos-ch-sink" and Stop() sends what is waiting once, spooling
+// it when that fails, so a clean shutdown loses nothing. Rows waiting in memory are journaled
+// in the spool folder too (ClickHouseSpool), so after a crash the next start sends them.
+// Thread-safety: Add, Stop and the accessors from any thread; Pump from one thread at a time
+// (the sink's own once started).
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/check_result.h"
+#include "common/clock.h"
+#include "common/metrics_registry.h"
+#include "operator/analytics/clickhouse_schema.h"
+#include "operator/analytics/clickhouse_spool.h"
+#include "operator/analytics/clickhouse_transport.h"
+
+namespace pharos {
+
+class ClickHouseSink {
+ public:
+  struct Options {
+    std::string database = "pharos";
+    size_t batch_rows = 1000;
+    std::chrono::milliseconds max_delay{5'000};
+    std::chrono::milliseconds retry_initial{1'000};
+    std::chrono::milliseconds retry_max{30'000};
+    // Rows kept in memory while a send is in flight; beyond it Add spools them itself.
+    size_t max_buffered_rows = 50'000;
+    bool gzip = true;
+    std::chrono::milliseconds log_repeat{60'000};
+  };
+
+  // `transport`, `spool`, `clock` and `registry` must outlive the sink. The metrics
+  // (pharos_clickhouse_*) are registered at once.
+  ClickHouseSink(ClickHouseTransport& transport, ClickHouseSpool& spool, const Clock& clock,
+                 MetricsRegistry& registry, Options options);
+  ~ClickHouseSink();  // Stop()
+  ClickHouseSink(const ClickHouseSink&) = delete;
+  ClickHouseSink& operator=(const ClickHouseSink&) = delete;
+
+  // Queues the rows of `results` (results newly stored in the primary store).
+  void Add(const std::vector<CheckResult>& results);
+
+  // One step: ensures the schema, sends the batch that is due, or one spooled segment. Returns
+  // when the next step is due (sooner when rows arrive). `flush` sends a partial batch now.
+  std::chrono::steady_clock::time_point Pump(bool flush = false);
+
+  // Starts the sending thread.
+  void Start();
+  // Sends what is waiting (one attempt), spools it if that fails, stops the thread. Idempotent.
+  void Stop();
+
+  // For tests and the metrics.
+  size_t buffered_rows() const;
+  bool schema_ready() const;
+
+ private:
+  struct Batch {
+    std::string body;
+    size_t rows = 0;
+    std::chrono::system_clock::time_point oldest{};
+    uint64_t journal = 0;  // the journal holding these rows, dropped once they are handled
+  };
+
+  // Sends one INSERT; records metrics; nullopt on success.
+  std::optional<ClickHouseError> Insert(const std::string& body, size_t rows);
+  bool EnsureSchema();
+  void Failed(const ClickHouseError& error, std::string_view what);
+  void Recovered();
+  void SpoolBatch(const Batch& batch, std::string_view why);
+  void UpdateSpoolGauges();
+  bool Waiting(std::chrono::steady_clock::time_point now) const;  // REQUIRES: mutex_
+  // At most max_rows rows from the front of buffer_, the rest journaled anew; REQUIRES: mutex_
+  Batch TakeBatch(size_t max_rows);
+  // The batch was sent, spooled or dropped: its journal goes.
+  void Handled(const Batch& batch);
+  void Run();
+
+  ClickHouseTransport& transport_;
+  ClickHouseSpool& spool_;
+  const Clock& clock_;
+  const Options options_;
+  const std::string insert_statement_;
+
+  Counter& rows_sent_;
+  Counter& rows_spooled_;
+  Counter& rows_dropped_;
+  CounterFamily& batches_failed_;
+  Gauge& spool_bytes_;
+  Gauge& spool_rows_;
+  Gauge& spool_oldest_age_;
+  Gauge& up_;
+  Histogram& insert_seconds_;
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_;
+  Batch buffer_;                                          // GUARDED_BY(mutex_)
+  std::chrono::steady_clock::time_point buffer_since_{};  // GUARDED_BY(mutex_)
+  uint64_t next_local_id_ = 0;                            // GUARDED_BY(mutex_)
+  std::string local_id_prefix_;                           // GUARDED_BY(mutex_)
+  bool stopping_ = false;                                 // GUARDED_BY(mutex_)
+  bool stopped_ = false;                                  // GUARDED_BY(mutex_)
+  uint64_t journal_ = 0;  // GUARDED_BY(mutex_): the spool journal of buffer_'s rows; 0 = none
+
+  // Pump's own state (one Pump at a time).
+  std::atomic<bool> schema_ready_{false};
+  bool down_ = false;
+  std::chrono::steady_clock::time_point next_attempt_{};
+  std::chrono::milliseconds backoff_{0};
+  std::optional<ClickHouseFailure> last_logged_kind_;
+  std::chrono::steady_clock::time_point last_logged_at_{};
+
+  std::thread thread_;
+};
+
+}  // namespace pharos
