@@ -15,12 +15,17 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 // GCC's -Wmaybe-uninitialized misreads boost::optional inside Beast's parser when inlined in
-// sanitizer builds (a known false positive); it is silenced for these headers only.
+// sanitizer builds (a known false positive); it is silenced for these headers only. Clang has no
+// such warning (and would warn about the unknown option).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/parser.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic pop
+#endif
 #include <chrono>
 #include <cstdint>
 #include <memory>
