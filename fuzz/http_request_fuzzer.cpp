@@ -81,7 +81,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   address.sin_family = AF_INET;
   address.sin_port = htons(static_cast<uint16_t>(server->port()));
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  Check(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0, "connect");
+  // libFuzzer's SIGALRM (its -timeout watchdog) may interrupt any call here: EINTR is retried.
+  if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+    Check(errno == EINTR, "connect");
+    pollfd connecting{fd, POLLOUT, 0};
+    while (poll(&connecting, 1, -1) < 0) {
+      Check(errno == EINTR, "poll while connecting");
+    }
+    int error = 0;
+    socklen_t length = sizeof(error);
+    Check(getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 && error == 0, "connect");
+  }
 
   // Write and read together: the server may answer (and close) before it read everything.
   std::string answer;
@@ -103,6 +113,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (poll_fd.revents & (POLLIN | POLLHUP | POLLERR)) {
       char buffer[16 * 1024];
       const ssize_t got = recv(fd, buffer, sizeof(buffer), 0);
+      if (got < 0 && errno == EINTR) {
+        continue;
+      }
       if (got <= 0) {
         break;  // closed (or reset: the server refused the rest)
       }
@@ -110,9 +123,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     if (write_open && (poll_fd.revents & POLLOUT)) {
       const ssize_t put = send(fd, data + sent, size - sent, MSG_NOSIGNAL);
-      if (put < 0) {
+      if (put < 0 && errno != EINTR) {
         write_open = false;  // the server closed its side
-      } else {
+      } else if (put > 0) {
         sent += static_cast<size_t>(put);
       }
     }
