@@ -19,6 +19,7 @@
 #include "operator/alerting/alerting_api.h"
 #include "operator/alerting/alerting_documents.h"
 #include "operator/alerting/alerting_engine.h"
+#include "operator/alerting/alerting_flags.h"
 #include "operator/alerting/api_tokens.h"
 #include "operator/alerting/curl_notification_transport.h"
 #include "operator/alerting/delivery_dispatcher.h"
@@ -27,6 +28,9 @@
 #include "operator/api/probe_tokens.h"
 #include "operator/control/operator_metrics.h"
 #include "operator/host/control_plane_host.h"
+#include "operator/screenshots/chromium_capturer.h"
+#include "operator/screenshots/downtime_screenshots.h"
+#include "operator/screenshots/screenshot_directory.h"
 #include "operator/standalone/in_process_probe.h"
 #include "operator/standalone/monitor_file_source.h"
 #include "operator/storage/sqlite_alert_store.h"
@@ -125,18 +129,19 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   flags.AddFlag("api-token-file", '\0', "FILE",
                 "bearer tokens (TOKEN or NAME=TOKEN per line) that may acknowledge incidents and "
                 "add notes through the API; without it those writes answer 403");
-  flags.AddFlag("notification-backoff", '\0', "DURATION",
-                "first wait before a failed notification is retried (doubling each time)", "2s");
-  flags.AddFlag("notification-backoff-max", '\0', "DURATION",
-                "longest wait between retries of a notification", "5m");
-  flags.AddFlag("notification-give-up", '\0', "DURATION",
-                "a notification still not delivered this long after it was decided is recorded "
-                "failed",
-                "24h");
-  flags.AddFlag("alerting-interval", '\0', "DURATION",
-                "how often reminders are decided and missed notifications caught up", "10s");
+  AddAlertingFlags(flags);
   flags.AddFlag("ca-file", '\0', "FILE",
                 "PEM CAs trusted for targets (also $PHAROS_CA_FILE); default the system store");
+  flags.AddFlag("screenshot-dir", '\0', "DIR",
+                "where screenshots on downtime (alerting.screenshot) are kept; default "
+                "<--db>.screenshots");
+  flags.AddFlag("screenshot-timeout", '\0', "DURATION",
+                "a screenshot taking longer is abandoned and recorded as failed", "30s");
+  flags.AddFlag("screenshot-retention", '\0', "N",
+                "screenshots kept (the oldest are deleted; also at most 512 MiB and 30 days)",
+                "500");
+  flags.AddFlag("chromium", '\0', "FILE", "the headless browser for screenshots",
+                "/usr/bin/chromium");
   AddHttpServerFlags(flags);
   flags.AddSwitch("help", 'h', "show this help");
   if (Status parsed = flags.Parse(args); !parsed) {
@@ -169,6 +174,14 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   Result<Millis> retention = flags.GetDuration("retention", std::chrono::hours(1));
   if (!retention) {
     err_ << "pharos run: " << retention.error() << "\n";
+    return kExitBadInput;
+  }
+  Result<Millis> screenshot_timeout = flags.GetDuration("screenshot-timeout", Millis(1'000));
+  Result<int64_t> screenshot_retention = flags.GetInteger("screenshot-retention", 1, 1'000'000);
+  if (!screenshot_timeout || !screenshot_retention) {
+    err_ << "pharos run: "
+         << (!screenshot_timeout ? screenshot_timeout.error() : screenshot_retention.error())
+         << "\n";
     return kExitBadInput;
   }
   CheckEngine::Options engine_options;
@@ -212,25 +225,14 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     paths = {*found};
     out_ << "pharos run: no PATH given: running the Monitors in " << *found << "\n";
   }
-  DeliveryDispatcher::Options delivery_options;
-  delivery_options.user_agent = std::string("pharos/") + kVersion;
-  AlertingEngine::Options engine_alert_options;
-  {
-    Result<Millis> backoff = flags.GetDuration("notification-backoff", Millis(10));
-    Result<Millis> backoff_max = flags.GetDuration("notification-backoff-max", Millis(10));
-    Result<Millis> give_up = flags.GetDuration("notification-give-up", Millis(1'000));
-    Result<Millis> interval = flags.GetDuration("alerting-interval", Millis(100));
-    for (const Result<Millis>* parsed : {&backoff, &backoff_max, &give_up, &interval}) {
-      if (!*parsed) {
-        err_ << "pharos run: " << parsed->error() << "\n";
-        return kExitBadInput;
-      }
-    }
-    delivery_options.initial_backoff = *backoff;
-    delivery_options.max_backoff = std::max(*backoff_max, *backoff);
-    delivery_options.give_up_after = *give_up;
-    engine_alert_options.housekeeping_interval = *interval;
+  Result<AlertingTimings> alerting_timings = AlertingTimingsFromFlags(flags, {});
+  if (!alerting_timings) {
+    err_ << "pharos run: " << alerting_timings.error() << "\n";
+    return kExitBadInput;
   }
+  DeliveryDispatcher::Options delivery_options = alerting_timings->delivery;
+  delivery_options.user_agent = std::string("pharos/") + kVersion;
+  const AlertingEngine::Options engine_alert_options = alerting_timings->engine;
   std::unique_ptr<ApiTokens> api_tokens;
   if (flags.IsSet("api-token-file")) {
     Result<ApiTokens> loaded_tokens = ApiTokens::Load(flags.Get("api-token-file"));
@@ -328,13 +330,30 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     return kExitFailed;
   }
 
+  // Screenshots on downtime: captured after the engine has opened or resolved the incident
+  // (observers run in order), attached to it in the alert store.
+  ScreenshotDirectory::Options screenshot_options;
+  screenshot_options.path = flags.IsSet("screenshot-dir") ? flags.Get("screenshot-dir")
+                                                          : flags.Get("db") + ".screenshots";
+  screenshot_options.max_files = static_cast<size_t>(*screenshot_retention);
+  ScreenshotDirectory screenshot_files(screenshot_options);
+  ChromiumCapturer::Options capture_options;
+  capture_options.executable = flags.Get("chromium");
+  capture_options.timeout = *screenshot_timeout;
+  ChromiumCapturer capturer(capture_options);
+  DowntimeScreenshots screenshots(capturer, screenshot_files, **alert_store, clock, {});
+  core.OnStateChange([&screenshots](const Monitor& monitor, const StateEvent& event) {
+    screenshots.OnStateChange(monitor, event);
+  });
+  screenshots.Start();
+
   // Status pages and the dashboard read incidents and maintenance windows from the alerting room.
   StatusPageDirectory pages(/*default_page=*/true);
   WebFrontend::Options web_options;
   web_options.edition = std::string("pharos run ") + kVersion;
-  WebFrontend web(
-      WebFrontend::Sources{core, host.history(), **alert_store, maintenance, nullptr, nullptr},
-      pages, clock, web_options);
+  WebFrontend web(WebFrontend::Sources{core, host.history(), **alert_store, maintenance, nullptr,
+                                       &screenshot_files},
+                  pages, clock, web_options);
   if (Status routed = web.Register([&host](std::string_view method, std::string_view pattern,
                                            HttpHandler handler) {
         return host.Route(method, pattern, std::move(handler));
@@ -446,6 +465,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   local.Stop();
   host.Stop();
   engine.Stop();
+  screenshots.Stop();
   Log().Info("stopped cleanly; every acknowledged result is in the database",
              {{"database", flags.Get("db")}});
   return kExitClean;

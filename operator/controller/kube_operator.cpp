@@ -184,12 +184,9 @@ Status KubeOperator::Init() {
   AlertingController::Options alerting_options;
   alerting_options.watch_namespace = options_.watch_namespace;
   alerting_options.db_path = options_.db_path;
-  alerting_options.delivery.initial_backoff = options_.notification_backoff;
-  alerting_options.delivery.max_backoff =
-      std::max(options_.notification_backoff_max, options_.notification_backoff);
-  alerting_options.delivery.give_up_after = options_.notification_give_up;
+  alerting_options.delivery = options_.alerting.delivery;
   alerting_options.delivery.user_agent = std::string("pharos-operator/") + kVersion;
-  alerting_options.engine.housekeeping_interval = options_.alerting_interval;
+  alerting_options.engine = options_.alerting.engine;
   Result<std::unique_ptr<AlertingController>> alerting =
       AlertingController::Create(*client_, core, host_->registry(), clock_, alerting_options);
   if (!alerting) {
@@ -205,6 +202,26 @@ Status KubeOperator::Init() {
       !routed) {
     return routed;
   }
+
+  pages_ = std::make_unique<StatusPageDirectory>(/*default_page=*/false);
+  WebFrontend::Options web_options;
+  web_options.edition = std::string("pharos-operator ") + kVersion;
+  web_options.trusted_proxies = options_.trusted_proxies;
+  web_ = std::make_unique<WebFrontend>(
+      WebFrontend::Sources{core, host_->history(), alerting_->incidents(), alerting_->calendar(),
+                           nullptr, nullptr},
+      *pages_, clock_, web_options);
+  if (Status routed = web_->Register(
+          [this](std::string_view method, std::string_view pattern, HttpHandler handler) {
+            return host_->Route(method, pattern, std::move(handler));
+          });
+      !routed) {
+    return routed;
+  }
+  StatusPageController::Options page_options;
+  page_options.watch_namespace = options_.watch_namespace;
+  status_pages_ =
+      std::make_unique<StatusPageController>(*client_, *pages_, clock_, std::move(page_options));
 
   StatusPatcherOptions patcher_options;
   patcher_options.qps = options_.status_qps;
@@ -316,6 +333,7 @@ Status KubeOperator::Start() {
   });
   informer_->Start();
   alerting_->Start();
+  status_pages_->Start();
   if (fleet_) {
     fleet_->Start();
   }
@@ -365,6 +383,7 @@ void KubeOperator::Stop() {
   }
   writer_->Stop();
   alerting_->Stop();
+  status_pages_->Stop();
   informer_->Stop();
   queue_->ShutDown();
   if (reconcile_thread_.joinable()) {
@@ -439,10 +458,12 @@ void KubeOperator::SetLeading(bool leading) {
     }
     reconciler_->SetLeading(true);
     alerting_->SetLeading(true);
+    status_pages_->SetLeading(true);
   } else {
     // Scheduling stops first: the new leader may already be checking.
     host_->core().SetScheduling(false);
     alerting_->SetLeading(false);
+    status_pages_->SetLeading(false);
     reconciler_->SetLeading(false);
     writer_->SetActive(false);
     if (fleet_) {

@@ -15,6 +15,9 @@
 //     seen), a monitor resumes from what its .status shows (StatusStateSeed) when this replica's
 //     store holds nothing newer, so a fail-over keeps the state and the open incident
 //   ProbeFleet(--regions-config) ──► one probe DaemonSet per region (leader only)
+//   Informer(statuspages.pharos.dev) ──► StatusPageController ──► StatusPageDirectory
+//     ──► WebFrontend: /status/{slug}, feeds, /api/v1/status/{slug}, /ui/, badges (every replica
+//     serves them; the leader writes the StatusPages' status)
 //   ControlPlaneHost: the store, the core, and the HTTP server with the probe API, JSON API,
 //     /healthz, /readyz, /metrics
 //
@@ -36,14 +39,16 @@
 #include "common/clock.h"
 #include "common/counter_family.h"
 #include "common/result.h"
+#include "operator/alerting/alerting_api.h"
+#include "operator/alerting/alerting_flags.h"
 #include "operator/api/probe_tokens.h"
 #include "operator/control/operator_core.h"
-#include "operator/alerting/alerting_api.h"
 #include "operator/controller/alerting_controller.h"
 #include "operator/controller/monitor_reconciler.h"
 #include "operator/controller/monitor_status_writer.h"
 #include "operator/controller/monitor_transition_events.h"
 #include "operator/controller/probe_fleet.h"
+#include "operator/controller/status_page_controller.h"
 #include "operator/host/control_plane_host.h"
 #include "operator/kube/curl_kube_client.h"
 #include "operator/kube/event_recorder.h"
@@ -52,6 +57,8 @@
 #include "operator/kube/leader_elector.h"
 #include "operator/kube/rate_limited_work_queue.h"
 #include "operator/kube/status_patcher.h"
+#include "operator/web/status_page_directory.h"
+#include "operator/web/web_frontend.h"
 
 namespace pharos {
 
@@ -80,11 +87,12 @@ struct KubeOperatorOptions {
   // Phases recorded in pharos_check_duration_seconds (--duration-phases).
   OperatorMetrics::DurationPhases duration_phases = OperatorMetrics::DurationPhases::kAll;
 
-  // Notifications (docs/alerting.md#delivery-guarantees).
-  std::chrono::milliseconds notification_backoff{2'000};
-  std::chrono::milliseconds notification_backoff_max{300'000};
-  std::chrono::milliseconds notification_give_up{24 * 3'600'000};
-  std::chrono::milliseconds alerting_interval{10'000};
+  // Notifications (docs/alerting.md#delivery-guarantees; --notification-* flags).
+  AlertingTimings alerting;
+
+  // Status pages (docs/status-pages.md#kubernetes): proxies whose X-Forwarded-For names the
+  // client (--trusted-proxies; an Ingress controller in front of allowedCidrs pages).
+  std::vector<IpRange> trusted_proxies;
 };
 
 class KubeOperator {
@@ -153,6 +161,9 @@ class KubeOperator {
   std::unique_ptr<ProbeFleet> fleet_;
   std::unique_ptr<AlertingController> alerting_;
   std::unique_ptr<AlertingApi> alerting_api_;
+  std::unique_ptr<StatusPageDirectory> pages_;
+  std::unique_ptr<WebFrontend> web_;  // reads host_, alerting_: declared after them
+  std::unique_ptr<StatusPageController> status_pages_;
   std::mutex missing_mu_;
   // Warned-of missing channels, by monitor uid: the names last reported.
   std::map<std::string, std::string> missing_channels_;  // GUARDED_BY(missing_mu_)

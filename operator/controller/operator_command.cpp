@@ -13,6 +13,7 @@
 #include "common/logging.h"
 #include "common/process_signals.h"
 #include "common/version.h"
+#include "operator/alerting/alerting_flags.h"
 #include "operator/control/operator_metrics.h"
 
 namespace pharos {
@@ -81,18 +82,13 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   flags.AddFlag("operator-url", '\0', "URL",
                 "URL the probe DaemonSets reach the operator at, when the regions config sets "
                 "no operatorUrl");
-  flags.AddFlag("notification-backoff", '\0', "DURATION",
-                "first wait before a failed notification is retried (doubling each time)", "2s");
-  flags.AddFlag("notification-backoff-max", '\0', "DURATION",
-                "longest wait between retries of a notification", "5m");
-  flags.AddFlag("notification-give-up", '\0', "DURATION",
-                "a notification still not delivered this long after it was decided is recorded "
-                "failed",
-                "24h");
-  flags.AddFlag("alerting-interval", '\0', "DURATION",
-                "how often reminders are decided and missed notifications caught up", "10s");
+  AddAlertingFlags(flags);
   flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
   flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
+  flags.AddFlag("trusted-proxies", '\0', "CIDRS",
+                "comma-separated proxies (an Ingress controller) whose X-Forwarded-For names the "
+                "client of a status page with allowedCidrs; default none",
+                "");
   AddHttpServerFlags(flags);
   for (const char* name : kClickHouseFlags) {
     flags.AddFlag(name, '\0', "VALUE", "ClickHouse history sink: not supported yet");
@@ -138,6 +134,20 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   options.watch_namespace = flags.Get("namespace");
   options.listen = flags.Get("listen");
   options.db_path = flags.Get("db");
+  {
+    const std::string proxies = flags.Get("trusted-proxies");
+    size_t start = 0;
+    while (start < proxies.size()) {
+      size_t comma = proxies.find(',', start);
+      if (comma == std::string::npos) comma = proxies.size();
+      const std::string item = proxies.substr(start, comma - start);
+      start = comma + 1;
+      if (item.empty()) continue;
+      Result<IpRange> range = IpRange::Parse(item);
+      if (!range) return Error{"--trusted-proxies: \"" + item + "\": " + range.error()};
+      options.trusted_proxies.push_back(*range);
+    }
+  }
   if (options.db_path.empty()) {
     return Error{"--db must name a file"};
   }
@@ -162,18 +172,18 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   for (auto [name, target] : {std::pair{"lease-duration", &options.lease_duration},
                               std::pair{"renew-deadline", &options.renew_deadline},
                               std::pair{"retry-period", &options.retry_period},
-                              std::pair{"status-interval", &options.status_interval},
-                              std::pair{"notification-backoff", &options.notification_backoff},
-                              std::pair{"notification-backoff-max",
-                                        &options.notification_backoff_max},
-                              std::pair{"notification-give-up", &options.notification_give_up},
-                              std::pair{"alerting-interval", &options.alerting_interval}}) {
+                              std::pair{"status-interval", &options.status_interval}}) {
     Result<Millis> value = flags.GetDuration(name, Millis(1));
     if (!value) {
       return Error{value.error()};
     }
     *target = *value;
   }
+  Result<AlertingTimings> alerting = AlertingTimingsFromFlags(flags, options.alerting);
+  if (!alerting) {
+    return Error{alerting.error()};
+  }
+  options.alerting = *alerting;
   Result<double> status_qps = flags.GetNumber("status-qps", 0.001, 1e6);
   if (!status_qps) {
     return Error{status_qps.error()};

@@ -47,6 +47,7 @@ struct ApiResource {
   static ApiResource MaintenanceWindows() {
     return {"pharos.dev", "v1alpha1", "maintenancewindows", true};
   }
+  static ApiResource StatusPages() { return {"pharos.dev", "v1alpha1", "statuspages", true}; }
 };
 
 // metav1.Status as sent with failed requests and in watch ERROR events.

@@ -15,8 +15,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/ssl/stream.hpp>
 // GCC's -Wmaybe-uninitialized misreads boost::optional inside Beast's parser when inlined in
-// sanitizer builds (a known false positive); it is silenced for these headers only. Clang has no
-// such warning (and would warn about the unknown option).
+// sanitizer builds (a known false positive); it is silenced for these headers only.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"

@@ -43,6 +43,7 @@ VALUE_SETS: Dict[str, Optional[str]] = {
     "regions": "values-regions.yaml",
     "monitoring": "values-monitoring.yaml",
     "ha": "values-ha.yaml",
+    "status-pages": "values-status-pages.yaml",
 }
 MONITORING_KINDS = {"ServiceMonitor", "PodMonitor", "PrometheusRule"}
 
@@ -216,10 +217,16 @@ def test_default_values(helm):
         (("pharos.dev",), ("incidents/status",), ("patch",), ()),
         (("pharos.dev",), ("alertchannels", "maintenancewindows"), ("list", "watch"), ()),
         (("pharos.dev",), ("alertchannels/status",), ("patch",), ()),
+        (("pharos.dev",), ("statuspages",), ("list", "watch"), ()),
+        (("pharos.dev",), ("statuspages/status",), ("patch",), ()),
     }
-    # AlertChannel Secrets: none by default; exactly the names listed.
+    # AlertChannel and StatusPage Secrets: none by default; exactly the names listed.
     named = helm.template(None, "--set", "alerting.secretNames={hooks,smtp}")
     assert (("",), ("secrets",), ("get",), ("hooks", "smtp")) in rules_as_set(
+        one(named, "ClusterRole", f"{RELEASE}-monitors")["rules"])
+    named = helm.template(None, "--set", "alerting.secretNames={hooks,smtp}",
+                          "--set", "statusPages.secretNames={page-password,smtp}")
+    assert (("",), ("secrets",), ("get",), ("hooks", "page-password", "smtp")) in rules_as_set(
         one(named, "ClusterRole", f"{RELEASE}-monitors")["rules"])
     role = one(docs, "Role", f"{RELEASE}-operator")
     assert role["metadata"]["namespace"] == NAMESPACE
@@ -440,6 +447,32 @@ def test_good_ha_values_accepted_by_schema(helm, tmp_path):
     assert one(docs, "Deployment")["spec"]["replicas"] == 3
 
 
+def test_status_pages_values(helm):
+    """The Ingress routes only the public status-page paths to the operator's Service; password
+    Secrets join the AlertChannel ones in one by-name rule; proxies become --trusted-proxies."""
+    assert not find(helm.template(None), "Ingress"), "the Ingress is off by default"
+    docs = helm.template("values-status-pages.yaml")
+    ingress = one(docs, "Ingress")
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert ingress["metadata"]["annotations"] == {"cert-manager.io/cluster-issuer": "letsencrypt"}
+    assert ingress["spec"]["tls"] == [{"secretName": "status-example-com-tls",
+                                       "hosts": ["status.example.com"]}]
+    [rule] = ingress["spec"]["rules"]
+    assert rule["host"] == "status.example.com"
+    service = one(docs, "Service")
+    paths = rule["http"]["paths"]
+    assert [p["path"] for p in paths] == ["/status", "/assets", "/badge", "/api/v1/status",
+                                          "/api/v1/screenshots"]
+    for path in paths:
+        assert path["pathType"] == "Prefix"
+        assert path["backend"] == {"service": {"name": service["metadata"]["name"],
+                                               "port": {"number": 8080}}}
+    rules = rules_as_set(one(docs, "ClusterRole", f"{RELEASE}-monitors")["rules"])
+    assert (("",), ("secrets",), ("get",), ("hooks", "status-password")) in rules
+    args = one(docs, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[args.index("--trusted-proxies") + 1] == "10.244.0.0/16,192.168.0.0/24"
+
+
 # ----------------------------------------------------------------------------- real API server
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
@@ -551,6 +584,8 @@ def test_install_upgrade_keeps_token_and_grants_least_privilege(helm, cluster):
             ("patch", "alertchannels.pharos.dev:status", "shop"),
             ("list", "maintenancewindows.pharos.dev", None),
             ("watch", "maintenancewindows.pharos.dev", None),
+            ("list", "statuspages.pharos.dev", None), ("watch", "statuspages.pharos.dev", None),
+            ("patch", "statuspages.pharos.dev:status", "shop"),
         ]
         denied = [
             ("create", "monitors.pharos.dev", "shop"), ("update", "monitors.pharos.dev", "shop"),
@@ -578,6 +613,8 @@ def test_install_upgrade_keeps_token_and_grants_least_privilege(helm, cluster):
             ("patch", "alertchannels.pharos.dev", "shop"),
             ("get", "alertchannels.pharos.dev", "shop"),
             ("create", "maintenancewindows.pharos.dev", "shop"),
+            ("create", "statuspages.pharos.dev", "shop"),
+            ("patch", "statuspages.pharos.dev", "shop"),
             ("get", "secrets", "shop"),  # AlertChannel secrets only by name (alerting.secretNames)
         ]
         wrong = [f"{v} {r} in {n or 'all namespaces'} should be {'allowed' if want else 'denied'}"

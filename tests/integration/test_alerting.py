@@ -73,7 +73,7 @@ class PharosRun:
         if self.process.poll() is not None:
             raise AssertionError(f"pharos run exited with {self.process.returncode}\n"
                                  + self.output())
-        found = re.search(r"monitors: (http://[^/\s]+)/api/v1/monitors", self.out.read_text())
+        found = re.search(r"monitors:\s+(http://[^/\s]+)/api/v1/monitors", self.out.read_text())
         return found.group(1) if found else None
 
     def output(self) -> str:
