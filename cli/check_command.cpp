@@ -10,6 +10,7 @@
 #include "common/command_line.h"
 #include "common/monitor_loader.h"
 #include "probe/check_engine.h"
+#include "probe/engine_flags.h"
 
 namespace pharos {
 namespace {
@@ -31,6 +32,7 @@ int CheckCommand::Run(const std::vector<std::string>& args) {
   flags.AddFlag("ca-file", '\0', "FILE",
                 "PEM bundle of CAs trusted for TLS checks instead of the system store "
                 "(also $PHAROS_CA_FILE)");
+  EngineFlags::Add(flags);
   flags.AddSwitch("help", 'h', "show this help");
   if (Status parsed = flags.Parse(args); !parsed.ok()) {
     err_ << "pharos check: " << parsed.error() << "\n";
@@ -61,6 +63,10 @@ int CheckCommand::Run(const std::vector<std::string>& args) {
     options.ca_file = flags.Get("ca-file");
   } else if (const char* ca_file = std::getenv("PHAROS_CA_FILE"); ca_file != nullptr) {
     options.ca_file = ca_file;
+  }
+  if (Status engine = EngineFlags::Read(flags, &options); !engine.ok()) {
+    err_ << "pharos check: " << engine.error() << "\n";
+    return kExitBadInput;
   }
   if (flags.positional().empty()) {
     err_ << "pharos check: no PATH given (see --help)\n";

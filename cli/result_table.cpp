@@ -29,11 +29,26 @@ std::string ResultTable::Reason(const Monitor& monitor, const CheckResult& resul
   return "";
 }
 
+std::string ResultTable::Status(const CheckResult& result) {
+  if (!result.addresses.empty()) {
+    // Every address was checked: how many of them passed.
+    const auto up = std::count_if(
+        result.addresses.begin(), result.addresses.end(), [](const AddressResult& address) {
+          return address.outcome == Outcome::kUp || address.outcome == Outcome::kDegraded;
+        });
+    return std::to_string(up) + "/" + std::to_string(result.addresses.size()) + " addresses";
+  }
+  if (result.icmp) {
+    return std::to_string(result.icmp->received) + "/" + std::to_string(result.icmp->sent) +
+           " replies";
+  }
+  return result.status_code == 0 ? "-" : std::to_string(result.status_code);
+}
+
 void ResultTable::Add(const Monitor& monitor, const CheckResult& result) {
   rows_.push_back({result.monitor_namespace + "/" + result.monitor_name, ToString(result.type),
-                   ToString(result.outcome),
-                   result.status_code == 0 ? "-" : std::to_string(result.status_code),
-                   Milliseconds(result.timings.total_us), Reason(monitor, result)});
+                   ToString(result.outcome), Status(result), Milliseconds(result.timings.total_us),
+                   Reason(monitor, result)});
 }
 
 std::string ResultTable::Render() const {

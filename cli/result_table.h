@@ -20,6 +20,9 @@ class ResultTable {
 
   // Why a result is not up, in one line; empty for an up result.
   static std::string Reason(const Monitor& monitor, const CheckResult& result);
+  // The STATUS column: the HTTP status, "2/3 replies" (icmp), "1/2 addresses" (every address
+  // checked: how many passed), else "-".
+  static std::string Status(const CheckResult& result);
 
  private:
   std::vector<std::vector<std::string>> rows_;

@@ -38,6 +38,7 @@
 #include "operator/web/status_page_parser.h"
 #include "operator/web/web_frontend.h"
 #include "probe/check_engine.h"
+#include "probe/engine_flags.h"
 
 namespace pharos {
 namespace {
@@ -86,7 +87,8 @@ std::vector<ValidationError> StatusPageErrorsOf(const std::vector<OtherDocument>
   std::vector<ValidationError> errors;
   for (const OtherDocument& other : others) {
     if (other.kind != kStatusPageKind) continue;
-    for (ValidationError& error : ParseStatusPage(*other.document, StatusPageSource::kFile).errors) {
+    for (ValidationError& error :
+         ParseStatusPage(*other.document, StatusPageSource::kFile).errors) {
       errors.push_back(std::move(error));
     }
   }
@@ -143,6 +145,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   flags.AddFlag("chromium", '\0', "FILE", "the headless browser for screenshots",
                 "/usr/bin/chromium");
   AddHttpServerFlags(flags);
+  EngineFlags::Add(flags);
   flags.AddSwitch("help", 'h', "show this help");
   if (Status parsed = flags.Parse(args); !parsed) {
     err_ << "pharos run: " << parsed.error() << "\n";
@@ -206,6 +209,10 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     engine_options.ca_file = flags.Get("ca-file");
   } else if (const char* ca_file = std::getenv("PHAROS_CA_FILE"); ca_file != nullptr) {
     engine_options.ca_file = ca_file;
+  }
+  if (Status engine = EngineFlags::Read(flags, &engine_options); !engine.ok()) {
+    err_ << "pharos run: " << engine.error() << "\n";
+    return kExitBadInput;
   }
   std::vector<std::string> paths = flags.positional();
   if (paths.empty()) {
@@ -325,7 +332,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
           [&host](std::string_view method, std::string_view pattern, HttpHandler handler) {
             return host.Route(method, pattern, std::move(handler));
           });
-        !routed) {
+      !routed) {
     err_ << "pharos run: " << routed.error() << "\n";
     return kExitFailed;
   }
@@ -368,7 +375,7 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   MonitorFileSource source(
       paths,
       [&core, &engine, &maintenance, &pages](const std::vector<Monitor>& monitors,
-                                     const std::vector<OtherDocument>& others) {
+                                             const std::vector<OtherDocument>& others) {
         AlertingDocuments alerting = AlertingDocuments::Parse(others);
         for (const ValidationError& warning : MissingChannelWarnings(monitors, alerting.channels)) {
           Log().Warn("a monitor names an AlertChannel that does not exist",

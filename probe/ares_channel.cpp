@@ -57,6 +57,23 @@ std::string SocketAddress::ToString() const {
   return text;
 }
 
+void SocketAddress::SetPort(int port) {
+  const auto network = htons(static_cast<uint16_t>(port));
+  if (family() == AF_INET) {
+    reinterpret_cast<sockaddr_in*>(&storage)->sin_port = network;
+  } else if (family() == AF_INET6) {
+    reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port = network;
+  }
+}
+
+int SocketAddress::port() const {
+  if (family() == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  if (family() == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  }
+  return 0;
+}
+
 std::optional<SocketAddress> ParseIpLiteral(std::string_view host, int port) {
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);

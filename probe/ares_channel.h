@@ -32,6 +32,8 @@ struct SocketAddress {
   socklen_t length = 0;
   int family() const { return storage.ss_family; }
   std::string ToString() const;  // "127.0.0.1", "::1"
+  void SetPort(int port);
+  int port() const;
 };
 
 // IPv4 or IPv6 literal (brackets allowed) → address with `port`; nullopt otherwise.

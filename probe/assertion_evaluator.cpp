@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
 #include <nlohmann/json.hpp>
 
 #include "common/duration.h"
@@ -216,6 +217,17 @@ AssertionEvaluator::Verdict AssertionEvaluator::Judge(const Monitor& monitor,
     verdict.outcome = observation.probe_fault ? Outcome::kError : Outcome::kDown;
     return verdict;
   }
+  if (monitor.type == MonitorType::kGrpc && observation.grpc_serving != "SERVING") {
+    // The health protocol's answer is the check; assertions come on top of it.
+    const std::string service = monitor.grpc && !monitor.grpc->service.empty()
+                                    ? " for service " + Quoted(monitor.grpc->service)
+                                    : " for the server";
+    verdict.outcome = Outcome::kDown;
+    verdict.failed_assertion = FailedAssertion{
+        "grpcHealth", "SERVING", observation.grpc_serving,
+        "gRPC health is " + observation.grpc_serving + service + ", expected SERVING"};
+    return verdict;
+  }
   if (monitor.assertions.empty()) {
     verdict.failed_assertion = EvaluateDefault(monitor, observation);
   } else {
@@ -247,6 +259,12 @@ std::optional<FailedAssertion> AssertionEvaluator::EvaluateDefault(
           "status code is " + std::to_string(observation.status_code) + ", expected 2xx"};
     case MonitorType::kTcp:
       return std::nullopt;  // connected (and handshake done): otherwise there was an error
+    case MonitorType::kIcmp:
+    case MonitorType::kGrpc:
+    case MonitorType::kPush:
+      // A ping without any reply, a failed call: those are errors already. SERVING is checked
+      // before any assertion.
+      return std::nullopt;
     case MonitorType::kDns: {
       if (!observation.dns_records.empty()) return std::nullopt;
       const std::string type = monitor.dns ? ToString(monitor.dns->record_type) : "A";
@@ -350,6 +368,20 @@ std::optional<FailedAssertion> AssertionEvaluator::Evaluate(const Monitor& monit
       Value value;
       value.text = std::to_string(observation.timings.total_us);
       value.display = FormatMicros(std::chrono::microseconds(observation.timings.total_us));
+      values.push_back(value);
+      break;
+    }
+    case AssertionType::kPacketLoss: {
+      subject = "packet loss";
+      const double loss = observation.icmp ? observation.icmp->LossPercent() : 100.0;
+      char text[32];
+      std::snprintf(text, sizeof text, "%.4g", loss);
+      Value value = TextValue(text);
+      value.display = std::string(text) + "%";
+      if (observation.icmp) {
+        value.display += " (" + std::to_string(observation.icmp->received) + " of " +
+                         std::to_string(observation.icmp->sent) + " replies)";
+      }
       values.push_back(value);
       break;
     }

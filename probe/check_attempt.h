@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 
+#include "probe/icmp_socket.h"
 #include "probe/observation.h"
 
 namespace pharos {
@@ -18,6 +19,7 @@ namespace pharos {
 class EventLoop;
 class CurlMulti;
 class TlsContext;
+class AssertionEvaluator;
 
 // What attempts share: the loop, curl's multi handle, the TLS context and the engine options.
 struct AttemptEnvironment {
@@ -29,6 +31,11 @@ struct AttemptEnvironment {
   int max_redirects = 10;
   std::string user_agent;  // never empty
   std::string ca_file;     // empty = system store
+  // DNS servers for host lookups, in ares_set_servers_ports_csv form; empty = the system's.
+  std::string resolver;
+  IcmpSocket::Kind icmp_socket = IcmpSocket::Kind::kAuto;
+  // Judges each address of a check that checks every address (AddressFanOut).
+  const AssertionEvaluator* evaluator = nullptr;
 };
 
 class CheckAttempt {

@@ -12,14 +12,18 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/address_verdict.h"
 #include "common/clock.h"
 #include "common/version.h"
+#include "probe/address_fan_out.h"
 #include "probe/assertion_evaluator.h"
 #include "probe/check_attempt.h"
 #include "probe/curl_multi.h"
 #include "probe/dns_attempt.h"
 #include "probe/event_loop.h"
+#include "probe/grpc_attempt.h"
 #include "probe/http_attempt.h"
+#include "probe/icmp_attempt.h"
 #include "probe/tcp_attempt.h"
 #include "probe/tls_context.h"
 
@@ -38,7 +42,8 @@ class CheckEngine::Loop {
   explicit Loop(Options options);
   ~Loop();
 
-  void Submit(std::shared_ptr<const Monitor> monitor, Callback done);
+  void Submit(std::shared_ptr<const Monitor> monitor, Callback done,
+              std::optional<std::vector<ServiceEndpoint>> endpoints);
   void Drain();
   size_t InFlight() const;
 
@@ -47,6 +52,7 @@ class CheckEngine::Loop {
     uint64_t id = 0;
     std::shared_ptr<const Monitor> monitor;
     Callback done;
+    std::optional<std::vector<ServiceEndpoint>> endpoints;
   };
   struct Active {
     Check check;
@@ -64,7 +70,11 @@ class CheckEngine::Loop {
   void OnDeadline(uint64_t id, int attempt);
   void Judge(Active& active, Observation observation);
   void Report(uint64_t id, CheckResult result);
-  std::unique_ptr<CheckAttempt> MakeAttempt(const Monitor& monitor, CheckAttempt::Finish finish);
+  std::unique_ptr<CheckAttempt> MakeAttempt(const Check& check, CheckAttempt::Finish finish);
+  // The attempt of one address of a check of every address.
+  std::unique_ptr<CheckAttempt> MakeAddressAttempt(const Monitor& monitor,
+                                                   const AddressFanOut::Target& target,
+                                                   CheckAttempt::Finish finish);
   void MarkReported(uint64_t id);
 
   const Options options_;
@@ -122,6 +132,9 @@ CheckEngine::Loop::Loop(Options options) : options_(std::move(options)) {
   environment_->user_agent =
       options_.user_agent.empty() ? std::string("pharos/") + kVersion : options_.user_agent;
   environment_->ca_file = options_.ca_file;
+  environment_->resolver = options_.resolver;
+  environment_->icmp_socket = options_.icmp_socket;
+  environment_->evaluator = &evaluator_;
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -133,7 +146,8 @@ CheckEngine::Loop::~Loop() {
   }
 }
 
-void CheckEngine::Loop::Submit(std::shared_ptr<const Monitor> monitor, Callback done) {
+void CheckEngine::Loop::Submit(std::shared_ptr<const Monitor> monitor, Callback done,
+                               std::optional<std::vector<ServiceEndpoint>> endpoints) {
   if (!init_error_.empty()) {
     CheckResult result = monitor ? CheckResult::Of(*monitor) : CheckResult{};
     result.started_at = std::chrono::system_clock::now();
@@ -147,7 +161,7 @@ void CheckEngine::Loop::Submit(std::shared_ptr<const Monitor> monitor, Callback 
     std::lock_guard<std::mutex> lock(mutex_);
     const uint64_t id = next_id_++;
     unreported_.insert(id);
-    incoming_.push_back(Check{id, std::move(monitor), std::move(done)});
+    incoming_.push_back(Check{id, std::move(monitor), std::move(done), std::move(endpoints)});
   }
   loop_->Wake();
 }
@@ -210,21 +224,74 @@ void CheckEngine::Loop::StartWaiting() {
       Report(id, std::move(result));
       continue;
     }
+    if (started.check.monitor->type == MonitorType::kPush) {
+      CheckResult result = CheckResult::Of(*started.check.monitor);
+      result.started_at = started.started_at;
+      result.outcome = Outcome::kError;
+      result.error = "push monitors are not checked by a probe: the job pings the operator";
+      result.attempts = 0;
+      Report(id, std::move(result));
+      continue;
+    }
     StartAttempt(started);
   }
 }
 
-std::unique_ptr<CheckAttempt> CheckEngine::Loop::MakeAttempt(const Monitor& monitor,
+std::unique_ptr<CheckAttempt> CheckEngine::Loop::MakeAttempt(const Check& check,
                                                              CheckAttempt::Finish finish) {
+  const Monitor& monitor = *check.monitor;
+  if (monitor.ChecksEveryAddress()) {
+    return std::make_unique<AddressFanOut>(
+        *environment_, monitor, check.endpoints,
+        [this, &monitor](const AddressFanOut::Target& target, CheckAttempt::Finish done) {
+          return MakeAddressAttempt(monitor, target, std::move(done));
+        },
+        std::move(finish));
+  }
   switch (monitor.type) {
     case MonitorType::kHttp:
-      return std::make_unique<HttpAttempt>(*environment_, monitor, std::move(finish));
+      return std::make_unique<HttpAttempt>(*environment_, HttpRequestPlan::ForMonitor(monitor),
+                                           std::move(finish));
     case MonitorType::kTcp:
-      return std::make_unique<TcpAttempt>(*environment_, monitor, std::move(finish));
+      return std::make_unique<TcpAttempt>(*environment_, monitor, std::nullopt, std::move(finish));
     case MonitorType::kDns:
       return std::make_unique<DnsAttempt>(*environment_, monitor, std::move(finish));
+    case MonitorType::kIcmp:
+      return std::make_unique<IcmpAttempt>(*environment_, monitor, std::nullopt, std::move(finish));
+    case MonitorType::kGrpc:
+      return std::make_unique<GrpcAttempt>(*environment_, monitor, std::nullopt, std::nullopt,
+                                           std::move(finish));
+    case MonitorType::kPush:
+      break;  // never submitted (see StartWaiting)
   }
-  return std::make_unique<HttpAttempt>(*environment_, monitor, std::move(finish));
+  return std::make_unique<HttpAttempt>(*environment_, HttpRequestPlan::ForMonitor(monitor),
+                                       std::move(finish));
+}
+
+std::unique_ptr<CheckAttempt> CheckEngine::Loop::MakeAddressAttempt(
+    const Monitor& monitor, const AddressFanOut::Target& target, CheckAttempt::Finish finish) {
+  switch (monitor.type) {
+    case MonitorType::kHttp: {
+      HttpRequestPlan plan = target.endpoint
+                                 ? HttpRequestPlan::ForEndpoint(monitor, *target.endpoint)
+                                 : HttpRequestPlan::ForMonitor(monitor);
+      plan.pinned = target.address;
+      return std::make_unique<HttpAttempt>(*environment_, std::move(plan), std::move(finish));
+    }
+    case MonitorType::kTcp:
+      return std::make_unique<TcpAttempt>(*environment_, monitor, target.address,
+                                          std::move(finish));
+    case MonitorType::kIcmp:
+      return std::make_unique<IcmpAttempt>(*environment_, monitor, target.address,
+                                           std::move(finish));
+    case MonitorType::kGrpc:
+      return std::make_unique<GrpcAttempt>(*environment_, monitor, target.address, target.endpoint,
+                                           std::move(finish));
+    case MonitorType::kDns:
+    case MonitorType::kPush:
+      break;
+  }
+  return std::make_unique<DnsAttempt>(*environment_, monitor, std::move(finish));
 }
 
 void CheckEngine::Loop::StartAttempt(Active& active) {
@@ -237,7 +304,7 @@ void CheckEngine::Loop::StartAttempt(Active& active) {
       OnAttemptFinished(id, attempt, std::move(observation));
     });
   };
-  active.attempt = MakeAttempt(monitor, std::move(finish));
+  active.attempt = MakeAttempt(active.check, std::move(finish));
   const auto timeout = std::max(monitor.timeout, std::chrono::milliseconds(1));
   active.deadline =
       loop_->AddTimer(loop_->Now() + timeout, [this, id, attempt] { OnDeadline(id, attempt); });
@@ -264,6 +331,21 @@ void CheckEngine::Loop::Judge(Active& active, Observation observation) {
   active.deadline = 0;
   const Monitor& monitor = *active.check.monitor;
   AssertionEvaluator::Verdict verdict = evaluator_.Judge(monitor, observation);
+  if (!observation.addresses.empty()) {
+    // Every address was judged on its own; together they decide under addressQuorum, and the
+    // words of the address that stands for them name the failing ones.
+    const AddressVerdict addresses =
+        AddressVerdict::Of(observation.addresses, monitor.alerting.address_quorum);
+    verdict.outcome = addresses.outcome;
+    if (addresses.outcome == Outcome::kUp || addresses.outcome == Outcome::kDegraded) {
+      observation.error.clear();
+      verdict.failed_assertion.reset();
+    } else if (!observation.error.empty() || !verdict.failed_assertion) {
+      observation.error = addresses.reason;
+    } else {
+      verdict.failed_assertion->message = addresses.reason;
+    }
+  }
   if (verdict.outcome == Outcome::kDown && active.attempts <= monitor.retries && !stopping_) {
     StartAttempt(active);
     return;
@@ -279,6 +361,8 @@ void CheckEngine::Loop::Judge(Active& active, Observation observation) {
   result.error = std::move(observation.error);
   result.attempts = active.attempts;
   result.dns_records = std::move(observation.dns_records);
+  result.icmp = observation.icmp;
+  result.addresses = std::move(observation.addresses);
   Report(active.check.id, std::move(result));
 }
 
@@ -311,8 +395,9 @@ CheckEngine::CheckEngine(Options options) : loop_(std::make_unique<Loop>(std::mo
 
 CheckEngine::~CheckEngine() = default;
 
-void CheckEngine::Submit(std::shared_ptr<const Monitor> monitor, Callback done) {
-  loop_->Submit(std::move(monitor), std::move(done));
+void CheckEngine::Submit(std::shared_ptr<const Monitor> monitor, Callback done,
+                         std::optional<std::vector<ServiceEndpoint>> endpoints) {
+  loop_->Submit(std::move(monitor), std::move(done), std::move(endpoints));
 }
 
 void CheckEngine::Drain() { loop_->Drain(); }

@@ -1,8 +1,11 @@
 #pragma once
 
-// CheckEngine: runs HTTP, TCP and DNS checks concurrently on ONE event-loop thread
-// ("pharos-checks"): libcurl multi (socket API) for HTTP(S), non-blocking sockets (+ OpenSSL for
-// TLS) for TCP, c-ares for DNS. No thread per check, a fresh connection per check.
+// CheckEngine: runs HTTP, TCP, DNS, ICMP and gRPC checks concurrently on ONE event-loop thread
+// ("pharos-checks"): libcurl multi (socket API) for HTTP(S) and gRPC (HTTP/2), non-blocking
+// sockets (+ OpenSSL for TLS) for TCP, c-ares for DNS, ICMP sockets for pings. No thread per
+// check, a fresh connection per check. A check of every address (resolve: all, a Service's
+// endpoints) runs one attempt per address at once (AddressFanOut). Push monitors are not
+// checked here (the operator receives their pings): submitting one reports an `error` result.
 // Each submitted check runs its retries, evaluates assertions and degradedAfter, and reports one
 // CheckResult through its callback. monitor.timeout bounds each attempt (all phases); a check
 // with retries can take up to (retries + 1) × timeout. If the engine could not start (no epoll,
@@ -13,11 +16,14 @@
 #include <cstddef>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "common/check_result.h"
 #include "common/monitor.h"
+#include "common/service_endpoint.h"
+#include "probe/icmp_socket.h"
 
 namespace pharos {
 
@@ -29,6 +35,10 @@ class CheckEngine {
     int max_redirects = 10;
     std::string user_agent;  // empty = "pharos/<version>"
     std::string ca_file;     // PEM CAs trusted for targets; empty = the system store
+    // DNS servers for the targets' host names ("127.0.0.1:5353,[::1]:53"); empty = the
+    // system's resolver configuration.
+    std::string resolver;
+    IcmpSocket::Kind icmp_socket = IcmpSocket::Kind::kAuto;
   };
   using Callback = std::function<void(CheckResult)>;
 
@@ -37,10 +47,12 @@ class CheckEngine {
   CheckEngine(const CheckEngine&) = delete;
   CheckEngine& operator=(const CheckEngine&) = delete;
 
-  // Queues one check of `monitor` (its type decides http/tcp/dns). The result has identity
+  // Queues one check of `monitor` (its type decides what is checked). The result has identity
   // fields (namespace, name, uid, generation, type, target, started_at) filled; region, probe,
-  // item_id and scheduled_at are the caller's to fill.
-  void Submit(std::shared_ptr<const Monitor> monitor, Callback done);
+  // item_id and scheduled_at are the caller's to fill. `endpoints`: the ready endpoints of the
+  // monitor's Service (spec.target.service), as the operator knows them; nullopt = unknown.
+  void Submit(std::shared_ptr<const Monitor> monitor, Callback done,
+              std::optional<std::vector<ServiceEndpoint>> endpoints = std::nullopt);
 
   // Blocks until every check submitted so far has reported. Never call it from a callback.
   void Drain();

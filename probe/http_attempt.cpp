@@ -38,8 +38,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   return true;
 }
 
-bool HasHeader(const HttpSpec& spec, std::string_view name) {
-  return std::any_of(spec.headers.begin(), spec.headers.end(),
+bool HasHeader(const HttpRequestPlan& plan, std::string_view name) {
+  return std::any_of(plan.headers.begin(), plan.headers.end(),
                      [&](const auto& header) { return EqualsIgnoreCase(header.first, name); });
 }
 
@@ -75,9 +75,8 @@ struct CurlUrl {
 
 }  // namespace
 
-HttpAttempt::HttpAttempt(const AttemptEnvironment& environment, const Monitor& monitor,
-                         Finish finish)
-    : environment_(environment), monitor_(monitor), finish_(std::move(finish)) {}
+HttpAttempt::HttpAttempt(const AttemptEnvironment& environment, HttpRequestPlan plan, Finish finish)
+    : environment_(environment), plan_(std::move(plan)), finish_(std::move(finish)) {}
 
 HttpAttempt::~HttpAttempt() {
   resolver_.reset();
@@ -91,8 +90,8 @@ HttpAttempt::~HttpAttempt() {
 }
 
 std::optional<std::string> HttpAttempt::PrepareUrl() {
-  if (!monitor_.http) return "monitor has no http section";
-  const HttpSpec& spec = *monitor_.http;
+  if (plan_.url.empty()) return "monitor has no URL";
+  const HttpRequestPlan& spec = plan_;
   CurlUrl url;
   if (url.handle == nullptr) return "out of memory parsing the URL";
   const CURLUcode parsed = curl_url_set(url.handle, CURLUPART_URL, spec.url.c_str(), 0);
@@ -130,11 +129,16 @@ void HttpAttempt::Start() {
     ReportProbeFault(*error);
     return;
   }
+  if (plan_.pinned) {
+    StartTransfer({*plan_.pinned});
+    return;
+  }
   if (ParseIpLiteral(connect_host_, port_)) {
     StartTransfer({});
     return;
   }
-  AresChannel::Options options = AresChannel::Options::ForCheckTimeout(monitor_.timeout);
+  AresChannel::Options options = AresChannel::Options::ForCheckTimeout(plan_.timeout);
+  options.servers = environment_.resolver;
   auto resolver = AresChannel::Create(environment_.loop, options);
   if (!resolver.ok()) {
     ReportProbeFault(resolver.error());
@@ -173,14 +177,14 @@ void HttpAttempt::OnLookupDone(int status, std::vector<SocketAddress> addresses)
 }
 
 void HttpAttempt::StartTransfer(const std::vector<SocketAddress>& resolved) {
-  const HttpSpec& spec = *monitor_.http;
+  const HttpRequestPlan& spec = plan_;
   easy_ = curl_easy_init();
   if (easy_ == nullptr) {
     ReportProbeFault("cannot create a libcurl handle");
     return;
   }
-  const auto remaining = monitor_.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                environment_.loop.Now() - started_);
+  const auto remaining = plan_.timeout - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             environment_.loop.Now() - started_);
   curl_easy_setopt(easy_, CURLOPT_URL, url_.c_str());
   curl_easy_setopt(easy_, CURLOPT_PRIVATE, this);
   curl_easy_setopt(easy_, CURLOPT_ERRORBUFFER, error_buffer_);
@@ -194,6 +198,17 @@ void HttpAttempt::StartTransfer(const std::vector<SocketAddress>& resolved) {
   curl_easy_setopt(easy_, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy_, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy_, CURLOPT_FOLLOWLOCATION, spec.follow_redirects ? 1L : 0L);
+  switch (spec.version) {
+    case HttpRequestPlan::Version::kDefault:
+      break;
+    case HttpRequestPlan::Version::kHttp2PriorKnowledge:
+      curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION,
+                       static_cast<long>(CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE));
+      break;
+    case HttpRequestPlan::Version::kHttp2OverTls:
+      curl_easy_setopt(easy_, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+      break;
+  }
   curl_easy_setopt(easy_, CURLOPT_MAXREDIRS, static_cast<long>(environment_.max_redirects));
   curl_easy_setopt(easy_, CURLOPT_TIMEOUT_MS,
                    static_cast<long>(std::max(remaining, std::chrono::milliseconds(1)).count() +
@@ -256,7 +271,7 @@ void HttpAttempt::StartTransfer(const std::vector<SocketAddress>& resolved) {
                           spec.method == HttpMethod::kPatch || !spec.body.empty();
   if (sends_body && spec.method != HttpMethod::kHead) {
     curl_easy_setopt(easy_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(spec.body.size()));
-    curl_easy_setopt(easy_, CURLOPT_COPYPOSTFIELDS, spec.body.c_str());
+    curl_easy_setopt(easy_, CURLOPT_COPYPOSTFIELDS, spec.body.data());
   }
 
   for (const auto& [name, value] : spec.headers) {
@@ -353,7 +368,7 @@ void HttpAttempt::OnTransferDone(CURLcode code, const std::string& probe_error) 
     failure.socket_errno = socket_errno_;
     failure.detail = error_buffer_;
     failure.max_redirects = environment_.max_redirects;
-    failure.timeout = monitor_.timeout;
+    failure.timeout = plan_.timeout;
     failure.phase = PhaseReached(times);
     failure.host = request_host_;
     char* effective = nullptr;

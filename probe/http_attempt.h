@@ -1,11 +1,13 @@
 #pragma once
 
-// HttpAttempt: one HTTP(S) request of an http Monitor. Looks the URL's host up with c-ares (no
-// blocking resolver, DNS time measured here), then runs one curl easy handle in the shared multi
-// with a fresh connection to the looked-up addresses (CURLOPT_RESOLVE). With
-// tls.serverName set, the request is made to https://<serverName>/... (SNI, certificate check
-// and Host header use serverName) while the connection goes to the URL's host.
-// Keeps the final response's status, headers (bounded) and the first max_body_bytes of its body;
+// HttpAttempt: one HTTP(S) exchange (an HttpRequestPlan: an http Monitor's request, or a gRPC
+// health call). Looks the URL's host up with c-ares (no blocking resolver, DNS time measured
+// here) unless the plan pins an address, then runs one curl easy handle in the shared multi
+// with a fresh connection to those addresses (CURLOPT_RESOLVE). With tls.serverName set, the
+// request is made to https://<serverName>/... (SNI, certificate check and Host header use
+// serverName) while the connection goes to the URL's host.
+// Keeps the final response's status, headers and trailers (bounded) and the first
+// max_body_bytes of its body;
 // records the peer chain's expiry even when verification fails or is switched off.
 // Thread-safety: loop thread only.
 
@@ -20,14 +22,14 @@
 #include "common/monitor.h"
 #include "probe/ares_channel.h"
 #include "probe/check_attempt.h"
+#include "probe/http_request_plan.h"
 #include "probe/tls_certificates.h"
 
 namespace pharos {
 
 class HttpAttempt final : public CheckAttempt {
  public:
-  // `monitor` must outlive the attempt.
-  HttpAttempt(const AttemptEnvironment& environment, const Monitor& monitor, Finish finish);
+  HttpAttempt(const AttemptEnvironment& environment, HttpRequestPlan plan, Finish finish);
   ~HttpAttempt() override;
 
   void Start() override;
@@ -61,7 +63,7 @@ class HttpAttempt final : public CheckAttempt {
   static CURLcode OnSslContext(CURL* easy, void* ssl_ctx, void* self);
 
   const AttemptEnvironment& environment_;
-  const Monitor& monitor_;
+  const HttpRequestPlan plan_;
   Finish finish_;
 
   // Where to connect and what to ask for.

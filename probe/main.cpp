@@ -31,6 +31,7 @@
 #include "common/process_signals.h"
 #include "common/rfc3339.h"
 #include "common/version.h"
+#include "probe/engine_flags.h"
 #include "probe/operator_client.h"
 #include "probe/probe_agent.h"
 #include "probe/token_file.h"
@@ -161,6 +162,9 @@ Result<ProbeConfig> ReadConfig(const CommandLine& flags) {
     Status readable = ReadableFile("target-ca-file", config.agent.engine.ca_file);
     if (!readable.ok()) return Error{readable.error()};
   }
+  if (Status engine = EngineFlags::Read(flags, &config.agent.engine); !engine.ok()) {
+    return Error{engine.error()};
+  }
 
   Result<Millis> drain = flags.GetDuration("drain-timeout", Millis(0));
   if (!drain.ok()) return Error{drain.error()};
@@ -241,6 +245,7 @@ int Run(const std::vector<std::string>& args) {
   flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
   flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
   AddHttpServerFlags(flags, ProbeServerDefaults());
+  EngineFlags::Add(flags);
   flags.AddSwitch("help", 'h', "show this help");
   flags.AddSwitch("version", '\0', "print the version");
 

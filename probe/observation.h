@@ -32,6 +32,13 @@ struct Observation {
   std::optional<std::chrono::system_clock::time_point> cert_earliest_expiry;  // whole chain
 
   std::vector<std::string> dns_records;  // DNS: answers of the asked type, as text
+  std::optional<IcmpStats> icmp;         // ICMP: echo requests sent and answered
+  // gRPC: the serving status the health service answered ("SERVING", "NOT_SERVING", ...);
+  // empty when no health answer was read.
+  std::string grpc_serving;
+  // When every address was checked: each one's result, judged on its own (the fields above
+  // are those of the address that stands for them: the first failing, else the slowest).
+  std::vector<AddressResult> addresses;
 };
 
 }  // namespace pharos

@@ -12,15 +12,24 @@
 #include <algorithm>
 #include <cerrno>
 
+#include "common/duration.h"
 #include "probe/error_text.h"
-#include "probe/event_loop.h"
+#include "probe/http_request_plan.h"
 #include "probe/tls_certificates.h"
 #include "probe/tls_context.h"
 
 namespace pharos {
+namespace {
 
-TcpAttempt::TcpAttempt(const AttemptEnvironment& environment, const Monitor& monitor, Finish finish)
-    : environment_(environment), monitor_(monitor), finish_(std::move(finish)) {}
+constexpr size_t kShownText = 80;
+
+std::string Quoted(std::string_view text) { return "\"" + SanitizeText(text, kShownText) + "\""; }
+
+}  // namespace
+
+TcpAttempt::TcpAttempt(const AttemptEnvironment& environment, const Monitor& monitor,
+                       std::optional<SocketAddress> pinned, Finish finish)
+    : environment_(environment), monitor_(monitor), pinned_(pinned), finish_(std::move(finish)) {}
 
 TcpAttempt::~TcpAttempt() {
   resolver_.reset();
@@ -32,13 +41,30 @@ int64_t TcpAttempt::MicrosSince(std::chrono::steady_clock::time_point from) cons
       .count();
 }
 
+const std::string& TcpAttempt::ServerName() const { return server_name_; }
+
 void TcpAttempt::Start() {
   started_ = phase_started_ = environment_.loop.Now();
-  if (!monitor_.tcp || monitor_.tcp->host.empty()) {
-    Fail("monitor has no tcp host", true);
+  if (!monitor_.tcp) {
+    Fail("monitor has no tcp section", true);
     return;
   }
   const TcpSpec& spec = *monitor_.tcp;
+  // SNI and the name the certificate must carry: serverName, else the Service's in-cluster
+  // name, else the host.
+  server_name_ = !spec.tls_options.server_name.empty() ? spec.tls_options.server_name.str()
+                 : monitor_.service                    ? ServiceHostName(monitor_)
+                                                       : spec.host;
+  if (pinned_) {
+    addresses_.push_back(*pinned_);
+    phase_ = Phase::kConnect;
+    ConnectNext();
+    return;
+  }
+  if (spec.host.empty()) {
+    Fail("monitor has no tcp host", true);
+    return;
+  }
   if (spec.port <= 0 || spec.port > 65535) {
     Fail("invalid port " + std::to_string(spec.port), true);
     return;
@@ -50,6 +76,7 @@ void TcpAttempt::Start() {
     return;
   }
   AresChannel::Options options = AresChannel::Options::ForCheckTimeout(monitor_.timeout);
+  options.servers = environment_.resolver;
   auto resolver = AresChannel::Create(environment_.loop, options);
   if (!resolver.ok()) {
     Fail(resolver.error(), true);
@@ -76,13 +103,8 @@ void TcpAttempt::OnLookupDone(int status, std::vector<SocketAddress> addresses) 
     Fail(std::move(error.message), error.probe_fault);
     return;
   }
-  const auto port = htons(static_cast<uint16_t>(monitor_.tcp->port));
   for (SocketAddress& address : addresses) {
-    if (address.family() == AF_INET) {
-      reinterpret_cast<sockaddr_in*>(&address.storage)->sin_port = port;
-    } else if (address.family() == AF_INET6) {
-      reinterpret_cast<sockaddr_in6*>(&address.storage)->sin6_port = port;
-    }
+    address.SetPort(monitor_.tcp->port);
   }
   addresses_ = std::move(addresses);
   phase_ = Phase::kConnect;
@@ -139,11 +161,13 @@ void TcpAttempt::OnConnectReady() {
     if (errno == ENOTCONN) return;  // not connected yet: a spurious wake-up
   }
   timings_.connect_us = MicrosSince(phase_started_);
-  if (!monitor_.tcp->tls) {
-    Succeed();
+  connected_at_ = environment_.loop.Now();
+  if (monitor_.tcp->tls) {
+    StartHandshake();
     return;
   }
-  StartHandshake();
+  phase_ = Phase::kConversation;
+  RunSteps();
 }
 
 void TcpAttempt::StartHandshake() {
@@ -159,9 +183,7 @@ void TcpAttempt::StartHandshake() {
     Fail("cannot start a TLS session: " + TakeOpenSslError(), true);
     return;
   }
-  const TcpSpec& spec = *monitor_.tcp;
-  const std::string& name =
-      spec.tls_options.server_name.empty() ? spec.host : spec.tls_options.server_name.str();
+  const std::string& name = ServerName();
   if (ParseIpLiteral(name, 0)) {
     std::string bare = name;
     if (bare.size() >= 2 && bare.front() == '[') bare = bare.substr(1, bare.size() - 2);
@@ -180,8 +202,8 @@ void TcpAttempt::ContinueHandshake() {
   errno = 0;
   const int result = SSL_do_handshake(ssl_);
   if (result == 1) {
-    timings_.tls_us = MicrosSince(phase_started_);
-    Succeed();
+    timings_.tls_us += MicrosSince(phase_started_);
+    OnHandshakeDone();
     return;
   }
   const int error = SSL_get_error(ssl_, result);
@@ -192,37 +214,279 @@ void TcpAttempt::ContinueHandshake() {
     if (!watched.ok()) Fail(watched.error(), true);
     return;
   }
-  timings_.tls_us = MicrosSince(phase_started_);
+  timings_.tls_us += MicrosSince(phase_started_);
   const int saved_errno = errno;
   const std::string reason = TakeOpenSslError();
+  const std::string where = in_starttls_ ? "STARTTLS (" + StepName(step_) + ")" : "TLS";
   if (error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN) {
     if (saved_errno == ECONNRESET) {
-      Fail("TLS: connection reset by peer during the handshake");
+      Fail(where + ": connection reset by peer during the handshake");
     } else if (saved_errno != 0) {
-      Fail("TLS: handshake failed: " + DescribeErrno(saved_errno));
+      Fail(where + ": handshake failed: " + DescribeErrno(saved_errno));
     } else {
-      Fail("TLS: connection closed by peer during the handshake");
+      Fail(where + ": connection closed by peer during the handshake");
     }
     return;
   }
-  Fail("TLS: handshake failed" + (reason.empty() ? std::string() : ": " + reason));
+  Fail(where + ": handshake failed" + (reason.empty() ? std::string() : ": " + reason));
+}
+
+void TcpAttempt::OnHandshakeDone() {
+  if (in_starttls_) {
+    in_starttls_ = false;
+    ++step_;
+  }
+  phase_ = Phase::kConversation;
+  RunSteps();
+}
+
+std::string TcpAttempt::StepName(size_t step) const {
+  const std::vector<TcpStep>& steps = monitor_.tcp->conversation;
+  if (step >= steps.size()) return "after the conversation";
+  const TcpStep& current = steps[step];
+  std::string name = "step " + std::to_string(step + 1) + " (";
+  switch (current.kind) {
+    case TcpStep::Kind::kSend:
+      name += "send " + Quoted(current.text);
+      break;
+    case TcpStep::Kind::kExpect:
+      name += "expect " + Quoted(current.text);
+      break;
+    case TcpStep::Kind::kExpectRegex:
+      name += "expectRegex " + Quoted(current.text);
+      break;
+    case TcpStep::Kind::kStartTls:
+      name += "startTls";
+      break;
+  }
+  return name + ")";
+}
+
+std::string TcpAttempt::LastLineText() const {
+  if (!in_.empty()) return "; received " + Quoted(in_);
+  if (!last_line_.empty()) return "; last line received " + Quoted(last_line_);
+  return got_first_byte_ ? "" : "; nothing was received";
+}
+
+void TcpAttempt::WaitFor(uint32_t events) {
+  Status watched = environment_.loop.Watch(fd_, events, [this](uint32_t) { RunSteps(); });
+  if (!watched.ok()) Fail(watched.error(), true);
+}
+
+void TcpAttempt::RunSteps() {
+  const std::vector<TcpStep>& steps = monitor_.tcp->conversation;
+  while (step_ < steps.size() && !reported_) {
+    const TcpStep& step = steps[step_];
+    switch (step.kind) {
+      case TcpStep::Kind::kSend: {
+        if (out_.empty()) {
+          out_ = step.text;
+          out_sent_ = 0;
+        }
+        const Io io = Flush();
+        if (io == Io::kWait) return WaitFor(want_events_);
+        if (io == Io::kFailed) return;
+        out_.clear();
+        ++step_;
+        break;
+      }
+      case TcpStep::Kind::kExpect:
+      case TcpStep::Kind::kExpectRegex: {
+        if (step.kind == TcpStep::Kind::kExpectRegex && !step_regex_) {
+          Result<Regex> compiled = Regex::Compile(step.text);
+          if (!compiled.ok()) {
+            return Fail(StepName(step_) + ": invalid regular expression: " + compiled.error(),
+                        true);
+          }
+          step_regex_ = std::move(compiled).value();
+        }
+        if (step.timeout && step_timer_ == 0) {
+          const size_t index = step_;
+          step_timer_ = environment_.loop.AddTimer(environment_.loop.Now() + *step.timeout,
+                                                   [this, index] { OnStepTimeout(index); });
+        }
+        bool eof = false;
+        while (!TakeMatchingLine(eof)) {
+          if (reported_) return;
+          if (eof) {
+            return Fail("connection closed by the server before " + StepName(step_) + " matched" +
+                        LastLineText());
+          }
+          const Read read = ReadSome();
+          if (read == Read::kFailed) return;
+          if (read == Read::kWait) return WaitFor(want_events_);
+          eof = read == Read::kEnd;
+        }
+        if (reported_) return;
+        environment_.loop.CancelTimer(step_timer_);
+        step_timer_ = 0;
+        step_regex_.reset();
+        ++step_;
+        break;
+      }
+      case TcpStep::Kind::kStartTls:
+        if (ssl_ != nullptr) return Fail(StepName(step_) + ": TLS is already on", true);
+        environment_.loop.Unwatch(fd_);
+        // Plaintext the server sent ahead of the handshake must not pass for what it says
+        // over TLS (STARTTLS response injection).
+        in_.clear();
+        in_starttls_ = true;
+        return StartHandshake();  // OnHandshakeDone moves to the next step
+    }
+  }
+  if (!reported_) Succeed();
+}
+
+TcpAttempt::Io TcpAttempt::Flush() {
+  while (out_sent_ < out_.size()) {
+    const char* data = out_.data() + out_sent_;
+    const size_t size = out_.size() - out_sent_;
+    if (ssl_ != nullptr) {
+      ERR_clear_error();
+      errno = 0;
+      const int written = SSL_write(ssl_, data, static_cast<int>(size));
+      if (written > 0) {
+        out_sent_ += static_cast<size_t>(written);
+        continue;
+      }
+      const int error = SSL_get_error(ssl_, written);
+      if (error == SSL_ERROR_WANT_WRITE || error == SSL_ERROR_WANT_READ) {
+        want_events_ = error == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+        return Io::kWait;
+      }
+      Fail("TLS write failed in " + StepName(step_) + ": " +
+           (errno != 0 ? DescribeErrno(errno) : TakeOpenSslError()));
+      return Io::kFailed;
+    }
+    const ssize_t written = send(fd_, data, size, MSG_NOSIGNAL);
+    if (written >= 0) {
+      out_sent_ += static_cast<size_t>(written);
+      continue;
+    }
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      want_events_ = EPOLLOUT;
+      return Io::kWait;
+    }
+    if (errno == EINTR) continue;
+    Fail("cannot send in " + StepName(step_) + ": " + DescribeErrno(errno));
+    return Io::kFailed;
+  }
+  return Io::kDone;
+}
+
+TcpAttempt::Read TcpAttempt::ReadSome() {
+  char buffer[4096];
+  while (true) {
+    if (in_.size() >= kMaxBufferedBytes) {
+      Fail("more than " + std::to_string(kMaxBufferedBytes / 1024) + " KiB received without a " +
+           "line matching " + StepName(step_));
+      return Read::kFailed;
+    }
+    const size_t room = std::min(sizeof(buffer), kMaxBufferedBytes - in_.size());
+    ssize_t received = 0;
+    if (ssl_ != nullptr) {
+      ERR_clear_error();
+      errno = 0;
+      const int read = SSL_read(ssl_, buffer, static_cast<int>(room));
+      if (read <= 0) {
+        const int error = SSL_get_error(ssl_, read);
+        if (error == SSL_ERROR_WANT_READ || error == SSL_ERROR_WANT_WRITE) {
+          want_events_ = error == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
+          return Read::kWait;
+        }
+        if (error == SSL_ERROR_ZERO_RETURN || (error == SSL_ERROR_SYSCALL && errno == 0)) {
+          return Read::kEnd;
+        }
+        Fail("TLS read failed in " + StepName(step_) + ": " +
+             (errno != 0 ? DescribeErrno(errno) : TakeOpenSslError()));
+        return Read::kFailed;
+      }
+      received = read;
+    } else {
+      received = recv(fd_, buffer, room, 0);
+      if (received == 0) return Read::kEnd;
+      if (received < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+          want_events_ = EPOLLIN;
+          return Read::kWait;
+        }
+        if (errno == EINTR) continue;
+        Fail("cannot read in " + StepName(step_) + ": " + DescribeErrno(errno));
+        return Read::kFailed;
+      }
+    }
+    if (!got_first_byte_) {
+      got_first_byte_ = true;
+      timings_.first_byte_us = MicrosSince(connected_at_) - timings_.tls_us;
+    }
+    in_.append(buffer, static_cast<size_t>(received));
+    // One read at a time: the caller looks for a matching line before reading on.
+    return Read::kData;
+  }
+}
+
+bool TcpAttempt::TakeMatchingLine(bool eof) {
+  const TcpStep& step = monitor_.tcp->conversation[step_];
+  const auto matches = [&](std::string_view line) {
+    if (step.kind == TcpStep::Kind::kExpect) return line.find(step.text) != std::string_view::npos;
+    Result<bool> found = step_regex_->Search(line);
+    if (!found.ok()) {
+      Fail(StepName(step_) + ": " + found.error());
+      return false;
+    }
+    return *found;
+  };
+  size_t start = 0;
+  while (true) {
+    const size_t newline = in_.find('\n', start);
+    std::string_view line;
+    size_t next = 0;
+    if (newline == std::string::npos) {
+      if (!eof || start >= in_.size()) break;
+      line = std::string_view(in_).substr(start);  // the last, unterminated line
+      next = in_.size();
+    } else {
+      line = std::string_view(in_).substr(start, newline - start);
+      next = newline + 1;
+    }
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    last_line_ = std::string(line.substr(0, 1024));
+    const bool matched = matches(line);
+    if (reported_) return false;
+    start = next;
+    if (matched) {
+      in_.erase(0, start);
+      return true;
+    }
+  }
+  in_.erase(0, start);
+  return false;
+}
+
+void TcpAttempt::OnStepTimeout(size_t step) {
+  step_timer_ = 0;
+  if (reported_ || step != step_) return;
+  const std::chrono::milliseconds timeout = *monitor_.tcp->conversation[step].timeout;
+  Fail("no line matched " + StepName(step) + " within " + FormatDuration(timeout) + LastLineText());
 }
 
 void TcpAttempt::Succeed() {
   Observation observation;
   observation.timings = timings_;
   observation.timings.total_us = MicrosSince(started_);
+  if (got_first_byte_) {
+    observation.timings.transfer_us =
+        std::max<int64_t>(0, observation.timings.total_us - timings_.dns_us - timings_.connect_us -
+                                 timings_.tls_us - timings_.first_byte_us);
+  }
   if (ssl_ != nullptr) {
     observation.tls_established = true;
     const CertificateExpiry expiry = PeerChainExpiry(ssl_);
     observation.cert_expiry = expiry.leaf;
     observation.cert_earliest_expiry = expiry.earliest;
     const long verify_result = SSL_get_verify_result(ssl_);
-    const TcpSpec& spec = *monitor_.tcp;
-    if (!spec.tls_options.insecure_skip_verify && verify_result != X509_V_OK) {
-      const std::string& name =
-          spec.tls_options.server_name.empty() ? spec.host : spec.tls_options.server_name.str();
-      observation.error = DescribeTlsVerifyResult(verify_result, name);
+    if (!monitor_.tcp->tls_options.insecure_skip_verify && verify_result != X509_V_OK) {
+      observation.error = DescribeTlsVerifyResult(verify_result, ServerName());
     }
   }
   CloseSocket();
@@ -230,11 +494,17 @@ void TcpAttempt::Succeed() {
 }
 
 void TcpAttempt::Fail(std::string message, bool probe_fault) {
+  if (reported_) return;
   Observation observation;
   observation.error = std::move(message);
   observation.probe_fault = probe_fault;
   observation.timings = timings_;
   observation.timings.total_us = MicrosSince(started_);
+  if (ssl_ != nullptr) {
+    const CertificateExpiry expiry = PeerChainExpiry(ssl_);
+    observation.cert_expiry = expiry.leaf;
+    observation.cert_earliest_expiry = expiry.earliest;
+  }
   CloseSocket();
   Report(std::move(observation));
 }
@@ -244,23 +514,28 @@ Observation TcpAttempt::Abort(std::chrono::milliseconds timeout) {
   Observation observation;
   observation.timings = timings_;
   const int64_t in_phase = MicrosSince(phase_started_);
-  const char* phase = kPhaseDns;
   switch (phase_) {
     case Phase::kDns:
       observation.timings.dns_us = in_phase;
+      observation.error = DescribeTimeout(timeout, kPhaseDns);
       break;
     case Phase::kConnect:
       observation.timings.connect_us = in_phase;
-      phase = kPhaseConnect;
+      observation.error = DescribeTimeout(timeout, kPhaseConnect);
       break;
     case Phase::kTls:
+      observation.timings.tls_us += in_phase;
+      observation.error =
+          !in_starttls_ ? DescribeTimeout(timeout, kPhaseTls)
+                        : "timeout after " + FormatDuration(timeout) + " in " + StepName(step_);
+      break;
+    case Phase::kConversation:
     case Phase::kDone:
-      observation.timings.tls_us = in_phase;
-      phase = kPhaseTls;
+      observation.error =
+          "timeout after " + FormatDuration(timeout) + " in " + StepName(step_) + LastLineText();
       break;
   }
   observation.timings.total_us = MicrosSince(started_);
-  observation.error = DescribeTimeout(timeout, phase);
   resolver_.reset();
   CloseSocket();
   reported_ = observation;
@@ -275,6 +550,10 @@ void TcpAttempt::Report(Observation observation) {
 }
 
 void TcpAttempt::CloseSocket() {
+  if (step_timer_ != 0) {
+    environment_.loop.CancelTimer(step_timer_);
+    step_timer_ = 0;
+  }
   if (ssl_ != nullptr) {
     SSL_free(ssl_);
     ssl_ = nullptr;

@@ -2,9 +2,12 @@
 
 // TcpAttempt: one TCP connect of a tcp Monitor, optionally followed by a TLS handshake
 // (non-blocking OpenSSL, SNI = serverName or host, certificate and host name checked unless
-// insecureSkipVerify). The host is looked up with c-ares unless it is an IP literal; addresses
-// are tried in order until one connects. Certificate expiry is recorded even when verification
-// fails or is skipped.
+// insecureSkipVerify) and by the monitor's conversation: its steps in order — send text, read
+// lines until one contains a text or matches a regular expression (each expect with its own
+// timeout), STARTTLS (a handshake on the open connection). The host is looked up with c-ares
+// unless it is an IP literal or the attempt is pinned to one address (resolve: all, a Service
+// endpoint); addresses are tried in order until one connects. Certificate expiry is recorded
+// even when verification fails or is skipped.
 // Thread-safety: loop thread only.
 
 #include <openssl/ssl.h>
@@ -16,36 +19,57 @@
 #include <vector>
 
 #include "common/monitor.h"
+#include "common/regex.h"
 #include "probe/ares_channel.h"
 #include "probe/check_attempt.h"
+#include "probe/event_loop.h"
 
 namespace pharos {
 
 class TcpAttempt final : public CheckAttempt {
  public:
-  // `monitor` must outlive the attempt.
-  TcpAttempt(const AttemptEnvironment& environment, const Monitor& monitor, Finish finish);
+  // Data kept from the server while a conversation waits for a line; more is an error.
+  static constexpr size_t kMaxBufferedBytes = 64 * 1024;
+
+  // `monitor` must outlive the attempt. `pinned`: the one address to connect to (with its
+  // port), instead of spec.tcp.host and port.
+  TcpAttempt(const AttemptEnvironment& environment, const Monitor& monitor,
+             std::optional<SocketAddress> pinned, Finish finish);
   ~TcpAttempt() override;
 
   void Start() override;
   Observation Abort(std::chrono::milliseconds timeout) override;
 
  private:
-  enum class Phase { kDns, kConnect, kTls, kDone };
+  enum class Phase { kDns, kConnect, kTls, kConversation, kDone };
+  enum class Io { kDone, kWait, kFailed };
+  enum class Read { kData, kWait, kEnd, kFailed };
 
   void OnLookupDone(int status, std::vector<SocketAddress> addresses);
   void ConnectNext();
   void OnConnectReady();
   void StartHandshake();
   void ContinueHandshake();
+  void OnHandshakeDone();
+  // Runs conversation steps from step_ on until one has to wait or all are done.
+  void RunSteps();
+  Io Flush();                       // writes out_ from out_sent_
+  Read ReadSome();                  // appends one read's worth to in_
+  bool TakeMatchingLine(bool eof);  // consumes lines of in_ up to the first that matches step_
+  void WaitFor(uint32_t events);
+  void OnStepTimeout(size_t step);
+  std::string StepName(size_t step) const;
+  std::string LastLineText() const;
   void CloseSocket();
   void Fail(std::string message, bool probe_fault = false);
   void Succeed();
   void Report(Observation observation);
   int64_t MicrosSince(std::chrono::steady_clock::time_point from) const;
+  const std::string& ServerName() const;
 
   const AttemptEnvironment& environment_;
   const Monitor& monitor_;
+  const std::optional<SocketAddress> pinned_;
   Finish finish_;
 
   Phase phase_ = Phase::kDns;
@@ -56,9 +80,23 @@ class TcpAttempt final : public CheckAttempt {
   bool last_error_probe_fault_ = false;
   int fd_ = -1;
   SSL* ssl_ = nullptr;
+  std::string server_name_;
+
+  // The conversation.
+  size_t step_ = 0;
+  std::optional<Regex> step_regex_;  // of the current expectRegex step
+  EventLoop::TimerId step_timer_ = 0;
+  std::string out_;  // the current send step's text
+  size_t out_sent_ = 0;
+  std::string in_;         // received, not yet consumed by an expect step
+  std::string last_line_;  // the last whole line received (for messages)
+  bool got_first_byte_ = false;
+  bool in_starttls_ = false;  // the handshake under way is a startTls step's
+  uint32_t want_events_ = 0;  // what the last read or write that could not go on waits for
 
   std::chrono::steady_clock::time_point started_;
   std::chrono::steady_clock::time_point phase_started_;
+  std::chrono::steady_clock::time_point connected_at_;
   Timings timings_;
   std::optional<Observation> reported_;
 };

@@ -1,5 +1,6 @@
 #include "common/check_result.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace pharos {
@@ -16,6 +17,18 @@ const char* ToString(Outcome outcome) {
       return "error";
   }
   return "error";
+}
+
+double IcmpStats::LossPercent() const {
+  if (sent <= 0) {
+    return 100.0;
+  }
+  const int lost = std::max(0, sent - received);
+  return 100.0 * static_cast<double>(lost) / static_cast<double>(sent);
+}
+
+std::string AddressResult::Label() const {
+  return name.empty() ? address : address + " (" + name + ")";
 }
 
 CheckResult CheckResult::Of(const Monitor& monitor) {

@@ -36,6 +36,37 @@ struct FailedAssertion {
   std::string message;   // plain words: "status code 503, expected eq 200"
 };
 
+// The echo requests of an icmp check.
+struct IcmpStats {
+  int sent = 0;
+  int received = 0;
+  // Round-trip times of the replies; 0 when none came back.
+  int64_t rtt_min_us = 0;
+  int64_t rtt_avg_us = 0;
+  int64_t rtt_max_us = 0;
+
+  // 0..100; 100 when nothing was sent.
+  double LossPercent() const;
+  bool operator==(const IcmpStats&) const = default;
+};
+
+// The check of one address of a target, when every address is checked (resolve: all, or the
+// ready endpoints of a Service). The result's own outcome is what they amount to under
+// spec.alerting.addressQuorum (see AddressVerdict).
+struct AddressResult {
+  std::string address;  // "127.0.0.2", "::1", "10.1.2.3:8080"
+  std::string name;     // the endpoint's name (its Pod) when known
+  Outcome outcome = Outcome::kError;
+  int status_code = 0;  // http: the answer's status; grpc: 0
+  int64_t total_us = 0;
+  std::string message;  // why it failed (transport error or failed assertion); empty when up
+  std::optional<IcmpStats> icmp;
+
+  // "10.1.2.3:8080 (web-7d9f)", or the address alone.
+  std::string Label() const;
+  bool operator==(const AddressResult&) const = default;
+};
+
 // The work item a result answers, as whoever reports it knows it.
 struct WorkReference {
   std::string monitor_uid;
@@ -78,6 +109,8 @@ struct CheckResult {
   std::string error;  // transport error in plain words; empty when the transport succeeded
   int attempts = 1;
   std::vector<std::string> dns_records;  // DNS checks: the answers, as text
+  std::optional<IcmpStats> icmp;         // icmp checks (of the first address with several)
+  std::vector<AddressResult> addresses;  // one per address when every address is checked
 };
 
 }  // namespace pharos

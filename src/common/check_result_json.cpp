@@ -121,6 +121,19 @@ class FieldReader {
     return value;
   }
 
+  // The array under `key` (nullptr when absent or null, or after an error).
+  const json* Array(const char* key) {
+    const json* value = Find(key);
+    if (value == nullptr || value->is_null()) {
+      return nullptr;
+    }
+    if (!value->is_array()) {
+      Fail(key, "expected an array, got " + TypeName(*value));
+      return nullptr;
+    }
+    return value;
+  }
+
   void Require(const char* key) {
     if (!error_ && !object_.contains(key)) {
       Fail(key, "missing");
@@ -155,6 +168,49 @@ class FieldReader {
   std::string prefix_;
   std::optional<Error> error_;
 };
+
+json IcmpToJson(const std::optional<IcmpStats>& icmp) {
+  if (!icmp) {
+    return nullptr;
+  }
+  return {{"sent", icmp->sent},
+          {"received", icmp->received},
+          {"packetLossPercent", icmp->LossPercent()},
+          {"rttMinUs", icmp->rtt_min_us},
+          {"rttAvgUs", icmp->rtt_avg_us},
+          {"rttMaxUs", icmp->rtt_max_us}};
+}
+
+void ReadIcmp(FieldReader& reader, const char* key, std::optional<IcmpStats>* out,
+              const std::string& prefix) {
+  const json* object = reader.Object(key, /*allow_null=*/true);
+  if (object == nullptr) {
+    return;
+  }
+  IcmpStats stats;
+  FieldReader nested(*object, prefix + key + ".");
+  nested.Integer("sent", &stats.sent);
+  nested.Integer("received", &stats.received);
+  nested.Integer("rttMinUs", &stats.rtt_min_us);
+  nested.Integer("rttAvgUs", &stats.rtt_avg_us);
+  nested.Integer("rttMaxUs", &stats.rtt_max_us);
+  reader.Merge(nested);
+  *out = stats;
+}
+
+json AddressesToJson(const std::vector<AddressResult>& addresses) {
+  json list = json::array();
+  for (const AddressResult& address : addresses) {
+    list.push_back({{"address", address.address},
+                    {"name", address.name},
+                    {"outcome", ToString(address.outcome)},
+                    {"statusCode", address.status_code},
+                    {"totalUs", address.total_us},
+                    {"message", address.message},
+                    {"icmp", IcmpToJson(address.icmp)}});
+  }
+  return list;
+}
 
 }  // namespace
 
@@ -193,6 +249,8 @@ json CheckResultToJson(const CheckResult& result) {
       {"error", result.error},
       {"attempts", result.attempts},
       {"dnsRecords", result.dns_records},
+      {"icmp", IcmpToJson(result.icmp)},
+      {"addresses", AddressesToJson(result.addresses)},
   };
 }
 
@@ -213,7 +271,8 @@ Result<CheckResult> CheckResultFromJson(const json& object) {
   if (!reader.error()) {
     const std::optional<MonitorType> parsed = ParseMonitorType(type);
     if (!parsed) {
-      reader.Fail("type", "unknown monitor type \"" + type + "\" (expected http, tcp or dns)");
+      reader.Fail("type", "unknown monitor type \"" + type +
+                              "\" (expected http, tcp, dns, icmp, grpc or push)");
     } else {
       result.type = *parsed;
     }
@@ -264,6 +323,38 @@ Result<CheckResult> CheckResultFromJson(const json& object) {
   reader.String("error", &result.error);
   reader.Integer("attempts", &result.attempts);
   reader.StringList("dnsRecords", &result.dns_records);
+  ReadIcmp(reader, "icmp", &result.icmp, "");
+  // Absent in results of probes older than `addresses` (one address per result).
+  if (const json* addresses = reader.Array("addresses")) {
+    for (size_t i = 0; i < addresses->size() && !reader.error(); ++i) {
+      const std::string prefix = "addresses[" + std::to_string(i) + "]";
+      const json& item = (*addresses)[i];
+      if (!item.is_object()) {
+        reader.Fail(prefix, "expected an object, got " + FieldReader::TypeName(item));
+        break;
+      }
+      AddressResult address;
+      FieldReader nested(item, prefix + ".");
+      nested.Require("address");
+      nested.String("address", &address.address);
+      nested.String("name", &address.name);
+      std::string outcome = "error";
+      nested.String("outcome", &outcome);
+      if (!nested.error()) {
+        if (const std::optional<Outcome> parsed = ParseOutcome(outcome)) {
+          address.outcome = *parsed;
+        } else {
+          nested.Fail("outcome", "unknown outcome \"" + outcome + "\"");
+        }
+      }
+      nested.Integer("statusCode", &address.status_code);
+      nested.Integer("totalUs", &address.total_us);
+      nested.String("message", &address.message);
+      ReadIcmp(nested, "icmp", &address.icmp, prefix + ".");
+      reader.Merge(nested);
+      result.addresses.push_back(std::move(address));
+    }
+  }
 
   if (reader.error()) {
     return *reader.error();

@@ -20,7 +20,7 @@ namespace pharos {
 
 using Millis = std::chrono::milliseconds;
 
-enum class MonitorType { kHttp, kTcp, kDns };
+enum class MonitorType { kHttp, kTcp, kDns, kIcmp, kGrpc, kPush };
 enum class HttpMethod { kGet, kHead, kPost, kPut, kPatch, kDelete, kOptions };
 enum class DnsRecordType { kA, kAAAA, kCNAME, kMX, kTXT, kNS };
 enum class AssertionType {
@@ -30,8 +30,13 @@ enum class AssertionType {
   kJsonPath,
   kLatency,
   kCertExpiry,
-  kDnsRecord
+  kDnsRecord,
+  kPacketLoss
 };
+// Which of the addresses a target's name resolves to are checked: the first that answers
+// ("one"), or every A and AAAA address, each as a result of its own within the round ("all").
+enum class ResolveMode { kOne, kAll };
+enum class IpFamily { kAny, kIpv4, kIpv6 };
 enum class CompareOp {
   kEq,
   kNotEq,
@@ -52,11 +57,15 @@ const char* ToString(HttpMethod method);
 const char* ToString(DnsRecordType type);
 const char* ToString(AssertionType type);
 const char* ToString(CompareOp op);
+const char* ToString(ResolveMode mode);  // "one" "all"
+const char* ToString(IpFamily family);   // "any" "ipv4" "ipv6"
 std::optional<MonitorType> ParseMonitorType(std::string_view text);
 std::optional<HttpMethod> ParseHttpMethod(std::string_view text);
 std::optional<DnsRecordType> ParseDnsRecordType(std::string_view text);
 std::optional<AssertionType> ParseAssertionType(std::string_view text);
 std::optional<CompareOp> ParseCompareOp(std::string_view text);
+std::optional<ResolveMode> ParseResolveMode(std::string_view text);
+std::optional<IpFamily> ParseIpFamily(std::string_view text);
 
 // The frequency classes; each has its own scheduler queue.
 inline constexpr Millis kFrequencyClasses[] = {Millis(10'000),   Millis(30'000),  Millis(60'000),
@@ -73,8 +82,9 @@ struct TlsOptions {
 };
 
 struct HttpSpec {
-  std::string url;
+  std::string url;  // empty when the Monitor names a Service (spec.target.service)
   HttpMethod method = HttpMethod::kGet;
+  ResolveMode resolve = ResolveMode::kOne;                   // here, in the padding after `method`
   std::vector<std::pair<std::string, std::string>> headers;  // in the order given
   CompactString body;
   bool follow_redirects = true;
@@ -83,11 +93,28 @@ struct HttpSpec {
   bool operator==(const HttpSpec&) const = default;
 };
 
+// One step of a TCP conversation (spec.tcp.conversation), run in order after connecting.
+struct TcpStep {
+  enum class Kind {
+    kSend,         // write `text`
+    kExpect,       // read lines until one contains `text`
+    kExpectRegex,  // read lines until one matches the PCRE2 pattern `text`
+    kStartTls,     // TLS handshake on the connection (STARTTLS), with spec.tcp.tlsOptions
+  };
+  Kind kind = Kind::kSend;
+  std::string text;
+  std::optional<Millis> timeout;  // expect steps; none = until the check's deadline
+
+  bool operator==(const TcpStep&) const = default;
+};
+
 struct TcpSpec {
-  std::string host;
+  std::string host;  // empty when the Monitor names a Service (spec.target.service)
   int port = 0;
   bool tls = false;  // handshake after connect (certificate checked unless insecure)
   TlsOptions tls_options;
+  std::vector<TcpStep> conversation;
+  ResolveMode resolve = ResolveMode::kOne;
 
   bool operator==(const TcpSpec&) const = default;
 };
@@ -98,6 +125,51 @@ struct DnsSpec {
   std::string server;  // "host[:port]"; empty = the system resolver
 
   bool operator==(const DnsSpec&) const = default;
+};
+
+struct IcmpSpec {
+  std::string host;  // empty when the Monitor names a Service (spec.target.service)
+  int count = 3;     // echo requests per check
+  Millis interval = Millis(1'000);
+  int packet_size = 56;  // payload bytes of each echo request
+  IpFamily ip_family = IpFamily::kAny;
+  ResolveMode resolve = ResolveMode::kOne;
+
+  bool operator==(const IcmpSpec&) const = default;
+};
+
+// A grpc.health.v1.Health/Check call.
+struct GrpcSpec {
+  std::string address;  // "host:port" ("[::1]:50051"); empty with spec.target.service
+  std::string service;  // the service asked about; "" = the server as a whole
+  bool tls = false;     // TLS (h2 over ALPN) instead of plaintext h2c
+  TlsOptions tls_options;
+  CompactString authority;                                    // :authority; "" = the address
+  std::vector<std::pair<std::string, std::string>> metadata;  // request metadata, in order
+  ResolveMode resolve = ResolveMode::kOne;
+
+  bool operator==(const GrpcSpec&) const = default;
+};
+
+// A heartbeat (push) monitor: nothing is checked; the job pings /api/v1/push/{token}.
+struct PushSpec {
+  Millis expect_every{0};  // a ping is due this long after the previous one
+  Millis grace = Millis(60'000);
+  std::optional<Millis> max_run_time;  // a started job must finish within this
+
+  bool operator==(const PushSpec&) const = default;
+};
+
+// The Kubernetes Service whose ready endpoints are checked, each as an address of its own,
+// instead of a URL or host (spec.target.service; pharos-operator only).
+struct ServiceTarget {
+  std::string name;
+  int port = 0;           // a port number, or
+  std::string port_name;  // the name of the Service's port (EndpointSlice port name)
+  std::string path = "/";
+  std::string scheme = "http";  // http monitors: http or https
+
+  bool operator==(const ServiceTarget&) const = default;
 };
 
 struct Assertion {
@@ -115,6 +187,9 @@ struct AlertingSpec {
   int success_threshold = 1;
   // Regions that must fail in a round to call the monitor Down; nullopt = majority.
   std::optional<int> region_quorum = 1;
+  // Addresses that must fail for a region's check to fail (resolve: all, Service targets);
+  // nullopt = majority.
+  std::optional<int> address_quorum = 1;
   std::vector<std::string> channels;
   bool screenshot = false;
   // While an incident stays open (and is not acknowledged): a reminder this often; nullopt = none.
@@ -186,10 +261,14 @@ struct Monitor {
   std::optional<Millis> degraded_after;  // passing but slower than this = degraded
   int retries = 0;
   bool suspend = false;
-  // One of the three, by `type`; kept on the heap (see HeapOptional).
+  // One of these, by `type`; kept on the heap (see HeapOptional).
   HeapOptional<HttpSpec> http;
   HeapOptional<TcpSpec> tcp;
   HeapOptional<DnsSpec> dns;
+  HeapOptional<IcmpSpec> icmp;
+  HeapOptional<GrpcSpec> grpc;
+  HeapOptional<PushSpec> push;
+  HeapOptional<ServiceTarget> service;  // spec.target.service
   std::vector<Assertion> assertions;
   AlertingSpec alerting;
 
@@ -197,8 +276,11 @@ struct Monitor {
 
   // "namespace/name"
   std::string Key() const { return namespace_name + "/" + name; }
-  // What is checked, for humans: the URL, "host:port", or "name A @server".
+  // What is checked, for humans: the URL, "host:port", "name A @server", "ping host",
+  // "grpc host:port [service]", "push", "service name:port".
   std::string Target() const;
+  // Whether every address of the target is checked (resolve: all, or a Service's endpoints).
+  bool ChecksEveryAddress() const;
 
   // Every field, `source` included (clear it to compare what two documents declare).
   bool operator==(const Monitor&) const = default;

@@ -284,28 +284,117 @@ nlohmann::json MonitorToJson(const Monitor& monitor) {
   if (monitor.degraded_after) {
     spec["degradedAfter"] = FormatDuration(*monitor.degraded_after);
   }
+  // Fields added after the first release (resolve, conversation, addressQuorum, target) are
+  // written only when set: probes of that release read every spec of the older shapes, and they
+  // refuse fields they do not know.
+  const bool service = monitor.service.has_value();
   if (monitor.http) {
     json headers = json::object();
     for (const auto& [name, value] : monitor.http->headers) {
       headers[name] = value;
     }
-    spec["http"] = {{"url", monitor.http->url},
-                    {"method", ToString(monitor.http->method)},
-                    {"headers", headers},
-                    {"body", monitor.http->body.str()},
-                    {"followRedirects", monitor.http->follow_redirects},
-                    {"tls", TlsToJson(monitor.http->tls)}};
+    json http = {{"method", ToString(monitor.http->method)},
+                 {"headers", headers},
+                 {"body", monitor.http->body.str()},
+                 {"followRedirects", monitor.http->follow_redirects},
+                 {"tls", TlsToJson(monitor.http->tls)}};
+    if (!service) {
+      http["url"] = monitor.http->url;
+      if (monitor.http->resolve != ResolveMode::kOne) {
+        http["resolve"] = ToString(monitor.http->resolve);
+      }
+    }
+    spec["http"] = std::move(http);
   }
   if (monitor.tcp) {
-    spec["tcp"] = {{"host", monitor.tcp->host},
-                   {"port", monitor.tcp->port},
-                   {"tls", monitor.tcp->tls},
-                   {"tlsOptions", TlsToJson(monitor.tcp->tls_options)}};
+    json tcp = {{"tls", monitor.tcp->tls}, {"tlsOptions", TlsToJson(monitor.tcp->tls_options)}};
+    if (!service) {
+      tcp["host"] = monitor.tcp->host;
+      tcp["port"] = monitor.tcp->port;
+      if (monitor.tcp->resolve != ResolveMode::kOne) {
+        tcp["resolve"] = ToString(monitor.tcp->resolve);
+      }
+    }
+    if (!monitor.tcp->conversation.empty()) {
+      json steps = json::array();
+      for (const TcpStep& step : monitor.tcp->conversation) {
+        json item;
+        switch (step.kind) {
+          case TcpStep::Kind::kSend:
+            item["send"] = step.text;
+            break;
+          case TcpStep::Kind::kExpect:
+            item["expect"] = step.text;
+            break;
+          case TcpStep::Kind::kExpectRegex:
+            item["expectRegex"] = step.text;
+            break;
+          case TcpStep::Kind::kStartTls:
+            item["startTls"] = true;
+            break;
+        }
+        if (step.timeout) {
+          item["timeout"] = FormatDuration(*step.timeout);
+        }
+        steps.push_back(std::move(item));
+      }
+      tcp["conversation"] = std::move(steps);
+    }
+    spec["tcp"] = std::move(tcp);
   }
   if (monitor.dns) {
     spec["dns"] = {{"name", monitor.dns->name},
                    {"recordType", ToString(monitor.dns->record_type)},
                    {"server", monitor.dns->server}};
+  }
+  if (monitor.icmp) {
+    json icmp = {{"count", monitor.icmp->count},
+                 {"interval", FormatDuration(monitor.icmp->interval)},
+                 {"packetSize", monitor.icmp->packet_size},
+                 {"ipFamily", ToString(monitor.icmp->ip_family)}};
+    if (!service) {
+      icmp["host"] = monitor.icmp->host;
+      icmp["resolve"] = ToString(monitor.icmp->resolve);
+    }
+    spec["icmp"] = std::move(icmp);
+  }
+  if (monitor.grpc) {
+    json metadata = json::object();
+    for (const auto& [name, value] : monitor.grpc->metadata) {
+      metadata[name] = value;
+    }
+    json grpc = {{"service", monitor.grpc->service},
+                 {"tls", monitor.grpc->tls},
+                 {"tlsOptions", TlsToJson(monitor.grpc->tls_options)},
+                 {"authority", monitor.grpc->authority.str()},
+                 {"metadata", std::move(metadata)}};
+    if (!service) {
+      grpc["address"] = monitor.grpc->address;
+      grpc["resolve"] = ToString(monitor.grpc->resolve);
+    }
+    spec["grpc"] = std::move(grpc);
+  }
+  if (monitor.push) {
+    json push = {{"expectEvery", FormatDuration(monitor.push->expect_every)},
+                 {"grace", FormatDuration(monitor.push->grace)}};
+    if (monitor.push->max_run_time) {
+      push["maxRunTime"] = FormatDuration(*monitor.push->max_run_time);
+    }
+    spec["push"] = std::move(push);
+  }
+  if (service) {
+    const ServiceTarget& target = *monitor.service;
+    json described = {{"name", target.name}};
+    if (!target.port_name.empty()) {
+      described["port"] = target.port_name;
+    } else if (monitor.type != MonitorType::kIcmp) {
+      described["port"] = target.port;
+    }
+    if (monitor.type == MonitorType::kHttp) {
+      described["path"] = target.path;
+      described["scheme"] = target.scheme;
+    }
+    spec["target"] = {{"service", std::move(described)}};
   }
   json assertions = json::array();
   for (const Assertion& assertion : monitor.assertions) {
@@ -332,6 +421,10 @@ nlohmann::json MonitorToJson(const Monitor& monitor) {
       {"sendOnResolved", alerting.send_on_resolved}};
   if (alerting.remind_every) {
     spec["alerting"]["remindEvery"] = FormatDuration(*alerting.remind_every);
+  }
+  if (alerting.address_quorum != std::optional<int>(1)) {
+    spec["alerting"]["addressQuorum"] =
+        alerting.address_quorum ? json(*alerting.address_quorum) : json("majority");
   }
 
   return {{"apiVersion", kMonitorApiVersion},

@@ -74,17 +74,21 @@ std::vector<std::string_view> Spellings(const Enum (&values)[N]) {
   return spellings;
 }
 
-constexpr MonitorType kMonitorTypes[] = {MonitorType::kHttp, MonitorType::kTcp, MonitorType::kDns};
+constexpr MonitorType kMonitorTypes[] = {MonitorType::kHttp, MonitorType::kTcp,
+                                         MonitorType::kDns,  MonitorType::kIcmp,
+                                         MonitorType::kGrpc, MonitorType::kPush};
+constexpr ResolveMode kResolveModes[] = {ResolveMode::kOne, ResolveMode::kAll};
+constexpr IpFamily kIpFamilies[] = {IpFamily::kAny, IpFamily::kIpv4, IpFamily::kIpv6};
 constexpr HttpMethod kHttpMethods[] = {HttpMethod::kGet,    HttpMethod::kHead,  HttpMethod::kPost,
                                        HttpMethod::kPut,    HttpMethod::kPatch, HttpMethod::kDelete,
                                        HttpMethod::kOptions};
 constexpr DnsRecordType kRecordTypes[] = {DnsRecordType::kA,     DnsRecordType::kAAAA,
                                           DnsRecordType::kCNAME, DnsRecordType::kMX,
                                           DnsRecordType::kTXT,   DnsRecordType::kNS};
-constexpr AssertionType kAssertionTypes[] = {AssertionType::kStatusCode, AssertionType::kHeader,
-                                             AssertionType::kBody,       AssertionType::kJsonPath,
-                                             AssertionType::kLatency,    AssertionType::kCertExpiry,
-                                             AssertionType::kDnsRecord};
+constexpr AssertionType kAssertionTypes[] = {
+    AssertionType::kStatusCode, AssertionType::kHeader,    AssertionType::kBody,
+    AssertionType::kJsonPath,   AssertionType::kLatency,   AssertionType::kCertExpiry,
+    AssertionType::kDnsRecord,  AssertionType::kPacketLoss};
 constexpr CompareOp kCompareOps[] = {
     CompareOp::kEq,      CompareOp::kNotEq, CompareOp::kGt,       CompareOp::kGte,
     CompareOp::kLt,      CompareOp::kLte,   CompareOp::kContains, CompareOp::kNotContains,
@@ -274,7 +278,7 @@ void MonitorParser::ParseSpec(const DocumentNode& node, Parsed* out) {
   }
   Mapping spec(*this, out, node, "spec",
                {"type", "frequency", "regions", "timeout", "degradedAfter", "retries", "suspend",
-                "http", "tcp", "dns", "assertions", "alerting"});
+                "target", "http", "tcp", "dns", "icmp", "grpc", "push", "assertions", "alerting"});
   Monitor& monitor = out->monitor;
 
   if (const DocumentNode* type = spec.Get("type")) {
@@ -287,7 +291,8 @@ void MonitorParser::ParseSpec(const DocumentNode& node, Parsed* out) {
       }
     }
   } else {
-    Fail(out->fields.At("spec.type"), "spec.type", "required (http, tcp or dns)", out);
+    Fail(out->fields.At("spec.type"), "spec.type", "required (http, tcp, dns, icmp, grpc or push)",
+         out);
   }
 
   if (const DocumentNode* frequency = spec.Get("frequency")) {
@@ -326,6 +331,10 @@ void MonitorParser::ParseSpec(const DocumentNode& node, Parsed* out) {
   if (const DocumentNode* suspend = spec.Get("suspend")) {
     ReadBool(*suspend, "spec.suspend", &monitor.suspend, out);
   }
+  // The target first: with a Service, the type's block needs no URL or host of its own.
+  if (const DocumentNode* target = spec.Get("target")) {
+    ParseTarget(*target, "spec.target", out);
+  }
   if (const DocumentNode* http = spec.Get("http")) {
     ParseHttp(*http, "spec.http", out);
   }
@@ -334,6 +343,35 @@ void MonitorParser::ParseSpec(const DocumentNode& node, Parsed* out) {
   }
   if (const DocumentNode* dns = spec.Get("dns")) {
     ParseDns(*dns, "spec.dns", out);
+  }
+  if (const DocumentNode* icmp = spec.Get("icmp")) {
+    ParseIcmp(*icmp, "spec.icmp", out);
+  }
+  if (const DocumentNode* grpc = spec.Get("grpc")) {
+    ParseGrpc(*grpc, "spec.grpc", out);
+  }
+  if (const DocumentNode* push = spec.Get("push")) {
+    ParsePush(*push, "spec.push", out);
+  }
+  if (monitor.service) {
+    // A Service target stands for the URL/host: the type's block may be left out.
+    switch (monitor.type) {
+      case MonitorType::kHttp:
+        if (!monitor.http) monitor.http.emplace();
+        break;
+      case MonitorType::kTcp:
+        if (!monitor.tcp) monitor.tcp.emplace();
+        break;
+      case MonitorType::kIcmp:
+        if (!monitor.icmp) monitor.icmp.emplace();
+        break;
+      case MonitorType::kGrpc:
+        if (!monitor.grpc) monitor.grpc.emplace();
+        break;
+      case MonitorType::kDns:
+      case MonitorType::kPush:
+        break;
+    }
   }
   if (const DocumentNode* assertions = spec.Get("assertions")) {
     if (assertions->kind != Kind::kSequence) {
@@ -351,6 +389,11 @@ void MonitorParser::ParseSpec(const DocumentNode& node, Parsed* out) {
   if (const DocumentNode* alerting = spec.Get("alerting")) {
     ParseAlerting(*alerting, "spec.alerting", out);
   }
+  // A heartbeat is Down as soon as one ping is late, unless the user asks for more.
+  if (monitor.type == MonitorType::kPush &&
+      !out->fields.Present("spec.alerting.failureThreshold")) {
+    monitor.alerting.failure_threshold = 1;
+  }
 }
 
 void MonitorParser::ParseHttp(const DocumentNode& node, const std::string& path, Parsed* out) {
@@ -359,12 +402,13 @@ void MonitorParser::ParseHttp(const DocumentNode& node, const std::string& path,
     return;
   }
   Mapping fields(*this, out, node, path,
-                 {"url", "method", "headers", "body", "followRedirects", "tls"});
+                 {"url", "method", "headers", "body", "followRedirects", "tls", "resolve"});
   if (const DocumentNode* url = fields.Get("url")) {
     ReadString(*url, fields.Path("url"), &http.url, out);
-  } else {
+  } else if (!out->monitor.service) {
     Fail(out->fields.At(fields.Path("url")), fields.Path("url"),
-         "required (e.g. https://example.com/health)", out);
+         "required (e.g. https://example.com/health), or name a Service in spec.target.service",
+         out);
   }
   if (const DocumentNode* method = fields.Get("method")) {
     std::string text;
@@ -388,6 +432,9 @@ void MonitorParser::ParseHttp(const DocumentNode& node, const std::string& path,
   if (const DocumentNode* tls = fields.Get("tls")) {
     ParseTls(*tls, fields.Path("tls"), &http.tls, out);
   }
+  if (const DocumentNode* resolve = fields.Get("resolve")) {
+    ParseResolve(*resolve, fields.Path("resolve"), &http.resolve, out);
+  }
 }
 
 void MonitorParser::ParseTcp(const DocumentNode& node, const std::string& path, Parsed* out) {
@@ -395,15 +442,17 @@ void MonitorParser::ParseTcp(const DocumentNode& node, const std::string& path, 
   if (!ExpectMapping(node, path, out)) {
     return;
   }
-  Mapping fields(*this, out, node, path, {"host", "port", "tls", "tlsOptions"});
+  Mapping fields(*this, out, node, path,
+                 {"host", "port", "tls", "tlsOptions", "conversation", "resolve"});
+  const bool service = out->monitor.service.has_value();
   if (const DocumentNode* host = fields.Get("host")) {
     ReadString(*host, fields.Path("host"), &tcp.host, out);
-  } else {
+  } else if (!service) {
     Fail(out->fields.At(fields.Path("host")), fields.Path("host"), "required", out);
   }
   if (const DocumentNode* port = fields.Get("port")) {
     ReadInt(*port, fields.Path("port"), &tcp.port, out);
-  } else {
+  } else if (!service) {
     Fail(out->fields.At(fields.Path("port")), fields.Path("port"), "required (1-65535)", out);
   }
   if (const DocumentNode* tls = fields.Get("tls")) {
@@ -411,6 +460,224 @@ void MonitorParser::ParseTcp(const DocumentNode& node, const std::string& path, 
   }
   if (const DocumentNode* options = fields.Get("tlsOptions")) {
     ParseTls(*options, fields.Path("tlsOptions"), &tcp.tls_options, out);
+  }
+  if (const DocumentNode* conversation = fields.Get("conversation")) {
+    ParseConversation(*conversation, fields.Path("conversation"), &tcp, out);
+  }
+  if (const DocumentNode* resolve = fields.Get("resolve")) {
+    ParseResolve(*resolve, fields.Path("resolve"), &tcp.resolve, out);
+  }
+}
+
+void MonitorParser::ParseConversation(const DocumentNode& node, const std::string& path,
+                                      TcpSpec* tcp, Parsed* out) {
+  if (node.kind != Kind::kSequence) {
+    Fail(node.location, path,
+         "expected a list of steps ({send: ...}, {expect: ...}, {expectRegex: ...}, "
+         "{startTls: true}), got " +
+             node.KindName(),
+         out);
+    return;
+  }
+  for (size_t i = 0; i < node.items.size(); ++i) {
+    const DocumentNode& item = node.items[i];
+    const std::string item_path = Index(path, i);
+    out->fields.Record(item_path, item.location, item.location);
+    TcpStep& step = tcp->conversation.emplace_back();
+    if (!ExpectMapping(item, item_path, out)) {
+      continue;
+    }
+    Mapping fields(*this, out, item, item_path,
+                   {"send", "expect", "expectRegex", "startTls", "timeout"});
+    const std::pair<const char*, TcpStep::Kind> kinds[] = {
+        {"send", TcpStep::Kind::kSend},
+        {"expect", TcpStep::Kind::kExpect},
+        {"expectRegex", TcpStep::Kind::kExpectRegex},
+        {"startTls", TcpStep::Kind::kStartTls}};
+    int found = 0;
+    for (const auto& [key, kind] : kinds) {
+      const DocumentNode* value = fields.Get(key);
+      if (value == nullptr) {
+        continue;
+      }
+      if (++found > 1) {
+        Fail(value->location, fields.Path(key),
+             "a step does one thing: write send, expect, expectRegex and startTls in steps of "
+             "their own",
+             out);
+        continue;
+      }
+      step.kind = kind;
+      if (kind == TcpStep::Kind::kStartTls) {
+        bool start = false;
+        if (ReadBool(*value, fields.Path(key), &start, out) && !start) {
+          Fail(value->location, fields.Path(key),
+               "startTls: false does nothing; leave the step out", out);
+        }
+      } else {
+        ReadString(*value, fields.Path(key), &step.text, out);
+      }
+    }
+    if (found == 0) {
+      Fail(item.location, item_path, "a step needs one of send, expect, expectRegex or startTls",
+           out);
+    }
+    if (const DocumentNode* timeout = fields.Get("timeout")) {
+      Millis value{0};
+      if (step.kind != TcpStep::Kind::kExpect && step.kind != TcpStep::Kind::kExpectRegex) {
+        Fail(timeout->location, fields.Path("timeout"),
+             "only expect and expectRegex steps take a timeout", out);
+      } else if (ReadDuration(*timeout, fields.Path("timeout"), &value, out)) {
+        step.timeout = value;
+      }
+    }
+  }
+}
+
+void MonitorParser::ParseResolve(const DocumentNode& node, const std::string& path,
+                                 ResolveMode* mode, Parsed* out) {
+  std::string text;
+  if (!ReadString(node, path, &text, out)) {
+    return;
+  }
+  if (const auto parsed = ParseResolveMode(text)) {
+    *mode = *parsed;
+  } else {
+    Fail(node.location, path, NotOneOf(text, Spellings(kResolveModes)), out);
+  }
+}
+
+void MonitorParser::ParseIcmp(const DocumentNode& node, const std::string& path, Parsed* out) {
+  IcmpSpec& icmp = out->monitor.icmp.emplace();
+  if (!ExpectMapping(node, path, out)) {
+    return;
+  }
+  Mapping fields(*this, out, node, path,
+                 {"host", "count", "interval", "packetSize", "ipFamily", "resolve"});
+  if (const DocumentNode* host = fields.Get("host")) {
+    ReadString(*host, fields.Path("host"), &icmp.host, out);
+  } else if (!out->monitor.service) {
+    Fail(out->fields.At(fields.Path("host")), fields.Path("host"), "required", out);
+  }
+  if (const DocumentNode* count = fields.Get("count")) {
+    ReadInt(*count, fields.Path("count"), &icmp.count, out);
+  }
+  if (const DocumentNode* interval = fields.Get("interval")) {
+    ReadDuration(*interval, fields.Path("interval"), &icmp.interval, out);
+  }
+  if (const DocumentNode* size = fields.Get("packetSize")) {
+    ReadInt(*size, fields.Path("packetSize"), &icmp.packet_size, out);
+  }
+  if (const DocumentNode* family = fields.Get("ipFamily")) {
+    std::string text;
+    if (ReadString(*family, fields.Path("ipFamily"), &text, out)) {
+      if (const auto parsed = ParseIpFamily(text)) {
+        icmp.ip_family = *parsed;
+      } else {
+        Fail(family->location, fields.Path("ipFamily"), NotOneOf(text, Spellings(kIpFamilies)),
+             out);
+      }
+    }
+  }
+  if (const DocumentNode* resolve = fields.Get("resolve")) {
+    ParseResolve(*resolve, fields.Path("resolve"), &icmp.resolve, out);
+  }
+}
+
+void MonitorParser::ParseGrpc(const DocumentNode& node, const std::string& path, Parsed* out) {
+  GrpcSpec& grpc = out->monitor.grpc.emplace();
+  if (!ExpectMapping(node, path, out)) {
+    return;
+  }
+  Mapping fields(*this, out, node, path,
+                 {"address", "service", "tls", "tlsOptions", "authority", "metadata", "resolve"});
+  if (const DocumentNode* address = fields.Get("address")) {
+    ReadString(*address, fields.Path("address"), &grpc.address, out);
+  } else if (!out->monitor.service) {
+    Fail(out->fields.At(fields.Path("address")), fields.Path("address"),
+         "required (host:port, e.g. grpc.example.com:443 or [::1]:50051)", out);
+  }
+  if (const DocumentNode* service = fields.Get("service")) {
+    ReadString(*service, fields.Path("service"), &grpc.service, out);
+  }
+  if (const DocumentNode* tls = fields.Get("tls")) {
+    ReadBool(*tls, fields.Path("tls"), &grpc.tls, out);
+  }
+  if (const DocumentNode* options = fields.Get("tlsOptions")) {
+    ParseTls(*options, fields.Path("tlsOptions"), &grpc.tls_options, out);
+  }
+  if (const DocumentNode* authority = fields.Get("authority")) {
+    ReadString(*authority, fields.Path("authority"), &grpc.authority, out);
+  }
+  if (const DocumentNode* metadata = fields.Get("metadata")) {
+    ReadStringMap(*metadata, fields.Path("metadata"), &grpc.metadata, out);
+  }
+  if (const DocumentNode* resolve = fields.Get("resolve")) {
+    ParseResolve(*resolve, fields.Path("resolve"), &grpc.resolve, out);
+  }
+}
+
+void MonitorParser::ParsePush(const DocumentNode& node, const std::string& path, Parsed* out) {
+  PushSpec& push = out->monitor.push.emplace();
+  if (!ExpectMapping(node, path, out)) {
+    return;
+  }
+  Mapping fields(*this, out, node, path, {"expectEvery", "grace", "maxRunTime"});
+  if (const DocumentNode* every = fields.Get("expectEvery")) {
+    ReadDuration(*every, fields.Path("expectEvery"), &push.expect_every, out);
+  } else {
+    Fail(out->fields.At(fields.Path("expectEvery")), fields.Path("expectEvery"),
+         "required (how often the job pings, e.g. 5m or 24h)", out);
+  }
+  if (const DocumentNode* grace = fields.Get("grace")) {
+    ReadDuration(*grace, fields.Path("grace"), &push.grace, out);
+  }
+  if (const DocumentNode* max_run_time = fields.Get("maxRunTime")) {
+    Millis value{0};
+    if (ReadDuration(*max_run_time, fields.Path("maxRunTime"), &value, out)) {
+      push.max_run_time = value;
+    }
+  }
+}
+
+void MonitorParser::ParseTarget(const DocumentNode& node, const std::string& path, Parsed* out) {
+  if (!ExpectMapping(node, path, out)) {
+    return;
+  }
+  Mapping target(*this, out, node, path, {"service"});
+  const DocumentNode* service_node = target.Get("service");
+  if (service_node == nullptr) {
+    Fail(out->fields.At(target.Path("service")), target.Path("service"),
+         "required (the Service whose endpoints are checked: {name, port})", out);
+    return;
+  }
+  const std::string service_path = target.Path("service");
+  ServiceTarget& service = out->monitor.service.emplace();
+  if (!ExpectMapping(*service_node, service_path, out)) {
+    return;
+  }
+  Mapping fields(*this, out, *service_node, service_path, {"name", "port", "path", "scheme"});
+  if (const DocumentNode* name = fields.Get("name")) {
+    ReadString(*name, fields.Path("name"), &service.name, out);
+  } else {
+    Fail(out->fields.At(fields.Path("name")), fields.Path("name"), "required", out);
+  }
+  if (const DocumentNode* port = fields.Get("port")) {
+    if (port->kind == Kind::kScalar && port->quoted) {
+      ReadString(*port, fields.Path("port"), &service.port_name, out);
+    } else if (port->kind == Kind::kScalar && !port->scalar.empty() &&
+               std::isdigit(static_cast<unsigned char>(port->scalar.front())) == 0 &&
+               port->scalar.front() != '-' && port->scalar.front() != '+') {
+      service.port_name = port->scalar;  // a port name written without quotes
+    } else {
+      ReadInt(*port, fields.Path("port"), &service.port, out);
+    }
+  }
+  if (const DocumentNode* service_path_node = fields.Get("path")) {
+    ReadString(*service_path_node, fields.Path("path"), &service.path, out);
+  }
+  if (const DocumentNode* scheme = fields.Get("scheme")) {
+    ReadString(*scheme, fields.Path("scheme"), &service.scheme, out);
   }
 }
 
@@ -500,10 +767,9 @@ void MonitorParser::ParseAlerting(const DocumentNode& node, const std::string& p
   if (!ExpectMapping(node, path, out)) {
     return;
   }
-  Mapping fields(
-      *this, out, node, path,
-      {"failureThreshold", "successThreshold", "regionQuorum", "channels", "screenshot",
-       "remindEvery", "sendOnResolved"});
+  Mapping fields(*this, out, node, path,
+                 {"failureThreshold", "successThreshold", "regionQuorum", "addressQuorum",
+                  "channels", "screenshot", "remindEvery", "sendOnResolved"});
   AlertingSpec& alerting = out->monitor.alerting;
   if (const DocumentNode* failure = fields.Get("failureThreshold")) {
     ReadInt(*failure, fields.Path("failureThreshold"), &alerting.failure_threshold, out);
@@ -512,17 +778,10 @@ void MonitorParser::ParseAlerting(const DocumentNode& node, const std::string& p
     ReadInt(*success, fields.Path("successThreshold"), &alerting.success_threshold, out);
   }
   if (const DocumentNode* quorum = fields.Get("regionQuorum")) {
-    if (quorum->kind == Kind::kScalar && quorum->scalar == "majority") {
-      alerting.region_quorum = std::nullopt;
-    } else if (quorum->kind == Kind::kScalar && !quorum->quoted) {
-      int value = 0;
-      if (ReadInt(*quorum, fields.Path("regionQuorum"), &value, out)) {
-        alerting.region_quorum = value;
-      }
-    } else {
-      Fail(quorum->location, fields.Path("regionQuorum"),
-           "expected an integer >= 1 or \"majority\", got " + quorum->KindName(), out);
-    }
+    ParseQuorum(*quorum, fields.Path("regionQuorum"), &alerting.region_quorum, out);
+  }
+  if (const DocumentNode* quorum = fields.Get("addressQuorum")) {
+    ParseQuorum(*quorum, fields.Path("addressQuorum"), &alerting.address_quorum, out);
   }
   if (const DocumentNode* channels = fields.Get("channels")) {
     ReadStringList(*channels, fields.Path("channels"), &alerting.channels, out);
@@ -538,6 +797,21 @@ void MonitorParser::ParseAlerting(const DocumentNode& node, const std::string& p
   }
   if (const DocumentNode* resolved = fields.Get("sendOnResolved")) {
     ReadBool(*resolved, fields.Path("sendOnResolved"), &alerting.send_on_resolved, out);
+  }
+}
+
+void MonitorParser::ParseQuorum(const DocumentNode& node, const std::string& path,
+                                std::optional<int>* quorum, Parsed* out) {
+  if (node.kind == Kind::kScalar && node.scalar == "majority") {
+    *quorum = std::nullopt;
+  } else if (node.kind == Kind::kScalar && !node.quoted) {
+    int value = 0;
+    if (ReadInt(node, path, &value, out)) {
+      *quorum = value;
+    }
+  } else {
+    Fail(node.location, path, "expected an integer >= 1 or \"majority\", got " + node.KindName(),
+         out);
   }
 }
 

@@ -41,6 +41,17 @@ class MonitorParser {
   void ParseHttp(const DocumentNode& node, const std::string& path, Parsed* out);
   void ParseTcp(const DocumentNode& node, const std::string& path, Parsed* out);
   void ParseDns(const DocumentNode& node, const std::string& path, Parsed* out);
+  void ParseIcmp(const DocumentNode& node, const std::string& path, Parsed* out);
+  void ParseGrpc(const DocumentNode& node, const std::string& path, Parsed* out);
+  void ParsePush(const DocumentNode& node, const std::string& path, Parsed* out);
+  void ParseTarget(const DocumentNode& node, const std::string& path, Parsed* out);
+  void ParseConversation(const DocumentNode& node, const std::string& path, TcpSpec* tcp,
+                         Parsed* out);
+  void ParseResolve(const DocumentNode& node, const std::string& path, ResolveMode* mode,
+                    Parsed* out);
+  // An integer >= 1 or "majority" (nullopt).
+  void ParseQuorum(const DocumentNode& node, const std::string& path, std::optional<int>* quorum,
+                   Parsed* out);
   void ParseTls(const DocumentNode& node, const std::string& path, TlsOptions* tls, Parsed* out);
   void ParseAssertion(const DocumentNode& node, const std::string& path, Parsed* out);
   void ParseAlerting(const DocumentNode& node, const std::string& path, Parsed* out);

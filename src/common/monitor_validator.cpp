@@ -200,31 +200,138 @@ void MonitorValidator::ValidateBlocks() {
   }
   const std::pair<MonitorType, bool> blocks[] = {{MonitorType::kHttp, monitor_.http.has_value()},
                                                  {MonitorType::kTcp, monitor_.tcp.has_value()},
-                                                 {MonitorType::kDns, monitor_.dns.has_value()}};
+                                                 {MonitorType::kDns, monitor_.dns.has_value()},
+                                                 {MonitorType::kIcmp, monitor_.icmp.has_value()},
+                                                 {MonitorType::kGrpc, monitor_.grpc.has_value()},
+                                                 {MonitorType::kPush, monitor_.push.has_value()}};
   const std::string type = ToString(monitor_.type);
   for (const auto& [block_type, present] : blocks) {
     const std::string path = std::string("spec.") + ToString(block_type);
     if (block_type == monitor_.type && !present) {
       Report(path, "required for type " + type);
-    } else if (block_type != monitor_.type && present) {
+    } else if (block_type != monitor_.type && present && fields_.Present(path)) {
       std::string message = "not allowed for type " + type;
       message += " (only spec." + type + ")";
       ReportAtKey(path, message);
     }
   }
-  if (monitor_.type == MonitorType::kHttp && monitor_.http) {
-    ValidateHttp(*monitor_.http);
+  if (monitor_.service && Usable("spec.target.service")) {
+    if (monitor_.type == MonitorType::kDns || monitor_.type == MonitorType::kPush) {
+      ReportAtKey("spec.target",
+                  "a Service target is for http, tcp, grpc and icmp monitors (not " + type + ")");
+    } else {
+      ValidateService(*monitor_.service);
+    }
   }
-  if (monitor_.type == MonitorType::kTcp && monitor_.tcp) {
-    ValidateTcp(*monitor_.tcp);
+  switch (monitor_.type) {
+    case MonitorType::kHttp:
+      if (monitor_.http) ValidateHttp(*monitor_.http);
+      break;
+    case MonitorType::kTcp:
+      if (monitor_.tcp) ValidateTcp(*monitor_.tcp);
+      break;
+    case MonitorType::kDns:
+      if (monitor_.dns) ValidateDns(*monitor_.dns);
+      break;
+    case MonitorType::kIcmp:
+      if (monitor_.icmp) ValidateIcmp(*monitor_.icmp);
+      break;
+    case MonitorType::kGrpc:
+      if (monitor_.grpc) ValidateGrpc(*monitor_.grpc);
+      break;
+    case MonitorType::kPush:
+      if (monitor_.push) ValidatePush(*monitor_.push);
+      break;
   }
-  if (monitor_.type == MonitorType::kDns && monitor_.dns) {
-    ValidateDns(*monitor_.dns);
+}
+
+void MonitorValidator::ValidateNoTargetFields(const std::vector<std::string>& fields) {
+  if (!monitor_.service) {
+    return;
+  }
+  for (const std::string& path : fields) {
+    if (!fields_.Present(path)) {
+      continue;
+    }
+    if (path.ends_with(".resolve")) {
+      ReportAtKey(path, "a Service target checks every ready endpoint; leave resolve out");
+    } else {
+      ReportAtKey(path, "not used with spec.target.service (the Service's endpoints are checked)");
+    }
+  }
+}
+
+void MonitorValidator::ValidateHost(const std::string& host, const std::string& path) {
+  if (!fields_.Present(path) || !Usable(path)) {
+    return;
+  }
+  if (host.empty()) {
+    Report(path, "must not be empty");
+  } else if (host.front() == '[') {
+    Report(path, "write IPv6 addresses without brackets");
+  } else if (!IsIpAddress(host) && !IsDomainName(host)) {
+    Report(path, Quote(host) + " is not a valid host name or IP address");
+  }
+}
+
+void MonitorValidator::ValidateService(const ServiceTarget& service) {
+  const std::string base = "spec.target.service";
+  if (fields_.Present(base + ".name") && Usable(base + ".name") && !IsDns1123Label(service.name)) {
+    Report(base + ".name", Quote(service.name) + " is not a valid Service name: " + kLabelRule);
+  }
+  const std::string port_path = base + ".port";
+  const bool needs_port = monitor_.type != MonitorType::kIcmp;
+  if (!fields_.Present(port_path)) {
+    if (needs_port) {
+      Report(port_path, "required: the Service's port number or name (e.g. 8080 or http)");
+    }
+  } else if (!needs_port) {
+    ReportAtKey(port_path, "icmp monitors ping each endpoint address; leave port out");
+  } else if (Usable(port_path)) {
+    if (!service.port_name.empty()) {
+      // IANA_SVC_NAME, as Kubernetes checks port names: at most 15 of a-z, 0-9 and '-', with a
+      // letter, no '-' at either end or twice in a row.
+      const std::string& name = service.port_name;
+      const bool syntax =
+          name.size() <= 15 && IsDns1123Label(name) && name.find("--") == std::string::npos &&
+          std::any_of(name.begin(), name.end(), [](char c) { return c >= 'a' && c <= 'z'; });
+      if (!syntax) {
+        Report(port_path, Quote(name) +
+                              " is not a port number or port name (at most 15 lowercase letters, "
+                              "digits and '-', with at least one letter)");
+      }
+    } else if (service.port < 1 || service.port > 65535) {
+      Report(port_path, "must be between 1 and 65535 (got " + std::to_string(service.port) + ")");
+    }
+  }
+  const bool http = monitor_.type == MonitorType::kHttp;
+  const std::string path_path = base + ".path";
+  if (fields_.Present(path_path) && Usable(path_path)) {
+    if (!http) {
+      ReportAtKey(path_path, "only http monitors request a path");
+    } else if (service.path.empty() || service.path.front() != '/') {
+      Report(path_path, "must start with / (e.g. /healthz)");
+    } else if (CharacterCount(service.path) > kMaxServicePathLength) {
+      Report(path_path, "longer than " + std::to_string(kMaxServicePathLength) + " characters");
+    } else if (std::any_of(service.path.begin(), service.path.end(), [](char c) {
+                 return static_cast<unsigned char>(c) <= ' ' || c == '\x7f';
+               })) {
+      Report(path_path, "must not contain spaces or control characters (percent-encode them)");
+    }
+  }
+  const std::string scheme_path = base + ".scheme";
+  if (fields_.Present(scheme_path) && Usable(scheme_path)) {
+    if (!http) {
+      ReportAtKey(scheme_path, "only http monitors have a scheme");
+    } else if (service.scheme != "http" && service.scheme != "https") {
+      Report(scheme_path, "must be http or https (got " + Quote(service.scheme) + ")");
+    }
   }
 }
 
 void MonitorValidator::ValidateHttp(const HttpSpec& http) {
-  if (fields_.Present("spec.http.url") && Usable("spec.http.url")) {
+  ValidateNoTargetFields({"spec.http.url", "spec.http.resolve"});
+  if (fields_.Present("spec.http.url") && Usable("spec.http.url") && !monitor_.service) {
     if (CharacterCount(http.url) > kMaxUrlLength) {
       Report("spec.http.url", "longer than " + std::to_string(kMaxUrlLength) + " characters");
     } else if (Result<UrlParts> url = ParseUrl(http.url); !url.ok()) {
@@ -264,20 +371,78 @@ void MonitorValidator::ValidateHttp(const HttpSpec& http) {
 }
 
 void MonitorValidator::ValidateTcp(const TcpSpec& tcp) {
-  if (fields_.Present("spec.tcp.host") && Usable("spec.tcp.host")) {
-    if (tcp.host.empty()) {
-      Report("spec.tcp.host", "must not be empty");
-    } else if (tcp.host.front() == '[') {
-      Report("spec.tcp.host", "write IPv6 addresses without brackets (port goes in spec.tcp.port)");
-    } else if (!IsIpAddress(tcp.host) && !IsDomainName(tcp.host)) {
-      Report("spec.tcp.host", Quote(tcp.host) + " is not a valid host name or IP address");
-    }
+  ValidateNoTargetFields({"spec.tcp.host", "spec.tcp.port", "spec.tcp.resolve"});
+  if (fields_.Present("spec.tcp.host") && Usable("spec.tcp.host") && !tcp.host.empty() &&
+      tcp.host.front() == '[') {
+    Report("spec.tcp.host", "write IPv6 addresses without brackets (port goes in spec.tcp.port)");
+  } else {
+    ValidateHost(tcp.host, "spec.tcp.host");
   }
   if (fields_.Present("spec.tcp.port") && Usable("spec.tcp.port") &&
       (tcp.port < 1 || tcp.port > 65535)) {
     Report("spec.tcp.port", "must be between 1 and 65535 (got " + std::to_string(tcp.port) + ")");
   }
   ValidateServerName(tcp.tls_options, "spec.tcp.tlsOptions.serverName");
+  ValidateConversation(tcp);
+}
+
+void MonitorValidator::ValidateConversation(const TcpSpec& tcp) {
+  const std::string base = "spec.tcp.conversation";
+  if (tcp.conversation.size() > kMaxConversationSteps) {
+    Report(base, "at most " + std::to_string(kMaxConversationSteps) + " steps (got " +
+                     std::to_string(tcp.conversation.size()) + ")");
+  }
+  bool started_tls = false;
+  for (size_t i = 0; i < tcp.conversation.size(); ++i) {
+    const TcpStep& step = tcp.conversation[i];
+    const std::string path = FieldLocations::Item(base, i);
+    if (!Usable(path)) {
+      continue;
+    }
+    switch (step.kind) {
+      case TcpStep::Kind::kSend:
+        if (step.text.empty()) {
+          Report(path + ".send", "must not be empty");
+        } else if (CharacterCount(step.text) > kMaxSendLength) {
+          Report(path + ".send", "longer than " + std::to_string(kMaxSendLength) + " characters");
+        }
+        break;
+      case TcpStep::Kind::kExpect:
+      case TcpStep::Kind::kExpectRegex: {
+        const std::string key =
+            path + (step.kind == TcpStep::Kind::kExpect ? ".expect" : ".expectRegex");
+        if (step.text.empty()) {
+          Report(key, "must not be empty");
+        } else if (CharacterCount(step.text) > kMaxExpectLength) {
+          Report(key, "longer than " + std::to_string(kMaxExpectLength) + " characters");
+        } else if (step.kind == TcpStep::Kind::kExpectRegex) {
+          if (Result<Regex> regex = Regex::Compile(step.text); !regex.ok()) {
+            Report(key, "invalid regular expression: " + regex.error());
+          }
+        }
+        if (step.timeout && Usable(path + ".timeout")) {
+          if (*step.timeout <= Millis(0)) {
+            Report(path + ".timeout", "must be greater than 0");
+          } else if (Usable("spec.timeout") && *step.timeout > monitor_.timeout) {
+            Report(path + ".timeout", "must not exceed spec.timeout (" +
+                                          FormatDuration(*step.timeout) + " > " +
+                                          FormatDuration(monitor_.timeout) + ")");
+          }
+        }
+        break;
+      }
+      case TcpStep::Kind::kStartTls:
+        if (tcp.tls) {
+          Report(path + ".startTls",
+                 "the connection is already TLS (spec.tcp.tls: true); STARTTLS upgrades a "
+                 "plaintext one");
+        } else if (started_tls) {
+          Report(path + ".startTls", "TLS is already started by an earlier step");
+        }
+        started_tls = true;
+        break;
+    }
+  }
 }
 
 void MonitorValidator::ValidateDns(const DnsSpec& dns) {
@@ -288,6 +453,132 @@ void MonitorValidator::ValidateDns(const DnsSpec& dns) {
     if (Result<HostPort> server = ParseHostPort(dns.server); !server.ok()) {
       Report("spec.dns.server", server.error());
     }
+  }
+}
+
+void MonitorValidator::ValidateIcmp(const IcmpSpec& icmp) {
+  ValidateNoTargetFields({"spec.icmp.host", "spec.icmp.resolve"});
+  ValidateHost(icmp.host, "spec.icmp.host");
+  if (Usable("spec.icmp.count") && (icmp.count < 1 || icmp.count > kMaxIcmpCount)) {
+    Report("spec.icmp.count", "must be between 1 and " + std::to_string(kMaxIcmpCount) + " (got " +
+                                  std::to_string(icmp.count) + ")");
+  }
+  const bool interval_ok = Usable("spec.icmp.interval");
+  if (interval_ok && (icmp.interval < kMinIcmpInterval || icmp.interval > kMaxIcmpInterval)) {
+    Report("spec.icmp.interval", "must be between " + FormatDuration(kMinIcmpInterval) + " and " +
+                                     FormatDuration(kMaxIcmpInterval) + " (got " +
+                                     FormatDuration(icmp.interval) + ")");
+  } else if (interval_ok && Usable("spec.icmp.count") && Usable("spec.timeout") &&
+             icmp.count >= 1 && icmp.count <= kMaxIcmpCount &&
+             icmp.interval * (icmp.count - 1) >= monitor_.timeout) {
+    Report("spec.icmp.interval",
+           "the last of " + std::to_string(icmp.count) + " echo requests would go out after " +
+               FormatDuration(icmp.interval * (icmp.count - 1)) + ", not before spec.timeout (" +
+               FormatDuration(monitor_.timeout) + "); lower count or interval, or raise timeout");
+  }
+  if (Usable("spec.icmp.packetSize") &&
+      (icmp.packet_size < 0 || icmp.packet_size > kMaxIcmpPacketSize)) {
+    Report("spec.icmp.packetSize", "must be between 0 and " + std::to_string(kMaxIcmpPacketSize) +
+                                       " bytes (got " + std::to_string(icmp.packet_size) + ")");
+  }
+  if (fields_.Present("spec.icmp.host") && Usable("spec.icmp.host") &&
+      Usable("spec.icmp.ipFamily") && IsIpAddress(icmp.host)) {
+    const bool v6 = icmp.host.find(':') != std::string::npos;
+    if ((icmp.ip_family == IpFamily::kIpv4 && v6) || (icmp.ip_family == IpFamily::kIpv6 && !v6)) {
+      Report("spec.icmp.ipFamily", std::string("host ") + Quote(icmp.host) + " is not an " +
+                                       ToString(icmp.ip_family) + " address");
+    }
+  }
+}
+
+void MonitorValidator::ValidateGrpc(const GrpcSpec& grpc) {
+  ValidateNoTargetFields({"spec.grpc.address", "spec.grpc.resolve"});
+  const std::string address_path = "spec.grpc.address";
+  if (fields_.Present(address_path) && Usable(address_path)) {
+    Result<HostPort> address = ParseHostPort(grpc.address);
+    if (!address.ok()) {
+      Report(address_path, address.error());
+    } else if (address->port == 0) {
+      Report(address_path,
+             "needs a port: host:port, e.g. " + (grpc.address.find(':') != std::string::npos
+                                                     ? "[" + grpc.address + "]:50051"
+                                                     : grpc.address + ":50051"));
+    } else if (!IsIpAddress(address->host) && !IsDomainName(address->host)) {
+      Report(address_path, Quote(address->host) + " is not a valid host name or IP address");
+    }
+  }
+  if (Usable("spec.grpc.service")) {
+    if (CharacterCount(grpc.service) > kMaxGrpcServiceLength) {
+      Report("spec.grpc.service",
+             "longer than " + std::to_string(kMaxGrpcServiceLength) + " characters");
+    } else if (std::any_of(grpc.service.begin(), grpc.service.end(), [](char c) {
+                 return static_cast<unsigned char>(c) < ' ' || c == '\x7f';
+               })) {
+      Report("spec.grpc.service", "must not contain control characters");
+    }
+  }
+  if (!grpc.authority.empty() && Usable("spec.grpc.authority")) {
+    Result<HostPort> authority = ParseHostPort(grpc.authority.str());
+    if (!authority.ok() || (!IsIpAddress(authority->host) && !IsDomainName(authority->host))) {
+      Report("spec.grpc.authority",
+             Quote(grpc.authority.str()) + " is not a host or host:port (the :authority sent)");
+    }
+  }
+  if (grpc.metadata.size() > kMaxGrpcMetadata) {
+    Report("spec.grpc.metadata", "at most " + std::to_string(kMaxGrpcMetadata) + " entries (got " +
+                                     std::to_string(grpc.metadata.size()) + ")");
+  }
+  std::set<std::string> seen;
+  for (const auto& [name, value] : grpc.metadata) {
+    const std::string path = FieldLocations::Child("spec.grpc.metadata", name);
+    // gRPC metadata keys: lowercase, digits, '-', '_' and '.'; "grpc-" is reserved, "-bin" keys
+    // carry binary values (not supported), and HTTP/2 headers of the call are Pharos' own.
+    const bool syntax = !name.empty() && name.size() <= kMaxHeaderNameLength &&
+                        std::all_of(name.begin(), name.end(), [](char c) {
+                          return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+                                 c == '_' || c == '.';
+                        });
+    if (!syntax) {
+      ReportAtKey(path, Quote(name) +
+                            " is not a gRPC metadata key: use lowercase letters, digits, '-', '_' "
+                            "and '.'");
+    } else if (name.rfind("grpc-", 0) == 0 || name == "te" || name == "content-type" ||
+               name == "host" || name == "connection") {
+      ReportAtKey(path, Quote(name) + " is set by the gRPC call itself and cannot be sent");
+    } else if (name.size() > 4 && name.compare(name.size() - 4, 4, "-bin") == 0) {
+      ReportAtKey(path, "binary metadata (-bin keys) is not supported");
+    } else if (!seen.insert(name).second) {
+      ReportAtKey(path, "duplicate metadata key " + Quote(name));
+    }
+    if (std::any_of(value.begin(), value.end(),
+                    [](char c) { return static_cast<unsigned char>(c) < ' ' || c == '\x7f'; })) {
+      Report(path, "metadata values must be printable (no control characters)");
+    } else if (CharacterCount(value) > kMaxHeaderValueLength) {
+      Report(path, "value longer than " + std::to_string(kMaxHeaderValueLength) + " characters");
+    }
+  }
+  ValidateServerName(grpc.tls_options, "spec.grpc.tlsOptions.serverName");
+}
+
+void MonitorValidator::ValidatePush(const PushSpec& push) {
+  if (Usable("spec.push.expectEvery") && fields_.Present("spec.push.expectEvery") &&
+      (push.expect_every < kMinPushInterval || push.expect_every > kMaxPushInterval)) {
+    Report("spec.push.expectEvery", "must be between " + FormatDuration(kMinPushInterval) +
+                                        " and " + FormatDuration(kMaxPushInterval) + " (got " +
+                                        FormatDuration(push.expect_every) + ")");
+  }
+  if (Usable("spec.push.grace") && (push.grace < Millis(0) || push.grace > kMaxPushGrace)) {
+    Report("spec.push.grace", "must be between 0s and " + FormatDuration(kMaxPushGrace));
+  }
+  if (push.max_run_time && Usable("spec.push.maxRunTime") &&
+      (*push.max_run_time <= Millis(0) || *push.max_run_time > kMaxPushInterval)) {
+    Report("spec.push.maxRunTime",
+           "must be greater than 0 and at most " + FormatDuration(kMaxPushInterval));
+  }
+  if (!monitor_.regions.empty() && Usable("spec.regions")) {
+    Report("spec.regions",
+           "push monitors are not checked from regions (the job pings the operator); leave "
+           "regions out");
   }
 }
 
@@ -333,28 +624,47 @@ void MonitorValidator::ValidateAssertion(const Assertion& assertion, const std::
           Report(type_path, "dnsRecord assertions apply to dns monitors only");
         }
         break;
-      case AssertionType::kLatency:
-        break;
-      case AssertionType::kCertExpiry:
-        if (monitor_type == MonitorType::kDns) {
-          Report(type_path,
-                 "certExpiry assertions apply to http monitors with an https:// URL and tcp "
-                 "monitors with tls: true");
-        } else if (monitor_type == MonitorType::kHttp && monitor_.http && Usable("spec.http.url") &&
-                   monitor_.http->url.rfind("https://", 0) != 0) {
-          Report(type_path, "certExpiry needs an https:// URL in spec.http.url");
-        } else if (monitor_type == MonitorType::kTcp && monitor_.tcp && !monitor_.tcp->tls) {
-          Report(type_path, "certExpiry on a tcp monitor needs spec.tcp.tls: true");
+      case AssertionType::kPacketLoss:
+        if (monitor_type != MonitorType::kIcmp) {
+          Report(type_path, "packetLoss assertions apply to icmp monitors only");
         }
         break;
+      case AssertionType::kLatency:
+        break;
+      case AssertionType::kCertExpiry: {
+        const bool starttls =
+            monitor_.tcp &&
+            std::any_of(monitor_.tcp->conversation.begin(), monitor_.tcp->conversation.end(),
+                        [](const TcpStep& step) { return step.kind == TcpStep::Kind::kStartTls; });
+        const bool https_service = monitor_.service && monitor_.service->scheme == "https";
+        if (monitor_type == MonitorType::kDns || monitor_type == MonitorType::kIcmp ||
+            monitor_type == MonitorType::kPush) {
+          Report(type_path,
+                 "certExpiry assertions apply to http monitors with an https:// URL, tcp "
+                 "monitors with TLS and grpc monitors with tls: true");
+        } else if (monitor_type == MonitorType::kHttp && monitor_.http && !monitor_.service &&
+                   Usable("spec.http.url") && monitor_.http->url.rfind("https://", 0) != 0) {
+          Report(type_path, "certExpiry needs an https:// URL in spec.http.url");
+        } else if (monitor_type == MonitorType::kHttp && monitor_.service && !https_service) {
+          Report(type_path, "certExpiry needs spec.target.service.scheme: https");
+        } else if (monitor_type == MonitorType::kTcp && monitor_.tcp && !monitor_.tcp->tls &&
+                   !starttls) {
+          Report(type_path,
+                 "certExpiry on a tcp monitor needs spec.tcp.tls: true or a startTls step");
+        } else if (monitor_type == MonitorType::kGrpc && monitor_.grpc && !monitor_.grpc->tls) {
+          Report(type_path, "certExpiry on a grpc monitor needs spec.grpc.tls: true");
+        }
+        break;
+      }
     }
   }
 
   const std::string op_path = path + ".op";
   const bool op_ok = fields_.Present(op_path) && Usable(op_path);
   if (op_ok) {
-    const bool numeric_only = type == AssertionType::kStatusCode ||
-                              type == AssertionType::kLatency || type == AssertionType::kCertExpiry;
+    const bool numeric_only =
+        type == AssertionType::kStatusCode || type == AssertionType::kLatency ||
+        type == AssertionType::kCertExpiry || type == AssertionType::kPacketLoss;
     if (numeric_only && !IsNumericOp(assertion.op)) {
       Report(op_path, type_name + " assertions support " + kNumericOps + " (got " +
                           ToString(assertion.op) + ")");
@@ -428,6 +738,12 @@ void MonitorValidator::ValidateAssertionValue(const Assertion& assertion, const 
       }
       return;
     }
+    case AssertionType::kPacketLoss:
+      if (!IsDecimalNumber(value) || value.find_first_of("eE") != std::string::npos ||
+          std::stod(value) < 0 || std::stod(value) > 100) {
+        Report(value_path, Quote(value) + " is not a percentage from 0 to 100 (e.g. \"20\")");
+      }
+      return;
     case AssertionType::kLatency:
     case AssertionType::kCertExpiry:
       if (Result<Millis> duration = ParseDuration(value); !duration.ok()) {
@@ -477,6 +793,11 @@ void MonitorValidator::ValidateAlerting() {
                               std::to_string(monitor_.regions.size()) +
                               " regions listed in spec.regions");
     }
+  }
+  const std::string address_quorum_path = "spec.alerting.addressQuorum";
+  if (alerting.address_quorum && Usable(address_quorum_path) && *alerting.address_quorum < 1) {
+    Report(address_quorum_path, "must be at least 1, or \"majority\" (got " +
+                                    std::to_string(*alerting.address_quorum) + ")");
   }
   if (alerting.channels.size() > kMaxChannels) {
     Report("spec.alerting.channels", "at most " + std::to_string(kMaxChannels) + " channels (got " +

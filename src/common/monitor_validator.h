@@ -33,6 +33,19 @@ class MonitorValidator {
   static constexpr size_t kMaxChannels = 16;
   static constexpr int kMaxRetries = 10;
   static constexpr int kMaxThreshold = 100;
+  static constexpr size_t kMaxConversationSteps = 32;
+  static constexpr size_t kMaxSendLength = 4096;
+  static constexpr size_t kMaxExpectLength = 1024;
+  static constexpr int kMaxIcmpCount = 100;
+  static constexpr int kMaxIcmpPacketSize = 65500;
+  static constexpr Millis kMinIcmpInterval = Millis(10);
+  static constexpr Millis kMaxIcmpInterval = Millis(60'000);
+  static constexpr size_t kMaxGrpcServiceLength = 256;
+  static constexpr size_t kMaxGrpcMetadata = 20;
+  static constexpr Millis kMinPushInterval = Millis(1'000);
+  static constexpr Millis kMaxPushInterval = Millis(31LL * 24 * 3'600'000);
+  static constexpr Millis kMaxPushGrace = Millis(7LL * 24 * 3'600'000);
+  static constexpr size_t kMaxServicePathLength = 2048;
   static constexpr Millis kMinRemindEvery{60'000};
   static constexpr Millis kMaxRemindEvery{168LL * 3'600'000};
 
@@ -51,6 +64,14 @@ class MonitorValidator {
   void ValidateHttp(const HttpSpec& http);
   void ValidateTcp(const TcpSpec& tcp);
   void ValidateDns(const DnsSpec& dns);
+  void ValidateIcmp(const IcmpSpec& icmp);
+  void ValidateGrpc(const GrpcSpec& grpc);
+  void ValidatePush(const PushSpec& push);
+  void ValidateService(const ServiceTarget& service);
+  void ValidateConversation(const TcpSpec& tcp);
+  // The target's own host field must be left out when a Service is named, and resolve too.
+  void ValidateNoTargetFields(const std::vector<std::string>& fields);
+  void ValidateHost(const std::string& host, const std::string& path);
   void ValidateServerName(const TlsOptions& tls, const std::string& path);
   void ValidateAssertions();
   void ValidateAssertion(const Assertion& assertion, const std::string& path);

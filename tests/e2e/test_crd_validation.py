@@ -92,7 +92,7 @@ def test_http_monitor_accepted_with_defaults(cluster):
     assert spec["http"]["followRedirects"] is True
     assert spec["http"]["tls"] == {"insecureSkipVerify": False}
     assert spec["alerting"] == {"failureThreshold": 2, "successThreshold": 1, "regionQuorum": 1,
-                                "screenshot": False}
+                                "screenshot": False, "sendOnResolved": True}
     assert "degradedAfter" not in spec and "regions" not in spec
 
 
@@ -116,7 +116,7 @@ def test_full_http_monitor_from_design_accepted(cluster):
             {"type": "body", "op": "matches", "value": "(?i)ok"},
         ],
         "alerting": {"failureThreshold": 3, "successThreshold": 2, "regionQuorum": "majority",
-                     "channels": ["oncall-slack"], "screenshot": True},
+                     "channels": ["oncall-slack"], "screenshot": True, "sendOnResolved": True},
     }
     proc = apply(cluster, monitor("checkout-api", spec))
     assert proc.returncode == 0, proc.stderr
@@ -145,6 +145,35 @@ def test_tcp_and_dns_monitors_accepted_with_defaults(cluster):
     stored_dns = get(cluster, "example-dns")["spec"]
     assert stored_dns["dns"]["recordType"] == "A"
     assert stored_dns["timeout"] == "10s" and stored_dns["alerting"]["failureThreshold"] == 2
+
+
+def test_new_check_types_accepted_with_defaults(cluster):
+    specs = {
+        "ping": {"type": "icmp", "icmp": {"host": "127.0.0.1"},
+                 "assertions": [{"type": "packetLoss", "op": "lte", "value": "20"}]},
+        "health": {"type": "grpc", "grpc": {"address": "[::1]:50051", "service": "orders",
+                                            "tls": True, "metadata": {"x-team": "core"}},
+                   "assertions": [{"type": "certExpiry", "op": "gt", "value": "168h"}]},
+        "nightly": {"type": "push", "push": {"expectEvery": "24h", "maxRunTime": "1h"}},
+        "smtp": {"type": "tcp", "tcp": {"host": "mail.example.com", "port": 25, "conversation": [
+            {"expect": "220 "}, {"send": "EHLO pharos\r\n"},
+            {"expectRegex": "^250[ -]STARTTLS", "timeout": "2s"}, {"send": "STARTTLS\r\n"},
+            {"expect": "220"}, {"startTls": True}]},
+            "assertions": [{"type": "certExpiry", "op": "gt", "value": "336h"}]},
+        "every": {"type": "http", "http": {**HTTP, "resolve": "all"},
+                  "alerting": {"addressQuorum": "majority"}},
+        "backends": {"type": "http", "target": {"service": {"name": "web", "port": "http"}}},
+    }
+    for name, spec in specs.items():
+        proc = apply(cluster, monitor(name, spec))
+        assert proc.returncode == 0, f"{name}: {proc.stderr}"
+    ping = get(cluster, "ping")["spec"]["icmp"]
+    assert ping == {"host": "127.0.0.1", "count": 3, "interval": "1s", "packetSize": 56,
+                    "ipFamily": "any"}
+    assert get(cluster, "nightly")["spec"]["push"]["grace"] == "1m"
+    assert get(cluster, "backends")["spec"]["target"]["service"] == {
+        "name": "web", "port": "http", "path": "/", "scheme": "http"}
+    assert get(cluster, "every")["spec"]["alerting"]["addressQuorum"] == "majority"
 
 
 def example_monitors(valid: bool) -> list:
@@ -185,13 +214,13 @@ def assertion(**fields) -> dict:
 INVALID = [
     # (id, spec, expected message substring)
     ("type-missing", {"http": dict(HTTP)}, "spec.type: Required value"),
-    ("type-unknown", {"type": "icmp"}, 'spec.type: Unsupported value: "icmp"'),
+    ("type-unknown", {"type": "ftp"}, 'spec.type: Unsupported value: "ftp"'),
     ("block-missing", {"type": "http"},
-     "type http requires spec.http and no spec.tcp or spec.dns (exactly the block matching spec.type)"),
+     "type http requires spec.http and no other type's block (exactly the block matching spec.type"),
     ("block-mismatch", {"type": "tcp", "http": dict(HTTP)},
-     "type tcp requires spec.tcp and no spec.http or spec.dns"),
+     "type tcp requires spec.tcp and no other type's block"),
     ("two-blocks", {"type": "dns", "dns": {"name": "example.com"}, "tcp": {"host": "a", "port": 1}},
-     "type dns requires spec.dns and no spec.http or spec.tcp"),
+     "type dns requires spec.dns and no other type's block"),
     ("frequency-not-a-class", {"type": "http", "http": dict(HTTP), "frequency": "2m"},
      'spec.frequency: Unsupported value: "2m"'),
     ("timeout-over-frequency",
@@ -265,7 +294,7 @@ INVALID = [
      "a certExpiry assertion needs an https:// URL"),
     ("cert-on-tcp-without-tls", {"type": "tcp", "tcp": {"host": "db", "port": 5432},
                                  "assertions": [{"type": "certExpiry", "op": "gt", "value": "168h"}]},
-     "a certExpiry assertion on a tcp monitor needs spec.tcp.tls: true"),
+     "a certExpiry assertion on a tcp monitor needs spec.tcp.tls: true or a startTls step"),
     ("quorum-word", {"type": "http", "http": dict(HTTP), "alerting": {"regionQuorum": "most"}},
      'regionQuorum must be an integer >= 1 or "majority"'),
     ("quorum-zero", {"type": "http", "http": dict(HTTP), "alerting": {"regionQuorum": 0}},
@@ -286,6 +315,34 @@ INVALID = [
      'spec.regions[1]: Duplicate value: "eu-west"'),
     ("tcp-port-range", {"type": "tcp", "tcp": {"host": "db", "port": 70000}},
      "spec.tcp.port in body should be less than or equal to 65535"),
+    ("icmp-count-range", {"type": "icmp", "icmp": {"host": "127.0.0.1", "count": 101}},
+     "spec.icmp.count: Invalid value: 101: spec.icmp.count in body should be less than or equal to 100"),
+    ("icmp-without-host", {"type": "icmp", "icmp": {"count": 1}},
+     "spec.icmp needs host (or spec.target.service)"),
+    ("packet-loss-on-http", assertion(type="packetLoss", op="lt", value="10"),
+     "packetLoss assertions apply to icmp monitors only"),
+    ("grpc-address-without-port", {"type": "grpc", "grpc": {"address": "api.example.com"}},
+     "spec.grpc.address in body should match"),
+    ("grpc-cert-without-tls", {"type": "grpc", "grpc": {"address": "api:50051"},
+                               "assertions": [{"type": "certExpiry", "op": "gt", "value": "168h"}]},
+     "a certExpiry assertion on a grpc monitor needs spec.grpc.tls: true"),
+    ("push-without-expect-every", {"type": "push", "push": {"grace": "1m"}},
+     "spec.push.expectEvery: Required value"),
+    ("step-doing-two-things", {"type": "tcp", "tcp": {"host": "mail", "port": 25, "conversation": [
+        {"send": "EHLO x\r\n", "expect": "250"}]}},
+     "a step does exactly one thing: send, expect, expectRegex or startTls"),
+    ("timeout-on-a-send-step", {"type": "tcp", "tcp": {"host": "mail", "port": 25, "conversation": [
+        {"send": "EHLO x\r\n", "timeout": "1s"}]}},
+     "only expect and expectRegex steps take a timeout"),
+    ("resolve-unknown", {"type": "http", "http": {**HTTP, "resolve": "some"}},
+     'spec.http.resolve: Unsupported value: "some"'),
+    ("address-quorum-zero", {"type": "http", "http": dict(HTTP), "alerting": {"addressQuorum": 0}},
+     'addressQuorum must be an integer >= 1 or "majority"'),
+    ("service-target-on-dns", {"type": "dns", "dns": {"name": "example.com"},
+                               "target": {"service": {"name": "web", "port": 80}}},
+     "spec.target.service is for http, tcp, icmp and grpc monitors"),
+    ("service-target-without-port", {"type": "http", "target": {"service": {"name": "web"}}},
+     "spec.target.service.port is required"),
     ("retries-range", {"type": "http", "http": dict(HTTP), "retries": 11},
      "spec.retries in body should be less than or equal to 10"),
     ("dns-record-type", {"type": "dns", "dns": {"name": "example.com", "recordType": "SRV"}},

@@ -151,7 +151,7 @@ def test_every_error_is_located(validate):
     ("name", "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata:\n  name: Bad_Name\n"
      "spec: {type: tcp, tcp: {host: h, port: 1}}\n", 4, "metadata.name", None),
     ("type", "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: a}\nspec:\n"
-     "  type: icmp\n  tcp: {host: h, port: 1}\n", 5, "spec.type", "http|tcp|dns"),
+     "  type: ftp\n  tcp: {host: h, port: 1}\n", 5, "spec.type", "http|tcp|dns|icmp|grpc|push"),
     ("url-scheme", "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: a}\n"
      "spec:\n  type: http\n  http:\n    url: ftp://example.com/\n", 7, "spec.http.url",
      "http"),
@@ -173,6 +173,68 @@ def test_single_mistakes_are_located(validate, case, text, line, field, words):
     completed = validate(path)
     assert completed.returncode == 2, completed.describe()
     assert_error_at(completed, path, line, field, words)
+
+
+def test_mistakes_in_the_new_check_types_are_located(validate):
+    path = validate.write("more.yaml", textwrap.dedent("""\
+        apiVersion: pharos.dev/v1alpha1
+        kind: Monitor
+        metadata: {name: ping}
+        spec:
+          type: icmp
+          timeout: 2s
+          icmp:
+            host: 127.0.0.1
+            count: 500
+            ipFamily: ipv5
+          assertions:
+            - {type: packetLoss, op: lt, value: "120"}
+        ---
+        apiVersion: pharos.dev/v1alpha1
+        kind: Monitor
+        metadata: {name: mail}
+        spec:
+          type: tcp
+          tcp:
+            host: mail.test
+            port: 25
+            resolve: some
+            conversation:
+              - {send: "EHLO x\\r\\n", expect: "250"}
+              - {expectRegex: "250 (unclosed"}
+              - {send: "QUIT\\r\\n", timeout: 1s}
+          alerting: {addressQuorum: 0}
+        ---
+        apiVersion: pharos.dev/v1alpha1
+        kind: Monitor
+        metadata: {name: health}
+        spec:
+          type: grpc
+          grpc:
+            address: api.test
+          assertions:
+            - {type: certExpiry, op: gt, value: 168h}
+        ---
+        apiVersion: pharos.dev/v1alpha1
+        kind: Monitor
+        metadata: {name: nightly}
+        spec:
+          type: push
+          push: {expectEvery: 100ms}
+        """))
+    completed = validate(path)
+    assert completed.returncode == 2, completed.describe()
+    assert_error_at(completed, path, 9, "spec.icmp.count", "100")
+    assert_error_at(completed, path, 10, "spec.icmp.ipFamily", "ipv5")
+    assert_error_at(completed, path, 12, "spec.assertions[0].value", "percentage")
+    assert_error_at(completed, path, 22, "spec.tcp.resolve", "some")
+    assert_error_at(completed, path, 24, "spec.tcp.conversation[0].expect", "one thing")
+    assert_error_at(completed, path, 25, "spec.tcp.conversation[1].expectRegex", "regular")
+    assert_error_at(completed, path, 26, "spec.tcp.conversation[2].timeout", "expect")
+    assert_error_at(completed, path, 27, "spec.alerting.addressQuorum", "at least 1")
+    assert_error_at(completed, path, 35, "spec.grpc.address", "port")
+    assert_error_at(completed, path, 37, "spec.assertions[0].type", "tls")
+    assert_error_at(completed, path, 44, "spec.push.expectEvery", "1s")
 
 
 def test_missing_block_for_the_type_is_reported(validate):

@@ -87,7 +87,7 @@ TEST(CheckResultJsonTest, WritesTheDocumentedFields) {
   EXPECT_EQ(out["certExpiry"], "2027-01-01T00:00:00.000Z");
   EXPECT_EQ(out["failedAssertion"]["expected"], "eq 200");
   EXPECT_EQ(out["dnsRecords"], json::parse(R"(["93.184.216.34","93.184.216.35"])"));
-  EXPECT_EQ(out.size(), 20u);
+  EXPECT_EQ(out.size(), 22u);
 }
 
 TEST(CheckResultJsonTest, NullsForAbsentOptionals) {
@@ -143,8 +143,8 @@ TEST(CheckResultJsonTest, StrictAboutValues) {
   EXPECT_EQ(ErrorFor("outcome", "sideways"),
             "outcome: unknown outcome \"sideways\" (expected up, degraded, down or error)");
   EXPECT_EQ(ErrorFor("outcome", 1), "outcome: expected a string, got number");
-  EXPECT_EQ(ErrorFor("type", "icmp"),
-            "type: unknown monitor type \"icmp\" (expected http, tcp or dns)");
+  EXPECT_EQ(ErrorFor("type", "smtp"),
+            "type: unknown monitor type \"smtp\" (expected http, tcp, dns, icmp, grpc or push)");
   EXPECT_EQ(ErrorFor("statusCode", "200"), "statusCode: expected an integer, got string");
   EXPECT_EQ(ErrorFor("statusCode", 200.5), "statusCode: expected an integer, got number");
   EXPECT_EQ(ErrorFor("statusCode", 1LL << 40), "statusCode: integer out of range");
@@ -178,6 +178,52 @@ TEST(CheckResultJsonTest, OutcomeSpellings) {
     EXPECT_EQ(ParseOutcome(ToString(outcome)), outcome);
   }
   EXPECT_EQ(ParseOutcome("Up"), std::nullopt);
+}
+
+}  // namespace
+}  // namespace pharos
+
+namespace pharos {
+namespace {
+
+TEST(CheckResultJsonTest, IcmpStatsAndAddressesRoundTrip) {
+  CheckResult result = FullResult();
+  result.type = MonitorType::kIcmp;
+  result.icmp = IcmpStats{3, 2, 100, 150, 200};
+  AddressResult first;
+  first.address = "127.0.0.1";
+  first.outcome = Outcome::kUp;
+  first.total_us = 150;
+  first.icmp = IcmpStats{3, 3, 90, 100, 110};
+  AddressResult second;
+  second.address = "10.1.2.3:8080";
+  second.name = "web-7d9f";
+  second.outcome = Outcome::kDown;
+  second.status_code = 503;
+  second.message = "status code is 503, expected 2xx";
+  result.addresses = {first, second};
+  const json written = CheckResultToJson(result);
+  EXPECT_DOUBLE_EQ(written["icmp"]["packetLossPercent"].get<double>(), 100.0 / 3.0);
+  EXPECT_EQ(written["addresses"][1]["name"], "web-7d9f");
+  Result<CheckResult> read = CheckResultFromJson(json::parse(written.dump()));
+  ASSERT_TRUE(read.ok()) << read.error();
+  EXPECT_EQ(read->icmp, result.icmp);
+  EXPECT_EQ(read->addresses, result.addresses);
+}
+
+TEST(CheckResultJsonTest, ResultsOfOlderProbesHaveNoAddresses) {
+  json older = CheckResultToJson(FullResult());
+  older.erase("icmp");
+  older.erase("addresses");
+  Result<CheckResult> read = CheckResultFromJson(older);
+  ASSERT_TRUE(read.ok()) << read.error();
+  EXPECT_FALSE(read->icmp.has_value());
+  EXPECT_TRUE(read->addresses.empty());
+  json bad = CheckResultToJson(FullResult());
+  bad["addresses"] = json::array({json{{"address", "a"}, {"outcome", "sideways"}}});
+  EXPECT_EQ(CheckResultFromJson(bad).error(), "addresses[0].outcome: unknown outcome \"sideways\"");
+  bad["addresses"] = json::array({json{{"outcome", "up"}}});
+  EXPECT_EQ(CheckResultFromJson(bad).error(), "addresses[0].address: missing");
 }
 
 }  // namespace

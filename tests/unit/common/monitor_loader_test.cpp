@@ -427,7 +427,8 @@ TEST(MonitorLoaderTest, LongTextIsCutInMessages) {
   EXPECT_THAT(Errors(HttpDoc("  " + key + ": 1\n")),
               ElementsAre("m.yaml:9:3: spec." + key + ": unknown field \"" + std::string(77, 'k') +
                           "...\" (known fields: type, frequency, regions, timeout, degradedAfter, "
-                          "retries, suspend, http, tcp, dns, assertions, alerting)"));
+                          "retries, suspend, target, http, tcp, dns, icmp, grpc, push, assertions, "
+                          "alerting)"));
 }
 
 TEST(MonitorLoaderTest, DuplicateFields) {
@@ -468,12 +469,13 @@ TEST(MonitorLoaderTest, WrongTypes) {
 
 TEST(MonitorLoaderTest, SpecType) {
   EXPECT_THAT(Errors(Doc("  frequency: 1m\n")),
-              ElementsAre("m.yaml:5:1: spec.type: required (http, tcp or dns)"));
+              ElementsAre("m.yaml:5:1: spec.type: required (http, tcp, dns, icmp, grpc or push)"));
   EXPECT_THAT(Errors(Doc("  type: htp\n  http: {url: https://a/}\n")),
-              ElementsAre("m.yaml:6:9: spec.type: must be one of http, tcp, dns (got \"htp\"; did "
-                          "you mean \"http\"?)"));
-  EXPECT_THAT(Errors(Doc("  type: icmp\n")),
-              ElementsAre("m.yaml:6:9: spec.type: must be one of http, tcp, dns (got \"icmp\")"));
+              ElementsAre("m.yaml:6:9: spec.type: must be one of http, tcp, dns, icmp, grpc, push "
+                          "(got \"htp\"; did you mean \"http\"?)"));
+  EXPECT_THAT(Errors(Doc("  type: smtpd\n")),
+              ElementsAre("m.yaml:6:9: spec.type: must be one of http, tcp, dns, icmp, grpc, push "
+                          "(got \"smtpd\")"));
 }
 
 TEST(MonitorLoaderTest, TypeBlocks) {
@@ -583,7 +585,8 @@ TEST(MonitorLoaderTest, HttpUrl) {
   EXPECT_EQ(url_error("HTTPS://Example.COM:8443/a?b=c#d"), "(0 errors)");
   EXPECT_EQ(url_error("http://[::1]:8080/"), "(0 errors)");
   EXPECT_THAT(Errors(Doc("  type: http\n  http:\n    method: GET\n")),
-              ElementsAre("m.yaml:7:3: spec.http.url: required (e.g. https://example.com/health)"));
+              ElementsAre("m.yaml:7:3: spec.http.url: required (e.g. https://example.com/health), "
+                          "or name a Service in spec.target.service"));
 }
 
 TEST(MonitorLoaderTest, HttpMethod) {
@@ -683,7 +686,7 @@ TEST(MonitorLoaderTest, AssertionTypeMustSuitTheMonitor) {
                           "m.yaml:13:14: spec.assertions[4].type: dnsRecord assertions apply to "
                           "dns monitors only",
                           "m.yaml:14:14: spec.assertions[5].type: certExpiry on a tcp monitor "
-                          "needs spec.tcp.tls: true"));
+                          "needs spec.tcp.tls: true or a startTls step"));
   EXPECT_THAT(Errors(Doc("  type: http\n  http: {url: \"http://a/\"}\n  assertions:\n"
                          "    - {type: certExpiry, op: gt, value: 1h}\n")),
               ElementsAre("m.yaml:9:14: spec.assertions[0].type: certExpiry needs an https:// URL "
@@ -691,13 +694,15 @@ TEST(MonitorLoaderTest, AssertionTypeMustSuitTheMonitor) {
   EXPECT_THAT(Errors(Doc("  type: dns\n  dns: {name: a}\n  assertions:\n"
                          "    - {type: certExpiry, op: gt, value: 1h}\n")),
               ElementsAre("m.yaml:9:14: spec.assertions[0].type: certExpiry assertions apply to "
-                          "http monitors with an https:// URL and tcp monitors with tls: true"));
+                          "http monitors with an https:// URL, tcp monitors with TLS and grpc "
+                          "monitors with tls: true"));
 }
 
 TEST(MonitorLoaderTest, AssertionTypeAndOpSpelling) {
   EXPECT_THAT(Errors(HttpDoc("  assertions:\n    - {type: status, op: ne, value: \"200\"}\n")),
               ElementsAre("m.yaml:10:14: spec.assertions[0].type: must be one of statusCode, "
-                          "header, body, jsonPath, latency, certExpiry, dnsRecord (got \"status\")",
+                          "header, body, jsonPath, latency, certExpiry, dnsRecord, packetLoss "
+                          "(got \"status\")",
                           "m.yaml:10:26: spec.assertions[0].op: must be one of eq, not_eq, gt, "
                           "gte, lt, lte, contains, not_contains, matches, empty, not_empty (got "
                           "\"ne\")"));
@@ -1004,7 +1009,7 @@ TEST_F(MonitorFilesTest, ShippedInvalidExampleGivesTheDocumentedErrors) {
       "examples/invalid.yaml:31:14: spec.assertions[0].type: body assertions apply to http "
       "monitors only",
       "examples/invalid.yaml:32:14: spec.assertions[1].type: certExpiry on a tcp monitor needs "
-      "spec.tcp.tls: true",
+      "spec.tcp.tls: true or a startTls step",
       "examples/invalid.yaml:32:41: spec.assertions[1].value: invalid duration \"2w\": unknown "
       "unit \"w\" (use ms, s, m or h)",
       "examples/invalid.yaml:34:17: spec.alerting.screenshot: only available for http monitors",

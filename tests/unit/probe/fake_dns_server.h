@@ -4,7 +4,8 @@
 // fixed table by name: "nx.test" → NXDOMAIN, "fail.test" → SERVFAIL, "refused.test" → REFUSED,
 // "empty.test" → no records; any other name gets records of the asked type (A 192.0.2.1 and
 // 192.0.2.2, AAAA 2001:db8::1, CNAME target.example.com, MX 10 mail.example.com,
-// TXT "v=spf1 " "-all", NS ns1.example.com). Stopped and joined by the destructor.
+// TXT "v=spf1 " "-all", NS ns1.example.com); "loopback.test" has A 127.0.0.1 and 127.0.0.2 and
+// AAAA ::1. Stopped and joined by the destructor.
 // Thread-safety: queries() may be called from any thread.
 
 #include <arpa/inet.h>
@@ -108,6 +109,19 @@ class FakeDnsServer {
     }
   }
 
+  // loopback.test: A 127.0.0.1 and 127.0.0.2, AAAA ::1 (for checks of every address).
+  static std::vector<std::string> LoopbackRecords(unsigned type) {
+    if (type == 1) {
+      return {Answer(1, std::string("\x7f\0\0\x01", 4)), Answer(1, std::string("\x7f\0\0\x02", 4))};
+    }
+    if (type == 28) {
+      std::string address(16, '\0');
+      address[15] = 1;
+      return {Answer(28, address)};
+    }
+    return {};
+  }
+
   // Reads the question name (uncompressed labels) at `at`; returns the offset after it.
   static size_t ReadName(const std::string& packet, size_t at, std::string* name) {
     while (at < packet.size()) {
@@ -136,6 +150,8 @@ class FakeDnsServer {
       rcode = 2;
     } else if (name == "refused.test") {
       rcode = 5;
+    } else if (name == "loopback.test") {
+      answers = LoopbackRecords(type);
     } else if (name != "empty.test") {
       answers = Records(type);
     }
