@@ -290,6 +290,9 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   host_options.core.metrics.version = kVersion;
   host_options.core.metrics.duration_phases = *duration_phases;
   host_options.http = *server_options;
+  // External probes get the same policy with their work (docs/security.md).
+  host_options.probe_api.target_deny = flags.GetAll("deny-cidr");
+  host_options.probe_api.target_allow = flags.GetAll("allow-cidr");
   Result<std::unique_ptr<ControlPlaneHost>> opened =
       ControlPlaneHost::Open(clock, tokens.get(), std::move(host_options));
   if (!opened) {

@@ -4,29 +4,40 @@
 
 #include "common/command_line.h"
 #include "common/monitor_loader.h"
+#include "common/target_policy_flags.h"
+#include "common/target_policy_warnings.h"
 #include "operator/alerting/alerting_documents.h"
 
 namespace pharos {
 
 int ValidateCommand::Run(const std::vector<std::string>& args) {
   CommandLine flags;
+  AddTargetPolicyFlags(flags, /*runs_checks=*/false);
   flags.AddSwitch("help", 'h', "show this help");
   if (Status parsed = flags.Parse(args); !parsed.ok()) {
     err_ << "pharos validate: " << parsed.error() << "\n";
     return 2;
   }
   if (flags.IsSet("help")) {
-    out_ << "Usage: pharos validate PATH...\n\n"
-            "Validates Monitor files (YAML or JSON, directories recursively) with the same rules\n"
-            "the operator applies — and the AlertChannel and MaintenanceWindow documents in them —\n"
-            "and prints every error as file:line:col: field: message. A Monitor naming an\n"
-            "AlertChannel the files do not define is a warning. Exit 0 when all are valid (warnings\n"
-            "allowed), 2 otherwise.\n\nFlags:\n"
-         << flags.FlagsHelp();
+    out_
+        << "Usage: pharos validate PATH...\n\n"
+           "Validates Monitor files (YAML or JSON, directories recursively) with the same rules\n"
+           "the operator applies — and the AlertChannel and MaintenanceWindow documents in them —\n"
+           "and prints every error as file:line:col: field: message. A Monitor naming an\n"
+           "AlertChannel the files do not define is a warning, and so is a target that is an IP\n"
+           "address the probes' target policy blocks (--deny-cidr/--allow-cidr as on the probe).\n"
+           "Exit 0 when all are valid (warnings\n"
+           "allowed), 2 otherwise.\n\nFlags:\n"
+        << flags.FlagsHelp();
     return 0;
   }
   if (flags.positional().empty()) {
     err_ << "pharos validate: no PATH given (see --help)\n";
+    return 2;
+  }
+  Result<TargetPolicy> policy = TargetPolicyFromFlags(flags);
+  if (!policy.ok()) {
+    err_ << "pharos validate: " << policy.error() << "\n";
     return 2;
   }
   LoadedMonitors loaded = LoadMonitorFiles(flags.positional(), kAlertingKinds);
@@ -36,6 +47,9 @@ int ValidateCommand::Run(const std::vector<std::string>& args) {
     err_ << error.ToString() << "\n";
   }
   for (const ValidationError& warning : MissingChannelWarnings(loaded.monitors, alerting.channels)) {
+    err_ << "warning: " << warning.ToString() << "\n";
+  }
+  for (const ValidationError& warning : BlockedTargetWarnings(loaded.monitors, *policy)) {
     err_ << "warning: " << warning.ToString() << "\n";
   }
   if (!loaded.errors.empty()) {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/duration.h"
+#include "common/json_numbers.h"
 #include "common/json_path.h"
 #include "common/regex.h"
 #include "probe/duration_text.h"
@@ -344,7 +345,7 @@ std::optional<FailedAssertion> AssertionEvaluator::Evaluate(const Monitor& monit
       }
       nlohmann::json document;
       try {
-        document = nlohmann::json::parse(observation.body);
+        document = ParseJsonClampingNumbers(observation.body);
       } catch (const std::exception& error) {
         return MakeFailure(assertion, observation.body,
                            "body is not JSON: " + JsonErrorText(error) + truncated);

@@ -9,8 +9,10 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <memory>
 #include <string>
 
+#include "common/target_policy.h"
 #include "probe/icmp_socket.h"
 #include "probe/observation.h"
 
@@ -36,6 +38,8 @@ struct AttemptEnvironment {
   IcmpSocket::Kind icmp_socket = IcmpSocket::Kind::kAuto;
   // Judges each address of a check that checks every address (AddressFanOut).
   const AssertionEvaluator* evaluator = nullptr;
+  // Asked about every address before connecting to it; never null while attempts run.
+  std::shared_ptr<const TargetPolicy> policy = std::make_shared<const TargetPolicy>();
 };
 
 class CheckAttempt {

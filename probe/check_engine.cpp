@@ -33,6 +33,19 @@ namespace {
 // How long the loop sleeps when nothing at all is happening; Submit wakes it anyway.
 constexpr std::chrono::milliseconds kIdleWait{1000};
 
+// What a failed assertion says about the response's headers and body goes; which assertion
+// failed and what it expected stays.
+void RedactResponseContent(FailedAssertion& failure) {
+  const std::optional<AssertionType> type = ParseAssertionType(failure.type);
+  if (type != AssertionType::kHeader && type != AssertionType::kBody &&
+      type != AssertionType::kJsonPath) {
+    return;
+  }
+  failure.actual.clear();
+  failure.message = failure.type + " assertion failed: expected " + failure.expected +
+                    " (the response is not shown: the probe runs with --redact-bodies)";
+}
+
 }  // namespace
 
 // The engine's state. Fields under "engine thread" are touched only by the loop thread (and by
@@ -46,6 +59,7 @@ class CheckEngine::Loop {
               std::optional<std::vector<ServiceEndpoint>> endpoints);
   void Drain();
   size_t InFlight() const;
+  void SetClusterPolicy(const TargetPolicy& cluster);
 
  private:
   struct Check {
@@ -84,6 +98,8 @@ class CheckEngine::Loop {
   uint64_t next_id_ = 1;           // guarded by mutex_
   std::deque<Check> incoming_;     // guarded by mutex_
   std::set<uint64_t> unreported_;  // guarded by mutex_: submitted, callback not yet done
+  // guarded by mutex_: a policy SetClusterPolicy gave, for the engine thread to take
+  std::shared_ptr<const TargetPolicy> new_policy_;
   std::atomic<bool> stopping_{false};
 
   // Engine thread.
@@ -135,6 +151,7 @@ CheckEngine::Loop::Loop(Options options) : options_(std::move(options)) {
   environment_->resolver = options_.resolver;
   environment_->icmp_socket = options_.icmp_socket;
   environment_->evaluator = &evaluator_;
+  environment_->policy = std::make_shared<const TargetPolicy>(options_.target_policy);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -177,6 +194,12 @@ size_t CheckEngine::Loop::InFlight() const {
   return unreported_.size();
 }
 
+void CheckEngine::Loop::SetClusterPolicy(const TargetPolicy& cluster) {
+  auto merged = std::make_shared<const TargetPolicy>(options_.target_policy.MergedWith(cluster));
+  std::lock_guard<std::mutex> lock(mutex_);
+  new_policy_ = std::move(merged);
+}
+
 void CheckEngine::Loop::Run() {
   pthread_setname_np(pthread_self(), "pharos-checks");
   // A TLS handshake writing to a socket the peer closed must not kill the process; the write
@@ -198,6 +221,7 @@ void CheckEngine::Loop::Run() {
 
 void CheckEngine::Loop::TakeSubmissions() {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (new_policy_) environment_->policy = std::move(new_policy_);
   while (!incoming_.empty()) {
     waiting_.push_back(std::move(incoming_.front()));
     incoming_.pop_front();
@@ -358,6 +382,9 @@ void CheckEngine::Loop::Judge(Active& active, Observation observation) {
   result.cert_expiry = observation.cert_expiry;
   result.cert_earliest_expiry = observation.cert_earliest_expiry;
   result.failed_assertion = std::move(verdict.failed_assertion);
+  if (options_.redact_bodies && result.failed_assertion) {
+    RedactResponseContent(*result.failed_assertion);
+  }
   result.error = std::move(observation.error);
   result.attempts = active.attempts;
   result.dns_records = std::move(observation.dns_records);
@@ -403,6 +430,10 @@ void CheckEngine::Submit(std::shared_ptr<const Monitor> monitor, Callback done,
 void CheckEngine::Drain() { loop_->Drain(); }
 
 size_t CheckEngine::InFlight() const { return loop_->InFlight(); }
+
+void CheckEngine::SetClusterPolicy(const TargetPolicy& cluster) {
+  loop_->SetClusterPolicy(cluster);
+}
 
 std::vector<CheckResult> RunChecksOnce(const std::vector<Monitor>& monitors,
                                        CheckEngine::Options options) {

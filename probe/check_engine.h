@@ -23,6 +23,7 @@
 #include "common/check_result.h"
 #include "common/monitor.h"
 #include "common/service_endpoint.h"
+#include "common/target_policy.h"
 #include "probe/icmp_socket.h"
 
 namespace pharos {
@@ -39,6 +40,11 @@ class CheckEngine {
     // system's resolver configuration.
     std::string resolver;
     IcmpSocket::Kind icmp_socket = IcmpSocket::Kind::kAuto;
+    // Addresses checks may connect to (--deny-cidr / --allow-cidr on top of the defaults).
+    TargetPolicy target_policy;
+    // --redact-bodies: a failed header, body or jsonPath assertion reports which assertion
+    // failed and what it expected, never what the response held (docs/security.md).
+    bool redact_bodies = false;
   };
   using Callback = std::function<void(CheckResult)>;
 
@@ -59,6 +65,10 @@ class CheckEngine {
 
   // Checks submitted and not yet reported: running, or waiting for a free slot.
   size_t InFlight() const;
+
+  // Adds a cluster-wide policy (from the operator) to Options::target_policy for the checks
+  // started from now on; an empty policy (defaults only) removes a previous one.
+  void SetClusterPolicy(const TargetPolicy& cluster);
 
  private:
   class Loop;

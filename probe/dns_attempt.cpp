@@ -65,7 +65,10 @@ Result<DnsServer> ParseDnsServer(std::string_view text) {
 }
 
 DnsAttempt::DnsAttempt(const AttemptEnvironment& environment, const Monitor& monitor, Finish finish)
-    : environment_(environment), monitor_(monitor), finish_(std::move(finish)) {}
+    : environment_(environment),
+      monitor_(monitor),
+      finish_(std::move(finish)),
+      policy_(environment.policy) {}
 
 AresChannel::Options DnsAttempt::ChannelOptions() const {
   return AresChannel::Options::ForCheckTimeout(monitor_.timeout);
@@ -93,6 +96,10 @@ void DnsAttempt::Start() {
   }
   server_ = server.value();
   if (auto literal = ParseIpLiteral(server_.host, server_.port)) {
+    if (auto blocked = policy_->Check(reinterpret_cast<const sockaddr*>(&literal->storage))) {
+      Fail(std::move(*blocked), true);
+      return;
+    }
     Query(ServerCsv(*literal, server_.port));
     return;
   }
@@ -115,7 +122,16 @@ void DnsAttempt::OnServerLookupDone(int status, std::vector<SocketAddress> addre
     Fail("DNS server " + server_.host + ": " + error.message, error.probe_fault);
     return;
   }
-  Query(ServerCsv(addresses.front(), server_.port));
+  // The first address the policy allows; the query goes to exactly that one.
+  std::optional<std::string> blocked;
+  for (const SocketAddress& address : addresses) {
+    blocked = policy_->Check(reinterpret_cast<const sockaddr*>(&address.storage));
+    if (!blocked) {
+      Query(ServerCsv(address, server_.port));
+      return;
+    }
+  }
+  Fail(std::move(*blocked), true);
 }
 
 void DnsAttempt::Query(const std::string& servers_csv) {

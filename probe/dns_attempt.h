@@ -4,6 +4,8 @@
 // the system resolver or the monitor's server ("host[:port]"; a host name there is looked up
 // first). NXDOMAIN, SERVFAIL and REFUSED become plain errors; an empty answer is not an error
 // (the default assertion wants at least one record; an explicit `dnsRecord empty` may want none).
+// The server address (a literal, or the first allowed address of its name) is put to the
+// TargetPolicy before the query; the system resolver is the probe's own and is not.
 // Thread-safety: loop thread only.
 
 #include <chrono>
@@ -48,6 +50,7 @@ class DnsAttempt final : public CheckAttempt {
   const AttemptEnvironment& environment_;
   const Monitor& monitor_;
   Finish finish_;
+  const std::shared_ptr<const TargetPolicy> policy_;  // the one in force when the attempt began
   DnsServer server_;
   std::unique_ptr<AresChannel> channel_;
   std::chrono::steady_clock::time_point started_;

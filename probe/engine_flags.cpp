@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "common/target_policy_flags.h"
 #include "probe/ares_channel.h"
 
 namespace pharos {
@@ -51,6 +52,7 @@ void EngineFlags::Add(CommandLine& flags) {
                 "ICMP sockets for icmp checks: auto (datagram where net.ipv4.ping_group_range "
                 "allows, else raw), datagram, or raw (needs CAP_NET_RAW)",
                 "auto");
+  AddTargetPolicyFlags(flags, /*runs_checks=*/true);
 }
 
 Status EngineFlags::Read(const CommandLine& flags, CheckEngine::Options* options) {
@@ -74,6 +76,12 @@ Status EngineFlags::Read(const CommandLine& flags, CheckEngine::Options* options
     return Error{"--icmp-socket must be auto, datagram or raw, not \"" + kind + "\""};
   }
   options->icmp_socket = *parsed;
+  Result<TargetPolicy> policy = TargetPolicyFromFlags(flags);
+  if (!policy) {
+    return Error{policy.error()};
+  }
+  options->target_policy = *policy;
+  options->redact_bodies = flags.IsSet("redact-bodies");
   return OkStatus();
 }
 

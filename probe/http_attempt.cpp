@@ -76,7 +76,10 @@ struct CurlUrl {
 }  // namespace
 
 HttpAttempt::HttpAttempt(const AttemptEnvironment& environment, HttpRequestPlan plan, Finish finish)
-    : environment_(environment), plan_(std::move(plan)), finish_(std::move(finish)) {}
+    : environment_(environment),
+      plan_(std::move(plan)),
+      finish_(std::move(finish)),
+      policy_(environment.policy) {}
 
 HttpAttempt::~HttpAttempt() {
   resolver_.reset();
@@ -360,6 +363,10 @@ void HttpAttempt::OnTransferDone(CURLcode code, const std::string& probe_error) 
   if (!probe_error.empty()) {
     observation.error = probe_error;
     observation.probe_fault = true;
+  } else if (code != CURLE_OK && !blocked_reason_.empty()) {
+    // The probe refused to connect: not the target's fault, so never Down.
+    observation.error = blocked_reason_;
+    observation.probe_fault = true;
   } else if (code != CURLE_OK) {
     CurlFailure failure;
     failure.code = code;
@@ -477,6 +484,13 @@ int HttpAttempt::OnCloseSocket(void* self_pointer, curl_socket_t fd) {
 curl_socket_t HttpAttempt::OnOpenSocket(void* self_pointer, curlsocktype,
                                         struct curl_sockaddr* address) {
   auto* self = static_cast<HttpAttempt*>(self_pointer);
+  // Decided on the address curl is about to connect to, so no lookup or redirect can sneak
+  // another one in.
+  if (auto blocked = self->policy_->Check(&address->addr)) {
+    self->blocked_reason_ = std::move(*blocked);
+    return CURL_SOCKET_BAD;
+  }
+  self->blocked_reason_.clear();
   const int fd = socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
   if (fd < 0) {
     self->socket_errno_ = errno;

@@ -7,7 +7,9 @@
 // request is made to https://<serverName>/... (SNI, certificate check and Host header use
 // serverName) while the connection goes to the URL's host.
 // Keeps the final response's status, headers and trailers (bounded) and the first
-// max_body_bytes of its body;
+// max_body_bytes of its body. Every socket curl opens (each address, each redirect hop) is first
+// put to the TargetPolicy with the exact address it will connect to; a refused one makes the
+// check an `error` naming the address;
 // records the peer chain's expiry even when verification fails or is switched off.
 // Thread-safety: loop thread only.
 
@@ -65,6 +67,7 @@ class HttpAttempt final : public CheckAttempt {
   const AttemptEnvironment& environment_;
   const HttpRequestPlan plan_;
   Finish finish_;
+  const std::shared_ptr<const TargetPolicy> policy_;  // the one in force when the attempt began
 
   // Where to connect and what to ask for.
   std::string url_;           // request URL (host replaced by serverName when set)
@@ -81,6 +84,9 @@ class HttpAttempt final : public CheckAttempt {
   char error_buffer_[CURL_ERROR_SIZE] = {};
   int socket_errno_ = 0;
   int socket_fd_ = -1;          // the connection's socket while curl keeps it open
+  // Why the last address curl wanted to connect to was refused; cleared when a later one is
+  // allowed (the next address of a name, the next redirect hop).
+  std::string blocked_reason_;
   bool tcp_connected_ = false;  // seen connected when curl closed it
 
   std::chrono::steady_clock::time_point started_;

@@ -88,6 +88,12 @@ void IcmpAttempt::OnLookupDone(int status, std::vector<SocketAddress> addresses)
 
 void IcmpAttempt::Ping(const SocketAddress& address) {
   target_ = address;
+  // As every check type: the probe's policy judges the exact address before any packet leaves.
+  if (auto blocked =
+          environment_.policy->Check(reinterpret_cast<const sockaddr*>(&address.storage))) {
+    Fail(std::move(*blocked), true);
+    return;
+  }
   bool resource_error = false;
   Result<IcmpSocket> opened =
       IcmpSocket::Open(address.family(), environment_.icmp_socket, &resource_error);

@@ -118,7 +118,8 @@ void OperatorClient::ReleaseHandle(std::unique_ptr<Handle> handle) {
 OperatorReply<OperatorClient::HttpReply> OperatorClient::Post(const std::string& path,
                                                               const std::string& body,
                                                               std::chrono::milliseconds timeout,
-                                                              std::stop_token stop) {
+                                                              std::stop_token stop,
+                                                              size_t max_reply_bytes) {
   OperatorReply<HttpReply> reply;
   const std::string url = base_url_ + path;
   const std::string where = "POST " + RedactUrl(url);
@@ -141,7 +142,7 @@ OperatorReply<OperatorClient::HttpReply> OperatorClient::Post(const std::string&
   curl_easy_reset(easy);
 
   HttpReply http;
-  ReplySink sink{&http.body, options_.max_reply_bytes};
+  ReplySink sink{&http.body, max_reply_bytes};
   char error_text[CURL_ERROR_SIZE] = "";
   std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr, curl_slist_free_all);
   const std::string authorization = "Authorization: Bearer " + *token;
@@ -200,7 +201,7 @@ OperatorReply<OperatorClient::HttpReply> OperatorClient::Post(const std::string&
   if (code != CURLE_OK) {
     std::string detail = error_text[0] != '\0' ? error_text : curl_easy_strerror(code);
     if (sink.overflowed) {
-      detail = "the reply is larger than " + std::to_string(options_.max_reply_bytes) + " bytes";
+      detail = "the reply is larger than " + std::to_string(max_reply_bytes) + " bytes";
     }
     if (code == CURLE_OPERATION_TIMEDOUT) {
       detail += " (no complete answer within " + std::to_string(timeout.count()) + " ms)";
@@ -254,9 +255,12 @@ OperatorError OperatorClient::StatusError(const std::string& what, const std::st
 OperatorReply<nlohmann::json> OperatorClient::Call(const std::string& what, const std::string& path,
                                                    const std::string& body,
                                                    std::chrono::milliseconds timeout,
-                                                   std::stop_token stop, HttpReply* raw) {
+                                                   std::stop_token stop, HttpReply* raw,
+                                                   size_t max_reply_bytes) {
   OperatorReply<nlohmann::json> reply;
-  OperatorReply<HttpReply> http = Post(path, body, timeout, std::move(stop));
+  OperatorReply<HttpReply> http =
+      Post(path, body, timeout, std::move(stop),
+           max_reply_bytes == 0 ? options_.max_reply_bytes : max_reply_bytes);
   if (!http.ok()) {
     reply.error = http.error;
     reply.error.message = what + ": " + reply.error.message;
@@ -294,13 +298,20 @@ OperatorReply<RegisterReply> OperatorClient::Register(size_t capacity, std::stop
   return reply;
 }
 
+size_t OperatorClient::LeaseReplyLimit(size_t max_items) const {
+  const size_t items = std::min<size_t>(max_items, 1'000'000);
+  return std::max<size_t>(
+      1, std::min(options_.max_reply_bytes,
+                  options_.lease_reply_base_bytes + items * options_.lease_reply_item_bytes));
+}
+
 OperatorReply<LeaseReply> OperatorClient::Lease(size_t max_items, int wait_seconds,
                                                 std::stop_token stop) {
   OperatorReply<LeaseReply> reply;
   HttpReply raw;
   auto json = Call("lease", kLeasePath, LeaseRequestBody(options_.probe, max_items, wait_seconds),
                    std::chrono::seconds(std::max(wait_seconds, 0)) + options_.lease_margin,
-                   std::move(stop), &raw);
+                   std::move(stop), &raw, LeaseReplyLimit(max_items));
   if (!json.ok()) {
     reply.error = json.error;
     return reply;

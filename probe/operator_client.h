@@ -73,6 +73,11 @@ class OperatorClient {
     std::chrono::milliseconds request_timeout{30'000};
     std::chrono::milliseconds lease_margin{10'000};
     size_t max_reply_bytes = 256 * 1024 * 1024;
+    // A lease reply for N items may hold at most lease_reply_base_bytes + N ×
+    // lease_reply_item_bytes (and never more than max_reply_bytes): an operator sending far
+    // more than asked for is cut off early instead of buffered.
+    size_t lease_reply_base_bytes = 4 * 1024 * 1024;
+    size_t lease_reply_item_bytes = 64 * 1024;
   };
 
   explicit OperatorClient(Options options);
@@ -97,12 +102,16 @@ class OperatorClient {
   };
 
   // POSTs `body` to `path`; any HTTP status is a success here, classified by the callers.
+  // Replies longer than `max_reply_bytes` are cut off as soon as they pass it and are errors.
   OperatorReply<HttpReply> Post(const std::string& path, const std::string& body,
-                                std::chrono::milliseconds timeout, std::stop_token stop);
+                                std::chrono::milliseconds timeout, std::stop_token stop,
+                                size_t max_reply_bytes);
   // Non-2xx statuses (and 2xx bodies that are not JSON) as errors; else the parsed body.
   OperatorReply<nlohmann::json> Call(const std::string& what, const std::string& path,
                                      const std::string& body, std::chrono::milliseconds timeout,
-                                     std::stop_token stop, HttpReply* raw = nullptr);
+                                     std::stop_token stop, HttpReply* raw = nullptr,
+                                     size_t max_reply_bytes = 0);  // 0 = options' limit
+  size_t LeaseReplyLimit(size_t max_items) const;
   OperatorError StatusError(const std::string& what, const std::string& path,
                             const HttpReply& reply) const;
 

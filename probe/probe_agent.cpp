@@ -171,12 +171,36 @@ void ProbeAgent::LeaseLoop(std::stop_token stop) {
       continue;
     }
     NoteContact();
-    backoff.Reset();
-    for (const std::string& problem : reply.value->unreadable_items) {
-      AgentLog().Error("the operator sent a work item the probe cannot read; it is not checked",
-                       {{"problem", problem}});
+    LeaseReply& lease = *reply.value;
+    if (!lease.unreadable_items.empty()) {
+      // One line per lease, not per item: a broken operator may send thousands.
+      AgentLog().Error("the operator sent work items the probe cannot read; they are not checked",
+                       {{"unreadable", lease.unreadable_items.size()},
+                        {"readable", lease.items.size()},
+                        {"first_problem", lease.unreadable_items.front()}});
     }
-    StartItems(*reply.value);
+    if (lease.items.size() > free_slots) {
+      // The probe asked for free_slots: it never runs more than its capacity, whatever it got.
+      // The rest are left alone; their leases lapse and the operator hands them out again.
+      AgentLog().Warn(
+          "the operator sent more work items than asked for; only those asked for "
+          "are checked",
+          {{"asked", free_slots}, {"received", lease.items.size()}});
+      lease.items.resize(free_slots);
+    }
+    engine_->SetClusterPolicy(lease.cluster_policy);
+    StartItems(lease);
+    if (lease.items.empty() && !lease.unreadable_items.empty()) {
+      // Nothing usable came back: asking again at once would only get the same again.
+      const auto delay = backoff.NextDelay();
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        last_error_ = "the operator's work items cannot be read: " + lease.unreadable_items.front();
+      }
+      WaitFor(delay, stop);
+    } else {
+      backoff.Reset();
+    }
     const auto now = clock_.SteadyNow();
     if (now - last_prune > std::chrono::minutes(5)) {
       monitors_.Prune(now);

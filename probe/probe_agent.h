@@ -11,7 +11,9 @@
 //   missing or invalid, or whose deadline (when the next round of it is due) passed before it
 //   could start, is answered at once with an `error` result saying why — never `down`, since the
 //   target was not checked — so that the operator neither redelivers it nor waits for its lease
-//   to expire.
+//   to expire. The probe holds its own limits whatever the operator sends: items beyond those it
+//   asked for are not run, a lease of only unreadable items is followed by backoff (and one log
+//   line per lease, not per item), and the lease's `targetPolicy` goes to the engine.
 // * Report loop (thread "pharos-report"): sends the oldest results every `flush_interval` or as
 //   soon as a full batch (the operator's resultBatchMax) waits. Accepted, duplicate and rejected
 //   results are forgotten (rejections logged). 413 or 400 halves the batch (a single result the

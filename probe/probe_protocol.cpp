@@ -23,7 +23,7 @@ Result<int64_t> PositiveInteger(const Json& json, const std::string& field, int6
 Result<std::vector<std::string>> StringList(const Json& reply, const std::string& field) {
   std::vector<std::string> list;
   if (!reply.contains(field) || reply[field].is_null()) return list;
-  if (!reply[field].is_array()) return Error{field + ": expected an array of item ids"};
+  if (!reply[field].is_array()) return Error{field + ": expected an array of strings"};
   for (size_t i = 0; i < reply[field].size(); ++i) {
     const Json& id = reply[field][i];
     if (!id.is_string()) {
@@ -153,6 +153,19 @@ Result<LeaseReply> ParseLeaseReply(const Json& json) {
       return Error{"lease reply: monitors: expected an object of Monitors by uid"};
     }
     reply.monitors = json["monitors"];
+  }
+  if (json.contains("targetPolicy") && !json["targetPolicy"].is_null()) {
+    const Json& policy = json["targetPolicy"];
+    if (!policy.is_object()) {
+      return Error{"lease reply: targetPolicy: expected {\"deny\": [...], \"allow\": [...]}"};
+    }
+    auto deny = StringList(policy, "deny");
+    if (!deny.ok()) return Error{"lease reply: targetPolicy." + deny.error()};
+    auto allow = StringList(policy, "allow");
+    if (!allow.ok()) return Error{"lease reply: targetPolicy." + allow.error()};
+    auto parsed = TargetPolicy::Create(*deny, *allow);
+    if (!parsed.ok()) return Error{"lease reply: targetPolicy: " + parsed.error()};
+    reply.cluster_policy = std::move(parsed).value();
   }
   return reply;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/target_policy.h"
 
 namespace pharos {
 
@@ -51,6 +52,9 @@ struct LeaseReply {
   // Operator clock − probe clock, from the reply's Date header, when they differ by more than
   // that header's one-second resolution; 0 otherwise.
   std::chrono::milliseconds clock_offset{0};
+  // The operator's cluster-wide target policy (`targetPolicy`), added to the probe's own; the
+  // defaults alone when the reply has none.
+  TargetPolicy cluster_policy;
 };
 
 struct RejectedResult {

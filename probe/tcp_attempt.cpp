@@ -29,7 +29,11 @@ std::string Quoted(std::string_view text) { return "\"" + SanitizeText(text, kSh
 
 TcpAttempt::TcpAttempt(const AttemptEnvironment& environment, const Monitor& monitor,
                        std::optional<SocketAddress> pinned, Finish finish)
-    : environment_(environment), monitor_(monitor), pinned_(pinned), finish_(std::move(finish)) {}
+    : environment_(environment),
+      monitor_(monitor),
+      pinned_(pinned),
+      finish_(std::move(finish)),
+      policy_(environment.policy) {}
 
 TcpAttempt::~TcpAttempt() {
   resolver_.reset();
@@ -116,11 +120,21 @@ void TcpAttempt::ConnectNext() {
   CloseSocket();
   if (next_address_ >= addresses_.size()) {
     timings_.connect_us = MicrosSince(phase_started_);
+    if (!blocked_reason_.empty()) {
+      // The probe refused an address the target has: never Down on the probe's account.
+      Fail(blocked_reason_, true);
+      return;
+    }
     Fail(last_connect_error_.empty() ? "cannot connect" : last_connect_error_,
          last_error_probe_fault_);
     return;
   }
   const SocketAddress& address = addresses_[next_address_++];
+  if (auto blocked = policy_->Check(reinterpret_cast<const sockaddr*>(&address.storage))) {
+    blocked_reason_ = std::move(*blocked);
+    ConnectNext();
+    return;
+  }
   fd_ = socket(address.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_TCP);
   if (fd_ < 0) {
     const int error = errno;

@@ -7,7 +7,9 @@
 // timeout), STARTTLS (a handshake on the open connection). The host is looked up with c-ares
 // unless it is an IP literal or the attempt is pinned to one address (resolve: all, a Service
 // endpoint); addresses are tried in order until one connects. Certificate expiry is recorded
-// even when verification fails or is skipped.
+// even when verification fails or is skipped. Each address is put to the TargetPolicy before
+// connecting; when every address is refused (or the others fail), the check is an `error`
+// naming the refused address.
 // Thread-safety: loop thread only.
 
 #include <openssl/ssl.h>
@@ -71,12 +73,14 @@ class TcpAttempt final : public CheckAttempt {
   const Monitor& monitor_;
   const std::optional<SocketAddress> pinned_;
   Finish finish_;
+  const std::shared_ptr<const TargetPolicy> policy_;  // the one in force when the attempt began
 
   Phase phase_ = Phase::kDns;
   std::unique_ptr<AresChannel> resolver_;
   std::vector<SocketAddress> addresses_;
   size_t next_address_ = 0;
   std::string last_connect_error_;
+  std::string blocked_reason_;  // the last address the policy refused
   bool last_error_probe_fault_ = false;
   int fd_ = -1;
   SSL* ssl_ = nullptr;

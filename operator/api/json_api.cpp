@@ -137,7 +137,7 @@ void JsonApi::HandleResults(const HttpRequest& request, const Reply& reply) {
   query.newest_first = true;
   query.since = clock_.Now() - std::chrono::hours(24);
   if (auto since = request.query.find("since"); since != request.query.end()) {
-    Result<TimePoint> parsed = ParseRfc3339(since->second);
+    Result<TimePoint> parsed = ParseRfc3339Saturating(since->second);
     if (!parsed) {
       return reply(HttpResponse::Error(400, "since: " + parsed.error()));
     }

@@ -9,6 +9,7 @@
 #include "common/logging.h"
 #include "common/name_syntax.h"
 #include "common/rfc3339.h"
+#include "operator/api/result_bounds.h"
 
 namespace pharos {
 namespace {
@@ -134,8 +135,13 @@ std::optional<ProbeApi::Caller> ProbeApi::Admit(const HttpRequest& request, cons
   Caller caller;
   try {
     caller.body = Json::parse(request.body);
-  } catch (const Json::parse_error& error) {
-    reply(BadRequest(std::string("request body is not valid JSON: ") + error.what()));
+  } catch (const Json::exception& error) {
+    // A syntax error, or a number out of range (out_of_range 406: "capacity": 1e999); the
+    // message quotes the offending text, so it is cut.
+    constexpr size_t kShown = 200;
+    const std::string what = error.what();
+    reply(BadRequest("request body is not valid JSON: " + what.substr(0, kShown) +
+                     (what.size() > kShown ? "..." : "")));
     return std::nullopt;
   }
   if (!caller.body.is_object()) {
@@ -311,7 +317,12 @@ HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items) const {
     body += ':';
     body += *json;
   }
-  body += "}}";
+  body += "}";
+  if (!options_.target_deny.empty() || !options_.target_allow.empty()) {
+    body += ",\"targetPolicy\":" +
+            Json{{"deny", options_.target_deny}, {"allow", options_.target_allow}}.dump();
+  }
+  body += "}";
   return HttpResponse::Json(200, std::move(body));
 }
 
@@ -355,6 +366,26 @@ void ProbeApi::HandleResults(const HttpRequest& request, Reply reply) {
     }
     if (result.probe.empty()) {
       result.probe = caller->name;
+    }
+    if (Status bounded = CheckResultBounds(result, clock_.Now()); !bounded) {
+      return reply(BadRequest(path + "." + bounded.error()));
+    }
+    if (!IsProbeName(result.probe)) {
+      return reply(BadRequest(path + ".probe: expected a probe name as register accepts it"));
+    }
+    // The result must be about the monitor of the item it answers.
+    if (std::shared_ptr<const Monitor> spec = specs_.MonitorSpec(result.monitor_uid)) {
+      if (!result.monitor_namespace.empty() && result.monitor_namespace != spec->namespace_name) {
+        return reply(
+            BadRequest(path + ".namespace: not the namespace of monitor " + result.monitor_uid));
+      }
+      if (!result.monitor_name.empty() && result.monitor_name != spec->name) {
+        return reply(BadRequest(path + ".name: not the name of monitor " + result.monitor_uid));
+      }
+      if (result.generation == spec->generation && result.type != spec->type) {
+        return reply(BadRequest(path + ".type: " + ToString(result.type) + " for a " +
+                                ToString(spec->type) + " monitor"));
+      }
     }
     if (result.region != caller->region) {
       refused[i] = {result.item_id, "result of region '" + result.region +

@@ -56,6 +56,10 @@ class ProbeApi {
     size_t lease_max_items = 1000;
     size_t lease_default_items = 100;
     size_t result_batch_max = 500;
+    // The cluster-wide target policy (CIDRs, already checked) sent with every lease reply as
+    // `targetPolicy`; probes add it to their own --deny-cidr/--allow-cidr. Empty: none.
+    std::vector<std::string> target_deny;
+    std::vector<std::string> target_allow;
   };
   using Reply = std::function<void(HttpResponse)>;
   // Called once a lease is parked, with the function that cancels it when its client is gone.

@@ -171,6 +171,8 @@ Status KubeOperator::Init() {
   host_options.core.metrics.version = kVersion;
   host_options.core.metrics.duration_phases = options_.duration_phases;
   host_options.http = options_.http;
+  host_options.probe_api.target_deny = options_.target_deny;
+  host_options.probe_api.target_allow = options_.target_allow;
   Result<std::unique_ptr<ControlPlaneHost>> host =
       ControlPlaneHost::Open(clock_, tokens_.get(), std::move(host_options));
   if (!host) {

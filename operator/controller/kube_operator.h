@@ -66,6 +66,9 @@ struct KubeOperatorOptions {
   std::string watch_namespace;  // --namespace; "" = every namespace
   std::string listen = "0.0.0.0:8080";
   HttpServerOptions http;  // --http-* limits
+  // --deny-cidr / --allow-cidr: the cluster-wide target policy pushed to probes with their work.
+  std::vector<std::string> target_deny;
+  std::vector<std::string> target_allow;
   std::string db_path = "pharos.db";
   std::chrono::hours retention{720};
 

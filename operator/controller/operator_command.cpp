@@ -12,6 +12,7 @@
 #include "common/http_server_flags.h"
 #include "common/logging.h"
 #include "common/process_signals.h"
+#include "common/target_policy_flags.h"
 #include "common/version.h"
 #include "operator/alerting/alerting_flags.h"
 #include "operator/control/operator_metrics.h"
@@ -85,6 +86,12 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   AddAlertingFlags(flags);
   flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
   flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
+  flags.AddFlag("deny-cidr", '\0', "CIDR",
+                "cluster-wide: probes never connect to these (repeatable; pushed to every probe "
+                "with its work, on top of the probe's own policy)");
+  flags.AddFlag("allow-cidr", '\0', "CIDR",
+                "cluster-wide: probes may connect to these although the default policy blocks "
+                "them (repeatable; a probe's own --deny-cidr still wins)");
   flags.AddFlag("trusted-proxies", '\0', "CIDRS",
                 "comma-separated proxies (an Ingress controller) whose X-Forwarded-For names the "
                 "client of a status page with allowedCidrs; default none",
@@ -200,6 +207,13 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
     return Error{http.error()};
   }
   options.http = *http;
+  // Checked here so that probes never receive a policy they would refuse.
+  Result<TargetPolicy> policy = TargetPolicyFromFlags(flags);
+  if (!policy) {
+    return Error{policy.error()};
+  }
+  options.target_deny = flags.GetAll("deny-cidr");
+  options.target_allow = flags.GetAll("allow-cidr");
   options.regions_config_path = flags.Get("regions-config");
   options.probe_token_file = flags.Get("probe-token-file");
   options.probe_image = flags.Get("probe-image");

@@ -70,6 +70,7 @@ Status CommandLine::Parse(const std::vector<std::string>& args) {
     } else {
       return Error{"flag " + spelled + " needs a value (" + flag->value_name + ")"};
     }
+    all_values_[flag->name].push_back(values_[flag->name]);
   }
   return OkStatus();
 }
@@ -83,6 +84,21 @@ std::string CommandLine::Get(const std::string& name) const {
 }
 
 bool CommandLine::IsSet(const std::string& name) const { return values_.count(name) != 0; }
+
+std::vector<std::string> CommandLine::GetAll(const std::string& name) const {
+  std::vector<std::string> all;
+  auto it = all_values_.find(name);
+  if (it == all_values_.end()) return all;
+  for (const std::string& value : it->second) {
+    size_t start = 0;
+    while (start <= value.size()) {
+      const size_t comma = std::min(value.find(',', start), value.size());
+      if (comma > start) all.push_back(value.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  return all;
+}
 
 std::string CommandLine::FlagsHelp() const {
   std::ostringstream out;

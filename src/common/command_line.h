@@ -2,7 +2,8 @@
 
 // CommandLine: the flag parser shared by `pharos`, `pharos-probe` and `pharos-operator`.
 // Accepts `--name value`, `--name=value`, `-x value`, boolean `--name`, and positional arguments;
-// `--` ends flags. Unknown flags and missing values are errors that name the flag.
+// `--` ends flags; a flag given twice keeps its last value for Get and all of them for
+// GetAll. Unknown flags and missing values are errors that name the flag.
 // Thread-safety: not thread-safe; used once at start-up.
 
 #include <cstdint>
@@ -29,6 +30,8 @@ class CommandLine {
   // The value given, else the default.
   std::string Get(const std::string& name) const;
   bool IsSet(const std::string& name) const;
+  // Every value of a repeatable flag, in order; each value may also hold several, comma-separated.
+  std::vector<std::string> GetAll(const std::string& name) const;
   // The value as a whole number in [min, max]; the error names the flag, the range and the text.
   Result<int64_t> GetInteger(const std::string& name, int64_t min, int64_t max) const;
   // The value as a finite number in [min, max] (a qps, a ratio).
@@ -52,7 +55,8 @@ class CommandLine {
   const Flag* FindShort(char short_name) const;
 
   std::vector<Flag> flags_;
-  std::map<std::string, std::string> values_;
+  std::map<std::string, std::string> values_;  // the last value of each flag
+  std::map<std::string, std::vector<std::string>> all_values_;
   std::vector<std::string> positional_;
 };
 

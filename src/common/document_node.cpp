@@ -5,8 +5,10 @@
 #include <yaml-cpp/mark.h>
 #include <yaml-cpp/parser.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <sstream>
 #include <string_view>
@@ -17,7 +19,7 @@ namespace {
 // Far deeper than any Monitor; stops recursion on hostile input.
 constexpr int kMaxDepth = 64;
 
-const char* kTooDeep = "document nested too deeply";
+const std::string kTooDeep = "nested deeper than " + std::to_string(kMaxDepth) + " levels";
 const char* kNotUtf8 = "text is not valid UTF-8";
 
 // Monitors travel as JSON (API server, probe protocol), which needs UTF-8; YAML requires it too.
@@ -95,9 +97,20 @@ class DocumentBuilder : public YAML::EventHandler {
   }
 
   void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
-    const auto found = anchors_.find(anchor);
-    if (failure_ || found == anchors_.end()) {
+    if (failure_) {
       return;
+    }
+    const auto found = anchors_.find(anchor);
+    if (found == anchors_.end()) {
+      // yaml-cpp numbers an anchor when it opens: an alias to one that is not complete yet is
+      // inside the node it names, which would contain itself.
+      const bool open = std::any_of(stack_.begin(), stack_.end(), [anchor](const Frame& frame) {
+        return frame.anchor == anchor;
+      });
+      return Fail(LocationOf(mark, file_name_),
+                  open ? "an alias to the node that contains it (a recursive alias) cannot be "
+                         "expanded"
+                       : "an alias to an unknown anchor");
     }
     if (!Spend(found->second.size, mark)) {
       return;
@@ -325,10 +338,14 @@ void ForEachYamlDocument(const std::string& text, const std::string& file_name,
                          const std::function<void(ValidationError)>& on_error) {
   std::istringstream stream(text);
   int previous_start = -1;
+  // Outside the try: when yaml-cpp gives up on a document (its own recursion limit, after ours
+  // already failed), the builder's error says more than yaml-cpp's.
+  std::unique_ptr<DocumentBuilder> current;
   try {
     YAML::Parser parser(stream);
     while (true) {
-      DocumentBuilder builder(file_name);
+      current = std::make_unique<DocumentBuilder>(file_name);
+      DocumentBuilder& builder = *current;
       if (!parser.HandleNextDocument(builder)) {
         break;
       }
@@ -351,6 +368,10 @@ void ForEachYamlDocument(const std::string& text, const std::string& file_name,
     }
   } catch (const YAML::Exception& error) {
     // Documents before the error are complete; the one it interrupted is dropped.
+    if (current && current->failure()) {
+      on_error(*current->failure());
+      return;
+    }
     on_error(
         ValidationError{LocationOf(error.mark, file_name), "", "YAML syntax error: " + error.msg});
   } catch (const std::exception& error) {

@@ -874,7 +874,7 @@ bool MonitorParser::ReadInt(const DocumentNode& node, const std::string& path, i
         *out = value;
         return true;
       }
-      Fail(node.location, path, "integer out of range: " + text, parsed);
+      Fail(node.location, path, "integer out of range: " + Quote(text), parsed);
       return false;
     }
   }
@@ -889,7 +889,7 @@ bool MonitorParser::ReadInt(const DocumentNode& node, const std::string& path, i
     return false;
   }
   if (value < std::numeric_limits<int>::min() || value > std::numeric_limits<int>::max()) {
-    Fail(node.location, path, "integer out of range: " + node.scalar, parsed);
+    Fail(node.location, path, "integer out of range: " + Quote(node.scalar), parsed);
     return false;
   }
   *out = static_cast<int>(value);

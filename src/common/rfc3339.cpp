@@ -53,8 +53,13 @@ std::string FormatRfc3339(system_clock::time_point time, Rfc3339Precision precis
   return text + "Z";
 }
 
-Result<system_clock::time_point> ParseRfc3339(std::string_view text) {
-  const std::string quoted = "\"" + std::string(text) + "\"";
+namespace {
+
+Result<system_clock::time_point> Parse(std::string_view text, bool saturate) {
+  // Errors echo at most the start of a long text.
+  constexpr size_t kShown = 64;
+  const std::string quoted =
+      "\"" + std::string(text.substr(0, kShown)) + (text.size() > kShown ? "...\"" : "\"");
   const Error malformed{quoted + " is not an RFC 3339 timestamp (like 2026-11-25T23:17:54.123Z)"};
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0;
   if (!ReadDigits(text, 0, 4, &year) || text.size() < 19 || text[4] != '-' ||
@@ -113,9 +118,36 @@ Result<system_clock::time_point> ParseRfc3339(std::string_view text) {
   if (!date.ok() || hour > 23 || minute > 59 || second > 60) {
     return Error{quoted + ": date or time out of range"};
   }
-  const auto time = std::chrono::sys_days(date) + std::chrono::hours(hour) +
-                    std::chrono::minutes(minute) + std::chrono::seconds(second) + fraction - offset;
-  return std::chrono::time_point_cast<system_clock::duration>(time);
+  // Whole seconds first: years 0000-9999 fit in them, while system_clock's nanoseconds only
+  // reach 1677-2262 and would silently wrap around.
+  const auto seconds = std::chrono::sys_days(date) + std::chrono::hours(hour) +
+                       std::chrono::minutes(minute) + std::chrono::seconds(second) - offset;
+  using Seconds = std::chrono::time_point<system_clock, std::chrono::seconds>;
+  const Seconds earliest = std::chrono::ceil<std::chrono::seconds>(system_clock::time_point::min());
+  const Seconds latest = std::chrono::floor<std::chrono::seconds>(system_clock::time_point::max()) -
+                         std::chrono::seconds(1);
+  if (seconds < earliest || seconds > latest) {
+    if (saturate) {
+      return seconds < earliest ? system_clock::time_point::min() : system_clock::time_point::max();
+    }
+    return Error{quoted + ": out of the range of times Pharos handles (" +
+                 FormatRfc3339(std::chrono::time_point_cast<system_clock::duration>(earliest),
+                               Rfc3339Precision::kSeconds) +
+                 " to " +
+                 FormatRfc3339(std::chrono::time_point_cast<system_clock::duration>(latest),
+                               Rfc3339Precision::kSeconds) +
+                 ")"};
+  }
+  return std::chrono::time_point_cast<system_clock::duration>(seconds) +
+         std::chrono::duration_cast<system_clock::duration>(fraction);
+}
+
+}  // namespace
+
+Result<system_clock::time_point> ParseRfc3339(std::string_view text) { return Parse(text, false); }
+
+Result<system_clock::time_point> ParseRfc3339Saturating(std::string_view text) {
+  return Parse(text, true);
 }
 
 }  // namespace pharos

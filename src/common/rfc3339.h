@@ -22,6 +22,11 @@ std::string FormatRfc3339(std::chrono::system_clock::time_point time,
 
 // Accepts "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" ('t'/'z' too); the fraction may
 // have 1 to 9 digits. Errors say what is wrong with the text.
+// Times outside what system_clock holds (about 1678 to 2262) are errors, never wrapped around;
+// errors quote at most the first 64 characters of the text.
 Result<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text);
+// The same, but a valid time outside that range becomes time_point::min() or ::max() (a query's
+// "since 9999-12-31" asks for nothing, not for an error).
+Result<std::chrono::system_clock::time_point> ParseRfc3339Saturating(std::string_view text);
 
 }  // namespace pharos

@@ -245,12 +245,15 @@ class DnsServer:
     start and stop from one thread."""
 
     def __init__(self, extra_args: list[str] | None = None, host: str = "127.0.0.1",
-                 with_default_records: bool = True) -> None:
-        if host != "127.0.0.1":
-            raise ValueError("the DNS fixture only listens on 127.0.0.1")
+                 with_default_records: bool = True, port: int = 0) -> None:
+        """`port` 0 = a free one. A fixed port (53, for a resolv.conf, which names no port)
+        wants a loopback `host` of its own (e.g. 127.0.53.53)."""
+        if not ipaddress.ip_address(host).is_loopback or ":" in host:
+            raise ValueError("the DNS fixture only listens on IPv4 loopback addresses")
         self.host = host
         self.extra_args = list(extra_args or [])
         self.with_default_records = with_default_records
+        self.fixed_port = port
         self.port = 0
         self.process: subprocess.Popen | None = None
         self._log_dir: str | None = None
@@ -276,7 +279,7 @@ class DnsServer:
         self._log_dir = tempfile.mkdtemp(prefix="pharos-dnsmasq-")
         last_error = ""
         for _ in range(5):  # the free port may be taken between choosing and binding it
-            port = _free_udp_and_tcp_port(self.host)
+            port = self.fixed_port or _free_udp_and_tcp_port(self.host)
             self.process = subprocess.Popen(self.command(port), stdin=subprocess.DEVNULL,
                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
             self.port = port
@@ -285,7 +288,7 @@ class DnsServer:
                 return self
             except _Exited as exc:
                 last_error = str(exc)
-                if "in use" not in last_error:
+                if "in use" not in last_error or self.fixed_port:
                     break
         self.stop()
         raise RuntimeError(f"dnsmasq did not start: {last_error}")

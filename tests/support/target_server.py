@@ -62,7 +62,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from certs import TestPki, make_test_pki  # noqa: E402
 
-LOOPBACK_HOSTS = ("127.0.0.1", "::1")
+# 127.0.0.2: a second loopback address, for tests that deny one address and keep the other.
+LOOPBACK_HOSTS = ("127.0.0.1", "127.0.0.2", "::1")
 TLS_LISTENERS = {
     "https": "valid",
     "https_self_signed": "self_signed",

@@ -52,5 +52,14 @@ TEST(CommandLineTest, AHugeValueIsCutInTheMessage) {
   EXPECT_LT(value.error().size(), 200u);
 }
 
+TEST(CommandLineTest, RepeatedFlagsKeepEveryValueAndSplitCommas) {
+  const CommandLine flags =
+      Flags({"-c", "1", "--concurrency=2,3", "-c", "", "--qps", "5", "--concurrency", "4,,5"});
+  EXPECT_EQ(flags.Get("concurrency"), "4,,5");  // Get: the last one
+  EXPECT_EQ(flags.GetAll("concurrency"), (std::vector<std::string>{"1", "2", "3", "4", "5"}));
+  EXPECT_EQ(flags.GetAll("qps"), std::vector<std::string>{"5"});
+  EXPECT_TRUE(flags.GetAll("retention").empty());  // not given: the default is not a value
+}
+
 }  // namespace
 }  // namespace pharos

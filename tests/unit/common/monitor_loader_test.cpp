@@ -12,6 +12,7 @@ namespace pharos {
 namespace {
 
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 std::vector<std::string> Errors(const std::string& text, const std::string& file = "m.yaml") {
@@ -290,7 +291,43 @@ TEST(MonitorLoaderTest, AbsurdNestingIsAnErrorNotACrash) {
       "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: a}\n"
       "spec: {regions: " +
       std::string(100, '[') + std::string(100, ']') + "}\n";
-  EXPECT_THAT(Errors(text), ElementsAre("m.yaml:4:79: document nested too deeply"));
+  EXPECT_THAT(Errors(text), ElementsAre("m.yaml:4:79: nested deeper than 64 levels"));
+  // Far past yaml-cpp's own recursion limit: still our message and where it happened.
+  for (const std::string& deep :
+       {"spec: {regions: " + std::string(10'000, '[') + std::string(10'000, ']') + "}\n",
+        "spec:\n  " +
+            [] {
+              std::string block;  // compact block lists: "- - - ... x"
+              for (int i = 0; i < 10'000; ++i) block += "- ";
+              return block;
+            }() +
+            "x\n"}) {
+    const std::vector<std::string> errors =
+        Errors("apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: a}\n" + deep);
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_THAT(errors[0],
+                ::testing::MatchesRegex("m\\.yaml:[0-9]+:[0-9]+: nested deeper than 64 levels"));
+  }
+}
+
+TEST(MonitorLoaderTest, RecursiveAliasIsRefusedNotDropped) {
+  const std::string text =
+      "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\n"
+      "metadata: &m {name: a, annotations: *m}\n"
+      "spec: {type: tcp, tcp: {host: db, port: 5432}}\n";
+  EXPECT_THAT(Errors(text),
+              ElementsAre("m.yaml:3:37: an alias to the node that contains it (a recursive alias) "
+                          "cannot be expanded"));
+  EXPECT_THAT(Errors("apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: *nope}\n"),
+              ::testing::Not(::testing::IsEmpty()));
+}
+
+TEST(MonitorLoaderTest, HugeValuesAreCutInErrors) {
+  const std::string huge(10'000'000, '9');
+  const std::vector<std::string> errors = Errors(HttpDoc("  retries: " + huge + "\n"));
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_LT(errors[0].size(), 300u);
+  EXPECT_THAT(errors[0], HasSubstr("spec.retries: integer out of range"));
 }
 
 TEST(MonitorLoaderTest, TextMustBeUtf8) {
@@ -462,7 +499,7 @@ TEST(MonitorLoaderTest, WrongTypes) {
                           "m.yaml:14:45: spec.alerting.regionQuorum: expected an integer >= 1 or "
                           "\"majority\", got the string \"2\""));
   EXPECT_THAT(Errors(HttpDoc("  retries: 99999999999\n  assertions: {type: body}\n")),
-              ElementsAre("m.yaml:9:12: spec.retries: integer out of range: 99999999999",
+              ElementsAre("m.yaml:9:12: spec.retries: integer out of range: \"99999999999\"",
                           "m.yaml:10:15: spec.assertions: expected a list of assertions, got a "
                           "mapping"));
 }
@@ -1121,7 +1158,7 @@ TEST(MonitorFromApiObjectTest, AbsurdNestingIsAnErrorNotACrash) {
   object["spec"]["regions"] = deep;
   Result<Monitor> monitor = MonitorFromApiObject(object, nullptr);
   ASSERT_FALSE(monitor.ok());
-  EXPECT_EQ(monitor.error(), "document nested too deeply");
+  EXPECT_EQ(monitor.error(), "nested deeper than 64 levels");
 }
 
 Monitor WithoutSource(Monitor monitor) {

@@ -61,5 +61,30 @@ TEST(Rfc3339Test, RejectsMalformedText) {
   EXPECT_FALSE(ParseRfc3339("").ok());
 }
 
+TEST(Rfc3339Test, TimesBeyondTheClockAreErrorsNeverWrappedAround) {
+  for (const char* far : {"9999-12-31T23:59:59.999Z", "0001-01-01T00:00:00Z",
+                          "2263-01-01T00:00:00Z", "1677-01-01T00:00:00Z"}) {
+    auto parsed = ParseRfc3339(far);
+    ASSERT_FALSE(parsed.ok()) << far << " read as " << FormatRfc3339(*parsed);
+    EXPECT_NE(parsed.error().find("out of the range"), std::string::npos) << parsed.error();
+  }
+  EXPECT_TRUE(ParseRfc3339("2262-01-01T00:00:00Z").ok());
+  EXPECT_TRUE(ParseRfc3339("1700-01-01T00:00:00Z").ok());
+  EXPECT_EQ(*ParseRfc3339Saturating("9999-12-31T23:59:59.999Z"),
+            std::chrono::system_clock::time_point::max());
+  EXPECT_EQ(*ParseRfc3339Saturating("0001-01-01T00:00:00Z"),
+            std::chrono::system_clock::time_point::min());
+  EXPECT_EQ(*ParseRfc3339Saturating("2026-11-25T23:17:54.123Z"),
+            *ParseRfc3339("2026-11-25T23:17:54.123Z"));
+  EXPECT_FALSE(ParseRfc3339Saturating("9999-13-01T00:00:00Z").ok());
+}
+
+TEST(Rfc3339Test, ErrorsQuoteOnlyTheStartOfALongText) {
+  const std::string huge = "2026-11-25T23:17:54." + std::string(10'000'000, '1') + "x";
+  auto parsed = ParseRfc3339(huge);
+  ASSERT_FALSE(parsed.ok());
+  EXPECT_LT(parsed.error().size(), 200u);
+}
+
 }  // namespace
 }  // namespace pharos

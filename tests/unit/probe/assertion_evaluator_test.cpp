@@ -223,6 +223,14 @@ TEST_F(AssertionEvaluatorTest, JsonPathSelectingNothing) {
   EXPECT_EQ(failure->message, "$.missing selected nothing, expected eq x");
 }
 
+TEST_F(AssertionEvaluatorTest, NumbersBeyondADoubleDoNotMakeTheBodyNotJson) {
+  observation_.body = R"({"status": "ok", "huge": 1e400, "tiny": -1E+999, "note": "1e400"})";
+  EXPECT_TRUE(JsonHolds("$.status", CompareOp::kEq, "ok"));
+  EXPECT_TRUE(JsonHolds("$.huge", CompareOp::kGt, "1e300"));
+  EXPECT_TRUE(JsonHolds("$.tiny", CompareOp::kLt, "-1e300"));
+  EXPECT_TRUE(JsonHolds("$.note", CompareOp::kEq, "1e400"));
+}
+
 TEST_F(AssertionEvaluatorTest, JsonPathOnNonJsonBody) {
   observation_.body = "<html>oops</html>";
   auto failure = Check(AssertionType::kJsonPath, CompareOp::kEq, "ok", "", "$.status");

@@ -34,6 +34,8 @@ class FakeOperator {
     size_t max_results_per_request = 0;  // > 0: more results in one request get 413
     std::string tls_cert_file;           // both set: serve HTTPS
     std::string tls_key_file;
+    // Hostile: a lease hands out every queued item of the region, whatever `max` says.
+    bool ignore_lease_max = false;
   };
   struct Item {
     std::string id;
@@ -113,6 +115,17 @@ class FakeOperator {
     options_.token = std::move(token);
   }
   // Non-zero: every results request is answered with this status (an operator in trouble).
+  // Hostile: every lease is answered at once with this body (200), queue untouched; "" = normal.
+  void SetLeaseReplyBody(std::string body) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    lease_reply_body_ = std::move(body);
+  }
+  // The largest `max` a lease asked for.
+  size_t largest_lease_max() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return largest_lease_max_;
+  }
+
   void SetResultsStatus(int status) {
     std::lock_guard<std::mutex> lock(mutex_);
     results_status_ = status;
@@ -209,6 +222,8 @@ class FakeOperator {
       return HttpResponse::Error(400, "lease: name, region, max >= 1 and waitSeconds required");
     }
     ++leases_;
+    largest_lease_max_ = std::max(largest_lease_max_, body["max"].get<size_t>());
+    if (!lease_reply_body_.empty()) return HttpResponse::Json(200, lease_reply_body_);
     const std::string region = body["region"].get<std::string>();
     const int wait = std::min(body["waitSeconds"].get<int>(), options_.lease_wait_max_seconds);
     const auto has_work = [&] {
@@ -222,7 +237,7 @@ class FakeOperator {
     if (stopping_) return HttpResponse::Error(503, "shutting down");
     nlohmann::json items = nlohmann::json::array();
     nlohmann::json monitors = nlohmann::json::object();
-    const size_t max = body["max"].get<size_t>();
+    const size_t max = options_.ignore_lease_max ? queue_.size() : body["max"].get<size_t>();
     for (auto it = queue_.begin(); it != queue_.end() && items.size() < max;) {
       if (it->region != region) {
         ++it;
@@ -307,6 +322,8 @@ class FakeOperator {
   int duplicates_ = 0;
   int registrations_ = 0;
   int leases_ = 0;
+  std::string lease_reply_body_;
+  size_t largest_lease_max_ = 0;
   int unauthorized_ = 0;
   int too_large_ = 0;
   int bad_requests_ = 0;

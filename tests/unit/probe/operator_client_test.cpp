@@ -231,6 +231,24 @@ TEST(OperatorClientTest, ReplyThatIsNotJsonIsUnavailable) {
   EXPECT_THAT(reply.error.message, HasSubstr("not JSON"));
 }
 
+TEST(OperatorClientTest, ALeaseReplyIsBoundedByTheItemsAskedFor) {
+  // A reply of 200 KB: fine for a lease of 100 items, too much for a lease of 1.
+  const std::string big = "{\"items\": [], \"pad\": \"" + std::string(200'000, 'x') + "\"}";
+  LoopbackServer server({.response = LoopbackServer::HttpResponse(200, big)});
+  TempTokenFile token("probe-token-1");
+  OperatorClient::Options options =
+      ClientOptions("http://127.0.0.1:" + std::to_string(server.port()), token.path());
+  options.lease_reply_base_bytes = 10'000;
+  options.lease_reply_item_bytes = 10'000;
+  OperatorClient client(options);
+  OperatorReply<LeaseReply> small = client.Lease(1, 1);
+  ASSERT_FALSE(small.ok());
+  EXPECT_EQ(small.error.kind, OperatorErrorKind::kUnavailable);
+  EXPECT_THAT(small.error.message, HasSubstr("the reply is larger than 20000 bytes"));
+  OperatorReply<LeaseReply> enough = client.Lease(100, 1);
+  EXPECT_TRUE(enough.ok()) << enough.error.message;
+}
+
 TEST(OperatorClientTest, ReadsTheOperatorClockFromTheDateHeader) {
   LoopbackServer server({.response = LoopbackServer::HttpResponse(
                              200, R"({"items":[]})", "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n")});

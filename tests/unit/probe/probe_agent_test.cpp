@@ -386,5 +386,77 @@ TEST_F(ProbeAgentTest, SecondStopReturnsTheFirstSummary) {
   EXPECT_FALSE(agent_->status().running);
 }
 
+TEST(ProbeAgentLimitsTest, RunsNoMoreItemsThanItAskedForWhateverTheOperatorSends) {
+  LoopbackServer target({.response = LoopbackServer::HttpResponse(200, "ok")});
+  FakeOperator hostile({.ignore_lease_max = true});
+  ASSERT_TRUE(hostile.Start().ok());
+  hostile.AddMonitor(
+      "uid-1",
+      nlohmann::json{
+          {"apiVersion", "pharos.dev/v1alpha1"},
+          {"kind", "Monitor"},
+          {"metadata",
+           {{"name", "web"}, {"namespace", "shop"}, {"uid", "uid-1"}, {"generation", 1}}},
+          {"spec",
+           {{"type", "http"},
+            {"frequency", "1m"},
+            {"timeout", "5s"},
+            {"http", {{"url", "http://127.0.0.1:" + std::to_string(target.port()) + "/"}}}}}});
+  for (int i = 0; i < 200; ++i) {
+    FakeOperator::Item item;
+    item.id = "item-" + std::to_string(i);
+    item.monitor_uid = "uid-1";
+    hostile.Enqueue(item);
+  }
+  TempTokenFile token("probe-token-1");
+  OperatorClient::Options client_options;
+  client_options.operator_url = hostile.url();
+  client_options.token_file = token.path();
+  client_options.probe = {"probe-1", "eu-west", "0.0.0-test"};
+  OperatorClient client(client_options);
+  MetricsRegistry metrics;
+  SystemClock clock;
+  ProbeAgent::Options options;
+  options.capacity = 4;
+  options.flush_interval = 20ms;
+  options.lease_wait_seconds = 0;
+  ProbeAgent agent(options, client, metrics, clock);
+  agent.Start();
+  // The first lease gets all 200 items; the probe checks the 4 it asked for and drops the rest.
+  ASSERT_TRUE(WaitUntil([&] { return hostile.queued() == 0 && hostile.stored_count() >= 4; }));
+  agent.Stop();
+  EXPECT_EQ(hostile.largest_lease_max(), 4u);
+  EXPECT_EQ(hostile.stored_count(), 4u);
+  EXPECT_EQ(target.accepted(), 4);
+  hostile.Stop();
+}
+
+TEST(ProbeAgentLimitsTest, BacksOffWhenEveryItemOfALeaseIsUnreadable) {
+  FakeOperator hostile;
+  ASSERT_TRUE(hostile.Start().ok());
+  nlohmann::json items = nlohmann::json::array();
+  for (int i = 0; i < 50; ++i) items.push_back({{"monitorUid", "u"}});  // no id: unreadable
+  hostile.SetLeaseReplyBody(nlohmann::json{{"items", items}}.dump());
+  TempTokenFile token("probe-token-1");
+  OperatorClient::Options client_options;
+  client_options.operator_url = hostile.url();
+  client_options.token_file = token.path();
+  client_options.probe = {"probe-1", "eu-west", "0.0.0-test"};
+  OperatorClient client(client_options);
+  MetricsRegistry metrics;
+  SystemClock clock;
+  ProbeAgent::Options options;
+  options.capacity = 4;
+  options.lease_wait_seconds = 0;
+  options.backoff = {.initial = 1h, .max = 1h, .min_fraction = 1.0};
+  ProbeAgent agent(options, client, metrics, clock);
+  agent.Start();
+  ASSERT_TRUE(WaitUntil([&] { return !agent.status().last_error.empty(); }));
+  EXPECT_THAT(agent.status().last_error, HasSubstr("cannot be read"));
+  agent.Stop();  // the backoff wait ends at once on stop
+  EXPECT_EQ(hostile.leases(), 1) << "a lease of only unreadable items is not asked again at once";
+  hostile.Stop();
+}
+
 }  // namespace
 }  // namespace pharos

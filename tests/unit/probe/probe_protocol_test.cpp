@@ -2,6 +2,7 @@
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 
 namespace pharos {
 namespace {
@@ -61,6 +62,32 @@ TEST(ProbeProtocolTest, LeaseReplyKeepsGoodItemsAndNamesBadOnes) {
   EXPECT_EQ(parsed->monitors["u"]["kind"], "Monitor");
   EXPECT_FALSE(ParseLeaseReply({{"items", "none"}}).ok());
   EXPECT_TRUE(ParseLeaseReply(json::object())->items.empty());
+}
+
+TEST(ProbeProtocolTest, LeaseReplyCarriesTheClusterTargetPolicy) {
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(0x0a000001);  // 10.0.0.1, only compared
+  const auto* as_sockaddr = reinterpret_cast<const sockaddr*>(&address);
+
+  auto none = ParseLeaseReply(json::object());
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->cluster_policy.deny().empty());
+  EXPECT_EQ(none->cluster_policy.Check(as_sockaddr), std::nullopt);
+
+  auto parsed =
+      ParseLeaseReply({{"items", json::array()},
+                       {"targetPolicy", {{"deny", {"10.0.0.0/8"}}, {"allow", json::array()}}}});
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  EXPECT_EQ(parsed->cluster_policy.Check(as_sockaddr),
+            "target address 10.0.0.1 is blocked by the probe's policy");
+
+  for (const json& bad : {json("deny all"), json{{"deny", "10.0.0.0/8"}},
+                          json{{"deny", {"10.0.0.0/99"}}}, json{{"allow", {7}}}}) {
+    auto refused = ParseLeaseReply({{"targetPolicy", bad}});
+    ASSERT_FALSE(refused.ok()) << bad.dump();
+    EXPECT_THAT(refused.error(), HasSubstr("lease reply: targetPolicy")) << refused.error();
+  }
 }
 
 TEST(ProbeProtocolTest, ResultsReply) {

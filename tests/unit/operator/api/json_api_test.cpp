@@ -129,6 +129,14 @@ TEST_F(JsonApiTest, ResultsAreNewestFirstAndFiltered) {
   const std::string since = FormatRfc3339(ManualClock::DefaultStart() + Millis(30'000));
   Json recent = Json::parse(Results({{"since", since}}).body)["results"];
   EXPECT_EQ(recent.size(), 2u);
+
+  // Beyond what the clock holds: nothing after the far future, everything after the far past.
+  HttpResponse future = Results({{"since", "9999-12-31T23:59:59.999Z"}});
+  ASSERT_EQ(future.status, 200) << future.body;
+  EXPECT_EQ(Json::parse(future.body)["results"], Json::array());
+  HttpResponse past = Results({{"since", "0001-01-01T00:00:00Z"}});
+  ASSERT_EQ(past.status, 200) << past.body;
+  EXPECT_EQ(Json::parse(past.body)["results"].size(), 6u);
 }
 
 TEST_F(JsonApiTest, BadParametersAre400NamingTheParameter) {

@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <cstdint>
 #include <fstream>
+#include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -253,6 +255,25 @@ TEST_F(ProbeApiTest, LeaseLongPollAnswersEmptyAfterWaitSeconds) {
   EXPECT_EQ(Body(response)["items"], Json::array());
 }
 
+TEST_F(ProbeApiTest, LeaseReplyCarriesTheClusterTargetPolicyOnlyWhenSet) {
+  Json body = identity_;
+  body["waitSeconds"] = 0;
+  core_->RemoveMonitor(api_monitor_.uid);
+  HttpResponse plain = Call(&ProbeApi::HandleLease, Post("/api/v1/work/lease", body, "eu-token"));
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  EXPECT_FALSE(Body(plain).contains("targetPolicy"));
+
+  api_->Shutdown();
+  ProbeApi::Options options;
+  options.target_deny = {"10.0.0.0/8"};
+  options.target_allow = {"169.254.10.0/24"};
+  api_ = std::make_unique<ProbeApi>(*core_, *core_, *core_, clock_, tokens_.get(), options);
+  HttpResponse with = Call(&ProbeApi::HandleLease, Post("/api/v1/work/lease", body, "eu-token"));
+  ASSERT_EQ(with.status, 200) << with.body;
+  EXPECT_EQ(Body(with)["targetPolicy"],
+            (Json{{"deny", {"10.0.0.0/8"}}, {"allow", {"169.254.10.0/24"}}}));
+}
+
 TEST_F(ProbeApiTest, ShutdownAnswersParkedLeasesAndRefusesNewOnes) {
   ReplyCatcher parked;
   api_->HandleLease(Post("/api/v1/work/lease", identity_, "eu-token"), parked.Reply());
@@ -310,6 +331,63 @@ TEST_F(ProbeApiTest, StoresResultsOfItemsNoLongerLeasedAndRejectsUnknownMonitors
   std::string reasons = reply["rejected"].dump();
   EXPECT_THAT(reasons, HasSubstr("unknown monitor uid 'uid-ghost'"));
   EXPECT_THAT(reasons, HasSubstr("sent by a probe of region 'eu-west'"));
+}
+
+TEST_F(ProbeApiTest, ResultsNoProbeCouldHaveMeasuredAre400NamingTheField) {
+  const auto refused = [&](const std::function<void(Json&)>& spoil) {
+    Json body = identity_;
+    Json bad = ResultJson(Outcome::kUp, clock_.Now());
+    spoil(bad);
+    body["results"] = Json::array({ResultJson(Outcome::kUp, clock_.Now()), bad});
+    HttpResponse response =
+        Call(&ProbeApi::HandleResults, Post("/api/v1/work/results", body, "eu-token"));
+    EXPECT_EQ(response.status, 400) << bad.dump().substr(0, 300);
+    return Body(response)["error"].get<std::string>();
+  };
+  EXPECT_THAT(refused([](Json& r) { r["scheduledAt"] = "9999-12-31T23:59:59.999Z"; }),
+              HasSubstr("results[1]: scheduledAt: \"9999-12-31T23:59:59.999Z\": out of the range"));
+  EXPECT_THAT(refused([](Json& r) { r["scheduledAt"] = "1816-03-30T00:00:00Z"; }),
+              HasSubstr("results[1].scheduledAt"));
+  EXPECT_THAT(refused([](Json& r) { r["startedAt"] = "0001-01-01T00:00:00Z"; }),
+              HasSubstr("results[1]"));
+  EXPECT_THAT(refused([](Json& r) { r["timings"]["totalUs"] = INT64_MAX; }),
+              HasSubstr("results[1].timings.totalUs"));
+  EXPECT_THAT(refused([](Json& r) { r["timings"]["dnsUs"] = -1; }),
+              HasSubstr("results[1].timings.dnsUs"));
+  EXPECT_THAT(refused([](Json& r) { r["statusCode"] = -200; }), HasSubstr("results[1].statusCode"));
+  EXPECT_THAT(refused([](Json& r) { r["attempts"] = -1; }), HasSubstr("results[1].attempts"));
+  EXPECT_THAT(refused([](Json& r) { r["generation"] = -3; }), HasSubstr("results[1].generation"));
+  EXPECT_THAT(refused([](Json& r) { r["probe"] = "bad probe/name"; }),
+              HasSubstr("results[1].probe"));
+  EXPECT_THAT(refused([](Json& r) { r["namespace"] = "elsewhere"; }),
+              HasSubstr("results[1].namespace"));
+  EXPECT_THAT(refused([](Json& r) { r["name"] = "someone-else"; }), HasSubstr("results[1].name"));
+  EXPECT_THAT(refused([](Json& r) { r["type"] = "tcp"; }), HasSubstr("results[1].type"));
+  EXPECT_THAT(
+      refused([](Json& r) { r["dnsRecords"] = Json(std::vector<std::string>(100'000, "a")); }),
+      HasSubstr("results[1].dnsRecords"));
+  EXPECT_THAT(refused([](Json& r) { r["error"] = std::string(3'000'000, 'x'); }),
+              HasSubstr("results[1].error"));
+  EXPECT_THAT(refused([](Json& r) { r["error"] = std::string("a\0b", 3); }),
+              HasSubstr("results[1].error: contains a NUL"));
+}
+
+TEST_F(ProbeApiTest, NumbersOutOfRangeAre400NotAnException) {
+  for (
+      const char* text :
+      {R"({"name": "probe-eu-1", "region": "eu-west", "capacity": 1e999})",
+       R"({"name": "probe-eu-1", "region": "eu-west", "max": 1, "waitSeconds": 1e999})",
+       R"({"name": "probe-eu-1", "region": "eu-west", "results": [{"timings": {"totalUs": -1e999}}]})"}) {
+    for (auto handler : {&ProbeApi::HandleRegister, &ProbeApi::HandleResults}) {
+      HttpResponse response =
+          Call(handler, Post("/api/v1/probes/register", Json(text), "eu-token"));
+      EXPECT_EQ(response.status, 400) << text;
+      EXPECT_THAT(Body(response)["error"].get<std::string>(), HasSubstr("not valid JSON"));
+    }
+    ReplyCatcher catcher;
+    api_->HandleLease(Post("/api/v1/work/lease", Json(text), "eu-token"), catcher.Reply());
+    EXPECT_EQ(catcher.Wait().status, 400) << text;
+  }
 }
 
 TEST_F(ProbeApiTest, ResultsWithoutItemIdAre400) {
