@@ -86,7 +86,8 @@ Latencies Measure(const std::string& name, const std::string& url, int requests,
     received = 0;
     const auto start = std::chrono::steady_clock::now();
     const CURLcode code = curl_easy_perform(curl);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     long status = 0;
     curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
     if (code != CURLE_OK || status != 200) {
@@ -127,9 +128,12 @@ CheckResult BenchResult(const Monitor& monitor, TimePoint at, int64_t serial) {
   result.scheduled_at = at;
   result.started_at = at;
   // About one failed check in 200 and one slow one in 50.
-  result.outcome = serial % 197 == 0 ? Outcome::kDown : serial % 53 == 0 ? Outcome::kDegraded : Outcome::kUp;
+  result.outcome = serial % 197 == 0  ? Outcome::kDown
+                   : serial % 53 == 0 ? Outcome::kDegraded
+                                      : Outcome::kUp;
   result.status_code = result.outcome == Outcome::kDown ? 503 : 200;
-  result.timings = Timings{1'000, 2'000, 5'000, 30'000 + serial % 40'000, 500, 38'500 + serial % 40'000};
+  result.timings =
+      Timings{1'000, 2'000, 5'000, 30'000 + serial % 40'000, 500, 38'500 + serial % 40'000};
   return result;
 }
 
@@ -153,8 +157,9 @@ int Main(int argc, char** argv) {
   const int components = static_cast<int>(*flags.GetInteger("components", 1, 10'000));
   const int requests = static_cast<int>(*flags.GetInteger("requests", 10, 1'000'000));
   const int64_t nginx_port = *flags.GetInteger("nginx-port", 0, 65'535);
-  std::filesystem::path dir = flags.IsSet("db") ? std::filesystem::path(flags.Get("db"))
-                                                 : std::filesystem::temp_directory_path() / "pharos-bench-status-page";
+  std::filesystem::path dir =
+      flags.IsSet("db") ? std::filesystem::path(flags.Get("db"))
+                        : std::filesystem::temp_directory_path() / "pharos-bench-status-page";
   std::filesystem::create_directories(dir);
   const bool reuse = flags.IsSet("reuse-db");
   if (!reuse) std::filesystem::remove(dir / "bench.db");
@@ -170,12 +175,14 @@ int Main(int argc, char** argv) {
     std::cerr << store.error() << "\n";
     return 1;
   }
-  const TimePoint now = std::chrono::time_point_cast<TimePoint::duration>(std::chrono::system_clock::now());
+  const TimePoint now =
+      std::chrono::time_point_cast<TimePoint::duration>(std::chrono::system_clock::now());
   ManualClock clock(now);
   MetricsRegistry registry;
   OperatorCore::Options core_options;
   core_options.scheduling = false;
-  Result<std::unique_ptr<OperatorCore>> core = OperatorCore::Create(clock, **store, registry, core_options);
+  Result<std::unique_ptr<OperatorCore>> core =
+      OperatorCore::Create(clock, **store, registry, core_options);
   if (!core) {
     std::cerr << core.error() << "\n";
     return 1;
@@ -186,7 +193,8 @@ int Main(int argc, char** argv) {
 
   // History through Append, in batches.
   const auto fill_start = std::chrono::steady_clock::now();
-  const TimePoint first_day = TimePoint(now.time_since_epoch() - now.time_since_epoch() % days(1)) - days(89);
+  const TimePoint first_day =
+      TimePoint(now.time_since_epoch() - now.time_since_epoch() % days(1)) - days(89);
   std::vector<CheckResult> batch;
   int64_t serial = 0;
   int64_t appended = 0;
@@ -202,12 +210,14 @@ int Main(int argc, char** argv) {
   for (int i = 0; i < monitors && !reuse; ++i) {
     const bool on_page = i < components;
     for (TimePoint at = first_day; at < now; at += on_page ? hours(1) : hours(24)) {
-      batch.push_back(BenchResult(all[static_cast<size_t>(i)], at + std::chrono::minutes(i % 60), serial++));
+      batch.push_back(
+          BenchResult(all[static_cast<size_t>(i)], at + std::chrono::minutes(i % 60), serial++));
       if (batch.size() == 5'000) flush();
     }
   }
   if (!batch.empty()) flush();
-  const double fill_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - fill_start).count();
+  const double fill_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - fill_start).count();
   std::cerr << "appended " << appended << " results in " << fill_s << " s\n";
 
   StatusPage page;
@@ -229,8 +239,8 @@ int Main(int argc, char** argv) {
   HttpServer server;
   WebFrontend::Options uncached;
   uncached.page_cache_ttl = std::chrono::milliseconds(0);
-  WebFrontend web(WebFrontend::Sources{**core, **store, incidents, calendar, nullptr, nullptr}, pages, clock,
-                  uncached);
+  WebFrontend web(WebFrontend::Sources{**core, **store, incidents, calendar, nullptr, nullptr},
+                  pages, clock, uncached);
   auto add = [&server](std::string_view method, std::string_view pattern, HttpHandler handler) {
     return server.Route(method, pattern, std::move(handler));
   };
@@ -241,11 +251,12 @@ int Main(int argc, char** argv) {
   // The same page with the page cache on, at another slug's worth of routes: a second frontend
   // on a second server.
   HttpServer cached_server;
-  WebFrontend cached(WebFrontend::Sources{**core, **store, incidents, calendar, nullptr, nullptr}, pages, clock,
-                     WebFrontend::Options{});
-  (void)cached.Register([&cached_server](std::string_view method, std::string_view pattern, HttpHandler handler) {
-    return cached_server.Route(method, pattern, std::move(handler));
-  });
+  WebFrontend cached(WebFrontend::Sources{**core, **store, incidents, calendar, nullptr, nullptr},
+                     pages, clock, WebFrontend::Options{});
+  (void)cached.Register(
+      [&cached_server](std::string_view method, std::string_view pattern, HttpHandler handler) {
+        return cached_server.Route(method, pattern, std::move(handler));
+      });
   if (!server.Start("127.0.0.1:0") || !cached_server.Start("127.0.0.1:0")) {
     std::cerr << "cannot listen\n";
     return 1;
@@ -257,10 +268,11 @@ int Main(int argc, char** argv) {
     CURL* curl = curl_easy_init();
     std::string body;
     curl_easy_setopt(curl, CURLOPT_URL, (base + "/status/bench").c_str());
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* out) {
-      static_cast<std::string*>(out)->append(data, size * count);
-      return size * count;
-    });
+    curl_easy_setopt(
+        curl, CURLOPT_WRITEFUNCTION, +[](char* data, size_t size, size_t count, void* out) {
+          static_cast<std::string*>(out)->append(data, size * count);
+          return size * count;
+        });
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
     curl_easy_perform(curl);
     curl_easy_cleanup(curl);
@@ -290,27 +302,41 @@ int Main(int argc, char** argv) {
   }
   const CpuTimes cpu_before = ProcessCpu();
   cases.push_back(Measure("status page HTML (uncached)", base + "/status/bench", requests, false));
-  cases.push_back(Measure("status page HTML gzip (uncached)", base + "/status/bench", requests, true));
-  cases.push_back(Measure("status page JSON (uncached)", base + "/api/v1/status/bench", requests, false));
-  cases.push_back(Measure("status page HTML (5 s page cache)", cached_server.base_url() + "/status/bench", requests, false));
-  cases.push_back(Measure("dashboard, first page of all monitors", base + "/ui/", std::max(10, requests / 5), false));
-  cases.push_back(Measure("monitor page (24 h charts, results)", base + "/ui/monitors/ns0/monitor-0", std::max(10, requests / 5), false));
+  cases.push_back(
+      Measure("status page HTML gzip (uncached)", base + "/status/bench", requests, true));
+  cases.push_back(
+      Measure("status page JSON (uncached)", base + "/api/v1/status/bench", requests, false));
+  cases.push_back(Measure("status page HTML (5 s page cache)",
+                          cached_server.base_url() + "/status/bench", requests, false));
+  cases.push_back(Measure("dashboard, first page of all monitors", base + "/ui/",
+                          std::max(10, requests / 5), false));
+  cases.push_back(Measure("monitor page (24 h charts, results)",
+                          base + "/ui/monitors/ns0/monitor-0", std::max(10, requests / 5), false));
   if (nginx_port > 0) {
     cases.push_back(Measure("peer: nginx, the same HTML as a static file",
-                            "http://127.0.0.1:" + std::to_string(nginx_port) + "/page.html", requests, false));
+                            "http://127.0.0.1:" + std::to_string(nginx_port) + "/page.html",
+                            requests, false));
   }
   const CpuTimes cpu = ProcessCpu() - cpu_before;
 
-  std::printf("%d monitors, status page of %d components x 90 days, %d requests per case (sequential, keep-alive)\n",
-              monitors, components, requests);
-  std::printf("%-46s %9s %9s %9s %9s %9s\n", "case", "bytes", "p50 ms", "p90 ms", "p99 ms", "max ms");
-  nlohmann::json json = {{"monitors", monitors}, {"components", components}, {"requests", requests},
-                         {"fill_seconds", fill_s}, {"results", appended}, {"cpu_seconds", cpu.total()}};
+  std::printf(
+      "%d monitors, status page of %d components x 90 days, %d requests per case (sequential, "
+      "keep-alive)\n",
+      monitors, components, requests);
+  std::printf("%-46s %9s %9s %9s %9s %9s\n", "case", "bytes", "p50 ms", "p90 ms", "p99 ms",
+              "max ms");
+  nlohmann::json json = {{"monitors", monitors}, {"components", components},
+                         {"requests", requests}, {"fill_seconds", fill_s},
+                         {"results", appended},  {"cpu_seconds", cpu.total()}};
   for (const Latencies& one : cases) {
-    std::printf("%-46s %9zu %9.2f %9.2f %9.2f %9.2f\n", one.name.c_str(), one.bytes, one.Percentile(0.5),
-                one.Percentile(0.9), one.Percentile(0.99), one.Percentile(1.0));
-    json["cases"].push_back({{"name", one.name}, {"bytes", one.bytes}, {"p50_ms", one.Percentile(0.5)},
-                             {"p90_ms", one.Percentile(0.9)}, {"p99_ms", one.Percentile(0.99)},
+    std::printf("%-46s %9zu %9.2f %9.2f %9.2f %9.2f\n", one.name.c_str(), one.bytes,
+                one.Percentile(0.5), one.Percentile(0.9), one.Percentile(0.99),
+                one.Percentile(1.0));
+    json["cases"].push_back({{"name", one.name},
+                             {"bytes", one.bytes},
+                             {"p50_ms", one.Percentile(0.5)},
+                             {"p90_ms", one.Percentile(0.9)},
+                             {"p99_ms", one.Percentile(0.99)},
                              {"max_ms", one.Percentile(1.0)}});
   }
   std::printf("%s\n", json.dump().c_str());

@@ -70,8 +70,9 @@ int NotifyCommand::Run(const std::vector<std::string>& args) {
   if (matches.size() != 1) {
     err_ << "pharos notify test: "
          << (matches.empty() ? "no AlertChannel \"" + wanted + "\" in the files"
-                             : "\"" + wanted + "\" names AlertChannels in several namespaces: "
-                                               "write NAMESPACE/NAME")
+                             : "\"" + wanted +
+                                   "\" names AlertChannels in several namespaces: "
+                                   "write NAMESPACE/NAME")
          << "\n";
     return kExitBadInput;
   }

@@ -373,10 +373,10 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   WebFrontend web(WebFrontend::Sources{core, host.history(), **alert_store, maintenance, nullptr,
                                        &screenshot_files},
                   pages, clock, web_options);
-  if (Status routed = web.Register([&host](std::string_view method, std::string_view pattern,
-                                           HttpHandler handler) {
-        return host.Route(method, pattern, std::move(handler));
-      });
+  if (Status routed = web.Register(
+          [&host](std::string_view method, std::string_view pattern, HttpHandler handler) {
+            return host.Route(method, pattern, std::move(handler));
+          });
       !routed) {
     err_ << "pharos run: " << routed.error() << "\n";
     return kExitFailed;

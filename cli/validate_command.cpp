@@ -46,7 +46,8 @@ int ValidateCommand::Run(const std::vector<std::string>& args) {
   for (const ValidationError& error : loaded.errors) {
     err_ << error.ToString() << "\n";
   }
-  for (const ValidationError& warning : MissingChannelWarnings(loaded.monitors, alerting.channels)) {
+  for (const ValidationError& warning :
+       MissingChannelWarnings(loaded.monitors, alerting.channels)) {
     err_ << "warning: " << warning.ToString() << "\n";
   }
   for (const ValidationError& warning : BlockedTargetWarnings(loaded.monitors, *policy)) {

@@ -49,8 +49,8 @@ void StartServer() {
   options.handler_threads = 2;
   server = new pharos::HttpServer(options);  // serves until exit
   const auto echo = [](const pharos::HttpRequest& request, pharos::HttpResponder out) {
-    std::string text = request.method + " " + request.path + " " +
-                       std::to_string(request.body.size()) + "\n";
+    std::string text =
+        request.method + " " + request.path + " " + std::to_string(request.body.size()) + "\n";
     for (const auto& [name, value] : request.path_params) {
       text += name + "=" + value + "\n";
     }

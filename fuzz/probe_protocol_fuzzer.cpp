@@ -98,7 +98,8 @@ struct Operator {
       std::abort();
     }
     tokens = std::move(loaded).value();
-    api = std::make_unique<ProbeApi>(leaser, sink, reader, clock, tokens.get(), ProbeApi::Options{});
+    api =
+        std::make_unique<ProbeApi>(leaser, sink, reader, clock, tokens.get(), ProbeApi::Options{});
   }
 
   InstantLeaser leaser;

@@ -185,7 +185,9 @@ void CheckEngine::Loop::Submit(std::shared_ptr<const Monitor> monitor, Callback 
 void CheckEngine::Loop::Drain() {
   MutexLock lock(mutex_);
   const uint64_t last = next_id_ - 1;
-  reported_.Wait(mutex_, [&]() REQUIRES(mutex_) { return unreported_.empty() || *unreported_.begin() > last; });
+  reported_.Wait(mutex_, [&]() REQUIRES(mutex_) {
+    return unreported_.empty() || *unreported_.begin() > last;
+  });
 }
 
 size_t CheckEngine::Loop::InFlight() const {

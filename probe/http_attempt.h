@@ -83,7 +83,7 @@ class HttpAttempt final : public CheckAttempt {
   curl_slist* resolve_ = nullptr;
   char error_buffer_[CURL_ERROR_SIZE] = {};
   int socket_errno_ = 0;
-  int socket_fd_ = -1;          // the connection's socket while curl keeps it open
+  int socket_fd_ = -1;  // the connection's socket while curl keeps it open
   // Why the last address curl wanted to connect to was refused; cleared when a later one is
   // allowed (the next address of a name, the next redirect hop).
   std::string blocked_reason_;

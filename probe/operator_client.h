@@ -31,8 +31,8 @@
 #include <string>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/cancellable_transfer.h"
+#include "common/mutex.h"
 #include "probe/probe_protocol.h"
 #include "probe/token_file.h"
 

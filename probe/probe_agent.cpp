@@ -326,8 +326,9 @@ void ProbeAgent::ReportLoop(std::stop_token stop) {
     if (!send_now) {
       MutexLock lock(mutex_);
       // Something to send (or the drain is over)...
-      changed_.Wait(mutex_, stop,
-                    [this]() REQUIRES(mutex_) { return !results_.empty() || (draining_ && in_flight_ == 0); });
+      changed_.Wait(mutex_, stop, [this]() REQUIRES(mutex_) {
+        return !results_.empty() || (draining_ && in_flight_ == 0);
+      });
       if (stop.stop_requested()) break;
       if (draining_ && in_flight_ == 0 && results_.empty()) {
         report_done_ = true;
@@ -335,8 +336,9 @@ void ProbeAgent::ReportLoop(std::stop_token stop) {
       }
       // ...then a full batch or the flush interval, whichever comes first; no waiting to fill a
       // batch while draining.
-      changed_.WaitFor(mutex_, stop, options_.flush_interval,
-                        [this]() REQUIRES(mutex_) { return draining_ || results_.size() >= result_batch_max_; });
+      changed_.WaitFor(mutex_, stop, options_.flush_interval, [this]() REQUIRES(mutex_) {
+        return draining_ || results_.size() >= result_batch_max_;
+      });
       if (stop.stop_requested()) break;
     }
     send_now = SendBatch(stop, backoff, &batch_limit);
@@ -485,7 +487,7 @@ ProbeAgent::StopSummary ProbeAgent::Stop() {
   {
     MutexLock lock(mutex_);
     changed_.WaitFor(mutex_, deadline - clock_.SteadyNow(),
-                      [this]() REQUIRES(mutex_) { return report_done_ || abort_drain_; });
+                     [this]() REQUIRES(mutex_) { return report_done_ || abort_drain_; });
   }
   report_thread_.request_stop();
   report_thread_.join();

@@ -41,11 +41,11 @@
 #include <thread>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/backoff.h"
 #include "common/check_result.h"
 #include "common/clock.h"
 #include "common/metrics_registry.h"
+#include "common/mutex.h"
 #include "probe/check_engine.h"
 #include "probe/monitor_cache.h"
 #include "probe/operator_client.h"

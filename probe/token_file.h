@@ -10,8 +10,8 @@
 
 #include <string>
 
-#include "common/mutex.h"
 #include "common/file_identity.h"
+#include "common/mutex.h"
 #include "common/result.h"
 
 namespace pharos {

@@ -15,11 +15,16 @@ using Kind = DocumentNode::Kind;
 using Fields = std::map<std::string, const DocumentNode*>;
 
 constexpr std::pair<ChannelType, std::string_view> kTypeNames[] = {
-    {ChannelType::kWebhook, "webhook"},     {ChannelType::kSlack, "slack"},
-    {ChannelType::kDiscord, "discord"},     {ChannelType::kMsTeams, "msteams"},
-    {ChannelType::kGoogleChat, "googlechat"}, {ChannelType::kPagerDuty, "pagerduty"},
-    {ChannelType::kOpsgenie, "opsgenie"},   {ChannelType::kTelegram, "telegram"},
-    {ChannelType::kNtfy, "ntfy"},           {ChannelType::kEmail, "email"},
+    {ChannelType::kWebhook, "webhook"},
+    {ChannelType::kSlack, "slack"},
+    {ChannelType::kDiscord, "discord"},
+    {ChannelType::kMsTeams, "msteams"},
+    {ChannelType::kGoogleChat, "googlechat"},
+    {ChannelType::kPagerDuty, "pagerduty"},
+    {ChannelType::kOpsgenie, "opsgenie"},
+    {ChannelType::kTelegram, "telegram"},
+    {ChannelType::kNtfy, "ntfy"},
+    {ChannelType::kEmail, "email"},
     {ChannelType::kAlertmanager, "alertmanager"},
 };
 
@@ -75,8 +80,8 @@ class ChannelParser {
       : reader_(reader), channel_(channel) {}
 
   void Spec(const DocumentNode& spec) {
-    std::vector<std::string_view> known = {"type",       "default",  "sendDegraded", "timeout",
-                                           "tls",        "template"};
+    std::vector<std::string_view> known = {"type",    "default", "sendDegraded",
+                                           "timeout", "tls",     "template"};
     for (const auto& [type, name] : kTypeNames) known.push_back(name);
     auto fields = reader_.Fields(spec, "spec", known);
     if (!fields) return;
@@ -124,11 +129,12 @@ class ChannelParser {
     }
     if (const DocumentNode* node = Get(*fields, "template")) {
       if (auto text = reader_.Fields(*node, "spec.template", {"title", "text"})) {
-        const std::pair<const char*, std::string*> parts[] = {
-            {"title", &channel_.message.title}, {"text", &channel_.message.text}};
+        const std::pair<const char*, std::string*> parts[] = {{"title", &channel_.message.title},
+                                                              {"text", &channel_.message.text}};
         for (const auto& [key, out] : parts) {
           const std::string path = std::string("spec.template.") + key;
-          if (const DocumentNode* part = Get(*text, key); part && reader_.String(*part, path, out)) {
+          if (const DocumentNode* part = Get(*text, key);
+              part && reader_.String(*part, path, out)) {
             if (Status checked = TemplateText::Check(*out); !checked) {
               reader_.Fail(part->location, path, checked.error());
             }
@@ -171,9 +177,9 @@ class ChannelParser {
   void Source(const DocumentNode& node, const std::string& path, bool secret, ValueSource* out) {
     if (node.kind == Kind::kScalar) {
       if (secret) {
-        reader_.Fail(node.location, path,
-                     "a secret is never written in the document: use valueFrom (" + SourceKinds() +
-                         ")");
+        reader_.Fail(
+            node.location, path,
+            "a secret is never written in the document: use valueFrom (" + SourceKinds() + ")");
         return;
       }
       out->value = node.scalar;
@@ -189,9 +195,9 @@ class ChannelParser {
     }
     if (value != nullptr) {
       if (secret) {
-        reader_.Fail(value->location, DocumentReader::Child(path, "value"),
-                     "a secret is never written in the document: use valueFrom (" + SourceKinds() +
-                         ")");
+        reader_.Fail(
+            value->location, DocumentReader::Child(path, "value"),
+            "a secret is never written in the document: use valueFrom (" + SourceKinds() + ")");
         return;
       }
       std::string text;
@@ -381,9 +387,12 @@ class ChannelParser {
         if (const DocumentNode* node = Get(*fields, "security")) {
           std::string text;
           if (reader_.String(*node, path + ".security", &text)) {
-            if (text == "starttls") channel_.smtp_security = SmtpSecurity::kStartTls;
-            else if (text == "tls") channel_.smtp_security = SmtpSecurity::kImplicitTls;
-            else if (text == "none") channel_.smtp_security = SmtpSecurity::kNone;
+            if (text == "starttls")
+              channel_.smtp_security = SmtpSecurity::kStartTls;
+            else if (text == "tls")
+              channel_.smtp_security = SmtpSecurity::kImplicitTls;
+            else if (text == "none")
+              channel_.smtp_security = SmtpSecurity::kNone;
             else
               reader_.Fail(node->location, path + ".security",
                            DocumentReader::NotOneOf(text, {"starttls", "tls", "none"}));
@@ -424,12 +433,11 @@ class ChannelParser {
         if (const DocumentNode* labels = Get(*fields, "labels")) {
           reader_.StringMap(*labels, path + ".labels", &channel_.labels);
           for (const auto& [name, value] : channel_.labels) {
-            const bool valid =
-                !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
-                std::all_of(name.begin(), name.end(), [](char c) {
-                  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                         (c >= '0' && c <= '9') || c == '_';
-                });
+            const bool valid = !name.empty() && !(name[0] >= '0' && name[0] <= '9') &&
+                               std::all_of(name.begin(), name.end(), [](char c) {
+                                 return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                                        (c >= '0' && c <= '9') || c == '_';
+                               });
             if (!valid) {
               reader_.Fail(labels->location, DocumentReader::Child(path + ".labels", name),
                            "not a Prometheus label name ([a-zA-Z_][a-zA-Z0-9_]*)");

@@ -53,9 +53,7 @@ struct ValueSource {
   std::string secret_name;           // valueFrom.secretKeyRef.name (Kubernetes only)
   std::string secret_key;            // valueFrom.secretKeyRef.key
 
-  bool empty() const {
-    return !value && env.empty() && file.empty() && secret_name.empty();
-  }
+  bool empty() const { return !value && env.empty() && file.empty() && secret_name.empty(); }
   // "env HOOK_SECRET", "file /run/x", "Secret hooks key url", "a value": for messages (never
   // the value itself).
   std::string Describe() const;

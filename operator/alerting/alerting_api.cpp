@@ -126,7 +126,8 @@ std::optional<std::string> AlertingApi::Authorize(const HttpRequest& request,
 void AlertingApi::HandleGet(const HttpRequest& request, const Reply& reply) {
   const std::string& id = request.path_params.at("id");
   Result<std::optional<IncidentRecord>> record = incidents_.GetIncident(id);
-  if (!record) return reply(HttpResponse::Error(500, "reading the incident failed: " + record.error()));
+  if (!record)
+    return reply(HttpResponse::Error(500, "reading the incident failed: " + record.error()));
   if (!record->has_value()) return reply(HttpResponse::Error(404, "no incident " + id));
   Result<std::vector<Delivery>> deliveries = outbox_.ForIncident(id);
   reply(HttpResponse::Json(
@@ -148,7 +149,8 @@ void AlertingApi::HandleAck(const HttpRequest& request, const Reply& reply) {
     return reply(HttpResponse::Error(409, "incident " + id + " is resolved"));
   }
   Result<std::vector<Delivery>> deliveries = outbox_.ForIncident(id);
-  OrderedJson json = IncidentToJson(*update->record, deliveries ? *deliveries : std::vector<Delivery>{});
+  OrderedJson json =
+      IncidentToJson(*update->record, deliveries ? *deliveries : std::vector<Delivery>{});
   json["changed"] = update->changed;
   reply(HttpResponse::Json(200, json.dump()));
 }
@@ -168,7 +170,8 @@ void AlertingApi::HandleNote(const HttpRequest& request, const Reply& reply) {
   if (!update->found) return reply(HttpResponse::Error(404, "no incident " + id));
   Result<std::vector<Delivery>> deliveries = outbox_.ForIncident(id);
   reply(HttpResponse::Json(
-      201, IncidentToJson(*update->record, deliveries ? *deliveries : std::vector<Delivery>{}).dump()));
+      201,
+      IncidentToJson(*update->record, deliveries ? *deliveries : std::vector<Delivery>{}).dump()));
 }
 
 void AlertingApi::HandleTest(const HttpRequest& request, const Reply& reply) {
@@ -177,7 +180,8 @@ void AlertingApi::HandleTest(const HttpRequest& request, const Reply& reply) {
   if (!body) return;
   std::optional<std::string> text = Field(*body, "text", 4096, false, reply);
   if (!text) return;
-  const std::string key = request.path_params.at("namespace") + "/" + request.path_params.at("name");
+  const std::string key =
+      request.path_params.at("namespace") + "/" + request.path_params.at("name");
   Result<std::string> id = engine_.SendTest(key, *text);
   if (!id) {
     return reply(HttpResponse::Error(id.error_kind() == ErrorKind::kInvalidArgument ? 404 : 500,

@@ -30,10 +30,9 @@ AlertingDocuments AlertingDocuments::Parse(const std::vector<OtherDocument>& doc
       if (channel) {
         key = "AlertChannel/" + channel->Key();
         if (seen.contains(key)) {
-          out.errors.push_back(ValidationError{
-              document.document->location, "metadata.name",
-              "duplicate AlertChannel " + channel->Key() + " (first defined at " +
-                  Where(seen[key]) + ")"});
+          out.errors.push_back(ValidationError{document.document->location, "metadata.name",
+                                               "duplicate AlertChannel " + channel->Key() +
+                                                   " (first defined at " + Where(seen[key]) + ")"});
         } else {
           out.channels.push_back(std::move(channel).value());
         }
@@ -44,10 +43,9 @@ AlertingDocuments AlertingDocuments::Parse(const std::vector<OtherDocument>& doc
       if (window) {
         key = "MaintenanceWindow/" + window->Key();
         if (seen.contains(key)) {
-          out.errors.push_back(ValidationError{
-              document.document->location, "metadata.name",
-              "duplicate MaintenanceWindow " + window->Key() + " (first defined at " +
-                  Where(seen[key]) + ")"});
+          out.errors.push_back(ValidationError{document.document->location, "metadata.name",
+                                               "duplicate MaintenanceWindow " + window->Key() +
+                                                   " (first defined at " + Where(seen[key]) + ")"});
         } else {
           out.windows.push_back(std::move(window).value());
         }
@@ -85,11 +83,11 @@ std::vector<ValidationError> MissingChannelWarnings(const std::vector<Monitor>& 
     for (size_t i = 0; i < monitor.alerting.channels.size(); ++i) {
       const std::string& name = monitor.alerting.channels[i];
       if (known.contains(monitor.namespace_name + "/" + name)) continue;
-      warnings.push_back(ValidationError{
-          *monitor.source, FieldLocations::Item("spec.alerting.channels", i),
-          "Monitor " + monitor.Key() + " names AlertChannel \"" + name +
-              "\", which does not exist in namespace " + monitor.namespace_name +
-              " (its other channels are still notified)"});
+      warnings.push_back(
+          ValidationError{*monitor.source, FieldLocations::Item("spec.alerting.channels", i),
+                          "Monitor " + monitor.Key() + " names AlertChannel \"" + name +
+                              "\", which does not exist in namespace " + monitor.namespace_name +
+                              " (its other channels are still notified)"});
     }
   }
   return warnings;

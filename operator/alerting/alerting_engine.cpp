@@ -188,8 +188,7 @@ std::string AlertingEngine::MaintenanceNames(const Monitor& monitor, TimePoint a
   std::vector<std::string> names;
   for (const MaintenancePeriod& period :
        calendar_->Periods(at, at + std::chrono::milliseconds(1))) {
-    if (std::binary_search(period.monitor_keys.begin(), period.monitor_keys.end(),
-                           monitor.Key()) ||
+    if (std::binary_search(period.monitor_keys.begin(), period.monitor_keys.end(), monitor.Key()) ||
         period.monitor_keys.empty()) {
       names.push_back(period.namespace_name + "/" + period.name);
     }
@@ -199,8 +198,8 @@ std::string AlertingEngine::MaintenanceNames(const Monitor& monitor, TimePoint a
 
 void AlertingEngine::Entry(const std::string& incident_id, IncidentEntry entry) {
   if (Status added = incidents_.AddEntry(incident_id, entry); !added) {
-    Log().Warn("writing an incident's timeline failed", {{"incident", incident_id},
-                                                        {"error", added.error()}});
+    Log().Warn("writing an incident's timeline failed",
+               {{"incident", incident_id}, {"error", added.error()}});
   }
 }
 
@@ -230,11 +229,12 @@ size_t AlertingEngine::EnqueueTo(const Notification& notification,
   if (deliveries.empty()) return 0;
   Result<size_t> added = outbox_.Add(deliveries);
   if (!added) {
-    Log().Error("writing notifications to the outbox failed; they are decided again at the next "
-                "catch-up",
-                {{"monitor", notification.MonitorKey()},
-                 {"event", ToString(notification.event)},
-                 {"error", added.error()}});
+    Log().Error(
+        "writing notifications to the outbox failed; they are decided again at the next "
+        "catch-up",
+        {{"monitor", notification.MonitorKey()},
+         {"event", ToString(notification.event)},
+         {"error", added.error()}});
     return 0;
   }
   for (const Delivery& delivery : deliveries) dispatcher_.Wake(delivery.channel);
@@ -244,7 +244,8 @@ size_t AlertingEngine::EnqueueTo(const Notification& notification,
 void AlertingEngine::Process(const Queued& queued) {
   const Monitor& monitor = *queued.monitor;
   const StateEvent& event = queued.event;
-  const bool maintenance = event.to == MonitorState::kMaintenance || InMaintenance(monitor, event.at);
+  const bool maintenance =
+      event.to == MonitorState::kMaintenance || InMaintenance(monitor, event.at);
   if (event.to == MonitorState::kMaintenance || event.from == MonitorState::kMaintenance) {
     IncidentQuery query;
     query.monitor_uid = monitor.uid;
@@ -253,10 +254,10 @@ void AlertingEngine::Process(const Queued& queued) {
     Result<std::vector<IncidentRecord>> open = incidents_.ListIncidents(query);
     if (open && !open->empty()) {
       const bool starting = event.to == MonitorState::kMaintenance;
-      Entry(open->front().incident.id,
-            {event.at,
-             starting ? IncidentEntry::Kind::kMaintenanceStart : IncidentEntry::Kind::kMaintenanceEnd,
-             starting ? MaintenanceNames(monitor, event.at) : "", ""});
+      Entry(open->front().incident.id, {event.at,
+                                        starting ? IncidentEntry::Kind::kMaintenanceStart
+                                                 : IncidentEntry::Kind::kMaintenanceEnd,
+                                        starting ? MaintenanceNames(monitor, event.at) : "", ""});
     }
   }
   if (!event.opened_incident_id.empty()) {
@@ -268,8 +269,8 @@ void AlertingEngine::Process(const Queued& queued) {
     incident.failing_regions = event.failing_regions;
     incident.first_error = event.first_error;
     if (Status recorded = incidents_.RecordOpened(incident); !recorded) {
-      Log().Error("recording an incident failed", {{"incident", incident.id},
-                                                   {"error", recorded.error()}});
+      Log().Error("recording an incident failed",
+                  {{"incident", incident.id}, {"error", recorded.error()}});
     }
     Entry(incident.id, {event.at, IncidentEntry::Kind::kStateChange, StateText(event), ""});
     if (!maintenance) {
@@ -285,8 +286,8 @@ void AlertingEngine::Process(const Queued& queued) {
   if (!event.resolved_incident_id.empty()) {
     const std::string& id = event.resolved_incident_id;
     if (Status recorded = incidents_.RecordResolved(id, event.at); !recorded) {
-      Log().Error("recording an incident's resolution failed", {{"incident", id},
-                                                                {"error", recorded.error()}});
+      Log().Error("recording an incident's resolution failed",
+                  {{"incident", id}, {"error", recorded.error()}});
     }
     Entry(id, {event.at, IncidentEntry::Kind::kStateChange, StateText(event), ""});
     if (monitor.alerting.send_on_resolved && !maintenance) {
@@ -306,9 +307,11 @@ void AlertingEngine::Process(const Queued& queued) {
   }
   // Degraded without an incident, and back.
   if (event.opened_incident_id.empty() && event.resolved_incident_id.empty() && !maintenance) {
-    const bool to_degraded = event.to == MonitorState::kDegraded &&
-                             (event.from == MonitorState::kUp || event.from == MonitorState::kPending);
-    const bool from_degraded = event.from == MonitorState::kDegraded && event.to == MonitorState::kUp;
+    const bool to_degraded =
+        event.to == MonitorState::kDegraded &&
+        (event.from == MonitorState::kUp || event.from == MonitorState::kPending);
+    const bool from_degraded =
+        event.from == MonitorState::kDegraded && event.to == MonitorState::kUp;
     if (to_degraded || (from_degraded && monitor.alerting.send_on_resolved)) {
       Notification n = FactsOf(
           monitor, to_degraded ? NotificationEvent::kDegraded : NotificationEvent::kRecovered,
@@ -446,8 +449,8 @@ void AlertingEngine::Housekeeping() {
       n.occurred_at = *incident.resolved_at;
       n.reason = monitor ? "" : "the monitor was removed";
       if (EnqueueTo(n, down_channels) > 0) {
-        Log().Info("recovery notice caught up", {{"incident", incident.id},
-                                                 {"monitor", incident.monitor_key}});
+        Log().Info("recovery notice caught up",
+                   {{"incident", incident.id}, {"monitor", incident.monitor_key}});
       }
     }
   }
@@ -483,7 +486,8 @@ void AlertingEngine::CollectMetrics(MetricsWriter& writer) {
                      MetricType::kGauge);
   double age = 0;
   if (stats && stats->oldest_pending) {
-    age = std::max(0.0, std::chrono::duration<double>(clock_.Now() - *stats->oldest_pending).count());
+    age =
+        std::max(0.0, std::chrono::duration<double>(clock_.Now() - *stats->oldest_pending).count());
   }
   writer.Sample({}, age);
   writer.BeginFamily("pharos_notification_events_dropped_total",

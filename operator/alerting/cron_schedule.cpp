@@ -115,10 +115,11 @@ Result<CronSchedule> CronSchedule::Parse(std::string_view expression, std::strin
     pos = end;
   }
   if (fields.size() != 5) {
-    return Error{"a schedule has 5 fields (minute hour day-of-month month day-of-week), e.g. "
-                 "\"0 22 * * sat\"; got " +
-                     std::to_string(fields.size()),
-                 ErrorKind::kInvalidArgument};
+    return Error{
+        "a schedule has 5 fields (minute hour day-of-month month day-of-week), e.g. "
+        "\"0 22 * * sat\"; got " +
+            std::to_string(fields.size()),
+        ErrorKind::kInvalidArgument};
   }
   CronSchedule schedule;
   schedule.expression_ = std::string(expression);
@@ -137,8 +138,8 @@ Result<CronSchedule> CronSchedule::Parse(std::string_view expression, std::strin
       !s) {
     return Error{s.error(), ErrorKind::kInvalidArgument};
   }
-  if (Status s = ParseField(fields[3], "month", 1, 12, kMonthNames, 1, 12, &schedule.months_,
-                            &unused);
+  if (Status s =
+          ParseField(fields[3], "month", 1, 12, kMonthNames, 1, 12, &schedule.months_, &unused);
       !s) {
     return Error{s.error(), ErrorKind::kInvalidArgument};
   }

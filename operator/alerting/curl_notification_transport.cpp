@@ -171,8 +171,8 @@ TransportResult SendMail(const MailMessage& mail, const OutgoingMessage& message
     result.error = error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(code);
     // Refused credentials, a server that will not do TLS when it is required, or a 5xx reply
     // (the mailbox does not exist, the message is refused): the same answer every time.
-    result.permanent_error = code == CURLE_LOGIN_DENIED || code == CURLE_USE_SSL_FAILED ||
-                             (reply >= 500 && reply < 600);
+    result.permanent_error =
+        code == CURLE_LOGIN_DENIED || code == CURLE_USE_SSL_FAILED || (reply >= 500 && reply < 600);
     if (reply < 400) result.status = 0;
   } else {
     result.status = 250;

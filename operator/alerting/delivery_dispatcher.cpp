@@ -69,9 +69,10 @@ void DeliveryDispatcher::Start() {
   if (started_ || stopping_) return;
   started_ = true;
   if (!channels) {
-    Log().Error("reading the notification outbox failed; pending notifications are sent when "
-                "their channel next gets one",
-                {{"error", channels.error()}});
+    Log().Error(
+        "reading the notification outbox failed; pending notifications are sent when "
+        "their channel next gets one",
+        {{"error", channels.error()}});
     return;
   }
   for (const std::string& channel : *channels) EnsureWorkerLocked(channel);
@@ -104,7 +105,8 @@ void DeliveryDispatcher::Wake(const std::string& channel) {
 void DeliveryDispatcher::SetActive(bool active) {
   // A new leader sends what the previous one left pending, on channels it has no worker for yet.
   Result<std::vector<std::string>> pending =
-      active ? outbox_.PendingChannels() : Result<std::vector<std::string>>(std::vector<std::string>{});
+      active ? outbox_.PendingChannels()
+             : Result<std::vector<std::string>>(std::vector<std::string>{});
   {
     MutexLock lock(mu_);
     active_ = active;
@@ -144,7 +146,8 @@ void DeliveryDispatcher::Run(Worker& worker) {
     if (worker.woken) continue;
     auto wait = kMaxSleep;
     if (active_ && next) {
-      const auto until = std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.Now());
+      const auto until =
+          std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.Now());
       wait = std::clamp(until, std::chrono::milliseconds(1), kMaxSleep);
     }
     cv_.WaitFor(mu_, wait, [&]() REQUIRES(mu_) { return stopping_ || worker.woken; });
@@ -200,8 +203,9 @@ DeliveryOutcome DeliveryDispatcher::Attempt(Delivery& delivery, std::string* cha
                 {"event", ToString(delivery.notification.event)},
                 {"delivery", delivery.id},
                 {"reason", delivery.last_error},
-                {"hint", "fix the AlertChannel (URL, credentials) or the receiver; "
-                         "`pharos notify test` checks a channel"}});
+                {"hint",
+                 "fix the AlertChannel (URL, credentials) or the receiver; "
+                 "`pharos notify test` checks a channel"}});
     return DeliveryOutcome::kFailed;
   };
   const auto retry = [&](std::string reason, std::chrono::seconds retry_after) {
@@ -211,10 +215,9 @@ DeliveryOutcome DeliveryDispatcher::Attempt(Delivery& delivery, std::string* cha
       return fail("gave up after " + std::to_string(delivery.attempts) +
                   " attempts; last: " + delivery.last_error);
     }
-    const auto delay = retry_after.count() > 0
-                           ? std::min<std::chrono::milliseconds>(retry_after,
-                                                                 options_.max_retry_after)
-                           : Backoff(delivery.attempts);
+    const auto delay = retry_after.count() > 0 ? std::min<std::chrono::milliseconds>(
+                                                     retry_after, options_.max_retry_after)
+                                               : Backoff(delivery.attempts);
     delivery.next_attempt_at = now + delay;
     Log().Info("notification not delivered yet; retrying",
                {{"channel", delivery.channel},

@@ -51,8 +51,7 @@ class DeliveryDispatcher {
     std::string user_agent = "pharos";
   };
   // The channel of a key, as configured now; null when it does not exist.
-  using ChannelLookup =
-      std::function<std::shared_ptr<const AlertChannel>(const std::string& key)>;
+  using ChannelLookup = std::function<std::shared_ptr<const AlertChannel>(const std::string& key)>;
   // After each attempt (on the worker thread): the delivery as recorded, its outcome, the
   // channel's type ("" when the channel is gone).
   using Observer = std::function<void(const Delivery& delivery, DeliveryOutcome outcome,

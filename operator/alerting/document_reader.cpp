@@ -94,9 +94,8 @@ std::optional<std::map<std::string, const DocumentNode*>> DocumentReader::Fields
       if (!ignore_unknown) {
         const std::string_view suggestion = Suggest(member.key, known);
         Fail(member.key_location, field_path,
-             "unknown field" +
-                 (suggestion.empty() ? " (known: " + Join(known) + ")"
-                                     : "; did you mean " + Quote(suggestion) + "?"));
+             "unknown field" + (suggestion.empty() ? " (known: " + Join(known) + ")"
+                                                   : "; did you mean " + Quote(suggestion) + "?"));
       }
       continue;
     }
@@ -137,7 +136,8 @@ const DocumentNode* DocumentReader::Envelope(const DocumentNode& document, std::
   if (const DocumentNode* written = get("kind")) {
     std::string text;
     if (String(*written, "kind", &text) && text != kind) {
-      Fail(written->location, "kind", "must be " + std::string(kind) + " (got " + Quote(text) + ")");
+      Fail(written->location, "kind",
+           "must be " + std::string(kind) + " (got " + Quote(text) + ")");
     }
   }
   const DocumentNode* metadata = get("metadata");

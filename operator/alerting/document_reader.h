@@ -61,8 +61,7 @@ class DocumentReader {
   bool Bool(const DocumentNode& node, const std::string& path, bool* out);
   bool Int(const DocumentNode& node, const std::string& path, int64_t* out);
   bool Duration(const DocumentNode& node, const std::string& path, std::chrono::milliseconds* out);
-  bool StringList(const DocumentNode& node, const std::string& path,
-                  std::vector<std::string>* out);
+  bool StringList(const DocumentNode& node, const std::string& path, std::vector<std::string>* out);
   bool StringMap(const DocumentNode& node, const std::string& path,
                  std::map<std::string, std::string>* out);
 

@@ -118,7 +118,8 @@ std::vector<MaintenancePeriod> MaintenanceSchedule::Periods(TimePoint from, Time
     }
   }
   std::sort(periods.begin(), periods.end(), [](const auto& a, const auto& b) {
-    return std::tie(a.start, a.namespace_name, a.name) < std::tie(b.start, b.namespace_name, b.name);
+    return std::tie(a.start, a.namespace_name, a.name) <
+           std::tie(b.start, b.namespace_name, b.name);
   });
   return periods;
 }

@@ -32,7 +32,7 @@ std::vector<std::pair<MaintenanceWindow::TimePoint, MaintenanceWindow::TimePoint
 MaintenanceWindow::Occurrences(TimePoint from, TimePoint to) const {
   std::vector<std::pair<TimePoint, TimePoint>> out;
   if (start && end) {
-    if (*start < to && *end > from) out.emplace_back(*start, *end);
+    if (*start<to&& * end> from) out.emplace_back(*start, *end);
     return out;
   }
   if (schedule) {
@@ -68,8 +68,9 @@ Result<MaintenanceWindow> ParseMaintenanceWindow(const DocumentNode& document,
       if (!reader.String(*node, path, &text)) return;
       Result<MaintenanceWindow::TimePoint> parsed = ParseRfc3339(text);
       if (!parsed) {
-        reader.Fail(node->location, path,
-                    "must be an RFC 3339 time such as 2026-12-20T22:00:00Z (" + parsed.error() + ")");
+        reader.Fail(
+            node->location, path,
+            "must be an RFC 3339 time such as 2026-12-20T22:00:00Z (" + parsed.error() + ")");
         return;
       }
       *out = *parsed;
@@ -102,7 +103,8 @@ Result<MaintenanceWindow> ParseMaintenanceWindow(const DocumentNode& document,
         reader.Fail(zone ? zone->location : spec->location, "spec.timeZone", known.error());
       }
       std::string expression;
-      if (reader.String(*schedule, "spec.schedule", &expression) && CheckTimeZone(window.time_zone)) {
+      if (reader.String(*schedule, "spec.schedule", &expression) &&
+          CheckTimeZone(window.time_zone)) {
         Result<CronSchedule> parsed = CronSchedule::Parse(expression, window.time_zone);
         if (!parsed) {
           reader.Fail(schedule->location, "spec.schedule", parsed.error());

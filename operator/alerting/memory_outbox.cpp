@@ -25,8 +25,8 @@ Result<std::optional<Delivery>> MemoryOutbox::NextPending(const std::string& cha
   const Delivery* best = nullptr;
   for (const Delivery& delivery : deliveries_) {
     if (delivery.channel != channel || delivery.state != DeliveryState::kPending) continue;
-    if (best == nullptr || std::tie(delivery.created_at, delivery.id) <
-                               std::tie(best->created_at, best->id)) {
+    if (best == nullptr ||
+        std::tie(delivery.created_at, delivery.id) < std::tie(best->created_at, best->id)) {
       best = &delivery;
     }
   }

@@ -50,11 +50,20 @@ std::string HtmlEscape(std::string_view text) {
   std::string out;
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -65,10 +74,17 @@ std::string SlackEscape(std::string_view text) {
   std::string out;
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -144,7 +160,8 @@ std::vector<std::pair<std::string, std::string>> Facts(const Notification& n) {
   if (n.incident) {
     facts.emplace_back("Incident", n.incident->id);
     facts.emplace_back("Started", FormatRfc3339(n.incident->started_at));
-    if (n.incident->resolved_at) facts.emplace_back("Resolved", FormatRfc3339(*n.incident->resolved_at));
+    if (n.incident->resolved_at)
+      facts.emplace_back("Resolved", FormatRfc3339(*n.incident->resolved_at));
   }
   if (!n.acknowledged_by.empty()) facts.emplace_back("Acknowledged by", n.acknowledged_by);
   return facts;
@@ -238,9 +255,8 @@ std::string MessageRenderer::DefaultText(const Notification& n) {
              (n.incident ? ", for " + HumanDuration(n.occurred_at - n.incident->started_at) : "") +
              where + reason + ".";
     case NotificationEvent::kAcknowledged:
-      return "Incident " + (n.incident ? n.incident->id : std::string()) + " of " +
-             n.MonitorKey() + " was acknowledged by " + n.acknowledged_by +
-             "; reminders stop.";
+      return "Incident " + (n.incident ? n.incident->id : std::string()) + " of " + n.MonitorKey() +
+             " was acknowledged by " + n.acknowledged_by + "; reminders stop.";
     case NotificationEvent::kTest:
       return n.reason.empty() ? "This is a test notification from Pharos: this channel works."
                               : n.reason;
@@ -270,7 +286,8 @@ std::map<std::string, std::string> MessageRenderer::TemplateValues(const Deliver
   if (n.incident) {
     values["incident.id"] = n.incident->id;
     values["incident.startedAt"] = FormatRfc3339(n.incident->started_at);
-    if (n.incident->resolved_at) values["incident.resolvedAt"] = FormatRfc3339(*n.incident->resolved_at);
+    if (n.incident->resolved_at)
+      values["incident.resolvedAt"] = FormatRfc3339(*n.incident->resolved_at);
   }
   return values;
 }
@@ -296,10 +313,9 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
                                ? DefaultText(n)
                                : TemplateText::Render(channel.message.text, template_values);
   const std::string base = TrimSlash(values.url);
-  if (channel.type != ChannelType::kEmail &&
-      base.rfind("http://", 0) != 0 && base.rfind("https://", 0) != 0) {
-    return Error{"the channel's URL (from " + channel.url.Describe() +
-                     ") is not an http(s) URL",
+  if (channel.type != ChannelType::kEmail && base.rfind("http://", 0) != 0 &&
+      base.rfind("https://", 0) != 0) {
+    return Error{"the channel's URL (from " + channel.url.Describe() + ") is not an http(s) URL",
                  ErrorKind::kInvalidArgument};
   }
   OutgoingMessage out;
@@ -327,18 +343,20 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
         fields += "*" + SlackEscape(name) + ":* " + SlackEscape(value) + "\n";
       }
       Json blocks = Json::array();
-      blocks.push_back({{"type", "header"},
-                        {"text", {{"type", "plain_text"}, {"text", Truncate(title, 150)}}}});
-      blocks.push_back({{"type", "section"},
-                        {"text", {{"type", "mrkdwn"}, {"text", Truncate(SlackEscape(text), 3000)}}}});
+      blocks.push_back(
+          {{"type", "header"}, {"text", {{"type", "plain_text"}, {"text", Truncate(title, 150)}}}});
+      blocks.push_back(
+          {{"type", "section"},
+           {"text", {{"type", "mrkdwn"}, {"text", Truncate(SlackEscape(text), 3000)}}}});
       if (!fields.empty()) {
-        blocks.push_back(
-            {{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", Truncate(fields, 3000)}}}});
+        blocks.push_back({{"type", "section"},
+                          {"text", {{"type", "mrkdwn"}, {"text", Truncate(fields, 3000)}}}});
       }
-      blocks.push_back({{"type", "context"},
-                        {"elements", Json::array({{{"type", "mrkdwn"},
-                                                   {"text", "Pharos · " + std::string(ToString(n.event)) +
-                                                                " · delivery " + delivery.id}}})}});
+      blocks.push_back(
+          {{"type", "context"},
+           {"elements", Json::array({{{"type", "mrkdwn"},
+                                      {"text", "Pharos · " + std::string(ToString(n.event)) +
+                                                   " · delivery " + delivery.id}}})}});
       Json body = {{"text", Truncate(title + ": " + text, 3000)}, {"blocks", std::move(blocks)}};
       out.content = JsonPost(values.url, body, user_agent);
       break;
@@ -346,7 +364,8 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
     case ChannelType::kDiscord: {
       Json fields = Json::array();
       for (const auto& [name, value] : facts) {
-        fields.push_back({{"name", name}, {"value", Truncate(value.empty() ? "-" : value, 1024)},
+        fields.push_back({{"name", name},
+                          {"value", Truncate(value.empty() ? "-" : value, 1024)},
                           {"inline", name != "Target" && name != "Incident"}});
       }
       Json embed = {{"title", Truncate(title, 256)},
@@ -363,31 +382,33 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
     }
     case ChannelType::kMsTeams: {
       Json fact_set = Json::array();
-      for (const auto& [name, value] : facts) fact_set.push_back({{"title", name}, {"value", value}});
+      for (const auto& [name, value] : facts)
+        fact_set.push_back({{"title", name}, {"value", value}});
       Json card_body = Json::array();
       card_body.push_back({{"type", "TextBlock"},
                            {"text", title},
                            {"weight", "Bolder"},
                            {"size", "Medium"},
                            {"wrap", true},
-                           {"color", n.event == NotificationEvent::kRecovered ? "Good"
+                           {"color", n.event == NotificationEvent::kRecovered  ? "Good"
                                      : n.event == NotificationEvent::kDegraded ? "Warning"
                                      : n.event == NotificationEvent::kTest ||
                                              n.event == NotificationEvent::kAcknowledged
                                          ? "Default"
                                          : "Attention"}});
       card_body.push_back({{"type", "TextBlock"}, {"text", text}, {"wrap", true}});
-      if (!fact_set.empty()) card_body.push_back({{"type", "FactSet"}, {"facts", std::move(fact_set)}});
+      if (!fact_set.empty())
+        card_body.push_back({{"type", "FactSet"}, {"facts", std::move(fact_set)}});
       Json card = {{"$schema", "http://adaptivecards.io/schemas/adaptive-card.json"},
                    {"type", "AdaptiveCard"},
                    {"version", "1.4"},
                    {"body", std::move(card_body)}};
-      Json body = {{"type", "message"},
-                   {"summary", title},
-                   {"attachments",
-                    Json::array({{{"contentType", "application/vnd.microsoft.card.adaptive"},
-                                  {"contentUrl", nullptr},
-                                  {"content", std::move(card)}}})}};
+      Json body = {
+          {"type", "message"},
+          {"summary", title},
+          {"attachments", Json::array({{{"contentType", "application/vnd.microsoft.card.adaptive"},
+                                        {"contentUrl", nullptr},
+                                        {"content", std::move(card)}}})}};
       out.content = JsonPost(values.url, body, user_agent);
       break;
     }
@@ -422,32 +443,30 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
                                     : n.event == NotificationEvent::kTest
                                         ? "pharos-test-" + delivery.id
                                         : n.monitor_uid + "/degraded";
-      Json body = {{"routing_key", values.secret},
-                   {"event_action", action},
-                   {"dedup_key", dedup_key}};
+      Json body = {
+          {"routing_key", values.secret}, {"event_action", action}, {"dedup_key", dedup_key}};
       if (action == "trigger") {
         Json details = Json::object();
         for (const auto& [name, value] : facts) details[name] = value;
         details["reason"] = n.reason;
         details["deliveryId"] = delivery.id;
-        body["payload"] = {
-            {"summary", Truncate(title + ": " + text, 1024)},
-            {"source", n.monitor_target.empty() ? "pharos" : n.monitor_target},
-            {"severity", n.event == NotificationEvent::kDegraded  ? "warning"
-                         : n.event == NotificationEvent::kTest    ? "info"
-                                                                  : channel.severity},
-            {"timestamp", FormatRfc3339(n.occurred_at)},
-            {"component", n.MonitorKey()},
-            {"group", n.monitor_namespace},
-            {"class", n.monitor_type},
-            {"custom_details", std::move(details)}};
+        body["payload"] = {{"summary", Truncate(title + ": " + text, 1024)},
+                           {"source", n.monitor_target.empty() ? "pharos" : n.monitor_target},
+                           {"severity", n.event == NotificationEvent::kDegraded ? "warning"
+                                        : n.event == NotificationEvent::kTest   ? "info"
+                                                                                : channel.severity},
+                           {"timestamp", FormatRfc3339(n.occurred_at)},
+                           {"component", n.MonitorKey()},
+                           {"group", n.monitor_namespace},
+                           {"class", n.monitor_type},
+                           {"custom_details", std::move(details)}};
         body["client"] = "Pharos";
       }
       out.content = JsonPost(values.url, body, user_agent);
       break;
     }
     case ChannelType::kOpsgenie: {
-      const std::string alias = n.incident ? n.incident->id
+      const std::string alias = n.incident                            ? n.incident->id
                                 : n.event == NotificationEvent::kTest ? "pharos-test-" + delivery.id
                                                                       : n.monitor_uid + "/degraded";
       HttpMessage message;
@@ -457,24 +476,26 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
       } else if (n.event == NotificationEvent::kAcknowledged) {
         message = JsonPost(
             base + "/v2/alerts/" + UrlEncode(alias) + "/acknowledge?identifierType=alias",
-            Json{{"source", "pharos"}, {"user", n.acknowledged_by}, {"note", Truncate(text, 25000)}},
+            Json{
+                {"source", "pharos"}, {"user", n.acknowledged_by}, {"note", Truncate(text, 25000)}},
             user_agent);
       } else {
         Json details = Json::object();
         for (const auto& [name, value] : facts) details[name] = Truncate(value, 8000);
         details["deliveryId"] = delivery.id;
-        message = JsonPost(base + "/v2/alerts",
-                           Json{{"message", Truncate(title, 130)},
-                                {"alias", alias},
-                                {"description", Truncate(text, 15000)},
-                                {"source", "pharos"},
-                                {"entity", n.MonitorKey()},
-                                {"priority", n.event == NotificationEvent::kDegraded ? "P3"
-                                             : n.event == NotificationEvent::kTest   ? "P5"
-                                                                                     : channel.severity},
-                                {"tags", Json::array({"pharos", ToString(n.event)})},
-                                {"details", std::move(details)}},
-                           user_agent);
+        message =
+            JsonPost(base + "/v2/alerts",
+                     Json{{"message", Truncate(title, 130)},
+                          {"alias", alias},
+                          {"description", Truncate(text, 15000)},
+                          {"source", "pharos"},
+                          {"entity", n.MonitorKey()},
+                          {"priority", n.event == NotificationEvent::kDegraded ? "P3"
+                                       : n.event == NotificationEvent::kTest   ? "P5"
+                                                                               : channel.severity},
+                          {"tags", Json::array({"pharos", ToString(n.event)})},
+                          {"details", std::move(details)}},
+                     user_agent);
       }
       message.headers.emplace_back("Authorization", "GenieKey " + values.secret);
       out.content = std::move(message);
@@ -505,11 +526,12 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
       if (n.event != NotificationEvent::kDown && n.event != NotificationEvent::kReminder) {
         priority = 3;
       }
-      HttpMessage message = JsonPost(base, Json{{"topic", channel.topic},
-                                                {"title", title},
-                                                {"message", text},
-                                                {"priority", priority},
-                                                {"tags", Json::array({tag, "pharos"})}},
+      HttpMessage message = JsonPost(base,
+                                     Json{{"topic", channel.topic},
+                                          {"title", title},
+                                          {"message", text},
+                                          {"priority", priority},
+                                          {"tags", Json::array({tag, "pharos"})}},
                                      user_agent);
       if (!values.secret.empty()) {
         message.headers.emplace_back("Authorization", "Bearer " + values.secret);
@@ -520,27 +542,27 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
     case ChannelType::kAlertmanager: {
       const bool resolving = n.event == NotificationEvent::kRecovered;
       const bool test = n.event == NotificationEvent::kTest;
-      const bool degraded = n.event == NotificationEvent::kDegraded ||
-                            (resolving && !n.incident);
-      Json labels = {{"alertname", test ? "PharosTest"
+      const bool degraded = n.event == NotificationEvent::kDegraded || (resolving && !n.incident);
+      Json labels = {{"alertname", test       ? "PharosTest"
                                    : degraded ? "PharosMonitorDegraded"
                                               : "PharosMonitorDown"},
                      {"namespace", n.monitor_namespace},
                      {"monitor", n.monitor_name},
-                     {"severity", test ? "none" : degraded ? "warning" : "critical"},
+                     {"severity", test       ? "none"
+                                  : degraded ? "warning"
+                                             : "critical"},
                      {"source", "pharos"}};
       if (n.incident) labels["incident"] = n.incident->id;
       if (test) labels["delivery"] = delivery.id;
       for (const auto& [name, value] : channel.labels) labels[name] = value;
-      const TimePoint starts =
-          n.incident ? n.incident->started_at : n.occurred_at;
+      const TimePoint starts = n.incident ? n.incident->started_at : n.occurred_at;
       // Open alerts carry an end a week ahead (Alertmanager would resolve an alert without one
       // after its resolve_timeout); recovery ends them at once.
-      const TimePoint ends = resolving ? (n.incident && n.incident->resolved_at
-                                              ? *n.incident->resolved_at
-                                              : n.occurred_at)
-                             : test ? n.occurred_at + std::chrono::minutes(5)
-                                    : n.occurred_at + std::chrono::hours(24 * 7);
+      const TimePoint ends =
+          resolving
+              ? (n.incident && n.incident->resolved_at ? *n.incident->resolved_at : n.occurred_at)
+          : test ? n.occurred_at + std::chrono::minutes(5)
+                 : n.occurred_at + std::chrono::hours(24 * 7);
       Json alert = {{"labels", std::move(labels)},
                     {"annotations",
                      {{"summary", title}, {"description", text}, {"target", n.monitor_target}}},
@@ -570,8 +592,10 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
       const std::string html =
           "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><h2 style=\"color:" +
           HexColor(n.event) + "\">" + HtmlEscape(title) + "</h2><p>" + HtmlEscape(text) +
-          "</p><table>" + rows + "</table><p style=\"color:#757575;font-size:small\">Pharos, "
-          "delivery " + delivery.id + "</p></body></html>";
+          "</p><table>" + rows +
+          "</table><p style=\"color:#757575;font-size:small\">Pharos, "
+          "delivery " +
+          delivery.id + "</p></body></html>";
       const std::string boundary = "pharos-" + delivery.id;
       std::string data;
       data += "From: " + mail.from + "\r\n";
@@ -588,7 +612,8 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
       data += "MIME-Version: 1.0\r\n";
       data += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
       data += "--" + boundary + "\r\n";
-      data += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+      data +=
+          "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
       data += Base64Lines(plain);
       data += "--" + boundary + "\r\n";
       data += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";

@@ -89,11 +89,11 @@ OrderedJson Notification::ToJson(const std::string& delivery_id, const std::stri
                                  const std::string& title, const std::string& text) const {
   OrderedJson incident_json = nullptr;
   if (incident) {
-    incident_json = {{"id", incident->id},
-                     {"startedAt", FormatRfc3339(incident->started_at)},
-                     {"resolvedAt", incident->resolved_at
-                                        ? OrderedJson(FormatRfc3339(*incident->resolved_at))
-                                        : OrderedJson(nullptr)}};
+    incident_json = {
+        {"id", incident->id},
+        {"startedAt", FormatRfc3339(incident->started_at)},
+        {"resolvedAt", incident->resolved_at ? OrderedJson(FormatRfc3339(*incident->resolved_at))
+                                             : OrderedJson(nullptr)}};
   }
   OrderedJson payload = {
       {"version", "v1"},
@@ -190,8 +190,7 @@ std::string Delivery::MakeId(std::string_view notification_key, std::string_view
   return hex;
 }
 
-Delivery Delivery::Of(const Notification& notification, const std::string& channel,
-                      TimePoint now) {
+Delivery Delivery::Of(const Notification& notification, const std::string& channel, TimePoint now) {
   Delivery delivery;
   delivery.id = MakeId(notification.Key(), channel);
   delivery.channel = channel;

@@ -21,9 +21,9 @@ struct HttpMessage {
 };
 
 struct MailMessage {
-  std::string url;        // smtp://host:port (STARTTLS or plain) or smtps://host:port
+  std::string url;          // smtp://host:port (STARTTLS or plain) or smtps://host:port
   bool require_tls = true;  // smtp:// with STARTTLS required
-  std::string username;   // empty = no AUTH
+  std::string username;     // empty = no AUTH
   std::string password;
   std::string from;
   std::vector<std::string> to;

@@ -12,7 +12,8 @@ Result<size_t> SplitOutbox::Add(const std::vector<Delivery>& deliveries) {
     (delivery.notification.incident ? with_incident : without).push_back(delivery);
   }
   size_t added = 0;
-  for (auto [outbox, part] : {std::pair{&incidents_, &with_incident}, std::pair{&others_, &without}}) {
+  for (auto [outbox, part] :
+       {std::pair{&incidents_, &with_incident}, std::pair{&others_, &without}}) {
     if (part->empty()) continue;
     Result<size_t> count = outbox->Add(*part);
     if (!count) return count;

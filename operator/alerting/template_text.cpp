@@ -40,12 +40,24 @@ Status Walk(std::string_view text, OnText on_text, OnName on_name) {
 }  // namespace
 
 const std::vector<std::string_view>& TemplateText::Names() {
-  static const std::vector<std::string_view> kNames = {
-      "event",           "state",          "deliveryId",   "occurredAt",
-      "channel",         "monitor.namespace", "monitor.name", "monitor.key",
-      "monitor.type",    "monitor.target", "incident.id",  "incident.startedAt",
-      "incident.resolvedAt", "regions",    "reason",       "title",
-      "text",            "acknowledgedBy"};
+  static const std::vector<std::string_view> kNames = {"event",
+                                                       "state",
+                                                       "deliveryId",
+                                                       "occurredAt",
+                                                       "channel",
+                                                       "monitor.namespace",
+                                                       "monitor.name",
+                                                       "monitor.key",
+                                                       "monitor.type",
+                                                       "monitor.target",
+                                                       "incident.id",
+                                                       "incident.startedAt",
+                                                       "incident.resolvedAt",
+                                                       "regions",
+                                                       "reason",
+                                                       "title",
+                                                       "text",
+                                                       "acknowledgedBy"};
   return kNames;
 }
 

@@ -25,7 +25,8 @@ class TemplateText {
   // did you mean monitor.name?", "{{ at offset 3 is never closed").
   static Status Check(std::string_view text);
   // Replaces each placeholder with its value (missing values render empty).
-  static std::string Render(std::string_view text, const std::map<std::string, std::string>& values);
+  static std::string Render(std::string_view text,
+                            const std::map<std::string, std::string>& values);
 };
 
 }  // namespace pharos

@@ -37,9 +37,9 @@
 #include <memory>
 #include <string>
 
-#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/http_server.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/api/probe_tokens.h"
 #include "operator/control/result_sink.h"
@@ -107,7 +107,7 @@ class ProbeApi {
   const Options options_;
   std::atomic<bool> shutting_down_{false};
 
-  mutable Mutex parked_mu_;            // leaf lock
+  mutable Mutex parked_mu_;  // leaf lock
   uint64_t next_parked_ GUARDED_BY(parked_mu_) = 1;
   std::map<uint64_t, ParkedLease> parked_ GUARDED_BY(parked_mu_);
 };

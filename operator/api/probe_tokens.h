@@ -20,8 +20,8 @@
 #include <string_view>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/file_identity.h"
+#include "common/mutex.h"
 #include "common/result.h"
 
 namespace pharos {

@@ -203,10 +203,10 @@ void OperatorCore::FollowMaintenanceLocked(TimePoint now,
             [](const Runtime* a, const Runtime* b) { return a->monitor->uid < b->monitor->uid; });
   for (Runtime* runtime : changed) {
     ReconfigureLocked(*runtime, now, notifications);
-    Log().Info(runtime->machine->rules().maintenance ? "maintenance window started"
-                                                     : "maintenance window ended",
-               {{"monitor", runtime->monitor->Key()},
-                {"state", ToString(runtime->machine->state())}});
+    Log().Info(
+        runtime->machine->rules().maintenance ? "maintenance window started"
+                                              : "maintenance window ended",
+        {{"monitor", runtime->monitor->Key()}, {"state", ToString(runtime->machine->state())}});
   }
 }
 
@@ -486,8 +486,8 @@ void OperatorCore::ReconfigureLocked(Runtime& runtime, TimePoint now,
   const Monitor& monitor = *runtime.monitor;
   ApplyEventsLocked(
       runtime,
-      runtime.machine->Reconfigure(MonitorIdentity::Of(monitor), ConfigLocked(monitor, now), now), now,
-      notifications);
+      runtime.machine->Reconfigure(MonitorIdentity::Of(monitor), ConfigLocked(monitor, now), now),
+      now, notifications);
   runtime.state_dirty = true;
   runtime.summary_dirty = true;
 }

@@ -136,7 +136,7 @@ struct BucketCounts {
 struct SeriesQuery {
   std::string monitor_uid;
   std::optional<std::string> region;  // nullopt = all regions, merged per bucket
-  TimePoint from{};                   // bucket i covers [from + i·step, from + (i+1)·step) ∩ [from, to)
+  TimePoint from{};  // bucket i covers [from + i·step, from + (i+1)·step) ∩ [from, to)
   TimePoint to{};
   std::chrono::milliseconds step{300'000};
 };

@@ -213,7 +213,7 @@ IncidentRecord IncidentResourceStore::RecordOf(const Json& object) {
   incident.failing_regions = Strings(spec.value("failingRegions", Json::array()));
   incident.first_error = spec.value("firstError", "");
   const std::string phase = status.value("phase", "Open");
-  record.phase = incident.resolved_at       ? IncidentPhase::kResolved
+  record.phase = incident.resolved_at      ? IncidentPhase::kResolved
                  : phase == "Acknowledged" ? IncidentPhase::kAcknowledged
                                            : IncidentPhase::kOpen;
   if (status.contains("timeline") && status["timeline"].is_array()) {
@@ -263,7 +263,8 @@ Status IncidentResourceStore::RecordOpened(const Incident& incident) {
   if (Find(incident.id)) return OkStatus();
   const size_t slash = incident.monitor_key.find('/');
   const std::string ns = incident.monitor_key.substr(0, slash);
-  const std::string monitor = slash == std::string::npos ? "" : incident.monitor_key.substr(slash + 1);
+  const std::string monitor =
+      slash == std::string::npos ? "" : incident.monitor_key.substr(slash + 1);
   const std::string name = ResourceName(incident);
   Json object = {
       {"apiVersion", ApiResource::Incidents().ApiVersion()},
@@ -272,13 +273,12 @@ Status IncidentResourceStore::RecordOpened(const Incident& incident) {
        {{"name", name},
         {"namespace", ns},
         {"labels", {{"pharos.dev/monitor", monitor.substr(0, 63)}}},
-        {"ownerReferences",
-         Json::array({{{"apiVersion", ApiResource::Monitors().ApiVersion()},
-                       {"kind", "Monitor"},
-                       {"name", monitor},
-                       {"uid", incident.monitor_uid},
-                       {"controller", true},
-                       {"blockOwnerDeletion", false}}})}}},
+        {"ownerReferences", Json::array({{{"apiVersion", ApiResource::Monitors().ApiVersion()},
+                                          {"kind", "Monitor"},
+                                          {"name", monitor},
+                                          {"uid", incident.monitor_uid},
+                                          {"controller", true},
+                                          {"blockOwnerDeletion", false}}})}}},
       {"spec",
        {{"incidentId", incident.id},
         {"monitor", {{"name", monitor}, {"uid", incident.monitor_uid}}},
@@ -321,8 +321,9 @@ Result<IncidentUpdate> IncidentResourceStore::Mutate(
     }
     const std::string ns = Str(*object, {"metadata", "namespace"});
     const std::string name = Str(*object, {"metadata", "name"});
-    Json patch = {{"metadata", {{"resourceVersion", Str(*object, {"metadata", "resourceVersion"})}}},
-                  {"status", status}};
+    Json patch = {
+        {"metadata", {{"resourceVersion", Str(*object, {"metadata", "resourceVersion"})}}},
+        {"status", status}};
     PatchOptions options;
     options.subresource = "status";
     options.field_manager = "pharos-operator";
@@ -340,7 +341,8 @@ Result<IncidentUpdate> IncidentResourceStore::Mutate(
       return update;
     }
     if (!response.IsConflict()) {
-      return Error{"writing the status of Incident " + ns + "/" + name + ": " + response.Describe()};
+      return Error{"writing the status of Incident " + ns + "/" + name + ": " +
+                   response.Describe()};
     }
     KubeResponse fresh = client_.Get(ApiResource::Incidents(), ns, name);
     if (!fresh.ok()) {
@@ -353,7 +355,8 @@ Result<IncidentUpdate> IncidentResourceStore::Mutate(
     object = fresh.body;
   }
   if (update.found) {
-    return Error{"Incident of " + id + " kept changing under the operator's writes; retrying later"};
+    return Error{"Incident of " + id +
+                 " kept changing under the operator's writes; retrying later"};
   }
   return update;
 }
@@ -467,7 +470,8 @@ Result<std::optional<Delivery>> IncidentResourceStore::NextPending(const std::st
     for (const Json& entry : object["status"]["deliveries"]) {
       if (entry.value("channel", "") != channel || entry.value("state", "") != "Pending") continue;
       Delivery delivery = DeliveryOf(object, entry);
-      if (!best || std::tie(delivery.created_at, delivery.id) < std::tie(best->created_at, best->id)) {
+      if (!best ||
+          std::tie(delivery.created_at, delivery.id) < std::tie(best->created_at, best->id)) {
         best = std::move(delivery);
       }
     }

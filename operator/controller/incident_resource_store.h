@@ -17,8 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "common/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "operator/alerting/incident_store.h"
 #include "operator/alerting/outbox.h"
 #include "operator/kube/kube_client.h"

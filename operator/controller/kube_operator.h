@@ -35,9 +35,9 @@
 #include <string>
 #include <thread>
 
-#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/counter_family.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/alerting/alerting_api.h"
 #include "operator/alerting/alerting_flags.h"

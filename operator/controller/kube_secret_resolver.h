@@ -12,8 +12,8 @@
 #include <map>
 #include <string>
 
-#include "common/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "operator/alerting/secret_resolver.h"
 #include "operator/kube/kube_client.h"
 

@@ -36,8 +36,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "operator/control/monitor_state.h"
 #include "operator/control/monitor_status.h"
 #include "operator/kube/status_patcher.h"

@@ -215,7 +215,9 @@ void ProbeFleet::Loop() {
       next_apply = Steady::time_point::max();
     }
     const Steady::time_point wake = std::min(next_check, next_apply);
-    wake_.WaitUntil(mutex_, wake, [this]() REQUIRES(mutex_) { return stopping_ || reload_pending_ || (leader_ && apply_pending_); });
+    wake_.WaitUntil(mutex_, wake, [this]() REQUIRES(mutex_) {
+      return stopping_ || reload_pending_ || (leader_ && apply_pending_);
+    });
   }
 }
 

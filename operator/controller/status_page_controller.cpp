@@ -83,7 +83,8 @@ void StatusPageController::ResyncLoop(std::stop_token stop) {
   while (!stop.stop_requested()) {
     {
       MutexLock lock(wake_mu_);
-      wake_cv_.WaitFor(wake_mu_, stop, options_.resync_period, [this]() REQUIRES(wake_mu_) { return wake_; });
+      wake_cv_.WaitFor(wake_mu_, stop, options_.resync_period,
+                       [this]() REQUIRES(wake_mu_) { return wake_; });
       wake_ = false;
     }
     if (stop.stop_requested()) return;
@@ -110,8 +111,8 @@ void StatusPageController::Resync() {
 
 void StatusPageController::Apply(const Json& object) {
   const std::string key = ObjectKey(object);
-  const auto refuse = [&](const std::string& reason, const std::string& message)
-                          REQUIRES(apply_mu_) {
+  const auto refuse = [&](const std::string& reason,
+                          const std::string& message) REQUIRES(apply_mu_) {
     pages_.Remove(key);
     Verdict& verdict = verdicts_[key];
     if (verdict.candidate || verdict.reason != reason || verdict.message != message) {

@@ -21,8 +21,8 @@
 #include <string>
 #include <thread>
 
-#include "common/mutex.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/kube/informer.h"
 #include "operator/kube/kube_client.h"
@@ -91,7 +91,7 @@ class StatusPageController {
   Mutex wake_mu_;
   CondVar wake_cv_;
   bool wake_ GUARDED_BY(wake_mu_) = false;  // resync now (became the leader)
-  std::jthread resync_;  // last: stopped first
+  std::jthread resync_;                     // last: stopped first
 };
 
 }  // namespace pharos

@@ -17,9 +17,9 @@
 #include <string>
 #include <thread>
 
-#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/monitor.h"
+#include "common/mutex.h"
 #include "operator/alerting/incident_store.h"
 #include "operator/control/monitor_state.h"
 #include "operator/screenshots/screenshot_capturer.h"
@@ -74,7 +74,7 @@ class DowntimeScreenshots {
   CondVar cv_;
   std::deque<Job> queue_ GUARDED_BY(mu_);
   Counters counters_ GUARDED_BY(mu_);
-  std::jthread worker_;    // last: stopped first
+  std::jthread worker_;  // last: stopped first
 };
 
 }  // namespace pharos

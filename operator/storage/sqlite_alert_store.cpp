@@ -97,8 +97,7 @@ Result<std::vector<IncidentRecord>> SqliteAlertStore::QueryLocked(
       "SELECT i.id, i.monitor_uid, i.monitor_key, i.opened_at_ms, i.resolved_at_ms, "
       "i.failing_regions, i.first_error, a.author FROM incidents i LEFT JOIN incident_acks a ON "
       "a.incident_id = i.id WHERE " +
-      where_sql +
-      " ORDER BY i.resolved_at_ms IS NOT NULL, i.opened_at_ms DESC, i.id LIMIT ?3";
+      where_sql + " ORDER BY i.resolved_at_ms IS NOT NULL, i.opened_at_ms DESC, i.id LIMIT ?3";
   Result<SqliteStatement> select = db_->Prepare(sql);
   if (!select) return Error{select.error()};
   if (id) {

@@ -111,10 +111,12 @@ struct Aggregate {
     if (latency.count() > 0) stats.latency.mean_us = latency.sum_us() / latency.count();
     stats.latency.sum_us = latency.sum_us();
     if (phase_samples > 0) {
-      stats.latency.phases =
-          PhaseMeans{phase_samples,           phase_sums[0] / phase_samples,
-                     phase_sums[1] / phase_samples, phase_sums[2] / phase_samples,
-                     phase_sums[3] / phase_samples, phase_sums[4] / phase_samples};
+      stats.latency.phases = PhaseMeans{phase_samples,
+                                        phase_sums[0] / phase_samples,
+                                        phase_sums[1] / phase_samples,
+                                        phase_sums[2] / phase_samples,
+                                        phase_sums[3] / phase_samples,
+                                        phase_sums[4] / phase_samples};
     }
     return stats;
   }
@@ -506,7 +508,8 @@ Result<std::unique_ptr<SqliteResultStore>> SqliteResultStore::Open(Options optio
   if (options.path != ":memory:") {
     SqliteDatabase::Options reader_options = db_options;
     reader_options.cache_kib = options.reader_cache_kib;
-    Result<std::unique_ptr<SqliteDatabase>> opened = SqliteDatabase::Open(options.path, reader_options);
+    Result<std::unique_ptr<SqliteDatabase>> opened =
+        SqliteDatabase::Open(options.path, reader_options);
     if (!opened) return Error{opened.error()};
     reader = std::move(opened).value();
   }
@@ -781,12 +784,13 @@ Result<std::vector<Rollup>> SqliteResultStore::ResultSeries(const SeriesQuery& q
           ParseOutcome(select->Text(1)).value_or(Outcome::kError), ReadTimings(*select, 2));
     }
   });
-  if (!status) return Error{"reading a result series from " + options_.path + ": " + status.error()};
+  if (!status)
+    return Error{"reading a result series from " + options_.path + ": " + status.error()};
   std::vector<Rollup> out;
   out.reserve(buckets.size());
   for (const auto& [index, aggregate] : buckets) {
-    out.push_back(Rollup{FromMs(from + index * step), query.region.value_or(""),
-                         aggregate.ToStats()});
+    out.push_back(
+        Rollup{FromMs(from + index * step), query.region.value_or(""), aggregate.ToStats()});
   }
   return out;
 }

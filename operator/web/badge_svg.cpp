@@ -10,11 +10,12 @@ namespace pharos {
 namespace {
 
 // Advance widths of DejaVu Sans at 11 px for ' ' (32) to '~' (126), in tenths of a pixel.
-constexpr int kWidths[] = {
-    35, 44, 51, 92, 70, 105, 86, 30,  43, 43, 55, 92, 35, 40, 35, 37, 70, 70, 70, 70, 70, 70, 70, 70,
-    70, 70, 37, 37, 92, 92,  92, 58, 110, 75, 75, 77, 85, 70, 63, 85, 83, 32, 32, 72, 61, 95, 82, 87,
-    66, 87, 76, 70, 67, 81,  75, 109, 75, 67, 75, 43, 37, 43, 92, 55, 55, 67, 70, 60, 70, 68, 39, 70,
-    70, 31, 31, 64, 31, 107, 70, 67, 70, 70, 45, 57, 43, 70, 65, 90, 65, 65, 58, 70, 37, 70, 92};
+constexpr int kWidths[] = {35,  44, 51, 92, 70, 105, 86, 30,  43, 43, 55, 92, 35, 40,  35, 37,
+                           70,  70, 70, 70, 70, 70,  70, 70,  70, 70, 37, 37, 92, 92,  92, 58,
+                           110, 75, 75, 77, 85, 70,  63, 85,  83, 32, 32, 72, 61, 95,  82, 87,
+                           66,  87, 76, 70, 67, 81,  75, 109, 75, 67, 75, 43, 37, 43,  92, 55,
+                           55,  67, 70, 60, 70, 68,  39, 70,  70, 31, 31, 64, 31, 107, 70, 67,
+                           70,  70, 45, 57, 43, 70,  65, 90,  65, 65, 58, 70, 37, 70,  92};
 constexpr int kOtherWidth = 70;
 constexpr int kPadding = 100;  // 5 px each side, tenths
 
@@ -57,7 +58,8 @@ int BadgeSvg::TextWidth(std::string_view text) {
   return width;
 }
 
-std::string BadgeSvg::Render(std::string_view label, std::string_view value, std::string_view colour) {
+std::string BadgeSvg::Render(std::string_view label, std::string_view value,
+                             std::string_view colour) {
   const int label_text = TextWidth(label);
   const int value_text = TextWidth(value);
   const int label_width = label_text + kPadding;  // tenths
@@ -74,14 +76,17 @@ std::string BadgeSvg::Render(std::string_view label, std::string_view value, std
       "<g clip-path=\"url(#r)\"><rect width=\"{lw}\" height=\"20\" fill=\"#555\"/>"
       "<rect x=\"{lw}\" width=\"{vw}\" height=\"20\" fill=\"{c}\"/>"
       "<rect width=\"{w}\" height=\"20\" fill=\"url(#s)\"/></g>"
-      "<g fill=\"#fff\" text-anchor=\"middle\" font-family=\"Verdana,Geneva,DejaVu Sans,sans-serif\" "
+      "<g fill=\"#fff\" text-anchor=\"middle\" font-family=\"Verdana,Geneva,DejaVu "
+      "Sans,sans-serif\" "
       "text-rendering=\"geometricPrecision\" font-size=\"110\">"
       "<text aria-hidden=\"true\" x=\"{lx}\" y=\"150\" fill=\"#010101\" fill-opacity=\".3\" "
       "transform=\"scale(.1)\" textLength=\"{lt}\">{l}</text>"
-      "<text x=\"{lx}\" y=\"140\" transform=\"scale(.1)\" fill=\"#fff\" textLength=\"{lt}\">{l}</text>"
+      "<text x=\"{lx}\" y=\"140\" transform=\"scale(.1)\" fill=\"#fff\" "
+      "textLength=\"{lt}\">{l}</text>"
       "<text aria-hidden=\"true\" x=\"{vx}\" y=\"150\" fill=\"#010101\" fill-opacity=\".3\" "
       "transform=\"scale(.1)\" textLength=\"{vt}\">{v}</text>"
-      "<text x=\"{vx}\" y=\"140\" transform=\"scale(.1)\" fill=\"#fff\" textLength=\"{vt}\">{v}</text>"
+      "<text x=\"{vx}\" y=\"140\" transform=\"scale(.1)\" fill=\"#fff\" "
+      "textLength=\"{vt}\">{v}</text>"
       "</g></svg>",
       fmt::arg("w", px(total)), fmt::arg("t", title), fmt::arg("lw", px(label_width)),
       fmt::arg("vw", px(total) - px(label_width)), fmt::arg("c", colour),
@@ -113,7 +118,8 @@ std::string BadgeSvg::Uptime(std::optional<double> percent, std::string_view win
 std::string BadgeSvg::Latency(std::optional<int64_t> p50_us, const MonitorStatus& status) {
   if (!p50_us) return Render("response time", "no data", kGrey);
   const double ms = static_cast<double>(*p50_us) / 1000.0;
-  const std::string text = ms < 10 ? fmt::format("{:.1f} ms", ms) : fmt::format("{:.0f} ms", std::round(ms));
+  const std::string text =
+      ms < 10 ? fmt::format("{:.1f} ms", ms) : fmt::format("{:.0f} ms", std::round(ms));
   std::string_view colour = kBlue;
   if (status.monitor && status.monitor->degraded_after) {
     colour = *p50_us > status.monitor->degraded_after->count() * 1000 ? kYellow : kGreen;

@@ -26,7 +26,8 @@ class BadgeSvg {
   static constexpr std::string_view kBlue = "#007ec6";
   static constexpr std::string_view kGrey = "#9f9f9f";
 
-  static std::string Render(std::string_view label, std::string_view value, std::string_view colour);
+  static std::string Render(std::string_view label, std::string_view value,
+                            std::string_view colour);
   // Width of `text` in tenths of a pixel.
   static int TextWidth(std::string_view text);
 

@@ -10,8 +10,9 @@ std::string HtmlLayout::Begin(const HtmlHead& head) {
   out.reserve(4'096);
   out += "<!doctype html>\n<html lang=\"en\" data-theme=\"";
   out += ToString(head.theme);
-  out += "\">\n<head>\n<meta charset=\"utf-8\">\n"
-         "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
+  out +=
+      "\">\n<head>\n<meta charset=\"utf-8\">\n"
+      "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
   AppendEscaped(out, head.title);
   out += "</title>\n";
   if (!head.description.empty()) {
@@ -21,7 +22,8 @@ std::string HtmlLayout::Begin(const HtmlHead& head) {
   }
   if (head.robots_noindex) out += "<meta name=\"robots\" content=\"noindex\">\n";
   out += "<link rel=\"stylesheet\" href=\"" + WebAssets::Url("pharos.css") + "\">\n";
-  out += "<link rel=\"icon\" href=\"" + WebAssets::Url("favicon.svg") + "\" type=\"image/svg+xml\">\n";
+  out +=
+      "<link rel=\"icon\" href=\"" + WebAssets::Url("favicon.svg") + "\" type=\"image/svg+xml\">\n";
   out += head.extra;
   out += "<script src=\"" + WebAssets::Url("pharos.js") + "\" defer></script>\n";
   out += "</head>\n<body>\n<a class=\"skip\" href=\"#main\">Skip to content</a>\n";
@@ -44,20 +46,25 @@ std::string HtmlLayout::ErrorPage(int status, std::string_view heading, std::str
 
 std::string HtmlLayout::LoginPage(const StatusPage& page, bool failed, bool throttled) {
   std::string out = Begin(HtmlHead{page.title, "", page.theme, "", true});
-  out += "<main id=\"main\" class=\"wrap\">\n<form class=\"card login\" method=\"post\" action=\"/status/";
+  out +=
+      "<main id=\"main\" class=\"wrap\">\n<form class=\"card login\" method=\"post\" "
+      "action=\"/status/";
   AppendEscaped(out, page.slug);
   out += "/login\">\n<h1>";
   AppendEscaped(out, page.title);
   out += "</h1>\n<p>This status page is protected. Enter its password to continue.</p>\n";
   if (throttled) {
-    out += "<p class=\"error\" role=\"alert\">Too many wrong passwords. Wait a minute and try "
-           "again.</p>\n";
+    out +=
+        "<p class=\"error\" role=\"alert\">Too many wrong passwords. Wait a minute and try "
+        "again.</p>\n";
   } else if (failed) {
     out += "<p class=\"error\" role=\"alert\">That password is not right.</p>\n";
   }
-  out += "<label for=\"password\">Password</label>\n"
-         "<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" "
-         "required autofocus>\n<button type=\"submit\">View status</button>\n</form>\n</main>\n";
+  out +=
+      "<label for=\"password\">Password</label>\n"
+      "<input id=\"password\" name=\"password\" type=\"password\" "
+      "autocomplete=\"current-password\" "
+      "required autofocus>\n<button type=\"submit\">View status</button>\n</form>\n</main>\n";
   out += End();
   return out;
 }

@@ -33,8 +33,7 @@ bool ParseAddress(std::string_view text, Address* out) {
   return false;
 }
 
-bool MatchesPrefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b,
-                   int prefix) {
+bool MatchesPrefix(const std::array<uint8_t, 16>& a, const std::array<uint8_t, 16>& b, int prefix) {
   const int whole = prefix / 8;
   if (std::memcmp(a.data(), b.data(), static_cast<size_t>(whole)) != 0) return false;
   const int rest = prefix % 8;

@@ -54,11 +54,13 @@ std::optional<double> Figure(const MonitorStatus& status, MonitorTable::Column c
     case MonitorTable::Column::kUptime30d:
       return status.uptime_30d;
     case MonitorTable::Column::kLatencyP50:
-      return status.latency_p50_us ? std::optional<double>(static_cast<double>(*status.latency_p50_us))
-                                   : std::nullopt;
+      return status.latency_p50_us
+                 ? std::optional<double>(static_cast<double>(*status.latency_p50_us))
+                 : std::nullopt;
     case MonitorTable::Column::kLatencyP95:
-      return status.latency_p95_us ? std::optional<double>(static_cast<double>(*status.latency_p95_us))
-                                   : std::nullopt;
+      return status.latency_p95_us
+                 ? std::optional<double>(static_cast<double>(*status.latency_p95_us))
+                 : std::nullopt;
     default:
       return std::nullopt;
   }
@@ -110,9 +112,10 @@ Result<MonitorTable::Query> MonitorTable::ParseQuery(
   if (const std::string* state = get("state")) {
     query.state = ParseMonitorState(*state);
     if (!query.state) {
-      return Error{"state: expected Up, Degraded, Down, Pending, Paused, Maintenance or Invalid, got \"" +
-                       *state + "\"",
-                   ErrorKind::kInvalidArgument};
+      return Error{
+          "state: expected Up, Degraded, Down, Pending, Paused, Maintenance or Invalid, got \"" +
+              *state + "\"",
+          ErrorKind::kInvalidArgument};
     }
   }
   if (const std::string* ns = get("namespace")) query.namespace_name = *ns;
@@ -193,7 +196,8 @@ MonitorTable::Page MonitorTable::Apply(std::vector<MonitorStatus> statuses, cons
   std::erase_if(statuses, [&](const MonitorStatus& status) {
     const Monitor& monitor = *status.monitor;
     if (query.state && status.state != *query.state) return true;
-    if (!query.namespace_name.empty() && monitor.namespace_name != query.namespace_name) return true;
+    if (!query.namespace_name.empty() && monitor.namespace_name != query.namespace_name)
+      return true;
     if (query.type && monitor.type != *query.type) return true;
     if (!needle.empty() && Lower(monitor.Key()).find(needle) == std::string::npos &&
         Lower(monitor.Target()).find(needle) == std::string::npos) {

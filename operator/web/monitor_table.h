@@ -23,8 +23,18 @@ namespace pharos {
 class MonitorTable {
  public:
   enum class Column {
-    kState, kName, kNamespace, kType, kTarget, kSince,
-    kUptime24h, kUptime7d, kUptime30d, kLatencyP50, kLatencyP95, kRegions,
+    kState,
+    kName,
+    kNamespace,
+    kType,
+    kTarget,
+    kSince,
+    kUptime24h,
+    kUptime7d,
+    kUptime30d,
+    kLatencyP50,
+    kLatencyP95,
+    kRegions,
   };
   static constexpr size_t kDefaultPageSize = 50;
   static constexpr size_t kMaxPageSize = 500;
@@ -57,7 +67,7 @@ class MonitorTable {
     size_t page = 1;      // clamped to the pages that exist
     size_t pages = 1;
     std::map<MonitorState, size_t> state_counts;  // of every monitor, for the summary chips
-    std::vector<std::string> namespaces;           // every namespace, sorted
+    std::vector<std::string> namespaces;          // every namespace, sorted
   };
 
   static Page Apply(std::vector<MonitorStatus> statuses, const Query& query);

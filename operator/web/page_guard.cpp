@@ -81,7 +81,8 @@ std::string PageGuard::ClientAddress(const HttpRequest& request) const {
   // Walk from the nearest hop back, skipping our own proxies.
   while (!forwarded.empty()) {
     const size_t comma = forwarded.rfind(',');
-    std::string_view hop = comma == std::string_view::npos ? forwarded : forwarded.substr(comma + 1);
+    std::string_view hop =
+        comma == std::string_view::npos ? forwarded : forwarded.substr(comma + 1);
     forwarded = comma == std::string_view::npos ? std::string_view() : forwarded.substr(0, comma);
     while (!hop.empty() && hop.front() == ' ') hop.remove_prefix(1);
     while (!hop.empty() && hop.back() == ' ') hop.remove_suffix(1);
@@ -112,7 +113,8 @@ PageGuard::Verdict PageGuard::Check(const StatusPage& page, const HttpRequest& r
   if (!page.access.allowed_cidrs.empty()) {
     const std::string client = ClientAddress(request);
     bool allowed = false;
-    for (const IpRange& range : page.access.allowed_cidrs) allowed = allowed || range.Contains(client);
+    for (const IpRange& range : page.access.allowed_cidrs)
+      allowed = allowed || range.Contains(client);
     if (!allowed) return Verdict::kForbidden;
   }
   if (page.access.password.empty()) {
@@ -158,9 +160,10 @@ PageGuard::Login PageGuard::TryLogin(const StatusPage& page, const HttpRequest& 
       std::chrono::duration_cast<std::chrono::seconds>((now + kCookieLifetime).time_since_epoch())
           .count();
   const bool https = request.Header("X-Forwarded-Proto") == "https";
-  *set_cookie = fmt::format("{}={}.{}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}",
-                            CookieName(page), expiry, Hmac(page.access.password, CookieMessage(page, expiry)),
-                            std::chrono::seconds(kCookieLifetime).count(), https ? "; Secure" : "");
+  *set_cookie =
+      fmt::format("{}={}.{}; Path=/; Max-Age={}; HttpOnly; SameSite=Lax{}", CookieName(page),
+                  expiry, Hmac(page.access.password, CookieMessage(page, expiry)),
+                  std::chrono::seconds(kCookieLifetime).count(), https ? "; Secure" : "");
   return Login::kAccepted;
 }
 

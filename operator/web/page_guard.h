@@ -15,8 +15,8 @@
 #include <utility>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/http_server.h"
+#include "common/mutex.h"
 #include "operator/control/monitor_state.h"
 #include "operator/web/ip_range.h"
 #include "operator/web/status_page.h"

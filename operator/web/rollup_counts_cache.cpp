@@ -6,7 +6,8 @@
 namespace pharos {
 namespace {
 
-std::string KeyOf(const std::string& uid, RollupPeriod period, const std::vector<std::string>& regions) {
+std::string KeyOf(const std::string& uid, RollupPeriod period,
+                  const std::vector<std::string>& regions) {
   std::string key = uid;
   key += period == RollupPeriod::kDay ? "\nd" : "\nh";
   for (const std::string& region : regions) key += "\n" + region;
@@ -20,10 +21,12 @@ size_t RollupCountsCache::size() const {
   return entries_.size();
 }
 
-Result<std::vector<BucketCounts>> RollupCountsCache::Read(const BucketCountsQuery& query, TimePoint now) {
+Result<std::vector<BucketCounts>> RollupCountsCache::Read(const BucketCountsQuery& query,
+                                                          TimePoint now) {
   const std::chrono::system_clock::duration period =
-      query.period == RollupPeriod::kDay ? std::chrono::system_clock::duration(std::chrono::hours(24))
-                                         : std::chrono::system_clock::duration(std::chrono::hours(1));
+      query.period == RollupPeriod::kDay
+          ? std::chrono::system_clock::duration(std::chrono::hours(24))
+          : std::chrono::system_clock::duration(std::chrono::hours(1));
   const TimePoint current(now.time_since_epoch() - now.time_since_epoch() % period);
   const TimePoint split = std::clamp(current, query.from, query.to);
 
@@ -42,8 +45,8 @@ Result<std::vector<BucketCounts>> RollupCountsCache::Read(const BucketCountsQuer
   }
   std::map<std::string, std::vector<BucketCounts>> fetched;
   if (!stale.empty() && query.from < split) {
-    Result<std::vector<BucketCounts>> complete =
-        history_.CountRollups(BucketCountsQuery{stale, query.period, query.regions, query.from, split});
+    Result<std::vector<BucketCounts>> complete = history_.CountRollups(
+        BucketCountsQuery{stale, query.period, query.regions, query.from, split});
     if (!complete) return Error{complete.error(), complete.error_kind()};
     for (BucketCounts& bucket : *complete) fetched[bucket.monitor_uid].push_back(std::move(bucket));
   }
@@ -83,7 +86,8 @@ Result<std::vector<BucketCounts>> RollupCountsCache::Read(const BucketCountsQuer
     std::vector<uint64_t> reads;
     reads.reserve(entries_.size());
     for (const auto& [key, entry] : entries_) reads.push_back(entry.last_read);
-    std::nth_element(reads.begin(), reads.begin() + static_cast<std::ptrdiff_t>(reads.size() / 2), reads.end());
+    std::nth_element(reads.begin(), reads.begin() + static_cast<std::ptrdiff_t>(reads.size() / 2),
+                     reads.end());
     const uint64_t median = reads[reads.size() / 2];
     std::erase_if(entries_, [&](const auto& item) { return item.second.last_read < median; });
   }

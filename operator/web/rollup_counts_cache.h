@@ -39,7 +39,7 @@ class RollupCountsCache {
 
  private:
   struct Entry {
-    TimePoint from{};        // the complete buckets cover [from, until)
+    TimePoint from{};  // the complete buckets cover [from, until)
     TimePoint until{};
     TimePoint fetched_at{};  // for the ttl (the caller's time)
     uint64_t last_read = 0;  // for eviction

@@ -15,9 +15,10 @@ std::vector<const IncidentView*> Entries(const StatusPageView& view) {
   std::vector<const IncidentView*> entries;
   for (const IncidentView& incident : view.active_incidents) entries.push_back(&incident);
   for (const IncidentView& incident : view.resolved_incidents) entries.push_back(&incident);
-  std::stable_sort(entries.begin(), entries.end(), [](const IncidentView* a, const IncidentView* b) {
-    return a->record.incident.opened_at > b->record.incident.opened_at;
-  });
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const IncidentView* a, const IncidentView* b) {
+                     return a->record.incident.opened_at > b->record.incident.opened_at;
+                   });
   if (entries.size() > StatusFeed::kMaxEntries) entries.resize(StatusFeed::kMaxEntries);
   return entries;
 }
@@ -42,7 +43,8 @@ std::string Content(const IncidentView& incident) {
 }
 
 TimePoint Updated(const IncidentView& incident) {
-  TimePoint updated = incident.record.incident.resolved_at.value_or(incident.record.incident.opened_at);
+  TimePoint updated =
+      incident.record.incident.resolved_at.value_or(incident.record.incident.opened_at);
   for (const IncidentEntry& entry : incident.record.timeline) updated = std::max(updated, entry.at);
   return updated;
 }
@@ -85,16 +87,18 @@ std::string StatusFeed::Atom(const StatusPageView& view, const std::string& base
   const std::vector<const IncidentView*> entries = Entries(view);
   TimePoint updated = entries.empty() ? view.now : Updated(*entries.front());
   for (const IncidentView* incident : entries) updated = std::max(updated, Updated(*incident));
-  std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-                    "<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<title>" +
-                    Escape(page.title + " incidents") + "</title>\n<id>" + Escape(link) +
-                    "</id>\n<link rel=\"alternate\" type=\"text/html\" href=\"" + Escape(link) +
-                    "\"/>\n<link rel=\"self\" type=\"application/atom+xml\" href=\"" +
-                    Escape(link + "/feed.atom") + "\"/>\n<updated>" + FormatRfc3339(updated) +
-                    "</updated>\n<author><name>" + Escape(page.title) + "</name></author>\n";
+  std::string out =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+      "<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<title>" +
+      Escape(page.title + " incidents") + "</title>\n<id>" + Escape(link) +
+      "</id>\n<link rel=\"alternate\" type=\"text/html\" href=\"" + Escape(link) +
+      "\"/>\n<link rel=\"self\" type=\"application/atom+xml\" href=\"" +
+      Escape(link + "/feed.atom") + "\"/>\n<updated>" + FormatRfc3339(updated) +
+      "</updated>\n<author><name>" + Escape(page.title) + "</name></author>\n";
   for (const IncidentView* incident : entries) {
-    out += "<entry>\n<title>" + Escape(Title(*incident)) + "</title>\n<id>urn:pharos:incident:" +
-           Escape(incident->record.incident.id) + "</id>\n<link rel=\"alternate\" href=\"" +
+    out += "<entry>\n<title>" + Escape(Title(*incident)) +
+           "</title>\n<id>urn:pharos:incident:" + Escape(incident->record.incident.id) +
+           "</id>\n<link rel=\"alternate\" href=\"" +
            Escape(link + "#" + Anchor(incident->record.incident.id)) + "\"/>\n<published>" +
            FormatRfc3339(incident->record.incident.opened_at) + "</published>\n<updated>" +
            FormatRfc3339(Updated(*incident)) + "</updated>\n<content type=\"html\">" +

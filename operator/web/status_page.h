@@ -25,7 +25,7 @@ struct StatusPageComponent {
   // Of the monitor(s): the page's own when not written. Empty only in the default page of
   // `pharos run`, whose one component selects every monitor of every namespace.
   std::string namespace_name;
-  std::string monitor;         // by name; empty when `match_labels` selects them
+  std::string monitor;  // by name; empty when `match_labels` selects them
   // Every monitor of the namespace carrying all these labels (empty map: every monitor), in
   // name order. Only used when `monitor` is empty.
   std::map<std::string, std::string> match_labels;

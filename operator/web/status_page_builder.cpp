@@ -63,7 +63,8 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
         Resolved one{&component, status_.SnapshotByKey(component.namespace_name, component.monitor),
                      component.display_name};
         if (one.display_name.empty()) {
-          one.display_name = one.status ? MonitorDisplayName(*one.status->monitor) : component.monitor;
+          one.display_name =
+              one.status ? MonitorDisplayName(*one.status->monitor) : component.monitor;
         }
         resolved.push_back(std::move(one));
         continue;
@@ -71,7 +72,8 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
       if (!everything) everything = status_.SnapshotAll();
       for (const MonitorStatus& status : *everything) {
         const Monitor& monitor = *status.monitor;
-        if ((!component.namespace_name.empty() && monitor.namespace_name != component.namespace_name) ||
+        if ((!component.namespace_name.empty() &&
+             monitor.namespace_name != component.namespace_name) ||
             !HasLabels(monitor, component.match_labels)) {
           continue;
         }
@@ -123,12 +125,16 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
   if (!uids.empty()) {
     Result<std::vector<BucketCounts>> days_before = rollups_.Read(
         BucketCountsQuery{uids, RollupPeriod::kDay, page->regions, first_day, today}, now);
-    if (!days_before) return Error{"reading the uptime of the page's monitors: " + days_before.error()};
-    for (BucketCounts& bucket : *days_before) daily[bucket.monitor_uid].push_back(std::move(bucket));
-    Result<std::vector<BucketCounts>> hours_read = rollups_.Read(
-        BucketCountsQuery{uids, RollupPeriod::kHour, page->regions, first_hour, first_hour + hours(kHours)},
-        now);
-    if (!hours_read) return Error{"reading the uptime of the page's monitors: " + hours_read.error()};
+    if (!days_before)
+      return Error{"reading the uptime of the page's monitors: " + days_before.error()};
+    for (BucketCounts& bucket : *days_before)
+      daily[bucket.monitor_uid].push_back(std::move(bucket));
+    Result<std::vector<BucketCounts>> hours_read =
+        rollups_.Read(BucketCountsQuery{uids, RollupPeriod::kHour, page->regions, first_hour,
+                                        first_hour + hours(kHours)},
+                      now);
+    if (!hours_read)
+      return Error{"reading the uptime of the page's monitors: " + hours_read.error()};
     for (BucketCounts& bucket : *hours_read) {
       if (bucket.bucket_start >= today) {
         std::vector<BucketCounts>& days_of = daily[bucket.monitor_uid];
@@ -176,12 +182,14 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
       query.monitor_uid = uid;
       query.limit = kIncidentsPerMonitor;
       Result<std::vector<IncidentRecord>> records = incidents_.ListIncidents(query);
-      if (!records) return Error{"reading the incidents of " + one.status->monitor->Key() + ": " +
-                                 records.error()};
+      if (!records)
+        return Error{"reading the incidents of " + one.status->monitor->Key() + ": " +
+                     records.error()};
       auto& kept = incidents[uid];
       for (IncidentRecord& record : *records) {
         const TimePoint end = record.incident.resolved_at.value_or(now);
-        if (Overlaps(record.incident.opened_at, std::max(end, record.incident.opened_at + std::chrono::milliseconds(1)),
+        if (Overlaps(record.incident.opened_at,
+                     std::max(end, record.incident.opened_at + std::chrono::milliseconds(1)),
                      first_day, window_end)) {
           kept.push_back(std::move(record));
         }
@@ -261,7 +269,8 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
         day.level = LevelOf(day.facts);
       }
       if (passed + failed > 0) {
-        component.uptime = 100.0 * static_cast<double>(passed) / static_cast<double>(passed + failed);
+        component.uptime =
+            100.0 * static_cast<double>(passed) / static_cast<double>(passed + failed);
       }
       component.latency_hours.assign(kHours, std::nullopt);
       for (const BucketCounts& bucket : hourly[monitor.uid]) {

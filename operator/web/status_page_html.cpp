@@ -32,14 +32,16 @@ std::string StateIcon(PageStatus status) {
   return fmt::format(
       "<svg class=\"icon\" viewBox=\"0 0 24 24\" aria-hidden=\"true\" focusable=\"false\">"
       "<circle cx=\"12\" cy=\"12\" r=\"11\" fill=\"none\" stroke=\"currentColor\" "
-      "stroke-width=\"2\"/><path d=\"{}\" fill=\"none\" stroke=\"currentColor\" stroke-width=\"2.4\" "
+      "stroke-width=\"2\"/><path d=\"{}\" fill=\"none\" stroke=\"currentColor\" "
+      "stroke-width=\"2.4\" "
       "stroke-linecap=\"round\" stroke-linejoin=\"round\"/></svg>",
       path);
 }
 
 std::string StateLabel(std::optional<MonitorState> state) {
-  return fmt::format("<span class=\"state state-{}\"><span class=\"dot\" aria-hidden=\"true\"></span>{}</span>",
-                     ComponentStateClass(state), ComponentStateLabel(state));
+  return fmt::format(
+      "<span class=\"state state-{}\"><span class=\"dot\" aria-hidden=\"true\"></span>{}</span>",
+      ComponentStateClass(state), ComponentStateLabel(state));
 }
 
 std::string Anchor(std::string_view prefix, std::string_view id) {
@@ -72,7 +74,8 @@ std::string Sparkline(const ComponentView& component) {
   for (size_t i = 0; i <= slots; ++i) {
     const bool has = i < slots && component.latency_hours[i].has_value();
     if (has) {
-      const double x = slots > 1 ? 96.0 * static_cast<double>(i) / static_cast<double>(slots - 1) : 48;
+      const double x =
+          slots > 1 ? 96.0 * static_cast<double>(i) / static_cast<double>(slots - 1) : 48;
       const double y = 22.0 - 20.0 * static_cast<double>(*component.latency_hours[i] - low) / span;
       points += fmt::format("{:.1f},{:.1f} ", x, y);
       continue;
@@ -81,7 +84,8 @@ std::string Sparkline(const ComponentView& component) {
       // A single point is drawn as a short dash so that it shows.
       if (std::count(points.begin(), points.end(), ' ') == 1) {
         const double x = std::stod(points.substr(0, points.find(',')));
-        const std::string y = points.substr(points.find(',') + 1, points.size() - points.find(',') - 2);
+        const std::string y =
+            points.substr(points.find(',') + 1, points.size() - points.find(',') - 2);
         points = fmt::format("{:.1f},{} {:.1f},{} ", std::max(0.0, x - 1.5), y, x + 1.5, y);
       }
       points.pop_back();
@@ -89,9 +93,9 @@ std::string Sparkline(const ComponentView& component) {
       points.clear();
     }
   }
-  const std::string summary =
-      fmt::format("Average response time over the last 24 hours: {} (hourly averages from {} to {})",
-                  FormatLatency(sum / count), FormatLatency(low), FormatLatency(high));
+  const std::string summary = fmt::format(
+      "Average response time over the last 24 hours: {} (hourly averages from {} to {})",
+      FormatLatency(sum / count), FormatLatency(low), FormatLatency(high));
   return fmt::format(
       "<svg class=\"sparkline\" viewBox=\"0 0 96 24\" preserveAspectRatio=\"none\" role=\"img\" "
       "aria-label=\"{}\"><title>{}</title>{}</svg><span aria-hidden=\"true\">{} avg, 24 h</span>",
@@ -246,7 +250,8 @@ std::string RenderIncident(const IncidentView& view, TimePoint now) {
   const TimePoint end = incident.resolved_at.value_or(now);
   out += "Started " + TimeElement(incident.opened_at);
   out += incident.resolved_at ? " · lasted " : " · ongoing for ";
-  out += FormatSpan(std::chrono::duration_cast<std::chrono::milliseconds>(end - incident.opened_at));
+  out +=
+      FormatSpan(std::chrono::duration_cast<std::chrono::milliseconds>(end - incident.opened_at));
   if (!incident.failing_regions.empty()) {
     out += " · ";
     out += incident.failing_regions.size() == 1 ? "region " : "regions ";
@@ -284,8 +289,8 @@ std::string RenderIncident(const IncidentView& view, TimePoint now) {
       const std::string what = i == 0 ? "when it became unavailable" : "later in the incident";
       out += "<figure><a href=\"" + Escape(url) + "\"><img src=\"" + Escape(url) +
              "\" loading=\"lazy\" width=\"320\" height=\"200\" alt=\"" +
-             Escape("Screenshot of " + (view.component.empty() ? incident.monitor_key : view.component) +
-                    " " + what) +
+             Escape("Screenshot of " +
+                    (view.component.empty() ? incident.monitor_key : view.component) + " " + what) +
              "\"></a><figcaption>Screenshot " + std::to_string(i + 1) + " of " +
              std::to_string(view.screenshot_urls.size()) + "</figcaption></figure>\n";
     }
@@ -301,8 +306,8 @@ std::string RenderMaintenance(const MaintenanceView& view, bool active) {
   out += active ? "In progress" : "Scheduled";
   out += "</span> ";
   AppendEscaped(out, period.name);
-  out += "</h3>\n<p class=\"meta\">" + TimeElement(period.start) + " to " + TimeElement(period.end) +
-         " · ";
+  out += "</h3>\n<p class=\"meta\">" + TimeElement(period.start) + " to " +
+         TimeElement(period.end) + " · ";
   for (size_t i = 0; i < view.components.size(); ++i) {
     if (i > 0) out += ", ";
     AppendEscaped(out, view.components[i]);
@@ -329,8 +334,8 @@ std::vector<IncidentEntry> StatusPageHtml::TimelineOf(const IncidentRecord& reco
       opened += (i == 0 ? "" : ", ") + record.incident.failing_regions[i];
     }
   }
-  timeline.push_back(IncidentEntry{record.incident.opened_at, IncidentEntry::Kind::kStateChange,
-                                   opened, ""});
+  timeline.push_back(
+      IncidentEntry{record.incident.opened_at, IncidentEntry::Kind::kStateChange, opened, ""});
   if (record.incident.resolved_at) {
     timeline.push_back(IncidentEntry{*record.incident.resolved_at,
                                      IncidentEntry::Kind::kStateChange,
@@ -366,13 +371,15 @@ std::string StatusPageHtml::Render(const StatusPageView& view) {
   const std::string base = "/status/" + page.slug;
   HtmlHead head;
   head.title = page.title;
-  head.description = page.description.empty() ? page.title + ": current status and incidents"
-                                               : page.description;
+  head.description =
+      page.description.empty() ? page.title + ": current status and incidents" : page.description;
   head.theme = page.theme;
-  head.extra = "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"" + Escape(page.title) +
-               " incidents (RSS)\" href=\"" + Escape(base) + "/feed.rss\">\n"
+  head.extra = "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"" +
+               Escape(page.title) + " incidents (RSS)\" href=\"" + Escape(base) +
+               "/feed.rss\">\n"
                "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"" +
-               Escape(page.title) + " incidents (Atom)\" href=\"" + Escape(base) + "/feed.atom\">\n";
+               Escape(page.title) + " incidents (Atom)\" href=\"" + Escape(base) +
+               "/feed.atom\">\n";
   std::string out = HtmlLayout::Begin(head);
   out.reserve(8'192 + view.component_count() * 6'000);
   std::vector<std::string> dates;
@@ -404,33 +411,41 @@ std::string StatusPageHtml::Render(const StatusPageView& view) {
          "</h2><p>Updated " + TimeElement(view.now) + "</p></div></section>\n";
 
   if (!view.active_incidents.empty()) {
-    out += "<section aria-labelledby=\"active-title\">\n<div class=\"section-head\"><h2 "
-           "id=\"active-title\">Active incidents</h2></div>\n";
-    for (const IncidentView& incident : view.active_incidents) out += RenderIncident(incident, view.now);
+    out +=
+        "<section aria-labelledby=\"active-title\">\n<div class=\"section-head\"><h2 "
+        "id=\"active-title\">Active incidents</h2></div>\n";
+    for (const IncidentView& incident : view.active_incidents)
+      out += RenderIncident(incident, view.now);
     out += "</section>\n";
   }
   if (!view.active_maintenance.empty() || !view.upcoming_maintenance.empty()) {
-    out += "<section aria-labelledby=\"maintenance-title\">\n<div class=\"section-head\"><h2 "
-           "id=\"maintenance-title\">Maintenance</h2></div>\n";
-    for (const MaintenanceView& period : view.active_maintenance) out += RenderMaintenance(period, true);
-    for (const MaintenanceView& period : view.upcoming_maintenance) out += RenderMaintenance(period, false);
+    out +=
+        "<section aria-labelledby=\"maintenance-title\">\n<div class=\"section-head\"><h2 "
+        "id=\"maintenance-title\">Maintenance</h2></div>\n";
+    for (const MaintenanceView& period : view.active_maintenance)
+      out += RenderMaintenance(period, true);
+    for (const MaintenanceView& period : view.upcoming_maintenance)
+      out += RenderMaintenance(period, false);
     out += "</section>\n";
   }
 
-  out += "<section aria-labelledby=\"components-title\">\n<div class=\"section-head\"><h2 "
-         "id=\"components-title\">Components</h2>"
-         "<ul class=\"legend\" aria-label=\"Colours of the uptime bars\">"
-         "<li><span class=\"swatch up\"></span>No incident</li>"
-         "<li><span class=\"swatch degraded\"></span>Failed or slow checks</li>"
-         "<li><span class=\"swatch down\"></span>Incident</li>"
-         "<li><span class=\"swatch maintenance\"></span>Maintenance</li>"
-         "<li><span class=\"swatch\"></span>No data</li></ul></div>\n";
+  out +=
+      "<section aria-labelledby=\"components-title\">\n<div class=\"section-head\"><h2 "
+      "id=\"components-title\">Components</h2>"
+      "<ul class=\"legend\" aria-label=\"Colours of the uptime bars\">"
+      "<li><span class=\"swatch up\"></span>No incident</li>"
+      "<li><span class=\"swatch degraded\"></span>Failed or slow checks</li>"
+      "<li><span class=\"swatch down\"></span>Incident</li>"
+      "<li><span class=\"swatch maintenance\"></span>Maintenance</li>"
+      "<li><span class=\"swatch\"></span>No data</li></ul></div>\n";
   if (view.component_count() == 0) {
-    out += "<p class=\"card empty\">No components yet: this page shows monitors as soon as they "
-           "exist.</p>\n";
+    out +=
+        "<p class=\"card empty\">No components yet: this page shows monitors as soon as they "
+        "exist.</p>\n";
   }
   if (view.components_left_out > 0) {
-    out += "<p class=\"card empty\">" + FormatCount(static_cast<int64_t>(view.components_left_out)) +
+    out += "<p class=\"card empty\">" +
+           FormatCount(static_cast<int64_t>(view.components_left_out)) +
            " more monitors are not shown: a page shows at most " +
            FormatCount(static_cast<int64_t>(StatusPageBuilder::kMaxComponents)) +
            " components. Declare StatusPages that group fewer (docs/status-pages.md).</p>\n";
@@ -452,9 +467,10 @@ std::string StatusPageHtml::Render(const StatusPageView& view) {
   }
   out += "</section>\n";
 
-  out += "<section aria-labelledby=\"past-title\">\n<div class=\"section-head\"><h2 "
-         "id=\"past-title\">Past incidents</h2><span class=\"hint\">Last " +
-         std::to_string(StatusPageBuilder::kPastIncidentDays) + " days</span></div>\n";
+  out +=
+      "<section aria-labelledby=\"past-title\">\n<div class=\"section-head\"><h2 "
+      "id=\"past-title\">Past incidents</h2><span class=\"hint\">Last " +
+      std::to_string(StatusPageBuilder::kPastIncidentDays) + " days</span></div>\n";
   const TimePoint cutoff = view.now - std::chrono::days(StatusPageBuilder::kPastIncidentDays);
   bool any = false;
   for (const IncidentView& incident : view.resolved_incidents) {
@@ -478,18 +494,23 @@ std::string StatusPageHtml::Render(const StatusPageView& view) {
     }
     out += "</ul></nav>\n";
   }
-  out += "<p data-time-zone>Times in UTC.</p>\n<p class=\"powered\">Powered by Pharos</p>\n</footer>\n";
+  out +=
+      "<p data-time-zone>Times in UTC.</p>\n<p class=\"powered\">Powered by "
+      "Pharos</p>\n</footer>\n";
   out += HtmlLayout::End();
   return out;
 }
 
-std::string StatusPageHtml::RenderIndex(const std::vector<std::shared_ptr<const StatusPage>>& pages) {
+std::string StatusPageHtml::RenderIndex(
+    const std::vector<std::shared_ptr<const StatusPage>>& pages) {
   std::string out = HtmlLayout::Begin(HtmlHead{"Status pages", "", PageTheme::kAuto, "", false});
-  out += "<header class=\"wrap masthead\"><h1>Status pages</h1></header>\n<main id=\"main\" "
-         "class=\"wrap\">\n";
+  out +=
+      "<header class=\"wrap masthead\"><h1>Status pages</h1></header>\n<main id=\"main\" "
+      "class=\"wrap\">\n";
   if (pages.empty()) {
-    out += "<p class=\"card empty\">No status page is defined. Declare a StatusPage (see "
-           "docs/status-pages.md).</p>\n";
+    out +=
+        "<p class=\"card empty\">No status page is defined. Declare a StatusPage (see "
+        "docs/status-pages.md).</p>\n";
   } else {
     out += "<ul class=\"card components\">\n";
     for (const auto& page : pages) {

@@ -40,8 +40,7 @@ class Reader {
 
   // The members of a mapping by key; unknown and duplicate keys reported (unknown ones only
   // when `strict`). Null values count as absent.
-  std::map<std::string, const DocumentNode*> Open(const DocumentNode& node,
-                                                  const std::string& path,
+  std::map<std::string, const DocumentNode*> Open(const DocumentNode& node, const std::string& path,
                                                   std::vector<std::string_view> known,
                                                   bool strict = true) {
     std::map<std::string, const DocumentNode*> out;
@@ -60,7 +59,8 @@ class Reader {
       if (std::find(known.begin(), known.end(), member.key) == known.end()) {
         if (strict) {
           std::string names;
-          for (std::string_view name : known) names += (names.empty() ? "" : ", ") + std::string(name);
+          for (std::string_view name : known)
+            names += (names.empty() ? "" : ", ") + std::string(name);
           Fail(member.key_location, field,
                "unknown field \"" + member.key + "\" (known fields: " + names + ")");
         }
@@ -128,8 +128,8 @@ class Reader {
     }
     auto top = Open(document, "", {"apiVersion", "kind", "metadata", "spec", "status"},
                     source_ == StatusPageSource::kFile);
-    const std::pair<const char*, std::string_view> identity[] = {
-        {"apiVersion", kMonitorApiVersion}, {"kind", kStatusPageKind}};
+    const std::pair<const char*, std::string_view> identity[] = {{"apiVersion", kMonitorApiVersion},
+                                                                 {"kind", kStatusPageKind}};
     for (const auto& [field, expected] : identity) {
       const auto found = top.find(field);
       if (found == top.end()) {
@@ -163,8 +163,7 @@ class Reader {
     auto fields = Open(node, "metadata", {"name", "namespace", "labels", "annotations"},
                        source_ == StatusPageSource::kFile);
     if (const auto name = fields.find("name"); name != fields.end()) {
-      if (String(*name->second, "metadata.name", &page->name) &&
-          !IsDns1123Subdomain(page->name)) {
+      if (String(*name->second, "metadata.name", &page->name) && !IsDns1123Subdomain(page->name)) {
         Fail(name->second->location, "metadata.name",
              "\"" + page->name +
                  "\" is not a valid name: lower-case letters, digits, '-' and '.', starting and "
@@ -230,7 +229,8 @@ class Reader {
         const std::string path = Index("spec.regions", i);
         if (String(*items[i], path, &region)) {
           if (!IsDns1123Label(region)) {
-            Fail(items[i]->location, path, "\"" + region + "\" is not a region name (a DNS-1123 label)");
+            Fail(items[i]->location, path,
+                 "\"" + region + "\" is not a region name (a DNS-1123 label)");
           } else {
             page->regions.push_back(region);
           }

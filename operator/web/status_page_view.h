@@ -31,12 +31,12 @@ struct ComponentView {
   std::string description;
   std::string namespace_name;  // of the monitor
   std::string monitor_name;
-  std::string monitor_uid;  // empty when the monitor does not exist
+  std::string monitor_uid;            // empty when the monitor does not exist
   std::optional<MonitorState> state;  // nullopt: the monitor does not exist
-  TimePoint since{};                   // last transition
-  std::vector<RegionStatus> regions;   // the page's regions only, by name
-  std::vector<DayView> days;           // StatusPageBuilder::kDays, oldest first, the last is today
-  std::optional<double> uptime;        // over those days
+  TimePoint since{};                  // last transition
+  std::vector<RegionStatus> regions;  // the page's regions only, by name
+  std::vector<DayView> days;          // StatusPageBuilder::kDays, oldest first, the last is today
+  std::optional<double> uptime;       // over those days
   // Mean response time of each of the last 24 hours (µs), oldest first, the last is the
   // current hour; nullopt for an hour without a passing check.
   std::vector<std::optional<int64_t>> latency_hours;
@@ -49,7 +49,7 @@ struct GroupView {
 
 struct IncidentView {
   IncidentRecord record;
-  std::string component;  // display name of the component it belongs to
+  std::string component;                     // display name of the component it belongs to
   std::vector<std::string> screenshot_urls;  // the record's and the screenshot index's, in order
 };
 

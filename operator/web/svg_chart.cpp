@@ -83,10 +83,11 @@ std::vector<double> SvgChart::Ticks(double max, int at_most) {
 std::string SvgChart::Render(const ChartSpec& spec) {
   const double plot_width = kWidth - kLeft - kRight;
   const double plot_height = kHeight - kTop - kBottom;
-  const double span_ms = std::max<double>(
-      1, std::chrono::duration<double, std::milli>(spec.to - spec.from).count());
+  const double span_ms =
+      std::max<double>(1, std::chrono::duration<double, std::milli>(spec.to - spec.from).count());
   auto x_of = [&](TimePoint at) {
-    return kLeft + plot_width * std::chrono::duration<double, std::milli>(at - spec.from).count() / span_ms;
+    return kLeft +
+           plot_width * std::chrono::duration<double, std::milli>(at - spec.from).count() / span_ms;
   };
 
   // Stacked: each series sits on the sum of those before it, bucket by bucket.
@@ -131,23 +132,26 @@ std::string SvgChart::Render(const ChartSpec& spec) {
 
   std::string out = fmt::format(
       "<svg class=\"chart\" viewBox=\"0 0 {} {}\" role=\"img\" aria-labelledby=\"{}-t {}-d\" "
-      "preserveAspectRatio=\"xMidYMid meet\"><title id=\"{}-t\">{}</title><desc id=\"{}-d\">{}</desc>",
+      "preserveAspectRatio=\"xMidYMid meet\"><title id=\"{}-t\">{}</title><desc "
+      "id=\"{}-d\">{}</desc>",
       kWidth, kHeight, spec.id, spec.id, spec.id, Escape(spec.title), spec.id, Escape(desc));
   for (const double tick : ticks) {
     const double y = y_of(tick);
-    out += fmt::format("<line class=\"grid\" x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\"/>", kLeft,
-                       kWidth - kRight, y, y);
+    out += fmt::format("<line class=\"grid\" x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\"/>",
+                       kLeft, kWidth - kRight, y, y);
     out += fmt::format("<text class=\"axis\" x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>",
                        kLeft - 6, y + 4, Escape(AxisValue(tick, spec.unit)));
   }
   for (const auto& [at, label] : TimeTicks(spec.from, spec.to)) {
-    out += fmt::format("<text class=\"axis\" x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                       x_of(at), kHeight - 8, Escape(label));
+    out +=
+        fmt::format("<text class=\"axis\" x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
+                    x_of(at), kHeight - 8, Escape(label));
   }
   if (!any) {
-    out += fmt::format("<text class=\"nodata\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">No "
-                       "data in this period</text>",
-                       kLeft + plot_width / 2, kTop + plot_height / 2);
+    out += fmt::format(
+        "<text class=\"nodata\" x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"middle\">No "
+        "data in this period</text>",
+        kLeft + plot_width / 2, kTop + plot_height / 2);
   }
 
   // Draw back to front for areas (the largest first), in order for lines.
@@ -184,8 +188,8 @@ std::string SvgChart::Render(const ChartSpec& spec) {
   }
   out += "</svg>\n<ul class=\"chart-legend\">";
   for (size_t s = 0; s < spec.series.size(); ++s) {
-    out += fmt::format("<li><span class=\"key c{}\" aria-hidden=\"true\"></span>{}</li>", s % kColours,
-                       Escape(spec.series[s].name));
+    out += fmt::format("<li><span class=\"key c{}\" aria-hidden=\"true\"></span>{}</li>",
+                       s % kColours, Escape(spec.series[s].name));
   }
   out += "</ul>\n";
   return out;

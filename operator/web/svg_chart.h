@@ -18,7 +18,7 @@
 namespace pharos {
 
 struct ChartPoint {
-  TimePoint at{};                // start of the bucket
+  TimePoint at{};               // start of the bucket
   std::optional<double> value;  // nullopt: no data in this bucket
 };
 

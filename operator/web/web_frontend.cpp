@@ -37,8 +37,9 @@ HttpResponse HtmlError(const HttpRequest& request, int status, std::string_view 
 std::string BaseUrl(const HttpRequest& request) {
   std::string host(request.Header("Host"));
   const bool valid = !host.empty() && host.size() < 256 &&
-                     host.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                            "0123456789.-:[]") == std::string::npos;
+                     host.find_first_not_of(
+                         "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                         "0123456789.-:[]") == std::string::npos;
   if (!valid) host = "localhost";
   const std::string_view proto = request.Header("X-Forwarded-Proto");
   return (proto == "https" ? "https://" : "http://") + host;
@@ -92,9 +93,11 @@ Status WebFrontend::Register(const RouteAdder& add) {
       {"GET", "/assets/{name}", &WebFrontend::HandleAsset},
   };
   for (const auto& [method, pattern, handler] : routes) {
-    Status added = add(method, pattern, [this, handler = handler](const HttpRequest& request, HttpResponder out) {
-      (this->*handler)(request, [&out](HttpResponse response) { out.Send(std::move(response)); });
-    });
+    Status added = add(
+        method, pattern, [this, handler = handler](const HttpRequest& request, HttpResponder out) {
+          (this->*handler)(request,
+                           [&out](HttpResponse response) { out.Send(std::move(response)); });
+        });
     if (!added) return added;
   }
   return OkStatus();
@@ -122,8 +125,8 @@ void WebFrontend::HandleStatusIndex(const HttpRequest& request, const Reply& rep
                           kPublicCache));
 }
 
-std::shared_ptr<const StatusPage> WebFrontend::OpenPage(const HttpRequest& request, const Reply& reply,
-                                                        bool html) {
+std::shared_ptr<const StatusPage> WebFrontend::OpenPage(const HttpRequest& request,
+                                                        const Reply& reply, bool html) {
   const std::string& slug = request.path_params.at("slug");
   std::shared_ptr<const StatusPage> page = pages_.Find(slug);
   if (!page) {
@@ -182,7 +185,8 @@ Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::Build(
       break;
   }
   built->etag = WebResponse::EtagOf(built->body);
-  if (built->body.size() >= WebResponse::kCompressAbove) built->gzip = WebResponse::Gzip(built->body);
+  if (built->body.size() >= WebResponse::kCompressAbove)
+    built->gzip = WebResponse::Gzip(built->body);
   return std::shared_ptr<const Built>(std::move(built));
 }
 
@@ -190,9 +194,11 @@ Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::GetPage(
     const std::shared_ptr<const StatusPage>& page, Representation representation,
     const std::string& base_url) {
   if (options_.page_cache_ttl.count() <= 0) return Build(page, representation, base_url);
-  const bool feed = representation == Representation::kRss || representation == Representation::kAtom;
+  const bool feed =
+      representation == Representation::kRss || representation == Representation::kAtom;
   const std::string key = page->Key() + "\n" + page->slug + "\n" +
-                          std::to_string(static_cast<int>(representation)) + "\n" + (feed ? base_url : "");
+                          std::to_string(static_cast<int>(representation)) + "\n" +
+                          (feed ? base_url : "");
   const auto now = std::chrono::steady_clock::now();
   {
     MutexLock lock(cache_mu_);
@@ -228,7 +234,8 @@ void WebFrontend::RefreshLoop(std::stop_token stop) {
       std::erase_if(cache_, [&](const auto& item) {
         return !item.second.refreshing && now - item.second.last_request > 2 * options_.max_stale;
       });
-      cache_cv_.WaitFor(cache_mu_, stop, options_.max_stale, [&]() REQUIRES(cache_mu_) { return !refreshes_.empty(); });
+      cache_cv_.WaitFor(cache_mu_, stop, options_.max_stale,
+                        [&]() REQUIRES(cache_mu_) { return !refreshes_.empty(); });
       continue;
     }
     Refresh job = std::move(refreshes_.front());
@@ -251,7 +258,8 @@ void WebFrontend::RefreshLoop(std::stop_token stop) {
 
 void WebFrontend::WaitForRefreshes() {
   MutexLock lock(cache_mu_);
-  cache_cv_.Wait(cache_mu_, [&]() REQUIRES(cache_mu_) { return refreshes_.empty() && building_ == 0; });
+  cache_cv_.Wait(cache_mu_,
+                 [&]() REQUIRES(cache_mu_) { return refreshes_.empty() && building_ == 0; });
 }
 
 void WebFrontend::ServePage(const HttpRequest& request, const Reply& reply,
@@ -261,9 +269,10 @@ void WebFrontend::ServePage(const HttpRequest& request, const Reply& reply,
   if (!built) {
     Log().Error("building a status page failed", {{"page", page->slug}, {"error", built.error()}});
     const std::string message = "The page could not be read from the store; try again shortly.";
-    return reply(representation == Representation::kHtml
-                     ? HtmlError(request, 503, "Status temporarily unavailable", message)
-                     : HttpResponse::Error(503, "reading the page's history failed: " + built.error()));
+    return reply(
+        representation == Representation::kHtml
+            ? HtmlError(request, 503, "Status temporarily unavailable", message)
+            : HttpResponse::Error(503, "reading the page's history failed: " + built.error()));
   }
   const Built& body = **built;
   reply(WebResponse::MakePrepared(request, 200, body.content_type, body.body, body.gzip, body.etag,
@@ -284,7 +293,8 @@ void WebFrontend::HandleLogin(const HttpRequest& request, const Reply& reply) {
                            "There is no status page called \"" + slug + "\"."));
   }
   std::string cookie;
-  switch (guard_.TryLogin(*page, request, FormField(request.body, "password"), clock_.Now(), &cookie)) {
+  switch (
+      guard_.TryLogin(*page, request, FormField(request.body, "password"), clock_.Now(), &cookie)) {
     case PageGuard::Login::kAccepted: {
       HttpResponse response = WebResponse::Redirect(303, "/status/" + page->slug);
       response.headers.emplace_back("Set-Cookie", cookie);
@@ -306,7 +316,8 @@ void WebFrontend::HandleFeed(const HttpRequest& request, const Reply& reply) {
                            "Status pages have feed.rss and feed.atom, nothing else."));
   }
   if (std::shared_ptr<const StatusPage> page = OpenPage(request, reply, false)) {
-    ServePage(request, reply, page, feed == "feed.rss" ? Representation::kRss : Representation::kAtom);
+    ServePage(request, reply, page,
+              feed == "feed.rss" ? Representation::kRss : Representation::kAtom);
   }
 }
 
@@ -339,13 +350,14 @@ void WebFrontend::HandleMonitorPage(const HttpRequest& request, const Reply& rep
   Result<std::optional<std::string>> page = dashboard_.RenderMonitor(
       ns, name, window, region == request.query.end() ? "" : region->second);
   if (!page) {
-    Log().Error("building a monitor page failed", {{"monitor", ns + "/" + name}, {"error", page.error()}});
+    Log().Error("building a monitor page failed",
+                {{"monitor", ns + "/" + name}, {"error", page.error()}});
     return reply(HtmlError(request, 503, "Monitor temporarily unavailable",
                            "Its history could not be read from the store; try again shortly."));
   }
   if (!*page) {
-    return reply(HtmlError(request, 404, "No such monitor",
-                           "There is no monitor " + ns + "/" + name + "."));
+    return reply(
+        HtmlError(request, 404, "No such monitor", "There is no monitor " + ns + "/" + name + "."));
   }
   reply(WebResponse::Make(request, 200, WebResponse::kHtml, std::move(**page), kDashboardCache));
 }
@@ -353,7 +365,9 @@ void WebFrontend::HandleMonitorPage(const HttpRequest& request, const Reply& rep
 void WebFrontend::HandleBadge(const HttpRequest& request, const Reply& reply) {
   constexpr std::string_view kSvg = "image/svg+xml";
   const std::string& badge = request.path_params.at("badge");
-  const std::string label = badge == "uptime.svg" ? "uptime" : badge == "latency.svg" ? "response time" : "status";
+  const std::string label = badge == "uptime.svg"    ? "uptime"
+                            : badge == "latency.svg" ? "response time"
+                                                     : "status";
   if (badge != "status.svg" && badge != "uptime.svg" && badge != "latency.svg") {
     return reply(WebResponse::Make(request, 404, kSvg, BadgeSvg::NotFound("badge"), kBadgeCache));
   }
@@ -377,7 +391,8 @@ void WebFrontend::HandleBadge(const HttpRequest& request, const Reply& reply) {
     } else if (which == "30d") {
       svg = BadgeSvg::Uptime(status->uptime_30d, which);
     } else {
-      return reply(HttpResponse::Error(400, "window: expected 24h, 7d or 30d, got \"" + which + "\""));
+      return reply(
+          HttpResponse::Error(400, "window: expected 24h, 7d or 30d, got \"" + which + "\""));
     }
   }
   reply(WebResponse::Make(request, 200, kSvg, std::move(svg), kBadgeCache));
@@ -386,14 +401,17 @@ void WebFrontend::HandleBadge(const HttpRequest& request, const Reply& reply) {
 void WebFrontend::HandleScreenshot(const HttpRequest& request, const Reply& reply) {
   const std::string& file = request.path_params.at("file");
   constexpr std::string_view kSuffix = ".png";
-  const std::string id = file.size() > kSuffix.size() && file.substr(file.size() - kSuffix.size()) == kSuffix
-                             ? file.substr(0, file.size() - kSuffix.size())
-                             : "";
+  const std::string id =
+      file.size() > kSuffix.size() && file.substr(file.size() - kSuffix.size()) == kSuffix
+          ? file.substr(0, file.size() - kSuffix.size())
+          : "";
   std::optional<std::string> png;
-  if (!id.empty() && sources_.screenshot_files != nullptr) png = sources_.screenshot_files->ReadPng(id);
+  if (!id.empty() && sources_.screenshot_files != nullptr)
+    png = sources_.screenshot_files->ReadPng(id);
   if (!png) return reply(HttpResponse::Error(404, "no screenshot \"" + file + "\""));
   // A screenshot never changes once taken.
-  reply(WebResponse::Make(request, 200, "image/png", std::move(*png), "public, max-age=86400, immutable"));
+  reply(WebResponse::Make(request, 200, "image/png", std::move(*png),
+                          "public, max-age=86400, immutable"));
 }
 
 void WebFrontend::HandleAsset(const HttpRequest& request, const Reply& reply) {
@@ -403,8 +421,9 @@ void WebFrontend::HandleAsset(const HttpRequest& request, const Reply& reply) {
   }
   // Pages link assets with ?v=<hash>: those URLs change with the content.
   const bool versioned = request.query.count("v") != 0;
-  reply(WebResponse::MakeWithEtag(request, 200, asset->content_type, asset->content, asset->etag,
-                                  versioned ? "public, max-age=31536000, immutable" : "public, max-age=300"));
+  reply(WebResponse::MakeWithEtag(
+      request, 200, asset->content_type, asset->content, asset->etag,
+      versioned ? "public, max-age=31536000, immutable" : "public, max-age=300"));
 }
 
 }  // namespace pharos

@@ -8,11 +8,11 @@
 //   POST /status/{slug}/login                the password form of a protected page
 //   GET  /status/{slug}/feed.rss|feed.atom   its incidents as a feed
 //   GET  /api/v1/status/{slug}               the page as JSON
-//   GET  /ui/                                the dashboard: every monitor, sortable, filterable, paged
-//   GET  /ui/monitors/{namespace}/{name}     one monitor: charts, results, incidents
-//   GET  /badge/{namespace}/{name}/status.svg|uptime.svg|latency.svg
-//   GET  /api/v1/screenshots/{id}.png        a screenshot taken on downtime
-//   GET  /assets/{name}                      the embedded stylesheet, script and icons
+//   GET  /ui/                                the dashboard: every monitor, sortable, filterable,
+//   paged GET  /ui/monitors/{namespace}/{name}     one monitor: charts, results, incidents GET
+//   /badge/{namespace}/{name}/status.svg|uptime.svg|latency.svg GET  /api/v1/screenshots/{id}.png
+//   a screenshot taken on downtime GET  /assets/{name}                      the embedded
+//   stylesheet, script and icons
 // Unknown pages and monitors get a 404 page (HTML) or a JSON 404 (API), never a 500. Status
 // pages, feeds and the JSON are built (and gzip-compressed) at most once per `page_cache_ttl`:
 // a reader gets the page as last built, and a page older than the ttl is served while the
@@ -31,9 +31,9 @@
 #include <thread>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/clock.h"
 #include "common/http_server.h"
+#include "common/mutex.h"
 #include "common/result.h"
 #include "operator/control/incident_reader.h"
 #include "operator/control/maintenance_calendar.h"
@@ -156,11 +156,11 @@ class WebFrontend {
   PageGuard guard_;
 
   Mutex cache_mu_;
-  CondVar cache_cv_;        // a refresh queued or finished
+  CondVar cache_cv_;  // a refresh queued or finished
   std::map<std::string, Slot> cache_ GUARDED_BY(cache_mu_);
   std::vector<Refresh> refreshes_ GUARDED_BY(cache_mu_);
   int building_ GUARDED_BY(cache_mu_) = 0;  // background builds running
-  std::jthread refresher_;                      // last: stopped first
+  std::jthread refresher_;                  // last: stopped first
 };
 
 }  // namespace pharos

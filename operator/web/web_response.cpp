@@ -16,11 +16,13 @@ bool AcceptsGzip(const HttpRequest& request) {
   const std::string_view rest = accept.substr(at + 4);
   const size_t comma = rest.find(',');
   const std::string_view params = rest.substr(0, comma);
-  return params.find("q=0") == std::string_view::npos || params.find("q=0.") != std::string_view::npos;
+  return params.find("q=0") == std::string_view::npos ||
+         params.find("q=0.") != std::string_view::npos;
 }
 
 bool Compressible(std::string_view content_type) {
-  return content_type.substr(0, 5) == "text/" || content_type.find("json") != std::string_view::npos ||
+  return content_type.substr(0, 5) == "text/" ||
+         content_type.find("json") != std::string_view::npos ||
          content_type.find("xml") != std::string_view::npos ||
          content_type.find("svg") != std::string_view::npos;
 }
@@ -37,12 +39,14 @@ bool WebResponse::Matches(std::string_view if_none_match, std::string_view etag)
   while (!if_none_match.empty()) {
     const size_t comma = if_none_match.find(',');
     std::string_view candidate = if_none_match.substr(0, comma);
-    if_none_match = comma == std::string_view::npos ? std::string_view() : if_none_match.substr(comma + 1);
+    if_none_match =
+        comma == std::string_view::npos ? std::string_view() : if_none_match.substr(comma + 1);
     while (!candidate.empty() && candidate.front() == ' ') candidate.remove_prefix(1);
     while (!candidate.empty() && candidate.back() == ' ') candidate.remove_suffix(1);
     if (candidate == "*") return true;
     if (candidate.substr(0, 2) == "W/") candidate.remove_prefix(2);
-    if (candidate.size() >= 2 && candidate.front() == '"') candidate = candidate.substr(1, candidate.size() - 2);
+    if (candidate.size() >= 2 && candidate.front() == '"')
+      candidate = candidate.substr(1, candidate.size() - 2);
     // The gzip variant's tag ("<hash>-gz") names the same content.
     if (candidate.size() > 3 && candidate.substr(candidate.size() - 3) == "-gz") {
       candidate.remove_suffix(3);
@@ -68,8 +72,9 @@ std::string WebResponse::Gzip(std::string_view body) {
   return out;
 }
 
-HttpResponse WebResponse::Make(const HttpRequest& request, int status, std::string_view content_type,
-                               std::string body, std::string_view cache_control) {
+HttpResponse WebResponse::Make(const HttpRequest& request, int status,
+                               std::string_view content_type, std::string body,
+                               std::string_view cache_control) {
   const std::string etag = EtagOf(body);
   return MakeWithEtag(request, status, content_type, body, etag, cache_control);
 }
@@ -80,7 +85,8 @@ HttpResponse WebResponse::MakeWithEtag(const HttpRequest& request, int status,
   HttpResponse response;
   response.status = status;
   response.content_type = std::string(content_type);
-  const bool gzip = body.size() >= WebResponse::kCompressAbove && Compressible(content_type) && AcceptsGzip(request);
+  const bool gzip = body.size() >= WebResponse::kCompressAbove && Compressible(content_type) &&
+                    AcceptsGzip(request);
   const auto variant = [&](bool compressed) {
     return compressed ? std::string(etag.substr(0, etag.size() - 1)) + "-gz\"" : std::string(etag);
   };

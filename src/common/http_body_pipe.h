@@ -16,8 +16,8 @@
 #include <string>
 #include <string_view>
 
-#include "common/mutex.h"
 #include "common/http_server.h"
+#include "common/mutex.h"
 
 namespace pharos {
 

@@ -104,9 +104,8 @@ Refusal ParseRefusal(const boost::beast::error_code& error, std::string_view lin
     // METHOD SP TARGET SP HTTP/d.d with a well-formed but unsupported version: 505.
     const size_t first = line.find(' ');
     const size_t second = first == std::string_view::npos ? first : line.find(' ', first + 1);
-    const std::string_view version = second == std::string_view::npos
-                                         ? std::string_view()
-                                         : line.substr(second + 1);
+    const std::string_view version =
+        second == std::string_view::npos ? std::string_view() : line.substr(second + 1);
     if (version.size() == 8 && version.substr(0, 5) == "HTTP/" && std::isdigit(version[5]) &&
         version[6] == '.' && std::isdigit(version[7])) {
       return {505,

@@ -12,9 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/http_server.h"
 #include "common/http_stream_runner.h"
+#include "common/mutex.h"
 
 namespace pharos {
 

@@ -205,7 +205,8 @@ struct HttpServer::Impl final : HttpConnectionHost {
 
   Mutex registry_mutex;
   CondVar registry_empty;
-  std::unordered_map<uint64_t, std::shared_ptr<HttpConnection>> connections GUARDED_BY(registry_mutex);
+  std::unordered_map<uint64_t, std::shared_ptr<HttpConnection>> connections
+      GUARDED_BY(registry_mutex);
   bool stopping GUARDED_BY(registry_mutex) = false;
 
   std::array<std::atomic<uint64_t>, kHttpCloseReasons> closed{};

@@ -11,9 +11,9 @@
 #include <memory>
 #include <thread>
 
-#include "common/mutex.h"
 #include "common/http_body_pipe.h"
 #include "common/http_server.h"
+#include "common/mutex.h"
 
 namespace pharos {
 

@@ -30,11 +30,11 @@
 #include <string_view>
 #include <vector>
 
-#include "common/mutex.h"
 #include "common/counter_family.h"
 #include "common/gauge_family.h"
 #include "common/histogram_family.h"
 #include "common/metrics_writer.h"
+#include "common/mutex.h"
 
 namespace pharos {
 

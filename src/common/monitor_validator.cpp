@@ -822,7 +822,8 @@ void MonitorValidator::ValidateAlerting() {
   const std::string remind_path = "spec.alerting.remindEvery";
   if (alerting.remind_every && Usable(remind_path) &&
       (*alerting.remind_every < kMinRemindEvery || *alerting.remind_every > kMaxRemindEvery)) {
-    Report(remind_path, "must be between 1m and 168h (got " + FormatDuration(*alerting.remind_every) +
+    Report(remind_path, "must be between 1m and 168h (got " +
+                            FormatDuration(*alerting.remind_every) +
                             "); leave it out for no reminders");
   }
 }

@@ -41,17 +41,17 @@ TEST(AlertChannelTest, ParsesEachTypeWithDefaults) {
   EXPECT_TRUE(hook.is_default);
   EXPECT_EQ(*hook.url.value, "https://hooks.example.com/x");
   EXPECT_EQ(hook.secret.env, "HOOK_SECRET");
-  AlertChannel pager = Parse(
-      "  type: pagerduty\n  pagerduty: {routingKey: {valueFrom: {file: /run/pd}}}\n");
+  AlertChannel pager =
+      Parse("  type: pagerduty\n  pagerduty: {routingKey: {valueFrom: {file: /run/pd}}}\n");
   EXPECT_EQ(*pager.url.value, kPagerDutyEventsUrl);
   EXPECT_EQ(pager.severity, "critical");
   AlertChannel mail = Parse(
       "  type: email\n  email: {server: \"smtp.example.com:465\", security: tls, from: "
       "a@example.com, to: [b@example.com]}\n");
   EXPECT_EQ(mail.smtp_security, SmtpSecurity::kImplicitTls);
-  AlertChannel kube = Parse(
-      "  type: slack\n  slack: {url: {valueFrom: {secretKeyRef: {name: slack, key: url}}}}\n",
-      DocumentOrigin::kApiObject);
+  AlertChannel kube =
+      Parse("  type: slack\n  slack: {url: {valueFrom: {secretKeyRef: {name: slack, key: url}}}}\n",
+            DocumentOrigin::kApiObject);
   EXPECT_EQ(kube.url.secret_name, "slack");
   EXPECT_EQ(kube.url.secret_key, "url");
 }
@@ -70,27 +70,32 @@ TEST(AlertChannelTest, BadInputIsALocatedErrorNeverACrash) {
   EXPECT_NE(Errors("  type: webhook\n  webhook: {url: \"https://x\", secret: plain}\n")
                 .find("spec.webhook.secret: a secret is never written in the document"),
             std::string::npos);
-  EXPECT_NE(Errors("  type: pagerduty\n  pagerduty: {}\n").find("spec.pagerduty.routingKey: required"),
+  EXPECT_NE(
+      Errors("  type: pagerduty\n  pagerduty: {}\n").find("spec.pagerduty.routingKey: required"),
+      std::string::npos);
+  EXPECT_NE(Errors("  type: slack\n").find("spec.slack: required for type slack"),
             std::string::npos);
-  EXPECT_NE(Errors("  type: slack\n").find("spec.slack: required for type slack"), std::string::npos);
-  EXPECT_NE(Errors("  type: slack\n  slack: {url: \"https://x\"}\n  discord: {url: \"https://y\"}\n")
-                .find("spec.discord: only the block of spec.type"),
-            std::string::npos);
+  EXPECT_NE(
+      Errors("  type: slack\n  slack: {url: \"https://x\"}\n  discord: {url: \"https://y\"}\n")
+          .find("spec.discord: only the block of spec.type"),
+      std::string::npos);
   EXPECT_NE(Errors("  type: webhook\n  webhook: {url: \"https://x\"}\n  template: {title: "
                    "\"{{ monitor.nme }}\"}\n")
                 .find("spec.template.title: unknown placeholder {{ monitor.nme }}"),
             std::string::npos);
-  EXPECT_NE(Errors("  type: webhook\n  webhook: {url: \"https://x\"}\n  template: {text: \"{{ x\"}\n")
-                .find("never closed"),
-            std::string::npos);
+  EXPECT_NE(
+      Errors("  type: webhook\n  webhook: {url: \"https://x\"}\n  template: {text: \"{{ x\"}\n")
+          .find("never closed"),
+      std::string::npos);
   EXPECT_NE(Errors("  type: webhook\n  webhook: {url: \"https://x\", secret: {valueFrom: {file: "
                    "/var/run/secrets/token}}}\n",
                    DocumentOrigin::kApiObject)
                 .find("file would read the operator's own files"),
             std::string::npos);
-  EXPECT_NE(Errors("  type: slack\n  slack: {url: {valueFrom: {secretKeyRef: {name: s, key: k}}}}\n")
-                .find("secretKeyRef is for AlertChannel resources in Kubernetes"),
-            std::string::npos);
+  EXPECT_NE(
+      Errors("  type: slack\n  slack: {url: {valueFrom: {secretKeyRef: {name: s, key: k}}}}\n")
+          .find("secretKeyRef is for AlertChannel resources in Kubernetes"),
+      std::string::npos);
   EXPECT_NE(Errors("  type: email\n  email: {server: smtp, from: nobody, to: []}\n")
                 .find("spec.email.server: must be HOST:PORT"),
             std::string::npos);

@@ -58,8 +58,7 @@ class Stack {
 
   // One round of `monitor` at the clock's time with `outcome`, then the engine's pass.
   void Round(const Monitor& monitor, Outcome outcome) {
-    ASSERT_TRUE(
-        core_->IngestAndWait({MakeResult(monitor, "local", clock_.Now(), outcome)}).ok());
+    ASSERT_TRUE(core_->IngestAndWait({MakeResult(monitor, "local", clock_.Now(), outcome)}).ok());
     core_->Tick();
     engine_->Tick();
   }
@@ -167,9 +166,8 @@ TEST_F(AlertingEngineTest, RemindersWhileDownStopWhenAcknowledged) {
   clock_.Advance(minutes(20));
   stack.engine().Tick();
   stack.Deliver("shop/hook");
-  EXPECT_EQ(stack.Events(),
-            (std::vector<std::string>{"down", "trigger", "reminder", "acknowledged",
-                                      "acknowledge"}));
+  EXPECT_EQ(stack.Events(), (std::vector<std::string>{"down", "trigger", "reminder", "acknowledged",
+                                                      "acknowledge"}));
   EXPECT_EQ(stack.transport().Bodies()[3]["acknowledgedBy"], "alice");
   EXPECT_EQ(stack.transport().Bodies()[4]["dedup_key"], incident);
 }
@@ -271,10 +269,11 @@ TEST_F(AlertingEngineTest, TestNotificationsAndScreenshots) {
   ASSERT_TRUE(stack.core().UpsertMonitor(monitor).ok());
   stack.Round(monitor, Outcome::kDown);
   const std::string incident = stack.store().ListIncidents(IncidentQuery{})->at(0).incident.id;
-  auto attached = stack.store().AttachScreenshot(incident, "/api/v1/screenshots/a.png", clock_.Now());
+  auto attached =
+      stack.store().AttachScreenshot(incident, "/api/v1/screenshots/a.png", clock_.Now());
   ASSERT_TRUE(attached.ok() && attached->changed);
-  EXPECT_FALSE(stack.store().AttachScreenshot(incident, "/api/v1/screenshots/a.png",
-                                              clock_.Now())->changed);
+  EXPECT_FALSE(
+      stack.store().AttachScreenshot(incident, "/api/v1/screenshots/a.png", clock_.Now())->changed);
   EXPECT_EQ(attached->record->screenshot_urls,
             std::vector<std::string>{"/api/v1/screenshots/a.png"});
   EXPECT_FALSE(stack.store().AttachScreenshot("nope", "/x.png", clock_.Now())->found);

@@ -63,18 +63,18 @@ TEST(CronScheduleTest, FallBackFiresOnceAtTheFirstOccurrence) {
   // Every 30 minutes across the repeated hour: the instants stay unique and ascending.
   std::vector<std::string> fires =
       Fires("0,30 1-3 25 oct *", "Europe/Berlin", "2026-10-24T22:00:00Z", "2026-10-25T03:00:00Z");
-  EXPECT_EQ(fires, (std::vector<std::string>{
-                       "2026-10-24T23:00:00.000Z", "2026-10-24T23:30:00.000Z",
-                       "2026-10-25T00:00:00.000Z", "2026-10-25T00:30:00.000Z",
-                       "2026-10-25T02:00:00.000Z", "2026-10-25T02:30:00.000Z"}));
+  EXPECT_EQ(fires,
+            (std::vector<std::string>{"2026-10-24T23:00:00.000Z", "2026-10-24T23:30:00.000Z",
+                                      "2026-10-25T00:00:00.000Z", "2026-10-25T00:30:00.000Z",
+                                      "2026-10-25T02:00:00.000Z", "2026-10-25T02:30:00.000Z"}));
 }
 
 TEST(CronScheduleTest, NewYorkWeeklyKeepsLocalTimeAcrossDst) {
   // Saturdays 22:00 in New York: 02:00Z under EDT, 03:00Z under EST (change on 2026-11-01).
-  EXPECT_EQ(Fires("0 22 * * sat", "America/New_York", "2026-10-20T00:00:00Z",
-                  "2026-11-10T00:00:00Z"),
-            (std::vector<std::string>{"2026-10-25T02:00:00.000Z", "2026-11-01T02:00:00.000Z",
-                                      "2026-11-08T03:00:00.000Z"}));
+  EXPECT_EQ(
+      Fires("0 22 * * sat", "America/New_York", "2026-10-20T00:00:00Z", "2026-11-10T00:00:00Z"),
+      (std::vector<std::string>{"2026-10-25T02:00:00.000Z", "2026-11-01T02:00:00.000Z",
+                                "2026-11-08T03:00:00.000Z"}));
 }
 
 TEST(CronScheduleTest, ErrorsNameTheField) {

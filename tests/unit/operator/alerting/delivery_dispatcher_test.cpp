@@ -1,6 +1,7 @@
 #include "operator/alerting/delivery_dispatcher.h"
 
 #include <gtest/gtest.h>
+
 #include <nlohmann/json.hpp>
 
 #include "common/manual_clock.h"

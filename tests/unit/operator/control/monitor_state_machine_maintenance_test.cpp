@@ -40,7 +40,8 @@ CheckResult MakeCheck(int round, Outcome outcome) {
 class MaintenanceScenario : public ::testing::Test {
  protected:
   std::vector<StateEvent> Observe(int round, Outcome outcome) {
-    return machine_.Observe(kIdentity, MakeCheck(round, outcome), kStart + minutes(round) + seconds(1))
+    return machine_
+        .Observe(kIdentity, MakeCheck(round, outcome), kStart + minutes(round) + seconds(1))
         .events;
   }
   std::vector<StateEvent> Window(bool on, int minute) {

@@ -77,14 +77,14 @@ TEST(IncidentResourceStoreTest, DeliveriesLiveInTheStatusAndANewLeaderContinuesT
 
   // Someone else (the old leader, still writing) changed the object: a conflict, re-read, retry.
   Json changed = *client.Stored(ApiResource::Incidents(), "shop", "checkout-api-1796597611613");
-  changed["status"]["timeline"] = Json::array({{{"at", "2026-01-01T00:00:00Z"},
-                                                {"kind", "note"},
-                                                {"text", "from elsewhere"}}});
+  changed["status"]["timeline"] =
+      Json::array({{{"at", "2026-01-01T00:00:00Z"}, {"kind", "note"}, {"text", "from elsewhere"}}});
   client.Put(ApiResource::Incidents(), changed);
   second.attempts = 2;
   second.last_error = "HTTP 503";
   ASSERT_TRUE(store.Update(second).ok());
-  const Json stored = *client.Stored(ApiResource::Incidents(), "shop", "checkout-api-1796597611613");
+  const Json stored =
+      *client.Stored(ApiResource::Incidents(), "shop", "checkout-api-1796597611613");
   EXPECT_EQ(stored["status"]["timeline"][0]["text"], "from elsewhere");
   EXPECT_EQ(stored["status"]["deliveries"][1]["attempts"], 2);
 

@@ -532,17 +532,17 @@ TEST_F(SqliteResultStoreTest, RollupsKeepPhaseMeansOfPassingResults) {
   auto store = OpenStore();
   auto with_phases = [](CheckResult result, int64_t dns, int64_t connect, int64_t tls,
                         int64_t first_byte, int64_t transfer) {
-    result.timings = Timings{dns, connect, tls, first_byte, transfer,
-                             dns + connect + tls + first_byte + transfer};
+    result.timings = Timings{dns,        connect,  tls,
+                             first_byte, transfer, dns + connect + tls + first_byte + transfer};
     return result;
   };
   Append(*store, {with_phases(MakeResult("1", "eu", kStart + minutes(1), Outcome::kUp), 1'000,
                               2'000, 3'000, 4'000, 5'000),
-                  with_phases(MakeResult("2", "eu", kStart + minutes(2), Outcome::kDegraded),
-                              3'000, 4'000, 5'000, 6'000, 7'000),
+                  with_phases(MakeResult("2", "eu", kStart + minutes(2), Outcome::kDegraded), 3'000,
+                              4'000, 5'000, 6'000, 7'000),
                   // A failed check's phases say nothing about the target's speed.
-                  with_phases(MakeResult("3", "eu", kStart + minutes(3), Outcome::kDown),
-                              900'000, 0, 0, 0, 0)});
+                  with_phases(MakeResult("3", "eu", kStart + minutes(3), Outcome::kDown), 900'000,
+                              0, 0, 0, 0)});
   const PhaseMeans expected{2, 2'000, 3'000, 4'000, 5'000, 6'000};
   auto same = [](const PhaseMeans& a, const PhaseMeans& b) {
     return a.samples == b.samples && a.dns_us == b.dns_us && a.connect_us == b.connect_us &&
@@ -574,8 +574,8 @@ TEST_F(SqliteResultStoreTest, UpgradeFillsLatencySumsFromTheHistograms) {
       "UPDATE schema_version SET version = 2 WHERE component = 'results';");
   store = OpenStore();
   ASSERT_NE(store, nullptr);
-  Result<std::vector<BucketCounts>> counts = store->CountRollups(
-      {{"uid-1"}, RollupPeriod::kDay, {}, kStart, kStart + days(1)});
+  Result<std::vector<BucketCounts>> counts =
+      store->CountRollups({{"uid-1"}, RollupPeriod::kDay, {}, kStart, kStart + days(1)});
   ASSERT_TRUE(counts.ok()) << counts.error();
   ASSERT_EQ(counts->size(), 1u);
   EXPECT_EQ((*counts)[0].latency_sum_us, 40'000);

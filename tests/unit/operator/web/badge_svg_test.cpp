@@ -13,7 +13,8 @@ using ::testing::StartsWith;
 using namespace ::pharos::testing;
 
 TEST(BadgeSvgTest, StatusBadgeCarriesTheStateAsText) {
-  const std::string svg = BadgeSvg::Status(StatusOf(WebMonitor("shop", "web"), MonitorState::kDown));
+  const std::string svg =
+      BadgeSvg::Status(StatusOf(WebMonitor("shop", "web"), MonitorState::kDown));
   EXPECT_THAT(svg, StartsWith("<svg xmlns=\"http://www.w3.org/2000/svg\""));
   EXPECT_THAT(svg, HasSubstr("aria-label=\"status: down\""));
   EXPECT_THAT(svg, HasSubstr("<title>status: down</title>"));

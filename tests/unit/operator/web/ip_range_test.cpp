@@ -40,7 +40,8 @@ TEST(IpRangeTest, SingleHostsAndIpv6) {
 
 TEST(IpRangeTest, RefusesMalformedRangesSayingWhy) {
   EXPECT_THAT(IpRange::Parse("10.0.0.0/").error(), HasSubstr("must be a number"));
-  EXPECT_THAT(IpRange::Parse("10.0.0.0/33").error(), HasSubstr("prefix length 33 is larger than 32"));
+  EXPECT_THAT(IpRange::Parse("10.0.0.0/33").error(),
+              HasSubstr("prefix length 33 is larger than 32"));
   EXPECT_THAT(IpRange::Parse("10.0.0.1/24").error(), HasSubstr("did you mean 10.0.0.0/24?"));
   EXPECT_THAT(IpRange::Parse("example.com").error(), HasSubstr("is not an IP address"));
   EXPECT_EQ(IpRange::Parse("x").error_kind(), ErrorKind::kInvalidArgument);

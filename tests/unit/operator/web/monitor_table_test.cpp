@@ -55,8 +55,9 @@ TEST(MonitorTableTest, SortsByAnyColumnWithMissingFiguresLast) {
               ElementsAre("checkout", "cron", "payments", "search", "web"));
   EXPECT_THAT(Names(MonitorTable::Apply(Statuses(), Parse({{"sort", "uptime24h"}}))),
               ElementsAre("checkout", "search", "payments", "web", "cron"));
-  EXPECT_THAT(Names(MonitorTable::Apply(Statuses(), Parse({{"sort", "uptime24h"}, {"dir", "desc"}}))),
-              ElementsAre("web", "payments", "search", "checkout", "cron"));
+  EXPECT_THAT(
+      Names(MonitorTable::Apply(Statuses(), Parse({{"sort", "uptime24h"}, {"dir", "desc"}}))),
+      ElementsAre("web", "payments", "search", "checkout", "cron"));
   EXPECT_THAT(Names(MonitorTable::Apply(Statuses(), Parse({{"sort", "p50"}, {"dir", "desc"}}))),
               ElementsAre("search", "payments", "web", "cron", "checkout"));
 }
@@ -67,7 +68,8 @@ TEST(MonitorTableTest, FiltersAndPages) {
   EXPECT_THAT(Names(MonitorTable::Apply(Statuses(), Parse({{"namespace", "billing"}}))),
               ElementsAre("cron", "payments"));
   // Text matches namespace/name or the target, in any case.
-  EXPECT_THAT(Names(MonitorTable::Apply(Statuses(), Parse({{"q", "SHOP/SE"}}))), ElementsAre("search"));
+  EXPECT_THAT(Names(MonitorTable::Apply(Statuses(), Parse({{"q", "SHOP/SE"}}))),
+              ElementsAre("search"));
   EXPECT_THAT(Names(MonitorTable::Apply(Statuses(), Parse({{"q", "payments.example"}}))),
               ElementsAre("payments"));
   const MonitorTable::Page second =
@@ -86,7 +88,8 @@ TEST(MonitorTableTest, FiltersAndPages) {
 
 TEST(MonitorTableTest, BadParametersAreNamed) {
   EXPECT_THAT(MonitorTable::ParseQuery({{"state", "Sleeping"}}).error(), HasSubstr("state:"));
-  EXPECT_THAT(MonitorTable::ParseQuery({{"sort", "colour"}}).error(), HasSubstr("sort: unknown column"));
+  EXPECT_THAT(MonitorTable::ParseQuery({{"sort", "colour"}}).error(),
+              HasSubstr("sort: unknown column"));
   EXPECT_THAT(MonitorTable::ParseQuery({{"dir", "up"}}).error(), HasSubstr("dir:"));
   EXPECT_THAT(MonitorTable::ParseQuery({{"page", "0"}}).error(), HasSubstr("page:"));
   EXPECT_THAT(MonitorTable::ParseQuery({{"per_page", "100000"}}).error(), HasSubstr("per_page:"));
@@ -104,8 +107,9 @@ TEST(MonitorTableTest, QueryStringsKeepTheFiltersForLinks) {
 TEST(MonitorTableTest, TenThousandMonitors) {
   std::vector<MonitorStatus> many;
   for (int i = 0; i < 10'000; ++i) {
-    MonitorStatus status = StatusOf(WebMonitor("ns" + std::to_string(i % 10), "m" + std::to_string(i)),
-                                    i % 97 == 0 ? MonitorState::kDown : MonitorState::kUp);
+    MonitorStatus status =
+        StatusOf(WebMonitor("ns" + std::to_string(i % 10), "m" + std::to_string(i)),
+                 i % 97 == 0 ? MonitorState::kDown : MonitorState::kUp);
     status.uptime_24h = 100.0 - (i % 13);
     many.push_back(status);
   }

@@ -30,7 +30,9 @@ HttpRequest From(std::string address) {
   return request;
 }
 
-std::string CookiePair(const std::string& set_cookie) { return set_cookie.substr(0, set_cookie.find(';')); }
+std::string CookiePair(const std::string& set_cookie) {
+  return set_cookie.substr(0, set_cookie.find(';'));
+}
 
 TEST(PageGuardTest, PublicPagesAreOpen) {
   PageGuard guard;
@@ -72,7 +74,8 @@ TEST(PageGuardTest, PasswordFormSetsACookieThatExpires) {
   EXPECT_EQ(guard.Check(Page("new"), request, kNow), V::kNeedsPassword);
   StatusPage other = Page("s3cret");
   other.slug = "other";
-  request.headers["Cookie"] = "pharos_status_other=" + CookiePair(cookie).substr(CookiePair(cookie).find('=') + 1);
+  request.headers["Cookie"] =
+      "pharos_status_other=" + CookiePair(cookie).substr(CookiePair(cookie).find('=') + 1);
   EXPECT_EQ(guard.Check(other, request, kNow), V::kNeedsPassword);
   request.headers["Cookie"] = "pharos_status_shop=99999999999.forged";
   EXPECT_EQ(guard.Check(page, request, kNow), V::kNeedsPassword);
@@ -95,14 +98,16 @@ TEST(PageGuardTest, WrongPasswordsAreThrottledPerClient) {
   const StatusPage page = Page("s3cret");
   std::string cookie;
   for (int i = 0; i < PageGuard::kMaxFailuresPerMinute; ++i) {
-    EXPECT_EQ(guard.TryLogin(page, From("10.0.0.1"), "guess", kNow, &cookie), PageGuard::Login::kWrong);
+    EXPECT_EQ(guard.TryLogin(page, From("10.0.0.1"), "guess", kNow, &cookie),
+              PageGuard::Login::kWrong);
   }
   EXPECT_EQ(guard.TryLogin(page, From("10.0.0.1"), "s3cret", kNow, &cookie),
             PageGuard::Login::kThrottled);
   EXPECT_EQ(guard.TryLogin(page, From("10.0.0.2"), "s3cret", kNow, &cookie),
             PageGuard::Login::kAccepted);
-  EXPECT_EQ(guard.TryLogin(page, From("10.0.0.1"), "s3cret", kNow + std::chrono::seconds(61), &cookie),
-            PageGuard::Login::kAccepted);
+  EXPECT_EQ(
+      guard.TryLogin(page, From("10.0.0.1"), "s3cret", kNow + std::chrono::seconds(61), &cookie),
+      PageGuard::Login::kAccepted);
 }
 
 TEST(PageGuardTest, AnUnreadSecretKeepsThePageClosed) {

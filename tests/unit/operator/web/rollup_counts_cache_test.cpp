@@ -18,7 +18,8 @@ TEST(RollupCountsCacheTest, CompleteBucketsAreReadOncePerTtlTheCurrentOneAlways)
   for (int h = 0; h < 24; ++h) history.AddHour("a", kHour - hours(h), 10 + h, 1'000);
   history.AddHour("b", kHour - hours(2), 7, 1'000);
   RollupCountsCache cache(history, {minutes(10), 100});
-  const BucketCountsQuery query{{"a", "b"}, RollupPeriod::kHour, {}, kHour - hours(23), kHour + hours(1)};
+  const BucketCountsQuery query{
+      {"a", "b"}, RollupPeriod::kHour, {}, kHour - hours(23), kHour + hours(1)};
   Result<std::vector<BucketCounts>> direct = history.CountRollups(query);
   history.count_calls = 0;
 
@@ -45,7 +46,8 @@ TEST(RollupCountsCacheTest, ANewCurrentBucketReadsTheOneThatJustClosed) {
   FakeHistory history;
   history.AddHour("a", kHour, 10, 1'000);
   RollupCountsCache cache(history, {minutes(10), 100});
-  const BucketCountsQuery query{{"a"}, RollupPeriod::kHour, {}, kHour - hours(23), kHour + hours(1)};
+  const BucketCountsQuery query{
+      {"a"}, RollupPeriod::kHour, {}, kHour - hours(23), kHour + hours(1)};
   ASSERT_EQ(cache.Read(query, kNow)->size(), 1u);
   history.AddHour("a", kHour + hours(1), 4, 1'000);
   const BucketCountsQuery next{{"a"}, RollupPeriod::kHour, {}, kHour - hours(22), kHour + hours(2)};
@@ -59,7 +61,11 @@ TEST(RollupCountsCacheTest, KeepsAtMostMaxEntries) {
   FakeHistory history;
   RollupCountsCache cache(history, {minutes(10), 10});
   for (int i = 0; i < 30; ++i) {
-    ASSERT_TRUE(cache.Read({{"m" + std::to_string(i)}, RollupPeriod::kDay, {}, kHour - hours(24 * 9), kHour}, kNow).ok());
+    ASSERT_TRUE(
+        cache
+            .Read({{"m" + std::to_string(i)}, RollupPeriod::kDay, {}, kHour - hours(24 * 9), kHour},
+                  kNow)
+            .ok());
   }
   EXPECT_LE(cache.size(), 11u);
 }

@@ -53,37 +53,54 @@ class StatusPageBuilderTest : public ::testing::Test {
     history_.AddHour(checkout_->uid, kNow - minutes(20), 40, 0, 10);
     history_.AddDay(payments_->uid, kToday - days(3), 90, 5, 5);
     for (int hour = 0; hour < 30; hour += 3) {
-      history_.AddHour(web_->uid, TimePoint(kNow.time_since_epoch() - kNow.time_since_epoch() % hours(1)) - hours(hour),
-                       10, 10 * (10'000 + 1'000 * hour));
+      history_.AddHour(
+          web_->uid,
+          TimePoint(kNow.time_since_epoch() - kNow.time_since_epoch() % hours(1)) - hours(hour), 10,
+          10 * (10'000 + 1'000 * hour));
     }
 
-    IncidentRecord checkout_incident = IncidentRecord::FromIncident(
-        Incident{"inc-checkout", checkout_->uid, checkout_->Key(), kNow - minutes(40), std::nullopt,
-                 {"eu-west"}, "status code 503"});
+    IncidentRecord checkout_incident = IncidentRecord::FromIncident(Incident{"inc-checkout",
+                                                                             checkout_->uid,
+                                                                             checkout_->Key(),
+                                                                             kNow - minutes(40),
+                                                                             std::nullopt,
+                                                                             {"eu-west"},
+                                                                             "status code 503"});
     checkout_incident.phase = IncidentPhase::kAcknowledged;
     checkout_incident.timeline = {
-        {kNow - minutes(40), IncidentEntry::Kind::kStateChange, "Down (failing in eu-west: status code 503)", ""},
+        {kNow - minutes(40), IncidentEntry::Kind::kStateChange,
+         "Down (failing in eu-west: status code 503)", ""},
         {kNow - minutes(39), IncidentEntry::Kind::kNotification, "down sent to shop/oncall", ""},
         {kNow - minutes(30), IncidentEntry::Kind::kAcknowledged, "", "alice"},
-        {kNow - minutes(20), IncidentEntry::Kind::kNote, "Rolling back <release 42> & watching", "alice"}};
+        {kNow - minutes(20), IncidentEntry::Kind::kNote, "Rolling back <release 42> & watching",
+         "alice"}};
     incidents_.Add(checkout_incident);
-    IncidentRecord payments_incident = IncidentRecord::FromIncident(
-        Incident{"inc-payments", payments_->uid, payments_->Key(), kToday - days(3) + hours(4),
-                 kToday - days(3) + hours(5), {"us-east"}, "timeout"});
+    IncidentRecord payments_incident =
+        IncidentRecord::FromIncident(Incident{"inc-payments",
+                                              payments_->uid,
+                                              payments_->Key(),
+                                              kToday - days(3) + hours(4),
+                                              kToday - days(3) + hours(5),
+                                              {"us-east"},
+                                              "timeout"});
     payments_incident.screenshot_urls = {"/api/v1/screenshots/a.png"};
     incidents_.Add(payments_incident);
     // Resolved long before the bar's days: left out.
-    incidents_.Add(IncidentRecord::FromIncident(
-        Incident{"inc-old", payments_->uid, payments_->Key(), kToday - days(200),
-                 kToday - days(199), {}, ""}));
+    incidents_.Add(IncidentRecord::FromIncident(Incident{"inc-old",
+                                                         payments_->uid,
+                                                         payments_->Key(),
+                                                         kToday - days(200),
+                                                         kToday - days(199),
+                                                         {},
+                                                         ""}));
     screenshots_.urls["inc-payments"] = {"/api/v1/screenshots/a.png", "/api/v1/screenshots/b.png"};
 
-    calendar_.Add(MaintenancePeriod{"shop", "db-upgrade", "Database upgrade", kNow - hours(1),
-                                    kNow + hours(1), {"shop/web"}});
-    calendar_.Add(MaintenancePeriod{"shop", "card-vendor", "", kNow + days(2), kNow + days(2) + hours(3),
-                                    {"shop/checkout"}});
-    calendar_.Add(MaintenancePeriod{"other", "unrelated", "", kNow - hours(1), kNow + hours(1),
-                                    {"other/thing"}});
+    calendar_.Add(MaintenancePeriod{
+        "shop", "db-upgrade", "Database upgrade", kNow - hours(1), kNow + hours(1), {"shop/web"}});
+    calendar_.Add(MaintenancePeriod{
+        "shop", "card-vendor", "", kNow + days(2), kNow + days(2) + hours(3), {"shop/checkout"}});
+    calendar_.Add(MaintenancePeriod{
+        "other", "unrelated", "", kNow - hours(1), kNow + hours(1), {"other/thing"}});
 
     page_.namespace_name = "shop";
     page_.name = "shop";
@@ -295,8 +312,8 @@ TEST(StatusPageJsonTest, StringsAreEscaped) {
 }
 
 TEST(StatusPageHtmlTest, APlainIncidentGetsATimelineOfItsOpeningAndResolution) {
-  IncidentRecord record = IncidentRecord::FromIncident(
-      Incident{"i", "u", "shop/web", kNow - hours(2), kNow - hours(1), {"eu-west", "us-east"}, "x"});
+  IncidentRecord record = IncidentRecord::FromIncident(Incident{
+      "i", "u", "shop/web", kNow - hours(2), kNow - hours(1), {"eu-west", "us-east"}, "x"});
   const std::vector<IncidentEntry> timeline = StatusPageHtml::TimelineOf(record);
   ASSERT_EQ(timeline.size(), 2u);
   EXPECT_EQ(timeline[0].at, kNow - hours(2));

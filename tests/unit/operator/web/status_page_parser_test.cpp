@@ -127,21 +127,26 @@ spec:
   access:
     allowedCidrs: [10.1.2.3/8, 300.0.0.0/8, 10.0.0.0/40]
 )");
-  EXPECT_THAT(Errors(parsed), ElementsAre(
-      HasSubstr("pages.yaml:9:3: spec.colour: unknown field \"colour\""),
-      HasSubstr("pages.yaml:5:9: spec.slug: \"Shop_Page\" cannot be a slug"),
-      HasSubstr("pages.yaml:7:12: spec.logoUrl: \"javascript:alert(1)\" is not an http(s) URL"),
-      HasSubstr("pages.yaml:6:10: spec.theme: \"neon\" is not a theme: auto, light or dark"),
-      HasSubstr("pages.yaml:8:13: spec.regions[0]: \"EU\" is not a region name"),
-      HasSubstr("pages.yaml:13:11: spec.groups[0].components[0]: give either monitor"),
-      HasSubstr("pages.yaml:14:11: spec.groups[0].components[1]: needs monitor"),
-      HasSubstr("pages.yaml:15:21: spec.groups[0].components[2].monitor: \"Not_A_Name\" is not"),
-      HasSubstr("pages.yaml:16:7: spec.groups[1].components: required"),
-      HasSubstr("pages.yaml:17:35: spec.footerLinks[0].url: \"ftp://x\" is not an http(s) URL"),
-      HasSubstr("spec.access.allowedCidrs[0]: \"10.1.2.3/8\": address bits are set below the /8 "
-                "prefix (did you mean 10.0.0.0/8?)"),
-      HasSubstr("spec.access.allowedCidrs[1]: \"300.0.0.0/8\" is not an IP address"),
-      HasSubstr("spec.access.allowedCidrs[2]: \"10.0.0.0/40\": prefix length 40 is larger than 32")));
+  EXPECT_THAT(
+      Errors(parsed),
+      ElementsAre(
+          HasSubstr("pages.yaml:9:3: spec.colour: unknown field \"colour\""),
+          HasSubstr("pages.yaml:5:9: spec.slug: \"Shop_Page\" cannot be a slug"),
+          HasSubstr("pages.yaml:7:12: spec.logoUrl: \"javascript:alert(1)\" is not an http(s) URL"),
+          HasSubstr("pages.yaml:6:10: spec.theme: \"neon\" is not a theme: auto, light or dark"),
+          HasSubstr("pages.yaml:8:13: spec.regions[0]: \"EU\" is not a region name"),
+          HasSubstr("pages.yaml:13:11: spec.groups[0].components[0]: give either monitor"),
+          HasSubstr("pages.yaml:14:11: spec.groups[0].components[1]: needs monitor"),
+          HasSubstr(
+              "pages.yaml:15:21: spec.groups[0].components[2].monitor: \"Not_A_Name\" is not"),
+          HasSubstr("pages.yaml:16:7: spec.groups[1].components: required"),
+          HasSubstr("pages.yaml:17:35: spec.footerLinks[0].url: \"ftp://x\" is not an http(s) URL"),
+          HasSubstr(
+              "spec.access.allowedCidrs[0]: \"10.1.2.3/8\": address bits are set below the /8 "
+              "prefix (did you mean 10.0.0.0/8?)"),
+          HasSubstr("spec.access.allowedCidrs[1]: \"300.0.0.0/8\" is not an IP address"),
+          HasSubstr(
+              "spec.access.allowedCidrs[2]: \"10.0.0.0/40\": prefix length 40 is larger than 32")));
 }
 
 TEST(StatusPageParserTest, RequiredParts) {

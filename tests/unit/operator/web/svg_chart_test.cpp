@@ -8,10 +8,10 @@
 namespace pharos {
 namespace {
 
+using std::chrono::hours;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using std::chrono::hours;
 
 const TimePoint kFrom = ManualClock::DefaultStart();
 
@@ -30,8 +30,12 @@ TEST(SvgChartTest, RoundTicks) {
 
 TEST(SvgChartTest, LinesBreakWhereDataIsMissing) {
   ChartSpec spec{"c", "Median by region", "ms", kFrom, kFrom + hours(5), false, {}};
-  spec.series.push_back({"eu-west", {{kFrom, 10}, {kFrom + hours(1), 12}, {kFrom + hours(2), std::nullopt},
-                                     {kFrom + hours(3), 11}, {kFrom + hours(4), 14}}});
+  spec.series.push_back({"eu-west",
+                         {{kFrom, 10},
+                          {kFrom + hours(1), 12},
+                          {kFrom + hours(2), std::nullopt},
+                          {kFrom + hours(3), 11},
+                          {kFrom + hours(4), 14}}});
   spec.series.push_back({"us-east", {{kFrom, std::nullopt}, {kFrom + hours(1), 30}}});
   const std::string svg = SvgChart::Render(spec);
   EXPECT_EQ(Count(svg, "<polyline class=\"series c0\""), 2);
@@ -39,7 +43,8 @@ TEST(SvgChartTest, LinesBreakWhereDataIsMissing) {
   EXPECT_THAT(svg, HasSubstr("role=\"img\" aria-labelledby=\"c-t c-d\""));
   EXPECT_THAT(svg, HasSubstr("<desc id=\"c-d\">eu-west: median 12 ms, from 10 ms to 14 ms. "
                              "us-east: median 30 ms, from 30 ms to 30 ms. </desc>"));
-  EXPECT_THAT(svg, HasSubstr("<li><span class=\"key c1\" aria-hidden=\"true\"></span>us-east</li>"));
+  EXPECT_THAT(svg,
+              HasSubstr("<li><span class=\"key c1\" aria-hidden=\"true\"></span>us-east</li>"));
   EXPECT_THAT(svg, HasSubstr(">30 ms</text>"));  // the top tick
   EXPECT_THAT(svg, HasSubstr(">01:00</text>"));  // UTC hour ticks
 }
@@ -55,7 +60,13 @@ TEST(SvgChartTest, StackedAreasAddUp) {
 }
 
 TEST(SvgChartTest, SaysWhenThereIsNoData) {
-  ChartSpec spec{"n", "Nothing", "ms", kFrom, kFrom + hours(24 * 7), false, {{"local", {{kFrom, std::nullopt}}}}};
+  ChartSpec spec{"n",
+                 "Nothing",
+                 "ms",
+                 kFrom,
+                 kFrom + hours(24 * 7),
+                 false,
+                 {{"local", {{kFrom, std::nullopt}}}}};
   const std::string svg = SvgChart::Render(spec);
   EXPECT_THAT(svg, HasSubstr("No data in this period"));
   EXPECT_THAT(svg, HasSubstr("local: no data."));

@@ -7,7 +7,8 @@
 namespace pharos {
 namespace {
 
-const TimePoint kAt = ManualClock::DefaultStart() + std::chrono::hours(24 * 33 + 14) + std::chrono::minutes(5);
+const TimePoint kAt =
+    ManualClock::DefaultStart() + std::chrono::hours(24 * 33 + 14) + std::chrono::minutes(5);
 
 TEST(WebFormatTest, Escaping) {
   EXPECT_EQ(Escape("<a href=\"x\">Tom & Jerry's</a>"),

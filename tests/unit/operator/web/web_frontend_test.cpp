@@ -113,7 +113,8 @@ TEST_F(WebFrontendTest, RootAndIndexLeadToTheDefaultPage) {
   HttpResponse index = Call(&WebFrontend::HandleStatusIndex, Get("/status"));
   EXPECT_EQ(index.status, 200);
   EXPECT_THAT(index.body, HasSubstr("<h1>Service status</h1>"));
-  HttpResponse page = Call(&WebFrontend::HandleStatusPage, Get("/status/default", {{"slug", "default"}}));
+  HttpResponse page =
+      Call(&WebFrontend::HandleStatusPage, Get("/status/default", {{"slug", "default"}}));
   EXPECT_EQ(page.status, 200);
   EXPECT_EQ(page.body, index.body);
   EXPECT_EQ(Header(page, "Cache-Control"), "public, max-age=30");
@@ -121,7 +122,9 @@ TEST_F(WebFrontendTest, RootAndIndexLeadToTheDefaultPage) {
 
 TEST_F(WebFrontendTest, DeclaredPagesReplaceTheDefaultOne) {
   pages_.ReplaceAll({Page("a"), Page("b")});
-  EXPECT_EQ(Call(&WebFrontend::HandleStatusPage, Get("/status/default", {{"slug", "default"}})).status, 404);
+  EXPECT_EQ(
+      Call(&WebFrontend::HandleStatusPage, Get("/status/default", {{"slug", "default"}})).status,
+      404);
   HttpResponse index = Call(&WebFrontend::HandleStatusIndex, Get("/status"));
   EXPECT_THAT(index.body, HasSubstr("<a href=\"/status/a\">Shop a</a>"));
   EXPECT_THAT(index.body, HasSubstr("<a href=\"/status/b\">Shop b</a>"));
@@ -133,14 +136,17 @@ TEST_F(WebFrontendTest, UnknownPagesAre404PagesNotErrors) {
   EXPECT_THAT(html.content_type, StartsWith("text/html"));
   EXPECT_THAT(html.body, HasSubstr("No such status page"));
   EXPECT_THAT(html.body, HasSubstr("There is no status page called &quot;nope&quot;."));
-  HttpResponse json = Call(&WebFrontend::HandleStatusJson, Get("/api/v1/status/nope", {{"slug", "nope"}}));
+  HttpResponse json =
+      Call(&WebFrontend::HandleStatusJson, Get("/api/v1/status/nope", {{"slug", "nope"}}));
   EXPECT_EQ(json.status, 404);
   EXPECT_EQ(json.content_type, "application/json");
-  HttpResponse feed = Call(&WebFrontend::HandleFeed,
-                           Get("/status/default/feed.xml", {{"slug", "default"}, {"feed", "feed.xml"}}));
+  HttpResponse feed =
+      Call(&WebFrontend::HandleFeed,
+           Get("/status/default/feed.xml", {{"slug", "default"}, {"feed", "feed.xml"}}));
   EXPECT_EQ(feed.status, 404);
-  HttpResponse monitor = Call(&WebFrontend::HandleMonitorPage,
-                              Get("/ui/monitors/shop/nope", {{"namespace", "shop"}, {"name", "nope"}}));
+  HttpResponse monitor =
+      Call(&WebFrontend::HandleMonitorPage,
+           Get("/ui/monitors/shop/nope", {{"namespace", "shop"}, {"name", "nope"}}));
   EXPECT_EQ(monitor.status, 404);
   EXPECT_THAT(monitor.body, HasSubstr("There is no monitor shop/nope."));
 }
@@ -164,22 +170,26 @@ TEST_F(WebFrontendTest, PagesAreBuiltOncePerTtlAndAnswer304ToTheirEtag) {
 
 TEST_F(WebFrontendTest, AStoreFailureIsA503PageNotACrash) {
   history_.fail = true;
-  HttpResponse page = Call(&WebFrontend::HandleStatusPage, Get("/status/default", {{"slug", "default"}}));
+  HttpResponse page =
+      Call(&WebFrontend::HandleStatusPage, Get("/status/default", {{"slug", "default"}}));
   EXPECT_EQ(page.status, 503);
   EXPECT_THAT(page.body, HasSubstr("try again shortly"));
 }
 
 TEST_F(WebFrontendTest, JsonAndFeeds) {
-  HttpResponse json = Call(&WebFrontend::HandleStatusJson, Get("/api/v1/status/default", {{"slug", "default"}}));
+  HttpResponse json =
+      Call(&WebFrontend::HandleStatusJson, Get("/api/v1/status/default", {{"slug", "default"}}));
   ASSERT_EQ(json.status, 200);
   const auto parsed = nlohmann::json::parse(json.body);
   EXPECT_EQ(parsed["status"], "operational");
   EXPECT_EQ(parsed["components"][0]["uptimeDays"].size(), 90u);
-  HttpResponse rss = Call(&WebFrontend::HandleFeed,
-                          Get("/status/default/feed.rss", {{"slug", "default"}, {"feed", "feed.rss"}}));
+  HttpResponse rss =
+      Call(&WebFrontend::HandleFeed,
+           Get("/status/default/feed.rss", {{"slug", "default"}, {"feed", "feed.rss"}}));
   EXPECT_EQ(rss.content_type, "application/rss+xml; charset=utf-8");
   EXPECT_THAT(rss.body, HasSubstr("<link>http://status.example.com/status/default</link>"));
-  HttpRequest https = Get("/status/default/feed.atom", {{"slug", "default"}, {"feed", "feed.atom"}});
+  HttpRequest https =
+      Get("/status/default/feed.atom", {{"slug", "default"}, {"feed", "feed.atom"}});
   https.headers["X-Forwarded-Proto"] = "https";
   HttpResponse atom = Call(&WebFrontend::HandleFeed, https);
   EXPECT_EQ(atom.content_type, "application/atom+xml; charset=utf-8");
@@ -193,9 +203,12 @@ TEST_F(WebFrontendTest, ProtectedPagesAskForTheirPassword) {
   const HttpRequest request = Get("/status/private", {{"slug", "private"}});
   HttpResponse form = Call(&WebFrontend::HandleStatusPage, request);
   EXPECT_EQ(form.status, 401);
-  EXPECT_THAT(form.body, HasSubstr("<form class=\"card login\" method=\"post\" action=\"/status/private/login\">"));
+  EXPECT_THAT(
+      form.body,
+      HasSubstr("<form class=\"card login\" method=\"post\" action=\"/status/private/login\">"));
   EXPECT_EQ(Header(form, "Cache-Control"), "private, no-cache");
-  HttpResponse api = Call(&WebFrontend::HandleStatusJson, Get("/api/v1/status/private", {{"slug", "private"}}));
+  HttpResponse api =
+      Call(&WebFrontend::HandleStatusJson, Get("/api/v1/status/private", {{"slug", "private"}}));
   EXPECT_EQ(api.status, 401);
   EXPECT_EQ(Header(api, "WWW-Authenticate"), "Basic realm=\"private\", charset=\"UTF-8\"");
 
@@ -223,7 +236,8 @@ TEST_F(WebFrontendTest, CidrPagesRefuseOtherNetworks) {
   StatusPage page = Page("internal");
   page.access.allowed_cidrs = {*IpRange::Parse("192.168.0.0/16")};
   pages_.ReplaceAll({page});
-  HttpResponse refused = Call(&WebFrontend::HandleStatusPage, Get("/status/internal", {{"slug", "internal"}}));
+  HttpResponse refused =
+      Call(&WebFrontend::HandleStatusPage, Get("/status/internal", {{"slug", "internal"}}));
   EXPECT_EQ(refused.status, 403);
   EXPECT_THAT(refused.body, HasSubstr("Not available from your network"));
   HttpRequest inside = Get("/status/internal", {{"slug", "internal"}});
@@ -232,35 +246,42 @@ TEST_F(WebFrontendTest, CidrPagesRefuseOtherNetworks) {
 }
 
 TEST_F(WebFrontendTest, Badges) {
-  HttpResponse status = Call(&WebFrontend::HandleBadge,
-                             Get("/badge/shop/web/status.svg", {{"namespace", "shop"}, {"name", "web"}, {"badge", "status.svg"}}));
+  HttpResponse status =
+      Call(&WebFrontend::HandleBadge,
+           Get("/badge/shop/web/status.svg",
+               {{"namespace", "shop"}, {"name", "web"}, {"badge", "status.svg"}}));
   EXPECT_EQ(status.status, 200);
   EXPECT_EQ(status.content_type, "image/svg+xml");
   EXPECT_EQ(Header(status, "Cache-Control"), "public, max-age=60, s-maxage=60");
   EXPECT_THAT(status.body, HasSubstr(">up</text>"));
   HttpResponse missing = Call(&WebFrontend::HandleBadge,
-                              Get("/badge/shop/x/uptime.svg", {{"namespace", "shop"}, {"name", "x"}, {"badge", "uptime.svg"}}));
+                              Get("/badge/shop/x/uptime.svg",
+                                  {{"namespace", "shop"}, {"name", "x"}, {"badge", "uptime.svg"}}));
   EXPECT_EQ(missing.status, 404);
   EXPECT_THAT(missing.body, HasSubstr(">not found</text>"));
-  HttpResponse window = Call(&WebFrontend::HandleBadge,
-                             Get("/badge/shop/web/uptime.svg", {{"namespace", "shop"}, {"name", "web"}, {"badge", "uptime.svg"}},
-                                 {{"window", "1y"}}));
+  HttpResponse window = Call(
+      &WebFrontend::HandleBadge,
+      Get("/badge/shop/web/uptime.svg",
+          {{"namespace", "shop"}, {"name", "web"}, {"badge", "uptime.svg"}}, {{"window", "1y"}}));
   EXPECT_EQ(window.status, 400);
-  HttpResponse week = Call(&WebFrontend::HandleBadge,
-                           Get("/badge/shop/web/uptime.svg", {{"namespace", "shop"}, {"name", "web"}, {"badge", "uptime.svg"}},
-                               {{"window", "7d"}}));
+  HttpResponse week = Call(
+      &WebFrontend::HandleBadge,
+      Get("/badge/shop/web/uptime.svg",
+          {{"namespace", "shop"}, {"name", "web"}, {"badge", "uptime.svg"}}, {{"window", "7d"}}));
   EXPECT_THAT(week.body, HasSubstr(">uptime 7d</text>"));
 }
 
 TEST_F(WebFrontendTest, AssetsAndScreenshots) {
-  HttpResponse css = Call(&WebFrontend::HandleAsset, Get("/assets/pharos.css", {{"name", "pharos.css"}}, {{"v", "x"}}));
+  HttpResponse css = Call(&WebFrontend::HandleAsset,
+                          Get("/assets/pharos.css", {{"name", "pharos.css"}}, {{"v", "x"}}));
   EXPECT_EQ(css.status, 200);
   EXPECT_EQ(css.content_type, "text/css; charset=utf-8");
   EXPECT_EQ(Header(css, "Cache-Control"), "public, max-age=31536000, immutable");
   EXPECT_THAT(css.body, HasSubstr("--up-fill"));
   EXPECT_THAT(WebAssets::Url("pharos.js"), StartsWith("/assets/pharos.js?v="));
   EXPECT_EQ(Call(&WebFrontend::HandleAsset, Get("/assets/x.js", {{"name", "x.js"}})).status, 404);
-  HttpResponse png = Call(&WebFrontend::HandleScreenshot, Get("/api/v1/screenshots/abc.png", {{"file", "abc.png"}}));
+  HttpResponse png = Call(&WebFrontend::HandleScreenshot,
+                          Get("/api/v1/screenshots/abc.png", {{"file", "abc.png"}}));
   EXPECT_EQ(png.status, 200);
   EXPECT_EQ(png.content_type, "image/png");
   EXPECT_EQ(Call(&WebFrontend::HandleScreenshot, Get("/x", {{"file", "abc"}})).status, 404);

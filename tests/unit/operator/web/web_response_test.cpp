@@ -33,14 +33,16 @@ std::string Gunzip(const std::string& data) {
 TEST(WebResponseTest, EtagAndNotModified) {
   HttpRequest request;
   const std::string body = "<p>hello</p>";
-  HttpResponse first = WebResponse::Make(request, 200, WebResponse::kHtml, body, "public, max-age=30");
+  HttpResponse first =
+      WebResponse::Make(request, 200, WebResponse::kHtml, body, "public, max-age=30");
   EXPECT_EQ(first.status, 200);
   EXPECT_EQ(first.body, body);
   const std::string etag = Header(first, "ETag");
   EXPECT_EQ(etag, WebResponse::EtagOf(body));
   EXPECT_EQ(Header(first, "Cache-Control"), "public, max-age=30");
   request.headers["If-None-Match"] = etag;
-  HttpResponse second = WebResponse::Make(request, 200, WebResponse::kHtml, body, "public, max-age=30");
+  HttpResponse second =
+      WebResponse::Make(request, 200, WebResponse::kHtml, body, "public, max-age=30");
   EXPECT_EQ(second.status, 304);
   EXPECT_TRUE(second.body.empty());
   EXPECT_EQ(Header(second, "ETag"), etag);
@@ -76,10 +78,15 @@ TEST(WebResponseTest, GzipWhenAcceptedAndWorthIt) {
   EXPECT_EQ(WebResponse::Make(request, 200, WebResponse::kHtml, body, "x").status, 304);
   // Not for small bodies, images, or clients that refuse it.
   request.headers.erase("If-None-Match");
-  EXPECT_EQ(Header(WebResponse::Make(request, 200, WebResponse::kHtml, "short", "x"), "Content-Encoding"), "");
-  EXPECT_EQ(Header(WebResponse::Make(request, 200, "image/png", body, "x"), "Content-Encoding"), "");
+  EXPECT_EQ(
+      Header(WebResponse::Make(request, 200, WebResponse::kHtml, "short", "x"), "Content-Encoding"),
+      "");
+  EXPECT_EQ(Header(WebResponse::Make(request, 200, "image/png", body, "x"), "Content-Encoding"),
+            "");
   request.headers["Accept-Encoding"] = "gzip;q=0, identity";
-  EXPECT_EQ(Header(WebResponse::Make(request, 200, WebResponse::kHtml, body, "x"), "Content-Encoding"), "");
+  EXPECT_EQ(
+      Header(WebResponse::Make(request, 200, WebResponse::kHtml, body, "x"), "Content-Encoding"),
+      "");
 }
 
 }  // namespace

@@ -92,9 +92,9 @@ class FakeHistory final : public HistoryReader {
   // A daily bucket alone (days whose hours the test does not need).
   void AddDay(const std::string& uid, TimePoint day, int64_t up, int64_t degraded, int64_t down,
               int64_t latency_sum_us = 0, const std::string& region = "eu-west") {
-    buckets_.push_back({uid, region, RollupPeriod::kDay, BucketCounts{uid, day, up + degraded + down,
-                                                                      up, degraded, down, 0,
-                                                                      latency_sum_us}});
+    buckets_.push_back(
+        {uid, region, RollupPeriod::kDay,
+         BucketCounts{uid, day, up + degraded + down, up, degraded, down, 0, latency_sum_us}});
   }
   // An hourly bucket, counted in its day's bucket too (as the store's rollups are).
   void AddHour(const std::string& uid, TimePoint hour, int64_t up, int64_t latency_sum_us,
@@ -102,7 +102,8 @@ class FakeHistory final : public HistoryReader {
     const BucketCounts counts{uid, hour, up + down, up, 0, down, 0, latency_sum_us};
     buckets_.push_back({uid, region, RollupPeriod::kHour, counts});
     BucketCounts day = counts;
-    day.bucket_start = TimePoint(hour.time_since_epoch() - hour.time_since_epoch() % std::chrono::hours(24));
+    day.bucket_start =
+        TimePoint(hour.time_since_epoch() - hour.time_since_epoch() % std::chrono::hours(24));
     buckets_.push_back({uid, region, RollupPeriod::kDay, day});
   }
 
@@ -192,7 +193,8 @@ class FakeCalendar final : public MaintenanceCalendar {
   bool InMaintenance(const Monitor& monitor, TimePoint now) const override {
     for (const MaintenancePeriod& period : periods_) {
       if (period.start <= now && now < period.end &&
-          std::binary_search(period.monitor_keys.begin(), period.monitor_keys.end(), monitor.Key())) {
+          std::binary_search(period.monitor_keys.begin(), period.monitor_keys.end(),
+                             monitor.Key())) {
         return true;
       }
     }
