@@ -116,7 +116,7 @@ class Run:
     def _base(self):
         if self.process.poll() is not None:
             raise AssertionError(self.out.read_text() + self.err.read_text())
-        found = re.search(r"monitors: (http://[^/\s]+)/api/v1/monitors", self.out.read_text())
+        found = re.search(r"monitors: +(http://[^/\s]+)/api/v1/monitors", self.out.read_text())
         return found.group(1) if found else None
 
     def stop(self) -> str:

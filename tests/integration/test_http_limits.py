@@ -56,7 +56,7 @@ class PharosRun:
         if self.process.poll() is not None:
             raise AssertionError(f"pharos run exited with {self.process.returncode}\n"
                                  + self.output())
-        match = re.search(r"monitors: (http://[^/\s]+)/api/v1/monitors",
+        match = re.search(r"monitors: +(http://[^/\s]+)/api/v1/monitors",
                           self.stdout_path.read_text())
         return match.group(1) if match else None
 

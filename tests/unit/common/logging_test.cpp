@@ -21,7 +21,7 @@ std::vector<std::string> Lines(const std::string& text) {
 // Routes logs into a string for the test's duration, then back to stderr.
 class LoggingTest : public ::testing::Test {
  protected:
-  void Setup(LogFormat format, LogLevel level = LogLevel::kInfo) {
+  void StartLogging(LogFormat format, LogLevel level = LogLevel::kInfo) {
     SetupLogging({.format = format, .level = level, .output = &output_});
   }
   void TearDown() override { SetupLogging({.format = LogFormat::kText}); }
@@ -30,7 +30,7 @@ class LoggingTest : public ::testing::Test {
 };
 
 TEST_F(LoggingTest, JsonLinesHaveTheStandardKeysAndFields) {
-  Setup(LogFormat::kJson);
+  StartLogging(LogFormat::kJson);
   LogInfo("monitor went down", {{"monitor", "shop/api"},
                                 {"region", std::string("eu-west")},
                                 {"status", 503},
@@ -57,7 +57,7 @@ TEST_F(LoggingTest, JsonLinesHaveTheStandardKeysAndFields) {
 }
 
 TEST_F(LoggingTest, JsonEscapesEverythingIntoOneValidLine) {
-  Setup(LogFormat::kJson);
+  StartLogging(LogFormat::kJson);
   LogWarn("quote \" backslash \\ newline \n tab \t bell \x07 end", {{"body", "line1\nline2 \"q\""},
                                                                     {"bytes", "bad \xFF utf8"},
                                                                     {"msg", "shadow"},
@@ -74,7 +74,7 @@ TEST_F(LoggingTest, JsonEscapesEverythingIntoOneValidLine) {
 }
 
 TEST_F(LoggingTest, PlainSpdlogCallsAndNamedLoggersUseTheSameFormat) {
-  Setup(LogFormat::kJson, LogLevel::kDebug);
+  StartLogging(LogFormat::kJson, LogLevel::kDebug);
   spdlog::error("plain {} call with {{braces}}", 42);
   Logger("scheduler").Debug("tick", {{"due", 3}});
   LogDebug("{not a format string}");
@@ -90,7 +90,7 @@ TEST_F(LoggingTest, PlainSpdlogCallsAndNamedLoggersUseTheSameFormat) {
 }
 
 TEST_F(LoggingTest, LevelFilters) {
-  Setup(LogFormat::kJson, LogLevel::kWarn);
+  StartLogging(LogFormat::kJson, LogLevel::kWarn);
   LogInfo("hidden");
   Logger("component").Info("hidden too");
   LogError("shown");
@@ -102,7 +102,7 @@ TEST_F(LoggingTest, LevelFilters) {
 TEST_F(LoggingTest, SetupAppliesToLoggersCreatedBefore) {
   Logger early("early-component");
   early.Info("created before setup");  // registers the logger with the old output
-  Setup(LogFormat::kJson);
+  StartLogging(LogFormat::kJson);
   early.Info("after setup");
   const auto lines = Lines(output_.str());
   ASSERT_EQ(lines.size(), 1u) << output_.str();
@@ -110,13 +110,13 @@ TEST_F(LoggingTest, SetupAppliesToLoggersCreatedBefore) {
 }
 
 TEST_F(LoggingTest, AutoIsJsonWhenNotATerminal) {
-  Setup(LogFormat::kAuto);
+  StartLogging(LogFormat::kAuto);
   LogInfo("auto");
-  EXPECT_NO_THROW(nlohmann::json::parse(Lines(output_.str()).at(0)));
+  EXPECT_NO_THROW((void)nlohmann::json::parse(Lines(output_.str()).at(0)));
 }
 
 TEST_F(LoggingTest, TextFormatIsLogfmtLike) {
-  Setup(LogFormat::kText);
+  StartLogging(LogFormat::kText);
   LogInfo("monitor went down", {{"monitor", "shop/api"},
                                 {"reason", "connection refused"},
                                 {"empty", ""},
