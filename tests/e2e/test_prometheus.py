@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 import pharos  # noqa: E402
 import prometheus as prom  # noqa: E402
 from dashboard_queries import dashboard_queries, rule_queries  # noqa: E402
+from clickhouse import ClickHouse  # noqa: E402
 from dns_server import DnsServer, DnsmasqMissing  # noqa: E402
 from target_server import TargetServer  # noqa: E402
 
@@ -60,12 +61,17 @@ class Stack:
         self.services: list = []
         self.target: TargetServer | None = None
         self.dns: DnsServer | None = None
+        self.clickhouse: ClickHouse | None = None
 
     def start(self) -> "Stack":
         for name in ("prometheus", "promtool"):
             prom.tool(name)
         self.target = TargetServer().start()
         self.dns = DnsServer().start()
+        # Results are copied to a real ClickHouse, so the ClickHouse panels have series too.
+        self.clickhouse = ClickHouse(self.tmp / "clickhouse")
+        self.clickhouse.start()
+        (self.tmp / "ch-password").write_text(self.clickhouse.password + "\n")
         target = self.target
         monitors = pharos.write_monitors(self.tmp, [
             _monitor("web-up", http={"url": target.url("/status/200")}),
@@ -90,7 +96,13 @@ class Stack:
         probe_token.write_text(PROBE_TOKEN + "\n")
 
         self.run = self._add(prom.PharosRun([monitors], target.ca_file, self.tmp / "run",
-                                            extra_args=["--probe-token-file", tokens]))
+                                            extra_args=[
+                                                "--probe-token-file", tokens,
+                                                "--clickhouse-url", self.clickhouse.url,
+                                                "--clickhouse-user", self.clickhouse.user,
+                                                "--clickhouse-password-file",
+                                                self.tmp / "ch-password",
+                                                "--clickhouse-flush-interval", "1s"]))
         self.probe = self._add(prom.PharosProbe(self.run.base, PROBE_REGION, probe_token,
                                                 target.ca_file, self.tmp / "probe"))
         self.probe.wait_ready()
@@ -115,6 +127,8 @@ class Stack:
             service.stop()
         if self.dns:
             self.dns.stop()
+        if self.clickhouse:
+            self.clickhouse.stop()
         if self.target:
             self.target.stop()
 

@@ -207,7 +207,8 @@ TEST_F(StatusPageBuilderTest, OnlyThePageRegionsAreCounted) {
 }
 
 TEST_F(StatusPageBuilderTest, HourlyLatencyForTheSparkline) {
-  const ComponentView& web = Find(Build(), "Website");
+  const StatusPageView view = Build();
+  const ComponentView& web = Find(view, "Website");
   ASSERT_EQ(web.latency_hours.size(), 24u);
   EXPECT_EQ(web.latency_hours[23], 10'000);  // the current hour
   EXPECT_EQ(web.latency_hours[20], 13'000);
