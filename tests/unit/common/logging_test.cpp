@@ -112,7 +112,8 @@ TEST_F(LoggingTest, SetupAppliesToLoggersCreatedBefore) {
 TEST_F(LoggingTest, AutoIsJsonWhenNotATerminal) {
   StartLogging(LogFormat::kAuto);
   LogInfo("auto");
-  EXPECT_NO_THROW((void)nlohmann::json::parse(Lines(output_.str()).at(0)));
+  EXPECT_NO_THROW(
+      { [[maybe_unused]] auto parsed = nlohmann::json::parse(Lines(output_.str()).at(0)); });
 }
 
 TEST_F(LoggingTest, TextFormatIsLogfmtLike) {
