@@ -67,7 +67,12 @@ class PharosRun:
             self.process = subprocess.Popen(self.args, stdout=out, stderr=err,
                                             env=dict(os.environ, HOOK_SECRET=SECRET, **(env or {})),
                                             start_new_session=True)
-        self.base = pharos.wait_for(self._base, timeout=30, message="pharos run to start")
+        try:
+            self.base = pharos.wait_for(self._base, timeout=30, message="pharos run to start")
+        except BaseException:
+            self.process.kill()  # never left running when it did not start as expected
+            self.process.wait()
+            raise
 
     def _base(self) -> str | None:
         if self.process.poll() is not None:

@@ -111,7 +111,12 @@ class Run:
                  str(workdir / "pharos.db"), "--log-format", "json", "--notification-backoff",
                  "200ms", "--notification-backoff-max", "1s", *map(str, files)],
                 stdout=out, stderr=err, start_new_session=True)
-        self.base = pharos.wait_for(self._base, timeout=30, message="pharos run to start")
+        try:
+            self.base = pharos.wait_for(self._base, timeout=30, message="pharos run to start")
+        except BaseException:
+            self.process.kill()  # never left running when it did not start as expected
+            self.process.wait()
+            raise
 
     def _base(self):
         if self.process.poll() is not None:

@@ -48,8 +48,13 @@ class PharosRun:
         with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
             self.process = subprocess.Popen(self.args, stdout=out, stderr=err, env=env,
                                             start_new_session=True)
-        self.base = pharos.wait_for(self._base_url, timeout=30, interval=0.05,
-                                    message="pharos run to print its API address")
+        try:
+            self.base = pharos.wait_for(self._base_url, timeout=30, interval=0.05,
+                                        message="pharos run to print its API address")
+        except BaseException:
+            self.process.kill()  # never left running when it did not start as expected
+            self.process.wait()
+            raise
         self.port = int(self.base.rsplit(":", 1)[1])
 
     def _base_url(self) -> str | None:
