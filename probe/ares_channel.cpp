@@ -114,6 +114,13 @@ AresChannel::Options AresChannel::Options::ForCheckTimeout(
   return options;
 }
 
+Result<std::unique_ptr<AresChannel>> AresChannel::ForTargetLookup(
+    EventLoop& loop, std::chrono::milliseconds check_timeout, const std::string& servers) {
+  Options options = Options::ForCheckTimeout(check_timeout);
+  options.servers = servers;
+  return Create(loop, options);
+}
+
 Result<std::unique_ptr<AresChannel>> AresChannel::Create(EventLoop& loop, const Options& options) {
   InitAresLibrary();
   std::unique_ptr<AresChannel> channel(new AresChannel(loop));

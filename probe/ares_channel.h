@@ -60,6 +60,10 @@ class AresChannel {
 
   // Errors here are the probe's (c-ares init failure, unusable server list).
   static Result<std::unique_ptr<AresChannel>> Create(EventLoop& loop, const Options& options);
+  // The channel a check looks its target's host name up with: ForCheckTimeout's tries, sent to
+  // `servers` (the engine's --resolver; empty = the system's configuration).
+  static Result<std::unique_ptr<AresChannel>> ForTargetLookup(
+      EventLoop& loop, std::chrono::milliseconds check_timeout, const std::string& servers);
   ~AresChannel();
   AresChannel(const AresChannel&) = delete;
   AresChannel& operator=(const AresChannel&) = delete;

@@ -140,9 +140,8 @@ void HttpAttempt::Start() {
     StartTransfer({});
     return;
   }
-  AresChannel::Options options = AresChannel::Options::ForCheckTimeout(plan_.timeout);
-  options.servers = environment_.resolver;
-  auto resolver = AresChannel::Create(environment_.loop, options);
+  auto resolver =
+      AresChannel::ForTargetLookup(environment_.loop, plan_.timeout, environment_.resolver);
   if (!resolver.ok()) {
     ReportProbeFault(resolver.error());
     return;

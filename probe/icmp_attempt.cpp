@@ -40,9 +40,8 @@ void IcmpAttempt::Start() {
     Ping(*literal);
     return;
   }
-  AresChannel::Options options = AresChannel::Options::ForCheckTimeout(monitor_.timeout);
-  options.servers = environment_.resolver;
-  auto resolver = AresChannel::Create(environment_.loop, options);
+  auto resolver =
+      AresChannel::ForTargetLookup(environment_.loop, monitor_.timeout, environment_.resolver);
   if (!resolver.ok()) {
     Fail(resolver.error(), true);
     return;

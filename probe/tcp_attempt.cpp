@@ -79,9 +79,8 @@ void TcpAttempt::Start() {
     ConnectNext();
     return;
   }
-  AresChannel::Options options = AresChannel::Options::ForCheckTimeout(monitor_.timeout);
-  options.servers = environment_.resolver;
-  auto resolver = AresChannel::Create(environment_.loop, options);
+  auto resolver =
+      AresChannel::ForTargetLookup(environment_.loop, monitor_.timeout, environment_.resolver);
   if (!resolver.ok()) {
     Fail(resolver.error(), true);
     return;
