@@ -83,7 +83,7 @@ OperatorCore::OperatorCore(Key, const Clock& clock, ResultStore& store, MetricsR
                                                metrics_.ObserveStoreWrite(report.seconds);
                                              })),
       scheduling_(options_.scheduling),
-      saver_(store_),
+      saver_(store_, [this] { return writer_->failing(); }),
       resumer_(store_, options_.replay_margin) {
   metrics_.SetLeader(scheduling_.load());
   dispatcher_.SetLatenessObserver(
@@ -139,20 +139,29 @@ void OperatorCore::Stop() {
       thread->join();
     }
   }
-  writer_->Flush();
-  {
-    MutexLock lock(state_mu_);
-    const TimePoint now = clock_.Now();
-    saver_.Begin();
-    monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
-      state_mu_.AssertHeld();  // ForEach calls back synchronously, under this lock
-      if (runtime->state_dirty) {
-        SaveLocked(*runtime, {}, now);
-      }
-    });
-    CommitSavesLocked();
-  }
+  // Results first: when the store failed, its last retry decides whether states can be saved.
   writer_->Stop();
+  MutexLock lock(state_mu_);
+  const TimePoint now = clock_.Now();
+  saver_.Begin();
+  size_t unsaved = 0;
+  monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
+    state_mu_.AssertHeld();  // ForEach calls back synchronously, under this lock
+    if (runtime->state_dirty) {
+      SaveLocked(*runtime, {}, now);
+    }
+  });
+  CommitSavesLocked();
+  monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
+    state_mu_.AssertHeld();
+    unsaved += runtime->state_dirty ? 1 : 0;
+  });
+  if (unsaved > 0) {
+    Log().Error(
+        "stopping while the result store fails: monitor states were not saved; the next "
+        "start rebuilds them from the stored results",
+        {{"monitors", unsaved}, {"events", saver_.unsaved_events()}});
+  }
 }
 
 void OperatorCore::RunHousekeeping(std::stop_token stop) {
@@ -327,6 +336,7 @@ void OperatorCore::RemoveLocked(Runtime& runtime, TimePoint now) {
   scheduler_.Remove(uid);
   specs_.Erase(uid);
   metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name);
+  saver_.Forget(uid);
   if (Status forgotten = store_.ForgetMonitor(uid, now); !forgotten) {
     Log().Error("forgetting the state of a removed monitor failed",
                 {{"monitor", runtime.monitor->Key()}, {"error", forgotten.error()}});
@@ -932,6 +942,14 @@ bool OperatorCore::Ready(std::string* why) const {
     problem = stopping_ ? "shutting down" : "not started";
   } else if (!monitors_loaded_) {
     problem = "monitors not loaded yet";
+  } else if (const ResultWriter::Health store = writer_->health(); store.failing) {
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(
+        std::chrono::steady_clock::now() - store.failing_since);
+    problem = "the result store fails since " + std::to_string(seconds.count()) + " s (" +
+              store.error + "); " + std::to_string(store.held_results) + " of at most " +
+              std::to_string(store.max_held_results) +
+              " results are held in memory and written when it recovers: free disk space, check "
+              "the disk or release the lock on the database";
   }
   if (why != nullptr) {
     *why = problem;
@@ -991,6 +1009,7 @@ void OperatorCore::Collect(MetricsWriter& writer) {
     dispatcher.probes_per_region.emplace_back(region, dispatcher_.ConnectedProbes(region).size());
   }
   OperatorMetrics::WriteDispatcherFamilies(writer, dispatcher);
+  OperatorMetrics::WriteStoreFamilies(writer, writer_->health());
 }
 
 }  // namespace pharos

@@ -130,7 +130,8 @@ class OperatorCore final : public MonitorSet,
 
   // Starts the scheduler ("pharos-sched") and housekeeping ("pharos-core") threads.
   void Start();
-  // Stops scheduling, commits every submitted result, saves states, stops the writer.
+  // Stops scheduling, commits every submitted result (one last try when the store fails),
+  // stops the writer, saves states.
   // Idempotent. Callers stop their probes first so that in-flight results are ingested.
   void Stop();
 

@@ -177,6 +177,28 @@ void OperatorMetrics::WriteMonitorFamilies(MetricsWriter& writer,
                                       [](const MonitorView& view) { return view.incident_open; })));
 }
 
+void OperatorMetrics::WriteStoreFamilies(MetricsWriter& writer,
+                                         const ResultWriter::Health& health) {
+  writer.BeginFamily("pharos_store_up",
+                     "1 while results are written to the store, 0 while writes fail (disk full, "
+                     "I/O error, database locked) and results are held in memory.",
+                     MetricType::kGauge);
+  writer.Sample({}, health.failing ? 0 : 1);
+  writer.BeginFamily("pharos_store_held_results",
+                     "Results held in memory because the store fails; written when it recovers.",
+                     MetricType::kGauge);
+  writer.Sample({}, static_cast<double>(health.held_results));
+  writer.BeginFamily("pharos_store_write_failures_total",
+                     "Writes of results to the store that failed (each is retried).",
+                     MetricType::kCounter);
+  writer.Sample({}, static_cast<double>(health.failed_writes));
+  writer.BeginFamily("pharos_store_refused_results_total",
+                     "Results refused while the store failed and the memory hold was full "
+                     "(external probes send them again).",
+                     MetricType::kCounter);
+  writer.Sample({}, static_cast<double>(health.refused_results));
+}
+
 void OperatorMetrics::WriteDispatcherFamilies(MetricsWriter& writer, const DispatcherView& view) {
   writer.BeginFamily("pharos_queue_depth",
                      "Work items waiting to be leased, per frequency class and region.",

@@ -30,6 +30,7 @@
 #include "common/result.h"
 #include "operator/control/monitor_series_table.h"
 #include "operator/control/monitor_state.h"
+#include "operator/control/result_writer.h"
 #include "operator/control/work_dispatcher.h"
 
 namespace pharos {
@@ -103,6 +104,9 @@ class OperatorMetrics {
   // Scrape-time families, written by the owner's collector.
   static void WriteMonitorFamilies(MetricsWriter& writer, const std::vector<MonitorView>& views);
   static void WriteDispatcherFamilies(MetricsWriter& writer, const DispatcherView& view);
+  // pharos_store_up, pharos_store_held_results, pharos_store_write_failures_total,
+  // pharos_store_refused_results_total.
+  static void WriteStoreFamilies(MetricsWriter& writer, const ResultWriter::Health& health);
 
   MetricsRegistry& registry() { return registry_; }
 

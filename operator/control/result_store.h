@@ -47,6 +47,9 @@ struct Rejection {
 struct AppendResult {
   std::vector<AppendStatus> statuses;  // one per input result, in input order
   std::vector<Rejection> rejections;   // one per kRejected status, in input order
+  // Not committed yet: the store is failing and ResultWriter holds the results in memory until
+  // it can write them (every status is kNew then).
+  bool held = false;
   size_t Count(AppendStatus status) const;
 };
 

@@ -1,14 +1,35 @@
 #include "operator/control/result_writer.h"
 
 #include <pthread.h>
-#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <future>
 #include <memory>
 #include <utility>
 
+#include "common/logging.h"
+
 namespace pharos {
+namespace {
+
+const Logger& Log() {
+  static const Logger logger("store");
+  return logger;
+}
+
+constexpr const char* kStoreFix =
+    "free space on the database's filesystem, check the disk (dmesg), or stop the process that "
+    "holds a lock on the database file";
+constexpr const char* kStoreHint =
+    "free space on the database's filesystem, check the disk (dmesg), or stop the process that "
+    "holds a lock on the database file; results stay in memory meanwhile and are written when the "
+    "store accepts them again";
+
+double SecondsSince(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since).count();
+}
+
+}  // namespace
 
 ResultWriter::ResultWriter(ResultStore& store, const Clock& clock, Options options,
                            Observer observer)
@@ -69,11 +90,68 @@ size_t ResultWriter::queued_results() const {
   return queued_results_;
 }
 
+bool ResultWriter::failing() const {
+  MutexLock lock(mutex_);
+  return failing_;
+}
+
+ResultWriter::Health ResultWriter::health() const {
+  MutexLock lock(mutex_);
+  Health health;
+  health.failing = failing_;
+  health.error = failing_ ? failure_ : "";
+  health.failing_since = failing_since_;
+  health.held_results = held_.size();
+  health.max_held_results = options_.max_held_results;
+  health.failed_writes = failed_writes_;
+  health.held_total = held_total_;
+  health.refused_results = refused_results_;
+  return health;
+}
+
 void ResultWriter::Run() {
   pthread_setname_np(pthread_self(), "pharos-store");
   MutexLock lock(mutex_);
   next_prune_ = std::chrono::steady_clock::now();
   while (true) {
+    if (failing_) {
+      // The store failed: new submissions join the held results without touching the store
+      // until the retry is due; on stopping, one last retry.
+      if (!queue_.empty()) {
+        std::vector<Submission> batch;
+        while (!queue_.empty()) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+        queued_results_ = 0;
+        const uint64_t last = batch.back().sequence;
+        lock.Unlock();
+        Hold(batch);
+        lock.Lock();
+        finished_sequence_ = last;
+        done_cv_.NotifyAll();
+        continue;
+      }
+      if (stopping_ || std::chrono::steady_clock::now() >= next_retry_) {
+        const bool last_try = stopping_;
+        lock.Unlock();
+        RetryHeld();
+        lock.Lock();
+        if (last_try) {
+          if (failing_) {
+            Log().Error(
+                "stopping while the result store still fails: results held in memory "
+                "were not written and are lost",
+                {{"results", held_.size()}, {"error", failure_}, {"hint", kStoreFix}});
+          }
+          break;
+        }
+        continue;
+      }
+      work_cv_.WaitUntil(mutex_, next_retry_,
+                         [&]() REQUIRES(mutex_) { return stopping_ || !queue_.empty(); });
+      continue;
+    }
     PruneIfDue();
     if (queue_.empty()) {
       if (stopping_) break;
@@ -127,13 +205,26 @@ void ResultWriter::Commit(std::vector<Submission>& batch) {
   report.ok = appended.ok();
   if (appended.ok()) {
     report.new_results = appended->Count(AppendStatus::kNew);
-  } else {
-    spdlog::error(
-        "result store: committing {} results failed: {}; they were not acknowledged, "
-        "so probes will send them again (check disk space and permissions)",
-        all.size(), appended.error());
+  } else if (options_.max_held_results == 0) {
+    Log().Error(
+        "committing results failed; they were not acknowledged, so probes will send "
+        "them again",
+        {{"results", all.size()}, {"error", appended.error()}, {"hint", kStoreFix}});
   }
   if (observer_) observer_(report);
+  if (!appended.ok() && options_.max_held_results > 0) {
+    {
+      MutexLock lock(mutex_);
+      NoteFailure(appended.error());
+    }
+    // The results were moved into `all`: give each submission its own back to hold them.
+    size_t offset = 0;
+    for (Submission& submission : batch) {
+      for (CheckResult& result : submission.results) result = std::move(all[offset++]);
+    }
+    Hold(batch);
+    return;
+  }
 
   size_t offset = 0;
   for (Submission& submission : batch) {
@@ -160,6 +251,104 @@ void ResultWriter::Commit(std::vector<Submission>& batch) {
   }
 }
 
+void ResultWriter::Hold(std::vector<Submission>& batch) {
+  for (Submission& submission : batch) {
+    const size_t count = submission.results.size();
+    bool fits = false;
+    std::string failure;
+    size_t held = 0;
+    {
+      MutexLock lock(mutex_);
+      fits = held_.size() + count <= options_.max_held_results;
+      if (fits) {
+        for (CheckResult& result : submission.results) held_.push_back(std::move(result));
+        held_total_ += count;
+      } else {
+        refused_results_ += count;
+      }
+      failure = failure_;
+      held = held_.size();
+    }
+    if (!fits) {
+      Log().Warn(
+          "the result store fails and the results held in memory reached their limit: "
+          "new results are refused (probes keep theirs and send them again)",
+          {{"held", held}, {"refused", count}, {"error", failure}, {"hint", kStoreHint}});
+    }
+    if (!submission.done) continue;
+    if (!fits) {
+      submission.done(Error{"the result store fails (" + failure + ") and " + std::to_string(held) +
+                                " results are already held in memory; retry later",
+                            ErrorKind::kUnavailable});
+      continue;
+    }
+    AppendResult part;
+    part.statuses.assign(count, AppendStatus::kNew);
+    part.held = true;
+    submission.done(part);
+  }
+}
+
+void ResultWriter::RetryHeld() {
+  size_t written = 0;
+  while (true) {
+    std::vector<CheckResult> chunk;
+    {
+      MutexLock lock(mutex_);
+      const size_t count = std::min(held_.size(), options_.max_batch_results);
+      chunk.assign(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(count));
+    }
+    const auto started = std::chrono::steady_clock::now();
+    Result<AppendResult> appended =
+        chunk.empty() ? Result<AppendResult>(AppendResult{}) : store_.Append(chunk);
+    if (!chunk.empty() && observer_) {
+      CommitReport report;
+      report.seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      report.results = chunk.size();
+      report.ok = appended.ok();
+      if (appended.ok()) report.new_results = appended->Count(AppendStatus::kNew);
+      observer_(report);
+    }
+    MutexLock lock(mutex_);
+    if (!appended.ok()) {
+      NoteFailure(appended.error());
+      Log().Debug("the result store still fails; retrying later",
+                  {{"error", appended.error()},
+                   {"held", held_.size()},
+                   {"retry_in_ms", static_cast<int64_t>(retry_delay_.count())}});
+      return;
+    }
+    held_.erase(held_.begin(), held_.begin() + static_cast<std::ptrdiff_t>(chunk.size()));
+    written += chunk.size();
+    if (held_.empty()) {
+      Log().Info("the result store accepts writes again; the results held in memory are written",
+                 {{"written", written},
+                  {"outage_seconds", SecondsSince(failing_since_)},
+                  {"failed_writes", failed_writes_}});
+      failing_ = false;
+      failure_.clear();
+      return;
+    }
+  }
+}
+
+void ResultWriter::NoteFailure(const std::string& error) {
+  ++failed_writes_;
+  failure_ = error;
+  if (!failing_) {
+    failing_ = true;
+    failing_since_ = std::chrono::steady_clock::now();
+    retry_delay_ = options_.retry_min;
+    Log().Error(
+        "writing results to the store failed; holding results in memory and retrying",
+        {{"error", error}, {"max_held_results", options_.max_held_results}, {"hint", kStoreHint}});
+  } else {
+    retry_delay_ = std::min(retry_delay_ * 2, options_.retry_max);
+  }
+  next_retry_ = std::chrono::steady_clock::now() + retry_delay_;
+}
+
 // Releases mutex_ while pruning.
 void ResultWriter::PruneIfDue() {
   if (options_.prune_interval.count() <= 0) return;
@@ -169,12 +358,17 @@ void ResultWriter::PruneIfDue() {
   mutex_.unlock();
   Result<PruneReport> pruned = store_.Prune(clock_.Now());
   if (!pruned) {
-    spdlog::warn("result store: retention prune failed: {} (will retry in {} s)", pruned.error(),
-                 std::chrono::duration_cast<std::chrono::seconds>(options_.prune_interval).count());
+    Log().Warn(
+        "retention prune failed; will retry",
+        {{"error", pruned.error()},
+         {"retry_in_s",
+          std::chrono::duration_cast<std::chrono::seconds>(options_.prune_interval).count()}});
   } else if (pruned->results + pruned->hourly_rollups + pruned->daily_rollups + pruned->incidents >
              0) {
-    spdlog::info("result store: pruned {} results, {} hourly and {} daily rollups, {} incidents",
-                 pruned->results, pruned->hourly_rollups, pruned->daily_rollups, pruned->incidents);
+    Log().Info("pruned old history", {{"results", pruned->results},
+                                      {"hourly_rollups", pruned->hourly_rollups},
+                                      {"daily_rollups", pruned->daily_rollups},
+                                      {"incidents", pruned->incidents}});
   }
   mutex_.lock();
 }

@@ -13,6 +13,15 @@
 // waiting in the queue when the process dies were never acknowledged, so they are delivered again.
 // Backpressure: beyond `max_queued_results` waiting, Submit refuses at once (the probe API
 // answers "busy, retry"), so memory stays bounded when the disk is slow.
+// A failing store (disk full, I/O error, the file locked by another process): the batch that
+// failed and everything submitted after it are held in memory, up to `max_held_results`, and their
+// submitters are answered at once with AppendResult::held set (every result counts as new), so
+// checks and state decisions go on. The writer retries the held results (oldest first, backing
+// off from `retry_min` to `retry_max`) and writes new submissions only once every held result is
+// committed. Beyond `max_held_results` a submission fails (kUnavailable): external probes keep
+// such results and send them again. Held results are lost only if the process ends while the
+// store still fails (Stop tries once more and logs how many). health() tells /readyz and the
+// metrics what is going on.
 // Observability: `observer` sees every commit (seconds, results), for the
 // pharos_store_write_seconds histogram.
 // Thread-safety: Submit/AppendAndWait/Flush/Stop may be called from any thread, except that
@@ -42,6 +51,22 @@ class ResultWriter {
     std::chrono::milliseconds max_delay{100};
     size_t max_queued_results = 50'000;
     std::chrono::milliseconds prune_interval{3'600'000};  // 0 = never (first prune at start)
+    // 0: no holding; a failed commit fails its submissions (the probes resend).
+    size_t max_held_results = 20'000;
+    std::chrono::milliseconds retry_min{500};
+    std::chrono::milliseconds retry_max{15'000};
+  };
+
+  // What /readyz and the metrics say about the store.
+  struct Health {
+    bool failing = false;  // the last write failed: results are held until a retry succeeds
+    std::string error;     // the last failed write's error, while failing
+    std::chrono::steady_clock::time_point failing_since{};
+    size_t held_results = 0;
+    size_t max_held_results = 0;
+    uint64_t failed_writes = 0;    // commits that failed, since the start
+    uint64_t held_total = 0;       // results ever held in memory
+    uint64_t refused_results = 0;  // results refused because the hold was full
   };
 
   struct CommitReport {
@@ -74,6 +99,9 @@ class ResultWriter {
   void Stop();
 
   size_t queued_results() const;
+  Health health() const;
+  // True while writes fail and results are held (cheap; for callers that write the same store).
+  bool failing() const;
 
  private:
   struct Submission {
@@ -85,6 +113,12 @@ class ResultWriter {
 
   void Run();
   void Commit(std::vector<Submission>& batch);
+  // Holds the batch's results in memory (as far as they fit) and answers its submitters.
+  void Hold(std::vector<Submission>& batch);
+  // Writes the held results, oldest first, until they are all committed or a write fails.
+  void RetryHeld();
+  // Starts or continues an outage after a failed write (backing off the next retry).
+  void NoteFailure(const std::string& error) REQUIRES(mutex_);
   // Prunes when the interval has passed, releasing mutex_ meanwhile.
   void PruneIfDue() REQUIRES(mutex_);
 
@@ -103,6 +137,16 @@ class ResultWriter {
   uint64_t flush_sequence_ GUARDED_BY(mutex_) = 0;     // commit up to it without lingering
   bool stopping_ GUARDED_BY(mutex_) = false;
   bool running_ GUARDED_BY(mutex_) = true;
+  // The store outage: results held, when to retry. Mutated on the writer thread only.
+  bool failing_ GUARDED_BY(mutex_) = false;
+  std::string failure_ GUARDED_BY(mutex_);
+  std::chrono::steady_clock::time_point failing_since_ GUARDED_BY(mutex_){};
+  std::chrono::steady_clock::time_point next_retry_ GUARDED_BY(mutex_){};
+  std::chrono::milliseconds retry_delay_ GUARDED_BY(mutex_){};
+  std::deque<CheckResult> held_ GUARDED_BY(mutex_);
+  uint64_t failed_writes_ GUARDED_BY(mutex_) = 0;
+  uint64_t held_total_ GUARDED_BY(mutex_) = 0;
+  uint64_t refused_results_ GUARDED_BY(mutex_) = 0;
   std::chrono::steady_clock::time_point next_prune_{};  // writer thread only
   std::thread thread_;
 };

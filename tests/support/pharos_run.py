@@ -19,12 +19,13 @@ import pharos
 
 class PharosRun:
     def __init__(self, workdir: Path, paths: list[Path], env: dict[str, str] | None = None,
-                 extra_args: tuple[str, ...] = ()) -> None:
+                 extra_args: tuple[str, ...] = (), db: Path | None = None) -> None:
         self.workdir = workdir
+        self.db = db or workdir / "pharos.db"
         self.stdout_path = workdir / f"run-{time.monotonic_ns()}.out"
         self.stderr_path = self.stdout_path.with_suffix(".err")
         self.args = [str(pharos.required_binary("pharos")), "run", "--listen", "127.0.0.1:0",
-                     "--db", str(workdir / "pharos.db"), "--log-format", "json", *extra_args,
+                     "--db", str(self.db), "--log-format", "json", *extra_args,
                      *map(str, paths)]
         with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
             self.process = subprocess.Popen(self.args, stdout=out, stderr=err,
@@ -49,6 +50,27 @@ class PharosRun:
     def output(self) -> str:
         return (f"$ {' '.join(self.args)}\n--- stdout ---\n{self.stdout_path.read_text()}"
                 f"\n--- stderr ---\n{self.stderr_path.read_text()[-20000:]}")
+
+    def logs(self) -> list[dict]:
+        """The JSON log lines written so far (stderr)."""
+        lines = []
+        for line in self.stderr_path.read_text().splitlines():
+            try:
+                lines.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+        return lines
+
+    def metric(self, name: str) -> float:
+        """The sum of every sample of the family `name` in /metrics (0 when absent)."""
+        status, _, body = self.request("/metrics")
+        assert status == 200, f"GET /metrics: {status}"
+        total = 0.0
+        for line in body.decode().splitlines():
+            match = re.match(rf"{re.escape(name)}(?:{{[^}}]*}})? (\S+)$", line)
+            if match:
+                total += float(match.group(1))
+        return total
 
     def request(self, path: str, method: str = "GET", body: bytes | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:

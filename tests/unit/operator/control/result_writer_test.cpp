@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/manual_clock.h"
@@ -266,12 +267,14 @@ TEST(ResultWriterTest, AFullQueueRefusesAtOnce) {
   EXPECT_EQ(store.stored(), 4u);
 }
 
-TEST(ResultWriterTest, AFailedCommitReachesEverySubmitter) {
+TEST(ResultWriterTest, WithoutHoldingAFailedCommitReachesEverySubmitter) {
   FakeStore store;
   store.FailWith("disk I/O error");
   ManualClock clock;
   std::vector<ResultWriter::CommitReport> reports;
-  ResultWriter writer(store, clock, Lingering(),
+  ResultWriter::Options options = Lingering();
+  options.max_held_results = 0;
+  ResultWriter writer(store, clock, options,
                       [&](const ResultWriter::CommitReport& r) { reports.push_back(r); });
   Outcomes outcomes;
   ASSERT_TRUE(writer.Submit(Results({"a"}), outcomes.Callback()).ok());
@@ -284,6 +287,123 @@ TEST(ResultWriterTest, AFailedCommitReachesEverySubmitter) {
   }
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_FALSE(reports[0].ok);
+}
+
+// Polls `done` for up to 10 s.
+template <typename Predicate>
+bool Eventually(Predicate done) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  return true;
+}
+
+ResultWriter::Options Holding(size_t max_held) {
+  ResultWriter::Options options = Lingering();
+  options.max_held_results = max_held;
+  options.retry_min = milliseconds(1);
+  options.retry_max = milliseconds(4);
+  return options;
+}
+
+TEST(ResultWriterTest, AFailingStoreHoldsResultsAndAnswersAtOnce) {
+  FakeStore store;
+  store.FailWith("database or disk is full");
+  ManualClock clock;
+  ResultWriter::Options options = Holding(10);
+  options.retry_min = hours(1);  // no retry during the test
+  options.retry_max = hours(1);
+  ResultWriter writer(store, clock, options);
+  Outcomes outcomes;
+  ASSERT_TRUE(writer.Submit(Results({"a", "b"}), outcomes.Callback()).ok());
+  writer.Flush();
+  ASSERT_TRUE(writer.Submit(Results({"c"}), outcomes.Callback()).ok());
+  writer.Flush();  // returns although nothing is committed: the results are held
+  ASSERT_EQ(outcomes.received.size(), 2u);
+  for (const auto& received : outcomes.received) {
+    ASSERT_TRUE(received.ok());
+    EXPECT_TRUE(received->held);
+    EXPECT_EQ(received->Count(AppendStatus::kNew), received->statuses.size());
+  }
+  EXPECT_EQ(store.batch_sizes(), std::vector<size_t>{2}) << "held results do not touch the store "
+                                                            "until the retry is due";
+  const ResultWriter::Health health = writer.health();
+  EXPECT_TRUE(health.failing);
+  EXPECT_THAT(health.error, HasSubstr("disk is full"));
+  EXPECT_EQ(health.held_results, 3u);
+  EXPECT_EQ(health.failed_writes, 1u);
+  EXPECT_TRUE(writer.failing());
+}
+
+TEST(ResultWriterTest, HeldResultsAreWrittenOldestFirstWhenTheStoreRecovers) {
+  FakeStore store;
+  store.FailWith("disk I/O error");
+  ManualClock clock;
+  ResultWriter::Options options = Holding(100);
+  options.max_batch_results = 2;
+  ResultWriter writer(store, clock, options);
+  Outcomes outcomes;
+  ASSERT_TRUE(writer.Submit(Results({"a", "b"}), outcomes.Callback()).ok());
+  writer.Flush();
+  ASSERT_TRUE(writer.Submit(Results({"c"}), outcomes.Callback()).ok());
+  writer.Flush();
+  ASSERT_TRUE(Eventually([&] { return writer.health().failed_writes >= 3; }))
+      << "retries go on while the store fails";
+  EXPECT_EQ(store.stored(), 0u);
+  store.FailWith("");
+  ASSERT_TRUE(Eventually([&] { return !writer.failing(); }));
+  EXPECT_EQ(store.stored(), 3u);
+  EXPECT_EQ(writer.health().held_results, 0u);
+  // New results are committed (not held) again.
+  Outcomes after;
+  ASSERT_TRUE(writer.Submit(Results({"d"}), after.Callback()).ok());
+  writer.Flush();
+  ASSERT_EQ(after.received.size(), 1u);
+  ASSERT_TRUE(after.received[0].ok());
+  EXPECT_FALSE(after.received[0]->held);
+  EXPECT_EQ(store.stored(), 4u);
+}
+
+TEST(ResultWriterTest, BeyondTheHoldLimitSubmissionsAreRefusedAsUnavailable) {
+  FakeStore store;
+  store.FailWith("database is locked");
+  ManualClock clock;
+  ResultWriter::Options options = Holding(2);
+  options.retry_min = hours(1);
+  options.retry_max = hours(1);
+  ResultWriter writer(store, clock, options);
+  Outcomes outcomes;
+  ASSERT_TRUE(writer.Submit(Results({"a", "b"}), outcomes.Callback()).ok());
+  writer.Flush();
+  ASSERT_TRUE(writer.Submit(Results({"c"}), outcomes.Callback()).ok());
+  writer.Flush();
+  ASSERT_EQ(outcomes.received.size(), 2u);
+  EXPECT_TRUE(outcomes.received[0].ok());
+  ASSERT_FALSE(outcomes.received[1].ok());
+  EXPECT_EQ(outcomes.received[1].error_kind(), ErrorKind::kUnavailable);
+  EXPECT_THAT(outcomes.received[1].error(), HasSubstr("database is locked"));
+  EXPECT_EQ(writer.health().refused_results, 1u);
+  EXPECT_EQ(writer.health().held_results, 2u);
+}
+
+TEST(ResultWriterTest, StopTriesOnceMoreToWriteHeldResults) {
+  FakeStore store;
+  store.FailWith("disk I/O error");
+  ManualClock clock;
+  ResultWriter::Options options = Holding(10);
+  options.retry_min = hours(1);
+  options.retry_max = hours(1);
+  ResultWriter writer(store, clock, options);
+  Outcomes outcomes;
+  ASSERT_TRUE(writer.Submit(Results({"a"}), outcomes.Callback()).ok());
+  writer.Flush();
+  ASSERT_TRUE(writer.failing());
+  store.FailWith("");
+  writer.Stop();
+  EXPECT_EQ(store.stored(), 1u);
+  EXPECT_FALSE(writer.failing());
 }
 
 TEST(ResultWriterTest, StopCommitsWhatIsQueuedThenRefuses) {

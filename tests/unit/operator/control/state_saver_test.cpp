@@ -26,11 +26,13 @@ class RecordingStore final : public ResultStore {
     return std::vector<Incident>{};
   }
   Status SaveMonitorState(const MonitorStateSnapshot& state,
-                          const std::vector<StateEvent>&) override {
+                          const std::vector<StateEvent>& events) override {
+    ++singles;
     if (refused.contains(state.monitor_uid)) {
       return Error{"disk full"};
     }
     saved.push_back(state.monitor_uid);
+    for (const StateEvent& event : events) saved_events.push_back(event.reason);
     return OkStatus();
   }
   Status SaveMonitorStates(const std::vector<MonitorStateSave>& saves) override {
@@ -40,6 +42,7 @@ class RecordingStore final : public ResultStore {
     }
     for (const MonitorStateSave& save : saves) {
       saved.push_back(save.state.monitor_uid);
+      for (const StateEvent& event : save.events) saved_events.push_back(event.reason);
     }
     return OkStatus();
   }
@@ -51,7 +54,9 @@ class RecordingStore final : public ResultStore {
 
   std::set<std::string> refused;
   std::vector<std::string> saved;
+  std::vector<std::string> saved_events;  // their reasons
   int batches = 0;
+  int singles = 0;
 };
 
 MonitorStateSave SaveOf(const std::string& uid) {
@@ -96,6 +101,53 @@ TEST(StateSaverTest, AFailedBatchIsRetriedOneByOneAndReportsOnlyWhatStillFails) 
   // After Commit, saves go straight to the store again.
   EXPECT_TRUE(saver.Save(SaveOf("d")));
   EXPECT_THAT(store.saved, ElementsAre("a", "c", "d"));
+}
+
+MonitorStateSave SaveWithEvent(const std::string& uid, const std::string& reason) {
+  MonitorStateSave save = SaveOf(uid);
+  StateEvent event;
+  event.monitor_uid = uid;
+  event.reason = reason;
+  save.events.push_back(event);
+  return save;
+}
+
+TEST(StateSaverTest, TheEventsOfAFailedSaveGoWithTheNextSave) {
+  RecordingStore store;
+  StateSaver saver(store);
+  store.refused = {"a"};
+  EXPECT_FALSE(saver.Save(SaveWithEvent("a", "went down")));
+  EXPECT_EQ(saver.unsaved_events(), 1u);
+  store.refused.clear();
+  EXPECT_TRUE(saver.Save(SaveWithEvent("a", "came back")));
+  EXPECT_THAT(store.saved_events, ElementsAre("went down", "came back"));
+  EXPECT_EQ(saver.unsaved_events(), 0u);
+}
+
+TEST(StateSaverTest, WhileTheStoreFailsNothingIsWrittenAndEventsWait) {
+  RecordingStore store;
+  bool failing = true;
+  StateSaver saver(store, [&failing] { return failing; });
+  EXPECT_FALSE(saver.Save(SaveWithEvent("a", "went down")));
+  saver.Begin();
+  EXPECT_FALSE(saver.Save(SaveWithEvent("b", "went down")));
+  EXPECT_THAT(saver.Commit(), IsEmpty());
+  EXPECT_EQ(store.batches + store.singles, 0) << "a failing store is not touched";
+  EXPECT_EQ(saver.unsaved_events(), 2u);
+  failing = false;
+  saver.Begin();
+  EXPECT_TRUE(saver.Save(SaveOf("a")));
+  EXPECT_TRUE(saver.Save(SaveOf("b")));
+  EXPECT_THAT(saver.Commit(), IsEmpty());
+  EXPECT_THAT(store.saved_events, ElementsAre("went down", "went down"));
+}
+
+TEST(StateSaverTest, AForgottenMonitorsEventsAreDropped) {
+  RecordingStore store;
+  StateSaver saver(store, [] { return true; });
+  EXPECT_FALSE(saver.Save(SaveWithEvent("a", "went down")));
+  saver.Forget("a");
+  EXPECT_EQ(saver.unsaved_events(), 0u);
 }
 
 }  // namespace
