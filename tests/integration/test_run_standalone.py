@@ -3,7 +3,7 @@ API and /metrics (checked with promtool) tell it, file edits change the monitor 
 edit keeps the last good set, SIGTERM exits 0, and a restart on the same database resumes the
 states instead of starting from Pending.
 
-Contract: docs/standalone.md, docs/api.md, docs/metrics.md, docs/probe-protocol.md.
+Contract: docs/standalone.md, docs/api.md, docs/monitoring.md, docs/probe-protocol.md.
 """
 
 from __future__ import annotations
