@@ -142,6 +142,7 @@ std::vector<std::pair<std::string, std::string>> Facts(const Notification& n) {
       facts.emplace_back("Resolved", FormatRfc3339(*n.incident->resolved_at));
   }
   if (!n.acknowledged_by.empty()) facts.emplace_back("Acknowledged by", n.acknowledged_by);
+  if (!n.screenshots.empty()) facts.emplace_back("Screenshots", Join(n.screenshots, " "));
   return facts;
 }
 
@@ -258,6 +259,7 @@ std::map<std::string, std::string> MessageRenderer::TemplateValues(const Deliver
       {"regions", Join(n.regions)},
       {"reason", n.reason},
       {"acknowledgedBy", n.acknowledged_by},
+      {"screenshots", Join(n.screenshots, " ")},
       {"title", DefaultTitle(n)},
       {"text", DefaultText(n)},
   };

@@ -20,12 +20,10 @@ import urllib.parse
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import requests
 
 import pharos
 from pharos_run import PharosRun
-from receivers import NotificationReceiver
 
 SECRET = "s3cret-hmac-key"
 TOKEN = "alice=" + "t0ken-for-acknowledging-incidents"
@@ -66,12 +64,6 @@ class AlertingRun(PharosRun):
     def incidents(self, open_only: bool = False) -> list[dict]:
         query = "?open=true" if open_only else ""
         return self.get("/api/v1/incidents" + query).json()["incidents"]
-
-
-@pytest.fixture
-def receiver():
-    with NotificationReceiver() as server:
-        yield server
 
 
 def down_then_up(run: AlertingRun, target, state: str, name: str, receiver, path: str,
