@@ -197,7 +197,7 @@ Status KubeOperator::Init() {
   }
   alerting_ = std::move(alerting).value();
   alerting_api_ = std::make_unique<AlertingApi>(alerting_->incidents(), alerting_->outbox(),
-                                                alerting_->engine(), nullptr);
+                                                alerting_->engine(), nullptr, host_->bad_tokens());
   if (Status routed = alerting_api_->Register(
           [this](std::string_view method, std::string_view pattern, HttpHandler handler) {
             return host_->Route(method, pattern, std::move(handler));

@@ -298,6 +298,27 @@ def test_writes_are_refused_without_a_token_file(tmp_path, target, receiver):
         run.stop()
 
 
+def test_an_address_guessing_tokens_is_held_back_with_429(tmp_path, target):
+    token_file = tmp_path / "tokens"
+    token_file.write_text(f"{TOKEN}\n")
+    files = pharos.write_monitors(tmp_path, [http_monitor("quiet", target.url("/status/200"))])
+    run = AlertingRun(tmp_path, [files], ("--api-token-file", str(token_file)))
+    try:
+        ack = run.base + "/api/v1/incidents/x/ack"
+        wrong = {"Authorization": "Bearer guess-guess-guess"}
+        codes = [requests.post(ack, headers=wrong, timeout=5).status_code for _ in range(10)]
+        assert codes == [401] * 10
+        # Even the right token waits now: the guard answers before any token is looked at.
+        held = requests.post(ack, headers=BEARER, timeout=5)
+        assert held.status_code == 429, held.text
+        assert 1 <= int(held.headers["Retry-After"]) <= 6
+        metrics = run.get("/metrics").text
+        assert 'pharos_auth_failures_total{api="incidents"} 10' in metrics
+        assert 'pharos_auth_throttled_total{api="incidents"} 1' in metrics
+    finally:
+        run.stop()
+
+
 # ------------------------------------------------------------------------------- delivery
 
 
