@@ -5,7 +5,7 @@ recorded as outcome `error` naming the cause ("the probe ran out of file descrip
 `down`, and no monitor leaves Up. When the limit is raised again, checks pass again and the HTTP
 server (which could not accept connections meanwhile) answers again.
 
-Contract: docs/testing.md ("Fault injection"), docs/metrics.md.
+Contract: docs/testing.md ("Fault injection"), docs/monitoring.md.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ to do, and once the fault is gone every held result is written: after a clean st
 holds at least every result the process counted as ingested, and the incident opened during the
 fault.
 
-Contract: docs/testing.md ("Fault injection"), docs/metrics.md, docs/standalone.md.
+Contract: docs/testing.md ("Fault injection"), docs/monitoring.md, docs/api.md.
 """
 
 from __future__ import annotations
