@@ -13,6 +13,7 @@ Contract: docs/testing.md ("Fault injection"), docs/monitoring.md, docs/api.md.
 from __future__ import annotations
 
 import errno
+import json
 import os
 import sqlite3
 import subprocess
@@ -42,7 +43,6 @@ def monitors(target, tag: str) -> list[dict]:
 
 
 def readyz(run: PharosRun) -> tuple[int, dict]:
-    import json
     status, _, body = run.request("/readyz")
     return status, json.loads(body)
 
