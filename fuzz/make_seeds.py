@@ -121,6 +121,47 @@ write("dns_answer", "hostile-compression-loop", bytes([2]) + bytes(loop))
 
 
 # --- Kubernetes watch stream: chunk-size byte, stream ------------------------------------------
+# --- gRPC health responses (selector byte: even = framed response, odd = grpc-message) ---------
+def grpc_frame(message, flag=0):
+    return bytes([flag]) + struct.pack(">I", len(message)) + message
+
+
+write("grpc_health", "serving", b"\0" + grpc_frame(b"\x08\x01"))
+write("grpc_health", "not-serving", b"\0" + grpc_frame(b"\x08\x02"))
+write("grpc_health", "empty-message-unknown", b"\0" + grpc_frame(b""))
+write("grpc_health", "unknown-fields-skipped",
+      b"\0" + grpc_frame(b"\x12\x03abc\x09" + b"\0" * 8 + b"\x15" + b"\0" * 4 + b"\x08\x01"))
+write("grpc_health", "truncated-frame", b"\0" + b"\0\0\0\0\x09\x08")
+write("grpc_health", "compressed", b"\0" + grpc_frame(b"\x08\x01", flag=1))
+write("grpc_health", "negative-status", b"\0" + grpc_frame(b"\x08" + b"\xff" * 9 + b"\x01"))
+write("grpc_health", "message-percent", b"\x01" + b"service%20%E2%9C%93 not found%")
+write("grpc_health", "message-bad-escape", b"\x01" + b"%zz%4")
+
+
+# --- ICMP echo replies (selector: bit 0 IPv6, bit 1 IPv4 header, bit 2 any identifier) --------
+def icmp4(kind, identifier, sequence, payload):
+    header = struct.pack(">BBHHH", kind, 0, 0, identifier, sequence) + payload
+    total = sum((header[i] << 8) + (header[i + 1] if i + 1 < len(header) else 0)
+                for i in range(0, len(header), 2))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return header[:2] + struct.pack(">H", ~total & 0xFFFF) + header[4:]
+
+
+ICMP_PAYLOAD = struct.pack(">Q", 0x0123456789ABCDEF) + bytes(range(48))  # the fuzzer's token
+IPV4_HEADER = bytes([0x45, 0, 0, 84, 0, 0, 0x40, 0, 64, 1, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1])
+write("icmp_reply", "v4-echo-reply", b"\x00" + icmp4(0, 0x1234, 7, ICMP_PAYLOAD))
+write("icmp_reply", "v4-echo-reply-ip-header",
+      b"\x02" + IPV4_HEADER + icmp4(0, 0x1234, 7, ICMP_PAYLOAD))
+write("icmp_reply", "v4-other-identifier", b"\x00" + icmp4(0, 0x4321, 7, ICMP_PAYLOAD))
+write("icmp_reply", "v4-dest-unreachable", b"\x02" + IPV4_HEADER + bytes([3, 1, 0, 0, 0, 0, 0, 0])
+      + IPV4_HEADER + icmp4(8, 0x1234, 7, ICMP_PAYLOAD)[:8])
+write("icmp_reply", "v6-echo-reply", b"\x01" + bytes([129, 0, 0, 0, 0x12, 0x34, 0, 7]) + ICMP_PAYLOAD)
+write("icmp_reply", "v6-any-identifier", b"\x05" + bytes([129, 0, 0, 0, 0, 1, 0, 7]) + ICMP_PAYLOAD)
+write("icmp_reply", "short", b"\x02" + bytes([0x4F, 0, 0]))
+write("icmp_reply", "ihl-beyond-packet", b"\x02" + bytes([0x4F]) + b"\0" * 22)
+
+
 def event(kind, obj):
     return json.dumps({"type": kind, "object": obj}) + "\n"
 
