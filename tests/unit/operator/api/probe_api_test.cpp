@@ -319,7 +319,8 @@ TEST_F(ProbeApiTest, ItemsOfServiceMonitorsCarryTheReadyEndpointsOfTheMoment) {
   api_->Shutdown();
   ProbeApi::Options options;
   options.endpoints = &source;
-  api_ = std::make_unique<ProbeApi>(*core_, *core_, *core_, clock_, tokens_.get(), options);
+  api_ = std::make_unique<ProbeApi>(*core_, *core_, *core_, clock_, tokens_.get(), bad_tokens_,
+                                    options);
   Monitor backends = MakeMonitor("backends", {"eu-west"});
   backends.http->url.clear();
   backends.service.emplace(ServiceTarget{"orders", 0, "http", "/healthz", "http"});
