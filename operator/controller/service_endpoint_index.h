@@ -18,6 +18,7 @@
 // Thread-safety: Start/Stop from the owner thread; ReadyEndpoints and HasSynced from any thread
 // (a leaf lock); Apply/Remove from the informer thread (or tests).
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
