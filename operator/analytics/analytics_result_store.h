@@ -37,6 +37,10 @@ class AnalyticsResultStore final : public ResultStore {
   Result<std::vector<Rollup>> ResultSeries(const SeriesQuery& query) override {
     return history_.ResultSeries(query);
   }
+  Result<std::vector<MonitorSummary>> SummarizeMany(const std::vector<std::string>& monitor_uids,
+                                                    TimePoint now) override {
+    return history_.SummarizeMany(monitor_uids, now);
+  }
   Status SaveMonitorState(const MonitorStateSnapshot& state,
                           const std::vector<StateEvent>& events) override {
     return primary_.SaveMonitorState(state, events);

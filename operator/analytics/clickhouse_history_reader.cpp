@@ -328,6 +328,34 @@ Result<WindowStats> ClickHouseHistoryReader::Stats(const StatsQuery& query) {
   return total.ToStats();
 }
 
+Result<std::vector<MonitorSummary>> ClickHouseHistoryReader::SummarizeMany(
+    const std::vector<std::string>& monitor_uids, TimePoint now) {
+  std::vector<MonitorSummary> out(monitor_uids.size());
+  if (monitor_uids.empty()) return out;
+  std::map<std::string, std::vector<size_t>> positions;
+  for (size_t i = 0; i < monitor_uids.size(); ++i) positions[monitor_uids[i]].push_back(i);
+  Selection selection;
+  for (const auto& [uid, at] : positions) selection.monitor_uids.push_back(uid);
+  using std::chrono::hours;
+  const std::pair<hours, WindowStats MonitorSummary::*> windows[] = {
+      {hours(24), &MonitorSummary::last_24h},
+      {hours(24 * 7), &MonitorSummary::last_7d},
+      {hours(24 * 30), &MonitorSummary::last_30d}};
+  for (const auto& [length, field] : windows) {
+    Result<std::vector<Row>> rows = Aggregate(selection, ToMs(now - length), ToMs(now));
+    if (!rows) return Error{rows.error(), rows.error_kind()};
+    std::map<std::string, Row> per_monitor;
+    for (const Row& row : *rows) per_monitor[row.monitor_uid].Merge(row);
+    for (const auto& [uid, row] : per_monitor) {
+      auto found = positions.find(uid);
+      if (found == positions.end()) continue;
+      const WindowStats stats = row.ToStats();
+      for (size_t i : found->second) out[i].*field = stats;
+    }
+  }
+  return out;
+}
+
 Result<std::vector<Rollup>> ClickHouseHistoryReader::Rollups(const RollupQuery& query) {
   const int64_t unit = query.period == RollupPeriod::kHour ? kHourMs : kDayMs;
   Selection selection;

@@ -41,6 +41,9 @@ class ClickHouseHistoryReader final : public HistoryReader {
   Result<std::vector<Incident>> Incidents(const IncidentQuery& query) override;
   Result<std::vector<BucketCounts>> CountRollups(const BucketCountsQuery& query) override;
   Result<std::vector<Rollup>> ResultSeries(const SeriesQuery& query) override;
+  // Three queries (one per window) for every monitor at once.
+  Result<std::vector<MonitorSummary>> SummarizeMany(const std::vector<std::string>& monitor_uids,
+                                                    TimePoint now) override;
 
   // Where the data of [from_ms, to_ms) is read from (exposed for tests).
   enum class Source { kRaw, kHourly, kDaily };

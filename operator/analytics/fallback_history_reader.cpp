@@ -86,4 +86,10 @@ Result<std::vector<Rollup>> FallbackHistoryReader::ResultSeries(const SeriesQuer
       [&](HistoryReader& reader) { return reader.ResultSeries(query); });
 }
 
+Result<std::vector<MonitorSummary>> FallbackHistoryReader::SummarizeMany(
+    const std::vector<std::string>& monitor_uids, TimePoint now) {
+  return Read<std::vector<MonitorSummary>>(
+      [&](HistoryReader& reader) { return reader.SummarizeMany(monitor_uids, now); });
+}
+
 }  // namespace pharos

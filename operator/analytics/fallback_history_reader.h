@@ -42,6 +42,8 @@ class FallbackHistoryReader final : public HistoryReader {
   Result<std::vector<Incident>> Incidents(const IncidentQuery& query) override;
   Result<std::vector<BucketCounts>> CountRollups(const BucketCountsQuery& query) override;
   Result<std::vector<Rollup>> ResultSeries(const SeriesQuery& query) override;
+  Result<std::vector<MonitorSummary>> SummarizeMany(const std::vector<std::string>& monitor_uids,
+                                                    TimePoint now) override;
 
  private:
   template <typename T>
