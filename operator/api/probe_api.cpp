@@ -65,12 +65,14 @@ struct ProbeApi::Caller {
 };
 
 ProbeApi::ProbeApi(WorkLeaser& work, ResultSink& results, const StatusReader& specs,
-                   const Clock& clock, ProbeTokens* tokens, Options options)
+                   const Clock& clock, ProbeTokens* tokens, BadTokenGuard& bad_tokens,
+                   Options options)
     : work_(work),
       results_(results),
       specs_(specs),
       clock_(clock),
       tokens_(tokens),
+      bad_tokens_(bad_tokens),
       options_(options) {}
 
 ProbeApi::~ProbeApi() { Shutdown(); }
@@ -121,9 +123,21 @@ std::optional<ProbeApi::Caller> ProbeApi::Admit(const HttpRequest& request, cons
            "");
     return std::nullopt;
   }
+  if (const std::optional<std::chrono::seconds> wait =
+          bad_tokens_.Admit("probe", request.remote_address)) {
+    Log().Warn(
+        "probe request refused: too many wrong tokens from this address",
+        {{"request", what}, {"remote", request.remote_address}, {"retry_after_s", wait->count()}});
+    HttpResponse response = HttpResponse::Error(
+        429, "too many requests with a wrong token from this address; retry later");
+    response.headers.emplace_back("Retry-After", std::to_string(wait->count()));
+    reply(std::move(response));
+    return std::nullopt;
+  }
   // Any-region tokens pass here; region-bound ones are checked once the region is known.
   const ProbeTokens::Verdict first = tokens_->Check(token, "");
   if (first == ProbeTokens::Verdict::kMissing || first == ProbeTokens::Verdict::kUnknown) {
+    bad_tokens_.RecordFailure("probe", request.remote_address);
     refuse(401, first == ProbeTokens::Verdict::kMissing ? "missing bearer token" : "unknown token",
            first == ProbeTokens::Verdict::kMissing
                ? "missing bearer token (Authorization: Bearer TOKEN)"

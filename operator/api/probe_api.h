@@ -37,6 +37,7 @@
 #include <memory>
 #include <string>
 
+#include "common/bad_token_guard.h"
 #include "common/clock.h"
 #include "common/http_server.h"
 #include "common/mutex.h"
@@ -66,9 +67,10 @@ class ProbeApi {
   using ClientGoneHook = std::function<void(std::function<void()> cancel)>;
 
   // `tokens` may be null (every request refused with 401). Leases come from `work`, results go
-  // to `results`, the specs items carry from `specs`. Every reference must outlive the API.
+  // to `results`, the specs items carry from `specs`; clients that keep sending wrong tokens are
+  // held back by `bad_tokens` (429). Every reference must outlive the API.
   ProbeApi(WorkLeaser& work, ResultSink& results, const StatusReader& specs, const Clock& clock,
-           ProbeTokens* tokens, Options options);
+           ProbeTokens* tokens, BadTokenGuard& bad_tokens, Options options);
   ~ProbeApi();  // Shutdown()
   ProbeApi(const ProbeApi&) = delete;
   ProbeApi& operator=(const ProbeApi&) = delete;
@@ -104,6 +106,7 @@ class ProbeApi {
   const StatusReader& specs_;
   const Clock& clock_;
   ProbeTokens* const tokens_;
+  BadTokenGuard& bad_tokens_;
   const Options options_;
   std::atomic<bool> shutting_down_{false};
 

@@ -197,7 +197,7 @@ Status KubeOperator::Init() {
   }
   alerting_ = std::move(alerting).value();
   alerting_api_ = std::make_unique<AlertingApi>(alerting_->incidents(), alerting_->outbox(),
-                                                alerting_->engine(), nullptr);
+                                                alerting_->engine(), nullptr, host_->bad_tokens());
   if (Status routed = alerting_api_->Register(
           [this](std::string_view method, std::string_view pattern, HttpHandler handler) {
             return host_->Route(method, pattern, std::move(handler));
@@ -272,7 +272,13 @@ Status KubeOperator::Init() {
   informer_ = std::make_unique<Informer>(*client_, informer_options, std::move(handlers));
   queue_ = std::make_unique<RateLimitedWorkQueue>(clock_);
   const auto lookup = [this](const std::string& key) { return CachedMonitor(key); };
-  reconciler_ = std::make_unique<MonitorReconciler>(lookup, core, *writer_, *events_);
+  Result<TargetPolicy> policy = TargetPolicy::Create(options_.target_deny, options_.target_allow);
+  if (!policy) {
+    return Error{"target policy: " + policy.error()};
+  }
+  target_policy_ = std::move(policy).value();
+  reconciler_ =
+      std::make_unique<MonitorReconciler>(lookup, core, *writer_, *events_, target_policy_);
   transition_events_ = std::make_unique<MonitorTransitionEvents>(lookup, *events_);
   // A new leader (or a replacement pod with an empty store) resumes each monitor from what the
   // previous leader wrote to its status, unless its own store knows something newer.

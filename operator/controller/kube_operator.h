@@ -159,6 +159,7 @@ class KubeOperator {
   std::unique_ptr<EventRecorder> events_;
   std::unique_ptr<Informer> informer_;
   std::unique_ptr<RateLimitedWorkQueue> queue_;  // keys of Monitors to reconcile
+  TargetPolicy target_policy_;  // the cluster's: the defaults, --deny-cidr, --allow-cidr
   std::unique_ptr<MonitorReconciler> reconciler_;
   std::unique_ptr<MonitorTransitionEvents> transition_events_;
   std::unique_ptr<LeaderElector> elector_;

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "common/bad_token_guard.h"
 #include "common/clock.h"
 #include "common/counter_family.h"
 #include "common/http_server.h"
@@ -55,6 +56,8 @@ class ControlPlaneHost {
   OperatorCore& core() { return *core_; }
   HistoryReader& history() { return *store_; }
   MetricsRegistry& registry() { return registry_; }
+  // Held back clients that send wrong bearer tokens, for every API this server answers.
+  BadTokenGuard& bad_tokens() { return *bad_tokens_; }
   // pharos_status_writes_total, by result: "ok", "conflict" or "error" (anything else counts as
   // error). Exported by both editions (always 0 in `pharos run`) so that dashboards and alert
   // rules read the same series everywhere.
@@ -90,6 +93,7 @@ class ControlPlaneHost {
   std::unique_ptr<OperatorCore> core_;
   HttpServer server_;
   MetricsRegistry::CollectorId server_metrics_ = 0;  // pharos_http_connections*, once started
+  std::unique_ptr<BadTokenGuard> bad_tokens_;
   std::unique_ptr<JsonApi> json_api_;
   std::unique_ptr<ProbeApi> probe_api_;
   bool stopped_ = false;

@@ -4,7 +4,7 @@ uptime and latency for every monitor (the union of what both recorded, which nei
 holds alone); a third started with an empty SQLite shows that history and the results both
 recorded; with ClickHouse away, reads fall back to SQLite (metric) and never fail.
 
-Contract: docs/analytics.md ("Reading history").
+Contract: docs/analytics.md ("Reading history"), docs/monitoring.md ("Metrics reference").
 """
 
 from __future__ import annotations
