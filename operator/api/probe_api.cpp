@@ -310,14 +310,31 @@ HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items) const {
       continue;  // removed since it was queued: its lease lapses, it is never redelivered
     }
     monitors[item.monitor_uid] = json;
-    list.push_back({{"id", item.id},
-                    {"monitorUid", item.monitor_uid},
-                    {"generation", item.generation},
-                    {"region", item.region},
-                    {"scheduledAt", FormatRfc3339(item.scheduled_at)},
-                    {"deadline", FormatRfc3339(item.deadline)},
-                    {"attempt", item.attempt},
-                    {"leaseExpiresAt", FormatRfc3339(now + item.timeout + grace)}});
+    Json entry = {{"id", item.id},
+                  {"monitorUid", item.monitor_uid},
+                  {"generation", item.generation},
+                  {"region", item.region},
+                  {"scheduledAt", FormatRfc3339(item.scheduled_at)},
+                  {"deadline", FormatRfc3339(item.deadline)},
+                  {"attempt", item.attempt},
+                  {"leaseExpiresAt", FormatRfc3339(now + item.timeout + grace)}};
+    if (options_.endpoints != nullptr) {
+      if (std::shared_ptr<const Monitor> spec = specs_.MonitorSpec(item.monitor_uid);
+          spec && spec->service) {
+        if (auto endpoints = options_.endpoints->ReadyEndpoints(*spec)) {
+          Json list_of = Json::array();
+          for (const ServiceEndpoint& endpoint : *endpoints) {
+            Json one = {{"address", endpoint.address}, {"port", endpoint.port}};
+            if (!endpoint.name.empty()) {
+              one["name"] = endpoint.name;
+            }
+            list_of.push_back(std::move(one));
+          }
+          entry["endpoints"] = std::move(list_of);
+        }
+      }
+    }
+    list.push_back(std::move(entry));
   }
   // The specs are kept as JSON text: splice them in instead of parsing them again.
   std::string body = "{\"items\":" + list.dump() + ",\"monitors\":{";

@@ -174,6 +174,9 @@ Status KubeOperator::Init() {
   host_options.clickhouse = options_.clickhouse;
   host_options.probe_api.target_deny = options_.target_deny;
   host_options.probe_api.target_allow = options_.target_allow;
+  endpoints_ = std::make_unique<ServiceEndpointIndex>(
+      *client_, ServiceEndpointIndex::Options{options_.watch_namespace});
+  host_options.probe_api.endpoints = endpoints_.get();
   Result<std::unique_ptr<ControlPlaneHost>> host =
       ControlPlaneHost::Open(clock_, tokens_.get(), std::move(host_options));
   if (!host) {
@@ -340,6 +343,7 @@ Status KubeOperator::Start() {
     pthread_setname_np(pthread_self(), "mon-reconcile");
     ReconcileThread();
   });
+  endpoints_->Start();
   informer_->Start();
   alerting_->Start();
   status_pages_->Start();
@@ -394,6 +398,7 @@ void KubeOperator::Stop() {
   alerting_->Stop();
   status_pages_->Stop();
   informer_->Stop();
+  endpoints_->Stop();
   queue_->ShutDown();
   if (reconcile_thread_.joinable()) {
     reconcile_thread_.join();

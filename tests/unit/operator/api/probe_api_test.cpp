@@ -302,6 +302,71 @@ TEST_F(ProbeApiTest, LeaseReplyCarriesTheClusterTargetPolicyOnlyWhenSet) {
             (Json{{"deny", {"10.0.0.0/8"}}, {"allow", {"169.254.10.0/24"}}}));
 }
 
+// A ServiceEndpointSource that answers what the test sets, and counts the questions.
+class FixedEndpoints : public ServiceEndpointSource {
+ public:
+  std::optional<std::vector<ServiceEndpoint>> ReadyEndpoints(
+      const Monitor& monitor) const override {
+    asked.push_back(monitor.Key());
+    return endpoints;
+  }
+  std::optional<std::vector<ServiceEndpoint>> endpoints;
+  mutable std::vector<std::string> asked;
+};
+
+TEST_F(ProbeApiTest, ItemsOfServiceMonitorsCarryTheReadyEndpointsOfTheMoment) {
+  FixedEndpoints source;
+  api_->Shutdown();
+  ProbeApi::Options options;
+  options.endpoints = &source;
+  api_ = std::make_unique<ProbeApi>(*core_, *core_, *core_, clock_, tokens_.get(), bad_tokens_,
+                                    options);
+  Monitor backends = MakeMonitor("backends", {"eu-west"});
+  backends.http->url.clear();
+  backends.service.emplace(ServiceTarget{"orders", 0, "http", "/healthz", "http"});
+  ASSERT_TRUE(core_->UpsertMonitor(backends).ok());
+
+  Json body = identity_;
+  body["waitSeconds"] = 30;
+  body["max"] = 10;
+  const auto lease_all = [&] {
+    // The lease parks; both monitors' next rounds become due in one scheduler tick.
+    ReplyCatcher catcher;
+    api_->HandleLease(Post("/api/v1/work/lease", body, "eu-token"), catcher.Reply());
+    for (const std::string& uid : {api_monitor_.uid, backends.uid}) {
+      const auto due = core_->scheduler_for_testing().Find(uid)->next_due;
+      if (*due > clock_.Now()) clock_.SetNow(*due);
+    }
+    core_->Tick();
+    HttpResponse response = catcher.Wait();
+    EXPECT_EQ(response.status, 200) << response.body;
+    const Json reply = Body(response);
+    std::map<std::string, Json> by_uid;
+    for (const Json& item : reply["items"]) by_uid[item["monitorUid"].get<std::string>()] = item;
+    return by_uid;
+  };
+
+  source.endpoints =
+      std::vector<ServiceEndpoint>{{"10.0.0.1", 8080, "orders-1"}, {"10.0.0.2", 8080, ""}};
+  std::map<std::string, Json> items = lease_all();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[backends.uid]["endpoints"],
+            (Json{{{"address", "10.0.0.1"}, {"port", 8080}, {"name", "orders-1"}},
+                  {{"address", "10.0.0.2"}, {"port", 8080}}}));
+  EXPECT_FALSE(items[api_monitor_.uid].contains("endpoints")) << "a URL monitor carries none";
+  EXPECT_EQ(source.asked, std::vector<std::string>{backends.Key()});
+
+  // The next lease has the endpoints of its own moment: none ready, or not known at all.
+  source.endpoints = std::vector<ServiceEndpoint>{};
+  items = lease_all();
+  ASSERT_TRUE(items.contains(backends.uid));
+  EXPECT_EQ(items[backends.uid]["endpoints"], Json::array());
+  source.endpoints = std::nullopt;
+  items = lease_all();
+  ASSERT_TRUE(items.contains(backends.uid));
+  EXPECT_FALSE(items[backends.uid].contains("endpoints"));
+}
+
 TEST_F(ProbeApiTest, ShutdownAnswersParkedLeasesAndRefusesNewOnes) {
   ReplyCatcher parked;
   api_->HandleLease(Post("/api/v1/work/lease", identity_, "eu-token"), parked.Reply());
