@@ -3,7 +3,9 @@
 // AnalyticsResultStore: a ResultStore that keeps everything in the primary store (SQLite) and
 // copies each newly stored result to the ClickHouseSink. Only results the primary reports as
 // kNew are copied, after its commit: a result delivered twice by a probe reaches ClickHouse once,
-// and ClickHouse never holds a result the primary refused. Every read goes to the primary.
+// and ClickHouse never holds a result the primary refused. History reads go to `history` (the
+// ClickHouse reader falling back to the primary, FallbackHistoryReader); states and incidents
+// to the primary.
 // Thread-safety: as the primary (the sink is thread-safe).
 
 #include "operator/analytics/clickhouse_sink.h"
@@ -13,27 +15,31 @@ namespace pharos {
 
 class AnalyticsResultStore final : public ResultStore {
  public:
-  // `primary` and `sink` must outlive the store.
-  AnalyticsResultStore(ResultStore& primary, ClickHouseSink& sink)
-      : primary_(primary), sink_(sink) {}
+  // `primary`, `sink` and `history` must outlive the store.
+  AnalyticsResultStore(ResultStore& primary, ClickHouseSink& sink, HistoryReader& history)
+      : primary_(primary), sink_(sink), history_(history) {}
 
   Result<AppendResult> Append(const std::vector<CheckResult>& results) override;
 
-  Result<WindowStats> Stats(const StatsQuery& query) override { return primary_.Stats(query); }
+  Result<WindowStats> Stats(const StatsQuery& query) override { return history_.Stats(query); }
   Result<std::vector<Rollup>> Rollups(const RollupQuery& query) override {
-    return primary_.Rollups(query);
+    return history_.Rollups(query);
   }
   Result<std::vector<CheckResult>> Results(const ResultQuery& query) override {
-    return primary_.Results(query);
+    return history_.Results(query);
   }
   Result<std::vector<Incident>> Incidents(const IncidentQuery& query) override {
-    return primary_.Incidents(query);
+    return history_.Incidents(query);
   }
   Result<std::vector<BucketCounts>> CountRollups(const BucketCountsQuery& query) override {
-    return primary_.CountRollups(query);
+    return history_.CountRollups(query);
   }
   Result<std::vector<Rollup>> ResultSeries(const SeriesQuery& query) override {
-    return primary_.ResultSeries(query);
+    return history_.ResultSeries(query);
+  }
+  Result<std::vector<MonitorSummary>> SummarizeMany(const std::vector<std::string>& monitor_uids,
+                                                    TimePoint now) override {
+    return history_.SummarizeMany(monitor_uids, now);
   }
   Status SaveMonitorState(const MonitorStateSnapshot& state,
                           const std::vector<StateEvent>& events) override {
@@ -53,6 +59,7 @@ class AnalyticsResultStore final : public ResultStore {
  private:
   ResultStore& primary_;
   ClickHouseSink& sink_;
+  HistoryReader& history_;
 };
 
 }  // namespace pharos

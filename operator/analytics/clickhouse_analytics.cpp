@@ -134,6 +134,19 @@ Result<std::unique_ptr<ClickHouseAnalytics>> ClickHouseAnalytics::Open(const Opt
     return Error{"--clickhouse-url: " + transport.error(), ErrorKind::kInvalidArgument};
   }
   analytics->transport_ = std::make_unique<CurlClickHouseTransport>(std::move(transport).value());
+  CurlClickHouseTransport::Options read_options = options.connection;
+  read_options.timeout = std::chrono::milliseconds(10'000);
+  read_options.connect_timeout = std::chrono::milliseconds(2'000);
+  read_options.max_response_bytes = 256u << 20;  // 100,000 results of a few hundred bytes
+  Result<CurlClickHouseTransport> read_transport = CurlClickHouseTransport::Create(read_options);
+  if (!read_transport) {
+    return Error{"--clickhouse-url: " + read_transport.error(), ErrorKind::kInvalidArgument};
+  }
+  analytics->read_transport_ =
+      std::make_unique<CurlClickHouseTransport>(std::move(read_transport).value());
+  analytics->clock_ = &clock;
+  analytics->registry_ = &registry;
+  analytics->database_ = options.sink.database;
   Result<std::unique_ptr<ClickHouseSpool>> spool =
       ClickHouseSpool::Open(options.spool_dir, options.spool_max_bytes);
   if (!spool) {
@@ -157,7 +170,11 @@ Result<std::unique_ptr<ClickHouseAnalytics>> ClickHouseAnalytics::Open(const Opt
 ClickHouseAnalytics::~ClickHouseAnalytics() { Stop(); }
 
 std::unique_ptr<ResultStore> ClickHouseAnalytics::Wrap(ResultStore& primary) {
-  return std::make_unique<AnalyticsResultStore>(primary, *sink_);
+  reader_ = std::make_unique<ClickHouseHistoryReader>(*read_transport_, database_, *clock_);
+  ClickHouseSink& sink = *sink_;
+  fallback_ = std::make_unique<FallbackHistoryReader>(
+      *reader_, primary, [&sink] { return sink.LocalReadReason(); }, *registry_, *clock_);
+  return std::make_unique<AnalyticsResultStore>(primary, *sink_, *fallback_);
 }
 
 void ClickHouseAnalytics::Stop() {

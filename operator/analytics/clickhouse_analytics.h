@@ -28,9 +28,11 @@
 #include "common/metrics_registry.h"
 #include "common/result.h"
 #include "operator/analytics/analytics_result_store.h"
+#include "operator/analytics/clickhouse_history_reader.h"
 #include "operator/analytics/clickhouse_sink.h"
 #include "operator/analytics/clickhouse_spool.h"
 #include "operator/analytics/curl_clickhouse_transport.h"
+#include "operator/analytics/fallback_history_reader.h"
 
 namespace pharos {
 
@@ -56,7 +58,9 @@ class ClickHouseAnalytics {
                                                            MetricsRegistry& registry);
   ~ClickHouseAnalytics();  // Stop()
 
-  // The primary wrapped so that its new results reach ClickHouse too.
+  // The primary wrapped so that its new results reach ClickHouse too and history is read from
+  // ClickHouse (falling back to the primary while ClickHouse is away or the spool holds
+  // results). Call once; `primary` must outlive this object.
   std::unique_ptr<ResultStore> Wrap(ResultStore& primary);
   // Sends or spools what is waiting and stops the sink. Call after the last Append.
   void Stop();
@@ -66,8 +70,14 @@ class ClickHouseAnalytics {
  private:
   ClickHouseAnalytics() = default;
   std::unique_ptr<CurlClickHouseTransport> transport_;
+  std::unique_ptr<CurlClickHouseTransport> read_transport_;  // shorter timeouts for readers
   std::unique_ptr<ClickHouseSpool> spool_;
   std::unique_ptr<ClickHouseSink> sink_;
+  const Clock* clock_ = nullptr;
+  MetricsRegistry* registry_ = nullptr;
+  std::string database_;
+  std::unique_ptr<ClickHouseHistoryReader> reader_;
+  std::unique_ptr<FallbackHistoryReader> fallback_;
 };
 
 }  // namespace pharos

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <nlohmann/json.hpp>
 
+#include "operator/storage/latency_histogram.h"
+
 namespace pharos {
 namespace {
 
@@ -96,6 +98,131 @@ bool ClickHouseSchema::ValidDatabaseName(std::string_view database) {
   return true;
 }
 
+namespace {
+
+// The columns of both rollup tables, in INSERT order.
+constexpr std::string_view kRollupColumns =
+    "monitor_uid, region, bucket_start, total, up, degraded, down, errors, latency_sum_us, "
+    "latency_min_us, latency_max_us, dns_us, connect_us, tls_us, first_byte_us, transfer_us, "
+    "latency_buckets, latency_counts";
+
+std::string RollupTable(const std::string& db, std::string_view table) {
+  return "CREATE TABLE IF NOT EXISTS " + db + "." + std::string(table) +
+         " (\n"
+         "    monitor_uid String,\n"
+         "    region String,\n"
+         "    bucket_start DateTime('UTC'),\n"
+         "    total UInt64,\n"
+         "    up UInt64,\n"
+         "    degraded UInt64,\n"
+         "    down UInt64,\n"
+         "    errors UInt64,\n"
+         "    latency_sum_us Int64,\n"
+         "    latency_min_us Int64,\n"
+         "    latency_max_us Int64,\n"
+         "    dns_us Int64,\n"
+         "    connect_us Int64,\n"
+         "    tls_us Int64,\n"
+         "    first_byte_us Int64,\n"
+         "    transfer_us Int64,\n"
+         "    latency_buckets Array(UInt16),\n"
+         "    latency_counts Array(UInt64)\n"
+         ") ENGINE = ReplacingMergeTree(total)\n"
+         "PARTITION BY toYYYYMM(bucket_start)\n"
+         "ORDER BY (monitor_uid, bucket_start, region)";
+}
+
+std::string MonitorFilter(const std::vector<std::string>& monitor_uids) {
+  return monitor_uids.empty()
+             ? std::string()
+             : " AND monitor_uid IN (" + ClickHouseSchema::QuoteList(monitor_uids) + ")";
+}
+
+std::string RollupInsert(const std::string& db, std::string_view table, const std::string& select) {
+  return "INSERT INTO " + db + "." + std::string(table) + " (" + std::string(kRollupColumns) +
+         ") SELECT m, r, b, n, n_up, n_degraded, n_down, n_errors, l_sum, l_min, l_max, p_dns, "
+         "p_connect, p_tls, p_first_byte, p_transfer, h.1, h.2 FROM (" +
+         select + ")";
+}
+
+}  // namespace
+
+std::string ClickHouseSchema::Quote(std::string_view value) {
+  std::string out = "'";
+  for (char c : value) {
+    if (c == '\'' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+std::string ClickHouseSchema::QuoteList(const std::vector<std::string>& values) {
+  std::string out;
+  for (const std::string& value : values) {
+    if (!out.empty()) out += ", ";
+    out += Quote(value);
+  }
+  return out;
+}
+
+std::string ClickHouseSchema::LatencyBucketExpression(std::string_view micros) {
+  const int buckets = LatencyHistogram::BucketCount();
+  std::string bounds;
+  for (int i = 0; i < buckets; ++i) {
+    if (i > 0) bounds += ",";
+    bounds += std::to_string(LatencyHistogram::BucketUpperBound(i));
+  }
+  // arrayFirstIndex is 1-based and 0 when no bound is above the value (the open last bucket).
+  return "toUInt16((arrayFirstIndex(b -> " + std::string(micros) + " < b, [" + bounds + "]) + " +
+         std::to_string(buckets - 1) + ") % " + std::to_string(buckets) + ")";
+}
+
+std::string ClickHouseSchema::RefreshHourly(std::string_view database,
+                                            const std::vector<std::string>& monitor_uids,
+                                            int64_t from_s, int64_t to_s) {
+  const std::string db(database);
+  constexpr std::string_view kPassing = "outcome IN ('up', 'degraded')";
+  const std::string passing(kPassing);
+  const std::string select =
+      "SELECT monitor_uid AS m, region AS r, toStartOfHour(time) AS b, count() AS n, "
+      "countIf(outcome = 'up') AS n_up, countIf(outcome = 'degraded') AS n_degraded, "
+      "countIf(outcome = 'down') AS n_down, countIf(outcome = 'error') AS n_errors, "
+      "sumIf(total_us, " +
+      passing + ") AS l_sum, minIf(total_us, " + passing + ") AS l_min, maxIf(total_us, " +
+      passing + ") AS l_max, sumIf(dns_us, " + passing + ") AS p_dns, sumIf(connect_us, " +
+      passing + ") AS p_connect, sumIf(tls_us, " + passing + ") AS p_tls, sumIf(first_byte_us, " +
+      passing + ") AS p_first_byte, sumIf(transfer_us, " + passing + ") AS p_transfer, sumMapIf([" +
+      LatencyBucketExpression("total_us") + "], [toUInt64(1)], " + passing + ") AS h FROM " + db +
+      ".check_results FINAL WHERE time >= toDateTime(" + std::to_string(from_s) +
+      ") AND time < toDateTime(" + std::to_string(to_s) + ")" + MonitorFilter(monitor_uids) +
+      " GROUP BY m, r, b";
+  return RollupInsert(db, kHourlyTable, select);
+}
+
+std::string ClickHouseSchema::RefreshDaily(std::string_view database,
+                                           const std::vector<std::string>& monitor_uids,
+                                           int64_t from_s, int64_t to_s) {
+  const std::string db(database);
+  const std::string select =
+      "SELECT monitor_uid AS m, region AS r, toStartOfDay(bucket_start) AS b, sum(total) AS n, "
+      "sum(up) AS n_up, sum(degraded) AS n_degraded, sum(down) AS n_down, sum(errors) AS "
+      "n_errors, sum(latency_sum_us) AS l_sum, minIf(latency_min_us, up + degraded > 0) AS l_min, "
+      "maxIf(latency_max_us, up + degraded > 0) AS l_max, sum(dns_us) AS p_dns, sum(connect_us) "
+      "AS p_connect, sum(tls_us) AS p_tls, sum(first_byte_us) AS p_first_byte, sum(transfer_us) "
+      "AS p_transfer, sumMap(latency_buckets, latency_counts) AS h FROM " +
+      db + ".check_rollups_hourly FINAL WHERE bucket_start >= toDateTime(" +
+      std::to_string(from_s) + ") AND bucket_start < toDateTime(" + std::to_string(to_s) + ")" +
+      MonitorFilter(monitor_uids) + " GROUP BY m, r, b";
+  return RollupInsert(db, kDailyTable, select);
+}
+
+std::vector<std::string> ClickHouseSchema::MigrationFrom1(std::string_view database) {
+  // Every result stored before the rollups existed, month by month would be kinder to a huge
+  // table; one statement each is what a version-1 database (weeks old at most) needs.
+  return {RefreshHourly(database, {}, 0, 4102444800), RefreshDaily(database, {}, 0, 4102444800)};
+}
+
 std::vector<std::string> ClickHouseSchema::Statements(std::string_view database) {
   const std::string db(database);
   return {
@@ -138,6 +265,8 @@ std::vector<std::string> ClickHouseSchema::Statements(std::string_view database)
           ") ENGINE = ReplacingMergeTree\n"
           "PARTITION BY toYYYYMM(time)\n"
           "ORDER BY (monitor_uid, time, item_id)",
+      RollupTable(db, kHourlyTable),
+      RollupTable(db, kDailyTable),
   };
 }
 
@@ -197,7 +326,18 @@ Result<void> ClickHouseSchema::Ensure(ClickHouseTransport& transport, std::strin
     return Error{message, ErrorKind::kInvalidArgument};
   }
   if (stored < kVersion) {
-    // Version 1 is the first: nothing to migrate from yet. Later versions add their steps here.
+    // A fresh database (0) has nothing to migrate; version 1 had no rollups yet.
+    if (stored == 1) {
+      for (std::string& statement : MigrationFrom1(database)) {
+        Result<ClickHouseResponse> migrated = run(std::move(statement));
+        if (!migrated) {
+          return fail({ClickHouseFailure::kUnreachable, migrated.error()});
+        }
+        if (!migrated->ok()) {
+          return fail(ClassifyClickHouseAnswer(*migrated));
+        }
+      }
+    }
     Result<ClickHouseResponse> recorded =
         run("INSERT INTO " + db + ".schema_version (version, applied_at) VALUES (" +
             std::to_string(kVersion) + ", now())");

@@ -12,6 +12,14 @@
 //   row), so a retry of its batch is still deduplicated.
 // * schema_version holds one row per applied version; Ensure refuses a database written by a
 //   newer Pharos (kInvalidArgument) and applies the missing steps otherwise.
+// * check_rollups_hourly and check_rollups_daily hold one row per (monitor, region, bucket), a
+//   ReplacingMergeTree whose version is the bucket's result count. They are not materialized views
+//   (a view would count a batch sent twice twice): the sink recomputes the buckets a batch touched
+//   from check_results FINAL (RefreshHourly, then RefreshDaily from the hourly rows). Results are
+//   only ever added, so the latest recomputation has the largest count and wins; several writers
+//   recomputing the same bucket converge on the complete one.
+// * Latency percentiles in the rollups are the same fixed-bucket histogram SQLite keeps
+//   (LatencyHistogram): bucket indexes and counts in two arrays, merged with sumMap.
 // * Statements are plain SQL that ClickHouse 18.16 and current releases both accept.
 // Thread-safety: stateless functions.
 
@@ -47,8 +55,10 @@ ClickHouseError ClassifyClickHouseAnswer(const ClickHouseResponse& response);
 
 class ClickHouseSchema {
  public:
-  static constexpr int kVersion = 1;
+  static constexpr int kVersion = 2;
   static constexpr std::string_view kResultsTable = "check_results";
+  static constexpr std::string_view kHourlyTable = "check_rollups_hourly";
+  static constexpr std::string_view kDailyTable = "check_rollups_daily";
   static constexpr std::string_view kVersionTable = "schema_version";
 
   // True for a usable database name (letters, digits, underscore; not starting with a digit).
@@ -59,6 +69,24 @@ class ClickHouseSchema {
   // newer schema.
   static Result<void> Ensure(ClickHouseTransport& transport, std::string_view database,
                              ClickHouseError* failure = nullptr);
+
+  // Version 1 -> 2: fills the rollup tables from the results already stored.
+  static std::vector<std::string> MigrationFrom1(std::string_view database);
+
+  // SQL expression of the LatencyHistogram bucket index of the column `micros` (UInt16).
+  static std::string LatencyBucketExpression(std::string_view micros);
+  // Recomputes the hourly rollups of `monitor_uids` for the hours in [from_s, to_s) (Unix
+  // seconds, hour-aligned) from check_results FINAL; empty `monitor_uids` = every monitor.
+  static std::string RefreshHourly(std::string_view database,
+                                   const std::vector<std::string>& monitor_uids, int64_t from_s,
+                                   int64_t to_s);
+  // The same for the daily rollups of the days in [from_s, to_s), from the hourly rollups.
+  static std::string RefreshDaily(std::string_view database,
+                                  const std::vector<std::string>& monitor_uids, int64_t from_s,
+                                  int64_t to_s);
+  // `'a', 'b'`: string literals for an IN list.
+  static std::string QuoteList(const std::vector<std::string>& values);
+  static std::string Quote(std::string_view value);
 
   // `INSERT INTO db.check_results FORMAT JSONEachRow`.
   static std::string InsertStatement(std::string_view database);

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "common/logging.h"
@@ -43,7 +44,8 @@ ClickHouseSink::ClickHouseSink(ClickHouseTransport& transport, ClickHouseSpool& 
                         .WithLabels({})),
       batches_failed_(registry.AddCounter(
           "pharos_clickhouse_batches_failed_total",
-          "Statements ClickHouse did not take (inserts, spool drains, schema creation), by "
+          "Statements ClickHouse did not take (inserts, spool drains, schema creation, rollup "
+          "refreshes), by "
           "reason: unreachable, auth, missing_table, refused.",
           {"reason"})),
       spool_bytes_(registry
@@ -160,6 +162,7 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
         SpoolBatch(due, ToString(failed->kind));
       } else {
         Recovered();
+        Touch(due.body);
       }
     } else {
       SpoolBatch(due, "ClickHouse is away");
@@ -179,6 +182,7 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
         Failed(*failed, "draining the spool");
       } else {
         Recovered();
+        Touch(segment.body);
         if (Status removed = spool_.Remove(segment.sequence); !removed) {
           Log().Error(
               "a drained batch could not be deleted from the spool; it will be sent again "
@@ -187,6 +191,12 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
         }
         drained = true;
       }
+    }
+  }
+  if (!touched_.empty() && schema_ready_ && (!down_ || clock_.SteadyNow() >= next_attempt_) &&
+      (flush || clock_.SteadyNow() >= next_refresh_)) {
+    if (RefreshRollups()) {
+      next_refresh_ = clock_.SteadyNow() + options_.rollup_interval;
     }
   }
   UpdateSpoolGauges();
@@ -198,6 +208,8 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
   auto next = after + kGaugeRefresh;
   if (down_ || !schema_ready_) {
     next = std::min(next, std::max(next_attempt_, after));
+  } else if (!touched_.empty()) {
+    next = std::min(next, std::max(next_refresh_, after));
   }
   std::lock_guard<std::mutex> lock(mutex_);
   if (buffer_.rows > 0) {
@@ -247,6 +259,69 @@ void ClickHouseSink::Handled(const Batch& batch) {
   }
 }
 
+void ClickHouseSink::Touch(const std::string& body) {
+  size_t start = 0;
+  while (start < body.size()) {
+    size_t end = body.find('\n', start);
+    if (end == std::string::npos) end = body.size();
+    const nlohmann::json row =
+        nlohmann::json::parse(body.begin() + static_cast<ptrdiff_t>(start),
+                              body.begin() + static_cast<ptrdiff_t>(end), nullptr, false);
+    start = end + 1;
+    if (!row.is_object() || !row.contains("time") || !row["time"].is_number_integer() ||
+        !row.contains("monitor_uid") || !row["monitor_uid"].is_string()) {
+      continue;
+    }
+    const int64_t at = row["time"].get<int64_t>();
+    touched_[at - ((at % 3600) + 3600) % 3600].insert(row["monitor_uid"].get<std::string>());
+  }
+}
+
+bool ClickHouseSink::RefreshRollups() {
+  // Hours first (oldest first, each erased once recomputed), then the days they belong to.
+  std::map<int64_t, std::set<std::string>> days;
+  for (const auto& [hour, uids] : touched_) {
+    days[hour - ((hour % 86400) + 86400) % 86400].insert(uids.begin(), uids.end());
+  }
+  const auto run = [&](const std::set<std::string>& uids, auto statement) -> bool {
+    std::vector<std::string> chunk;
+    for (auto it = uids.begin(); it != uids.end();) {
+      chunk.push_back(*it++);
+      if (chunk.size() < options_.rollup_monitors_per_statement && it != uids.end()) continue;
+      Result<ClickHouseResponse> answer = transport_.Send({"", statement(chunk), false});
+      chunk.clear();
+      std::optional<ClickHouseError> error;
+      if (!answer) {
+        error = ClickHouseError{ClickHouseFailure::kUnreachable, answer.error()};
+      } else if (!answer->ok()) {
+        error = ClassifyClickHouseAnswer(*answer);
+      }
+      if (error) {
+        Failed(*error, "refreshing the rollups");
+        return false;
+      }
+    }
+    return true;
+  };
+  for (const auto& [hour, uids] : touched_) {
+    if (!run(uids, [&, hour = hour](const std::vector<std::string>& chunk) {
+          return ClickHouseSchema::RefreshHourly(options_.database, chunk, hour, hour + 3600);
+        })) {
+      return false;
+    }
+  }
+  for (const auto& [day, uids] : days) {
+    if (!run(uids, [&, day = day](const std::vector<std::string>& chunk) {
+          return ClickHouseSchema::RefreshDaily(options_.database, chunk, day, day + 86400);
+        })) {
+      return false;
+    }
+  }
+  touched_.clear();
+  Recovered();
+  return true;
+}
+
 bool ClickHouseSink::EnsureSchema() {
   ClickHouseError failure;
   if (Status ensured = ClickHouseSchema::Ensure(transport_, options_.database, &failure);
@@ -284,6 +359,7 @@ void ClickHouseSink::Failed(const ClickHouseError& error, std::string_view what)
     schema_ready_ = false;
   }
   down_ = true;
+  away_ = true;
   backoff_ =
       backoff_.count() == 0 ? options_.retry_initial : std::min(backoff_ * 2, options_.retry_max);
   next_attempt_ = now + backoff_;
@@ -309,6 +385,7 @@ void ClickHouseSink::Recovered() {
                {{"spooled_rows", static_cast<int64_t>(spool_.rows())}});
   }
   down_ = false;
+  away_ = false;
   backoff_ = std::chrono::milliseconds(0);
   last_logged_kind_.reset();
 }
@@ -393,5 +470,12 @@ size_t ClickHouseSink::buffered_rows() const {
 }
 
 bool ClickHouseSink::schema_ready() const { return schema_ready_; }
+
+std::optional<std::string> ClickHouseSink::LocalReadReason() const {
+  if (!schema_ready_) return "starting";
+  if (away_) return "away";
+  if (spool_.segments() > 0) return "spool";
+  return std::nullopt;
+}
 
 }  // namespace pharos

@@ -14,6 +14,11 @@
 // them). Retried batches may reach ClickHouse twice; the ReplacingMergeTree keyed by item id
 // collapses them (ClickHouseSchema).
 //
+// Rollups: every batch ClickHouse took marks the (hour, monitor) pairs it holds; at most every
+// `rollup_interval` (and at Stop) those hours' hourly rollups and their days' daily rollups are
+// recomputed from check_results FINAL (ClickHouseSchema::RefreshHourly/RefreshDaily). A failed
+// refresh keeps the marks and is retried with the backoff of any failed statement.
+//
 // Pump() is one step of that logic in virtual time (tests call it directly with a ManualClock);
 // Start() runs it on a thread "pharos-ch-sink" and Stop() sends what is waiting once, spooling
 // it when that fails, so a clean shutdown loses nothing. Rows waiting in memory are journaled
@@ -25,9 +30,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -53,6 +60,9 @@ class ClickHouseSink {
     size_t max_buffered_rows = 50'000;
     bool gzip = true;
     std::chrono::milliseconds log_repeat{60'000};
+    std::chrono::milliseconds rollup_interval{10'000};
+    // Monitors per rollup statement (keeps the statement under ClickHouse's max_query_size).
+    size_t rollup_monitors_per_statement = 500;
   };
 
   // `transport`, `spool`, `clock` and `registry` must outlive the sink. The metrics
@@ -78,6 +88,12 @@ class ClickHouseSink {
   // For tests and the metrics.
   size_t buffered_rows() const;
   bool schema_ready() const;
+  // Why history should be read from the local store rather than ClickHouse now, or nullopt:
+  // "starting" (tables not created yet), "away" (the last statement failed), "spool" (results
+  // wait in the spool: SQLite has them, ClickHouse not yet). Any thread.
+  std::optional<std::string> LocalReadReason() const;
+  // Hours whose rollups wait to be recomputed (Pump's thread, or after Stop).
+  size_t pending_rollup_hours() const { return touched_.size(); }
 
  private:
   struct Batch {
@@ -94,6 +110,10 @@ class ClickHouseSink {
   void Recovered();
   void SpoolBatch(const Batch& batch, std::string_view why);
   void UpdateSpoolGauges();
+  // Marks the hours and monitors of the rows in `body` (JSONEachRow) for a rollup refresh.
+  void Touch(const std::string& body);
+  // Recomputes the marked rollups; false when ClickHouse refused (the marks stay).
+  bool RefreshRollups();
   bool Waiting(std::chrono::steady_clock::time_point now) const;  // REQUIRES: mutex_
   // At most max_rows rows from the front of buffer_, the rest journaled anew; REQUIRES: mutex_
   Batch TakeBatch(size_t max_rows);
@@ -129,11 +149,14 @@ class ClickHouseSink {
 
   // Pump's own state (one Pump at a time).
   std::atomic<bool> schema_ready_{false};
+  std::atomic<bool> away_{false};  // down_, for other threads
   bool down_ = false;
   std::chrono::steady_clock::time_point next_attempt_{};
   std::chrono::milliseconds backoff_{0};
   std::optional<ClickHouseFailure> last_logged_kind_;
   std::chrono::steady_clock::time_point last_logged_at_{};
+  std::map<int64_t, std::set<std::string>> touched_;  // hour start (Unix s) -> monitor uids
+  std::chrono::steady_clock::time_point next_refresh_{};
 
   std::thread thread_;
 };

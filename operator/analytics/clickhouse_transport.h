@@ -22,8 +22,9 @@ struct ClickHouseRequest {
 // What the server answered. A transport failure (refused, timed out, TLS) is an Error instead;
 // its kind is kUnavailable.
 struct ClickHouseResponse {
-  int status = 0;    // HTTP status
-  std::string body;  // the first few KiB (ClickHouse puts its exception text there)
+  int status = 0;          // HTTP status
+  std::string body;        // up to the transport's limit (ClickHouse puts its exception text there)
+  bool truncated = false;  // the answer was longer than the limit; `body` is its start
   bool ok() const { return status == 200; }
 };
 

@@ -10,8 +10,6 @@
 namespace pharos {
 namespace {
 
-constexpr size_t kKeptBody = 4096;
-
 struct CurlDeleter {
   void operator()(CURL* curl) const { curl_easy_cleanup(curl); }
 };
@@ -19,12 +17,19 @@ struct ListDeleter {
   void operator()(curl_slist* list) const { curl_slist_free_all(list); }
 };
 
+// Keeps at most `max` bytes of the answer; the rest is read and dropped (marked truncated).
+struct BodySink {
+  ClickHouseResponse* response;
+  size_t max;
+};
+
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
-  auto* body = static_cast<std::string*>(user);
+  auto* sink = static_cast<BodySink*>(user);
+  std::string& body = sink->response->body;
   const size_t bytes = size * count;
-  if (body->size() < kKeptBody) {
-    body->append(data, std::min(bytes, kKeptBody - body->size()));
-  }
+  const size_t kept = body.size() < sink->max ? std::min(bytes, sink->max - body.size()) : 0;
+  body.append(data, kept);
+  if (kept < bytes) sink->response->truncated = true;
   return bytes;
 }
 
@@ -108,6 +113,7 @@ Result<ClickHouseResponse> CurlClickHouseTransport::Send(const ClickHouseRequest
   }
 
   ClickHouseResponse response;
+  BodySink sink{&response, options_.max_response_bytes};
   char error_text[CURL_ERROR_SIZE] = {};
   CURL* c = curl.get();
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
@@ -119,7 +125,7 @@ Result<ClickHouseResponse> CurlClickHouseTransport::Send(const ClickHouseRequest
   curl_easy_setopt(c, CURLOPT_PASSWORD, options_.password.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &response.body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(c, CURLOPT_ERRORBUFFER, error_text);
   curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout.count()));

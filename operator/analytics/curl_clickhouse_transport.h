@@ -22,6 +22,8 @@ class CurlClickHouseTransport final : public ClickHouseTransport {
     std::string password;
     std::chrono::milliseconds timeout{30'000};
     std::chrono::milliseconds connect_timeout{5'000};
+    // Bytes of an answer kept (the sink reads only error texts; history readers read rows).
+    size_t max_response_bytes = 4096;
   };
 
   // Fails (kInvalidArgument) when the URL is not http(s)://HOST[:PORT][/PATH].

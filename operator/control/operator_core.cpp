@@ -700,16 +700,20 @@ void OperatorCore::Housekeeping() {
 }
 
 void OperatorCore::RefreshSummaries(std::vector<std::string> uids) {
-  for (const std::string& uid : uids) {
-    const TimePoint now = clock_.Now();
-    Result<MonitorSummary> summary = store_.Summarize(uid, now);
-    if (!summary) {
-      Log().Warn("computing uptime and latency failed", {{"uid", uid}, {"error", summary.error()}});
-      continue;
-    }
-    MutexLock lock(state_mu_);
-    if (Runtime* found = FindRuntimeLocked(uid); found != nullptr) {
-      found->summary = SummaryFigures(*summary);
+  if (uids.empty()) return;
+  // One call for the batch: a remote history store answers it with a few queries.
+  const TimePoint now = clock_.Now();
+  Result<std::vector<MonitorSummary>> summaries = store_.SummarizeMany(uids, now);
+  if (!summaries || summaries->size() != uids.size()) {
+    Log().Warn("computing uptime and latency failed",
+               {{"monitors", static_cast<int64_t>(uids.size())},
+                {"error", summaries ? std::string("a summary is missing") : summaries.error()}});
+    return;
+  }
+  MutexLock lock(state_mu_);
+  for (size_t i = 0; i < uids.size(); ++i) {
+    if (Runtime* found = FindRuntimeLocked(uids[i]); found != nullptr) {
+      found->summary = SummaryFigures((*summaries)[i]);
       found->has_summary = true;
       found->summary_at = now;
       found->summary_dirty = false;

@@ -158,4 +158,16 @@ Result<MonitorSummary> HistoryReader::Summarize(std::string_view monitor_uid, Ti
   return summary;
 }
 
+Result<std::vector<MonitorSummary>> HistoryReader::SummarizeMany(
+    const std::vector<std::string>& monitor_uids, TimePoint now) {
+  std::vector<MonitorSummary> out;
+  out.reserve(monitor_uids.size());
+  for (const std::string& uid : monitor_uids) {
+    Result<MonitorSummary> summary = Summarize(uid, now);
+    if (!summary) return Error{summary.error(), summary.error_kind()};
+    out.push_back(std::move(summary).value());
+  }
+  return out;
+}
+
 }  // namespace pharos

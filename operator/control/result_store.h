@@ -216,6 +216,10 @@ class HistoryReader {
 
   // Uptime and latency over the 24 h, 7 d and 30 d before `now` (three Stats calls).
   Result<MonitorSummary> Summarize(std::string_view monitor_uid, TimePoint now);
+  // Summarize of each monitor, in the order given. The default calls Summarize per monitor and
+  // stops at the first failure; a remote store overrides it with a few queries for all.
+  virtual Result<std::vector<MonitorSummary>> SummarizeMany(
+      const std::vector<std::string>& monitor_uids, TimePoint now);
 };
 
 class ResultStore : public HistoryReader {

@@ -296,6 +296,103 @@ TEST_F(ClickHouseSinkTest, RefusesADatabaseOfANewerSchema) {
   EXPECT_EQ(spool_->rows(), 3u);
 }
 
+TEST_F(ClickHouseSinkTest, RecomputesTheRollupsOfTheHoursABatchTouched) {
+  ClickHouseSink::Options options;
+  options.rollup_interval = milliseconds(10'000);
+  Reopen(options);
+  EXPECT_EQ(sink_->LocalReadReason(), "starting");
+  sink_->Add(Results("shop", 3));
+  sink_->Pump();  // schema, the batch, and the first refresh (none was due before)
+  EXPECT_EQ(sink_->LocalReadReason(), std::nullopt);
+  EXPECT_EQ(sink_->pending_rollup_hours(), 0u);
+  const auto refreshes = [&] {
+    std::vector<std::string> found;
+    for (const std::string& statement : transport_.statements()) {
+      if (statement.find("check_rollups") != std::string::npos &&
+          statement.rfind("INSERT", 0) == 0) {
+        found.push_back(statement);
+      }
+    }
+    return found;
+  };
+  std::vector<std::string> done = refreshes();
+  ASSERT_EQ(done.size(), 2u);
+  const int64_t start =
+      std::chrono::duration_cast<seconds>(ManualClock::DefaultStart().time_since_epoch()).count();
+  const int64_t hour = start - start % 3600;
+  EXPECT_NE(done[0].find("INSERT INTO pharos.check_rollups_hourly"), std::string::npos);
+  EXPECT_NE(done[0].find("FROM pharos.check_results FINAL"), std::string::npos);
+  EXPECT_NE(done[0].find("toDateTime(" + std::to_string(hour) + ")"), std::string::npos);
+  EXPECT_NE(done[0].find("'" + MakeMonitor("shop").uid + "'"), std::string::npos);
+  EXPECT_NE(done[1].find("INSERT INTO pharos.check_rollups_daily"), std::string::npos);
+  EXPECT_NE(done[1].find("toDateTime(" + std::to_string(start - start % 86400) + ")"),
+            std::string::npos);
+
+  // The next batch waits for the interval before its hours are recomputed.
+  sink_->Add(Results("shop", 3));
+  sink_->Pump();
+  EXPECT_EQ(refreshes().size(), 2u);
+  EXPECT_EQ(sink_->pending_rollup_hours(), 1u);
+  clock_.Advance(milliseconds(10'000));
+  sink_->Pump();
+  EXPECT_EQ(refreshes().size(), 4u);
+
+  // A refresh ClickHouse cannot take keeps the hours and sends history reads to SQLite.
+  sink_->Add(Results("shop", 3));
+  sink_->Pump();
+  transport_.set_mode(Mode::kUnreachable);
+  clock_.Advance(milliseconds(10'000));
+  sink_->Pump();
+  EXPECT_EQ(sink_->pending_rollup_hours(), 1u);
+  EXPECT_EQ(sink_->LocalReadReason(), "away");
+  transport_.set_mode(Mode::kUp);
+  clock_.Advance(milliseconds(10'000));
+  sink_->Pump();
+  EXPECT_EQ(sink_->pending_rollup_hours(), 0u);
+  EXPECT_EQ(refreshes().size(), 6u);
+  EXPECT_EQ(sink_->LocalReadReason(), std::nullopt);
+}
+
+TEST_F(ClickHouseSinkTest, ReadsGoLocalWhileResultsWaitInTheSpool) {
+  sink_->Add(Results("shop", 1));
+  sink_->Pump();  // schema
+  transport_.set_mode(Mode::kUnreachable);
+  sink_->Add(Results("shop", 3));
+  sink_->Pump();
+  EXPECT_EQ(sink_->LocalReadReason(), "away");
+  EXPECT_GT(spool_->segments(), 0u);
+  transport_.set_mode(Mode::kUp);
+  clock_.Advance(milliseconds(60'000));
+  Drain();
+  EXPECT_EQ(sink_->LocalReadReason(), std::nullopt);
+}
+
+TEST(ClickHouseSchemaTest, MigratesVersionOneByFillingTheRollups) {
+  FakeClickHouseTransport transport;
+  transport.set_stored_version(1);
+  ASSERT_TRUE(ClickHouseSchema::Ensure(transport, "pharos"));
+  EXPECT_EQ(transport.stored_version(), 2);
+  std::vector<std::string> statements = transport.statements();
+  const auto hourly = std::find_if(statements.begin(), statements.end(), [](const auto& s) {
+    return s.rfind("INSERT INTO pharos.check_rollups_hourly", 0) == 0;
+  });
+  const auto daily = std::find_if(statements.begin(), statements.end(), [](const auto& s) {
+    return s.rfind("INSERT INTO pharos.check_rollups_daily", 0) == 0;
+  });
+  ASSERT_NE(hourly, statements.end());
+  ASSERT_NE(daily, statements.end());
+  EXPECT_LT(hourly, daily);
+
+  FakeClickHouseTransport fresh;
+  ASSERT_TRUE(ClickHouseSchema::Ensure(fresh, "pharos"));
+  statements = fresh.statements();
+  EXPECT_EQ(
+      std::count_if(statements.begin(), statements.end(),
+                    [](const auto& s) { return s.find("INSERT INTO pharos.check_rollups") == 0; }),
+      0)
+      << "a new database has nothing to fill";
+}
+
 TEST(AnalyticsResultStoreTest, CopiesOnlyWhatSqliteNewlyStored) {
   TempDirectory dir;
   ManualClock clock;
@@ -308,7 +405,7 @@ TEST(AnalyticsResultStoreTest, CopiesOnlyWhatSqliteNewlyStored) {
   SqliteResultStore::Options sqlite;
   sqlite.path = (dir.path() / "pharos.db").string();
   auto primary = std::move(SqliteResultStore::Open(sqlite)).value();
-  AnalyticsResultStore store(*primary, sink);
+  AnalyticsResultStore store(*primary, sink, *primary);
 
   const Monitor monitor = MakeMonitor("shop");
   const CheckResult first = MakeResult(monitor, "local", ManualClock::DefaultStart(), Outcome::kUp);
@@ -328,7 +425,7 @@ TEST(AnalyticsResultStoreTest, CopiesOnlyWhatSqliteNewlyStored) {
   EXPECT_EQ(transport.gzip_inserts(), 1);
   Result<std::vector<CheckResult>> read = store.Results({monitor.uid, std::nullopt, {}, 10, false});
   ASSERT_TRUE(read);
-  EXPECT_EQ(read->size(), 2u) << "reads go to SQLite";
+  EXPECT_EQ(read->size(), 2u) << "reads go to the history reader (SQLite here)";
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 
 #include <zlib.h>
 
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -82,6 +83,11 @@ class FakeClickHouseTransport final : public ClickHouseTransport {
     std::lock_guard<std::mutex> lock(mutex_);
     return version_;
   }
+  // Every statement sent without data (DDL, migrations, rollup refreshes), in order.
+  std::vector<std::string> statements() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return statements_;
+  }
   int calls() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return calls_;
@@ -135,8 +141,10 @@ class FakeClickHouseTransport final : public ClickHouseTransport {
       return ClickHouseResponse{200, std::to_string(version_) + "\n"};
     }
     if (sql.rfind("INSERT INTO pharos.schema_version", 0) == 0) {
-      version_ = 1;
+      const size_t values = sql.find("VALUES (");
+      version_ = values == std::string::npos ? 0 : std::atoi(sql.c_str() + values + 8);
     }
+    statements_.push_back(sql);
     return ClickHouseResponse{200, ""};
   }
 
@@ -148,6 +156,7 @@ class FakeClickHouseTransport final : public ClickHouseTransport {
   int inserts_ = 0;
   int gzip_inserts_ = 0;
   std::vector<nlohmann::json> rows_;
+  std::vector<std::string> statements_;
 };
 
 }  // namespace pharos::testing
