@@ -34,6 +34,7 @@
 #include "operator/screenshots/downtime_screenshots.h"
 #include "operator/screenshots/screenshot_directory.h"
 #include "operator/standalone/in_process_probe.h"
+#include "operator/standalone/local_push_token.h"
 #include "operator/standalone/monitor_file_source.h"
 #include "operator/storage/sqlite_alert_store.h"
 #include "operator/storage/sqlite_push_token_store.h"
@@ -401,13 +402,16 @@ int RunCommand::Run(const std::vector<std::string>& args) {
           const std::vector<Monitor>& monitors, const std::vector<OtherDocument>& others) {
         std::map<std::string, std::string> tokens;
         for (const Monitor& monitor : monitors) {
-          if (monitor.type != MonitorType::kPush) continue;
-          Result<std::string> token =
-              (*push_token_store)->TokenFor(monitor.uid, [] { return PushTokens::Generate(); });
+          if (monitor.type != MonitorType::kPush || !monitor.push) continue;
+          Result<std::string> token = monitor.push->token_from
+                                          ? ReadLocalPushToken(monitor, *monitor.push->token_from)
+                                          : (*push_token_store)->TokenFor(monitor.uid, [] {
+                                              return PushTokens::Generate();
+                                            });
           if (!token) {
             Log().Error(
-                "a push monitor has no ping token; its pings are refused until the "
-                "database is writable again (reload with SIGHUP)",
+                "a push monitor has no ping token: its pings are answered 404 until the "
+                "error is fixed (then reload with SIGHUP)",
                 {{"monitor", monitor.Key()}, {"error", token.error()}});
             continue;
           }

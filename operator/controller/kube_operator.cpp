@@ -10,6 +10,7 @@
 
 #include "common/logging.h"
 #include "common/version.h"
+#include "operator/controller/kube_secret_resolver.h"
 #include "operator/controller/status_state_seed.h"
 
 namespace pharos {
@@ -246,7 +247,11 @@ Status KubeOperator::Init() {
   MonitorStatusWriter::Options writer_options;
   writer_options.interval = options_.status_interval;
   writer_options.workers = std::clamp(static_cast<int>(std::ceil(options_.status_qps / 20)), 2, 8);
-  push_token_keeper_ = std::make_unique<PushTokenKeeper>(host_->push_tokens());
+  push_token_keeper_ = std::make_unique<PushTokenKeeper>(
+      host_->push_tokens(),
+      [this](const std::string& namespace_name, const std::string& name, const std::string& key) {
+        return ReadSecretKey(*client_, namespace_name, name, key);
+      });
   writer_ = std::make_unique<MonitorStatusWriter>(
       [&core](const std::string& uid) { return core.Snapshot(uid); }, *patcher_, clock_,
       writer_options, [this](const std::string& uid) { return host_->push_tokens().TokenOf(uid); });

@@ -336,7 +336,9 @@ void MonitorStatusWriter::Process(const std::string& uid) {
     outcome = Outcome::kGone;
   } else {
     BuildContext context{clock_.Now(), keep_transition_time, std::nullopt};
-    if (push_tokens_ && snapshot->monitor->type == MonitorType::kPush) {
+    // A token from a Secret stays there (status is readable by more people than Secrets).
+    if (push_tokens_ && snapshot->monitor->type == MonitorType::kPush &&
+        !(snapshot->monitor->push && snapshot->monitor->push->token_from)) {
       context.push_token = push_tokens_(uid);
     }
     // Results or a transition of this replica's own since it became the writer.

@@ -2,7 +2,7 @@
 /api/v1/push/{token}[/start|/fail], its state followed through the JSON API.
 
 * the token is generated, shown in /api/v1/monitors/{ns}/{name} and the same after a restart
-  (kept in the SQLite file);
+  (kept in the SQLite file), or read from the environment (spec.push.tokenFrom.env);
 * a monitor goes Down when a ping is late (the control plane's clock) and Up on the next ping;
 * /start then a success ping records the run time as the result's latency; a run past
   maxRunTime is Down; /fail is Down;
@@ -39,7 +39,18 @@ metadata: {name: backup, namespace: jobs}
 spec:
   type: push
   push: {expectEvery: 1h, grace: 1h, maxRunTime: 1s}
+---
+apiVersion: pharos.dev/v1alpha1
+kind: Monitor
+metadata: {name: keyed, namespace: jobs}
+spec:
+  type: push
+  push:
+    expectEvery: 1h
+    tokenFrom: {env: PHAROS_TEST_PING_TOKEN}
 """
+# The token of jobs/keyed, given to pharos run in its environment (spec.push.tokenFrom.env).
+KEYED_TOKEN = "keyed-token-from-the-environment-0123"
 
 
 def curl(url: str, method: str = "POST") -> tuple[int, str]:
@@ -61,7 +72,7 @@ def files(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def run(tmp_path: Path, files: Path):
-    pharos_run = PharosRun(tmp_path, [files])
+    pharos_run = PharosRun(tmp_path, [files], env={"PHAROS_TEST_PING_TOKEN": KEYED_TOKEN})
     yield pharos_run
     pharos_run.kill()
 
@@ -153,15 +164,23 @@ def test_an_unknown_token_is_a_404_that_reveals_nothing(run: PharosRun):
     assert results(run, "backup") == []
 
 
+def test_a_token_from_the_environment_is_used_as_given(run: PharosRun):
+    assert token_of(run, "keyed") == KEYED_TOKEN
+    code, body = curl(f"{run.base}/api/v1/push/{KEYED_TOKEN}")
+    assert code == 200, body
+    assert run.monitors()["keyed"]["state"] == "Up"
+
+
 def test_the_token_survives_a_restart(tmp_path: Path, files: Path):
-    first = PharosRun(tmp_path, [files])
+    env = {"PHAROS_TEST_PING_TOKEN": KEYED_TOKEN}
+    first = PharosRun(tmp_path, [files], env=env)
     try:
         token = token_of(first, "backup")
         other = token_of(first, "heartbeat")
         assert token != other
     finally:
         assert first.stop() == 0, first.output()
-    second = PharosRun(tmp_path, [files])
+    second = PharosRun(tmp_path, [files], env=env)
     try:
         assert token_of(second, "backup") == token
         code, body = curl(f"{second.base}/api/v1/push/{token}")
@@ -169,6 +188,7 @@ def test_the_token_survives_a_restart(tmp_path: Path, files: Path):
         second.wait_states({"backup": "Up"}, timeout=30)
         log = (second.stdout_path.read_text() + second.stderr_path.read_text()
                + first.stdout_path.read_text() + first.stderr_path.read_text())
-        assert token not in log and other not in log, "a ping token was logged"
+        for secret in (token, other, KEYED_TOKEN):
+            assert secret not in log, "a ping token was logged"
     finally:
         second.kill()
