@@ -351,7 +351,8 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   core.OnStateChange([&engine](const Monitor& monitor, const StateEvent& event) {
     engine.OnStateChange(monitor, event);
   });
-  AlertingApi alerting_api(**alert_store, **alert_store, engine, api_tokens.get());
+  AlertingApi alerting_api(**alert_store, **alert_store, engine, api_tokens.get(),
+                           host.bad_tokens());
   if (Status routed = alerting_api.Register(
           [&host](std::string_view method, std::string_view pattern, HttpHandler handler) {
             return host.Route(method, pattern, std::move(handler));

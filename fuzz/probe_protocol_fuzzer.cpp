@@ -98,8 +98,8 @@ struct Operator {
       std::abort();
     }
     tokens = std::move(loaded).value();
-    api =
-        std::make_unique<ProbeApi>(leaser, sink, reader, clock, tokens.get(), ProbeApi::Options{});
+    api = std::make_unique<ProbeApi>(leaser, sink, reader, clock, tokens.get(), bad_tokens,
+                                     ProbeApi::Options{});
   }
 
   InstantLeaser leaser;
@@ -107,6 +107,10 @@ struct Operator {
   OneMonitorReader reader;
   ManualClock clock;
   std::unique_ptr<ProbeTokens> tokens;
+  MetricsRegistry registry{MetricsRegistry::Options{}};
+  // Every input comes from one address: an allowance it never uses up keeps them all reaching
+  // the parsers.
+  BadTokenGuard bad_tokens{clock, registry, {.burst = 1 << 30}};
   std::unique_ptr<ProbeApi> api;
 };
 

@@ -235,10 +235,12 @@ void ProbeAgent::StartItems(const LeaseReply& reply) {
       MutexLock lock(mutex_);
       ++in_flight_;
     }
-    engine_->Submit(*monitor,
-                    [this, id = item.id, scheduled = item.scheduled_at](CheckResult result) {
-                      OnCheckDone(id, scheduled, std::move(result));
-                    });
+    engine_->Submit(
+        *monitor,
+        [this, id = item.id, scheduled = item.scheduled_at](CheckResult result) {
+          OnCheckDone(id, scheduled, std::move(result));
+        },
+        item.endpoints);
   }
   if (late > 0) {
     AgentLog().Warn(

@@ -42,6 +42,37 @@ Result<std::chrono::system_clock::time_point> TimeField(const Json& item, const 
   return *time;
 }
 
+// The `endpoints` of an item: [{address, port, name}], addresses as IP literals.
+Result<std::vector<ServiceEndpoint>> Endpoints(const Json& list, const std::string& path) {
+  if (!list.is_array()) return Error{path + ": expected an array"};
+  std::vector<ServiceEndpoint> endpoints;
+  endpoints.reserve(list.size());
+  for (size_t i = 0; i < list.size(); ++i) {
+    const Json& entry = list[i];
+    const std::string at = path + "[" + std::to_string(i) + "]";
+    if (!entry.is_object()) return Error{at + ": expected an object"};
+    ServiceEndpoint endpoint;
+    if (!entry.contains("address") || !entry["address"].is_string() ||
+        entry["address"].get<std::string>().empty()) {
+      return Error{at + ".address: expected a non-empty string"};
+    }
+    endpoint.address = entry["address"].get<std::string>();
+    if (entry.contains("port") && !entry["port"].is_null()) {
+      if (!entry["port"].is_number_integer() || entry["port"].get<int64_t>() < 0 ||
+          entry["port"].get<int64_t>() > 65535) {
+        return Error{at + ".port: expected a whole number from 0 to 65535"};
+      }
+      endpoint.port = entry["port"].get<int>();
+    }
+    if (entry.contains("name") && !entry["name"].is_null()) {
+      if (!entry["name"].is_string()) return Error{at + ".name: expected a string"};
+      endpoint.name = entry["name"].get<std::string>();
+    }
+    endpoints.push_back(std::move(endpoint));
+  }
+  return endpoints;
+}
+
 Result<LeaseItem> ParseItem(const Json& item, const std::string& path) {
   if (!item.is_object()) return Error{path + ": expected an object"};
   LeaseItem parsed;
@@ -83,6 +114,11 @@ Result<LeaseItem> ParseItem(const Json& item, const std::string& path) {
     auto time = TimeField(item, field, path);
     if (!time.ok()) return Error{time.error() + " (item " + parsed.id + ")"};
     (std::string(field) == "deadline" ? parsed.deadline : parsed.lease_expires_at) = *time;
+  }
+  if (item.contains("endpoints") && !item["endpoints"].is_null()) {
+    auto endpoints = Endpoints(item["endpoints"], path + ".endpoints");
+    if (!endpoints.ok()) return Error{endpoints.error() + " (item " + parsed.id + ")"};
+    parsed.endpoints = std::move(endpoints).value();
   }
   return parsed;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/result.h"
+#include "common/service_endpoint.h"
 #include "common/target_policy.h"
 
 namespace pharos {
@@ -41,6 +42,10 @@ struct LeaseItem {
   std::optional<std::chrono::system_clock::time_point> deadline;
   std::optional<std::chrono::system_clock::time_point> lease_expires_at;
   int attempt = 1;
+  // The ready endpoints of the monitor's Service (spec.target.service) as the operator knows
+  // them when leasing; nullopt when the item carries none (not a Service monitor, or the
+  // operator has not read the Service's EndpointSlices yet).
+  std::optional<std::vector<ServiceEndpoint>> endpoints;
 };
 
 // POST /api/v1/work/lease

@@ -110,8 +110,17 @@ std::optional<std::string> AlertingApi::Authorize(const HttpRequest& request,
         403, "changes through the API are off: start pharos with --api-token-file"));
     return std::nullopt;
   }
+  if (const std::optional<std::chrono::seconds> wait =
+          bad_tokens_.Admit("incidents", request.remote_address)) {
+    HttpResponse response = HttpResponse::Error(
+        429, "too many requests with a wrong token from this address; retry later");
+    response.headers.emplace_back("Retry-After", std::to_string(wait->count()));
+    reply(std::move(response));
+    return std::nullopt;
+  }
   std::optional<std::string> name = tokens_->Check(request.Header("Authorization"));
   if (!name) {
+    bad_tokens_.RecordFailure("incidents", request.remote_address);
     HttpResponse response = HttpResponse::Error(
         401, request.Header("Authorization").empty()
                  ? "send Authorization: Bearer TOKEN with a token of the --api-token-file"

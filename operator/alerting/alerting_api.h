@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <string_view>
 
+#include "common/bad_token_guard.h"
 #include "common/http_server.h"
 #include "common/result.h"
 #include "operator/alerting/alerting_engine.h"
@@ -31,10 +32,15 @@ class AlertingApi {
       std::function<Status(std::string_view method, std::string_view pattern, HttpHandler handler)>;
   using Reply = std::function<void(HttpResponse)>;
 
-  // `tokens` may be null (writes answer 403). Every reference must outlive the API.
+  // `tokens` may be null (writes answer 403). Clients that keep sending wrong tokens are held back
+  // by `bad_tokens` (429). Every reference must outlive the API.
   AlertingApi(IncidentReader& incidents, Outbox& outbox, AlertingEngine& engine,
-              const ApiTokens* tokens)
-      : incidents_(incidents), outbox_(outbox), engine_(engine), tokens_(tokens) {}
+              const ApiTokens* tokens, BadTokenGuard& bad_tokens)
+      : incidents_(incidents),
+        outbox_(outbox),
+        engine_(engine),
+        tokens_(tokens),
+        bad_tokens_(bad_tokens) {}
 
   Status Register(const RouteAdder& route);
 
@@ -55,6 +61,7 @@ class AlertingApi {
   Outbox& outbox_;
   AlertingEngine& engine_;
   const ApiTokens* tokens_;
+  BadTokenGuard& bad_tokens_;
 };
 
 }  // namespace pharos

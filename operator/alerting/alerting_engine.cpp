@@ -196,6 +196,13 @@ std::string AlertingEngine::MaintenanceNames(const Monitor& monitor, TimePoint a
   return Join(names);
 }
 
+void AlertingEngine::LinkScreenshots(Notification& n, const IncidentRecord& record) const {
+  n.screenshots.clear();
+  for (const std::string& path : record.screenshot_urls) {
+    n.screenshots.push_back(options_.public_url + path);
+  }
+}
+
 void AlertingEngine::Entry(const std::string& incident_id, IncidentEntry entry) {
   if (Status added = incidents_.AddEntry(incident_id, entry); !added) {
     Log().Warn("writing an incident's timeline failed",
@@ -301,6 +308,7 @@ void AlertingEngine::Process(const Queued& queued) {
       if (Result<std::optional<IncidentRecord>> record = incidents_.GetIncident(id);
           record && record->has_value()) {
         n.incident->started_at = (*record)->incident.opened_at;
+        LinkScreenshots(n, **record);
       }
       EnqueueTo(n, channels);
     }
@@ -350,6 +358,7 @@ Result<IncidentUpdate> AlertingEngine::Acknowledge(const std::string& incident_i
   n.acknowledged_by = author;
   n.occurred_at = now;
   n.reason.clear();
+  LinkScreenshots(n, *update->record);
   EnqueueTo(n, channels);
   Log().Info("incident acknowledged; reminders stop",
              {{"incident", incident_id}, {"by", author}, {"monitor", incident.monitor_key}});
@@ -430,6 +439,7 @@ void AlertingEngine::Housekeeping() {
           n.sequence = static_cast<int>(n_reminder);
           n.occurred_at = now;
           n.state = ToString(MonitorState::kDown);
+          LinkScreenshots(n, record);
           if (EnqueueTo(n, down_channels) > 0) {
             Entry(incident.id, {now, IncidentEntry::Kind::kNotification,
                                 "reminder " + std::to_string(n_reminder) + " decided", ""});
@@ -448,6 +458,7 @@ void AlertingEngine::Housekeeping() {
       n.incident->resolved_at = incident.resolved_at;
       n.occurred_at = *incident.resolved_at;
       n.reason = monitor ? "" : "the monitor was removed";
+      LinkScreenshots(n, record);
       if (EnqueueTo(n, down_channels) > 0) {
         Log().Info("recovery notice caught up",
                    {{"incident", incident.id}, {"monitor", incident.monitor_key}});

@@ -55,6 +55,9 @@ class AlertingEngine {
     // Resolved incidents younger than this are caught up (their recovery told).
     std::chrono::milliseconds catch_up_window{24 * 3'600'000};
     int catch_up_incidents = 500;
+    // --public-url without its trailing slash: what links in notifications start with. Empty:
+    // links are paths on this server.
+    std::string public_url;
   };
 
   // The channels a monitor notifies.
@@ -120,6 +123,8 @@ class AlertingEngine {
   bool InMaintenance(const Monitor& monitor, TimePoint at) const;
   std::string MaintenanceNames(const Monitor& monitor, TimePoint at) const;
   void Entry(const std::string& incident_id, IncidentEntry entry);
+  // Sets n.screenshots from the incident's record, as links under options_.public_url.
+  void LinkScreenshots(Notification& n, const IncidentRecord& record) const;
   void OnDelivery(const Delivery& delivery, DeliveryOutcome outcome, const std::string& type);
   void CollectMetrics(MetricsWriter& writer);
 

@@ -16,6 +16,10 @@ void AddAlertingFlags(CommandLine& flags) {
                 "24h");
   flags.AddFlag("alerting-interval", '\0', "DURATION",
                 "how often reminders are decided and missed notifications caught up", "10s");
+  flags.AddFlag("public-url", '\0', "URL",
+                "the address people reach this server at (e.g. https://status.example.com); links "
+                "in notifications (screenshots) start with it",
+                "");
 }
 
 Result<AlertingTimings> AlertingTimingsFromFlags(const CommandLine& flags, AlertingTimings base) {
@@ -32,6 +36,16 @@ Result<AlertingTimings> AlertingTimingsFromFlags(const CommandLine& flags, Alert
   base.delivery.max_backoff = std::max(*backoff_max, *backoff);
   base.delivery.give_up_after = *give_up;
   base.engine.housekeeping_interval = *interval;
+  std::string public_url = flags.Get("public-url");
+  if (!public_url.empty()) {
+    if (public_url.rfind("http://", 0) != 0 && public_url.rfind("https://", 0) != 0) {
+      return Error{
+          "--public-url: \"" + public_url.substr(0, 200) + "\" is not an http:// or https:// URL",
+          ErrorKind::kInvalidArgument};
+    }
+    while (!public_url.empty() && public_url.back() == '/') public_url.pop_back();
+  }
+  base.engine.public_url = std::move(public_url);
   return base;
 }
 

@@ -7,6 +7,7 @@
 //   --notification-give-up DURATION      undelivered this long after it was decided: failed (24h)
 //   --alerting-interval DURATION         how often reminders are decided and missed
 //                                        notifications caught up (10s)
+//   --public-url URL                     what links in notifications start with (none)
 // Thread-safety: free functions; used once at start-up.
 
 #include "common/command_line.h"

@@ -8,6 +8,7 @@
 #include <ctime>
 #include <nlohmann/json.hpp>
 
+#include "common/html_escape.h"
 #include "common/rfc3339.h"
 #include "operator/alerting/template_text.h"
 
@@ -42,29 +43,6 @@ std::string Base64Lines(std::string_view data) {
   std::string out;
   for (size_t i = 0; i < encoded.size(); i += 76) {
     out += encoded.substr(i, 76) + "\r\n";
-  }
-  return out;
-}
-
-std::string HtmlEscape(std::string_view text) {
-  std::string out;
-  for (const char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
   }
   return out;
 }
@@ -164,6 +142,7 @@ std::vector<std::pair<std::string, std::string>> Facts(const Notification& n) {
       facts.emplace_back("Resolved", FormatRfc3339(*n.incident->resolved_at));
   }
   if (!n.acknowledged_by.empty()) facts.emplace_back("Acknowledged by", n.acknowledged_by);
+  if (!n.screenshots.empty()) facts.emplace_back("Screenshots", Join(n.screenshots, " "));
   return facts;
 }
 
@@ -280,6 +259,7 @@ std::map<std::string, std::string> MessageRenderer::TemplateValues(const Deliver
       {"regions", Join(n.regions)},
       {"reason", n.reason},
       {"acknowledgedBy", n.acknowledged_by},
+      {"screenshots", Join(n.screenshots, " ")},
       {"title", DefaultTitle(n)},
       {"text", DefaultText(n)},
   };
@@ -414,9 +394,9 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
     }
     case ChannelType::kGoogleChat: {
       Json widgets = Json::array();
-      widgets.push_back({{"textParagraph", {{"text", HtmlEscape(text)}}}});
+      widgets.push_back({{"textParagraph", {{"text", HtmlEscaped(text)}}}});
       for (const auto& [name, value] : facts) {
-        widgets.push_back({{"decoratedText", {{"topLabel", name}, {"text", HtmlEscape(value)}}}});
+        widgets.push_back({{"decoratedText", {{"topLabel", name}, {"text", HtmlEscaped(value)}}}});
       }
       Json body = {
           {"text", title},
@@ -502,11 +482,12 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
       break;
     }
     case ChannelType::kTelegram: {
-      std::string html = "<b>" + HtmlEscape(title) + "</b>\n" + HtmlEscape(text);
+      std::string html = "<b>" + HtmlEscaped(title) + "</b>\n" + HtmlEscaped(text);
       for (const auto& [name, value] : facts) {
         if (name == "Monitor") continue;
-        html += "\n<b>" + HtmlEscape(name) + ":</b> " +
-                (name == "Incident" ? "<code>" + HtmlEscape(value) + "</code>" : HtmlEscape(value));
+        html +=
+            "\n<b>" + HtmlEscaped(name) + ":</b> " +
+            (name == "Incident" ? "<code>" + HtmlEscaped(value) + "</code>" : HtmlEscaped(value));
       }
       out.content = JsonPost(base + "/bot" + values.secret + "/sendMessage",
                              Json{{"chat_id", channel.chat_id},
@@ -585,13 +566,13 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
       std::string rows;
       for (const auto& [name, value] : facts) {
         plain += name + ": " + value + "\r\n";
-        rows += "<tr><th align=\"left\" style=\"padding:2px 12px 2px 0\">" + HtmlEscape(name) +
-                "</th><td>" + HtmlEscape(value) + "</td></tr>";
+        rows += "<tr><th align=\"left\" style=\"padding:2px 12px 2px 0\">" + HtmlEscaped(name) +
+                "</th><td>" + HtmlEscaped(value) + "</td></tr>";
       }
       plain += "\r\n-- \r\nPharos, delivery " + delivery.id + "\r\n";
       const std::string html =
           "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><h2 style=\"color:" +
-          HexColor(n.event) + "\">" + HtmlEscape(title) + "</h2><p>" + HtmlEscape(text) +
+          HexColor(n.event) + "\">" + HtmlEscaped(title) + "</h2><p>" + HtmlEscaped(text) +
           "</p><table>" + rows +
           "</table><p style=\"color:#757575;font-size:small\">Pharos, "
           "delivery " +

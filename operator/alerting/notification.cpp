@@ -109,6 +109,7 @@ OrderedJson Notification::ToJson(const std::string& delivery_id, const std::stri
       {"incident", std::move(incident_json)},
       {"regions", regions},
       {"reason", reason},
+      {"screenshots", screenshots},
       {"channel", channel},
       {"title", title},
       {"text", text},
@@ -131,6 +132,7 @@ std::string Notification::ToStored() const {
                  {"regions", regions},
                  {"reason", reason},
                  {"acknowledgedBy", acknowledged_by},
+                 {"screenshots", screenshots},
                  {"occurredAtMs", Ms(occurred_at)}};
   if (incident) {
     stored["incident"] = {{"id", incident->id}, {"startedAtMs", Ms(incident->started_at)}};
@@ -159,6 +161,7 @@ Result<Notification> Notification::FromStored(std::string_view text) {
     out.regions = stored.value("regions", std::vector<std::string>{});
     out.reason = stored.value("reason", "");
     out.acknowledged_by = stored.value("acknowledgedBy", "");
+    out.screenshots = stored.value("screenshots", std::vector<std::string>{});
     out.occurred_at = FromMs(stored.value("occurredAtMs", int64_t{0}));
     if (stored.contains("incident") && stored["incident"].is_object()) {
       const Json& incident = stored["incident"];

@@ -51,6 +51,10 @@ struct Notification {
   std::vector<std::string> regions;  // failing (or degraded) regions
   std::string reason;                // the first error, or why
   std::string acknowledged_by;       // acknowledged: who
+  // The incident's screenshots taken so far, oldest first: absolute URLs when --public-url is
+  // set, else paths on the server ("/api/v1/screenshots/<id>.png"). The outage notice is sent
+  // before its capture ends, so recovery, reminder and acknowledgement notices carry them.
+  std::vector<std::string> screenshots;
   TimePoint occurred_at{};
 
   // Deterministic: see above.

@@ -65,12 +65,14 @@ struct ProbeApi::Caller {
 };
 
 ProbeApi::ProbeApi(WorkLeaser& work, ResultSink& results, const StatusReader& specs,
-                   const Clock& clock, ProbeTokens* tokens, Options options)
+                   const Clock& clock, ProbeTokens* tokens, BadTokenGuard& bad_tokens,
+                   Options options)
     : work_(work),
       results_(results),
       specs_(specs),
       clock_(clock),
       tokens_(tokens),
+      bad_tokens_(bad_tokens),
       options_(options) {}
 
 ProbeApi::~ProbeApi() { Shutdown(); }
@@ -121,9 +123,21 @@ std::optional<ProbeApi::Caller> ProbeApi::Admit(const HttpRequest& request, cons
            "");
     return std::nullopt;
   }
+  if (const std::optional<std::chrono::seconds> wait =
+          bad_tokens_.Admit("probe", request.remote_address)) {
+    Log().Warn(
+        "probe request refused: too many wrong tokens from this address",
+        {{"request", what}, {"remote", request.remote_address}, {"retry_after_s", wait->count()}});
+    HttpResponse response = HttpResponse::Error(
+        429, "too many requests with a wrong token from this address; retry later");
+    response.headers.emplace_back("Retry-After", std::to_string(wait->count()));
+    reply(std::move(response));
+    return std::nullopt;
+  }
   // Any-region tokens pass here; region-bound ones are checked once the region is known.
   const ProbeTokens::Verdict first = tokens_->Check(token, "");
   if (first == ProbeTokens::Verdict::kMissing || first == ProbeTokens::Verdict::kUnknown) {
+    bad_tokens_.RecordFailure("probe", request.remote_address);
     refuse(401, first == ProbeTokens::Verdict::kMissing ? "missing bearer token" : "unknown token",
            first == ProbeTokens::Verdict::kMissing
                ? "missing bearer token (Authorization: Bearer TOKEN)"
@@ -296,14 +310,31 @@ HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items) const {
       continue;  // removed since it was queued: its lease lapses, it is never redelivered
     }
     monitors[item.monitor_uid] = json;
-    list.push_back({{"id", item.id},
-                    {"monitorUid", item.monitor_uid},
-                    {"generation", item.generation},
-                    {"region", item.region},
-                    {"scheduledAt", FormatRfc3339(item.scheduled_at)},
-                    {"deadline", FormatRfc3339(item.deadline)},
-                    {"attempt", item.attempt},
-                    {"leaseExpiresAt", FormatRfc3339(now + item.timeout + grace)}});
+    Json entry = {{"id", item.id},
+                  {"monitorUid", item.monitor_uid},
+                  {"generation", item.generation},
+                  {"region", item.region},
+                  {"scheduledAt", FormatRfc3339(item.scheduled_at)},
+                  {"deadline", FormatRfc3339(item.deadline)},
+                  {"attempt", item.attempt},
+                  {"leaseExpiresAt", FormatRfc3339(now + item.timeout + grace)}};
+    if (options_.endpoints != nullptr) {
+      if (std::shared_ptr<const Monitor> spec = specs_.MonitorSpec(item.monitor_uid);
+          spec && spec->service) {
+        if (auto endpoints = options_.endpoints->ReadyEndpoints(*spec)) {
+          Json list_of = Json::array();
+          for (const ServiceEndpoint& endpoint : *endpoints) {
+            Json one = {{"address", endpoint.address}, {"port", endpoint.port}};
+            if (!endpoint.name.empty()) {
+              one["name"] = endpoint.name;
+            }
+            list_of.push_back(std::move(one));
+          }
+          entry["endpoints"] = std::move(list_of);
+        }
+      }
+    }
+    list.push_back(std::move(entry));
   }
   // The specs are kept as JSON text: splice them in instead of parsing them again.
   std::string body = "{\"items\":" + list.dump() + ",\"monitors\":{";

@@ -14,7 +14,8 @@
 //   4 MiB with 413 before the handler runs).
 // * Lease: WorkDispatcher::LeaseOrWait parks the request without holding a thread; it is
 //   answered when items of the region are queued or after waitSeconds (≤ leaseWaitMaxSeconds)
-//   with an empty list. The reply carries the Monitor spec (Kubernetes JSON) of every item. A
+//   with an empty list. The reply carries the Monitor spec (Kubernetes JSON) of every item, and
+//   items of Service monitors the Service's ready endpoints as known at that moment. A
 //   probe that disconnects while parked has its wait cancelled at once, so no work is leased to
 //   it (HttpResponder::OnClientGone).
 // * Results: handed to ResultSink::Ingest; the reply (accepted, duplicates, rejected with a
@@ -37,12 +38,14 @@
 #include <memory>
 #include <string>
 
+#include "common/bad_token_guard.h"
 #include "common/clock.h"
 #include "common/http_server.h"
 #include "common/mutex.h"
 #include "common/result.h"
 #include "operator/api/probe_tokens.h"
 #include "operator/control/result_sink.h"
+#include "operator/control/service_endpoint_source.h"
 #include "operator/control/status_reader.h"
 #include "operator/control/work_leaser.h"
 
@@ -60,15 +63,19 @@ class ProbeApi {
     // `targetPolicy`; probes add it to their own --deny-cidr/--allow-cidr. Empty: none.
     std::vector<std::string> target_deny;
     std::vector<std::string> target_allow;
+    // The ready endpoints of Service monitors (spec.target.service), written into each of their
+    // items as `endpoints`; null: none (such items carry no endpoints). Must outlive the API.
+    const ServiceEndpointSource* endpoints = nullptr;
   };
   using Reply = std::function<void(HttpResponse)>;
   // Called once a lease is parked, with the function that cancels it when its client is gone.
   using ClientGoneHook = std::function<void(std::function<void()> cancel)>;
 
   // `tokens` may be null (every request refused with 401). Leases come from `work`, results go
-  // to `results`, the specs items carry from `specs`. Every reference must outlive the API.
+  // to `results`, the specs items carry from `specs`; clients that keep sending wrong tokens are
+  // held back by `bad_tokens` (429). Every reference must outlive the API.
   ProbeApi(WorkLeaser& work, ResultSink& results, const StatusReader& specs, const Clock& clock,
-           ProbeTokens* tokens, Options options);
+           ProbeTokens* tokens, BadTokenGuard& bad_tokens, Options options);
   ~ProbeApi();  // Shutdown()
   ProbeApi(const ProbeApi&) = delete;
   ProbeApi& operator=(const ProbeApi&) = delete;
@@ -104,6 +111,7 @@ class ProbeApi {
   const StatusReader& specs_;
   const Clock& clock_;
   ProbeTokens* const tokens_;
+  BadTokenGuard& bad_tokens_;
   const Options options_;
   std::atomic<bool> shutting_down_{false};
 

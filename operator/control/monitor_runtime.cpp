@@ -20,21 +20,56 @@ void MonitorRuntime::RememberCertificate(const CheckResult& result) {
   if (!served) {
     return;
   }
-  if (!certificate_expiry) {
-    certificate_expiry.emplace();
+  if (!findings) {
+    findings.emplace();
   }
-  for (auto& [region, at] : *certificate_expiry) {
+  for (auto& [region, at] : findings->certificate_expiry) {
     if (region == result.region) {
       at = *served;
       return;
     }
   }
-  certificate_expiry->emplace_back(result.region, *served);
+  findings->certificate_expiry.emplace_back(result.region, *served);
+}
+
+void MonitorRuntime::RememberFailingAddresses(const CheckResult& result) {
+  if (result.outcome == Outcome::kError) {
+    return;
+  }
+  std::vector<std::string> failing;
+  for (const AddressResult& address : result.addresses) {
+    if (address.outcome == Outcome::kDown && failing.size() < kMaxFailingAddresses) {
+      failing.push_back(address.Label());
+    }
+  }
+  if (!findings) {
+    if (failing.empty()) {
+      return;
+    }
+    findings.emplace();
+  }
+  FailingAddresses& regions = findings->failing_addresses;
+  auto region = std::find_if(regions.begin(), regions.end(),
+                             [&](const auto& entry) { return entry.first == result.region; });
+  if (!failing.empty()) {
+    if (region != regions.end()) {
+      region->second = std::move(failing);
+    } else {
+      regions.emplace_back(result.region, std::move(failing));
+    }
+    return;
+  }
+  if (region != regions.end()) {
+    regions.erase(region);
+  }
+  if (regions.empty() && findings->certificate_expiry.empty()) {
+    findings.reset();
+  }
 }
 
 void MonitorRuntime::KeepCertificateRegions(const std::vector<std::string>& regions) {
-  if (certificate_expiry) {
-    std::erase_if(*certificate_expiry, [&](const auto& expiry) {
+  if (findings) {
+    std::erase_if(findings->certificate_expiry, [&](const auto& expiry) {
       return std::find(regions.begin(), regions.end(), expiry.first) == regions.end();
     });
   }
@@ -56,6 +91,13 @@ MonitorStatus MonitorRuntime::Status() const {
     out.status_code = region.status_code;
     out.message = region.probe_error ? "probe error: " + region.probe_error_message.str()
                                      : region.message.str();
+    if (findings) {
+      for (const auto& [name, addresses] : findings->failing_addresses) {
+        if (name == region.region) {
+          out.failing_addresses = addresses;
+        }
+      }
+    }
     if (region.last_check_at &&
         (!status.last_check_time || *region.last_check_at > *status.last_check_time)) {
       status.last_check_time = region.last_check_at;
@@ -93,8 +135,8 @@ OperatorMetrics::MonitorView MonitorRuntime::MetricsView() const {
     view.uptime_7d = Ratio(summary.uptime_7d_percent());
     view.uptime_30d = Ratio(summary.uptime_30d_percent());
   }
-  if (certificate_expiry) {
-    for (const auto& [region, expiry] : *certificate_expiry) {
+  if (findings) {
+    for (const auto& [region, expiry] : findings->certificate_expiry) {
       if (!view.certificate_expiry || expiry < *view.certificate_expiry) {
         view.certificate_expiry = expiry;
       }

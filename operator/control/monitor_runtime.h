@@ -27,11 +27,20 @@ namespace pharos {
 struct MonitorRuntime {
   // When the certificate each region last saw expires (the earliest of its chain).
   using CertificateExpiries = std::vector<std::pair<std::string, TimePoint>>;
+  // The addresses (resolve: all, Service endpoints) whose check failed in each region's last
+  // result that was judged; regions without a failing address are not listed.
+  using FailingAddresses = std::vector<std::pair<std::string, std::vector<std::string>>>;
+  struct RegionFindings {
+    CertificateExpiries certificate_expiry;
+    FailingAddresses failing_addresses;
+  };
 
   std::shared_ptr<const Monitor> monitor;
   std::unique_ptr<MonitorStateMachine> machine;
   TimePoint saved_at{};
-  HeapOptional<CertificateExpiries> certificate_expiry;  // absent until a certificate is seen
+  // What the regions' results showed besides the state; absent until a certificate is seen or
+  // an address fails (one pointer while absent: most monitors never need it).
+  HeapOptional<RegionFindings> findings;
   std::optional<TimePoint> incident_since;
   SummaryFigures summary;  // valid when has_summary
   TimePoint summary_at{};
@@ -44,6 +53,12 @@ struct MonitorRuntime {
   // Remembers the earliest notAfter the target served in the result's region (chain first,
   // else leaf).
   void RememberCertificate(const CheckResult& result);
+  // Remembers which addresses failed (were down) in the result's region: the labels of its
+  // address results ("10.1.2.3:8080 (orders-7d9f)"), at most kMaxFailingAddresses. A result
+  // that checked no address but was judged (a Service without ready endpoints) clears them; a
+  // probe error (outcome error) leaves them as they were.
+  void RememberFailingAddresses(const CheckResult& result);
+  static constexpr size_t kMaxFailingAddresses = 32;
   // Forgets the certificates of regions not in `regions`.
   void KeepCertificateRegions(const std::vector<std::string>& regions);
 

@@ -10,7 +10,7 @@
 // (up to 255), and a region holds 4 outcome counters and a compact histogram per phase actually
 // observed: ≈ 432 and 208 B (see the figures at MonitorRecord below).
 //
-// Exposition contract (docs/metrics.md): the same names, HELP, label names and bucket bounds as
+// Exposition contract (docs/monitoring.md): the same names, HELP, label names and bucket bounds as
 // the families it replaces, series in (namespace, monitor, region, outcome|phase) order. A series
 // appears once it has counted something: an outcome counter on its first result, a phase histogram
 // on its first observation (phases of 0 µs and every phase of an `error` result are not

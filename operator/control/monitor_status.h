@@ -24,6 +24,8 @@ struct RegionStatus {
   int64_t latency_us = 0;                       // total time of its last up/degraded/down result
   int status_code = 0;
   std::string message;  // why its last check failed; the probe error when it could not check
+  // Addresses (Service endpoints, resolve: all) that failed in its last check, by label.
+  std::vector<std::string> failing_addresses;
 };
 
 struct IncidentStatus {

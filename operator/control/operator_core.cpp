@@ -853,6 +853,7 @@ void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
       ObserveResult observed = runtime.machine->Observe(runtime.identity(), result, now);
       if (observed.accepted) {
         runtime.state_dirty = true;
+        runtime.RememberFailingAddresses(result);
       } else {
         Log().Debug("result not used for the monitor state", {{"monitor", runtime.monitor->Key()},
                                                               {"item", result.item_id},

@@ -1,6 +1,6 @@
 #pragma once
 
-// OperatorMetrics: the operator's Prometheus metrics (docs/metrics.md is the contract: names,
+// OperatorMetrics: the operator's Prometheus metrics (docs/monitoring.md is the contract: names,
 // labels, meaning). It registers the event-driven families on a MetricsRegistry (results,
 // durations, incidents opened, lateness, store writes, status writes, leader, build info) and
 // renders the values that already live elsewhere (per-monitor state, queues, probes) at scrape

@@ -175,6 +175,9 @@ Status KubeOperator::Init() {
   host_options.clickhouse = options_.clickhouse;
   host_options.probe_api.target_deny = options_.target_deny;
   host_options.probe_api.target_allow = options_.target_allow;
+  endpoints_ = std::make_unique<ServiceEndpointIndex>(
+      *client_, ServiceEndpointIndex::Options{options_.watch_namespace});
+  host_options.probe_api.endpoints = endpoints_.get();
   Result<std::unique_ptr<ControlPlaneHost>> host =
       ControlPlaneHost::Open(clock_, tokens_.get(), std::move(host_options));
   if (!host) {
@@ -198,7 +201,7 @@ Status KubeOperator::Init() {
   }
   alerting_ = std::move(alerting).value();
   alerting_api_ = std::make_unique<AlertingApi>(alerting_->incidents(), alerting_->outbox(),
-                                                alerting_->engine(), nullptr);
+                                                alerting_->engine(), nullptr, host_->bad_tokens());
   if (Status routed = alerting_api_->Register(
           [this](std::string_view method, std::string_view pattern, HttpHandler handler) {
             return host_->Route(method, pattern, std::move(handler));
@@ -285,7 +288,13 @@ Status KubeOperator::Init() {
   informer_ = std::make_unique<Informer>(*client_, informer_options, std::move(handlers));
   queue_ = std::make_unique<RateLimitedWorkQueue>(clock_);
   const auto lookup = [this](const std::string& key) { return CachedMonitor(key); };
-  reconciler_ = std::make_unique<MonitorReconciler>(lookup, core, *writer_, *events_);
+  Result<TargetPolicy> policy = TargetPolicy::Create(options_.target_deny, options_.target_allow);
+  if (!policy) {
+    return Error{"target policy: " + policy.error()};
+  }
+  target_policy_ = std::move(policy).value();
+  reconciler_ =
+      std::make_unique<MonitorReconciler>(lookup, core, *writer_, *events_, target_policy_);
   transition_events_ = std::make_unique<MonitorTransitionEvents>(lookup, *events_);
   // A new leader (or a replacement pod with an empty store) resumes each monitor from what the
   // previous leader wrote to its status, unless its own store knows something newer.
@@ -347,6 +356,7 @@ Status KubeOperator::Start() {
     pthread_setname_np(pthread_self(), "mon-reconcile");
     ReconcileThread();
   });
+  endpoints_->Start();
   informer_->Start();
   alerting_->Start();
   status_pages_->Start();
@@ -401,6 +411,7 @@ void KubeOperator::Stop() {
   alerting_->Stop();
   status_pages_->Stop();
   informer_->Stop();
+  endpoints_->Stop();
   queue_->ShutDown();
   if (reconcile_thread_.joinable()) {
     reconcile_thread_.join();

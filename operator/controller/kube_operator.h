@@ -11,6 +11,8 @@
 //   LeaderElector(Lease) ──► leading: scheduling, status writes, Events, probe DaemonSets;
 //     not leading: none of these (the informer, /healthz, /readyz and /metrics keep running, so a
 //     standby can take over at once)
+//   Informer(EndpointSlices, label kubernetes.io/service-name) ──► ServiceEndpointIndex ──►
+//     each lease of a spec.target.service monitor carries the Service's ready endpoints
 //   Informer cache ──► OperatorCore state seeds: on becoming the leader (and for a monitor first
 //     seen), a monitor resumes from what its .status shows (StatusStateSeed) when this replica's
 //     store holds nothing newer, so a fail-over keeps the state and the open incident
@@ -49,6 +51,7 @@
 #include "operator/controller/monitor_transition_events.h"
 #include "operator/controller/probe_fleet.h"
 #include "operator/controller/push_token_keeper.h"
+#include "operator/controller/service_endpoint_index.h"
 #include "operator/controller/status_page_controller.h"
 #include "operator/host/control_plane_host.h"
 #include "operator/kube/curl_kube_client.h"
@@ -154,6 +157,8 @@ class KubeOperator {
   std::unique_ptr<CurlKubeClient> client_;           // informer, status, events, DaemonSets
   std::unique_ptr<CurlKubeClient> election_client_;  // the Lease alone: never starved by the rest
   std::unique_ptr<ProbeTokens> tokens_;
+  // Ready endpoints of Services (spec.target.service), read by the probe API: before host_.
+  std::unique_ptr<ServiceEndpointIndex> endpoints_;
   std::unique_ptr<ControlPlaneHost> host_;
   std::unique_ptr<StatusPatcher> patcher_;
   std::unique_ptr<PushTokenKeeper> push_token_keeper_;  // into host_->push_tokens()
@@ -161,6 +166,7 @@ class KubeOperator {
   std::unique_ptr<EventRecorder> events_;
   std::unique_ptr<Informer> informer_;
   std::unique_ptr<RateLimitedWorkQueue> queue_;  // keys of Monitors to reconcile
+  TargetPolicy target_policy_;  // the cluster's: the defaults, --deny-cidr, --allow-cidr
   std::unique_ptr<MonitorReconciler> reconciler_;
   std::unique_ptr<MonitorTransitionEvents> transition_events_;
   std::unique_ptr<LeaderElector> elector_;

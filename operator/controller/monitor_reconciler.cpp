@@ -5,6 +5,7 @@
 
 #include "common/logging.h"
 #include "common/monitor_loader.h"
+#include "common/target_policy_warnings.h"
 #include "operator/kube/kube_client.h"
 
 namespace pharos {
@@ -39,8 +40,13 @@ int64_t GenerationOf(const Json& object) {
 }  // namespace
 
 MonitorReconciler::MonitorReconciler(ObjectLookup lookup, MonitorSet& monitors,
-                                     MonitorStatusWriter& status, EventRecorder& events)
-    : lookup_(std::move(lookup)), monitors_(monitors), status_(status), events_(events) {}
+                                     MonitorStatusWriter& status, EventRecorder& events,
+                                     const TargetPolicy& policy)
+    : lookup_(std::move(lookup)),
+      monitors_(monitors),
+      status_(status),
+      events_(events),
+      policy_(policy) {}
 
 Status MonitorReconciler::Reconcile(const std::string& key) {
   const std::optional<Json> object = lookup_(key);
@@ -75,11 +81,16 @@ Status MonitorReconciler::Apply(const Json& object) {
   if (monitor) {
     Status upserted = monitors_.UpsertMonitor(*monitor);
     if (upserted) {
-      {
-        MutexLock lock(invalid_mu_);
-        invalid_.erase(uid);
+      std::optional<SpecWarning> warning;
+      const std::vector<ValidationError> blocked = BlockedTargetWarnings({*monitor}, policy_);
+      if (!blocked.empty()) {
+        warning = SpecWarning{GenerationOf(object), "BlockedTarget",
+                              blocked.front().path + ": " + blocked.front().message, false,
+                              monitor->Key()};
       }
+      Remember(uid, std::move(warning));
       status_.Track(uid, namespace_name, name);
+      if (leading_) RecordWarningEvents();
       return OkStatus();
     }
     reason = upserted.error();
@@ -96,17 +107,25 @@ Status MonitorReconciler::Apply(const Json& object) {
     return Error{"cannot mark the Monitor invalid: " + marked.error()};
   }
   status_.Track(uid, namespace_name, name);
-  {
-    MutexLock lock(invalid_mu_);
-    InvalidMonitor& invalid = invalid_[uid];
-    if (invalid.generation != identity.generation || invalid.reason != reason) {
-      invalid = InvalidMonitor{identity.generation, reason, false, identity.Key()};
-    }
-  }
+  Remember(uid, SpecWarning{identity.generation, "InvalidSpec",
+                            "The operator refused this Monitor and does not check it: " + reason,
+                            false, identity.Key()});
   if (leading_) {
-    RecordInvalidEvents();
+    RecordWarningEvents();
   }
   return OkStatus();
+}
+
+void MonitorReconciler::Remember(const std::string& uid, std::optional<SpecWarning> warning) {
+  MutexLock lock(warnings_mu_);
+  if (!warning) {
+    warnings_.erase(uid);
+    return;
+  }
+  SpecWarning& known = warnings_[uid];
+  if (known.generation != warning->generation || known.message != warning->message) {
+    known = std::move(*warning);
+  }
 }
 
 void MonitorReconciler::Remove(const std::string& uid, const std::string& key) {
@@ -114,35 +133,34 @@ void MonitorReconciler::Remove(const std::string& uid, const std::string& key) {
   if (monitors_.RemoveMonitor(uid)) {
     Log().Info("Monitor deleted: no longer checked", {{"monitor", key}});
   }
-  MutexLock lock(invalid_mu_);
-  invalid_.erase(uid);
+  MutexLock lock(warnings_mu_);
+  warnings_.erase(uid);
 }
 
 void MonitorReconciler::SetLeading(bool leading) {
   leading_ = leading;
   if (leading) {
-    RecordInvalidEvents();
+    RecordWarningEvents();
   }
 }
 
-void MonitorReconciler::RecordInvalidEvents() {
-  std::vector<std::pair<std::string, std::string>> pending;  // key, reason
+void MonitorReconciler::RecordWarningEvents() {
+  std::vector<SpecWarning> pending;
   {
-    MutexLock lock(invalid_mu_);
-    for (auto& [uid, invalid] : invalid_) {
-      if (!invalid.event_sent) {
-        invalid.event_sent = true;
-        pending.emplace_back(invalid.key, invalid.reason);
+    MutexLock lock(warnings_mu_);
+    for (auto& [uid, warning] : warnings_) {
+      if (!warning.event_sent) {
+        warning.event_sent = true;
+        pending.push_back(warning);
       }
     }
   }
-  for (const auto& [key, reason] : pending) {
-    std::optional<Json> object = lookup_(key);
+  for (const SpecWarning& warning : pending) {
+    std::optional<Json> object = lookup_(warning.key);
     if (!object) {
       continue;
     }
-    events_.Warning(ObjectReference::FromObject(*object), "InvalidSpec",
-                    "The operator refused this Monitor and does not check it: " + reason);
+    events_.Warning(ObjectReference::FromObject(*object), warning.event_reason, warning.message);
   }
 }
 

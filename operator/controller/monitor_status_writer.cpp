@@ -20,6 +20,9 @@ constexpr size_t kMaxMessage = 4096;
 constexpr size_t kMaxRegionMessage = 1024;
 constexpr size_t kMaxConditionMessage = 32768;
 constexpr size_t kMaxRegions = 64;
+// status.failingEndpoints and each region's: at most this many, each at most this long.
+constexpr size_t kMaxFailingEndpoints = 64;
+constexpr size_t kMaxEndpointLabel = 256;
 
 const Logger& Log() {
   static const Logger logger("status-writer");
@@ -475,6 +478,7 @@ Json MonitorStatusWriter::BuildStatus(const MonitorStatus& status, const Json& c
                     {"message", Truncate(ReadyMessage(status), kMaxConditionMessage)}};
 
   Json regions = Json::array();
+  std::set<std::string> failing_everywhere;  // sorted, each once
   for (const RegionStatus& region : status.regions) {
     if (regions.size() >= kMaxRegions) {
       break;
@@ -490,7 +494,25 @@ Json MonitorStatusWriter::BuildStatus(const MonitorStatus& status, const Json& c
     if (!region.message.empty()) {
       entry["message"] = Truncate(region.message, kMaxRegionMessage);
     }
+    if (!region.failing_addresses.empty()) {
+      Json failing = Json::array();
+      for (const std::string& address : region.failing_addresses) {
+        failing.push_back(Truncate(address, kMaxEndpointLabel));
+        failing_everywhere.insert(Truncate(address, kMaxEndpointLabel));
+      }
+      entry["failingEndpoints"] = std::move(failing);
+    }
     regions.push_back(std::move(entry));
+  }
+  Json failing_endpoints = nullptr;
+  if (!failing_everywhere.empty()) {
+    failing_endpoints = Json::array();
+    for (const std::string& address : failing_everywhere) {
+      if (failing_endpoints.size() >= kMaxFailingEndpoints) {
+        break;
+      }
+      failing_endpoints.push_back(address);
+    }
   }
 
   Json uptime = nullptr;
@@ -520,6 +542,7 @@ Json MonitorStatusWriter::BuildStatus(const MonitorStatus& status, const Json& c
           {"uptime", std::move(uptime)},
           {"latency", std::move(latency)},
           {"regions", std::move(regions)},
+          {"failingEndpoints", std::move(failing_endpoints)},
           {"incident", std::move(incident)},
           {"push", context.push_token ? Json{{"token", *context.push_token}} : Json()},
           {"conditions", Json::array({std::move(condition)})}};

@@ -16,9 +16,11 @@
 //
 // Status document (BuildStatus): observedGeneration, state, target, message, lastCheckTime,
 // lastTransitionTime, uptime {last24h,last7d,last30d} (percent, 2 decimals, rounded down),
-// latency {p50Ms,p95Ms}, regions[], incident {id,since} (null when none is open), push {token}
-// (push monitors: their ping token; null otherwise) and the Ready condition (True when Up or
-// Degraded; else False with reason = the state).
+// latency {p50Ms,p95Ms}, regions[] (with failingEndpoints: the addresses that failed in the
+// region's last check), failingEndpoints (those of every region, sorted, each once; absent while
+// none fails), incident {id,since} (null when none is open), push {token} (push monitors: their
+// ping token; null otherwise) and the Ready condition (True when Up or Degraded; else False with
+// reason = the state).
 //
 // Thread-safety: every public method may be called from any thread. Worker threads
 // ("status-writer") do the writes; WriteNext() lets tests drive it without them.

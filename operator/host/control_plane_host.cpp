@@ -60,8 +60,9 @@ Result<std::unique_ptr<ControlPlaneHost>> ControlPlaneHost::Open(const Clock& cl
   if (Status routed = host->push_api_->Register(host->server_); !routed) {
     return Error{routed.error()};
   }
-  host->probe_api_ =
-      std::make_unique<ProbeApi>(front, front, front, clock, tokens, options.probe_api);
+  host->bad_tokens_ = std::make_unique<BadTokenGuard>(clock, host->registry_);
+  host->probe_api_ = std::make_unique<ProbeApi>(front, front, front, clock, tokens,
+                                                *host->bad_tokens_, options.probe_api);
   if (Status routed = host->json_api_->Register(host->server_); !routed) {
     return Error{routed.error()};
   }

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "common/bad_token_guard.h"
 #include "common/clock.h"
 #include "common/counter_family.h"
 #include "common/http_server.h"
@@ -59,6 +60,8 @@ class ControlPlaneHost {
   MetricsRegistry& registry() { return registry_; }
   // The ping tokens of push monitors (/api/v1/push/{token}); the edition keeps them current.
   PushTokens& push_tokens() { return push_tokens_; }
+  // Held back clients that send wrong bearer tokens, for every API this server answers.
+  BadTokenGuard& bad_tokens() { return *bad_tokens_; }
   // pharos_status_writes_total, by result: "ok", "conflict" or "error" (anything else counts as
   // error). Exported by both editions (always 0 in `pharos run`) so that dashboards and alert
   // rules read the same series everywhere.
@@ -94,6 +97,7 @@ class ControlPlaneHost {
   std::unique_ptr<OperatorCore> core_;
   HttpServer server_;
   MetricsRegistry::CollectorId server_metrics_ = 0;  // pharos_http_connections*, once started
+  std::unique_ptr<BadTokenGuard> bad_tokens_;
   std::unique_ptr<JsonApi> json_api_;
   std::unique_ptr<ProbeApi> probe_api_;
   PushTokens push_tokens_;

@@ -38,6 +38,7 @@ struct ApiResource {
   static ApiResource CoreEvents() { return {"", "v1", "events", true}; }
   static ApiResource Leases() { return {"coordination.k8s.io", "v1", "leases", true}; }
   static ApiResource DaemonSets() { return {"apps", "v1", "daemonsets", true}; }
+  static ApiResource EndpointSlices() { return {"discovery.k8s.io", "v1", "endpointslices", true}; }
   static ApiResource CustomResourceDefinitions() {
     return {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
   }

@@ -65,7 +65,7 @@ std::string BadgeSvg::Render(std::string_view label, std::string_view value,
   const int label_width = label_text + kPadding;  // tenths
   const int value_width = value_text + kPadding;
   const int total = label_width + value_width;
-  const std::string title = Escape(std::string(label) + ": " + std::string(value));
+  const std::string title = HtmlEscaped(std::string(label) + ": " + std::string(value));
   const auto px = [](int tenths) { return (tenths + 5) / 10; };
   return fmt::format(
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"20\" role=\"img\" "
@@ -90,9 +90,10 @@ std::string BadgeSvg::Render(std::string_view label, std::string_view value,
       "</g></svg>",
       fmt::arg("w", px(total)), fmt::arg("t", title), fmt::arg("lw", px(label_width)),
       fmt::arg("vw", px(total) - px(label_width)), fmt::arg("c", colour),
-      fmt::arg("lx", px(label_width) * 5), fmt::arg("lt", label_text), fmt::arg("l", Escape(label)),
+      fmt::arg("lx", px(label_width) * 5), fmt::arg("lt", label_text),
+      fmt::arg("l", HtmlEscaped(label)),
       fmt::arg("vx", px(label_width) * 10 + (px(total) - px(label_width)) * 5),
-      fmt::arg("vt", value_text), fmt::arg("v", Escape(value)));
+      fmt::arg("vt", value_text), fmt::arg("v", HtmlEscaped(value)));
 }
 
 std::string BadgeSvg::Status(const MonitorStatus& status) {

@@ -62,7 +62,7 @@ std::string TopBar(const std::string& edition, bool monitors_current) {
          "href=\"/api/v1/monitors\">JSON API</a></li><li><a "
          "href=\"/metrics\">Metrics</a></li></ul></nav>"
          "<span class=\"sub\">" +
-         Escape(edition) + "</span></div></header>\n";
+         HtmlEscaped(edition) + "</span></div></header>\n";
 }
 
 const char* WindowName(DashboardPages::Window window) {
@@ -126,11 +126,12 @@ std::string DashboardPages::RenderList(const MonitorTable::Query& query) {
   for (const MonitorState state : kStates) {
     const auto found = page.state_counts.find(state);
     if (found == page.state_counts.end()) continue;
-    out += "<li><a href=\"/ui/" +
-           Escape(MonitorTable::QueryString(query, {{"state", ToString(state)}, {"page", ""}})) +
-           "\"" + (query.state == state ? " aria-current=\"true\"" : "") + ">" + StateLabel(state) +
-           " <span class=\"n\">" + FormatCount(static_cast<int64_t>(found->second)) +
-           "</span></a></li>";
+    out +=
+        "<li><a href=\"/ui/" +
+        HtmlEscaped(MonitorTable::QueryString(query, {{"state", ToString(state)}, {"page", ""}})) +
+        "\"" + (query.state == state ? " aria-current=\"true\"" : "") + ">" + StateLabel(state) +
+        " <span class=\"n\">" + FormatCount(static_cast<int64_t>(found->second)) +
+        "</span></a></li>";
   }
   out += "</ul>\n";
 
@@ -139,7 +140,7 @@ std::string DashboardPages::RenderList(const MonitorTable::Query& query) {
       "<form class=\"card filters\" method=\"get\" action=\"/ui/\" role=\"search\" "
       "aria-label=\"Filter monitors\">"
       "<label for=\"f-q\">Search<input id=\"f-q\" type=\"search\" name=\"q\" value=\"" +
-      Escape(query.text) + "\" placeholder=\"name or target\"></label>";
+      HtmlEscaped(query.text) + "\" placeholder=\"name or target\"></label>";
   out +=
       "<label for=\"f-state\">State<select id=\"f-state\" name=\"state\"><option "
       "value=\"\">Any</option>";
@@ -152,7 +153,7 @@ std::string DashboardPages::RenderList(const MonitorTable::Query& query) {
       "name=\"namespace\"><option value=\"\">Any</option>";
   for (const std::string& ns : page.namespaces) {
     out += "<option" + std::string(query.namespace_name == ns ? " selected" : "") + ">" +
-           Escape(ns) + "</option>";
+           HtmlEscaped(ns) + "</option>";
   }
   out +=
       "</select></label><label for=\"f-type\">Type<select id=\"f-type\" name=\"type\"><option "
@@ -211,22 +212,22 @@ std::string DashboardPages::RenderList(const MonitorTable::Query& query) {
     if (current)
       out += std::string(" aria-sort=\"") + (query.descending ? "descending" : "ascending") + "\"";
     out += "><a href=\"/ui/" +
-           Escape(MonitorTable::QueryString(query, {{"sort", MonitorTable::ColumnName(column)},
-                                                    {"dir", next_descending ? "desc" : "asc"},
-                                                    {"page", ""}})) +
+           HtmlEscaped(MonitorTable::QueryString(query, {{"sort", MonitorTable::ColumnName(column)},
+                                                         {"dir", next_descending ? "desc" : "asc"},
+                                                         {"page", ""}})) +
            "\">" + label + "</a></th>";
   }
   out += "</tr></thead>\n<tbody>\n";
   for (const MonitorStatus& status : page.rows) {
     const Monitor& monitor = *status.monitor;
-    out += "<tr data-monitor=\"" + Escape(monitor.Key()) + "\" data-state=\"" +
+    out += "<tr data-monitor=\"" + HtmlEscaped(monitor.Key()) + "\" data-state=\"" +
            ToString(status.state) + "\">";
     out += Cell(StateLabel(status.state));
-    out += "<td class=\"name\"><a href=\"" + Escape(MonitorUrl(monitor)) + "\">" +
-           Escape(monitor.name) + "</a><span class=\"ns\">" + Escape(monitor.namespace_name) +
-           "</span></td>";
+    out += "<td class=\"name\"><a href=\"" + HtmlEscaped(MonitorUrl(monitor)) + "\">" +
+           HtmlEscaped(monitor.name) + "</a><span class=\"ns\">" +
+           HtmlEscaped(monitor.namespace_name) + "</span></td>";
     out += Cell(ToString(monitor.type));
-    out += "<td class=\"target\">" + Escape(monitor.Target()) + "</td>";
+    out += "<td class=\"target\">" + HtmlEscaped(monitor.Target()) + "</td>";
     out += Cell(TimeElement(status.last_transition_time));
     out += Cell(FormatPercent(status.uptime_24h), true);
     out += Cell(FormatPercent(status.uptime_7d), true);
@@ -235,7 +236,7 @@ std::string DashboardPages::RenderList(const MonitorTable::Query& query) {
     out += Cell(FormatLatency(status.latency_p95_us), true);
     std::string regions;
     for (const RegionStatus& region : status.regions) {
-      regions += (regions.empty() ? "" : ", ") + Escape(region.name);
+      regions += (regions.empty() ? "" : ", ") + HtmlEscaped(region.name);
       if (region.state == MonitorState::kDown) regions += " <span class=\"fail\">(down)</span>";
     }
     out += Cell(regions.empty() ? "–" : regions);
@@ -251,7 +252,7 @@ std::string DashboardPages::RenderList(const MonitorTable::Query& query) {
              "</span></li>";
     }
     return "<li><a rel=\"" + std::string(rel) + "\" href=\"/ui/" +
-           Escape(MonitorTable::QueryString(
+           HtmlEscaped(MonitorTable::QueryString(
                query, {{"page", number == 1 ? "" : std::to_string(number)}})) +
            "\">" + label + "</a></li>";
   };
@@ -369,9 +370,9 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
   out +=
       "<main id=\"main\" class=\"wrap wide\">\n<nav aria-label=\"Breadcrumb\" class=\"sub\"><a "
       "href=\"/ui/\">Monitors</a> / " +
-      Escape(monitor.namespace_name) + "</nav>\n<div class=\"page-title\"><h1>" +
-      Escape(monitor.name) + "</h1>" + StateLabel(status.state) + "<span class=\"sub\">since " +
-      TimeElement(status.last_transition_time) + "</span></div>\n";
+      HtmlEscaped(monitor.namespace_name) + "</nav>\n<div class=\"page-title\"><h1>" +
+      HtmlEscaped(monitor.name) + "</h1>" + StateLabel(status.state) +
+      "<span class=\"sub\">since " + TimeElement(status.last_transition_time) + "</span></div>\n";
 
   out += "<dl class=\"stats\">";
   const std::pair<const char*, std::string> stats[] = {
@@ -381,7 +382,7 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
       {"p50 24 h", FormatLatency(status.latency_p50_us)},
       {"p95 24 h", FormatLatency(status.latency_p95_us)}};
   for (const auto& [label, value] : stats) {
-    out += "<div class=\"card stat\"><dt>" + std::string(label) + "</dt><dd>" + Escape(value) +
+    out += "<div class=\"card stat\"><dt>" + std::string(label) + "</dt><dd>" + HtmlEscaped(value) +
            "</dd></div>";
   }
   out += "</dl>\n";
@@ -393,17 +394,18 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
   for (const std::string& one : region_names)
     regions_text += (regions_text.empty() ? "" : ", ") + one;
   const std::pair<const char*, std::string> facts[] = {
-      {"Namespace", Escape(monitor.namespace_name)},
+      {"Namespace", HtmlEscaped(monitor.namespace_name)},
       {"Type", ToString(monitor.type)},
-      {"Target", "<code>" + Escape(monitor.Target()) + "</code>"},
+      {"Target", "<code>" + HtmlEscaped(monitor.Target()) + "</code>"},
       {"Frequency", FormatSpan(monitor.frequency)},
       {"Timeout", FormatSpan(monitor.timeout)},
-      {"Regions", regions_text.empty() ? "–" : Escape(regions_text)},
+      {"Regions", regions_text.empty() ? "–" : HtmlEscaped(regions_text)},
       {"Last check", status.last_check_time ? TimeElement(*status.last_check_time) : "–"},
-      {"Reason", status.reason.empty() ? "–" : Escape(status.reason)},
-      {"Badge", "<code>![status](/badge/" +
-                    Escape(PathSegment(monitor.namespace_name) + "/" + PathSegment(monitor.name)) +
-                    "/status.svg)</code>"}};
+      {"Reason", status.reason.empty() ? "–" : HtmlEscaped(status.reason)},
+      {"Badge",
+       "<code>![status](/badge/" +
+           HtmlEscaped(PathSegment(monitor.namespace_name) + "/" + PathSegment(monitor.name)) +
+           "/status.svg)</code>"}};
   for (const auto& [label, value] : facts) {
     out += "<dt>" + std::string(label) + "</dt><dd>" + value + "</dd>";
   }
@@ -419,11 +421,11 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
       "<th scope=\"col\" class=\"num\">Latency</th><th scope=\"col\" class=\"num\">Status</th><th "
       "scope=\"col\">Message</th></tr></thead><tbody>";
   for (const RegionStatus& one : status.regions) {
-    out += "<tr><td>" + Escape(one.name) + "</td>" + Cell(StateLabel(one.state)) +
+    out += "<tr><td>" + HtmlEscaped(one.name) + "</td>" + Cell(StateLabel(one.state)) +
            Cell(one.last_check_time ? TimeElement(*one.last_check_time) : "–") +
            Cell(one.last_check_time ? FormatLatency(one.latency_us) : "–", true) +
            Cell(one.status_code > 0 ? std::to_string(one.status_code) : "–", true) +
-           Cell(one.message.empty() ? "–" : Escape(one.message)) + "</tr>";
+           Cell(one.message.empty() ? "–" : HtmlEscaped(one.message)) + "</tr>";
   }
   if (status.regions.empty())
     out += "<tr><td colspan=\"6\">No region has checked this monitor yet.</td></tr>";
@@ -436,7 +438,7 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
   for (const Window one : {Window::k24h, Window::k7d, Window::k30d}) {
     std::string href = base + "?window=" + WindowName(one);
     if (!phase_region.empty()) href += "&region=" + PathSegment(phase_region);
-    out += "<li><a href=\"" + Escape(href) + "\"" +
+    out += "<li><a href=\"" + HtmlEscaped(href) + "\"" +
            (one == window ? " aria-current=\"page\"" : "") + ">" + WindowName(one) + "</a></li>";
   }
   out += "</ul></div>\n<div class=\"card chart-card\"><h3>By region (median)</h3>" +
@@ -449,9 +451,9 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
   for (const std::string& one : choices) {
     std::string href = base + "?window=" + WindowName(window);
     if (!one.empty()) href += "&region=" + PathSegment(one);
-    out += "<li><a href=\"" + Escape(href) + "\"" +
+    out += "<li><a href=\"" + HtmlEscaped(href) + "\"" +
            (one == phase_region ? " aria-current=\"page\"" : "") + ">" +
-           (one.empty() ? std::string("All regions") : Escape(one)) + "</a></li>";
+           (one.empty() ? std::string("All regions") : HtmlEscaped(one)) + "</a></li>";
   }
   out += "</ul></div>" + SvgChart::Render(by_phase) + "</div>\n</section>\n";
 
@@ -470,16 +472,16 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
   for (const CheckResult& result : *results) {
     std::string why = "–";
     if (result.failed_assertion) {
-      why = "<span class=\"fail\">" + Escape(result.failed_assertion->type) + "</span>: expected " +
-            Escape(result.failed_assertion->expected) + ", got " +
-            Escape(result.failed_assertion->actual);
+      why = "<span class=\"fail\">" + HtmlEscaped(result.failed_assertion->type) +
+            "</span>: expected " + HtmlEscaped(result.failed_assertion->expected) + ", got " +
+            HtmlEscaped(result.failed_assertion->actual);
       if (!result.failed_assertion->message.empty())
-        why += " — " + Escape(result.failed_assertion->message);
+        why += " — " + HtmlEscaped(result.failed_assertion->message);
     } else if (!result.error.empty()) {
-      why = "<span class=\"fail\">" + Escape(result.error) + "</span>";
+      why = "<span class=\"fail\">" + HtmlEscaped(result.error) + "</span>";
     }
     out += "<tr data-outcome=\"" + std::string(ToString(result.outcome)) + "\">" +
-           Cell(TimeElement(result.started_at)) + Cell(Escape(result.region)) +
+           Cell(TimeElement(result.started_at)) + Cell(HtmlEscaped(result.region)) +
            Cell(ToString(result.outcome)) +
            Cell(result.status_code > 0 ? std::to_string(result.status_code) : "–", true) +
            Cell(FormatLatency(result.timings.total_us), true) + Cell(why) + "</tr>";
@@ -498,21 +500,21 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
            "\"><h3><span class=\"pill " +
            std::string(record.phase == IncidentPhase::kResolved ? "resolved" : "") + "\">" +
            ToString(record.phase) + "</span> " +
-           Escape(incident.first_error.empty() ? "Down" : incident.first_error) +
+           HtmlEscaped(incident.first_error.empty() ? "Down" : incident.first_error) +
            "</h3><p class=\"meta\">Opened " + TimeElement(incident.opened_at) +
            (incident.resolved_at ? " · resolved " + TimeElement(*incident.resolved_at)
                                  : std::string()) +
-           " · id <code>" + Escape(incident.id) + "</code></p><ol class=\"timeline\">";
+           " · id <code>" + HtmlEscaped(incident.id) + "</code></p><ol class=\"timeline\">";
     for (const IncidentEntry& entry : StatusPageHtml::TimelineOf(record)) {
       out += "<li>" + TimeElement(entry.at) + "<span class=\"kind\">" + ToString(entry.kind) +
-             "</span> " + Escape(entry.text) +
-             (entry.author.empty() ? "" : " (" + Escape(entry.author) + ")") + "</li>";
+             "</span> " + HtmlEscaped(entry.text) +
+             (entry.author.empty() ? "" : " (" + HtmlEscaped(entry.author) + ")") + "</li>";
     }
     out += "</ol>";
     if (!record.screenshot_urls.empty()) {
       out += "<div class=\"screenshots\">";
       for (const std::string& url : record.screenshot_urls) {
-        out += "<figure><a href=\"" + Escape(url) + "\"><img src=\"" + Escape(url) +
+        out += "<figure><a href=\"" + HtmlEscaped(url) + "\"><img src=\"" + HtmlEscaped(url) +
                "\" loading=\"lazy\" width=\"320\" height=\"200\" alt=\"Screenshot taken during the "
                "incident\"></a></figure>";
       }

@@ -13,11 +13,11 @@ std::string HtmlLayout::Begin(const HtmlHead& head) {
   out +=
       "\">\n<head>\n<meta charset=\"utf-8\">\n"
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n<title>";
-  AppendEscaped(out, head.title);
+  AppendHtmlEscaped(out, head.title);
   out += "</title>\n";
   if (!head.description.empty()) {
     out += "<meta name=\"description\" content=\"";
-    AppendEscaped(out, head.description);
+    AppendHtmlEscaped(out, head.description);
     out += "\">\n";
   }
   if (head.robots_noindex) out += "<meta name=\"robots\" content=\"noindex\">\n";
@@ -36,9 +36,9 @@ std::string HtmlLayout::ErrorPage(int status, std::string_view heading, std::str
   std::string out = Begin(HtmlHead{std::string(heading), "", PageTheme::kAuto, "", true});
   out += "<main id=\"main\" class=\"wrap error-page\">\n<p class=\"sub\">Error " +
          std::to_string(status) + "</p>\n<h1>";
-  AppendEscaped(out, heading);
+  AppendHtmlEscaped(out, heading);
   out += "</h1>\n<p>";
-  AppendEscaped(out, message);
+  AppendHtmlEscaped(out, message);
   out += "</p>\n<p><a href=\"/status\">All status pages</a></p>\n</main>\n";
   out += End();
   return out;
@@ -49,9 +49,9 @@ std::string HtmlLayout::LoginPage(const StatusPage& page, bool failed, bool thro
   out +=
       "<main id=\"main\" class=\"wrap\">\n<form class=\"card login\" method=\"post\" "
       "action=\"/status/";
-  AppendEscaped(out, page.slug);
+  AppendHtmlEscaped(out, page.slug);
   out += "/login\">\n<h1>";
-  AppendEscaped(out, page.title);
+  AppendHtmlEscaped(out, page.title);
   out += "</h1>\n<p>This status page is protected. Enter its password to continue.</p>\n";
   if (throttled) {
     out +=

@@ -35,8 +35,8 @@ std::string Content(const IncidentView& incident) {
   std::string html = "<ul>";
   for (const IncidentEntry& entry : StatusPageHtml::TimelineOf(incident.record)) {
     if (entry.kind == IncidentEntry::Kind::kNotification) continue;
-    html += "<li>" + Escape(FormatDateTimeUtc(entry.at)) + ": " + Escape(entry.text);
-    if (!entry.author.empty()) html += " (" + Escape(entry.author) + ")";
+    html += "<li>" + HtmlEscaped(FormatDateTimeUtc(entry.at)) + ": " + HtmlEscaped(entry.text);
+    if (!entry.author.empty()) html += " (" + HtmlEscaped(entry.author) + ")";
     html += "</li>";
   }
   return html + "</ul>";
@@ -63,19 +63,19 @@ std::string StatusFeed::Rss(const StatusPageView& view, const std::string& base_
   std::string out =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<rss version=\"2.0\" xmlns:atom=\"http://www.w3.org/2005/Atom\">\n<channel>\n<title>" +
-      Escape(page.title + " incidents") + "</title>\n<link>" + Escape(link) +
+      HtmlEscaped(page.title + " incidents") + "</title>\n<link>" + HtmlEscaped(link) +
       "</link>\n<description>" +
-      Escape(page.description.empty() ? "Incidents of " + page.title : page.description) +
-      "</description>\n<atom:link href=\"" + Escape(link + "/feed.rss") +
+      HtmlEscaped(page.description.empty() ? "Incidents of " + page.title : page.description) +
+      "</description>\n<atom:link href=\"" + HtmlEscaped(link + "/feed.rss") +
       "\" rel=\"self\" type=\"application/rss+xml\"/>\n<lastBuildDate>" + FormatRfc822(view.now) +
       "</lastBuildDate>\n<ttl>5</ttl>\n";
   for (const IncidentView* incident : Entries(view)) {
-    out += "<item>\n<title>" + Escape(Title(*incident)) + "</title>\n<link>" +
-           Escape(link + "#" + Anchor(incident->record.incident.id)) +
+    out += "<item>\n<title>" + HtmlEscaped(Title(*incident)) + "</title>\n<link>" +
+           HtmlEscaped(link + "#" + Anchor(incident->record.incident.id)) +
            "</link>\n<guid isPermaLink=\"false\">pharos-incident-" +
-           Escape(incident->record.incident.id) + "</guid>\n<pubDate>" +
+           HtmlEscaped(incident->record.incident.id) + "</guid>\n<pubDate>" +
            FormatRfc822(incident->record.incident.opened_at) + "</pubDate>\n<description>" +
-           Escape(Content(*incident)) + "</description>\n</item>\n";
+           HtmlEscaped(Content(*incident)) + "</description>\n</item>\n";
   }
   out += "</channel>\n</rss>\n";
   return out;
@@ -90,19 +90,19 @@ std::string StatusFeed::Atom(const StatusPageView& view, const std::string& base
   std::string out =
       "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
       "<feed xmlns=\"http://www.w3.org/2005/Atom\">\n<title>" +
-      Escape(page.title + " incidents") + "</title>\n<id>" + Escape(link) +
-      "</id>\n<link rel=\"alternate\" type=\"text/html\" href=\"" + Escape(link) +
+      HtmlEscaped(page.title + " incidents") + "</title>\n<id>" + HtmlEscaped(link) +
+      "</id>\n<link rel=\"alternate\" type=\"text/html\" href=\"" + HtmlEscaped(link) +
       "\"/>\n<link rel=\"self\" type=\"application/atom+xml\" href=\"" +
-      Escape(link + "/feed.atom") + "\"/>\n<updated>" + FormatRfc3339(updated) +
-      "</updated>\n<author><name>" + Escape(page.title) + "</name></author>\n";
+      HtmlEscaped(link + "/feed.atom") + "\"/>\n<updated>" + FormatRfc3339(updated) +
+      "</updated>\n<author><name>" + HtmlEscaped(page.title) + "</name></author>\n";
   for (const IncidentView* incident : entries) {
-    out += "<entry>\n<title>" + Escape(Title(*incident)) +
-           "</title>\n<id>urn:pharos:incident:" + Escape(incident->record.incident.id) +
+    out += "<entry>\n<title>" + HtmlEscaped(Title(*incident)) +
+           "</title>\n<id>urn:pharos:incident:" + HtmlEscaped(incident->record.incident.id) +
            "</id>\n<link rel=\"alternate\" href=\"" +
-           Escape(link + "#" + Anchor(incident->record.incident.id)) + "\"/>\n<published>" +
+           HtmlEscaped(link + "#" + Anchor(incident->record.incident.id)) + "\"/>\n<published>" +
            FormatRfc3339(incident->record.incident.opened_at) + "</published>\n<updated>" +
            FormatRfc3339(Updated(*incident)) + "</updated>\n<content type=\"html\">" +
-           Escape(Content(*incident)) + "</content>\n</entry>\n";
+           HtmlEscaped(Content(*incident)) + "</content>\n</entry>\n";
   }
   out += "</feed>\n";
   return out;

@@ -99,7 +99,7 @@ std::string Sparkline(const ComponentView& component) {
   return fmt::format(
       "<svg class=\"sparkline\" viewBox=\"0 0 96 24\" preserveAspectRatio=\"none\" role=\"img\" "
       "aria-label=\"{}\"><title>{}</title>{}</svg><span aria-hidden=\"true\">{} avg, 24 h</span>",
-      Escape(summary), Escape(summary), lines, FormatLatency(sum / count));
+      HtmlEscaped(summary), HtmlEscaped(summary), lines, FormatLatency(sum / count));
 }
 
 std::string JoinDays(const std::vector<std::string>& days) {
@@ -150,22 +150,23 @@ void AppendDayFacts(std::string& out, const DayView& day) {
 void RenderComponent(std::string& out, const ComponentView& component,
                      const std::vector<std::string>& dates) {
   out += "<li class=\"component\" id=\"" +
-         Escape(Anchor("c-", component.namespace_name + "-" + component.monitor_name)) +
-         "\" data-monitor=\"" + Escape(component.namespace_name + "/" + component.monitor_name) +
-         "\" data-state=\"" + ComponentStateClass(component.state) + "\">\n";
+         HtmlEscaped(Anchor("c-", component.namespace_name + "-" + component.monitor_name)) +
+         "\" data-monitor=\"" +
+         HtmlEscaped(component.namespace_name + "/" + component.monitor_name) + "\" data-state=\"" +
+         ComponentStateClass(component.state) + "\">\n";
   out += "<div class=\"component-head\"><div><h4>";
-  AppendEscaped(out, component.display_name);
+  AppendHtmlEscaped(out, component.display_name);
   out += "</h4>";
   if (!component.description.empty()) {
     out += "<p class=\"description\">";
-    AppendEscaped(out, component.description);
+    AppendHtmlEscaped(out, component.description);
     out += "</p>";
   }
   if (component.regions.size() > 1) {
     out += "<ul class=\"regions\" aria-label=\"Regions\">";
     for (const RegionStatus& region : component.regions) {
       out += "<li>";
-      AppendEscaped(out, region.name);
+      AppendHtmlEscaped(out, region.name);
       out += " " + StateLabel(region.state) + "</li>";
     }
     out += "</ul>";
@@ -174,7 +175,8 @@ void RenderComponent(std::string& out, const ComponentView& component,
   out += "<div class=\"metrics\">" + Sparkline(component) + "</div>\n";
 
   // 90 cells per component, so they are kept short: one-letter tags, two-letter classes.
-  out += "<div class=\"bar\" role=\"img\" aria-label=\"" + Escape(BarSummary(component)) + "\">";
+  out +=
+      "<div class=\"bar\" role=\"img\" aria-label=\"" + HtmlEscaped(BarSummary(component)) + "\">";
   for (size_t i = 0; i < component.days.size(); ++i) {
     const DayView& day = component.days[i];
     out += "<i class=\"";
@@ -244,7 +246,7 @@ std::string RenderIncident(const IncidentView& view, TimePoint now) {
          "\" aria-labelledby=\"" + anchor + "-title\">\n<h3 id=\"" + anchor + "-title\">";
   out += "<span class=\"pill " + PhaseClass(view.record.phase) + "\">" +
          PhaseLabel(view.record.phase) + "</span> ";
-  AppendEscaped(out, view.component.empty() ? incident.monitor_key : view.component);
+  AppendHtmlEscaped(out, view.component.empty() ? incident.monitor_key : view.component);
   out += view.record.phase == IncidentPhase::kResolved ? " was unavailable" : " is unavailable";
   out += "</h3>\n<p class=\"meta\">";
   const TimePoint end = incident.resolved_at.value_or(now);
@@ -257,7 +259,7 @@ std::string RenderIncident(const IncidentView& view, TimePoint now) {
     out += incident.failing_regions.size() == 1 ? "region " : "regions ";
     for (size_t i = 0; i < incident.failing_regions.size(); ++i) {
       if (i > 0) out += ", ";
-      AppendEscaped(out, incident.failing_regions[i]);
+      AppendHtmlEscaped(out, incident.failing_regions[i]);
     }
   }
   out += "</p>\n<ol class=\"timeline\" aria-label=\"Timeline\">\n";
@@ -272,11 +274,11 @@ std::string RenderIncident(const IncidentView& view, TimePoint now) {
            "</span>";
     if (!entry.author.empty()) {
       out += " by ";
-      AppendEscaped(out, entry.author);
+      AppendHtmlEscaped(out, entry.author);
     }
     if (!entry.text.empty()) {
       out += entry.kind == IncidentEntry::Kind::kNote ? "<p class=\"note\">" : " — ";
-      AppendEscaped(out, entry.text);
+      AppendHtmlEscaped(out, entry.text);
       if (entry.kind == IncidentEntry::Kind::kNote) out += "</p>";
     }
     out += "</li>\n";
@@ -287,10 +289,11 @@ std::string RenderIncident(const IncidentView& view, TimePoint now) {
     for (size_t i = 0; i < view.screenshot_urls.size(); ++i) {
       const std::string& url = view.screenshot_urls[i];
       const std::string what = i == 0 ? "when it became unavailable" : "later in the incident";
-      out += "<figure><a href=\"" + Escape(url) + "\"><img src=\"" + Escape(url) +
+      out += "<figure><a href=\"" + HtmlEscaped(url) + "\"><img src=\"" + HtmlEscaped(url) +
              "\" loading=\"lazy\" width=\"320\" height=\"200\" alt=\"" +
-             Escape("Screenshot of " +
-                    (view.component.empty() ? incident.monitor_key : view.component) + " " + what) +
+             HtmlEscaped("Screenshot of " +
+                         (view.component.empty() ? incident.monitor_key : view.component) + " " +
+                         what) +
              "\"></a><figcaption>Screenshot " + std::to_string(i + 1) + " of " +
              std::to_string(view.screenshot_urls.size()) + "</figcaption></figure>\n";
     }
@@ -305,17 +308,17 @@ std::string RenderMaintenance(const MaintenanceView& view, bool active) {
   std::string out = "<article class=\"card window\">\n<h3><span class=\"pill maintenance\">";
   out += active ? "In progress" : "Scheduled";
   out += "</span> ";
-  AppendEscaped(out, period.name);
+  AppendHtmlEscaped(out, period.name);
   out += "</h3>\n<p class=\"meta\">" + TimeElement(period.start) + " to " +
          TimeElement(period.end) + " · ";
   for (size_t i = 0; i < view.components.size(); ++i) {
     if (i > 0) out += ", ";
-    AppendEscaped(out, view.components[i]);
+    AppendHtmlEscaped(out, view.components[i]);
   }
   out += "</p>\n";
   if (!period.description.empty()) {
     out += "<p>";
-    AppendEscaped(out, period.description);
+    AppendHtmlEscaped(out, period.description);
     out += "</p>\n";
   }
   out += "</article>\n";
@@ -375,10 +378,10 @@ std::string StatusPageHtml::Render(const StatusPageView& view) {
       page.description.empty() ? page.title + ": current status and incidents" : page.description;
   head.theme = page.theme;
   head.extra = "<link rel=\"alternate\" type=\"application/rss+xml\" title=\"" +
-               Escape(page.title) + " incidents (RSS)\" href=\"" + Escape(base) +
+               HtmlEscaped(page.title) + " incidents (RSS)\" href=\"" + HtmlEscaped(base) +
                "/feed.rss\">\n"
                "<link rel=\"alternate\" type=\"application/atom+xml\" title=\"" +
-               Escape(page.title) + " incidents (Atom)\" href=\"" + Escape(base) +
+               HtmlEscaped(page.title) + " incidents (Atom)\" href=\"" + HtmlEscaped(base) +
                "/feed.atom\">\n";
   std::string out = HtmlLayout::Begin(head);
   out.reserve(8'192 + view.component_count() * 6'000);
@@ -392,15 +395,16 @@ std::string StatusPageHtml::Render(const StatusPageView& view) {
 
   out += "<header class=\"wrap masthead\">\n<div class=\"brand\">";
   if (!page.logo_url.empty()) {
-    out += "<img class=\"logo\" src=\"" + Escape(page.logo_url) + "\" alt=\"\">";
+    out += "<img class=\"logo\" src=\"" + HtmlEscaped(page.logo_url) + "\" alt=\"\">";
   }
   out += "<h1>";
-  AppendEscaped(out, page.title);
-  out += "</h1><nav class=\"links\" aria-label=\"Subscribe\"><a href=\"" + Escape(base) +
-         "/feed.rss\">RSS</a><a href=\"" + Escape(base) + "/feed.atom\">Atom</a></nav></div>\n";
+  AppendHtmlEscaped(out, page.title);
+  out += "</h1><nav class=\"links\" aria-label=\"Subscribe\"><a href=\"" + HtmlEscaped(base) +
+         "/feed.rss\">RSS</a><a href=\"" + HtmlEscaped(base) +
+         "/feed.atom\">Atom</a></nav></div>\n";
   if (!page.description.empty()) {
     out += "<p class=\"description\">";
-    AppendEscaped(out, page.description);
+    AppendHtmlEscaped(out, page.description);
     out += "</p>\n";
   }
   out += "</header>\n<main id=\"main\" class=\"wrap\">\n";
@@ -455,8 +459,8 @@ std::string StatusPageHtml::Render(const StatusPageView& view) {
     out += "<section class=\"card group\"";
     if (!group.name.empty()) {
       const std::string id = Anchor("g-", group.name) + "-title";
-      out += " aria-labelledby=\"" + Escape(id) + "\"><h3 id=\"" + Escape(id) + "\">";
-      AppendEscaped(out, group.name);
+      out += " aria-labelledby=\"" + HtmlEscaped(id) + "\"><h3 id=\"" + HtmlEscaped(id) + "\">";
+      AppendHtmlEscaped(out, group.name);
       out += "</h3>";
     } else {
       out += " aria-label=\"Components\">";
@@ -488,8 +492,8 @@ std::string StatusPageHtml::Render(const StatusPageView& view) {
   if (!page.footer_links.empty()) {
     out += "<nav aria-label=\"Links\"><ul>";
     for (const FooterLink& link : page.footer_links) {
-      out += "<li><a href=\"" + Escape(link.url) + "\">";
-      AppendEscaped(out, link.title);
+      out += "<li><a href=\"" + HtmlEscaped(link.url) + "\">";
+      AppendHtmlEscaped(out, link.title);
       out += "</a></li>";
     }
     out += "</ul></nav>\n";
@@ -514,12 +518,12 @@ std::string StatusPageHtml::RenderIndex(
   } else {
     out += "<ul class=\"card components\">\n";
     for (const auto& page : pages) {
-      out += "<li class=\"component\"><h2><a href=\"/status/" + Escape(page->slug) + "\">";
-      AppendEscaped(out, page->title);
+      out += "<li class=\"component\"><h2><a href=\"/status/" + HtmlEscaped(page->slug) + "\">";
+      AppendHtmlEscaped(out, page->title);
       out += "</a></h2>";
       if (!page->description.empty()) {
         out += "<p class=\"description\">";
-        AppendEscaped(out, page->description);
+        AppendHtmlEscaped(out, page->description);
         out += "</p>";
       }
       out += "</li>\n";

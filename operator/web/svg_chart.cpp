@@ -134,18 +134,19 @@ std::string SvgChart::Render(const ChartSpec& spec) {
       "<svg class=\"chart\" viewBox=\"0 0 {} {}\" role=\"img\" aria-labelledby=\"{}-t {}-d\" "
       "preserveAspectRatio=\"xMidYMid meet\"><title id=\"{}-t\">{}</title><desc "
       "id=\"{}-d\">{}</desc>",
-      kWidth, kHeight, spec.id, spec.id, spec.id, Escape(spec.title), spec.id, Escape(desc));
+      kWidth, kHeight, spec.id, spec.id, spec.id, HtmlEscaped(spec.title), spec.id,
+      HtmlEscaped(desc));
   for (const double tick : ticks) {
     const double y = y_of(tick);
     out += fmt::format("<line class=\"grid\" x1=\"{}\" x2=\"{}\" y1=\"{:.1f}\" y2=\"{:.1f}\"/>",
                        kLeft, kWidth - kRight, y, y);
     out += fmt::format("<text class=\"axis\" x=\"{}\" y=\"{:.1f}\" text-anchor=\"end\">{}</text>",
-                       kLeft - 6, y + 4, Escape(AxisValue(tick, spec.unit)));
+                       kLeft - 6, y + 4, HtmlEscaped(AxisValue(tick, spec.unit)));
   }
   for (const auto& [at, label] : TimeTicks(spec.from, spec.to)) {
     out +=
         fmt::format("<text class=\"axis\" x=\"{:.1f}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-                    x_of(at), kHeight - 8, Escape(label));
+                    x_of(at), kHeight - 8, HtmlEscaped(label));
   }
   if (!any) {
     out += fmt::format(
@@ -189,7 +190,7 @@ std::string SvgChart::Render(const ChartSpec& spec) {
   out += "</svg>\n<ul class=\"chart-legend\">";
   for (size_t s = 0; s < spec.series.size(); ++s) {
     out += fmt::format("<li><span class=\"key c{}\" aria-hidden=\"true\"></span>{}</li>",
-                       s % kColours, Escape(spec.series[s].name));
+                       s % kColours, HtmlEscaped(spec.series[s].name));
   }
   out += "</ul>\n";
   return out;

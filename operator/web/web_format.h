@@ -1,9 +1,8 @@
 #pragma once
 
-// How the web pages write text and numbers: HTML/XML escaping, times (UTC, in the forms the
-// pages show before their script turns them into the reader's time zone), durations, latencies
-// and percentages.
-// Thread-safety: free functions.
+// How the web pages write text and numbers (escaping is common/html_escape.h): times (UTC, in the
+// forms the pages show before their script turns them into the reader's time zone), durations,
+// latencies and percentages. Thread-safety: free functions.
 
 #include <chrono>
 #include <cstdint>
@@ -11,13 +10,10 @@
 #include <string>
 #include <string_view>
 
+#include "common/html_escape.h"
 #include "operator/control/monitor_state.h"
 
 namespace pharos {
-
-// Escapes & < > " ' for text and attribute values (HTML and XML alike).
-std::string Escape(std::string_view text);
-void AppendEscaped(std::string& out, std::string_view text);
 
 // "2026-01-03 14:05 UTC"
 std::string FormatDateTimeUtc(TimePoint time);

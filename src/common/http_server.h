@@ -210,7 +210,7 @@ class HttpServer {
 
   HttpServerStats stats() const;
   // Writes pharos_http_connections, pharos_http_connections_max and
-  // pharos_http_connections_closed_total{reason} (docs/metrics.md).
+  // pharos_http_connections_closed_total{reason} (docs/monitoring.md).
   void CollectMetrics(MetricsWriter& writer) const;
 
   // Stops accepting, closes connections, waits for running handlers. Idempotent.

@@ -6,8 +6,8 @@
 namespace pharos {
 namespace {
 
-// The host part of a DNS server spec ("10.0.0.10", "10.0.0.10:53", "[fd00::1]:53", "fd00::1").
-std::string DnsServerHost(std::string_view server) {
+// The host part of a host[:port] spec ("10.0.0.10", "10.0.0.10:53", "[fd00::1]:53", "fd00::1").
+std::string HostOfHostPort(std::string_view server) {
   if (!server.empty() && server.front() == '[') {
     const size_t close = server.find(']');
     return close == std::string_view::npos ? "" : std::string(server.substr(1, close - 1));
@@ -45,7 +45,13 @@ std::vector<ValidationError> BlockedTargetWarnings(const std::vector<Monitor>& m
       host = monitor.tcp->host;
     } else if (monitor.dns && !monitor.dns->server.empty()) {
       field = "spec.dns.server";
-      host = DnsServerHost(monitor.dns->server);
+      host = HostOfHostPort(monitor.dns->server);
+    } else if (monitor.icmp) {
+      field = "spec.icmp.host";
+      host = monitor.icmp->host;
+    } else if (monitor.grpc) {
+      field = "spec.grpc.address";
+      host = HostOfHostPort(monitor.grpc->address);
     }
     if (host.empty()) continue;
     if (std::optional<std::string> blocked = policy.CheckLiteral(host)) {

@@ -1,7 +1,8 @@
 #pragma once
 
 // TargetPolicyWarnings: the warnings `pharos validate` prints for Monitors whose target is an IP
-// literal the target policy blocks (spec.http.url, spec.tcp.host, spec.dns.server). Names are
+// literal the target policy blocks (spec.http.url, spec.tcp.host, spec.dns.server,
+// spec.icmp.host, spec.grpc.address); the operator sends them as Warning Events. Names are
 // not looked up here: the probe decides on the address it is about to connect to.
 // Thread-safety: a free function.
 

@@ -7,7 +7,7 @@
   of docs/alerts.md;
 * the Grafana dashboards are well-formed (schemaVersion 39, `${datasource}` everywhere, the
   namespace/monitor/region variables), every PromQL expression in them parses (promtool), and
-  they use only metrics of the operator/probe contract, which docs/metrics.md documents.
+  they use only metrics of the operator/probe contract, which docs/monitoring.md ("Metrics reference") documents.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ RULES = REPO / "charts" / "pharos" / "files" / "rules" / "pharos-alerts.yaml"
 RULES_TEST = REPO / "tests" / "e2e" / "rules_test.yaml"
 DASHBOARDS = REPO / "charts" / "pharos" / "files" / "dashboards"
 ALERTS_DOC = REPO / "docs" / "alerts.md"
-METRICS_DOC = REPO / "docs" / "metrics.md"
+METRICS_DOC = REPO / "docs" / "monitoring.md"
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 from dashboard_queries import (CONTRACT_METRICS, base_metric, dashboard_queries,  # noqa: E402
@@ -222,5 +222,5 @@ def test_metrics_doc_lists_every_metric():
     text = METRICS_DOC.read_text()
     for name, kind in CONTRACT_METRICS.items():
         row = re.search(rf"^\|\s*`{name}`\s*\|\s*(\w+)\s*\|", text, re.M)
-        assert row, f"docs/metrics.md has no table row for {name}"
-        assert row.group(1) == kind, f"docs/metrics.md: {name} is a {kind}, not a {row.group(1)}"
+        assert row, f"docs/monitoring.md has no table row for {name}"
+        assert row.group(1) == kind, f"docs/monitoring.md: {name} is a {kind}, not a {row.group(1)}"

@@ -219,6 +219,7 @@ def test_default_values(helm):
         (("pharos.dev",), ("alertchannels/status",), ("patch",), ()),
         (("pharos.dev",), ("statuspages",), ("list", "watch"), ()),
         (("pharos.dev",), ("statuspages/status",), ("patch",), ()),
+        (("discovery.k8s.io",), ("endpointslices",), ("list", "watch"), ()),
     }
     # AlertChannel and StatusPage Secrets: none by default; exactly the names listed.
     named = helm.template(None, "--set", "alerting.secretNames={hooks,smtp}")
@@ -586,6 +587,8 @@ def test_install_upgrade_keeps_token_and_grants_least_privilege(helm, cluster):
             ("watch", "maintenancewindows.pharos.dev", None),
             ("list", "statuspages.pharos.dev", None), ("watch", "statuspages.pharos.dev", None),
             ("patch", "statuspages.pharos.dev:status", "shop"),
+            ("list", "endpointslices.discovery.k8s.io", None),
+            ("watch", "endpointslices.discovery.k8s.io", None),
         ]
         denied = [
             ("create", "monitors.pharos.dev", "shop"), ("update", "monitors.pharos.dev", "shop"),
@@ -616,6 +619,10 @@ def test_install_upgrade_keeps_token_and_grants_least_privilege(helm, cluster):
             ("create", "statuspages.pharos.dev", "shop"),
             ("patch", "statuspages.pharos.dev", "shop"),
             ("get", "secrets", "shop"),  # AlertChannel secrets only by name (alerting.secretNames)
+            ("get", "endpointslices.discovery.k8s.io", "shop"),
+            ("create", "endpointslices.discovery.k8s.io", "shop"),
+            ("update", "endpointslices.discovery.k8s.io", "shop"),
+            ("list", "services", "shop"), ("list", "endpoints", "shop"),
         ]
         wrong = [f"{v} {r} in {n or 'all namespaces'} should be {'allowed' if want else 'denied'}"
                  for want, table in [(True, allowed), (False, denied)]

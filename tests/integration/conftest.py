@@ -17,6 +17,7 @@ if SUPPORT_DIR not in sys.path:  # also when pytest is started from inside tests
 
 import pharos  # noqa: E402
 from dns_server import DnsServer, DnsmasqMissing  # noqa: E402
+from receivers import NotificationReceiver  # noqa: E402
 from target_server import TargetServer  # noqa: E402
 
 
@@ -107,3 +108,10 @@ def pharos_executable() -> Path:
 @pytest.fixture
 def cli(pharos_executable, target, tmp_path) -> PharosCli:
     return PharosCli(pharos_executable, tmp_path, target.ca_file)
+
+
+@pytest.fixture
+def receiver():
+    """A loopback receiver of notifications (tests/support/receivers.py)."""
+    with NotificationReceiver() as server:
+        yield server

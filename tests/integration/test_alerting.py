@@ -14,21 +14,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import re
-import signal
-import subprocess
 import time
 import urllib.parse
 from collections import Counter
 from pathlib import Path
 
-import pytest
 import requests
-import yaml
 
 import pharos
-from receivers import NotificationReceiver
+from pharos_run import PharosRun
 
 SECRET = "s3cret-hmac-key"
 TOKEN = "alice=" + "t0ken-for-acknowledging-incidents"
@@ -52,40 +47,16 @@ def channel(name: str, type_: str, block: dict, **spec) -> dict:
             "spec": {"type": type_, type_: block, **spec}}
 
 
-class PharosRun:
-    """A `pharos run` process with its output in files; stopped (or killed) by PID."""
+class AlertingRun(PharosRun):
+    """`pharos run` with short notification backoffs and a fast alerting loop, so retries and
+    reminders happen within a test's time."""
 
     def __init__(self, workdir: Path, paths: list[Path], extra: tuple[str, ...] = (),
                  env: dict[str, str] | None = None) -> None:
-        self.out = workdir / f"run-{time.monotonic_ns()}.out"
-        self.err = self.out.with_suffix(".err")
-        self.args = [str(pharos.required_binary("pharos")), "run", "--listen", "127.0.0.1:0",
-                     "--db", str(workdir / "pharos.db"), "--log-format", "json",
-                     "--notification-backoff", "200ms", "--notification-backoff-max", "1s",
-                     "--alerting-interval", "500ms", *extra, *map(str, paths)]
-        with open(self.out, "w") as out, open(self.err, "w") as err:
-            self.process = subprocess.Popen(self.args, stdout=out, stderr=err,
-                                            env=dict(os.environ, HOOK_SECRET=SECRET, **(env or {})),
-                                            start_new_session=True)
-        try:
-            self.base = pharos.wait_for(self._base, timeout=30, message="pharos run to start")
-        except BaseException:
-            self.process.kill()  # never left running when it did not start as expected
-            self.process.wait()
-            raise
-
-    def _base(self) -> str | None:
-        if self.process.poll() is not None:
-            raise AssertionError(f"pharos run exited with {self.process.returncode}\n"
-                                 + self.output())
-        found = re.search(r"monitors:\s+(http://[^/\s]+)/api/v1/monitors", self.out.read_text())
-        return found.group(1) if found else None
-
-    def output(self) -> str:
-        return f"{self.out.read_text()}\n{self.err.read_text()[-20000:]}"
-
-    def get(self, path: str):
-        return requests.get(self.base + path, timeout=5)
+        super().__init__(workdir, paths, env={"HOOK_SECRET": SECRET, **(env or {})},
+                         extra_args=("--notification-backoff", "200ms",
+                                     "--notification-backoff-max", "1s",
+                                     "--alerting-interval", "500ms", *extra))
 
     def state(self, name: str) -> str:
         return self.get(f"/api/v1/monitors/shop/{name}").json()["state"]
@@ -94,27 +65,8 @@ class PharosRun:
         query = "?open=true" if open_only else ""
         return self.get("/api/v1/incidents" + query).json()["incidents"]
 
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                raise AssertionError("pharos run did not stop on SIGTERM\n" + self.output())
 
-    def kill(self) -> None:
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def receiver():
-    with NotificationReceiver() as server:
-        yield server
-
-
-def down_then_up(run: PharosRun, target, state: str, name: str, receiver, path: str,
+def down_then_up(run: AlertingRun, target, state: str, name: str, receiver, path: str,
                  events: tuple[str, ...] = ("down",)):
     target.set_state(state, 503)
     pharos.wait_for(lambda: run.state(name) == "Down", timeout=30, message=f"{name} Down")
@@ -131,7 +83,7 @@ def test_webhook_contract_down_and_recovered_with_signature(tmp_path, target, re
         channel("ops-hook", "webhook", {"url": receiver.url("/hook"),
                                         "secret": {"valueFrom": {"env": "HOOK_SECRET"}}}),
     ])
-    run = PharosRun(tmp_path, [files])
+    run = AlertingRun(tmp_path, [files])
     try:
         pharos.wait_for(lambda: run.state("checkout-api") == "Up", timeout=30, message="Up")
         target.set_state(state, 503)
@@ -214,7 +166,7 @@ def test_every_channel_type_gets_its_documented_payload(tmp_path, target, receiv
     token_file.write_text(f"# people who may acknowledge\n{TOKEN}\n")
     env = {"PD_KEY": "pd-routing-key", "GENIE_KEY": "genie-key", "TG_TOKEN": "123:tg-bot-token",
            "NTFY_TOKEN": "tk_ntfy"}
-    run = PharosRun(tmp_path, [files], ("--api-token-file", str(token_file)), env=env)
+    run = AlertingRun(tmp_path, [files], ("--api-token-file", str(token_file)), env=env)
     try:
         pharos.wait_for(lambda: run.state("payments") == "Up", timeout=30, message="Up")
         target.set_state(state, 503)
@@ -336,7 +288,7 @@ def test_every_channel_type_gets_its_documented_payload(tmp_path, target, receiv
 
 def test_writes_are_refused_without_a_token_file(tmp_path, target, receiver):
     files = pharos.write_monitors(tmp_path, [http_monitor("quiet", target.url("/status/200"))])
-    run = PharosRun(tmp_path, [files])
+    run = AlertingRun(tmp_path, [files])
     try:
         answer = requests.post(run.base + "/api/v1/incidents/x/ack", headers=BEARER, timeout=5)
         assert answer.status_code == 403
@@ -346,10 +298,31 @@ def test_writes_are_refused_without_a_token_file(tmp_path, target, receiver):
         run.stop()
 
 
+def test_an_address_guessing_tokens_is_held_back_with_429(tmp_path, target):
+    token_file = tmp_path / "tokens"
+    token_file.write_text(f"{TOKEN}\n")
+    files = pharos.write_monitors(tmp_path, [http_monitor("quiet", target.url("/status/200"))])
+    run = AlertingRun(tmp_path, [files], ("--api-token-file", str(token_file)))
+    try:
+        ack = run.base + "/api/v1/incidents/x/ack"
+        wrong = {"Authorization": "Bearer guess-guess-guess"}
+        codes = [requests.post(ack, headers=wrong, timeout=5).status_code for _ in range(10)]
+        assert codes == [401] * 10
+        # Even the right token waits now: the guard answers before any token is looked at.
+        held = requests.post(ack, headers=BEARER, timeout=5)
+        assert held.status_code == 429, held.text
+        assert 1 <= int(held.headers["Retry-After"]) <= 6
+        metrics = run.get("/metrics").text
+        assert 'pharos_auth_failures_total{api="incidents"} 10' in metrics
+        assert 'pharos_auth_throttled_total{api="incidents"} 1' in metrics
+    finally:
+        run.stop()
+
+
 # ------------------------------------------------------------------------------- delivery
 
 
-def deliveries_of(run: PharosRun, incident_id: str) -> list[dict]:
+def deliveries_of(run: AlertingRun, incident_id: str) -> list[dict]:
     return run.get(f"/api/v1/incidents/{quoted(incident_id)}").json()["deliveries"]
 
 
@@ -368,7 +341,7 @@ def test_retries_until_the_receiver_recovers_honours_retry_after_and_records_400
         channel("limited", "webhook", {"url": receiver.url("/limited")}),
         channel("bad", "webhook", {"url": receiver.url("/bad")}),
     ])
-    run = PharosRun(tmp_path, [files])
+    run = AlertingRun(tmp_path, [files])
     try:
         # 500 four times, then 200: the same notification, the same deliveryId every time.
         receiver.wait_for(lambda r: any(x.answered == 200 for x in r.requests("/flaky")),
@@ -417,7 +390,7 @@ def test_kill_9_with_50_notifications_pending_to_a_slow_receiver(tmp_path, targe
                 for i in range(50)]
     files = pharos.write_monitors(tmp_path, [
         *monitors, channel("slow", "webhook", {"url": receiver.url("/slow")})])
-    run = PharosRun(tmp_path, [files])
+    run = AlertingRun(tmp_path, [files])
     try:
         pharos.wait_for(lambda: len(run.incidents(open_only=True)) == 50, timeout=40,
                         message="50 incidents")
@@ -427,7 +400,7 @@ def test_kill_9_with_50_notifications_pending_to_a_slow_receiver(tmp_path, targe
         run.kill()
     received_before = len(receiver.requests("/slow"))
     receiver.delay = 0
-    restarted = PharosRun(tmp_path, [files])
+    restarted = AlertingRun(tmp_path, [files])
     try:
         receiver.wait_for(lambda r: len({x.header("X-Pharos-Delivery")
                                          for x in r.requests("/slow")}) >= 50,
@@ -474,7 +447,7 @@ def test_maintenance_window_suppresses_then_degraded_notifies_without_incident(
         window("db-upgrade", ["db"], iso(-60), iso(3600)),
     ]
     files = pharos.write_monitors(tmp_path, documents)
-    run = PharosRun(tmp_path, [files])
+    run = AlertingRun(tmp_path, [files])
     try:
         pharos.wait_for(lambda: run.state("db") == "Maintenance", timeout=20,
                         message="db in Maintenance")

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import email
 import email.policy
-import os
 import re
-import signal
 import ssl
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 import pharos
+from pharos_run import PharosRun
 import prometheus as prom
 from certs import make_test_pki
 from receivers import NotificationReceiver
@@ -99,36 +95,8 @@ def email_channel(mailbox: Mailbox, password_file: Path) -> dict:
                                "to": ["oncall@example.com", "ops@example.com"]}}}
 
 
-class Run:
-    """`pharos run` with a short retry backoff; stopped by PID."""
-
-    def __init__(self, workdir: Path, files: list[Path]) -> None:
-        self.out = workdir / "run.out"
-        self.err = workdir / "run.err"
-        with open(self.out, "w") as out, open(self.err, "w") as err:
-            self.process = subprocess.Popen(
-                [str(pharos.required_binary("pharos")), "run", "--listen", "127.0.0.1:0", "--db",
-                 str(workdir / "pharos.db"), "--log-format", "json", "--notification-backoff",
-                 "200ms", "--notification-backoff-max", "1s", *map(str, files)],
-                stdout=out, stderr=err, start_new_session=True)
-        try:
-            self.base = pharos.wait_for(self._base, timeout=30, message="pharos run to start")
-        except BaseException:
-            self.process.kill()  # never left running when it did not start as expected
-            self.process.wait()
-            raise
-
-    def _base(self):
-        if self.process.poll() is not None:
-            raise AssertionError(self.out.read_text() + self.err.read_text())
-        found = re.search(r"monitors: +(http://[^/\s]+)/api/v1/monitors", self.out.read_text())
-        return found.group(1) if found else None
-
-    def stop(self) -> str:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
-        return self.out.read_text() + self.err.read_text()
+# Short retry backoffs, so a retried delivery happens within a test's time.
+SHORT_BACKOFF = ("--notification-backoff", "200ms", "--notification-backoff-max", "1s")
 
 
 def monitor(name: str, url: str, channels: list[str]) -> dict:
@@ -144,7 +112,7 @@ def test_email_over_starttls_with_auth_is_a_well_formed_mime_message(tmp_path, t
     files = pharos.write_monitors(tmp_path, [
         monitor("checkout-api", target.url("/state/mail-checkout"), ["ops-mail"]),
         email_channel(mailbox, password_file)])
-    run = Run(tmp_path, [files])
+    run = PharosRun(tmp_path, [files], extra_args=SHORT_BACKOFF)
     try:
         pharos.wait_for(lambda: mailbox.received(), timeout=40, message="the outage e-mail")
         message = mailbox.received()[0]
@@ -166,7 +134,8 @@ def test_email_over_starttls_with_auth_is_a_well_formed_mime_message(tmp_path, t
         assert mailbox.logins == [("alice", PASSWORD)]
         assert mailbox.tls_sessions == 1
     finally:
-        output = run.stop()
+        run.stop()
+    output = run.output()
     assert PASSWORD not in output
 
 
@@ -213,7 +182,7 @@ def test_alertmanager_receives_groups_and_resolves(tmp_path, target):
                 monitor("cart", target.url("/state/am-a"), []),
                 monitor("orders", target.url("/state/am-b"), []),
                 am_channel])
-            run = Run(tmp_path, [files])
+            run = PharosRun(tmp_path, [files], extra_args=SHORT_BACKOFF)
             try:
                 firing = pharos.wait_for(
                     lambda: len([a for a in alertmanager.alerts()

@@ -4,7 +4,7 @@ ClickHouse stopped under load the results wait in the disk spool and are sent wh
 (counts per monitor equal SQLite's, no item id twice); bad credentials and a dropped table give a
 clear log line and metric, no crash and no lost result.
 
-Contract: docs/analytics.md, docs/metrics.md ("ClickHouse").
+Contract: docs/analytics.md, docs/monitoring.md ("Metrics reference").
 """
 
 from __future__ import annotations

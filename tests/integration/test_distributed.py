@@ -17,7 +17,7 @@ The tests share one cluster and run in file order, each building on the time alr
 Region failures are real: the ap-south probe (and the in-process probe) do not trust the test CA,
 so https checks fail there with a TLS verification error while eu-west and us-east pass.
 
-Contract: docs/standalone.md, docs/probe.md, docs/probe-protocol.md, docs/api.md, docs/metrics.md.
+Contract: docs/standalone.md, docs/probe.md, docs/probe-protocol.md, docs/api.md, docs/monitoring.md.
 """
 
 from __future__ import annotations

@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 import pytest
-import requests
 
 import pharos
+from pharos_run import PharosRun
 
 SUPPORT_DIR = Path(__file__).resolve().parents[1] / "support"
 CLIENT_PROCESSES = 2
@@ -32,54 +32,6 @@ CONNECTIONS_PER_CLIENT = 10_000
 # timeout is 10 s, so this leaves ample room on a loaded machine while bounding a failing run.
 FLOOD_DEADLINE_S = 75
 HEALTH_DEADLINE_S = 1.0
-
-
-class PharosRun:
-    """A `pharos run` process with its output in files; stopped by PID."""
-
-    def __init__(self, executable: Path, workdir: Path, paths: list[Path], ca_file: str,
-                 extra_args: tuple[str, ...] = ()) -> None:
-        self.stdout_path = workdir / "run.out"
-        self.stderr_path = workdir / "run.err"
-        self.args = [str(executable), "run", "--listen", "127.0.0.1:0", "--db",
-                     str(workdir / "pharos.db"), "--log-format", "json", *extra_args,
-                     *map(str, paths)]
-        env = dict(os.environ, PHAROS_CA_FILE=ca_file)
-        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
-            self.process = subprocess.Popen(self.args, stdout=out, stderr=err, env=env,
-                                            start_new_session=True)
-        try:
-            self.base = pharos.wait_for(self._base_url, timeout=30, interval=0.05,
-                                        message="pharos run to print its API address")
-        except BaseException:
-            self.process.kill()  # never left running when it did not start as expected
-            self.process.wait()
-            raise
-        self.port = int(self.base.rsplit(":", 1)[1])
-
-    def _base_url(self) -> str | None:
-        if self.process.poll() is not None:
-            raise AssertionError(f"pharos run exited with {self.process.returncode}\n"
-                                 + self.output())
-        match = re.search(r"monitors: +(http://[^/\s]+)/api/v1/monitors",
-                          self.stdout_path.read_text())
-        return match.group(1) if match else None
-
-    def output(self) -> str:
-        return (f"$ {' '.join(self.args)}\n--- stdout ---\n{self.stdout_path.read_text()}"
-                f"\n--- stderr ---\n{self.stderr_path.read_text()[-20000:]}")
-
-    def get(self, path: str) -> requests.Response:
-        return requests.get(self.base + path, timeout=10)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
 
 
 def health_within_deadline(port: int) -> tuple[bool, float, str]:
@@ -116,7 +68,8 @@ def run(pharos_executable, target, tmp_path):
     runs: list[PharosRun] = []
 
     def starter(paths: list[Path], *extra_args: str) -> PharosRun:
-        started = PharosRun(pharos_executable, tmp_path, paths, target.ca_file, extra_args)
+        started = PharosRun(tmp_path, paths, env={"PHAROS_CA_FILE": target.ca_file},
+                            extra_args=extra_args, executable=pharos_executable)
         runs.append(started)
         return started
 

@@ -4,7 +4,7 @@ exit on SIGTERM/SIGINT, all without an operator (the operator + probe suites run
 Contract (docs/probe.md): required --operator URL (http/https), --region (DNS label) and
 --token-file (readable, non-empty); a wrong flag exits 2 naming it. /healthz is 200 while the
 loops run and tells the last operator error; /readyz is 503 until the probe has registered;
-/metrics is valid Prometheus text with the probe's metrics (docs/metrics.md); SIGTERM exits 0.
+/metrics is valid Prometheus text with the probe's metrics (docs/monitoring.md); SIGTERM exits 0.
 """
 
 from __future__ import annotations

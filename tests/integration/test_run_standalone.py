@@ -3,13 +3,11 @@ API and /metrics (checked with promtool) tell it, file edits change the monitor 
 edit keeps the last good set, SIGTERM exits 0, and a restart on the same database resumes the
 states instead of starting from Pending.
 
-Contract: docs/standalone.md, docs/api.md, docs/metrics.md, docs/probe-protocol.md.
+Contract: docs/standalone.md, docs/api.md, docs/monitoring.md, docs/probe-protocol.md.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import signal
 import subprocess
@@ -20,6 +18,7 @@ import pytest
 import requests
 
 import pharos
+from pharos_run import PharosRun
 
 
 def http_monitor(name: str, url: str, **spec) -> dict:
@@ -27,92 +26,19 @@ def http_monitor(name: str, url: str, **spec) -> dict:
                           alerting={"failureThreshold": 1, "successThreshold": 1}, **spec)
 
 
-class PharosRun:
-    """A `pharos run` process with its output in files; stopped by PID."""
-
-    def __init__(self, executable: Path, workdir: Path, paths: list[Path], ca_file: str,
-                 extra_args: tuple[str, ...] = ()) -> None:
-        self.workdir = workdir
-        self.stdout_path = workdir / f"run-{time.monotonic_ns()}.out"
-        self.stderr_path = self.stdout_path.with_suffix(".err")
-        self.args = [str(executable), "run", "--listen", "127.0.0.1:0", "--db",
-                     str(workdir / "pharos.db"), "--log-format", "json", *extra_args,
-                     *map(str, paths)]
-        env = dict(os.environ, PHAROS_CA_FILE=ca_file)
-        with open(self.stdout_path, "w") as out, open(self.stderr_path, "w") as err:
-            self.process = subprocess.Popen(self.args, stdout=out, stderr=err, env=env,
-                                            cwd=workdir, start_new_session=True)
-        self.base = pharos.wait_for(self._base_url, timeout=30, interval=0.05,
-                                    message="pharos run to print its API address")
-
-    def _base_url(self) -> str | None:
-        if self.process.poll() is not None:
-            raise AssertionError(f"pharos run exited with {self.process.returncode}\n"
-                                 + self.output())
-        match = re.search(r"monitors: +(http://[^/\s]+)/api/v1/monitors",
-                          self.stdout_path.read_text())
-        return match.group(1) if match else None
-
-    def output(self) -> str:
-        return (f"$ {' '.join(self.args)}\n--- stdout ---\n{self.stdout_path.read_text()}"
-                f"\n--- stderr ---\n{self.stderr_path.read_text()[-20000:]}")
-
-    def logs(self) -> list[dict]:
-        lines = []
-        for line in self.stderr_path.read_text().splitlines():
-            try:
-                lines.append(json.loads(line))
-            except json.JSONDecodeError:
-                pass
-        return lines
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return requests.get(self.base + path, timeout=10, **kwargs)
-
-    def monitors(self) -> dict[str, dict]:
-        response = self.get("/api/v1/monitors")
-        response.raise_for_status()
-        return {monitor["name"]: monitor for monitor in response.json()["monitors"]}
-
-    def wait_states(self, expected: dict[str, str], timeout: float = 60) -> dict[str, dict]:
-        def reached():
-            monitors = self.monitors()
-            if set(monitors) != set(expected):
-                return None
-            if all(monitors[name]["state"] == state for name, state in expected.items()):
-                return monitors
-            return None
-        try:
-            return pharos.wait_for(reached, timeout=timeout, interval=0.2,
-                                   message=f"monitor states {expected}")
-        except TimeoutError as error:
-            raise AssertionError(f"{error}\nlast: {self.monitors()}\n{self.output()}") from None
-
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 60) -> int:
-        if self.process.poll() is None:
-            os.kill(self.process.pid, sig)
-        try:
-            return self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-            raise AssertionError("pharos run did not stop after SIGTERM\n" + self.output())
-
-
 @pytest.fixture
 def start(pharos_executable, target, tmp_path):
     runs: list[PharosRun] = []
 
     def starter(paths: list[Path], *extra_args: str) -> PharosRun:
-        run = PharosRun(pharos_executable, tmp_path, paths, target.ca_file, extra_args)
+        run = PharosRun(tmp_path, paths, env={"PHAROS_CA_FILE": target.ca_file},
+                        extra_args=extra_args, executable=pharos_executable, cwd=tmp_path)
         runs.append(run)
         return run
 
     yield starter
     for run in runs:
-        if run.process.poll() is None:
-            os.killpg(run.process.pid, signal.SIGKILL)
-            run.process.wait()
+        run.kill()
 
 
 def test_standalone_lifecycle(start, target, tmp_path, tag):
@@ -125,7 +51,7 @@ def test_standalone_lifecycle(start, target, tmp_path, tag):
     # Readiness, then states from real checks.
     assert pharos.wait_for(lambda: run.get("/readyz").status_code == 200, timeout=10)
     assert run.get("/healthz").json() == {"status": "ok"}
-    monitors = run.wait_states({"shop-up": "Up", "shop-down": "Down"})
+    monitors = run.wait_states({"shop-up": "Up", "shop-down": "Down"}, exact=True)
     up, down = monitors["shop-up"], monitors["shop-down"]
     assert up["regions"][0]["name"] == "local"
     assert up["regions"][0]["statusCode"] == 200
@@ -181,7 +107,7 @@ def test_standalone_lifecycle(start, target, tmp_path, tag):
         http_monitor("shop-up", target.url(f"/status/200?tag={tag}")),
         http_monitor("shop-new", target.url(f"/status/200?tag={tag}")),
     ])
-    run.wait_states({"shop-up": "Up", "shop-new": "Up"})
+    run.wait_states({"shop-up": "Up", "shop-new": "Up"}, exact=True)
     assert 'monitor="shop-down"' not in run.get("/metrics").text
 
     # An invalid edit is logged with its location and changes nothing.
@@ -207,14 +133,14 @@ def test_standalone_lifecycle(start, target, tmp_path, tag):
     assert monitors["shop-up"]["state"] == "Up", monitors
     # shop-down was removed while running (its state forgotten): it starts fresh.
     assert monitors["shop-down"]["state"] in ("Pending", "Down"), monitors
-    again.wait_states({"shop-up": "Up", "shop-down": "Down"})
+    again.wait_states({"shop-up": "Up", "shop-down": "Down"}, exact=True)
     assert again.stop() == 0, again.output()
 
 
 def test_without_path_runs_monitors_yaml_of_the_working_directory(start, target, tmp_path):
     pharos.write_monitors(tmp_path, [http_monitor("cwd-up", target.url("/status/200"))])
     run = start([])
-    run.wait_states({"cwd-up": "Up"})
+    run.wait_states({"cwd-up": "Up"}, exact=True)
     assert "no PATH given: running the Monitors in ./monitors.yaml" in run.stdout_path.read_text()
     assert run.stop() == 0
 
@@ -224,7 +150,7 @@ def test_restart_resumes_down_with_its_incident(start, target, tmp_path, tag):
         http_monitor("api", target.url(f"/status/500?tag={tag}")),
     ])
     run = start([monitors_file])
-    incident = run.wait_states({"api": "Down"})["api"]["incident"]
+    incident = run.wait_states({"api": "Down"}, exact=True)["api"]["incident"]
     assert run.stop(signal.SIGINT) == 0, run.output()
 
     again = start([monitors_file])
@@ -277,7 +203,7 @@ def test_probe_api_with_token_file(start, target, tmp_path):
     assert answer.json()["accepted"] == [item["id"]]
     again = post("/api/v1/work/results", {**eu, "results": [result]}, "eu-secret-token")
     assert again.json()["duplicates"] == [item["id"]]
-    run.wait_states({"eu-api": "Up"}, timeout=10)
+    run.wait_states({"eu-api": "Up"}, timeout=10, exact=True)
 
     assert run.stop() == 0
     assert "eu-secret-token" not in run.stderr_path.read_text(), "a token was logged"

@@ -16,7 +16,7 @@ import pytest
 
 import pharos
 from receivers import NotificationReceiver
-from test_alerting import PharosRun, channel, http_monitor, quoted
+from test_alerting import AlertingRun, channel, http_monitor, quoted
 
 CHROMIUM = "/usr/bin/chromium"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -30,7 +30,7 @@ def png_size(data: bytes) -> tuple[int, int]:
     return struct.unpack(">II", data[16:24])
 
 
-def incident_of(run: PharosRun, monitor: str) -> dict | None:
+def incident_of(run: AlertingRun, monitor: str) -> dict | None:
     """The monitor's incident in full (screenshots, timeline), from /api/v1/incidents/{id}."""
     found = [i for i in run.incidents() if i["name"] == monitor]
     if not found:
@@ -38,15 +38,19 @@ def incident_of(run: PharosRun, monitor: str) -> dict | None:
     return run.get("/api/v1/incidents/" + quoted(found[0]["id"])).json()
 
 
-def test_down_and_recovery_are_captured_and_shown_on_the_incident(tmp_path, target):
+def test_down_and_recovery_are_captured_and_shown_on_the_incident(tmp_path, target, receiver):
     state = "shot-down"
     target.set_state(state, 200, "<h1>all good</h1>")
     files = pharos.write_monitors(tmp_path, [
-        http_monitor("storefront", target.url(f"/state/{state}"), screenshot=True),
+        http_monitor("storefront", target.url(f"/state/{state}"), screenshot=True,
+                     channels=["ops"]),
         http_monitor("no-shots", target.url(f"/state/{state}")),
+        channel("ops", "webhook", {"url": receiver.url("/hook")}),
     ])
-    run = PharosRun(tmp_path, [files], ("--screenshot-timeout", "60s",
-                                        "--screenshot-dir", str(tmp_path / "shots")))
+    # Links in notifications start with --public-url (never fetched: it only names the server).
+    run = AlertingRun(tmp_path, [files], ("--screenshot-timeout", "60s",
+                                          "--screenshot-dir", str(tmp_path / "shots"),
+                                          "--public-url", "https://status.example.com/"))
     try:
         pharos.wait_for(lambda: run.state("storefront") == "Up", timeout=30, message="Up")
         target.set_state(state, 503, "<h1>Service Unavailable: the shop is down</h1>")
@@ -80,6 +84,13 @@ def test_down_and_recovery_are_captured_and_shown_on_the_incident(tmp_path, targ
         assert run.get(recovered["screenshots"][1]).content[:8] == PNG_SIGNATURE
         no_shots = incident_of(run, "no-shots")
         assert no_shots is not None and no_shots["screenshots"] == []
+
+        # The outage notice left before the capture; the recovery notice links it.
+        notices = receiver.wait_for(
+            lambda r: (n := {x.json()["event"]: x.json() for x in r.requests("/hook")})
+            and "recovered" in n and n, timeout=60, message="the recovery notification")
+        assert notices["down"]["screenshots"] == []
+        assert notices["recovered"]["screenshots"][0] == "https://status.example.com" + url
     finally:
         run.stop()
 
@@ -92,7 +103,7 @@ def test_a_hanging_target_times_the_capture_out_without_delaying_the_alert(tmp_p
                          channels=["ops"]),
             channel("ops", "webhook", {"url": receiver.url("/hook")}),
         ])
-        run = PharosRun(tmp_path, [files], ("--screenshot-timeout", "4s",
+        run = AlertingRun(tmp_path, [files], ("--screenshot-timeout", "4s",
                                             "--screenshot-dir", str(tmp_path / "shots")))
         try:
             receiver.wait_for(lambda r: [x for x in r.requests("/hook")

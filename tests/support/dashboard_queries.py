@@ -31,7 +31,7 @@ RULES_FILE = REPO / "charts" / "pharos" / "files" / "rules" / "pharos-alerts.yam
 # Grafana's built-in interval variables → fixed durations.
 DEFAULT_MACROS = {"__rate_interval": "1m", "__interval": "1m", "__range": "1h"}
 
-# Metric names the operator and the probe export (the contract; docs/metrics.md).
+# Metric names the operator and the probe export (the contract; docs/monitoring.md).
 CONTRACT_METRICS: Dict[str, str] = {
     # operator
     "pharos_check_results_total": "counter",

@@ -90,6 +90,41 @@ TEST(ProbeProtocolTest, LeaseReplyCarriesTheClusterTargetPolicy) {
   }
 }
 
+TEST(ProbeProtocolTest, LeaseItemsCarryTheServicesEndpoints) {
+  const json base = {{"monitorUid", "u"}, {"scheduledAt", "2026-11-25T23:17:54.123Z"}};
+  json with = base;
+  with["id"] = "with";
+  with["endpoints"] = {{{"address", "10.1.2.3"}, {"port", 8080}, {"name", "orders-a"}},
+                       {{"address", "fd00::7"}, {"port", 8080}},
+                       {{"address", "10.1.2.4"}}};
+  json without = base;
+  without["id"] = "without";
+  json none = base;
+  none["id"] = "none";
+  none["endpoints"] = json::array();
+  json bad_port = base;
+  bad_port["id"] = "bad-port";
+  bad_port["endpoints"] = {{{"address", "10.1.2.3"}, {"port", 70000}}};
+  json no_address = base;
+  no_address["id"] = "no-address";
+  no_address["endpoints"] = {{{"port", 80}}};
+  auto parsed = ParseLeaseReply(
+      {{"items", {with, without, none, bad_port, no_address}}, {"monitors", json::object()}});
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  ASSERT_EQ(parsed->items.size(), 3u);
+  ASSERT_TRUE(parsed->items[0].endpoints.has_value());
+  EXPECT_THAT(
+      *parsed->items[0].endpoints,
+      ElementsAre(ServiceEndpoint{"10.1.2.3", 8080, "orders-a"},
+                  ServiceEndpoint{"fd00::7", 8080, ""}, ServiceEndpoint{"10.1.2.4", 0, ""}));
+  EXPECT_FALSE(parsed->items[1].endpoints.has_value());
+  ASSERT_TRUE(parsed->items[2].endpoints.has_value());
+  EXPECT_TRUE(parsed->items[2].endpoints->empty());
+  ASSERT_EQ(parsed->unreadable_items.size(), 2u);
+  EXPECT_THAT(parsed->unreadable_items[0], HasSubstr("items[3].endpoints[0].port"));
+  EXPECT_THAT(parsed->unreadable_items[1], HasSubstr("items[4].endpoints[0].address"));
+}
+
 TEST(ProbeProtocolTest, ResultsReply) {
   auto parsed = ParseResultsReply({{"accepted", {"a", "b"}},
                                    {"duplicates", {"c"}},

@@ -37,7 +37,7 @@ AlertChannel Channel(const std::string& name, ChannelType type = ChannelType::kW
 class Stack {
  public:
   Stack(ManualClock& clock, const std::string& db, const MaintenanceCalendar* calendar,
-        bool observe = true)
+        bool observe = true, AlertingEngine::Options engine_options = {})
       : clock_(clock), core_(testing::OpenCore(clock, db)) {
     SqliteAlertStore::Options options;
     options.path = db;
@@ -47,7 +47,7 @@ class Stack {
         [this](const std::string& key) { return engine_->Channel(key); }, clock,
         DeliveryDispatcher::Options{});
     engine_ = std::make_unique<AlertingEngine>(*store_, *store_, *dispatcher_, *core_, calendar,
-                                               core_.registry(), clock, AlertingEngine::Options{});
+                                               core_.registry(), clock, std::move(engine_options));
     if (calendar != nullptr) core_->SetMaintenanceCalendar(calendar);
     if (observe) {
       core_->OnStateChange([this](const Monitor& monitor, const StateEvent& event) {
@@ -277,6 +277,49 @@ TEST_F(AlertingEngineTest, TestNotificationsAndScreenshots) {
   EXPECT_EQ(attached->record->screenshot_urls,
             std::vector<std::string>{"/api/v1/screenshots/a.png"});
   EXPECT_FALSE(stack.store().AttachScreenshot("nope", "/x.png", clock_.Now())->found);
+}
+
+TEST_F(AlertingEngineTest, LaterNoticesLinkTheIncidentsScreenshotsUnderThePublicUrl) {
+  AlertingEngine::Options options;
+  options.public_url = "https://status.example.com";
+  Stack stack(clock_, db_, nullptr, /*observe=*/true, options);
+  stack.engine().SetChannels({Channel("hook"), Channel("chat", ChannelType::kSlack)});
+  Monitor monitor = MakeMonitor("web");
+  monitor.alerting.channels = {"hook", "chat"};
+  monitor.alerting.remind_every = minutes(5);
+  ASSERT_TRUE(stack.core().UpsertMonitor(monitor).ok());
+  stack.Round(monitor, Outcome::kDown);
+  stack.Deliver("shop/hook");
+  ASSERT_EQ(stack.Events(), std::vector<std::string>{"down"});
+  // The outage notice leaves before any capture could end.
+  EXPECT_EQ(stack.transport().Bodies()[0]["screenshots"], nlohmann::json::array());
+  const std::string incident = stack.transport().Bodies()[0]["incident"]["id"];
+  ASSERT_TRUE(
+      stack.store().AttachScreenshot(incident, "/api/v1/screenshots/a.png", clock_.Now()).ok());
+  const nlohmann::json expected = {"https://status.example.com/api/v1/screenshots/a.png"};
+
+  clock_.Advance(minutes(5));
+  stack.engine().Tick();
+  stack.Deliver("shop/hook");
+  ASSERT_EQ(stack.Events(), (std::vector<std::string>{"down", "reminder"}));
+  EXPECT_EQ(stack.transport().Bodies()[1]["screenshots"], expected);
+
+  ASSERT_TRUE(stack.engine().Acknowledge(incident, "alice").ok());
+  stack.Deliver("shop/hook");
+  EXPECT_EQ(stack.transport().Bodies()[2]["event"], "acknowledged");
+  EXPECT_EQ(stack.transport().Bodies()[2]["screenshots"], expected);
+
+  clock_.Advance(seconds(10));
+  stack.Round(monitor, Outcome::kUp);
+  stack.Deliver("shop/hook");
+  EXPECT_EQ(stack.transport().Bodies()[3]["event"], "recovered");
+  EXPECT_EQ(stack.transport().Bodies()[3]["screenshots"], expected);
+
+  // A chat channel shows the link among the card's facts.
+  stack.Deliver("shop/chat");
+  const std::string slack_recovery = stack.transport().Bodies().back().dump();
+  EXPECT_NE(slack_recovery.find("https://status.example.com/api/v1/screenshots/a.png"),
+            std::string::npos);
 }
 
 }  // namespace

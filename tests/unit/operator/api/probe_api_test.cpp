@@ -93,7 +93,7 @@ class ProbeApiTest : public ::testing::Test {
     auto tokens = ProbeTokens::Load(token_file);
     ASSERT_TRUE(tokens.ok()) << (tokens.ok() ? "" : tokens.error());
     tokens_ = std::move(tokens).value();
-    api_ = std::make_unique<ProbeApi>(*core_, *core_, *core_, clock_, tokens_.get(),
+    api_ = std::make_unique<ProbeApi>(*core_, *core_, *core_, clock_, tokens_.get(), bad_tokens_,
                                       ProbeApi::Options{});
     ASSERT_TRUE(core_->UpsertMonitor(api_monitor_).ok());
   }
@@ -119,6 +119,8 @@ class ProbeApiTest : public ::testing::Test {
   ManualClock clock_;
   TestCore core_;
   std::unique_ptr<ProbeTokens> tokens_;
+  MetricsRegistry registry_{MetricsRegistry::Options{}};
+  BadTokenGuard bad_tokens_{clock_, registry_};
   std::unique_ptr<ProbeApi> api_;
   const Monitor api_monitor_ = MakeMonitor("api", {"eu-west"});
   const Json identity_ = {{"name", "probe-eu-1"}, {"region", "eu-west"}};
@@ -150,6 +152,31 @@ TEST_F(ProbeApiTest, RefusesMissingAndUnknownTokensWith401) {
   EXPECT_TRUE(core_->dispatcher_for_testing().ConnectedProbes("eu-west").empty());
 }
 
+TEST_F(ProbeApiTest, AnAddressThatKeepsSendingWrongTokensGets429BeforeAnyTokenIsLookedAt) {
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_EQ(Call(&ProbeApi::HandleLease, Post("/api/v1/work/lease", identity_, "guess")).status,
+              401)
+        << i;
+  }
+  HttpResponse held =
+      Call(&ProbeApi::HandleLease, Post("/api/v1/work/lease", identity_, "eu-token"));
+  EXPECT_EQ(held.status, 429) << held.body;
+  const auto retry = std::find_if(held.headers.begin(), held.headers.end(),
+                                  [](const auto& header) { return header.first == "Retry-After"; });
+  ASSERT_NE(retry, held.headers.end());
+  EXPECT_EQ(retry->second, "6");
+  // Another address is not held back, and the guesser may try again after the wait.
+  HttpRequest elsewhere = Post("/api/v1/probes/register", identity_, "eu-token");
+  elsewhere.remote_address = "127.0.0.2";
+  EXPECT_EQ(Call(&ProbeApi::HandleRegister, elsewhere).status, 200);
+  clock_.Advance(std::chrono::seconds(6));
+  EXPECT_EQ(Call(&ProbeApi::HandleRegister, Post("/api/v1/probes/register", identity_, "eu-token"))
+                .status,
+            200);
+  EXPECT_NE(registry_.Expose().find("pharos_auth_failures_total{api=\"probe\"} 10"),
+            std::string::npos);
+}
+
 TEST_F(ProbeApiTest, RefusesARegionBoundTokenUsedForAnotherRegionWith403) {
   Json other = {{"name", "probe-us-1"}, {"region", "us-east"}};
   HttpResponse response =
@@ -162,7 +189,7 @@ TEST_F(ProbeApiTest, RefusesARegionBoundTokenUsedForAnotherRegionWith403) {
 }
 
 TEST_F(ProbeApiTest, WithoutATokenFileEveryProbeGets401) {
-  ProbeApi closed(*core_, *core_, *core_, clock_, nullptr, {});
+  ProbeApi closed(*core_, *core_, *core_, clock_, nullptr, bad_tokens_, {});
   ReplyCatcher catcher;
   closed.HandleRegister(Post("/api/v1/probes/register", identity_, "any-region-token"),
                         catcher.Reply());
@@ -267,11 +294,77 @@ TEST_F(ProbeApiTest, LeaseReplyCarriesTheClusterTargetPolicyOnlyWhenSet) {
   ProbeApi::Options options;
   options.target_deny = {"10.0.0.0/8"};
   options.target_allow = {"169.254.10.0/24"};
-  api_ = std::make_unique<ProbeApi>(*core_, *core_, *core_, clock_, tokens_.get(), options);
+  api_ = std::make_unique<ProbeApi>(*core_, *core_, *core_, clock_, tokens_.get(), bad_tokens_,
+                                    options);
   HttpResponse with = Call(&ProbeApi::HandleLease, Post("/api/v1/work/lease", body, "eu-token"));
   ASSERT_EQ(with.status, 200) << with.body;
   EXPECT_EQ(Body(with)["targetPolicy"],
             (Json{{"deny", {"10.0.0.0/8"}}, {"allow", {"169.254.10.0/24"}}}));
+}
+
+// A ServiceEndpointSource that answers what the test sets, and counts the questions.
+class FixedEndpoints : public ServiceEndpointSource {
+ public:
+  std::optional<std::vector<ServiceEndpoint>> ReadyEndpoints(
+      const Monitor& monitor) const override {
+    asked.push_back(monitor.Key());
+    return endpoints;
+  }
+  std::optional<std::vector<ServiceEndpoint>> endpoints;
+  mutable std::vector<std::string> asked;
+};
+
+TEST_F(ProbeApiTest, ItemsOfServiceMonitorsCarryTheReadyEndpointsOfTheMoment) {
+  FixedEndpoints source;
+  api_->Shutdown();
+  ProbeApi::Options options;
+  options.endpoints = &source;
+  api_ = std::make_unique<ProbeApi>(*core_, *core_, *core_, clock_, tokens_.get(), bad_tokens_,
+                                    options);
+  Monitor backends = MakeMonitor("backends", {"eu-west"});
+  backends.http->url.clear();
+  backends.service.emplace(ServiceTarget{"orders", 0, "http", "/healthz", "http"});
+  ASSERT_TRUE(core_->UpsertMonitor(backends).ok());
+
+  Json body = identity_;
+  body["waitSeconds"] = 30;
+  body["max"] = 10;
+  const auto lease_all = [&] {
+    // The lease parks; both monitors' next rounds become due in one scheduler tick.
+    ReplyCatcher catcher;
+    api_->HandleLease(Post("/api/v1/work/lease", body, "eu-token"), catcher.Reply());
+    for (const std::string& uid : {api_monitor_.uid, backends.uid}) {
+      const auto due = core_->scheduler_for_testing().Find(uid)->next_due;
+      if (*due > clock_.Now()) clock_.SetNow(*due);
+    }
+    core_->Tick();
+    HttpResponse response = catcher.Wait();
+    EXPECT_EQ(response.status, 200) << response.body;
+    const Json reply = Body(response);
+    std::map<std::string, Json> by_uid;
+    for (const Json& item : reply["items"]) by_uid[item["monitorUid"].get<std::string>()] = item;
+    return by_uid;
+  };
+
+  source.endpoints =
+      std::vector<ServiceEndpoint>{{"10.0.0.1", 8080, "orders-1"}, {"10.0.0.2", 8080, ""}};
+  std::map<std::string, Json> items = lease_all();
+  ASSERT_EQ(items.size(), 2u);
+  EXPECT_EQ(items[backends.uid]["endpoints"],
+            (Json{{{"address", "10.0.0.1"}, {"port", 8080}, {"name", "orders-1"}},
+                  {{"address", "10.0.0.2"}, {"port", 8080}}}));
+  EXPECT_FALSE(items[api_monitor_.uid].contains("endpoints")) << "a URL monitor carries none";
+  EXPECT_EQ(source.asked, std::vector<std::string>{backends.Key()});
+
+  // The next lease has the endpoints of its own moment: none ready, or not known at all.
+  source.endpoints = std::vector<ServiceEndpoint>{};
+  items = lease_all();
+  ASSERT_TRUE(items.contains(backends.uid));
+  EXPECT_EQ(items[backends.uid]["endpoints"], Json::array());
+  source.endpoints = std::nullopt;
+  items = lease_all();
+  ASSERT_TRUE(items.contains(backends.uid));
+  EXPECT_FALSE(items[backends.uid].contains("endpoints"));
 }
 
 TEST_F(ProbeApiTest, ShutdownAnswersParkedLeasesAndRefusesNewOnes) {

@@ -74,5 +74,62 @@ TEST_F(MonitorRuntimeTest, TheEarliestCertificateOfAnyRegionIsExported) {
   EXPECT_EQ(runtime_.MetricsView().certificate_expiry, start_ + hours(90));
 }
 
+TEST_F(MonitorRuntimeTest, FailingAddressesFollowEachRegionsLastJudgedResult) {
+  const auto with_addresses = [&](const std::string& region, Outcome outcome,
+                                  std::vector<std::pair<std::string, Outcome>> addresses) {
+    CheckResult result = MakeResult(*runtime_.monitor, region, start_, outcome);
+    for (auto& [address, address_outcome] : addresses) {
+      AddressResult one;
+      one.address = address;
+      one.name = address == "10.0.0.2:80" ? "orders-2" : "";
+      one.outcome = address_outcome;
+      result.addresses.push_back(one);
+    }
+    return result;
+  };
+  const auto failing = [&](size_t region) {
+    return runtime_.Status().regions[region].failing_addresses;
+  };
+  EXPECT_FALSE(runtime_.findings.has_value());
+  runtime_.RememberFailingAddresses(with_addresses(
+      "eu-west", Outcome::kUp, {{"10.0.0.1:80", Outcome::kUp}, {"10.0.0.3:80", Outcome::kUp}}));
+  EXPECT_FALSE(runtime_.findings.has_value()) << "nothing kept while nothing fails";
+
+  runtime_.RememberFailingAddresses(with_addresses("eu-west", Outcome::kDown,
+                                                   {{"10.0.0.1:80", Outcome::kUp},
+                                                    {"10.0.0.2:80", Outcome::kDown},
+                                                    {"10.0.0.3:80", Outcome::kDegraded}}));
+  runtime_.RememberFailingAddresses(
+      with_addresses("us-east", Outcome::kDown, {{"10.0.0.3:80", Outcome::kDown}}));
+  EXPECT_EQ(failing(0), (std::vector<std::string>{"10.0.0.2:80 (orders-2)"}));
+  EXPECT_EQ(failing(1), (std::vector<std::string>{"10.0.0.3:80"}));
+
+  // A probe error says nothing about the addresses: kept as they were.
+  runtime_.RememberFailingAddresses(with_addresses("eu-west", Outcome::kError, {}));
+  EXPECT_EQ(failing(0), (std::vector<std::string>{"10.0.0.2:80 (orders-2)"}));
+  // A judged result without addresses (no ready endpoint) clears them.
+  runtime_.RememberFailingAddresses(with_addresses("eu-west", Outcome::kDown, {}));
+  EXPECT_TRUE(failing(0).empty());
+  runtime_.RememberFailingAddresses(
+      with_addresses("us-east", Outcome::kUp, {{"10.0.0.3:80", Outcome::kUp}}));
+  EXPECT_TRUE(failing(1).empty());
+  EXPECT_FALSE(runtime_.findings.has_value()) << "freed once nothing is left";
+
+  // Certificates and failing addresses share the findings: one does not drop the other.
+  CheckResult tls = MakeResult(*runtime_.monitor, "eu-west", start_, Outcome::kUp);
+  tls.cert_expiry = start_ + hours(10);
+  runtime_.RememberCertificate(tls);
+  runtime_.RememberFailingAddresses(
+      with_addresses("eu-west", Outcome::kDown, {{"10.0.0.1:80", Outcome::kDown}}));
+  runtime_.RememberFailingAddresses(
+      with_addresses("eu-west", Outcome::kUp, {{"10.0.0.1:80", Outcome::kUp}}));
+  EXPECT_EQ(runtime_.MetricsView().certificate_expiry, start_ + hours(10));
+
+  std::vector<std::pair<std::string, Outcome>> many;
+  for (int i = 0; i < 40; ++i) many.emplace_back("10.1.0." + std::to_string(i), Outcome::kDown);
+  runtime_.RememberFailingAddresses(with_addresses("us-east", Outcome::kDown, many));
+  EXPECT_EQ(failing(1).size(), MonitorRuntime::kMaxFailingAddresses);
+}
+
 }  // namespace
 }  // namespace pharos

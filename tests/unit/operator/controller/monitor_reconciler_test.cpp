@@ -68,7 +68,7 @@ class MonitorReconcilerTest : public ::testing::Test {
               }
               return found->second;
             },
-            monitors_, status_, events_) {
+            monitors_, status_, events_, policy_) {
     events_.Start();
   }
   ~MonitorReconcilerTest() override { events_.Stop(); }
@@ -90,6 +90,8 @@ class MonitorReconcilerTest : public ::testing::Test {
   EventRecorder events_;
   RecordingMonitorSet monitors_;
   std::map<std::string, nlohmann::json> cache_;
+  // The defaults (link-local and metadata addresses) plus a cluster-wide --deny-cidr.
+  const TargetPolicy policy_ = TargetPolicy::Create({"10.96.0.0/12"}, {}).value();
   MonitorReconciler reconciler_;
 };
 
@@ -147,6 +149,36 @@ TEST_F(MonitorReconcilerTest, AnObjectWithoutUidIsIgnored) {
   cache_["shop/api"] = object;
   ASSERT_TRUE(reconciler_.Reconcile("shop/api").ok());
   EXPECT_TRUE(monitors_.calls.empty());
+}
+
+TEST_F(MonitorReconcilerTest, ABlockedLiteralTargetIsCheckedAndWarnedAboutOncePerGeneration) {
+  reconciler_.SetLeading(true);
+  cache_["shop/metadata"] = MonitorObject("metadata", "uid-1", "http://169.254.169.254/latest/");
+  cache_["shop/cluster"] = MonitorObject("cluster", "uid-2", "http://10.100.0.1:8080/healthz");
+  cache_["shop/fine"] = MonitorObject("fine", "uid-3", "http://127.0.0.1:8080/healthz");
+  for (const char* key : {"shop/metadata", "shop/cluster", "shop/fine"}) {
+    ASSERT_TRUE(reconciler_.Reconcile(key).ok()) << key;
+  }
+  // Blocked targets are still checked (each check is a probe error, never Down).
+  EXPECT_THAT(monitors_.calls, ElementsAre("upsert shop/metadata uid-1",
+                                           "upsert shop/cluster uid-2", "upsert shop/fine uid-3"));
+  ASSERT_TRUE(reconciler_.Reconcile("shop/metadata").ok());  // nothing new: no second Event
+  std::vector<std::string> events = InvalidSpecEvents();
+  ASSERT_EQ(events.size(), 2u) << ::testing::PrintToString(events);
+  EXPECT_THAT(events[0], HasSubstr("BlockedTarget: spec.http.url: "));
+  EXPECT_THAT(events[0], HasSubstr("169.254.169.254"));
+  EXPECT_THAT(events[1], HasSubstr("10.100.0.1"));
+
+  // A new generation that still points there is told again (the recorder counts the repeat on
+  // the same Event); one that moves away is not.
+  cache_["shop/metadata"]["metadata"]["generation"] = 2;
+  cache_["shop/cluster"] = MonitorObject("cluster", "uid-2", "http://127.0.0.1:8080/healthz");
+  cache_["shop/cluster"]["metadata"]["generation"] = 2;
+  ASSERT_TRUE(reconciler_.Reconcile("shop/metadata").ok());
+  ASSERT_TRUE(reconciler_.Reconcile("shop/cluster").ok());
+  EXPECT_EQ(InvalidSpecEvents().size(), 2u);
+  ASSERT_EQ(client_.Calls("patch").size(), 1u);
+  EXPECT_EQ(client_.Calls("patch")[0].body["count"], 2);
 }
 
 }  // namespace

@@ -143,6 +143,40 @@ TEST(MonitorStatusWriterBuildTest, APushMonitorsTokenIsInItsStatusAndNullOtherwi
             (Json{{"token", "0123456789abcdef0123456789abcdef"}}));
 }
 
+TEST(MonitorStatusWriterBuildTest, FailingEndpointsAreListedPerRegionAndOnceOverall) {
+  MonitorStatus status;
+  status.monitor = MakeMonitor("u1", "api");
+  status.state = MonitorState::kDown;
+  RegionStatus eu;
+  eu.name = "eu-west";
+  eu.state = MonitorState::kDown;
+  eu.failing_addresses = {"10.0.0.2:8080 (orders-2)", "10.0.0.1:8080 (orders-1)"};
+  RegionStatus us;
+  us.name = "us-east";
+  us.state = MonitorState::kDown;
+  us.failing_addresses = {"10.0.0.2:8080 (orders-2)"};
+  RegionStatus ap;
+  ap.name = "ap-south";
+  ap.state = MonitorState::kUp;
+  status.regions = {ap, eu, us};
+  MonitorStatusWriter::BuildContext context;
+  context.now = At("2026-01-01T11:00:02Z");
+  const Json built =
+      MonitorStatusWriter::WithoutNulls(MonitorStatusWriter::BuildStatus(status, nullptr, context));
+  EXPECT_EQ(built["failingEndpoints"],
+            (Json{"10.0.0.1:8080 (orders-1)", "10.0.0.2:8080 (orders-2)"}));
+  EXPECT_FALSE(built["regions"][0].contains("failingEndpoints"));
+  EXPECT_EQ(built["regions"][1]["failingEndpoints"],
+            (Json{"10.0.0.2:8080 (orders-2)", "10.0.0.1:8080 (orders-1)"}));
+  EXPECT_EQ(built["regions"][2]["failingEndpoints"], (Json{"10.0.0.2:8080 (orders-2)"}));
+
+  // None failing: the field is null, so the merge patch removes what an earlier write left.
+  for (RegionStatus& region : status.regions) region.failing_addresses.clear();
+  const Json healed = MonitorStatusWriter::BuildStatus(status, built, context);
+  ASSERT_TRUE(healed.contains("failingEndpoints"));
+  EXPECT_TRUE(healed["failingEndpoints"].is_null());
+}
+
 TEST(MonitorStatusWriterBuildTest, DownCarriesTheIncidentAndReadyFalseWithTheStateAsReason) {
   MonitorStatus status;
   status.monitor = MakeMonitor("u1", "api");

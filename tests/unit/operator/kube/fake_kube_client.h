@@ -265,7 +265,14 @@ class FakeKubeClient : public KubeClient {
     return ns.empty() || JsonStringAt(object, {"metadata", "namespace"}) == ns;
   }
 
-  // Equality-based selectors only: "a=b,c=d".
+  static const nlohmann::json* LabelsOf(const nlohmann::json& object) {
+    if (!object.is_object() || !object.contains("metadata")) return nullptr;
+    const nlohmann::json& metadata = object["metadata"];
+    if (!metadata.is_object() || !metadata.contains("labels")) return nullptr;
+    return metadata["labels"].is_object() ? &metadata["labels"] : nullptr;
+  }
+
+  // Label selectors of "key=value" and "key" (exists) terms, comma-separated.
   static bool MatchesLabels(const nlohmann::json& object, const std::string& selector) {
     size_t start = 0;
     while (start < selector.size()) {
@@ -273,6 +280,12 @@ class FakeKubeClient : public KubeClient {
       if (end == std::string::npos) end = selector.size();
       const std::string term = selector.substr(start, end - start);
       const size_t equals = term.find('=');
+      if (equals == std::string::npos) {  // "key": the label exists, whatever its value
+        const nlohmann::json* labels = LabelsOf(object);
+        if (labels == nullptr || !labels->contains(term)) return false;
+        start = end + 1;
+        continue;
+      }
       if (JsonStringAt(object, {"metadata", "labels", term.substr(0, equals)}) !=
           term.substr(equals + 1)) {
         return false;

@@ -10,11 +10,6 @@ namespace {
 const TimePoint kAt =
     ManualClock::DefaultStart() + std::chrono::hours(24 * 33 + 14) + std::chrono::minutes(5);
 
-TEST(WebFormatTest, Escaping) {
-  EXPECT_EQ(Escape("<a href=\"x\">Tom & Jerry's</a>"),
-            "&lt;a href=&quot;x&quot;&gt;Tom &amp; Jerry&#39;s&lt;/a&gt;");
-}
-
 TEST(WebFormatTest, Times) {
   EXPECT_EQ(FormatDateTimeUtc(kAt), "2026-02-03 14:05 UTC");
   EXPECT_EQ(FormatDate(kAt), "3 Feb 2026");
