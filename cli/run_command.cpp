@@ -27,14 +27,17 @@
 #include "operator/alerting/secret_resolver.h"
 #include "operator/analytics/clickhouse_analytics.h"
 #include "operator/api/probe_tokens.h"
+#include "operator/api/push_tokens.h"
 #include "operator/control/operator_metrics.h"
 #include "operator/host/control_plane_host.h"
 #include "operator/screenshots/chromium_capturer.h"
 #include "operator/screenshots/downtime_screenshots.h"
 #include "operator/screenshots/screenshot_directory.h"
 #include "operator/standalone/in_process_probe.h"
+#include "operator/standalone/local_push_token.h"
 #include "operator/standalone/monitor_file_source.h"
 #include "operator/storage/sqlite_alert_store.h"
+#include "operator/storage/sqlite_push_token_store.h"
 #include "operator/web/status_page_directory.h"
 #include "operator/web/status_page_parser.h"
 #include "operator/web/web_frontend.h"
@@ -320,6 +323,15 @@ int RunCommand::Run(const std::vector<std::string>& args) {
     err_ << "pharos run: " << alert_store.error() << "\n";
     return kExitFailed;
   }
+  // Ping tokens of push monitors, generated once per monitor and kept in the same file.
+  Result<std::unique_ptr<SqlitePushTokenStore>> push_token_store =
+      SqlitePushTokenStore::Open(flags.Get("db"));
+  if (!push_token_store) {
+    err_ << "pharos run: " << push_token_store.error() << "\n";
+    return kExitFailed;
+  }
+  PushTokens& push_tokens = host.push_tokens();
+
   MaintenanceSchedule maintenance([&core] {
     std::vector<std::shared_ptr<const Monitor>> monitors;
     for (const MonitorStatus& status : core.SnapshotAll()) monitors.push_back(status.monitor);
@@ -387,8 +399,26 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   source_options.other_kinds = other_kinds;
   MonitorFileSource source(
       paths,
-      [&core, &engine, &maintenance, &pages](const std::vector<Monitor>& monitors,
-                                             const std::vector<OtherDocument>& others) {
+      [&core, &engine, &maintenance, &pages, &push_tokens, &push_token_store](
+          const std::vector<Monitor>& monitors, const std::vector<OtherDocument>& others) {
+        std::map<std::string, std::string> tokens;
+        for (const Monitor& monitor : monitors) {
+          if (monitor.type != MonitorType::kPush || !monitor.push) continue;
+          Result<std::string> token = monitor.push->token_from
+                                          ? ReadLocalPushToken(monitor, *monitor.push->token_from)
+                                          : (*push_token_store)->TokenFor(monitor.uid, [] {
+                                              return PushTokens::Generate();
+                                            });
+          if (!token) {
+            Log().Error(
+                "a push monitor has no ping token: its pings are answered 404 until the "
+                "error is fixed (then reload with SIGHUP)",
+                {{"monitor", monitor.Key()}, {"error", token.error()}});
+            continue;
+          }
+          tokens.emplace(monitor.uid, std::move(token).value());
+        }
+        push_tokens.ReplaceAll(tokens);
         AlertingDocuments alerting = AlertingDocuments::Parse(others);
         for (const ValidationError& warning : MissingChannelWarnings(monitors, alerting.channels)) {
           Log().Warn("a monitor names an AlertChannel that does not exist",

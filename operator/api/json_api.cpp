@@ -115,10 +115,20 @@ OrderedJson JsonApi::MonitorStatusToJson(const MonitorStatus& status) {
           {"incident", std::move(incident)}};
 }
 
+OrderedJson JsonApi::MonitorJson(const MonitorStatus& status) const {
+  OrderedJson json = MonitorStatusToJson(status);
+  if (push_tokens_ != nullptr && status.monitor->type == MonitorType::kPush) {
+    if (std::optional<std::string> token = push_tokens_->TokenOf(status.monitor->uid)) {
+      json["push"] = {{"token", *token}, {"pingUrl", "/api/v1/push/" + *token}};
+    }
+  }
+  return json;
+}
+
 void JsonApi::HandleMonitors(const HttpRequest&, const Reply& reply) {
   OrderedJson monitors = OrderedJson::array();
   for (const MonitorStatus& status : status_.SnapshotAll()) {
-    monitors.push_back(MonitorStatusToJson(status));
+    monitors.push_back(MonitorJson(status));
   }
   reply(HttpResponse::Json(200, OrderedJson{{"monitors", std::move(monitors)}}.dump()));
 }
@@ -129,7 +139,7 @@ void JsonApi::HandleMonitor(const HttpRequest& request, const Reply& reply) {
   if (!status) {
     return reply(NotFound(request));
   }
-  reply(HttpResponse::Json(200, MonitorStatusToJson(*status).dump()));
+  reply(HttpResponse::Json(200, MonitorJson(*status).dump()));
 }
 
 void JsonApi::HandleResults(const HttpRequest& request, const Reply& reply) {

@@ -9,6 +9,7 @@
 //   GET /healthz                                          the process is alive
 //   GET /readyz                                           store open and monitors loaded
 //   GET /metrics                                          Prometheus text format
+// A push monitor's object also has "push": {"token", "pingUrl"} once it has a token.
 // Bad query parameters → 400 naming the parameter; an unknown monitor → 404.
 // Handlers can be called directly (tests) with a Reply function.
 // Thread-safety: handlers may run concurrently on any thread.
@@ -20,6 +21,7 @@
 #include "common/http_server.h"
 #include "common/metrics_registry.h"
 #include "common/result.h"
+#include "operator/api/push_tokens.h"
 #include "operator/control/monitor_status.h"
 #include "operator/control/result_store.h"
 #include "operator/control/status_reader.h"
@@ -30,10 +32,14 @@ class JsonApi {
  public:
   using Reply = std::function<void(HttpResponse)>;
 
-  // Every argument must outlive the API.
+  // Every argument must outlive the API; `push_tokens` may be null (no push tokens shown).
   JsonApi(StatusReader& status, HistoryReader& history, MetricsRegistry& registry,
-          const Clock& clock)
-      : status_(status), history_(history), registry_(registry), clock_(clock) {}
+          const Clock& clock, const PushTokens* push_tokens = nullptr)
+      : status_(status),
+        history_(history),
+        registry_(registry),
+        clock_(clock),
+        push_tokens_(push_tokens) {}
 
   // Adds every route above.
   Status Register(HttpServer& server);
@@ -50,10 +56,14 @@ class JsonApi {
   static nlohmann::ordered_json MonitorStatusToJson(const MonitorStatus& status);
 
  private:
+  // MonitorStatusToJson plus the push monitor's token.
+  nlohmann::ordered_json MonitorJson(const MonitorStatus& status) const;
+
   StatusReader& status_;
   HistoryReader& history_;
   MetricsRegistry& registry_;
   const Clock& clock_;
+  const PushTokens* push_tokens_;
 };
 
 }  // namespace pharos

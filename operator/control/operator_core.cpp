@@ -182,9 +182,14 @@ std::optional<Clock::TimePoint> OperatorCore::Tick() {
 // --- Monitors ---
 
 StateMachineSettings OperatorCore::ConfigLocked(const Monitor& monitor, TimePoint now) {
-  StateMachineSettings settings = StateMachineSettings::FromMonitor(
-      monitor, monitor.regions.empty() ? scheduler_.KnownRegions() : std::vector<std::string>{},
-      options_.round_grace);
+  std::vector<std::string> all_regions;
+  if (monitor.type == MonitorType::kPush) {
+    all_regions = {std::string(kPushRegion)};
+  } else if (monitor.regions.empty()) {
+    all_regions = scheduler_.KnownRegions();
+  }
+  StateMachineSettings settings =
+      StateMachineSettings::FromMonitor(monitor, all_regions, options_.round_grace);
   settings.maintenance = calendar_ != nullptr && calendar_->InMaintenance(monitor, now);
   return settings;
 }
@@ -271,7 +276,10 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
     // The spec first, then the schedule: an item the scheduler emits at once is leased
     // straight away, and a lease carries the spec of its generation (never none).
     specs_.Set(spec);
-    if (scheduling_) {
+    FollowHeartbeatLocked(*FindRuntimeLocked(monitor.uid), now);
+    if (monitor.type == MonitorType::kPush) {
+      scheduler_.Remove(monitor.uid);  // pinged, never checked (it may have been another type)
+    } else if (scheduling_) {
       if (Status scheduled = scheduler_.Upsert(spec); !scheduled) {
         // CheckMonitor accepted what the scheduler refuses: a bug, not bad input.
         Log().Error("scheduling a monitor failed",
@@ -315,6 +323,7 @@ Status OperatorCore::MarkInvalid(const Monitor& monitor, std::string reason) {
                       notifications);
     runtime.state_dirty = true;
     specs_.Set(spec);
+    FollowHeartbeatLocked(runtime, now);
   }
   Notify(notifications);
   return OkStatus();
@@ -334,6 +343,7 @@ bool OperatorCore::RemoveMonitor(const std::string& uid) {
 void OperatorCore::RemoveLocked(Runtime& runtime, TimePoint now) {
   const std::string& uid = runtime.monitor->uid;
   scheduler_.Remove(uid);
+  heartbeats_.erase(uid);
   specs_.Erase(uid);
   metrics_.RemoveMonitorSeries(runtime.monitor->namespace_name, runtime.monitor->name);
   saver_.Forget(uid);
@@ -432,14 +442,22 @@ void OperatorCore::SetScheduling(bool enabled) {
         if (runtime->invalid) {
           continue;
         }
-        if (Status scheduled = scheduler_.Upsert(runtime->monitor); !scheduled) {
-          Log().Error("scheduling a monitor failed", {{"error", scheduled.error()}});
+        const bool push = runtime->monitor->type == MonitorType::kPush;
+        if (!push) {
+          if (Status scheduled = scheduler_.Upsert(runtime->monitor); !scheduled) {
+            Log().Error("scheduling a monitor failed", {{"error", scheduled.error()}});
+          }
         }
         std::optional<MonitorStateSnapshot> snapshot;
         if (auto found = stored_by_uid.find(runtime->monitor->uid); found != stored_by_uid.end()) {
           snapshot = std::move(found->second);
         }
         ClaimStateLocked(*runtime, std::move(snapshot), now, notifications);
+        if (push) {
+          // The deadline resumes from the newest result the claimed state knows of.
+          heartbeats_.erase(runtime->monitor->uid);
+          FollowHeartbeatLocked(*runtime, now);
+        }
       }
       Log().Info("scheduling started (leader)", {{"monitors", monitors_.size()}});
     }
@@ -625,7 +643,8 @@ void OperatorCore::FollowKnownRegionsLocked(TimePoint now,
   }
   known_regions_ = std::move(known);
   for (Runtime* runtime : RuntimesByUidLocked()) {
-    if (runtime->invalid || !runtime->monitor->regions.empty()) {
+    if (runtime->invalid || !runtime->monitor->regions.empty() ||
+        runtime->monitor->type == MonitorType::kPush) {
       continue;
     }
     StateMachineSettings settings =
@@ -641,12 +660,23 @@ void OperatorCore::FollowKnownRegionsLocked(TimePoint now,
 void OperatorCore::Housekeeping() {
   std::vector<Notification> notifications;
   std::vector<std::string> refresh;  // uids of the summaries to recompute, oldest first
+  std::vector<CheckResult> missed;   // missed pings and overrun runs of push monitors
   {
     MutexLock lock(state_mu_);
     const TimePoint now = clock_.Now();
     if (scheduling_) {
       FollowKnownRegionsLocked(now, notifications);
       FollowMaintenanceLocked(now, notifications);
+      for (auto& [uid, heartbeat] : heartbeats_) {
+        std::vector<HeartbeatVerdict> verdicts = heartbeat.Due(now);
+        const Runtime* runtime = verdicts.empty() ? nullptr : FindRuntimeLocked(uid);
+        // A suspended monitor's deadlines pass unrecorded (checks of other types stop too).
+        if (runtime != nullptr && !runtime->monitor->suspend) {
+          for (CheckResult& result : HeartbeatResults(*runtime->monitor, verdicts)) {
+            missed.push_back(std::move(result));
+          }
+        }
+      }
     }
     // (summary time, runtime) of the monitors whose summary is due.
     std::vector<std::pair<TimePoint, const Runtime*>> stale;
@@ -696,6 +726,15 @@ void OperatorCore::Housekeeping() {
     }
   }
   Notify(notifications);
+  if (!missed.empty()) {
+    // Committed before the next pass (ingested in order with the pings, by the writer thread).
+    Ingest(std::move(missed), [](const Result<IngestReport>& report) {
+      if (!report) {
+        Log().Error("storing a missed-ping result failed; it is given again at the next deadline",
+                    {{"error", report.error()}});
+      }
+    });
+  }
   RefreshSummaries(std::move(refresh));
 }
 
@@ -858,6 +897,94 @@ Result<IngestReport> OperatorCore::IngestAndWait(std::vector<CheckResult> result
   Ingest(std::move(results),
          [promise](Result<IngestReport> report) { promise->set_value(std::move(report)); });
   return future.get();
+}
+
+// --- Push monitors ---
+
+void OperatorCore::FollowHeartbeatLocked(const Runtime& runtime, TimePoint now) {
+  const Monitor& monitor = *runtime.monitor;
+  if (runtime.invalid || monitor.type != MonitorType::kPush || !monitor.push) {
+    heartbeats_.erase(monitor.uid);
+    return;
+  }
+  if (auto found = heartbeats_.find(monitor.uid); found != heartbeats_.end()) {
+    found->second.Reconfigure(*monitor.push, monitor.degraded_after);
+    return;
+  }
+  TimePoint last_seen = now;
+  for (const RegionStateSnapshot& region : runtime.machine->progress().regions) {
+    if (region.region == kPushRegion && region.last_scheduled_at) {
+      last_seen = std::min(now, *region.last_scheduled_at);
+    }
+  }
+  heartbeats_.emplace(monitor.uid, Heartbeat(*monitor.push, monitor.degraded_after, last_seen));
+}
+
+std::vector<CheckResult> OperatorCore::HeartbeatResults(
+    const Monitor& monitor, const std::vector<HeartbeatVerdict>& verdicts) {
+  std::vector<CheckResult> results;
+  results.reserve(verdicts.size());
+  for (const HeartbeatVerdict& verdict : verdicts) {
+    CheckResult result = CheckResult::Of(monitor);
+    result.region = std::string(kPushRegion);
+    result.probe = "push";
+    result.scheduled_at = verdict.at;
+    result.started_at = verdict.at;
+    result.outcome = verdict.outcome;
+    if (verdict.run_time) {
+      result.timings.total_us =
+          std::chrono::duration_cast<std::chrono::microseconds>(*verdict.run_time).count();
+    }
+    if (!verdict.message.empty()) {
+      FailedAssertion failed;
+      failed.type = verdict.rule;
+      failed.message = verdict.message;
+      result.failed_assertion = std::move(failed);
+    }
+    results.push_back(std::move(result));
+  }
+  return results;
+}
+
+void OperatorCore::Ping(const std::string& uid, PushPing ping, PingDone done) {
+  if (stopping_ || !scheduling_) {
+    done(Error{stopping_ ? "the operator is shutting down; ping again later"
+                         : "this operator replica is not the leader; ping the Service again",
+               ErrorKind::kUnavailable});
+    return;
+  }
+  std::optional<HeartbeatVerdict> verdict;
+  std::vector<CheckResult> results;
+  {
+    MutexLock lock(state_mu_);
+    auto found = heartbeats_.find(uid);
+    const Runtime* runtime = found == heartbeats_.end() ? nullptr : FindRuntimeLocked(uid);
+    if (runtime == nullptr) {
+      done(Error{"no push monitor has uid '" + uid + "'", ErrorKind::kInvalidArgument});
+      return;
+    }
+    verdict = found->second.Ping(ping, clock_.Now());
+    if (verdict) {
+      results = HeartbeatResults(*runtime->monitor, {*verdict});
+    }
+  }
+  if (results.empty()) {
+    done(std::move(verdict));
+    return;
+  }
+  Ingest(std::move(results), [verdict = std::move(verdict),
+                              done = std::move(done)](Result<IngestReport> report) mutable {
+    if (!report) {
+      done(Error{report.error(), report.error_kind()});
+    } else if (report->outcomes.empty() ||
+               report->outcomes.front().kind == IngestOutcome::Kind::kRejected) {
+      done(Error{report->outcomes.empty() ? std::string("the ping was not stored")
+                                          : report->outcomes.front().reason,
+                 ErrorKind::kFailed});
+    } else {
+      done(std::move(verdict));
+    }
+  });
 }
 
 // --- Work ---

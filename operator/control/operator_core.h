@@ -32,6 +32,10 @@
 //   deadline passed, saves changed states, follows the set of known regions for monitors that
 //   run everywhere, refreshes uptime/latency summaries. The retention prune runs on the writer
 //   thread every ResultWriter::Options::prune_interval.
+// * Push monitors (type push) are never scheduled nor leased: each has a Heartbeat; its pings
+//   (Ping) and, in housekeeping, its missed pings and overrun runs become results of region
+//   "push", ingested like a probe's (stored, counted, judged by the state machine). Deadlines
+//   are on the core's Clock and resume after a restart from the monitor's last result.
 // * Time comes from the Clock. Tests call Tick() after advancing a ManualClock instead of Start().
 //
 // Thread-safety: every public method may be called from any thread, except that Start and Stop
@@ -59,6 +63,7 @@
 #include "common/monitor.h"
 #include "common/mutex.h"
 #include "common/result.h"
+#include "operator/control/heartbeat.h"
 #include "operator/control/maintenance_calendar.h"
 #include "operator/control/monitor_runtime.h"
 #include "operator/control/monitor_set.h"
@@ -66,6 +71,7 @@
 #include "operator/control/monitor_state.h"
 #include "operator/control/monitor_status.h"
 #include "operator/control/operator_metrics.h"
+#include "operator/control/push_receiver.h"
 #include "operator/control/result_admission.h"
 #include "operator/control/result_sink.h"
 #include "operator/control/result_store.h"
@@ -83,6 +89,7 @@ namespace pharos {
 class OperatorCore final : public MonitorSet,
                            public WorkLeaser,
                            public ResultSink,
+                           public PushReceiver,
                            public StatusReader {
  public:
   struct Options {
@@ -196,6 +203,10 @@ class OperatorCore final : public MonitorSet,
   void Ingest(std::vector<CheckResult> results, IngestDone done) override;
   Result<IngestReport> IngestAndWait(std::vector<CheckResult> results);
 
+  // --- PushReceiver ---
+
+  void Ping(const std::string& uid, PushPing ping, PingDone done) override;
+
   // --- Time (tests) ---
 
   // One scheduler tick and one housekeeping pass at clock.Now(); returns the scheduler's next
@@ -290,6 +301,11 @@ class OperatorCore final : public MonitorSet,
   void FollowKnownRegionsLocked(TimePoint now, std::vector<Notification>& notifications)
       REQUIRES(state_mu_);
   void Collect(MetricsWriter& writer);
+  // Creates, updates or drops the Heartbeat of `runtime` after its spec was set.
+  void FollowHeartbeatLocked(const Runtime& runtime, TimePoint now) REQUIRES(state_mu_);
+  // The results of verdicts of a push monitor.
+  static std::vector<CheckResult> HeartbeatResults(const Monitor& monitor,
+                                                   const std::vector<HeartbeatVerdict>& verdicts);
 
   const Clock& clock_;
   const Options options_;
@@ -314,6 +330,8 @@ class OperatorCore final : public MonitorSet,
   std::vector<std::string> known_regions_ GUARDED_BY(state_mu_);
   StateSeeder seeder_ GUARDED_BY(state_mu_);
   const MaintenanceCalendar* calendar_ GUARDED_BY(state_mu_) = nullptr;
+  // Push monitors by uid (few: a map costs less than a pointer in every Runtime).
+  std::map<std::string, Heartbeat, std::less<>> heartbeats_ GUARDED_BY(state_mu_);
   StateSaver saver_ GUARDED_BY(state_mu_);
   StateResumer resumer_ GUARDED_BY(state_mu_);
 

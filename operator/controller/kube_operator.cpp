@@ -10,6 +10,7 @@
 
 #include "common/logging.h"
 #include "common/version.h"
+#include "operator/controller/kube_secret_resolver.h"
 #include "operator/controller/status_state_seed.h"
 
 namespace pharos {
@@ -249,9 +250,14 @@ Status KubeOperator::Init() {
   MonitorStatusWriter::Options writer_options;
   writer_options.interval = options_.status_interval;
   writer_options.workers = std::clamp(static_cast<int>(std::ceil(options_.status_qps / 20)), 2, 8);
+  push_token_keeper_ = std::make_unique<PushTokenKeeper>(
+      host_->push_tokens(),
+      [this](const std::string& namespace_name, const std::string& name, const std::string& key) {
+        return ReadSecretKey(*client_, namespace_name, name, key);
+      });
   writer_ = std::make_unique<MonitorStatusWriter>(
       [&core](const std::string& uid) { return core.Snapshot(uid); }, *patcher_, clock_,
-      writer_options);
+      writer_options, [this](const std::string& uid) { return host_->push_tokens().TokenOf(uid); });
 
   EventRecorderOptions event_options;
   event_options.instance = options_.identity;
@@ -263,15 +269,22 @@ Status KubeOperator::Init() {
   informer_options.thread_name = "mon-informer";
   informer_options.transform = TrimCachedMonitor;
   InformerHandlers handlers;
-  handlers.on_add = [this](const Json& object) { Enqueue(object); };
+  handlers.on_add = [this](const Json& object) {
+    push_token_keeper_->Follow(object);  // before the reconcile that writes it to the status
+    Enqueue(object);
+  };
   handlers.on_update = [this](const Json& old_object, const Json& new_object) {
+    push_token_keeper_->Follow(new_object);  // the leader's token arrives in a status update
     // A status-only update (most often our own write) changes nothing to reconcile; a uid
     // change (deleted and created again while the watch was down) does, and SameInputs says so.
     if (!SameInputs(old_object, new_object)) {
       Enqueue(new_object);
     }
   };
-  handlers.on_delete = [this](const Json& object) { Enqueue(object); };
+  handlers.on_delete = [this](const Json& object) {
+    push_token_keeper_->Forget(object);
+    Enqueue(object);
+  };
   informer_ = std::make_unique<Informer>(*client_, informer_options, std::move(handlers));
   queue_ = std::make_unique<RateLimitedWorkQueue>(clock_);
   const auto lookup = [this](const std::string& key) { return CachedMonitor(key); };

@@ -50,6 +50,7 @@
 #include "operator/controller/monitor_status_writer.h"
 #include "operator/controller/monitor_transition_events.h"
 #include "operator/controller/probe_fleet.h"
+#include "operator/controller/push_token_keeper.h"
 #include "operator/controller/service_endpoint_index.h"
 #include "operator/controller/status_page_controller.h"
 #include "operator/host/control_plane_host.h"
@@ -160,6 +161,7 @@ class KubeOperator {
   std::unique_ptr<ServiceEndpointIndex> endpoints_;
   std::unique_ptr<ControlPlaneHost> host_;
   std::unique_ptr<StatusPatcher> patcher_;
+  std::unique_ptr<PushTokenKeeper> push_token_keeper_;  // into host_->push_tokens()
   std::unique_ptr<MonitorStatusWriter> writer_;
   std::unique_ptr<EventRecorder> events_;
   std::unique_ptr<Informer> informer_;

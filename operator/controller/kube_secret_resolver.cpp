@@ -20,6 +20,35 @@ Result<std::string> DecodeBase64(const std::string& text) {
 
 }  // namespace
 
+Result<std::string> ReadSecretKey(KubeClient& client, const std::string& namespace_name,
+                                  const std::string& name, const std::string& key) {
+  const std::string secret = "Secret " + namespace_name + "/" + name;
+  KubeResponse response = client.Get(ApiResource::Secrets(), namespace_name, name);
+  if (response.IsNotFound()) {
+    return Error{secret + " does not exist", ErrorKind::kInvalidArgument};
+  }
+  if (response.http_status == 403) {
+    return Error{"the operator may not read " + secret, ErrorKind::kInvalidArgument};
+  }
+  if (!response.ok()) {
+    return Error{"reading " + secret + ": " + response.Describe()};
+  }
+  const nlohmann::json* data = response.body.contains("data") && response.body["data"].is_object()
+                                   ? &response.body["data"]
+                                   : nullptr;
+  auto value = data == nullptr ? nlohmann::json::const_iterator() : data->find(key);
+  if (data == nullptr || value == data->end() || !value->is_string()) {
+    return Error{secret + " has no key \"" + key + "\"", ErrorKind::kInvalidArgument};
+  }
+  Result<std::string> decoded = DecodeBase64(value->get<std::string>());
+  if (!decoded) {
+    return Error{"key \"" + key + "\" of " + secret + " is not base64"};
+  }
+  std::string text = std::move(decoded).value();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  return text;
+}
+
 Result<std::string> KubeSecretResolver::Resolve(const AlertChannel& channel,
                                                 const ValueSource& source) {
   if (source.value) return *source.value;

@@ -19,6 +19,12 @@
 
 namespace pharos {
 
+// The value of `key` in Secret `namespace_name/name` (one GET, no cache; a trailing newline
+// dropped), for the other readers of Secrets (push monitors' spec.push.tokenFrom). Errors name the
+// Secret and key, never a value; a 403 says the chart must name the Secret.
+Result<std::string> ReadSecretKey(KubeClient& client, const std::string& namespace_name,
+                                  const std::string& name, const std::string& key);
+
 class KubeSecretResolver final : public SecretResolver {
  public:
   KubeSecretResolver(KubeClient& client, const Clock& clock,

@@ -102,8 +102,10 @@ std::string StringAt(const Json& object, const char* key) {
 }  // namespace
 
 MonitorStatusWriter::MonitorStatusWriter(SnapshotSource snapshots, StatusPatcher& patcher,
-                                         const Clock& clock, Options options)
+                                         const Clock& clock, Options options,
+                                         PushTokenSource push_tokens)
     : snapshots_(std::move(snapshots)),
+      push_tokens_(std::move(push_tokens)),
       patcher_(patcher),
       clock_(clock),
       options_(std::move(options)) {}
@@ -336,7 +338,12 @@ void MonitorStatusWriter::Process(const std::string& uid) {
   if (!snapshot || !snapshot->monitor) {
     outcome = Outcome::kGone;
   } else {
-    const BuildContext context{clock_.Now(), keep_transition_time};
+    BuildContext context{clock_.Now(), keep_transition_time, std::nullopt};
+    // A token from a Secret stays there (status is readable by more people than Secrets).
+    if (push_tokens_ && snapshot->monitor->type == MonitorType::kPush &&
+        !(snapshot->monitor->push && snapshot->monitor->push->token_from)) {
+      context.push_token = push_tokens_(uid);
+    }
     // Results or a transition of this replica's own since it became the writer.
     const bool confirmed = !keep_transition_time || (snapshot->last_check_time &&
                                                      *snapshot->last_check_time >= active_since);
@@ -537,6 +544,7 @@ Json MonitorStatusWriter::BuildStatus(const MonitorStatus& status, const Json& c
           {"regions", std::move(regions)},
           {"failingEndpoints", std::move(failing_endpoints)},
           {"incident", std::move(incident)},
+          {"push", context.push_token ? Json{{"token", *context.push_token}} : Json()},
           {"conditions", Json::array({std::move(condition)})}};
 }
 

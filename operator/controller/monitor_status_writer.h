@@ -18,8 +18,9 @@
 // lastTransitionTime, uptime {last24h,last7d,last30d} (percent, 2 decimals, rounded down),
 // latency {p50Ms,p95Ms}, regions[] (with failingEndpoints: the addresses that failed in the
 // region's last check), failingEndpoints (those of every region, sorted, each once; absent while
-// none fails), incident {id,since} (null when none is open) and the Ready
-// condition (True when Up or Degraded; else False with reason = the state).
+// none fails), incident {id,since} (null when none is open), push {token} (push monitors: their
+// ping token; null otherwise) and the Ready condition (True when Up or Degraded; else False with
+// reason = the state).
 //
 // Thread-safety: every public method may be called from any thread. Worker threads
 // ("status-writer") do the writes; WriteNext() lets tests drive it without them.
@@ -63,6 +64,8 @@ class MonitorStatusWriter {
     // object already shows the same state, its lastTransitionTime is kept (it may have been
     // decided by the previous leader).
     bool keep_transition_time = false;
+    // A push monitor's ping token (status.push.token); none for other monitors.
+    std::optional<std::string> push_token;
   };
 
   struct Stats {
@@ -75,10 +78,12 @@ class MonitorStatusWriter {
 
   // The monitor's current status as the operator sees it; nullopt when unknown.
   using SnapshotSource = std::function<std::optional<MonitorStatus>(const std::string& uid)>;
+  // A push monitor's ping token; nullopt when it has none (yet).
+  using PushTokenSource = std::function<std::optional<std::string>(const std::string& uid)>;
 
-  // `patcher`, `clock` must outlive the writer.
+  // `patcher`, `clock` must outlive the writer. Without `push_tokens`, no token is written.
   MonitorStatusWriter(SnapshotSource snapshots, StatusPatcher& patcher, const Clock& clock,
-                      Options options);
+                      Options options, PushTokenSource push_tokens = nullptr);
   ~MonitorStatusWriter();
   MonitorStatusWriter(const MonitorStatusWriter&) = delete;
   MonitorStatusWriter& operator=(const MonitorStatusWriter&) = delete;
@@ -140,6 +145,7 @@ class MonitorStatusWriter {
   void Process(const std::string& uid);
 
   SnapshotSource snapshots_;
+  PushTokenSource push_tokens_;
   StatusPatcher& patcher_;
   const Clock& clock_;
   const Options options_;

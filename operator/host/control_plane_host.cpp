@@ -54,7 +54,12 @@ Result<std::unique_ptr<ControlPlaneHost>> ControlPlaneHost::Open(const Clock& cl
   }
   host->core_ = std::move(core).value();
   OperatorCore& front = *host->core_;
-  host->json_api_ = std::make_unique<JsonApi>(front, *host->store_, host->registry_, clock);
+  host->json_api_ =
+      std::make_unique<JsonApi>(front, *host->store_, host->registry_, clock, &host->push_tokens_);
+  host->push_api_ = std::make_unique<PushApi>(host->push_tokens_, front);
+  if (Status routed = host->push_api_->Register(host->server_); !routed) {
+    return Error{routed.error()};
+  }
   host->bad_tokens_ = std::make_unique<BadTokenGuard>(clock, host->registry_);
   host->probe_api_ = std::make_unique<ProbeApi>(front, front, front, clock, tokens,
                                                 *host->bad_tokens_, options.probe_api);

@@ -2,9 +2,9 @@
 
 // ControlPlaneHost: the process around the control plane that `pharos run` and pharos-operator
 // share. It opens the SQLite store, creates the OperatorCore on it, and serves the JSON API, the
-// probe API, /healthz, /readyz and /metrics on one HTTP server; each edition adds its own parts
-// around it (monitor files and the in-process probe; the Kubernetes controllers) and may add
-// routes of its own (status pages, alerting API) before Start.
+// probe API, the push monitors' ping URLs, /healthz, /readyz and /metrics on one HTTP server; each
+// edition adds its own parts around it (monitor files and the in-process probe; the Kubernetes
+// controllers) and may add routes of its own (status pages, alerting API) before Start.
 //
 // Shutdown is two steps so that probes hand in what they hold: BeginShutdown answers parked
 // long-polls and refuses new leases; the edition then stops its probes (their last results are
@@ -27,6 +27,8 @@
 #include "operator/api/json_api.h"
 #include "operator/api/probe_api.h"
 #include "operator/api/probe_tokens.h"
+#include "operator/api/push_api.h"
+#include "operator/api/push_tokens.h"
 #include "operator/control/operator_core.h"
 #include "operator/control/result_store.h"
 
@@ -56,6 +58,8 @@ class ControlPlaneHost {
   OperatorCore& core() { return *core_; }
   HistoryReader& history() { return *store_; }
   MetricsRegistry& registry() { return registry_; }
+  // The ping tokens of push monitors (/api/v1/push/{token}); the edition keeps them current.
+  PushTokens& push_tokens() { return push_tokens_; }
   // Held back clients that send wrong bearer tokens, for every API this server answers.
   BadTokenGuard& bad_tokens() { return *bad_tokens_; }
   // pharos_status_writes_total, by result: "ok", "conflict" or "error" (anything else counts as
@@ -96,6 +100,8 @@ class ControlPlaneHost {
   std::unique_ptr<BadTokenGuard> bad_tokens_;
   std::unique_ptr<JsonApi> json_api_;
   std::unique_ptr<ProbeApi> probe_api_;
+  PushTokens push_tokens_;
+  std::unique_ptr<PushApi> push_api_;
   bool stopped_ = false;
 };
 

@@ -151,11 +151,24 @@ struct GrpcSpec {
   bool operator==(const GrpcSpec&) const = default;
 };
 
+// Where a push monitor's ping token is read instead of being generated (spec.push.tokenFrom):
+// exactly one of an environment variable or a file (`pharos run`), or a key of a Secret in the
+// Monitor's namespace (pharos-operator).
+struct PushTokenSource {
+  std::string env;
+  std::string file;
+  std::string secret_name;  // secretKeyRef.name
+  std::string secret_key;   // secretKeyRef.key
+
+  bool operator==(const PushTokenSource&) const = default;
+};
+
 // A heartbeat (push) monitor: nothing is checked; the job pings /api/v1/push/{token}.
 struct PushSpec {
   Millis expect_every{0};  // a ping is due this long after the previous one
   Millis grace = Millis(60'000);
-  std::optional<Millis> max_run_time;  // a started job must finish within this
+  std::optional<Millis> max_run_time;         // a started job must finish within this
+  std::optional<PushTokenSource> token_from;  // none: a generated token
 
   bool operator==(const PushSpec&) const = default;
 };

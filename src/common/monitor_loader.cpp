@@ -380,6 +380,15 @@ nlohmann::json MonitorToJson(const Monitor& monitor) {
     if (monitor.push->max_run_time) {
       push["maxRunTime"] = FormatDuration(*monitor.push->max_run_time);
     }
+    if (const std::optional<PushTokenSource>& from = monitor.push->token_from) {
+      json source = json::object();
+      if (!from->env.empty()) source["env"] = from->env;
+      if (!from->file.empty()) source["file"] = from->file;
+      if (!from->secret_name.empty()) {
+        source["secretKeyRef"] = {{"name", from->secret_name}, {"key", from->secret_key}};
+      }
+      push["tokenFrom"] = std::move(source);
+    }
     spec["push"] = std::move(push);
   }
   if (service) {

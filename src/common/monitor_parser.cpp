@@ -622,7 +622,7 @@ void MonitorParser::ParsePush(const DocumentNode& node, const std::string& path,
   if (!ExpectMapping(node, path, out)) {
     return;
   }
-  Mapping fields(*this, out, node, path, {"expectEvery", "grace", "maxRunTime"});
+  Mapping fields(*this, out, node, path, {"expectEvery", "grace", "maxRunTime", "tokenFrom"});
   if (const DocumentNode* every = fields.Get("expectEvery")) {
     ReadDuration(*every, fields.Path("expectEvery"), &push.expect_every, out);
   } else {
@@ -636,6 +636,42 @@ void MonitorParser::ParsePush(const DocumentNode& node, const std::string& path,
     Millis value{0};
     if (ReadDuration(*max_run_time, fields.Path("maxRunTime"), &value, out)) {
       push.max_run_time = value;
+    }
+  }
+  if (const DocumentNode* from = fields.Get("tokenFrom")) {
+    const std::string from_path = fields.Path("tokenFrom");
+    if (!ExpectMapping(*from, from_path, out)) {
+      return;
+    }
+    PushTokenSource& source = push.token_from.emplace();
+    Mapping sources(*this, out, *from, from_path, {"env", "file", "secretKeyRef"});
+    int given = 0;
+    if (const DocumentNode* env = sources.Get("env")) {
+      ++given;
+      ReadString(*env, sources.Path("env"), &source.env, out);
+    }
+    if (const DocumentNode* file = sources.Get("file")) {
+      ++given;
+      ReadString(*file, sources.Path("file"), &source.file, out);
+    }
+    if (const DocumentNode* secret = sources.Get("secretKeyRef")) {
+      ++given;
+      const std::string secret_path = sources.Path("secretKeyRef");
+      if (ExpectMapping(*secret, secret_path, out)) {
+        Mapping ref(*this, out, *secret, secret_path, {"name", "key"});
+        for (const auto& [key, target] :
+             {std::pair{"name", &source.secret_name}, std::pair{"key", &source.secret_key}}) {
+          if (const DocumentNode* value = ref.Get(key)) {
+            ReadString(*value, ref.Path(key), target, out);
+          } else {
+            Fail(out->fields.At(ref.Path(key)), ref.Path(key), "required", out);
+          }
+        }
+      }
+    }
+    if (given != 1) {
+      Fail(from->location, from_path,
+           "exactly one of env, file (pharos run) or secretKeyRef (Kubernetes) is required", out);
     }
   }
 }

@@ -575,6 +575,36 @@ void MonitorValidator::ValidatePush(const PushSpec& push) {
     Report("spec.push.maxRunTime",
            "must be greater than 0 and at most " + FormatDuration(kMaxPushInterval));
   }
+  if (push.token_from) {
+    const PushTokenSource& from = *push.token_from;
+    const auto all_of = [](std::string_view text, auto allowed) {
+      return !text.empty() && std::all_of(text.begin(), text.end(), allowed);
+    };
+    if (!from.env.empty() && Usable("spec.push.tokenFrom.env") &&
+        (std::isdigit(static_cast<unsigned char>(from.env.front())) != 0 ||
+         !all_of(from.env, [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '_';
+         }))) {
+      Report(
+          "spec.push.tokenFrom.env",
+          "must be an environment variable name (letters, digits, _; not starting with a digit)");
+    }
+    if (!from.file.empty() && Usable("spec.push.tokenFrom.file") && from.file.front() != '/') {
+      Report("spec.push.tokenFrom.file", "must be an absolute path");
+    }
+    if (!from.secret_name.empty() && Usable("spec.push.tokenFrom.secretKeyRef.name") &&
+        !IsDns1123Subdomain(from.secret_name)) {
+      Report("spec.push.tokenFrom.secretKeyRef.name", "must be a Secret name (DNS-1123 subdomain)");
+    }
+    if (!from.secret_name.empty() && Usable("spec.push.tokenFrom.secretKeyRef.key") &&
+        (from.secret_key.size() > 253 || !all_of(from.secret_key, [](char c) {
+           return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' ||
+                  c == '.';
+         }))) {
+      Report("spec.push.tokenFrom.secretKeyRef.key",
+             "must be a Secret key (letters, digits, '-', '_', '.')");
+    }
+  }
   if (!monitor_.regions.empty() && Usable("spec.regions")) {
     Report("spec.regions",
            "push monitors are not checked from regions (the job pings the operator); leave "

@@ -155,6 +155,8 @@ def test_new_check_types_accepted_with_defaults(cluster):
                                             "tls": True, "metadata": {"x-team": "core"}},
                    "assertions": [{"type": "certExpiry", "op": "gt", "value": "168h"}]},
         "nightly": {"type": "push", "push": {"expectEvery": "24h", "maxRunTime": "1h"}},
+        "keyed": {"type": "push", "push": {"expectEvery": "1h", "tokenFrom": {
+            "secretKeyRef": {"name": "ping-tokens", "key": "backup"}}}},
         "smtp": {"type": "tcp", "tcp": {"host": "mail.example.com", "port": 25, "conversation": [
             {"expect": "220 "}, {"send": "EHLO pharos\r\n"},
             {"expectRegex": "^250[ -]STARTTLS", "timeout": "2s"}, {"send": "STARTTLS\r\n"},
@@ -333,6 +335,12 @@ INVALID = [
      "a certExpiry assertion on a grpc monitor needs spec.grpc.tls: true"),
     ("push-without-expect-every", {"type": "push", "push": {"grace": "1m"}},
      "spec.push.expectEvery: Required value"),
+    ("push-token-from-env", {"type": "push", "push": {"expectEvery": "1h",
+                                                      "tokenFrom": {"env": "PING_TOKEN"}}},
+     "in Kubernetes the token comes from spec.push.tokenFrom.secretKeyRef"),
+    ("push-token-from-secret-without-key", {"type": "push", "push": {
+        "expectEvery": "1h", "tokenFrom": {"secretKeyRef": {"name": "ping-tokens"}}}},
+     "spec.push.tokenFrom.secretKeyRef.key: Required value"),
     ("step-doing-two-things", {"type": "tcp", "tcp": {"host": "mail", "port": 25, "conversation": [
         {"send": "EHLO x\r\n", "expect": "250"}]}},
      "a step does exactly one thing: send, expect, expectRegex or startTls"),
@@ -426,6 +434,7 @@ def test_status_subresource_and_printer_columns(cluster):
                      "failingEndpoints": ["10.1.2.3:8080 (web-7d9f)"]}],
         "failingEndpoints": ["10.1.2.3:8080 (web-7d9f)"],
         "incident": {"id": "inc-1", "since": "2026-01-02T03:00:00Z"},
+        "push": {"token": "0123456789abcdef0123456789abcdef"},
         "conditions": [{"type": "Ready", "status": "False", "reason": "TargetDown",
                         "message": "eu-west: status code 503",
                         "lastTransitionTime": "2026-01-02T03:00:00Z",

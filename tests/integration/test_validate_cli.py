@@ -167,6 +167,14 @@ def test_every_error_is_located(validate):
      None),
     ("retries", "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: a}\nspec:\n"
      "  type: tcp\n  tcp: {host: h, port: 1}\n  retries: -1\n", 7, "spec.retries", None),
+    ("push-every", "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: a}\nspec:\n"
+     "  type: push\n  push:\n    expectEvery: 100ms\n", 7, "spec.push.expectEvery", "1s"),
+    ("push-token-sources", "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: a}\n"
+     "spec:\n  type: push\n  push:\n    expectEvery: 1h\n    tokenFrom:\n      env: PING\n"
+     "      file: /run/ping\n", 9, "spec.push.tokenFrom", "exactly one"),
+    ("push-token-env", "apiVersion: pharos.dev/v1alpha1\nkind: Monitor\nmetadata: {name: a}\n"
+     "spec:\n  type: push\n  push:\n    expectEvery: 1h\n    tokenFrom: {env: 1-bad}\n", 8,
+     "spec.push.tokenFrom.env", "environment variable"),
 ])
 def test_single_mistakes_are_located(validate, case, text, line, field, words):
     path = validate.write(f"{case}.yaml", text)

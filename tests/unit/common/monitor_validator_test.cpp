@@ -193,6 +193,35 @@ TEST(PushSpecTest, ReportsBadValues) {
                           "pings, e.g. 5m or 24h)"));
 }
 
+TEST(PushSpecTest, ReadsTokenFromAndRoundTripsItThroughJson) {
+  const Monitor from_env =
+      LoadOne(Doc("  type: push\n  push:\n    expectEvery: 1h\n    tokenFrom: {env: PING}\n"));
+  ASSERT_TRUE(from_env.push && from_env.push->token_from);
+  EXPECT_EQ(from_env.push->token_from->env, "PING");
+  const Monitor from_secret =
+      LoadOne(Doc("  type: push\n  push:\n    expectEvery: 1h\n    tokenFrom:\n"
+                  "      secretKeyRef: {name: ping-tokens, key: backup}\n"));
+  ASSERT_TRUE(from_secret.push && from_secret.push->token_from);
+  EXPECT_EQ(from_secret.push->token_from->secret_name, "ping-tokens");
+  EXPECT_EQ(from_secret.push->token_from->secret_key, "backup");
+  const auto json = MonitorToJson(from_secret);
+  EXPECT_EQ(json["spec"]["push"]["tokenFrom"]["secretKeyRef"]["key"], "backup");
+}
+
+TEST(PushSpecTest, ReportsBadTokenSources) {
+  EXPECT_THAT(Errors(Doc("  type: push\n  push:\n    expectEvery: 1h\n    tokenFrom: {}\n")),
+              ElementsAre("m.yaml:9:16: spec.push.tokenFrom: exactly one of env, file (pharos "
+                          "run) or secretKeyRef (Kubernetes) is required"));
+  EXPECT_THAT(
+      Errors(Doc("  type: push\n  push:\n    expectEvery: 1h\n    tokenFrom: {file: run/x}\n")),
+      ElementsAre("m.yaml:9:23: spec.push.tokenFrom.file: must be an absolute path"));
+  EXPECT_THAT(Errors(Doc("  type: push\n  push:\n    expectEvery: 1h\n    tokenFrom:\n"
+                         "      secretKeyRef: {name: Bad_Name}\n")),
+              ElementsAre("m.yaml:10:7: spec.push.tokenFrom.secretKeyRef.key: required",
+                          "m.yaml:10:28: spec.push.tokenFrom.secretKeyRef.name: must be a "
+                          "Secret name (DNS-1123 subdomain)"));
+}
+
 // ---- TCP conversations ----
 
 TEST(TcpConversationTest, ReadsSteps) {

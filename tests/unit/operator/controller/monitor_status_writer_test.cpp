@@ -131,6 +131,18 @@ TEST(MonitorStatusWriterBuildTest, WritesEveryFieldOfAnUpMonitor) {
   EXPECT_FALSE(ready["message"].get<std::string>().empty());
 }
 
+TEST(MonitorStatusWriterBuildTest, APushMonitorsTokenIsInItsStatusAndNullOtherwise) {
+  MonitorStatus status;
+  status.monitor = MakeMonitor("u1", "api");
+  status.state = MonitorState::kPending;
+  MonitorStatusWriter::BuildContext context;
+  context.now = At("2026-01-01T10:05:01Z");
+  EXPECT_TRUE(MonitorStatusWriter::BuildStatus(status, nullptr, context)["push"].is_null());
+  context.push_token = "0123456789abcdef0123456789abcdef";
+  EXPECT_EQ(MonitorStatusWriter::BuildStatus(status, nullptr, context)["push"],
+            (Json{{"token", "0123456789abcdef0123456789abcdef"}}));
+}
+
 TEST(MonitorStatusWriterBuildTest, FailingEndpointsAreListedPerRegionAndOnceOverall) {
   MonitorStatus status;
   status.monitor = MakeMonitor("u1", "api");
