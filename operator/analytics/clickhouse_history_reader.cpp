@@ -8,22 +8,12 @@
 #include "common/monitor.h"
 #include "operator/analytics/clickhouse_schema.h"
 #include "operator/storage/latency_histogram.h"
+#include "operator/storage/rollup_window.h"
 
 namespace pharos {
 namespace {
 
-constexpr int64_t kHourMs = 3'600'000;
-constexpr int64_t kDayMs = 24 * kHourMs;
 constexpr std::string_view kPassing = "outcome IN ('up', 'degraded')";
-
-int64_t FloorTo(int64_t value, int64_t unit) {
-  const int64_t r = value % unit;
-  return r < 0 ? value - r - unit : value - r;
-}
-int64_t CeilTo(int64_t value, int64_t unit) {
-  const int64_t floor = FloorTo(value, unit);
-  return floor == value ? value : floor + unit;
-}
 
 int64_t ToMs(TimePoint at) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(at.time_since_epoch()).count();
@@ -136,32 +126,6 @@ struct ClickHouseHistoryReader::Row {
   }
 };
 
-std::vector<ClickHouseHistoryReader::Segment> ClickHouseHistoryReader::Plan(int64_t from_ms,
-                                                                            int64_t to_ms,
-                                                                            int64_t settled_ms) {
-  std::vector<Segment> plan;
-  if (from_ms >= to_ms) return plan;
-  const int64_t first_hour = CeilTo(from_ms, kHourMs);
-  const int64_t last_hour = std::min(FloorTo(to_ms, kHourMs), settled_ms);
-  if (first_hour >= last_hour) {
-    plan.push_back({Source::kRaw, from_ms, to_ms});
-    return plan;
-  }
-  plan.push_back({Source::kRaw, from_ms, first_hour});
-  const int64_t first_day = CeilTo(first_hour, kDayMs);
-  const int64_t last_day = FloorTo(last_hour, kDayMs);
-  if (first_day < last_day) {
-    plan.push_back({Source::kHourly, first_hour, first_day});
-    plan.push_back({Source::kDaily, first_day, last_day});
-    plan.push_back({Source::kHourly, last_day, last_hour});
-  } else {
-    plan.push_back({Source::kHourly, first_hour, last_hour});
-  }
-  plan.push_back({Source::kRaw, last_hour, to_ms});
-  std::erase_if(plan, [](const Segment& s) { return s.from_ms >= s.to_ms; });
-  return plan;
-}
-
 int64_t ClickHouseHistoryReader::SettledMs() const {
   return FloorTo(ToMs(clock_.Now()), kHourMs) - kHourMs;
 }
@@ -184,13 +148,14 @@ Result<std::string> ClickHouseHistoryReader::Query(const std::string& sql) {
 
 Result<std::vector<ClickHouseHistoryReader::Row>> ClickHouseHistoryReader::Aggregate(
     const Selection& selection, int64_t from_ms, int64_t to_ms) {
-  std::vector<Segment> plan = Plan(from_ms, to_ms, SettledMs());
+  std::vector<RollupSegment> plan = SplitByRollups(from_ms, to_ms, SettledMs());
   if (selection.key == Selection::Key::kHour || selection.key == Selection::Key::kStep) {
     // Hour buckets cannot come out of day rows, nor arbitrary steps out of rollups.
-    for (Segment& segment : plan) {
-      if (segment.source == Source::kDaily ||
-          (selection.key == Selection::Key::kStep && segment.source != Source::kRaw)) {
-        segment.source = selection.key == Selection::Key::kStep ? Source::kRaw : Source::kHourly;
+    for (RollupSegment& segment : plan) {
+      if (segment.source == RollupSource::kDaily ||
+          (selection.key == Selection::Key::kStep && segment.source != RollupSource::kRaw)) {
+        segment.source =
+            selection.key == Selection::Key::kStep ? RollupSource::kRaw : RollupSource::kHourly;
       }
     }
   }
@@ -202,8 +167,8 @@ Result<std::vector<ClickHouseHistoryReader::Row>> ClickHouseHistoryReader::Aggre
   }
   const std::string region = selection.by_region ? "region" : "''";
   std::vector<std::string> selects;
-  for (const Segment& segment : plan) {
-    const bool raw = segment.source == Source::kRaw;
+  for (const RollupSegment& segment : plan) {
+    const bool raw = segment.source == RollupSource::kRaw;
     const std::string time = raw ? "time" : "bucket_start";
     std::string key = "toUInt64(0)";
     switch (selection.key) {
@@ -253,8 +218,8 @@ Result<std::vector<ClickHouseHistoryReader::Row>> ClickHouseHistoryReader::Aggre
         sql += ", sumMap(latency_buckets, latency_counts) AS h";
       }
       sql += " FROM " + database_ + "." +
-             std::string(segment.source == Source::kHourly ? ClickHouseSchema::kHourlyTable
-                                                           : ClickHouseSchema::kDailyTable) +
+             std::string(segment.source == RollupSource::kHourly ? ClickHouseSchema::kHourlyTable
+                                                                 : ClickHouseSchema::kDailyTable) +
              " FINAL";
       where = " AND bucket_start >= toDateTime(" + std::to_string(segment.from_ms / 1000) +
               ") AND bucket_start < toDateTime(" + std::to_string(segment.to_ms / 1000) + ")";

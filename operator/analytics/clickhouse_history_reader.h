@@ -45,16 +45,6 @@ class ClickHouseHistoryReader final : public HistoryReader {
   Result<std::vector<MonitorSummary>> SummarizeMany(const std::vector<std::string>& monitor_uids,
                                                     TimePoint now) override;
 
-  // Where the data of [from_ms, to_ms) is read from (exposed for tests).
-  enum class Source { kRaw, kHourly, kDaily };
-  struct Segment {
-    Source source;
-    int64_t from_ms;
-    int64_t to_ms;
-  };
-  // `settled_ms` is hour-aligned; rollups are used only before it.
-  static std::vector<Segment> Plan(int64_t from_ms, int64_t to_ms, int64_t settled_ms);
-
  private:
   struct Selection;
   struct Row;

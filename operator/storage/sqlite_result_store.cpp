@@ -9,14 +9,13 @@
 #include <utility>
 
 #include "operator/storage/latency_histogram.h"
+#include "operator/storage/rollup_window.h"
 
 namespace pharos {
 namespace {
 
 using std::chrono::milliseconds;
 
-constexpr int64_t kHourMs = 3'600'000;
-constexpr int64_t kDayMs = 24 * kHourMs;
 constexpr int64_t kPruneChunk = 5'000;
 
 int64_t ToMs(TimePoint time) {
@@ -35,16 +34,6 @@ std::optional<int64_t> ToMs(const std::optional<TimePoint>& time) {
 std::optional<TimePoint> FromMs(const std::optional<int64_t>& ms) {
   if (!ms) return std::nullopt;
   return FromMs(*ms);
-}
-
-int64_t FloorTo(int64_t ms, int64_t period) {
-  const int64_t q = ms / period;
-  return (ms % period < 0 ? q - 1 : q) * period;
-}
-
-int64_t CeilTo(int64_t ms, int64_t period) {
-  const int64_t floor = FloorTo(ms, period);
-  return floor == ms ? ms : floor + period;
 }
 
 // The time a result counts at.
@@ -154,18 +143,8 @@ struct RollupKey {
   }
 };
 
-// Where the rows of a window come from.
-enum class Source { kRaw, kHourly, kDaily };
-struct Segment {
-  Source source;
-  int64_t from_ms;
-  int64_t to_ms;
-};
-
-// Splits [from, to) into raw partial hours at both ends, hourly partial days and whole daily
-// buckets. Where the window reaches into time whose raw rows (hourly rollups) were pruned, it is
-// widened to whole hours (days): those rows are gone, their rollups are not.
-std::vector<Segment> PlanWindow(int64_t from, int64_t to, int64_t raw_mark, int64_t hourly_mark) {
+std::vector<RollupSegment> PlanWindow(int64_t from, int64_t to, int64_t raw_mark,
+                                      int64_t hourly_mark) {
   if (from < hourly_mark) {
     from = FloorTo(from, kDayMs);
   } else if (from < raw_mark) {
@@ -176,26 +155,7 @@ std::vector<Segment> PlanWindow(int64_t from, int64_t to, int64_t raw_mark, int6
   } else if (FloorTo(to, kHourMs) < raw_mark) {
     to = CeilTo(to, kHourMs);
   }
-  std::vector<Segment> plan;
-  const int64_t first_hour = CeilTo(from, kHourMs);
-  if (first_hour >= to) {
-    plan.push_back({Source::kRaw, from, to});
-    return plan;
-  }
-  const int64_t last_hour = FloorTo(to, kHourMs);
-  plan.push_back({Source::kRaw, from, first_hour});
-  const int64_t first_day = CeilTo(first_hour, kDayMs);
-  const int64_t last_day = FloorTo(last_hour, kDayMs);
-  if (first_day < last_day) {
-    plan.push_back({Source::kHourly, first_hour, first_day});
-    plan.push_back({Source::kDaily, first_day, last_day});
-    plan.push_back({Source::kHourly, last_day, last_hour});
-  } else {
-    plan.push_back({Source::kHourly, first_hour, last_hour});
-  }
-  plan.push_back({Source::kRaw, last_hour, to});
-  std::erase_if(plan, [](const Segment& s) { return s.from_ms >= s.to_ms; });
-  return plan;
+  return SplitByRollups(from, to);
 }
 
 // JSON helpers for the few list-valued columns; exceptions stop here.
@@ -635,10 +595,11 @@ Result<WindowStats> SqliteResultStore::Stats(const StatsQuery& query) {
   const int64_t from = ToMs(query.from);
   const int64_t to = ToMs(query.to);
   if (from >= to) return total.ToStats();
-  const std::vector<Segment> plan = PlanWindow(from, to, raw_mark_.load(), hourly_mark_.load());
+  const std::vector<RollupSegment> plan =
+      PlanWindow(from, to, raw_mark_.load(), hourly_mark_.load());
   Status status = Read([&](SqliteDatabase& db) -> Status {
-    for (const Segment& segment : plan) {
-      if (segment.source == Source::kRaw) {
+    for (const RollupSegment& segment : plan) {
+      if (segment.source == RollupSource::kRaw) {
         Result<SqliteStatement> raw = db.Prepare(
             "SELECT outcome, total_us, dns_us, connect_us, tls_us, first_byte_us, transfer_us "
             "FROM results WHERE monitor_uid = ?1 AND at_ms >= ?2 AND at_ms < ?3 AND "
@@ -663,7 +624,7 @@ Result<WindowStats> SqliteResultStore::Stats(const StatsQuery& query) {
       Result<SqliteStatement> rollups = db.Prepare(rollups_sql);
       if (!rollups) return Error{rollups.error()};
       rollups->Bind(1, std::string_view(query.monitor_uid))
-          .Bind(2, segment.source == Source::kHourly ? kHourMs : kDayMs)
+          .Bind(2, segment.source == RollupSource::kHourly ? kHourMs : kDayMs)
           .Bind(3, segment.from_ms)
           .Bind(4, segment.to_ms)
           .Bind(5, query.region);

@@ -1,6 +1,7 @@
 // FallbackHistoryReader: reads go to the shared store unless a local-first reason is given; a
 // failed shared read is answered from the local store and counted; incidents always come from
-// the local store. ClickHouseHistoryReader::Plan: which table serves which part of a window.
+// the local store. SplitByRollups as ClickHouseHistoryReader uses it: which table serves which
+// part of a window when the rollups end at the settled hour.
 
 #include "operator/analytics/fallback_history_reader.h"
 
@@ -8,6 +9,7 @@
 
 #include "common/manual_clock.h"
 #include "operator/analytics/clickhouse_history_reader.h"
+#include "operator/storage/rollup_window.h"
 
 namespace pharos {
 namespace {
@@ -83,7 +85,7 @@ TEST(FallbackHistoryReaderTest, ReadsSharedFallsBackToLocalAndCounts) {
 }
 
 TEST(ClickHouseHistoryReaderTest, PlansRawEdgesHoursAndDaysBeforeTheSettledHour) {
-  using Source = ClickHouseHistoryReader::Source;
+  using Source = RollupSource;
   constexpr int64_t kHour = 3'600'000;
   constexpr int64_t kDay = 24 * kHour;
   const int64_t day0 = 20'000 * kDay;
@@ -91,7 +93,7 @@ TEST(ClickHouseHistoryReaderTest, PlansRawEdgesHoursAndDaysBeforeTheSettledHour)
   const int64_t to = day0 + 30 * kDay + 10 * kHour + kHour / 2;
   const int64_t from = to - 30 * kDay;
   const int64_t settled = day0 + 30 * kDay + 9 * kHour;
-  const auto plan = ClickHouseHistoryReader::Plan(from, to, settled);
+  const auto plan = SplitByRollups(from, to, settled);
   ASSERT_EQ(plan.size(), 5u);
   EXPECT_EQ(plan[0].source, Source::kRaw);
   EXPECT_EQ(plan[0].from_ms, from);
@@ -107,7 +109,7 @@ TEST(ClickHouseHistoryReaderTest, PlansRawEdgesHoursAndDaysBeforeTheSettledHour)
   EXPECT_EQ(plan[4].to_ms, to);
 
   // A window within the last two hours is raw only.
-  const auto recent = ClickHouseHistoryReader::Plan(settled - kHour / 2, to, settled);
+  const auto recent = SplitByRollups(settled - kHour / 2, to, settled);
   ASSERT_EQ(recent.size(), 1u);
   EXPECT_EQ(recent[0].source, Source::kRaw);
 }
