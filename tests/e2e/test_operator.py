@@ -306,6 +306,18 @@ def chart_rbac() -> list[dict]:
     return rbac
 
 
+def install_pharos(cp, namespaces: tuple[str, ...], rbac: list[dict]) -> None:
+    """Every Pharos CRD, established; the namespaces; the operator's RBAC (`rbac`)."""
+    cp.kubectl("apply", "-f", str(REPO / "crds"))
+    cp.kubectl("wait", "--for", "condition=Established", "--timeout=60s",
+               *[f"crd/{path.name.removesuffix('.yaml')}"
+                 for path in sorted((REPO / "crds").glob("*.yaml"))])
+    for namespace in namespaces:
+        cp.kubectl("create", "namespace", namespace)
+    cp.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
+                                                     "items": rbac}))
+
+
 # ---------------------------------------------------------------------------------- fixture
 
 @pytest.fixture(scope="module")
@@ -321,14 +333,7 @@ def env(tmp_path_factory):
             TargetServer() as target:
         # Every CRD the operator watches (Monitors; Incidents, AlertChannels and
         # MaintenanceWindows for alerting).
-        cp.kubectl("apply", "-f", str(REPO / "crds"))
-        cp.kubectl("wait", "--for", "condition=Established", "--timeout=60s",
-                   *[f"crd/{path.name.removesuffix('.yaml')}"
-                     for path in sorted((REPO / "crds").glob("*.yaml"))])
-        for namespace in (SYSTEM_NS, NS, OTHER_NS, QUIET_NS):
-            cp.kubectl("create", "namespace", namespace)
-        cp.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
-                                                         "items": chart_rbac()}))
+        install_pharos(cp, (SYSTEM_NS, NS, OTHER_NS, QUIET_NS), chart_rbac())
         cp.kubectl("-n", SYSTEM_NS, "create", "secret", "generic", "pharos-probe-token",
                    f"--from-literal=token={PROBE_TOKEN}")
         token_file = workdir / "token"

@@ -40,8 +40,8 @@ import pharos
 from pharos import wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_operator import (K8S_DIR, NS, PROBE_TOKEN, REPO, SYSTEM_NS, Env,  # noqa: E402
-                           chart_rbac, k8s_bin)
+from test_operator import (K8S_DIR, NS, PROBE_TOKEN, SYSTEM_NS, Env,  # noqa: E402
+                           chart_rbac, install_pharos, k8s_bin)
 
 sys.path.insert(0, str(K8S_DIR))
 from control_plane import ControlPlane  # noqa: E402
@@ -162,14 +162,7 @@ def world(tmp_path_factory):
     backends = {a: start_backend(a, port) for a in addresses}
     try:
         with ControlPlane(workdir / "cp") as cp:
-            cp.kubectl("apply", "-f", str(REPO / "crds"))
-            cp.kubectl("wait", "--for", "condition=Established", "--timeout=60s",
-                       *[f"crd/{path.name.removesuffix('.yaml')}"
-                         for path in sorted((REPO / "crds").glob("*.yaml"))])
-            for namespace in (SYSTEM_NS, NS):
-                cp.kubectl("create", "namespace", namespace)
-            cp.kubectl("apply", "-f", "-", input=json.dumps(
-                {"apiVersion": "v1", "kind": "List", "items": chart_rbac()}))
+            install_pharos(cp, (SYSTEM_NS, NS), chart_rbac())
             token_file = workdir / "token"
             token_file.write_text(PROBE_TOKEN + "\n")
             env = Env(cp, None, workdir, token_file, workdir / "unused-regions.yaml")

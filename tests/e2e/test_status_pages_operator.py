@@ -28,7 +28,8 @@ from pharos import wait_for
 from target_server import TargetServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_operator import K8S_DIR, NS, PROBE_TOKEN, REPO, SYSTEM_NS, Env, k8s_bin  # noqa: E402
+from test_operator import (K8S_DIR, NS, PROBE_TOKEN, REPO, SYSTEM_NS, Env,  # noqa: E402
+                           install_pharos, k8s_bin)
 
 sys.path.insert(0, str(K8S_DIR))
 from control_plane import ControlPlane  # noqa: E402
@@ -89,14 +90,7 @@ def env(tmp_path_factory):
         pharos.required_binary(binary)
     workdir = tmp_path_factory.mktemp("status-pages-e2e")
     with ControlPlane(workdir / "cp") as cp, TargetServer() as target:
-        cp.kubectl("apply", "-f", str(REPO / "crds"))
-        cp.kubectl("wait", "--for", "condition=Established", "--timeout=60s",
-                   *[f"crd/{path.name.removesuffix('.yaml')}"
-                     for path in sorted((REPO / "crds").glob("*.yaml"))])
-        for namespace in (SYSTEM_NS, NS):
-            cp.kubectl("create", "namespace", namespace)
-        cp.kubectl("apply", "-f", "-", input=json.dumps(
-            {"apiVersion": "v1", "kind": "List", "items": chart_rbac()}))
+        install_pharos(cp, (SYSTEM_NS, NS), chart_rbac())
         cp.kubectl("-n", NS, "create", "secret", "generic", "page-password",
                    f"--from-literal=password={PASSWORD}")
         cp.kubectl("-n", NS, "create", "secret", "generic", "not-granted",

@@ -16,6 +16,7 @@ if SUPPORT_DIR not in sys.path:  # also when pytest is started from inside tests
     sys.path.insert(0, SUPPORT_DIR)
 
 import pharos  # noqa: E402
+from clickhouse import ClickHouse, ClickHouseMissing  # noqa: E402
 from dns_server import DnsServer, DnsmasqMissing  # noqa: E402
 from receivers import NotificationReceiver  # noqa: E402
 from target_server import TargetServer  # noqa: E402
@@ -114,4 +115,16 @@ def cli(pharos_executable, target, tmp_path) -> PharosCli:
 def receiver():
     """A loopback receiver of notifications (tests/support/receivers.py)."""
     with NotificationReceiver() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def clickhouse(tmp_path_factory):
+    """A real clickhouse-server on loopback with its own data folder (tests/support/clickhouse.py),
+    one per test module."""
+    try:
+        server = ClickHouse(tmp_path_factory.mktemp("ch"))
+    except ClickHouseMissing as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with server:
         yield server

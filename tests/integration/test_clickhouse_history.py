@@ -14,27 +14,16 @@ import sqlite3
 import sys
 from pathlib import Path
 
-import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "support"))
 
 import pharos  # noqa: E402
-from clickhouse import ClickHouse, ClickHouseMissing  # noqa: E402
+from clickhouse import ClickHouse  # noqa: E402
 from pharos_run import PharosRun  # noqa: E402
 
 TOKEN = "clickhouse-history-token"
 MONITORS = ("home", "search", "checkout")
 DATABASE = "shared"
-
-
-@pytest.fixture(scope="module")
-def clickhouse(tmp_path_factory):
-    try:
-        server = ClickHouse(tmp_path_factory.mktemp("ch"))
-    except ClickHouseMissing as exc:
-        pytest.fail(str(exc), pytrace=False)
-    with server:
-        yield server
 
 
 def start(workdir: Path, target, clickhouse: ClickHouse) -> PharosRun:
