@@ -4,20 +4,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "operator/api/push_tokens.h"
+
 namespace pharos {
-namespace {
-
-bool UrlSafe(const std::string& token) {
-  if (token.size() < 16 || token.size() > 256) return false;
-  for (char c : token) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '~' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 Result<std::string> ReadLocalPushToken(const Monitor& monitor, const PushTokenSource& source) {
   const std::string where = "monitor " + monitor.Key() + ": spec.push.tokenFrom: ";
@@ -46,7 +35,7 @@ Result<std::string> ReadLocalPushToken(const Monitor& monitor, const PushTokenSo
     return Error{where + "secretKeyRef works in Kubernetes only; use env or file",
                  ErrorKind::kInvalidArgument};
   }
-  if (!UrlSafe(token)) {
+  if (!PushTokens::Acceptable(token)) {
     return Error{where + "the token in " + described +
                      " must be 16 to 256 characters of A-Z a-z 0-9 . _ ~ -",
                  ErrorKind::kInvalidArgument};
