@@ -56,7 +56,7 @@ struct Tally {
 void RunBatch(CheckEngine& engine, const std::shared_ptr<const Monitor>& monitor, size_t count,
               Tally& tally) {
   for (size_t i = 0; i < count; ++i) {
-    engine.Submit(monitor, [&tally](CheckResult result) {
+    engine.Submit(monitor, [&tally](const CheckResult& result) {
       std::lock_guard lock(tally.mu);
       if (result.outcome == Outcome::kUp) {
         ++tally.up;

@@ -241,6 +241,7 @@ void ConsumeUntilStopped(WorkDispatcher& dispatcher, const Clock& clock, size_t 
     std::optional<std::vector<WorkItem>> delivered;
     const auto id =
         dispatcher.LeaseOrWait(kRegion, kProbe, batch, clock.Now() + std::chrono::seconds(1),
+                               std::chrono::milliseconds(0),  // no batching wait: as before
                                [&](std::vector<WorkItem> items) {
                                  {
                                    std::lock_guard lock(mu);
@@ -278,11 +279,11 @@ RunFigures RunReal(const Clock& clock, Scheduler& scheduler, WorkDispatcher& dis
   double consumer_cpu = 0;
   const auto begin = std::chrono::steady_clock::now();
   {
-    std::jthread scheduler_thread([&](std::stop_token stop) {
+    std::jthread scheduler_thread([&](const std::stop_token& stop) {
       scheduler.Run(stop);
       scheduler_cpu = ThreadCpu().total();
     });
-    std::jthread consumer_thread([&](std::stop_token stop) {
+    std::jthread consumer_thread([&](const std::stop_token& stop) {
       ConsumeUntilStopped(dispatcher, clock, batch, stop, consumer_cpu);
     });
     const auto end = begin + std::chrono::duration_cast<std::chrono::steady_clock::duration>(

@@ -2,13 +2,15 @@
 // (BENCHMARKS.md §4, issue #14: "a page of 200 components × 90 days in under 50 ms p99").
 //
 //   pharos-bench-status-page [--monitors 10000] [--components 200] [--requests 500]
-//                            [--db DIR] [--nginx-port P]
+//                            [--db DIR [--reuse-db]] [--page-dir DIR] [--nginx-port P]
 //
 // Set-up: a SQLite store in DIR (a fresh temporary directory by default) and an OperatorCore
 // holding N monitors (not scheduling). History goes in through ResultStore::Append, the path
 // probes' results take, so the rollups are the ones production writes: one result per hour for
 // 90 days for each of the page's components, one per day for every other monitor (the rollup
-// tables then hold every monitor's 90 days, as after three months of running).
+// tables then hold every monitor's 90 days, as after three months of running), and incidents
+// through SaveMonitorStates (one every 10 days for each component, every 30 days for the other
+// monitors); then the retention prune runs once, so that none runs beside the measurements.
 // Then the real HTTP server with the web routes (WebFrontend, page cache off: every request
 // builds the page from the rollups) answers sequential GETs from one libcurl client over
 // keep-alive, for:
@@ -24,6 +26,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -145,6 +148,7 @@ int Main(int argc, char** argv) {
   flags.AddFlag("db", '\0', "DIR", "directory for the SQLite file (default: a temporary one)");
   flags.AddFlag("nginx-port", '\0', "PORT", "nginx serving DIR/page.html (the peer); 0: none", "0");
   flags.AddSwitch("reuse-db", '\0', "keep DIR/bench.db from an earlier run (skips filling it)");
+  flags.AddFlag("page-dir", '\0', "DIR", "where page.html goes for the peer (default: --db's DIR)");
   LoggingOptions logging;
   logging.level = LogLevel::kWarn;
   SetupLogging(logging);
@@ -188,6 +192,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   std::vector<Monitor> all;
+  all.reserve(static_cast<size_t>(monitors));
   for (int i = 0; i < monitors; ++i) all.push_back(BenchMonitor(i));
   (*core)->ReplaceAll(all);
 
@@ -216,9 +221,53 @@ int Main(int argc, char** argv) {
     }
   }
   if (!batch.empty()) flush();
+  // Incidents, as the state machine records them: for each of the page's components one of
+  // 20 minutes every 10 days, for every other monitor one every 30 days (31,200 in all), all
+  // resolved, so that the incident queries of a page have a realistic table to search.
+  int64_t incidents_saved = 0;
+  std::vector<MonitorStateSave> saves;
+  auto save = [&] {
+    if (Status saved = (*store)->SaveMonitorStates(saves); !saved) {
+      std::cerr << saved.error() << "\n";
+      std::exit(1);
+    }
+    saves.clear();
+  };
+  for (int i = 0; i < monitors && !reuse; ++i) {
+    const Monitor& monitor = all[static_cast<size_t>(i)];
+    MonitorStateSave one;
+    one.state.monitor_uid = monitor.uid;
+    one.state.monitor_key = monitor.Key();
+    one.state.state = MonitorState::kUp;
+    one.state.since = first_day;
+    one.state.updated_at = now;
+    const auto every = i < components ? days(10) : days(30);
+    for (TimePoint at = first_day + hours(i % 48); at + hours(1) < now; at += every) {
+      StateEvent opened{monitor.uid, monitor.Key(), MonitorState::kUp, MonitorState::kDown, at};
+      opened.failing_regions = {"eu-west"};
+      opened.first_error = "HTTP 503";
+      opened.opened_incident_id =
+          "inc-" + std::to_string(i) + "-" + std::to_string(incidents_saved++);
+      StateEvent resolved{monitor.uid, monitor.Key(), MonitorState::kDown, MonitorState::kUp,
+                          at + std::chrono::minutes(20)};
+      resolved.resolved_incident_id = opened.opened_incident_id;
+      one.events.push_back(std::move(opened));
+      one.events.push_back(std::move(resolved));
+    }
+    saves.push_back(std::move(one));
+    if (saves.size() == 500) save();
+  }
+  if (!saves.empty()) save();
+  // What the writer's retention prune would leave (raw results of the last 30 days), done now
+  // so that no prune runs beside the measurements.
+  if (Result<PruneReport> pruned = (*store)->Prune(now); !pruned) {
+    std::cerr << pruned.error() << "\n";
+    return 1;
+  }
   const double fill_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - fill_start).count();
-  std::cerr << "appended " << appended << " results in " << fill_s << " s\n";
+  std::cerr << "appended " << appended << " results and " << incidents_saved << " incidents in "
+            << fill_s << " s\n";
 
   StatusPage page;
   page.namespace_name = "bench";
@@ -276,29 +325,59 @@ int Main(int argc, char** argv) {
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
     curl_easy_perform(curl);
     curl_easy_cleanup(curl);
-    std::ofstream(dir / "page.html") << body;
+    const std::filesystem::path page_dir =
+        flags.IsSet("page-dir") ? std::filesystem::path(flags.Get("page-dir")) : dir;
+    std::ofstream(page_dir / "page.html") << body;
   }
 
   // Where the time of one uncached page goes, in process: building the view (status snapshots,
-  // rollup and incident queries) and rendering it.
+  // rollup and incident queries) and rendering it, in wall time and in CPU time of the thread
+  // (which the machine's load does not inflate), and the incident query of a build alone.
   std::vector<Latencies> cases;
   {
     StatusPageBuilder builder(**core, **store, incidents, calendar, nullptr);
+    BarCellCache cells;  // as WebFrontend renders
     const auto shared = std::make_shared<const StatusPage>(page);
     Latencies build{"in process: build the view (queries)", {}, 0};
     Latencies render{"in process: render the HTML", {}, 0};
+    Latencies build_cpu{"in process: build, CPU time of the thread", {}, 0};
+    Latencies render_cpu{"in process: render, CPU time of the thread", {}, 0};
+    Latencies incident_cpu{"in process: its incident query, CPU time", {}, 0};
+    IncidentWindowQuery incident_query;
+    for (int i = 0; i < components; ++i) incident_query.monitor_uids.push_back(all[i].uid);
+    incident_query.to =
+        TimePoint(now.time_since_epoch() - now.time_since_epoch() % days(1)) + days(1);
+    incident_query.from = incident_query.to - days(StatusPageBuilder::kDays);
+    incident_query.limit_per_monitor = StatusPageBuilder::kIncidentsPerMonitor;
+    // CLOCK_THREAD_CPUTIME_ID, not getrusage: the latter counts in scheduler ticks (4 ms).
+    auto thread_cpu = [] {
+      timespec now{};
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+      return static_cast<double>(now.tv_sec) * 1e3 + static_cast<double>(now.tv_nsec) / 1e6;
+    };
     for (int i = 0; i < requests; ++i) {
+      const double c0 = thread_cpu();
       const auto t0 = std::chrono::steady_clock::now();
       Result<StatusPageView> view = builder.Build(shared, clock.Now());
       const auto t1 = std::chrono::steady_clock::now();
-      const std::string html = StatusPageHtml::Render(*view);
+      const double c1 = thread_cpu();
+      const std::string html = StatusPageHtml::Render(*view, &cells);
       const auto t2 = std::chrono::steady_clock::now();
+      const double c2 = thread_cpu();
+      (void)incidents.ListIncidentsInWindow(incident_query);
+      const double c3 = thread_cpu();
       build.ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
       render.ms.push_back(std::chrono::duration<double, std::milli>(t2 - t1).count());
+      build_cpu.ms.push_back(c1 - c0);
+      render_cpu.ms.push_back(c2 - c1);
+      incident_cpu.ms.push_back(c3 - c2);
       render.bytes = html.size();
     }
     cases.push_back(build);
     cases.push_back(render);
+    cases.push_back(build_cpu);
+    cases.push_back(render_cpu);
+    cases.push_back(incident_cpu);
   }
   const CpuTimes cpu_before = ProcessCpu();
   cases.push_back(Measure("status page HTML (uncached)", base + "/status/bench", requests, false));

@@ -30,7 +30,6 @@
 #include "operator/api/push_tokens.h"
 #include "operator/control/operator_metrics.h"
 #include "operator/host/control_plane_host.h"
-#include "operator/screenshots/chromium_capturer.h"
 #include "operator/screenshots/downtime_screenshots.h"
 #include "operator/screenshots/screenshot_directory.h"
 #include "operator/standalone/in_process_probe.h"
@@ -41,6 +40,7 @@
 #include "operator/web/status_page_directory.h"
 #include "operator/web/status_page_parser.h"
 #include "operator/web/web_frontend.h"
+#include "probe/browser/chromium_capturer.h"
 #include "probe/check_engine.h"
 #include "probe/engine_flags.h"
 
@@ -372,6 +372,8 @@ int RunCommand::Run(const std::vector<std::string>& args) {
   ChromiumCapturer::Options capture_options;
   capture_options.executable = flags.Get("chromium");
   capture_options.timeout = *screenshot_timeout;
+  // The browser obeys the checks' target policy (--deny-cidr/--allow-cidr and the defaults).
+  capture_options.policy = engine_options.target_policy;
   ChromiumCapturer capturer(capture_options);
   DowntimeScreenshots screenshots(capturer, screenshot_files, **alert_store, clock, {});
   core.OnStateChange([&screenshots](const Monitor& monitor, const StateEvent& event) {

@@ -40,22 +40,23 @@ void Check(bool condition, const char* what) {
 
 void StartServer() {
   pharos::HttpServerOptions options;
-  options.max_body_bytes = 16 * 1024;  // small, so that 413 is within reach
-  options.max_header_bytes = 4 * 1024;
+  options.max_body_bytes = size_t{16} * 1024;  // small, so that 413 is within reach
+  options.max_header_bytes = size_t{4} * 1024;
   options.header_timeout = std::chrono::milliseconds(2'000);
   options.idle_timeout = std::chrono::milliseconds(2'000);
   options.body_timeout = std::chrono::milliseconds(2'000);
   options.io_threads = 1;
   options.handler_threads = 2;
-  server = new pharos::HttpServer(options);  // serves until exit
-  const auto echo = [](const pharos::HttpRequest& request, pharos::HttpResponder out) {
+  // Serves until exit, never destroyed: its threads may run until the process ends.
+  server = new pharos::HttpServer(options);  // NOLINT(cppcoreguidelines-owning-memory)
+  const auto echo = [](const pharos::HttpRequest& request, const pharos::HttpResponder& out) {
     std::string text =
         request.method + " " + request.path + " " + std::to_string(request.body.size()) + "\n";
     for (const auto& [name, value] : request.path_params) {
-      text += name + "=" + value + "\n";
+      text.append(name).append("=").append(value).append("\n");
     }
     for (const auto& [name, value] : request.query) {
-      text += name + "=" + value + "\n";
+      text.append(name).append("=").append(value).append("\n");
     }
     out.Send(pharos::HttpResponse::Text(200, std::move(text)));
   };

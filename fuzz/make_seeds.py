@@ -120,6 +120,23 @@ loop += struct.pack(">HHIH", 5, 1, 300, 2) + b"\xc0\x0c"
 write("dns_answer", "hostile-compression-loop", bytes([2]) + bytes(loop))
 
 
+# --- TCP conversations: steps (S send, E expect, R expectRegex, T startTls) \0 server bytes ------
+# Reads are cut at 0x1F; a last 0x1E closes the stream.
+write("tcp_conversation", "redis", "SPING\r\nE+PONG\0+PONG\r\n")
+write("tcp_conversation", "smtp-starttls",
+      "E220\nSEHLO pharos\r\nESTARTTLS\nSSTARTTLS\r\nE220\nT\nSEHLO pharos\r\nE250\0"
+      "220 mail ESMTP\r\n\x1f250-mail\r\n250-STARTTLS\r\n250 OK\r\n\x1f220 go ahead\r\n"
+      "250 injected\r\n\x1f250 OK\r\n")
+write("tcp_conversation", "ssh-banner", "R^SSH-2\\.0-\\S+$\0SSH-2.0-OpenSSH_9.2p1\r\n")
+write("tcp_conversation", "split-lines", "Ehello world\0hel\x1flo wo\x1frld\n")
+write("tcp_conversation", "closed-early", "E220\0554 no service\r\n\x1e")
+write("tcp_conversation", "unterminated-at-close", "Ebye\0good bye\x1e")
+write("tcp_conversation", "tls-twice", "+tls\nT\nE250\0")
+write("tcp_conversation", "bad-regex", "R(unclosed\0anything\n")
+write("tcp_conversation", "catastrophic-regex", "R^(a+)+$\0" + "a" * 5000 + "b\n")
+write("tcp_conversation", "flood", "Enever\0" + "x" * 70000)
+write("tcp_conversation", "silent", "SHELLO\r\nE220\0")
+
 # --- Kubernetes watch stream: chunk-size byte, stream ------------------------------------------
 # --- gRPC health responses (selector byte: even = framed response, odd = grpc-message) ---------
 def grpc_frame(message, flag=0):

@@ -34,8 +34,8 @@ constexpr const char* kToken = "fuzz-token";
 class InstantLeaser final : public WorkLeaser {
  public:
   bool accepting_work() const override { return true; }
-  WaiterId LeaseOrWait(const std::string& region, const std::string&, size_t max_items,
-                       Clock::TimePoint, LeaseCallback done) override {
+  WaiterId LeaseOrWait(const std::string& region, const std::string&, size_t max_items, Millis,
+                       Millis, LeaseCallback done) override {
     std::vector<WorkItem> items;
     if (max_items > 0) {
       WorkItem item;
@@ -51,6 +51,10 @@ class InstantLeaser final : public WorkLeaser {
   bool CancelWait(WaiterId) override { return false; }
   void TouchProbe(const std::string&, const std::string&) override {}
   Millis lease_grace() const override { return Millis(5'000); }
+  const Clock& schedule_clock() const override { return clock_; }
+
+ private:
+  SystemClock clock_;
 };
 
 class AcceptingSink final : public ResultSink {
@@ -115,11 +119,12 @@ struct Operator {
 };
 
 Operator& TheOperator() {
-  static Operator* instance = new Operator();  // lives until exit: handlers may hold it
+  // Lives until exit, never destroyed: handlers may hold it.
+  static Operator* instance = new Operator();  // NOLINT(cppcoreguidelines-owning-memory)
   return *instance;
 }
 
-void CallOperator(void (ProbeApi::*handler)(const HttpRequest&, ProbeApi::Reply),
+void CallOperator(void (ProbeApi::*handler)(const HttpRequest&, const ProbeApi::Reply&),
                   std::string body) {
   HttpRequest request;
   request.method = "POST";
@@ -127,7 +132,7 @@ void CallOperator(void (ProbeApi::*handler)(const HttpRequest&, ProbeApi::Reply)
   request.headers["Authorization"] = std::string("Bearer ") + kToken;
   request.remote_address = "127.0.0.1";
   int replies = 0;
-  (TheOperator().api.get()->*handler)(request, [&replies](HttpResponse response) {
+  (TheOperator().api.get()->*handler)(request, [&replies](const HttpResponse& response) {
     ++replies;
     if (response.status >= 500 || !nlohmann::json::accept(response.body)) {
       std::abort();  // a probe's request is answered 2xx/4xx with a JSON body, never 5xx

@@ -79,7 +79,7 @@ class AresChannel {
 
  private:
   struct Pending;
-  AresChannel(EventLoop& loop);
+  explicit AresChannel(EventLoop& loop);
   static void OnSocketState(void* data, int fd, int readable, int writable);
   static void OnQueryDone(void* arg, int status, int timeouts, unsigned char* answer, int length);
   static void OnLookupDone(void* arg, int status, int timeouts, ::ares_addrinfo* result);

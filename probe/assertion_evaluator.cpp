@@ -7,10 +7,11 @@
 #include <nlohmann/json.hpp>
 
 #include "common/duration.h"
+#include "common/duration_text.h"
 #include "common/json_numbers.h"
 #include "common/json_path.h"
+#include "common/latency_assertion.h"
 #include "common/regex.h"
-#include "probe/duration_text.h"
 #include "probe/error_text.h"
 
 namespace pharos {
@@ -130,7 +131,8 @@ std::string ExpectedText(const Assertion& assertion) {
   return std::string(ToString(assertion.op)) + " " + assertion.value;
 }
 
-FailedAssertion MakeFailure(const Assertion& assertion, std::string actual, std::string message) {
+FailedAssertion MakeFailure(const Assertion& assertion, const std::string& actual,
+                            const std::string& message) {
   FailedAssertion failure;
   failure.type = ToString(assertion.type);
   failure.expected = SanitizeText(ExpectedText(assertion), kActualExcerptBytes);
@@ -259,12 +261,11 @@ std::optional<FailedAssertion> AssertionEvaluator::EvaluateDefault(
           "statusCode", "2xx", std::to_string(observation.status_code),
           "status code is " + std::to_string(observation.status_code) + ", expected 2xx"};
     case MonitorType::kTcp:
-      return std::nullopt;  // connected (and handshake done): otherwise there was an error
     case MonitorType::kIcmp:
     case MonitorType::kGrpc:
     case MonitorType::kPush:
-      // A ping without any reply, a failed call: those are errors already. SERVING is checked
-      // before any assertion.
+      // No connection (or handshake), a ping without any reply, a failed call: those are errors
+      // already. SERVING is checked before any assertion.
       return std::nullopt;
     case MonitorType::kDns: {
       if (!observation.dns_records.empty()) return std::nullopt;
@@ -362,15 +363,13 @@ std::optional<FailedAssertion> AssertionEvaluator::Evaluate(const Monitor& monit
       break;
     }
     case AssertionType::kLatency: {
-      subject = "latency";
-      auto limit = ParseDuration(assertion.value);
-      if (!limit.ok()) return MakeFailure(assertion, "", limit.error());
-      expected = std::to_string(std::chrono::microseconds(*limit).count());
-      Value value;
-      value.text = std::to_string(observation.timings.total_us);
-      value.display = FormatMicros(std::chrono::microseconds(observation.timings.total_us));
-      values.push_back(value);
-      break;
+      std::optional<FailedAssertion> failure =
+          JudgeLatency(assertion, std::chrono::microseconds(observation.timings.total_us));
+      if (failure) {
+        failure->expected = SanitizeText(failure->expected, kActualExcerptBytes);
+        failure->message = SanitizeText(failure->message, 2 * kActualExcerptBytes);
+      }
+      return failure;
     }
     case AssertionType::kPacketLoss: {
       subject = "packet loss";

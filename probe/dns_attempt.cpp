@@ -49,18 +49,19 @@ Result<DnsServer> ParseDnsServer(std::string_view text) {
       if (!port.ok()) return Error{port.error()};
       server.port = port.value();
     }
-  } else if (std::count(text.begin(), text.end(), ':') > 1) {
-    server.host = std::string(text);  // bare IPv6 address, default port
-  } else if (const size_t colon = text.find(':'); colon != std::string_view::npos) {
+  } else if (const size_t colon = text.find(':');
+             colon != std::string_view::npos &&
+             text.find(':', colon + 1) == std::string_view::npos) {
     server.host = std::string(text.substr(0, colon));
     auto port = ParsePort(text.substr(colon + 1), text);
     if (!port.ok()) return Error{port.error()};
     server.port = port.value();
   } else {
-    server.host = std::string(text);
+    server.host = std::string(text);  // a name or address alone (a bare IPv6 one too): default port
   }
-  if (server.host.empty())
+  if (server.host.empty()) {
     return Error{"invalid DNS server \"" + std::string(text) + "\": no host"};
+  }
   return server;
 }
 
@@ -109,12 +110,12 @@ void DnsAttempt::Start() {
     return;
   }
   channel_ = std::move(channel).value();
-  channel_->Lookup(server_.host, [this](int status, std::vector<SocketAddress> addresses) {
-    OnServerLookupDone(status, std::move(addresses));
+  channel_->Lookup(server_.host, [this](int status, const std::vector<SocketAddress>& addresses) {
+    OnServerLookupDone(status, addresses);
   });
 }
 
-void DnsAttempt::OnServerLookupDone(int status, std::vector<SocketAddress> addresses) {
+void DnsAttempt::OnServerLookupDone(int status, const std::vector<SocketAddress>& addresses) {
   channel_.reset();
   if (status != ARES_SUCCESS || addresses.empty()) {
     TransportError error =

@@ -39,7 +39,7 @@ class DnsAttempt final : public CheckAttempt {
   Observation Abort(std::chrono::milliseconds timeout) override;
 
  private:
-  void OnServerLookupDone(int status, std::vector<SocketAddress> addresses);
+  void OnServerLookupDone(int status, const std::vector<SocketAddress>& addresses);
   void Query(const std::string& servers_csv);
   void OnAnswer(int status, const std::vector<unsigned char>& answer);
   void Fail(std::string message, bool probe_fault);

@@ -6,7 +6,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "probe/duration_text.h"
+#include "common/duration_text.h"
 
 namespace pharos {
 namespace {

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 
 #include "probe/curl_multi.h"
 #include "probe/error_text.h"
@@ -16,7 +17,7 @@ namespace {
 
 // Response headers kept per response; more are read and dropped (a hostile server may send an
 // endless stream of them).
-constexpr size_t kMaxHeaderBytes = 256 * 1024;
+constexpr size_t kMaxHeaderBytes = size_t{256} * 1024;
 // Backstop only: the engine's own deadline normally ends the transfer first.
 constexpr std::chrono::milliseconds kCurlTimeoutSlack{2000};
 
@@ -148,12 +149,12 @@ void HttpAttempt::Start() {
   }
   resolver_ = std::move(resolver).value();
   resolving_ = true;
-  resolver_->Lookup(connect_host_, [this](int status, std::vector<SocketAddress> addresses) {
-    OnLookupDone(status, std::move(addresses));
+  resolver_->Lookup(connect_host_, [this](int status, const std::vector<SocketAddress>& addresses) {
+    OnLookupDone(status, addresses);
   });
 }
 
-void HttpAttempt::OnLookupDone(int status, std::vector<SocketAddress> addresses) {
+void HttpAttempt::OnLookupDone(int status, const std::vector<SocketAddress>& addresses) {
   resolving_ = false;
   dns_us_ =
       std::chrono::duration_cast<std::chrono::microseconds>(environment_.loop.Now() - started_)
@@ -279,7 +280,9 @@ void HttpAttempt::StartTransfer(const std::vector<SocketAddress>& resolved) {
   for (const auto& [name, value] : spec.headers) {
     if (name.empty() || !IsSafeHeaderText(name) || !IsSafeHeaderText(value)) continue;
     // "Name;" is curl's way to send a header with an empty value.
-    const std::string line = value.empty() ? name + ";" : name + ": " + value;
+    std::string line = name;
+    line += value.empty() ? ";" : ": ";
+    line += value;
     header_list_ = curl_slist_append(header_list_, line.c_str());
   }
   if (sends_body && !HasHeader(spec, "Content-Type")) {

@@ -45,7 +45,7 @@ class HttpAttempt final : public CheckAttempt {
   };
 
   std::optional<std::string> PrepareUrl();  // error text when the URL cannot be used
-  void OnLookupDone(int status, std::vector<SocketAddress> addresses);
+  void OnLookupDone(int status, const std::vector<SocketAddress>& addresses);
   void StartTransfer(const std::vector<SocketAddress>& resolved);  // empty for IP literals
   void OnTransferDone(CURLcode code, const std::string& probe_error);
   CurlTimes ReadCurlTimes() const;

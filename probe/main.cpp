@@ -30,10 +30,15 @@
 #include "common/name_syntax.h"
 #include "common/process_signals.h"
 #include "common/rfc3339.h"
+#include "common/target_policy_flags.h"
 #include "common/version.h"
+#include "probe/browser/chromium_capturer.h"
 #include "probe/engine_flags.h"
 #include "probe/operator_client.h"
 #include "probe/probe_agent.h"
+#include "probe/screenshot_relay.h"
+#include "probe/screenshot_server.h"
+#include "probe/sidecar_capturer.h"
 #include "probe/token_file.h"
 
 namespace pharos {
@@ -45,10 +50,21 @@ constexpr const char* kUsage =
     "(HTTP, TCP, DNS), and reports the results, keeping them until the operator acknowledges\n"
     "them. Serves /metrics, /healthz and /readyz. SIGTERM or SIGINT stops leasing, finishes the\n"
     "checks in flight and reports them (a second signal stops at once). See docs/probe.md.\n\n"
+    "       pharos-probe screenshot-server [--listen 127.0.0.1:9555] [FLAGS]\n"
+    "runs the screenshot sidecar (docs/probe.md#screenshot-sidecar).\n\n"
+    "Flags:\n";
+
+constexpr const char* kScreenshotUsage =
+    "Usage: pharos-probe screenshot-server [--listen 127.0.0.1:9555] [FLAGS]\n\n"
+    "The screenshot sidecar of a probe pod: captures a page with headless Chromium when the\n"
+    "probe asks (POST /capture), one at a time, each in a fresh browser bounded in time and size.\n"
+    "Listen on loopback only: the probe container reaches it there. See docs/probe.md.\n\n"
     "Flags:\n";
 
 struct ProbeConfig {
   OperatorClient::Options client;
+  std::string screenshot_server;  // "" = no sidecar: no screenshots taken
+  std::chrono::milliseconds screenshot_poll{2'000};
   ProbeAgent::Options agent;
   std::string listen;
   HttpServerOptions server;
@@ -166,6 +182,18 @@ Result<ProbeConfig> ReadConfig(const CommandLine& flags) {
     return Error{engine.error()};
   }
 
+  config.screenshot_server = flags.Get("screenshot-server");
+  while (!config.screenshot_server.empty() && config.screenshot_server.back() == '/') {
+    config.screenshot_server.pop_back();
+  }
+  if (!config.screenshot_server.empty() && config.screenshot_server.rfind("http://", 0) != 0) {
+    return Error{"--screenshot-server: \"" + config.screenshot_server +
+                 "\" must be the sidecar's http:// address, e.g. http://127.0.0.1:9555"};
+  }
+  Result<Millis> poll = flags.GetDuration("screenshot-poll", Millis(100));
+  if (!poll.ok()) return Error{poll.error()};
+  config.screenshot_poll = *poll;
+
   Result<Millis> drain = flags.GetDuration("drain-timeout", Millis(0));
   if (!drain.ok()) return Error{drain.error()};
   config.agent.drain_timeout = *drain;
@@ -190,37 +218,124 @@ nlohmann::json StatusJson(const ProbeAgent::Status& status, const Clock& clock) 
   if (status.last_contact) {
     body["lastOperatorContact"] = FormatRfc3339(*status.last_contact);
     body["secondsSinceOperatorContact"] =
-        std::chrono::duration_cast<std::chrono::milliseconds>(clock.Now() - *status.last_contact)
-            .count() /
-        1000.0;
+        std::chrono::duration<double>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                          clock.Now() - *status.last_contact))
+            .count();
   }
   return body;
 }
 
 Status AddRoutes(HttpServer& server, MetricsRegistry& metrics, ProbeAgent& agent,
                  const Clock& clock) {
-  Status routed = server.Route("GET", "/metrics", [&metrics](const HttpRequest&, HttpResponder r) {
-    r.Send(MetricsEndpointResponse(metrics));
-  });
+  Status routed =
+      server.Route("GET", "/metrics", [&metrics](const HttpRequest&, const HttpResponder& r) {
+        r.Send(MetricsEndpointResponse(metrics));
+      });
   if (!routed.ok()) return routed;
   // Liveness: the loops run. Losing the operator does not make the probe unhealthy (restarting
   // it would not bring the operator back); the body says when it last answered.
-  routed = server.Route("GET", "/healthz", [&agent, &clock](const HttpRequest&, HttpResponder r) {
-    const ProbeAgent::Status status = agent.status();
-    r.Send(HttpResponse::Json(status.running ? 200 : 503, StatusJson(status, clock).dump()));
-  });
+  routed =
+      server.Route("GET", "/healthz", [&agent, &clock](const HttpRequest&, const HttpResponder& r) {
+        const ProbeAgent::Status status = agent.status();
+        r.Send(HttpResponse::Json(status.running ? 200 : 503, StatusJson(status, clock).dump()));
+      });
   if (!routed.ok()) return routed;
   // Readiness: registered with the operator at least once, and not stopping.
-  return server.Route("GET", "/readyz", [&agent, &clock](const HttpRequest&, HttpResponder r) {
-    const ProbeAgent::Status status = agent.status();
-    const bool ready = status.running && status.registered;
-    nlohmann::json body = StatusJson(status, clock);
-    body["ready"] = ready;
-    r.Send(HttpResponse::Json(ready ? 200 : 503, body.dump()));
-  });
+  return server.Route("GET", "/readyz",
+                      [&agent, &clock](const HttpRequest&, const HttpResponder& r) {
+                        const ProbeAgent::Status status = agent.status();
+                        const bool ready = status.running && status.registered;
+                        nlohmann::json body = StatusJson(status, clock);
+                        body["ready"] = ready;
+                        r.Send(HttpResponse::Json(ready ? 200 : 503, body.dump()));
+                      });
+}
+
+// `pharos-probe screenshot-server`: the sidecar.
+int RunScreenshotServer(const std::vector<std::string>& args) {
+  CommandLine flags;
+  flags.AddFlag("listen", '\0', "HOST:PORT", "address of POST /capture and GET /healthz",
+                "127.0.0.1:9555");
+  flags.AddFlag("chromium", '\0', "FILE", "the headless browser", "/usr/bin/chromium");
+  flags.AddFlag("timeout", '\0', "DURATION",
+                "a capture taking longer is killed (the browser's whole process group)", "30s");
+  flags.AddFlag("max-bytes", '\0', "N", "a larger PNG is refused", "4194304");
+  flags.AddFlag("temp-dir", '\0', "DIR", "where each capture's browser profile is made",
+                "$TMPDIR or /tmp");
+  flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
+  flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
+  AddTargetPolicyFlags(flags, /*runs_checks=*/false);
+  flags.AddSwitch("help", 'h', "show this help");
+  const auto usage_error = [](const std::string& message) {
+    std::cerr << "pharos-probe screenshot-server: " << message
+              << "\nRun pharos-probe screenshot-server --help for usage.\n";
+    return 2;
+  };
+  if (Status parsed = flags.Parse(args); !parsed.ok()) return usage_error(parsed.error());
+  if (flags.IsSet("help")) {
+    std::cout << kScreenshotUsage << flags.FlagsHelp();
+    return 0;
+  }
+  if (!flags.positional().empty()) {
+    return usage_error("unexpected argument \"" + flags.positional().front() + "\"");
+  }
+  ChromiumCapturer::Options capture;
+  capture.executable = flags.Get("chromium");
+  if (flags.IsSet("temp-dir")) capture.temp_dir = flags.Get("temp-dir");
+  Result<Millis> timeout = flags.GetDuration("timeout", Millis(1'000));
+  if (!timeout.ok()) return usage_error(timeout.error());
+  capture.timeout = *timeout;
+  Result<int64_t> max_bytes = flags.GetInteger("max-bytes", 1024, int64_t{64} * 1024 * 1024);
+  if (!max_bytes.ok()) return usage_error(max_bytes.error());
+  capture.max_bytes = static_cast<size_t>(*max_bytes);
+  Result<TargetPolicy> policy = TargetPolicyFromFlags(flags);
+  if (!policy.ok()) return usage_error(policy.error());
+  capture.policy = std::move(policy).value();
+  const std::string listen = flags.Get("listen");
+  if (auto address = HttpListenAddress::Parse(listen); !address.ok()) {
+    return usage_error("--listen: " + address.error());
+  }
+  LoggingOptions logging;
+  Result<LogFormat> format = ParseLogFormat(flags.Get("log-format"));
+  if (!format.ok()) return usage_error("--log-format: " + format.error());
+  logging.format = *format;
+  Result<LogLevel> level = ParseLogLevel(flags.Get("log-level"));
+  if (!level.ok()) return usage_error("--log-level: " + level.error());
+  logging.level = *level;
+  SetupLogging(logging);
+
+  const ProcessSignals signals;  // before any thread starts
+  ChromiumCapturer capturer(capture);
+  ScreenshotServer shots(capturer);
+  HttpServerOptions server_options = ProbeServerDefaults();
+  server_options.max_connections = 16;
+  HttpServer server(server_options);
+  if (Status routed = shots.Register(server); !routed.ok()) {
+    LogCritical("cannot set up the HTTP routes: " + routed.error());
+    return 1;
+  }
+  shots.Start();
+  if (Status started = server.Start(listen); !started.ok()) {
+    LogCritical("cannot listen on " + listen + ": " + started.error() +
+                " (choose another --listen address)");
+    return 1;
+  }
+  LogInfo("screenshot sidecar serving POST /capture",
+          {{"address", server.base_url()},
+           {"chromium", capture.executable},
+           {"timeout", FormatDuration(capture.timeout)}});
+  ProcessSignals::Received received = signals.Wait();
+  while (received.kind != ProcessSignals::Kind::kStop) received = signals.Wait();
+  LogInfo(std::string("received ") + received.name + "; stopping");
+  server.Stop();
+  shots.Stop();
+  return 0;
 }
 
 int Run(const std::vector<std::string>& args) {
+  if (!args.empty() && args.front() == "screenshot-server") {
+    return RunScreenshotServer(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   CommandLine flags;
   flags.AddFlag("operator", '\0', "URL",
                 "the operator's probe API, e.g. http://pharos-operator.pharos:8080 (required)");
@@ -242,6 +357,12 @@ int Run(const std::vector<std::string>& args) {
   flags.AddFlag("max-pending-results", '\0', "N",
                 "results kept while the operator is unreachable; the oldest are dropped beyond",
                 "100000");
+  flags.AddFlag("screenshot-server", '\0', "URL",
+                "the pod's screenshot sidecar (http://127.0.0.1:9555): take the screenshots on "
+                "downtime the operator asks of this region; default none");
+  flags.AddFlag("screenshot-poll", '\0', "DURATION",
+                "with --screenshot-server: how often to ask the operator for screenshot requests",
+                "2s");
   flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
   flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
   AddHttpServerFlags(flags, ProbeServerDefaults());
@@ -298,6 +419,20 @@ int Run(const std::vector<std::string>& args) {
   }
   LogInfo("serving /metrics, /healthz and /readyz", {{"address", server.base_url()}});
   agent.Start();
+  std::unique_ptr<SidecarCapturer> sidecar;
+  std::unique_ptr<ScreenshotRelay> relay;
+  if (!config->screenshot_server.empty()) {
+    SidecarCapturer::Options sidecar_options;
+    sidecar_options.base_url = config->screenshot_server;
+    sidecar_options.policy = config->agent.engine.target_policy;
+    sidecar = std::make_unique<SidecarCapturer>(sidecar_options);
+    ScreenshotRelay::Options relay_options;
+    relay_options.poll_interval = config->screenshot_poll;
+    relay = std::make_unique<ScreenshotRelay>(client, *sidecar, relay_options);
+    relay->Start();
+    LogInfo("taking screenshots on downtime with the sidecar",
+            {{"sidecar", config->screenshot_server}});
+  }
 
   ProcessSignals::Received received = signals.Wait();
   while (received.kind != ProcessSignals::Kind::kStop) {
@@ -312,6 +447,7 @@ int Run(const std::vector<std::string>& args) {
   std::thread stopper([&] {
     pthread_setname_np(pthread_self(), "pharos-stop");
     agent.Stop();
+    if (relay) relay->Stop();  // after the drain: a capture in progress never delays it
     stopped = true;
     signals.Wake();
   });

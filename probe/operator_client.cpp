@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "common/logging.h"
+#include "probe/bounded_body_sink.h"
 
 namespace pharos {
 namespace {
@@ -13,23 +14,9 @@ namespace {
 constexpr const char* kRegisterPath = "/api/v1/probes/register";
 constexpr const char* kLeasePath = "/api/v1/work/lease";
 constexpr const char* kResultsPath = "/api/v1/work/results";
-
-struct ReplySink {
-  std::string* body;
-  size_t limit;
-  bool overflowed = false;
-};
-
-size_t WriteBody(char* data, size_t size, size_t count, void* user) {
-  auto* sink = static_cast<ReplySink*>(user);
-  const size_t bytes = size * count;
-  if (sink->body->size() + bytes > sink->limit) {
-    sink->overflowed = true;
-    return 0;  // aborts the transfer
-  }
-  sink->body->append(data, bytes);
-  return bytes;
-}
+constexpr const char* kScreenshotLeasePath = "/api/v1/work/screenshots/lease";
+constexpr const char* kScreenshotUploadPath = "/api/v1/work/screenshots/upload";
+constexpr const char* kScreenshotFailedPath = "/api/v1/work/screenshots/failed";
 
 size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
   const size_t bytes = size * count;
@@ -115,11 +102,9 @@ void OperatorClient::ReleaseHandle(std::unique_ptr<Handle> handle) {
   idle_handles_.push_back(std::move(handle));
 }
 
-OperatorReply<OperatorClient::HttpReply> OperatorClient::Post(const std::string& path,
-                                                              const std::string& body,
-                                                              std::chrono::milliseconds timeout,
-                                                              std::stop_token stop,
-                                                              size_t max_reply_bytes) {
+OperatorReply<OperatorClient::HttpReply> OperatorClient::Post(
+    const std::string& path, const std::string& body, std::chrono::milliseconds timeout,
+    const std::stop_token& stop, size_t max_reply_bytes, const std::string& content_type) {
   OperatorReply<HttpReply> reply;
   const std::string url = base_url_ + path;
   const std::string where = "POST " + RedactUrl(url);
@@ -142,22 +127,24 @@ OperatorReply<OperatorClient::HttpReply> OperatorClient::Post(const std::string&
   curl_easy_reset(easy);
 
   HttpReply http;
-  ReplySink sink{&http.body, max_reply_bytes};
+  BoundedBodySink sink{&http.body, max_reply_bytes};
   char error_text[CURL_ERROR_SIZE] = "";
-  std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(nullptr, curl_slist_free_all);
+  curl_slist* header_list = nullptr;
   const std::string authorization = "Authorization: Bearer " + *token;
   for (const std::string& header :
-       {std::string("Content-Type: application/json"), std::string("Accept: application/json"),
+       {"Content-Type: " + content_type, std::string("Accept: application/json"),
         std::string("Expect:"), authorization}) {
-    curl_slist* appended = curl_slist_append(headers.get(), header.c_str());
+    curl_slist* appended = curl_slist_append(header_list, header.c_str());
     if (appended == nullptr) {
+      curl_slist_free_all(header_list);
       ReleaseHandle(std::move(handle));
       reply.error = {OperatorErrorKind::kUnavailable, 0, where + ": out of memory"};
       return reply;
     }
-    headers.release();
-    headers.reset(appended);
+    header_list = appended;
   }
+  const std::unique_ptr<curl_slist, decltype(&curl_slist_free_all)> headers(header_list,
+                                                                            curl_slist_free_all);
   const std::string user_agent = "pharos-probe/" + options_.probe.version;
   curl_easy_setopt(easy, CURLOPT_URL, url.c_str());
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
@@ -166,7 +153,7 @@ OperatorReply<OperatorClient::HttpReply> OperatorClient::Post(const std::string&
   curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(easy, CURLOPT_USERAGENT, user_agent.c_str());
-  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, WriteBody);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, BoundedBodySink::Write);
   curl_easy_setopt(easy, CURLOPT_WRITEDATA, &sink);
   curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, ReadHeader);
   curl_easy_setopt(easy, CURLOPT_HEADERDATA, &http.date);
@@ -255,12 +242,13 @@ OperatorError OperatorClient::StatusError(const std::string& what, const std::st
 OperatorReply<nlohmann::json> OperatorClient::Call(const std::string& what, const std::string& path,
                                                    const std::string& body,
                                                    std::chrono::milliseconds timeout,
-                                                   std::stop_token stop, HttpReply* raw,
-                                                   size_t max_reply_bytes) {
+                                                   const std::stop_token& stop, HttpReply* raw,
+                                                   size_t max_reply_bytes,
+                                                   const std::string& content_type) {
   OperatorReply<nlohmann::json> reply;
   OperatorReply<HttpReply> http =
-      Post(path, body, timeout, std::move(stop),
-           max_reply_bytes == 0 ? options_.max_reply_bytes : max_reply_bytes);
+      Post(path, body, timeout, stop,
+           max_reply_bytes == 0 ? options_.max_reply_bytes : max_reply_bytes, content_type);
   if (!http.ok()) {
     reply.error = http.error;
     reply.error.message = what + ": " + reply.error.message;
@@ -281,10 +269,11 @@ OperatorReply<nlohmann::json> OperatorClient::Call(const std::string& what, cons
   return reply;
 }
 
-OperatorReply<RegisterReply> OperatorClient::Register(size_t capacity, std::stop_token stop) {
+OperatorReply<RegisterReply> OperatorClient::Register(size_t capacity,
+                                                      const std::stop_token& stop) {
   OperatorReply<RegisterReply> reply;
   auto json = Call("register", kRegisterPath, RegisterRequestBody(options_.probe, capacity),
-                   options_.request_timeout, std::move(stop));
+                   options_.request_timeout, stop);
   if (!json.ok()) {
     reply.error = json.error;
     return reply;
@@ -306,12 +295,12 @@ size_t OperatorClient::LeaseReplyLimit(size_t max_items) const {
 }
 
 OperatorReply<LeaseReply> OperatorClient::Lease(size_t max_items, int wait_seconds,
-                                                std::stop_token stop) {
+                                                const std::stop_token& stop) {
   OperatorReply<LeaseReply> reply;
   HttpReply raw;
   auto json = Call("lease", kLeasePath, LeaseRequestBody(options_.probe, max_items, wait_seconds),
-                   std::chrono::seconds(std::max(wait_seconds, 0)) + options_.lease_margin,
-                   std::move(stop), &raw, LeaseReplyLimit(max_items));
+                   std::chrono::seconds(std::max(wait_seconds, 0)) + options_.lease_margin, stop,
+                   &raw, LeaseReplyLimit(max_items));
   if (!json.ok()) {
     reply.error = json.error;
     return reply;
@@ -338,10 +327,10 @@ OperatorReply<LeaseReply> OperatorClient::Lease(size_t max_items, int wait_secon
 }
 
 OperatorReply<ResultsReply> OperatorClient::SendResults(const std::vector<std::string>& results,
-                                                        std::stop_token stop) {
+                                                        const std::stop_token& stop) {
   OperatorReply<ResultsReply> reply;
   auto json = Call("results", kResultsPath, ResultsRequestBody(options_.probe, results),
-                   options_.request_timeout, std::move(stop));
+                   options_.request_timeout, stop);
   if (!json.ok()) {
     reply.error = json.error;
     return reply;
@@ -352,6 +341,56 @@ OperatorReply<ResultsReply> OperatorClient::SendResults(const std::vector<std::s
     return reply;
   }
   reply.value = std::move(parsed).value();
+  return reply;
+}
+
+OperatorReply<std::vector<ScreenshotLeaseItem>> OperatorClient::LeaseScreenshots(
+    size_t max, const std::stop_token& stop) {
+  OperatorReply<std::vector<ScreenshotLeaseItem>> reply;
+  constexpr size_t kReplyLimit = size_t{1024} * 1024;
+  auto json = Call("screenshot lease", kScreenshotLeasePath,
+                   ScreenshotLeaseRequestBody(options_.probe, max), options_.request_timeout, stop,
+                   nullptr, kReplyLimit);
+  if (!json.ok()) {
+    reply.error = json.error;
+    return reply;
+  }
+  Result<std::vector<ScreenshotLeaseItem>> parsed = ParseScreenshotLeaseReply(*json.value);
+  if (!parsed.ok()) {
+    reply.error = {OperatorErrorKind::kUnavailable, 200, parsed.error()};
+    return reply;
+  }
+  reply.value = std::move(parsed).value();
+  return reply;
+}
+
+OperatorReply<std::string> OperatorClient::UploadScreenshot(const std::string& id,
+                                                            const std::string& png,
+                                                            const std::stop_token& stop) {
+  OperatorReply<std::string> reply;
+  auto json =
+      Call("screenshot upload", kScreenshotUploadPath + ScreenshotUploadQuery(options_.probe, id),
+           png, options_.request_timeout, stop, nullptr, 0, "image/png");
+  if (!json.ok()) {
+    reply.error = json.error;
+    return reply;
+  }
+  reply.value = json.value->is_object() ? json.value->value("url", std::string()) : std::string();
+  return reply;
+}
+
+OperatorReply<bool> OperatorClient::ReportScreenshotFailure(const std::string& id,
+                                                            const std::string& error,
+                                                            const std::stop_token& stop) {
+  OperatorReply<bool> reply;
+  auto json =
+      Call("screenshot failure", kScreenshotFailedPath,
+           ScreenshotFailedRequestBody(options_.probe, id, error), options_.request_timeout, stop);
+  if (!json.ok()) {
+    reply.error = json.error;
+    return reply;
+  }
+  reply.value = true;
   return reply;
 }
 

@@ -72,12 +72,12 @@ class OperatorClient {
     std::chrono::milliseconds connect_timeout{10'000};
     std::chrono::milliseconds request_timeout{30'000};
     std::chrono::milliseconds lease_margin{10'000};
-    size_t max_reply_bytes = 256 * 1024 * 1024;
+    size_t max_reply_bytes = size_t{256} * 1024 * 1024;
     // A lease reply for N items may hold at most lease_reply_base_bytes + N ×
     // lease_reply_item_bytes (and never more than max_reply_bytes): an operator sending far
     // more than asked for is cut off early instead of buffered.
-    size_t lease_reply_base_bytes = 4 * 1024 * 1024;
-    size_t lease_reply_item_bytes = 64 * 1024;
+    size_t lease_reply_base_bytes = size_t{4} * 1024 * 1024;
+    size_t lease_reply_item_bytes = size_t{64} * 1024;
   };
 
   explicit OperatorClient(Options options);
@@ -85,11 +85,23 @@ class OperatorClient {
   OperatorClient(const OperatorClient&) = delete;
   OperatorClient& operator=(const OperatorClient&) = delete;
 
-  OperatorReply<RegisterReply> Register(size_t capacity, std::stop_token stop = {});
-  OperatorReply<LeaseReply> Lease(size_t max_items, int wait_seconds, std::stop_token stop = {});
+  OperatorReply<RegisterReply> Register(size_t capacity, const std::stop_token& stop = {});
+  OperatorReply<LeaseReply> Lease(size_t max_items, int wait_seconds,
+                                  const std::stop_token& stop = {});
   // `results`: serialized CheckResult JSON objects.
   OperatorReply<ResultsReply> SendResults(const std::vector<std::string>& results,
-                                          std::stop_token stop = {});
+                                          const std::stop_token& stop = {});
+
+  // Screenshots on downtime (docs/probe-protocol.md#screenshots), for probes with a screenshot
+  // sidecar: up to `max` requests of this probe's region (answered at once, never parked).
+  OperatorReply<std::vector<ScreenshotLeaseItem>> LeaseScreenshots(
+      size_t max, const std::stop_token& stop = {});
+  // The PNG captured for request `id`; the reply is the screenshot's URL on the operator.
+  OperatorReply<std::string> UploadScreenshot(const std::string& id, const std::string& png,
+                                              const std::stop_token& stop = {});
+  // Why the capture for request `id` failed (recorded on the incident).
+  OperatorReply<bool> ReportScreenshotFailure(const std::string& id, const std::string& error,
+                                              const std::stop_token& stop = {});
 
   const Options& options() const { return options_; }
 
@@ -104,13 +116,15 @@ class OperatorClient {
   // POSTs `body` to `path`; any HTTP status is a success here, classified by the callers.
   // Replies longer than `max_reply_bytes` are cut off as soon as they pass it and are errors.
   OperatorReply<HttpReply> Post(const std::string& path, const std::string& body,
-                                std::chrono::milliseconds timeout, std::stop_token stop,
-                                size_t max_reply_bytes);
+                                std::chrono::milliseconds timeout, const std::stop_token& stop,
+                                size_t max_reply_bytes,
+                                const std::string& content_type = "application/json");
   // Non-2xx statuses (and 2xx bodies that are not JSON) as errors; else the parsed body.
   OperatorReply<nlohmann::json> Call(const std::string& what, const std::string& path,
                                      const std::string& body, std::chrono::milliseconds timeout,
-                                     std::stop_token stop, HttpReply* raw = nullptr,
-                                     size_t max_reply_bytes = 0);  // 0 = options' limit
+                                     const std::stop_token& stop, HttpReply* raw = nullptr,
+                                     size_t max_reply_bytes = 0,  // 0 = options' limit
+                                     const std::string& content_type = "application/json");
   size_t LeaseReplyLimit(size_t max_items) const;
   OperatorError StatusError(const std::string& what, const std::string& path,
                             const HttpReply& reply) const;

@@ -60,13 +60,13 @@ void ProbeAgent::Start() {
                                      {"region", probe_.region},
                                      {"operator", RedactUrl(client_.options().operator_url)},
                                      {"capacity", options_.capacity}});
-  lease_thread_ = std::jthread([this](std::stop_token stop) {
+  lease_thread_ = std::jthread([this](const std::stop_token& stop) {
     pthread_setname_np(pthread_self(), "pharos-lease");
-    LeaseLoop(std::move(stop));
+    LeaseLoop(stop);
   });
-  report_thread_ = std::jthread([this](std::stop_token stop) {
+  report_thread_ = std::jthread([this](const std::stop_token& stop) {
     pthread_setname_np(pthread_self(), "pharos-report");
-    ReportLoop(std::move(stop));
+    ReportLoop(stop);
   });
 }
 
@@ -91,13 +91,13 @@ void ProbeAgent::NoteContact() {
   last_error_.clear();
 }
 
-void ProbeAgent::WaitFor(std::chrono::milliseconds delay, std::stop_token stop) {
+void ProbeAgent::WaitFor(std::chrono::milliseconds delay, const std::stop_token& stop) {
   MutexLock lock(mutex_);
   changed_.WaitFor(mutex_, stop, delay, [] { return false; });
 }
 
 void ProbeAgent::FailedCall(const std::string& call, const OperatorError& error, Backoff& backoff,
-                            std::stop_token stop) {
+                            const std::stop_token& stop) {
   probe_metrics_.CountOperatorError();
   {
     MutexLock lock(mutex_);
@@ -115,16 +115,17 @@ void ProbeAgent::FailedCall(const std::string& call, const OperatorError& error,
                                                                {"kind", ToString(error.kind)},
                                                                {"retry_in", Seconds(delay)}});
   }
-  WaitFor(delay, std::move(stop));
+  WaitFor(delay, stop);
 }
 
 // ------------------------------------------------------------------------------- leasing
 
-bool ProbeAgent::RegisterOnce(std::stop_token stop, Backoff& backoff) {
+bool ProbeAgent::RegisterOnce(const std::stop_token& stop, Backoff& backoff) {
   OperatorReply<RegisterReply> reply = client_.Register(options_.capacity, stop);
   if (!reply.ok()) {
-    if (reply.error.kind != OperatorErrorKind::kCancelled)
+    if (reply.error.kind != OperatorErrorKind::kCancelled) {
       FailedCall("register", reply.error, backoff, stop);
+    }
     return false;
   }
   NoteContact();
@@ -144,7 +145,7 @@ bool ProbeAgent::RegisterOnce(std::stop_token stop, Backoff& backoff) {
   return true;
 }
 
-void ProbeAgent::LeaseLoop(std::stop_token stop) {
+void ProbeAgent::LeaseLoop(const std::stop_token& stop) {
   Backoff backoff(options_.backoff);
   auto last_prune = clock_.SteadyNow();
   bool registered = false;
@@ -320,7 +321,7 @@ void ProbeAgent::CountDropped(const std::string& reason, size_t count) {
 
 // ------------------------------------------------------------------------------- reporting
 
-void ProbeAgent::ReportLoop(std::stop_token stop) {
+void ProbeAgent::ReportLoop(const std::stop_token& stop) {
   Backoff backoff(options_.backoff);
   size_t batch_limit = SIZE_MAX;
   bool send_now = false;
@@ -348,7 +349,7 @@ void ProbeAgent::ReportLoop(std::stop_token stop) {
   changed_.NotifyAll();
 }
 
-bool ProbeAgent::SendBatch(std::stop_token stop, Backoff& backoff, size_t* batch_limit) {
+bool ProbeAgent::SendBatch(const std::stop_token& stop, Backoff& backoff, size_t* batch_limit) {
   size_t batch_max = 0;
   {
     MutexLock lock(mutex_);

@@ -62,7 +62,8 @@ class ProbeAgent {
     std::chrono::milliseconds flush_interval{200};
     int lease_wait_seconds = 20;    // asked per long-poll, capped by the operator's maximum
     size_t result_batch_max = 500;  // until the operator's register reply says otherwise
-    size_t result_batch_max_bytes = 3 * 1024 * 1024;  // under the operator's 4 MiB body limit
+    // Under the operator's 4 MiB body limit.
+    size_t result_batch_max_bytes = size_t{3} * 1024 * 1024;
     std::chrono::milliseconds drain_timeout{30'000};
     Backoff::Options backoff = Backoff::ProbeDefaults();
     std::chrono::milliseconds configuration_retry{15'000};
@@ -104,8 +105,8 @@ class ProbeAgent {
 
  private:
   // Lease loop and its helpers.
-  void LeaseLoop(std::stop_token stop);
-  bool RegisterOnce(std::stop_token stop, Backoff& backoff);
+  void LeaseLoop(const std::stop_token& stop);
+  bool RegisterOnce(const std::stop_token& stop, Backoff& backoff);
   void StartItems(const LeaseReply& reply);
   // Answers an item that was not checked with an `error` result saying why.
   void ReportUnchecked(const LeaseItem& item, const Monitor* monitor, const std::string& why);
@@ -113,10 +114,10 @@ class ProbeAgent {
                    CheckResult result);
 
   // Report loop and its helpers.
-  void ReportLoop(std::stop_token stop);
+  void ReportLoop(const std::stop_token& stop);
   // Sends one batch of the oldest results; true when the next batch should go at once (the
   // operator refused this one as too large or malformed).
-  bool SendBatch(std::stop_token stop, Backoff& backoff, size_t* batch_limit);
+  bool SendBatch(const std::stop_token& stop, Backoff& backoff, size_t* batch_limit);
   void HandleAnswered(const std::vector<ResultBuffer::Entry>& batch, const ResultsReply& reply);
   void DropRefused(const ResultBuffer::Entry& entry, const OperatorError& error);
 
@@ -126,8 +127,8 @@ class ProbeAgent {
   void NoteContact();
   // Counts and logs a failed call, then waits before the next try (or until `stop`).
   void FailedCall(const std::string& call, const OperatorError& error, Backoff& backoff,
-                  std::stop_token stop);
-  void WaitFor(std::chrono::milliseconds delay, std::stop_token stop);
+                  const std::stop_token& stop);
+  void WaitFor(std::chrono::milliseconds delay, const std::stop_token& stop);
 
   const Options options_;
   OperatorClient& client_;

@@ -169,6 +169,26 @@ Result<RegisterReply> ParseRegisterReply(const Json& json) {
   return reply;
 }
 
+namespace {
+
+// The reply's `targetPolicy` ({"deny": [...], "allow": [...]}); the defaults alone when absent.
+Result<TargetPolicy> ParseTargetPolicy(const Json& json, const std::string& where) {
+  if (!json.contains("targetPolicy") || json["targetPolicy"].is_null()) return TargetPolicy();
+  const Json& policy = json["targetPolicy"];
+  if (!policy.is_object()) {
+    return Error{where + ": targetPolicy: expected {\"deny\": [...], \"allow\": [...]}"};
+  }
+  auto deny = StringList(policy, "deny");
+  if (!deny.ok()) return Error{where + ": targetPolicy." + deny.error()};
+  auto allow = StringList(policy, "allow");
+  if (!allow.ok()) return Error{where + ": targetPolicy." + allow.error()};
+  auto parsed = TargetPolicy::Create(*deny, *allow);
+  if (!parsed.ok()) return Error{where + ": targetPolicy: " + parsed.error()};
+  return parsed;
+}
+
+}  // namespace
+
 Result<LeaseReply> ParseLeaseReply(const Json& json) {
   if (!json.is_object()) return Error{"lease reply: expected a JSON object"};
   LeaseReply reply;
@@ -190,19 +210,9 @@ Result<LeaseReply> ParseLeaseReply(const Json& json) {
     }
     reply.monitors = json["monitors"];
   }
-  if (json.contains("targetPolicy") && !json["targetPolicy"].is_null()) {
-    const Json& policy = json["targetPolicy"];
-    if (!policy.is_object()) {
-      return Error{"lease reply: targetPolicy: expected {\"deny\": [...], \"allow\": [...]}"};
-    }
-    auto deny = StringList(policy, "deny");
-    if (!deny.ok()) return Error{"lease reply: targetPolicy." + deny.error()};
-    auto allow = StringList(policy, "allow");
-    if (!allow.ok()) return Error{"lease reply: targetPolicy." + allow.error()};
-    auto parsed = TargetPolicy::Create(*deny, *allow);
-    if (!parsed.ok()) return Error{"lease reply: targetPolicy: " + parsed.error()};
-    reply.cluster_policy = std::move(parsed).value();
-  }
+  auto policy = ParseTargetPolicy(json, "lease reply");
+  if (!policy.ok()) return Error{policy.error()};
+  reply.cluster_policy = std::move(policy).value();
   return reply;
 }
 
@@ -231,6 +241,67 @@ Result<ResultsReply> ParseResultsReply(const Json& json) {
     }
   }
   return reply;
+}
+
+std::string ScreenshotLeaseRequestBody(const ProbeIdentity& probe, size_t max) {
+  Json body = IdentityJson(probe);
+  body["max"] = max;
+  return body.dump();
+}
+
+std::string ScreenshotFailedRequestBody(const ProbeIdentity& probe, const std::string& id,
+                                        const std::string& error) {
+  Json body = IdentityJson(probe);
+  body["id"] = id;
+  // The operator keeps at most 1024 bytes; cut on a character boundary (the JSON must stay UTF-8).
+  constexpr size_t kMaxError = 1000;
+  std::string text = error.substr(0, kMaxError);
+  while (text.size() < error.size() && !text.empty() &&
+         (static_cast<unsigned char>(error[text.size()]) & 0xC0) == 0x80) {
+    text.pop_back();
+  }
+  body["error"] = text;
+  return body.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string ScreenshotUploadQuery(const ProbeIdentity& probe, const std::string& id) {
+  // Probe names, regions and request ids need no escaping (their syntax is checked).
+  return "?name=" + probe.name + "&region=" + probe.region + "&id=" + id;
+}
+
+Result<std::vector<ScreenshotLeaseItem>> ParseScreenshotLeaseReply(const Json& json) {
+  if (!json.is_object()) return Error{"screenshot lease reply: expected a JSON object"};
+  std::vector<ScreenshotLeaseItem> items;
+  if (!json.contains("requests") || json["requests"].is_null()) return items;
+  auto policy = ParseTargetPolicy(json, "screenshot lease reply");
+  if (!policy.ok()) return Error{policy.error()};
+  if (!json["requests"].is_array()) {
+    return Error{"screenshot lease reply: requests: expected an array"};
+  }
+  for (size_t i = 0; i < json["requests"].size(); ++i) {
+    const Json& entry = json["requests"][i];
+    const std::string path = "screenshot lease reply: requests[" + std::to_string(i) + "]";
+    if (!entry.is_object()) return Error{path + ": expected an object"};
+    ScreenshotLeaseItem item;
+    for (auto [field, target] :
+         {std::pair{"id", &item.id}, std::pair{"url", &item.url},
+          std::pair{"monitor", &item.monitor}, std::pair{"incident", &item.incident},
+          std::pair{"moment", &item.moment}}) {
+      if (!entry.contains(field) || entry[field].is_null()) continue;
+      if (!entry[field].is_string()) return Error{path + "." + field + ": expected a string"};
+      *target = entry[field].get<std::string>();
+    }
+    if (item.id.empty() || item.id.size() > 64 ||
+        item.id.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      return Error{path + ".id: expected 1-64 lower-case hex digits"};
+    }
+    if (item.url.rfind("http://", 0) != 0 && item.url.rfind("https://", 0) != 0) {
+      return Error{path + ".url: expected an http:// or https:// URL"};
+    }
+    item.cluster_policy = *policy;
+    items.push_back(std::move(item));
+  }
+  return items;
 }
 
 }  // namespace pharos

@@ -74,13 +74,33 @@ struct ResultsReply {
   std::vector<RejectedResult> rejected;
 };
 
+// One request of POST /api/v1/work/screenshots/lease: a capture of `url` for an incident.
+struct ScreenshotLeaseItem {
+  std::string id;   // 1-64 of [0-9a-f]: it goes into the upload's query unescaped
+  std::string url;  // http:// or https://
+  std::string monitor;
+  std::string incident;
+  std::string moment;
+  // The reply's `targetPolicy` (the operator's cluster-wide policy), the same for every item;
+  // the screenshot browser obeys it on top of the probe's own.
+  TargetPolicy cluster_policy;
+};
+
 std::string RegisterRequestBody(const ProbeIdentity& probe, size_t capacity);
 std::string LeaseRequestBody(const ProbeIdentity& probe, size_t max_items, int wait_seconds);
 // `results`: each a serialized CheckResult JSON object (see common/check_result_json.h).
 std::string ResultsRequestBody(const ProbeIdentity& probe, const std::vector<std::string>& results);
 
+std::string ScreenshotLeaseRequestBody(const ProbeIdentity& probe, size_t max);
+std::string ScreenshotFailedRequestBody(const ProbeIdentity& probe, const std::string& id,
+                                        const std::string& error);
+// The query of POST /api/v1/work/screenshots/upload (its body is the PNG): "?name=&region=&id=".
+std::string ScreenshotUploadQuery(const ProbeIdentity& probe, const std::string& id);
+
 Result<RegisterReply> ParseRegisterReply(const nlohmann::json& json);
 Result<LeaseReply> ParseLeaseReply(const nlohmann::json& json);
 Result<ResultsReply> ParseResultsReply(const nlohmann::json& json);
+// {"requests": [...]}: every request must be usable (an error names the first that is not).
+Result<std::vector<ScreenshotLeaseItem>> ParseScreenshotLeaseReply(const nlohmann::json& json);
 
 }  // namespace pharos

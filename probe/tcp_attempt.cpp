@@ -21,9 +21,10 @@
 namespace pharos {
 namespace {
 
-constexpr size_t kShownText = 80;
-
-std::string Quoted(std::string_view text) { return "\"" + SanitizeText(text, kShownText) + "\""; }
+const std::vector<TcpStep>& ConversationOf(const Monitor& monitor) {
+  static const std::vector<TcpStep> kNone;
+  return monitor.tcp ? monitor.tcp->conversation : kNone;
+}
 
 }  // namespace
 
@@ -33,7 +34,8 @@ TcpAttempt::TcpAttempt(const AttemptEnvironment& environment, const Monitor& mon
       monitor_(monitor),
       pinned_(pinned),
       finish_(std::move(finish)),
-      policy_(environment.policy) {}
+      policy_(environment.policy),
+      conversation_(ConversationOf(monitor), monitor.tcp && monitor.tcp->tls) {}
 
 TcpAttempt::~TcpAttempt() {
   resolver_.reset();
@@ -230,7 +232,8 @@ void TcpAttempt::ContinueHandshake() {
   timings_.tls_us += MicrosSince(phase_started_);
   const int saved_errno = errno;
   const std::string reason = TakeOpenSslError();
-  const std::string where = in_starttls_ ? "STARTTLS (" + StepName(step_) + ")" : "TLS";
+  const std::string where =
+      in_starttls_ ? "STARTTLS (" + conversation_.CurrentStepName() + ")" : "TLS";
   if (error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN) {
     if (saved_errno == ECONNRESET) {
       Fail(where + ": connection reset by peer during the handshake");
@@ -247,38 +250,10 @@ void TcpAttempt::ContinueHandshake() {
 void TcpAttempt::OnHandshakeDone() {
   if (in_starttls_) {
     in_starttls_ = false;
-    ++step_;
+    conversation_.TlsStarted();
   }
   phase_ = Phase::kConversation;
   RunSteps();
-}
-
-std::string TcpAttempt::StepName(size_t step) const {
-  const std::vector<TcpStep>& steps = monitor_.tcp->conversation;
-  if (step >= steps.size()) return "after the conversation";
-  const TcpStep& current = steps[step];
-  std::string name = "step " + std::to_string(step + 1) + " (";
-  switch (current.kind) {
-    case TcpStep::Kind::kSend:
-      name += "send " + Quoted(current.text);
-      break;
-    case TcpStep::Kind::kExpect:
-      name += "expect " + Quoted(current.text);
-      break;
-    case TcpStep::Kind::kExpectRegex:
-      name += "expectRegex " + Quoted(current.text);
-      break;
-    case TcpStep::Kind::kStartTls:
-      name += "startTls";
-      break;
-  }
-  return name + ")";
-}
-
-std::string TcpAttempt::LastLineText() const {
-  if (!in_.empty()) return "; received " + Quoted(in_);
-  if (!last_line_.empty()) return "; last line received " + Quoted(last_line_);
-  return got_first_byte_ ? "" : "; nothing was received";
 }
 
 void TcpAttempt::WaitFor(uint32_t events) {
@@ -287,67 +262,48 @@ void TcpAttempt::WaitFor(uint32_t events) {
 }
 
 void TcpAttempt::RunSteps() {
-  const std::vector<TcpStep>& steps = monitor_.tcp->conversation;
-  while (step_ < steps.size() && !reported_) {
-    const TcpStep& step = steps[step_];
-    switch (step.kind) {
-      case TcpStep::Kind::kSend: {
+  while (!reported_) {
+    if (step_timer_ != 0 && timer_step_ != conversation_.step()) {
+      environment_.loop.CancelTimer(step_timer_);  // its step is over
+      step_timer_ = 0;
+    }
+    switch (conversation_.Next()) {
+      case TcpConversation::Action::kSend: {
         if (out_.empty()) {
-          out_ = step.text;
+          out_ = conversation_.send_text();
           out_sent_ = 0;
         }
         const Io io = Flush();
         if (io == Io::kWait) return WaitFor(want_events_);
         if (io == Io::kFailed) return;
         out_.clear();
-        ++step_;
+        conversation_.Sent();
         break;
       }
-      case TcpStep::Kind::kExpect:
-      case TcpStep::Kind::kExpectRegex: {
-        if (step.kind == TcpStep::Kind::kExpectRegex && !step_regex_) {
-          Result<Regex> compiled = Regex::Compile(step.text);
-          if (!compiled.ok()) {
-            return Fail(StepName(step_) + ": invalid regular expression: " + compiled.error(),
-                        true);
-          }
-          step_regex_ = std::move(compiled).value();
-        }
-        if (step.timeout && step_timer_ == 0) {
-          const size_t index = step_;
-          step_timer_ = environment_.loop.AddTimer(environment_.loop.Now() + *step.timeout,
+      case TcpConversation::Action::kReceive: {
+        const std::optional<Millis> timeout = conversation_.step_timeout();
+        if (timeout && step_timer_ == 0) {
+          const size_t index = conversation_.step();
+          timer_step_ = index;
+          step_timer_ = environment_.loop.AddTimer(environment_.loop.Now() + *timeout,
                                                    [this, index] { OnStepTimeout(index); });
         }
-        bool eof = false;
-        while (!TakeMatchingLine(eof)) {
-          if (reported_) return;
-          if (eof) {
-            return Fail("connection closed by the server before " + StepName(step_) + " matched" +
-                        LastLineText());
-          }
-          const Read read = ReadSome();
-          if (read == Read::kFailed) return;
-          if (read == Read::kWait) return WaitFor(want_events_);
-          eof = read == Read::kEnd;
-        }
-        if (reported_) return;
-        environment_.loop.CancelTimer(step_timer_);
-        step_timer_ = 0;
-        step_regex_.reset();
-        ++step_;
+        const Read read = ReadSome();
+        if (read == Read::kFailed) return;
+        if (read == Read::kWait) return WaitFor(want_events_);
+        if (read == Read::kEnd) conversation_.Closed();
         break;
       }
-      case TcpStep::Kind::kStartTls:
-        if (ssl_ != nullptr) return Fail(StepName(step_) + ": TLS is already on", true);
+      case TcpConversation::Action::kStartTls:
         environment_.loop.Unwatch(fd_);
-        // Plaintext the server sent ahead of the handshake must not pass for what it says
-        // over TLS (STARTTLS response injection).
-        in_.clear();
         in_starttls_ = true;
         return StartHandshake();  // OnHandshakeDone moves to the next step
+      case TcpConversation::Action::kDone:
+        return Succeed();
+      case TcpConversation::Action::kFailed:
+        return Fail(conversation_.error(), conversation_.probe_fault());
     }
   }
-  if (!reported_) Succeed();
 }
 
 TcpAttempt::Io TcpAttempt::Flush() {
@@ -367,7 +323,7 @@ TcpAttempt::Io TcpAttempt::Flush() {
         want_events_ = error == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT;
         return Io::kWait;
       }
-      Fail("TLS write failed in " + StepName(step_) + ": " +
+      Fail("TLS write failed in " + conversation_.CurrentStepName() + ": " +
            (errno != 0 ? DescribeErrno(errno) : TakeOpenSslError()));
       return Io::kFailed;
     }
@@ -381,7 +337,7 @@ TcpAttempt::Io TcpAttempt::Flush() {
       return Io::kWait;
     }
     if (errno == EINTR) continue;
-    Fail("cannot send in " + StepName(step_) + ": " + DescribeErrno(errno));
+    Fail("cannot send in " + conversation_.CurrentStepName() + ": " + DescribeErrno(errno));
     return Io::kFailed;
   }
   return Io::kDone;
@@ -390,12 +346,7 @@ TcpAttempt::Io TcpAttempt::Flush() {
 TcpAttempt::Read TcpAttempt::ReadSome() {
   char buffer[4096];
   while (true) {
-    if (in_.size() >= kMaxBufferedBytes) {
-      Fail("more than " + std::to_string(kMaxBufferedBytes / 1024) + " KiB received without a " +
-           "line matching " + StepName(step_));
-      return Read::kFailed;
-    }
-    const size_t room = std::min(sizeof(buffer), kMaxBufferedBytes - in_.size());
+    const size_t room = std::min(sizeof(buffer), conversation_.room());
     ssize_t received = 0;
     if (ssl_ != nullptr) {
       ERR_clear_error();
@@ -410,7 +361,7 @@ TcpAttempt::Read TcpAttempt::ReadSome() {
         if (error == SSL_ERROR_ZERO_RETURN || (error == SSL_ERROR_SYSCALL && errno == 0)) {
           return Read::kEnd;
         }
-        Fail("TLS read failed in " + StepName(step_) + ": " +
+        Fail("TLS read failed in " + conversation_.CurrentStepName() + ": " +
              (errno != 0 ? DescribeErrno(errno) : TakeOpenSslError()));
         return Read::kFailed;
       }
@@ -424,7 +375,7 @@ TcpAttempt::Read TcpAttempt::ReadSome() {
           return Read::kWait;
         }
         if (errno == EINTR) continue;
-        Fail("cannot read in " + StepName(step_) + ": " + DescribeErrno(errno));
+        Fail("cannot read in " + conversation_.CurrentStepName() + ": " + DescribeErrno(errno));
         return Read::kFailed;
       }
     }
@@ -432,55 +383,17 @@ TcpAttempt::Read TcpAttempt::ReadSome() {
       got_first_byte_ = true;
       timings_.first_byte_us = MicrosSince(connected_at_) - timings_.tls_us;
     }
-    in_.append(buffer, static_cast<size_t>(received));
+    conversation_.Received(std::string_view(buffer, static_cast<size_t>(received)));
     // One read at a time: the caller looks for a matching line before reading on.
     return Read::kData;
   }
 }
 
-bool TcpAttempt::TakeMatchingLine(bool eof) {
-  const TcpStep& step = monitor_.tcp->conversation[step_];
-  const auto matches = [&](std::string_view line) {
-    if (step.kind == TcpStep::Kind::kExpect) return line.find(step.text) != std::string_view::npos;
-    Result<bool> found = step_regex_->Search(line);
-    if (!found.ok()) {
-      Fail(StepName(step_) + ": " + found.error());
-      return false;
-    }
-    return *found;
-  };
-  size_t start = 0;
-  while (true) {
-    const size_t newline = in_.find('\n', start);
-    std::string_view line;
-    size_t next = 0;
-    if (newline == std::string::npos) {
-      if (!eof || start >= in_.size()) break;
-      line = std::string_view(in_).substr(start);  // the last, unterminated line
-      next = in_.size();
-    } else {
-      line = std::string_view(in_).substr(start, newline - start);
-      next = newline + 1;
-    }
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    last_line_ = std::string(line.substr(0, 1024));
-    const bool matched = matches(line);
-    if (reported_) return false;
-    start = next;
-    if (matched) {
-      in_.erase(0, start);
-      return true;
-    }
-  }
-  in_.erase(0, start);
-  return false;
-}
-
 void TcpAttempt::OnStepTimeout(size_t step) {
   step_timer_ = 0;
-  if (reported_ || step != step_) return;
-  const std::chrono::milliseconds timeout = *monitor_.tcp->conversation[step].timeout;
-  Fail("no line matched " + StepName(step) + " within " + FormatDuration(timeout) + LastLineText());
+  if (reported_ || step != conversation_.step()) return;
+  conversation_.TimedOut();
+  Fail(conversation_.error());
 }
 
 void TcpAttempt::Succeed() {
@@ -538,14 +451,14 @@ Observation TcpAttempt::Abort(std::chrono::milliseconds timeout) {
       break;
     case Phase::kTls:
       observation.timings.tls_us += in_phase;
-      observation.error =
-          !in_starttls_ ? DescribeTimeout(timeout, kPhaseTls)
-                        : "timeout after " + FormatDuration(timeout) + " in " + StepName(step_);
+      observation.error = !in_starttls_ ? DescribeTimeout(timeout, kPhaseTls)
+                                        : "timeout after " + FormatDuration(timeout) + " in " +
+                                              conversation_.CurrentStepName();
       break;
     case Phase::kConversation:
     case Phase::kDone:
-      observation.error =
-          "timeout after " + FormatDuration(timeout) + " in " + StepName(step_) + LastLineText();
+      observation.error = "timeout after " + FormatDuration(timeout) + " in " +
+                          conversation_.CurrentStepName() + conversation_.ReceivedText();
       break;
   }
   observation.timings.total_us = MicrosSince(started_);

@@ -4,13 +4,13 @@
 // (non-blocking OpenSSL, SNI = serverName or host, certificate and host name checked unless
 // insecureSkipVerify) and by the monitor's conversation: its steps in order — send text, read
 // lines until one contains a text or matches a regular expression (each expect with its own
-// timeout), STARTTLS (a handshake on the open connection). The host is looked up with c-ares
-// unless it is an IP literal or the attempt is pinned to one address (resolve: all, a Service
-// endpoint); addresses are tried in order until one connects. Certificate expiry is recorded
-// even when verification fails or is skipped. Each address is put to the TargetPolicy before
-// connecting; when every address is refused (or the others fail), the check is an `error`
-// naming the refused address.
-// Thread-safety: loop thread only.
+// timeout), STARTTLS (a handshake on the open connection). What to send, whether a line matches
+// and when to start TLS is TcpConversation's to decide; this class does the I/O and timers. The
+// host is looked up with c-ares unless it is an IP literal or the attempt is pinned to one address
+// (resolve: all, a Service endpoint); addresses are tried in order until one connects. Certificate
+// expiry is recorded even when verification fails or is skipped. Each address is put to the
+// TargetPolicy before connecting; when every address is refused (or the others fail), the check is
+// an `error` naming the refused address. Thread-safety: loop thread only.
 
 #include <openssl/ssl.h>
 
@@ -21,18 +21,15 @@
 #include <vector>
 
 #include "common/monitor.h"
-#include "common/regex.h"
 #include "probe/ares_channel.h"
 #include "probe/check_attempt.h"
 #include "probe/event_loop.h"
+#include "probe/tcp_conversation.h"
 
 namespace pharos {
 
 class TcpAttempt final : public CheckAttempt {
  public:
-  // Data kept from the server while a conversation waits for a line; more is an error.
-  static constexpr size_t kMaxBufferedBytes = 64 * 1024;
-
   // `monitor` must outlive the attempt. `pinned`: the one address to connect to (with its
   // port), instead of spec.tcp.host and port.
   TcpAttempt(const AttemptEnvironment& environment, const Monitor& monitor,
@@ -53,15 +50,12 @@ class TcpAttempt final : public CheckAttempt {
   void StartHandshake();
   void ContinueHandshake();
   void OnHandshakeDone();
-  // Runs conversation steps from step_ on until one has to wait or all are done.
+  // Does what the conversation asks until it has to wait, is done or failed.
   void RunSteps();
-  Io Flush();                       // writes out_ from out_sent_
-  Read ReadSome();                  // appends one read's worth to in_
-  bool TakeMatchingLine(bool eof);  // consumes lines of in_ up to the first that matches step_
+  Io Flush();       // writes out_ from out_sent_
+  Read ReadSome();  // hands one read's worth to the conversation
   void WaitFor(uint32_t events);
   void OnStepTimeout(size_t step);
-  std::string StepName(size_t step) const;
-  std::string LastLineText() const;
   void CloseSocket();
   void Fail(std::string message, bool probe_fault = false);
   void Succeed();
@@ -86,14 +80,12 @@ class TcpAttempt final : public CheckAttempt {
   SSL* ssl_ = nullptr;
   std::string server_name_;
 
-  // The conversation.
-  size_t step_ = 0;
-  std::optional<Regex> step_regex_;  // of the current expectRegex step
+  // The conversation: its logic, and the I/O state of the step under way.
+  TcpConversation conversation_;
   EventLoop::TimerId step_timer_ = 0;
-  std::string out_;  // the current send step's text
+  size_t timer_step_ = 0;  // the step step_timer_ is the own timeout of
+  std::string out_;        // the current send step's text
   size_t out_sent_ = 0;
-  std::string in_;         // received, not yet consumed by an expect step
-  std::string last_line_;  // the last whole line received (for messages)
   bool got_first_byte_ = false;
   bool in_starttls_ = false;  // the handshake under way is a startTls step's
   uint32_t want_events_ = 0;  // what the last read or write that could not go on waits for

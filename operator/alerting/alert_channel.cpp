@@ -387,15 +387,16 @@ class ChannelParser {
         if (const DocumentNode* node = Get(*fields, "security")) {
           std::string text;
           if (reader_.String(*node, path + ".security", &text)) {
-            if (text == "starttls")
+            if (text == "starttls") {
               channel_.smtp_security = SmtpSecurity::kStartTls;
-            else if (text == "tls")
+            } else if (text == "tls") {
               channel_.smtp_security = SmtpSecurity::kImplicitTls;
-            else if (text == "none")
+            } else if (text == "none") {
               channel_.smtp_security = SmtpSecurity::kNone;
-            else
+            } else {
               reader_.Fail(node->location, path + ".security",
                            DocumentReader::NotOneOf(text, {"starttls", "tls", "none"}));
+            }
           }
         }
         Text(*fields, "username", path, &channel_.smtp_username, false);

@@ -55,12 +55,12 @@ Status AlertingApi::Register(const RouteAdder& route) {
           {{"POST", "/api/v1/channels/{namespace}/{name}/test"}, &AlertingApi::HandleTest},
       };
   for (const auto& [where, handler] : routes) {
-    Status added = route(where.first, where.second,
-                         [this, handler = handler](const HttpRequest& request, HttpResponder out) {
-                           (this->*handler)(request, [out](HttpResponse response) {
-                             out.Send(std::move(response));
-                           });
-                         });
+    Status added =
+        route(where.first, where.second,
+              [this, handler = handler](const HttpRequest& request, const HttpResponder& out) {
+                (this->*handler)(request,
+                                 [out](HttpResponse response) { out.Send(std::move(response)); });
+              });
     if (!added) return added;
   }
   return OkStatus();
@@ -112,10 +112,7 @@ std::optional<std::string> AlertingApi::Authorize(const HttpRequest& request,
   }
   if (const std::optional<std::chrono::seconds> wait =
           bad_tokens_.Admit("incidents", request.remote_address)) {
-    HttpResponse response = HttpResponse::Error(
-        429, "too many requests with a wrong token from this address; retry later");
-    response.headers.emplace_back("Retry-After", std::to_string(wait->count()));
-    reply(std::move(response));
+    reply(TooManyWrongTokens(*wait));
     return std::nullopt;
   }
   std::optional<std::string> name = tokens_->Check(request.Header("Authorization"));
@@ -135,8 +132,9 @@ std::optional<std::string> AlertingApi::Authorize(const HttpRequest& request,
 void AlertingApi::HandleGet(const HttpRequest& request, const Reply& reply) {
   const std::string& id = request.path_params.at("id");
   Result<std::optional<IncidentRecord>> record = incidents_.GetIncident(id);
-  if (!record)
+  if (!record) {
     return reply(HttpResponse::Error(500, "reading the incident failed: " + record.error()));
+  }
   if (!record->has_value()) return reply(HttpResponse::Error(404, "no incident " + id));
   Result<std::vector<Delivery>> deliveries = outbox_.ForIncident(id);
   reply(HttpResponse::Json(
@@ -169,7 +167,7 @@ void AlertingApi::HandleNote(const HttpRequest& request, const Reply& reply) {
   if (!author) return;
   std::optional<Json> body = Body(request, reply);
   if (!body) return;
-  std::optional<std::string> text = Field(*body, "text", 16 * 1024, true, reply);
+  std::optional<std::string> text = Field(*body, "text", size_t{16} * 1024, true, reply);
   if (!text) return;
   std::optional<std::string> by = Field(*body, "by", 256, false, reply);
   if (!by) return;

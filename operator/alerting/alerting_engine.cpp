@@ -65,7 +65,7 @@ AlertingEngine::AlertingEngine(IncidentStore& incidents, Outbox& outbox,
       calendar_(calendar),
       registry_(registry),
       clock_(clock),
-      options_(options),
+      options_(std::move(options)),
       notifications_total_(registry.AddCounter(
           "pharos_notifications_total",
           "Notification delivery attempts, by channel (namespace/name), channel type, event "
@@ -203,7 +203,7 @@ void AlertingEngine::LinkScreenshots(Notification& n, const IncidentRecord& reco
   }
 }
 
-void AlertingEngine::Entry(const std::string& incident_id, IncidentEntry entry) {
+void AlertingEngine::Entry(const std::string& incident_id, const IncidentEntry& entry) {
   if (Status added = incidents_.AddEntry(incident_id, entry); !added) {
     Log().Warn("writing an incident's timeline failed",
                {{"incident", incident_id}, {"error", added.error()}});
@@ -514,7 +514,7 @@ void AlertingEngine::Start() {
   if (started_) return;
   started_ = true;
   dispatcher_.Start();
-  thread_ = std::jthread([this](std::stop_token stop) { Run(std::move(stop)); });
+  thread_ = std::jthread([this](const std::stop_token& stop) { Run(stop); });
 }
 
 void AlertingEngine::Stop() {
@@ -541,7 +541,7 @@ void AlertingEngine::SetActive(bool active) {
   queue_cv_.NotifyAll();
 }
 
-void AlertingEngine::Run(std::stop_token stop) {
+void AlertingEngine::Run(const std::stop_token& stop) {
   pthread_setname_np(pthread_self(), "pharos-alerts");
   auto next_housekeeping = std::chrono::steady_clock::now();
   while (!stop.stop_requested()) {

@@ -110,7 +110,7 @@ class AlertingEngine {
     StateEvent event;
   };
 
-  void Run(std::stop_token stop);
+  void Run(const std::stop_token& stop);
   void Process(const Queued& queued);
   void Housekeeping();
   // Adds the deliveries of `notification` to `channels`; wakes their workers. Returns how many
@@ -122,7 +122,7 @@ class AlertingEngine {
   Notification FactsOf(const Monitor& monitor, NotificationEvent event, TimePoint at) const;
   bool InMaintenance(const Monitor& monitor, TimePoint at) const;
   std::string MaintenanceNames(const Monitor& monitor, TimePoint at) const;
-  void Entry(const std::string& incident_id, IncidentEntry entry);
+  void Entry(const std::string& incident_id, const IncidentEntry& entry);
   // Sets n.screenshots from the incident's record, as links under options_.public_url.
   void LinkScreenshots(Notification& n, const IncidentRecord& record) const;
   void OnDelivery(const Delivery& delivery, DeliveryOutcome outcome, const std::string& type);

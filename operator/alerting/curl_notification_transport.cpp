@@ -42,8 +42,10 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   constexpr std::string_view kName = "retry-after:";
   if (line.size() > kName.size() && strncasecmp(line.data(), kName.data(), kName.size()) == 0) {
     std::string value(line.substr(kName.size()));
-    while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' '))
+    while (!value.empty() &&
+           (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
       value.pop_back();
+    }
     while (!value.empty() && value.front() == ' ') value.erase(0, 1);
     exchange->retry_after = value;
   }
@@ -115,7 +117,10 @@ TransportResult SendHttp(const HttpMessage& http, const OutgoingMessage& message
   std::unique_ptr<curl_slist, ListDeleter> headers;
   curl_slist* list = nullptr;
   for (const auto& [name, value] : http.headers) {
-    list = curl_slist_append(list, (name + ": " + value).c_str());
+    std::string line = name;
+    line += ": ";
+    line += value;
+    list = curl_slist_append(list, line.c_str());
   }
   list = curl_slist_append(list, "Expect:");  // no 100-continue round trip
   headers.reset(list);

@@ -97,7 +97,7 @@ void DeliveryDispatcher::Wake(const std::string& channel) {
     MutexLock lock(mu_);
     if (!started_ || stopping_) return;
     EnsureWorkerLocked(channel);
-    workers_[channel]->woken = true;
+    woken_channels_.insert(channel);
   }
   cv_.NotifyAll();
 }
@@ -113,7 +113,7 @@ void DeliveryDispatcher::SetActive(bool active) {
     if (started_ && !stopping_ && pending) {
       for (const std::string& channel : *pending) EnsureWorkerLocked(channel);
     }
-    for (auto& [channel, worker] : workers_) worker->woken = true;
+    for (const auto& [channel, worker] : workers_) woken_channels_.insert(channel);
   }
   cv_.NotifyAll();
 }
@@ -136,21 +136,23 @@ void DeliveryDispatcher::Run(Worker& worker) {
   MutexLock lock(mu_);
   while (!stopping_) {
     std::optional<Clock::TimePoint> next;
-    worker.woken = false;
+    woken_channels_.erase(worker.channel);
     if (active_) {
       lock.Unlock();
       next = DeliverDue(worker.channel, clock_.Now());
       lock.Lock();
     }
     if (stopping_) break;
-    if (worker.woken) continue;
+    if (woken_channels_.contains(worker.channel)) continue;
     auto wait = kMaxSleep;
     if (active_ && next) {
       const auto until =
           std::chrono::duration_cast<std::chrono::milliseconds>(*next - clock_.Now());
       wait = std::clamp(until, std::chrono::milliseconds(1), kMaxSleep);
     }
-    cv_.WaitFor(mu_, wait, [&]() REQUIRES(mu_) { return stopping_ || worker.woken; });
+    cv_.WaitFor(mu_, wait, [&]() REQUIRES(mu_) {
+      return stopping_ || woken_channels_.contains(worker.channel);
+    });
   }
 }
 

@@ -25,6 +25,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -84,7 +85,6 @@ class DeliveryDispatcher {
   struct Worker {
     std::string channel;
     std::thread thread;
-    bool woken = false;  // GUARDED_BY(mu_)
   };
 
   // Attempts one delivery; updates `delivery` in place. Returns the outcome.
@@ -104,6 +104,8 @@ class DeliveryDispatcher {
   Mutex mu_;
   CondVar cv_;
   std::map<std::string, std::unique_ptr<Worker>> workers_ GUARDED_BY(mu_);
+  // Channels whose worker must look again before it sleeps (Wake, SetActive).
+  std::set<std::string> woken_channels_ GUARDED_BY(mu_);
   bool started_ GUARDED_BY(mu_) = false;
   bool stopping_ GUARDED_BY(mu_) = false;
   bool active_ GUARDED_BY(mu_) = true;

@@ -115,8 +115,8 @@ const DocumentNode* DocumentReader::Envelope(const DocumentNode& document, std::
                                              ObjectMeta* meta) {
   document_location_ = document.location;
   const bool api = origin_ == DocumentOrigin::kApiObject;
-  auto fields =
-      Fields(document, "", {"apiVersion", "kind", "metadata", "spec", "status"}, /*ignore=*/api);
+  auto fields = Fields(document, "", {"apiVersion", "kind", "metadata", "spec", "status"},
+                       /*ignore_unknown=*/api);
   if (!fields) {
     return nullptr;
   }

@@ -23,6 +23,7 @@ void MaintenanceSchedule::Replace(std::vector<MaintenanceWindow> windows) {
   MutexLock lock(mu_);
   windows_ = std::move(shared);
   cache_valid_ = false;
+  ++version_;
 }
 
 void MaintenanceSchedule::Upsert(MaintenanceWindow window) {
@@ -36,12 +37,14 @@ void MaintenanceSchedule::Upsert(MaintenanceWindow window) {
     windows_.push_back(std::move(shared));
   }
   cache_valid_ = false;
+  ++version_;
 }
 
 void MaintenanceSchedule::Remove(const std::string& key) {
   MutexLock lock(mu_);
   std::erase_if(windows_, [&](const auto& w) { return w->Key() == key; });
   cache_valid_ = false;
+  ++version_;
 }
 
 size_t MaintenanceSchedule::size() const {
@@ -53,6 +56,7 @@ const MaintenanceSchedule::Windows& MaintenanceSchedule::ActiveLocked(TimePoint 
   if (cache_valid_ && now >= cached_from_ && now < cached_until_) {
     return active_;
   }
+  Windows previous = std::move(active_);
   active_.clear();
   TimePoint until = now + kLookAhead;
   for (const auto& window : windows_) {
@@ -70,7 +74,14 @@ const MaintenanceSchedule::Windows& MaintenanceSchedule::ActiveLocked(TimePoint 
   cached_from_ = now;
   cached_until_ = until;
   cache_valid_ = true;
+  if (active_ != previous) ++version_;
   return active_;
+}
+
+std::optional<uint64_t> MaintenanceSchedule::AnswersVersion(TimePoint now) const {
+  MutexLock lock(mu_);
+  ActiveLocked(now);
+  return version_;
 }
 
 bool MaintenanceSchedule::InMaintenance(const Monitor& monitor, TimePoint now) const {

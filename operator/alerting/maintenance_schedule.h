@@ -36,6 +36,7 @@ class MaintenanceSchedule final : public MaintenanceCalendar {
 
   bool InMaintenance(const Monitor& monitor, TimePoint now) const override;
   std::vector<MaintenancePeriod> Periods(TimePoint from, TimePoint to) const override;
+  std::optional<uint64_t> AnswersVersion(TimePoint now) const override;
 
   // The windows active at `now` that cover `monitor` (keys), for timelines.
   std::vector<std::string> ActiveWindows(const Monitor& monitor, TimePoint now) const;
@@ -54,6 +55,8 @@ class MaintenanceSchedule final : public MaintenanceCalendar {
   mutable TimePoint cached_from_ GUARDED_BY(mu_){};
   mutable TimePoint cached_until_ GUARDED_BY(mu_){};
   mutable bool cache_valid_ GUARDED_BY(mu_) = false;
+  // Moves on every change of the windows and of the active set (AnswersVersion).
+  mutable uint64_t version_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pharos

@@ -138,8 +138,9 @@ std::vector<std::pair<std::string, std::string>> Facts(const Notification& n) {
   if (n.incident) {
     facts.emplace_back("Incident", n.incident->id);
     facts.emplace_back("Started", FormatRfc3339(n.incident->started_at));
-    if (n.incident->resolved_at)
+    if (n.incident->resolved_at) {
       facts.emplace_back("Resolved", FormatRfc3339(*n.incident->resolved_at));
+    }
   }
   if (!n.acknowledged_by.empty()) facts.emplace_back("Acknowledged by", n.acknowledged_by);
   if (!n.screenshots.empty()) facts.emplace_back("Screenshots", Join(n.screenshots, " "));
@@ -266,8 +267,9 @@ std::map<std::string, std::string> MessageRenderer::TemplateValues(const Deliver
   if (n.incident) {
     values["incident.id"] = n.incident->id;
     values["incident.startedAt"] = FormatRfc3339(n.incident->started_at);
-    if (n.incident->resolved_at)
+    if (n.incident->resolved_at) {
       values["incident.resolvedAt"] = FormatRfc3339(*n.incident->resolved_at);
+    }
   }
   return values;
 }
@@ -362,8 +364,9 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
     }
     case ChannelType::kMsTeams: {
       Json fact_set = Json::array();
-      for (const auto& [name, value] : facts)
+      for (const auto& [name, value] : facts) {
         fact_set.push_back({{"title", name}, {"value", value}});
+      }
       Json card_body = Json::array();
       card_body.push_back({{"type", "TextBlock"},
                            {"text", title},
@@ -377,8 +380,9 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
                                          ? "Default"
                                          : "Attention"}});
       card_body.push_back({{"type", "TextBlock"}, {"text", text}, {"wrap", true}});
-      if (!fact_set.empty())
+      if (!fact_set.empty()) {
         card_body.push_back({{"type", "FactSet"}, {"facts", std::move(fact_set)}});
+      }
       Json card = {{"$schema", "http://adaptivecards.io/schemas/adaptive-card.json"},
                    {"type", "AdaptiveCard"},
                    {"version", "1.4"},
@@ -565,7 +569,10 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
       std::string plain = text + "\r\n\r\n";
       std::string rows;
       for (const auto& [name, value] : facts) {
-        plain += name + ": " + value + "\r\n";
+        plain += name;
+        plain += ": ";
+        plain += value;
+        plain += "\r\n";
         rows += "<tr><th align=\"left\" style=\"padding:2px 12px 2px 0\">" + HtmlEscaped(name) +
                 "</th><td>" + HtmlEscaped(value) + "</td></tr>";
       }

@@ -62,6 +62,12 @@ void ClickHouseAnalytics::AddFlags(CommandLine& flags) {
                 "where batches wait while ClickHouse is away (default: <db>.clickhouse-spool)");
   flags.AddFlag("clickhouse-spool-max-bytes", '\0', "N",
                 "size bound of the spool; beyond it results reach SQLite only", "1073741824");
+  flags.AddFlag("clickhouse-summary-batch", '\0', "N",
+                "monitors whose uptime and latency one ClickHouse query computes", "2000");
+  flags.AddFlag("clickhouse-summary-pause", '\0', "DURATION",
+                "rest between two uptime-summary queries (0s: refresh as fast as ClickHouse "
+                "answers)",
+                "0s");
 }
 
 Result<std::optional<ClickHouseAnalytics::Options>> ClickHouseAnalytics::OptionsFromFlags(
@@ -118,6 +124,16 @@ Result<std::optional<ClickHouseAnalytics::Options>> ClickHouseAnalytics::Options
     return Error{max_bytes.error(), ErrorKind::kInvalidArgument};
   }
   options.spool_max_bytes = *max_bytes;
+  Result<uint64_t> summary_batch = PositiveNumber(flags, "clickhouse-summary-batch");
+  if (!summary_batch) {
+    return Error{summary_batch.error(), ErrorKind::kInvalidArgument};
+  }
+  options.summary_batch = static_cast<size_t>(*summary_batch);
+  Result<Millis> summary_pause = flags.GetDuration("clickhouse-summary-pause", Millis(0));
+  if (!summary_pause) {
+    return Error{summary_pause.error(), ErrorKind::kInvalidArgument};
+  }
+  options.summary_pause = *summary_pause;
   options.spool_dir =
       flags.IsSet("clickhouse-spool-dir") && !flags.Get("clickhouse-spool-dir").empty()
           ? std::filesystem::path(flags.Get("clickhouse-spool-dir"))

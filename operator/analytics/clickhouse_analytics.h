@@ -15,8 +15,11 @@
 //   --clickhouse-retry-max DURATION      longest wait between retries while it is away (30s)
 //   --clickhouse-spool-dir DIR           spool folder (<db>.clickhouse-spool)
 //   --clickhouse-spool-max-bytes N       spool size bound (1073741824)
+//   --clickhouse-summary-batch N         monitors per uptime-summary query (2000)
+//   --clickhouse-summary-pause DURATION  rest between two uptime-summary queries (0s)
 // Thread-safety: Open and Stop from the owner's thread; the parts are thread-safe.
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -43,6 +46,10 @@ class ClickHouseAnalytics {
     ClickHouseSink::Options sink;
     std::filesystem::path spool_dir;
     uint64_t spool_max_bytes = 1ull << 30;
+    // How the operator core refreshes uptime summaries from ClickHouse (SummaryRefresher): a
+    // call of 2,000 costs ~0.7 ms a monitor where one of 200 costs 2.6 ms (BENCHMARKS.md §5b).
+    size_t summary_batch = 2'000;
+    std::chrono::milliseconds summary_pause{0};
   };
 
   static void AddFlags(CommandLine& flags);

@@ -1,6 +1,8 @@
 #include "operator/analytics/clickhouse_history_reader.h"
 
 #include <algorithm>
+#include <initializer_list>
+#include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <tuple>
@@ -59,10 +61,13 @@ struct ClickHouseHistoryReader::Selection {
   int64_t step_from_ms = 0;  // kStep: bucket i = [step_from_ms + i·step_ms, ...)
   int64_t step_ms = 1;
   bool latency = true;  // read the histogram (percentiles)
+  // Whole hours from the rollups only, the last ones included (else raw after SettledMs()).
+  bool rollups_only = false;
 };
 
 // One aggregated group: counts, latency sums and the histogram.
 struct ClickHouseHistoryReader::Row {
+  size_t window = 0;  // index into Aggregate's windows
   int64_t key = 0;
   std::string monitor_uid;
   std::string region;
@@ -147,96 +152,151 @@ Result<std::string> ClickHouseHistoryReader::Query(const std::string& sql) {
 }
 
 Result<std::vector<ClickHouseHistoryReader::Row>> ClickHouseHistoryReader::Aggregate(
-    const Selection& selection, int64_t from_ms, int64_t to_ms) {
-  std::vector<RollupSegment> plan = SplitByRollups(from_ms, to_ms, SettledMs());
-  if (selection.key == Selection::Key::kHour || selection.key == Selection::Key::kStep) {
-    // Hour buckets cannot come out of day rows, nor arbitrary steps out of rollups.
-    for (RollupSegment& segment : plan) {
-      if (segment.source == RollupSource::kDaily ||
-          (selection.key == Selection::Key::kStep && segment.source != RollupSource::kRaw)) {
-        segment.source =
-            selection.key == Selection::Key::kStep ? RollupSource::kRaw : RollupSource::kHourly;
+    const Selection& selection, const std::vector<Window>& windows) {
+  // Every window's plan. Raw segments are one SELECT each (one SELECT per source over the union
+  // of the windows' raw segments, rows tagged with arrayJoin, was measured slower on 18.16:
+  // BENCHMARKS.md §5a); the rollup segments of a table are read once for all windows, each row
+  // tagged with the windows it lies in (BENCHMARKS.md §5b).
+  struct Part {
+    RollupSource source;
+    size_t window;
+    int64_t from_ms;
+    int64_t to_ms;
+  };
+  std::vector<Part> parts;
+  const int64_t settled =
+      selection.rollups_only ? std::numeric_limits<int64_t>::max() : SettledMs();
+  for (size_t w = 0; w < windows.size(); ++w) {
+    for (RollupSegment& segment : SplitByRollups(windows[w].from_ms, windows[w].to_ms, settled)) {
+      // Hour buckets cannot come out of day rows, nor arbitrary steps out of rollups.
+      if (selection.key == Selection::Key::kStep) {
+        segment.source = RollupSource::kRaw;
+      } else if (selection.key == Selection::Key::kHour && segment.source == RollupSource::kDaily) {
+        segment.source = RollupSource::kHourly;
       }
+      parts.push_back({segment.source, w, segment.from_ms, segment.to_ms});
     }
   }
   const std::string passing(kPassing);
   std::string filter =
-      " WHERE monitor_uid IN (" + ClickHouseSchema::QuoteList(selection.monitor_uids) + ")";
+      "monitor_uid IN (" + ClickHouseSchema::QuoteList(selection.monitor_uids) + ")";
   if (!selection.regions.empty()) {
     filter += " AND region IN (" + ClickHouseSchema::QuoteList(selection.regions) + ")";
   }
-  const std::string region = selection.by_region ? "region" : "''";
-  std::vector<std::string> selects;
-  for (const RollupSegment& segment : plan) {
-    const bool raw = segment.source == RollupSource::kRaw;
-    const std::string time = raw ? "time" : "bucket_start";
-    std::string key = "toUInt64(0)";
+  const auto key_of = [&](const std::string& time) {
     switch (selection.key) {
       case Selection::Key::kNone:
         break;
       case Selection::Key::kHour:
-        key = "toUInt64(toUInt32(toStartOfHour(" + time + ")))";
-        break;
+        return "toUInt64(toUInt32(toStartOfHour(" + time + ")))";
       case Selection::Key::kDay:
-        key = "toUInt64(toUInt32(toStartOfDay(" + time + ")))";
-        break;
+        return "toUInt64(toUInt32(toStartOfDay(" + time + ")))";
       case Selection::Key::kStep:
-        key = "toUInt64(intDiv(scheduled_at_ms - " + std::to_string(selection.step_from_ms) + ", " +
-              std::to_string(selection.step_ms) + "))";
-        break;
+        return "toUInt64(intDiv(scheduled_at_ms - " + std::to_string(selection.step_from_ms) +
+               ", " + std::to_string(selection.step_ms) + "))";
     }
-    std::string sql = "SELECT " + key + " AS k, monitor_uid AS m, " + region + " AS r, ";
-    std::string where;
-    if (raw) {
-      sql +=
-          "count() AS n, countIf(outcome = 'up') AS n_up, countIf(outcome = 'degraded') AS "
-          "n_degraded, countIf(outcome = 'down') AS n_down, countIf(outcome = 'error') AS "
-          "n_errors, sumIf(total_us, " +
-          passing + ") AS l_sum, minIf(total_us, " + passing + ") AS l_min, maxIf(total_us, " +
-          passing + ") AS l_max, sumIf(dns_us, " + passing + ") AS p_dns, sumIf(connect_us, " +
-          passing + ") AS p_connect, sumIf(tls_us, " + passing +
-          ") AS p_tls, sumIf(first_byte_us, " + passing + ") AS p_first_byte, sumIf(transfer_us, " +
-          passing + ") AS p_transfer";
-      if (selection.latency) {
-        sql += ", sumMapIf([" + ClickHouseSchema::LatencyBucketExpression("total_us") +
-               "], [toUInt64(1)], " + passing + ") AS h";
-      }
-      sql += " FROM " + database_ + ".check_results FINAL";
-      where = " AND time >= toDateTime(" + std::to_string(FloorTo(segment.from_ms, 1000) / 1000) +
-              ") AND time <= toDateTime(" +
-              std::to_string(FloorTo(segment.to_ms - 1, 1000) / 1000) +
-              ") AND scheduled_at_ms >= " + std::to_string(segment.from_ms) +
-              " AND scheduled_at_ms < " + std::to_string(segment.to_ms);
-    } else {
-      sql +=
-          "sum(total) AS n, sum(up) AS n_up, sum(degraded) AS n_degraded, sum(down) AS n_down, "
-          "sum(errors) AS n_errors, sum(latency_sum_us) AS l_sum, minIf(latency_min_us, up + "
-          "degraded > 0) AS l_min, maxIf(latency_max_us, up + degraded > 0) AS l_max, "
-          "sum(dns_us) AS p_dns, sum(connect_us) AS p_connect, sum(tls_us) AS p_tls, "
-          "sum(first_byte_us) AS p_first_byte, sum(transfer_us) AS p_transfer";
-      if (selection.latency) {
-        sql += ", sumMap(latency_buckets, latency_counts) AS h";
-      }
-      sql += " FROM " + database_ + "." +
-             std::string(segment.source == RollupSource::kHourly ? ClickHouseSchema::kHourlyTable
-                                                                 : ClickHouseSchema::kDailyTable) +
-             " FINAL";
-      where = " AND bucket_start >= toDateTime(" + std::to_string(segment.from_ms / 1000) +
-              ") AND bucket_start < toDateTime(" + std::to_string(segment.to_ms / 1000) + ")";
+    return std::string("toUInt64(0)");
+  };
+  // The aggregates of raw results, the same for every raw segment.
+  std::string raw_columns =
+      "count() AS n, countIf(outcome = 'up') AS n_up, countIf(outcome = 'degraded') AS "
+      "n_degraded, countIf(outcome = 'down') AS n_down, countIf(outcome = 'error') AS "
+      "n_errors, sumIf(total_us, " +
+      passing + ") AS l_sum, minIf(total_us, " + passing + ") AS l_min, maxIf(total_us, " +
+      passing + ") AS l_max, sumIf(dns_us, " + passing + ") AS p_dns, sumIf(connect_us, " +
+      passing + ") AS p_connect, sumIf(tls_us, " + passing + ") AS p_tls, sumIf(first_byte_us, " +
+      passing + ") AS p_first_byte, sumIf(transfer_us, " + passing + ") AS p_transfer";
+  if (selection.latency) {
+    raw_columns += ", sumMapIf([" + ClickHouseSchema::LatencyBucketExpression("total_us") +
+                   "], [toUInt64(1)], " + passing + ") AS h";
+  }
+  const auto append = [](std::string& out, std::initializer_list<std::string_view> pieces) {
+    for (std::string_view piece : pieces) out += piece;
+  };
+  std::vector<std::string> selects;
+  for (const Part& part : parts) {
+    if (part.source != RollupSource::kRaw) continue;
+    // Raw results keep FINAL: a result sent twice by two processes (the same scheduled check)
+    // may differ in its outcome, and FINAL keeps the row the rollups were computed from.
+    std::string sql;
+    append(sql, {"SELECT toUInt8(",
+                 std::to_string(part.window),
+                 ") AS w, ",
+                 key_of("time"),
+                 " AS k, monitor_uid AS m, ",
+                 selection.by_region ? "region" : "''",
+                 " AS r, ",
+                 raw_columns,
+                 " FROM ",
+                 database_,
+                 ".check_results FINAL WHERE ",
+                 filter,
+                 " AND time >= toDateTime(",
+                 std::to_string(FloorTo(part.from_ms, 1000) / 1000),
+                 ") AND time <= toDateTime(",
+                 std::to_string(FloorTo(part.to_ms - 1, 1000) / 1000),
+                 ") AND scheduled_at_ms >= ",
+                 std::to_string(part.from_ms),
+                 " AND scheduled_at_ms < ",
+                 std::to_string(part.to_ms),
+                 " GROUP BY w, k, m, r"});
+    selects.push_back(std::move(sql));
+  }
+  for (RollupSource source : {RollupSource::kHourly, RollupSource::kDaily}) {
+    // Which windows a bucket lies in (255: none), and the buckets any window needs.
+    std::string tags;
+    std::string ranges;
+    for (const Part& part : parts) {
+      if (part.source != source) continue;
+      std::string range;
+      append(range, {"bucket_start >= toDateTime(", std::to_string(part.from_ms / 1000),
+                     ") AND bucket_start < toDateTime(", std::to_string(part.to_ms / 1000), ")"});
+      append(tags, {tags.empty() ? "" : ", ", "if(", range, ", toUInt8(",
+                    std::to_string(part.window), "), toUInt8(255))"});
+      append(ranges, {ranges.empty() ? "(" : " OR (", range, ")"});
     }
-    sql += filter + where + " GROUP BY k, m, r";
+    if (tags.empty()) continue;
+    // One row per (monitor, bucket, region) without FINAL: the row with the largest count
+    // (the latest recomputation, what the ReplacingMergeTree keeps) by argMax.
+    std::string sql;
+    append(sql, {"SELECT arrayJoin(arrayFilter(x -> x != 255, [", tags, "])) AS w, ",
+                 key_of("bucket_start"), " AS k, c_monitor AS m, ",
+                 selection.by_region ? "c_region" : "''",
+                 " AS r, sum(c_total) AS n, sum(c_up) AS n_up, sum(c_degraded) AS n_degraded, "
+                 "sum(c_down) AS n_down, sum(c_errors) AS n_errors, sum(c_latency_sum) AS "
+                 "l_sum, minIf(c_latency_min, c_up + c_degraded > 0) AS l_min, "
+                 "maxIf(c_latency_max, c_up + c_degraded > 0) AS l_max, sum(c_dns) AS "
+                 "p_dns, sum(c_connect) AS p_connect, sum(c_tls) AS p_tls, "
+                 "sum(c_first_byte) AS p_first_byte, sum(c_transfer) AS p_transfer",
+                 selection.latency ? ", sumMap(c_buckets, c_counts) AS h" : "",
+                 " FROM (SELECT monitor_uid AS c_monitor, region AS c_region, bucket_start, "
+                 "max(total) AS c_total, argMax(up, total) AS c_up, argMax(degraded, total) AS "
+                 "c_degraded, argMax(down, total) AS c_down, argMax(errors, total) AS c_errors, "
+                 "argMax(latency_sum_us, total) AS c_latency_sum, argMax(latency_min_us, total) "
+                 "AS c_latency_min, argMax(latency_max_us, total) AS c_latency_max, "
+                 "argMax(dns_us, total) AS c_dns, argMax(connect_us, total) AS c_connect, "
+                 "argMax(tls_us, total) AS c_tls, argMax(first_byte_us, total) AS c_first_byte, "
+                 "argMax(transfer_us, total) AS c_transfer",
+                 selection.latency ? ", argMax(latency_buckets, total) AS c_buckets, "
+                                     "argMax(latency_counts, total) AS c_counts"
+                                   : "",
+                 " FROM ", database_, ".",
+                 source == RollupSource::kHourly ? ClickHouseSchema::kHourlyTable
+                                                 : ClickHouseSchema::kDailyTable,
+                 " WHERE ", filter, " AND (", ranges,
+                 ") GROUP BY monitor_uid, region, bucket_start) GROUP BY w, k, m, r"});
     selects.push_back(std::move(sql));
   }
   std::vector<Row> out;
   if (selects.empty()) return out;
   std::string sql;
   for (const std::string& select : selects) {
-    sql += (sql.empty() ? "" : " UNION ALL ") + select;
+    append(sql, {sql.empty() ? "" : " UNION ALL ", select});
   }
   sql += " FORMAT JSONEachRow";
   Result<std::string> body = Query(sql);
   if (!body) return Error{body.error(), body.error_kind()};
-  std::map<std::tuple<int64_t, std::string, std::string>, Row> merged;
+  std::map<std::tuple<size_t, int64_t, std::string, std::string>, Row> merged;
   size_t start = 0;
   while (start < body->size()) {
     size_t end = body->find('\n', start);
@@ -252,6 +312,12 @@ Result<std::vector<ClickHouseHistoryReader::Row>> ClickHouseHistoryReader::Aggre
                    ErrorKind::kUnavailable};
     }
     Row row;
+    const int64_t window = Int(json.value("w", nlohmann::json(0)));
+    if (window < 0 || static_cast<size_t>(window) >= windows.size()) {
+      return Error{"ClickHouse answered a history query with a window it was not asked for",
+                   ErrorKind::kUnavailable};
+    }
+    row.window = static_cast<size_t>(window);
     row.key = Int(json.value("k", nlohmann::json(0)));
     row.monitor_uid = Text(json, "m");
     row.region = Text(json, "r");
@@ -275,7 +341,8 @@ Result<std::vector<ClickHouseHistoryReader::Row>> ClickHouseHistoryReader::Aggre
         }
       }
     }
-    auto [it, inserted] = merged.try_emplace({row.key, row.monitor_uid, row.region}, row);
+    auto [it, inserted] =
+        merged.try_emplace({row.window, row.key, row.monitor_uid, row.region}, row);
     if (!inserted) it->second.Merge(row);
   }
   for (auto& [key, row] : merged) out.push_back(std::move(row));
@@ -286,7 +353,7 @@ Result<WindowStats> ClickHouseHistoryReader::Stats(const StatsQuery& query) {
   Selection selection;
   selection.monitor_uids = {query.monitor_uid};
   if (query.region) selection.regions = {*query.region};
-  Result<std::vector<Row>> rows = Aggregate(selection, ToMs(query.from), ToMs(query.to));
+  Result<std::vector<Row>> rows = Aggregate(selection, {{ToMs(query.from), ToMs(query.to)}});
   if (!rows) return Error{rows.error(), rows.error_kind()};
   Row total;
   for (const Row& row : *rows) total.Merge(row);
@@ -301,22 +368,27 @@ Result<std::vector<MonitorSummary>> ClickHouseHistoryReader::SummarizeMany(
   for (size_t i = 0; i < monitor_uids.size(); ++i) positions[monitor_uids[i]].push_back(i);
   Selection selection;
   for (const auto& [uid, at] : positions) selection.monitor_uids.push_back(uid);
+  selection.rollups_only = true;
   using std::chrono::hours;
   const std::pair<hours, WindowStats MonitorSummary::*> windows[] = {
       {hours(24), &MonitorSummary::last_24h},
       {hours(24 * 7), &MonitorSummary::last_7d},
       {hours(24 * 30), &MonitorSummary::last_30d}};
+  std::vector<Window> spans;
+  // Whole hours: those starting in the last `length`, the current one included.
+  const int64_t end = FloorTo(ToMs(now), kHourMs) + kHourMs;
   for (const auto& [length, field] : windows) {
-    Result<std::vector<Row>> rows = Aggregate(selection, ToMs(now - length), ToMs(now));
-    if (!rows) return Error{rows.error(), rows.error_kind()};
-    std::map<std::string, Row> per_monitor;
-    for (const Row& row : *rows) per_monitor[row.monitor_uid].Merge(row);
-    for (const auto& [uid, row] : per_monitor) {
-      auto found = positions.find(uid);
-      if (found == positions.end()) continue;
-      const WindowStats stats = row.ToStats();
-      for (size_t i : found->second) out[i].*field = stats;
-    }
+    spans.push_back({CeilTo(ToMs(now - length), kHourMs), end});
+  }
+  Result<std::vector<Row>> rows = Aggregate(selection, spans);
+  if (!rows) return Error{rows.error(), rows.error_kind()};
+  std::map<std::pair<size_t, std::string>, Row> per_monitor;
+  for (const Row& row : *rows) per_monitor[{row.window, row.monitor_uid}].Merge(row);
+  for (const auto& [window_uid, row] : per_monitor) {
+    auto found = positions.find(window_uid.second);
+    if (found == positions.end()) continue;
+    const WindowStats stats = row.ToStats();
+    for (size_t i : found->second) out[i].*windows[window_uid.first].second = stats;
   }
   return out;
 }
@@ -331,7 +403,7 @@ Result<std::vector<Rollup>> ClickHouseHistoryReader::Rollups(const RollupQuery& 
       query.period == RollupPeriod::kHour ? Selection::Key::kHour : Selection::Key::kDay;
   // Buckets starting in [from, to) cover the whole of their period.
   Result<std::vector<Row>> rows =
-      Aggregate(selection, CeilTo(ToMs(query.from), unit), CeilTo(ToMs(query.to), unit));
+      Aggregate(selection, {{CeilTo(ToMs(query.from), unit), CeilTo(ToMs(query.to), unit)}});
   if (!rows) return Error{rows.error(), rows.error_kind()};
   std::vector<Rollup> out;
   for (const Row& row : *rows) {
@@ -352,7 +424,7 @@ Result<std::vector<BucketCounts>> ClickHouseHistoryReader::CountRollups(
       query.period == RollupPeriod::kHour ? Selection::Key::kHour : Selection::Key::kDay;
   selection.latency = false;
   Result<std::vector<Row>> rows =
-      Aggregate(selection, CeilTo(ToMs(query.from), unit), CeilTo(ToMs(query.to), unit));
+      Aggregate(selection, {{CeilTo(ToMs(query.from), unit), CeilTo(ToMs(query.to), unit)}});
   if (!rows) return Error{rows.error(), rows.error_kind()};
   for (const Row& row : *rows) {
     BucketCounts counts;
@@ -382,7 +454,7 @@ Result<std::vector<Rollup>> ClickHouseHistoryReader::ResultSeries(const SeriesQu
   selection.key = Selection::Key::kStep;
   selection.step_from_ms = ToMs(query.from);
   selection.step_ms = query.step.count();
-  Result<std::vector<Row>> rows = Aggregate(selection, ToMs(query.from), ToMs(query.to));
+  Result<std::vector<Row>> rows = Aggregate(selection, {{ToMs(query.from), ToMs(query.to)}});
   if (!rows) return Error{rows.error(), rows.error_kind()};
   std::vector<Rollup> out;
   for (const Row& row : *rows) {

@@ -174,8 +174,9 @@ std::string ClickHouseSchema::LatencyBucketExpression(std::string_view micros) {
     bounds += std::to_string(LatencyHistogram::BucketUpperBound(i));
   }
   // arrayFirstIndex is 1-based and 0 when no bound is above the value (the open last bucket).
-  return "toUInt16((arrayFirstIndex(b -> " + std::string(micros) + " < b, [" + bounds + "]) + " +
-         std::to_string(buckets - 1) + ") % " + std::to_string(buckets) + ")";
+  return "toUInt16((arrayFirstIndex(latency_bound -> " + std::string(micros) +
+         " < latency_bound, [" + bounds + "]) + " + std::to_string(buckets - 1) + ") % " +
+         std::to_string(buckets) + ")";
 }
 
 std::string ClickHouseSchema::RefreshHourly(std::string_view database,
@@ -221,6 +222,14 @@ std::vector<std::string> ClickHouseSchema::MigrationFrom1(std::string_view datab
   // Every result stored before the rollups existed, month by month would be kinder to a huge
   // table; one statement each is what a version-1 database (weeks old at most) needs.
   return {RefreshHourly(database, {}, 0, 4102444800), RefreshDaily(database, {}, 0, 4102444800)};
+}
+
+std::vector<std::string> ClickHouseSchema::MigrationFrom2(std::string_view database) {
+  const std::string db(database);
+  std::vector<std::string> out = {"TRUNCATE TABLE " + db + "." + std::string(kHourlyTable),
+                                  "TRUNCATE TABLE " + db + "." + std::string(kDailyTable)};
+  for (std::string& statement : MigrationFrom1(database)) out.push_back(std::move(statement));
+  return out;
 }
 
 std::vector<std::string> ClickHouseSchema::Statements(std::string_view database) {
@@ -283,8 +292,10 @@ Result<void> ClickHouseSchema::Ensure(ClickHouseTransport& transport, std::strin
     }
     return Error{message, ErrorKind::kUnavailable};
   };
-  auto run = [&](std::string statement) -> Result<ClickHouseResponse> {
-    Result<ClickHouseResponse> answer = transport.Send({"", std::move(statement), false});
+  auto run = [&](std::string statement,
+                 std::chrono::milliseconds timeout =
+                     std::chrono::milliseconds(0)) -> Result<ClickHouseResponse> {
+    Result<ClickHouseResponse> answer = transport.Send({"", std::move(statement), false, timeout});
     if (!answer) {
       return Error{answer.error(), ErrorKind::kUnavailable};
     }
@@ -326,10 +337,12 @@ Result<void> ClickHouseSchema::Ensure(ClickHouseTransport& transport, std::strin
     return Error{message, ErrorKind::kInvalidArgument};
   }
   if (stored < kVersion) {
-    // A fresh database (0) has nothing to migrate; version 1 had no rollups yet.
-    if (stored == 1) {
-      for (std::string& statement : MigrationFrom1(database)) {
-        Result<ClickHouseResponse> migrated = run(std::move(statement));
+    // A fresh database (0) has nothing to migrate; version 1 had no rollups yet, version 2's
+    // histograms were wrong on 18.16.
+    if (stored == 1 || stored == 2) {
+      for (std::string& statement :
+           stored == 1 ? MigrationFrom1(database) : MigrationFrom2(database)) {
+        Result<ClickHouseResponse> migrated = run(std::move(statement), kMigrationTimeout);
         if (!migrated) {
           return fail({ClickHouseFailure::kUnreachable, migrated.error()});
         }

@@ -20,9 +20,17 @@
 //   recomputing the same bucket converge on the complete one.
 // * Latency percentiles in the rollups are the same fixed-bucket histogram SQLite keeps
 //   (LatencyHistogram): bucket indexes and counts in two arrays, merged with sumMap.
+// * Version 3 recomputes the rollups of version 2: their histograms were wrong on ClickHouse
+//   18.16, where the bucket expression's lambda parameter (then `b`) was replaced by the SELECT's
+//   alias `b` (the hour), putting every latency in bucket 0. Current releases scope it right;
+//   the parameter's name is now one no SELECT uses.
+// * Migrations recompute rollups from every stored result: long on a big database (BENCHMARKS.md
+//   §5: ~20 s per day of 10,000 monitors at one result per 5 minutes on 2 cores), so they are
+//   sent with kMigrationTimeout; docs/analytics.md gives the statements to run by hand instead.
 // * Statements are plain SQL that ClickHouse 18.16 and current releases both accept.
 // Thread-safety: stateless functions.
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,7 +63,8 @@ ClickHouseError ClassifyClickHouseAnswer(const ClickHouseResponse& response);
 
 class ClickHouseSchema {
  public:
-  static constexpr int kVersion = 2;
+  static constexpr int kVersion = 3;
+  static constexpr std::chrono::milliseconds kMigrationTimeout{6 * 3'600'000};
   static constexpr std::string_view kResultsTable = "check_results";
   static constexpr std::string_view kHourlyTable = "check_rollups_hourly";
   static constexpr std::string_view kDailyTable = "check_rollups_daily";
@@ -70,8 +79,11 @@ class ClickHouseSchema {
   static Result<void> Ensure(ClickHouseTransport& transport, std::string_view database,
                              ClickHouseError* failure = nullptr);
 
-  // Version 1 -> 2: fills the rollup tables from the results already stored.
+  // Version 1 -> 3: fills the rollup tables from the results already stored.
   static std::vector<std::string> MigrationFrom1(std::string_view database);
+  // Version 2 -> 3: empties the rollup tables (a recomputation has the same count as the row it
+  // replaces, so it would not win over it) and fills them again from the stored results.
+  static std::vector<std::string> MigrationFrom2(std::string_view database);
 
   // SQL expression of the LatencyHistogram bucket index of the column `micros` (UInt16).
   static std::string LatencyBucketExpression(std::string_view micros);

@@ -72,6 +72,9 @@ ClickHouseSink::ClickHouseSink(ClickHouseTransport& transport, ClickHouseSpool& 
                             "included (failed ones too).",
                             {}, {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30})
               .WithLabels({})) {
+  const int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(clock.Now().time_since_epoch()).count();
+  start_hour_s_ = now - ((now % 3600) + 3600) % 3600;
   for (ClickHouseFailure kind : {ClickHouseFailure::kUnreachable, ClickHouseFailure::kAuth,
                                  ClickHouseFailure::kMissingTable, ClickHouseFailure::kRefused}) {
     batches_failed_.WithLabels({ToString(kind)});
@@ -100,7 +103,7 @@ void ClickHouseSink::Add(const std::vector<CheckResult>& results) {
   }
   Batch overflow;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (buffer_.rows == 0) {
       buffer_since_ = clock_.SteadyNow();
       buffer_.oldest = clock_.Now();
@@ -133,7 +136,7 @@ void ClickHouseSink::Add(const std::vector<CheckResult>& results) {
     UpdateSpoolGauges();
     return;
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
 }
 
 bool ClickHouseSink::Waiting(std::chrono::steady_clock::time_point now) const {
@@ -150,7 +153,7 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
 
   Batch due;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (buffer_.rows > 0 && (flush || Waiting(now))) {
       due = TakeBatch(options_.batch_rows);
     }
@@ -211,7 +214,7 @@ std::chrono::steady_clock::time_point ClickHouseSink::Pump(bool flush) {
   } else if (!touched_.empty()) {
     next = std::min(next, std::max(next_refresh_, after));
   }
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (buffer_.rows > 0) {
     next = std::min(
         next, buffer_.rows >= options_.batch_rows ? after : buffer_since_ + options_.max_delay);
@@ -260,6 +263,12 @@ void ClickHouseSink::Handled(const Batch& batch) {
 }
 
 void ClickHouseSink::Touch(const std::string& body) {
+  if (catching_up_ &&
+      std::chrono::duration_cast<std::chrono::seconds>(clock_.Now().time_since_epoch()).count() >=
+          start_hour_s_ + int64_t{2} * 3600) {
+    catching_up_ = false;
+    caught_up_.clear();
+  }
   size_t start = 0;
   while (start < body.size()) {
     size_t end = body.find('\n', start);
@@ -273,7 +282,12 @@ void ClickHouseSink::Touch(const std::string& body) {
       continue;
     }
     const int64_t at = row["time"].get<int64_t>();
-    touched_[at - ((at % 3600) + 3600) % 3600].insert(row["monitor_uid"].get<std::string>());
+    const std::string& uid = row["monitor_uid"].get_ref<const std::string&>();
+    touched_[at - ((at % 3600) + 3600) % 3600].insert(uid);
+    if (catching_up_ && caught_up_.insert(uid).second) {
+      touched_[start_hour_s_ - 3600].insert(uid);
+      touched_[start_hour_s_].insert(uid);
+    }
   }
 }
 
@@ -411,7 +425,7 @@ void ClickHouseSink::UpdateSpoolGauges() {
 }
 
 void ClickHouseSink::Start() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (thread_.joinable() || stopped_) {
     return;
   }
@@ -422,7 +436,7 @@ void ClickHouseSink::Run() {
   pthread_setname_np(pthread_self(), "pharos-ch-sink");
   while (true) {
     const auto next = Pump(false);
-    std::unique_lock<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopping_) {
       break;
     }
@@ -431,7 +445,9 @@ void ClickHouseSink::Run() {
     if (wait <= std::chrono::steady_clock::duration::zero()) {
       continue;
     }
-    wake_.wait_for(lock, wait, [this] { return stopping_ || buffer_.rows >= options_.batch_rows; });
+    wake_.WaitFor(mutex_, wait, [this]() REQUIRES(mutex_) {
+      return stopping_ || buffer_.rows >= options_.batch_rows;
+    });
     if (stopping_) {
       break;
     }
@@ -441,7 +457,7 @@ void ClickHouseSink::Run() {
 void ClickHouseSink::Stop() {
   std::thread thread;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (stopped_) {
       return;
     }
@@ -449,7 +465,7 @@ void ClickHouseSink::Stop() {
     stopping_ = true;
     thread = std::move(thread_);
   }
-  wake_.notify_all();
+  wake_.NotifyAll();
   if (thread.joinable()) {
     thread.join();
   }
@@ -457,7 +473,7 @@ void ClickHouseSink::Stop() {
   do {
     Pump(/*flush=*/true);
   } while (buffered_rows() > 0);
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (journal_ != 0) {
     spool_.DropJournal(journal_);  // empty: everything was sent or spooled
   }
@@ -465,7 +481,7 @@ void ClickHouseSink::Stop() {
 }
 
 size_t ClickHouseSink::buffered_rows() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return buffer_.rows;
 }
 

@@ -17,7 +17,11 @@
 // Rollups: every batch ClickHouse took marks the (hour, monitor) pairs it holds; at most every
 // `rollup_interval` (and at Stop) those hours' hourly rollups and their days' daily rollups are
 // recomputed from check_results FINAL (ClickHouseSchema::RefreshHourly/RefreshDaily). A failed
-// refresh keeps the marks and is retried with the backoff of any failed statement.
+// refresh keeps the marks and is retried with the backoff of any failed statement. The marks
+// live in memory: a writer that dies between an insert and its refresh leaves those hours short
+// in the rollups (which the JSON API's summaries read alone). So until the end of the hour after
+// the start, the first batch holding a monitor also marks that monitor's hour of the start and
+// the hour before: a new leader (or a restart) recomputes what its predecessor may have left.
 //
 // Pump() is one step of that logic in virtual time (tests call it directly with a ManualClock);
 // Start() runs it on a thread "pharos-ch-sink" and Stop() sends what is waiting once, spooling
@@ -28,11 +32,9 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -42,6 +44,7 @@
 #include "common/check_result.h"
 #include "common/clock.h"
 #include "common/metrics_registry.h"
+#include "common/mutex.h"
 #include "operator/analytics/clickhouse_schema.h"
 #include "operator/analytics/clickhouse_spool.h"
 #include "operator/analytics/clickhouse_transport.h"
@@ -114,9 +117,9 @@ class ClickHouseSink {
   void Touch(const std::string& body);
   // Recomputes the marked rollups; false when ClickHouse refused (the marks stay).
   bool RefreshRollups();
-  bool Waiting(std::chrono::steady_clock::time_point now) const;  // REQUIRES: mutex_
-  // At most max_rows rows from the front of buffer_, the rest journaled anew; REQUIRES: mutex_
-  Batch TakeBatch(size_t max_rows);
+  bool Waiting(std::chrono::steady_clock::time_point now) const REQUIRES(mutex_);
+  // At most max_rows rows from the front of buffer_, the rest journaled anew.
+  Batch TakeBatch(size_t max_rows) REQUIRES(mutex_);
   // The batch was sent, spooled or dropped: its journal goes.
   void Handled(const Batch& batch);
   void Run();
@@ -137,15 +140,15 @@ class ClickHouseSink {
   Gauge& up_;
   Histogram& insert_seconds_;
 
-  mutable std::mutex mutex_;
-  std::condition_variable wake_;
-  Batch buffer_;                                          // GUARDED_BY(mutex_)
-  std::chrono::steady_clock::time_point buffer_since_{};  // GUARDED_BY(mutex_)
-  uint64_t next_local_id_ = 0;                            // GUARDED_BY(mutex_)
-  std::string local_id_prefix_;                           // GUARDED_BY(mutex_)
-  bool stopping_ = false;                                 // GUARDED_BY(mutex_)
-  bool stopped_ = false;                                  // GUARDED_BY(mutex_)
-  uint64_t journal_ = 0;  // GUARDED_BY(mutex_): the spool journal of buffer_'s rows; 0 = none
+  mutable Mutex mutex_;
+  CondVar wake_;
+  Batch buffer_ GUARDED_BY(mutex_);
+  std::chrono::steady_clock::time_point buffer_since_ GUARDED_BY(mutex_) = {};
+  uint64_t next_local_id_ GUARDED_BY(mutex_) = 0;
+  std::string local_id_prefix_ GUARDED_BY(mutex_);
+  bool stopping_ GUARDED_BY(mutex_) = false;
+  bool stopped_ GUARDED_BY(mutex_) = false;
+  uint64_t journal_ GUARDED_BY(mutex_) = 0;  // the spool journal of buffer_'s rows; 0 = none
 
   // Pump's own state (one Pump at a time).
   std::atomic<bool> schema_ready_{false};
@@ -156,6 +159,10 @@ class ClickHouseSink {
   std::optional<ClickHouseFailure> last_logged_kind_;
   std::chrono::steady_clock::time_point last_logged_at_{};
   std::map<int64_t, std::set<std::string>> touched_;  // hour start (Unix s) -> monitor uids
+  // The catch-up after the start: the start's hour, and the monitors whose hours were marked.
+  int64_t start_hour_s_ = 0;
+  bool catching_up_ = true;
+  std::set<std::string> caught_up_;
   std::chrono::steady_clock::time_point next_refresh_{};
 
   std::thread thread_;

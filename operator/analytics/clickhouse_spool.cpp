@@ -129,6 +129,7 @@ Result<std::unique_ptr<ClickHouseSpool>> ClickHouseSpool::Open(const std::filesy
       continue;
     }
     const uint64_t size = file.file_size(ec);
+    MutexLock lock(spool->mutex_);  // not shared yet; the analysis wants the lock all the same
     spool->entries_[sequence] = Entry{
         file.path(), std::chrono::system_clock::time_point(std::chrono::milliseconds(oldest_ms)),
         rows, size};
@@ -187,7 +188,7 @@ Status ClickHouseSpool::RecoverJournals(const std::vector<std::filesystem::path>
 }
 
 Result<uint64_t> ClickHouseSpool::OpenJournal(std::string_view rows) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   const uint64_t journal = next_journal_++;
   const std::filesystem::path path = JournalPath(journal);
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
@@ -206,7 +207,7 @@ Result<uint64_t> ClickHouseSpool::OpenJournal(std::string_view rows) {
 }
 
 Status ClickHouseSpool::AppendJournal(std::string_view rows) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (journal_fd_ < 0) {
     return Error{"no spool journal open"};
   }
@@ -214,7 +215,7 @@ Status ClickHouseSpool::AppendJournal(std::string_view rows) {
 }
 
 void ClickHouseSpool::DropJournal(uint64_t journal) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (journal == journal_ && journal_fd_ >= 0) {
     ::close(journal_fd_);
     journal_fd_ = -1;
@@ -224,7 +225,7 @@ void ClickHouseSpool::DropJournal(uint64_t journal) {
 
 Status ClickHouseSpool::Put(std::string_view body, size_t rows,
                             std::chrono::system_clock::time_point oldest) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   if (bytes_ + body.size() > max_bytes_) {
     return Error{"the ClickHouse spool " + folder_.string() + " is full (" +
                      std::to_string(bytes_) + " of " + std::to_string(max_bytes_) + " bytes)",
@@ -252,7 +253,7 @@ Result<std::optional<ClickHouseSpool::Segment>> ClickHouseSpool::Oldest() {
   std::filesystem::path path;
   Segment segment;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    MutexLock lock(mutex_);
     if (entries_.empty()) {
       return std::optional<Segment>();
     }
@@ -273,7 +274,7 @@ Result<std::optional<ClickHouseSpool::Segment>> ClickHouseSpool::Oldest() {
 }
 
 Status ClickHouseSpool::Remove(uint64_t sequence) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   auto found = entries_.find(sequence);
   if (found == entries_.end()) {
     return OkStatus();
@@ -291,22 +292,22 @@ Status ClickHouseSpool::Remove(uint64_t sequence) {
 }
 
 uint64_t ClickHouseSpool::bytes() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return bytes_;
 }
 
 size_t ClickHouseSpool::segments() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return entries_.size();
 }
 
 size_t ClickHouseSpool::rows() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   return rows_;
 }
 
 std::optional<std::chrono::system_clock::time_point> ClickHouseSpool::oldest_time() const {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(mutex_);
   std::optional<std::chrono::system_clock::time_point> oldest;
   for (const auto& [sequence, entry] : entries_) {
     if (!oldest || entry.oldest < *oldest) {

@@ -24,12 +24,12 @@
 #include <filesystem>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "common/result.h"
 
 namespace pharos {
@@ -90,14 +90,14 @@ class ClickHouseSpool {
 
   const std::filesystem::path folder_;
   const uint64_t max_bytes_;
-  mutable std::mutex mutex_;
-  std::map<uint64_t, Entry> entries_;  // GUARDED_BY(mutex_), by sequence
-  uint64_t bytes_ = 0;                 // GUARDED_BY(mutex_)
-  size_t rows_ = 0;                    // GUARDED_BY(mutex_)
-  uint64_t next_sequence_ = 1;         // GUARDED_BY(mutex_)
-  uint64_t next_journal_ = 1;          // GUARDED_BY(mutex_)
-  int journal_fd_ = -1;                // GUARDED_BY(mutex_): the current journal
-  uint64_t journal_ = 0;               // GUARDED_BY(mutex_)
+  mutable Mutex mutex_;
+  std::map<uint64_t, Entry> entries_ GUARDED_BY(mutex_);  // by sequence
+  uint64_t bytes_ GUARDED_BY(mutex_) = 0;
+  size_t rows_ GUARDED_BY(mutex_) = 0;
+  uint64_t next_sequence_ GUARDED_BY(mutex_) = 1;
+  uint64_t next_journal_ GUARDED_BY(mutex_) = 1;
+  int journal_fd_ GUARDED_BY(mutex_) = -1;  // the current journal
+  uint64_t journal_ GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace pharos

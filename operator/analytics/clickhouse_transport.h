@@ -7,6 +7,7 @@
 // ("pharos.check_results"), so none is set on the connection (CREATE DATABASE works too).
 // Thread-safety: implementations must be safe to call from any thread.
 
+#include <chrono>
 #include <string>
 
 #include "common/result.h"
@@ -17,6 +18,9 @@ struct ClickHouseRequest {
   std::string query;  // e.g. "INSERT INTO pharos.check_results FORMAT JSONEachRow"
   std::string body;   // rows, or the statement itself when `query` is empty
   bool gzip = false;  // compress the body (Content-Encoding: gzip)
+  // Longer than the transport's own timeout for a statement known to be long (a migration);
+  // 0 = the transport's.
+  std::chrono::milliseconds timeout{0};
 };
 
 // What the server answered. A transport failure (refused, timed out, TLS) is an Error instead;

@@ -117,8 +117,15 @@ OrderedJson JsonApi::MonitorStatusToJson(const MonitorStatus& status) {
 
 OrderedJson JsonApi::MonitorJson(const MonitorStatus& status) const {
   OrderedJson json = MonitorStatusToJson(status);
+  // A token read from a Secret, an environment variable or a file (spec.push.tokenFrom) is a
+  // secret its owner keeps elsewhere: only a generated token is shown (as Monitor.status does).
+  // Whether it has been read yet is shown instead, so its owner can tell pings will count.
+  const bool token_kept_elsewhere = status.monitor->push && status.monitor->push->token_from;
   if (push_tokens_ != nullptr && status.monitor->type == MonitorType::kPush) {
-    if (std::optional<std::string> token = push_tokens_->TokenOf(status.monitor->uid)) {
+    std::optional<std::string> token = push_tokens_->TokenOf(status.monitor->uid);
+    if (token_kept_elsewhere) {
+      json["push"] = {{"tokenLoaded", token.has_value()}};
+    } else if (token) {
       json["push"] = {{"token", *token}, {"pingUrl", "/api/v1/push/" + *token}};
     }
   }
@@ -197,12 +204,22 @@ void JsonApi::HandleIncidents(const HttpRequest& request, const Reply& reply) {
     return reply(HttpResponse::Error(400, limit.error()));
   }
   query.limit = *limit;
-  Result<std::vector<Incident>> incidents = history_.Incidents(query);
-  if (!incidents) {
-    return reply(HttpResponse::Error(500, "reading incidents failed: " + incidents.error()));
+  std::vector<Incident> incidents;
+  if (incidents_ != nullptr) {
+    Result<std::vector<IncidentRecord>> records = incidents_->ListIncidents(query);
+    if (!records) {
+      return reply(HttpResponse::Error(500, "reading incidents failed: " + records.error()));
+    }
+    for (IncidentRecord& record : *records) incidents.push_back(std::move(record.incident));
+  } else {
+    Result<std::vector<Incident>> rows = history_.Incidents(query);
+    if (!rows) {
+      return reply(HttpResponse::Error(500, "reading incidents failed: " + rows.error()));
+    }
+    incidents = std::move(rows).value();
   }
   OrderedJson list = OrderedJson::array();
-  for (const Incident& incident : *incidents) {
+  for (const Incident& incident : incidents) {
     const auto slash = incident.monitor_key.find('/');
     list.push_back(
         {{"id", incident.id},

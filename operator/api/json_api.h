@@ -5,7 +5,9 @@
 //   GET /api/v1/monitors/{namespace}/{name}               one monitor
 //   GET /api/v1/monitors/{namespace}/{name}/results       raw results (?since=RFC3339&limit=N
 //                                                         &region=R), newest first
-//   GET /api/v1/incidents                                 incidents (?open=true&limit=N)
+//   GET /api/v1/incidents                                 incidents (?open=true&limit=N), from
+//                                                         the edition's incident store when it
+//                                                         set one (UseIncidentReader)
 //   GET /healthz                                          the process is alive
 //   GET /readyz                                           store open and monitors loaded
 //   GET /metrics                                          Prometheus text format
@@ -22,6 +24,7 @@
 #include "common/metrics_registry.h"
 #include "common/result.h"
 #include "operator/api/push_tokens.h"
+#include "operator/control/incident_reader.h"
 #include "operator/control/monitor_status.h"
 #include "operator/control/result_store.h"
 #include "operator/control/status_reader.h"
@@ -43,6 +46,10 @@ class JsonApi {
 
   // Adds every route above.
   Status Register(HttpServer& server);
+  // Before the server starts: the incidents list is read from `incidents` (it must outlive the
+  // API) instead of the history's rows. The operator passes its Incident resources, which every
+  // replica reads alike, so a new leader lists what the old one opened.
+  void UseIncidentReader(IncidentReader& incidents) { incidents_ = &incidents; }
 
   void HandleMonitors(const HttpRequest& request, const Reply& reply);
   void HandleMonitor(const HttpRequest& request, const Reply& reply);
@@ -64,6 +71,7 @@ class JsonApi {
   MetricsRegistry& registry_;
   const Clock& clock_;
   const PushTokens* push_tokens_;
+  IncidentReader* incidents_ = nullptr;
 };
 
 }  // namespace pharos

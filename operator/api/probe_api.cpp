@@ -73,18 +73,22 @@ ProbeApi::ProbeApi(WorkLeaser& work, ResultSink& results, const StatusReader& sp
       clock_(clock),
       tokens_(tokens),
       bad_tokens_(bad_tokens),
-      options_(options) {}
+      options_(std::move(options)) {}
 
 ProbeApi::~ProbeApi() { Shutdown(); }
 
 Status ProbeApi::Register(HttpServer& server) {
-  const std::pair<const char*, void (ProbeApi::*)(const HttpRequest&, Reply)> routes[] = {
+  const std::pair<const char*, void (ProbeApi::*)(const HttpRequest&, const Reply&)> routes[] = {
       {"/api/v1/probes/register", &ProbeApi::HandleRegister},
-      {"/api/v1/work/results", &ProbeApi::HandleResults}};
+      {"/api/v1/work/results", &ProbeApi::HandleResults},
+      {"/api/v1/work/screenshots/lease", &ProbeApi::HandleScreenshotLease},
+      {"/api/v1/work/screenshots/upload", &ProbeApi::HandleScreenshotUpload},
+      {"/api/v1/work/screenshots/failed", &ProbeApi::HandleScreenshotFailed}};
   for (const auto& route : routes) {
     const auto handler = route.second;
     Status added = server.Route(
-        "POST", route.first, [this, handler](const HttpRequest& request, HttpResponder responder) {
+        "POST", route.first,
+        [this, handler](const HttpRequest& request, const HttpResponder& responder) {
           (this->*handler)(
               request, [responder](HttpResponse response) { responder.Send(std::move(response)); });
         });
@@ -93,7 +97,8 @@ Status ProbeApi::Register(HttpServer& server) {
     }
   }
   return server.Route(
-      "POST", "/api/v1/work/lease", [this](const HttpRequest& request, HttpResponder responder) {
+      "POST", "/api/v1/work/lease",
+      [this](const HttpRequest& request, const HttpResponder& responder) {
         HandleLease(
             request, [responder](HttpResponse response) { responder.Send(std::move(response)); },
             [responder](std::function<void()> cancel) {
@@ -103,7 +108,7 @@ Status ProbeApi::Register(HttpServer& server) {
 }
 
 std::optional<ProbeApi::Caller> ProbeApi::Admit(const HttpRequest& request, const Reply& reply,
-                                                const char* what) const {
+                                                const char* what, bool json_body) const {
   const std::string_view token = BearerToken(request);
   const auto refuse = [&](int status, const char* why, const std::string& message,
                           const std::string& region) {
@@ -128,10 +133,7 @@ std::optional<ProbeApi::Caller> ProbeApi::Admit(const HttpRequest& request, cons
     Log().Warn(
         "probe request refused: too many wrong tokens from this address",
         {{"request", what}, {"remote", request.remote_address}, {"retry_after_s", wait->count()}});
-    HttpResponse response = HttpResponse::Error(
-        429, "too many requests with a wrong token from this address; retry later");
-    response.headers.emplace_back("Retry-After", std::to_string(wait->count()));
-    reply(std::move(response));
+    reply(TooManyWrongTokens(*wait));
     return std::nullopt;
   }
   // Any-region tokens pass here; region-bound ones are checked once the region is known.
@@ -147,8 +149,16 @@ std::optional<ProbeApi::Caller> ProbeApi::Admit(const HttpRequest& request, cons
   }
 
   Caller caller;
+  if (!json_body) {
+    caller.body = Json::object();
+    for (const char* field : {"name", "region"}) {
+      if (const auto found = request.query.find(field); found != request.query.end()) {
+        caller.body[field] = found->second;
+      }
+    }
+  }
   try {
-    caller.body = Json::parse(request.body);
+    if (json_body) caller.body = Json::parse(request.body);
   } catch (const Json::exception& error) {
     // A syntax error, or a number out of range (out_of_range 406: "capacity": 1e999); the
     // message quotes the offending text, so it is cut.
@@ -192,7 +202,7 @@ std::optional<ProbeApi::Caller> ProbeApi::Admit(const HttpRequest& request, cons
   return caller;
 }
 
-void ProbeApi::HandleRegister(const HttpRequest& request, Reply reply) {
+void ProbeApi::HandleRegister(const HttpRequest& request, const Reply& reply) {
   std::optional<Caller> caller = Admit(request, reply, "register");
   if (!caller) {
     return;
@@ -218,11 +228,11 @@ void ProbeApi::HandleRegister(const HttpRequest& request, Reply reply) {
   reply(HttpResponse::Json(200, answer.dump()));
 }
 
-void ProbeApi::HandleLease(const HttpRequest& request, Reply reply) {
-  HandleLease(request, std::move(reply), {});
+void ProbeApi::HandleLease(const HttpRequest& request, const Reply& reply) {
+  HandleLease(request, reply, {});
 }
 
-void ProbeApi::HandleLease(const HttpRequest& request, Reply reply,
+void ProbeApi::HandleLease(const HttpRequest& request, const Reply& reply,
                            const ClientGoneHook& on_client_gone) {
   std::optional<Caller> caller = Admit(request, reply, "lease");
   if (!caller) {
@@ -260,11 +270,10 @@ void ProbeApi::HandleLease(const HttpRequest& request, Reply reply,
     key = next_parked_++;
     parked_.emplace(key, ParkedLease{0, reply});
   }
-  const auto deadline = clock_.Now() + std::chrono::duration_cast<Clock::TimePoint::duration>(
-                                           std::chrono::duration<double>(wait_seconds));
+  const auto wait = std::chrono::duration_cast<Millis>(std::chrono::duration<double>(wait_seconds));
   const WorkDispatcher::WaiterId waiter =
-      work_.LeaseOrWait(caller->region, caller->name, max_items, deadline,
-                        [this, key, reply](std::vector<WorkItem> items) {
+      work_.LeaseOrWait(caller->region, caller->name, max_items, wait, options_.lease_batch_wait,
+                        [this, key, reply](const std::vector<WorkItem>& items) {
                           Unpark(key);
                           reply(LeaseResponse(items));
                         });
@@ -300,6 +309,7 @@ void ProbeApi::Unpark(uint64_t key) {
 
 HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items) const {
   const auto now = clock_.Now();
+  const auto schedule_now = work_.schedule_clock().Now();
   const Millis grace = work_.lease_grace();
   Json list = Json::array();
   std::map<std::string, std::shared_ptr<const std::string>> monitors;
@@ -315,7 +325,9 @@ HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items) const {
                   {"generation", item.generation},
                   {"region", item.region},
                   {"scheduledAt", FormatRfc3339(item.scheduled_at)},
-                  {"deadline", FormatRfc3339(item.deadline)},
+                  // The probe compares it with its own (or the operator's) wall clock: what
+                  // is left of the item's time, from now on that clock.
+                  {"deadline", FormatRfc3339(now + (item.deadline - schedule_now))},
                   {"attempt", item.attempt},
                   {"leaseExpiresAt", FormatRfc3339(now + item.timeout + grace)}};
     if (options_.endpoints != nullptr) {
@@ -357,7 +369,7 @@ HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items) const {
   return HttpResponse::Json(200, std::move(body));
 }
 
-void ProbeApi::HandleResults(const HttpRequest& request, Reply reply) {
+void ProbeApi::HandleResults(const HttpRequest& request, const Reply& reply) {
   std::optional<Caller> caller = Admit(request, reply, "results");
   if (!caller) {
     return;
@@ -460,6 +472,101 @@ void ProbeApi::HandleResults(const HttpRequest& request, Reply reply) {
                    {"rejected", std::move(rejected)}};
     reply(HttpResponse::Json(200, answer.dump()));
   });
+}
+
+void ProbeApi::HandleScreenshotLease(const HttpRequest& request, const Reply& reply) {
+  std::optional<Caller> caller = Admit(request, reply, "screenshot lease");
+  if (!caller) {
+    return;
+  }
+  size_t max_requests = 1;
+  if (const auto max = caller->body.find("max"); max != caller->body.end()) {
+    if (!max->is_number_integer() || max->get<int64_t>() < 1) {
+      return reply(
+          BadRequest(std::string("max: expected a whole number >= 1, got ") + max->dump()));
+    }
+    max_requests =
+        std::min<size_t>(static_cast<size_t>(max->get<int64_t>()), options_.screenshot_lease_max);
+  }
+  if (shutting_down_) {
+    return reply(Unavailable("the operator is shutting down; lease again later"));
+  }
+  Json list = Json::array();
+  if (ScreenshotBroker* broker = screenshots_.load(); broker != nullptr) {
+    for (const ScreenshotRequest& shot :
+         broker->Lease(caller->region, caller->name, max_requests, clock_.Now())) {
+      list.push_back({{"id", shot.id},
+                      {"url", shot.url},
+                      {"monitor", shot.monitor_key},
+                      {"incident", shot.incident_id},
+                      {"moment", shot.moment},
+                      {"leaseExpiresAt", FormatRfc3339(shot.lease_expires_at)}});
+    }
+  }
+  Json body = {{"requests", std::move(list)}};
+  // The screenshot browser obeys the same cluster-wide policy as the checks.
+  if (!options_.target_deny.empty() || !options_.target_allow.empty()) {
+    body["targetPolicy"] = {{"deny", options_.target_deny}, {"allow", options_.target_allow}};
+  }
+  reply(HttpResponse::Json(200, body.dump()));
+}
+
+void ProbeApi::HandleScreenshotUpload(const HttpRequest& request, const Reply& reply) {
+  std::optional<Caller> caller = Admit(request, reply, "screenshot upload", /*json_body=*/false);
+  if (!caller) {
+    return;
+  }
+  if (request.body.size() > options_.screenshot_max_bytes) {
+    return reply(HttpResponse::Error(413, "screenshot: " + std::to_string(request.body.size()) +
+                                              " bytes; at most " +
+                                              std::to_string(options_.screenshot_max_bytes)));
+  }
+  const auto id = request.query.find("id");
+  if (id == request.query.end() || id->second.empty()) {
+    return reply(BadRequest("id: expected the id of the screenshot request (query ?id=)"));
+  }
+  ScreenshotBroker* broker = screenshots_.load();
+  if (broker == nullptr) {
+    return reply(BadRequest("this operator asked for no screenshots"));
+  }
+  Result<std::string> url =
+      broker->Complete(caller->region, caller->name, id->second, request.body, clock_.Now());
+  if (!url) {
+    return reply(url.error_kind() == ErrorKind::kInvalidArgument ? BadRequest(url.error())
+                                                                 : Unavailable(url.error()));
+  }
+  reply(HttpResponse::Json(200, Json{{"url", *url}}.dump()));
+}
+
+void ProbeApi::HandleScreenshotFailed(const HttpRequest& request, const Reply& reply) {
+  std::optional<Caller> caller = Admit(request, reply, "screenshot failure");
+  if (!caller) {
+    return;
+  }
+  const Json& body = caller->body;
+  for (const char* field : {"id", "error"}) {
+    const auto it = body.find(field);
+    if (it == body.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+      return reply(BadRequest(std::string(field) + ": expected a non-empty string"));
+    }
+  }
+  std::string error = body["error"].get<std::string>();
+  constexpr size_t kMaxError = 1024;
+  if (error.size() > kMaxError || error.find('\0') != std::string::npos) {
+    return reply(BadRequest("error: at most 1024 bytes, no NUL"));
+  }
+  ScreenshotBroker* broker = screenshots_.load();
+  if (broker == nullptr) {
+    return reply(BadRequest("this operator asked for no screenshots"));
+  }
+  Result<std::string> done =
+      broker->Complete(caller->region, caller->name, body["id"].get<std::string>(),
+                       Error{std::move(error)}, clock_.Now());
+  if (!done) {
+    return reply(done.error_kind() == ErrorKind::kInvalidArgument ? BadRequest(done.error())
+                                                                  : Unavailable(done.error()));
+  }
+  reply(HttpResponse::Json(200, "{}"));
 }
 
 void ProbeApi::Shutdown() {

@@ -4,6 +4,9 @@
 //   POST /api/v1/probes/register   registration (counts the probe as connected)
 //   POST /api/v1/work/lease        long-poll for work items of the probe's region
 //   POST /api/v1/work/results      results, acknowledged only after they are committed
+//   POST /api/v1/work/screenshots/lease    screenshot requests of the probe's region
+//   POST /api/v1/work/screenshots/upload   a captured PNG (the body; name, region, id in the query)
+//   POST /api/v1/work/screenshots/failed   why a capture failed
 //
 // * Authentication: "Authorization: Bearer TOKEN" checked against ProbeTokens before anything
 //   else: missing or unknown token → 401, a token bound to another region → 403. Refusals are
@@ -22,6 +25,10 @@
 //   reason) is sent from the commit callback. A result must name its work item (itemId) and the
 //   probe's region. When nothing could be stored (store failure, shutdown, not the leader) the
 //   answer is 503 with Retry-After, so the probe keeps the results and retries.
+// * Screenshots (docs/probe-protocol.md#screenshots): requests come from the ScreenshotBroker
+//   given to UseScreenshots, never wait (a probe polls) and are answered once, by the probe they
+//   were leased to; without a broker a lease gets an empty list. An upload is at most
+//   screenshot_max_bytes (413) and must be a PNG (400; the broker checks it).
 // * Shutdown(): answers parked long-polls with an empty list and refuses new leases with 503.
 //   Call it again after the HTTP server stopped (no handler running any more) so that no
 //   long-poll parked meanwhile outlives the API.
@@ -45,6 +52,7 @@
 #include "common/result.h"
 #include "operator/api/probe_tokens.h"
 #include "operator/control/result_sink.h"
+#include "operator/control/screenshot_broker.h"
 #include "operator/control/service_endpoint_source.h"
 #include "operator/control/status_reader.h"
 #include "operator/control/work_leaser.h"
@@ -58,6 +66,10 @@ class ProbeApi {
     int lease_wait_default_seconds = 20;
     size_t lease_max_items = 1000;
     size_t lease_default_items = 100;
+    // A parked lease is answered once it can take its `max` items, or this long after the first
+    // item came due (WorkDispatcher::LeaseOrWait): a request costs the operator and the probe
+    // far more than an item, so at hundreds of checks a second each carries tens of items.
+    Millis lease_batch_wait = Millis(20);
     size_t result_batch_max = 500;
     // The cluster-wide target policy (CIDRs, already checked) sent with every lease reply as
     // `targetPolicy`; probes add it to their own --deny-cidr/--allow-cidr. Empty: none.
@@ -66,6 +78,8 @@ class ProbeApi {
     // The ready endpoints of Service monitors (spec.target.service), written into each of their
     // items as `endpoints`; null: none (such items carry no endpoints). Must outlive the API.
     const ServiceEndpointSource* endpoints = nullptr;
+    size_t screenshot_lease_max = 4;
+    size_t screenshot_max_bytes = size_t{4} * 1024 * 1024;
   };
   using Reply = std::function<void(HttpResponse)>;
   // Called once a lease is parked, with the function that cancels it when its client is gone.
@@ -80,13 +94,20 @@ class ProbeApi {
   ProbeApi(const ProbeApi&) = delete;
   ProbeApi& operator=(const ProbeApi&) = delete;
 
-  // Adds the three routes.
+  // Adds the routes.
   Status Register(HttpServer& server);
+  // Where screenshot requests come from and captures go; null (the default): none. Call before
+  // the server starts; `broker` must outlive the API.
+  void UseScreenshots(ScreenshotBroker* broker) { screenshots_ = broker; }
 
-  void HandleRegister(const HttpRequest& request, Reply reply);
-  void HandleLease(const HttpRequest& request, Reply reply);
-  void HandleLease(const HttpRequest& request, Reply reply, const ClientGoneHook& on_client_gone);
-  void HandleResults(const HttpRequest& request, Reply reply);
+  void HandleRegister(const HttpRequest& request, const Reply& reply);
+  void HandleLease(const HttpRequest& request, const Reply& reply);
+  void HandleLease(const HttpRequest& request, const Reply& reply,
+                   const ClientGoneHook& on_client_gone);
+  void HandleResults(const HttpRequest& request, const Reply& reply);
+  void HandleScreenshotLease(const HttpRequest& request, const Reply& reply);
+  void HandleScreenshotUpload(const HttpRequest& request, const Reply& reply);
+  void HandleScreenshotFailed(const HttpRequest& request, const Reply& reply);
 
   void Shutdown();
 
@@ -100,9 +121,10 @@ class ProbeApi {
     Reply reply;
   };
 
-  // Authenticates and parses the common part of a request; on failure it has replied.
-  std::optional<Caller> Admit(const HttpRequest& request, const Reply& reply,
-                              const char* what) const;
+  // Authenticates and parses the common part of a request (name and region from the JSON body,
+  // or from the query when the body is not JSON); on failure it has replied.
+  std::optional<Caller> Admit(const HttpRequest& request, const Reply& reply, const char* what,
+                              bool json_body = true) const;
   HttpResponse LeaseResponse(const std::vector<WorkItem>& items) const;
   void Unpark(uint64_t key);
 
@@ -114,6 +136,7 @@ class ProbeApi {
   BadTokenGuard& bad_tokens_;
   const Options options_;
   std::atomic<bool> shutting_down_{false};
+  std::atomic<ScreenshotBroker*> screenshots_{nullptr};
 
   mutable Mutex parked_mu_;  // leaf lock
   uint64_t next_parked_ GUARDED_BY(parked_mu_) = 1;

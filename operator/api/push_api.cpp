@@ -26,7 +26,8 @@ Status PushApi::Register(HttpServer& server) {
   for (const auto& [pattern, ping] : routes) {
     for (const char* method : {"GET", "POST"}) {
       Status added = server.Route(
-          method, pattern, [this, ping = ping](const HttpRequest& request, HttpResponder out) {
+          method, pattern,
+          [this, ping = ping](const HttpRequest& request, const HttpResponder& out) {
             Handle(request, ping, [out](HttpResponse response) { out.Send(std::move(response)); });
           });
       if (!added) return added;
@@ -36,10 +37,16 @@ Status PushApi::Register(HttpServer& server) {
 }
 
 void PushApi::Handle(const HttpRequest& request, PushPing ping, Reply reply) {
+  if (const std::optional<std::chrono::seconds> wait =
+          bad_tokens_.Admit("push", request.remote_address)) {
+    reply(TooManyWrongTokens(*wait));
+    return;
+  }
   auto token = request.path_params.find("token");
   std::optional<std::string> uid =
       token == request.path_params.end() ? std::nullopt : tokens_.FindMonitor(token->second);
   if (!uid) {
+    bad_tokens_.RecordFailure("push", request.remote_address);
     reply(UnknownToken());
     return;
   }

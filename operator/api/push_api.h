@@ -5,13 +5,15 @@
 //   GET|POST /api/v1/push/{token}/start   a run begins (its length becomes the result's latency)
 //   GET|POST /api/v1/push/{token}/fail    the job failed
 // No other authentication: the token is the secret. An unknown token is 404 with a body that
-// says nothing about which monitors exist; a replica that is not the leader answers 503 (the
-// job retries); 200 once the ping's result is stored, with what it was judged. The request body
-// is ignored. Tokens are never logged. Handle can be called directly (tests) with a Reply.
-// Thread-safety: handlers may run concurrently on any thread.
+// says nothing about which monitors exist, and counts as a wrong token for the client's address
+// (BadTokenGuard, api "push": beyond its allowance the address is answered 429); a replica that is
+// not the leader answers 503 (the job retries); 200 once the ping's result is stored, with what it
+// was judged. The request body is ignored. Tokens are never logged. Handle can be called directly
+// (tests) with a Reply. Thread-safety: handlers may run concurrently on any thread.
 
 #include <functional>
 
+#include "common/bad_token_guard.h"
 #include "common/http_server.h"
 #include "common/result.h"
 #include "operator/api/push_tokens.h"
@@ -24,9 +26,9 @@ class PushApi {
   // Called once, possibly on another thread (the store's writer) after Handle returned.
   using Reply = std::function<void(HttpResponse)>;
 
-  // Both must outlive the API.
-  PushApi(const PushTokens& tokens, PushReceiver& receiver)
-      : tokens_(tokens), receiver_(receiver) {}
+  // All must outlive the API.
+  PushApi(const PushTokens& tokens, PushReceiver& receiver, BadTokenGuard& bad_tokens)
+      : tokens_(tokens), receiver_(receiver), bad_tokens_(bad_tokens) {}
 
   // Adds the routes above (GET and POST each).
   Status Register(HttpServer& server);
@@ -36,6 +38,7 @@ class PushApi {
  private:
   const PushTokens& tokens_;
   PushReceiver& receiver_;
+  BadTokenGuard& bad_tokens_;
 };
 
 }  // namespace pharos

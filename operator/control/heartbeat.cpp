@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/duration.h"
+#include "common/latency_assertion.h"
 #include "common/rfc3339.h"
 
 namespace pharos {
@@ -20,12 +21,17 @@ const char* ToString(PushPing ping) {
 }
 
 Heartbeat::Heartbeat(const PushSpec& spec, std::optional<Millis> degraded_after,
-                     TimePoint last_seen)
-    : spec_(spec), degraded_after_(degraded_after), last_seen_(last_seen) {}
+                     TimePoint last_seen, std::vector<Assertion> assertions)
+    : spec_(spec),
+      degraded_after_(degraded_after),
+      assertions_(std::move(assertions)),
+      last_seen_(last_seen) {}
 
-void Heartbeat::Reconfigure(const PushSpec& spec, std::optional<Millis> degraded_after) {
+void Heartbeat::Reconfigure(const PushSpec& spec, std::optional<Millis> degraded_after,
+                            std::vector<Assertion> assertions) {
   spec_ = spec;
   degraded_after_ = degraded_after;
+  assertions_ = std::move(assertions);
 }
 
 std::optional<Heartbeat::TimePoint> Heartbeat::run_deadline() const {
@@ -61,6 +67,20 @@ std::optional<HeartbeatVerdict> Heartbeat::Ping(PushPing ping, TimePoint now) {
                       ", longer than maxRunTime " + FormatDuration(*spec_.max_run_time);
     verdict.rule = "maxRunTime";
     return verdict;
+  }
+  if (verdict.run_time) {
+    const auto run_time = std::chrono::duration_cast<std::chrono::microseconds>(*verdict.run_time);
+    for (const Assertion& assertion : assertions_) {
+      if (assertion.type != AssertionType::kLatency) continue;
+      if (std::optional<FailedAssertion> failed = JudgeLatency(assertion, run_time)) {
+        verdict.outcome = Outcome::kDown;
+        verdict.message = std::move(failed->message);
+        verdict.rule = std::move(failed->type);
+        verdict.expected = std::move(failed->expected);
+        verdict.actual = std::move(failed->actual);
+        return verdict;
+      }
+    }
   }
   if (verdict.run_time && degraded_after_ && *verdict.run_time > *degraded_after_) {
     verdict.outcome = Outcome::kDegraded;

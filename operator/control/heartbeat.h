@@ -15,6 +15,11 @@
 //   the deadline. The ping that ends the run carries its run time (the result's latency).
 // * maxRunTime: a run that lasts longer is down, even when it ends with a success ping; a run
 //   still going maxRunTime after its start gives a down verdict at that moment.
+// * Latency assertions (spec.assertions, type latency) are judged on the run time of a success
+//   ping, by the probe's rule for a check's latency (common/latency_assertion.h), after
+//   maxRunTime: the first that fails makes the ping down. A ping without a run time (no /start
+//   before it) has no measured run, so its latency assertions cannot fail; nor can a run still
+//   going (maxRunTime is the rule for that).
 // * A success ping is up, or degraded when the run took longer than spec.degradedAfter; a fail
 //   ping is down.
 // * Deadlines resume across restarts from the time of the monitor's last result (`last_seen`).
@@ -44,19 +49,25 @@ struct HeartbeatVerdict {
   std::optional<Millis> run_time;              // a run that pinged /start: its length
   std::string message;                         // why it is down or degraded; empty when up
   // The rule that failed (the result's failedAssertion.type): "fail" (a /fail ping), "missed"
-  // (no ping in time), "maxRunTime", "degradedAfter"; empty when up.
+  // (no ping in time), "maxRunTime", "latency" (an assertion), "degradedAfter"; empty when up.
   std::string rule;
+  std::string expected;  // a failed latency assertion's expectation ("lt 5m") and the run time
+  std::string actual;    // ("7m12s"); empty for the other rules
 };
 
 class Heartbeat {
  public:
   using TimePoint = std::chrono::system_clock::time_point;
 
-  // `last_seen`: when the monitor last had a result, or when it was added.
-  Heartbeat(const PushSpec& spec, std::optional<Millis> degraded_after, TimePoint last_seen);
+  // `last_seen`: when the monitor last had a result, or when it was added. `assertions`: the
+  // monitor's spec.assertions (validation lets push monitors have latency assertions only; any
+  // other type is not judged here).
+  Heartbeat(const PushSpec& spec, std::optional<Millis> degraded_after, TimePoint last_seen,
+            std::vector<Assertion> assertions = {});
 
   // A changed spec: deadlines from the last ping (or miss) under the new expectEvery and grace.
-  void Reconfigure(const PushSpec& spec, std::optional<Millis> degraded_after);
+  void Reconfigure(const PushSpec& spec, std::optional<Millis> degraded_after,
+                   std::vector<Assertion> assertions = {});
 
   // The verdict of a ping at `now`; none for a start ping.
   std::optional<HeartbeatVerdict> Ping(PushPing ping, TimePoint now);
@@ -74,6 +85,7 @@ class Heartbeat {
 
   PushSpec spec_;
   std::optional<Millis> degraded_after_;
+  std::vector<Assertion> assertions_;
   TimePoint last_seen_;                  // last success/fail ping or missed-ping verdict
   std::optional<TimePoint> started_at_;  // the run in progress
   bool overrun_reported_ = false;        // its overrun was given as a verdict already

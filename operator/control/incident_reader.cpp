@@ -43,4 +43,22 @@ IncidentRecord IncidentRecord::FromIncident(Incident incident) {
   return record;
 }
 
+Result<std::vector<IncidentRecord>> IncidentReader::ListIncidentsInWindow(
+    const IncidentWindowQuery& query) {
+  std::vector<IncidentRecord> out;
+  for (const std::string& uid : query.monitor_uids) {
+    IncidentQuery one;
+    one.monitor_uid = uid;
+    one.limit = query.limit_per_monitor;
+    Result<std::vector<IncidentRecord>> records = ListIncidents(one);
+    if (!records) return Error{records.error(), records.error_kind()};
+    for (IncidentRecord& record : *records) {
+      if (query.Covers(record.incident.opened_at, record.incident.resolved_at)) {
+        out.push_back(std::move(record));
+      }
+    }
+  }
+  return out;
+}
+
 }  // namespace pharos

@@ -53,6 +53,11 @@ class IncidentReader {
 
   // Open incidents first, then the most recently opened (as HistoryReader::Incidents).
   virtual Result<std::vector<IncidentRecord>> ListIncidents(const IncidentQuery& query) = 0;
+  // The incidents of `query`'s monitors in its window (IncidentWindowQuery), grouped by
+  // monitor in no given order of monitors: what a status page of many monitors reads at once.
+  // The default asks ListIncidents once per monitor; stores override it with one query.
+  virtual Result<std::vector<IncidentRecord>> ListIncidentsInWindow(
+      const IncidentWindowQuery& query);
   // nullopt when no incident has this id.
   virtual Result<std::optional<IncidentRecord>> GetIncident(const std::string& id) = 0;
 };

@@ -7,6 +7,8 @@
 // maintenance, status pages list active and upcoming periods.
 // Thread-safety: implementations are safe to call from any thread.
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -33,6 +35,10 @@ class MaintenanceCalendar {
   virtual bool InMaintenance(const Monitor& monitor, TimePoint now) const = 0;
   // Occurrences overlapping [from, to), by start time.
   virtual std::vector<MaintenancePeriod> Periods(TimePoint from, TimePoint to) const = 0;
+  // A value that stays the same while InMaintenance gives every monitor the same answer as at
+  // the last call (no window began, ended, or was added, changed or removed); the core then skips
+  // asking for each monitor every second. nullopt: not known, ask for each monitor.
+  virtual std::optional<uint64_t> AnswersVersion(TimePoint /*now*/) const { return std::nullopt; }
 };
 
 }  // namespace pharos

@@ -230,10 +230,11 @@ ObserveResult MonitorStateMachine::Observe(const MonitorIdentity& identity,
   return out;
 }
 
-std::vector<StateEvent> MonitorStateMachine::Tick(const MonitorIdentity& identity, TimePoint now) {
+std::vector<StateEvent> MonitorStateMachine::Tick(const MonitorIdentity& identity, TimePoint now,
+                                                  TimePoint schedule_now) {
   std::vector<StateEvent> events;
   if (Active() && !progress_.open_rounds.empty()) {
-    CloseDueRounds(identity, now, now, events);
+    CloseDueRounds(identity, now, schedule_now, events);
     progress_.updated_at = now;
   }
   return events;

@@ -19,7 +19,8 @@
 //       will) — a monitor with one region: every result is a complete round; or
 //     - a result arrives for a round scheduled at or after its deadline (scheduledAt +
 //       round_timeout), i.e. the next rounds are under way; or
-//     - Tick(now) finds its deadline passed (the owner calls Tick periodically).
+//     - Tick(now, schedule_now) finds its deadline passed on the schedule time line (the owner
+//       calls Tick periodically; a wall-clock step neither closes rounds early nor late).
 //   Observe never closes a round by the clock, so replaying stored results (oldest first) after
 //   a Restore, however late, evaluates exactly the rounds live ingestion would have; call
 //   Tick(now) afterwards.
@@ -129,8 +130,15 @@ class MonitorStateMachine {
   // the events.
   ObserveResult Observe(const MonitorIdentity& identity, const CheckResult& result, TimePoint now);
 
-  // Evaluates open rounds whose deadline has passed.
-  std::vector<StateEvent> Tick(const MonitorIdentity& identity, TimePoint now);
+  // Evaluates open rounds whose deadline (scheduledAt + round timeout) is at or before
+  // `schedule_now`: a time on the time line scheduledAt is on (the owner's ScheduleClock, which
+  // a wall-clock step does not move). `now` (wall clock) stamps the events.
+  std::vector<StateEvent> Tick(const MonitorIdentity& identity, TimePoint now,
+                               TimePoint schedule_now);
+  // The same when scheduledAt and the events share one clock.
+  std::vector<StateEvent> Tick(const MonitorIdentity& identity, TimePoint now) {
+    return Tick(identity, now, now);
+  }
 
   MonitorState state() const { return progress_.state; }
   const MonitorProgress& progress() const { return progress_; }

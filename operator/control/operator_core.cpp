@@ -61,7 +61,23 @@ Result<std::unique_ptr<OperatorCore>> OperatorCore::Create(const Clock& clock, R
   }
   auto core = std::make_unique<OperatorCore>(Key{}, clock, store, registry, std::move(options));
   MutexLock lock(core->state_mu_);
+  // Started with a wall clock behind the one the state was saved under (stepped back by less
+  // than a day; a stored time further ahead is not believed): the schedule starts after the
+  // newest stored round, so item ids and rounds stay ordered across the restart.
+  const TimePoint believable = clock.Now() + std::chrono::hours(24);
+  const auto not_before = [&](std::optional<TimePoint> time) {
+    if (time && *time <= believable) {
+      core->schedule_clock_.NotBefore(*time);
+    }
+  };
   for (MonitorStateSnapshot& state : *states) {
+    not_before(state.last_round_at);
+    for (const RegionStateSnapshot& region : state.regions) {
+      not_before(region.last_scheduled_at);
+    }
+    for (const OpenRound& round : state.open_rounds) {
+      not_before(round.scheduled_at);
+    }
     std::string uid = state.monitor_uid;
     core->stored_states_.emplace(std::move(uid), std::move(state));
   }
@@ -75,13 +91,22 @@ OperatorCore::OperatorCore(Key, const Clock& clock, ResultStore& store, MetricsR
       store_(store),
       registry_(registry),
       metrics_(registry_, options_.metrics),
-      dispatcher_(clock, options_.dispatcher),
-      scheduler_(clock, dispatcher_, Scheduler::Options{options_.default_regions}),
+      schedule_clock_(clock),
+      dispatcher_(schedule_clock_, options_.dispatcher),
+      scheduler_(schedule_clock_, dispatcher_, Scheduler::Options{options_.default_regions}),
       admission_(specs_, dispatcher_),
       writer_(std::make_unique<ResultWriter>(store_, clock, options_.writer,
                                              [this](const ResultWriter::CommitReport& report) {
                                                metrics_.ObserveStoreWrite(report.seconds);
                                              })),
+      summaries_(std::make_unique<SummaryRefresher>(
+          schedule_clock_, store_, static_cast<SummaryRefresher::Target&>(*this), registry_,
+          SummaryRefresher::Options{
+              .batch = std::max<size_t>(1, options_.summary_batch),
+              .pause = options_.summary_pause,
+              .idle = options_.housekeeping_interval,
+              .retry = std::max(options_.summary_min_interval, options_.housekeeping_interval),
+              .max_age = options_.summary_max_age})),
       scheduling_(options_.scheduling),
       saver_(store_, [this] { return writer_->failing(); }),
       resumer_(store_, options_.replay_margin) {
@@ -120,9 +145,10 @@ void OperatorCore::Start() {
   if (started_.exchange(true) || stopping_) {
     return;
   }
-  scheduler_thread_ = std::jthread([this](std::stop_token stop) { scheduler_.Run(stop); });
+  scheduler_thread_ = std::jthread([this](const std::stop_token& stop) { scheduler_.Run(stop); });
   housekeeping_thread_ =
-      std::jthread([this](std::stop_token stop) { RunHousekeeping(std::move(stop)); });
+      std::jthread([this](const std::stop_token& stop) { RunHousekeeping(stop); });
+  summaries_->Start();
 }
 
 void OperatorCore::Stop() {
@@ -130,6 +156,7 @@ void OperatorCore::Stop() {
   if (stopping_.exchange(true)) {
     return;
   }
+  summaries_->Stop();  // waits for a call in flight, if any
   for (std::jthread* thread : {&scheduler_thread_, &housekeeping_thread_}) {
     if (thread->joinable()) {
       thread->request_stop();
@@ -142,13 +169,12 @@ void OperatorCore::Stop() {
   // Results first: when the store failed, its last retry decides whether states can be saved.
   writer_->Stop();
   MutexLock lock(state_mu_);
-  const TimePoint now = clock_.Now();
   saver_.Begin();
   size_t unsaved = 0;
   monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
     state_mu_.AssertHeld();  // ForEach calls back synchronously, under this lock
     if (runtime->state_dirty) {
-      SaveLocked(*runtime, {}, now);
+      SaveLocked(*runtime, {});
     }
   });
   CommitSavesLocked();
@@ -164,7 +190,7 @@ void OperatorCore::Stop() {
   }
 }
 
-void OperatorCore::RunHousekeeping(std::stop_token stop) {
+void OperatorCore::RunHousekeeping(const std::stop_token& stop) {
   pthread_setname_np(pthread_self(), "pharos-core");
   while (!stop.stop_requested()) {
     Housekeeping();
@@ -176,6 +202,7 @@ void OperatorCore::RunHousekeeping(std::stop_token stop) {
 std::optional<Clock::TimePoint> OperatorCore::Tick() {
   const auto next = scheduler_.Tick();
   Housekeeping();
+  summaries_->Step();
   return next;
 }
 
@@ -197,6 +224,7 @@ StateMachineSettings OperatorCore::ConfigLocked(const Monitor& monitor, TimePoin
 void OperatorCore::SetMaintenanceCalendar(const MaintenanceCalendar* calendar) {
   MutexLock lock(state_mu_);
   calendar_ = calendar;
+  calendar_version_.reset();
 }
 
 void OperatorCore::FollowMaintenanceLocked(TimePoint now,
@@ -204,6 +232,13 @@ void OperatorCore::FollowMaintenanceLocked(TimePoint now,
   if (calendar_ == nullptr) {
     return;
   }
+  // A monitor added or changed since the last walk took its answer then (ConfigLocked), so
+  // while the calendar's answers stay the same there is nothing to compare.
+  const std::optional<uint64_t> version = calendar_->AnswersVersion(now);
+  if (version && calendar_version_ == version) {
+    return;
+  }
+  calendar_version_ = version;
   std::vector<Runtime*> changed;
   monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
     state_mu_.AssertHeld();  // ForEach calls back synchronously, under this lock
@@ -237,7 +272,7 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
     if (found == nullptr) {
       Runtime& runtime = AddRuntimeLocked(spec);
       runtime.machine = std::make_unique<MonitorStateMachine>(ConfigLocked(monitor, now), now);
-      runtime.saved_at = now;
+      runtime.saved_at = schedule_clock_.Now();
       std::optional<MonitorStateSnapshot> snapshot;
       auto stored = stored_states_.find(monitor.uid);
       if (stored != stored_states_.end()) {
@@ -276,7 +311,7 @@ Status OperatorCore::UpsertMonitor(const Monitor& monitor) {
     // The spec first, then the schedule: an item the scheduler emits at once is leased
     // straight away, and a lease carries the spec of its generation (never none).
     specs_.Set(spec);
-    FollowHeartbeatLocked(*FindRuntimeLocked(monitor.uid), now);
+    FollowHeartbeatLocked(*FindRuntimeLocked(monitor.uid));
     if (monitor.type == MonitorType::kPush) {
       scheduler_.Remove(monitor.uid);  // pinged, never checked (it may have been another type)
     } else if (scheduling_) {
@@ -319,11 +354,11 @@ Status OperatorCore::MarkInvalid(const Monitor& monitor, std::string reason) {
     Log().Warn("monitor is invalid and will not be checked until it is fixed",
                {{"monitor", monitor.Key()}, {"reason", reason}});
     ApplyEventsLocked(runtime,
-                      runtime.machine->MarkInvalid(runtime.identity(), std::move(reason), now), now,
+                      runtime.machine->MarkInvalid(runtime.identity(), std::move(reason), now),
                       notifications);
     runtime.state_dirty = true;
     specs_.Set(spec);
-    FollowHeartbeatLocked(runtime, now);
+    FollowHeartbeatLocked(runtime);
   }
   Notify(notifications);
   return OkStatus();
@@ -421,7 +456,7 @@ void OperatorCore::SetScheduling(bool enabled) {
         state_mu_.AssertHeld();  // ForEach calls back synchronously, under this lock
         scheduler_.Remove(runtime->monitor->uid);
         if (runtime->state_dirty) {
-          SaveLocked(*runtime, {}, now);
+          SaveLocked(*runtime, {});
         }
       });
       CommitSavesLocked();
@@ -456,7 +491,7 @@ void OperatorCore::SetScheduling(bool enabled) {
         if (push) {
           // The deadline resumes from the newest result the claimed state knows of.
           heartbeats_.erase(runtime->monitor->uid);
-          FollowHeartbeatLocked(*runtime, now);
+          FollowHeartbeatLocked(*runtime);
         }
       }
       Log().Info("scheduling started (leader)", {{"monitors", monitors_.size()}});
@@ -515,7 +550,7 @@ void OperatorCore::ReconfigureLocked(Runtime& runtime, TimePoint now,
   ApplyEventsLocked(
       runtime,
       runtime.machine->Reconfigure(MonitorIdentity::Of(monitor), ConfigLocked(monitor, now), now),
-      now, notifications);
+      notifications);
   runtime.state_dirty = true;
   runtime.summary_dirty = true;
 }
@@ -533,7 +568,7 @@ void OperatorCore::SeedLocked(Runtime& runtime, StateSeed seed, TimePoint now,
   }
   runtime.incident_since = resumed->incident_since;
   if (!resumed->bookkeeping.empty()) {
-    SaveLocked(runtime, resumed->bookkeeping, now);
+    SaveLocked(runtime, resumed->bookkeeping);
   } else {
     // Saved by housekeeping in batches: taking over 10,000 monitors must not mean 10,000
     // synchronous commits under the state lock.
@@ -543,7 +578,7 @@ void OperatorCore::SeedLocked(Runtime& runtime, StateSeed seed, TimePoint now,
   Log().Info(
       "monitor state resumed from the Monitor's status (newer than this replica's store)",
       {{"monitor", key}, {"state", ToString(runtime.machine->state())}, {"incident", incident_id}});
-  ApplyEventsLocked(runtime, std::move(resumed->events), now, notifications);
+  ApplyEventsLocked(runtime, std::move(resumed->events), notifications);
 }
 
 void OperatorCore::RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot, TimePoint now,
@@ -562,18 +597,18 @@ void OperatorCore::RestoreLocked(Runtime& runtime, MonitorStateSnapshot snapshot
   if (resumed->incident_since) {
     runtime.incident_since = resumed->incident_since;
   }
-  runtime.saved_at = now;
+  runtime.saved_at = schedule_clock_.Now();
   Log().Info("monitor state restored", {{"monitor", key},
                                         {"state", ToString(runtime.machine->state())},
                                         {"replayed_results", resumed->accepted_replays}});
   if (resumed->accepted_replays > 0) {
     runtime.state_dirty = true;
   }
-  ApplyEventsLocked(runtime, std::move(resumed->events), now, notifications);
+  ApplyEventsLocked(runtime, std::move(resumed->events), notifications);
 }
 
 void OperatorCore::ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> events,
-                                     TimePoint now, std::vector<Notification>& notifications) {
+                                     std::vector<Notification>& notifications) {
   if (events.empty()) {
     return;
   }
@@ -593,30 +628,37 @@ void OperatorCore::ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> e
   if (runtime.machine->progress().open_incident_id.empty()) {
     runtime.incident_since.reset();
   }
-  SaveLocked(runtime, events, now);
+  SaveLocked(runtime, events);
   for (StateEvent& event : events) {
     notifications.push_back(Notification{runtime.monitor, std::move(event)});
   }
 }
 
-void OperatorCore::SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events,
-                              TimePoint now) {
+void OperatorCore::SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events) {
   // A state collected into a batch counts as saved; CommitSavesLocked marks it dirty again if
   // the batch cannot be saved.
   if (!saver_.Save(MonitorStateSave{runtime.machine->Snapshot(runtime.identity()), events})) {
-    runtime.state_dirty = true;
+    MarkSaveFailedLocked(runtime);
     return;
   }
   runtime.state_dirty = false;
-  runtime.saved_at = now;
+  runtime.saved_at = schedule_clock_.Now();
 }
 
 void OperatorCore::CommitSavesLocked() {
   for (const std::string& uid : saver_.Commit()) {
     if (Runtime* found = FindRuntimeLocked(uid); found != nullptr) {
-      found->state_dirty = true;
+      MarkSaveFailedLocked(*found);
     }
   }
+}
+
+void OperatorCore::MarkSaveFailedLocked(Runtime& runtime) {
+  // Due again at the next housekeeping pass, not a whole state_save_interval later: the save
+  // may carry a transition's events (an incident opened or resolved, notifications to send),
+  // which wait in the saver until it succeeds.
+  runtime.state_dirty = true;
+  runtime.saved_at = TimePoint{};
 }
 
 void OperatorCore::Notify(const std::vector<Notification>& notifications) {
@@ -652,23 +694,24 @@ void OperatorCore::FollowKnownRegionsLocked(TimePoint now,
     settings.maintenance = runtime->machine->rules().maintenance;
     ApplyEventsLocked(*runtime,
                       runtime->machine->Reconfigure(runtime->identity(), std::move(settings), now),
-                      now, notifications);
+                      notifications);
     runtime->state_dirty = true;
   }
 }
 
 void OperatorCore::Housekeeping() {
   std::vector<Notification> notifications;
-  std::vector<std::string> refresh;  // uids of the summaries to recompute, oldest first
-  std::vector<CheckResult> missed;   // missed pings and overrun runs of push monitors
+  std::vector<CheckResult> missed;  // missed pings and overrun runs of push monitors
   {
     MutexLock lock(state_mu_);
     const TimePoint now = clock_.Now();
+    // Deadlines, push deadlines and intervals are decided on the schedule time line.
+    const TimePoint schedule_now = schedule_clock_.Now();
     if (scheduling_) {
       FollowKnownRegionsLocked(now, notifications);
       FollowMaintenanceLocked(now, notifications);
       for (auto& [uid, heartbeat] : heartbeats_) {
-        std::vector<HeartbeatVerdict> verdicts = heartbeat.Due(now);
+        std::vector<HeartbeatVerdict> verdicts = heartbeat.Due(schedule_now);
         const Runtime* runtime = verdicts.empty() ? nullptr : FindRuntimeLocked(uid);
         // A suspended monitor's deadlines pass unrecorded (checks of other types stop too).
         if (runtime != nullptr && !runtime->monitor->suspend) {
@@ -678,8 +721,6 @@ void OperatorCore::Housekeeping() {
         }
       }
     }
-    // (summary time, runtime) of the monitors whose summary is due.
-    std::vector<std::pair<TimePoint, const Runtime*>> stale;
     size_t save_budget = options_.state_save_batch;
     // Monitors whose deadlines passed, applied in uid order (observers hear of them in that
     // order) once the pass is over; sorting every monitor each second would cost more.
@@ -687,43 +728,24 @@ void OperatorCore::Housekeeping() {
     saver_.Begin();
     monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
       state_mu_.AssertHeld();  // ForEach calls back synchronously, under this lock
-      std::vector<StateEvent> events = runtime->machine->Tick(runtime->identity(), now);
+      std::vector<StateEvent> events =
+          runtime->machine->Tick(runtime->identity(), now, schedule_now);
       if (!events.empty()) {
         runtime->summary_dirty = true;
         ticked.emplace_back(runtime.get(), std::move(events));
       } else if (runtime->state_dirty && save_budget > 0 &&
-                 now - runtime->saved_at >= options_.state_save_interval) {
+                 schedule_now - runtime->saved_at >= options_.state_save_interval) {
         --save_budget;
-        SaveLocked(*runtime, {}, now);
-      }
-      const auto age = now - runtime->summary_at;
-      if (!runtime->has_summary || age >= options_.summary_max_age ||
-          (runtime->summary_dirty && age >= options_.summary_min_interval)) {
-        stale.emplace_back(runtime->has_summary ? runtime->summary_at : TimePoint::min(),
-                           runtime.get());
+        SaveLocked(*runtime, {});
       }
     });
     std::sort(ticked.begin(), ticked.end(), [](const auto& a, const auto& b) {
       return a.first->monitor->uid < b.first->monitor->uid;
     });
     for (auto& [runtime, events] : ticked) {
-      ApplyEventsLocked(*runtime, std::move(events), now, notifications);
+      ApplyEventsLocked(*runtime, std::move(events), notifications);
     }
     CommitSavesLocked();
-    // Most monitors can be due at once (a result makes a summary due, and only summary_batch
-    // are recomputed per pass): select the oldest without sorting them all.
-    const auto older = [](const auto& a, const auto& b) {
-      return a.first != b.first ? a.first < b.first
-                                : a.second->monitor->uid < b.second->monitor->uid;
-    };
-    const size_t batch = std::min(stale.size(), options_.summary_batch);
-    std::nth_element(stale.begin(), stale.begin() + static_cast<ptrdiff_t>(batch), stale.end(),
-                     older);
-    std::sort(stale.begin(), stale.begin() + static_cast<ptrdiff_t>(batch), older);
-    refresh.reserve(batch);
-    for (size_t i = 0; i < batch; ++i) {
-      refresh.push_back(stale[i].second->monitor->uid);
-    }
   }
   Notify(notifications);
   if (!missed.empty()) {
@@ -735,27 +757,64 @@ void OperatorCore::Housekeeping() {
       }
     });
   }
-  RefreshSummaries(std::move(refresh));
 }
 
-void OperatorCore::RefreshSummaries(std::vector<std::string> uids) {
-  if (uids.empty()) return;
-  // One call for the batch: a remote history store answers it with a few queries.
-  const TimePoint now = clock_.Now();
-  Result<std::vector<MonitorSummary>> summaries = store_.SummarizeMany(uids, now);
-  if (!summaries || summaries->size() != uids.size()) {
-    Log().Warn("computing uptime and latency failed",
-               {{"monitors", static_cast<int64_t>(uids.size())},
-                {"error", summaries ? std::string("a summary is missing") : summaries.error()}});
-    return;
-  }
+OperatorCore::Due OperatorCore::TakeDueSummaries(size_t max, TimePoint now) {
+  Due due;
+  // (summary time, runtime) of the monitors whose summary is due; missing ones first.
+  std::vector<std::pair<TimePoint, Runtime*>> stale;
   MutexLock lock(state_mu_);
-  for (size_t i = 0; i < uids.size(); ++i) {
+  due.monitors = monitors_.size();
+  monitors_.ForEach([&](const std::unique_ptr<Runtime>& runtime) {
+    state_mu_.AssertHeld();  // ForEach calls back synchronously, under this lock
+    if (!runtime->has_summary) {
+      ++due.missing;
+    } else if (!due.oldest || runtime->summary_at < *due.oldest) {
+      due.oldest = runtime->summary_at;
+    }
+    const auto age = now - runtime->summary_at;
+    if (!runtime->has_summary || age >= options_.summary_max_age ||
+        (runtime->summary_dirty && age >= options_.summary_min_interval)) {
+      stale.emplace_back(runtime->has_summary ? runtime->summary_at : TimePoint::min(),
+                         runtime.get());
+    }
+  });
+  // Most monitors can be due at once (a result makes a summary due): select the oldest
+  // without sorting them all.
+  const auto older = [](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : a.second->monitor->uid < b.second->monitor->uid;
+  };
+  const size_t batch = std::min(stale.size(), max);
+  std::nth_element(stale.begin(), stale.begin() + static_cast<ptrdiff_t>(batch), stale.end(),
+                   older);
+  std::sort(stale.begin(), stale.begin() + static_cast<ptrdiff_t>(batch), older);
+  due.uids.reserve(batch);
+  for (size_t i = 0; i < batch; ++i) {
+    // Claimed: a result stored while the call runs may be missing from its answer, and makes
+    // the summary due again.
+    stale[i].second->summary_dirty = false;
+    due.uids.push_back(stale[i].second->monitor->uid);
+  }
+  return due;
+}
+
+void OperatorCore::ApplySummaries(const std::vector<std::string>& uids,
+                                  const std::vector<MonitorSummary>& summaries, TimePoint at) {
+  MutexLock lock(state_mu_);
+  for (size_t i = 0; i < uids.size() && i < summaries.size(); ++i) {
     if (Runtime* found = FindRuntimeLocked(uids[i]); found != nullptr) {
-      found->summary = SummaryFigures((*summaries)[i]);
+      found->summary = SummaryFigures(summaries[i]);
       found->has_summary = true;
-      found->summary_at = now;
-      found->summary_dirty = false;
+      found->summary_at = at;
+    }
+  }
+}
+
+void OperatorCore::ReleaseSummaries(const std::vector<std::string>& uids) {
+  MutexLock lock(state_mu_);
+  for (const std::string& uid : uids) {
+    if (Runtime* found = FindRuntimeLocked(uid); found != nullptr) {
+      found->summary_dirty = true;
     }
   }
 }
@@ -882,7 +941,7 @@ void OperatorCore::OnCommitted(const std::vector<CheckResult>& results,
     for (auto& [uid, events] : events_by_uid) {
       Runtime* found = FindRuntimeLocked(uid);
       if (found != nullptr && !events.empty()) {
-        ApplyEventsLocked(*found, std::move(events), now, notifications);
+        ApplyEventsLocked(*found, std::move(events), notifications);
       }
     }
     CommitSavesLocked();
@@ -901,23 +960,26 @@ Result<IngestReport> OperatorCore::IngestAndWait(std::vector<CheckResult> result
 
 // --- Push monitors ---
 
-void OperatorCore::FollowHeartbeatLocked(const Runtime& runtime, TimePoint now) {
+void OperatorCore::FollowHeartbeatLocked(const Runtime& runtime) {
   const Monitor& monitor = *runtime.monitor;
   if (runtime.invalid || monitor.type != MonitorType::kPush || !monitor.push) {
     heartbeats_.erase(monitor.uid);
     return;
   }
   if (auto found = heartbeats_.find(monitor.uid); found != heartbeats_.end()) {
-    found->second.Reconfigure(*monitor.push, monitor.degraded_after);
+    found->second.Reconfigure(*monitor.push, monitor.degraded_after, monitor.assertions);
     return;
   }
+  // Push deadlines are on the schedule time line, as the results' scheduledAt.
+  const TimePoint now = schedule_clock_.Now();
   TimePoint last_seen = now;
   for (const RegionStateSnapshot& region : runtime.machine->progress().regions) {
     if (region.region == kPushRegion && region.last_scheduled_at) {
       last_seen = std::min(now, *region.last_scheduled_at);
     }
   }
-  heartbeats_.emplace(monitor.uid, Heartbeat(*monitor.push, monitor.degraded_after, last_seen));
+  heartbeats_.emplace(
+      monitor.uid, Heartbeat(*monitor.push, monitor.degraded_after, last_seen, monitor.assertions));
 }
 
 std::vector<CheckResult> OperatorCore::HeartbeatResults(
@@ -938,6 +1000,8 @@ std::vector<CheckResult> OperatorCore::HeartbeatResults(
     if (!verdict.message.empty()) {
       FailedAssertion failed;
       failed.type = verdict.rule;
+      failed.expected = verdict.expected;
+      failed.actual = verdict.actual;
       failed.message = verdict.message;
       result.failed_assertion = std::move(failed);
     }
@@ -963,7 +1027,7 @@ void OperatorCore::Ping(const std::string& uid, PushPing ping, PingDone done) {
       done(Error{"no push monitor has uid '" + uid + "'", ErrorKind::kInvalidArgument});
       return;
     }
-    verdict = found->second.Ping(ping, clock_.Now());
+    verdict = found->second.Ping(ping, schedule_clock_.Now());
     if (verdict) {
       results = HeartbeatResults(*runtime->monitor, {*verdict});
     }
@@ -990,9 +1054,10 @@ void OperatorCore::Ping(const std::string& uid, PushPing ping, PingDone done) {
 // --- Work ---
 
 WorkLeaser::WaiterId OperatorCore::LeaseOrWait(const std::string& region, const std::string& probe,
-                                               size_t max_items, Clock::TimePoint deadline,
+                                               size_t max_items, Millis wait, Millis batch_wait,
                                                LeaseCallback done) {
-  return dispatcher_.LeaseOrWait(region, probe, max_items, deadline, std::move(done));
+  return dispatcher_.LeaseOrWait(region, probe, max_items, schedule_clock_.Now() + wait, batch_wait,
+                                 std::move(done));
 }
 
 bool OperatorCore::CancelWait(WaiterId id) { return dispatcher_.CancelWait(id); }
@@ -1004,18 +1069,7 @@ void OperatorCore::TouchProbe(const std::string& region, const std::string& prob
 // --- Status ---
 
 std::optional<MonitorStatus> OperatorCore::Snapshot(const std::string& uid) {
-  bool need_summary = false;
-  {
-    MutexLock lock(state_mu_);
-    const Runtime* found = FindRuntimeLocked(uid);
-    if (found == nullptr) {
-      return std::nullopt;
-    }
-    need_summary = !found->has_summary;
-  }
-  if (need_summary) {
-    RefreshSummaries({uid});
-  }
+  // Never waits for the store: a summary not computed yet is missing, first in the next call.
   MutexLock lock(state_mu_);
   const Runtime* found = FindRuntimeLocked(uid);
   if (found == nullptr) {

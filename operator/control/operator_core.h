@@ -30,8 +30,12 @@
 //   no observer.
 // * Housekeeping (thread "pharos-core", every `housekeeping_interval`): closes rounds whose
 //   deadline passed, saves changed states, follows the set of known regions for monitors that
-//   run everywhere, refreshes uptime/latency summaries. The retention prune runs on the writer
-//   thread every ResultWriter::Options::prune_interval.
+//   run everywhere. The retention prune runs on the writer thread every
+//   ResultWriter::Options::prune_interval.
+// * Uptime/latency summaries (what Snapshot, SnapshotAll and /metrics show) are refreshed by a
+//   SummaryRefresher (thread "pharos-summary") in calls of `summary_batch`, so that a slow
+//   history store never holds up housekeeping, ingestion or readers; readers never wait for the
+//   store: a monitor whose summary was not computed yet shows none.
 // * Push monitors (type push) are never scheduled nor leased: each has a Heartbeat; its pings
 //   (Ping) and, in housekeeping, its missed pings and overrun runs become results of region
 //   "push", ingested like a probe's (stored, counted, judged by the state machine). Deadlines
@@ -76,11 +80,13 @@
 #include "operator/control/result_sink.h"
 #include "operator/control/result_store.h"
 #include "operator/control/result_writer.h"
+#include "operator/control/schedule_clock.h"
 #include "operator/control/scheduler.h"
 #include "operator/control/state_resumer.h"
 #include "operator/control/state_saver.h"
 #include "operator/control/state_seed.h"
 #include "operator/control/status_reader.h"
+#include "operator/control/summary_refresher.h"
 #include "operator/control/work_dispatcher.h"
 #include "operator/control/work_leaser.h"
 
@@ -90,7 +96,8 @@ class OperatorCore final : public MonitorSet,
                            public WorkLeaser,
                            public ResultSink,
                            public PushReceiver,
-                           public StatusReader {
+                           public StatusReader,
+                           private SummaryRefresher::Target {
  public:
   struct Options {
     // Regions of monitors that name none (besides regions named by other monitors and regions
@@ -106,15 +113,21 @@ class OperatorCore final : public MonitorSet,
     // A state that changed without a transition is saved at most this often, and at most
     // `state_save_batch` such saves happen per housekeeping pass, in one transaction
     // (transitions are saved at once; results stored after the last save are replayed at
-    // restore, so nothing depends on these). 1,000 a second keeps up with 60,000 monitors whose
-    // state changes every minute, so few are left to save at shutdown.
-    std::chrono::milliseconds state_save_interval{60'000};
+    // restore, so nothing depends on these). Every result changes its monitor's state (last
+    // check, latency), so this interval is what saving costs: once a minute, one save per
+    // one-minute check; every 5 minutes, a restart replays at most 5 minutes of results (well
+    // inside `replay_margin`). 1,000 a second keeps up with 300,000 monitors.
+    std::chrono::milliseconds state_save_interval{300'000};
     size_t state_save_batch = 1'000;
     // Uptime/latency of a monitor with new results is recomputed at most this often, and that
-    // of every monitor at least this often; at most `summary_batch` per housekeeping pass.
+    // of every monitor at least this often (SummaryRefresher), in calls of at most
+    // `summary_batch` monitors with `summary_pause` between two calls. The defaults suit SQLite
+    // (what housekeeping did before: 200 a second); with ClickHouse, ControlPlaneHost takes
+    // --clickhouse-summary-batch and --clickhouse-summary-pause (2,000, none).
     std::chrono::milliseconds summary_min_interval{5'000};
     std::chrono::milliseconds summary_max_age{60'000};
     size_t summary_batch = 200;
+    std::chrono::milliseconds summary_pause{1'000};
     // How far before the saved state results are replayed at restore.
     std::chrono::milliseconds replay_margin{600'000};
   };
@@ -135,7 +148,8 @@ class OperatorCore final : public MonitorSet,
   OperatorCore(const OperatorCore&) = delete;
   OperatorCore& operator=(const OperatorCore&) = delete;
 
-  // Starts the scheduler ("pharos-sched") and housekeeping ("pharos-core") threads.
+  // Starts the scheduler ("pharos-sched"), housekeeping ("pharos-core") and summary
+  // ("pharos-summary") threads.
   void Start();
   // Stops scheduling, commits every submitted result (one last try when the store fails),
   // stops the writer, saves states.
@@ -192,10 +206,11 @@ class OperatorCore final : public MonitorSet,
 
   bool accepting_work() const override { return scheduling_ && !stopping_; }
   WaiterId LeaseOrWait(const std::string& region, const std::string& probe, size_t max_items,
-                       Clock::TimePoint deadline, LeaseCallback done) override;
+                       Millis wait, Millis batch_wait, LeaseCallback done) override;
   bool CancelWait(WaiterId id) override;
   void TouchProbe(const std::string& region, const std::string& probe) override;
   Millis lease_grace() const override { return options_.dispatcher.lease_grace; }
+  const Clock& schedule_clock() const override { return schedule_clock_; }
 
   // --- ResultSink ---
 
@@ -209,8 +224,8 @@ class OperatorCore final : public MonitorSet,
 
   // --- Time (tests) ---
 
-  // One scheduler tick and one housekeeping pass at clock.Now(); returns the scheduler's next
-  // event time.
+  // One scheduler tick, one housekeeping pass and one SummaryRefresher step at clock.Now();
+  // returns the scheduler's next event time.
   std::optional<Clock::TimePoint> Tick();
   // Waits until every result submitted before the call has been committed and processed.
   void Flush() { writer_->Flush(); }
@@ -250,7 +265,7 @@ class OperatorCore final : public MonitorSet,
     StateEvent event;
   };
 
-  void RunHousekeeping(std::stop_token stop);
+  void RunHousekeeping(const std::stop_token& stop);
   void Housekeeping();
   // `held[j]`: the lease of results[j]'s item was held by BeginCommit (released here).
   void OnCommitted(const std::vector<CheckResult>& results, const std::vector<bool>& held,
@@ -259,7 +274,12 @@ class OperatorCore final : public MonitorSet,
   // AbortCommit for every held item: its commit failed or never started.
   void ReleaseHeldLeases(const std::vector<CheckResult>& results, const std::vector<bool>& held);
   void Notify(const std::vector<Notification>& notifications);
-  void RefreshSummaries(std::vector<std::string> uids);
+
+  // --- SummaryRefresher::Target ---
+  Due TakeDueSummaries(size_t max, TimePoint now) override;
+  void ApplySummaries(const std::vector<std::string>& uids,
+                      const std::vector<MonitorSummary>& summaries, TimePoint at) override;
+  void ReleaseSummaries(const std::vector<std::string>& uids) override;
 
   StateMachineSettings ConfigLocked(const Monitor& monitor, TimePoint now) REQUIRES(state_mu_);
   // Reconfigures the monitors whose maintenance window started or ended.
@@ -282,13 +302,13 @@ class OperatorCore final : public MonitorSet,
   // Applies the runtime's monitor (its settings now) to its machine.
   void ReconfigureLocked(Runtime& runtime, TimePoint now, std::vector<Notification>& notifications)
       REQUIRES(state_mu_);
-  void ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> events, TimePoint now,
+  void ApplyEventsLocked(Runtime& runtime, std::vector<StateEvent> events,
                          std::vector<Notification>& notifications) REQUIRES(state_mu_);
   // Saves at once, or into the batch begun by saver_.Begin().
-  void SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events, TimePoint now)
-      REQUIRES(state_mu_);
+  void SaveLocked(Runtime& runtime, const std::vector<StateEvent>& events) REQUIRES(state_mu_);
   // Commits the saver's batch; states it could not save stay dirty (retried later).
   void CommitSavesLocked() REQUIRES(state_mu_);
+  void MarkSaveFailedLocked(Runtime& runtime) REQUIRES(state_mu_);
   // Drops a runtime's schedule, spec, series and stored state; the caller erases it.
   void RemoveLocked(Runtime& runtime, TimePoint now) REQUIRES(state_mu_);
   // The runtime of this uid; null when unknown.
@@ -302,21 +322,24 @@ class OperatorCore final : public MonitorSet,
       REQUIRES(state_mu_);
   void Collect(MetricsWriter& writer);
   // Creates, updates or drops the Heartbeat of `runtime` after its spec was set.
-  void FollowHeartbeatLocked(const Runtime& runtime, TimePoint now) REQUIRES(state_mu_);
+  void FollowHeartbeatLocked(const Runtime& runtime) REQUIRES(state_mu_);
   // The results of verdicts of a push monitor.
   static std::vector<CheckResult> HeartbeatResults(const Monitor& monitor,
                                                    const std::vector<HeartbeatVerdict>& verdicts);
 
-  const Clock& clock_;
+  const Clock& clock_;  // the wall clock: what is recorded (state changes, incidents)
   const Options options_;
   ResultStore& store_;
   MetricsRegistry& registry_;
   OperatorMetrics metrics_;
+  // What is decided (due checks, leases, round and push deadlines, intervals): monotonic.
+  ScheduleClock schedule_clock_;
   WorkDispatcher dispatcher_;
   Scheduler scheduler_;
   MonitorSpecIndex specs_;
   ResultAdmission admission_;
   std::unique_ptr<ResultWriter> writer_;
+  std::unique_ptr<SummaryRefresher> summaries_;
 
   std::atomic<bool> scheduling_;
   std::atomic<bool> started_{false};
@@ -330,6 +353,8 @@ class OperatorCore final : public MonitorSet,
   std::vector<std::string> known_regions_ GUARDED_BY(state_mu_);
   StateSeeder seeder_ GUARDED_BY(state_mu_);
   const MaintenanceCalendar* calendar_ GUARDED_BY(state_mu_) = nullptr;
+  // calendar_->AnswersVersion at the last walk of FollowMaintenanceLocked.
+  std::optional<uint64_t> calendar_version_ GUARDED_BY(state_mu_);
   // Push monitors by uid (few: a map costs less than a pointer in every Runtime).
   std::map<std::string, Heartbeat, std::less<>> heartbeats_ GUARDED_BY(state_mu_);
   StateSaver saver_ GUARDED_BY(state_mu_);

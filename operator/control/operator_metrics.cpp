@@ -42,7 +42,7 @@ void OperatorMetrics::AddDurationPhasesFlag(CommandLine& flags) {
                 "all");
 }
 
-OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, Options options)
+OperatorMetrics::OperatorMetrics(MetricsRegistry& registry, const Options& options)
     : registry_(registry),
       monitor_series_(registry, {.max_series = options.max_monitor_series,
                                  .duration_phases = options.duration_phases}),

@@ -79,7 +79,7 @@ class OperatorMetrics {
                                                  "firstByte", "transfer", "total"};
   static constexpr std::string_view kOutcomes[] = {"up", "degraded", "down", "error"};
 
-  OperatorMetrics(MetricsRegistry& registry, Options options);
+  OperatorMetrics(MetricsRegistry& registry, const Options& options);
   ~OperatorMetrics();
   OperatorMetrics(const OperatorMetrics&) = delete;
   OperatorMetrics& operator=(const OperatorMetrics&) = delete;

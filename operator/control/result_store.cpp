@@ -30,6 +30,28 @@ std::optional<int64_t> BucketCounts::MeanLatencyUs() const {
   return latency_sum_us / passed;
 }
 
+bool IncidentWindowQuery::Covers(TimePoint opened, std::optional<TimePoint> resolved) const {
+  if (opened >= to) return false;
+  return !resolved || std::max(*resolved, opened + std::chrono::milliseconds(1)) > from;
+}
+
+Result<std::vector<Incident>> HistoryReader::IncidentsInWindow(const IncidentWindowQuery& query) {
+  std::vector<Incident> out;
+  for (const std::string& uid : query.monitor_uids) {
+    IncidentQuery one;
+    one.monitor_uid = uid;
+    one.limit = query.limit_per_monitor;
+    Result<std::vector<Incident>> incidents = Incidents(one);
+    if (!incidents) return Error{incidents.error(), incidents.error_kind()};
+    for (Incident& incident : *incidents) {
+      if (query.Covers(incident.opened_at, incident.resolved_at)) {
+        out.push_back(std::move(incident));
+      }
+    }
+  }
+  return out;
+}
+
 Result<std::vector<BucketCounts>> HistoryReader::CountRollups(const BucketCountsQuery& query) {
   std::vector<std::string> uids = query.monitor_uids;
   std::sort(uids.begin(), uids.end());
@@ -130,8 +152,7 @@ Result<std::vector<Rollup>> HistoryReader::ResultSeries(const SeriesQuery& query
                                   bucket.phase[3] / count,
                                   bucket.phase[4] / count};
     }
-    out.push_back(Rollup{query.from + index * query.step, query.region.value_or(""),
-                         std::move(bucket.stats)});
+    out.push_back(Rollup{query.from + index * query.step, query.region.value_or(""), bucket.stats});
   }
   return out;
 }

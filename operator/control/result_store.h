@@ -170,6 +170,20 @@ struct IncidentQuery {
   int limit = 50;
 };
 
+// The incidents of several monitors that were open at some time in [from, to): opened before
+// `to`, and unresolved or resolved after `from` (an incident resolved the millisecond it opened
+// counts as open for that millisecond). At most `limit_per_monitor` per monitor, the open one
+// first, then the most recently opened (as IncidentQuery).
+struct IncidentWindowQuery {
+  std::vector<std::string> monitor_uids;
+  TimePoint from{};
+  TimePoint to{};
+  int limit_per_monitor = 100;
+
+  // Whether an incident opened at `opened` and resolved at `resolved` (nullopt: open) is in.
+  bool Covers(TimePoint opened, std::optional<TimePoint> resolved) const;
+};
+
 // What the status and the JSON API show for a monitor.
 struct MonitorSummary {
   WindowStats last_24h;
@@ -205,6 +219,9 @@ class HistoryReader {
   virtual Result<std::vector<CheckResult>> Results(const ResultQuery& query) = 0;
   // Open incidents first, then the most recently opened.
   virtual Result<std::vector<Incident>> Incidents(const IncidentQuery& query) = 0;
+  // The incidents of `query`'s monitors in its window, grouped by monitor in no given order of
+  // monitors. The default asks Incidents() once per monitor; stores override it with one query.
+  virtual Result<std::vector<Incident>> IncidentsInWindow(const IncidentWindowQuery& query);
   // Rollup counts of every listed monitor, ordered by monitor uid then bucket; monitors or
   // buckets without results are absent. The default asks Rollups() once per monitor and region;
   // stores override it with one query.

@@ -17,9 +17,11 @@
 // 16-byte heap node and one index entry keyed by a view of the uid inside that Monitor; every
 // event is O(log n) in the number of monitors.
 //
-// Time comes only from the Clock. Tick() does whatever is due now and returns when it should run
-// next; Run() is that loop on a thread of the caller's ("pharos-sched"). Tests call Tick()
-// after advancing a ManualClock.
+// Time comes only from the Clock: OperatorCore gives it a ScheduleClock (UTC at start plus
+// monotonic time), so slots, scheduledAt and item ids move with monotonic time: a wall-clock
+// step back neither stalls the schedule nor repeats an id, a step forward fires no burst.
+// Tick() does whatever is due now and returns when it should run next; Run() is that loop on a
+// thread of the caller's ("pharos-sched"). Tests call Tick() after advancing a ManualClock.
 //
 // Thread-safety: every public method may be called from any thread. The Scheduler calls the
 // dispatcher while holding its own mutex (lock order: Scheduler, then WorkDispatcher), so
@@ -55,7 +57,8 @@ class Scheduler {
     // Regions every monitor without `regions` is checked from, besides those named by other
     // monitors and those with a connected probe ({"local"} for the standalone mode).
     std::vector<std::string> default_regions;
-    // Longest Run() sleeps without looking at the clock (guards against wall-clock steps).
+    // Longest Run() sleeps without looking at the clock (guards against a Clock whose time
+    // steps, such as a bare wall clock).
     Millis max_idle = Millis(1'000);
   };
 

@@ -198,7 +198,7 @@ std::vector<WorkItem> WorkDispatcher::Lease(const std::string& region_name,
 
 WorkDispatcher::WaiterId WorkDispatcher::LeaseOrWait(const std::string& region_name,
                                                      const std::string& probe, size_t max_items,
-                                                     Clock::TimePoint deadline,
+                                                     Clock::TimePoint deadline, Millis batch_wait,
                                                      LeaseCallback done) {
   Deferred deferred;
   WaiterId id = 0;
@@ -214,7 +214,8 @@ WorkDispatcher::WaiterId WorkDispatcher::LeaseOrWait(const std::string& region_n
                                    LeaseLocked(region, probe, max_items, now, deferred));
     } else {
       id = next_waiter_++;
-      region.waiters.push_back(Waiter{id, probe, max_items, deadline, std::move(done)});
+      region.waiters.push_back(
+          Waiter{id, probe, max_items, deadline, batch_wait, std::nullopt, std::move(done)});
     }
     const auto after = NextEventTimeLocked();
     deferred.wake = after && (!before || *after < *before);
@@ -315,6 +316,7 @@ void WorkDispatcher::Tick() {
     ExpireLeasesLocked(now, deferred);
     for (auto& named_region : regions_) {
       Region& region = named_region.second;
+      ServeWaitersLocked(region, now, deferred);
       for (auto it = region.waiters.begin(); it != region.waiters.end();) {
         if (it->deadline <= now) {
           SeeProbeLocked(region, it->probe, now);
@@ -498,6 +500,15 @@ std::vector<WorkItem> WorkDispatcher::LeaseLocked(Region& region, const std::str
 
 void WorkDispatcher::ServeWaitersLocked(Region& region, Clock::TimePoint now, Deferred& deferred) {
   while (!region.waiters.empty() && region.queued > 0) {
+    Waiter& first = region.waiters.front();
+    if (region.queued < first.max_items && first.batch_wait > Millis(0)) {
+      if (!first.serve_at) {
+        first.serve_at = std::min(now + first.batch_wait, first.deadline);
+      }
+      if (now < *first.serve_at) {
+        return;  // Tick() serves it at serve_at (NextEventTime), unless enough items come first
+      }
+    }
     Waiter waiter = std::move(region.waiters.front());
     region.waiters.pop_front();
     deferred.leases.emplace_back(
@@ -517,6 +528,13 @@ void WorkDispatcher::UnqueueLocked(Region& region, Entry& entry) {
   region.classes[entry.class_index].items.erase(entry.queue_position);
   region.queued--;
   region.classes[entry.class_index].stats.queued--;
+  if (region.queued == 0) {
+    // Nothing is left for the parked long-polls (another lease took it): their batch wait starts
+    // again with the next item, and a passed serve_at cannot make NextEventTime() stay due.
+    for (Waiter& waiter : region.waiters) {
+      waiter.serve_at.reset();
+    }
+  }
 }
 
 void WorkDispatcher::ReleaseLeaseLocked(Region& region, const Entry& entry) {
@@ -649,8 +667,9 @@ std::optional<Clock::TimePoint> WorkDispatcher::NextEventTimeLocked() const {
   }
   for (const auto& [name, region] : regions_) {
     for (const auto& waiter : region.waiters) {
-      if (!next || waiter.deadline < *next) {
-        next = waiter.deadline;
+      const Clock::TimePoint at = waiter.serve_at.value_or(waiter.deadline);
+      if (!next || at < *next) {
+        next = at;
       }
     }
   }

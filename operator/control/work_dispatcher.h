@@ -11,7 +11,9 @@
 // Leases drain the frequency classes round-robin, so a flood of 10 s items cannot starve 1 h ones.
 // Probes are tracked per region by the last time they leased or registered.
 //
-// Time comes only from the Clock; nothing here sleeps or owns a thread. Somebody must call
+// Time comes only from the Clock (OperatorCore gives it its ScheduleClock, so lease expiries,
+// long-poll deadlines, ack memory and probe liveness follow monotonic time, not wall-clock
+// steps); nothing here sleeps or owns a thread. Somebody must call
 // Tick() at NextEventTime() (the Scheduler's loop does) for leases to expire and long-polls to
 // time out; SetWakeup() tells that somebody when NextEventTime() moved earlier.
 //
@@ -53,7 +55,8 @@ std::optional<size_t> FrequencyClassIndex(Millis frequency);
 // One check of one monitor from one region, due at `scheduled_at`.
 struct WorkItem {
   // "<monitor uid>@<region>@<scheduledAt, ms since the epoch>": unique across operator restarts
-  // (so results can be stored idempotently by id) and kept across redeliveries.
+  // (so results can be stored idempotently by id) and kept across redeliveries. scheduledAt is
+  // on the ScheduleClock's time line, which never goes back, even when the wall clock does.
   std::string id;
   std::string monitor_uid;
   std::string monitor_key;  // "namespace/name"
@@ -171,11 +174,14 @@ class WorkDispatcher {
   std::vector<WorkItem> Lease(const std::string& region, const std::string& probe,
                               size_t max_items);
   // Long-poll: leases now if anything is queued, otherwise parks the request until items arrive
-  // in `region` (then leases up to `max_items` to it) or until `deadline` passes (then empty).
+  // in `region` or until `deadline` passes (then empty). A request parked with a `batch_wait`
+  // is answered once `max_items` are queued, or `batch_wait` after the first item came (never
+  // after `deadline`): over HTTP a request costs the operator and the probe far more than an
+  // item, and at hundreds of checks a second such a request carries tens of items, not one.
   // `done` is called exactly once — possibly before this returns (then the result is 0) — unless
   // CancelWait() wins. Parked requests are served first-come first-served.
   WaiterId LeaseOrWait(const std::string& region, const std::string& probe, size_t max_items,
-                       Clock::TimePoint deadline, LeaseCallback done);
+                       Clock::TimePoint deadline, Millis batch_wait, LeaseCallback done);
   // Forgets a parked long-poll (its client went away); false when it already completed.
   bool CancelWait(WaiterId id);
   // A result for the item arrived and is being committed: until Complete() or AbortCommit(),
@@ -246,6 +252,9 @@ class WorkDispatcher {
     std::string probe;
     size_t max_items = 0;
     Clock::TimePoint deadline{};
+    Millis batch_wait{0};
+    // Set when the first item it could take arrived: answered then, or once max_items wait.
+    std::optional<Clock::TimePoint> serve_at;
     LeaseCallback done;
   };
 

@@ -24,8 +24,9 @@ std::string Annotation(const Json& object, const char* name) {
 
 std::string JoinErrors(const std::vector<ValidationError>& errors) {
   std::string joined;
-  for (const ValidationError& error : errors)
+  for (const ValidationError& error : errors) {
     joined += (joined.empty() ? "" : "; ") + error.ToString();
+  }
   return joined;
 }
 
@@ -83,7 +84,7 @@ AlertingController::AlertingController(Key, KubeClient& client, OperatorCore& co
   });
 
   const auto informer = [&](ApiResource resource, const char* thread,
-                            std::function<void(const Json&)> on_change,
+                            const std::function<void(const Json&)>& on_change,
                             std::function<void(const Json&)> on_delete) {
     InformerOptions informer_options;
     informer_options.resource = std::move(resource);

@@ -1,5 +1,7 @@
 #include "operator/controller/daemon_set_applier.h"
 
+#include <fmt/format.h>
+
 #include <set>
 #include <utility>
 
@@ -66,6 +68,12 @@ nlohmann::json DaemonSetApplier::BuildDaemonSet(const RegionsConfig& config,
   json args = json::array({"--operator", config.operator_url, "--region", region.name,
                            "--token-file", std::string(kTokenDir) + "/token", "--listen",
                            "0.0.0.0:" + std::to_string(probe.metrics_port)});
+  const ScreenshotSidecarTemplate& shots = probe.screenshots;
+  const std::string sidecar_listen = "127.0.0.1:" + std::to_string(shots.port);
+  if (shots.enabled) {
+    args.push_back("--screenshot-server");
+    args.push_back("http://" + sidecar_listen);
+  }
   for (const std::string& arg : probe.extra_args) args.push_back(arg);
 
   json container = {
@@ -104,6 +112,29 @@ nlohmann::json DaemonSetApplier::BuildDaemonSet(const RegionsConfig& config,
                {"items", json::array({{{"key", probe.token_secret_key}, {"path", "token"}}})},
                {"defaultMode", 0440}}}},
             {{"name", "tmp"}, {"emptyDir", json::object()}}})}};
+  if (shots.enabled) {
+    // Chromium writes its profile (a fresh one per capture), crash reports and shared memory:
+    // a scratch volume of its own and a memory-backed /dev/shm, the root filesystem stays
+    // read-only.
+    json sidecar = {
+        {"name", "screenshots"},
+        {"image", shots.image.empty() ? probe.image : shots.image},
+        {"command", json::array({"pharos-probe"})},
+        {"args", json::array({"screenshot-server", "--listen", sidecar_listen, "--timeout",
+                              shots.timeout, "--temp-dir", "/tmp"})},
+        {"env", json::array({{{"name", "HOME"}, {"value", "/tmp"}}})},
+        {"resources", shots.resources.is_object() ? shots.resources : json::object()},
+        {"volumeMounts", json::array({{{"name", "screenshots-tmp"}, {"mountPath", "/tmp"}},
+                                      {{"name", "screenshots-shm"}, {"mountPath", "/dev/shm"}}})}};
+    if (probe.security_context.is_object() && !probe.security_context.empty()) {
+      sidecar["securityContext"] = probe.security_context;
+    }
+    if (!probe.image_pull_policy.empty()) sidecar["imagePullPolicy"] = probe.image_pull_policy;
+    pod_spec["containers"].push_back(std::move(sidecar));
+    pod_spec["volumes"].push_back({{"name", "screenshots-tmp"}, {"emptyDir", json::object()}});
+    pod_spec["volumes"].push_back({{"name", "screenshots-shm"},
+                                   {"emptyDir", {{"medium", "Memory"}, {"sizeLimit", "256Mi"}}}});
+  }
   if (probe.pod_security_context.is_object() && !probe.pod_security_context.empty()) {
     pod_spec["securityContext"] = probe.pod_security_context;
   }
@@ -157,8 +188,8 @@ DaemonSetApplyReport DaemonSetApplier::Apply(const RegionsConfig& config) {
         client_.Patch(daemon_sets, namespace_name, name, PatchType::kApply,
                       BuildDaemonSet(config, region, namespace_name), options);
     if (!applied.ok()) {
-      report.errors.push_back("applying DaemonSet " + namespace_name + "/" + name + ": " +
-                              applied.Describe());
+      report.errors.push_back(
+          fmt::format("applying DaemonSet {}/{}: {}", namespace_name, name, applied.Describe()));
       continue;
     }
     report.applied.push_back(name);
@@ -169,7 +200,7 @@ DaemonSetApplyReport DaemonSetApplier::Apply(const RegionsConfig& config) {
   ListOptions list_options;
   list_options.label_selector = std::string(kManagedByLabel) + "=" + kManagedBy;
   for (const auto& [key, value] : config.probe.labels) {
-    list_options.label_selector += "," + key + "=" + value;
+    list_options.label_selector += fmt::format(",{}={}", key, value);
   }
   const KubeResponse listed = client_.ListAll(daemon_sets, namespace_name, list_options);
   if (!listed.ok()) {
@@ -186,13 +217,13 @@ DaemonSetApplyReport DaemonSetApplier::Apply(const RegionsConfig& config) {
     delete_options.propagation_policy = "Background";
     const KubeResponse deleted = client_.Delete(daemon_sets, namespace_name, name, delete_options);
     if (!deleted.ok() && !deleted.IsNotFound()) {
-      report.errors.push_back("deleting DaemonSet " + namespace_name + "/" + name + ": " +
-                              deleted.Describe());
+      report.errors.push_back(
+          fmt::format("deleting DaemonSet {}/{}: {}", namespace_name, name, deleted.Describe()));
       continue;
     }
     report.deleted.push_back(name);
     LogInfo("deleted the probe DaemonSet of a region no longer configured",
-            {{"daemonset", namespace_name + "/" + name}});
+            {{"daemonset", fmt::format("{}/{}", namespace_name, name)}});
   }
   return report;
 }

@@ -1,5 +1,7 @@
 #include "operator/controller/incident_resource_store.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <charconv>
 #include <set>
@@ -253,6 +255,48 @@ Result<std::vector<IncidentRecord>> IncidentResourceStore::ListIncidents(
   return out;
 }
 
+Result<std::vector<IncidentRecord>> IncidentResourceStore::ListIncidentsInWindow(
+    const IncidentWindowQuery& query) {
+  std::vector<std::string> uids = query.monitor_uids;
+  std::sort(uids.begin(), uids.end());
+  std::vector<IncidentRecord> out;
+  for (const Json& object : Objects()) {
+    if (!std::binary_search(uids.begin(), uids.end(), Str(object, {"spec", "monitor", "uid"}))) {
+      continue;
+    }
+    IncidentRecord record = RecordOf(object);
+    if (query.Covers(record.incident.opened_at, record.incident.resolved_at)) {
+      out.push_back(std::move(record));
+    }
+  }
+  // Each monitor's open incident first, then its most recently opened, as ListIncidents.
+  std::sort(out.begin(), out.end(), [](const IncidentRecord& a, const IncidentRecord& b) {
+    if (a.incident.monitor_uid != b.incident.monitor_uid) {
+      return a.incident.monitor_uid < b.incident.monitor_uid;
+    }
+    const bool a_open = !a.incident.resolved_at, b_open = !b.incident.resolved_at;
+    if (a_open != b_open) return a_open;
+    if (a.incident.opened_at != b.incident.opened_at) {
+      return a.incident.opened_at > b.incident.opened_at;
+    }
+    return a.incident.id < b.incident.id;
+  });
+  const size_t limit = static_cast<size_t>(std::max(query.limit_per_monitor, 0));
+  size_t kept = 0;
+  size_t run = 0;
+  std::string previous;
+  for (size_t i = 0; i < out.size(); ++i) {
+    run = (i > 0 && out[i].incident.monitor_uid == previous) ? run + 1 : 0;
+    previous = out[i].incident.monitor_uid;
+    if (run < limit) {
+      if (kept != i) out[kept] = std::move(out[i]);
+      ++kept;
+    }
+  }
+  out.resize(kept);
+  return out;
+}
+
 Result<std::optional<IncidentRecord>> IncidentResourceStore::GetIncident(const std::string& id) {
   std::optional<Json> object = Find(id);
   if (!object) return std::optional<IncidentRecord>();
@@ -341,12 +385,12 @@ Result<IncidentUpdate> IncidentResourceStore::Mutate(
       return update;
     }
     if (!response.IsConflict()) {
-      return Error{"writing the status of Incident " + ns + "/" + name + ": " +
-                   response.Describe()};
+      return Error{
+          fmt::format("writing the status of Incident {}/{}: {}", ns, name, response.Describe())};
     }
     KubeResponse fresh = client_.Get(ApiResource::Incidents(), ns, name);
     if (!fresh.ok()) {
-      return Error{"reading Incident " + ns + "/" + name + ": " + fresh.Describe()};
+      return Error{fmt::format("reading Incident {}/{}: {}", ns, name, fresh.Describe())};
     }
     {
       MutexLock lock(mu_);

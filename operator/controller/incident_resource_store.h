@@ -39,6 +39,9 @@ class IncidentResourceStore final : public IncidentStore, public Outbox {
 
   // --- IncidentReader ---
   Result<std::vector<IncidentRecord>> ListIncidents(const IncidentQuery& query) override;
+  // Reads every Incident once for all the monitors.
+  Result<std::vector<IncidentRecord>> ListIncidentsInWindow(
+      const IncidentWindowQuery& query) override;
   Result<std::optional<IncidentRecord>> GetIncident(const std::string& id) override;
 
   // --- IncidentStore ---

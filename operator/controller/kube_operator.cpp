@@ -200,6 +200,8 @@ Status KubeOperator::Init() {
     return Error{"alerting: " + alerting.error()};
   }
   alerting_ = std::move(alerting).value();
+  // Every replica lists the same incidents: the Incident resources, not its own SQLite rows.
+  host_->UseIncidentReader(alerting_->incidents());
   alerting_api_ = std::make_unique<AlertingApi>(alerting_->incidents(), alerting_->outbox(),
                                                 alerting_->engine(), nullptr, host_->bad_tokens());
   if (Status routed = alerting_api_->Register(
@@ -210,13 +212,29 @@ Status KubeOperator::Init() {
     return routed;
   }
 
+  // After the alerting engine's observer (registered by AlertingController::Create), so the
+  // incident a transition opens exists when its screenshot is requested.
+  ScreenshotDirectory::Options screenshot_files;
+  screenshot_files.path = options_.screenshot_dir;
+  screenshot_files.max_files = options_.screenshot_retention;
+  screenshot_files_ = std::make_unique<ScreenshotDirectory>(screenshot_files);
+  RegionalScreenshots::Options screenshot_options;
+  screenshot_options.capture_timeout = options_.screenshot_timeout;
+  screenshot_options.pickup_timeout = options_.screenshot_pickup_timeout;
+  screenshots_ = std::make_unique<RegionalScreenshots>(*screenshot_files_, alerting_->incidents(),
+                                                       screenshot_options);
+  core.OnStateChange([this](const Monitor& monitor, const StateEvent& event) {
+    screenshots_->OnStateChange(monitor, event, clock_.Now());
+  });
+  host_->UseScreenshots(*screenshots_);
+
   pages_ = std::make_unique<StatusPageDirectory>(/*default_page=*/false);
   WebFrontend::Options web_options;
   web_options.edition = std::string("pharos-operator ") + kVersion;
   web_options.trusted_proxies = options_.trusted_proxies;
   web_ = std::make_unique<WebFrontend>(
       WebFrontend::Sources{core, host_->history(), alerting_->incidents(), alerting_->calendar(),
-                           nullptr, nullptr},
+                           nullptr, screenshot_files_.get()},
       *pages_, clock_, web_options);
   if (Status routed = web_->Register(
           [this](std::string_view method, std::string_view pattern, HttpHandler handler) {
@@ -269,9 +287,17 @@ Status KubeOperator::Init() {
   informer_options.thread_name = "mon-informer";
   informer_options.transform = TrimCachedMonitor;
   InformerHandlers handlers;
+  if (options_.discovery) {
+    DiscoveryController::Options discovery;
+    discovery.watch_namespace = options_.watch_namespace;
+    discovery_ = std::make_unique<DiscoveryController>(*client_, clock_, discovery);
+  }
   handlers.on_add = [this](const Json& object) {
     push_token_keeper_->Follow(object);  // before the reconcile that writes it to the status
     Enqueue(object);
+    if (discovery_) {
+      discovery_->MonitorChanged(object);
+    }
   };
   handlers.on_update = [this](const Json& old_object, const Json& new_object) {
     push_token_keeper_->Follow(new_object);  // the leader's token arrives in a status update
@@ -279,11 +305,17 @@ Status KubeOperator::Init() {
     // change (deleted and created again while the watch was down) does, and SameInputs says so.
     if (!SameInputs(old_object, new_object)) {
       Enqueue(new_object);
+      if (discovery_) {
+        discovery_->MonitorChanged(new_object);
+      }
     }
   };
   handlers.on_delete = [this](const Json& object) {
     push_token_keeper_->Forget(object);
     Enqueue(object);
+    if (discovery_) {
+      discovery_->MonitorChanged(object);
+    }
   };
   informer_ = std::make_unique<Informer>(*client_, informer_options, std::move(handlers));
   queue_ = std::make_unique<RateLimitedWorkQueue>(clock_);
@@ -360,6 +392,9 @@ Status KubeOperator::Start() {
   informer_->Start();
   alerting_->Start();
   status_pages_->Start();
+  if (discovery_) {
+    discovery_->Start();
+  }
   if (fleet_) {
     fleet_->Start();
   }
@@ -410,6 +445,9 @@ void KubeOperator::Stop() {
   writer_->Stop();
   alerting_->Stop();
   status_pages_->Stop();
+  if (discovery_) {
+    discovery_->Stop();
+  }
   informer_->Stop();
   endpoints_->Stop();
   queue_->ShutDown();
@@ -462,6 +500,7 @@ void KubeOperator::LoopThread() {
                   {"scheduled", host_->core().scheduled_count()},
                   {"elapsed_ms", static_cast<int64_t>(elapsed.count())}});
     }
+    screenshots_->Flush(clock_.Now());
     const bool leader = elector_ ? elector_->IsLeader() : true;
     if (leader != leading_.load()) {
       SetLeading(leader);
@@ -486,11 +525,17 @@ void KubeOperator::SetLeading(bool leading) {
     reconciler_->SetLeading(true);
     alerting_->SetLeading(true);
     status_pages_->SetLeading(true);
+    if (discovery_) {
+      discovery_->SetLeading(true);
+    }
   } else {
     // Scheduling stops first: the new leader may already be checking.
     host_->core().SetScheduling(false);
     alerting_->SetLeading(false);
     status_pages_->SetLeading(false);
+    if (discovery_) {
+      discovery_->SetLeading(false);
+    }
     reconciler_->SetLeading(false);
     writer_->SetActive(false);
     if (fleet_) {
@@ -619,14 +664,36 @@ void KubeOperator::CollectMetrics(MetricsWriter& writer) {
 
   const EventRecorderStats events = events_->stats();
   writer.BeginFamily("pharos_kube_events_total",
-                     "Kubernetes Events about Monitors, by result: created, aggregated (a repeat "
-                     "counted on an existing Event), dropped (queue full or spam filter), failed.",
+                     "Attempts to send Kubernetes Events, by result: created, aggregated (a "
+                     "repeat counted on an existing Event), retried (the API server could not "
+                     "take it now: sent again after a backoff), failed (refused; not retried).",
                      MetricType::kCounter, {"result"});
   writer.Sample({"created"}, static_cast<double>(events.created));
   writer.Sample({"aggregated"}, static_cast<double>(events.aggregated));
-  writer.Sample({"dropped"}, static_cast<double>(events.dropped_full + events.dropped_spam));
+  writer.Sample({"retried"}, static_cast<double>(events.retried));
   writer.Sample({"failed"}, static_cast<double>(events.failed));
+  writer.BeginFamily("pharos_kube_events_dropped_total",
+                     "Kubernetes Events never sent, by reason: queue_full (the oldest waiting "
+                     "Event, dropped when the queue was at its bound), spam_filter (too many "
+                     "from one object).",
+                     MetricType::kCounter, {"reason"});
+  writer.Sample({"queue_full"}, static_cast<double>(events.dropped_full));
+  writer.Sample({"spam_filter"}, static_cast<double>(events.dropped_spam));
+  writer.BeginFamily("pharos_kube_events_queued",
+                     "Kubernetes Events waiting to be sent (at most 1000).", MetricType::kGauge);
+  writer.Sample({}, static_cast<double>(events.queued));
 
+  if (discovery_) {
+    const DiscoveryController::Stats discovery = discovery_->stats();
+    writer.BeginFamily("pharos_discovery_monitor_writes_total",
+                       "Monitors discovery created, updated or deleted for annotated Ingresses and "
+                       "HTTPRoutes, and sources it could not monitor or reconcile (failed).",
+                       MetricType::kCounter, {"result"});
+    writer.Sample({"created"}, static_cast<double>(discovery.created));
+    writer.Sample({"updated"}, static_cast<double>(discovery.updated));
+    writer.Sample({"deleted"}, static_cast<double>(discovery.deleted));
+    writer.Sample({"failed"}, static_cast<double>(discovery.failures));
+  }
   if (fleet_) {
     const ProbeFleet::Stats fleet = fleet_->stats();
     writer.BeginFamily("pharos_probe_fleet_applies_total",

@@ -16,6 +16,8 @@
 //   Informer cache ──► OperatorCore state seeds: on becoming the leader (and for a monitor first
 //     seen), a monitor resumes from what its .status shows (StatusStateSeed) when this replica's
 //     store holds nothing newer, so a fail-over keeps the state and the open incident
+//   Informer(ingresses, httproutes) ──► DiscoveryController ──► Monitors for the annotated ones
+//     (leader only; Monitor changes of its own are handed back to it to be put right)
 //   ProbeFleet(--regions-config) ──► one probe DaemonSet per region (leader only)
 //   Informer(statuspages.pharos.dev) ──► StatusPageController ──► StatusPageDirectory
 //     ──► WebFrontend: /status/{slug}, feeds, /api/v1/status/{slug}, /ui/, badges (every replica
@@ -46,6 +48,7 @@
 #include "operator/api/probe_tokens.h"
 #include "operator/control/operator_core.h"
 #include "operator/controller/alerting_controller.h"
+#include "operator/controller/discovery_controller.h"
 #include "operator/controller/monitor_reconciler.h"
 #include "operator/controller/monitor_status_writer.h"
 #include "operator/controller/monitor_transition_events.h"
@@ -61,6 +64,8 @@
 #include "operator/kube/leader_elector.h"
 #include "operator/kube/rate_limited_work_queue.h"
 #include "operator/kube/status_patcher.h"
+#include "operator/screenshots/regional_screenshots.h"
+#include "operator/screenshots/screenshot_directory.h"
 #include "operator/web/status_page_directory.h"
 #include "operator/web/web_frontend.h"
 
@@ -75,8 +80,16 @@ struct KubeOperatorOptions {
   std::vector<std::string> target_allow;
   std::string db_path = "pharos.db";
   std::chrono::hours retention{720};
+  // Screenshots on downtime taken by the probes' sidecars (docs/status-pages.md#in-kubernetes).
+  std::string screenshot_dir = "pharos.db.screenshots";
+  size_t screenshot_retention = 500;
+  std::chrono::milliseconds screenshot_timeout{30'000};
+  std::chrono::milliseconds screenshot_pickup_timeout{60'000};
   // --clickhouse-*: also copy results to ClickHouse (docs/analytics.md); nullopt = SQLite only.
   std::optional<ClickHouseAnalytics::Options> clickhouse;
+
+  // Monitors for annotated Ingresses and HTTPRoutes (DiscoveryController); --no-discovery.
+  bool discovery = true;
 
   bool leader_elect = false;
   std::string leader_election_namespace;  // "" = the kubeconfig's / pod's namespace
@@ -173,9 +186,14 @@ class KubeOperator {
   std::unique_ptr<ProbeFleet> fleet_;
   std::unique_ptr<AlertingController> alerting_;
   std::unique_ptr<AlertingApi> alerting_api_;
+  // Screenshots on downtime: asked of the probes through host_'s probe API, stored in the folder,
+  // attached to alerting_'s incidents; flushed by the "operator-loop" thread.
+  std::unique_ptr<ScreenshotDirectory> screenshot_files_;
+  std::unique_ptr<RegionalScreenshots> screenshots_;
   std::unique_ptr<StatusPageDirectory> pages_;
   std::unique_ptr<WebFrontend> web_;  // reads host_, alerting_: declared after them
   std::unique_ptr<StatusPageController> status_pages_;
+  std::unique_ptr<DiscoveryController> discovery_;  // null with --no-discovery
   Mutex missing_mu_;
   // Warned-of missing channels, by monitor uid: the names last reported.
   std::map<std::string, std::string> missing_channels_ GUARDED_BY(missing_mu_);

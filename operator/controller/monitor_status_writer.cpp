@@ -108,7 +108,7 @@ MonitorStatusWriter::MonitorStatusWriter(SnapshotSource snapshots, StatusPatcher
       push_tokens_(std::move(push_tokens)),
       patcher_(patcher),
       clock_(clock),
-      options_(std::move(options)) {}
+      options_(options) {}
 
 MonitorStatusWriter::~MonitorStatusWriter() { Stop(); }
 
@@ -180,6 +180,9 @@ void MonitorStatusWriter::ScheduleLocked(const std::string& uid, Entry& entry, S
 }
 
 void MonitorStatusWriter::MakeUrgentLocked(const std::string& uid, Entry& entry) {
+  if (clock_.SteadyNow() < entry.hold_until) {
+    return;  // its retry after a failure is scheduled, and writes the latest status
+  }
   if (entry.in_flight) {
     entry.again = true;
     entry.urgent_again = true;
@@ -333,6 +336,7 @@ void MonitorStatusWriter::Process(const std::string& uid) {
       last_written_text.empty() ? Json(nullptr) : Json::parse(last_written_text, nullptr, false);
   enum class Outcome { kWritten, kUnchanged, kFailed, kGone };
   Outcome outcome = Outcome::kUnchanged;
+  std::chrono::seconds retry_after{0};
   Json written;
   const std::optional<MonitorStatus> snapshot = snapshots_(uid);
   if (!snapshot || !snapshot->monitor) {
@@ -387,6 +391,7 @@ void MonitorStatusWriter::Process(const std::string& uid) {
         outcome = Outcome::kGone;
       } else if (!response.ok()) {
         outcome = Outcome::kFailed;
+        retry_after = response.retry_after;
       } else if (sent) {
         outcome = Outcome::kWritten;
       }
@@ -420,9 +425,17 @@ void MonitorStatusWriter::Process(const std::string& uid) {
     case Outcome::kGone:
       break;
   }
-  const auto delay = outcome == Outcome::kFailed ? std::min(options_.retry_delay, options_.interval)
-                                                 : options_.interval;
+  const bool failed = outcome == Outcome::kFailed;
+  const std::chrono::milliseconds delay =
+      failed ? std::max<std::chrono::milliseconds>(
+                   std::min(options_.retry_delay, options_.interval), retry_after)
+             : options_.interval;
   ScheduleLocked(uid, entry, now + delay);
+  entry.hold_until = failed ? now + delay : SteadyTime{};
+  if (failed) {
+    entry.again = false;  // the retry writes whatever changed meanwhile
+    entry.urgent_again = false;
+  }
   if (entry.again) {
     const bool urgent = entry.urgent_again;
     entry.again = false;

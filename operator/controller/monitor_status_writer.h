@@ -52,7 +52,9 @@ class MonitorStatusWriter {
   struct Options {
     // --status-interval: the least time between two periodic writes of one monitor.
     std::chrono::milliseconds interval{30'000};
-    // A failed write is tried again after this long (or `interval`, whichever is shorter).
+    // A failed write is tried again after this long (or `interval`, whichever is shorter), or
+    // after the API server's Retry-After (429, some 5xx) when that is longer. Until then no
+    // write of that monitor is sent, not even a state change (the retry writes the latest).
     std::chrono::milliseconds retry_delay{5'000};
     int workers = 2;
   };
@@ -134,6 +136,7 @@ class MonitorStatusWriter {
     // parsed form at 10,000 monitors; empty before the first write.
     std::string last_written;
     std::optional<TimePoint> transition_at;  // last transition seen while active
+    SteadyTime hold_until{};  // after a failed write: nothing sent before this (its retry)
   };
 
   void Loop();

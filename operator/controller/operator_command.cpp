@@ -55,6 +55,20 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
                 "0.0.0.0:8080");
   flags.AddFlag("db", '\0', "FILE", "SQLite database (created if missing)", "pharos.db");
   flags.AddFlag("retention", '\0', "DURATION", "how long raw results are kept", "720h");
+  flags.AddFlag("screenshot-dir", '\0', "DIR",
+                "where screenshots on downtime uploaded by the probes' sidecars are kept; default "
+                "<--db>.screenshots");
+  flags.AddFlag("screenshot-retention", '\0', "N",
+                "screenshots kept (the oldest are deleted; also at most 512 MiB and 30 days)",
+                "500");
+  flags.AddFlag("screenshot-timeout", '\0', "DURATION",
+                "the time a probe's sidecar gets for one capture; a probe that sends nothing "
+                "15 s past it is recorded as failed",
+                "30s");
+  flags.AddFlag("screenshot-pickup-timeout", '\0', "DURATION",
+                "a screenshot request no probe of its region took within this is recorded as "
+                "failed",
+                "60s");
   flags.AddSwitch("leader-elect", '\0',
                   "elect a leader among replicas with a Lease (only the leader acts)");
   flags.AddFlag("leader-election-namespace", '\0', "NS",
@@ -82,6 +96,9 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   flags.AddFlag("operator-url", '\0', "URL",
                 "URL the probe DaemonSets reach the operator at, when the regions config sets "
                 "no operatorUrl");
+  flags.AddSwitch("no-discovery", '\0',
+                  "do not create Monitors for Ingresses and HTTPRoutes annotated "
+                  "pharos.dev/monitor: \"true\" (docs/operator.md#discovery)");
   AddAlertingFlags(flags);
   flags.AddFlag("log-format", '\0', "FORMAT", "text, json or auto (text on a terminal)", "auto");
   flags.AddFlag("log-level", '\0', "LEVEL", "trace, debug, info, warn, error", "info");
@@ -152,6 +169,25 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
     return Error{retention.error()};
   }
   options.retention = std::chrono::duration_cast<std::chrono::hours>(*retention);
+  options.screenshot_dir = flags.IsSet("screenshot-dir") ? flags.Get("screenshot-dir")
+                                                         : options.db_path + ".screenshots";
+  if (options.screenshot_dir.empty()) {
+    return Error{"--screenshot-dir must name a directory"};
+  }
+  Result<int64_t> screenshot_retention = flags.GetInteger("screenshot-retention", 1, 1'000'000);
+  if (!screenshot_retention) {
+    return Error{screenshot_retention.error()};
+  }
+  options.screenshot_retention = static_cast<size_t>(*screenshot_retention);
+  for (auto [name, target] :
+       {std::pair{"screenshot-timeout", &options.screenshot_timeout},
+        std::pair{"screenshot-pickup-timeout", &options.screenshot_pickup_timeout}}) {
+    Result<Millis> value = flags.GetDuration(name, Millis(1'000));
+    if (!value) {
+      return Error{value.error()};
+    }
+    *target = *value;
+  }
   Result<std::optional<ClickHouseAnalytics::Options>> clickhouse =
       ClickHouseAnalytics::OptionsFromFlags(flags, options.db_path);
   if (!clickhouse) {
@@ -159,6 +195,7 @@ Result<OperatorCommand::Parsed> OperatorCommand::Parse(const std::vector<std::st
   }
   options.clickhouse = std::move(clickhouse).value();
 
+  options.discovery = !flags.IsSet("no-discovery");
   options.leader_elect = flags.IsSet("leader-elect");
   options.leader_election_namespace = flags.Get("leader-election-namespace");
   if (options.leader_election_namespace.empty()) {

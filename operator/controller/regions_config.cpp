@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/document_node.h"
+#include "common/duration.h"
 #include "common/field_locations.h"
 #include "common/name_syntax.h"
 
@@ -420,14 +421,43 @@ std::string RegionsConfig::DaemonSetName(std::string_view region) const {
 
 namespace {
 
+// `probe.screenshots` into `sidecar`.
+void ParseScreenshots(Parser& parser, const DocumentNode& node, const std::string& path,
+                      ScreenshotSidecarTemplate* sidecar) {
+  if (!parser.ExpectMapping(node, path)) return;
+  parser.CheckKeys(node, path, {"enabled", "image", "port", "timeout", "resources"});
+  for (const auto& member : node.members) {
+    const std::string field = FieldLocations::Child(path, member.key);
+    const DocumentNode& value = member.value;
+    if (member.key == "enabled") {
+      if (auto v = parser.Bool(value, field)) sidecar->enabled = *v;
+    } else if (member.key == "image") {
+      if (auto v = parser.String(value, field)) sidecar->image = *v;
+    } else if (member.key == "port") {
+      if (auto v = parser.Port(value, field)) sidecar->port = *v;
+    } else if (member.key == "timeout") {
+      auto v = parser.String(value, field);
+      if (!v) continue;
+      if (Result<Millis> timeout = ParseDuration(*v); !timeout || *timeout < Millis(1'000)) {
+        parser.Fail(value.location, field, "expected a duration of at least 1s, e.g. \"30s\"");
+        continue;
+      }
+      sidecar->timeout = *v;
+    } else if (member.key == "resources") {
+      sidecar->resources = parser.Resources(value, field);
+    }
+  }
+}
+
 // The `probe:` section into `probe`.
 void ParseProbe(Parser& parser, const DocumentNode& node, ProbeTemplate* probe,
                 SourceLocation* labels_location) {
   if (!parser.ExpectMapping(node, "probe")) return;
-  parser.CheckKeys(node, "probe",
-                   {"image", "imagePullPolicy", "imagePullSecrets", "serviceAccountName",
-                    "automountServiceAccountToken", "tokenSecret", "metricsPort", "labels",
-                    "podSecurityContext", "securityContext", "extraArgs", "priorityClassName"});
+  parser.CheckKeys(
+      node, "probe",
+      {"image", "imagePullPolicy", "imagePullSecrets", "serviceAccountName",
+       "automountServiceAccountToken", "tokenSecret", "metricsPort", "labels", "podSecurityContext",
+       "securityContext", "extraArgs", "priorityClassName", "screenshots"});
   for (const auto& member : node.members) {
     const std::string& key = member.key;
     const std::string field = FieldLocations::Child("probe", key);
@@ -478,6 +508,8 @@ void ParseProbe(Parser& parser, const DocumentNode& node, ProbeTemplate* probe,
         continue;
       }
       probe->priority_class_name = *v;
+    } else if (key == "screenshots") {
+      ParseScreenshots(parser, value, field, &probe->screenshots);
     }
   }
 }

@@ -42,6 +42,17 @@
 
 namespace pharos {
 
+// `probe.screenshots`: the screenshot sidecar of every probe pod (docs/status-pages.md#in-
+// kubernetes): `pharos-probe screenshot-server` on 127.0.0.1:port, which the probe container is
+// pointed at with --screenshot-server.
+struct ScreenshotSidecarTemplate {
+  bool enabled = false;
+  std::string image;  // "" = the probe's image (it needs /usr/bin/chromium)
+  int port = 9555;
+  std::string timeout = "30s";                          // the sidecar's --timeout
+  nlohmann::json resources = nlohmann::json::object();  // core/v1 ResourceRequirements
+};
+
 // The `probe:` section: what every region's DaemonSet shares.
 struct ProbeTemplate {
   std::string image;
@@ -59,6 +70,7 @@ struct ProbeTemplate {
   nlohmann::json security_context = DefaultSecurityContext();         // core/v1
   std::vector<std::string> extra_args;
   std::string priority_class_name;  // "" = none
+  ScreenshotSidecarTemplate screenshots;
 
   // Non-root, RuntimeDefault seccomp: used when the file sets no podSecurityContext.
   static nlohmann::json DefaultPodSecurityContext();

@@ -64,9 +64,9 @@ StatusPageController::~StatusPageController() { Stop(); }
 
 void StatusPageController::Start() {
   informer_->Start();
-  resync_ = std::jthread([this](std::stop_token stop) {
+  resync_ = std::jthread([this](const std::stop_token& stop) {
     pthread_setname_np(pthread_self(), "sp-resync");
-    ResyncLoop(std::move(stop));
+    ResyncLoop(stop);
   });
 }
 
@@ -79,7 +79,7 @@ void StatusPageController::Stop() {
   if (informer_) informer_->Stop();
 }
 
-void StatusPageController::ResyncLoop(std::stop_token stop) {
+void StatusPageController::ResyncLoop(const std::stop_token& stop) {
   while (!stop.stop_requested()) {
     {
       MutexLock lock(wake_mu_);

@@ -69,7 +69,7 @@ class StatusPageController {
   // Leading: writes each page's status where it no longer says what the verdict and the
   // directory's slug owners say.
   void RefreshStatuses() REQUIRES(apply_mu_);
-  void ResyncLoop(std::stop_token stop);
+  void ResyncLoop(const std::stop_token& stop);
   // The password of a page's passwordSecretRef, from a Secret of the page's namespace. Errors
   // name the Secret and key (never a value) and what to do.
   Result<std::string> ReadPassword(const std::string& namespace_name, const std::string& name,

@@ -40,8 +40,11 @@ Result<std::unique_ptr<ControlPlaneHost>> ControlPlaneHost::Open(const Clock& cl
   host->sqlite_store_ = std::move(store).value();
   host->store_ = host->sqlite_store_.get();
   if (options.clickhouse) {
+    // Summaries come from ClickHouse: larger calls cost it less per monitor.
+    options.core.summary_batch = options.clickhouse->summary_batch;
+    options.core.summary_pause = options.clickhouse->summary_pause;
     Result<std::unique_ptr<ClickHouseAnalytics>> analytics =
-        ClickHouseAnalytics::Open(std::move(*options.clickhouse), clock, host->registry_);
+        ClickHouseAnalytics::Open(*options.clickhouse, clock, host->registry_);
     if (!analytics) return Error{analytics.error(), analytics.error_kind()};
     host->analytics_ = std::move(analytics).value();
     host->analytics_store_ = host->analytics_->Wrap(*host->sqlite_store_);
@@ -56,11 +59,11 @@ Result<std::unique_ptr<ControlPlaneHost>> ControlPlaneHost::Open(const Clock& cl
   OperatorCore& front = *host->core_;
   host->json_api_ =
       std::make_unique<JsonApi>(front, *host->store_, host->registry_, clock, &host->push_tokens_);
-  host->push_api_ = std::make_unique<PushApi>(host->push_tokens_, front);
+  host->bad_tokens_ = std::make_unique<BadTokenGuard>(clock, host->registry_);
+  host->push_api_ = std::make_unique<PushApi>(host->push_tokens_, front, *host->bad_tokens_);
   if (Status routed = host->push_api_->Register(host->server_); !routed) {
     return Error{routed.error()};
   }
-  host->bad_tokens_ = std::make_unique<BadTokenGuard>(clock, host->registry_);
   host->probe_api_ = std::make_unique<ProbeApi>(front, front, front, clock, tokens,
                                                 *host->bad_tokens_, options.probe_api);
   if (Status routed = host->json_api_->Register(host->server_); !routed) {

@@ -68,6 +68,11 @@ class ControlPlaneHost {
   void CountStatusWrite(std::string_view result);
   // Routes of the edition's own, before Start.
   Status Route(std::string_view method, std::string_view pattern, HttpHandler handler);
+  // Before Start: the incidents list of the JSON API comes from `incidents` (JsonApi).
+  void UseIncidentReader(IncidentReader& incidents) { json_api_->UseIncidentReader(incidents); }
+  // Before Start: screenshot requests handed to probes, and their captures, go through `broker`
+  // (ProbeApi::UseScreenshots); it must outlive the host.
+  void UseScreenshots(ScreenshotBroker& broker) { probe_api_->UseScreenshots(&broker); }
 
   // Binds `listen` and starts the core. Errors name the address.
   Status Start(const std::string& listen);

@@ -12,7 +12,7 @@
 namespace pharos {
 namespace {
 
-constexpr size_t kMaxErrorBodyBytes = 1024 * 1024;
+constexpr size_t kMaxErrorBodyBytes = size_t{1024} * 1024;
 
 const char* ReasonForStatus(int code) {
   switch (code) {
@@ -415,6 +415,7 @@ KubeResponse CurlKubeClient::Execute(const Request& request) {
     response.http_status = watch ? static_cast<int>(status_code) : 0;
     response.transport_error =
         error_buffer[0] != '\0' ? std::string(error_buffer) : curl_easy_strerror(result);
+    response.stream_broken = watch && status_code == 200;
     if (response.http_status == 0 || !watch) return response;
   }
   response.http_status = static_cast<int>(status_code);
@@ -443,8 +444,9 @@ KubeResponse CurlKubeClient::Execute(const Request& request) {
     response.status.message = text;
   }
   if (response.status.code == 0) response.status.code = response.http_status;
-  if (response.status.reason.empty())
+  if (response.status.reason.empty()) {
     response.status.reason = ReasonForStatus(response.http_status);
+  }
   return response;
 }
 
@@ -459,13 +461,16 @@ KubeResponse CurlKubeClient::List(const ApiResource& resource, std::string_view 
                                   const ListOptions& options) {
   Request request;
   request.path = resource.Path(namespace_name);
-  if (!options.label_selector.empty())
+  if (!options.label_selector.empty()) {
     request.query.emplace_back("labelSelector", options.label_selector);
-  if (!options.field_selector.empty())
+  }
+  if (!options.field_selector.empty()) {
     request.query.emplace_back("fieldSelector", options.field_selector);
+  }
   if (options.limit > 0) request.query.emplace_back("limit", std::to_string(options.limit));
-  if (!options.continue_token.empty())
+  if (!options.continue_token.empty()) {
     request.query.emplace_back("continue", options.continue_token);
+  }
   if (!options.resource_version.empty()) {
     request.query.emplace_back("resourceVersion", options.resource_version);
   }
@@ -492,8 +497,9 @@ KubeResponse CurlKubeClient::Update(const ApiResource& resource, std::string_vie
   Request request;
   request.method = "PUT";
   request.path = resource.Path(namespace_name, name, options.subresource);
-  if (!options.field_manager.empty())
+  if (!options.field_manager.empty()) {
     request.query.emplace_back("fieldManager", options.field_manager);
+  }
   request.body = object.dump();
   request.content_type = "application/json";
   return Execute(request);
@@ -505,8 +511,9 @@ KubeResponse CurlKubeClient::Patch(const ApiResource& resource, std::string_view
   Request request;
   request.method = "PATCH";
   request.path = resource.Path(namespace_name, name, options.subresource);
-  if (!options.field_manager.empty())
+  if (!options.field_manager.empty()) {
     request.query.emplace_back("fieldManager", options.field_manager);
+  }
   if (options.force && type == PatchType::kApply) request.query.emplace_back("force", "true");
   request.body = patch.dump();
   switch (type) {
@@ -552,10 +559,12 @@ KubeResponse CurlKubeClient::Watch(const ApiResource& resource, std::string_view
     request.query.emplace_back("resourceVersion", options.resource_version);
   }
   if (options.allow_bookmarks) request.query.emplace_back("allowWatchBookmarks", "true");
-  if (!options.label_selector.empty())
+  if (!options.label_selector.empty()) {
     request.query.emplace_back("labelSelector", options.label_selector);
-  if (!options.field_selector.empty())
+  }
+  if (!options.field_selector.empty()) {
     request.query.emplace_back("fieldSelector", options.field_selector);
+  }
   const auto timeout = std::max<std::chrono::seconds>(options.timeout, std::chrono::seconds(1));
   request.query.emplace_back("timeoutSeconds", std::to_string(timeout.count()));
   request.watch_handler = &handler;

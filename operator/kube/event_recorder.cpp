@@ -15,6 +15,25 @@ namespace {
 
 constexpr size_t kMaxReasonBytes = 128;
 constexpr size_t kMaxMessageBytes = 1024;
+// The longest real-time wait while backing off: the clock may be virtual (ManualClock), whose
+// time moves without waking anyone.
+constexpr std::chrono::milliseconds kBackoffSlice{100};
+
+// A 401 or 403 is tried this many times in all: an API server that has just started answers
+// them until its authorizer has synced (seconds), and a rotated token takes a moment to load;
+// beyond that it is a real refusal (RBAC).
+constexpr int kMaxDeniedAttempts = 5;
+
+// Whether a failed request may succeed when made again: no answer, 5xx, 429 (always), 401/403
+// (a few times; `denied` counts them). Not a request that was cancelled (shutting down) nor a
+// refusal (404, 422...).
+bool Retryable(const KubeResponse& response, int* denied) {
+  if (response.cancelled) return false;
+  if (response.http_status == 401 || response.http_status == 403) {
+    return ++*denied < kMaxDeniedAttempts;
+  }
+  return response.IsTransportError() || response.IsServerError() || response.IsTooManyRequests();
+}
 
 // Cuts `text` to at most `max` bytes without splitting a UTF-8 character.
 void CutUtf8(std::string* text, size_t max) {
@@ -96,17 +115,34 @@ void EventRecorder::Record(const ObjectReference& object, EventType type, std::s
                            std::string message) {
   CutUtf8(&reason, kMaxReasonBytes);
   CutUtf8(&message, kMaxMessageBytes);
+  Pending event{
+      object, type, std::move(reason), std::move(message), clock_.Now(), clock_.SteadyNow()};
+  bool log_overflow = false;
   {
     MutexLock lock(mutex_);
     if (stopping_) return;
-    if (queue_.size() >= options_.queue_capacity) {
-      ++stats_.dropped_full;
-      return;
-    }
-    queue_.push_back(Pending{object, type, std::move(reason), std::move(message)});
+    if (queue_.size() >= std::max<size_t>(1, options_.queue_capacity)) log_overflow = DropOldest();
+    queue_.push_back(std::move(event));
     ++stats_.recorded;
   }
+  if (log_overflow) LogOverflow();
   changed_.NotifyAll();
+}
+
+bool EventRecorder::DropOldest() {
+  queue_.pop_front();
+  ++stats_.dropped_full;
+  const bool first = !overflow_logged_;
+  overflow_logged_ = true;
+  return first;
+}
+
+void EventRecorder::LogOverflow() {
+  LogWarn(
+      "Kubernetes Events are not getting through and their queue is full: dropping the oldest "
+      "(pharos_kube_events_dropped_total{reason=\"queue_full\"}); check that the API server is "
+      "reachable and that this operator may create Events",
+      {{"queue_capacity", static_cast<int64_t>(options_.queue_capacity)}});
 }
 
 bool EventRecorder::WaitIdle(std::chrono::milliseconds timeout) const {
@@ -117,7 +153,10 @@ bool EventRecorder::WaitIdle(std::chrono::milliseconds timeout) const {
 
 EventRecorderStats EventRecorder::stats() const {
   MutexLock lock(mutex_);
-  return stats_;
+  EventRecorderStats stats = stats_;
+  stats.queued = static_cast<int64_t>(queue_.size()) + (busy_ ? 1 : 0);
+  stats.retry_at = next_attempt_;
+  return stats;
 }
 
 void EventRecorder::Count(int64_t EventRecorderStats::*field) {
@@ -131,23 +170,56 @@ void EventRecorder::Loop() {
     {
       MutexLock lock(mutex_);
       busy_ = false;
+      if (queue_.empty()) overflow_logged_ = false;
       changed_.NotifyAll();
-      changed_.Wait(mutex_, [this]() REQUIRES(mutex_) { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      if (stopping_ && std::chrono::steady_clock::now() >= drain_deadline_) {
-        if (!queue_.empty()) {
+      while (true) {
+        changed_.Wait(mutex_, [this]() REQUIRES(mutex_) { return stopping_ || !queue_.empty(); });
+        if (queue_.empty()) return;
+        if (stopping_ && std::chrono::steady_clock::now() >= drain_deadline_) {
           LogWarn("stopping with Kubernetes Events unsent",
                   {{"unsent", static_cast<int64_t>(queue_.size())}});
+          queue_.clear();
+          return;
         }
-        queue_.clear();
-        return;
+        const auto now = clock_.SteadyNow();
+        if (now >= next_attempt_) break;
+        changed_.WaitFor(mutex_, std::min<std::chrono::steady_clock::duration>(next_attempt_ - now,
+                                                                               kBackoffSlice));
       }
       event = std::move(queue_.front());
       queue_.pop_front();
       busy_ = true;
     }
-    Send(event);
+    const Attempt attempt = Send(event);
+    if (attempt.retry) {
+      Retry(std::move(event), attempt.retry_after);
+    } else {
+      MutexLock lock(mutex_);
+      consecutive_failures_ = 0;
+      next_attempt_ = {};
+    }
   }
+}
+
+void EventRecorder::Retry(Pending event, std::chrono::seconds retry_after) {
+  bool log_overflow = false;
+  {
+    MutexLock lock(mutex_);
+    ++stats_.retried;
+    const int doublings = std::min(consecutive_failures_, 30);
+    ++consecutive_failures_;
+    auto delay = options_.retry_min * (int64_t{1} << doublings);
+    delay = std::min(delay, options_.retry_max);
+    delay = std::max<std::chrono::milliseconds>(delay, retry_after);
+    next_attempt_ = clock_.SteadyNow() + delay;
+    // The event is the oldest of all: when newer ones filled the queue meanwhile, it goes.
+    queue_.push_front(std::move(event));
+    busy_ = false;  // it waits in the queue now
+    if (queue_.size() > std::max<size_t>(1, options_.queue_capacity)) {
+      log_overflow = DropOldest();
+    }
+  }
+  if (log_overflow) LogOverflow();
 }
 
 bool EventRecorder::AllowedBySpamFilter(const ObjectReference& object) {
@@ -164,31 +236,43 @@ bool EventRecorder::AllowedBySpamFilter(const ObjectReference& object) {
   return allowed;
 }
 
-void EventRecorder::Send(const Pending& event) {
-  if (!AllowedBySpamFilter(event.object)) {
-    Count(&EventRecorderStats::dropped_spam);
-    return;
+EventRecorder::Attempt EventRecorder::Send(Pending& event) {
+  if (!event.admitted) {
+    if (!AllowedBySpamFilter(event.object)) {
+      Count(&EventRecorderStats::dropped_spam);
+      return {};
+    }
+    event.admitted = true;
   }
   const char* type = event.type == EventType::kWarning ? "Warning" : "Normal";
   const std::string key =
       ObjectKeyOf(event.object) + "|" + type + "|" + event.reason + "|" + event.message;
-  const auto now_steady = clock_.SteadyNow();
-  const auto now_wall = clock_.Now();
-  const std::string timestamp = FormatRfc3339(now_wall, Rfc3339Precision::kSeconds);
+  const std::string timestamp = FormatRfc3339(event.happened_wall, Rfc3339Precision::kSeconds);
   const ApiResource events = ApiResource::CoreEvents();
+  // Logged when an attempt fails and will be made again.
+  const auto log_retry = [&](const char* what, const KubeResponse& response) {
+    LogWarn(what, {{"object", event.object.kind + " " + event.object.namespace_name + "/" +
+                                  event.object.name},
+                   {"reason", event.reason},
+                   {"error", response.Describe()}});
+  };
 
   const auto previous = sent_.find(key);
-  if (previous != sent_.end() &&
-      now_steady - previous->second.last_sent < options_.aggregation_window) {
+  if (previous != sent_.end() && event.name.empty() &&
+      event.happened - previous->second.last_sent < options_.aggregation_window) {
     Sent& sent = previous->second;
     const nlohmann::json patch = {{"count", sent.count + 1}, {"lastTimestamp", timestamp}};
     const KubeResponse patched = client_.Patch(events, sent.event_namespace, sent.event_name,
                                                PatchType::kMerge, patch, PatchOptions{});
     if (patched.ok()) {
       sent.count += 1;
-      sent.last_sent = now_steady;
+      sent.last_sent = event.happened;
       Count(&EventRecorderStats::aggregated);
-      return;
+      return {};
+    }
+    if (Retryable(patched, &event.denied)) {
+      log_retry("could not update a Kubernetes Event now; it will be sent again", patched);
+      return {true, patched.retry_after};
     }
     if (!patched.IsNotFound()) {
       Count(&EventRecorderStats::failed);
@@ -196,21 +280,26 @@ void EventRecorder::Send(const Pending& event) {
               {{"event", sent.event_namespace + "/" + sent.event_name},
                {"reason", event.reason},
                {"error", patched.Describe()}});
-      return;
+      return {};
     }
     sent_.erase(previous);  // the Event expired (TTL) or was deleted: create a new one
   }
 
   const std::string event_namespace =
       event.object.namespace_name.empty() ? "default" : event.object.namespace_name;
-  const auto nanos =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(now_wall.time_since_epoch()).count();
-  // client-go names Events "<object>.<unix nanos in hex>"; the sequence number keeps two events
-  // of one object in the same clock tick apart.
-  char suffix[40];
-  std::snprintf(suffix, sizeof(suffix), ".%llx%04x", static_cast<unsigned long long>(nanos),
-                static_cast<unsigned>(++sequence_ & 0xFFFF));
-  const std::string name = (event.object.name.empty() ? "pharos" : event.object.name) + suffix;
+  if (event.name.empty()) {
+    const auto nanos =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(event.happened_wall.time_since_epoch())
+            .count();
+    // client-go names Events "<object>.<unix nanos in hex>"; the sequence number keeps two
+    // events of one object in the same clock tick apart. A retry keeps the name, so an attempt
+    // whose answer was lost cannot create the Event twice.
+    char suffix[40];
+    std::snprintf(suffix, sizeof(suffix), ".%llx%04x", static_cast<unsigned long long>(nanos),
+                  static_cast<unsigned>(++sequence_ & 0xFFFF));
+    event.name = (event.object.name.empty() ? "pharos" : event.object.name) + suffix;
+  }
+  const std::string& name = event.name;
   nlohmann::json body = {{"apiVersion", "v1"},
                          {"kind", "Event"},
                          {"metadata", {{"name", name}, {"namespace", event_namespace}}},
@@ -228,17 +317,23 @@ void EventRecorder::Send(const Pending& event) {
     body["reportingInstance"] = options_.instance;
   }
   const KubeResponse created = client_.Create(events, event_namespace, body);
-  if (!created.ok()) {
+  // AlreadyExists: an earlier attempt got through although its answer did not.
+  if (!created.ok() && !created.IsAlreadyExists()) {
+    if (Retryable(created, &event.denied)) {
+      log_retry("could not create a Kubernetes Event now; it will be sent again", created);
+      return {true, created.retry_after};
+    }
     Count(&EventRecorderStats::failed);
     LogWarn("could not create a Kubernetes Event",
             {{"object", event.object.kind + " " + event_namespace + "/" + event.object.name},
              {"reason", event.reason},
              {"error", created.Describe()}});
-    return;
+    return {};
   }
-  sent_[key] = Sent{name, event_namespace, 1, now_steady};
+  sent_[key] = Sent{name, event_namespace, 1, event.happened};
   Trim(&sent_, options_.max_tracked, [](const Sent& sent) { return sent.last_sent; });
   Count(&EventRecorderStats::created);
+  return {};
 }
 
 }  // namespace pharos

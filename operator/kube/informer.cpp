@@ -115,8 +115,8 @@ std::chrono::seconds Informer::RandomWatchTimeout() {
   const int64_t low = options_.min_watch_timeout.count();
   const int64_t high = std::max(low, options_.max_watch_timeout.count());
   const double fraction = std::clamp(random_(), 0.0, 1.0);
-  return std::chrono::seconds(
-      std::min<int64_t>(high, low + static_cast<int64_t>(fraction * (high - low + 1))));
+  return std::chrono::seconds(std::min<int64_t>(
+      high, low + static_cast<int64_t>(fraction * static_cast<double>(high - low + 1))));
 }
 
 void Informer::CallHandler(const char* which, const std::function<void()>& call) {
@@ -328,8 +328,19 @@ void Informer::Run() {
       continue;
     }
     std::string failure = stream_error;
+    const bool healthy = events > 0 || lasted >= options_.min_healthy_watch;
+    if (failure.empty() && response.stream_broken && healthy) {
+      // A watch that worked and then lost its connection ends like one that timed out
+      // (client-go's reflector does the same): watch again at once from the last version.
+      LogInfo("watch stream broke off; watching again from the last resourceVersion",
+              {{"informer", options_.thread_name},
+               {"resource", options_.resource.plural},
+               {"error", response.transport_error}});
+      failing = false;
+      continue;
+    }
     if (failure.empty() && !response.ok()) failure = response.Describe();
-    if (failure.empty() && events == 0 && lasted < options_.min_healthy_watch) {
+    if (failure.empty() && !healthy) {
       failure =
           "watch closed after " +
           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(lasted).count()) +

@@ -3,7 +3,9 @@
 // Informer: keeps a local copy of one kind of Kubernetes object (in one namespace or all) and
 // tells handlers what changed, with client-go reflector semantics: a paged LIST, then a WATCH
 // from the list's resourceVersion (bookmarks on, timeoutSeconds random in 300-600 s). A watch
-// that ends by its timeout is restarted from the last resourceVersion seen; a 410 Gone (as the
+// that ends by its timeout, or whose stream breaks off after it worked (it had events or lasted
+// `min_healthy_watch`), is restarted at once from the last resourceVersion seen (as client-go's
+// reflector does); a 410 Gone (as the
 // HTTP status or as an ERROR event in the stream) starts over with a LIST, whose difference to
 // the cache becomes adds, updates and deletes (so objects deleted while disconnected are
 // reported). Failures — errors, 429, 5xx, a watch closing within 1 s without events — are

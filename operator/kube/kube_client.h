@@ -39,6 +39,11 @@ struct ApiResource {
   static ApiResource Leases() { return {"coordination.k8s.io", "v1", "leases", true}; }
   static ApiResource DaemonSets() { return {"apps", "v1", "daemonsets", true}; }
   static ApiResource EndpointSlices() { return {"discovery.k8s.io", "v1", "endpointslices", true}; }
+  static ApiResource Ingresses() { return {"networking.k8s.io", "v1", "ingresses", true}; }
+  // Gateway API (a CRD: absent from clusters that have not installed it).
+  static ApiResource HttpRoutes() {
+    return {"gateway.networking.k8s.io", "v1", "httproutes", true};
+  }
   static ApiResource CustomResourceDefinitions() {
     return {"apiextensions.k8s.io", "v1", "customresourcedefinitions", false};
   }
@@ -77,6 +82,9 @@ struct KubeResponse {
   std::chrono::seconds retry_after{0};
   // The call ended because its stop was requested.
   bool cancelled = false;
+  // A watch whose stream was established (HTTP 200) and then broke off without its end (the
+  // connection closed or reset mid-stream), as opposed to a malformed stream or a refused watch.
+  bool stream_broken = false;
 
   bool ok() const {
     return http_status >= 200 && http_status < 300 && transport_error.empty() && !cancelled;

@@ -1,5 +1,6 @@
 #include "operator/kube/kube_config.h"
 
+#include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstdlib>
@@ -77,17 +78,16 @@ Status MergeList(const YAML::Node& root, const std::string& list, const std::str
   if (!items || items.IsNull()) return OkStatus();
   if (!items.IsSequence()) return Error{"kubeconfig " + file + ": " + list + " must be a list"};
   for (size_t i = 0; i < items.size(); ++i) {
-    const std::string index_path = list + "[" + std::to_string(i) + "]";
+    const std::string index_path = fmt::format("{}[{}]", list, i);
+    const std::string where = fmt::format("kubeconfig {}: {}", file, index_path);
     const YAML::Node item = items[i];
-    if (!item.IsMap())
-      return Error{"kubeconfig " + file + ": " + index_path + " must be a mapping"};
-    auto name = StringField(item, "name", "kubeconfig " + file + ": " + index_path);
+    if (!item.IsMap()) return Error{where + " must be a mapping"};
+    auto name = StringField(item, "name", where);
     if (!name.ok()) return Error{name.error()};
-    if (name->empty()) return Error{"kubeconfig " + file + ": " + index_path + " has no name"};
+    if (name->empty()) return Error{where + " has no name"};
     YAML::Node body = item[body_key];
     if (body && !body.IsNull() && !body.IsMap()) {
-      return Error{"kubeconfig " + file + ": " + index_path + "." + body_key +
-                   " must be a mapping"};
+      return Error{fmt::format("{}.{} must be a mapping", where, body_key)};
     }
     if (!body || body.IsNull()) body = YAML::Node(YAML::NodeType::Map);
     into->emplace(*name, Entry{file, index_path, body});
@@ -309,8 +309,9 @@ Result<KubeConfig> KubeConfig::FromFiles(const std::vector<std::string>& files,
   }
   std::string all_files;
   for (const auto& f : files) all_files += (all_files.empty() ? "" : ", ") + f;
-  if (merged.files_read.empty())
+  if (merged.files_read.empty()) {
     return Error{"no kubeconfig file found (looked for " + all_files + ")"};
+  }
 
   const std::string context_name = context.empty() ? merged.current_context : std::string(context);
   if (context_name.empty()) {

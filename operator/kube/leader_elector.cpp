@@ -109,8 +109,8 @@ bool LeaderElector::Sleep(std::chrono::milliseconds delay) {
 std::chrono::milliseconds LeaderElector::JitteredRetryPeriod() {
   thread_local std::mt19937_64 engine(std::random_device{}());
   const double factor = std::uniform_real_distribution<double>(0.0, 1.2)(engine);
-  return config_.retry_period +
-         std::chrono::milliseconds(static_cast<int64_t>(config_.retry_period.count() * factor));
+  return config_.retry_period + std::chrono::milliseconds(static_cast<int64_t>(
+                                    static_cast<double>(config_.retry_period.count()) * factor));
 }
 
 std::string LeaderElector::MicroTime() const {
@@ -148,6 +148,8 @@ bool LeaderElector::TryAcquireOrRenew() {
         {"kind", "Lease"},
         {"metadata", {{"name", config_.lease_name}, {"namespace", config_.namespace_name}}},
         {"spec", desired.ToSpec()}};
+    // A write counts from when it was sent, not from its answer (see the class comment).
+    const auto sent = clock_.SteadyNow();
     const KubeResponse created = client_.Create(leases, config_.namespace_name, lease);
     if (!created.ok()) {
       LogDebug("leader election: creating the lease failed",
@@ -155,7 +157,7 @@ bool LeaderElector::TryAcquireOrRenew() {
       return false;
     }
     Observe(desired);
-    last_renew_ns_.store(SteadyNanos(clock_.SteadyNow()));
+    last_renew_ns_.store(SteadyNanos(sent));
     return true;
   }
   if (!current.ok()) {
@@ -182,6 +184,7 @@ bool LeaderElector::TryAcquireOrRenew() {
   }
   nlohmann::json lease = std::move(current.body);
   lease["spec"] = desired.ToSpec();
+  const auto sent = clock_.SteadyNow();
   const KubeResponse updated =
       client_.Update(leases, config_.namespace_name, config_.lease_name, lease, UpdateOptions{});
   if (!updated.ok()) {
@@ -195,7 +198,7 @@ bool LeaderElector::TryAcquireOrRenew() {
     return false;
   }
   Observe(desired);
-  last_renew_ns_.store(SteadyNanos(clock_.SteadyNow()));
+  last_renew_ns_.store(SteadyNanos(sent));
   return true;
 }
 

@@ -10,11 +10,14 @@
 // 409 Conflict), and bumps leaseTransitions. The leader renews the same way; when it cannot
 // renew within the renew deadline it stops leading at once (OnStoppedLeading) and goes back to
 // candidate. IsLeader() also turns false by itself once the last successful renewal is older
-// than the renew deadline, even while a request hangs. On a clean Stop() a leader releases the
-// lease (holderIdentity "", leaseDurationSeconds 1) so that a successor does not wait for expiry.
-// Defaults 15 s / 10 s / 2 s; New() checks leaseDuration > renewDeadline > 1.2 × retryPeriod.
-// Thread-safety: Start/Stop from one owner thread; IsLeader/Leader from any thread; callbacks
-// run on the elector's thread ("leader-elect") and must return promptly.
+// than the renew deadline, even while a request hangs. A renewal counts from when its write was
+// sent, not from when the answer came: the API server stored it at some time in between, and the
+// other replicas count the lease's expiry from when they saw that, so a slow answer must not
+// stretch this replica's leadership past the point where another may take over. On a clean Stop() a
+// leader releases the lease (holderIdentity "", leaseDurationSeconds 1) so that a successor does
+// not wait for expiry. Defaults 15 s / 10 s / 2 s; New() checks leaseDuration > renewDeadline > 1.2
+// × retryPeriod. Thread-safety: Start/Stop from one owner thread; IsLeader/Leader from any thread;
+// callbacks run on the elector's thread ("leader-elect") and must return promptly.
 
 #include <atomic>
 #include <chrono>
@@ -108,7 +111,7 @@ class LeaderElector {
   std::stop_source stop_;
   std::thread thread_;
   std::atomic<bool> leading_{false};
-  // Monotonic nanoseconds of the last successful acquire/renew.
+  // Monotonic nanoseconds at which the last successful acquire/renew was sent.
   std::atomic<int64_t> last_renew_ns_{0};
 
   mutable Mutex mutex_;

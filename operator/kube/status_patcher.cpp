@@ -1,5 +1,7 @@
 #include "operator/kube/status_patcher.h"
 
+#include <fmt/format.h>
+
 #include <utility>
 
 #include "common/logging.h"
@@ -94,7 +96,7 @@ KubeResponse StatusPatcher::PatchFromFresh(const std::string& namespace_name,
     response = Write(namespace_name, name, *status, resource_version);
     if (!response.IsConflict()) break;
     LogDebug("status conflict; retrying from fresh state",
-             {{"object", namespace_name + "/" + name}, {"attempt", attempt}});
+             {{"object", fmt::format("{}/{}", namespace_name, name)}, {"attempt", attempt}});
   }
   if (!response.ok() && !response.cancelled && !response.IsNotFound()) {
     LogWarn("writing a status failed",

@@ -51,7 +51,7 @@ Status WatchEventParser::Feed(std::string_view bytes, const KubeClient::WatchHan
     if (newline == std::string_view::npos) {
       if (pending_.size() + bytes.size() > kMaxEventBytes) {
         return Error{"watch stream: an event is larger than " +
-                     std::to_string(kMaxEventBytes / (1024 * 1024)) + " MiB"};
+                     std::to_string(kMaxEventBytes / (size_t{1024} * 1024)) + " MiB"};
       }
       pending_.append(bytes);
       return OkStatus();

@@ -18,7 +18,7 @@ namespace pharos {
 class WatchEventParser {
  public:
   // A single event larger than this is refused (the API server's own limit is far smaller).
-  static constexpr size_t kMaxEventBytes = 64 * 1024 * 1024;
+  static constexpr size_t kMaxEventBytes = size_t{64} * 1024 * 1024;
 
   // Parses every complete line in `bytes` (plus what was kept from earlier chunks) and passes
   // each event to `handler`. Stops early, without error, when the handler returns false (then

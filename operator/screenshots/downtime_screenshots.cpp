@@ -22,9 +22,9 @@ DowntimeScreenshots::DowntimeScreenshots(ScreenshotCapturer& capturer, Screensho
 DowntimeScreenshots::~DowntimeScreenshots() { Stop(); }
 
 void DowntimeScreenshots::Start() {
-  worker_ = std::jthread([this](std::stop_token stop) {
+  worker_ = std::jthread([this](const std::stop_token& stop) {
     pthread_setname_np(pthread_self(), "pharos-shot");
-    Loop(std::move(stop));
+    Loop(stop);
   });
 }
 
@@ -73,7 +73,7 @@ DowntimeScreenshots::Counters DowntimeScreenshots::counters() const {
   return counters_;
 }
 
-void DowntimeScreenshots::Loop(std::stop_token stop) {
+void DowntimeScreenshots::Loop(const std::stop_token& stop) {
   while (true) {
     Job job;
     {
@@ -88,7 +88,7 @@ void DowntimeScreenshots::Loop(std::stop_token stop) {
 }
 
 void DowntimeScreenshots::Take(const Job& job) {
-  Result<std::string> png = capturer_.Capture(job.url);
+  Result<std::string> png = capturer_.Capture(job.url, TargetPolicy());
   Result<std::string> id = png ? files_.Save(*png) : Result<std::string>(Error{png.error()});
   if (!id) {
     {

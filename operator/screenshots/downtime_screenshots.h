@@ -22,8 +22,8 @@
 #include "common/mutex.h"
 #include "operator/alerting/incident_store.h"
 #include "operator/control/monitor_state.h"
-#include "operator/screenshots/screenshot_capturer.h"
 #include "operator/screenshots/screenshot_directory.h"
+#include "probe/browser/screenshot_capturer.h"
 
 namespace pharos {
 
@@ -61,7 +61,7 @@ class DowntimeScreenshots {
     std::string moment;  // "down" or "recovery"
   };
 
-  void Loop(std::stop_token stop);
+  void Loop(const std::stop_token& stop);
   void Take(const Job& job);
   void Note(const std::string& incident_id, const std::string& text);
 

@@ -19,7 +19,9 @@ bool IsId(const std::string& id) {
          });
 }
 
-std::string RandomId() {
+}  // namespace
+
+std::string ScreenshotDirectory::NewId() {
   static thread_local std::random_device device;
   static constexpr char kHex[] = "0123456789abcdef";
   std::string id;
@@ -32,8 +34,6 @@ std::string RandomId() {
   }
   return id;
 }
-
-}  // namespace
 
 std::string ScreenshotDirectory::UrlOf(const std::string& id) {
   return "/api/v1/screenshots/" + id + ".png";
@@ -49,7 +49,7 @@ Result<std::string> ScreenshotDirectory::Save(const std::string& png) {
                      "; give a writable --screenshot-dir",
                  ErrorKind::kInvalidArgument};
   }
-  const std::string id = RandomId();
+  const std::string id = NewId();
   const std::string path = options_.path + "/" + id + ".png";
   const std::string partial = path + ".partial";
   {

@@ -33,6 +33,8 @@ class ScreenshotDirectory final : public ScreenshotFiles {
   std::optional<std::string> ReadPng(const std::string& id) const override;
   // "/api/v1/screenshots/<id>.png"
   static std::string UrlOf(const std::string& id);
+  // 32 random hex digits (the ids of screenshots, and of the requests for them).
+  static std::string NewId();
 
   explicit ScreenshotDirectory(Options options) : options_(std::move(options)) {}
 

@@ -46,7 +46,7 @@ void InProcessProbe::Start() {
   if (thread_.joinable()) {
     return;
   }
-  thread_ = std::jthread([this](std::stop_token stop) { Run(stop); });
+  thread_ = std::jthread([this](const std::stop_token& stop) { Run(stop); });
 }
 
 void InProcessProbe::Stop() {
@@ -94,7 +94,7 @@ void InProcessProbe::Run(const std::stop_token& stop) {
       leased_.clear();
       SetInFlightLocked(in_flight_ + items.size());
       lock.Unlock();
-      RunItems(std::move(items));
+      RunItems(items);
       continue;
     }
     const size_t free = options_.capacity - in_flight_;
@@ -102,7 +102,8 @@ void InProcessProbe::Run(const std::stop_token& stop) {
     waiter_ = 0;
     lock.Unlock();
     const WorkLeaser::WaiterId waiter =
-        work_.LeaseOrWait(options_.region, options_.name, free, clock_.Now() + options_.lease_wait,
+        // No batch wait: in process, a lease costs no more than the items it carries.
+        work_.LeaseOrWait(options_.region, options_.name, free, options_.lease_wait, Millis(0),
                           [this](std::vector<WorkItem> items) {
                             {
                               MutexLock guard(mu_);
@@ -120,16 +121,18 @@ void InProcessProbe::Run(const std::stop_token& stop) {
   }
 }
 
-void InProcessProbe::RunItems(std::vector<WorkItem> items) {
+void InProcessProbe::RunItems(const std::vector<WorkItem>& items) {
   const auto now = clock_.Now();
-  for (WorkItem& item : items) {
+  // Deadlines are on the schedule time line: a wall-clock step must not skip every item.
+  const auto schedule_now = work_.schedule_clock().Now();
+  for (const WorkItem& item : items) {
     std::shared_ptr<const Monitor> monitor = specs_.MonitorSpec(item.monitor_uid);
     if (!monitor) {
       MutexLock lock(mu_);
       SetInFlightLocked(in_flight_ - 1);
       continue;  // removed since it was queued: its lease lapses, it is never redelivered
     }
-    if (now >= item.deadline) {
+    if (schedule_now >= item.deadline) {
       CheckResult skipped = CheckResult::NotChecked(
           {item.monitor_uid, item.generation, item.region, options_.name, item.id,
            item.scheduled_at},

@@ -69,7 +69,7 @@ class InProcessProbe {
 
  private:
   void Run(const std::stop_token& stop);
-  void RunItems(std::vector<WorkItem> items);
+  void RunItems(const std::vector<WorkItem>& items);
   void Finish(CheckResult result);
   void SetInFlightLocked(size_t in_flight) REQUIRES(mu_);
 

@@ -74,7 +74,7 @@ uint64_t OthersDigest(const std::vector<OtherDocument>& others) {
 }  // namespace
 
 MonitorFileSource::MonitorFileSource(std::vector<std::string> paths, Apply apply, Options options)
-    : paths_(std::move(paths)), apply_(std::move(apply)), options_(options) {}
+    : paths_(std::move(paths)), apply_(std::move(apply)), options_(std::move(options)) {}
 
 MonitorFileSource::~MonitorFileSource() { Stop(); }
 
@@ -199,7 +199,7 @@ void MonitorFileSource::Start() {
   if (thread_.joinable()) {
     return;
   }
-  thread_ = std::jthread([this](std::stop_token stop) { Poll(stop); });
+  thread_ = std::jthread([this](const std::stop_token& stop) { Poll(stop); });
 }
 
 void MonitorFileSource::Stop() {

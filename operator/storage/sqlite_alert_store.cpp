@@ -106,26 +106,31 @@ Result<std::vector<IncidentRecord>> SqliteAlertStore::QueryLocked(
     select->Bind(1, query.monitor_uid).Bind(2, int64_t{query.include_resolved ? 1 : 0});
   }
   select->Bind(3, int64_t{std::clamp(query.limit, 0, 100'000)});
+  return ReadRecordsLocked(*select);
+}
+
+Result<std::vector<IncidentRecord>> SqliteAlertStore::ReadRecordsLocked(SqliteStatement& select) {
+  std::vector<IncidentRecord> out;
   while (true) {
-    Result<bool> row = select->Step();
+    Result<bool> row = select.Step();
     if (!row) return Error{row.error()};
     if (!*row) break;
     IncidentRecord record;
     Incident& incident = record.incident;
-    incident.id = select->Text(0);
-    incident.monitor_uid = select->Text(1);
-    incident.monitor_key = select->Text(2);
-    incident.opened_at = FromMs(select->Int64(3));
-    if (auto resolved = select->OptionalInt64(4)) incident.resolved_at = FromMs(*resolved);
-    auto regions = nlohmann::json::parse(select->Text(5), nullptr, false);
+    incident.id = select.Text(0);
+    incident.monitor_uid = select.Text(1);
+    incident.monitor_key = select.Text(2);
+    incident.opened_at = FromMs(select.Int64(3));
+    if (auto resolved = select.OptionalInt64(4)) incident.resolved_at = FromMs(*resolved);
+    auto regions = nlohmann::json::parse(select.Text(5), nullptr, false);
     if (regions.is_array()) {
       for (const auto& region : regions) {
         if (region.is_string()) incident.failing_regions.push_back(region.get<std::string>());
       }
     }
-    incident.first_error = select->Text(6);
+    incident.first_error = select.Text(6);
     record.phase = incident.resolved_at ? IncidentPhase::kResolved
-                   : select->IsNull(7)  ? IncidentPhase::kOpen
+                   : select.IsNull(7)   ? IncidentPhase::kOpen
                                         : IncidentPhase::kAcknowledged;
     out.push_back(std::move(record));
   }
@@ -166,6 +171,34 @@ Result<std::vector<IncidentRecord>> SqliteAlertStore::ListIncidents(const Incide
   Status status = db_->InTransaction(false, [&]() REQUIRES(mu_) -> Status {
     out = QueryLocked("(?1 IS NULL OR i.monitor_uid = ?1) AND (?2 = 1 OR i.resolved_at_ms IS NULL)",
                       std::nullopt, query);
+    return out ? OkStatus() : Status(Error{out.error()});
+  });
+  if (!status) return Error{"reading incidents from " + options_.path + ": " + status.error()};
+  return out;
+}
+
+Result<std::vector<IncidentRecord>> SqliteAlertStore::ListIncidentsInWindow(
+    const IncidentWindowQuery& query) {
+  if (query.monitor_uids.empty()) return std::vector<IncidentRecord>();
+  const std::string uids = nlohmann::json(query.monitor_uids).dump();
+  MutexLock lock(mu_);
+  Result<std::vector<IncidentRecord>> out = Error{"not read"};
+  Status status = db_->InTransaction(false, [&]() REQUIRES(mu_) -> Status {
+    // One statement for every monitor; the window function keeps each monitor's first rows.
+    Result<SqliteStatement> select = db_->Prepare(
+        "SELECT id, monitor_uid, monitor_key, opened_at_ms, resolved_at_ms, failing_regions, "
+        "first_error, author FROM (SELECT i.*, a.author AS author, ROW_NUMBER() OVER (PARTITION "
+        "BY i.monitor_uid ORDER BY i.resolved_at_ms IS NOT NULL, i.opened_at_ms DESC, i.id) AS "
+        "rank FROM incidents i LEFT JOIN incident_acks a ON a.incident_id = i.id WHERE "
+        "i.monitor_uid IN (SELECT value FROM json_each(?1)) AND i.opened_at_ms < ?3 AND "
+        "(i.resolved_at_ms IS NULL OR MAX(i.resolved_at_ms, i.opened_at_ms + 1) > ?2)) WHERE "
+        "rank <= ?4 ORDER BY monitor_uid, rank");
+    if (!select) return Error{select.error()};
+    select->Bind(1, std::string_view(uids))
+        .Bind(2, ToMs(query.from))
+        .Bind(3, ToMs(query.to))
+        .Bind(4, int64_t{std::clamp(query.limit_per_monitor, 0, 100'000)});
+    out = ReadRecordsLocked(*select);
     return out ? OkStatus() : Status(Error{out.error()});
   });
   if (!status) return Error{"reading incidents from " + options_.path + ": " + status.error()};

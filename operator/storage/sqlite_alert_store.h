@@ -38,6 +38,8 @@ class SqliteAlertStore final : public IncidentStore, public Outbox {
 
   // --- IncidentReader ---
   Result<std::vector<IncidentRecord>> ListIncidents(const IncidentQuery& query) override;
+  Result<std::vector<IncidentRecord>> ListIncidentsInWindow(
+      const IncidentWindowQuery& query) override;
   Result<std::optional<IncidentRecord>> GetIncident(const std::string& id) override;
 
   // --- IncidentStore ---
@@ -76,6 +78,9 @@ class SqliteAlertStore final : public IncidentStore, public Outbox {
   Result<std::vector<IncidentRecord>> QueryLocked(const std::string& where_sql,
                                                   const std::optional<std::string>& id,
                                                   const IncidentQuery& query) REQUIRES(mu_);
+  // The records of rows of (id, monitor_uid, monitor_key, opened_at_ms, resolved_at_ms,
+  // failing_regions, first_error, ack author), with their timelines and screenshots.
+  Result<std::vector<IncidentRecord>> ReadRecordsLocked(SqliteStatement& select) REQUIRES(mu_);
   Status AddEntryLocked(const std::string& id, const IncidentEntry& entry) REQUIRES(mu_);
   Result<IncidentUpdate> Change(const std::string& id,
                                 const std::function<Result<bool>(const IncidentRecord&)>& change);

@@ -49,6 +49,9 @@ Result<std::unique_ptr<SqliteDatabase>> SqliteDatabase::Open(const std::string& 
   std::string pragmas = fmt::format("PRAGMA synchronous={}; PRAGMA foreign_keys=ON;",
                                     options.synchronous_full ? "FULL" : "NORMAL");
   if (options.cache_kib > 0) pragmas += fmt::format(" PRAGMA cache_size=-{};", options.cache_kib);
+  if (options.wal_autocheckpoint_pages > 0) {
+    pragmas += fmt::format(" PRAGMA wal_autocheckpoint={};", options.wal_autocheckpoint_pages);
+  }
   if (Status status = db->Exec(pragmas); !status) {
     return Error{fmt::format("database {}: {}", path, status.error())};
   }

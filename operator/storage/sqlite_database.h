@@ -35,6 +35,9 @@ class SqliteDatabase {
     // Page cache of this connection; 0 keeps SQLite's default (2 MiB). Pages stay cached across
     // read transactions while the file has not changed.
     int64_t cache_kib = 0;
+    // WAL pages after which a commit copies them back into the database file; 0 keeps SQLite's
+    // default (1000). A page written by many commits in between is copied once.
+    int64_t wal_autocheckpoint_pages = 0;
   };
 
   struct Migration {

@@ -5,9 +5,12 @@
 #include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <string_view>
 #include <tuple>
 #include <utility>
 
+#include "common/check_result_json.h"
 #include "operator/storage/latency_histogram.h"
 #include "operator/storage/rollup_window.h"
 
@@ -163,7 +166,34 @@ std::string ToJsonText(const std::vector<std::string>& values) {
   return nlohmann::json(values).dump();
 }
 
+// The common case of a stored list: strings without escapes (region names), read without a
+// JSON parser (a status page reads thousands per build); nullopt for anything else.
+std::optional<std::vector<std::string>> PlainStrings(std::string_view text) {
+  if (text.size() < 2 || text.front() != '[' || text.back() != ']') return std::nullopt;
+  std::vector<std::string> out;
+  size_t at = 1;
+  const size_t end = text.size() - 1;
+  while (at < end) {
+    if (text[at] != '"') return std::nullopt;
+    const size_t close = text.find('"', at + 1);
+    if (close == std::string_view::npos || close >= end) return std::nullopt;
+    const std::string_view value = text.substr(at + 1, close - at - 1);
+    if (std::any_of(value.begin(), value.end(),
+                    [](char c) { return c == '\\' || static_cast<unsigned char>(c) < 0x20; })) {
+      return std::nullopt;
+    }
+    out.emplace_back(value);
+    at = close + 1;
+    if (at < end) {
+      if (text[at] != ',') return std::nullopt;
+      ++at;
+    }
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> StringsFromJson(const std::string& text, std::string_view what) {
+  if (std::optional<std::vector<std::string>> plain = PlainStrings(text)) return *std::move(plain);
   try {
     return nlohmann::json::parse(text).get<std::vector<std::string>>();
   } catch (const nlohmann::json::exception& e) {
@@ -234,7 +264,7 @@ constexpr std::string_view kResultColumns =
     "probe, at_ms, scheduled_at_ms, started_at_ms, outcome, status_code, dns_us, connect_us, "
     "tls_us, first_byte_us, transfer_us, total_us, cert_expiry_ms, cert_earliest_expiry_ms, "
     "assertion_type, assertion_expected, assertion_actual, assertion_message, error, attempts, "
-    "dns_records";
+    "dns_records, details";
 
 void BindResult(SqliteStatement& statement, const CheckResult& r) {
   statement.Bind(1, r.item_id.empty() ? std::optional<std::string>() : r.item_id)
@@ -269,7 +299,10 @@ void BindResult(SqliteStatement& statement, const CheckResult& r) {
   }
   statement.Bind(27, std::string_view(r.error))
       .Bind(28, int64_t{r.attempts})
-      .Bind(29, std::string_view(ToJsonText(r.dns_records)));
+      .Bind(29, std::string_view(ToJsonText(r.dns_records)))
+      .Bind(30, r.icmp || !r.addresses.empty()
+                    ? std::optional<std::string>(CheckDetailsToJson(r).dump())
+                    : std::nullopt);
 }
 
 Result<CheckResult> ReadResult(const SqliteStatement& row) {
@@ -307,6 +340,12 @@ Result<CheckResult> ReadResult(const SqliteStatement& row) {
   Result<std::vector<std::string>> records = StringsFromJson(row.Text(28), where);
   if (!records) return Error{records.error()};
   r.dns_records = std::move(records).value();
+  if (!row.IsNull(29)) {
+    const nlohmann::json details = nlohmann::json::parse(row.Text(29), nullptr, false);
+    if (Status read = CheckDetailsFromJson(details, r); !read) {
+      return Error{fmt::format("{}: stored icmp stats and addresses: {}", where, read.error())};
+    }
+  }
   return r;
 }
 
@@ -445,6 +484,12 @@ UPDATE rollups SET latency_sum_us = CAST(substr(
     instr(substr(substr(latency, 4), instr(substr(latency, 4), ';') + 1), ';') - 1) AS INTEGER)
   WHERE latency LIKE 'v1;%';
 )sql"},
+      {4, "results keep icmp stats and the check of every address",
+       // JSON as in the results API ({"icmp": ..., "addresses": [...]}); NULL for a result with
+       // neither (most of them), and for every row written before.
+       R"sql(
+ALTER TABLE results ADD COLUMN details TEXT;
+)sql"},
   };
   return migrations;
 }
@@ -459,7 +504,10 @@ Result<std::unique_ptr<SqliteResultStore>> SqliteResultStore::Open(Options optio
   SqliteDatabase::Options db_options;
   db_options.busy_timeout = options.busy_timeout;
   db_options.synchronous_full = options.synchronous_full;
-  Result<std::unique_ptr<SqliteDatabase>> writer = SqliteDatabase::Open(options.path, db_options);
+  SqliteDatabase::Options writer_options = db_options;
+  writer_options.wal_autocheckpoint_pages = options.wal_autocheckpoint_pages;
+  Result<std::unique_ptr<SqliteDatabase>> writer =
+      SqliteDatabase::Open(options.path, writer_options);
   if (!writer) return Error{writer.error()};
   if (Status status = (*writer)->Migrate(kSchemaComponent, Migrations()); !status) {
     return Error{status.error()};
@@ -511,7 +559,7 @@ Result<AppendResult> SqliteResultStore::Append(const std::vector<CheckResult>& r
   static const std::string insert_sql = fmt::format(
       "INSERT INTO results ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
       "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
-      "?26, ?27, ?28, ?29) ON CONFLICT (item_id) DO NOTHING",
+      "?26, ?27, ?28, ?29, ?30) ON CONFLICT (item_id) DO NOTHING",
       kResultColumns);
   MutexLock lock(write_mutex_);
   SqliteDatabase& db = *writer_;
@@ -745,8 +793,9 @@ Result<std::vector<Rollup>> SqliteResultStore::ResultSeries(const SeriesQuery& q
           ParseOutcome(select->Text(1)).value_or(Outcome::kError), ReadTimings(*select, 2));
     }
   });
-  if (!status)
+  if (!status) {
     return Error{"reading a result series from " + options_.path + ": " + status.error()};
+  }
   std::vector<Rollup> out;
   out.reserve(buckets.size());
   for (const auto& [index, aggregate] : buckets) {
@@ -988,6 +1037,32 @@ Status SqliteResultStore::ForgetMonitor(std::string_view monitor_uid, TimePoint 
   return OkStatus();
 }
 
+namespace {
+
+// Reads the rows of a statement selecting id, monitor_uid, monitor_key, opened_at_ms,
+// resolved_at_ms, failing_regions, first_error.
+Status ReadIncidents(SqliteStatement& select, std::vector<Incident>& out) {
+  while (true) {
+    Result<bool> row = select.Step();
+    if (!row) return Error{row.error()};
+    if (!*row) return OkStatus();
+    Incident incident;
+    incident.id = select.Text(0);
+    incident.monitor_uid = select.Text(1);
+    incident.monitor_key = select.Text(2);
+    incident.opened_at = FromMs(select.Int64(3));
+    incident.resolved_at = FromMs(select.OptionalInt64(4));
+    Result<std::vector<std::string>> regions =
+        StringsFromJson(select.Text(5), "incident " + incident.id);
+    if (!regions) return Error{regions.error()};
+    incident.failing_regions = std::move(regions).value();
+    incident.first_error = select.Text(6);
+    out.push_back(std::move(incident));
+  }
+}
+
+}  // namespace
+
 Result<std::vector<Incident>> SqliteResultStore::Incidents(const IncidentQuery& query) {
   std::vector<Incident> out;
   Status status = Read([&](SqliteDatabase& db) -> Status {
@@ -1000,13 +1075,53 @@ Result<std::vector<Incident>> SqliteResultStore::Incidents(const IncidentQuery& 
     select->Bind(1, query.monitor_uid)
         .Bind(2, int64_t{query.include_resolved ? 1 : 0})
         .Bind(3, int64_t{std::clamp(query.limit, 0, 100'000)});
+    return ReadIncidents(*select, out);
+  });
+  if (!status) return Error{"reading incidents from " + options_.path + ": " + status.error()};
+  return out;
+}
+
+Result<std::vector<Incident>> SqliteResultStore::IncidentsInWindow(
+    const IncidentWindowQuery& query) {
+  std::vector<Incident> out;
+  if (query.monitor_uids.empty()) return out;
+  const std::string uids = ToJsonText(query.monitor_uids);
+  const size_t limit = static_cast<size_t>(std::clamp(query.limit_per_monitor, 0, 100'000));
+  Status status = Read([&](SqliteDatabase& db) -> Status {
+    // One statement for every monitor (incidents_by_monitor finds each monitor's rows opened
+    // before the window's end), newest first; each monitor's first `limit` rows, its open one
+    // first, are kept here (a window function did that in SQL at twice the statement's cost).
+    Result<SqliteStatement> select = db.Prepare(
+        "SELECT id, monitor_uid, monitor_key, opened_at_ms, resolved_at_ms, failing_regions, "
+        "first_error FROM incidents WHERE monitor_uid IN (SELECT value FROM json_each(?1)) AND "
+        "opened_at_ms < ?3 AND (resolved_at_ms IS NULL OR MAX(resolved_at_ms, opened_at_ms + 1) > "
+        "?2) ORDER BY monitor_uid, opened_at_ms DESC, id");
+    if (!select) return Error{select.error()};
+    select->Bind(1, std::string_view(uids)).Bind(2, ToMs(query.from)).Bind(3, ToMs(query.to));
+    size_t monitor_start = 0;  // where the current monitor's rows begin in `out`
+    size_t resolved_kept = 0;  // of the current monitor
+    auto finish_monitor = [&] {
+      // Open first (there is at most one), then newest first as read; at most `limit`.
+      std::stable_partition(out.begin() + static_cast<std::ptrdiff_t>(monitor_start), out.end(),
+                            [](const Incident& one) { return !one.resolved_at; });
+      if (out.size() - monitor_start > limit) out.resize(monitor_start + limit);
+    };
     while (true) {
       Result<bool> row = select->Step();
       if (!row) return Error{row.error()};
-      if (!*row) return OkStatus();
+      if (!*row) break;
+      const std::string uid = select->Text(1);
+      if (monitor_start < out.size() && out[monitor_start].monitor_uid != uid) {
+        finish_monitor();
+        monitor_start = out.size();
+        resolved_kept = 0;
+      }
+      const bool open = select->IsNull(4);
+      if (!open && resolved_kept >= limit) continue;  // beyond the limit: not even decoded
+      if (!open) ++resolved_kept;
       Incident incident;
       incident.id = select->Text(0);
-      incident.monitor_uid = select->Text(1);
+      incident.monitor_uid = uid;
       incident.monitor_key = select->Text(2);
       incident.opened_at = FromMs(select->Int64(3));
       incident.resolved_at = FromMs(select->OptionalInt64(4));
@@ -1017,6 +1132,8 @@ Result<std::vector<Incident>> SqliteResultStore::Incidents(const IncidentQuery& 
       incident.first_error = select->Text(6);
       out.push_back(std::move(incident));
     }
+    if (monitor_start < out.size()) finish_monitor();
+    return OkStatus();
   });
   if (!status) return Error{"reading incidents from " + options_.path + ": " + status.error()};
   return out;

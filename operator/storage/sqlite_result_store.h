@@ -42,7 +42,11 @@ class SqliteResultStore final : public ResultStore {
     std::chrono::hours incident_retention{24 * 400};  // resolved incidents only
     // Page cache of the query connection: a status page of hundreds of monitors reads a few MiB
     // of rollups, which must not be read again from the file (system calls) on every request.
-    int64_t reader_cache_kib = 32 * 1024;
+    int64_t reader_cache_kib = int64_t{32} * 1024;
+    // See SqliteDatabase::Options. Every result rewrites its monitor's hourly and daily rollup
+    // rows and index pages all over the file; with SQLite's default of 1000 pages nearly every
+    // commit also checkpointed, copying the same pages to the file again and again.
+    int64_t wal_autocheckpoint_pages = 8'192;
   };
 
   // The name of this store's tables in schema_version, and their migrations (oldest first).
@@ -67,6 +71,7 @@ class SqliteResultStore final : public ResultStore {
   Result<std::vector<MonitorStateSnapshot>> LoadMonitorStates() override;
   Status ForgetMonitor(std::string_view monitor_uid, TimePoint now) override;
   Result<std::vector<Incident>> Incidents(const IncidentQuery& query) override;
+  Result<std::vector<Incident>> IncidentsInWindow(const IncidentWindowQuery& query) override;
   Result<PruneReport> Prune(TimePoint now) override;
 
   const Options& options() const { return options_; }

@@ -209,8 +209,9 @@ std::string DashboardPages::RenderList(const MonitorTable::Query& query) {
     out +=
         "<th scope=\"col\" data-column=\"" + std::string(MonitorTable::ColumnName(column)) + "\"";
     if (numeric) out += " class=\"num\"";
-    if (current)
+    if (current) {
       out += std::string(" aria-sort=\"") + (query.descending ? "descending" : "ascending") + "\"";
+    }
     out += "><a href=\"/ui/" +
            HtmlEscaped(MonitorTable::QueryString(query, {{"sort", MonitorTable::ColumnName(column)},
                                                          {"dir", next_descending ? "desc" : "asc"},
@@ -391,8 +392,9 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
       "<section class=\"card\" aria-labelledby=\"facts-title\"><h2 id=\"facts-title\" "
       "class=\"sr-only\">Facts</h2><dl class=\"facts\">";
   std::string regions_text;
-  for (const std::string& one : region_names)
+  for (const std::string& one : region_names) {
     regions_text += (regions_text.empty() ? "" : ", ") + one;
+  }
   const std::pair<const char*, std::string> facts[] = {
       {"Namespace", HtmlEscaped(monitor.namespace_name)},
       {"Type", ToString(monitor.type)},
@@ -427,8 +429,9 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
            Cell(one.status_code > 0 ? std::to_string(one.status_code) : "–", true) +
            Cell(one.message.empty() ? "–" : HtmlEscaped(one.message)) + "</tr>";
   }
-  if (status.regions.empty())
+  if (status.regions.empty()) {
     out += "<tr><td colspan=\"6\">No region has checked this monitor yet.</td></tr>";
+  }
   out += "</tbody></table></div></div></section>\n";
 
   out +=
@@ -475,8 +478,9 @@ Result<std::optional<std::string>> DashboardPages::RenderMonitor(const std::stri
       why = "<span class=\"fail\">" + HtmlEscaped(result.failed_assertion->type) +
             "</span>: expected " + HtmlEscaped(result.failed_assertion->expected) + ", got " +
             HtmlEscaped(result.failed_assertion->actual);
-      if (!result.failed_assertion->message.empty())
+      if (!result.failed_assertion->message.empty()) {
         why += " — " + HtmlEscaped(result.failed_assertion->message);
+      }
     } else if (!result.error.empty()) {
       why = "<span class=\"fail\">" + HtmlEscaped(result.error) + "</span>";
     }

@@ -4,9 +4,10 @@
 
 namespace pharos {
 
-Result<std::vector<IncidentRecord>> HistoryIncidentReader::ListIncidents(
-    const IncidentQuery& query) {
-  Result<std::vector<Incident>> incidents = history_.Incidents(query);
+namespace {
+
+// The stored rows as records without a timeline.
+Result<std::vector<IncidentRecord>> AsRecords(Result<std::vector<Incident>> incidents) {
   if (!incidents) return Error{incidents.error(), incidents.error_kind()};
   std::vector<IncidentRecord> records;
   records.reserve(incidents->size());
@@ -14,6 +15,18 @@ Result<std::vector<IncidentRecord>> HistoryIncidentReader::ListIncidents(
     records.push_back(IncidentRecord::FromIncident(std::move(incident)));
   }
   return records;
+}
+
+}  // namespace
+
+Result<std::vector<IncidentRecord>> HistoryIncidentReader::ListIncidents(
+    const IncidentQuery& query) {
+  return AsRecords(history_.Incidents(query));
+}
+
+Result<std::vector<IncidentRecord>> HistoryIncidentReader::ListIncidentsInWindow(
+    const IncidentWindowQuery& query) {
+  return AsRecords(history_.IncidentsInWindow(query));
 }
 
 Result<std::optional<IncidentRecord>> HistoryIncidentReader::GetIncident(const std::string& id) {

@@ -15,6 +15,8 @@ class HistoryIncidentReader final : public IncidentReader {
   explicit HistoryIncidentReader(HistoryReader& history) : history_(history) {}
 
   Result<std::vector<IncidentRecord>> ListIncidents(const IncidentQuery& query) override;
+  Result<std::vector<IncidentRecord>> ListIncidentsInWindow(
+      const IncidentWindowQuery& query) override;
   // Searches the most recent incidents (the store has no lookup by id).
   Result<std::optional<IncidentRecord>> GetIncident(const std::string& id) override;
 

@@ -196,8 +196,9 @@ MonitorTable::Page MonitorTable::Apply(std::vector<MonitorStatus> statuses, cons
   std::erase_if(statuses, [&](const MonitorStatus& status) {
     const Monitor& monitor = *status.monitor;
     if (query.state && status.state != *query.state) return true;
-    if (!query.namespace_name.empty() && monitor.namespace_name != query.namespace_name)
+    if (!query.namespace_name.empty() && monitor.namespace_name != query.namespace_name) {
       return true;
+    }
     if (query.type && monitor.type != *query.type) return true;
     if (!needle.empty() && Lower(monitor.Key()).find(needle) == std::string::npos &&
         Lower(monitor.Target()).find(needle) == std::string::npos) {

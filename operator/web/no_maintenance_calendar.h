@@ -12,6 +12,7 @@ class NoMaintenanceCalendar final : public MaintenanceCalendar {
  public:
   bool InMaintenance(const Monitor&, TimePoint) const override { return false; }
   std::vector<MaintenancePeriod> Periods(TimePoint, TimePoint) const override { return {}; }
+  std::optional<uint64_t> AnswersVersion(TimePoint) const override { return 0; }
 };
 
 }  // namespace pharos

@@ -113,8 +113,9 @@ PageGuard::Verdict PageGuard::Check(const StatusPage& page, const HttpRequest& r
   if (!page.access.allowed_cidrs.empty()) {
     const std::string client = ClientAddress(request);
     bool allowed = false;
-    for (const IpRange& range : page.access.allowed_cidrs)
+    for (const IpRange& range : page.access.allowed_cidrs) {
       allowed = allowed || range.Contains(client);
+    }
     if (!allowed) return Verdict::kForbidden;
   }
   if (page.access.password.empty()) {

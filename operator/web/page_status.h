@@ -48,6 +48,8 @@ struct DayFacts {
   int64_t failed = 0;    // down checks
   int incidents = 0;     // incidents open at some time that day
   bool maintenance = false;
+
+  bool operator==(const DayFacts&) const = default;
 };
 DayLevel LevelOf(const DayFacts& facts);
 

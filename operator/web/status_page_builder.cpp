@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <map>
-#include <set>
 #include <utility>
 
 namespace pharos {
@@ -37,6 +36,11 @@ bool Overlaps(TimePoint start, TimePoint end, TimePoint from, TimePoint to) {
   return start < to && end > from;
 }
 
+// The day of `time` counted from `first_day` (negative before it).
+int64_t DayIndex(TimePoint time, TimePoint first_day) {
+  return (Floor(time, std::chrono::days(1)) - first_day) / std::chrono::days(1);
+}
+
 }  // namespace
 
 std::string MonitorDisplayName(const Monitor& monitor) {
@@ -47,7 +51,7 @@ std::string MonitorDisplayName(const Monitor& monitor) {
   return monitor.name;
 }
 
-Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage> page,
+Result<StatusPageView> StatusPageBuilder::Build(const std::shared_ptr<const StatusPage>& page,
                                                 TimePoint now) {
   StatusPageView view;
   view.page = page;
@@ -114,84 +118,97 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
   std::sort(uids.begin(), uids.end());
   uids.erase(std::unique(uids.begin(), uids.end()), uids.end());
 
+  // The page's monitors by their position in `uids`.
+  auto index_of = [&uids](const std::string& uid) {
+    return static_cast<size_t>(std::lower_bound(uids.begin(), uids.end(), uid) - uids.begin());
+  };
+
   // 2. Rollups of every monitor at once: the complete days before today, and the last 24 hours
-  // (which hold all of today's hours). Today's daily bucket is the sum of today's hourly ones,
-  // so that only the current hour is read from the store at each build (the rest is cached).
+  // (which hold all of today's hours), both kept by the cache between builds. Today's daily
+  // bucket is the sum of today's hourly ones, so that only the current hour is read from the
+  // store at each build.
   const TimePoint today = Floor(now, days(1));
   const TimePoint first_day = today - days(kDays - 1);
   const TimePoint first_hour = Floor(now, hours(1)) - hours(kHours - 1);
-  std::map<std::string, std::vector<BucketCounts>> daily;
-  std::map<std::string, std::vector<BucketCounts>> hourly;
+  std::vector<RollupCountsCache::MonitorBuckets> daily;   // by position in uids
+  std::vector<RollupCountsCache::MonitorBuckets> hourly;  // by position in uids
+  std::vector<std::optional<BucketCounts>> today_of(uids.size());
   if (!uids.empty()) {
-    Result<std::vector<BucketCounts>> days_before = rollups_.Read(
+    Result<std::vector<RollupCountsCache::MonitorBuckets>> days_before = rollups_.Read(
         BucketCountsQuery{uids, RollupPeriod::kDay, page->regions, first_day, today}, now);
-    if (!days_before)
+    if (!days_before) {
       return Error{"reading the uptime of the page's monitors: " + days_before.error()};
-    for (BucketCounts& bucket : *days_before)
-      daily[bucket.monitor_uid].push_back(std::move(bucket));
-    Result<std::vector<BucketCounts>> hours_read =
+    }
+    daily = std::move(days_before).value();
+    Result<std::vector<RollupCountsCache::MonitorBuckets>> hours_read =
         rollups_.Read(BucketCountsQuery{uids, RollupPeriod::kHour, page->regions, first_hour,
                                         first_hour + hours(kHours)},
                       now);
-    if (!hours_read)
+    if (!hours_read) {
       return Error{"reading the uptime of the page's monitors: " + hours_read.error()};
-    for (BucketCounts& bucket : *hours_read) {
-      if (bucket.bucket_start >= today) {
-        std::vector<BucketCounts>& days_of = daily[bucket.monitor_uid];
-        if (days_of.empty() || days_of.back().bucket_start != today) {
-          days_of.push_back(BucketCounts{bucket.monitor_uid, today});
-        }
-        BucketCounts& sum = days_of.back();
+    }
+    hourly = std::move(hours_read).value();
+    for (size_t i = 0; i < uids.size(); ++i) {
+      auto add = [&](const BucketCounts& bucket) {
+        if (bucket.bucket_start < today) return;
+        if (!today_of[i]) today_of[i] = BucketCounts{bucket.monitor_uid, today};
+        BucketCounts& sum = *today_of[i];
         sum.total += bucket.total;
         sum.up += bucket.up;
         sum.degraded += bucket.degraded;
         sum.down += bucket.down;
         sum.errors += bucket.errors;
         sum.latency_sum_us += bucket.latency_sum_us;
-      }
-      hourly[bucket.monitor_uid].push_back(std::move(bucket));
+      };
+      for (const BucketCounts& bucket : *hourly[i].complete) add(bucket);
+      for (const BucketCounts& bucket : hourly[i].current) add(bucket);
     }
   }
 
   // 3. Maintenance periods of the page's monitors.
-  std::set<std::string> keys;
-  for (const auto& [name, resolved] : groups) {
-    for (const Resolved& one : resolved) {
-      if (one.status) keys.insert(one.status->monitor->Key());
-    }
-  }
   const std::vector<MaintenancePeriod> periods =
       calendar_.Periods(first_day, now + days(kUpcomingMaintenanceDays));
   auto covers = [](const MaintenancePeriod& period, const std::string& key) {
     return std::binary_search(period.monitor_keys.begin(), period.monitor_keys.end(), key);
   };
 
-  // 4. Incidents, only of monitors that failed a check in these days or have one open.
-  std::map<std::string, std::vector<IncidentRecord>> incidents;
+  // 4. Incidents, only of monitors that failed a check in these days or have one open, in one
+  // query for all of them.
+  std::vector<std::vector<IncidentRecord>> incidents(uids.size());
   const TimePoint window_end = first_day + days(kDays);
-  for (const auto& [name, resolved] : groups) {
-    for (const Resolved& one : resolved) {
-      if (!one.status) continue;
-      const std::string& uid = one.status->monitor->uid;
-      if (incidents.count(uid) != 0) continue;
-      const auto& buckets = daily[uid];
-      const bool failed = std::any_of(buckets.begin(), buckets.end(),
-                                      [](const BucketCounts& bucket) { return bucket.down > 0; });
-      if (!failed && !one.status->incident) continue;
-      IncidentQuery query;
-      query.monitor_uid = uid;
-      query.limit = kIncidentsPerMonitor;
-      Result<std::vector<IncidentRecord>> records = incidents_.ListIncidents(query);
-      if (!records)
-        return Error{"reading the incidents of " + one.status->monitor->Key() + ": " +
-                     records.error()};
-      auto& kept = incidents[uid];
+  {
+    IncidentWindowQuery query;
+    query.from = first_day;
+    query.to = window_end;
+    query.limit_per_monitor = kIncidentsPerMonitor;
+    std::vector<bool> asked(uids.size(), false);
+    for (const auto& [name, resolved] : groups) {
+      for (const Resolved& one : resolved) {
+        if (!one.status) continue;
+        const size_t at = index_of(one.status->monitor->uid);
+        if (asked[at]) continue;
+        const std::vector<BucketCounts>& buckets = *daily[at].complete;
+        const bool failed = (today_of[at] && today_of[at]->down > 0) ||
+                            std::any_of(buckets.begin(), buckets.end(),
+                                        [](const BucketCounts& bucket) { return bucket.down > 0; });
+        if (!failed && !one.status->incident) continue;
+        asked[at] = true;
+        query.monitor_uids.push_back(uids[at]);
+      }
+    }
+    if (!query.monitor_uids.empty()) {
+      Result<std::vector<IncidentRecord>> records = incidents_.ListIncidentsInWindow(query);
+      if (!records) {
+        return Error{"reading the incidents of the page's monitors: " + records.error()};
+      }
       for (IncidentRecord& record : *records) {
+        const size_t at = index_of(record.incident.monitor_uid);
+        if (at >= uids.size() || uids[at] != record.incident.monitor_uid || !asked[at]) continue;
         const TimePoint end = record.incident.resolved_at.value_or(now);
         if (Overlaps(record.incident.opened_at,
                      std::max(end, record.incident.opened_at + std::chrono::milliseconds(1)),
                      first_day, window_end)) {
-          kept.push_back(std::move(record));
+          incidents[at].push_back(std::move(record));
         }
       }
     }
@@ -231,20 +248,21 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
       }
       component_of_uid.emplace(monitor.uid, component.display_name);
       const std::string key = monitor.Key();
-      const std::vector<IncidentRecord>& records = incidents[monitor.uid];
+      const size_t at = index_of(monitor.uid);
+      const std::vector<IncidentRecord>& records = incidents[at];
 
       std::vector<const BucketCounts*> by_day(kDays, nullptr);
-      for (const BucketCounts& bucket : daily[monitor.uid]) {
+      for (const BucketCounts& bucket : *daily[at].complete) {
         const auto index = (bucket.bucket_start - first_day) / days(1);
         if (index >= 0 && index < kDays) by_day[static_cast<size_t>(index)] = &bucket;
       }
+      if (today_of[at]) by_day[kDays - 1] = &*today_of[at];
       int64_t passed = 0;
       int64_t failed = 0;
       component.days.resize(kDays);
       for (int i = 0; i < kDays; ++i) {
         DayView& day = component.days[static_cast<size_t>(i)];
         day.day = first_day + days(i);
-        const TimePoint day_end = day.day + days(1);
         if (const BucketCounts* bucket = by_day[static_cast<size_t>(i)]) {
           day.facts.passed = bucket->up + bucket->degraded;
           day.facts.degraded = bucket->degraded;
@@ -253,14 +271,21 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
           passed += day.facts.passed;
           failed += day.facts.failed;
         }
-        for (const IncidentRecord& record : records) {
-          const TimePoint end = record.incident.resolved_at.value_or(now);
-          if (Overlaps(record.incident.opened_at,
-                       std::max(end, record.incident.opened_at + std::chrono::milliseconds(1)),
-                       day.day, day_end)) {
-            ++day.facts.incidents;
-          }
+      }
+      // Each incident counts on every day it was open (an instant one on the day it opened).
+      for (const IncidentRecord& record : records) {
+        const TimePoint opened = record.incident.opened_at;
+        const TimePoint end = std::max(record.incident.resolved_at.value_or(now),
+                                       opened + std::chrono::milliseconds(1));
+        const int64_t first = std::max<int64_t>(0, DayIndex(opened, first_day));
+        const int64_t last =
+            std::min<int64_t>(kDays - 1, DayIndex(end - TimePoint::duration(1), first_day));
+        for (int64_t i = first; i <= last; ++i) {
+          ++component.days[static_cast<size_t>(i)].facts.incidents;
         }
+      }
+      for (DayView& day : component.days) {
+        const TimePoint day_end = day.day + days(1);
         for (const MaintenancePeriod& period : periods) {
           if (Overlaps(period.start, period.end, day.day, day_end) && covers(period, key)) {
             day.facts.maintenance = true;
@@ -273,12 +298,14 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
             100.0 * static_cast<double>(passed) / static_cast<double>(passed + failed);
       }
       component.latency_hours.assign(kHours, std::nullopt);
-      for (const BucketCounts& bucket : hourly[monitor.uid]) {
+      auto latency = [&](const BucketCounts& bucket) {
         const auto index = (bucket.bucket_start - first_hour) / hours(1);
         if (index >= 0 && index < kHours) {
           component.latency_hours[static_cast<size_t>(index)] = bucket.MeanLatencyUs();
         }
-      }
+      };
+      for (const BucketCounts& bucket : *hourly[at].complete) latency(bucket);
+      for (const BucketCounts& bucket : hourly[at].current) latency(bucket);
       states.push_back(status.state);
       group_view.components.push_back(std::move(component));
     }
@@ -309,29 +336,30 @@ Result<StatusPageView> StatusPageBuilder::Build(std::shared_ptr<const StatusPage
     }
   }
 
-  // 7. Incidents, newest first.
-  for (auto& [uid, records] : incidents) {
-    for (IncidentRecord& record : records) {
-      IncidentView incident;
-      incident.component = component_of_uid[uid];
-      incident.screenshot_urls = record.screenshot_urls;
-      if (screenshots_ != nullptr) {
-        for (std::string& url : screenshots_->UrlsForIncident(record.incident.id)) {
-          if (std::find(incident.screenshot_urls.begin(), incident.screenshot_urls.end(), url) ==
-              incident.screenshot_urls.end()) {
-            incident.screenshot_urls.push_back(std::move(url));
-          }
+  // 7. Incidents, newest first (records are ordered by reference: views are large to move).
+  std::vector<IncidentRecord*> ordered;
+  for (size_t at = 0; at < uids.size(); ++at) {
+    for (IncidentRecord& record : incidents[at]) ordered.push_back(&record);
+  }
+  std::stable_sort(ordered.begin(), ordered.end(),
+                   [](const IncidentRecord* a, const IncidentRecord* b) {
+                     return a->incident.opened_at > b->incident.opened_at;
+                   });
+  for (IncidentRecord* record : ordered) {
+    IncidentView incident;
+    incident.component = component_of_uid[record->incident.monitor_uid];
+    incident.screenshot_urls = record->screenshot_urls;
+    if (screenshots_ != nullptr) {
+      for (std::string& url : screenshots_->UrlsForIncident(record->incident.id)) {
+        if (std::find(incident.screenshot_urls.begin(), incident.screenshot_urls.end(), url) ==
+            incident.screenshot_urls.end()) {
+          incident.screenshot_urls.push_back(std::move(url));
         }
       }
-      const bool resolved = record.phase == IncidentPhase::kResolved;
-      incident.record = std::move(record);
-      (resolved ? view.resolved_incidents : view.active_incidents).push_back(std::move(incident));
     }
-  }
-  for (auto* list : {&view.active_incidents, &view.resolved_incidents}) {
-    std::stable_sort(list->begin(), list->end(), [](const IncidentView& a, const IncidentView& b) {
-      return a.record.incident.opened_at > b.record.incident.opened_at;
-    });
+    const bool resolved = record->phase == IncidentPhase::kResolved;
+    incident.record = std::move(*record);
+    (resolved ? view.resolved_incidents : view.active_incidents).push_back(std::move(incident));
   }
 
   view.status = OverallStatus(states, maintenance_active);

@@ -1,13 +1,13 @@
 #pragma once
 
 // StatusPageBuilder: builds the StatusPageView of a page at `now` from the live status
-// (StatusReader), the rollups (HistoryReader::CountRollups through a RollupCountsCache: one
-// query for every component's 90 daily buckets and one for the 24 hourly ones, of which only
-// the current day and hour are read again at every build), the incidents (IncidentReader, asked
-// only for monitors with a failed check in those days or an open incident), the maintenance
-// calendar and the screenshot index. Components select monitors by name or by labels (the latter
-// read every monitor's status once per build); a page shows at most kMaxComponents. What the
-// view means is page_status.h's.
+// (StatusReader), the rollups (HistoryReader::CountRollups through a RollupCountsCache: the
+// complete days of every component's 90-day bar and the complete hours of the last 24 are kept
+// between builds, so a build reads only the current hour and, after midnight UTC, the day that
+// just ended), the incidents (IncidentReader, asked only for monitors with a failed check in
+// those days or an open incident), the maintenance calendar and the screenshot index. Components
+// select monitors by name or by labels (the latter read every monitor's status once per build); a
+// page shows at most kMaxComponents. What the view means is page_status.h's.
 // Thread-safety: Build may run concurrently; the sources must be thread-safe.
 
 #include <memory>
@@ -43,7 +43,7 @@ class StatusPageBuilder {
         screenshots_(screenshots) {}
 
   // Errors: the history or the incidents could not be read.
-  Result<StatusPageView> Build(std::shared_ptr<const StatusPage> page, TimePoint now);
+  Result<StatusPageView> Build(const std::shared_ptr<const StatusPage>& page, TimePoint now);
 
  private:
   StatusReader& status_;

@@ -7,19 +7,21 @@
 // every graphic has a text alternative (the bar's role="img" label sums up its days; each day's
 // tooltip is its title), times are written in UTC and the script shows them in the reader's
 // time zone.
-// Thread-safety: free functions.
+// Thread-safety: free functions; a BarCellCache may be shared by concurrent renderings.
 
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "operator/web/bar_cell_cache.h"
 #include "operator/web/status_page_view.h"
 
 namespace pharos {
 
 class StatusPageHtml {
  public:
-  static std::string Render(const StatusPageView& view);
+  // `cells` (may be null) keeps the cells of the bars' complete days between renderings.
+  static std::string Render(const StatusPageView& view, BarCellCache* cells = nullptr);
   // /status: the pages a reader may open (title, slug, protected or not).
   static std::string RenderIndex(const std::vector<std::shared_ptr<const StatusPage>>& pages);
 

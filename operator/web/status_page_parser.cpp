@@ -59,8 +59,9 @@ class Reader {
       if (std::find(known.begin(), known.end(), member.key) == known.end()) {
         if (strict) {
           std::string names;
-          for (std::string_view name : known)
+          for (std::string_view name : known) {
             names += (names.empty() ? "" : ", ") + std::string(name);
+          }
           Fail(member.key_location, field,
                "unknown field \"" + member.key + "\" (known fields: " + names + ")");
         }

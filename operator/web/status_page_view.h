@@ -24,6 +24,8 @@ struct DayView {
   DayLevel level = DayLevel::kNone;
   std::optional<double> uptime;  // percent; nullopt without passing or failed checks
   DayFacts facts;
+
+  bool operator==(const DayView&) const = default;
 };
 
 struct ComponentView {

@@ -168,19 +168,19 @@ std::string SvgChart::Render(const ChartSpec& spec) {
       if (has) {
         const double x = x_of(top[i].at);
         run += fmt::format("{:.1f},{:.1f} ", x, y_of(*top[i].value));
-        base = fmt::format("{:.1f},{:.1f} ", x, y_of(0)) + base;
+        base.insert(0, fmt::format("{:.1f},{:.1f} ", x, y_of(0)));
         continue;
       }
       if (!run.empty()) {
         run.pop_back();  // the last point's separator
         if (spec.stacked) {
-          out += "<polygon class=\"area " + colour + "\" points=\"" + run + " " + base + "\"/>";
+          out += fmt::format("<polygon class=\"area {}\" points=\"{} {}\"/>", colour, run, base);
         } else if (run.find(' ') == std::string::npos) {
           const size_t comma = run.find(',');
           out += fmt::format("<circle class=\"{}\" cx=\"{}\" cy=\"{}\" r=\"2.5\"/>", colour,
                              run.substr(0, comma), run.substr(comma + 1));
         } else {
-          out += "<polyline class=\"series " + colour + "\" points=\"" + run + "\"/>";
+          out += fmt::format("<polyline class=\"series {}\" points=\"{}\"/>", colour, run);
         }
       }
       run.clear();

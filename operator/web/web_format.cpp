@@ -77,7 +77,20 @@ std::string FormatLatency(std::optional<int64_t> micros) {
 std::string FormatPercent(std::optional<double> percent) {
   if (!percent) return "–";
   // Never round an imperfect figure up to 100.
-  double value = std::floor(*percent * 100.0) / 100.0;
+  const double hundredths = std::floor(*percent * 100.0);
+  if (hundredths >= 0 && hundredths < 1e12) {
+    // Integer digits: a page prints this for every day of every component.
+    const auto whole = static_cast<int64_t>(hundredths);
+    std::string text = std::to_string(whole / 100);
+    const int64_t fraction = whole % 100;
+    if (fraction != 0) {
+      text += '.';
+      text += static_cast<char>('0' + fraction / 10);
+      if (fraction % 10 != 0) text += static_cast<char>('0' + fraction % 10);
+    }
+    return text + "%";
+  }
+  double value = hundredths / 100.0;
   std::string text = fmt::format("{:.2f}", value);
   while (text.back() == '0') text.pop_back();
   if (text.back() == '.') text.pop_back();

@@ -66,7 +66,7 @@ WebFrontend::WebFrontend(Sources sources, StatusPageDirectory& pages, const Cloc
                RollupCountsCache::Options{options_.rollup_cache_ttl, 50'000}),
       dashboard_(sources.status, sources.history, sources.incidents, clock, options_.edition),
       guard_(options_.trusted_proxies) {
-  refresher_ = std::jthread([this](std::stop_token stop) {
+  refresher_ = std::jthread([this](const std::stop_token& stop) {
     pthread_setname_np(pthread_self(), "pharos-web");
     RefreshLoop(stop);
   });
@@ -160,7 +160,7 @@ std::shared_ptr<const StatusPage> WebFrontend::OpenPage(const HttpRequest& reque
 
 Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::Build(
     const std::shared_ptr<const StatusPage>& page, Representation representation,
-    const std::string& base_url) {
+    const std::string& base_url, bool compress) {
   Result<StatusPageView> view = builder_.Build(page, clock_.Now());
   if (!view) return Error{view.error()};
   auto built = std::make_shared<Built>();
@@ -169,7 +169,7 @@ Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::Build(
   switch (representation) {
     case Representation::kHtml:
       built->content_type = WebResponse::kHtml;
-      built->body = StatusPageHtml::Render(*view);
+      built->body = StatusPageHtml::Render(*view, &bar_cells_);
       break;
     case Representation::kJson:
       built->content_type = "application/json";
@@ -185,15 +185,19 @@ Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::Build(
       break;
   }
   built->etag = WebResponse::EtagOf(built->body);
-  if (built->body.size() >= WebResponse::kCompressAbove)
+  if (compress && built->body.size() >= WebResponse::kCompressAbove) {
     built->gzip = WebResponse::Gzip(built->body);
+  }
   return std::shared_ptr<const Built>(std::move(built));
 }
 
 Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::GetPage(
     const std::shared_ptr<const StatusPage>& page, Representation representation,
-    const std::string& base_url) {
-  if (options_.page_cache_ttl.count() <= 0) return Build(page, representation, base_url);
+    const std::string& base_url, bool wants_gzip) {
+  // Uncached, the page is built for this request alone: compressed only if it takes gzip.
+  if (options_.page_cache_ttl.count() <= 0) {
+    return Build(page, representation, base_url, wants_gzip);
+  }
   const bool feed =
       representation == Representation::kRss || representation == Representation::kAtom;
   const std::string key = page->Key() + "\n" + page->slug + "\n" +
@@ -217,7 +221,7 @@ Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::GetPage(
       }
     }
   }
-  Result<std::shared_ptr<const Built>> built = Build(page, representation, base_url);
+  Result<std::shared_ptr<const Built>> built = Build(page, representation, base_url, true);
   if (built) {
     MutexLock lock(cache_mu_);
     cache_[key].built = *built;
@@ -225,7 +229,7 @@ Result<std::shared_ptr<const WebFrontend::Built>> WebFrontend::GetPage(
   return built;
 }
 
-void WebFrontend::RefreshLoop(std::stop_token stop) {
+void WebFrontend::RefreshLoop(const std::stop_token& stop) {
   MutexLock lock(cache_mu_);
   while (!stop.stop_requested()) {
     if (refreshes_.empty()) {
@@ -242,7 +246,8 @@ void WebFrontend::RefreshLoop(std::stop_token stop) {
     refreshes_.erase(refreshes_.begin());
     ++building_;
     lock.Unlock();
-    Result<std::shared_ptr<const Built>> built = Build(job.page, job.representation, job.base_url);
+    Result<std::shared_ptr<const Built>> built =
+        Build(job.page, job.representation, job.base_url, true);
     if (!built) {
       Log().Error("building a status page failed; readers get the last one built",
                   {{"page", job.page->slug}, {"error", built.error()}});
@@ -265,7 +270,8 @@ void WebFrontend::WaitForRefreshes() {
 void WebFrontend::ServePage(const HttpRequest& request, const Reply& reply,
                             const std::shared_ptr<const StatusPage>& page,
                             Representation representation) {
-  Result<std::shared_ptr<const Built>> built = GetPage(page, representation, BaseUrl(request));
+  Result<std::shared_ptr<const Built>> built =
+      GetPage(page, representation, BaseUrl(request), WebResponse::AcceptsGzip(request));
   if (!built) {
     Log().Error("building a status page failed", {{"page", page->slug}, {"error", built.error()}});
     const std::string message = "The page could not be read from the store; try again shortly.";
@@ -359,7 +365,7 @@ void WebFrontend::HandleMonitorPage(const HttpRequest& request, const Reply& rep
     return reply(
         HtmlError(request, 404, "No such monitor", "There is no monitor " + ns + "/" + name + "."));
   }
-  reply(WebResponse::Make(request, 200, WebResponse::kHtml, std::move(**page), kDashboardCache));
+  reply(WebResponse::Make(request, 200, WebResponse::kHtml, **page, kDashboardCache));
 }
 
 void WebFrontend::HandleBadge(const HttpRequest& request, const Reply& reply) {
@@ -395,7 +401,7 @@ void WebFrontend::HandleBadge(const HttpRequest& request, const Reply& reply) {
           HttpResponse::Error(400, "window: expected 24h, 7d or 30d, got \"" + which + "\""));
     }
   }
-  reply(WebResponse::Make(request, 200, kSvg, std::move(svg), kBadgeCache));
+  reply(WebResponse::Make(request, 200, kSvg, svg, kBadgeCache));
 }
 
 void WebFrontend::HandleScreenshot(const HttpRequest& request, const Reply& reply) {
@@ -406,12 +412,12 @@ void WebFrontend::HandleScreenshot(const HttpRequest& request, const Reply& repl
           ? file.substr(0, file.size() - kSuffix.size())
           : "";
   std::optional<std::string> png;
-  if (!id.empty() && sources_.screenshot_files != nullptr)
+  if (!id.empty() && sources_.screenshot_files != nullptr) {
     png = sources_.screenshot_files->ReadPng(id);
+  }
   if (!png) return reply(HttpResponse::Error(404, "no screenshot \"" + file + "\""));
   // A screenshot never changes once taken.
-  reply(WebResponse::Make(request, 200, "image/png", std::move(*png),
-                          "public, max-age=86400, immutable"));
+  reply(WebResponse::Make(request, 200, "image/png", *png, "public, max-age=86400, immutable"));
 }
 
 void WebFrontend::HandleAsset(const HttpRequest& request, const Reply& reply) {

@@ -39,6 +39,7 @@
 #include "operator/control/maintenance_calendar.h"
 #include "operator/control/result_store.h"
 #include "operator/control/status_reader.h"
+#include "operator/web/bar_cell_cache.h"
 #include "operator/web/dashboard_pages.h"
 #include "operator/web/page_guard.h"
 #include "operator/web/screenshot_index.h"
@@ -133,14 +134,15 @@ class WebFrontend {
     std::string base_url;
   };
 
-  // The page as `representation`: the cached one, or built now. Errors: reading the history.
+  // The page as `representation`: the cached one, or built now (with its gzip form when cached
+  // or `wants_gzip`). Errors: reading the history.
   Result<std::shared_ptr<const Built>> GetPage(const std::shared_ptr<const StatusPage>& page,
                                                Representation representation,
-                                               const std::string& base_url);
+                                               const std::string& base_url, bool wants_gzip);
   Result<std::shared_ptr<const Built>> Build(const std::shared_ptr<const StatusPage>& page,
                                              Representation representation,
-                                             const std::string& base_url);
-  void RefreshLoop(std::stop_token stop);
+                                             const std::string& base_url, bool compress);
+  void RefreshLoop(const std::stop_token& stop);
   // The page of request's {slug}, or a reply (404, 403, the password form) and nullptr.
   std::shared_ptr<const StatusPage> OpenPage(const HttpRequest& request, const Reply& reply,
                                              bool html);
@@ -152,6 +154,7 @@ class WebFrontend {
   const Clock& clock_;
   const Options options_;
   StatusPageBuilder builder_;
+  BarCellCache bar_cells_;  // the complete days of the pages' bars, between renderings
   DashboardPages dashboard_;
   PageGuard guard_;
 

@@ -20,7 +20,7 @@ class WebResponse {
 
   // `cache_control` e.g. "public, max-age=30"; the ETag is computed from `body`.
   static HttpResponse Make(const HttpRequest& request, int status, std::string_view content_type,
-                           std::string body, std::string_view cache_control);
+                           const std::string& body, std::string_view cache_control);
   // The same with a known ETag (quoted) and a body that is not copied until needed.
   static HttpResponse MakeWithEtag(const HttpRequest& request, int status,
                                    std::string_view content_type, std::string_view body,
@@ -31,8 +31,10 @@ class WebResponse {
                                    std::string_view gzip, std::string_view etag,
                                    std::string_view cache_control);
   // 302/303 to `location`.
-  static HttpResponse Redirect(int status, std::string location);
+  static HttpResponse Redirect(int status, const std::string& location);
 
+  // Whether the request's Accept-Encoding takes gzip.
+  static bool AcceptsGzip(const HttpRequest& request);
   // "\"<16 hex digits>\"" of the body.
   static std::string EtagOf(std::string_view body);
   // Whether an If-None-Match header value names `etag` (or is "*").

@@ -66,4 +66,11 @@ void BadTokenGuard::RecordFailure(std::string_view api, const std::string& remot
   allowance.tries = std::max(0.0, allowance.tries - 1.0);
 }
 
+HttpResponse TooManyWrongTokens(std::chrono::seconds wait) {
+  HttpResponse response = HttpResponse::Error(
+      429, "too many requests with a wrong token from this address; retry later");
+  response.headers.emplace_back("Retry-After", std::to_string(wait.count()));
+  return response;
+}
+
 }  // namespace pharos

@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/counter_family.h"
+#include "common/http_server.h"
 #include "common/metrics_registry.h"
 #include "common/mutex.h"
 
@@ -59,5 +60,8 @@ class BadTokenGuard {
   Mutex mu_;
   std::unordered_map<std::string, Allowance> clients_ GUARDED_BY(mu_);
 };
+
+// The answer to a request Admit refused: 429 with Retry-After `wait`.
+HttpResponse TooManyWrongTokens(std::chrono::seconds wait);
 
 }  // namespace pharos

@@ -212,6 +212,42 @@ json AddressesToJson(const std::vector<AddressResult>& addresses) {
   return list;
 }
 
+// The icmp stats and per-address results: CheckDetailsToJson's members.
+void ReadDetails(FieldReader& reader, CheckResult& result) {
+  ReadIcmp(reader, "icmp", &result.icmp, "");
+  // Absent in results of probes older than `addresses` (one address per result).
+  if (const json* addresses = reader.Array("addresses")) {
+    for (size_t i = 0; i < addresses->size() && !reader.error(); ++i) {
+      const std::string prefix = "addresses[" + std::to_string(i) + "]";
+      const json& item = (*addresses)[i];
+      if (!item.is_object()) {
+        reader.Fail(prefix, "expected an object, got " + FieldReader::TypeName(item));
+        break;
+      }
+      AddressResult address;
+      FieldReader nested(item, prefix + ".");
+      nested.Require("address");
+      nested.String("address", &address.address);
+      nested.String("name", &address.name);
+      std::string outcome = "error";
+      nested.String("outcome", &outcome);
+      if (!nested.error()) {
+        if (const std::optional<Outcome> parsed = ParseOutcome(outcome)) {
+          address.outcome = *parsed;
+        } else {
+          nested.Fail("outcome", "unknown outcome \"" + outcome + "\"");
+        }
+      }
+      nested.Integer("statusCode", &address.status_code);
+      nested.Integer("totalUs", &address.total_us);
+      nested.String("message", &address.message);
+      ReadIcmp(nested, "icmp", &address.icmp, prefix + ".");
+      reader.Merge(nested);
+      result.addresses.push_back(std::move(address));
+    }
+  }
+}
+
 }  // namespace
 
 json CheckResultToJson(const CheckResult& result) {
@@ -252,6 +288,25 @@ json CheckResultToJson(const CheckResult& result) {
       {"icmp", IcmpToJson(result.icmp)},
       {"addresses", AddressesToJson(result.addresses)},
   };
+}
+
+json CheckDetailsToJson(const CheckResult& result) {
+  return {{"icmp", IcmpToJson(result.icmp)}, {"addresses", AddressesToJson(result.addresses)}};
+}
+
+Status CheckDetailsFromJson(const json& object, CheckResult& result) {
+  if (!object.is_object()) {
+    return Error{std::string("check details: expected a JSON object, got ") + object.type_name()};
+  }
+  CheckResult read;
+  FieldReader reader(object, "");
+  ReadDetails(reader, read);
+  if (reader.error()) {
+    return *reader.error();
+  }
+  result.icmp = read.icmp;
+  result.addresses = std::move(read.addresses);
+  return OkStatus();
 }
 
 Result<CheckResult> CheckResultFromJson(const json& object) {
@@ -323,38 +378,7 @@ Result<CheckResult> CheckResultFromJson(const json& object) {
   reader.String("error", &result.error);
   reader.Integer("attempts", &result.attempts);
   reader.StringList("dnsRecords", &result.dns_records);
-  ReadIcmp(reader, "icmp", &result.icmp, "");
-  // Absent in results of probes older than `addresses` (one address per result).
-  if (const json* addresses = reader.Array("addresses")) {
-    for (size_t i = 0; i < addresses->size() && !reader.error(); ++i) {
-      const std::string prefix = "addresses[" + std::to_string(i) + "]";
-      const json& item = (*addresses)[i];
-      if (!item.is_object()) {
-        reader.Fail(prefix, "expected an object, got " + FieldReader::TypeName(item));
-        break;
-      }
-      AddressResult address;
-      FieldReader nested(item, prefix + ".");
-      nested.Require("address");
-      nested.String("address", &address.address);
-      nested.String("name", &address.name);
-      std::string outcome = "error";
-      nested.String("outcome", &outcome);
-      if (!nested.error()) {
-        if (const std::optional<Outcome> parsed = ParseOutcome(outcome)) {
-          address.outcome = *parsed;
-        } else {
-          nested.Fail("outcome", "unknown outcome \"" + outcome + "\"");
-        }
-      }
-      nested.Integer("statusCode", &address.status_code);
-      nested.Integer("totalUs", &address.total_us);
-      nested.String("message", &address.message);
-      ReadIcmp(nested, "icmp", &address.icmp, prefix + ".");
-      reader.Merge(nested);
-      result.addresses.push_back(std::move(address));
-    }
-  }
+  ReadDetails(reader, result);
 
   if (reader.error()) {
     return *reader.error();

@@ -76,6 +76,7 @@ std::vector<double> ExponentialBuckets(double start, double factor, int count) {
 
 std::vector<double> LinearBuckets(double start, double width, int count) {
   std::vector<double> bounds;
+  bounds.reserve(std::max(count, 0));
   for (int i = 0; i < count; ++i) bounds.push_back(start + width * i);
   return bounds;
 }

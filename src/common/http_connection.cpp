@@ -20,20 +20,20 @@ namespace http = boost::beast::http;
 using Clock = std::chrono::steady_clock;
 
 // How much is read from a socket at once; also the room for pipelined bytes beyond the headers.
-constexpr size_t kReadBytes = 64 * 1024;
+constexpr size_t kReadBytes = size_t{64} * 1024;
 // How much of a refused body the server still reads and throws away before answering 413. A client
 // that is still sending when the server closes gets a TCP reset and loses the 413 it was sent, so a
 // body up to this much over the limit is drained first; a larger one is refused at once.
-constexpr uint64_t kMaxDiscardedBodyBytes = 16 * 1024 * 1024;
+constexpr uint64_t kMaxDiscardedBodyBytes = uint64_t{16} * 1024 * 1024;
 // Bodies up to this size go out in the same write as the headers.
-constexpr size_t kInlineBodyBytes = 16 * 1024;
+constexpr size_t kInlineBodyBytes = size_t{16} * 1024;
 // One write of a large body, or one chunk of a streamed one.
-constexpr size_t kWritePieceBytes = 256 * 1024;
+constexpr size_t kWritePieceBytes = size_t{256} * 1024;
 // After a response that ends the connection, what the client still sends is read and dropped for
 // at most this long (and this much) before closing, so that its unread bytes do not turn the close
 // into a reset that destroys the response in flight.
 constexpr std::chrono::seconds kLingerTime{2};
-constexpr size_t kMaxLingerBytes = 1024 * 1024;
+constexpr size_t kMaxLingerBytes = size_t{1024} * 1024;
 // Request text quoted in error messages.
 constexpr size_t kQuotedBytes = 64;
 
@@ -191,7 +191,7 @@ HttpConnection::HttpConnection(HttpConnectionHost& host, uint64_t id, std::strin
       accepted_at_(Clock::now()) {
   if (tls != nullptr) {
     tls_ = std::make_unique<boost::asio::ssl::stream<Socket>>(std::move(socket_), *tls);
-    tls_buffer_ = std::make_unique<std::array<char, 16 * 1024>>();
+    tls_buffer_ = std::make_unique<std::array<char, size_t{16} * 1024>>();
   }
 }
 

@@ -169,7 +169,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   const std::string client_;
   Socket socket_;
   std::unique_ptr<boost::asio::ssl::stream<Socket>> tls_;
-  std::unique_ptr<std::array<char, 16 * 1024>> tls_buffer_;
+  std::unique_ptr<std::array<char, 16'384>> tls_buffer_;
   const std::chrono::steady_clock::time_point accepted_at_;
   // Nanoseconds of steady_clock, 0 when none; written on the strand, read by the sweep.
   std::atomic<int64_t> deadline_{0};

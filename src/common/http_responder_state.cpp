@@ -31,7 +31,7 @@ HttpResponder::State::~State() {
   }
   bool stopped = false;
   {
-    std::shared_lock lock(context->gate);
+    ReaderMutexLock lock(context->gate);
     stopped = context->closed;
   }
   if (!gone && !stopped) {
@@ -54,7 +54,7 @@ bool HttpResponder::State::Send(HttpResponse response) {
              {{"path", path}, {"status", response.status}});
     response = HttpResponse::Error(500, "the server produced an invalid response");
   }
-  std::shared_lock lock(context->gate);
+  ReaderMutexLock lock(context->gate);
   if (context->closed) {
     return false;
   }

@@ -8,7 +8,6 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -26,8 +25,8 @@ struct HttpReplyContext {
   HttpReplyContext(size_t pipe_capacity, std::chrono::milliseconds stall_timeout)
       : streams(pipe_capacity, stall_timeout) {}
 
-  std::shared_mutex gate;  // held shared while an answer is handed to a connection
-  bool closed = false;     // GUARDED_BY(gate): the server stopped
+  SharedMutex gate;                      // held shared while an answer is handed to a connection
+  bool closed GUARDED_BY(gate) = false;  // the server stopped
   HttpStreamRunner streams;
 };
 

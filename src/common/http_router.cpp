@@ -102,8 +102,9 @@ Result<size_t> HttpRouter::Add(std::string_view method, std::string_view pattern
       route.segments.push_back({Segment::Kind::kLiteral, std::string(part)});
       continue;
     }
-    if (part.back() != '}')
+    if (part.back() != '}') {
       return Error{"route " + where + ": unclosed { in \"" + std::string(part) + "\""};
+    }
     std::string_view name = part.substr(1, part.size() - 2);
     Segment::Kind kind = Segment::Kind::kParam;
     if (name.ends_with("...")) {

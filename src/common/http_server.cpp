@@ -466,7 +466,7 @@ Status HttpServer::Start(const std::string& listen) {
     return Error{"the HTTP server is already started"};
   }
   {
-    std::shared_lock lock(impl.reply_context_->gate);
+    ReaderMutexLock lock(impl.reply_context_->gate);
     if (impl.reply_context_->closed) {
       return Error{"the HTTP server was stopped; create a new one"};
     }
@@ -584,7 +584,7 @@ void HttpServer::CollectMetrics(MetricsWriter& writer) const {
 void HttpServer::Stop() {
   Impl& impl = *impl_;
   {
-    std::unique_lock lock(impl.reply_context_->gate);
+    WriterMutexLock lock(impl.reply_context_->gate);
     if (impl.reply_context_->closed) {
       return;
     }

@@ -153,9 +153,9 @@ using HttpHandler = std::function<void(const HttpRequest&, HttpResponder)>;
 
 // The limits are described atop this file; the flags that set them: http_server_flags.h.
 struct HttpServerOptions {
-  size_t max_body_bytes = 4 * 1024 * 1024;
+  size_t max_body_bytes = size_t{4} * 1024 * 1024;
   // Request line plus headers.
-  size_t max_header_bytes = 16 * 1024;
+  size_t max_header_bytes = size_t{16} * 1024;
   std::chrono::milliseconds header_timeout{10'000};
   std::chrono::milliseconds idle_timeout{90'000};
   std::chrono::milliseconds body_timeout{60'000};

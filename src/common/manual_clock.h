@@ -2,7 +2,8 @@
 
 // ManualClock: a Clock whose time moves only when a test says so, so schedules of hours run in
 // milliseconds and every timestamp is predictable. Advance() moves wall and monotonic time
-// together; SetNow() moves only wall time (like an NTP step), possibly backwards.
+// together (AdvanceTo() up to a wall time); SetNow() and StepWall() move only wall time (like
+// an NTP step), possibly backwards; AdvanceSteady() moves only monotonic time.
 // Thread-safety: every method may be called from any thread (atomics).
 
 #include <atomic>
@@ -47,6 +48,33 @@ class ManualClock final : public Clock {
   // Sets wall time only.
   void SetNow(TimePoint now) {
     wall_ns_.store(ToNanos(now.time_since_epoch()), std::memory_order_release);
+  }
+
+  // Moves wall time to `now`: forward with monotonic time (as Advance), backward alone (as
+  // SetNow).
+  void AdvanceTo(TimePoint now) {
+    const TimePoint current = Now();
+    if (now > current) {
+      Advance(now - current);
+    } else {
+      SetNow(now);
+    }
+  }
+
+  // Steps wall time only, by `step` (either sign): what NTP or `date -s` does to a real clock.
+  template <typename Rep, typename Period>
+  void StepWall(std::chrono::duration<Rep, Period> step) {
+    wall_ns_.fetch_add(ToNanos(step), std::memory_order_acq_rel);
+  }
+
+  // Moves monotonic time only (forward; negative steps are ignored): the wall clock stands
+  // still or was stepped back by as much meanwhile.
+  template <typename Rep, typename Period>
+  void AdvanceSteady(std::chrono::duration<Rep, Period> step) {
+    const int64_t ns = ToNanos(step);
+    if (ns > 0) {
+      steady_ns_.fetch_add(ns, std::memory_order_acq_rel);
+    }
   }
 
  private:

@@ -19,11 +19,11 @@ MetricFamily::MetricFamily(std::string name, std::string help, MetricType type,
 
 Metric& MetricFamily::GetOrCreate(const std::vector<std::string>& label_values) {
   {
-    std::shared_lock lock(mutex_);
+    ReaderMutexLock lock(mutex_);
     const auto it = series_.find(label_values);
     if (it != series_.end()) return *it->second;
   }
-  std::unique_lock lock(mutex_);
+  WriterMutexLock lock(mutex_);
   if (label_values.size() != label_names_.size()) {
     if (!warned_arity_) {
       warned_arity_ = true;
@@ -59,7 +59,7 @@ Metric& MetricFamily::Detached() {
 }
 
 bool MetricFamily::Remove(const std::vector<std::string>& label_values) {
-  std::unique_lock lock(mutex_);
+  WriterMutexLock lock(mutex_);
   return series_.erase(label_values) > 0;
 }
 
@@ -67,24 +67,24 @@ size_t MetricFamily::RemoveMatching(std::string_view label_name, std::string_vie
   const auto position = std::find(label_names_.begin(), label_names_.end(), label_name);
   if (position == label_names_.end()) return 0;
   const size_t index = static_cast<size_t>(position - label_names_.begin());
-  std::unique_lock lock(mutex_);
+  WriterMutexLock lock(mutex_);
   return std::erase_if(series_,
                        [&](const auto& entry) { return entry.first[index] == label_value; });
 }
 
 void MetricFamily::Clear() {
-  std::unique_lock lock(mutex_);
+  WriterMutexLock lock(mutex_);
   series_.clear();
 }
 
 size_t MetricFamily::series_count() const {
-  std::shared_lock lock(mutex_);
+  ReaderMutexLock lock(mutex_);
   return series_.size();
 }
 
 void MetricFamily::Write(MetricsWriter& writer) const {
   if (!writer.BeginFamily(name_, help_, type_, label_names_)) return;
-  std::shared_lock lock(mutex_);
+  ReaderMutexLock lock(mutex_);
   for (const auto& [label_values, series] : series_) series->Write(writer, label_values);
 }
 

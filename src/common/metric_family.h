@@ -15,12 +15,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/metrics_writer.h"
+#include "common/mutex.h"
 
 namespace pharos {
 
@@ -73,7 +73,7 @@ class MetricFamily {
 
  private:
   virtual std::unique_ptr<Metric> NewSeries() const = 0;
-  Metric& Detached();  // REQUIRES: mutex_ held exclusively
+  Metric& Detached() REQUIRES(mutex_);
 
   const std::string name_;
   const std::string help_;
@@ -81,12 +81,12 @@ class MetricFamily {
   const std::vector<std::string> label_names_;
   std::atomic<size_t> max_series_;
   std::atomic<uint64_t> overflow_count_{0};
-  bool warned_overflow_ = false;  // GUARDED_BY(mutex_)
-  bool warned_arity_ = false;     // GUARDED_BY(mutex_)
+  bool warned_overflow_ GUARDED_BY(mutex_) = false;
+  bool warned_arity_ GUARDED_BY(mutex_) = false;
 
-  mutable std::shared_mutex mutex_;
-  std::map<std::vector<std::string>, std::unique_ptr<Metric>> series_;  // GUARDED_BY(mutex_)
-  std::unique_ptr<Metric> detached_;                                    // GUARDED_BY(mutex_)
+  mutable SharedMutex mutex_;
+  std::map<std::vector<std::string>, std::unique_ptr<Metric>> series_ GUARDED_BY(mutex_);
+  std::unique_ptr<Metric> detached_ GUARDED_BY(mutex_);
 };
 
 }  // namespace pharos

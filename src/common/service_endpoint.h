@@ -22,6 +22,7 @@ struct ServiceEndpoint {
     return port == 0 ? address : host + ":" + std::to_string(port);
   }
   bool operator==(const ServiceEndpoint&) const = default;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy < 18 false positive (llvm-project#53961)
   auto operator<=>(const ServiceEndpoint&) const = default;
 };
 

@@ -16,41 +16,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
-import yaml
 
-import pharos
 from pharos import wait_for
 from receivers import NotificationReceiver
 from target_server import TargetServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_operator import (K8S_DIR, LEASE, NS, PROBE_TOKEN, REPO, SYSTEM_NS, Env,  # noqa: E402
-                           k8s_bin)
+from test_operator import NS, Env, chart_rbac_with, pharos_env  # noqa: E402
 
-sys.path.insert(0, str(K8S_DIR))
-from control_plane import ControlPlane  # noqa: E402
 
 REGION = "eu-west"
 HOOK_SECRET = "e2e-hook-signing-secret"
 CRDS = ["monitors", "incidents", "alertchannels", "maintenancewindows"]
-
-
-def chart_rbac_with_secrets() -> list[dict]:
-    helm = Path(os.environ["PHAROS_K8S_BIN"]) / "helm"
-    rendered = subprocess.run(
-        [str(helm), "template", "pharos", str(REPO / "charts" / "pharos"), "--namespace",
-         SYSTEM_NS, "--set", "alerting.secretNames={hook-secret}"],
-        check=True, capture_output=True, text=True).stdout
-    return [d for d in yaml.safe_load_all(rendered) if d and d["kind"] in
-            ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")]
 
 
 def monitor(env: Env, name: str, channels: list[str], **alerting) -> dict:
@@ -79,37 +61,20 @@ def incident_of(env: Env, monitor_name: str) -> dict | None:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    os.environ["PHAROS_K8S_BIN"] = str(k8s_bin())
-    for binary in ("pharos-operator", "pharos-probe"):
-        pharos.required_binary(binary)
-    workdir = tmp_path_factory.mktemp("alerting-e2e")
-    with ControlPlane(workdir / "cp", controller_manager=True) as cp, TargetServer() as target:
-        for crd in CRDS:
-            cp.kubectl("apply", "-f", str(REPO / "crds" / f"{crd}.pharos.dev.yaml"))
-        for crd in CRDS:
-            cp.kubectl("wait", "--for", "condition=Established", "--timeout=60s",
-                       f"crd/{crd}.pharos.dev")
-        for namespace in (SYSTEM_NS, NS):
-            cp.kubectl("create", "namespace", namespace)
-        cp.kubectl("apply", "-f", "-", input=json.dumps(
-            {"apiVersion": "v1", "kind": "List", "items": chart_rbac_with_secrets()}))
-        cp.kubectl("-n", NS, "create", "secret", "generic", "hook-secret",
-                   f"--from-literal=secret={HOOK_SECRET}")
-        cp.kubectl("-n", NS, "create", "secret", "generic", "not-granted",
-                   "--from-literal=secret=nope")
-        token_file = workdir / "token"
-        token_file.write_text(PROBE_TOKEN + "\n")
-        e = Env(cp, target, workdir, token_file, workdir / "unused-regions.yaml")
+    with TargetServer() as target, \
+            pharos_env(tmp_path_factory.mktemp("alerting-e2e"),
+                       chart_rbac_with("alerting.secretNames={hook-secret}"), target=target,
+                       controller_manager=True) as e:
+        e.kubectl("-n", NS, "create", "secret", "generic", "hook-secret",
+                  f"--from-literal=secret={HOOK_SECRET}")
+        e.kubectl("-n", NS, "create", "secret", "generic", "not-granted",
+                  "--from-literal=secret=nope")
         fast = ("--notification-backoff", "300ms", "--notification-backoff-max", "1s",
                 "--alerting-interval", "1s")
-        try:
-            for identity in ("op-a", "op-b"):
-                op = e.start_operator(identity, *fast, regions=False)
-                e.start_probe(f"probe-{identity}", op, REGION)
-            yield e
-        finally:
-            for process in reversed(e.processes):
-                process.stop()
+        for identity in ("op-a", "op-b"):
+            op = e.start_operator(identity, *fast, regions=False)
+            e.start_probe(f"probe-{identity}", op, REGION)
+        yield e
 
 
 @pytest.fixture(scope="module")

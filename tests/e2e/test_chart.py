@@ -220,7 +220,18 @@ def test_default_values(helm):
         (("pharos.dev",), ("statuspages",), ("list", "watch"), ()),
         (("pharos.dev",), ("statuspages/status",), ("patch",), ()),
         (("discovery.k8s.io",), ("endpointslices",), ("list", "watch"), ()),
+        (("networking.k8s.io",), ("ingresses",), ("list", "watch"), ()),
+        (("gateway.networking.k8s.io",), ("httproutes",), ("list", "watch"), ()),
+        (("pharos.dev",), ("monitors",), ("create", "delete", "update"), ()),
     }
+    assert "--no-discovery" not in operator_container(docs)["args"]
+    # discovery.enabled=false: no discovery RBAC, and the operator is told so.
+    quiet = helm.template(None, "--set", "discovery.enabled=false")
+    quiet_rules = rules_as_set(one(quiet, "ClusterRole", f"{RELEASE}-monitors")["rules"])
+    assert not any(resources in {("ingresses",), ("httproutes",)} or
+                   (resources == ("monitors",) and "create" in verbs)
+                   for _, resources, verbs, _ in quiet_rules), quiet_rules
+    assert "--no-discovery" in operator_container(quiet)["args"]
     # AlertChannel and StatusPage Secrets: none by default; exactly the names listed.
     named = helm.template(None, "--set", "alerting.secretNames={hooks,smtp}")
     assert (("",), ("secrets",), ("get",), ("hooks", "smtp")) in rules_as_set(
@@ -333,6 +344,53 @@ def test_regions_values(helm):
     assert before != checksum(changed)
 
 
+def test_probe_icmp_values(helm):
+    """ICMP: by default datagram sockets allowed by the ping_group_range sysctl and no extra
+    capability; rawSockets adds NET_RAW (only that) to the probe container, run as root."""
+    probe = regions_config(helm.template(None))["probe"]
+    assert probe["podSecurityContext"]["sysctls"] == [
+        {"name": "net.ipv4.ping_group_range", "value": "0 2147483647"}]
+    assert probe["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert probe["securityContext"]["runAsNonRoot"] is True
+
+    raw = regions_config(helm.template(None, "--set", "probe.icmp.rawSockets=true"))["probe"]
+    assert raw["securityContext"]["capabilities"] == {"drop": ["ALL"], "add": ["NET_RAW"]}
+    assert raw["securityContext"]["runAsUser"] == 0
+    assert raw["securityContext"]["allowPrivilegeEscalation"] is False
+    assert raw["securityContext"]["readOnlyRootFilesystem"] is True
+    assert "sysctls" not in raw["podSecurityContext"]
+
+    unset = regions_config(helm.template(None, "--set", "probe.icmp.pingGroupRange="))["probe"]
+    assert "sysctls" not in unset["podSecurityContext"]
+    assert unset["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    # The operator's own securityContext is never widened.
+    for docs in (helm.template(None), helm.template(None, "--set", "probe.icmp.rawSockets=true")):
+        assert operator_container(docs)["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_probe_screenshots_values(helm):
+    """probe.screenshots.enabled adds the screenshot sidecar to the regions config the operator
+    builds the probe DaemonSets from (image, loopback port, timeout, resources) and gives the
+    operator the same capture timeout; off by default."""
+    docs = helm.template(None)
+    assert "screenshots" not in regions_config(docs)["probe"]
+    assert "--screenshot-timeout" not in operator_container(docs)["args"]
+
+    docs = helm.template(None, "--set", "probe.screenshots.enabled=true",
+                         "--set", "probe.screenshots.timeout=20s",
+                         "--set", "probe.screenshots.image.tag=1.2.3")
+    sidecar = regions_config(docs)["probe"]["screenshots"]
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())["probe"]["screenshots"]
+    assert sidecar == {"enabled": True, "image": "ghcr.io/pharos-dev/pharos-probe-chromium:1.2.3",
+                       "port": 9555, "timeout": "20s", "resources": defaults["resources"]}
+    assert sidecar["resources"]["limits"]["memory"] == "1Gi"
+    args = operator_container(docs)["args"]
+    assert args[args.index("--screenshot-timeout") + 1] == "20s"
+    app_version = yaml.safe_load((CHART / "Chart.yaml").read_text())["appVersion"]
+    untagged = regions_config(helm.template(None, "--set", "probe.screenshots.enabled=true"))
+    assert untagged["probe"]["screenshots"]["image"].endswith(f":{app_version}")
+
+
 def test_monitoring_values(helm):
     docs = helm.template("values-monitoring.yaml")
     service_monitor = one(docs, "ServiceMonitor")
@@ -406,6 +464,10 @@ BAD_VALUES = [
      ["at '/regions/0/name': 'EU_West' does not match pattern"]),
     ("region-without-name", {"regions": [{"nodeSelector": {"zone": "a"}}]},
      ["at '/regions/0': missing property 'name'"]),
+    ("icmp-ping-group-range", {"probe": {"icmp": {"pingGroupRange": "all"}}},
+     ["at '/probe/icmp/pingGroupRange': 'all' does not match pattern"]),
+    ("discovery-wrong-type", {"discovery": {"enabled": "yes"}},
+     ["at '/discovery/enabled': got string, want boolean"]),
     ("replicas-wrong-type", {"replicaCount": "two"}, ["at '/replicaCount': got string, want integer"]),
     ("replicas-zero", {"replicaCount": 0}, ["at '/replicaCount': minimum: got 0, want 1"]),
     ("persistence-wrong-type", {"persistence": {"enabled": "yes"}},
@@ -483,9 +545,9 @@ def cluster(tmp_path_factory):
         for ns in [NAMESPACE, "shop", "monitoring"]:
             cp.kubectl("create", "namespace", ns)
         cp.kubectl("apply", "-f", str(FIXTURES / "monitoring-crds.yaml"))
-        cp.kubectl("wait", "--for", "condition=Established", "--timeout=60s",
-                   "crd/servicemonitors.monitoring.coreos.com", "crd/podmonitors.monitoring.coreos.com",
-                   "crd/prometheusrules.monitoring.coreos.com")
+        cp.wait_crds_established("servicemonitors.monitoring.coreos.com",
+                                 "podmonitors.monitoring.coreos.com",
+                                 "prometheusrules.monitoring.coreos.com")
         yield cp
 
 
@@ -589,10 +651,19 @@ def test_install_upgrade_keeps_token_and_grants_least_privilege(helm, cluster):
             ("patch", "statuspages.pharos.dev:status", "shop"),
             ("list", "endpointslices.discovery.k8s.io", None),
             ("watch", "endpointslices.discovery.k8s.io", None),
+            # Discovery (discovery.enabled, the default): annotated Ingresses (and HTTPRoutes,
+            # whose CRD this cluster lacks, so kubectl cannot ask: test_default_values checks
+            # that rule), and the Monitors made for them.
+            ("list", "ingresses.networking.k8s.io", None),
+            ("watch", "ingresses.networking.k8s.io", None),
+            ("create", "monitors.pharos.dev", "shop"), ("update", "monitors.pharos.dev", "shop"),
+            ("delete", "monitors.pharos.dev", "shop"),
         ]
         denied = [
-            ("create", "monitors.pharos.dev", "shop"), ("update", "monitors.pharos.dev", "shop"),
-            ("patch", "monitors.pharos.dev", "shop"), ("delete", "monitors.pharos.dev", "shop"),
+            ("patch", "monitors.pharos.dev", "shop"),
+            ("deletecollection", "monitors.pharos.dev", "shop"),
+            ("get", "ingresses.networking.k8s.io", "shop"),
+            ("update", "ingresses.networking.k8s.io", "shop"),
             ("get", "monitors.pharos.dev:status", "shop"),
             ("update", "monitors.pharos.dev:status", "shop"),
             ("delete", "events", "shop"), ("update", "events", "shop"),

@@ -142,9 +142,8 @@ def test_operator_runs_the_probe_daemonsets_the_chart_configures(helm, operator_
 
     with ControlPlane(tmp_path / "cp") as cp:
         cp.kubectl("apply", "-f", str(CHART / "crds"))
-        cp.kubectl("wait", "--for", "condition=Established", "--timeout=60s",
-                   *[f"crd/{path.name.removesuffix('.yaml')}"
-                     for path in sorted((CHART / "crds").glob("*.yaml"))])
+        cp.wait_crds_established(*[path.name.removesuffix(".yaml")
+                                   for path in sorted((CHART / "crds").glob("*.yaml"))])
         cp.kubectl("create", "namespace", NAMESPACE)
         # The chart's ServiceAccounts and RBAC; the operator identity of the control plane is
         # system:serviceaccount:pharos-system:pharos-operator, the chart's operator account.

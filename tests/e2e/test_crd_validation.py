@@ -45,7 +45,7 @@ def cluster(tmp_path_factory):
     os.environ["PHAROS_K8S_BIN"] = str(k8s_bin())  # control-plane uses these, no build step
     with ControlPlane(tmp_path_factory.mktemp("cp")) as cp:
         cp.kubectl("apply", "-f", str(CRD))
-        cp.kubectl("wait", "--for", "condition=Established", "--timeout=60s", "crd/monitors.pharos.dev")
+        cp.wait_crds_established("monitors.pharos.dev")
         cp.kubectl("create", "namespace", NS)
         yield cp
 
@@ -91,7 +91,8 @@ def test_http_monitor_accepted_with_defaults(cluster):
     assert spec["http"]["method"] == "GET"
     assert spec["http"]["followRedirects"] is True
     assert spec["http"]["tls"] == {"insecureSkipVerify": False}
-    assert spec["alerting"] == {"failureThreshold": 2, "successThreshold": 1, "regionQuorum": 1,
+    # No failureThreshold default in the schema: the operator's parser picks 2, or 1 for push.
+    assert spec["alerting"] == {"successThreshold": 1, "regionQuorum": 1,
                                 "screenshot": False, "sendOnResolved": True}
     assert "degradedAfter" not in spec and "regions" not in spec
 
@@ -144,7 +145,7 @@ def test_tcp_and_dns_monitors_accepted_with_defaults(cluster):
     assert get(cluster, "ssh-v6")["spec"]["tcp"]["tls"] is False
     stored_dns = get(cluster, "example-dns")["spec"]
     assert stored_dns["dns"]["recordType"] == "A"
-    assert stored_dns["timeout"] == "10s" and stored_dns["alerting"]["failureThreshold"] == 2
+    assert stored_dns["timeout"] == "10s" and "failureThreshold" not in stored_dns["alerting"]
 
 
 def test_new_check_types_accepted_with_defaults(cluster):

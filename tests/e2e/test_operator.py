@@ -19,6 +19,7 @@ Every wait is a bounded poll (pharos.wait_for); nothing sleeps for synchronisati
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -32,6 +33,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator, Optional
 
 import pytest
 import yaml
@@ -309,9 +311,8 @@ def chart_rbac() -> list[dict]:
 def install_pharos(cp, namespaces: tuple[str, ...], rbac: list[dict]) -> None:
     """Every Pharos CRD, established; the namespaces; the operator's RBAC (`rbac`)."""
     cp.kubectl("apply", "-f", str(REPO / "crds"))
-    cp.kubectl("wait", "--for", "condition=Established", "--timeout=60s",
-               *[f"crd/{path.name.removesuffix('.yaml')}"
-                 for path in sorted((REPO / "crds").glob("*.yaml"))])
+    cp.wait_crds_established(*[path.name.removesuffix(".yaml")
+                               for path in sorted((REPO / "crds").glob("*.yaml"))])
     for namespace in namespaces:
         cp.kubectl("create", "namespace", namespace)
     cp.kubectl("apply", "-f", "-", input=json.dumps({"apiVersion": "v1", "kind": "List",
@@ -320,39 +321,59 @@ def install_pharos(cp, namespaces: tuple[str, ...], rbac: list[dict]) -> None:
 
 # ---------------------------------------------------------------------------------- fixture
 
-@pytest.fixture(scope="module")
-def env(tmp_path_factory):
+def chart_rbac_with(*helm_set: str) -> list[dict]:
+    """The operator's RBAC as the chart renders it with `--set` values (e.g. the Secrets a
+    feature's RBAC names: "alerting.secretNames={hook-secret}")."""
+    helm = k8s_bin() / "helm"
+    rendered = subprocess.run(
+        [str(helm), "template", "pharos", str(REPO / "charts" / "pharos"), "--namespace",
+         SYSTEM_NS, *[arg for value in helm_set for arg in ("--set", value)]],
+        check=True, capture_output=True, text=True).stdout
+    return [d for d in yaml.safe_load_all(rendered) if d and d["kind"] in
+            ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")]
+
+
+@contextlib.contextmanager
+def pharos_env(workdir: Path, rbac: list[dict], *, namespaces: tuple[str, ...] = (SYSTEM_NS, NS),
+               target: Optional[TargetServer] = None, regions_file: Optional[Path] = None,
+               binaries: tuple[str, ...] = ("pharos-operator", "pharos-probe"),
+               **control_plane_args) -> Iterator[Env]:
+    """A real control plane with Pharos installed (CRDs, `namespaces`, `rbac`) and an Env on it
+    whose processes are stopped on exit. The probe token is in workdir/token."""
     os.environ["PHAROS_K8S_BIN"] = str(k8s_bin())
-    for binary in ("pharos-operator", "pharos-probe"):
-        try:
-            pharos.binary(binary)
-        except FileNotFoundError as exc:
-            pytest.fail(str(exc), pytrace=False)
-    workdir = tmp_path_factory.mktemp("operator-e2e")
-    with ControlPlane(workdir / "cp", apiserver_args=["--watch-cache=false"]) as cp, \
-            TargetServer() as target:
-        # Every CRD the operator watches (Monitors; Incidents, AlertChannels and
-        # MaintenanceWindows for alerting).
-        install_pharos(cp, (SYSTEM_NS, NS, OTHER_NS, QUIET_NS), chart_rbac())
-        cp.kubectl("-n", SYSTEM_NS, "create", "secret", "generic", "pharos-probe-token",
-                   f"--from-literal=token={PROBE_TOKEN}")
+    for binary in binaries:
+        pharos.required_binary(binary)
+    with ControlPlane(workdir / "cp", **control_plane_args) as cp:
+        install_pharos(cp, namespaces, rbac)
         token_file = workdir / "token"
         token_file.write_text(PROBE_TOKEN + "\n")
-        regions_file = workdir / "regions.yaml"
-        regions_file.write_text(yaml.safe_dump({
-            "probe": {"image": "ghcr.io/pharos-dev/pharos-probe:e2e"},
-            "regions": [{"name": region} for region in REGIONS]}))
-        e = Env(cp, target, workdir, token_file, regions_file)
+        e = Env(cp, target, workdir, token_file, regions_file or workdir / "unused-regions.yaml")
         try:
-            a = e.start_operator("op-a")
-            b = e.start_operator("op-b")
-            for op in (a, b):
-                for region in REGIONS:
-                    e.start_probe(f"probe-{op.identity}-{region}", op, region)
             yield e
         finally:
             for process in reversed(e.processes):
                 process.stop()
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("operator-e2e")
+    regions_file = workdir / "regions.yaml"
+    regions_file.write_text(yaml.safe_dump({
+        "probe": {"image": "ghcr.io/pharos-dev/pharos-probe:e2e"},
+        "regions": [{"name": region} for region in REGIONS]}))
+    with TargetServer() as target, \
+            pharos_env(workdir, chart_rbac(), namespaces=(SYSTEM_NS, NS, OTHER_NS, QUIET_NS),
+                       target=target, regions_file=regions_file,
+                       apiserver_args=["--watch-cache=false"]) as e:
+        e.cp.kubectl("-n", SYSTEM_NS, "create", "secret", "generic", "pharos-probe-token",
+                     f"--from-literal=token={PROBE_TOKEN}")
+        a = e.start_operator("op-a")
+        b = e.start_operator("op-b")
+        for op in (a, b):
+            for region in REGIONS:
+                e.start_probe(f"probe-{op.identity}-{region}", op, region)
+        yield e
 
 
 # ---------------------------------------------------------------------------------- tests
@@ -368,8 +389,12 @@ def test_operator_identity_has_exactly_the_chart_rbac(env):
     assert can("create", "events")
     assert can("update", "leases.coordination.k8s.io", namespace=SYSTEM_NS)
     assert can("patch", "daemonsets.apps", namespace=SYSTEM_NS)
-    assert not can("create", "monitors.pharos.dev")
-    assert not can("delete", "monitors.pharos.dev")
+    # Discovery (docs/operator.md#discovery) writes the Monitors of annotated Ingresses and
+    # HTTPRoutes: create, update, delete; nothing else on Monitors.
+    assert can("create", "monitors.pharos.dev")
+    assert can("delete", "monitors.pharos.dev")
+    assert not can("patch", "monitors.pharos.dev")
+    assert not can("deletecollection", "monitors.pharos.dev")
     assert not can("patch", "daemonsets.apps", namespace=NS)
     assert not can("list", "secrets", namespace=SYSTEM_NS)
 

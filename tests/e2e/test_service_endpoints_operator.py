@@ -24,7 +24,6 @@ Every wait is a bounded poll (pharos.wait_for); nothing sleeps for synchronisati
 from __future__ import annotations
 
 import json
-import os
 import socket
 import sys
 import subprocess
@@ -36,15 +35,11 @@ from pathlib import Path
 
 import pytest
 
-import pharos
 from pharos import wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_operator import (K8S_DIR, NS, PROBE_TOKEN, SYSTEM_NS, Env,  # noqa: E402
-                           chart_rbac, install_pharos, k8s_bin)
+from test_operator import NS, Env, chart_rbac, pharos_env  # noqa: E402
 
-sys.path.insert(0, str(K8S_DIR))
-from control_plane import ControlPlane  # noqa: E402
 
 REGION = "eu-west"
 SERVICE = "orders"
@@ -153,26 +148,15 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    os.environ["PHAROS_K8S_BIN"] = str(k8s_bin())
-    for binary in ("pharos-operator", "pharos-probe"):
-        pharos.required_binary(binary)
     workdir = tmp_path_factory.mktemp("service-endpoints-e2e")
     addresses = ["127.0.0.1", "127.0.0.2", "127.0.0.3", "127.0.0.5", "127.0.0.6"]
     port = free_port_on_every(addresses)
     backends = {a: start_backend(a, port) for a in addresses}
     try:
-        with ControlPlane(workdir / "cp") as cp:
-            install_pharos(cp, (SYSTEM_NS, NS), chart_rbac())
-            token_file = workdir / "token"
-            token_file.write_text(PROBE_TOKEN + "\n")
-            env = Env(cp, None, workdir, token_file, workdir / "unused-regions.yaml")
-            try:
-                op = env.start_operator("op-a", leader_elect=False, regions=False)
-                env.start_probe("probe-a", op, REGION)
-                yield World(env, port, backends, op.process.popen.pid)
-            finally:
-                for process in reversed(env.processes):
-                    process.stop()
+        with pharos_env(workdir, chart_rbac()) as env:
+            op = env.start_operator("op-a", leader_elect=False, regions=False)
+            env.start_probe("probe-a", op, REGION)
+            yield World(env, port, backends, op.process.popen.pid)
     finally:
         for backend in backends.values():
             backend.server.shutdown()

@@ -13,39 +13,22 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
 import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
 
-import pharos
 from pharos import wait_for
 from target_server import TargetServer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_operator import (K8S_DIR, NS, PROBE_TOKEN, REPO, SYSTEM_NS, Env,  # noqa: E402
-                           install_pharos, k8s_bin)
+from test_operator import NS, Env, chart_rbac_with, pharos_env  # noqa: E402
 
-sys.path.insert(0, str(K8S_DIR))
-from control_plane import ControlPlane  # noqa: E402
 
 REGION = "eu-west"
 PASSWORD = "e2e-page-password"
-
-
-def chart_rbac() -> list[dict]:
-    helm = Path(os.environ["PHAROS_K8S_BIN"]) / "helm"
-    rendered = subprocess.run(
-        [str(helm), "template", "pharos", str(REPO / "charts" / "pharos"), "--namespace",
-         SYSTEM_NS, "--set", "statusPages.secretNames={page-password}"],
-        check=True, capture_output=True, text=True).stdout
-    return [d for d in yaml.safe_load_all(rendered) if d and d["kind"] in
-            ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding")]
 
 
 def page(name: str, spec: dict) -> dict:
@@ -85,33 +68,25 @@ def wait_ready(env: Env, name: str, want: str, reason: str) -> dict:
 
 @pytest.fixture(scope="module")
 def env(tmp_path_factory):
-    os.environ["PHAROS_K8S_BIN"] = str(k8s_bin())
-    for binary in ("pharos-operator", "pharos-probe"):
-        pharos.required_binary(binary)
-    workdir = tmp_path_factory.mktemp("status-pages-e2e")
-    with ControlPlane(workdir / "cp") as cp, TargetServer() as target:
-        install_pharos(cp, (SYSTEM_NS, NS), chart_rbac())
+    with TargetServer() as target, \
+            pharos_env(tmp_path_factory.mktemp("status-pages-e2e"),
+                       chart_rbac_with("statusPages.secretNames={page-password}"),
+                       target=target) as e:
+        cp = e.cp
         cp.kubectl("-n", NS, "create", "secret", "generic", "page-password",
                    f"--from-literal=password={PASSWORD}")
         cp.kubectl("-n", NS, "create", "secret", "generic", "not-granted",
                    "--from-literal=password=nope")
-        token_file = workdir / "token"
-        token_file.write_text(PROBE_TOKEN + "\n")
-        e = Env(cp, target, workdir, token_file, workdir / "unused-regions.yaml")
-        try:
-            op = e.start_operator("op-a", leader_elect=False, regions=False)
-            e.start_probe("probe-a", op, REGION)
-            target.set_state("shop-api", 200)
-            e.apply({"apiVersion": "pharos.dev/v1alpha1", "kind": "Monitor",
-                     "metadata": {"name": "shop-api", "namespace": NS},
-                     "spec": {"type": "http", "frequency": "10s", "timeout": "2s",
-                              "regions": [REGION],
-                              "http": {"url": target.url("/state/shop-api")}}})
-            e.wait_status("shop-api", lambda s: s.get("state") == "Up", what="Up")
-            yield e
-        finally:
-            for process in reversed(e.processes):
-                process.stop()
+        op = e.start_operator("op-a", leader_elect=False, regions=False)
+        e.start_probe("probe-a", op, REGION)
+        target.set_state("shop-api", 200)
+        e.apply({"apiVersion": "pharos.dev/v1alpha1", "kind": "Monitor",
+                 "metadata": {"name": "shop-api", "namespace": NS},
+                 "spec": {"type": "http", "frequency": "10s", "timeout": "2s",
+                          "regions": [REGION],
+                          "http": {"url": target.url("/state/shop-api")}}})
+        e.wait_status("shop-api", lambda s: s.get("state") == "Up", what="Up")
+        yield e
 
 
 def test_crd_schema_refuses_malformed_pages(env):

@@ -9,6 +9,9 @@ What is checked:
   under podman (read-only root, all capabilities dropped, no-new-privileges); crun is tried and
   skipped with its exact error when this machine's cgroup setup refuses it;
 - the standalone image checking local targets from its default Monitor directory;
+- the probe-chromium image as the screenshot sidecar (read-only root, a tmpfs /tmp): it captures
+  a local page and its browser obeys --deny-cidr (a page on a denied address fails with the
+  policy's reason);
 - the probe image against a running operator (`pharos run --probe-token-file` in the pharos
   image serves the probe API): a Monitor of the probe's region becomes Up from its results;
 - pushing to a registry (a local docker-registry on 127.0.0.1) with `scripts/images push`, and
@@ -53,6 +56,8 @@ IMAGES = {
     "pharos-probe": ("probe", "pharos-probe", "9091/tcp", None, None),
     "pharos": ("pharos", "pharos", "8080/tcp", "/var/lib/pharos",
                ["run", "--listen", "0.0.0.0:8080"]),
+    # The screenshot sidecar: the probe with Debian's chromium and fonts.
+    "pharos-probe-chromium": ("probe-chromium", "pharos-probe", "9091/tcp", None, None),
 }
 # This machine's root lacks CAP_SYS_RESOURCE: podman's default rlimits (nofile 1048576, nproc
 # 4194304) cannot be set ("setrlimit RLIMIT_NPROC: Operation not permitted"), so lower ones are
@@ -265,9 +270,9 @@ class Container:
     """A detached podman container on the host network; removed at the end."""
 
     def __init__(self, image: str, args: list[str], volumes: list[str], env: list[str],
-                 name: str) -> None:
+                 name: str, extra: list[str] = ()) -> None:
         self.name = f"{name}-{os.getpid()}-{time.monotonic_ns()}"
-        options = [arg for volume in volumes for arg in ("--volume", volume)]
+        options = [*extra] + [arg for volume in volumes for arg in ("--volume", volume)]
         options += [arg for variable in env for arg in ("--env", variable)]
         run([*PODMAN_RUN, "--detach", "--name", self.name, "--network=host", *options,
              image, *args], timeout=120)
@@ -285,8 +290,8 @@ class Container:
 def containers():
     started: list[Container] = []
 
-    def start(image, args, volumes=(), env=(), name="pharos"):
-        container = Container(image, list(args), list(volumes), list(env), name)
+    def start(image, args, volumes=(), env=(), name="pharos", extra=()):
+        container = Container(image, list(args), list(volumes), list(env), name, list(extra))
         started.append(container)
         return container
 
@@ -379,6 +384,37 @@ def test_probe_image_against_a_running_operator(podman_images, containers, tmp_p
         metrics = requests.get(f"http://127.0.0.1:{probe_port}/metrics", timeout=5).text
         assert "pharos_build_info" in metrics
         assert "image-test-token" not in probe.logs() + operator.logs(), "a token was logged"
+
+
+def test_probe_chromium_image_is_the_screenshot_sidecar(podman_images, containers, bundles):
+    rootfs = bundles["pharos-probe-chromium"] / "rootfs"
+    assert (rootfs / "usr/bin/chromium").exists()
+    assert list((rootfs / "usr/share/fonts/truetype").glob("liberation*/LiberationSans-Regular.ttf"))
+    assert list((rootfs / "usr/share/fonts/truetype").glob("dejavu/DejaVuSans.ttf"))
+    with TargetServer() as target:
+        port = pharos.free_port()
+        sidecar = containers(
+            podman_images["pharos-probe-chromium"],
+            ["screenshot-server", "--listen", f"127.0.0.1:{port}", "--timeout", "60s",
+             "--deny-cidr", "127.0.0.2/32"],
+            name="sidecar", extra=["--tmpfs", "/tmp"])
+        base = f"http://127.0.0.1:{port}"
+
+        def healthy():
+            try:
+                return requests.get(f"{base}/healthz", timeout=2).ok
+            except requests.RequestException:
+                return False
+        pharos.wait_for(healthy, timeout=60, message="the sidecar's /healthz")
+        shot = requests.post(f"{base}/capture", json={"url": target.url("/status/200")},
+                             timeout=120)
+        assert shot.status_code == 200, f"{shot.text}\n{sidecar.logs()}"
+        assert shot.content[:8] == b"\x89PNG\r\n\x1a\n"
+        refused = requests.post(f"{base}/capture", json={"url": "http://127.0.0.2:9/"},
+                                timeout=120)
+        assert refused.status_code == 502, refused.text
+        assert "target address 127.0.0.2 is blocked by the probe's policy" in \
+            refused.json()["error"]
 
 
 # ------------------------------------------------------------------------------------ push

@@ -132,7 +132,7 @@ def test_results_arrive_complete_and_once(tmp_path, target, clickhouse):
         stop(run)
     assert_complete_and_once(clickhouse, "complete", tmp_path)
     [[version]] = clickhouse.rows("SELECT max(version) FROM complete.schema_version")
-    assert version == "2"
+    assert version == "3"
     # Raw rows too (before any merge): every result was sent once.
     [[raw]] = clickhouse.rows("SELECT count() FROM complete.check_results")
     assert int(raw) == sum(sqlite_counts(tmp_path).values())

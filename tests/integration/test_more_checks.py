@@ -26,6 +26,7 @@ import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 import pharos
+from pharos_run import PharosRun
 
 
 # --- gRPC health ---------------------------------------------------------------------------------
@@ -311,6 +312,100 @@ def test_resolve_all_checks_every_address_under_the_quorum(cli, dns):
         monitor["spec"]["alerting"] = {"addressQuorum": 2}
         result = cli.check(monitor, *resolver).only()
         assert result["outcome"] == "up", result
+
+
+def test_pharos_run_stores_every_address_and_the_icmp_stats(tmp_path, dns):
+    """What `pharos check` prints per address and per echo request is kept in SQLite too: the
+    results API of `pharos run` (read back from the --db file) shows it, also after a restart."""
+    with listeners(["127.0.0.1", "127.0.0.2"]) as (port, sockets):
+        sockets.pop("127.0.0.2").close()
+        monitors = [pharos.monitor("every", "tcp", namespace="net", frequency="10s",
+                                   timeout="3s",
+                                   tcp={"host": "multi.test", "port": port, "resolve": "all"})]
+        can_ping = not _cannot_ping(socket.AF_INET)
+        if can_ping:
+            monitors.append(pharos.monitor("ping", "icmp", namespace="net", frequency="10s",
+                                           timeout="5s",
+                                           icmp={"host": "127.0.0.1", "count": 2,
+                                                 "interval": "50ms"}))
+        path = pharos.write_monitors(tmp_path, monitors)
+        args = ("--resolver", dns.server)
+
+        def stored(run, name):
+            return run.json(f"/api/v1/monitors/net/{name}/results")["results"]
+
+        run = PharosRun(tmp_path, [path], extra_args=args)
+        try:
+            every = pharos.wait_for(lambda: stored(run, "every"), timeout=60,
+                                    message="a stored result of net/every")[0]
+            if can_ping:
+                ping = pharos.wait_for(lambda: stored(run, "ping"), timeout=60,
+                                       message="a stored result of net/ping")[0]
+        finally:
+            assert run.stop() == 0, run.output()
+        assert every["outcome"] == "down", every
+        assert {a["address"]: a["outcome"] for a in every["addresses"]} == {
+            "127.0.0.1": "up", "127.0.0.2": "down"}, every
+        if can_ping:
+            assert ping["icmp"]["sent"] == 2 and ping["icmp"]["received"] == 2, ping
+
+        # Read back from the file by the next process, not from memory.
+        again = PharosRun(tmp_path, [path], extra_args=args)
+        try:
+            kept = {r["itemId"]: r for r in stored(again, "every")}
+            assert kept[every["itemId"]]["addresses"] == every["addresses"]
+            if can_ping:
+                kept = {r["itemId"]: r for r in stored(again, "ping")}
+                assert kept[ping["itemId"]]["icmp"] == ping["icmp"]
+        finally:
+            again.kill()
+
+
+def table_rows(completed) -> dict[str, list[str]]:
+    """`pharos check`'s table: NAME → [TYPE, OUTCOME, STATUS, TOTAL (two words), REASON...]."""
+    lines = completed.stdout.splitlines()
+    assert lines and lines[0].split()[:6] == ["NAME", "TYPE", "OUTCOME", "STATUS", "TOTAL",
+                                              "REASON"], completed.describe()
+    return {line.split()[0]: line.split()[1:] for line in lines[1:] if line.strip()}
+
+
+def test_table_has_a_row_for_each_new_type(cli, smtp, dns):
+    """The default output (a table) of every check type of issue #18 in one run: what the
+    STATUS column counts and the REASON a failing row gives (push and Service targets are not
+    checked by `pharos check`: an error saying why)."""
+    with listeners(["127.0.0.1", "127.0.0.2"]) as (port, sockets):
+        sockets.pop("127.0.0.2").close()
+        monitors = [
+            smtp_monitor("mail", smtp.port, SMTP_CONVERSATION),
+            pharos.monitor("every", "tcp", timeout="3s",
+                           tcp={"host": "multi.test", "port": port, "resolve": "all"}),
+            pharos.monitor("nightly", "push", push={"expectEvery": "24h"}),
+            pharos.monitor("backends", "http",
+                           target={"service": {"name": "checkout", "port": "http"}}),
+        ]
+        can_ping = not _cannot_ping(socket.AF_INET)
+        if can_ping:
+            monitors.append(pharos.monitor("ping", "icmp", timeout="5s",
+                                           icmp={"host": "127.0.0.1", "count": 2,
+                                                 "interval": "50ms"}))
+        completed = cli.run("check", "--resolver", dns.server, str(cli.write(monitors)))
+    assert completed.returncode == 1, completed.describe()
+    rows = table_rows(completed)
+    assert rows["default/mail"][:3] == ["tcp", "up", "-"], completed.describe()
+    every = rows["default/every"]
+    assert every[:4] == ["tcp", "down", "1/2", "addresses"], completed.describe()
+    assert "127.0.0.2" in " ".join(every[6:]), completed.describe()
+    nightly = rows["default/nightly"]
+    assert nightly[:3] == ["push", "error", "-"], completed.describe()
+    assert "push monitors are not checked by a probe" in " ".join(nightly), completed.describe()
+    # A Service's endpoints come from the operator's EndpointSlice watch: an error here (the
+    # probe could not check it), never down.
+    backends = rows["default/backends"]
+    assert backends[:3] == ["http", "error", "-"], completed.describe()
+    assert "endpoints of Service default/checkout are not known here" in " ".join(backends), (
+        completed.describe())
+    if can_ping:
+        assert rows["default/ping"][:4] == ["icmp", "up", "2/2", "replies"], completed.describe()
 
 
 def test_resolver_flag_is_checked(cli, dns):

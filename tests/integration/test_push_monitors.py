@@ -6,7 +6,10 @@
 * a monitor goes Down when a ping is late (the control plane's clock) and Up on the next ping;
 * /start then a success ping records the run time as the result's latency; a run past
   maxRunTime is Down; /fail is Down;
-* an unknown token is a 404 whose body names nothing.
+* latency assertions are judged on that run time, in the probe's words; a ping without /start
+  has no run time and cannot break them;
+* an unknown token is a 404 whose body names nothing; an address that sent 10 is held back (429)
+  before any lookup, as the other bearer-token APIs.
 
 Contract: docs/monitor-reference.md#specpush, docs/api.md#push.
 """
@@ -39,6 +42,18 @@ metadata: {name: backup, namespace: jobs}
 spec:
   type: push
   push: {expectEvery: 1h, grace: 1h, maxRunTime: 1s}
+---
+apiVersion: pharos.dev/v1alpha1
+kind: Monitor
+metadata: {name: nightly, namespace: jobs}
+spec:
+  type: push
+  push: {expectEvery: 1h, grace: 1h}
+  # No run of this test lasts 24h: the first always holds and the second always fails, whatever
+  # the machine's speed, so the outcome is exact and the message is built from the recorded time.
+  assertions:
+    - {type: latency, op: lt, value: 24h}
+    - {type: latency, op: gt, value: 24h}
 ---
 apiVersion: pharos.dev/v1alpha1
 kind: Monitor
@@ -153,19 +168,77 @@ def test_start_and_finish_record_the_run_time_and_max_run_time_fails_it(run: Pha
     assert "the job reported a failure" in failed["reason"]
 
 
+def micros_text(us: int) -> str:
+    """A run time as the probe and the control plane write it (common/duration_text.h), under 1m."""
+    assert 0 <= us < 60_000_000, us
+    if us < 1000:
+        return f"{us}us"
+    if us < 1_000_000:
+        return f"{us / 1e3:.3f}".rstrip("0").rstrip(".") + "ms"
+    return f"{us / 1e6:.3f}".rstrip("0").rstrip(".") + "s"
+
+
+def test_latency_assertions_judge_the_run_time(run: PharosRun):
+    base = f"{run.base}/api/v1/push/{token_of(run, 'nightly')}"
+
+    # Without /start there is no run time: the assertions cannot fail.
+    code, body = curl(base)
+    assert code == 200, body
+    assert json.loads(body) == {"ping": "success", "outcome": "up"}
+    assert run.monitors()["nightly"]["state"] == "Up"
+
+    # A measured run breaks `gt 24h`; the message is the probe's for a check's latency.
+    assert curl(base + "/start")[0] == 200
+    code, body = curl(base)
+    assert code == 200, body
+    answer = json.loads(body)
+    run_time = micros_text(answer["runTimeMs"] * 1000)
+    expected_message = f"latency is {run_time}, expected gt 24h"
+    assert answer == {"ping": "success", "outcome": "down", "runTimeMs": answer["runTimeMs"],
+                      "message": expected_message}, answer
+    down = run.monitors()["nightly"]
+    assert down["state"] == "Down", down
+    assert expected_message in down["reason"], down
+    stored = results(run, "nightly")[0]
+    assert stored["outcome"] == "down"
+    assert stored["timings"]["totalUs"] == answer["runTimeMs"] * 1000
+    assert stored["failedAssertion"] == {"type": "latency", "expected": "gt 24h",
+                                         "actual": run_time, "message": expected_message}
+
+    # The next ping without a run brings it back; a /fail is down for its own reason.
+    code, body = curl(base)
+    assert code == 200 and json.loads(body)["outcome"] == "up", body
+    assert run.monitors()["nightly"]["state"] == "Up"
+    assert curl(base + "/start")[0] == 200
+    code, body = curl(base + "/fail")
+    assert code == 200, body
+    assert results(run, "nightly")[0]["failedAssertion"]["type"] == "fail"
+
+
 def test_an_unknown_token_is_a_404_that_reveals_nothing(run: PharosRun):
     real = token_of(run, "backup")
-    for path in ("", "/start", "/fail"):
-        for token in ("0" * len(real), real[:-1], real + "0", "nope"):
-            code, body = curl(f"{run.base}/api/v1/push/{token}{path}")
-            assert code == 404, (token, path, body)
-            assert json.loads(body) == {"error": "not found"}
+    guesses = [(token, path) for path in ("", "/start", "/fail")
+               for token in ("0" * len(real), real[:-1], real + "0", "nope")]
+    # An address may send 10 unknown tokens in a row (docs/security.md#bearer-tokens)...
+    for token, path in guesses[:10]:
+        code, body = curl(f"{run.base}/api/v1/push/{token}{path}")
+        assert code == 404, (token, path, body)
+        assert json.loads(body) == {"error": "not found"}
+    # ...then it is held back before any token is looked at, even the right one.
+    for token, path in [*guesses[10:], (real, "")]:
+        code, body = curl(f"{run.base}/api/v1/push/{token}{path}")
+        assert code == 429, (token, path, body)
+        assert "too many requests with a wrong token" in json.loads(body)["error"]
+    assert run.metric("pharos_auth_failures_total") == 10
+    assert run.metric("pharos_auth_throttled_total") == len(guesses) - 10 + 1
     assert run.monitors()["backup"]["state"] == "Pending"
     assert results(run, "backup") == []
 
 
 def test_a_token_from_the_environment_is_used_as_given(run: PharosRun):
-    assert token_of(run, "keyed") == KEYED_TOKEN
+    # It is a secret kept in the environment: the API never shows it (docs/api.md).
+    assert run.json("/api/v1/monitors/jobs/keyed")["push"] == {"tokenLoaded": True}
+    assert KEYED_TOKEN not in run.request("/api/v1/monitors")[2].decode()
     code, body = curl(f"{run.base}/api/v1/push/{KEYED_TOKEN}")
     assert code == 200, body
     assert run.monitors()["keyed"]["state"] == "Up"

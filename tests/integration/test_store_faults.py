@@ -178,24 +178,29 @@ def test_io_error(tmp_path, target, tag):
              error_words="disk I/O error", env=env)
 
 
-def test_locked_database(tmp_path, target, tag):
-    db = tmp_path / "pharos.db"
-    holder: list[subprocess.Popen] = []
+class DatabaseLock:
+    """Another process holding BEGIN EXCLUSIVE on `db` (Python's sqlite3) from lock() to
+    unlock()."""
 
-    def lock() -> None:
+    def __init__(self, db: Path) -> None:
+        self.db = db
+        self.holders: list[subprocess.Popen] = []
+
+    def lock(self) -> None:
         process = subprocess.Popen(
             [sys.executable, "-c",
              "import sqlite3, sys\n"
              "con = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
              "con.execute('BEGIN EXCLUSIVE')\n"
              "print('locked', flush=True)\n"
-             "sys.stdin.read()\n", str(db)],
+             "sys.stdin.read()\n", str(self.db)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        holder.append(process)
+        self.holders.append(process)
         assert process.stdout.readline().strip() == "locked"
 
-    def unlock() -> None:
-        for process in holder:
+    def unlock(self) -> None:
+        while self.holders:
+            process = self.holders.pop()
             process.stdin.close()
             try:
                 process.wait(timeout=10)
@@ -203,5 +208,66 @@ def test_locked_database(tmp_path, target, tag):
                 os.kill(process.pid, 9)
                 process.wait()
 
-    exercise(tmp_path, target, tag, db, start_fault=lock, end_fault=unlock,
+
+def test_locked_database(tmp_path, target, tag):
+    db = tmp_path / "pharos.db"
+    lock = DatabaseLock(db)
+    exercise(tmp_path, target, tag, db, start_fault=lock.lock, end_fault=lock.unlock,
              error_words="database is locked")
+
+
+def test_notifications_of_an_outage_during_a_store_fault(tmp_path, target, tag, receiver):
+    """The incidents and the notification outbox live in the same database. A monitor goes Down
+    while nothing can be written (the outbox write of its `down` notice fails): once the store is
+    back, its incident is on record and the `down` webhook is sent exactly once, by the alerting
+    engine's catch-up; the recovery after it is sent exactly once too."""
+    db = tmp_path / "pharos.db"
+    flip = f"{tag}-notify"
+    target.set_state(flip, 200, "ok")
+    rules = {"failureThreshold": 1, "successThreshold": 1, "channels": ["ops-hook"]}
+    docs = [pharos.monitor("flip", "http", namespace="shop", frequency="10s", timeout="2s",
+                           http={"url": target.url(f"/state/{flip}")}, alerting=rules),
+            {"apiVersion": pharos.API_VERSION, "kind": "AlertChannel",
+             "metadata": {"name": "ops-hook", "namespace": "shop"},
+             "spec": {"type": "webhook", "webhook": {"url": receiver.url("/hook")}}}]
+    path = pharos.write_monitors(tmp_path / "monitors", docs)
+    run = PharosRun(tmp_path, [path], db=db,
+                    extra_args=("--alerting-interval", "500ms", "--notification-backoff",
+                                "200ms", "--notification-backoff-max", "1s"))
+    lock = DatabaseLock(db)
+    try:
+        run.wait_states({"flip": "Up"}, timeout=60)
+        lock.lock()
+        try:
+            target.set_state(flip, 500, "broken")
+            pharos.wait_for(lambda: run.metric("pharos_store_up") == 0, timeout=60,
+                            message="pharos_store_up to drop to 0")
+            run.wait_states({"flip": "Down"}, timeout=60)
+            # The fault reaches the notifications themselves: the `down` notice cannot be
+            # written to the outbox when it is decided.
+            pharos.wait_for(lambda: log_lines(run, "writing notifications to the outbox failed"),
+                            timeout=60, message="the outbox write to fail")
+        finally:
+            lock.unlock()
+
+        down = receiver.wait_for(lambda r: r.requests("/hook"), timeout=60,
+                                 message="the down webhook once the store is back")
+        assert down[0].json()["event"] == "down", down[0].json()
+        incident_id = down[0].json()["incident"]["id"]
+        target.set_state(flip, 200, "ok")
+        receiver.wait_for(lambda r: len(r.requests("/hook")) >= 2, timeout=60,
+                          message="the recovered webhook")
+        assert run.stop() == 0, run.output()
+    finally:
+        lock.unlock()
+        run.kill()
+
+    # After a clean stop nothing more can arrive: one notice of each kind, each its own delivery.
+    payloads = [request.json() for request in receiver.requests("/hook")]
+    assert [p["event"] for p in payloads] == ["down", "recovered"], payloads
+    assert len({p["deliveryId"] for p in payloads}) == 2, payloads
+    assert {p["incident"]["id"] for p in payloads} == {incident_id}, payloads
+    with sqlite3.connect(db) as con:
+        incidents = con.execute(
+            "SELECT id, resolved_at_ms FROM incidents WHERE monitor_key LIKE '%flip'").fetchall()
+    assert len(incidents) == 1 and incidents[0][1] is not None, incidents

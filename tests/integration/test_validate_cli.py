@@ -229,6 +229,17 @@ def test_mistakes_in_the_new_check_types_are_located(validate):
         spec:
           type: push
           push: {expectEvery: 100ms}
+          assertions:
+            - {type: latency, op: lt, value: 10m}
+            - {type: statusCode, op: eq, value: "200"}
+        ---
+        apiVersion: pharos.dev/v1alpha1
+        kind: Monitor
+        metadata: {name: backends}
+        spec:
+          type: tcp
+          target:
+            service: {name: Checkout}
         """))
     completed = validate(path)
     assert completed.returncode == 2, completed.describe()
@@ -243,6 +254,11 @@ def test_mistakes_in_the_new_check_types_are_located(validate):
     assert_error_at(completed, path, 35, "spec.grpc.address", "port")
     assert_error_at(completed, path, 37, "spec.assertions[0].type", "tls")
     assert_error_at(completed, path, 44, "spec.push.expectEvery", "1s")
+    assert_error_at(completed, path, 47, "spec.assertions[1].type", "http monitors only")
+    assert_error_at(completed, path, 55, "spec.target.service.name", "Service name")
+    assert_error_at(completed, path, 55, "spec.target.service.port", "required")
+    # The latency assertion of the push monitor (its run time) is valid: no error on line 46.
+    assert not [e for e in error_lines(completed, path) if e[0] == 46], completed.describe()
 
 
 def test_missing_block_for_the_type_is_reported(validate):

@@ -9,6 +9,7 @@ Thin wrapper around ``tests/k8s/control-plane`` (which uses
         cp.kubectl("get", "ns")
         cp.kubectl("auth", "can-i", "list", "pods", kubeconfig=cp.kubeconfig_operator, check=False)
         cp.restart_apiserver()   # same URL, same etcd data
+        cp.stop_apiserver(); cp.start_apiserver()   # an outage as long as the caller likes
         cp.compact()             # etcd compaction at the current revision -> old RVs give 410
 
 Nothing here is faked: every call goes to a real kube-apiserver on 127.0.0.1.
@@ -17,9 +18,11 @@ Nothing here is faked: every call goes to a real kube-apiserver on 127.0.0.1.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shlex
 import subprocess
+import time
 from pathlib import Path
 from typing import Mapping, Optional, Sequence, Union
 
@@ -28,6 +31,15 @@ CONTROL_PLANE_SCRIPT = K8S_DIR / "control-plane"
 BUILD_TOOLS_SCRIPT = K8S_DIR / "build-tools"
 
 PathLike = Union[str, os.PathLike]
+
+
+class ToolFailed(subprocess.CalledProcessError):
+    """A kubectl or helm command that failed, with what it printed in the message: pytest shows
+    only str(exception), and the exit status alone does not say why a command failed."""
+
+    def __str__(self) -> str:
+        return (f"{super().__str__()}\nstderr: {(self.stderr or '').strip()[-2000:]}"
+                f"\nstdout: {(self.stdout or '').strip()[-2000:]}")
 
 
 def build_tools(timeout: Optional[float] = None) -> Path:
@@ -147,6 +159,17 @@ class ControlPlane:
                          {"PHAROS_K8S_START_TIMEOUT": str(int(self.start_timeout))})
         self._reload_env()
 
+    def stop_apiserver(self) -> None:
+        """Stop only kube-apiserver (TERM by PID, then KILL); etcd and its data stay."""
+        self._run_script("stop-apiserver", timeout=60)
+        self._reload_env()
+
+    def start_apiserver(self) -> None:
+        """Start kube-apiserver again after stop_apiserver(): same port, same flags, same data."""
+        self._run_script("start-apiserver",
+                         {"PHAROS_K8S_START_TIMEOUT": str(int(self.start_timeout))})
+        self._reload_env()
+
     def compact(self) -> int:
         """Compact etcd at its current revision; returns that revision."""
         proc = self._run_script("compact", timeout=60)
@@ -224,8 +247,31 @@ class ControlPlane:
         proc = subprocess.run(cmd, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=timeout)
         if check and proc.returncode != 0:
-            raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout, proc.stderr)
+            raise ToolFailed(proc.returncode, cmd, proc.stdout, proc.stderr)
         return proc
+
+    def wait_crds_established(self, *names: str, timeout: float = 60) -> None:
+        """Wait until every named CustomResourceDefinition is Established (its resources served).
+
+        Not `kubectl wait --for condition=Established`: the pinned kubectl fails at once ("status.
+        conditions accessor error: <nil>") when it reads a CRD the API server has not yet given any
+        condition, which happens right after an apply."""
+        deadline = time.monotonic() + timeout
+        pending = set(names)
+        while True:
+            for name in sorted(pending):
+                proc = self.kubectl("get", "crd", name, "-o", "json", check=False)
+                if proc.returncode == 0:
+                    conditions = json.loads(proc.stdout).get("status", {}).get("conditions") or []
+                    if any(c.get("type") == "Established" and c.get("status") == "True"
+                           for c in conditions):
+                        pending.discard(name)
+            if not pending:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"CRDs not Established after {timeout:.0f} s: "
+                                   f"{', '.join(sorted(pending))}")
+            time.sleep(0.2)
 
     def helm(self, *args: str, kubeconfig: Optional[PathLike] = None, check: bool = True,
              timeout: float = 300) -> subprocess.CompletedProcess:
@@ -239,5 +285,5 @@ class ControlPlane:
         proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True, timeout=timeout)
         if check and proc.returncode != 0:
-            raise subprocess.CalledProcessError(proc.returncode, cmd, proc.stdout, proc.stderr)
+            raise ToolFailed(proc.returncode, cmd, proc.stdout, proc.stderr)
         return proc

@@ -66,6 +66,7 @@ CommandResult RunCommand(const std::vector<std::string>& args) {
   // wait for its end forever) nor any of this process's sockets.
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
   std::vector<char*> argv;
+  argv.reserve(args.size());
   for (const auto& arg : args) argv.push_back(const_cast<char*>(arg.c_str()));
   argv.push_back(nullptr);
   pid_t pid = 0;

@@ -61,8 +61,9 @@ class GatedClient : public KubeClient {
       std::unique_lock<std::mutex> lock(mutex_);
       ++waiting_;
       // Polls so that a cancelled watch leaves the gate within 50 ms.
-      while (!open_ && !stop.stop_requested())
+      while (!open_ && !stop.stop_requested()) {
         changed_.wait_for(lock, std::chrono::milliseconds(50));
+      }
       --waiting_;
       watched_from_.push_back(o.resource_version);
     }
@@ -135,8 +136,9 @@ class InformerE2ETest : public KubeE2ETest {
   }
   static std::set<std::string> CachedNames(const Informer& informer) {
     std::set<std::string> names;
-    for (const auto& object : informer.List())
+    for (const auto& object : informer.List()) {
       names.insert(JsonStringAt(object, {"metadata", "name"}));
+    }
     return names;
   }
   void CreateConfigMap(const std::string& name, const std::string& value = "v") {

@@ -283,6 +283,7 @@ TEST_F(KubeClientE2ETest, ConcurrentRequestsFromManyThreads) {
   const ApiResource cms = ApiResource::ConfigMaps();
   std::atomic<int> failures{0};
   std::vector<std::thread> threads;
+  threads.reserve(8);
   for (int t = 0; t < 8; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < 10; ++i) {

@@ -7,7 +7,8 @@
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
-  // GoogleTest owns and deletes registered environments.
-  ::testing::AddGlobalTestEnvironment(new pharos::e2e::ControlPlaneEnvironment);
+  // GoogleTest owns and deletes registered environments (its API takes the raw pointer).
+  ::testing::AddGlobalTestEnvironment(
+      new pharos::e2e::ControlPlaneEnvironment);  // NOLINT(cppcoreguidelines-owning-memory)
   return RUN_ALL_TESTS();
 }

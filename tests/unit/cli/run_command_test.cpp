@@ -28,7 +28,7 @@ class RunCommandTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  int Run(std::vector<std::string> args) {
+  int Run(const std::vector<std::string>& args) {
     out_.str("");
     err_.str("");
     // Never the real ./monitors.yaml or /etc/pharos/monitors.d of the machine running the tests.

@@ -399,6 +399,7 @@ TEST(MetricsRegistryTest, ConcurrentUpdatesAreNotLost) {
   std::thread scraper([&] {
     while (!done.load()) EXPECT_FALSE(registry.Expose().empty());
   });
+  threads.reserve(kThreads);
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&, t] {
       for (int i = 0; i < kIncrements; ++i) {

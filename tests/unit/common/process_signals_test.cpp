@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <string>
 #include <thread>
 
@@ -14,13 +15,14 @@ TEST(ProcessSignalsTest, TellsStopReloadAndWakeApart) {
   EXPECT_EQ(signals.Wait().kind, ProcessSignals::Kind::kWake);
   sender.join();
 
-  // Blocked in this thread, so a signal sent to the thread waits for sigwait.
-  pthread_kill(pthread_self(), SIGHUP);
+  // raise() sends to this thread alone (POSIX, for a multi-threaded process), where the signals
+  // are blocked, so each waits for sigwait.
+  raise(SIGHUP);
   const ProcessSignals::Received reload = signals.Wait();
   EXPECT_EQ(reload.kind, ProcessSignals::Kind::kReload);
   EXPECT_EQ(std::string(reload.name), "SIGHUP");
 
-  pthread_kill(pthread_self(), SIGTERM);
+  raise(SIGTERM);
   const ProcessSignals::Received stop = signals.Wait();
   EXPECT_EQ(stop.kind, ProcessSignals::Kind::kStop);
   EXPECT_EQ(std::string(stop.name), "SIGTERM");

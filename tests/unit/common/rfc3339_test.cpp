@@ -80,7 +80,7 @@ TEST(Rfc3339Test, TimesBeyondTheClockAreErrorsNeverWrappedAround) {
 }
 
 TEST(Rfc3339Test, ErrorsQuoteOnlyTheStartOfALongText) {
-  const std::string huge = "2026-11-25T23:17:54." + std::string(10'000'000, '1') + "x";
+  const std::string huge = "2026-11-25T23:17:54." + std::string(1'000'000, '1') + "x";
   auto parsed = ParseRfc3339(huge);
   ASSERT_FALSE(parsed.ok());
   EXPECT_LT(parsed.error().size(), 200u);

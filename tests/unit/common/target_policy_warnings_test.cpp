@@ -26,6 +26,7 @@ TEST(TargetPolicyWarningsTest, EveryCheckTypesLiteralTargetIsLookedAt) {
   const std::vector<ValidationError> warnings =
       BlockedTargetWarnings(loaded.monitors, TargetPolicy());
   std::vector<std::string> paths;
+  paths.reserve(warnings.size());
   for (const ValidationError& warning : warnings) paths.push_back(warning.path);
   // Names are decided by the probe on the address it connects to, not here; loopback is allowed.
   EXPECT_EQ(paths, (std::vector<std::string>{"spec.http.url", "spec.tcp.host", "spec.dns.server",

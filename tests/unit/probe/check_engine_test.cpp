@@ -388,7 +388,7 @@ TEST(CheckEngineConcurrencyTest, FiveHundredChecksCompleteOnOneThread) {
   int reported = 0;
   auto monitor = std::make_shared<const Monitor>(HttpMonitor(Url(server), milliseconds(20000)));
   for (int i = 0; i < 500; ++i) {
-    engine.Submit(monitor, [&](CheckResult result) {
+    engine.Submit(monitor, [&](const CheckResult& result) {
       std::lock_guard<std::mutex> lock(mutex);
       threads.insert(std::this_thread::get_id());
       ++reported;
@@ -442,9 +442,9 @@ TEST(CheckEngineConcurrencyTest, SubmitFromACallbackAndDestroyWithChecksInFlight
   std::atomic<int> done{0};
   {
     CheckEngine engine({});
-    engine.Submit(slow, [](CheckResult) {});
-    engine.Submit(fast, [&](CheckResult) {
-      engine.Submit(fast, [&](CheckResult) { done++; });
+    engine.Submit(slow, [](const CheckResult&) {});
+    engine.Submit(fast, [&](const CheckResult&) {
+      engine.Submit(fast, [&](const CheckResult&) { done++; });
       done++;
     });
     // Wait (bounded) for both quick checks, then destroy with the silent one still running.

@@ -123,6 +123,8 @@ TEST(DnsServerTest, ParsesHostAndPort) {
   EXPECT_EQ(ParseDnsServer("[::1]:5300").value().host, "::1");
   EXPECT_EQ(ParseDnsServer("[::1]:5300").value().port, 5300);
   EXPECT_EQ(ParseDnsServer("::1").value().host, "::1");
+  EXPECT_EQ(ParseDnsServer("::1").value().port, 53);
+  EXPECT_EQ(ParseDnsServer("2001:db8::53").value().host, "2001:db8::53");
   EXPECT_EQ(ParseDnsServer("ns.example.com:54").value().host, "ns.example.com");
   for (const char* bad :
        {"", ":53", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536", "[::1", "[::1]x", "1.2.3.4:5x"}) {

@@ -58,18 +58,19 @@ class FakeOperator {
     server_options.tls_cert_file = options_.tls_cert_file;
     server_options.tls_key_file = options_.tls_key_file;
     auto server = std::make_unique<HttpServer>(server_options);
-    Status routed = server->Route("POST", "/api/v1/probes/register",
-                                  [this](const HttpRequest& request, HttpResponder responder) {
-                                    responder.Send(Register(request));
-                                  });
+    Status routed =
+        server->Route("POST", "/api/v1/probes/register",
+                      [this](const HttpRequest& request, const HttpResponder& responder) {
+                        responder.Send(Register(request));
+                      });
     if (!routed.ok()) return routed;
     routed = server->Route("POST", "/api/v1/work/lease",
-                           [this](const HttpRequest& request, HttpResponder responder) {
+                           [this](const HttpRequest& request, const HttpResponder& responder) {
                              responder.Send(Lease(request));
                            });
     if (!routed.ok()) return routed;
     routed = server->Route("POST", "/api/v1/work/results",
-                           [this](const HttpRequest& request, HttpResponder responder) {
+                           [this](const HttpRequest& request, const HttpResponder& responder) {
                              responder.Send(Results(request));
                            });
     if (!routed.ok()) return routed;

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -258,8 +259,13 @@ class FullBacklogListener {
     port_ = ntohs(address.sin_port);
     for (int i = 0; i < 5; ++i) {
       const int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-      connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address));
+      if (fd < 0) throw std::runtime_error("full backlog listener: no socket");
       fillers_.push_back(fd);
+      // Non-blocking: a connection the full backlog holds back is still in progress.
+      if (connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 &&
+          errno != EINPROGRESS) {
+        throw std::runtime_error("full backlog listener: cannot connect a filler");
+      }
     }
   }
   ~FullBacklogListener() {
@@ -281,9 +287,10 @@ inline int ClosedLoopbackPort() {
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t length = sizeof(address);
-  bind(fd, reinterpret_cast<sockaddr*>(&address), length);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
+  const bool bound = fd >= 0 && bind(fd, reinterpret_cast<sockaddr*>(&address), length) == 0 &&
+                     getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0;
+  if (fd >= 0) close(fd);
+  if (!bound) throw std::runtime_error("closed loopback port: cannot bind");
   return ntohs(address.sin_port);
 }
 

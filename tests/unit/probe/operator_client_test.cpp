@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <memory>
 #include <stop_token>
 #include <thread>
 
@@ -268,9 +269,8 @@ class KeyFile {
     const int fd = mkstemp(path);
     if (fd < 0) throw std::runtime_error("mkstemp");
     path_ = path;
-    FILE* file = fdopen(fd, "w");
-    PEM_write_PrivateKey(file, key, nullptr, nullptr, 0, nullptr, nullptr);
-    fclose(file);
+    const std::unique_ptr<FILE, decltype(&fclose)> file(fdopen(fd, "w"), &fclose);
+    PEM_write_PrivateKey(file.get(), key, nullptr, nullptr, 0, nullptr, nullptr);
   }
   ~KeyFile() { unlink(path_.c_str()); }
   const std::string& path() const { return path_; }

@@ -74,7 +74,7 @@ class ProbeAgentTest : public ::testing::Test {
     return options;
   }
 
-  void StartAgent(ProbeAgent::Options options = FastOptions()) {
+  void StartAgent(const ProbeAgent::Options& options = FastOptions()) {
     OperatorClient::Options client;
     client.operator_url = fake_.url();
     client.token_file = token_.path();

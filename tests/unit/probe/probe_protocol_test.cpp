@@ -139,5 +139,49 @@ TEST(ProbeProtocolTest, ResultsReply) {
   EXPECT_THAT(bad.error(), HasSubstr("accepted[0]"));
 }
 
+TEST(ProbeProtocolTest, ScreenshotBodiesAndLeaseReply) {
+  const ProbeIdentity probe{"probe-eu-1", "eu-west", "1.2.3"};
+  EXPECT_EQ(json::parse(ScreenshotLeaseRequestBody(probe, 1)),
+            (json{{"name", "probe-eu-1"}, {"region", "eu-west"}, {"max", 1}}));
+  EXPECT_EQ(
+      json::parse(ScreenshotFailedRequestBody(probe, "0a1b", "timed out")),
+      (json{
+          {"name", "probe-eu-1"}, {"region", "eu-west"}, {"id", "0a1b"}, {"error", "timed out"}}));
+  // A long error is cut to 1000 bytes on a character boundary; invalid UTF-8 is replaced.
+  const std::string long_error = std::string(999, 'x') + "\xc3\xa9" + "tail\xff";
+  const json cut = json::parse(ScreenshotFailedRequestBody(probe, "0a1b", long_error));
+  EXPECT_EQ(cut["error"], std::string(999, 'x'));
+  EXPECT_EQ(ScreenshotUploadQuery(probe, "0a1b"), "?name=probe-eu-1&region=eu-west&id=0a1b");
+
+  auto none = ParseScreenshotLeaseReply(json::object());
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+  auto one = ParseScreenshotLeaseReply(json::parse(
+      R"({"requests": [{"id": "0a1b", "url": "https://shop.example/", "monitor": "shop/front",
+                        "incident": "inc-1", "moment": "down", "leaseExpiresAt": "x",
+                        "later": true}]})"));
+  ASSERT_TRUE(one.ok()) << one.error();
+  ASSERT_EQ(one->size(), 1u);
+  EXPECT_EQ((*one)[0].id, "0a1b");
+  EXPECT_EQ((*one)[0].url, "https://shop.example/");
+  EXPECT_EQ((*one)[0].monitor, "shop/front");
+  EXPECT_EQ((*one)[0].incident, "inc-1");
+  EXPECT_EQ((*one)[0].moment, "down");
+
+  EXPECT_THAT(ParseScreenshotLeaseReply(json{{"requests", 3}}).error(),
+              HasSubstr("requests: expected an array"));
+  // The id goes into the upload's query unescaped: only hex digits.
+  EXPECT_THAT(
+      ParseScreenshotLeaseReply(json{{"requests", {{{"id", "a&region=us"}, {"url", "http://x/"}}}}})
+          .error(),
+      HasSubstr("requests[0].id: expected 1-64 lower-case hex digits"));
+  EXPECT_THAT(
+      ParseScreenshotLeaseReply(json{{"requests", {{{"id", "0a"}, {"url", "file:///etc/passwd"}}}}})
+          .error(),
+      HasSubstr("requests[0].url: expected an http:// or https:// URL"));
+  EXPECT_THAT(ParseScreenshotLeaseReply(json{{"requests", {{{"id", 7}}}}}).error(),
+              HasSubstr("requests[0].id: expected a string"));
+}
+
 }  // namespace
 }  // namespace pharos

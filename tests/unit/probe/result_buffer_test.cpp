@@ -8,6 +8,7 @@ namespace {
 
 std::vector<std::string> Ids(const std::vector<ResultBuffer::Entry>& entries) {
   std::vector<std::string> ids;
+  ids.reserve(entries.size());
   for (const ResultBuffer::Entry& entry : entries) ids.push_back(entry.item_id);
   return ids;
 }

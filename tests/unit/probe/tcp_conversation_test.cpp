@@ -29,7 +29,7 @@ constexpr long kDay = 86400;
 // and then reads without answering.
 class SmtpLikeServer {
  public:
-  SmtpLikeServer(const TestCertificate& leaf, bool silent = false) : silent_(silent) {
+  explicit SmtpLikeServer(const TestCertificate& leaf, bool silent = false) : silent_(silent) {
     signal(SIGPIPE, SIG_IGN);
     ctx_ = SSL_CTX_new(TLS_server_method());
     SSL_CTX_use_certificate(ctx_, leaf.cert.get());

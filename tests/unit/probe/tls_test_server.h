@@ -92,9 +92,8 @@ class PemFile {
     const int fd = mkstemp(path);
     if (fd < 0) throw std::runtime_error("mkstemp");
     path_ = path;
-    FILE* file = fdopen(fd, "w");
-    for (X509* cert : certs) PEM_write_X509(file, cert);
-    fclose(file);
+    const std::unique_ptr<FILE, decltype(&fclose)> file(fdopen(fd, "w"), &fclose);
+    for (X509* cert : certs) PEM_write_X509(file.get(), cert);
   }
   ~PemFile() { unlink(path_.c_str()); }
   const std::string& path() const { return path_; }

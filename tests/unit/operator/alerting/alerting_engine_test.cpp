@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "common/manual_clock.h"
 #include "common/rfc3339.h"
 #include "operator/alerting/maintenance_schedule.h"
@@ -277,6 +279,48 @@ TEST_F(AlertingEngineTest, TestNotificationsAndScreenshots) {
   EXPECT_EQ(attached->record->screenshot_urls,
             std::vector<std::string>{"/api/v1/screenshots/a.png"});
   EXPECT_FALSE(stack.store().AttachScreenshot("nope", "/x.png", clock_.Now())->found);
+}
+
+// A status page reads the incidents of all its monitors with one statement: the same records,
+// timelines, acknowledgements and screenshots as one query per monitor.
+TEST_F(AlertingEngineTest, IncidentsInWindowAsOneQueryPerMonitor) {
+  Stack stack(clock_, db_, nullptr);
+  Monitor web = MakeMonitor("web");
+  Monitor api = MakeMonitor("api");
+  ASSERT_TRUE(stack.core().UpsertMonitor(web).ok());
+  ASSERT_TRUE(stack.core().UpsertMonitor(api).ok());
+  stack.Round(web, Outcome::kDown);
+  clock_.Advance(seconds(10));
+  stack.Round(web, Outcome::kUp);
+  clock_.Advance(seconds(10));
+  stack.Round(web, Outcome::kDown);
+  stack.Round(api, Outcome::kDown);
+  Result<std::vector<IncidentRecord>> all = stack.store().ListIncidents(IncidentQuery{});
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 3u);
+  const std::string acked = all->at(0).incident.id;
+  ASSERT_TRUE(stack.engine().Acknowledge(acked, "alice").ok());
+  ASSERT_TRUE(
+      stack.store().AttachScreenshot(acked, "/api/v1/screenshots/a.png", clock_.Now()).ok());
+
+  IncidentWindowQuery query{
+      {web.uid, api.uid}, clock_.Now() - minutes(5), clock_.Now() + minutes(1), 100};
+  auto summary = [](const Result<std::vector<IncidentRecord>>& records) {
+    std::vector<std::string> out;
+    for (const IncidentRecord& record : *records) {
+      out.push_back(record.incident.id + " " + ToString(record.phase) + " " +
+                    std::to_string(record.timeline.size()) + " " +
+                    std::to_string(record.screenshot_urls.size()));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  Result<std::vector<IncidentRecord>> window = stack.store().ListIncidentsInWindow(query);
+  ASSERT_TRUE(window.ok()) << window.error();
+  EXPECT_EQ(window->size(), 3u);
+  EXPECT_EQ(summary(window), summary(stack.store().IncidentReader::ListIncidentsInWindow(query)));
+  query.limit_per_monitor = 1;
+  EXPECT_EQ(stack.store().ListIncidentsInWindow(query)->size(), 2u);
 }
 
 TEST_F(AlertingEngineTest, LaterNoticesLinkTheIncidentsScreenshotsUnderThePublicUrl) {

@@ -23,7 +23,8 @@ MaintenanceWindow Parse(const std::string& yaml) {
   return window.ok() ? std::move(window).value() : MaintenanceWindow{};
 }
 
-Monitor MonitorNamed(const std::string& name, std::map<std::string, std::string> labels = {}) {
+Monitor MonitorNamed(const std::string& name,
+                     const std::map<std::string, std::string>& labels = {}) {
   Monitor monitor;
   monitor.namespace_name = "shop";
   monitor.name = name;
@@ -64,6 +65,29 @@ TEST(MaintenanceScheduleTest, OneOffCoversItsMonitorsBetweenStartAndEnd) {
   Monitor elsewhere = checkout;
   elsewhere.namespace_name = "other";
   EXPECT_FALSE(schedule.InMaintenance(elsewhere, At("2026-12-20T22:30:00Z")));
+}
+
+TEST(MaintenanceScheduleTest, AnswersVersionMovesOnlyWhenSomeAnswerMayHaveChanged) {
+  MaintenanceSchedule schedule;
+  const auto before = schedule.AnswersVersion(At("2026-12-20T21:00:00Z"));
+  ASSERT_TRUE(before.has_value());
+  EXPECT_EQ(schedule.AnswersVersion(At("2026-12-20T21:30:00Z")), before);
+
+  schedule.Replace({Parse(kOneOff)});
+  const auto replaced = schedule.AnswersVersion(At("2026-12-20T21:30:00Z"));
+  EXPECT_NE(replaced, before) << "new windows";
+  EXPECT_EQ(schedule.AnswersVersion(At("2026-12-20T21:59:59Z")), replaced)
+      << "nothing began or ended";
+
+  const auto started = schedule.AnswersVersion(At("2026-12-20T22:00:00Z"));
+  EXPECT_NE(started, replaced) << "the window began";
+  EXPECT_TRUE(schedule.InMaintenance(MonitorNamed("checkout-api"), At("2026-12-20T22:10:00Z")));
+  EXPECT_EQ(schedule.AnswersVersion(At("2026-12-20T23:00:00Z")), started);
+
+  const auto ended = schedule.AnswersVersion(At("2026-12-20T23:30:00Z"));
+  EXPECT_NE(ended, started) << "the window ended";
+  schedule.Remove("shop/db-upgrade");
+  EXPECT_NE(schedule.AnswersVersion(At("2026-12-20T23:31:00Z")), ended) << "a window removed";
 }
 
 TEST(MaintenanceScheduleTest, RecurringInATimeZoneAcrossTheDstChange) {

@@ -315,27 +315,50 @@ TEST_F(ClickHouseSinkTest, RecomputesTheRollupsOfTheHoursABatchTouched) {
     }
     return found;
   };
+  // The batch's hour, and (the first batch of the monitor since the start) the hour before,
+  // which a predecessor that died before its refresh may have left short; then their days
+  // (the start is at midnight: the hour before is on the day before).
   std::vector<std::string> done = refreshes();
-  ASSERT_EQ(done.size(), 2u);
+  ASSERT_EQ(done.size(), 4u);
   const int64_t start =
       std::chrono::duration_cast<seconds>(ManualClock::DefaultStart().time_since_epoch()).count();
   const int64_t hour = start - start % 3600;
   EXPECT_NE(done[0].find("INSERT INTO pharos.check_rollups_hourly"), std::string::npos);
-  EXPECT_NE(done[0].find("FROM pharos.check_results FINAL"), std::string::npos);
-  EXPECT_NE(done[0].find("toDateTime(" + std::to_string(hour) + ")"), std::string::npos);
-  EXPECT_NE(done[0].find("'" + MakeMonitor("shop").uid + "'"), std::string::npos);
-  EXPECT_NE(done[1].find("INSERT INTO pharos.check_rollups_daily"), std::string::npos);
-  EXPECT_NE(done[1].find("toDateTime(" + std::to_string(start - start % 86400) + ")"),
+  EXPECT_NE(done[0].find("toDateTime(" + std::to_string(hour - 3600) + ")"), std::string::npos);
+  EXPECT_NE(done[1].find("INSERT INTO pharos.check_rollups_hourly"), std::string::npos);
+  EXPECT_NE(done[1].find("FROM pharos.check_results FINAL"), std::string::npos);
+  EXPECT_NE(done[1].find("toDateTime(" + std::to_string(hour) + ")"), std::string::npos);
+  EXPECT_NE(done[1].find("'" + MakeMonitor("shop").uid + "'"), std::string::npos);
+  EXPECT_NE(done[2].find("INSERT INTO pharos.check_rollups_daily"), std::string::npos);
+  EXPECT_NE(done[2].find("toDateTime(" + std::to_string(start - 86400) + ")"), std::string::npos);
+  EXPECT_NE(done[3].find("INSERT INTO pharos.check_rollups_daily"), std::string::npos);
+  EXPECT_NE(done[3].find("toDateTime(" + std::to_string(start - start % 86400) + ")"),
             std::string::npos);
 
-  // The next batch waits for the interval before its hours are recomputed.
+  // The next batch waits for the interval before its hours are recomputed; the monitor's hour
+  // before the start is not marked again.
   sink_->Add(Results("shop", 3));
   sink_->Pump();
-  EXPECT_EQ(refreshes().size(), 2u);
+  EXPECT_EQ(refreshes().size(), 4u);
   EXPECT_EQ(sink_->pending_rollup_hours(), 1u);
   clock_.Advance(milliseconds(10'000));
   sink_->Pump();
-  EXPECT_EQ(refreshes().size(), 4u);
+  EXPECT_EQ(refreshes().size(), 6u);
+
+  // Another monitor's first batch marks its hour before the start too; two hours after the
+  // start's hour nothing is caught up any more.
+  sink_->Add(Results("cart", 3));
+  sink_->Pump();
+  EXPECT_EQ(sink_->pending_rollup_hours(), 2u);
+  clock_.Advance(std::chrono::hours(2));
+  sink_->Pump();
+  EXPECT_EQ(sink_->pending_rollup_hours(), 0u);
+  sink_->Add(Results("search", 3));
+  sink_->Pump();
+  EXPECT_EQ(sink_->pending_rollup_hours(), 1u);
+  clock_.Advance(milliseconds(10'000));
+  sink_->Pump();
+  const size_t before_failure = refreshes().size();
 
   // A refresh ClickHouse cannot take keeps the hours and sends history reads to SQLite.
   sink_->Add(Results("shop", 3));
@@ -349,7 +372,7 @@ TEST_F(ClickHouseSinkTest, RecomputesTheRollupsOfTheHoursABatchTouched) {
   clock_.Advance(milliseconds(10'000));
   sink_->Pump();
   EXPECT_EQ(sink_->pending_rollup_hours(), 0u);
-  EXPECT_EQ(refreshes().size(), 6u);
+  EXPECT_EQ(refreshes().size(), before_failure + 2);
   EXPECT_EQ(sink_->LocalReadReason(), std::nullopt);
 }
 
@@ -371,7 +394,7 @@ TEST(ClickHouseSchemaTest, MigratesVersionOneByFillingTheRollups) {
   FakeClickHouseTransport transport;
   transport.set_stored_version(1);
   ASSERT_TRUE(ClickHouseSchema::Ensure(transport, "pharos"));
-  EXPECT_EQ(transport.stored_version(), 2);
+  EXPECT_EQ(transport.stored_version(), ClickHouseSchema::kVersion);
   std::vector<std::string> statements = transport.statements();
   const auto hourly = std::find_if(statements.begin(), statements.end(), [](const auto& s) {
     return s.rfind("INSERT INTO pharos.check_rollups_hourly", 0) == 0;
@@ -391,6 +414,55 @@ TEST(ClickHouseSchemaTest, MigratesVersionOneByFillingTheRollups) {
                     [](const auto& s) { return s.find("INSERT INTO pharos.check_rollups") == 0; }),
       0)
       << "a new database has nothing to fill";
+}
+
+TEST(ClickHouseSchemaTest, MigratesVersionTwoByRecomputingTheRollups) {
+  // Version 2's histograms were wrong on 18.16; a recomputation has the count of the row it
+  // replaces and would not win over it, so the tables are emptied first.
+  FakeClickHouseTransport transport;
+  transport.set_stored_version(2);
+  ASSERT_TRUE(ClickHouseSchema::Ensure(transport, "pharos"));
+  EXPECT_EQ(transport.stored_version(), 3);
+  const std::vector<std::string> statements = transport.statements();
+  const auto at = [&](const std::string& prefix) {
+    return std::find_if(statements.begin(), statements.end(),
+                        [&](const auto& s) { return s.rfind(prefix, 0) == 0; });
+  };
+  const auto truncate_hourly = at("TRUNCATE TABLE pharos.check_rollups_hourly");
+  const auto truncate_daily = at("TRUNCATE TABLE pharos.check_rollups_daily");
+  const auto hourly = at("INSERT INTO pharos.check_rollups_hourly");
+  const auto daily = at("INSERT INTO pharos.check_rollups_daily");
+  ASSERT_NE(truncate_hourly, statements.end());
+  ASSERT_NE(truncate_daily, statements.end());
+  ASSERT_NE(hourly, statements.end());
+  ASSERT_NE(daily, statements.end());
+  EXPECT_LT(truncate_hourly, hourly);
+  EXPECT_LT(truncate_daily, hourly);
+  EXPECT_LT(hourly, daily);
+
+  // A database of version 3 is left as it is.
+  FakeClickHouseTransport current;
+  current.set_stored_version(3);
+  ASSERT_TRUE(ClickHouseSchema::Ensure(current, "pharos"));
+  for (const std::string& statement : current.statements()) {
+    EXPECT_EQ(statement.rfind("TRUNCATE", 0), std::string::npos) << statement;
+    EXPECT_EQ(statement.rfind("INSERT INTO pharos.check_rollups", 0), std::string::npos)
+        << statement;
+  }
+}
+
+TEST(ClickHouseSchemaTest, TheBucketLambdaNamesNoAliasOfTheRollupStatements) {
+  // On 18.16 a lambda parameter named like an alias of the SELECT is replaced by the alias's
+  // expression (version 2's `b`, the hour, put every latency in bucket 0).
+  const std::string expression = ClickHouseSchema::LatencyBucketExpression("total_us");
+  const size_t arrow = expression.find(" -> ");
+  ASSERT_NE(arrow, std::string::npos) << expression;
+  const size_t open = expression.rfind('(', arrow);
+  const std::string parameter = expression.substr(open + 1, arrow - open - 1);
+  for (const std::string& statement : {ClickHouseSchema::RefreshHourly("pharos", {"a"}, 0, 3600),
+                                       ClickHouseSchema::RefreshDaily("pharos", {"a"}, 0, 86400)}) {
+    EXPECT_EQ(statement.find(" AS " + parameter), std::string::npos) << statement;
+  }
 }
 
 TEST(AnalyticsResultStoreTest, CopiesOnlyWhatSqliteNewlyStored) {

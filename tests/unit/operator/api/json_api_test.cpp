@@ -41,7 +41,7 @@ class JsonApiTest : public ::testing::Test {
     ASSERT_TRUE(core_->UpsertMonitor(web_).ok());
     for (int round = 1; round <= 3; ++round) {
       const auto at = ManualClock::DefaultStart() + Millis(10'000 * round);
-      clock_.SetNow(at + Millis(100));
+      clock_.AdvanceTo(at + Millis(100));
       auto report = core_->IngestAndWait(
           {MakeResult(checkout_, "eu-west", at, round == 3 ? Outcome::kDown : Outcome::kUp),
            MakeResult(checkout_, "us-east", at, Outcome::kUp)});
@@ -168,6 +168,56 @@ TEST_F(JsonApiTest, ListsOpenIncidents) {
       &JsonApi::HandleMonitor,
       Get("/api/v1/monitors/shop/checkout", {}, {{"namespace", "shop"}, {"name", "checkout"}}));
   EXPECT_EQ(Json::parse(one.body)["incident"]["id"], incidents[0]["id"]);
+}
+
+// The incidents an edition keeps elsewhere (the operator's Incident resources), with the query
+// it was asked.
+class RecordedIncidents final : public IncidentReader {
+ public:
+  Result<std::vector<IncidentRecord>> ListIncidents(const IncidentQuery& query) override {
+    queries.push_back(query);
+    if (failure) return Error{*failure};
+    return records;
+  }
+  Result<std::optional<IncidentRecord>> GetIncident(const std::string& /*id*/) override {
+    return std::optional<IncidentRecord>{};
+  }
+
+  std::vector<IncidentRecord> records;
+  std::vector<IncidentQuery> queries;
+  std::optional<std::string> failure;
+};
+
+TEST_F(JsonApiTest, ListsTheEditionsIncidentsWhenItKeepsThemElsewhere) {
+  Incident other;
+  other.id = "inc-from-the-old-leader";
+  other.monitor_uid = "uid-web";
+  other.monitor_key = "shop/web";
+  other.opened_at = ManualClock::DefaultStart();
+  other.failing_regions = {"eu-west"};
+  other.first_error = "status code is 503";
+  RecordedIncidents kept;
+  kept.records.push_back(IncidentRecord::FromIncident(other));
+  api_->UseIncidentReader(kept);
+
+  HttpResponse response =
+      Call(&JsonApi::HandleIncidents, Get("/api/v1/incidents", {{"open", "true"}, {"limit", "7"}}));
+  ASSERT_EQ(response.status, 200);
+  Json incidents = Json::parse(response.body)["incidents"];
+  // Not the history's own incident of checkout: the edition's list.
+  ASSERT_EQ(incidents.size(), 1u);
+  EXPECT_EQ(incidents[0]["id"], "inc-from-the-old-leader");
+  EXPECT_EQ(incidents[0]["namespace"], "shop");
+  EXPECT_EQ(incidents[0]["name"], "web");
+  EXPECT_EQ(incidents[0]["firstError"], "status code is 503");
+  ASSERT_EQ(kept.queries.size(), 1u);
+  EXPECT_FALSE(kept.queries[0].include_resolved);
+  EXPECT_EQ(kept.queries[0].limit, 7);
+
+  kept.failure = "the informer is not synced";
+  response = Call(&JsonApi::HandleIncidents, Get("/api/v1/incidents"));
+  EXPECT_EQ(response.status, 500);
+  EXPECT_THAT(response.body, HasSubstr("the informer is not synced"));
 }
 
 TEST_F(JsonApiTest, HealthReadinessAndMetrics) {

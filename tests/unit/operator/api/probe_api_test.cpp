@@ -104,7 +104,7 @@ class ProbeApiTest : public ::testing::Test {
     }
   }
 
-  HttpResponse Call(void (ProbeApi::*handler)(const HttpRequest&, ProbeApi::Reply),
+  HttpResponse Call(void (ProbeApi::*handler)(const HttpRequest&, const ProbeApi::Reply&),
                     const HttpRequest& request) {
     ReplyCatcher catcher;
     ((*api_).*handler)(request, catcher.Reply());
@@ -252,7 +252,10 @@ TEST_F(ProbeApiTest, LeaseLongPollAnswersWhenWorkBecomesDue) {
 
   const auto due = core_->scheduler_for_testing().Find(api_monitor_.uid)->next_due;
   ASSERT_LT(*due - clock_.Now(), std::chrono::seconds(30));
-  clock_.SetNow(*due);
+  clock_.AdvanceTo(*due);
+  core_->Tick();
+  EXPECT_FALSE(catcher.replied()) << "one item due: the lease waits briefly for more";
+  clock_.Advance(Millis(20));  // the dispatcher's lease_batch_wait
   core_->Tick();
 
   HttpResponse response = catcher.Wait();
@@ -300,6 +303,12 @@ TEST_F(ProbeApiTest, LeaseReplyCarriesTheClusterTargetPolicyOnlyWhenSet) {
   ASSERT_EQ(with.status, 200) << with.body;
   EXPECT_EQ(Body(with)["targetPolicy"],
             (Json{{"deny", {"10.0.0.0/8"}}, {"allow", {"169.254.10.0/24"}}}));
+  // The screenshot browser obeys the same policy: its lease replies carry it too.
+  HttpResponse shots = Call(&ProbeApi::HandleScreenshotLease,
+                            Post("/api/v1/work/screenshots/lease", identity_, "eu-token"));
+  ASSERT_EQ(shots.status, 200) << shots.body;
+  EXPECT_EQ(Body(shots)["targetPolicy"],
+            (Json{{"deny", {"10.0.0.0/8"}}, {"allow", {"169.254.10.0/24"}}}));
 }
 
 // A ServiceEndpointSource that answers what the test sets, and counts the questions.
@@ -335,8 +344,10 @@ TEST_F(ProbeApiTest, ItemsOfServiceMonitorsCarryTheReadyEndpointsOfTheMoment) {
     api_->HandleLease(Post("/api/v1/work/lease", body, "eu-token"), catcher.Reply());
     for (const std::string& uid : {api_monitor_.uid, backends.uid}) {
       const auto due = core_->scheduler_for_testing().Find(uid)->next_due;
-      if (*due > clock_.Now()) clock_.SetNow(*due);
+      if (*due > clock_.Now()) clock_.AdvanceTo(*due);
     }
+    core_->Tick();
+    clock_.Advance(Millis(20));  // two of the ten items the lease asked for: a brief wait
     core_->Tick();
     HttpResponse response = catcher.Wait();
     EXPECT_EQ(response.status, 200) << response.body;
@@ -380,7 +391,7 @@ TEST_F(ProbeApiTest, ShutdownAnswersParkedLeasesAndRefusesNewOnes) {
 
 TEST_F(ProbeApiTest, ResultsAreAckedAfterTheCommitAndDuplicatesNamed) {
   const auto due = core_->scheduler_for_testing().Find(api_monitor_.uid)->next_due;
-  clock_.SetNow(*due);
+  clock_.AdvanceTo(*due);
   core_->Tick();
   auto items = core_->dispatcher_for_testing().Lease("eu-west", "probe-eu-1", 10);
   ASSERT_EQ(items.size(), 1u);
@@ -539,7 +550,7 @@ TEST_F(ProbeApiTest, ServesTheProtocolOverHttp) {
       401);
   answer.clear();
   std::string huge = identity_.dump();
-  huge.insert(1, "\"padding\":\"" + std::string(5 * 1024 * 1024, 'x') + "\",");
+  huge.insert(1, "\"padding\":\"" + std::string(size_t{5} * 1024 * 1024, 'x') + "\",");
   EXPECT_EQ(PostOverHttp(server.base_url() + "/api/v1/work/results", huge, "eu-token", &answer),
             413);
   server.Stop();
@@ -581,11 +592,159 @@ TEST_F(ProbeApiTest, ALeaseWhoseProbeDisconnectsIsCancelledAtOnce) {
   EXPECT_TRUE(wait_for(unparked)) << "the lease waits for a probe that is gone";
 
   const auto due = core_->scheduler_for_testing().Find(api_monitor_.uid)->next_due;
-  clock_.SetNow(*due);
+  clock_.AdvanceTo(*due);
   core_->Tick();
   const auto items = core_->dispatcher_for_testing().Lease("eu-west", "probe-eu-2", 10);
   ASSERT_EQ(items.size(), 1u) << "the due item went to the gone probe";
   server.Stop();
 }
+
+// A ScreenshotBroker that hands out what the test queued and records the answers.
+class FakeBroker final : public ScreenshotBroker {
+ public:
+  std::vector<ScreenshotRequest> Lease(const std::string& region, const std::string& probe,
+                                       size_t max, Clock::TimePoint now) override {
+    leases.push_back(region + "/" + probe + "/" + std::to_string(max));
+    std::vector<ScreenshotRequest> out;
+    for (ScreenshotRequest request : waiting) {
+      if (out.size() < max && request.region == region) {
+        request.lease_expires_at = now + std::chrono::seconds(45);
+        out.push_back(request);
+      }
+    }
+    return out;
+  }
+  Result<std::string> Complete(const std::string& region, const std::string& probe,
+                               const std::string& id, const Result<std::string>& capture,
+                               Clock::TimePoint) override {
+    answers.push_back(region + "/" + probe + "/" + id + "/" +
+                      (capture.ok() ? "png:" + *capture : "error:" + capture.error()));
+    if (id == "unknown") return Error{"no such request", ErrorKind::kInvalidArgument};
+    if (id == "store-down") return Error{"disk full", ErrorKind::kFailed};
+    return capture.ok() ? std::string("/api/v1/screenshots/abc.png") : std::string();
+  }
+  std::vector<ScreenshotRequest> waiting;
+  std::vector<std::string> leases;
+  std::vector<std::string> answers;
+};
+
+HttpRequest Upload(const std::string& query_name, const std::string& region, const std::string& id,
+                   std::string png, const std::string& token) {
+  HttpRequest request = Post("/api/v1/work/screenshots/upload", Json(std::move(png)), token);
+  request.query = {{"name", query_name}, {"region", region}, {"id", id}};
+  return request;
+}
+
+TEST_F(ProbeApiTest, ScreenshotRequestsAreLeasedToTheRegionsProbes) {
+  Json body = identity_;
+  HttpResponse none = Call(&ProbeApi::HandleScreenshotLease,
+                           Post("/api/v1/work/screenshots/lease", body, "eu-token"));
+  ASSERT_EQ(none.status, 200) << none.body;
+  EXPECT_EQ(Body(none), Json({{"requests", Json::array()}})) << "no broker: nothing asked";
+
+  FakeBroker broker;
+  broker.waiting.push_back(ScreenshotRequest{
+      "0123abcd", "http://shop.example/", "shop/front", "inc-1", "down", "eu-west", {}});
+  broker.waiting.push_back(ScreenshotRequest{
+      "0123abce", "http://shop.example/", "shop/front", "inc-2", "down", "eu-west", {}});
+  api_->UseScreenshots(&broker);
+  body["max"] = 100;
+  HttpResponse leased = Call(&ProbeApi::HandleScreenshotLease,
+                             Post("/api/v1/work/screenshots/lease", body, "eu-token"));
+  ASSERT_EQ(leased.status, 200) << leased.body;
+  EXPECT_EQ(broker.leases, std::vector<std::string>{"eu-west/probe-eu-1/4"}) << "max is capped";
+  const Json requests = Body(leased)["requests"];
+  ASSERT_EQ(requests.size(), 2u) << leased.body;
+  EXPECT_EQ(requests[0]["id"], "0123abcd");
+  EXPECT_EQ(requests[0]["url"], "http://shop.example/");
+  EXPECT_EQ(requests[0]["monitor"], "shop/front");
+  EXPECT_EQ(requests[0]["incident"], "inc-1");
+  EXPECT_EQ(requests[0]["moment"], "down");
+  EXPECT_TRUE(requests[0]["leaseExpiresAt"].is_string());
+
+  body["max"] = 0;
+  EXPECT_EQ(Call(&ProbeApi::HandleScreenshotLease,
+                 Post("/api/v1/work/screenshots/lease", body, "eu-token"))
+                .status,
+            400);
+  // Authenticated like every probe route: a wrong token, or another region's token.
+  EXPECT_EQ(Call(&ProbeApi::HandleScreenshotLease,
+                 Post("/api/v1/work/screenshots/lease", identity_, "wrong"))
+                .status,
+            401);
+  Json us = {{"name", "probe-us-1"}, {"region", "us-east"}};
+  EXPECT_EQ(
+      Call(&ProbeApi::HandleScreenshotLease, Post("/api/v1/work/screenshots/lease", us, "eu-token"))
+          .status,
+      403);
+  EXPECT_EQ(broker.leases.size(), 1u);
+}
+
+TEST_F(ProbeApiTest, ScreenshotUploadsAreAuthenticatedBoundedAndPassedOn) {
+  FakeBroker broker;
+  api_->UseScreenshots(&broker);
+  const std::string png = "\x89PNG...";
+  HttpResponse stored = Call(&ProbeApi::HandleScreenshotUpload,
+                             Upload("probe-eu-1", "eu-west", "0123abcd", png, "eu-token"));
+  ASSERT_EQ(stored.status, 200) << stored.body;
+  EXPECT_EQ(Body(stored)["url"], "/api/v1/screenshots/abc.png");
+  EXPECT_EQ(broker.answers, std::vector<std::string>{"eu-west/probe-eu-1/0123abcd/png:" + png});
+
+  EXPECT_EQ(Call(&ProbeApi::HandleScreenshotUpload,
+                 Upload("probe-eu-1", "eu-west", "0123abcd", png, "wrong"))
+                .status,
+            401);
+  EXPECT_EQ(Call(&ProbeApi::HandleScreenshotUpload,
+                 Upload("probe-us-1", "us-east", "0123abcd", png, "eu-token"))
+                .status,
+            403);
+  HttpResponse no_region = Call(&ProbeApi::HandleScreenshotUpload,
+                                Upload("probe-eu-1", "", "0123abcd", png, "eu-token"));
+  EXPECT_EQ(no_region.status, 400);
+  EXPECT_THAT(no_region.body, HasSubstr("region"));
+  EXPECT_EQ(
+      Call(&ProbeApi::HandleScreenshotUpload, Upload("probe-eu-1", "eu-west", "", png, "eu-token"))
+          .status,
+      400);
+  HttpResponse too_big = Call(&ProbeApi::HandleScreenshotUpload,
+                              Upload("probe-eu-1", "eu-west", "0123abcd",
+                                     std::string(size_t{4} * 1024 * 1024 + 1, 'x'), "eu-token"));
+  EXPECT_EQ(too_big.status, 413) << too_big.body;
+  // The broker's refusals: a request not leased to this probe (400), a store failure (503).
+  EXPECT_EQ(Call(&ProbeApi::HandleScreenshotUpload,
+                 Upload("probe-eu-1", "eu-west", "unknown", png, "eu-token"))
+                .status,
+            400);
+  HttpResponse later = Call(&ProbeApi::HandleScreenshotUpload,
+                            Upload("probe-eu-1", "eu-west", "store-down", png, "eu-token"));
+  EXPECT_EQ(later.status, 503);
+  EXPECT_EQ(broker.answers.size(), 3u);
+}
+
+TEST_F(ProbeApiTest, AFailedCaptureIsPassedOnWithItsReason) {
+  FakeBroker broker;
+  api_->UseScreenshots(&broker);
+  Json body = identity_;
+  body["id"] = "0123abcd";
+  body["error"] = "screenshot of http://shop.example/ timed out after 30 s";
+  HttpResponse done = Call(&ProbeApi::HandleScreenshotFailed,
+                           Post("/api/v1/work/screenshots/failed", body, "eu-token"));
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(broker.answers,
+            std::vector<std::string>{"eu-west/probe-eu-1/0123abcd/error:screenshot of "
+                                     "http://shop.example/ timed out after 30 s"});
+  body["error"] = std::string(2000, 'x');
+  EXPECT_EQ(Call(&ProbeApi::HandleScreenshotFailed,
+                 Post("/api/v1/work/screenshots/failed", body, "eu-token"))
+                .status,
+            400);
+  body.erase("error");
+  EXPECT_EQ(Call(&ProbeApi::HandleScreenshotFailed,
+                 Post("/api/v1/work/screenshots/failed", body, "eu-token"))
+                .status,
+            400);
+  EXPECT_EQ(broker.answers.size(), 1u);
+}
+
 }  // namespace
 }  // namespace pharos

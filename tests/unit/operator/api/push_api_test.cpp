@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/manual_clock.h"
+#include "common/metrics_registry.h"
+
 namespace pharos {
 namespace {
 
@@ -28,8 +31,10 @@ class PushApiTest : public ::testing::Test {
  protected:
   void SetUp() override { tokens_.Set("uid-backup", kToken); }
 
-  HttpResponse Call(const std::string& token, PushPing ping) {
+  HttpResponse Call(const std::string& token, PushPing ping,
+                    const std::string& remote = "10.0.0.1") {
     HttpRequest request;
+    request.remote_address = remote;
     request.method = "POST";
     request.path = "/api/v1/push/" + token;
     request.path_params["token"] = token;
@@ -42,7 +47,10 @@ class PushApiTest : public ::testing::Test {
   static constexpr const char* kToken = "0123456789abcdef0123456789abcdef";
   PushTokens tokens_;
   FakeReceiver receiver_;
-  PushApi api_{tokens_, receiver_};
+  ManualClock clock_;
+  MetricsRegistry registry_{MetricsRegistry::Options{}};
+  BadTokenGuard bad_tokens_{clock_, registry_, {.burst = 3, .refill = std::chrono::seconds(6)}};
+  PushApi api_{tokens_, receiver_, bad_tokens_};
 };
 
 TEST_F(PushApiTest, AKnownTokenPingsItsMonitor) {
@@ -79,6 +87,31 @@ TEST_F(PushApiTest, AMonitorGoneSinceTheLookupIsTheSame404) {
   HttpResponse response = Call(kToken, PushPing::kSuccess);
   EXPECT_EQ(response.status, 404);
   EXPECT_EQ(response.body, R"({"error":"not found"})");
+}
+
+TEST_F(PushApiTest, AnAddressGuessingTokensIsThrottledBeforeAnyLookup) {
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(Call("guess" + std::to_string(i), PushPing::kSuccess).status, 404);
+  }
+  HttpResponse throttled = Call(kToken, PushPing::kSuccess);
+  EXPECT_EQ(throttled.status, 429);
+  ASSERT_EQ(throttled.headers.size(), 1u);
+  EXPECT_EQ(throttled.headers[0].first, "Retry-After");
+  EXPECT_TRUE(receiver_.uids.empty());
+  const std::string metrics = registry_.Expose();
+  EXPECT_THAT(metrics, HasSubstr("pharos_auth_failures_total{api=\"push\"} 3"));
+  EXPECT_THAT(metrics, HasSubstr("pharos_auth_throttled_total{api=\"push\"} 1"));
+
+  // Other addresses keep pinging, and the guesser gets one try back per refill interval.
+  EXPECT_EQ(Call(kToken, PushPing::kSuccess, "10.0.0.2").status, 200);
+  clock_.Advance(std::chrono::seconds(6));
+  EXPECT_EQ(Call(kToken, PushPing::kSuccess).status, 200);
+  EXPECT_EQ(receiver_.uids.size(), 2u);
+}
+
+TEST_F(PushApiTest, AMonitorRemovedUnderAPingIsNotAGuess) {
+  receiver_.answer = Error{"no push monitor has uid 'uid-backup'", ErrorKind::kInvalidArgument};
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(Call(kToken, PushPing::kSuccess).status, 404);
 }
 
 TEST_F(PushApiTest, ANonLeaderAsksTheJobToRetry) {

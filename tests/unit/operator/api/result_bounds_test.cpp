@@ -11,8 +11,6 @@
 namespace pharos {
 namespace {
 
-using ::testing::HasSubstr;
-
 CheckResult Plausible(std::chrono::system_clock::time_point now) {
   CheckResult result;
   result.scheduled_at = now - std::chrono::seconds(5);

@@ -20,27 +20,9 @@
 #include "operator/control/operator_core.h"
 #include "operator/control/scheduler.h"
 #include "operator/storage/sqlite_result_store.h"
+#include "unit/temp_directory.h"
 
 namespace pharos::testing {
-
-class TempDirectory {
- public:
-  TempDirectory() {
-    std::string pattern = ::testing::TempDir() + "pharos-core-XXXXXX";
-    if (mkdtemp(pattern.data()) == nullptr) {
-      ADD_FAILURE() << "mkdtemp failed";
-    }
-    path_ = pattern;
-  }
-  ~TempDirectory() {
-    std::error_code ignored;
-    std::filesystem::remove_all(path_, ignored);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // An http monitor "shop/<name>" with uid "uid-<name>", checked every 10 s from `regions`.
 inline Monitor MakeMonitor(const std::string& name, std::vector<std::string> regions = {"local"},
@@ -87,6 +69,7 @@ inline OperatorCore::Options TestOptions() {
   options.writer.max_delay = std::chrono::milliseconds(0);
   options.writer.prune_interval = std::chrono::milliseconds(0);
   options.summary_min_interval = std::chrono::milliseconds(0);
+  options.summary_pause = std::chrono::milliseconds(0);
   options.metrics.version = "test";
   return options;
 }

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "common/manual_clock.h"
+#include "unit/common/latency_assertion_builder.h"
 
 namespace pharos {
 namespace {
@@ -133,6 +134,97 @@ TEST_F(HeartbeatTest, ARunSlowerThanDegradedAfterIsDegraded) {
   ASSERT_TRUE(done);
   EXPECT_EQ(done->outcome, Outcome::kDegraded);
   EXPECT_EQ(done->rule, "degradedAfter");
+}
+
+TEST_F(HeartbeatTest, ARunBreakingALatencyAssertionIsDownInTheProbesWords) {
+  Heartbeat heartbeat(
+      Spec(Millis(60'000), Millis(0)), std::nullopt, t0_,
+      {LatencyAssertion(CompareOp::kGt, "1s"), LatencyAssertion(CompareOp::kLt, "5s")});
+  heartbeat.Ping(PushPing::kStart, t0_);
+  std::optional<HeartbeatVerdict> done = heartbeat.Ping(PushPing::kSuccess, t0_ + Millis(7'250));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->outcome, Outcome::kDown);
+  EXPECT_EQ(done->rule, "latency");
+  EXPECT_EQ(done->expected, "lt 5s");
+  EXPECT_EQ(done->actual, "7.25s");
+  EXPECT_EQ(done->message, "latency is 7.25s, expected lt 5s");
+  EXPECT_EQ(done->run_time, Millis(7'250));
+
+  heartbeat.Ping(PushPing::kStart, t0_ + Millis(10'000));
+  done = heartbeat.Ping(PushPing::kSuccess, t0_ + Millis(10'500));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->outcome, Outcome::kDown) << "the first assertion that fails is given";
+  EXPECT_EQ(done->message, "latency is 500ms, expected gt 1s");
+
+  heartbeat.Ping(PushPing::kStart, t0_ + Millis(20'000));
+  done = heartbeat.Ping(PushPing::kSuccess, t0_ + Millis(25'000));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->message, "latency is 5s, expected lt 5s") << "lt is strict";
+
+  heartbeat.Ping(PushPing::kStart, t0_ + Millis(30'000));
+  done = heartbeat.Ping(PushPing::kSuccess, t0_ + Millis(34'999));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->outcome, Outcome::kUp);
+  EXPECT_TRUE(done->message.empty());
+}
+
+TEST_F(HeartbeatTest, LatencyAssertionsNeedAMeasuredRun) {
+  Heartbeat heartbeat(Spec(Millis(60'000), Millis(0)), std::nullopt, t0_,
+                      {LatencyAssertion(CompareOp::kGt, "24h")});
+  std::optional<HeartbeatVerdict> done = heartbeat.Ping(PushPing::kSuccess, t0_ + Millis(1'000));
+  ASSERT_TRUE(done);
+  EXPECT_FALSE(done->run_time);
+  EXPECT_EQ(done->outcome, Outcome::kUp) << "no /start: no run time to judge";
+
+  // A start after the success ping's time (clock moved back) gives no run time either.
+  heartbeat.Ping(PushPing::kStart, t0_ + Millis(5'000));
+  done = heartbeat.Ping(PushPing::kSuccess, t0_ + Millis(4'000));
+  ASSERT_TRUE(done);
+  EXPECT_FALSE(done->run_time);
+  EXPECT_EQ(done->outcome, Outcome::kUp);
+}
+
+TEST_F(HeartbeatTest, LatencyComesAfterMaxRunTimeAndFailAndBeforeDegradedAfter) {
+  Heartbeat heartbeat(Spec(Millis(60'000), Millis(0), Millis(10'000)), Millis(1'000), t0_,
+                      {LatencyAssertion(CompareOp::kLt, "2s")});
+  heartbeat.Ping(PushPing::kStart, t0_);
+  std::optional<HeartbeatVerdict> done = heartbeat.Ping(PushPing::kSuccess, t0_ + Millis(11'000));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->rule, "maxRunTime");
+  EXPECT_TRUE(done->expected.empty());
+
+  heartbeat.Ping(PushPing::kStart, t0_ + Millis(20'000));
+  done = heartbeat.Ping(PushPing::kFail, t0_ + Millis(23'000));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->rule, "fail");
+
+  heartbeat.Ping(PushPing::kStart, t0_ + Millis(30'000));
+  done = heartbeat.Ping(PushPing::kSuccess, t0_ + Millis(33'000));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->outcome, Outcome::kDown);
+  EXPECT_EQ(done->rule, "latency");
+
+  heartbeat.Ping(PushPing::kStart, t0_ + Millis(40'000));
+  done = heartbeat.Ping(PushPing::kSuccess, t0_ + Millis(41'500));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->outcome, Outcome::kDegraded);
+  EXPECT_EQ(done->rule, "degradedAfter");
+}
+
+TEST_F(HeartbeatTest, ReconfigureAppliesNewAssertions) {
+  Heartbeat heartbeat(Spec(Millis(60'000), Millis(0)), std::nullopt, t0_);
+  heartbeat.Ping(PushPing::kStart, t0_);
+  heartbeat.Reconfigure(Spec(Millis(60'000), Millis(0)), std::nullopt,
+                        {LatencyAssertion(CompareOp::kLte, "1s")});
+  std::optional<HeartbeatVerdict> done = heartbeat.Ping(PushPing::kSuccess, t0_ + Millis(1'001));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->outcome, Outcome::kDown);
+  EXPECT_EQ(done->message, "latency is 1.001s, expected lte 1s");
+  heartbeat.Reconfigure(Spec(Millis(60'000), Millis(0)), std::nullopt);
+  heartbeat.Ping(PushPing::kStart, t0_ + Millis(2'000));
+  done = heartbeat.Ping(PushPing::kSuccess, t0_ + Millis(9'000));
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->outcome, Outcome::kUp);
 }
 
 TEST_F(HeartbeatTest, ReconfigureKeepsTheLastPingAndAppliesTheNewPeriod) {

@@ -76,7 +76,7 @@ TEST_F(MonitorRuntimeTest, TheEarliestCertificateOfAnyRegionIsExported) {
 
 TEST_F(MonitorRuntimeTest, FailingAddressesFollowEachRegionsLastJudgedResult) {
   const auto with_addresses = [&](const std::string& region, Outcome outcome,
-                                  std::vector<std::pair<std::string, Outcome>> addresses) {
+                                  const std::vector<std::pair<std::string, Outcome>>& addresses) {
     CheckResult result = MakeResult(*runtime_.monitor, region, start_, outcome);
     for (auto& [address, address_outcome] : addresses) {
       AddressResult one;
@@ -126,6 +126,7 @@ TEST_F(MonitorRuntimeTest, FailingAddressesFollowEachRegionsLastJudgedResult) {
   EXPECT_EQ(runtime_.MetricsView().certificate_expiry, start_ + hours(10));
 
   std::vector<std::pair<std::string, Outcome>> many;
+  many.reserve(40);
   for (int i = 0; i < 40; ++i) many.emplace_back("10.1.0." + std::to_string(i), Outcome::kDown);
   runtime_.RememberFailingAddresses(with_addresses("us-east", Outcome::kDown, many));
   EXPECT_EQ(failing(1).size(), MonitorRuntime::kMaxFailingAddresses);

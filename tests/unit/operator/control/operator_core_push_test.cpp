@@ -170,6 +170,51 @@ TEST_F(OperatorCorePushTest, StartThenFailIsDownWithTheRunTimeAsLatency) {
   EXPECT_EQ(stored[0].failed_assertion->type, "fail");
 }
 
+TEST_F(OperatorCorePushTest, ARunBreakingALatencyAssertionIsStoredDownWithTheAssertion) {
+  Monitor backup = PushMonitor("backup");
+  Assertion latency;
+  latency.type = AssertionType::kLatency;
+  latency.op = CompareOp::kLt;
+  latency.value = "2s";
+  backup.assertions.push_back(latency);
+  ASSERT_TRUE(core_->UpsertMonitor(backup).ok());
+  PingOk(backup.uid, PushPing::kStart);
+  clock_.Advance(Millis(2'000));
+  auto verdict = Ping(backup.uid, PushPing::kSuccess);
+  ASSERT_TRUE(verdict.ok());
+  ASSERT_TRUE(verdict->has_value());
+  EXPECT_EQ((*verdict)->outcome, Outcome::kDown);
+
+  EXPECT_EQ(StateOf(backup.uid), MonitorState::kDown);
+  auto status = core_->Snapshot(backup.uid);
+  ASSERT_TRUE(status);
+  EXPECT_THAT(status->reason, HasSubstr("latency is 2s, expected lt 2s"));
+  std::vector<CheckResult> stored = Stored(backup.uid);
+  ASSERT_THAT(stored, SizeIs(1));
+  EXPECT_EQ(stored[0].outcome, Outcome::kDown);
+  EXPECT_EQ(stored[0].timings.total_us, 2'000'000);
+  ASSERT_TRUE(stored[0].failed_assertion);
+  EXPECT_EQ(stored[0].failed_assertion->type, "latency");
+  EXPECT_EQ(stored[0].failed_assertion->expected, "lt 2s");
+  EXPECT_EQ(stored[0].failed_assertion->actual, "2s");
+  EXPECT_EQ(stored[0].failed_assertion->message, "latency is 2s, expected lt 2s");
+
+  // A success ping without /start has no run time: the assertion cannot fail.
+  clock_.Advance(Millis(1'000));
+  PingOk(backup.uid, PushPing::kSuccess);
+  EXPECT_EQ(StateOf(backup.uid), MonitorState::kUp);
+
+  // Changed assertions apply to the next run.
+  backup.assertions[0].value = "3s";
+  ASSERT_TRUE(core_->UpsertMonitor(backup).ok());
+  PingOk(backup.uid, PushPing::kStart);
+  clock_.Advance(Millis(2'000));
+  PingOk(backup.uid, PushPing::kSuccess);
+  EXPECT_EQ(StateOf(backup.uid), MonitorState::kUp);
+  stored = Stored(backup.uid);
+  ASSERT_THAT(stored, SizeIs(3));
+}
+
 TEST_F(OperatorCorePushTest, ARunPastMaxRunTimeIsDownOnTheControlPlanesClock) {
   const Monitor backup = PushMonitor("backup", Millis(20'000));
   ASSERT_TRUE(core_->UpsertMonitor(backup).ok());

@@ -113,7 +113,7 @@ class OperatorCoreTest : public ::testing::Test {
   IngestOutcome Round(const Monitor& monitor, Outcome outcome,
                       const std::string& region = "local") {
     round_time_ += Millis(10'000);
-    clock_.SetNow(round_time_ + Millis(100));
+    clock_.AdvanceTo(round_time_ + Millis(100));
     auto report = Ingest({MakeResult(monitor, region, round_time_, outcome)});
     return report.outcomes.empty() ? IngestOutcome{} : report.outcomes.front();
   }
@@ -424,7 +424,7 @@ TEST_F(OperatorCoreTest, SchedulesWorkAndAcksItAfterTheCommit) {
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
   const auto due = core_->scheduler_for_testing().Find(api.uid)->next_due;
   ASSERT_TRUE(due.has_value());
-  clock_.SetNow(*due);
+  clock_.AdvanceTo(*due);
   core_->Tick();
 
   auto items = core_->dispatcher_for_testing().Lease("local", "probe-1", 10);
@@ -446,7 +446,7 @@ TEST_F(OperatorCoreTest, AnItemNoProbeCompletesIsRecordedAsAProbeError) {
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
   Round(api, Outcome::kUp);
   const auto due = core_->scheduler_for_testing().Find(api.uid)->next_due;
-  clock_.SetNow(*due);
+  clock_.AdvanceTo(*due);
   core_->Tick();
   std::string item_id;
   // First delivery plus three redeliveries, each lease left to expire.
@@ -606,7 +606,7 @@ TEST_F(OperatorCoreTest, ANewerStatusWinsOverTheStoreAndReplacesItsOpenIncident)
   });
   std::vector<StateEvent> events;
   core_->OnStateChange([&](const Monitor&, const StateEvent& event) { events.push_back(event); });
-  clock_.SetNow(round_time_ + Millis(500));
+  clock_.AdvanceTo(round_time_ + Millis(500));
   core_->SetScheduling(true);
 
   auto status = core_->Snapshot(api.uid);
@@ -636,7 +636,7 @@ TEST_F(OperatorCoreTest, AStandbyTakingOverResumesFromTheStatusAsItIsThen) {
   EXPECT_EQ(StateOf(api.uid), MonitorState::kPending);
 
   written = DownSeed(api, round_time_, round_time_ + Millis(10'000), api.uid + "-x");
-  clock_.SetNow(round_time_ + Millis(15'000));
+  clock_.AdvanceTo(round_time_ + Millis(15'000));
   core_->SetScheduling(true);
   EXPECT_EQ(StateOf(api.uid), MonitorState::kDown);
   EXPECT_TRUE(core_->scheduler_for_testing().Find(api.uid).has_value());
@@ -763,7 +763,7 @@ TEST_F(OperatorCoreTest, ExposesTheWholeMetricsContract) {
   result.cert_expiry = ManualClock::DefaultStart() + std::chrono::hours(24 * 90);
   Ingest({result});
   const auto due = core_->scheduler_for_testing().Find(api.uid)->next_due;
-  clock_.SetNow(*due + Millis(20'000));
+  clock_.AdvanceTo(*due + Millis(20'000));
   core_->Tick();
   core_->dispatcher_for_testing().Lease("local", "probe-1", 10);
   core_->Tick();
@@ -818,7 +818,7 @@ TEST_F(OperatorCoreTest, ExposesTheWholeMetricsContract) {
 TEST_F(OperatorCoreTest, DuplicatesOfADispatchedItemAreRefusedByBothLayers) {
   const Monitor api = MakeMonitor("api");
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
-  clock_.SetNow(*core_->scheduler_for_testing().Find(api.uid)->next_due);
+  clock_.AdvanceTo(*core_->scheduler_for_testing().Find(api.uid)->next_due);
   core_->Tick();
   auto leased = core_->dispatcher_for_testing().Lease("local", "probe", 10);
   ASSERT_EQ(leased.size(), 1u);
@@ -866,14 +866,14 @@ TEST_P(SlowCommitTest, ItemsWhoseResultsAreBeingCommittedAreNotRedelivered) {
   Monitor api = MakeMonitor("api");
   api.frequency = Millis(300'000);  // no next round meanwhile
   ASSERT_TRUE(core.UpsertMonitor(api).ok());
-  clock.SetNow(*core.scheduler_for_testing().Find(api.uid)->next_due);
+  clock.AdvanceTo(*core.scheduler_for_testing().Find(api.uid)->next_due);
   core.Tick();
   auto leased = core.dispatcher_for_testing().Lease("local", "probe", 10);
   ASSERT_EQ(leased.size(), 1u);
 
   std::promise<Result<IngestReport>> ingested;
   core.Ingest({MakeResult(api, "local", leased[0].scheduled_at, Outcome::kUp)},
-              [&](Result<IngestReport> report) { ingested.set_value(report); });
+              [&](const Result<IngestReport>& report) { ingested.set_value(report); });
   gate.WaitForBlockedAppend();
   for (int i = 0; i < 4; ++i) {
     clock.Advance(Millis(15'000));

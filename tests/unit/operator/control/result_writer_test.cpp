@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "common/manual_clock.h"
+#include "unit/eventually.h"
 
 namespace pharos {
 namespace {
@@ -289,16 +290,7 @@ TEST(ResultWriterTest, WithoutHoldingAFailedCommitReachesEverySubmitter) {
   EXPECT_FALSE(reports[0].ok);
 }
 
-// Polls `done` for up to 10 s.
-template <typename Predicate>
-bool Eventually(Predicate done) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!done()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(milliseconds(1));
-  }
-  return true;
-}
+using ::pharos::testing::Eventually;
 
 ResultWriter::Options Holding(size_t max_held) {
   ResultWriter::Options options = Lingering();

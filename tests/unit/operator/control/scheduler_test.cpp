@@ -154,6 +154,7 @@ void ExpectEvenSpread(const std::vector<std::string>& uids) {
 
 TEST(SchedulerSpreadTest, TenThousandKubernetesUidsSpreadEvenlyOverTheMinute) {
   std::vector<std::string> uids;
+  uids.reserve(10'000);
   for (int i = 0; i < 10'000; ++i) {
     uids.push_back(FakeUid(i));
   }
@@ -162,6 +163,7 @@ TEST(SchedulerSpreadTest, TenThousandKubernetesUidsSpreadEvenlyOverTheMinute) {
 
 TEST(SchedulerSpreadTest, TenThousandSequentialNamesSpreadEvenlyOverTheMinute) {
   std::vector<std::string> uids;  // file-based monitors: uid derived from namespace/name
+  uids.reserve(10'000);
   for (int i = 0; i < 10'000; ++i) {
     uids.push_back("default/monitor-" + std::to_string(i));
   }
@@ -476,7 +478,7 @@ TEST_F(SchedulerTest, ItemNobodyLeasesIsCoalescedByTheNextRound) {
 
 TEST_F(SchedulerTest, TickExpiresLeasesAndReportsAFailureAfterThreeRedeliveries) {
   std::vector<CheckResult> failures;
-  dispatcher_.SetFailureHandler([&](CheckResult result) { failures.push_back(result); });
+  dispatcher_.SetFailureHandler([&](const CheckResult& result) { failures.push_back(result); });
   const auto uid = FakeUid(16);
   ASSERT_TRUE(scheduler_.Upsert(MakeMonitor(uid, Millis(3'600'000))).ok());
   TickAt(*scheduler_.Find(uid)->next_due);
@@ -509,7 +511,7 @@ TEST_F(SchedulerTest, RunTicksWhenWokenAndStopsOnRequest) {
     return dispatcher_.Totals().enqueued;
   };
   {
-    std::jthread loop([this](std::stop_token stop) { scheduler_.Run(stop); });
+    std::jthread loop([this](const std::stop_token& stop) { scheduler_.Run(stop); });
     EXPECT_EQ(wait_for_depth(1), 1u);
     clock_.Advance(k1m);
     scheduler_.Wake();

@@ -91,11 +91,13 @@ TEST_F(WorkDispatcherAckMemoryTest, AnIdAckedAgainIsRememberedUntilItsLaterHoriz
 TEST_F(WorkDispatcherAckMemoryTest, ManyIdsAreRememberedAndForgottenExactly) {
   constexpr int kIds = 5'000;
   std::vector<std::string> ids;
+  ids.reserve(kIds);
   for (int i = 0; i < kIds; ++i) {
     ids.push_back("monitor-" + std::to_string(i) + "-0000-4000-8000-000000000000@eu@" +
                   std::to_string(1'700'000'000'000 + i));
   }
   std::vector<WorkItem> items;
+  items.reserve(kIds);
   for (int i = 0; i < kIds; ++i) {
     // Timeouts of 1..10 s: the records' horizons are not in the order they were acked.
     items.push_back(Item(ids[i], Millis(1'000 * (1 + (i * 7) % 10))));

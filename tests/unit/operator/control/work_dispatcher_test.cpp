@@ -25,6 +25,8 @@ using ::testing::SizeIs;
 constexpr Millis k10s = Millis(10'000);
 constexpr Millis k1m = Millis(60'000);
 constexpr Millis k1h = Millis(3'600'000);
+constexpr Millis kNoBatchWait = Millis(0);
+constexpr Millis kBatchWait = Millis(20);  // what the probe API asks
 
 class WorkDispatcherTest : public ::testing::Test {
  protected:
@@ -149,7 +151,7 @@ TEST_F(WorkDispatcherTest, LeaseItselfExpiresOverdueLeasesWithoutTick) {
 
 TEST_F(WorkDispatcherTest, ReportsErrorAfterThreeRedeliveries) {
   std::vector<CheckResult> failures;
-  dispatcher_.SetFailureHandler([&](CheckResult result) { failures.push_back(result); });
+  dispatcher_.SetFailureHandler([&](const CheckResult& result) { failures.push_back(result); });
   const auto scheduled = clock_.Now();
   dispatcher_.Enqueue({Item("a", "eu", k1m, scheduled)});
 
@@ -194,7 +196,7 @@ TEST_F(WorkDispatcherTest, LateResultOfRedeliveredItemStillAcks) {
 
 TEST_F(WorkDispatcherTest, LeaseOfAResultBeingCommittedNeverExpires) {
   std::vector<CheckResult> failures;
-  dispatcher_.SetFailureHandler([&](CheckResult result) { failures.push_back(result); });
+  dispatcher_.SetFailureHandler([&](const CheckResult& result) { failures.push_back(result); });
   dispatcher_.Enqueue({Item("a", "eu", k1m, clock_.Now())});
   auto leased = dispatcher_.Lease("eu", "p1", 1);
   ASSERT_THAT(leased, SizeIs(1));
@@ -308,6 +310,7 @@ TEST_F(WorkDispatcherTest, DuplicateIdIsIgnored) {
 TEST_F(WorkDispatcherTest, DrainsFrequencyClassesFairly) {
   const auto now = clock_.Now();
   std::vector<WorkItem> flood;
+  flood.reserve(1000);
   for (int i = 0; i < 1000; ++i) {
     flood.push_back(Item("fast-" + std::to_string(i), "eu", k10s, now));
   }
@@ -387,8 +390,9 @@ TEST_F(WorkDispatcherTest, TracksConnectedProbesPerRegion) {
 TEST_F(WorkDispatcherTest, LongPollAnswersAtOnceWhenWorkIsQueued) {
   dispatcher_.Enqueue({Item("a", "eu", k1m, clock_.Now())});
   std::optional<std::vector<WorkItem>> answer;
-  const auto id = dispatcher_.LeaseOrWait("eu", "p", 5, clock_.Now() + seconds(30),
-                                          [&](std::vector<WorkItem> items) { answer = items; });
+  const auto id =
+      dispatcher_.LeaseOrWait("eu", "p", 5, clock_.Now() + seconds(30), kNoBatchWait,
+                              [&](const std::vector<WorkItem>& items) { answer = items; });
   EXPECT_EQ(id, 0u);
   ASSERT_TRUE(answer.has_value());
   EXPECT_THAT(*answer, SizeIs(1));
@@ -400,11 +404,11 @@ TEST_F(WorkDispatcherTest, LongPollIsServedWhenWorkArrives) {
   std::optional<std::vector<WorkItem>> first;
   std::optional<std::vector<WorkItem>> second;
   const auto deadline = clock_.Now() + seconds(30);
-  EXPECT_NE(dispatcher_.LeaseOrWait("eu", "p1", 1, deadline,
-                                    [&](std::vector<WorkItem> items) { first = items; }),
+  EXPECT_NE(dispatcher_.LeaseOrWait("eu", "p1", 1, deadline, kNoBatchWait,
+                                    [&](const std::vector<WorkItem>& items) { first = items; }),
             0u);
-  EXPECT_NE(dispatcher_.LeaseOrWait("eu", "p2", 1, deadline,
-                                    [&](std::vector<WorkItem> items) { second = items; }),
+  EXPECT_NE(dispatcher_.LeaseOrWait("eu", "p2", 1, deadline, kNoBatchWait,
+                                    [&](const std::vector<WorkItem>& items) { second = items; }),
             0u);
   EXPECT_EQ(wakeups, 1) << "the first long-poll moved NextEventTime earlier";
   EXPECT_EQ(dispatcher_.NextEventTime(), deadline);
@@ -423,10 +427,94 @@ TEST_F(WorkDispatcherTest, LongPollIsServedWhenWorkArrives) {
   EXPECT_EQ(wakeups, 2) << "the new leases expire before the long-polls' deadline";
 }
 
+TEST_F(WorkDispatcherTest, LongPollWaitsBrieflyForABatchAfterTheFirstItem) {
+  // One request carries what comes due within the batch wait of the first item.
+  std::optional<std::vector<WorkItem>> answer;
+  const auto deadline = clock_.Now() + seconds(30);
+  dispatcher_.LeaseOrWait("eu", "p", 5, deadline, kBatchWait,
+                          [&](const std::vector<WorkItem>& items) { answer = items; });
+  clock_.Advance(seconds(2));
+  const auto first_due = clock_.Now();
+  dispatcher_.Enqueue({Item("a", "eu", k1m, first_due)});
+  EXPECT_FALSE(answer.has_value());
+  EXPECT_EQ(dispatcher_.NextEventTime(), first_due + Millis(20));
+
+  clock_.Advance(Millis(15));
+  dispatcher_.Enqueue({Item("b", "eu", k1m, clock_.Now())});
+  dispatcher_.Tick();
+  EXPECT_FALSE(answer.has_value()) << "the wait counts from the first item, not the latest";
+  EXPECT_EQ(dispatcher_.NextEventTime(), first_due + Millis(20));
+
+  clock_.Advance(Millis(5));
+  dispatcher_.Tick();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_THAT(*answer, SizeIs(2));
+}
+
+TEST_F(WorkDispatcherTest, LongPollIsAnsweredAtOnceWhenItsBatchIsFull) {
+  std::optional<std::vector<WorkItem>> answer;
+  dispatcher_.LeaseOrWait("eu", "p", 2, clock_.Now() + seconds(30), kBatchWait,
+                          [&](const std::vector<WorkItem>& items) { answer = items; });
+  dispatcher_.Enqueue({Item("a", "eu", k1m, clock_.Now())});
+  EXPECT_FALSE(answer.has_value());
+  dispatcher_.Enqueue({Item("b", "eu", k1m, clock_.Now())});
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_THAT(*answer, SizeIs(2));
+}
+
+TEST_F(WorkDispatcherTest, LongPollNeverWaitsForABatchPastItsDeadline) {
+  std::optional<std::vector<WorkItem>> answer;
+  const auto deadline = clock_.Now() + seconds(30);
+  dispatcher_.LeaseOrWait("eu", "p", 5, deadline, kBatchWait,
+                          [&](const std::vector<WorkItem>& items) { answer = items; });
+  clock_.Advance(seconds(30) - Millis(5));
+  dispatcher_.Enqueue({Item("a", "eu", k1m, clock_.Now())});
+  EXPECT_EQ(dispatcher_.NextEventTime(), deadline);
+  clock_.Advance(Millis(5));
+  dispatcher_.Tick();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_THAT(*answer, SizeIs(1)) << "answered with the item at its deadline, not empty";
+}
+
+TEST_F(WorkDispatcherTest, ABatchWaitStartsAgainWhenAnotherLeaseTookItsItems) {
+  std::optional<std::vector<WorkItem>> answer;
+  const auto deadline = clock_.Now() + seconds(30);
+  dispatcher_.LeaseOrWait("eu", "p1", 5, deadline, kBatchWait,
+                          [&](const std::vector<WorkItem>& items) { answer = items; });
+  dispatcher_.Enqueue({Item("a", "eu", k1m, clock_.Now())});
+  ASSERT_EQ(dispatcher_.NextEventTime(), clock_.Now() + kBatchWait);
+
+  EXPECT_THAT(dispatcher_.Lease("eu", "p2", 5), SizeIs(1)) << "another probe takes the item";
+  // Visibility timeout of the leased item = check timeout (10 s) + grace (5 s), before the
+  // long-poll's deadline; the batch wait that is no longer needed is gone.
+  EXPECT_EQ(dispatcher_.NextEventTime(), clock_.Now() + seconds(15))
+      << "nothing to wait for but the lease's expiry and the deadline";
+
+  clock_.Advance(seconds(1));
+  dispatcher_.Tick();
+  const auto second_due = clock_.Now();
+  dispatcher_.Enqueue({Item("b", "eu", k1m, second_due)});
+  EXPECT_FALSE(answer.has_value()) << "a fresh batch wait, not one that passed long ago";
+  EXPECT_EQ(dispatcher_.NextEventTime(), second_due + kBatchWait);
+  clock_.Advance(kBatchWait);
+  dispatcher_.Tick();
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_THAT(*answer, SizeIs(1));
+}
+
+TEST_F(WorkDispatcherTest, WithoutABatchWaitALongPollIsAnsweredAtTheFirstItem) {
+  std::optional<std::vector<WorkItem>> answer;
+  dispatcher_.LeaseOrWait("eu", "p", 5, clock_.Now() + seconds(30), kNoBatchWait,
+                          [&](const std::vector<WorkItem>& items) { answer = items; });
+  dispatcher_.Enqueue({Item("a", "eu", k1m, clock_.Now())});
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_THAT(*answer, SizeIs(1));
+}
+
 TEST_F(WorkDispatcherTest, LongPollTimesOutEmptyAtItsDeadline) {
   std::optional<std::vector<WorkItem>> answer;
-  dispatcher_.LeaseOrWait("eu", "p", 5, clock_.Now() + seconds(30),
-                          [&](std::vector<WorkItem> items) { answer = items; });
+  dispatcher_.LeaseOrWait("eu", "p", 5, clock_.Now() + seconds(30), kNoBatchWait,
+                          [&](const std::vector<WorkItem>& items) { answer = items; });
   clock_.Advance(seconds(29));
   dispatcher_.Tick();
   EXPECT_FALSE(answer.has_value());
@@ -441,8 +529,8 @@ TEST_F(WorkDispatcherTest, LongPollIsServedByARedelivery) {
   dispatcher_.Enqueue({Item("a", "eu", k1m, clock_.Now())});
   ASSERT_THAT(dispatcher_.Lease("eu", "crashed", 1), SizeIs(1));
   std::optional<std::vector<WorkItem>> answer;
-  dispatcher_.LeaseOrWait("eu", "p", 5, clock_.Now() + seconds(60),
-                          [&](std::vector<WorkItem> items) { answer = items; });
+  dispatcher_.LeaseOrWait("eu", "p", 5, clock_.Now() + seconds(60), kNoBatchWait,
+                          [&](const std::vector<WorkItem>& items) { answer = items; });
   clock_.Advance(seconds(15));
   dispatcher_.Tick();
   ASSERT_TRUE(answer.has_value());
@@ -511,6 +599,7 @@ TEST_F(WorkDispatcherTest, DuplicateDetectionCoversTheHorizonWithMemoryBoundedBy
   for (int round = 0; round < kRounds; ++round) {
     const auto due = clock_.Now();
     std::vector<WorkItem> items;
+    items.reserve(kMonitors);
     for (int m = 0; m < kMonitors; ++m) {
       items.push_back(Item("m" + std::to_string(m), "eu", k10s, due, timeout));
     }
@@ -545,8 +634,8 @@ TEST_F(WorkDispatcherTest, DuplicateDetectionCoversTheHorizonWithMemoryBoundedBy
 
 TEST_F(WorkDispatcherTest, CancelledLongPollIsNeverCalled) {
   bool called = false;
-  const auto id = dispatcher_.LeaseOrWait("eu", "p", 5, clock_.Now() + seconds(30),
-                                          [&](std::vector<WorkItem>) { called = true; });
+  const auto id = dispatcher_.LeaseOrWait("eu", "p", 5, clock_.Now() + seconds(30), kNoBatchWait,
+                                          [&](const std::vector<WorkItem>&) { called = true; });
   EXPECT_TRUE(dispatcher_.CancelWait(id));
   EXPECT_FALSE(dispatcher_.CancelWait(id));
   dispatcher_.Enqueue({Item("a", "eu", k1m, clock_.Now())});
@@ -558,7 +647,7 @@ TEST_F(WorkDispatcherTest, CancelledLongPollIsNeverCalled) {
 
 TEST_F(WorkDispatcherTest, RemovedMonitorLosesQueuedItemsAndLeasedOnesAreNotRedelivered) {
   std::vector<CheckResult> failures;
-  dispatcher_.SetFailureHandler([&](CheckResult result) { failures.push_back(result); });
+  dispatcher_.SetFailureHandler([&](const CheckResult& result) { failures.push_back(result); });
   const auto now = clock_.Now();
   dispatcher_.Enqueue(
       {Item("a", "eu", k1m, now), Item("a", "us", k1m, now), Item("b", "eu", k1m, now)});
@@ -627,6 +716,7 @@ TEST_F(WorkDispatcherTest, ConcurrentLeasesNeverHandOutAnItemTwice) {
   });
   std::vector<std::vector<std::string>> seen(3);
   std::vector<std::thread> consumers;
+  consumers.reserve(3);
   for (int c = 0; c < 3; ++c) {
     consumers.emplace_back([&, c] {
       while (true) {

@@ -213,5 +213,44 @@ TEST(DaemonSetApplierTest, ApiFailuresAreReportedPerDaemonSet) {
   EXPECT_EQ(report.applied, std::vector<std::string>{"pharos-probe-eu-west"});
 }
 
+TEST(DaemonSetApplierTest, TheScreenshotSidecarJoinsThePodOnLoopback) {
+  RegionsConfig config = Config({Region("eu-west")});
+  nlohmann::json pod = DaemonSetApplier::BuildDaemonSet(
+      config, config.regions[0], "pharos-system")["spec"]["template"]["spec"];
+  ASSERT_EQ(pod["containers"].size(), 1u) << "off by default";
+
+  config.probe.screenshots.enabled = true;
+  config.probe.screenshots.image = "ghcr.io/pharos/pharos-probe-chromium:0.1.0";
+  config.probe.screenshots.timeout = "20s";
+  config.probe.screenshots.resources = {{"limits", {{"memory", "1Gi"}}}};
+  pod = DaemonSetApplier::BuildDaemonSet(config, config.regions[0],
+                                         "pharos-system")["spec"]["template"]["spec"];
+  ASSERT_EQ(pod["containers"].size(), 2u);
+  const nlohmann::json& probe = pod["containers"][0];
+  const nlohmann::json args = probe["args"];
+  const auto flag = std::find(args.begin(), args.end(), "--screenshot-server");
+  ASSERT_NE(flag, args.end()) << args.dump();
+  EXPECT_EQ(*(flag + 1), "http://127.0.0.1:9555");
+  const nlohmann::json& sidecar = pod["containers"][1];
+  EXPECT_EQ(sidecar["name"], "screenshots");
+  EXPECT_EQ(sidecar["image"], "ghcr.io/pharos/pharos-probe-chromium:0.1.0");
+  EXPECT_EQ(sidecar["args"],
+            nlohmann::json::array({"screenshot-server", "--listen", "127.0.0.1:9555", "--timeout",
+                                   "20s", "--temp-dir", "/tmp"}));
+  EXPECT_EQ(sidecar["resources"]["limits"]["memory"], "1Gi");
+  EXPECT_EQ(sidecar["securityContext"], ProbeTemplate::DefaultSecurityContext());
+  EXPECT_FALSE(sidecar.contains("ports")) << "nothing outside the pod reaches it";
+  std::vector<std::string> volumes;
+  for (const nlohmann::json& volume : pod["volumes"]) volumes.push_back(volume["name"]);
+  EXPECT_NE(std::find(volumes.begin(), volumes.end(), "screenshots-tmp"), volumes.end());
+  EXPECT_NE(std::find(volumes.begin(), volumes.end(), "screenshots-shm"), volumes.end());
+
+  // Without an image of its own it runs the probe's.
+  config.probe.screenshots.image.clear();
+  pod = DaemonSetApplier::BuildDaemonSet(config, config.regions[0],
+                                         "pharos-system")["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["containers"][1]["image"], "ghcr.io/pharos/pharos-probe:0.1.0");
+}
+
 }  // namespace
 }  // namespace pharos

@@ -59,6 +59,45 @@ TEST(IncidentResourceStoreTest, OpensAnIncidentOwnedByItsMonitor) {
   EXPECT_EQ((*record)->incident.failing_regions, std::vector<std::string>{"eu-west"});
 }
 
+// One pass over the Incidents for a status page's monitors gives what one call per monitor gave.
+TEST(IncidentResourceStoreTest, IncidentsInWindowOfSeveralMonitors) {
+  testing::FakeKubeClient client;
+  ManualClock clock;
+  IncidentResourceStore store(client, clock);
+  const TimePoint start = ManualClock::DefaultStart();
+  auto open = [&](const std::string& uid, const std::string& name, int hour) {
+    Incident incident = Opened();
+    incident.monitor_uid = uid;
+    incident.monitor_key = "shop/" + name;
+    incident.opened_at = start + std::chrono::hours(hour);
+    incident.id = uid + "-" + std::to_string(hour);
+    EXPECT_TRUE(store.RecordOpened(incident).ok());
+    return incident.id;
+  };
+  EXPECT_TRUE(store.RecordResolved(open("uid-a", "a", 1), start + std::chrono::hours(2)).ok());
+  EXPECT_TRUE(store.RecordResolved(open("uid-a", "a", 9), start + std::chrono::hours(11)).ok());
+  open("uid-a", "a", 14);
+  EXPECT_TRUE(store.RecordResolved(open("uid-b", "b", 12), start + std::chrono::hours(13)).ok());
+  open("uid-b", "b", 20);
+  open("uid-c", "c", 12);
+
+  auto ids = [](const Result<std::vector<IncidentRecord>>& records) {
+    std::vector<std::string> out;
+    for (const IncidentRecord& record : *records) out.push_back(record.incident.id);
+    return out;
+  };
+  IncidentWindowQuery query{
+      {"uid-b", "uid-a"}, start + std::chrono::hours(10), start + std::chrono::hours(20), 100};
+  Result<std::vector<IncidentRecord>> window = store.ListIncidentsInWindow(query);
+  ASSERT_TRUE(window.ok());
+  EXPECT_EQ(ids(window), (std::vector<std::string>{"uid-a-14", "uid-a-9", "uid-b-12"}));
+  EXPECT_EQ(ids(store.IncidentReader::ListIncidentsInWindow(query)),
+            (std::vector<std::string>{"uid-b-12", "uid-a-14", "uid-a-9"}));
+  query.limit_per_monitor = 1;
+  EXPECT_EQ(ids(store.ListIncidentsInWindow(query)),
+            (std::vector<std::string>{"uid-a-14", "uid-b-12"}));
+}
+
 TEST(IncidentResourceStoreTest, DeliveriesLiveInTheStatusAndANewLeaderContinuesThem) {
   testing::FakeKubeClient client;
   ManualClock clock;

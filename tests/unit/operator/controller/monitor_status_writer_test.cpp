@@ -361,6 +361,53 @@ TEST_F(MonitorStatusWriterTest, ConflictIsRetriedFromTheFreshObject) {
   EXPECT_FALSE(client_.Calls("patch").back().body["metadata"]["resourceVersion"].is_null());
 }
 
+TEST_F(MonitorStatusWriterTest, AFailedWriteWaitsForTheServersRetryAfterEvenForAStateChange) {
+  client_.Put(ApiResource::Monitors(), MonitorObject("u1", "api"));
+  MonitorStatus& status = Status("u1", "api");
+  status.state = MonitorState::kUp;
+  bool throttled = true;
+  client_.SetInterceptor([&](const RecordedCall&) -> std::optional<KubeResponse> {
+    if (!throttled) {
+      return std::nullopt;
+    }
+    KubeResponse response = MakeStatusResponse(429, "TooManyRequests", "slow down");
+    response.retry_after = std::chrono::seconds(20);
+    return response;
+  });
+  auto writer = Make(std::chrono::seconds(1));
+  writer->SetActive(true);
+  writer->Track("u1", "shop", "api");
+  ASSERT_TRUE(writer->WriteNext());
+  EXPECT_EQ(writer->stats().failed, 1);
+  const size_t calls = client_.Calls().size();
+
+  // A state change meanwhile is not sent before the server said (20 s, not the 1 s interval).
+  status.state = MonitorState::kDown;
+  StateEvent event;
+  event.monitor_uid = "u1";
+  event.from = MonitorState::kUp;
+  event.to = MonitorState::kDown;
+  event.at = clock_.Now();
+  writer->StateChanged(event);
+  EXPECT_FALSE(writer->WriteNext());
+  clock_.Advance(std::chrono::milliseconds(19'999));
+  EXPECT_FALSE(writer->WriteNext());
+  EXPECT_EQ(client_.Calls().size(), calls);
+
+  // Then the retry writes the latest state.
+  throttled = false;
+  clock_.Advance(std::chrono::milliseconds(1));
+  ASSERT_TRUE(writer->WriteNext());
+  EXPECT_EQ(StoredStatus("api")["state"], "Down");
+  // And after a success, state changes are written at once again.
+  status.state = MonitorState::kUp;
+  event.from = MonitorState::kDown;
+  event.to = MonitorState::kUp;
+  writer->StateChanged(event);
+  ASSERT_TRUE(writer->WriteNext());
+  EXPECT_EQ(StoredStatus("api")["state"], "Up");
+}
+
 TEST_F(MonitorStatusWriterTest, DoesNotWriteAnObjectOfTheSameNameWithAnotherUid) {
   client_.Put(ApiResource::Monitors(), MonitorObject("new-uid", "api"));
   Status("old-uid", "api").state = MonitorState::kDown;

@@ -28,6 +28,13 @@ TEST(OperatorCommandTest, DefaultsMatchTheDocumentation) {
   EXPECT_EQ(options.renew_deadline, std::chrono::seconds(10));
   EXPECT_EQ(options.retry_period, std::chrono::seconds(2));
   EXPECT_EQ(options.duration_phases, OperatorMetrics::DurationPhases::kAll);
+  EXPECT_TRUE(options.discovery);
+}
+
+TEST(OperatorCommandTest, NoDiscoveryTurnsDiscoveryOff) {
+  Result<OperatorCommand::Parsed> parsed = OperatorCommand::Parse({"--no-discovery"});
+  ASSERT_TRUE(parsed) << parsed.error();
+  EXPECT_FALSE(parsed->options.discovery);
 }
 
 TEST(OperatorCommandTest, DurationPhasesTotal) {
@@ -68,11 +75,21 @@ TEST(OperatorCommandTest, ClickHouseFlagsConfigureTheSink) {
   EXPECT_EQ(clickhouse.sink.batch_rows, 200u);
   EXPECT_EQ(clickhouse.sink.max_delay, std::chrono::seconds(2));
   EXPECT_EQ(clickhouse.spool_dir, "/data/pharos.db.clickhouse-spool");
+  EXPECT_EQ(clickhouse.summary_batch, 2'000u);
+  EXPECT_EQ(clickhouse.summary_pause, std::chrono::milliseconds(0));
+  Result<OperatorCommand::Parsed> paced = OperatorCommand::Parse(
+      {"--clickhouse-url", "http://clickhouse:8123", "--clickhouse-summary-batch", "500",
+       "--clickhouse-summary-pause", "2s"});
+  ASSERT_TRUE(paced) << paced.error();
+  EXPECT_EQ(paced->options.clickhouse->summary_batch, 500u);
+  EXPECT_EQ(paced->options.clickhouse->summary_pause, std::chrono::seconds(2));
 
   for (const Args& args :
        {Args{"--clickhouse-url", "clickhouse:8123"},
         Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-database", "a-b"},
         Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-batch-rows", "0"},
+        Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-summary-batch", "0"},
+        Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-summary-pause", "-1s"},
         Args{"--clickhouse-url", "http://ch:8123", "--clickhouse-password-file",
              "/nonexistent/pw"}}) {
     Result<OperatorCommand::Parsed> bad = OperatorCommand::Parse(args);
@@ -107,11 +124,26 @@ TEST(OperatorCommandTest, HelpListsEveryFlagAndExitsZero) {
   std::ostringstream out;
   std::ostringstream err;
   EXPECT_EQ(OperatorCommand(out, err).Run({"--help"}), 0);
-  for (const char* flag :
-       {"--kubeconfig", "--context", "--namespace", "--listen", "--db", "--leader-elect",
-        "--leader-election-namespace", "--leader-election-id", "--identity", "--regions-config",
-        "--probe-token-file", "--status-interval", "--status-qps", "--probe-image",
-        "--operator-url", "--log-format", "--log-level", "--duration-phases", "--version"}) {
+  for (const char* flag : {"--kubeconfig",
+                           "--context",
+                           "--namespace",
+                           "--listen",
+                           "--db",
+                           "--leader-elect",
+                           "--leader-election-namespace",
+                           "--leader-election-id",
+                           "--identity",
+                           "--regions-config",
+                           "--probe-token-file",
+                           "--status-interval",
+                           "--status-qps",
+                           "--probe-image",
+                           "--operator-url",
+                           "--log-format",
+                           "--log-level",
+                           "--duration-phases",
+                           "--no-discovery",
+                           "--version"}) {
     EXPECT_NE(out.str().find(flag), std::string::npos) << flag;
   }
 }

@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "unit/eventually.h"
 #include "unit/operator/kube/fake_kube_client.h"
 
 namespace pharos {
@@ -17,20 +18,12 @@ namespace {
 using testing::FakeKubeClient;
 
 std::string WriteFile(const std::string& name, const std::string& text) {
-  const std::string path = ::testing::TempDir() + "/probe-fleet-" + name;
+  std::string path = ::testing::TempDir() + "/probe-fleet-" + name;
   std::ofstream(path, std::ios::trunc) << text;
   return path;
 }
 
-// Polls `condition` for up to 10 s (the fleet works on its own thread).
-bool Eventually(const std::function<bool()>& condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return condition();
-}
+using ::pharos::testing::Eventually;  // the fleet works on its own thread
 
 std::set<std::string> StoredDaemonSets(const FakeKubeClient& client) {
   std::set<std::string> names;

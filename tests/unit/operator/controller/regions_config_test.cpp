@@ -293,5 +293,44 @@ regions:
       << All(errors);
 }
 
+TEST(RegionsConfigTest, ReadsTheScreenshotSidecar) {
+  auto config = RegionsConfig::Parse(R"(operatorUrl: http://op
+probe:
+  image: probe:1
+  screenshots:
+    enabled: true
+    image: probe-chromium:1
+    port: 9600
+    timeout: 20s
+    resources: {limits: {memory: 1Gi}}
+regions: [{name: eu}]
+)",
+                                     "r.yaml");
+  ASSERT_TRUE(config.ok()) << config.error();
+  const ScreenshotSidecarTemplate& shots = config->probe.screenshots;
+  EXPECT_TRUE(shots.enabled);
+  EXPECT_EQ(shots.image, "probe-chromium:1");
+  EXPECT_EQ(shots.port, 9600);
+  EXPECT_EQ(shots.timeout, "20s");
+  EXPECT_EQ(shots.resources["limits"]["memory"], "1Gi");
+
+  auto off =
+      RegionsConfig::Parse("operatorUrl: http://op\nprobe: {image: p:1}\nregions: []\n", "r.yaml");
+  ASSERT_TRUE(off.ok()) << off.error();
+  EXPECT_FALSE(off->probe.screenshots.enabled);
+
+  const auto errors = RegionsConfig::Validate(R"(operatorUrl: http://op
+probe:
+  image: probe:1
+  screenshots: {enabled: "yes", port: 0, timeout: 10ms, browser: x}
+regions: [{name: eu}]
+)",
+                                              "r.yaml");
+  EXPECT_TRUE(HasError(errors, "probe.screenshots.browser: unknown field")) << errors.size();
+  EXPECT_TRUE(HasError(errors, "probe.screenshots.enabled"));
+  EXPECT_TRUE(HasError(errors, "probe.screenshots.port"));
+  EXPECT_TRUE(HasError(errors, "probe.screenshots.timeout: expected a duration of at least 1s"));
+}
+
 }  // namespace
 }  // namespace pharos

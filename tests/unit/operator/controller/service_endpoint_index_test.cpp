@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "unit/eventually.h"
 #include "unit/operator/kube/fake_kube_client.h"
 
 namespace pharos {
@@ -22,15 +23,7 @@ using ::testing::IsEmpty;
 using testing::MakeEvent;
 using testing::WatchScript;
 
-template <typename Predicate>
-bool Eventually(Predicate predicate) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
+using ::pharos::testing::Eventually;
 
 struct Endpoint {
   std::string address;
@@ -198,6 +191,7 @@ TEST_F(ServiceEndpointIndexTest, MalformedSlicesAreIgnoredNotFatal) {
 
 TEST_F(ServiceEndpointIndexTest, AtMostAsManyEndpointsAsAProbeChecks) {
   std::vector<Endpoint> many;
+  many.reserve(300);
   for (int i = 0; i < 300; ++i) {
     many.push_back({"10.1." + std::to_string(i / 250) + "." + std::to_string(i % 250)});
   }

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "common/manual_clock.h"
+#include "unit/eventually.h"
 #include "unit/operator/kube/fake_kube_client.h"
 
 namespace pharos {
@@ -14,15 +15,7 @@ namespace {
 using Json = nlohmann::json;
 using testing::FakeKubeClient;
 
-template <typename Predicate>
-bool Eventually(Predicate predicate) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
+using ::pharos::testing::Eventually;
 
 Json Page(const std::string& name, Json spec) {
   return {{"apiVersion", "pharos.dev/v1alpha1"},

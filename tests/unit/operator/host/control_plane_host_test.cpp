@@ -52,7 +52,7 @@ TEST(ControlPlaneHostTest, ServesTheApisTheMetricsAndTheEditionsOwnRoutes) {
   ASSERT_TRUE(opened.ok()) << opened.error();
   ControlPlaneHost& host = **opened;
   ASSERT_TRUE(host.Route("GET", "/edition",
-                         [](const HttpRequest&, HttpResponder responder) {
+                         [](const HttpRequest&, const HttpResponder& responder) {
                            responder.Send(HttpResponse::Text(200, "standalone"));
                          })
                   .ok());

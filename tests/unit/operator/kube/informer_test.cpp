@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/manual_clock.h"
+#include "unit/eventually.h"
 #include "unit/operator/kube/fake_kube_client.h"
 
 namespace pharos {
@@ -48,16 +49,7 @@ nlohmann::json GoneStatus() {
           {"message", "too old resource version: 1 (50)"}};
 }
 
-// Polls `condition` until it holds or 10 s pass.
-template <typename Condition>
-bool Eventually(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(milliseconds(2));
-  }
-  return condition();
-}
+using ::pharos::testing::Eventually;
 
 // What the handlers saw, in order: "add ns/a", "update ns/a", "delete ns/b".
 class Recorder {
@@ -280,6 +272,54 @@ TEST_F(InformerTest, ServerErrorsAndTooManyRequestsBackOffHonouringRetryAfter) {
   informer->Stop();
 }
 
+TEST_F(InformerTest, AWorkingWatchWhoseStreamBreaksOffIsRenewedAtOnceFromTheLastVersion) {
+  client_.Put(ApiResource::ConfigMaps(), ConfigMap("a"));
+  auto informer = MakeInformer();
+  // Cut after events, then cut after 3 s without events (a proxy closing watches), again and
+  // again: each is watched again at once, from the last version, and nothing counts as failing.
+  for (int i = 0; i < 4; ++i) {
+    WatchScript script;
+    if (i % 2 == 0) {
+      script.events = {
+          MakeEvent(WatchEvent::Type::kAdded,
+                    WithVersion(ConfigMap("c" + std::to_string(i)), std::to_string(300 + i)))};
+    } else {
+      script.during = [this] { clock_.Advance(seconds(3)); };
+    }
+    script.end.http_status = 200;
+    script.end.transport_error = "transfer closed with outstanding read data remaining";
+    script.end.stream_broken = true;
+    client_.AddWatchScript(script);
+  }
+  informer->Start();
+  ASSERT_TRUE(Eventually([&] { return WatchCalls() == 5; }));
+  EXPECT_TRUE(Sleeps().empty());
+  const auto watches = client_.Calls("watch");
+  EXPECT_EQ(watches[1].watch_options.resource_version, "300");
+  EXPECT_EQ(watches[2].watch_options.resource_version, "300");
+  EXPECT_EQ(watches[4].watch_options.resource_version, "302");
+  EXPECT_EQ(recorder_.Lines(), (std::vector<std::string>{"add ns/a", "add ns/c0", "add ns/c2"}));
+  EXPECT_EQ(informer->stats().watch_failures, 0);
+  EXPECT_EQ(client_.Calls("list").size(), 1u);
+  informer->Stop();
+}
+
+TEST_F(InformerTest, AStreamBreakingOffAtOnceWithoutEventsStillBacksOff) {
+  auto informer = MakeInformer();
+  for (int i = 0; i < 2; ++i) {
+    WatchScript script;
+    script.end.http_status = 200;
+    script.end.transport_error = "Connection reset by peer";
+    script.end.stream_broken = true;
+    client_.AddWatchScript(script);
+  }
+  informer->Start();
+  ASSERT_TRUE(Eventually([&] { return WatchCalls() == 3; }));
+  EXPECT_EQ(Sleeps(), (std::vector<milliseconds>{milliseconds(800), milliseconds(1600)}));
+  EXPECT_EQ(informer->stats().watch_failures, 2);
+  informer->Stop();
+}
+
 TEST_F(InformerTest, ListFailuresAreRetriedWithBackoff) {
   client_.Put(ApiResource::ConfigMaps(), ConfigMap("a"));
   int failures = 0;
@@ -317,8 +357,9 @@ TEST_F(InformerTest, WatchFailingForTooLongListsAgain) {
 }
 
 TEST_F(InformerTest, PagesTheInitialList) {
-  for (int i = 0; i < 5; ++i)
+  for (int i = 0; i < 5; ++i) {
     client_.Put(ApiResource::ConfigMaps(), ConfigMap("cm-" + std::to_string(i)));
+  }
   InformerOptions options;
   options.page_size = 2;
   auto informer = MakeInformer(options);

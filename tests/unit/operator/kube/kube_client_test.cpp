@@ -65,8 +65,9 @@ nlohmann::json ConfigMap(const std::string& ns, const std::string& name) {
 
 TEST(ListAllTest, FollowsContinueTokensAcrossPages) {
   FakeKubeClient client;
-  for (int i = 0; i < 7; ++i)
+  for (int i = 0; i < 7; ++i) {
     client.Put(ApiResource::ConfigMaps(), ConfigMap("ns", "cm-" + std::to_string(i)));
+  }
   client.Put(ApiResource::ConfigMaps(), ConfigMap("other", "elsewhere"));
   ListOptions options;
   options.limit = 3;
@@ -84,8 +85,9 @@ TEST(ListAllTest, FollowsContinueTokensAcrossPages) {
 
 TEST(ListAllTest, StartsOverOnceWhenAContinueTokenExpired) {
   FakeKubeClient client;
-  for (int i = 0; i < 4; ++i)
+  for (int i = 0; i < 4; ++i) {
     client.Put(ApiResource::ConfigMaps(), ConfigMap("ns", "cm-" + std::to_string(i)));
+  }
   bool expired_once = false;
   client.SetInterceptor([&](const RecordedCall& call) -> std::optional<KubeResponse> {
     if (call.verb == "list" && !call.list_options.continue_token.empty() && !expired_once) {

@@ -40,7 +40,7 @@ class KubeConfigTest : public ::testing::Test {
     return path.string();
   }
 
-  KubeConfigLoadOptions Options(std::map<std::string, std::string> env) {
+  KubeConfigLoadOptions Options(const std::map<std::string, std::string>& env) {
     KubeConfigLoadOptions options;
     options.getenv = [env](const std::string& name) -> std::optional<std::string> {
       const auto it = env.find(name);

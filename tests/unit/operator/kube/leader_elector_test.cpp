@@ -270,6 +270,39 @@ TEST(LeaderElectorTest, IsLeaderTurnsFalseOnItsOwnWhenRenewalsStall) {
   a->Stop();
 }
 
+TEST(LeaderElectorTest, ARenewalCountsFromWhenItWasSentNotFromItsSlowAnswer) {
+  FakeKubeClient client;
+  ManualClock clock;
+  // The lease already names "a" (a restarted replica): taking it is a PUT, stored at once but
+  // answered 8 s later (a slow API server or network).
+  ASSERT_TRUE(Elector(client, clock, Config("a"))->TryAcquireOrRenew());
+  client.SetInterceptor([&](const RecordedCall& call) -> std::optional<KubeResponse> {
+    if (call.verb == "update") clock.Advance(seconds(8));
+    return std::nullopt;
+  });
+  std::atomic<bool> started{false};
+  std::atomic<bool> hold{true};
+  auto config = Config("a");
+  config.on_started_leading = [&] { started = true; };
+  auto a = Elector(client, clock, config, [&](milliseconds) {
+    while (hold) std::this_thread::yield();
+    return false;
+  });
+  const auto sent = clock.SteadyNow();
+  a->Start();
+  while (!started) std::this_thread::yield();
+  ASSERT_EQ(clock.SteadyNow() - sent, seconds(8));
+  EXPECT_TRUE(a->IsLeader());
+  // Another replica saw the write at about `sent` and may take over at sent + 15 s, so this one
+  // must stop at sent + 10 s (the renew deadline), not 10 s after the answer.
+  clock.Advance(milliseconds(1'999));
+  EXPECT_TRUE(a->IsLeader());
+  clock.Advance(milliseconds(1));
+  EXPECT_FALSE(a->IsLeader());
+  hold = false;
+  a->Stop();
+}
+
 TEST(LeaderElectorTest, NewChecksTheConfiguration) {
   FakeKubeClient client;
   ManualClock clock;

@@ -168,6 +168,7 @@ TEST(RateLimitedWorkQueueTest, NoKeyIsEverProcessedByTwoWorkersAtOnce) {
   std::atomic<int> overlaps{0};
   std::atomic<int> processed{0};
   std::vector<std::thread> workers;
+  workers.reserve(4);
   for (int w = 0; w < 4; ++w) {
     workers.emplace_back([&] {
       while (auto key = queue.Get()) {

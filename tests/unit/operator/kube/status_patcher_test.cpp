@@ -23,7 +23,7 @@ nlohmann::json MonitorObject(const std::string& name) {
 
 class StatusPatcherTest : public ::testing::Test {
  protected:
-  std::unique_ptr<StatusPatcher> Make(StatusPatcherOptions options = {}) {
+  std::unique_ptr<StatusPatcher> Make(const StatusPatcherOptions& options = {}) {
     auto patcher = std::make_unique<StatusPatcher>(client_, options, clock_);
     patcher->SetObserver(
         [this](StatusPatchOutcome outcome, const KubeResponse&) { outcomes_.push_back(outcome); });

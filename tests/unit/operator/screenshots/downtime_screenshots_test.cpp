@@ -11,11 +11,15 @@
 #include <thread>
 
 #include "common/manual_clock.h"
+#include "unit/eventually.h"
 #include "unit/operator/control/core_test_support.h"
+#include "unit/operator/screenshots/recording_incidents.h"
+#include "unit/operator/screenshots/screenshot_scenario.h"
 
 namespace pharos {
 namespace {
 
+using testing::RecordingIncidents;
 using testing::TempDirectory;
 
 const std::string kPng = std::string("\x89PNG\r\n\x1a\n", 8) + "not really an image";
@@ -23,7 +27,7 @@ const std::string kPng = std::string("\x89PNG\r\n\x1a\n", 8) + "not really an im
 // Answers captures from a script; can hold them until released (a hanging page).
 class ScriptedCapturer final : public ScreenshotCapturer {
  public:
-  Result<std::string> Capture(const std::string& url) override {
+  Result<std::string> Capture(const std::string& url, const TargetPolicy& /*added*/) override {
     std::unique_lock lock(mu_);
     urls_.push_back(url);
     cv_.notify_all();
@@ -53,89 +57,9 @@ class ScriptedCapturer final : public ScreenshotCapturer {
   std::vector<std::string> urls_;
 };
 
-// Records what DowntimeScreenshots writes to incidents.
-class RecordingIncidents final : public IncidentStore {
- public:
-  Result<std::vector<IncidentRecord>> ListIncidents(const IncidentQuery&) override {
-    return std::vector<IncidentRecord>();
-  }
-  Result<std::optional<IncidentRecord>> GetIncident(const std::string&) override {
-    return std::optional<IncidentRecord>();
-  }
-  Status RecordOpened(const Incident&) override { return OkStatus(); }
-  Status RecordResolved(const std::string&, TimePoint) override { return OkStatus(); }
-  Status AddEntry(const std::string& id, const IncidentEntry& entry) override {
-    std::lock_guard lock(mu_);
-    notes_[id].push_back(entry.text);
-    return OkStatus();
-  }
-  Result<IncidentUpdate> Acknowledge(const std::string&, const std::string&, TimePoint) override {
-    return IncidentUpdate{};
-  }
-  Result<IncidentUpdate> AddNote(const std::string&, const std::string&, const std::string&,
-                                 TimePoint) override {
-    return IncidentUpdate{};
-  }
-  Result<IncidentUpdate> AttachScreenshot(const std::string& id, const std::string& url,
-                                          TimePoint) override {
-    std::lock_guard lock(mu_);
-    screenshots_[id].push_back(url);
-    return IncidentUpdate{true, true, std::nullopt};
-  }
-  std::vector<std::string> screenshots(const std::string& id) const {
-    std::lock_guard lock(mu_);
-    auto found = screenshots_.find(id);
-    return found == screenshots_.end() ? std::vector<std::string>{} : found->second;
-  }
-  std::vector<std::string> notes(const std::string& id) const {
-    std::lock_guard lock(mu_);
-    auto found = notes_.find(id);
-    return found == notes_.end() ? std::vector<std::string>{} : found->second;
-  }
+using ::pharos::testing::Eventually;
 
- private:
-  mutable std::mutex mu_;
-  std::map<std::string, std::vector<std::string>> screenshots_;
-  std::map<std::string, std::vector<std::string>> notes_;
-};
-
-template <typename Predicate>
-bool Eventually(Predicate predicate) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!predicate()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
-  }
-  return true;
-}
-
-Monitor HttpMonitor(bool screenshot) {
-  Monitor monitor;
-  monitor.namespace_name = "shop";
-  monitor.name = "storefront";
-  monitor.type = MonitorType::kHttp;
-  HttpSpec http;
-  http.url = "http://127.0.0.1:9/shop";
-  monitor.http = http;
-  monitor.alerting.screenshot = screenshot;
-  return monitor;
-}
-
-StateEvent Opened(const std::string& id) {
-  StateEvent event;
-  event.from = MonitorState::kUp;
-  event.to = MonitorState::kDown;
-  event.opened_incident_id = id;
-  return event;
-}
-
-StateEvent Resolved(const std::string& id) {
-  StateEvent event;
-  event.from = MonitorState::kDown;
-  event.to = MonitorState::kUp;
-  event.resolved_incident_id = id;
-  return event;
-}
+Monitor HttpMonitor(bool screenshot) { return testing::ScreenshotHttpMonitor("shop", screenshot); }
 
 class DowntimeScreenshotsTest : public ::testing::Test {
  protected:
@@ -154,9 +78,9 @@ class DowntimeScreenshotsTest : public ::testing::Test {
 };
 
 TEST_F(DowntimeScreenshotsTest, DownAndRecoveryAreCapturedStoredAndAttached) {
-  shots_.OnStateChange(HttpMonitor(true), Opened("inc-1"));
+  shots_.OnStateChange(HttpMonitor(true), testing::IncidentOpened("inc-1"));
   ASSERT_TRUE(Eventually([&] { return incidents_.screenshots("inc-1").size() == 1; }));
-  shots_.OnStateChange(HttpMonitor(true), Resolved("inc-1"));
+  shots_.OnStateChange(HttpMonitor(true), testing::IncidentResolved("inc-1"));
   ASSERT_TRUE(Eventually([&] { return incidents_.screenshots("inc-1").size() == 2; }));
 
   EXPECT_EQ(capturer_.urls(),
@@ -174,15 +98,15 @@ TEST_F(DowntimeScreenshotsTest, DownAndRecoveryAreCapturedStoredAndAttached) {
 }
 
 TEST_F(DowntimeScreenshotsTest, OnlyHttpMonitorsThatAskForItAndOnlyIncidentTransitions) {
-  shots_.OnStateChange(HttpMonitor(false), Opened("inc-off"));
+  shots_.OnStateChange(HttpMonitor(false), testing::IncidentOpened("inc-off"));
   Monitor tcp = HttpMonitor(true);
   tcp.type = MonitorType::kTcp;
-  shots_.OnStateChange(tcp, Opened("inc-tcp"));
+  shots_.OnStateChange(tcp, testing::IncidentOpened("inc-tcp"));
   StateEvent degraded;
   degraded.to = MonitorState::kDegraded;
   shots_.OnStateChange(HttpMonitor(true), degraded);
   // A marker capture after them: when it is attached, the others were skipped, not pending.
-  shots_.OnStateChange(HttpMonitor(true), Opened("inc-marker"));
+  shots_.OnStateChange(HttpMonitor(true), testing::IncidentOpened("inc-marker"));
   ASSERT_TRUE(Eventually([&] { return !incidents_.screenshots("inc-marker").empty(); }));
   EXPECT_EQ(capturer_.urls().size(), 1u);
   EXPECT_TRUE(incidents_.screenshots("inc-off").empty());
@@ -191,7 +115,7 @@ TEST_F(DowntimeScreenshotsTest, OnlyHttpMonitorsThatAskForItAndOnlyIncidentTrans
 
 TEST_F(DowntimeScreenshotsTest, AFailedCaptureIsRecordedOnTheIncident) {
   capturer_.FailWith("screenshot of http://127.0.0.1:9/shop timed out after 30 s");
-  shots_.OnStateChange(HttpMonitor(true), Opened("inc-2"));
+  shots_.OnStateChange(HttpMonitor(true), testing::IncidentOpened("inc-2"));
   ASSERT_TRUE(Eventually([&] { return !incidents_.notes("inc-2").empty(); }));
   EXPECT_EQ(incidents_.notes("inc-2")[0],
             "Screenshot (down) failed: screenshot of http://127.0.0.1:9/shop timed out after 30 s");
@@ -201,13 +125,13 @@ TEST_F(DowntimeScreenshotsTest, AFailedCaptureIsRecordedOnTheIncident) {
 
 TEST_F(DowntimeScreenshotsTest, AHangingCaptureNeverBlocksTheCallerAndTheQueueIsBounded) {
   capturer_.Hold(true);
-  shots_.OnStateChange(HttpMonitor(true), Opened("inc-a"));
+  shots_.OnStateChange(HttpMonitor(true), testing::IncidentOpened("inc-a"));
   ASSERT_TRUE(Eventually([&] { return capturer_.urls().size() == 1; }));  // in progress
   // The caller (the core's transition thread) returns at once while the capture hangs; two wait
   // (max_queued), the next is skipped and says so.
-  shots_.OnStateChange(HttpMonitor(true), Opened("inc-b"));
-  shots_.OnStateChange(HttpMonitor(true), Opened("inc-c"));
-  shots_.OnStateChange(HttpMonitor(true), Opened("inc-d"));
+  shots_.OnStateChange(HttpMonitor(true), testing::IncidentOpened("inc-b"));
+  shots_.OnStateChange(HttpMonitor(true), testing::IncidentOpened("inc-c"));
+  shots_.OnStateChange(HttpMonitor(true), testing::IncidentOpened("inc-d"));
   EXPECT_EQ(shots_.counters().skipped, 1);
   ASSERT_EQ(incidents_.notes("inc-d").size(), 1u);
   EXPECT_EQ(incidents_.notes("inc-d")[0],

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "unit/eventually.h"
 #include "unit/operator/control/core_test_support.h"
 
 namespace pharos {
@@ -23,18 +24,7 @@ using ::pharos::testing::SampleValue;
 using ::pharos::testing::TempDirectory;
 using ::pharos::testing::TestCore;
 
-// Polls `condition` (real time) until it holds or 10 s passed.
-template <typename Condition>
-bool Eventually(Condition condition) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!condition()) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      return false;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return true;
-}
+using ::pharos::testing::Eventually;
 
 // Answers every check with `outcome` on its own thread, like an engine would.
 class FakeChecker {
@@ -43,7 +33,8 @@ class FakeChecker {
   ~FakeChecker() { Drain(); }
 
   InProcessProbe::Checker Checker() {
-    return {[this](std::shared_ptr<const Monitor> monitor, std::function<void(CheckResult)> done) {
+    return {[this](const std::shared_ptr<const Monitor>& monitor,
+                   std::function<void(CheckResult)> done) {
               std::lock_guard lock(mu_);
               ++submitted_;
               threads_.emplace_back([this, monitor, done = std::move(done)] {
@@ -91,7 +82,8 @@ class FakeChecker {
 class HoldingChecker {
  public:
   InProcessProbe::Checker Checker() {
-    return {[this](std::shared_ptr<const Monitor>, std::function<void(CheckResult)> done) {
+    return {[this](const std::shared_ptr<const Monitor>& /*monitor*/,
+                   std::function<void(CheckResult)> done) {
               std::lock_guard lock(mutex_);
               pending_.push_back(std::move(done));
             },
@@ -137,7 +129,7 @@ TEST_F(InProcessProbeTest, LeasesDueWorkRunsItAndIngestsTheResult) {
     return !core_->dispatcher_for_testing().ConnectedProbes("local").empty();
   })) << "the probe long-polls";
 
-  clock_.SetNow(*core_->scheduler_for_testing().Find(api.uid)->next_due);
+  clock_.AdvanceTo(*core_->scheduler_for_testing().Find(api.uid)->next_due);
   core_->Tick();
 
   ASSERT_TRUE(Eventually([&] { return StoredResults(api.uid) == 1; }));
@@ -179,7 +171,7 @@ TEST_F(InProcessProbeTest, NeverLeasesMoreThanItsCapacity) {
 TEST_F(InProcessProbeTest, AnItemPastItsDeadlineIsAnsweredAsAProbeErrorNotDown) {
   const Monitor api = MakeMonitor("api");
   ASSERT_TRUE(core_->UpsertMonitor(api).ok());
-  clock_.SetNow(*core_->scheduler_for_testing().Find(api.uid)->next_due);
+  clock_.AdvanceTo(*core_->scheduler_for_testing().Find(api.uid)->next_due);
   core_->Tick();                   // queued with nobody to lease it
   clock_.Advance(Millis(10'500));  // the next round is due: this item is stale
   FakeChecker checker(Outcome::kDown);
@@ -214,7 +206,7 @@ TEST_F(InProcessProbeTest, ExportsTheProbeMetricsOfPharosProbe) {
   ASSERT_TRUE(Eventually(
       [&] { return !core_->dispatcher_for_testing().ConnectedProbes("local").empty(); }));
 
-  clock_.SetNow(*core_->scheduler_for_testing().Find(api.uid)->next_due);
+  clock_.AdvanceTo(*core_->scheduler_for_testing().Find(api.uid)->next_due);
   core_->Tick();
   ASSERT_TRUE(Eventually([&] {
     return SampleValue(metrics(), "pharos_probe_checks_in_flight") == std::optional(1.0);
@@ -245,7 +237,7 @@ TEST_F(InProcessProbeTest, RejectedAndUnstoredResultsCountAsDropped) {
   std::mutex mu;
   std::map<std::string, std::function<void(CheckResult)>> pending;  // by monitor uid
   InProcessProbe::Checker holding{
-      [&](std::shared_ptr<const Monitor> monitor, std::function<void(CheckResult)> done) {
+      [&](const std::shared_ptr<const Monitor>& monitor, std::function<void(CheckResult)> done) {
         std::lock_guard lock(mu);
         pending[monitor->uid] = std::move(done);
       },
@@ -254,8 +246,8 @@ TEST_F(InProcessProbeTest, RejectedAndUnstoredResultsCountAsDropped) {
   probe.Start();
   ASSERT_TRUE(Eventually(
       [&] { return !core_->dispatcher_for_testing().ConnectedProbes("local").empty(); }));
-  clock_.SetNow(std::max(*core_->scheduler_for_testing().Find(gone.uid)->next_due,
-                         *core_->scheduler_for_testing().Find(kept.uid)->next_due));
+  clock_.AdvanceTo(std::max(*core_->scheduler_for_testing().Find(gone.uid)->next_due,
+                            *core_->scheduler_for_testing().Find(kept.uid)->next_due));
   core_->Tick();
   ASSERT_TRUE(Eventually([&] {
     std::lock_guard lock(mu);

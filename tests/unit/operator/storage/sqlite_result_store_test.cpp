@@ -88,6 +88,19 @@ class SqliteResultStoreTest : public ::testing::Test {
     ASSERT_TRUE(status.ok()) << status.error();
   }
 
+  // The single number `sql` selects from the file directly.
+  int64_t RawCount(const std::string& sql) {
+    Result<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Open(path_, {});
+    EXPECT_TRUE(db.ok());
+    if (!db.ok()) return -1;
+    Result<SqliteStatement> select = (*db)->Prepare(sql);
+    EXPECT_TRUE(select.ok()) << select.error();
+    if (!select.ok()) return -1;
+    Result<bool> row = select->Step();
+    EXPECT_TRUE(row.ok() && *row);
+    return row.ok() && *row ? select->Int64(0) : -1;
+  }
+
   int SchemaVersion() {
     Result<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Open(path_, {});
     EXPECT_TRUE(db.ok());
@@ -120,7 +133,7 @@ TEST_F(SqliteResultStoreTest, FreshDatabaseGetsTheLatestSchema) {
   ASSERT_NE(store, nullptr);
   store.reset();
   EXPECT_EQ(SchemaVersion(), static_cast<int>(SqliteResultStore::Migrations().size()));
-  EXPECT_EQ(SqliteResultStore::Migrations().size(), 3u);
+  EXPECT_EQ(SqliteResultStore::Migrations().size(), 4u);
 }
 
 TEST_F(SqliteResultStoreTest, ReopenKeepsDataAndSchema) {
@@ -132,7 +145,7 @@ TEST_F(SqliteResultStoreTest, ReopenKeepsDataAndSchema) {
   Result<std::vector<CheckResult>> results = store->Results({"uid-1", {}, {}, 10, false});
   ASSERT_TRUE(results.ok());
   EXPECT_EQ(results->size(), 1u);
-  EXPECT_EQ(SchemaVersion(), 3);
+  EXPECT_EQ(SchemaVersion(), 4);
 }
 
 TEST_F(SqliteResultStoreTest, UpgradesAnOlderSchemaKeepingData) {
@@ -149,10 +162,11 @@ TEST_F(SqliteResultStoreTest, UpgradesAnOlderSchemaKeepingData) {
       "ALTER TABLE rollups DROP COLUMN latency_sum_us; ALTER TABLE rollups DROP COLUMN "
       "phase_samples; ALTER TABLE rollups DROP COLUMN dns_sum_us; ALTER TABLE rollups DROP COLUMN "
       "connect_sum_us; ALTER TABLE rollups DROP COLUMN tls_sum_us; ALTER TABLE rollups DROP "
-      "COLUMN first_byte_sum_us; ALTER TABLE rollups DROP COLUMN transfer_sum_us;");
+      "COLUMN first_byte_sum_us; ALTER TABLE rollups DROP COLUMN transfer_sum_us;"
+      "ALTER TABLE results DROP COLUMN details;");
   store = OpenStore();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(SchemaVersion(), 3);
+  EXPECT_EQ(SchemaVersion(), 4);
   Result<std::vector<CheckResult>> results = store->Results({"uid-1", {}, {}, 10, false});
   ASSERT_TRUE(results.ok());
   EXPECT_EQ(results->size(), 1u);
@@ -204,6 +218,24 @@ TEST_F(SqliteResultStoreTest, UsesWalAndForeignKeys) {
   ASSERT_TRUE(fk.ok());
   ASSERT_TRUE(*fk->Step());
   EXPECT_EQ(fk->Int64(0), 1);
+}
+
+TEST(SqliteDatabaseTest, CheckpointsTheWalAfterTheConfiguredNumberOfPages) {
+  SqliteDatabase::Options options;
+  options.wal_autocheckpoint_pages = 8'192;
+  Result<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Open(":memory:", options);
+  ASSERT_TRUE(db.ok()) << db.error();
+  Result<SqliteStatement> pages = (*db)->Prepare("PRAGMA wal_autocheckpoint");
+  ASSERT_TRUE(pages.ok());
+  ASSERT_TRUE(*pages->Step());
+  EXPECT_EQ(pages->Int64(0), 8'192);
+
+  Result<std::unique_ptr<SqliteDatabase>> default_db = SqliteDatabase::Open(":memory:", {});
+  ASSERT_TRUE(default_db.ok());
+  Result<SqliteStatement> default_pages = (*default_db)->Prepare("PRAGMA wal_autocheckpoint");
+  ASSERT_TRUE(default_pages.ok());
+  ASSERT_TRUE(*default_pages->Step());
+  EXPECT_EQ(default_pages->Int64(0), 1'000) << "SQLite's own default when not asked";
 }
 
 // --- appending ------------------------------------------------------------------------------
@@ -306,9 +338,41 @@ TEST_F(SqliteResultStoreTest, KeepsEveryFieldOfAResult) {
   EXPECT_THAT(got.dns_records, ElementsAre("93.184.216.34", "93.184.216.35"));
 }
 
+TEST_F(SqliteResultStoreTest, KeepsIcmpStatsAndTheCheckOfEveryAddress) {
+  auto store = OpenStore();
+  CheckResult ping = MakeResult("ping", "eu", kStart + minutes(1), Outcome::kDown);
+  ping.type = MonitorType::kIcmp;
+  ping.status_code = 0;
+  ping.icmp = IcmpStats{3, 2, 150, 200, 310};
+  ping.addresses = {{"127.0.0.1", "", Outcome::kUp, 0, 200, "", IcmpStats{3, 3, 100, 200, 300}},
+                    {"::1", "web-7d9f", Outcome::kDown, 0, 0, "no reply", IcmpStats{3, 0}}};
+  CheckResult plain = MakeResult("plain", "eu", kStart + minutes(2), Outcome::kUp);
+  Append(*store, {ping, plain});
+
+  Result<std::vector<CheckResult>> read = store->Results({"uid-1", {}, {}, 10, false});
+  ASSERT_TRUE(read.ok()) << read.error();
+  ASSERT_EQ(read->size(), 2u);
+  EXPECT_EQ((*read)[0].icmp, ping.icmp);
+  EXPECT_EQ((*read)[0].addresses, ping.addresses);
+  EXPECT_FALSE((*read)[1].icmp);
+  EXPECT_THAT((*read)[1].addresses, IsEmpty());
+  store.reset();
+  EXPECT_EQ(RawCount("SELECT COUNT(*) FROM results WHERE details IS NULL"), 1)
+      << "a result with neither keeps no details";
+
+  // A row whose details are damaged is an error naming it, not a crash or a silent loss.
+  RawSql("UPDATE results SET details = '{\"icmp\": 3}' WHERE item_id = 'ping'");
+  store = OpenStore();
+  read = store->Results({"uid-1", {}, {}, 10, false});
+  ASSERT_FALSE(read.ok());
+  EXPECT_THAT(read.error(), HasSubstr("item 'ping'"));
+  EXPECT_THAT(read.error(), HasSubstr("icmp"));
+}
+
 TEST_F(SqliteResultStoreTest, ResultsSinceWithLimitAndOrder) {
   auto store = OpenStore();
   std::vector<CheckResult> results;
+  results.reserve(10);
   for (int i = 0; i < 10; ++i) {
     results.push_back(MakeResult("i" + std::to_string(i), i % 2 ? "us" : "eu", kStart + minutes(i),
                                  Outcome::kUp));
@@ -318,6 +382,7 @@ TEST_F(SqliteResultStoreTest, ResultsSinceWithLimitAndOrder) {
 
   auto items = [](const std::vector<CheckResult>& rs) {
     std::vector<std::string> ids;
+    ids.reserve(rs.size());
     for (const auto& r : rs) ids.push_back(r.item_id);
     return ids;
   };
@@ -446,7 +511,7 @@ TEST_F(SqliteResultStoreTest, PercentilesSurviveRawPruning) {
   std::vector<CheckResult> results;
   for (int i = 1; i <= 100; ++i) {
     results.push_back(MakeResult(std::to_string(i), "eu", hour + seconds(30 * i), Outcome::kUp,
-                                 i * 1'000));  // 1 ms .. 100 ms
+                                 int64_t{i} * 1'000));  // 1 ms .. 100 ms
   }
   results.push_back(MakeResult("slow-fail", "eu", hour + minutes(55), Outcome::kDown, 9'000'000));
   Append(*store, results);
@@ -571,6 +636,7 @@ TEST_F(SqliteResultStoreTest, UpgradeFillsLatencySumsFromTheHistograms) {
       "phase_samples; ALTER TABLE rollups DROP COLUMN dns_sum_us; ALTER TABLE rollups DROP COLUMN "
       "connect_sum_us; ALTER TABLE rollups DROP COLUMN tls_sum_us; ALTER TABLE rollups DROP "
       "COLUMN first_byte_sum_us; ALTER TABLE rollups DROP COLUMN transfer_sum_us;"
+      "ALTER TABLE results DROP COLUMN details;"
       "UPDATE schema_version SET version = 2 WHERE component = 'results';");
   store = OpenStore();
   ASSERT_NE(store, nullptr);
@@ -599,7 +665,8 @@ TEST_F(SqliteResultStoreTest, CountRollupsMatchesRollupsOfEachMonitor) {
     for (int i = 0; i < 300; ++i) {
       const char* region = i % 3 == 0 ? "us" : "eu";
       results.push_back(MakeResult(std::to_string(item++), region, kStart + minutes(37 * i),
-                                   outcomes[(i * 7 + uid[4]) % 5], 1'000 * (i % 50 + 1), uid));
+                                   outcomes[(i * 7 + uid[4]) % 5], int64_t{1'000} * (i % 50 + 1),
+                                   uid));
     }
   }
   Append(*store, results);
@@ -628,10 +695,11 @@ TEST_F(SqliteResultStoreTest, ResultSeriesBucketsRawResults) {
   auto store = OpenStore();
   std::vector<CheckResult> results;
   for (int i = 0; i < 120; ++i) {
-    CheckResult result = MakeResult(std::to_string(i), i % 2 ? "eu" : "us", kStart + minutes(i),
-                                    i % 10 == 9 ? Outcome::kDown : Outcome::kUp, 1'000 * (i + 1));
+    CheckResult result =
+        MakeResult(std::to_string(i), i % 2 ? "eu" : "us", kStart + minutes(i),
+                   i % 10 == 9 ? Outcome::kDown : Outcome::kUp, int64_t{1'000} * (i + 1));
     result.timings.dns_us = 100;
-    result.timings.first_byte_us = 900 * (i + 1);
+    result.timings.first_byte_us = int64_t{900} * (i + 1);
     results.push_back(result);
   }
   Append(*store, results);
@@ -721,6 +789,7 @@ TEST_F(SqliteResultStoreTest, PruneDropsOnlyWhatIsPastRetention) {
 TEST_F(SqliteResultStoreTest, PruneWorksThroughLargeBacklogsInChunks) {
   auto store = OpenStore();
   std::vector<CheckResult> results;
+  results.reserve(12'000);
   for (int i = 0; i < 12'000; ++i) {
     results.push_back(MakeResult(std::to_string(i), "eu", kStart + seconds(i), Outcome::kUp));
   }
@@ -823,6 +892,34 @@ TEST_F(SqliteResultStoreTest, SavesAndLoadsMonitorStates) {
   EXPECT_EQ((*loaded)[0].regions.size(), 1u);
 }
 
+TEST_F(SqliteResultStoreTest, FailingRegionsOfEveryShapeReadBackAsSaved) {
+  auto store = OpenStore();
+  // Plain names take a fast path; quotes, backslashes, control and non-ASCII characters and an
+  // empty list go through the JSON parser or must read back the same either way.
+  const std::vector<std::vector<std::string>> shapes = {
+      {}, {"eu"}, {"eu", "us", "ap"}, {"a\"b", "c\\d"}, {"tab\there"}, {"zürich", ""}};
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    StateEvent open = OpenEvent("inc-" + std::to_string(i), kStart + minutes(static_cast<int>(i)),
+                                "uid-" + std::to_string(i));
+    open.failing_regions = shapes[i];
+    MonitorStateSnapshot state;
+    state.monitor_uid = open.monitor_uid;
+    state.monitor_key = open.monitor_key;
+    state.state = MonitorState::kDown;
+    state.open_incident_id = open.opened_incident_id;
+    ASSERT_TRUE(store->SaveMonitorState(state, {open}).ok());
+  }
+  IncidentQuery query;
+  query.limit = 100;
+  Result<std::vector<Incident>> incidents = store->Incidents(query);
+  ASSERT_TRUE(incidents.ok()) << incidents.error();
+  ASSERT_EQ(incidents->size(), shapes.size());
+  for (const Incident& incident : *incidents) {
+    const size_t i = std::stoul(incident.id.substr(4));
+    EXPECT_EQ(incident.failing_regions, shapes[i]) << incident.id;
+  }
+}
+
 TEST_F(SqliteResultStoreTest, OneOpenIncidentPerMonitor) {
   auto store = OpenStore();
   MonitorStateSnapshot state = FullSnapshot();
@@ -885,6 +982,58 @@ TEST_F(SqliteResultStoreTest, IncidentsOpenFirstThenMostRecent) {
   EXPECT_THAT(ids(of_c), ElementsAre("c-1"));
   Result<std::vector<Incident>> limited = store->Incidents({std::nullopt, true, 1});
   EXPECT_THAT(ids(limited), ElementsAre("d-1"));
+}
+
+// One query for a status page's monitors gives what one query per monitor gave, in the window.
+TEST_F(SqliteResultStoreTest, IncidentsInWindowOfSeveralMonitors) {
+  auto store = OpenStore();
+  auto save = [&](const std::string& uid, const std::vector<StateEvent>& events, bool open) {
+    MonitorStateSnapshot s;
+    s.monitor_uid = uid;
+    s.monitor_key = "shop/" + uid;
+    s.open_incident_id = open ? events.back().opened_incident_id : "";
+    Status status = store->SaveMonitorState(s, events);
+    ASSERT_TRUE(status.ok()) << status.error();
+  };
+  // a: one over before the window, one across its start, one inside, one open.
+  save("a",
+       {OpenEvent("a-1", kStart + hours(1), "a"), ResolveEvent("a-1", kStart + hours(2), "a"),
+        OpenEvent("a-2", kStart + hours(9), "a"), ResolveEvent("a-2", kStart + hours(11), "a"),
+        OpenEvent("a-3", kStart + hours(12), "a"), ResolveEvent("a-3", kStart + hours(13), "a"),
+        OpenEvent("a-4", kStart + hours(14), "a")},
+       true);
+  // b: one resolved the millisecond it opened, at the window's start; one after its end.
+  save("b",
+       {OpenEvent("b-1", kStart + hours(10), "b"), ResolveEvent("b-1", kStart + hours(10), "b"),
+        OpenEvent("b-2", kStart + hours(20), "b"), ResolveEvent("b-2", kStart + hours(21), "b")},
+       false);
+  // c: not asked for.
+  save("c", {OpenEvent("c-1", kStart + hours(12), "c")}, true);
+
+  auto ids = [](const Result<std::vector<Incident>>& incidents) {
+    std::vector<std::string> out;
+    for (const Incident& i : *incidents) out.push_back(i.id);
+    return out;
+  };
+  IncidentWindowQuery query{{"b", "a"}, kStart + hours(10), kStart + hours(20), 100};
+  Result<std::vector<Incident>> window = store->IncidentsInWindow(query);
+  ASSERT_TRUE(window.ok()) << window.error();
+  EXPECT_THAT(ids(window), ElementsAre("a-4", "a-3", "a-2", "b-1"));
+  // The same as the default's one query per monitor (monitors in another order).
+  Result<std::vector<Incident>> one_by_one = store->HistoryReader::IncidentsInWindow(query);
+  ASSERT_TRUE(one_by_one.ok());
+  EXPECT_THAT(ids(one_by_one), ElementsAre("b-1", "a-4", "a-3", "a-2"));
+  EXPECT_EQ((*window)[0].failing_regions, (*one_by_one)[1].failing_regions);
+  EXPECT_EQ((*window)[1].resolved_at, kStart + hours(13));
+
+  query.limit_per_monitor = 2;
+  EXPECT_THAT(ids(store->IncidentsInWindow(query)), ElementsAre("a-4", "a-3", "b-1"));
+  query.limit_per_monitor = 1;  // the open one first
+  EXPECT_THAT(ids(store->IncidentsInWindow(query)), ElementsAre("a-4", "b-1"));
+  query.limit_per_monitor = 0;
+  EXPECT_THAT(ids(store->IncidentsInWindow(query)), IsEmpty());
+  query.monitor_uids.clear();
+  EXPECT_THAT(ids(store->IncidentsInWindow(query)), IsEmpty());
 }
 
 TEST_F(SqliteResultStoreTest, ForgetMonitorDropsStateAndClosesItsIncident) {

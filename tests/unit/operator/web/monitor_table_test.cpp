@@ -35,7 +35,7 @@ std::vector<std::string> Names(const MonitorTable::Page& page) {
   return names;
 }
 
-MonitorTable::Query Parse(std::map<std::string, std::string> parameters) {
+MonitorTable::Query Parse(const std::map<std::string, std::string>& parameters) {
   Result<MonitorTable::Query> query = MonitorTable::ParseQuery(parameters);
   EXPECT_TRUE(query.ok()) << query.error();
   return query.ok() ? *query : MonitorTable::Query{};

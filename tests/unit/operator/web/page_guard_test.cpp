@@ -14,7 +14,7 @@ using V = PageGuard::Verdict;
 
 const TimePoint kNow = ManualClock::DefaultStart();
 
-StatusPage Page(std::string password = "", std::vector<std::string> cidrs = {}) {
+StatusPage Page(std::string password = "", const std::vector<std::string>& cidrs = {}) {
   StatusPage page;
   page.namespace_name = "shop";
   page.name = "shop";

@@ -5,8 +5,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "common/manual_clock.h"
 #include "operator/web/status_page_html.h"
 #include "operator/web/status_page_json.h"
+#include "operator/web/web_format.h"
 #include "unit/operator/web/web_test_doubles.h"
 
 namespace pharos {
@@ -56,7 +58,7 @@ class StatusPageBuilderTest : public ::testing::Test {
       history_.AddHour(
           web_->uid,
           TimePoint(kNow.time_since_epoch() - kNow.time_since_epoch() % hours(1)) - hours(hour), 10,
-          10 * (10'000 + 1'000 * hour));
+          int64_t{10} * (10'000 + 1'000 * hour));
     }
 
     IncidentRecord checkout_incident = IncidentRecord::FromIncident(Incident{"inc-checkout",
@@ -303,6 +305,50 @@ TEST_F(StatusPageBuilderTest, JsonHasStatusAndUptimePerDay) {
   EXPECT_EQ(json["incidents"]["active"][0]["phase"], "Acknowledged");
   EXPECT_EQ(json["incidents"]["active"][0]["timeline"].size(), 3u);  // without the delivery
   EXPECT_EQ(json["maintenance"]["upcoming"][0]["components"][0], "checkout");
+}
+
+// The tooltip of `day` in the bar of component `name` of a page's HTML.
+std::string TooltipOf(const std::string& html, const std::string& name, TimePoint day) {
+  const size_t component = html.find("<h4>" + name + "</h4>");
+  const std::string prefix = "title=\"" + FormatDate(day) + ": ";
+  const size_t start = html.find(prefix, component);
+  if (component == std::string::npos || start == std::string::npos) return "";
+  const size_t text = start + prefix.size() - FormatDate(day).size() - 2;
+  return html.substr(text, html.find('"', text) - text);
+}
+
+// What the caches keep between builds (complete days of the rollups, rendered cells) never
+// shows anything a fresh builder would not: across midnight UTC, and once the rollup ttl has
+// passed after a late result.
+TEST_F(StatusPageBuilderTest, AKeptBuilderShowsWhatAFreshOneShowsAcrossMidnight) {
+  ManualClock clock(kToday + hours(23) + minutes(50));
+  StatusPageBuilder kept(status_, history_, incidents_, calendar_, &screenshots_);
+  BarCellCache cells;
+  const auto page = std::make_shared<const StatusPage>(page_);
+  auto html = [&](StatusPageBuilder& builder, BarCellCache* cache) {
+    Result<StatusPageView> view = builder.Build(page, clock.Now());
+    EXPECT_TRUE(view.ok()) << view.error();
+    return view.ok() ? StatusPageHtml::Render(*view, cache) : std::string();
+  };
+  auto fresh = [&] {
+    StatusPageBuilder builder(status_, history_, incidents_, calendar_, &screenshots_);
+    return html(builder, nullptr);
+  };
+  EXPECT_EQ(html(kept, &cells), fresh());
+  history_.AddHour(web_->uid, kToday + hours(23), 5, 5'000, 2);  // the day's last hour
+
+  clock.Advance(minutes(15));  // 00:05 UTC the next day
+  const std::string after_midnight = html(kept, &cells);
+  EXPECT_EQ(after_midnight, fresh());
+  EXPECT_THAT(TooltipOf(after_midnight, "Website", kToday), HasSubstr("2 failed checks"));
+
+  // A late failed check five days ago: shown once the rollup ttl has passed.
+  history_.AddDay(web_->uid, kToday - days(5), 0, 0, 3);
+  clock.Advance(RollupCountsCache::Options{}.ttl);
+  const std::string late = html(kept, &cells);
+  EXPECT_EQ(late, fresh());
+  EXPECT_EQ(TooltipOf(late, "Website", kToday - days(5)),
+            FormatDate(kToday - days(5)) + ": 0% uptime, 3 failed checks");
 }
 
 TEST(StatusPageJsonTest, StringsAreEscaped) {

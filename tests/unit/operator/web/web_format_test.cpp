@@ -35,6 +35,12 @@ TEST(WebFormatTest, FiguresForPeople) {
   EXPECT_EQ(FormatPercent(100.0), "100%");
   EXPECT_EQ(FormatPercent(99.999), "99.99%");  // never rounded up to 100
   EXPECT_EQ(FormatPercent(62.5), "62.5%");
+  EXPECT_EQ(FormatPercent(0.0), "0%");
+  EXPECT_EQ(FormatPercent(0.05), "0.05%");
+  EXPECT_EQ(FormatPercent(99.5), "99.5%");
+  EXPECT_EQ(FormatPercent(99.0), "99%");
+  EXPECT_EQ(FormatPercent(100.0 * 196.0 / 197.0), "99.49%");
+  EXPECT_EQ(FormatPercent(1234.567), "1234.56%");
   EXPECT_EQ(FormatPercent(std::nullopt), "–");
   EXPECT_EQ(FormatCount(1'234'567), "1,234,567");
   EXPECT_EQ(FormatCount(12), "12");

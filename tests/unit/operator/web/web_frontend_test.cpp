@@ -52,7 +52,7 @@ class WebFrontendTest : public ::testing::Test {
   void SetUp() override {
     web_ = WebMonitor("shop", "web");
     status_.Add(StatusOf(web_, MonitorState::kUp));
-    history_.AddHour(web_->uid, kNow - std::chrono::hours(1), 10, 10 * 12'000);
+    history_.AddHour(web_->uid, kNow - std::chrono::hours(1), 10, int64_t{10} * 12'000);
     frontend_ = std::make_unique<WebFrontend>(
         WebFrontend::Sources{status_, history_, incidents_, calendar_, nullptr, &files_}, pages_,
         clock_, WebFrontend::Options{});
@@ -66,7 +66,7 @@ class WebFrontendTest : public ::testing::Test {
     return response;
   }
 
-  StatusPage Page(std::string slug) {
+  StatusPage Page(const std::string& slug) {
     StatusPage page;
     page.namespace_name = "shop";
     page.name = slug;
@@ -93,13 +93,14 @@ class WebFrontendTest : public ::testing::Test {
 TEST_F(WebFrontendTest, EveryRouteRegistersWithoutConflict) {
   HttpRouter router;
   int routes = 0;
-  ASSERT_TRUE(frontend_
-                  ->Register([&](std::string_view method, std::string_view pattern, HttpHandler) {
-                    ++routes;
-                    Result<size_t> added = router.Add(method, pattern);
-                    return added.ok() ? OkStatus() : Status(Error{added.error()});
-                  })
-                  .ok());
+  ASSERT_TRUE(
+      frontend_
+          ->Register([&](std::string_view method, std::string_view pattern, const HttpHandler&) {
+            ++routes;
+            Result<size_t> added = router.Add(method, pattern);
+            return added.ok() ? OkStatus() : Status(Error{added.error()});
+          })
+          .ok());
   EXPECT_EQ(routes, 11);
   EXPECT_EQ(router.Match("GET", "/ui/").kind, RouteMatch::Kind::kFound);
   EXPECT_EQ(router.Match("POST", "/status/shop/login").kind, RouteMatch::Kind::kFound);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <zlib.h>
 
+#include <set>
 #include <string>
 
 namespace pharos {
@@ -51,6 +52,23 @@ TEST(WebResponseTest, EtagAndNotModified) {
   // Errors are never 304.
   request.headers["If-None-Match"] = etag;
   EXPECT_EQ(WebResponse::Make(request, 404, WebResponse::kHtml, body, "x").status, 404);
+}
+
+TEST(WebResponseTest, EtagChangesWithAnyByte) {
+  std::string body(100'003, 'x');
+  const std::string etag = WebResponse::EtagOf(body);
+  EXPECT_EQ(etag.size(), 18u);
+  EXPECT_EQ(etag, WebResponse::EtagOf(body));
+  std::set<std::string> tags{etag};
+  for (size_t at :
+       {size_t{0}, size_t{7}, size_t{31}, size_t{32}, size_t{50'000}, size_t{100'002}}) {
+    std::string changed = body;
+    changed[at] = 'y';
+    tags.insert(WebResponse::EtagOf(changed));
+  }
+  tags.insert(WebResponse::EtagOf(body.substr(1)));
+  tags.insert(WebResponse::EtagOf(""));
+  EXPECT_EQ(tags.size(), 9u);
 }
 
 TEST(WebResponseTest, IfNoneMatchForms) {

@@ -21,10 +21,9 @@ namespace pharos::testing {
 inline const TimePoint kNow = ManualClock::DefaultStart() + std::chrono::hours(24 * 100) +
                               std::chrono::hours(15) + std::chrono::minutes(20);
 
-inline std::shared_ptr<const Monitor> WebMonitor(const std::string& namespace_name,
-                                                 const std::string& name,
-                                                 std::map<std::string, std::string> labels = {},
-                                                 std::string display_name = "") {
+inline std::shared_ptr<const Monitor> WebMonitor(
+    const std::string& namespace_name, const std::string& name,
+    const std::map<std::string, std::string>& labels = {}, const std::string& display_name = "") {
   Monitor monitor;
   monitor.namespace_name = namespace_name;
   monitor.name = name;
@@ -115,8 +114,15 @@ class FakeHistory final : public HistoryReader {
   Result<std::vector<Incident>> Incidents(const IncidentQuery&) override {
     return std::vector<Incident>{};
   }
+  // What the retention prune does: buckets that start before `cutoff` go.
+  void DropBefore(TimePoint cutoff) {
+    std::erase_if(buckets_,
+                  [&](const Stored& stored) { return stored.counts.bucket_start < cutoff; });
+  }
+
   Result<std::vector<BucketCounts>> CountRollups(const BucketCountsQuery& query) override {
     ++count_calls;
+    queries.push_back(query);
     if (fail) return Error{"disk I/O error"};
     std::map<std::pair<std::string, TimePoint>, BucketCounts> merged;
     for (const Stored& stored : buckets_) {
@@ -140,11 +146,13 @@ class FakeHistory final : public HistoryReader {
       into.latency_sum_us += b.latency_sum_us;
     }
     std::vector<BucketCounts> out;
+    out.reserve(merged.size());
     for (auto& [key, bucket] : merged) out.push_back(bucket);
     return out;
   }
 
   int count_calls = 0;
+  std::vector<BucketCountsQuery> queries;  // of CountRollups, in order
   bool fail = false;
 
  private:

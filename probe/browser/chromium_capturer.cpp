@@ -1,4 +1,4 @@
-#include "operator/screenshots/chromium_capturer.h"
+#include "probe/browser/chromium_capturer.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -13,6 +14,8 @@
 #include <fstream>
 #include <thread>
 #include <vector>
+
+#include "probe/browser/policy_proxy.h"
 
 extern char** environ;
 
@@ -64,10 +67,22 @@ std::string LastError(const std::string& path, size_t max_chars) {
 
 }  // namespace
 
-Result<std::string> ChromiumCapturer::Capture(const std::string& url) {
+Result<std::string> ChromiumCapturer::Capture(const std::string& url, const TargetPolicy& added) {
   if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     return Error{"screenshot: \"" + url + "\" is not an http(s) URL", ErrorKind::kInvalidArgument};
   }
+  Result<ProxyRequest> target = ProxyRequest::ForUrl(url);
+  if (!target) {
+    return Error{"screenshot of " + url + ": " + target.error(), ErrorKind::kInvalidArgument};
+  }
+  TargetPolicy policy = options_.policy.MergedWith(added);
+  // A page the policy refuses needs no browser (the proxy would refuse it all the same).
+  if (Result<sockaddr_storage> admitted = PolicyProxy::Admit(policy, target->host, target->port);
+      !admitted && admitted.error_kind() == ErrorKind::kInvalidArgument) {
+    return Error{"screenshot of " + url + ": " + admitted.error(), ErrorKind::kInvalidArgument};
+  }
+  PolicyProxy proxy(std::move(policy), {});
+  if (Status started = proxy.Start(); !started) return Error{started.error()};
   TempDir dir(options_.temp_dir);
   if (dir.path().empty()) {
     return Error{"screenshot: cannot create a temporary directory (set TMPDIR to a writable one)"};
@@ -75,22 +90,19 @@ Result<std::string> ChromiumCapturer::Capture(const std::string& url) {
   const std::string png_path = dir.path() + "/shot.png";
   const std::string log_path = dir.path() + "/chromium.log";
   std::vector<std::string> args = {
-      options_.executable,
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--no-first-run",
-      "--disable-dev-shm-usage",
-      "--hide-scrollbars",
-      "--mute-audio",
+      options_.executable, "--headless", "--no-sandbox", "--disable-gpu",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--no-first-run", "--disable-dev-shm-usage", "--hide-scrollbars", "--mute-audio",
+      // Every connection through the policy proxy, loopback too ("<-loopback>" removes Chromium's
+      // implicit bypass); QUIC and WebRTC's UDP would not go through an HTTP proxy.
+      "--proxy-server=" + proxy.url(), "--proxy-bypass-list=<-loopback>", "--disable-quic",
+      "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
+      "--webrtc-ip-handling-policy=disable_non_proxied_udp",
       "--user-data-dir=" + dir.path() + "/profile",
       "--window-size=" + std::to_string(options_.width) + "," + std::to_string(options_.height),
-      "--screenshot=" + png_path,
-      url};
+      "--screenshot=" + png_path, url};
   std::vector<char*> argv;
+  argv.reserve(args.size() + 1);
   for (std::string& arg : args) argv.push_back(arg.data());
   argv.push_back(nullptr);
 
@@ -139,8 +151,13 @@ Result<std::string> ChromiumCapturer::Capture(const std::string& url) {
     if (std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(kPollPeriod);
   }
-  // Whatever is left of the group goes, finished or not.
+  // Whatever is left of the group goes, finished or not, and every tunnel with it.
   kill(-pid, SIGKILL);
+  proxy.Stop();
+  const std::vector<PolicyProxy::Refusal> refusals = proxy.Refusals();
+  const auto refused_navigation =
+      std::find_if(refusals.begin(), refusals.end(),
+                   [](const PolicyProxy::Refusal& refusal) { return refusal.navigation; });
   if (!exited) {
     while (waitpid(pid, &wait_status, 0) < 0 && errno == EINTR) {
     }
@@ -151,11 +168,23 @@ Result<std::string> ChromiumCapturer::Capture(const std::string& url) {
   const auto size = std::filesystem::file_size(png_path, size_error);
   if (size_error) {
     const bool clean = WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0;
+    // The browser could not load the page: a refusal is the likely why (an https page or
+    // redirect refused shows only as a failed tunnel to the browser).
+    if (!refusals.empty()) {
+      return Error{"screenshot of " + url + ": " + refusals.front().reason + " (" +
+                       refusals.front().host + "; the browser: " + LastError(log_path, 200) + ")",
+                   ErrorKind::kInvalidArgument};
+    }
     return Error{"screenshot of " + url + ": chromium wrote no image (" +
                  (clean                    ? std::string("exit 0")
                   : WIFEXITED(wait_status) ? "exit " + std::to_string(WEXITSTATUS(wait_status))
                                            : "signal " + std::to_string(WTERMSIG(wait_status))) +
                  "): " + LastError(log_path, 300)};
+  }
+  if (refused_navigation != refusals.end()) {
+    return Error{"screenshot of " + url + ": the page navigated to " + refused_navigation->host +
+                     ": " + refused_navigation->reason,
+                 ErrorKind::kInvalidArgument};
   }
   if (size > options_.max_bytes) {
     return Error{"screenshot of " + url + " is " + std::to_string(size) +

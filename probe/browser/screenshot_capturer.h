@@ -7,14 +7,18 @@
 #include <string>
 
 #include "common/result.h"
+#include "common/target_policy.h"
 
 namespace pharos {
 
 class ScreenshotCapturer {
  public:
   virtual ~ScreenshotCapturer() = default;
-  // The PNG bytes. Errors say why (timed out, too large, the browser failed), for the incident.
-  virtual Result<std::string> Capture(const std::string& url) = 0;
+  // The PNG bytes. Errors say why (timed out, too large, the browser failed, the target policy
+  // refused the page), for the incident. Every connection the browser makes obeys the
+  // capturer's own target policy with `added`'s entries on top (the operator's cluster-wide
+  // policy; TargetPolicy() adds nothing).
+  virtual Result<std::string> Capture(const std::string& url, const TargetPolicy& added) = 0;
 };
 
 }  // namespace pharos

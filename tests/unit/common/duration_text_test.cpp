@@ -1,4 +1,4 @@
-#include "probe/duration_text.h"
+#include "common/duration_text.h"
 
 #include <gtest/gtest.h>
 
