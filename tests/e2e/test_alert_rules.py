@@ -73,7 +73,7 @@ def test_every_alert_has_firing_and_not_firing_cases():
     cases = [case for test in yaml.safe_load(RULES_TEST.read_text())["tests"]
              for case in test.get("alert_rule_test", [])]
     names = [rule["alert"] for rule in alerts()]
-    assert len(names) == 12 and len(set(names)) == 12, names
+    assert len(names) == 13 and len(set(names)) == 13, names
     for name in names:
         firing = [c for c in cases if c["alertname"] == name and c.get("exp_alerts")]
         quiet = [c for c in cases if c["alertname"] == name and not c.get("exp_alerts")]

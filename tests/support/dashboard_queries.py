@@ -58,6 +58,8 @@ CONTRACT_METRICS: Dict[str, str] = {
     "pharos_notification_oldest_pending_seconds": "gauge",
     "pharos_notification_delivery_seconds": "histogram",
     "pharos_notification_events_dropped_total": "counter",
+    "pharos_uptime_sweep_seconds": "gauge",
+    "pharos_uptime_oldest_age_seconds": "gauge",
     # operator with --clickhouse-url (docs/analytics.md)
     "pharos_clickhouse_rows_sent_total": "counter",
     "pharos_clickhouse_rows_spooled_total": "counter",
