@@ -195,6 +195,329 @@ HttpMessage JsonPost(std::string url, const Json& body, const std::string& user_
   return message;
 }
 
+// One delivery's parts, put together for each type of channel by the member of its name. The
+// references are Render's locals and arguments: a ChannelParts lives only inside Render.
+struct ChannelParts {
+  const AlertChannel& channel;
+  const Delivery& delivery;
+  const Notification& n;
+  const ChannelValues& values;
+  const std::string& user_agent;
+  const std::string& title;
+  const std::string& text;
+  const std::string& base;  // the URL without a trailing slash
+  const std::vector<std::pair<std::string, std::string>>& facts;
+
+  HttpMessage Webhook() const;
+  HttpMessage Slack() const;
+  HttpMessage Discord() const;
+  HttpMessage MsTeams() const;
+  HttpMessage GoogleChat() const;
+  HttpMessage PagerDuty() const;
+  HttpMessage Opsgenie() const;
+  HttpMessage Telegram() const;
+  HttpMessage Ntfy() const;
+  HttpMessage Alertmanager() const;
+  MailMessage Email() const;
+};
+
+HttpMessage ChannelParts::Webhook() const {
+  HttpMessage message =
+      JsonPost(values.url, n.ToJson(delivery.id, channel.Key(), title, text), user_agent);
+  message.headers.emplace_back("X-Pharos-Delivery", delivery.id);
+  message.headers.emplace_back("X-Pharos-Event", ToString(n.event));
+  if (!values.secret.empty()) {
+    message.headers.emplace_back("X-Pharos-Signature",
+                                 MessageRenderer::Signature(values.secret, message.body));
+  }
+  for (const auto& [name, value] : channel.headers) message.headers.emplace_back(name, value);
+  return message;
+}
+
+HttpMessage ChannelParts::Slack() const {
+  std::string fields;
+  for (const auto& [name, value] : facts) {
+    fields += "*" + SlackEscape(name) + ":* " + SlackEscape(value) + "\n";
+  }
+  Json blocks = Json::array();
+  blocks.push_back(
+      {{"type", "header"}, {"text", {{"type", "plain_text"}, {"text", Truncate(title, 150)}}}});
+  blocks.push_back({{"type", "section"},
+                    {"text", {{"type", "mrkdwn"}, {"text", Truncate(SlackEscape(text), 3000)}}}});
+  if (!fields.empty()) {
+    blocks.push_back(
+        {{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", Truncate(fields, 3000)}}}});
+  }
+  blocks.push_back(
+      {{"type", "context"},
+       {"elements", Json::array({{{"type", "mrkdwn"},
+                                  {"text", "Pharos · " + std::string(ToString(n.event)) +
+                                               " · delivery " + delivery.id}}})}});
+  Json body = {{"text", Truncate(title + ": " + text, 3000)}, {"blocks", std::move(blocks)}};
+  return JsonPost(values.url, body, user_agent);
+}
+
+HttpMessage ChannelParts::Discord() const {
+  Json fields = Json::array();
+  for (const auto& [name, value] : facts) {
+    fields.push_back({{"name", name},
+                      {"value", Truncate(value.empty() ? "-" : value, 1024)},
+                      {"inline", name != "Target" && name != "Incident"}});
+  }
+  Json embed = {{"title", Truncate(title, 256)},
+                {"description", Truncate(text, 4096)},
+                {"color", Color(n.event)},
+                {"fields", std::move(fields)},
+                {"timestamp", FormatRfc3339(n.occurred_at)},
+                {"footer", {{"text", "Pharos · delivery " + delivery.id}}}};
+  Json body = {{"username", "Pharos"},
+               {"embeds", Json::array({std::move(embed)})},
+               {"allowed_mentions", {{"parse", Json::array()}}}};
+  return JsonPost(values.url, body, user_agent);
+}
+
+HttpMessage ChannelParts::MsTeams() const {
+  Json fact_set = Json::array();
+  for (const auto& [name, value] : facts) {
+    fact_set.push_back({{"title", name}, {"value", value}});
+  }
+  Json card_body = Json::array();
+  card_body.push_back({{"type", "TextBlock"},
+                       {"text", title},
+                       {"weight", "Bolder"},
+                       {"size", "Medium"},
+                       {"wrap", true},
+                       {"color", n.event == NotificationEvent::kRecovered  ? "Good"
+                                 : n.event == NotificationEvent::kDegraded ? "Warning"
+                                 : n.event == NotificationEvent::kTest ||
+                                         n.event == NotificationEvent::kAcknowledged
+                                     ? "Default"
+                                     : "Attention"}});
+  card_body.push_back({{"type", "TextBlock"}, {"text", text}, {"wrap", true}});
+  if (!fact_set.empty()) {
+    card_body.push_back({{"type", "FactSet"}, {"facts", std::move(fact_set)}});
+  }
+  Json card = {{"$schema", "http://adaptivecards.io/schemas/adaptive-card.json"},
+               {"type", "AdaptiveCard"},
+               {"version", "1.4"},
+               {"body", std::move(card_body)}};
+  Json body = {
+      {"type", "message"},
+      {"summary", title},
+      {"attachments", Json::array({{{"contentType", "application/vnd.microsoft.card.adaptive"},
+                                    {"contentUrl", nullptr},
+                                    {"content", std::move(card)}}})}};
+  return JsonPost(values.url, body, user_agent);
+}
+
+HttpMessage ChannelParts::GoogleChat() const {
+  Json widgets = Json::array();
+  widgets.push_back({{"textParagraph", {{"text", HtmlEscaped(text)}}}});
+  for (const auto& [name, value] : facts) {
+    widgets.push_back({{"decoratedText", {{"topLabel", name}, {"text", HtmlEscaped(value)}}}});
+  }
+  Json body = {
+      {"text", title},
+      {"cardsV2",
+       Json::array({{{"cardId", delivery.id},
+                     {"card",
+                      {{"header", {{"title", title}, {"subtitle", "Pharos"}}},
+                       {"sections", Json::array({{{"widgets", std::move(widgets)}}})}}}}})}};
+  // One thread per incident: its down, reminders and recovery read as one conversation.
+  std::string url = values.url;
+  if (n.incident) {
+    url += (url.find('?') == std::string::npos ? "?" : "&") +
+           std::string("messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD");
+    body["thread"] = {{"threadKey", n.incident->id}};
+  }
+  return JsonPost(url, body, user_agent);
+}
+
+HttpMessage ChannelParts::PagerDuty() const {
+  std::string action = "trigger";
+  if (n.event == NotificationEvent::kRecovered) action = "resolve";
+  if (n.event == NotificationEvent::kAcknowledged) action = "acknowledge";
+  const std::string dedup_key = n.incident                            ? n.incident->id
+                                : n.event == NotificationEvent::kTest ? "pharos-test-" + delivery.id
+                                                                      : n.monitor_uid + "/degraded";
+  Json body = {{"routing_key", values.secret}, {"event_action", action}, {"dedup_key", dedup_key}};
+  if (action == "trigger") {
+    Json details = Json::object();
+    for (const auto& [name, value] : facts) details[name] = value;
+    details["reason"] = n.reason;
+    details["deliveryId"] = delivery.id;
+    body["payload"] = {{"summary", Truncate(title + ": " + text, 1024)},
+                       {"source", n.monitor_target.empty() ? "pharos" : n.monitor_target},
+                       {"severity", n.event == NotificationEvent::kDegraded ? "warning"
+                                    : n.event == NotificationEvent::kTest   ? "info"
+                                                                            : channel.severity},
+                       {"timestamp", FormatRfc3339(n.occurred_at)},
+                       {"component", n.MonitorKey()},
+                       {"group", n.monitor_namespace},
+                       {"class", n.monitor_type},
+                       {"custom_details", std::move(details)}};
+    body["client"] = "Pharos";
+  }
+  return JsonPost(values.url, body, user_agent);
+}
+
+HttpMessage ChannelParts::Opsgenie() const {
+  const std::string alias = n.incident                            ? n.incident->id
+                            : n.event == NotificationEvent::kTest ? "pharos-test-" + delivery.id
+                                                                  : n.monitor_uid + "/degraded";
+  HttpMessage message;
+  if (n.event == NotificationEvent::kRecovered) {
+    message = JsonPost(base + "/v2/alerts/" + UrlEncode(alias) + "/close?identifierType=alias",
+                       Json{{"source", "pharos"}, {"note", Truncate(text, 25000)}}, user_agent);
+  } else if (n.event == NotificationEvent::kAcknowledged) {
+    message = JsonPost(
+        base + "/v2/alerts/" + UrlEncode(alias) + "/acknowledge?identifierType=alias",
+        Json{{"source", "pharos"}, {"user", n.acknowledged_by}, {"note", Truncate(text, 25000)}},
+        user_agent);
+  } else {
+    Json details = Json::object();
+    for (const auto& [name, value] : facts) details[name] = Truncate(value, 8000);
+    details["deliveryId"] = delivery.id;
+    message = JsonPost(base + "/v2/alerts",
+                       Json{{"message", Truncate(title, 130)},
+                            {"alias", alias},
+                            {"description", Truncate(text, 15000)},
+                            {"source", "pharos"},
+                            {"entity", n.MonitorKey()},
+                            {"priority", n.event == NotificationEvent::kDegraded ? "P3"
+                                         : n.event == NotificationEvent::kTest   ? "P5"
+                                                                               : channel.severity},
+                            {"tags", Json::array({"pharos", ToString(n.event)})},
+                            {"details", std::move(details)}},
+                       user_agent);
+  }
+  message.headers.emplace_back("Authorization", "GenieKey " + values.secret);
+  return message;
+}
+
+HttpMessage ChannelParts::Telegram() const {
+  std::string html = "<b>" + HtmlEscaped(title) + "</b>\n" + HtmlEscaped(text);
+  for (const auto& [name, value] : facts) {
+    if (name == "Monitor") continue;
+    html += "\n<b>" + HtmlEscaped(name) + ":</b> " +
+            (name == "Incident" ? "<code>" + HtmlEscaped(value) + "</code>" : HtmlEscaped(value));
+  }
+  return JsonPost(base + "/bot" + values.secret + "/sendMessage",
+                  Json{{"chat_id", channel.chat_id},
+                       {"text", Truncate(html, 4096)},
+                       {"parse_mode", "HTML"},
+                       {"disable_web_page_preview", true}},
+                  user_agent);
+}
+
+HttpMessage ChannelParts::Ntfy() const {
+  const char* tag = n.event == NotificationEvent::kRecovered      ? "white_check_mark"
+                    : n.event == NotificationEvent::kDegraded     ? "warning"
+                    : n.event == NotificationEvent::kAcknowledged ? "eyes"
+                    : n.event == NotificationEvent::kTest         ? "test_tube"
+                                                                  : "rotating_light";
+  int priority = std::atoi(channel.severity.c_str());
+  if (n.event != NotificationEvent::kDown && n.event != NotificationEvent::kReminder) {
+    priority = 3;
+  }
+  HttpMessage message = JsonPost(base,
+                                 Json{{"topic", channel.topic},
+                                      {"title", title},
+                                      {"message", text},
+                                      {"priority", priority},
+                                      {"tags", Json::array({tag, "pharos"})}},
+                                 user_agent);
+  if (!values.secret.empty()) {
+    message.headers.emplace_back("Authorization", "Bearer " + values.secret);
+  }
+  return message;
+}
+
+HttpMessage ChannelParts::Alertmanager() const {
+  const bool resolving = n.event == NotificationEvent::kRecovered;
+  const bool test = n.event == NotificationEvent::kTest;
+  const bool degraded = n.event == NotificationEvent::kDegraded || (resolving && !n.incident);
+  Json labels = {{"alertname", test       ? "PharosTest"
+                               : degraded ? "PharosMonitorDegraded"
+                                          : "PharosMonitorDown"},
+                 {"namespace", n.monitor_namespace},
+                 {"monitor", n.monitor_name},
+                 {"severity", test       ? "none"
+                              : degraded ? "warning"
+                                         : "critical"},
+                 {"source", "pharos"}};
+  if (n.incident) labels["incident"] = n.incident->id;
+  if (test) labels["delivery"] = delivery.id;
+  for (const auto& [name, value] : channel.labels) labels[name] = value;
+  const TimePoint starts = n.incident ? n.incident->started_at : n.occurred_at;
+  // Open alerts carry an end a week ahead (Alertmanager would resolve an alert without one
+  // after its resolve_timeout); recovery ends them at once.
+  const TimePoint ends =
+      resolving ? (n.incident && n.incident->resolved_at ? *n.incident->resolved_at : n.occurred_at)
+      : test    ? n.occurred_at + std::chrono::minutes(5)
+                : n.occurred_at + std::chrono::hours(24 * 7);
+  Json alert = {
+      {"labels", std::move(labels)},
+      {"annotations", {{"summary", title}, {"description", text}, {"target", n.monitor_target}}},
+      {"startsAt", FormatRfc3339(starts)},
+      {"endsAt", FormatRfc3339(ends)}};
+  return JsonPost(base + "/api/v2/alerts", Json::array({std::move(alert)}), user_agent);
+}
+
+MailMessage ChannelParts::Email() const {
+  MailMessage mail;
+  const std::string scheme =
+      channel.smtp_security == SmtpSecurity::kImplicitTls ? "smtps://" : "smtp://";
+  mail.url = scheme + channel.smtp_server;
+  mail.require_tls = channel.smtp_security != SmtpSecurity::kNone;
+  mail.username = channel.smtp_username;
+  mail.password = values.secret;
+  mail.from = channel.mail_from;
+  mail.to = channel.mail_to;
+  std::string plain = text + "\r\n\r\n";
+  std::string rows;
+  for (const auto& [name, value] : facts) {
+    plain += name;
+    plain += ": ";
+    plain += value;
+    plain += "\r\n";
+    rows += "<tr><th align=\"left\" style=\"padding:2px 12px 2px 0\">" + HtmlEscaped(name) +
+            "</th><td>" + HtmlEscaped(value) + "</td></tr>";
+  }
+  plain += "\r\n-- \r\nPharos, delivery " + delivery.id + "\r\n";
+  const std::string html =
+      "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><h2 style=\"color:" +
+      HexColor(n.event) + "\">" + HtmlEscaped(title) + "</h2><p>" + HtmlEscaped(text) +
+      "</p><table>" + rows +
+      "</table><p style=\"color:#757575;font-size:small\">Pharos, "
+      "delivery " +
+      delivery.id + "</p></body></html>";
+  const std::string boundary = "pharos-" + delivery.id;
+  std::string data;
+  data += "From: " + mail.from + "\r\n";
+  data += "To: " + Join(mail.to) + "\r\n";
+  data += "Subject: " + HeaderText(title) + "\r\n";
+  data += "Date: " + RfcDate(n.occurred_at) + "\r\n";
+  data += "Message-ID: <" + delivery.id + "@pharos>\r\n";
+  if (n.incident) {
+    // Mail clients thread every message of one incident together.
+    data += "References: <" + Delivery::MakeId(n.incident->id, "thread") + "@pharos>\r\n";
+  }
+  data += "X-Pharos-Delivery: " + delivery.id + "\r\n";
+  data += "X-Pharos-Event: " + std::string(ToString(n.event)) + "\r\n";
+  data += "MIME-Version: 1.0\r\n";
+  data += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
+  data += "--" + boundary + "\r\n";
+  data += "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  data += Base64Lines(plain);
+  data += "--" + boundary + "\r\n";
+  data += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
+  data += Base64Lines(html);
+  data += "--" + boundary + "--\r\n";
+  mail.data = std::move(data);
+  return mail;
+}
+
 }  // namespace
 
 bool MessageRenderer::Accepts(ChannelType type, NotificationEvent event) {
@@ -306,311 +629,41 @@ Result<OutgoingMessage> MessageRenderer::Render(const AlertChannel& channel,
   out.insecure_skip_verify = channel.insecure_skip_verify;
   const std::vector<std::pair<std::string, std::string>> facts = Facts(n);
 
+  const ChannelParts parts{channel, delivery, n, values, user_agent, title, text, base, facts};
   switch (channel.type) {
-    case ChannelType::kWebhook: {
-      HttpMessage message =
-          JsonPost(values.url, n.ToJson(delivery.id, channel.Key(), title, text), user_agent);
-      message.headers.emplace_back("X-Pharos-Delivery", delivery.id);
-      message.headers.emplace_back("X-Pharos-Event", ToString(n.event));
-      if (!values.secret.empty()) {
-        message.headers.emplace_back("X-Pharos-Signature", Signature(values.secret, message.body));
-      }
-      for (const auto& [name, value] : channel.headers) message.headers.emplace_back(name, value);
-      out.content = std::move(message);
+    case ChannelType::kWebhook:
+      out.content = parts.Webhook();
       break;
-    }
-    case ChannelType::kSlack: {
-      std::string fields;
-      for (const auto& [name, value] : facts) {
-        fields += "*" + SlackEscape(name) + ":* " + SlackEscape(value) + "\n";
-      }
-      Json blocks = Json::array();
-      blocks.push_back(
-          {{"type", "header"}, {"text", {{"type", "plain_text"}, {"text", Truncate(title, 150)}}}});
-      blocks.push_back(
-          {{"type", "section"},
-           {"text", {{"type", "mrkdwn"}, {"text", Truncate(SlackEscape(text), 3000)}}}});
-      if (!fields.empty()) {
-        blocks.push_back({{"type", "section"},
-                          {"text", {{"type", "mrkdwn"}, {"text", Truncate(fields, 3000)}}}});
-      }
-      blocks.push_back(
-          {{"type", "context"},
-           {"elements", Json::array({{{"type", "mrkdwn"},
-                                      {"text", "Pharos · " + std::string(ToString(n.event)) +
-                                                   " · delivery " + delivery.id}}})}});
-      Json body = {{"text", Truncate(title + ": " + text, 3000)}, {"blocks", std::move(blocks)}};
-      out.content = JsonPost(values.url, body, user_agent);
+    case ChannelType::kSlack:
+      out.content = parts.Slack();
       break;
-    }
-    case ChannelType::kDiscord: {
-      Json fields = Json::array();
-      for (const auto& [name, value] : facts) {
-        fields.push_back({{"name", name},
-                          {"value", Truncate(value.empty() ? "-" : value, 1024)},
-                          {"inline", name != "Target" && name != "Incident"}});
-      }
-      Json embed = {{"title", Truncate(title, 256)},
-                    {"description", Truncate(text, 4096)},
-                    {"color", Color(n.event)},
-                    {"fields", std::move(fields)},
-                    {"timestamp", FormatRfc3339(n.occurred_at)},
-                    {"footer", {{"text", "Pharos · delivery " + delivery.id}}}};
-      Json body = {{"username", "Pharos"},
-                   {"embeds", Json::array({std::move(embed)})},
-                   {"allowed_mentions", {{"parse", Json::array()}}}};
-      out.content = JsonPost(values.url, body, user_agent);
+    case ChannelType::kDiscord:
+      out.content = parts.Discord();
       break;
-    }
-    case ChannelType::kMsTeams: {
-      Json fact_set = Json::array();
-      for (const auto& [name, value] : facts) {
-        fact_set.push_back({{"title", name}, {"value", value}});
-      }
-      Json card_body = Json::array();
-      card_body.push_back({{"type", "TextBlock"},
-                           {"text", title},
-                           {"weight", "Bolder"},
-                           {"size", "Medium"},
-                           {"wrap", true},
-                           {"color", n.event == NotificationEvent::kRecovered  ? "Good"
-                                     : n.event == NotificationEvent::kDegraded ? "Warning"
-                                     : n.event == NotificationEvent::kTest ||
-                                             n.event == NotificationEvent::kAcknowledged
-                                         ? "Default"
-                                         : "Attention"}});
-      card_body.push_back({{"type", "TextBlock"}, {"text", text}, {"wrap", true}});
-      if (!fact_set.empty()) {
-        card_body.push_back({{"type", "FactSet"}, {"facts", std::move(fact_set)}});
-      }
-      Json card = {{"$schema", "http://adaptivecards.io/schemas/adaptive-card.json"},
-                   {"type", "AdaptiveCard"},
-                   {"version", "1.4"},
-                   {"body", std::move(card_body)}};
-      Json body = {
-          {"type", "message"},
-          {"summary", title},
-          {"attachments", Json::array({{{"contentType", "application/vnd.microsoft.card.adaptive"},
-                                        {"contentUrl", nullptr},
-                                        {"content", std::move(card)}}})}};
-      out.content = JsonPost(values.url, body, user_agent);
+    case ChannelType::kMsTeams:
+      out.content = parts.MsTeams();
       break;
-    }
-    case ChannelType::kGoogleChat: {
-      Json widgets = Json::array();
-      widgets.push_back({{"textParagraph", {{"text", HtmlEscaped(text)}}}});
-      for (const auto& [name, value] : facts) {
-        widgets.push_back({{"decoratedText", {{"topLabel", name}, {"text", HtmlEscaped(value)}}}});
-      }
-      Json body = {
-          {"text", title},
-          {"cardsV2",
-           Json::array({{{"cardId", delivery.id},
-                         {"card",
-                          {{"header", {{"title", title}, {"subtitle", "Pharos"}}},
-                           {"sections", Json::array({{{"widgets", std::move(widgets)}}})}}}}})}};
-      // One thread per incident: its down, reminders and recovery read as one conversation.
-      std::string url = values.url;
-      if (n.incident) {
-        url += (url.find('?') == std::string::npos ? "?" : "&") +
-               std::string("messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD");
-        body["thread"] = {{"threadKey", n.incident->id}};
-      }
-      out.content = JsonPost(url, body, user_agent);
+    case ChannelType::kGoogleChat:
+      out.content = parts.GoogleChat();
       break;
-    }
-    case ChannelType::kPagerDuty: {
-      std::string action = "trigger";
-      if (n.event == NotificationEvent::kRecovered) action = "resolve";
-      if (n.event == NotificationEvent::kAcknowledged) action = "acknowledge";
-      const std::string dedup_key = n.incident ? n.incident->id
-                                    : n.event == NotificationEvent::kTest
-                                        ? "pharos-test-" + delivery.id
-                                        : n.monitor_uid + "/degraded";
-      Json body = {
-          {"routing_key", values.secret}, {"event_action", action}, {"dedup_key", dedup_key}};
-      if (action == "trigger") {
-        Json details = Json::object();
-        for (const auto& [name, value] : facts) details[name] = value;
-        details["reason"] = n.reason;
-        details["deliveryId"] = delivery.id;
-        body["payload"] = {{"summary", Truncate(title + ": " + text, 1024)},
-                           {"source", n.monitor_target.empty() ? "pharos" : n.monitor_target},
-                           {"severity", n.event == NotificationEvent::kDegraded ? "warning"
-                                        : n.event == NotificationEvent::kTest   ? "info"
-                                                                                : channel.severity},
-                           {"timestamp", FormatRfc3339(n.occurred_at)},
-                           {"component", n.MonitorKey()},
-                           {"group", n.monitor_namespace},
-                           {"class", n.monitor_type},
-                           {"custom_details", std::move(details)}};
-        body["client"] = "Pharos";
-      }
-      out.content = JsonPost(values.url, body, user_agent);
+    case ChannelType::kPagerDuty:
+      out.content = parts.PagerDuty();
       break;
-    }
-    case ChannelType::kOpsgenie: {
-      const std::string alias = n.incident                            ? n.incident->id
-                                : n.event == NotificationEvent::kTest ? "pharos-test-" + delivery.id
-                                                                      : n.monitor_uid + "/degraded";
-      HttpMessage message;
-      if (n.event == NotificationEvent::kRecovered) {
-        message = JsonPost(base + "/v2/alerts/" + UrlEncode(alias) + "/close?identifierType=alias",
-                           Json{{"source", "pharos"}, {"note", Truncate(text, 25000)}}, user_agent);
-      } else if (n.event == NotificationEvent::kAcknowledged) {
-        message = JsonPost(
-            base + "/v2/alerts/" + UrlEncode(alias) + "/acknowledge?identifierType=alias",
-            Json{
-                {"source", "pharos"}, {"user", n.acknowledged_by}, {"note", Truncate(text, 25000)}},
-            user_agent);
-      } else {
-        Json details = Json::object();
-        for (const auto& [name, value] : facts) details[name] = Truncate(value, 8000);
-        details["deliveryId"] = delivery.id;
-        message =
-            JsonPost(base + "/v2/alerts",
-                     Json{{"message", Truncate(title, 130)},
-                          {"alias", alias},
-                          {"description", Truncate(text, 15000)},
-                          {"source", "pharos"},
-                          {"entity", n.MonitorKey()},
-                          {"priority", n.event == NotificationEvent::kDegraded ? "P3"
-                                       : n.event == NotificationEvent::kTest   ? "P5"
-                                                                               : channel.severity},
-                          {"tags", Json::array({"pharos", ToString(n.event)})},
-                          {"details", std::move(details)}},
-                     user_agent);
-      }
-      message.headers.emplace_back("Authorization", "GenieKey " + values.secret);
-      out.content = std::move(message);
+    case ChannelType::kOpsgenie:
+      out.content = parts.Opsgenie();
       break;
-    }
-    case ChannelType::kTelegram: {
-      std::string html = "<b>" + HtmlEscaped(title) + "</b>\n" + HtmlEscaped(text);
-      for (const auto& [name, value] : facts) {
-        if (name == "Monitor") continue;
-        html +=
-            "\n<b>" + HtmlEscaped(name) + ":</b> " +
-            (name == "Incident" ? "<code>" + HtmlEscaped(value) + "</code>" : HtmlEscaped(value));
-      }
-      out.content = JsonPost(base + "/bot" + values.secret + "/sendMessage",
-                             Json{{"chat_id", channel.chat_id},
-                                  {"text", Truncate(html, 4096)},
-                                  {"parse_mode", "HTML"},
-                                  {"disable_web_page_preview", true}},
-                             user_agent);
+    case ChannelType::kTelegram:
+      out.content = parts.Telegram();
       break;
-    }
-    case ChannelType::kNtfy: {
-      const char* tag = n.event == NotificationEvent::kRecovered      ? "white_check_mark"
-                        : n.event == NotificationEvent::kDegraded     ? "warning"
-                        : n.event == NotificationEvent::kAcknowledged ? "eyes"
-                        : n.event == NotificationEvent::kTest         ? "test_tube"
-                                                                      : "rotating_light";
-      int priority = std::atoi(channel.severity.c_str());
-      if (n.event != NotificationEvent::kDown && n.event != NotificationEvent::kReminder) {
-        priority = 3;
-      }
-      HttpMessage message = JsonPost(base,
-                                     Json{{"topic", channel.topic},
-                                          {"title", title},
-                                          {"message", text},
-                                          {"priority", priority},
-                                          {"tags", Json::array({tag, "pharos"})}},
-                                     user_agent);
-      if (!values.secret.empty()) {
-        message.headers.emplace_back("Authorization", "Bearer " + values.secret);
-      }
-      out.content = std::move(message);
+    case ChannelType::kNtfy:
+      out.content = parts.Ntfy();
       break;
-    }
-    case ChannelType::kAlertmanager: {
-      const bool resolving = n.event == NotificationEvent::kRecovered;
-      const bool test = n.event == NotificationEvent::kTest;
-      const bool degraded = n.event == NotificationEvent::kDegraded || (resolving && !n.incident);
-      Json labels = {{"alertname", test       ? "PharosTest"
-                                   : degraded ? "PharosMonitorDegraded"
-                                              : "PharosMonitorDown"},
-                     {"namespace", n.monitor_namespace},
-                     {"monitor", n.monitor_name},
-                     {"severity", test       ? "none"
-                                  : degraded ? "warning"
-                                             : "critical"},
-                     {"source", "pharos"}};
-      if (n.incident) labels["incident"] = n.incident->id;
-      if (test) labels["delivery"] = delivery.id;
-      for (const auto& [name, value] : channel.labels) labels[name] = value;
-      const TimePoint starts = n.incident ? n.incident->started_at : n.occurred_at;
-      // Open alerts carry an end a week ahead (Alertmanager would resolve an alert without one
-      // after its resolve_timeout); recovery ends them at once.
-      const TimePoint ends =
-          resolving
-              ? (n.incident && n.incident->resolved_at ? *n.incident->resolved_at : n.occurred_at)
-          : test ? n.occurred_at + std::chrono::minutes(5)
-                 : n.occurred_at + std::chrono::hours(24 * 7);
-      Json alert = {{"labels", std::move(labels)},
-                    {"annotations",
-                     {{"summary", title}, {"description", text}, {"target", n.monitor_target}}},
-                    {"startsAt", FormatRfc3339(starts)},
-                    {"endsAt", FormatRfc3339(ends)}};
-      out.content = JsonPost(base + "/api/v2/alerts", Json::array({std::move(alert)}), user_agent);
+    case ChannelType::kAlertmanager:
+      out.content = parts.Alertmanager();
       break;
-    }
-    case ChannelType::kEmail: {
-      MailMessage mail;
-      const std::string scheme =
-          channel.smtp_security == SmtpSecurity::kImplicitTls ? "smtps://" : "smtp://";
-      mail.url = scheme + channel.smtp_server;
-      mail.require_tls = channel.smtp_security != SmtpSecurity::kNone;
-      mail.username = channel.smtp_username;
-      mail.password = values.secret;
-      mail.from = channel.mail_from;
-      mail.to = channel.mail_to;
-      std::string plain = text + "\r\n\r\n";
-      std::string rows;
-      for (const auto& [name, value] : facts) {
-        plain += name;
-        plain += ": ";
-        plain += value;
-        plain += "\r\n";
-        rows += "<tr><th align=\"left\" style=\"padding:2px 12px 2px 0\">" + HtmlEscaped(name) +
-                "</th><td>" + HtmlEscaped(value) + "</td></tr>";
-      }
-      plain += "\r\n-- \r\nPharos, delivery " + delivery.id + "\r\n";
-      const std::string html =
-          "<!DOCTYPE html><html><body style=\"font-family:sans-serif\"><h2 style=\"color:" +
-          HexColor(n.event) + "\">" + HtmlEscaped(title) + "</h2><p>" + HtmlEscaped(text) +
-          "</p><table>" + rows +
-          "</table><p style=\"color:#757575;font-size:small\">Pharos, "
-          "delivery " +
-          delivery.id + "</p></body></html>";
-      const std::string boundary = "pharos-" + delivery.id;
-      std::string data;
-      data += "From: " + mail.from + "\r\n";
-      data += "To: " + Join(mail.to) + "\r\n";
-      data += "Subject: " + HeaderText(title) + "\r\n";
-      data += "Date: " + RfcDate(n.occurred_at) + "\r\n";
-      data += "Message-ID: <" + delivery.id + "@pharos>\r\n";
-      if (n.incident) {
-        // Mail clients thread every message of one incident together.
-        data += "References: <" + Delivery::MakeId(n.incident->id, "thread") + "@pharos>\r\n";
-      }
-      data += "X-Pharos-Delivery: " + delivery.id + "\r\n";
-      data += "X-Pharos-Event: " + std::string(ToString(n.event)) + "\r\n";
-      data += "MIME-Version: 1.0\r\n";
-      data += "Content-Type: multipart/alternative; boundary=\"" + boundary + "\"\r\n\r\n";
-      data += "--" + boundary + "\r\n";
-      data +=
-          "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-      data += Base64Lines(plain);
-      data += "--" + boundary + "\r\n";
-      data += "Content-Type: text/html; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n";
-      data += Base64Lines(html);
-      data += "--" + boundary + "--\r\n";
-      mail.data = std::move(data);
-      out.content = std::move(mail);
+    case ChannelType::kEmail:
+      out.content = parts.Email();
       break;
-    }
   }
   return out;
 }
