@@ -150,16 +150,17 @@ def test_clickhouse_stopped_under_load_spools_and_drains(tmp_path, target, click
                         timeout=60, message="the first rows sent")
         clickhouse.stop()
         try:
-            # Load goes on while ClickHouse is away, until the oldest spooled result is 5 s old.
+            # Load goes on (200 results a second) while ClickHouse is away for a minute: until
+            # the oldest spooled result is 60 s old.
             rounds = 0
 
             def away_long_enough() -> bool:
                 nonlocal rounds
                 load.post(200, f"away{rounds}")
                 rounds += 1
-                return rounds >= 10 and metrics(run)["pharos_clickhouse_spool_oldest_age_seconds"] >= 5
-            pharos.wait_for(away_long_enough, timeout=120, interval=0.2,
-                            message="load while ClickHouse is away, the oldest spooled 5 s old")
+                return rounds >= 10 and metrics(run)["pharos_clickhouse_spool_oldest_age_seconds"] >= 60
+            pharos.wait_for(away_long_enough, timeout=240, interval=1.0,
+                            message="load while ClickHouse is away, the oldest spooled 60 s old")
             away = metrics(run)
             assert away['pharos_clickhouse_batches_failed_total{reason="unreachable"}'] >= 1
             assert away["pharos_clickhouse_up"] == 0
