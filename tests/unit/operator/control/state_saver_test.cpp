@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "unit/operator/control/empty_result_store.h"
+
 namespace pharos {
 namespace {
 
@@ -14,17 +16,8 @@ using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
 // Records saves; refuses batches, and single saves of the uids in `refused`.
-class RecordingStore final : public ResultStore {
+class RecordingStore final : public testing::EmptyResultStore {
  public:
-  Result<AppendResult> Append(const std::vector<CheckResult>&) override { return AppendResult{}; }
-  Result<WindowStats> Stats(const StatsQuery&) override { return WindowStats{}; }
-  Result<std::vector<Rollup>> Rollups(const RollupQuery&) override { return std::vector<Rollup>{}; }
-  Result<std::vector<CheckResult>> Results(const ResultQuery&) override {
-    return std::vector<CheckResult>{};
-  }
-  Result<std::vector<Incident>> Incidents(const IncidentQuery&) override {
-    return std::vector<Incident>{};
-  }
   Status SaveMonitorState(const MonitorStateSnapshot& state,
                           const std::vector<StateEvent>& events) override {
     ++singles;
@@ -46,11 +39,6 @@ class RecordingStore final : public ResultStore {
     }
     return OkStatus();
   }
-  Result<std::vector<MonitorStateSnapshot>> LoadMonitorStates() override {
-    return std::vector<MonitorStateSnapshot>{};
-  }
-  Status ForgetMonitor(std::string_view, TimePoint) override { return OkStatus(); }
-  Result<PruneReport> Prune(TimePoint) override { return PruneReport{}; }
 
   std::set<std::string> refused;
   std::vector<std::string> saved;

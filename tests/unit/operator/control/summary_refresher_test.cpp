@@ -20,6 +20,7 @@
 #include "common/metrics_registry.h"
 #include "operator/control/operator_core.h"
 #include "unit/operator/control/core_test_support.h"
+#include "unit/operator/control/empty_result_store.h"
 
 namespace pharos {
 namespace {
@@ -36,7 +37,7 @@ using TimePoint = Clock::TimePoint;
 // what OperatorCore needs of a ResultStore does something; nothing is stored.
 // Thread-safety: SummarizeMany may run on another thread than the test's while the gate is
 // closed; the rest is used from the test's thread.
-class FakeHistoryStore final : public ResultStore {
+class FakeHistoryStore final : public testing::EmptyResultStore {
  public:
   explicit FakeHistoryStore(ManualClock& clock) : clock_(clock) {}
 
@@ -87,28 +88,6 @@ class FakeHistoryStore final : public ResultStore {
     }
     return out;
   }
-
-  Result<AppendResult> Append(const std::vector<CheckResult>& results) override {
-    AppendResult appended;
-    appended.statuses.assign(results.size(), AppendStatus::kNew);
-    return appended;
-  }
-  Result<WindowStats> Stats(const StatsQuery&) override { return WindowStats{}; }
-  Result<std::vector<Rollup>> Rollups(const RollupQuery&) override { return std::vector<Rollup>{}; }
-  Result<std::vector<CheckResult>> Results(const ResultQuery&) override {
-    return std::vector<CheckResult>{};
-  }
-  Result<std::vector<Incident>> Incidents(const IncidentQuery&) override {
-    return std::vector<Incident>{};
-  }
-  Status SaveMonitorState(const MonitorStateSnapshot&, const std::vector<StateEvent>&) override {
-    return OkStatus();
-  }
-  Result<std::vector<MonitorStateSnapshot>> LoadMonitorStates() override {
-    return std::vector<MonitorStateSnapshot>{};
-  }
-  Status ForgetMonitor(std::string_view, TimePoint) override { return OkStatus(); }
-  Result<PruneReport> Prune(TimePoint) override { return PruneReport{}; }
 
  private:
   ManualClock& clock_;

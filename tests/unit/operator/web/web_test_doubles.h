@@ -15,6 +15,7 @@
 #include "operator/control/result_store.h"
 #include "operator/control/status_reader.h"
 #include "operator/web/screenshot_index.h"
+#include "unit/operator/control/empty_result_store.h"
 
 namespace pharos::testing {
 
@@ -85,8 +86,9 @@ class FakeStatusReader final : public StatusReader {
 };
 
 // History made of rollup counts given by the test; CountRollups answers from them (as a store
-// would: buckets in [from, to), ordered by uid then time, regions merged).
-class FakeHistory final : public HistoryReader {
+// would: buckets in [from, to), ordered by uid then time, regions merged). The other reads answer
+// nothing.
+class FakeHistory final : public EmptyResultStore {
  public:
   // A daily bucket alone (days whose hours the test does not need).
   void AddDay(const std::string& uid, TimePoint day, int64_t up, int64_t degraded, int64_t down,
@@ -106,14 +108,6 @@ class FakeHistory final : public HistoryReader {
     buckets_.push_back({uid, region, RollupPeriod::kDay, day});
   }
 
-  Result<WindowStats> Stats(const StatsQuery&) override { return WindowStats{}; }
-  Result<std::vector<Rollup>> Rollups(const RollupQuery&) override { return std::vector<Rollup>{}; }
-  Result<std::vector<CheckResult>> Results(const ResultQuery&) override {
-    return std::vector<CheckResult>{};
-  }
-  Result<std::vector<Incident>> Incidents(const IncidentQuery&) override {
-    return std::vector<Incident>{};
-  }
   // What the retention prune does: buckets that start before `cutoff` go.
   void DropBefore(TimePoint cutoff) {
     std::erase_if(buckets_,
