@@ -20,6 +20,7 @@
 #include "common/manual_clock.h"
 #include "common/monitor_loader.h"
 #include "operator/api/probe_api.h"
+#include "operator/control/monitor_spec_index.h"
 #include "operator/control/result_sink.h"
 #include "operator/control/status_reader.h"
 #include "operator/control/work_leaser.h"
@@ -70,20 +71,35 @@ class AcceptingSink final : public ResultSink {
 
 class OneMonitorReader final : public StatusReader {
  public:
+  static constexpr const char* kMonitorText =
+      R"({"apiVersion":"pharos.dev/v1alpha1","kind":"Monitor","metadata":{"name":"m",)"
+      R"("namespace":"default","uid":"uid-1"},"spec":{"type":"http","frequency":"30s",)"
+      R"("http":{"url":"http://127.0.0.1/"}}})";
+
   std::optional<MonitorStatus> Snapshot(const std::string&) override { return std::nullopt; }
   std::optional<MonitorStatus> SnapshotByKey(const std::string&, const std::string&) override {
     return std::nullopt;
   }
   std::vector<MonitorStatus> SnapshotAll() override { return {}; }
-  std::shared_ptr<const Monitor> MonitorSpec(const std::string&) const override { return nullptr; }
+  std::shared_ptr<const Monitor> MonitorSpec(const std::string& uid) const override {
+    if (uid != "uid-1") {
+      return nullptr;
+    }
+    auto monitor = std::make_shared<Monitor>();
+    monitor->uid = uid;
+    return monitor;
+  }
   std::shared_ptr<const std::string> MonitorJsonText(const std::string& uid) const override {
     if (uid != "uid-1") {
       return nullptr;
     }
-    return std::make_shared<const std::string>(
-        R"({"apiVersion":"pharos.dev/v1alpha1","kind":"Monitor","metadata":{"name":"m",)"
-        R"("namespace":"default","uid":"uid-1"},"spec":{"type":"http","frequency":"30s",)"
-        R"("http":{"url":"http://127.0.0.1/"}}})");
+    return std::make_shared<const std::string>(kMonitorText);
+  }
+  std::optional<uint64_t> MonitorSpecVersion(const std::string& uid) const override {
+    if (uid != "uid-1") {
+      return std::nullopt;
+    }
+    return MonitorSpecIndex::SpecVersion(kMonitorText);
   }
   bool Ready(std::string*) const override { return true; }
 };
@@ -152,6 +168,7 @@ void ReadLeaseReply(const nlohmann::json& json) {
     std::vector<ValidationError> errors;
     (void)MonitorFromApiObject(object, &errors);
   }
+  (void)ParseMonitorSpecsReply(json);
 }
 
 }  // namespace
@@ -186,6 +203,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       pharos::CallOperator(&ProbeApi::HandleRegister, std::move(text));
       break;
     case 5:
+      pharos::CallOperator(&ProbeApi::HandleMonitorSpecs, text);
       pharos::CallOperator(&ProbeApi::HandleLease, std::move(text));
       break;
     case 6:

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <string>
 
 #include "common/monitor_loader.h"
 
@@ -9,21 +10,25 @@ namespace pharos {
 
 Result<std::shared_ptr<const Monitor>> MonitorCache::Get(const std::string& uid, int64_t generation,
                                                          const nlohmann::json* object,
-                                                         SteadyTime now) {
+                                                         SteadyTime now,
+                                                         const std::string& version) {
   auto found = entries_.find(uid);
   if (object == nullptr) {
     if (found == entries_.end() || found->second.generation < generation) {
-      return Error{"the lease reply did not include monitor " + uid + " (generation " +
-                   std::to_string(generation) + ")"};
+      return Error{"the operator sent no spec of monitor " + uid + " (generation " +
+                   std::to_string(generation) +
+                   "; deleted meanwhile, or not checked from this "
+                   "region)"};
     }
   } else {
     // The object itself decides: a Monitor file edited in standalone mode may keep its
     // generation, so an equal generation alone does not prove an equal spec.
-    const size_t digest = std::hash<std::string>{}(object->dump());
-    if (found == entries_.end() || found->second.digest != digest) {
+    const std::string key =
+        version.empty() ? "#" + std::to_string(std::hash<std::string>{}(object->dump())) : version;
+    if (found == entries_.end() || found->second.version != key) {
       Entry entry;
       entry.generation = generation;
-      entry.digest = digest;
+      entry.version = key;
       ++conversions_;
       Result<Monitor> monitor = MonitorFromApiObject(*object, nullptr);
       if (monitor.ok()) {
@@ -42,6 +47,11 @@ Result<std::shared_ptr<const Monitor>> MonitorCache::Get(const std::string& uid,
                  ") is invalid: " + found->second.error};
   }
   return found->second.monitor;
+}
+
+bool MonitorCache::Holds(const std::string& uid, const std::string& version) const {
+  const auto found = entries_.find(uid);
+  return found != entries_.end() && found->second.version == version;
 }
 
 void MonitorCache::Prune(SteadyTime now) {

@@ -14,6 +14,7 @@ namespace {
 constexpr const char* kRegisterPath = "/api/v1/probes/register";
 constexpr const char* kLeasePath = "/api/v1/work/lease";
 constexpr const char* kResultsPath = "/api/v1/work/results";
+constexpr const char* kMonitorsPath = "/api/v1/work/monitors";
 constexpr const char* kScreenshotLeasePath = "/api/v1/work/screenshots/lease";
 constexpr const char* kScreenshotUploadPath = "/api/v1/work/screenshots/upload";
 constexpr const char* kScreenshotFailedPath = "/api/v1/work/screenshots/failed";
@@ -328,40 +329,28 @@ OperatorReply<LeaseReply> OperatorClient::Lease(size_t max_items, int wait_secon
 
 OperatorReply<ResultsReply> OperatorClient::SendResults(const std::vector<std::string>& results,
                                                         const std::stop_token& stop) {
-  OperatorReply<ResultsReply> reply;
-  auto json = Call("results", kResultsPath, ResultsRequestBody(options_.probe, results),
-                   options_.request_timeout, stop);
-  if (!json.ok()) {
-    reply.error = json.error;
-    return reply;
-  }
-  Result<ResultsReply> parsed = ParseResultsReply(*json.value);
-  if (!parsed.ok()) {
-    reply.error = {OperatorErrorKind::kUnavailable, 200, parsed.error()};
-    return reply;
-  }
-  reply.value = std::move(parsed).value();
-  return reply;
+  return Parsed<ResultsReply>(
+      Call("results", kResultsPath, ResultsRequestBody(options_.probe, results),
+           options_.request_timeout, stop),
+      ParseResultsReply);
+}
+
+OperatorReply<MonitorSpecsReply> OperatorClient::FetchMonitorSpecs(
+    const std::vector<std::string>& uids, const std::stop_token& stop) {
+  return Parsed<MonitorSpecsReply>(
+      Call("monitors", kMonitorsPath, MonitorSpecsRequestBody(options_.probe, uids),
+           options_.request_timeout, stop, nullptr, LeaseReplyLimit(uids.size())),
+      ParseMonitorSpecsReply);
 }
 
 OperatorReply<std::vector<ScreenshotLeaseItem>> OperatorClient::LeaseScreenshots(
     size_t max, const std::stop_token& stop) {
-  OperatorReply<std::vector<ScreenshotLeaseItem>> reply;
   constexpr size_t kReplyLimit = size_t{1024} * 1024;
-  auto json = Call("screenshot lease", kScreenshotLeasePath,
-                   ScreenshotLeaseRequestBody(options_.probe, max), options_.request_timeout, stop,
-                   nullptr, kReplyLimit);
-  if (!json.ok()) {
-    reply.error = json.error;
-    return reply;
-  }
-  Result<std::vector<ScreenshotLeaseItem>> parsed = ParseScreenshotLeaseReply(*json.value);
-  if (!parsed.ok()) {
-    reply.error = {OperatorErrorKind::kUnavailable, 200, parsed.error()};
-    return reply;
-  }
-  reply.value = std::move(parsed).value();
-  return reply;
+  return Parsed<std::vector<ScreenshotLeaseItem>>(
+      Call("screenshot lease", kScreenshotLeasePath,
+           ScreenshotLeaseRequestBody(options_.probe, max), options_.request_timeout, stop, nullptr,
+           kReplyLimit),
+      ParseScreenshotLeaseReply);
 }
 
 OperatorReply<std::string> OperatorClient::UploadScreenshot(const std::string& id,

@@ -88,6 +88,10 @@ class OperatorClient {
   OperatorReply<RegisterReply> Register(size_t capacity, const std::stop_token& stop = {});
   OperatorReply<LeaseReply> Lease(size_t max_items, int wait_seconds,
                                   const std::stop_token& stop = {});
+  // The specs of `uids` (at most as many as a lease may carry) that the operator still has for
+  // this probe's region, each with its version.
+  OperatorReply<MonitorSpecsReply> FetchMonitorSpecs(const std::vector<std::string>& uids,
+                                                     const std::stop_token& stop = {});
   // `results`: serialized CheckResult JSON objects.
   OperatorReply<ResultsReply> SendResults(const std::vector<std::string>& results,
                                           const std::stop_token& stop = {});
@@ -126,6 +130,22 @@ class OperatorClient {
                                      size_t max_reply_bytes = 0,  // 0 = options' limit
                                      const std::string& content_type = "application/json");
   size_t LeaseReplyLimit(size_t max_items) const;
+  // A call's parsed JSON reply read by `parse`; a reply it refuses is kUnavailable.
+  template <typename T, typename Parse>
+  static OperatorReply<T> Parsed(OperatorReply<nlohmann::json> json, Parse parse) {
+    OperatorReply<T> reply;
+    if (!json.ok()) {
+      reply.error = std::move(json.error);
+      return reply;
+    }
+    Result<T> parsed = parse(*json.value);
+    if (!parsed.ok()) {
+      reply.error = {OperatorErrorKind::kUnavailable, 200, parsed.error()};
+      return reply;
+    }
+    reply.value = std::move(parsed).value();
+    return reply;
+  }
   OperatorError StatusError(const std::string& what, const std::string& path,
                             const HttpReply& reply) const;
 

@@ -3,6 +3,7 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "common/check_result_json.h"
@@ -190,6 +191,7 @@ void ProbeAgent::LeaseLoop(const std::stop_token& stop) {
       lease.items.resize(free_slots);
     }
     engine_->SetClusterPolicy(lease.cluster_policy);
+    FetchMissingSpecs(lease, stop);
     StartItems(lease);
     if (lease.items.empty() && !lease.unreadable_items.empty()) {
       // Nothing usable came back: asking again at once would only get the same again.
@@ -207,6 +209,50 @@ void ProbeAgent::LeaseLoop(const std::stop_token& stop) {
       monitors_.Prune(now);
       last_prune = now;
     }
+  }
+}
+
+void ProbeAgent::FetchMissingSpecs(LeaseReply& lease, const std::stop_token& stop) {
+  std::vector<std::string> missing;
+  // The newest generation the items of each missing uid name: what the fetched spec serves.
+  std::unordered_map<std::string_view, int64_t> generations;
+  for (const LeaseItem& item : lease.items) {
+    if (item.spec_version.empty() || lease.monitors.contains(item.monitor_uid) ||
+        monitors_.Holds(item.monitor_uid, item.spec_version)) {
+      continue;
+    }
+    const auto [entry, added] = generations.try_emplace(item.monitor_uid, item.generation);
+    entry->second = std::max(entry->second, item.generation);
+    if (added) {
+      missing.push_back(item.monitor_uid);
+    }
+  }
+  if (missing.empty()) {
+    return;
+  }
+  OperatorReply<MonitorSpecsReply> reply = client_.FetchMonitorSpecs(missing, stop);
+  if (!reply.ok()) {
+    // Checking with a spec older than the item's could report on a target the monitor no
+    // longer has: the items are left alone, their leases lapse and the operator hands them out
+    // again.
+    if (reply.error.kind != OperatorErrorKind::kCancelled) {
+      probe_metrics_.CountOperatorError();
+      AgentLog().Warn(
+          "cannot fetch the specs of leased monitors; their items are left for the operator to "
+          "hand out again",
+          {{"monitors", missing.size()}, {"error", reply.error.message}});
+    }
+    const std::unordered_set<std::string> lacking(missing.begin(), missing.end());
+    std::erase_if(lease.items,
+                  [&](const LeaseItem& item) { return lacking.contains(item.monitor_uid); });
+    return;
+  }
+  const auto now = clock_.SteadyNow();
+  for (const auto& [uid, object] : reply.value->monitors.items()) {
+    // Converted now; an invalid spec is reported per item by StartItems.
+    const auto generation = generations.find(uid);
+    (void)monitors_.Get(uid, generation != generations.end() ? generation->second : 0, &object, now,
+                        reply.value->versions.at(uid));
   }
 }
 

@@ -6,8 +6,11 @@
 // has answered for it.
 //
 // * Lease loop (thread "pharos-lease"): register once, then long-poll for up to
-//   (capacity − in-flight) items while fewer than `max_pending_results` results wait. The
-//   Monitors of a lease are converted once per change (MonitorCache). An item whose Monitor is
+//   (capacity − in-flight) items while fewer than `max_pending_results` results wait. Leases
+//   ask for items without their specs: the probe keeps Monitors by the operator's spec version
+//   (MonitorCache, converted once per change) and fetches the specs it lacks in one request per
+//   lease; items whose spec could not be fetched are left to lapse (the operator hands them out
+//   again), never checked against an older spec. An item whose Monitor is
 //   missing or invalid, or whose deadline (when the next round of it is due) passed before it
 //   could start, is answered at once with an `error` result saying why — never `down`, since the
 //   target was not checked — so that the operator neither redelivers it nor waits for its lease
@@ -107,6 +110,9 @@ class ProbeAgent {
   // Lease loop and its helpers.
   void LeaseLoop(const std::stop_token& stop);
   bool RegisterOnce(const std::stop_token& stop, Backoff& backoff);
+  // Fetches the specs the lease's items name by a version the cache lacks; drops the items
+  // whose spec could not be fetched.
+  void FetchMissingSpecs(LeaseReply& lease, const std::stop_token& stop);
   void StartItems(const LeaseReply& reply);
   // Answers an item that was not checked with an `error` result saying why.
   void ReportUnchecked(const LeaseItem& item, const Monitor* monitor, const std::string& why);

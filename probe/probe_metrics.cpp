@@ -10,11 +10,11 @@ ProbeMetrics::ProbeMetrics(MetricsRegistry& registry, std::function<Gauges()> ga
       gauges_(std::move(gauges)),
       checks_total_(registry.AddCounter("pharos_probe_checks_total",
                                         "Checks executed by this probe, by outcome.", {"outcome"})),
-      operator_errors_total_(
-          registry
-              .AddCounter("pharos_probe_operator_errors_total",
-                          "Failed calls from the probe to the operator (register, lease, results).")
-              .WithLabels({})),
+      operator_errors_total_(registry
+                                 .AddCounter("pharos_probe_operator_errors_total",
+                                             "Failed calls from the probe to the operator "
+                                             "(register, lease, spec fetches, results).")
+                                 .WithLabels({})),
       results_dropped_total_(registry.AddCounter(
           "pharos_probe_results_dropped_total",
           "Check results the probe gave up on before the operator acknowledged them, by reason.",

@@ -73,6 +73,16 @@ Result<std::vector<ServiceEndpoint>> Endpoints(const Json& list, const std::stri
   return endpoints;
 }
 
+// A spec version: opaque, 1-64 characters.
+Result<std::string> SpecVersion(const Json& value) {
+  constexpr size_t kMaxLength = 64;
+  if (!value.is_string() || value.get_ref<const std::string&>().empty() ||
+      value.get_ref<const std::string&>().size() > kMaxLength) {
+    return Error{"expected a string of 1-64 characters"};
+  }
+  return value.get<std::string>();
+}
+
 Result<LeaseItem> ParseItem(const Json& item, const std::string& path) {
   if (!item.is_object()) return Error{path + ": expected an object"};
   LeaseItem parsed;
@@ -120,6 +130,13 @@ Result<LeaseItem> ParseItem(const Json& item, const std::string& path) {
     if (!endpoints.ok()) return Error{endpoints.error() + " (item " + parsed.id + ")"};
     parsed.endpoints = std::move(endpoints).value();
   }
+  if (const auto version = item.find("specVersion"); version != item.end() && !version->is_null()) {
+    auto text = SpecVersion(*version);
+    if (!text.ok()) {
+      return Error{path + ".specVersion: " + text.error() + " (item " + parsed.id + ")"};
+    }
+    parsed.spec_version = std::move(text).value();
+  }
   return parsed;
 }
 
@@ -136,6 +153,14 @@ std::string LeaseRequestBody(const ProbeIdentity& probe, size_t max_items, int w
   Json body = IdentityJson(probe);
   body["max"] = max_items;
   body["waitSeconds"] = wait_seconds;
+  body["omitSpecs"] = true;
+  return body.dump();
+}
+
+std::string MonitorSpecsRequestBody(const ProbeIdentity& probe,
+                                    const std::vector<std::string>& uids) {
+  Json body = IdentityJson(probe);
+  body["uids"] = uids;
   return body.dump();
 }
 
@@ -240,6 +265,31 @@ Result<ResultsReply> ParseResultsReply(const Json& json) {
       reply.rejected.push_back(std::move(rejected));
     }
   }
+  return reply;
+}
+
+Result<MonitorSpecsReply> ParseMonitorSpecsReply(const Json& json) {
+  if (!json.is_object()) return Error{"monitors reply: expected a JSON object"};
+  MonitorSpecsReply reply;
+  const auto monitors = json.find("monitors");
+  if (monitors == json.end() || monitors->is_null()) return reply;
+  if (!monitors->is_object()) {
+    return Error{"monitors reply: monitors: expected an object of Monitors by uid"};
+  }
+  const auto versions = json.find("specVersions");
+  if (versions == json.end() || !versions->is_object()) {
+    return Error{"monitors reply: specVersions: expected an object of versions by uid"};
+  }
+  for (const auto& [uid, object] : monitors->items()) {
+    const auto version = versions->find(uid);
+    if (version == versions->end()) {
+      return Error{"monitors reply: specVersions: no version for monitor " + uid};
+    }
+    auto text = SpecVersion(*version);
+    if (!text.ok()) return Error{"monitors reply: specVersions." + uid + ": " + text.error()};
+    reply.versions.emplace(uid, std::move(text).value());
+  }
+  reply.monitors = *monitors;
   return reply;
 }
 

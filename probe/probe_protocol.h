@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -46,6 +47,9 @@ struct LeaseItem {
   // them when leasing; nullopt when the item carries none (not a Service monitor, or the
   // operator has not read the Service's EndpointSlices yet).
   std::optional<std::vector<ServiceEndpoint>> endpoints;
+  // The version of the monitor's spec (opaque, 1-64 characters) when the reply leaves the spec
+  // out (the lease asked with omitSpecs); empty when the reply carries the spec itself.
+  std::string spec_version;
 };
 
 // POST /api/v1/work/lease
@@ -65,6 +69,13 @@ struct LeaseReply {
 struct RejectedResult {
   std::string id;
   std::string reason;
+};
+
+// POST /api/v1/work/monitors: the specs of the monitors asked for that the operator still has
+// and checks from the probe's region, each with its version.
+struct MonitorSpecsReply {
+  nlohmann::json monitors = nlohmann::json::object();  // uid → Monitor API object
+  std::map<std::string, std::string> versions;         // uid → spec version
 };
 
 // POST /api/v1/work/results
@@ -87,7 +98,11 @@ struct ScreenshotLeaseItem {
 };
 
 std::string RegisterRequestBody(const ProbeIdentity& probe, size_t capacity);
+// Asks for items without their specs (omitSpecs): the probe keeps specs by version and fetches
+// those it lacks with MonitorSpecsRequestBody.
 std::string LeaseRequestBody(const ProbeIdentity& probe, size_t max_items, int wait_seconds);
+std::string MonitorSpecsRequestBody(const ProbeIdentity& probe,
+                                    const std::vector<std::string>& uids);
 // `results`: each a serialized CheckResult JSON object (see common/check_result_json.h).
 std::string ResultsRequestBody(const ProbeIdentity& probe, const std::vector<std::string>& results);
 
@@ -100,6 +115,8 @@ std::string ScreenshotUploadQuery(const ProbeIdentity& probe, const std::string&
 Result<RegisterReply> ParseRegisterReply(const nlohmann::json& json);
 Result<LeaseReply> ParseLeaseReply(const nlohmann::json& json);
 Result<ResultsReply> ParseResultsReply(const nlohmann::json& json);
+// Every monitor must come with its version (an error names the first that does not).
+Result<MonitorSpecsReply> ParseMonitorSpecsReply(const nlohmann::json& json);
 // {"requests": [...]}: every request must be usable (an error names the first that is not).
 Result<std::vector<ScreenshotLeaseItem>> ParseScreenshotLeaseReply(const nlohmann::json& json);
 

@@ -10,6 +10,7 @@
 #include "common/name_syntax.h"
 #include "common/rfc3339.h"
 #include "operator/api/result_bounds.h"
+#include "operator/control/monitor_spec_index.h"
 
 namespace pharos {
 namespace {
@@ -50,6 +51,16 @@ const char* JsonTypeName(const Json& value) { return value.is_null() ? "null" : 
 
 HttpResponse BadRequest(const std::string& message) { return HttpResponse::Error(400, message); }
 
+// A spec version as the protocol writes it: 16 lowercase hex digits.
+std::string SpecVersionText(uint64_t version) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string text(16, '0');
+  for (size_t i = 16; i-- > 0; version >>= 4) {
+    text[i] = kDigits[version & 0xf];
+  }
+  return text;
+}
+
 HttpResponse Unavailable(const std::string& message) {
   HttpResponse response = HttpResponse::Error(503, message);
   response.headers.emplace_back("Retry-After", "5");
@@ -81,6 +92,7 @@ Status ProbeApi::Register(HttpServer& server) {
   const std::pair<const char*, void (ProbeApi::*)(const HttpRequest&, const Reply&)> routes[] = {
       {"/api/v1/probes/register", &ProbeApi::HandleRegister},
       {"/api/v1/work/results", &ProbeApi::HandleResults},
+      {"/api/v1/work/monitors", &ProbeApi::HandleMonitorSpecs},
       {"/api/v1/work/screenshots/lease", &ProbeApi::HandleScreenshotLease},
       {"/api/v1/work/screenshots/upload", &ProbeApi::HandleScreenshotUpload},
       {"/api/v1/work/screenshots/failed", &ProbeApi::HandleScreenshotFailed}};
@@ -257,6 +269,15 @@ void ProbeApi::HandleLease(const HttpRequest& request, const Reply& reply,
     wait_seconds = wait.get<double>();
   }
   wait_seconds = std::min<double>(wait_seconds, options_.lease_wait_max_seconds);
+  bool omit_specs = false;
+  if (body.contains("omitSpecs")) {
+    const Json& omit = body["omitSpecs"];
+    if (!omit.is_boolean()) {
+      return reply(
+          BadRequest(std::string("omitSpecs: expected true or false, got ") + JsonTypeName(omit)));
+    }
+    omit_specs = omit.get<bool>();
+  }
   if (shutting_down_) {
     return reply(Unavailable("the operator is shutting down; lease again later"));
   }
@@ -273,9 +294,9 @@ void ProbeApi::HandleLease(const HttpRequest& request, const Reply& reply,
   const auto wait = std::chrono::duration_cast<Millis>(std::chrono::duration<double>(wait_seconds));
   const WorkDispatcher::WaiterId waiter =
       work_.LeaseOrWait(caller->region, caller->name, max_items, wait, options_.lease_batch_wait,
-                        [this, key, reply](const std::vector<WorkItem>& items) {
+                        [this, key, reply, omit_specs](const std::vector<WorkItem>& items) {
                           Unpark(key);
-                          reply(LeaseResponse(items));
+                          reply(LeaseResponse(items, omit_specs));
                         });
   {
     MutexLock lock(parked_mu_);
@@ -307,19 +328,29 @@ void ProbeApi::Unpark(uint64_t key) {
   parked_.erase(key);
 }
 
-HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items) const {
+HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items, bool omit_specs) const {
   const auto now = clock_.Now();
   const auto schedule_now = work_.schedule_clock().Now();
   const Millis grace = work_.lease_grace();
   Json list = Json::array();
   std::map<std::string, std::shared_ptr<const std::string>> monitors;
   for (const WorkItem& item : items) {
-    auto json = monitors.contains(item.monitor_uid) ? monitors[item.monitor_uid]
-                                                    : specs_.MonitorJsonText(item.monitor_uid);
-    if (!json) {
-      continue;  // removed since it was queued: its lease lapses, it is never redelivered
+    // A monitor removed since its item was queued has neither: the item is left out, its lease
+    // lapses and it is never redelivered.
+    std::optional<uint64_t> version;
+    if (omit_specs) {
+      version = specs_.MonitorSpecVersion(item.monitor_uid);
+      if (!version) {
+        continue;
+      }
+    } else {
+      auto json = monitors.contains(item.monitor_uid) ? monitors[item.monitor_uid]
+                                                      : specs_.MonitorJsonText(item.monitor_uid);
+      if (!json) {
+        continue;
+      }
+      monitors[item.monitor_uid] = json;
     }
-    monitors[item.monitor_uid] = json;
     Json entry = {{"id", item.id},
                   {"monitorUid", item.monitor_uid},
                   {"generation", item.generation},
@@ -330,6 +361,9 @@ HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items) const {
                   {"deadline", FormatRfc3339(now + (item.deadline - schedule_now))},
                   {"attempt", item.attempt},
                   {"leaseExpiresAt", FormatRfc3339(now + item.timeout + grace)}};
+    if (version) {
+      entry["specVersion"] = SpecVersionText(*version);
+    }
     if (options_.endpoints != nullptr) {
       if (std::shared_ptr<const Monitor> spec = specs_.MonitorSpec(item.monitor_uid);
           spec && spec->service) {
@@ -367,6 +401,57 @@ HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items) const {
   }
   body += "}";
   return HttpResponse::Json(200, std::move(body));
+}
+
+void ProbeApi::HandleMonitorSpecs(const HttpRequest& request, const Reply& reply) {
+  std::optional<Caller> caller = Admit(request, reply, "monitors");
+  if (!caller) {
+    return;
+  }
+  const Json& body = caller->body;
+  const auto uids = body.find("uids");
+  if (uids == body.end() || !uids->is_array()) {
+    return reply(BadRequest(std::string("uids: expected an array of monitor uids, got ") +
+                            (uids == body.end() ? "nothing" : JsonTypeName(*uids))));
+  }
+  if (uids->size() > options_.lease_max_items) {
+    return reply(
+        HttpResponse::Error(413, "uids: at most " + std::to_string(options_.lease_max_items) +
+                                     " per request (as many as one lease may carry), got " +
+                                     std::to_string(uids->size())));
+  }
+  for (size_t i = 0; i < uids->size(); ++i) {
+    if (!(*uids)[i].is_string()) {
+      return reply(BadRequest("uids[" + std::to_string(i) + "]: expected a string, got " +
+                              JsonTypeName((*uids)[i])));
+    }
+  }
+  std::string monitors;
+  Json versions = Json::object();
+  for (const Json& entry : *uids) {
+    const std::string& uid = entry.get_ref<const std::string&>();
+    if (versions.contains(uid)) {
+      continue;
+    }
+    // A probe sees the specs of the monitors checked from its region, as its leases would.
+    const std::shared_ptr<const Monitor> spec = specs_.MonitorSpec(uid);
+    const std::shared_ptr<const std::string> json = specs_.MonitorJsonText(uid);
+    if (!spec || !json) {
+      continue;  // deleted meanwhile: its items are answered as not checked
+    }
+    if (!spec->regions.empty() && std::find(spec->regions.begin(), spec->regions.end(),
+                                            caller->region) == spec->regions.end()) {
+      continue;
+    }
+    versions[uid] = SpecVersionText(MonitorSpecIndex::SpecVersion(*json));
+    monitors += monitors.empty() ? "{" : ",";
+    monitors += Json(uid).dump();
+    monitors += ':';
+    monitors += *json;
+  }
+  monitors += monitors.empty() ? "{}" : "}";
+  reply(HttpResponse::Json(
+      200, "{\"monitors\":" + monitors + ",\"specVersions\":" + versions.dump() + "}"));
 }
 
 void ProbeApi::HandleResults(const HttpRequest& request, const Reply& reply) {
@@ -580,7 +665,7 @@ void ProbeApi::Shutdown() {
     // Cancelled: nobody else will answer it. Not cancelled: its callback answers.
     if (lease.waiter != 0 && work_.CancelWait(lease.waiter)) {
       Unpark(key);
-      lease.reply(LeaseResponse({}));
+      lease.reply(LeaseResponse({}, false));
     }
   }
 }

@@ -3,6 +3,7 @@
 // ProbeApi: the operator side of the probe protocol (docs/probe-protocol.md):
 //   POST /api/v1/probes/register   registration (counts the probe as connected)
 //   POST /api/v1/work/lease        long-poll for work items of the probe's region
+//   POST /api/v1/work/monitors     the specs of monitors a probe lacks (by uid)
 //   POST /api/v1/work/results      results, acknowledged only after they are committed
 //   POST /api/v1/work/screenshots/lease    screenshot requests of the probe's region
 //   POST /api/v1/work/screenshots/upload   a captured PNG (the body; name, region, id in the query)
@@ -17,10 +18,14 @@
 //   4 MiB with 413 before the handler runs).
 // * Lease: WorkDispatcher::LeaseOrWait parks the request without holding a thread; it is
 //   answered when items of the region are queued or after waitSeconds (≤ leaseWaitMaxSeconds)
-//   with an empty list. The reply carries the Monitor spec (Kubernetes JSON) of every item, and
-//   items of Service monitors the Service's ready endpoints as known at that moment. A
+//   with an empty list. The reply carries the Monitor spec (Kubernetes JSON) of every item, or,
+//   when the request says `omitSpecs`, each item's `specVersion` only (the probe keeps specs
+//   and asks /work/monitors for those it lacks); items of Service monitors carry the Service's
+//   ready endpoints as known at that moment. A
 //   probe that disconnects while parked has its wait cancelled at once, so no work is leased to
 //   it (HttpResponder::OnClientGone).
+// * Monitors: the specs and versions of up to lease_max_items uids (more → 413), each only if the
+//   monitor is checked from the caller's region; others are left out of the reply.
 // * Results: handed to ResultSink::Ingest; the reply (accepted, duplicates, rejected with a
 //   reason) is sent from the commit callback. A result must name its work item (itemId) and the
 //   probe's region. When nothing could be stored (store failure, shutdown, not the leader) the
@@ -104,6 +109,7 @@ class ProbeApi {
   void HandleLease(const HttpRequest& request, const Reply& reply);
   void HandleLease(const HttpRequest& request, const Reply& reply,
                    const ClientGoneHook& on_client_gone);
+  void HandleMonitorSpecs(const HttpRequest& request, const Reply& reply);
   void HandleResults(const HttpRequest& request, const Reply& reply);
   void HandleScreenshotLease(const HttpRequest& request, const Reply& reply);
   void HandleScreenshotUpload(const HttpRequest& request, const Reply& reply);
@@ -125,7 +131,7 @@ class ProbeApi {
   // or from the query when the body is not JSON); on failure it has replied.
   std::optional<Caller> Admit(const HttpRequest& request, const Reply& reply, const char* what,
                               bool json_body = true) const;
-  HttpResponse LeaseResponse(const std::vector<WorkItem>& items) const;
+  HttpResponse LeaseResponse(const std::vector<WorkItem>& items, bool omit_specs) const;
   void Unpark(uint64_t key);
 
   WorkLeaser& work_;

@@ -1,13 +1,17 @@
 #include "operator/control/monitor_spec_index.h"
 
+#include "common/monitor_loader.h"
+
 namespace pharos {
 
 void MonitorSpecIndex::Set(const std::shared_ptr<const Monitor>& monitor) {
+  // Rendered before the lock: once per change, never per lease.
+  const uint64_t version = SpecVersion(MonitorToJson(*monitor).dump());
   MutexLock lock(mu_);
   // Slots key on the strings of the Monitor they hold, so an entry is replaced (erased and
   // inserted), never re-pointed.
   EraseLocked(monitor->uid);
-  by_uid_.Insert(monitor);
+  by_uid_.Insert(Versioned{monitor, version});
   by_key_.Erase(ByKey().KeyOf(monitor.get()));
   by_key_.Insert(monitor.get());
 }
@@ -18,12 +22,12 @@ void MonitorSpecIndex::Erase(std::string_view uid) {
 }
 
 void MonitorSpecIndex::EraseLocked(std::string_view uid) {
-  const std::shared_ptr<const Monitor>* found = by_uid_.Find(uid);
+  const Versioned* found = by_uid_.Find(uid);
   if (found == nullptr) {
     return;
   }
   // Keep the Monitor alive until both indexes let go of it.
-  const std::shared_ptr<const Monitor> spec = *found;
+  const std::shared_ptr<const Monitor> spec = found->monitor;
   const ByKey::Key key = ByKey().KeyOf(spec.get());
   if (const Monitor* const* by_key = by_key_.Find(key);
       by_key != nullptr && *by_key == spec.get()) {
@@ -34,8 +38,28 @@ void MonitorSpecIndex::EraseLocked(std::string_view uid) {
 
 std::shared_ptr<const Monitor> MonitorSpecIndex::Find(std::string_view uid) const {
   MutexLock lock(mu_);
-  const std::shared_ptr<const Monitor>* found = by_uid_.Find(uid);
-  return found == nullptr ? nullptr : *found;
+  const Versioned* found = by_uid_.Find(uid);
+  return found == nullptr ? nullptr : found->monitor;
+}
+
+std::optional<uint64_t> MonitorSpecIndex::FindVersion(std::string_view uid) const {
+  MutexLock lock(mu_);
+  const Versioned* found = by_uid_.Find(uid);
+  if (found == nullptr) {
+    return std::nullopt;
+  }
+  return found->version;
+}
+
+uint64_t MonitorSpecIndex::SpecVersion(std::string_view json_text) {
+  // FNV-1a, 64 bits: fixed by its definition, unlike std::hash, so a probe's cached versions stay
+  // comparable with those of an operator built with another standard library.
+  uint64_t hash = 0xcbf29ce484222325u;
+  for (const char c : json_text) {
+    hash ^= static_cast<unsigned char>(c);
+    hash *= 0x100000001b3u;
+  }
+  return hash;
 }
 
 std::optional<std::string> MonitorSpecIndex::FindUid(std::string_view namespace_name,

@@ -8,6 +8,7 @@
 // Thread-safety: every method may be called from any thread (one leaf lock).
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,13 +28,22 @@ class MonitorSpecIndex {
   void Erase(std::string_view uid);
   // Null when unknown.
   std::shared_ptr<const Monitor> Find(std::string_view uid) const;
+  // The version of the spec in force (SpecVersion of its JSON text); nullopt when unknown.
+  std::optional<uint64_t> FindVersion(std::string_view uid) const;
+  // The version of a spec's Kubernetes JSON text (MonitorToJson(...).dump()): equal texts, equal
+  // versions; the same in every process of the same build.
+  static uint64_t SpecVersion(std::string_view json_text);
   // The uid of namespace/name; nullopt when unknown.
   std::optional<std::string> FindUid(std::string_view namespace_name, std::string_view name) const;
 
  private:
+  struct Versioned {
+    std::shared_ptr<const Monitor> monitor;
+    uint64_t version = 0;
+  };
   struct ByUid {
-    std::string_view KeyOf(const std::shared_ptr<const Monitor>& spec) const { return spec->uid; }
-    static bool IsEmpty(const std::shared_ptr<const Monitor>& spec) { return spec == nullptr; }
+    std::string_view KeyOf(const Versioned& spec) const { return spec.monitor->uid; }
+    static bool IsEmpty(const Versioned& spec) { return spec.monitor == nullptr; }
   };
   struct ByKey {
     using Key = std::pair<std::string_view, std::string_view>;  // (namespace, name)
@@ -46,7 +56,7 @@ class MonitorSpecIndex {
 
   mutable Mutex mu_;
   // Every Monitor in by_key_ is one held by by_uid_.
-  FlatIndex<std::shared_ptr<const Monitor>, ByUid> by_uid_ GUARDED_BY(mu_);
+  FlatIndex<Versioned, ByUid> by_uid_ GUARDED_BY(mu_);
   FlatIndex<const Monitor*, ByKey> by_key_ GUARDED_BY(mu_);
 };
 

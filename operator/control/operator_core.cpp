@@ -1115,6 +1115,10 @@ std::shared_ptr<const std::string> OperatorCore::MonitorJsonText(const std::stri
   return std::make_shared<const std::string>(MonitorToJson(*monitor).dump());
 }
 
+std::optional<uint64_t> OperatorCore::MonitorSpecVersion(const std::string& uid) const {
+  return specs_.FindVersion(uid);
+}
+
 size_t OperatorCore::monitor_count() const {
   MutexLock lock(state_mu_);
   return monitors_.size();

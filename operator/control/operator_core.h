@@ -193,6 +193,7 @@ class OperatorCore final : public MonitorSet,
   // The text is rendered on each call (not kept: ~0.5 KB per monitor).
   std::shared_ptr<const Monitor> MonitorSpec(const std::string& uid) const override;
   std::shared_ptr<const std::string> MonitorJsonText(const std::string& uid) const override;
+  std::optional<uint64_t> MonitorSpecVersion(const std::string& uid) const override;
   // Ready when started and the monitors are loaded.
   bool Ready(std::string* why) const override;
 

@@ -6,6 +6,7 @@
 // read through it; OperatorCore implements it.
 // Thread-safety: implementations are safe to call from any thread.
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,6 +30,9 @@ class StatusReader {
   virtual std::shared_ptr<const Monitor> MonitorSpec(const std::string& uid) const = 0;
   // The spec in force as Kubernetes JSON text (work leases carry it); null when unknown.
   virtual std::shared_ptr<const std::string> MonitorJsonText(const std::string& uid) const = 0;
+  // The version of that text (MonitorSpecIndex::SpecVersion), without rendering it; nullopt when
+  // unknown. Leases carry it to probes that keep specs between leases.
+  virtual std::optional<uint64_t> MonitorSpecVersion(const std::string& uid) const = 0;
   // Ready to serve; otherwise `why` (when given) says what is missing.
   virtual bool Ready(std::string* why) const = 0;
 };

@@ -2,15 +2,17 @@
 
 // FakeOperator: a test double of the operator's probe API (docs/probe-protocol.md), served by the
 // real HttpServer on 127.0.0.1. It checks the bearer token (401), schema-checks bodies (400),
-// limits results per request (413, when asked), long-polls leases, and stores results once per
-// item id (duplicates counted). Tests queue work items, make the results endpoint fail, stop
-// and restart the whole server on the same port, and inspect what arrived.
-// Thread-safety: every method may be called from any thread.
+// limits results per request (413, when asked), long-polls leases (leaving specs out, with each
+// item's specVersion, when the lease says omitSpecs), serves specs by uid, and stores results
+// once per item id (duplicates counted). Tests queue work items, make the results endpoint fail,
+// stop and restart the whole server on the same port, and inspect what arrived. Thread-safety:
+// every method may be called from any thread.
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,6 +71,11 @@ class FakeOperator {
                              responder.Send(Lease(request));
                            });
     if (!routed.ok()) return routed;
+    routed = server->Route("POST", "/api/v1/work/monitors",
+                           [this](const HttpRequest& request, const HttpResponder& responder) {
+                             responder.Send(MonitorSpecs(request));
+                           });
+    if (!routed.ok()) return routed;
     routed = server->Route("POST", "/api/v1/work/results",
                            [this](const HttpRequest& request, const HttpResponder& responder) {
                              responder.Send(Results(request));
@@ -125,6 +132,18 @@ class FakeOperator {
   size_t largest_lease_max() const {
     std::lock_guard<std::mutex> lock(mutex_);
     return largest_lease_max_;
+  }
+
+  // Non-zero: every spec request is answered with this status.
+  void SetMonitorsStatus(int status) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    monitors_status_ = status;
+  }
+  // Spec requests answered (any status), and the uids they asked for, in order.
+  int monitor_requests() const { return Read(monitor_requests_); }
+  std::vector<std::string> monitor_uids_asked() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return monitor_uids_asked_;
   }
 
   void SetResultsStatus(int status) {
@@ -236,6 +255,7 @@ class FakeOperator {
     };
     changed_.wait_for(lock, std::chrono::seconds(wait), has_work);
     if (stopping_) return HttpResponse::Error(503, "shutting down");
+    const bool omit_specs = body.value("omitSpecs", false);
     nlohmann::json items = nlohmann::json::array();
     nlohmann::json monitors = nlohmann::json::object();
     const size_t max = options_.ignore_lease_max ? queue_.size() : body["max"].get<size_t>();
@@ -254,10 +274,49 @@ class FakeOperator {
                        {"leaseExpiresAt", FormatRfc3339(std::chrono::system_clock::now() +
                                                         std::chrono::seconds(30))}});
       auto monitor = monitors_.find(it->monitor_uid);
-      if (monitor != monitors_.end()) monitors[it->monitor_uid] = monitor->second;
+      if (monitor != monitors_.end()) {
+        if (omit_specs) {
+          items.back()["specVersion"] = VersionOf(monitor->second);
+        } else {
+          monitors[it->monitor_uid] = monitor->second;
+        }
+      }
       it = queue_.erase(it);
     }
     return HttpResponse::Json(200, nlohmann::json{{"items", items}, {"monitors", monitors}}.dump());
+  }
+
+  static std::string VersionOf(const nlohmann::json& object) {
+    return std::to_string(std::hash<std::string>{}(object.dump()));
+  }
+
+  HttpResponse MonitorSpecs(const HttpRequest& request) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (auto refused = CheckToken(request)) return *refused;
+    ++monitor_requests_;
+    if (monitors_status_ != 0) {
+      return HttpResponse::Error(monitors_status_, "the operator is in trouble");
+    }
+    const nlohmann::json body = nlohmann::json::parse(request.body, nullptr, false);
+    if (!IsProbe(body) || !body.contains("uids") || !body["uids"].is_array()) {
+      ++bad_requests_;
+      return HttpResponse::Error(400, "monitors: name, region and uids[] are required");
+    }
+    nlohmann::json monitors = nlohmann::json::object();
+    nlohmann::json versions = nlohmann::json::object();
+    for (const nlohmann::json& uid : body["uids"]) {
+      if (!uid.is_string()) {
+        ++bad_requests_;
+        return HttpResponse::Error(400, "monitors: uids must be strings");
+      }
+      monitor_uids_asked_.push_back(uid.get<std::string>());
+      const auto found = monitors_.find(uid.get<std::string>());
+      if (found == monitors_.end()) continue;
+      monitors[found->first] = found->second;
+      versions[found->first] = VersionOf(found->second);
+    }
+    return HttpResponse::Json(
+        200, nlohmann::json{{"monitors", monitors}, {"specVersions", versions}}.dump());
   }
 
   HttpResponse Results(const HttpRequest& request) {
@@ -320,6 +379,9 @@ class FakeOperator {
   std::set<std::string> reject_ids_;
   std::set<std::string> bad_request_ids_;
   int results_status_ = 0;
+  int monitors_status_ = 0;
+  int monitor_requests_ = 0;
+  std::vector<std::string> monitor_uids_asked_;
   int duplicates_ = 0;
   int registrations_ = 0;
   int leases_ = 0;

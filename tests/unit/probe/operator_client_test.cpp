@@ -199,8 +199,17 @@ TEST(OperatorClientTest, LeaseReadsItemsAndMonitors) {
   EXPECT_EQ(std::chrono::floor<std::chrono::milliseconds>(leased.scheduled_at),
             std::chrono::floor<std::chrono::milliseconds>(item.scheduled_at));
   ASSERT_TRUE(leased.deadline.has_value());
-  EXPECT_EQ(reply.value->monitors["uid-1"]["metadata"]["name"], "web");
+  // The lease asked for items without specs: each names its spec's version instead.
+  EXPECT_TRUE(reply.value->monitors.empty());
+  EXPECT_FALSE(leased.spec_version.empty());
   EXPECT_EQ(reply.value->clock_offset, std::chrono::milliseconds(0));
+
+  OperatorReply<MonitorSpecsReply> specs = client.FetchMonitorSpecs({"uid-1", "uid-gone"});
+  ASSERT_TRUE(specs.ok()) << specs.error.message;
+  EXPECT_EQ(specs.value->monitors["uid-1"]["metadata"]["name"], "web");
+  EXPECT_FALSE(specs.value->monitors.contains("uid-gone"));
+  EXPECT_EQ(specs.value->versions.at("uid-1"), leased.spec_version);
+  EXPECT_EQ(fake.monitor_uids_asked(), (std::vector<std::string>{"uid-1", "uid-gone"}));
 }
 
 TEST(OperatorClientTest, StopTokenAbandonsALongPoll) {

@@ -328,10 +328,48 @@ TEST_F(ProbeAgentTest, ItemWithoutAUsableMonitorIsAnsweredAsAnError) {
   const auto stored = fake_.stored();
   EXPECT_EQ(stored.at("missing-1")["outcome"], "error");
   EXPECT_THAT(stored.at("missing-1")["error"].get<std::string>(),
-              HasSubstr("did not include monitor uid-unknown"));
+              HasSubstr("sent no spec of monitor uid-unknown"));
   EXPECT_EQ(stored.at("invalid-1")["outcome"], "error");
   EXPECT_THAT(stored.at("invalid-1")["error"].get<std::string>(), HasSubstr("is invalid"));
   EXPECT_EQ(stored.at("invalid-1")["uid"], "uid-bad");
+}
+
+TEST_F(ProbeAgentTest, SpecsAreFetchedOncePerVersionAndKeptAcrossLeases) {
+  Enqueue("item-1");
+  Enqueue("item-2");
+  StartAgent();
+  ASSERT_TRUE(WaitUntil([&] { return fake_.stored_count() == 2; }));
+  Enqueue("item-3");
+  ASSERT_TRUE(WaitUntil([&] { return fake_.stored_count() == 3; }));
+  // One request for uid-1, whatever the number of items and leases that named it.
+  EXPECT_EQ(fake_.monitor_uids_asked(), std::vector<std::string>{"uid-1"});
+
+  // A changed spec has a new version: fetched again, and the next check uses it.
+  LoopbackServer moved({.response = LoopbackServer::HttpResponse(200, "moved")});
+  fake_.AddMonitor("uid-1", HttpMonitorObject("uid-1", TargetUrl(moved)));
+  Enqueue("item-4");
+  ASSERT_TRUE(WaitUntil([&] { return fake_.stored_count() == 4; }));
+  EXPECT_EQ(fake_.monitor_uids_asked(), (std::vector<std::string>{"uid-1", "uid-1"}));
+  EXPECT_EQ(fake_.stored().at("item-4")["outcome"], "up");
+  EXPECT_EQ(moved.requests().size(), 1u);
+  EXPECT_EQ(target_.requests().size(), 3u);
+}
+
+TEST_F(ProbeAgentTest, ItemsWhoseSpecCannotBeFetchedAreNotChecked) {
+  fake_.SetMonitorsStatus(503);
+  Enqueue("item-1");
+  StartAgent();
+  ASSERT_TRUE(WaitUntil([&] {
+    return fake_.monitor_requests() >= 1 && Metric("pharos_probe_operator_errors_total") >= 1;
+  }));
+  // The item is left to lapse (the operator would hand it out again): neither checked with a
+  // spec the probe does not have nor answered as an error.
+  fake_.SetMonitorsStatus(0);
+  Enqueue("item-2");
+  ASSERT_TRUE(WaitUntil([&] { return fake_.stored_count() == 1; }));
+  EXPECT_EQ(fake_.stored().count("item-2"), 1u);
+  EXPECT_EQ(target_.requests().size(), 1u);
+  EXPECT_EQ(ChecksTotal(), 1);
 }
 
 TEST_F(ProbeAgentTest, RejectedResultsAreDroppedAndNotResent) {

@@ -15,8 +15,13 @@ TEST(ProbeProtocolTest, RequestBodies) {
   const ProbeIdentity probe{"p\"1", "eu-west", "1.2.3"};
   EXPECT_EQ(json::parse(RegisterRequestBody(probe, 5)),
             (json{{"name", "p\"1"}, {"region", "eu-west"}, {"version", "1.2.3"}, {"capacity", 5}}));
-  EXPECT_EQ(json::parse(LeaseRequestBody(probe, 7, 20)),
-            (json{{"name", "p\"1"}, {"region", "eu-west"}, {"max", 7}, {"waitSeconds", 20}}));
+  EXPECT_EQ(json::parse(LeaseRequestBody(probe, 7, 20)), (json{{"name", "p\"1"},
+                                                               {"region", "eu-west"},
+                                                               {"max", 7},
+                                                               {"waitSeconds", 20},
+                                                               {"omitSpecs", true}}));
+  EXPECT_EQ(json::parse(MonitorSpecsRequestBody(probe, {"u1", "u2"})),
+            (json{{"name", "p\"1"}, {"region", "eu-west"}, {"uids", {"u1", "u2"}}}));
   EXPECT_EQ(json::parse(ResultsRequestBody(probe, {R"({"itemId":"a"})", R"({"itemId":"b"})"})),
             (json{{"name", "p\"1"},
                   {"region", "eu-west"},
@@ -62,6 +67,46 @@ TEST(ProbeProtocolTest, LeaseReplyKeepsGoodItemsAndNamesBadOnes) {
   EXPECT_EQ(parsed->monitors["u"]["kind"], "Monitor");
   EXPECT_FALSE(ParseLeaseReply({{"items", "none"}}).ok());
   EXPECT_TRUE(ParseLeaseReply(json::object())->items.empty());
+}
+
+TEST(ProbeProtocolTest, LeaseItemsCarryTheirSpecVersion) {
+  const auto item = [](const json& version) {
+    json entry = {{"id", "a"},
+                  {"monitorUid", "u"},
+                  {"scheduledAt", "2026-11-25T23:17:54.123Z"},
+                  {"specVersion", version}};
+    return json{{"items", json::array({entry})}};
+  };
+  auto parsed = ParseLeaseReply(item("00ff00ff00ff00ff"));
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  ASSERT_EQ(parsed->items.size(), 1u);
+  EXPECT_EQ(parsed->items[0].spec_version, "00ff00ff00ff00ff");
+  for (const json& bad : {json(7), json(""), json(std::string(65, 'a'))}) {
+    auto refused = ParseLeaseReply(item(bad));
+    ASSERT_TRUE(refused.ok());
+    EXPECT_TRUE(refused->items.empty()) << bad.dump();
+    ASSERT_EQ(refused->unreadable_items.size(), 1u);
+    EXPECT_THAT(refused->unreadable_items[0], HasSubstr("items[0].specVersion"));
+  }
+}
+
+TEST(ProbeProtocolTest, MonitorSpecsReplyNeedsAVersionPerMonitor) {
+  auto parsed = ParseMonitorSpecsReply(
+      {{"monitors", {{"u", {{"kind", "Monitor"}}}}}, {"specVersions", {{"u", "v1"}}}});
+  ASSERT_TRUE(parsed.ok()) << parsed.error();
+  EXPECT_EQ(parsed->monitors["u"]["kind"], "Monitor");
+  EXPECT_EQ(parsed->versions.at("u"), "v1");
+  EXPECT_TRUE(
+      ParseMonitorSpecsReply({{"monitors", json::object()}, {"specVersions", json::object()}})
+          ->monitors.empty());
+
+  auto unversioned = ParseMonitorSpecsReply(
+      {{"monitors", {{"u", {{"kind", "Monitor"}}}}}, {"specVersions", json::object()}});
+  ASSERT_FALSE(unversioned.ok());
+  EXPECT_THAT(unversioned.error(), HasSubstr("no version for monitor u"));
+  EXPECT_FALSE(ParseMonitorSpecsReply({{"monitors", {{"u", {}}}}}).ok());
+  EXPECT_FALSE(ParseMonitorSpecsReply({{"monitors", "u"}}).ok());
+  EXPECT_FALSE(ParseMonitorSpecsReply(json::array()).ok());
 }
 
 TEST(ProbeProtocolTest, LeaseReplyCarriesTheClusterTargetPolicy) {

@@ -271,6 +271,97 @@ TEST_F(ProbeApiTest, LeaseLongPollAnswersWhenWorkBecomesDue) {
   EXPECT_EQ(api_->parked_leases(), 0u);
 }
 
+TEST_F(ProbeApiTest, LeaseWithOmitSpecsCarriesVersionsAndTheMonitorsEndpointServesTheSpecs) {
+  Json body = identity_;
+  body["waitSeconds"] = 30;
+  body["omitSpecs"] = true;
+  ReplyCatcher catcher;
+  api_->HandleLease(Post("/api/v1/work/lease", body, "eu-token"), catcher.Reply());
+  clock_.AdvanceTo(*core_->scheduler_for_testing().Find(api_monitor_.uid)->next_due);
+  core_->Tick();
+  clock_.Advance(Millis(20));
+  core_->Tick();
+  HttpResponse leased = catcher.Wait();
+  ASSERT_EQ(leased.status, 200) << leased.body;
+  const Json lease = Body(leased);
+  ASSERT_EQ(lease["items"].size(), 1u);
+  EXPECT_TRUE(lease["monitors"].empty()) << "the spec is left out";
+  const std::string version = lease["items"][0]["specVersion"].get<std::string>();
+  EXPECT_EQ(version.size(), 16u);
+  EXPECT_EQ(version.find_first_not_of("0123456789abcdef"), std::string::npos) << version;
+
+  Json ask = identity_;
+  ask["uids"] = {api_monitor_.uid, "no-such-uid", api_monitor_.uid};
+  HttpResponse specs =
+      Call(&ProbeApi::HandleMonitorSpecs, Post("/api/v1/work/monitors", ask, "eu-token"));
+  ASSERT_EQ(specs.status, 200) << specs.body;
+  const Json fetched = Body(specs);
+  ASSERT_EQ(fetched["monitors"].size(), 1u) << "unknown uids are left out, repeats answered once";
+  EXPECT_EQ(fetched["monitors"][api_monitor_.uid]["spec"]["http"]["url"], api_monitor_.http->url);
+  EXPECT_EQ(fetched["specVersions"][api_monitor_.uid], version);
+
+  // A changed spec has another version; the same spec keeps its version.
+  Monitor changed = api_monitor_;
+  changed.http->url = "http://changed.example/";
+  changed.generation = api_monitor_.generation + 1;
+  ASSERT_TRUE(core_->UpsertMonitor(changed).ok());
+  const Json after =
+      Body(Call(&ProbeApi::HandleMonitorSpecs, Post("/api/v1/work/monitors", ask, "eu-token")));
+  EXPECT_EQ(after["monitors"][api_monitor_.uid]["spec"]["http"]["url"], "http://changed.example/");
+  EXPECT_NE(after["specVersions"][api_monitor_.uid], version);
+  ASSERT_TRUE(core_->UpsertMonitor(api_monitor_).ok());
+  EXPECT_EQ(
+      Body(Call(&ProbeApi::HandleMonitorSpecs,
+                Post("/api/v1/work/monitors", ask, "eu-token")))["specVersions"][api_monitor_.uid],
+      version);
+}
+
+TEST_F(ProbeApiTest, MonitorsEndpointServesOnlyMonitorsCheckedFromTheCallersRegion) {
+  const Monitor us_only = MakeMonitor("us-only", {"us-east"});
+  ASSERT_TRUE(core_->UpsertMonitor(us_only).ok());
+  Json ask = identity_;
+  ask["uids"] = {us_only.uid, api_monitor_.uid};
+  const Json eu =
+      Body(Call(&ProbeApi::HandleMonitorSpecs, Post("/api/v1/work/monitors", ask, "eu-token")));
+  EXPECT_FALSE(eu["monitors"].contains(us_only.uid)) << eu.dump();
+  EXPECT_TRUE(eu["monitors"].contains(api_monitor_.uid)) << eu.dump();
+  ask["name"] = "probe-us-1";
+  ask["region"] = "us-east";
+  const Json us = Body(
+      Call(&ProbeApi::HandleMonitorSpecs, Post("/api/v1/work/monitors", ask, "any-region-token")));
+  EXPECT_TRUE(us["monitors"].contains(us_only.uid)) << us.dump();
+  EXPECT_FALSE(us["monitors"].contains(api_monitor_.uid)) << us.dump();
+}
+
+TEST_F(ProbeApiTest, MalformedSpecRequestsAreRefusedNamingTheField) {
+  HttpResponse missing =
+      Call(&ProbeApi::HandleMonitorSpecs, Post("/api/v1/work/monitors", identity_, "eu-token"));
+  EXPECT_EQ(missing.status, 400);
+  EXPECT_THAT(Body(missing)["error"].get<std::string>(), HasSubstr("uids: expected an array"));
+
+  Json not_string = identity_;
+  not_string["uids"] = {"uid-a", 7};
+  HttpResponse number =
+      Call(&ProbeApi::HandleMonitorSpecs, Post("/api/v1/work/monitors", not_string, "eu-token"));
+  EXPECT_EQ(number.status, 400);
+  EXPECT_THAT(Body(number)["error"].get<std::string>(), HasSubstr("uids[1]: expected a string"));
+
+  Json too_many = identity_;
+  too_many["uids"] = Json::array();
+  for (int i = 0; i < 1001; ++i) too_many["uids"].push_back("uid-" + std::to_string(i));
+  HttpResponse large =
+      Call(&ProbeApi::HandleMonitorSpecs, Post("/api/v1/work/monitors", too_many, "eu-token"));
+  EXPECT_EQ(large.status, 413);
+  EXPECT_THAT(Body(large)["error"].get<std::string>(), HasSubstr("at most 1000"));
+
+  Json bad_omit = identity_;
+  bad_omit["omitSpecs"] = "yes";
+  HttpResponse omit =
+      Call(&ProbeApi::HandleLease, Post("/api/v1/work/lease", bad_omit, "eu-token"));
+  EXPECT_EQ(omit.status, 400);
+  EXPECT_THAT(Body(omit)["error"].get<std::string>(), HasSubstr("omitSpecs"));
+}
+
 TEST_F(ProbeApiTest, LeaseLongPollAnswersEmptyAfterWaitSeconds) {
   Json body = identity_;
   body["waitSeconds"] = 0.5;

@@ -77,6 +77,9 @@ class FakeStatusReader final : public StatusReader {
   std::shared_ptr<const std::string> MonitorJsonText(const std::string&) const override {
     return nullptr;
   }
+  std::optional<uint64_t> MonitorSpecVersion(const std::string&) const override {
+    return std::nullopt;
+  }
   bool Ready(std::string*) const override { return true; }
 
   int snapshot_all_calls = 0;
