@@ -272,20 +272,10 @@ OperatorReply<nlohmann::json> OperatorClient::Call(const std::string& what, cons
 
 OperatorReply<RegisterReply> OperatorClient::Register(size_t capacity,
                                                       const std::stop_token& stop) {
-  OperatorReply<RegisterReply> reply;
-  auto json = Call("register", kRegisterPath, RegisterRequestBody(options_.probe, capacity),
-                   options_.request_timeout, stop);
-  if (!json.ok()) {
-    reply.error = json.error;
-    return reply;
-  }
-  Result<RegisterReply> parsed = ParseRegisterReply(*json.value);
-  if (!parsed.ok()) {
-    reply.error = {OperatorErrorKind::kUnavailable, 200, parsed.error()};
-    return reply;
-  }
-  reply.value = std::move(parsed).value();
-  return reply;
+  return Parsed<RegisterReply>(
+      Call("register", kRegisterPath, RegisterRequestBody(options_.probe, capacity),
+           options_.request_timeout, stop),
+      ParseRegisterReply);
 }
 
 size_t OperatorClient::LeaseReplyLimit(size_t max_items) const {

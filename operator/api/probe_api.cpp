@@ -51,6 +51,25 @@ const char* JsonTypeName(const Json& value) { return value.is_null() ? "null" : 
 
 HttpResponse BadRequest(const std::string& message) { return HttpResponse::Error(400, message); }
 
+// The array `field` of a request body, with at most `max` entries (`why` names the limit). When
+// it is absent, not an array (400) or longer (413), it replies and returns null.
+const Json* BoundedArray(const Json& body, const char* field, size_t max, const char* why,
+                         const std::function<void(HttpResponse)>& reply) {
+  const auto list = body.find(field);
+  if (list == body.end() || !list->is_array()) {
+    reply(BadRequest(std::string(field) + ": expected an array, got " +
+                     (list == body.end() ? "nothing" : JsonTypeName(*list))));
+    return nullptr;
+  }
+  if (list->size() > max) {
+    reply(HttpResponse::Error(413, std::string(field) + ": " + std::to_string(list->size()) +
+                                       " in one request; at most " + std::to_string(max) + " (" +
+                                       why + ")"));
+    return nullptr;
+  }
+  return &*list;
+}
+
 // A spec version as the protocol writes it: 16 lowercase hex digits.
 std::string SpecVersionText(uint64_t version) {
   static constexpr char kDigits[] = "0123456789abcdef";
@@ -408,17 +427,10 @@ void ProbeApi::HandleMonitorSpecs(const HttpRequest& request, const Reply& reply
   if (!caller) {
     return;
   }
-  const Json& body = caller->body;
-  const auto uids = body.find("uids");
-  if (uids == body.end() || !uids->is_array()) {
-    return reply(BadRequest(std::string("uids: expected an array of monitor uids, got ") +
-                            (uids == body.end() ? "nothing" : JsonTypeName(*uids))));
-  }
-  if (uids->size() > options_.lease_max_items) {
-    return reply(
-        HttpResponse::Error(413, "uids: at most " + std::to_string(options_.lease_max_items) +
-                                     " per request (as many as one lease may carry), got " +
-                                     std::to_string(uids->size())));
+  const Json* uids = BoundedArray(caller->body, "uids", options_.lease_max_items,
+                                  "as many as one lease may carry", reply);
+  if (uids == nullptr) {
+    return;
   }
   for (size_t i = 0; i < uids->size(); ++i) {
     if (!(*uids)[i].is_string()) {
@@ -459,16 +471,10 @@ void ProbeApi::HandleResults(const HttpRequest& request, const Reply& reply) {
   if (!caller) {
     return;
   }
-  const Json& body = caller->body;
-  const auto list = body.find("results");
-  if (list == body.end() || !list->is_array()) {
-    return reply(BadRequest(std::string("results: expected an array, got ") +
-                            (list == body.end() ? "nothing" : JsonTypeName(*list))));
-  }
-  if (list->size() > options_.result_batch_max) {
-    return reply(HttpResponse::Error(
-        413, "results: " + std::to_string(list->size()) + " results in one request; at most " +
-                 std::to_string(options_.result_batch_max) + " (resultBatchMax)"));
+  const Json* list =
+      BoundedArray(caller->body, "results", options_.result_batch_max, "resultBatchMax", reply);
+  if (list == nullptr) {
+    return;
   }
   work_.TouchProbe(caller->region, caller->name);
 
