@@ -352,7 +352,8 @@ TEST_F(ProbeApiTest, MalformedSpecRequestsAreRefusedNamingTheField) {
   HttpResponse large =
       Call(&ProbeApi::HandleMonitorSpecs, Post("/api/v1/work/monitors", too_many, "eu-token"));
   EXPECT_EQ(large.status, 413);
-  EXPECT_THAT(Body(large)["error"].get<std::string>(), HasSubstr("1001 in one request; at most 1000"));
+  EXPECT_THAT(Body(large)["error"].get<std::string>(),
+              HasSubstr("1001 in one request; at most 1000"));
 
   Json bad_omit = identity_;
   bad_omit["omitSpecs"] = "yes";
