@@ -5,13 +5,11 @@
 namespace pharos {
 
 void MonitorSpecIndex::Set(const std::shared_ptr<const Monitor>& monitor) {
-  // Rendered before the lock: once per change, never per lease.
-  const uint64_t version = SpecVersion(MonitorToJson(*monitor).dump());
   MutexLock lock(mu_);
   // Slots key on the strings of the Monitor they hold, so an entry is replaced (erased and
   // inserted), never re-pointed.
   EraseLocked(monitor->uid);
-  by_uid_.Insert(Versioned{monitor, version});
+  by_uid_.Insert(Versioned{monitor, kNoVersionYet});
   by_key_.Erase(ByKey().KeyOf(monitor.get()));
   by_key_.Insert(monitor.get());
 }
@@ -43,12 +41,26 @@ std::shared_ptr<const Monitor> MonitorSpecIndex::Find(std::string_view uid) cons
 }
 
 std::optional<uint64_t> MonitorSpecIndex::FindVersion(std::string_view uid) const {
-  MutexLock lock(mu_);
-  const Versioned* found = by_uid_.Find(uid);
-  if (found == nullptr) {
-    return std::nullopt;
+  std::shared_ptr<const Monitor> monitor;
+  {
+    MutexLock lock(mu_);
+    const Versioned* found = by_uid_.Find(uid);
+    if (found == nullptr) {
+      return std::nullopt;
+    }
+    if (found->version != kNoVersionYet) {
+      return found->version;
+    }
+    monitor = found->monitor;
   }
-  return found->version;
+  // Rendered outside the lock, once per spec: specs only the in-process probe checks (or push
+  // monitors) never need a version, so loading and resyncs render nothing.
+  const uint64_t version = SpecVersion(MonitorToJson(*monitor).dump());
+  MutexLock lock(mu_);
+  if (const Versioned* found = by_uid_.Find(uid); found != nullptr && found->monitor == monitor) {
+    found->version = version;
+  }
+  return version;
 }
 
 uint64_t MonitorSpecIndex::SpecVersion(std::string_view json_text) {
@@ -59,7 +71,7 @@ uint64_t MonitorSpecIndex::SpecVersion(std::string_view json_text) {
     hash ^= static_cast<unsigned char>(c);
     hash *= 0x100000001b3u;
   }
-  return hash;
+  return hash == kNoVersionYet ? 1 : hash;
 }
 
 std::optional<std::string> MonitorSpecIndex::FindUid(std::string_view namespace_name,

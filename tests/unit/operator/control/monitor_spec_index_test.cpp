@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <memory>
+#include <optional>
 
+#include "common/monitor_loader.h"
 #include "unit/operator/control/core_test_support.h"
 
 namespace pharos {
@@ -19,6 +21,26 @@ TEST(MonitorSpecIndexTest, FindsBySpecUidAndByName) {
   EXPECT_EQ(index.FindUid("shop", "api"), "uid-api");
   EXPECT_EQ(index.Find("uid-web"), nullptr);
   EXPECT_FALSE(index.FindUid("shop", "web").has_value());
+}
+
+TEST(MonitorSpecIndexTest, AVersionIsTheDigestOfTheSpecsJsonAndChangesWithIt) {
+  MonitorSpecIndex index;
+  EXPECT_FALSE(index.FindVersion("uid-api").has_value());
+  const Monitor api = MakeMonitor("api");
+  index.Set(std::make_shared<const Monitor>(api));
+  const std::optional<uint64_t> first = index.FindVersion("uid-api");
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(*first, MonitorSpecIndex::SpecVersion(MonitorToJson(api).dump()));
+  EXPECT_EQ(index.FindVersion("uid-api"), first) << "asked again: the same version";
+
+  Monitor changed = api;
+  changed.http->url = "http://127.0.0.1:9/changed";
+  index.Set(std::make_shared<const Monitor>(changed));
+  EXPECT_NE(index.FindVersion("uid-api"), first);
+  index.Set(std::make_shared<const Monitor>(api));
+  EXPECT_EQ(index.FindVersion("uid-api"), first) << "the same spec again: the same version";
+  index.Erase("uid-api");
+  EXPECT_FALSE(index.FindVersion("uid-api").has_value());
 }
 
 TEST(MonitorSpecIndexTest, ARenamedMonitorIsFoundUnderItsNewNameOnly) {
