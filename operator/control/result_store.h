@@ -196,6 +196,7 @@ struct PruneReport {
   int64_t hourly_rollups = 0;
   int64_t daily_rollups = 0;
   int64_t incidents = 0;
+  int64_t compacted_days = 0;  // days whose daily rollups were computed from their hours
 };
 
 // One monitor state to persist with the events that produced it (SaveMonitorStates).

@@ -363,12 +363,14 @@ void ResultWriter::PruneIfDue() {
         {{"error", pruned.error()},
          {"retry_in_s",
           std::chrono::duration_cast<std::chrono::seconds>(options_.prune_interval).count()}});
-  } else if (pruned->results + pruned->hourly_rollups + pruned->daily_rollups + pruned->incidents >
+  } else if (pruned->results + pruned->hourly_rollups + pruned->daily_rollups + pruned->incidents +
+                 pruned->compacted_days >
              0) {
     Log().Info("pruned old history", {{"results", pruned->results},
                                       {"hourly_rollups", pruned->hourly_rollups},
                                       {"daily_rollups", pruned->daily_rollups},
-                                      {"incidents", pruned->incidents}});
+                                      {"incidents", pruned->incidents},
+                                      {"compacted_days", pruned->compacted_days}});
   }
   mutex_.lock();
 }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -146,8 +147,9 @@ struct RollupKey {
   }
 };
 
+// Days from `daily_mark` on are read from their hourly rollups (not compacted yet).
 std::vector<RollupSegment> PlanWindow(int64_t from, int64_t to, int64_t raw_mark,
-                                      int64_t hourly_mark) {
+                                      int64_t hourly_mark, int64_t daily_mark) {
   if (from < hourly_mark) {
     from = FloorTo(from, kDayMs);
   } else if (from < raw_mark) {
@@ -158,7 +160,85 @@ std::vector<RollupSegment> PlanWindow(int64_t from, int64_t to, int64_t raw_mark
   } else if (FloorTo(to, kHourMs) < raw_mark) {
     to = CeilTo(to, kHourMs);
   }
-  return SplitByRollups(from, to);
+  std::vector<RollupSegment> plan;
+  for (const RollupSegment& segment : SplitByRollups(from, to)) {
+    if (segment.source != RollupSource::kDaily || segment.to_ms <= daily_mark) {
+      plan.push_back(segment);
+    } else if (segment.from_ms >= daily_mark) {
+      plan.push_back({RollupSource::kHourly, segment.from_ms, segment.to_ms});
+    } else {
+      plan.push_back({RollupSource::kDaily, segment.from_ms, daily_mark});
+      plan.push_back({RollupSource::kHourly, daily_mark, segment.to_ms});
+    }
+  }
+  return plan;
+}
+
+// Where the buckets of a rollup query over [from_ms, to_ms) are read: rows of the query's period
+// in [from_ms, to_ms), and for a daily query the hourly rows in [hours_from_ms, hours_to_ms) of
+// the days from `daily_mark` on (not compacted yet), each counted in its day. Empty ranges have
+// from >= to.
+struct RollupSources {
+  int64_t from_ms, to_ms, hours_from_ms, hours_to_ms;
+};
+RollupSources SourcesOf(bool daily, int64_t from_ms, int64_t to_ms, int64_t daily_mark) {
+  if (!daily) return {from_ms, to_ms, 0, 0};
+  // A day D counts when from <= D < to: its hours run up to the day after the last such D.
+  return {from_ms, std::min(to_ms, daily_mark), std::max(CeilTo(from_ms, kDayMs), daily_mark),
+          CeilTo(to_ms, kDayMs)};
+}
+
+// Writes `aggregate` as the rollup row of `key`, replacing the row there was.
+Status WriteRollup(SqliteDatabase& db, const RollupKey& key, const Aggregate& aggregate) {
+  Result<SqliteStatement> upsert = db.Prepare(
+      "INSERT INTO rollups (monitor_uid, period_ms, bucket_start_ms, region, total, up, "
+      "degraded, down, errors, latency, latency_sum_us, phase_samples, dns_sum_us, "
+      "connect_sum_us, tls_sum_us, first_byte_sum_us, transfer_sum_us) VALUES (?1, ?2, ?3, "
+      "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
+      "ON CONFLICT (monitor_uid, period_ms, bucket_start_ms, region) DO UPDATE SET "
+      "total = excluded.total, up = excluded.up, degraded = excluded.degraded, "
+      "down = excluded.down, errors = excluded.errors, latency = excluded.latency, "
+      "latency_sum_us = excluded.latency_sum_us, phase_samples = excluded.phase_samples, "
+      "dns_sum_us = excluded.dns_sum_us, connect_sum_us = excluded.connect_sum_us, "
+      "tls_sum_us = excluded.tls_sum_us, first_byte_sum_us = excluded.first_byte_sum_us, "
+      "transfer_sum_us = excluded.transfer_sum_us");
+  if (!upsert) return Error{upsert.error()};
+  upsert->Bind(1, std::string_view(key.monitor_uid))
+      .Bind(2, key.period_ms)
+      .Bind(3, key.bucket_start_ms)
+      .Bind(4, std::string_view(key.region))
+      .Bind(5, aggregate.total)
+      .Bind(6, aggregate.up)
+      .Bind(7, aggregate.degraded)
+      .Bind(8, aggregate.down)
+      .Bind(9, aggregate.errors)
+      .Bind(10, std::string_view(aggregate.latency.Encode()))
+      .Bind(11, aggregate.latency.sum_us())
+      .Bind(12, aggregate.phase_samples);
+  for (int i = 0; i < 5; ++i) upsert->Bind(13 + i, aggregate.phase_sums[i]);
+  return upsert->Run();
+}
+
+// Adds `delta` to the rollup row of `key` (creating it).
+Status AddToRollup(SqliteDatabase& db, const RollupKey& key, Aggregate delta) {
+  static const std::string select_sql = fmt::format(
+      "SELECT {} FROM rollups WHERE monitor_uid = ?1 AND period_ms = ?2 AND "
+      "bucket_start_ms = ?3 AND region = ?4",
+      kAggregateColumns);
+  Result<SqliteStatement> select = db.Prepare(select_sql);
+  if (!select) return Error{select.error()};
+  select->Bind(1, std::string_view(key.monitor_uid))
+      .Bind(2, key.period_ms)
+      .Bind(3, key.bucket_start_ms)
+      .Bind(4, std::string_view(key.region));
+  Result<bool> row = select->Step();
+  if (!row) return Error{row.error()};
+  if (*row) {
+    Result<Aggregate> stored = ReadAggregate(*select, 0);
+    if (!stored) return Error{stored.error()};
+    delta.Merge(*stored);
+  }
+  return WriteRollup(db, key, delta);
 }
 
 // JSON helpers for the few list-valued columns; exceptions stop here.
@@ -349,6 +429,19 @@ Result<CheckResult> ReadResult(const SqliteStatement& row) {
   return r;
 }
 
+// The scheduled time (Unix ms) an item id of the scheduler ("<uid>@<region>@<ms>") names; nullopt
+// for an id of another form. Results are told apart by (scheduled time, item id), so a result
+// whose scheduledAt disagrees with its id is refused rather than stored as a second check.
+std::optional<int64_t> ScheduledMsOfItem(std::string_view item_id) {
+  const size_t at = item_id.rfind('@');
+  if (at == std::string_view::npos || at + 1 == item_id.size()) return std::nullopt;
+  const std::string_view digits = item_id.substr(at + 1);
+  int64_t ms = 0;
+  const auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), ms);
+  if (error != std::errc() || end != digits.data() + digits.size()) return std::nullopt;
+  return ms;
+}
+
 // Why a result cannot be stored; empty when it can.
 std::string RejectionReason(const CheckResult& result) {
   std::string problem;
@@ -358,6 +451,10 @@ std::string RejectionReason(const CheckResult& result) {
     problem = "region is empty";
   } else if (ResultTime(result) == TimePoint{}) {
     problem = "neither scheduledAt nor startedAt is set";
+  } else if (std::optional<int64_t> named = ScheduledMsOfItem(result.item_id);
+             named && *named != ToMs(result.scheduled_at)) {
+    problem = fmt::format("its item id names scheduled time {} ms, but its scheduledAt is {} ms",
+                          *named, ToMs(result.scheduled_at));
   } else {
     return {};
   }
@@ -490,6 +587,61 @@ UPDATE rollups SET latency_sum_us = CAST(substr(
        R"sql(
 ALTER TABLE results ADD COLUMN details TEXT;
 )sql"},
+      {5, "results are told apart by scheduled time and item; daily rollups are compacted",
+       // A result's item id begins with its monitor's uid, so a unique index on the id alone put
+       // every insert on a random page of a large index; keyed by scheduled time first, inserts
+       // land at its end. The column constraint cannot be dropped: the table is rebuilt (once).
+       // Daily rollups are no longer written with every result: a day is compacted from its
+       // hourly rollups once it is over (Prune). rollup_marks.through_ms says up to where daily
+       // rows are complete; a store that already had rollups kept them complete up to now.
+       R"sql(
+CREATE TABLE results_v5 (
+  id INTEGER PRIMARY KEY,
+  item_id TEXT,
+  monitor_uid TEXT NOT NULL,
+  monitor_namespace TEXT NOT NULL,
+  monitor_name TEXT NOT NULL,
+  generation INTEGER NOT NULL,
+  type TEXT NOT NULL,
+  target TEXT NOT NULL,
+  region TEXT NOT NULL,
+  probe TEXT NOT NULL,
+  at_ms INTEGER NOT NULL,
+  scheduled_at_ms INTEGER NOT NULL,
+  started_at_ms INTEGER NOT NULL,
+  outcome TEXT NOT NULL CHECK (outcome IN ('up', 'degraded', 'down', 'error')),
+  status_code INTEGER NOT NULL,
+  dns_us INTEGER NOT NULL,
+  connect_us INTEGER NOT NULL,
+  tls_us INTEGER NOT NULL,
+  first_byte_us INTEGER NOT NULL,
+  transfer_us INTEGER NOT NULL,
+  total_us INTEGER NOT NULL,
+  cert_expiry_ms INTEGER,
+  cert_earliest_expiry_ms INTEGER,
+  assertion_type TEXT,
+  assertion_expected TEXT,
+  assertion_actual TEXT,
+  assertion_message TEXT,
+  error TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  dns_records TEXT NOT NULL,
+  details TEXT
+);
+INSERT INTO results_v5 SELECT * FROM results;
+DROP TABLE results;
+ALTER TABLE results_v5 RENAME TO results;
+CREATE INDEX results_by_monitor_time ON results (monitor_uid, at_ms);
+CREATE INDEX results_by_time ON results (at_ms);
+CREATE UNIQUE INDEX results_by_item ON results (scheduled_at_ms, item_id);
+CREATE TABLE rollup_marks (
+  kind TEXT PRIMARY KEY CHECK (kind IN ('daily')),
+  through_ms INTEGER NOT NULL
+);
+INSERT INTO rollup_marks (kind, through_ms)
+  SELECT 'daily', CAST(strftime('%s', 'now') AS INTEGER) / 86400 * 86400000
+  WHERE EXISTS (SELECT 1 FROM rollups);
+)sql"},
   };
   return migrations;
 }
@@ -534,9 +686,67 @@ Status SqliteResultStore::LoadPruneMarks() {
   while (true) {
     Result<bool> row = select->Step();
     if (!row) return Error{"reading prune marks of " + options_.path + ": " + row.error()};
-    if (!*row) return OkStatus();
+    if (!*row) break;
     (select->Text(0) == "raw" ? raw_mark_ : hourly_mark_).store(select->Int64(1));
   }
+  Result<SqliteStatement> daily =
+      writer_->Prepare("SELECT through_ms FROM rollup_marks WHERE kind = 'daily'");
+  if (!daily) return Error{daily.error()};
+  Result<bool> row = daily->Step();
+  if (!row) return Error{"reading the rollup mark of " + options_.path + ": " + row.error()};
+  if (*row) daily_mark_.store(daily->Int64(0));
+  return OkStatus();
+}
+
+Status SqliteResultStore::CompactDays(int64_t until_ms, int64_t& days) {
+  int64_t day = daily_mark_.load();
+  if (day == std::numeric_limits<int64_t>::min()) {
+    // Nothing compacted yet: from the first hour on record.
+    Result<SqliteStatement> first =
+        writer_->Prepare("SELECT min(bucket_start_ms) FROM rollups WHERE period_ms = 3600000");
+    if (!first) return Error{first.error()};
+    Result<bool> row = first->Step();
+    if (!row) return Error{row.error()};
+    day = first->IsNull(0) ? until_ms : FloorTo(first->Int64(0), kDayMs);
+  }
+  static const std::string hours_sql = fmt::format(
+      "SELECT monitor_uid, region, {} FROM rollups WHERE period_ms = 3600000 AND "
+      "bucket_start_ms >= ?1 AND bucket_start_ms < ?2 ORDER BY monitor_uid, region",
+      kAggregateColumns);
+  // One transaction per day, so appends wait for one day's rows at most.
+  for (; day < until_ms; day += kDayMs) {
+    Status status = writer_->InTransaction(true, [&]() REQUIRES(write_mutex_) -> Status {
+      Result<SqliteStatement> hours = writer_->Prepare(hours_sql);
+      if (!hours) return Error{hours.error()};
+      hours->Bind(1, day).Bind(2, day + kDayMs);
+      std::optional<RollupKey> key;
+      Aggregate sum;
+      while (true) {
+        Result<bool> row = hours->Step();
+        if (!row) return Error{row.error()};
+        if (!*row || !key || key->monitor_uid != hours->Text(0) || key->region != hours->Text(1)) {
+          if (key) {
+            if (Status written = WriteRollup(*writer_, *key, sum); !written) return written;
+          }
+          if (!*row) break;
+          key = RollupKey{kDayMs, hours->Text(0), hours->Text(1), day};
+          sum = Aggregate();
+        }
+        Result<Aggregate> hour = ReadAggregate(*hours, 2);
+        if (!hour) return Error{hour.error()};
+        sum.Merge(*hour);
+      }
+      Result<SqliteStatement> mark = writer_->Prepare(
+          "INSERT INTO rollup_marks (kind, through_ms) VALUES ('daily', ?1) ON CONFLICT (kind) "
+          "DO UPDATE SET through_ms = excluded.through_ms");
+      if (!mark) return Error{mark.error()};
+      return mark->Bind(1, day + kDayMs).Run();
+    });
+    if (!status) return Error{fmt::format("compacting the day of {} ms: {}", day, status.error())};
+    daily_mark_.store(day + kDayMs);
+    ++days;
+  }
+  return OkStatus();
 }
 
 SqliteResultStore::SqliteResultStore(Key, Options options, std::unique_ptr<SqliteDatabase> writer,
@@ -559,10 +769,11 @@ Result<AppendResult> SqliteResultStore::Append(const std::vector<CheckResult>& r
   static const std::string insert_sql = fmt::format(
       "INSERT INTO results ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
       "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, "
-      "?26, ?27, ?28, ?29, ?30) ON CONFLICT (item_id) DO NOTHING",
+      "?26, ?27, ?28, ?29, ?30) ON CONFLICT (scheduled_at_ms, item_id) DO NOTHING",
       kResultColumns);
   MutexLock lock(write_mutex_);
   SqliteDatabase& db = *writer_;
+  const int64_t daily_mark = daily_mark_.load();
   Status status = db.InTransaction(true, [&]() -> Status {
     std::map<RollupKey, Aggregate> deltas;
     for (size_t i = 0; i < results.size(); ++i) {
@@ -581,56 +792,16 @@ Result<AppendResult> SqliteResultStore::Append(const std::vector<CheckResult>& r
       }
       out.statuses[i] = AppendStatus::kNew;
       const int64_t at = ToMs(ResultTime(result));
-      for (int64_t period : {kHourMs, kDayMs}) {
-        deltas[RollupKey{period, result.monitor_uid, result.region, FloorTo(at, period)}].Add(
-            result.outcome, result.timings);
+      deltas[RollupKey{kHourMs, result.monitor_uid, result.region, FloorTo(at, kHourMs)}].Add(
+          result.outcome, result.timings);
+      // A day not compacted yet is read from its hourly rollups (CompactDays).
+      if (const int64_t day = FloorTo(at, kDayMs); day < daily_mark) {
+        deltas[RollupKey{kDayMs, result.monitor_uid, result.region, day}].Add(result.outcome,
+                                                                              result.timings);
       }
     }
     for (auto& [key, delta] : deltas) {
-      static const std::string select_sql = fmt::format(
-          "SELECT {} FROM rollups WHERE monitor_uid = ?1 AND period_ms = ?2 AND "
-          "bucket_start_ms = ?3 AND region = ?4",
-          kAggregateColumns);
-      Result<SqliteStatement> select = db.Prepare(select_sql);
-      if (!select) return Error{select.error()};
-      select->Bind(1, std::string_view(key.monitor_uid))
-          .Bind(2, key.period_ms)
-          .Bind(3, key.bucket_start_ms)
-          .Bind(4, std::string_view(key.region));
-      Result<bool> row = select->Step();
-      if (!row) return Error{row.error()};
-      if (*row) {
-        Result<Aggregate> stored = ReadAggregate(*select, 0);
-        if (!stored) return Error{stored.error()};
-        delta.Merge(*stored);
-      }
-      Result<SqliteStatement> upsert = db.Prepare(
-          "INSERT INTO rollups (monitor_uid, period_ms, bucket_start_ms, region, total, up, "
-          "degraded, down, errors, latency, latency_sum_us, phase_samples, dns_sum_us, "
-          "connect_sum_us, tls_sum_us, first_byte_sum_us, transfer_sum_us) VALUES (?1, ?2, ?3, "
-          "?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17) "
-          "ON CONFLICT (monitor_uid, period_ms, bucket_start_ms, region) DO UPDATE SET "
-          "total = excluded.total, up = excluded.up, degraded = excluded.degraded, "
-          "down = excluded.down, errors = excluded.errors, latency = excluded.latency, "
-          "latency_sum_us = excluded.latency_sum_us, phase_samples = excluded.phase_samples, "
-          "dns_sum_us = excluded.dns_sum_us, connect_sum_us = excluded.connect_sum_us, "
-          "tls_sum_us = excluded.tls_sum_us, first_byte_sum_us = excluded.first_byte_sum_us, "
-          "transfer_sum_us = excluded.transfer_sum_us");
-      if (!upsert) return Error{upsert.error()};
-      upsert->Bind(1, std::string_view(key.monitor_uid))
-          .Bind(2, key.period_ms)
-          .Bind(3, key.bucket_start_ms)
-          .Bind(4, std::string_view(key.region))
-          .Bind(5, delta.total)
-          .Bind(6, delta.up)
-          .Bind(7, delta.degraded)
-          .Bind(8, delta.down)
-          .Bind(9, delta.errors)
-          .Bind(10, std::string_view(delta.latency.Encode()))
-          .Bind(11, delta.latency.sum_us())
-          .Bind(12, delta.phase_samples);
-      for (int i = 0; i < 5; ++i) upsert->Bind(13 + i, delta.phase_sums[i]);
-      if (Status run = upsert->Run(); !run) return run;
+      if (Status added = AddToRollup(db, key, std::move(delta)); !added) return added;
     }
     return OkStatus();
   });
@@ -644,7 +815,7 @@ Result<WindowStats> SqliteResultStore::Stats(const StatsQuery& query) {
   const int64_t to = ToMs(query.to);
   if (from >= to) return total.ToStats();
   const std::vector<RollupSegment> plan =
-      PlanWindow(from, to, raw_mark_.load(), hourly_mark_.load());
+      PlanWindow(from, to, raw_mark_.load(), hourly_mark_.load(), daily_mark_.load());
   Status status = Read([&](SqliteDatabase& db) -> Status {
     for (const RollupSegment& segment : plan) {
       if (segment.source == RollupSource::kRaw) {
@@ -692,38 +863,45 @@ Result<WindowStats> SqliteResultStore::Stats(const StatsQuery& query) {
 }
 
 Result<std::vector<Rollup>> SqliteResultStore::Rollups(const RollupQuery& query) {
-  std::vector<Rollup> out;
-  std::map<int64_t, Aggregate> merged;  // per bucket, when regions are merged
+  // Per (bucket, region); the region is empty when regions are merged.
+  std::map<std::pair<int64_t, std::string>, Aggregate> buckets;
+  const bool daily = query.period == RollupPeriod::kDay;
+  const RollupSources sources =
+      SourcesOf(daily, ToMs(query.from), ToMs(query.to), daily_mark_.load());
   Status status = Read([&](SqliteDatabase& db) -> Status {
     static const std::string sql = fmt::format(
         "SELECT bucket_start_ms, region, {} FROM rollups WHERE monitor_uid = ?1 AND "
         "period_ms = ?2 AND bucket_start_ms >= ?3 AND bucket_start_ms < ?4 AND "
-        "(?5 IS NULL OR region = ?5) ORDER BY bucket_start_ms, region",
+        "(?5 IS NULL OR region = ?5)",
         kAggregateColumns);
-    Result<SqliteStatement> select = db.Prepare(sql);
-    if (!select) return Error{select.error()};
-    select->Bind(1, std::string_view(query.monitor_uid))
-        .Bind(2, query.period == RollupPeriod::kHour ? kHourMs : kDayMs)
-        .Bind(3, ToMs(query.from))
-        .Bind(4, ToMs(query.to))
-        .Bind(5, query.region);
-    while (true) {
-      Result<bool> row = select->Step();
-      if (!row) return Error{row.error()};
-      if (!*row) break;
-      Result<Aggregate> bucket = ReadAggregate(*select, 2);
-      if (!bucket) return Error{bucket.error()};
-      if (query.region) {
-        out.push_back(Rollup{FromMs(select->Int64(0)), select->Text(1), bucket->ToStats()});
-      } else {
-        merged[select->Int64(0)].Merge(*bucket);
+    for (const auto& [period, from, to] :
+         {std::tuple(daily ? kDayMs : kHourMs, sources.from_ms, sources.to_ms),
+          std::tuple(kHourMs, sources.hours_from_ms, sources.hours_to_ms)}) {
+      if (from >= to) continue;
+      Result<SqliteStatement> select = db.Prepare(sql);
+      if (!select) return Error{select.error()};
+      select->Bind(1, std::string_view(query.monitor_uid))
+          .Bind(2, period)
+          .Bind(3, from)
+          .Bind(4, to)
+          .Bind(5, query.region);
+      while (true) {
+        Result<bool> row = select->Step();
+        if (!row) return Error{row.error()};
+        if (!*row) break;
+        Result<Aggregate> bucket = ReadAggregate(*select, 2);
+        if (!bucket) return Error{bucket.error()};
+        const int64_t start = daily ? FloorTo(select->Int64(0), kDayMs) : select->Int64(0);
+        buckets[{start, query.region ? select->Text(1) : std::string()}].Merge(*bucket);
       }
     }
     return OkStatus();
   });
   if (!status) return Error{"reading rollups from " + options_.path + ": " + status.error()};
-  for (const auto& [start, aggregate] : merged) {
-    out.push_back(Rollup{FromMs(start), "", aggregate.ToStats()});
+  std::vector<Rollup> out;
+  out.reserve(buckets.size());
+  for (const auto& [key, aggregate] : buckets) {
+    out.push_back(Rollup{FromMs(key.first), key.second, aggregate.ToStats()});
   }
   return out;
 }
@@ -736,18 +914,32 @@ Result<std::vector<BucketCounts>> SqliteResultStore::CountRollups(const BucketCo
   const std::optional<std::string> regions =
       query.regions.empty() ? std::nullopt : std::optional(ToJsonText(query.regions));
   Status status = Read([&](SqliteDatabase& db) -> Status {
+    // The second part sums the hours of days not compacted yet into their days.
     Result<SqliteStatement> select = db.Prepare(
-        "SELECT monitor_uid, bucket_start_ms, SUM(total), SUM(up), SUM(degraded), SUM(down), "
-        "SUM(errors), SUM(latency_sum_us) FROM rollups WHERE monitor_uid IN (SELECT value FROM "
-        "json_each(?1)) AND period_ms = ?2 AND bucket_start_ms >= ?3 AND bucket_start_ms < ?4 "
-        "AND (?5 IS NULL OR region IN (SELECT value FROM json_each(?5))) "
-        "GROUP BY monitor_uid, bucket_start_ms ORDER BY monitor_uid, bucket_start_ms");
+        "SELECT monitor_uid, bucket, SUM(total), SUM(up), SUM(degraded), SUM(down), SUM(errors), "
+        "SUM(latency_sum_us) FROM ("
+        "SELECT monitor_uid, bucket_start_ms AS bucket, total, up, degraded, down, errors, "
+        "latency_sum_us FROM rollups WHERE monitor_uid IN (SELECT value FROM json_each(?1)) AND "
+        "period_ms = ?2 AND bucket_start_ms >= ?3 AND bucket_start_ms < ?4 AND "
+        "(?5 IS NULL OR region IN (SELECT value FROM json_each(?5))) "
+        "UNION ALL "
+        "SELECT monitor_uid, bucket_start_ms - ((bucket_start_ms % 86400000) + 86400000) % "
+        "86400000, total, up, degraded, down, errors, latency_sum_us FROM rollups WHERE "
+        "monitor_uid IN (SELECT value FROM json_each(?1)) AND period_ms = 3600000 AND "
+        "bucket_start_ms >= ?6 AND bucket_start_ms < ?7 AND "
+        "(?5 IS NULL OR region IN (SELECT value FROM json_each(?5)))) "
+        "GROUP BY monitor_uid, bucket ORDER BY monitor_uid, bucket");
     if (!select) return Error{select.error()};
+    const bool daily = query.period == RollupPeriod::kDay;
+    const RollupSources sources =
+        SourcesOf(daily, ToMs(query.from), ToMs(query.to), daily_mark_.load());
     select->Bind(1, std::string_view(uids))
-        .Bind(2, query.period == RollupPeriod::kHour ? kHourMs : kDayMs)
-        .Bind(3, ToMs(query.from))
-        .Bind(4, ToMs(query.to))
-        .Bind(5, regions);
+        .Bind(2, daily ? kDayMs : kHourMs)
+        .Bind(3, sources.from_ms)
+        .Bind(4, sources.to_ms)
+        .Bind(5, regions)
+        .Bind(6, sources.hours_from_ms)
+        .Bind(7, sources.hours_to_ms);
     while (true) {
       Result<bool> row = select->Step();
       if (!row) return Error{row.error()};
@@ -1160,17 +1352,23 @@ Result<PruneReport> SqliteResultStore::Prune(TimePoint now) {
   const auto cutoff = [&](std::chrono::hours retention) { return ToMs(now - retention); };
   PruneReport report;
   MutexLock lock(write_mutex_);
+  // Days are compacted before hourly rows go, and the hourly rows of a day not compacted yet
+  // are kept whatever the retention: they are that day's only rollups.
+  Status status = CompactDays(FloorTo(ToMs(now), kDayMs), report.compacted_days);
+  const int64_t hourly_cutoff = std::min(cutoff(options_.hourly_retention), daily_mark_.load());
   // Chunks keep each write transaction short, so appends are not held up by a large prune.
-  Status status = DeleteInChunks(
-      "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE at_ms < ?1 LIMIT ?2)",
-      cutoff(options_.raw_retention), report.results);
+  if (status) {
+    status = DeleteInChunks(
+        "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE at_ms < ?1 LIMIT ?2)",
+        cutoff(options_.raw_retention), report.results);
+  }
   // A rollup goes once its whole bucket is older than the retention.
   if (status) {
     status = DeleteInChunks(
         "DELETE FROM rollups WHERE (monitor_uid, period_ms, bucket_start_ms, region) IN ("
         "SELECT monitor_uid, period_ms, bucket_start_ms, region FROM rollups WHERE "
         "period_ms = 3600000 AND bucket_start_ms <= ?1 - 3600000 LIMIT ?2)",
-        cutoff(options_.hourly_retention), report.hourly_rollups);
+        hourly_cutoff, report.hourly_rollups);
   }
   if (status) {
     status = DeleteInChunks(
@@ -1187,9 +1385,8 @@ Result<PruneReport> SqliteResultStore::Prune(TimePoint now) {
         cutoff(options_.incident_retention), report.incidents);
   }
   if (status) {
-    const std::pair<const char*, int64_t> marks[] = {
-        {"raw", cutoff(options_.raw_retention)},
-        {"hourly", FloorTo(cutoff(options_.hourly_retention), kHourMs)}};
+    const std::pair<const char*, int64_t> marks[] = {{"raw", cutoff(options_.raw_retention)},
+                                                     {"hourly", FloorTo(hourly_cutoff, kHourMs)}};
     status = writer_->InTransaction(true, [&]() REQUIRES(write_mutex_) -> Status {
       for (const auto& [kind, mark] : marks) {
         Result<SqliteStatement> upsert = writer_->Prepare(

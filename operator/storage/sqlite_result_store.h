@@ -2,10 +2,14 @@
 
 // SqliteResultStore: the embedded ResultStore (docs/architecture.md, "Storage"): one SQLite file in
 // WAL mode with raw results, hourly and daily rollups, incidents and monitor states.
-// * Rollups are updated in the same transaction as the raw rows they count (so they are never
-//   behind, late results land in the right bucket and a duplicate is never counted twice), and
-//   each keeps a fixed-bucket LatencyHistogram: percentiles stay available for as long as the
+// * Hourly rollups are updated in the same transaction as the raw rows they count (so they are
+//   never behind, late results land in the right bucket and a duplicate is never counted twice),
+//   and each keeps a fixed-bucket LatencyHistogram: percentiles stay available for as long as the
 //   rollups are kept (hourly 35 days, daily 400 days by default), after raw rows are pruned.
+// * A day's daily rollups are computed from its hourly rollups once the day is over (Prune);
+//   until then queries sum its hours. Writing every result into two rollup rows of a monitor
+//   cost a random page each; a late result for a compacted day updates both rows.
+// * Results are unique by (scheduled time, item id): that index grows at its end.
 // * Two connections: writes go through one, queries through the other, so status pages and
 //   API reads do not wait behind a batch commit (WAL readers see the last committed state).
 // * Prune records how far it pruned; a window reaching into pruned raw time is widened to whole
@@ -90,6 +94,9 @@ class SqliteResultStore final : public ResultStore {
   // Runs `body` in a read transaction on the query connection.
   Status Read(const std::function<Status(SqliteDatabase&)>& body);
   Status LoadPruneMarks() REQUIRES(write_mutex_);
+  // Computes the daily rollups of the days from daily_mark_ up to `until_ms` (day-aligned) from
+  // their hourly rollups, one transaction per day, and moves the mark; counts the days.
+  Status CompactDays(int64_t until_ms, int64_t& days) REQUIRES(write_mutex_);
   Status DeleteInChunks(std::string_view sql, int64_t cutoff_ms, int64_t& deleted)
       REQUIRES(write_mutex_);
   // Writes one state and its incident changes. In a transaction.
@@ -100,6 +107,10 @@ class SqliteResultStore final : public ResultStore {
   // before them are widened to whole hours (days). Persisted in prune_marks.
   std::atomic<int64_t> raw_mark_{std::numeric_limits<int64_t>::min()};
   std::atomic<int64_t> hourly_mark_{std::numeric_limits<int64_t>::min()};
+  // Daily rollups are complete for the days before this (Unix ms, day-aligned; persisted in
+  // rollup_marks); later days are read from their hourly rollups until Prune compacts them.
+  // The minimum: nothing compacted yet.
+  std::atomic<int64_t> daily_mark_{std::numeric_limits<int64_t>::min()};
 
   const Options options_;
   Mutex write_mutex_;

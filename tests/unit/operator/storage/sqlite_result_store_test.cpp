@@ -1,5 +1,6 @@
 #include "operator/storage/sqlite_result_store.h"
 
+#include <fmt/format.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,6 +14,7 @@
 
 #include "common/manual_clock.h"
 #include "operator/control/monitor_state_machine.h"
+#include "operator/storage/latency_histogram.h"
 #include "operator/storage/sqlite_database.h"
 
 namespace pharos {
@@ -133,7 +135,7 @@ TEST_F(SqliteResultStoreTest, FreshDatabaseGetsTheLatestSchema) {
   ASSERT_NE(store, nullptr);
   store.reset();
   EXPECT_EQ(SchemaVersion(), static_cast<int>(SqliteResultStore::Migrations().size()));
-  EXPECT_EQ(SqliteResultStore::Migrations().size(), 4u);
+  EXPECT_EQ(SqliteResultStore::Migrations().size(), 5u);
 }
 
 TEST_F(SqliteResultStoreTest, ReopenKeepsDataAndSchema) {
@@ -145,7 +147,7 @@ TEST_F(SqliteResultStoreTest, ReopenKeepsDataAndSchema) {
   Result<std::vector<CheckResult>> results = store->Results({"uid-1", {}, {}, 10, false});
   ASSERT_TRUE(results.ok());
   EXPECT_EQ(results->size(), 1u);
-  EXPECT_EQ(SchemaVersion(), 4);
+  EXPECT_EQ(SchemaVersion(), 5);
 }
 
 TEST_F(SqliteResultStoreTest, UpgradesAnOlderSchemaKeepingData) {
@@ -163,10 +165,10 @@ TEST_F(SqliteResultStoreTest, UpgradesAnOlderSchemaKeepingData) {
       "phase_samples; ALTER TABLE rollups DROP COLUMN dns_sum_us; ALTER TABLE rollups DROP COLUMN "
       "connect_sum_us; ALTER TABLE rollups DROP COLUMN tls_sum_us; ALTER TABLE rollups DROP "
       "COLUMN first_byte_sum_us; ALTER TABLE rollups DROP COLUMN transfer_sum_us;"
-      "ALTER TABLE results DROP COLUMN details;");
+      "ALTER TABLE results DROP COLUMN details; DROP TABLE rollup_marks;");
   store = OpenStore();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(SchemaVersion(), 4);
+  EXPECT_EQ(SchemaVersion(), 5);
   Result<std::vector<CheckResult>> results = store->Results({"uid-1", {}, {}, 10, false});
   ASSERT_TRUE(results.ok());
   EXPECT_EQ(results->size(), 1u);
@@ -629,6 +631,7 @@ TEST_F(SqliteResultStoreTest, UpgradeFillsLatencySumsFromTheHistograms) {
   Append(*store, {MakeResult("1", "eu", kStart + hours(1), Outcome::kUp, 10'000),
                   MakeResult("2", "eu", kStart + hours(1), Outcome::kUp, 30'000),
                   MakeResult("3", "us", kStart + hours(1), Outcome::kDown)});
+  ASSERT_TRUE(store->Prune(kStart + days(1)).ok());  // its day compacted, as an older one had it
   store.reset();
   // A schema-2 file: rollups without the sum columns.
   RawSql(
@@ -636,7 +639,7 @@ TEST_F(SqliteResultStoreTest, UpgradeFillsLatencySumsFromTheHistograms) {
       "phase_samples; ALTER TABLE rollups DROP COLUMN dns_sum_us; ALTER TABLE rollups DROP COLUMN "
       "connect_sum_us; ALTER TABLE rollups DROP COLUMN tls_sum_us; ALTER TABLE rollups DROP "
       "COLUMN first_byte_sum_us; ALTER TABLE rollups DROP COLUMN transfer_sum_us;"
-      "ALTER TABLE results DROP COLUMN details;"
+      "ALTER TABLE results DROP COLUMN details; DROP TABLE rollup_marks;"
       "UPDATE schema_version SET version = 2 WHERE component = 'results';");
   store = OpenStore();
   ASSERT_NE(store, nullptr);
@@ -653,6 +656,163 @@ TEST_F(SqliteResultStoreTest, UpgradeFillsLatencySumsFromTheHistograms) {
   ASSERT_TRUE(daily.ok());
   EXPECT_EQ((*daily)[0].stats.latency.phases.samples, 0);
   EXPECT_EQ((*daily)[0].stats.latency.mean_us, 20'000);
+}
+
+TEST_F(SqliteResultStoreTest, UpgradeFromSchema4KeepsResultsAndItsDailyRollups) {
+  {
+    // A file written by the Pharos before: the first four migrations, one result, its rollups.
+    Result<std::unique_ptr<SqliteDatabase>> db = SqliteDatabase::Open(path_, {});
+    ASSERT_TRUE(db.ok()) << db.error();
+    const std::vector<SqliteDatabase::Migration> older(SqliteResultStore::Migrations().begin(),
+                                                       SqliteResultStore::Migrations().begin() + 4);
+    ASSERT_TRUE((*db)->Migrate(SqliteResultStore::kSchemaComponent, older).ok());
+  }
+  const int64_t at = std::chrono::duration_cast<milliseconds>(kStart.time_since_epoch()).count();
+  LatencyHistogram histogram;
+  histogram.Add(5'000);
+  RawSql(fmt::format(
+      "INSERT INTO results (item_id, monitor_uid, monitor_namespace, monitor_name, generation, "
+      "type, target, region, probe, at_ms, scheduled_at_ms, started_at_ms, outcome, status_code, "
+      "dns_us, connect_us, tls_us, first_byte_us, transfer_us, total_us, error, attempts, "
+      "dns_records) VALUES ('old', 'uid-1', 'shop', 'checkout', 3, 'http', 'https://x', 'eu', "
+      "'p', {0}, {0}, {0}, 'up', 200, 0, 0, 0, 0, 0, 5000, '', 1, '[]');"
+      "INSERT INTO rollups (monitor_uid, period_ms, bucket_start_ms, region, total, up, degraded, "
+      "down, errors, latency) VALUES ('uid-1', 3600000, {0}, 'eu', 1, 1, 0, 0, 0, '{1}'),"
+      "('uid-1', 86400000, {0}, 'eu', 1, 1, 0, 0, 0, '{1}');",
+      at, histogram.Encode()));
+  auto store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(SchemaVersion(), 5);
+  Result<std::vector<CheckResult>> results = store->Results({"uid-1", {}, {}, 10, false});
+  ASSERT_TRUE(results.ok()) << results.error();
+  ASSERT_EQ(results->size(), 1u);
+  EXPECT_EQ((*results)[0].item_id, "old");
+  // The file had rollups, so its daily rows count as complete up to the day of the upgrade.
+  EXPECT_GT(RawCount("SELECT through_ms FROM rollup_marks WHERE kind = 'daily'"), at);
+  Result<std::vector<Rollup>> daily =
+      store->Rollups({"uid-1", RollupPeriod::kDay, {}, kStart, kStart + days(1)});
+  ASSERT_TRUE(daily.ok()) << daily.error();
+  ASSERT_EQ(daily->size(), 1u);
+  EXPECT_EQ((*daily)[0].stats.total, 1);
+  // The old item id is no longer unique on its own: (scheduled time, item id) is.
+  EXPECT_EQ(RawCount("SELECT count(*) FROM pragma_index_list('results') WHERE \"unique\" = 1 "
+                     "AND name = 'results_by_item'"),
+            1);
+  Result<AppendResult> again = store->Append({MakeResult("old", "eu", kStart, Outcome::kUp)});
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again->statuses[0], AppendStatus::kDuplicate);
+}
+
+TEST_F(SqliteResultStoreTest, ARepeatedItemIsADuplicateAndAMismatchedScheduleIsRefused) {
+  auto store = OpenStore();
+  const int64_t at = std::chrono::duration_cast<milliseconds>(kStart.time_since_epoch()).count();
+  const std::string item = "uid-1@eu@" + std::to_string(at);
+  Append(*store, {MakeResult(item, "eu", kStart, Outcome::kUp)});
+  // The same check sent again, even as seen by another probe, is stored once.
+  CheckResult resent = MakeResult(item, "eu", kStart, Outcome::kDown);
+  resent.probe = "probe-other";
+  Result<AppendResult> again = store->Append({resent});
+  ASSERT_TRUE(again.ok()) << again.error();
+  EXPECT_EQ(again->statuses[0], AppendStatus::kDuplicate);
+  // An id naming another scheduled time than the result's would be a second row: refused.
+  Result<AppendResult> skewed =
+      store->Append({MakeResult(item, "eu", kStart + seconds(1), Outcome::kUp)});
+  ASSERT_TRUE(skewed.ok()) << skewed.error();
+  EXPECT_EQ(skewed->statuses[0], AppendStatus::kRejected);
+  ASSERT_EQ(skewed->rejections.size(), 1u);
+  EXPECT_THAT(skewed->rejections[0].reason,
+              HasSubstr(fmt::format("names scheduled time {} ms, but its scheduledAt is {} ms", at,
+                                    at + 1'000)));
+  EXPECT_EQ(StatsOf(*store, kStart, kStart + days(1)).total, 1);
+}
+
+TEST_F(SqliteResultStoreTest, DaysAreReadFromTheirHoursUntilCompactedAndAlikeAfter) {
+  auto store = OpenStore();
+  std::vector<CheckResult> results;
+  for (int i = 0; i < 3 * 24 * 4; ++i) {  // every 15 minutes for 3 days, two regions
+    const Outcome outcome = i % 7 == 0 ? Outcome::kDown : Outcome::kUp;
+    results.push_back(MakeResult("a" + std::to_string(i), i % 2 == 0 ? "eu" : "us",
+                                 kStart + minutes(15 * i), outcome, int64_t{1'000} * (i % 13 + 1)));
+  }
+  Append(*store, results);
+  const auto snapshot = [&]() {
+    std::vector<std::string> lines;
+    for (const std::optional<std::string>& region :
+         {std::optional<std::string>(), std::optional<std::string>("eu")}) {
+      Result<std::vector<Rollup>> daily =
+          store->Rollups({"uid-1", RollupPeriod::kDay, region, kStart, kStart + days(5)});
+      if (!daily.ok()) {
+        ADD_FAILURE() << daily.error();
+        continue;
+      }
+      for (const Rollup& r : *daily) {
+        lines.push_back(fmt::format("{} {} {} {} {} {}", r.bucket_start.time_since_epoch().count(),
+                                    r.region, r.stats.total, r.stats.down,
+                                    r.stats.latency.p95_us.value_or(-1), r.stats.latency.sum_us));
+      }
+    }
+    Result<std::vector<BucketCounts>> counts =
+        store->CountRollups({{"uid-1"}, RollupPeriod::kDay, {}, kStart, kStart + days(5)});
+    EXPECT_TRUE(counts.ok()) << counts.error();
+    for (const BucketCounts& b : counts.ok() ? *counts : std::vector<BucketCounts>{}) {
+      lines.push_back(fmt::format("counts {} {} {} {}", b.bucket_start.time_since_epoch().count(),
+                                  b.total, b.down, b.latency_sum_us));
+    }
+    const WindowStats week = StatsOf(*store, kStart - days(1), kStart + days(6));
+    lines.push_back(
+        fmt::format("stats {} {} {}", week.total, week.down, week.latency.p50_us.value_or(-1)));
+    return lines;
+  };
+  const std::vector<std::string> from_hours = snapshot();
+  ASSERT_EQ(from_hours.size(), 3u + 3u + 3u + 1u);
+  EXPECT_EQ(RawCount("SELECT count(*) FROM rollups WHERE period_ms = 86400000"), 0);
+
+  Result<PruneReport> pruned = store->Prune(kStart + days(3) + hours(5));
+  ASSERT_TRUE(pruned.ok()) << pruned.error();
+  EXPECT_EQ(pruned->compacted_days, 3);
+  EXPECT_EQ(RawCount("SELECT count(*) FROM rollups WHERE period_ms = 86400000"), 3 * 2);
+  EXPECT_EQ(snapshot(), from_hours);
+
+  // A late result for a compacted day counts in its hour and in its day.
+  Append(*store, {MakeResult("late", "eu", kStart + days(1) + hours(2), Outcome::kDown)});
+  Result<std::vector<Rollup>> day2 =
+      store->Rollups({"uid-1", RollupPeriod::kDay, {}, kStart + days(1), kStart + days(2)});
+  ASSERT_TRUE(day2.ok());
+  ASSERT_EQ(day2->size(), 1u);
+  Result<std::vector<Rollup>> hours2 =
+      store->Rollups({"uid-1", RollupPeriod::kHour, {}, kStart + days(1), kStart + days(2)});
+  ASSERT_TRUE(hours2.ok());
+  int64_t hourly_total = 0;
+  for (const Rollup& r : *hours2) hourly_total += r.stats.total;
+  EXPECT_EQ((*day2)[0].stats.total, hourly_total);
+  EXPECT_EQ((*day2)[0].stats.total, 24 * 4 + 1);
+
+  // Reopened, the store knows which days are compacted.
+  store.reset();
+  store = OpenStore();
+  ASSERT_NE(store, nullptr);
+  Result<PruneReport> again = store->Prune(kStart + days(3) + hours(6));
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->compacted_days, 0);
+}
+
+TEST_F(SqliteResultStoreTest, HoursOfADayNotCompactedOutliveAShortHourlyRetention) {
+  SqliteResultStore::Options options;
+  options.hourly_retention = hours(2);
+  auto store = OpenStore(options);
+  Append(*store, {MakeResult("a", "eu", kStart + hours(1), Outcome::kUp),
+                  MakeResult("b", "eu", kStart + days(1) + hours(1), Outcome::kUp)});
+  // Day 1 is compacted, then its hours go; day 2 is not over: its hours stay.
+  Result<PruneReport> pruned = store->Prune(kStart + days(1) + hours(10));
+  ASSERT_TRUE(pruned.ok()) << pruned.error();
+  EXPECT_EQ(pruned->compacted_days, 1);
+  EXPECT_EQ(pruned->hourly_rollups, 1);
+  Result<std::vector<Rollup>> daily =
+      store->Rollups({"uid-1", RollupPeriod::kDay, {}, kStart, kStart + days(2)});
+  ASSERT_TRUE(daily.ok());
+  ASSERT_EQ(daily->size(), 2u);
+  EXPECT_EQ((*daily)[0].stats.total, 1);
+  EXPECT_EQ((*daily)[1].stats.total, 1);
 }
 
 TEST_F(SqliteResultStoreTest, CountRollupsMatchesRollupsOfEachMonitor) {
