@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "common/check_result_json.h"
+#include "common/json_text.h"
 #include "common/logging.h"
 #include "common/name_syntax.h"
 #include "common/rfc3339.h"
@@ -351,7 +352,10 @@ HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items, bool om
   const auto now = clock_.Now();
   const auto schedule_now = work_.schedule_clock().Now();
   const Millis grace = work_.lease_grace();
-  Json list = Json::array();
+  // Written directly: a lease carries hundreds of items, and a JSON tree per item cost an
+  // allocation per field on the thread that answers long polls.
+  std::string body = "{\"items\":[";
+  bool first_item = true;
   std::map<std::string, std::shared_ptr<const std::string>> monitors;
   for (const WorkItem& item : items) {
     // A monitor removed since its item was queued has neither: the item is left out, its lease
@@ -370,18 +374,37 @@ HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items, bool om
       }
       monitors[item.monitor_uid] = json;
     }
-    Json entry = {{"id", item.id},
-                  {"monitorUid", item.monitor_uid},
-                  {"generation", item.generation},
-                  {"region", item.region},
-                  {"scheduledAt", FormatRfc3339(item.scheduled_at)},
-                  // The probe compares it with its own (or the operator's) wall clock: what
-                  // is left of the item's time, from now on that clock.
-                  {"deadline", FormatRfc3339(now + (item.deadline - schedule_now))},
-                  {"attempt", item.attempt},
-                  {"leaseExpiresAt", FormatRfc3339(now + item.timeout + grace)}};
+    body += first_item ? "{" : ",{";
+    first_item = false;
+    AppendJsonKey(body, "id");
+    AppendJsonString(body, item.id);
+    body += ',';
+    AppendJsonKey(body, "monitorUid");
+    AppendJsonString(body, item.monitor_uid);
+    body += ',';
+    AppendJsonKey(body, "generation");
+    body += std::to_string(item.generation);
+    body += ',';
+    AppendJsonKey(body, "region");
+    AppendJsonString(body, item.region);
+    body += ',';
+    AppendJsonKey(body, "scheduledAt");
+    AppendJsonString(body, FormatRfc3339(item.scheduled_at));
+    // The probe compares it with its own (or the operator's) wall clock: what is left of the
+    // item's time, from now on that clock.
+    body += ',';
+    AppendJsonKey(body, "deadline");
+    AppendJsonString(body, FormatRfc3339(now + (item.deadline - schedule_now)));
+    body += ',';
+    AppendJsonKey(body, "attempt");
+    body += std::to_string(item.attempt);
+    body += ',';
+    AppendJsonKey(body, "leaseExpiresAt");
+    AppendJsonString(body, FormatRfc3339(now + item.timeout + grace));
     if (version) {
-      entry["specVersion"] = SpecVersionText(*version);
+      body += ',';
+      AppendJsonKey(body, "specVersion");
+      AppendJsonString(body, SpecVersionText(*version));
     }
     if (options_.endpoints != nullptr) {
       if (std::shared_ptr<const Monitor> spec = specs_.MonitorSpec(item.monitor_uid);
@@ -395,21 +418,23 @@ HttpResponse ProbeApi::LeaseResponse(const std::vector<WorkItem>& items, bool om
             }
             list_of.push_back(std::move(one));
           }
-          entry["endpoints"] = std::move(list_of);
+          body += ',';
+          AppendJsonKey(body, "endpoints");
+          body += list_of.dump();
         }
       }
     }
-    list.push_back(std::move(entry));
+    body += '}';
   }
   // The specs are kept as JSON text: splice them in instead of parsing them again.
-  std::string body = "{\"items\":" + list.dump() + ",\"monitors\":{";
+  body += "],\"monitors\":{";
   bool first = true;
   for (const auto& [uid, json] : monitors) {
     if (!first) {
       body += ',';
     }
     first = false;
-    body += Json(uid).dump();
+    AppendJsonString(body, uid);
     body += ':';
     body += *json;
   }
@@ -457,7 +482,7 @@ void ProbeApi::HandleMonitorSpecs(const HttpRequest& request, const Reply& reply
     }
     versions[uid] = SpecVersionText(MonitorSpecIndex::SpecVersion(*json));
     monitors += monitors.empty() ? "{" : ",";
-    monitors += Json(uid).dump();
+    AppendJsonString(monitors, uid);
     monitors += ':';
     monitors += *json;
   }
