@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "common/json_text.h"
 #include "common/rfc3339.h"
 #include "operator/web/status_page_html.h"
 #include "operator/web/web_format.h"
@@ -112,33 +113,7 @@ void AppendList(std::string& out, const std::vector<T>& items, Append append) {
 }  // namespace
 
 void StatusPageJson::AppendString(std::string& out, std::string_view text) {
-  out += '"';
-  for (const char c : text) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
+  AppendJsonString(out, text);
 }
 
 std::string StatusPageJson::Render(const StatusPageView& view) {
