@@ -1355,7 +1355,11 @@ Result<PruneReport> SqliteResultStore::Prune(TimePoint now) {
   // Days are compacted before hourly rows go, and the hourly rows of a day not compacted yet
   // are kept whatever the retention: they are that day's only rollups.
   Status status = CompactDays(FloorTo(ToMs(now), kDayMs), report.compacted_days);
-  const int64_t hourly_cutoff = std::min(cutoff(options_.hourly_retention), daily_mark_.load());
+  // Nothing compacted yet (the minimum mark): every hourly row may still be its day's only one.
+  const int64_t daily_mark = daily_mark_.load();
+  const bool prune_hours = daily_mark != std::numeric_limits<int64_t>::min();
+  const int64_t hourly_cutoff =
+      prune_hours ? FloorTo(std::min(cutoff(options_.hourly_retention), daily_mark), kHourMs) : 0;
   // Chunks keep each write transaction short, so appends are not held up by a large prune.
   if (status) {
     status = DeleteInChunks(
@@ -1363,7 +1367,7 @@ Result<PruneReport> SqliteResultStore::Prune(TimePoint now) {
         cutoff(options_.raw_retention), report.results);
   }
   // A rollup goes once its whole bucket is older than the retention.
-  if (status) {
+  if (status && prune_hours) {
     status = DeleteInChunks(
         "DELETE FROM rollups WHERE (monitor_uid, period_ms, bucket_start_ms, region) IN ("
         "SELECT monitor_uid, period_ms, bucket_start_ms, region FROM rollups WHERE "
@@ -1385,8 +1389,8 @@ Result<PruneReport> SqliteResultStore::Prune(TimePoint now) {
         cutoff(options_.incident_retention), report.incidents);
   }
   if (status) {
-    const std::pair<const char*, int64_t> marks[] = {{"raw", cutoff(options_.raw_retention)},
-                                                     {"hourly", FloorTo(hourly_cutoff, kHourMs)}};
+    std::vector<std::pair<const char*, int64_t>> marks = {{"raw", cutoff(options_.raw_retention)}};
+    if (prune_hours) marks.emplace_back("hourly", hourly_cutoff);
     status = writer_->InTransaction(true, [&]() REQUIRES(write_mutex_) -> Status {
       for (const auto& [kind, mark] : marks) {
         Result<SqliteStatement> upsert = writer_->Prepare(
